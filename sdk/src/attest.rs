@@ -1,0 +1,58 @@
+//! Signing and checking attestations off-chain, byte for byte as the oracle contract checks them
+//! on-chain with `ed25519_verify`.
+
+use crate::keys::{KeyPair, PublicKey};
+use ed25519_dalek::Signature;
+use oracle_protocol::AttestationMessage;
+
+/// Signs the domain-separated bytes of `message`.
+pub fn sign(key: &KeyPair, message: &AttestationMessage) -> [u8; 64] {
+    key.sign(&message.signing_bytes())
+}
+
+/// True when `signature` is `key`'s signature over exactly this message (strict verification:
+/// no malleable or small-order forms, as NEAR's runtime).
+pub fn verify(key: &PublicKey, message: &AttestationMessage, signature: &[u8; 64]) -> bool {
+    key.0
+        .verify_strict(&message.signing_bytes(), &Signature::from_bytes(signature))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oracle_protocol::Digest32;
+
+    fn message() -> AttestationMessage {
+        AttestationMessage {
+            chain_id: "localnet".into(),
+            oracle_contract: "oracle.test".into(),
+            request_id: 42,
+            model_id: Digest32([9; 32]),
+            result_digest: Digest32([5; 32]),
+        }
+    }
+
+    #[test]
+    fn a_signature_verifies_only_for_its_own_message_and_key() {
+        let key = KeyPair::from_seed([4; 32]);
+        let signature = sign(&key, &message());
+        assert!(verify(&key.public_key(), &message(), &signature));
+
+        let replayed = AttestationMessage {
+            request_id: 43,
+            ..message()
+        };
+        assert!(!verify(&key.public_key(), &replayed, &signature));
+        let other_chain = AttestationMessage {
+            chain_id: "mainnet".into(),
+            ..message()
+        };
+        assert!(!verify(&key.public_key(), &other_chain, &signature));
+        let other_key = KeyPair::from_seed([5; 32]).public_key();
+        assert!(!verify(&other_key, &message(), &signature));
+        let mut tampered = signature;
+        tampered[10] ^= 1;
+        assert!(!verify(&key.public_key(), &message(), &tampered));
+    }
+}

@@ -1,0 +1,8 @@
+//! wasm-host: a NEAR-compatible contract runtime on wasmtime, and the local chain built on it —
+//! the embedded default chain for development, tests and the devnet.
+//!
+//! It must never depend on the oracle's own crates (contract, engine, node, SDK): it runs any
+//! NEAR contract, and knows nothing of what the contracts do.
+
+pub mod host_functions;
+pub mod prepare;

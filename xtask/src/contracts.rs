@@ -1,0 +1,91 @@
+//! Building contracts to wasm32 the way cargo-near does, reproducibly.
+
+use crate::{cargo_command, run, step};
+use anyhow::{bail, Context, Result};
+use e2e_tests::layout::{contract_crates, contracts_dir, workspace_root};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::process::Command;
+use wasm_host::prepare::prepare;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// `--cfg near` keeps panic messages and uses the host's hashing; `-s` strips symbols.
+const RUSTFLAGS: &str = "-C link-arg=-s --cfg near";
+
+/// A contract built and checked.
+pub struct BuiltContract {
+    pub package: String,
+    pub path: PathBuf,
+}
+
+pub fn build_all() -> Result<Vec<BuiltContract>> {
+    step("build contracts");
+    ensure_wasm_target()?;
+    let crates = contract_crates().context("listing contract/")?;
+    if crates.is_empty() {
+        bail!("no contract crates under contract/");
+    }
+    // A target folder of their own, so the wasm RUSTFLAGS never invalidate host builds.
+    let target_dir = workspace_root().join("target").join("wasm");
+    let mut command = cargo_command();
+    command
+        .args([
+            "build",
+            "--locked",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "contract",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", RUSTFLAGS.replace(' ', "\x1f"))
+        .env_remove("RUSTFLAGS");
+    for contract in &crates {
+        command.args(["--package", &contract.package]);
+    }
+    run(&mut command)?;
+
+    let out_dir = contracts_dir();
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let mut built = Vec::new();
+    for contract in crates {
+        let from = target_dir
+            .join(WASM_TARGET)
+            .join("contract")
+            .join(contract.wasm_file_name());
+        let wasm = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        prepare(&wasm).with_context(|| format!("{} would not load on NEAR", contract.package))?;
+        let path = contract.built_wasm();
+        std::fs::write(&path, &wasm).with_context(|| format!("writing {}", path.display()))?;
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        println!(
+            "contract {:<20} {:>8} bytes  sha256 {}  {}",
+            contract.package,
+            wasm.len(),
+            sha256,
+            path.display()
+        );
+        built.push(BuiltContract {
+            package: contract.package,
+            path,
+        });
+    }
+    Ok(built)
+}
+
+/// Installs the wasm32 target with rustup when the toolchain lacks it.
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running `rustup target list` (is rustup installed?)")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    step("rustup target add wasm32-unknown-unknown");
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}

