@@ -4,5 +4,9 @@
 //! It must never depend on the oracle's own crates (contract, engine, node, SDK): it runs any
 //! NEAR contract, and knows nothing of what the contracts do.
 
+pub mod abi;
+pub mod chain;
+pub mod engine;
+pub mod fees;
 pub mod host_functions;
 pub mod prepare;

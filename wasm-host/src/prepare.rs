@@ -30,7 +30,7 @@ pub fn near_features() -> WasmFeatures {
         | WasmFeatures::REFERENCE_TYPES
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PrepareError {
     #[error("contract is {0} bytes; NEAR accepts at most {MAX_CONTRACT_SIZE}")]
     TooLarge(usize),

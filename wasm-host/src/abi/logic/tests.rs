@@ -1,0 +1,217 @@
+use super::*;
+use crate::abi::{AccountId, PromiseResult};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct MapExt {
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    next_id: u8,
+    pending: Vec<CryptoHash>,
+}
+
+impl External for MapExt {
+    fn storage_read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.data.get(key).cloned()
+    }
+    fn storage_write(&mut self, key: &[u8], value: &[u8]) -> Option<Vec<u8>> {
+        self.data.insert(key.to_vec(), value.to_vec())
+    }
+    fn storage_remove(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.data.remove(key)
+    }
+    fn storage_has_key(&self, key: &[u8]) -> bool {
+        self.data.contains_key(key)
+    }
+    fn generate_data_id(&mut self) -> CryptoHash {
+        self.next_id += 1;
+        [self.next_id; 32]
+    }
+    fn yield_pending(&self, data_id: &CryptoHash) -> bool {
+        self.pending.contains(data_id)
+    }
+}
+
+fn account(id: &str) -> AccountId {
+    id.parse().unwrap()
+}
+
+fn context(view: bool) -> VMContext {
+    VMContext {
+        current_account_id: account("contract.test"),
+        signer_account_id: account("alice.test"),
+        signer_account_pk: vec![0; 33],
+        predecessor_account_id: account("alice.test"),
+        refund_to_account_id: account("alice.test"),
+        input: Arc::new(b"{}".to_vec()),
+        promise_results: Arc::new(vec![PromiseResult::Successful(b"7".to_vec())]),
+        block_height: 10,
+        block_timestamp: 1_000,
+        epoch_height: 1,
+        account_balance: 1_000,
+        account_locked_balance: 0,
+        storage_usage: 100,
+        attached_deposit: 0,
+        prepaid_gas: 300_000_000_000_000,
+        random_seed: vec![1; 32],
+        view,
+        output_data_receivers: Vec::new(),
+        chain_id: "localnet".into(),
+        code_hash: [0; 32],
+    }
+}
+
+fn logic(view: bool) -> Logic<MapExt> {
+    Logic::new(Fees::default(), context(view), MapExt::default())
+}
+
+#[test]
+fn storage_round_trip_tracks_usage_and_charges_gas() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..3].copy_from_slice(b"key");
+    mem[8..13].copy_from_slice(b"value");
+    assert_eq!(logic.storage_write(&mut mem, 3, 0, 5, 8, 0).unwrap(), 0);
+    assert_eq!(logic.storage_usage, 100 + 3 + 5 + 40);
+    assert_eq!(logic.storage_read(&mut mem, 3, 0, 1).unwrap(), 1);
+    assert_eq!(logic.register_len(&mut mem, 1).unwrap(), 5);
+    logic.read_register(&mut mem, 1, 32).unwrap();
+    assert_eq!(&mem[32..37], b"value");
+    assert_eq!(logic.storage_has_key(&mut mem, 3, 0).unwrap(), 1);
+    assert_eq!(logic.storage_remove(&mut mem, 3, 0, 2).unwrap(), 1);
+    assert_eq!(logic.storage_usage, 100);
+    assert_eq!(logic.storage_read(&mut mem, 3, 0, 1).unwrap(), 0);
+    assert!(logic.gas().burnt() > 0);
+}
+
+#[test]
+fn views_cannot_write_or_create_promises() {
+    let mut logic = logic(true);
+    let mut mem = vec![0u8; 64];
+    assert_eq!(
+        logic.storage_write(&mut mem, 1, 0, 1, 0, 0),
+        Err(HostError::ProhibitedInView {
+            method: "storage_write"
+        })
+    );
+    assert!(logic.signer_account_id(&mut mem, 0).is_err());
+    assert!(logic.current_account_id(&mut mem, 0).is_ok());
+}
+
+#[test]
+fn logs_are_limited_in_number() {
+    let mut logic = logic(false);
+    let mut mem = b"hello".to_vec();
+    for _ in 0..100 {
+        logic.log_utf8(&mut mem, 5, 0).unwrap();
+    }
+    assert_eq!(
+        logic.log_utf8(&mut mem, 5, 0),
+        Err(HostError::NumberOfLogsExceeded { limit: 100 })
+    );
+}
+
+#[test]
+fn failed_calls_keep_logs_and_gas_but_drop_everything_else() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..9].copy_from_slice(b"bob.test\0");
+    logic.log_utf8(&mut mem, u64::MAX, 0).unwrap();
+    let promise = logic.promise_batch_create(&mut mem, 8, 0).unwrap();
+    mem[16..32].copy_from_slice(&10u128.to_le_bytes());
+    logic
+        .promise_batch_action_transfer(&mut mem, promise, 16)
+        .unwrap();
+    let (outcome, _) = logic.finish(true);
+    assert_eq!(outcome.logs, vec!["bob.test"]);
+    assert!(outcome.receipts.is_empty());
+    assert_eq!(outcome.balance, 1_000);
+    assert_eq!(outcome.burnt_gas, outcome.used_gas);
+}
+
+#[test]
+fn callbacks_wire_data_dependencies_and_weights_share_unused_gas() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 128];
+    mem[..8].copy_from_slice(b"bob.test");
+    mem[8..16].copy_from_slice(b"echo_me_");
+    let first = logic
+        .promise_create(&mut mem, 8, 0, 4, 8, 0, 0, 64, 5_000_000_000_000)
+        .unwrap();
+    let second = logic
+        .promise_create(&mut mem, 8, 0, 4, 8, 0, 0, 64, 5_000_000_000_000)
+        .unwrap();
+    mem[80..88].copy_from_slice(&first.to_le_bytes());
+    mem[88..96].copy_from_slice(&second.to_le_bytes());
+    let joint = logic.promise_and(&mut mem, 80, 2).unwrap();
+    mem[96..109].copy_from_slice(b"contract.test");
+    let callback = logic.promise_batch_then(&mut mem, joint, 13, 96).unwrap();
+    logic
+        .promise_batch_action_function_call_weight(&mut mem, callback, 4, 8, 0, 0, 64, 0, 1)
+        .unwrap();
+    logic.promise_return(&mut mem, callback).unwrap();
+    assert_eq!(
+        logic.promise_return(&mut mem, joint),
+        Err(HostError::CannotReturnJointPromise)
+    );
+    let (outcome, _) = logic.finish(false);
+    assert_eq!(outcome.receipts.len(), 3);
+    let callback = &outcome.receipts[2];
+    assert_eq!(callback.input_data_ids.len(), 2);
+    assert_eq!(
+        outcome.receipts[0].output_data_receivers[0].data_id,
+        callback.input_data_ids[0]
+    );
+    assert_eq!(outcome.return_data, ReturnData::ReceiptIndex(2));
+    // All prepaid gas is used: the weighted callback got what was left.
+    assert_eq!(outcome.used_gas, 300_000_000_000_000);
+    assert!(callback.actions[0].prepaid_gas() > 200_000_000_000_000);
+}
+
+#[test]
+fn promise_results_and_yield_resume() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 2048];
+    assert_eq!(logic.promise_results_count(&mut mem).unwrap(), 1);
+    assert_eq!(logic.promise_result(&mut mem, 0, 3).unwrap(), 1);
+    assert!(logic.promise_result(&mut mem, 1, 3).is_err());
+    mem[..2].copy_from_slice(b"cb");
+    logic
+        .promise_yield_create(&mut mem, 2, 0, 0, 0, 1_000_000_000_000, 0, 5)
+        .unwrap();
+    let data_id: CryptoHash = logic.registers.get(5).unwrap().try_into().unwrap();
+    logic.ext.pending.push(data_id);
+    mem[..32].copy_from_slice(&data_id);
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 1025, 32),
+        Err(HostError::YieldPayloadLength {
+            length: 1025,
+            limit: 1024
+        })
+    );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        1
+    );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        0
+    );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 31, 0, 4, 32),
+        Err(HostError::DataIdMalformed)
+    );
+    let (outcome, _) = logic.finish(false);
+    assert_eq!(outcome.receipts[0].yield_data_id, Some(data_id));
+    assert_eq!(outcome.resumes.len(), 1);
+}
+
+#[test]
+fn gas_exhaustion_in_a_host_function() {
+    let mut context = context(false);
+    context.prepaid_gas = 1_000_000;
+    let mut logic = Logic::new(Fees::default(), context, MapExt::default());
+    let mut mem = vec![0u8; 8];
+    assert_eq!(logic.sha256(&mut mem, 8, 0, 0), Err(HostError::GasExceeded));
+    assert_eq!(logic.gas().burnt(), 1_000_000);
+}

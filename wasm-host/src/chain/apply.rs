@@ -1,0 +1,457 @@
+//! Executing one action receipt: its actions in order on a copy of the receiver's state, committed
+//! only if all succeed and the balance covers the storage; refunds of unused gas and, on
+//! failure, of deposits.
+
+use super::account::{AccessKey, Account, AccountInfo};
+use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
+use super::overlay::StateOverlay;
+use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
+use super::{Chain, SYSTEM_ACCOUNT};
+use crate::abi::{
+    AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData, VMContext,
+};
+use crate::fees::Action as Fee;
+use std::sync::Arc;
+
+/// What running the actions produced, before it is committed.
+struct Applied {
+    info: Option<AccountInfo>,
+    logs: Vec<String>,
+    gas_burnt: u64,
+    /// Gas burnt by function calls (wasm and host functions), which earns the contract a reward.
+    call_gas_burnt: u64,
+    gas_used: u64,
+    return_data: ReturnData,
+    new_receipts: Vec<ReceiptSpec>,
+    resumes: Vec<([u8; 32], Vec<u8>)>,
+}
+
+impl Chain {
+    /// Runs an action receipt whose inputs have all arrived, and routes what it produced.
+    pub(super) fn apply_action(&mut self, receipt: Receipt, results: Vec<PromiseResult>) {
+        let ReceiptKind::Action(action) = &receipt.kind else {
+            unreachable!("only action receipts are applied");
+        };
+        // Refunds are free, as on NEAR; everything else burns the execution fees prepaid for it.
+        let exec_fees = if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
+            0
+        } else {
+            self.action_fees(&action.actions, |fee| self.fees.exec(fee))
+        };
+        let mut applied = Applied {
+            info: self
+                .accounts
+                .get(&receipt.receiver_id)
+                .map(|a| a.info.clone()),
+            logs: Vec::new(),
+            gas_burnt: exec_fees,
+            call_gas_burnt: 0,
+            gas_used: exec_fees,
+            return_data: ReturnData::None,
+            new_receipts: Vec::new(),
+            resumes: Vec::new(),
+        };
+        let storage = self
+            .accounts
+            .get_mut(&receipt.receiver_id)
+            .map(|a| std::mem::take(&mut a.storage))
+            .unwrap_or_default();
+        let pending = self.pending_yields_of(&receipt.receiver_id);
+        let mut overlay = StateOverlay::new(storage, receipt.id, pending);
+        let results = Arc::new(results);
+        let mut result = Ok(());
+        for item in &action.actions {
+            result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
+            if result.is_err() {
+                break;
+            }
+        }
+        if let (Ok(()), Some(info)) = (&result, &applied.info) {
+            let needed = u128::from(info.storage_usage) * self.fees.storage_amount_per_byte();
+            if info.balance < needed {
+                result = Err(ActionError::LackBalanceForState {
+                    account: receipt.receiver_id.clone(),
+                    needed,
+                    balance: info.balance,
+                });
+            }
+        }
+        let gas_price = action.gas_price;
+        let prepaid: u64 = action.actions.iter().map(Action::prepaid_gas).sum();
+        let status = match result {
+            Ok(()) => {
+                let storage = overlay.commit();
+                self.commit_account(&receipt.receiver_id, applied.info.take(), storage);
+                let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
+                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
+                    account.info.balance += reward;
+                }
+                None
+            }
+            Err(error) => {
+                let storage = overlay.discard();
+                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
+                    account.storage = storage;
+                }
+                applied.gas_used = applied.gas_burnt;
+                applied.new_receipts.clear();
+                applied.resumes.clear();
+                Some(error)
+            }
+        };
+        let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
+        self.refund_gas(&receipt, action, unused);
+        if status.is_some() {
+            let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
+            let to = action
+                .refund_to
+                .clone()
+                .unwrap_or(receipt.predecessor_id.clone());
+            self.send_refund(&receipt, to, deposits);
+        }
+        self.finish_receipt(receipt, applied, status);
+    }
+
+    /// Runs one action.
+    fn apply_one(
+        &mut self,
+        receipt: &Receipt,
+        action: &ActionReceipt,
+        item: &Action,
+        results: &Arc<Vec<PromiseResult>>,
+        applied: &mut Applied,
+        overlay: &mut StateOverlay,
+    ) -> Result<(), ActionError> {
+        let receiver = &receipt.receiver_id;
+        if applied.info.is_none() && !matches!(item, Action::CreateAccount) {
+            return Err(ActionError::AccountDoesNotExist(receiver.clone()));
+        }
+        match item {
+            Action::CreateAccount => {
+                if applied.info.is_some() {
+                    return Err(ActionError::AccountAlreadyExists(receiver.clone()));
+                }
+                if !self.may_create(&receipt.predecessor_id, receiver) {
+                    let error = ActionError::CreateAccountNotAllowed {
+                        account: receiver.clone(),
+                        predecessor: receipt.predecessor_id.clone(),
+                    };
+                    return Err(error);
+                }
+                applied.info = Some(AccountInfo::new(0, self.fees.storage_bytes_account()));
+            }
+            Action::DeployContract { code } => {
+                let info = applied.info.as_mut().expect("account checked above");
+                let old = info.code.as_ref().map_or(0, |c| c.len() as u64);
+                info.storage_usage = info.storage_usage - old + code.len() as u64;
+                info.code_hash = super::hash(code);
+                info.code = Some(code.clone());
+            }
+            Action::Transfer { deposit } => {
+                applied
+                    .info
+                    .as_mut()
+                    .expect("account checked above")
+                    .balance += deposit;
+            }
+            Action::AddKey {
+                public_key,
+                nonce,
+                permission,
+            } => {
+                let key = AccessKey {
+                    nonce: *nonce,
+                    permission: permission.clone(),
+                };
+                let info = applied.info.as_mut().expect("account checked above");
+                info.keys.insert(public_key.clone(), key);
+            }
+            Action::DeleteKey { public_key } => {
+                let info = applied.info.as_mut().expect("account checked above");
+                if info.keys.remove(public_key).is_none() {
+                    return Err(ActionError::DeleteKeyDoesNotExist(receiver.clone()));
+                }
+            }
+            Action::DeleteAccount { beneficiary_id } => {
+                let info = applied.info.take().expect("account checked above");
+                self.send_refund(receipt, beneficiary_id.clone(), info.balance);
+            }
+            Action::FunctionCall {
+                method_name,
+                args,
+                deposit,
+                gas,
+            } => {
+                return self.function_call(
+                    receipt,
+                    action,
+                    results,
+                    applied,
+                    overlay,
+                    method_name,
+                    args,
+                    *deposit,
+                    *gas,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn function_call(
+        &mut self,
+        receipt: &Receipt,
+        action: &ActionReceipt,
+        results: &Arc<Vec<PromiseResult>>,
+        applied: &mut Applied,
+        overlay: &mut StateOverlay,
+        method_name: &str,
+        args: &[u8],
+        deposit: u128,
+        gas: u64,
+    ) -> Result<(), ActionError> {
+        let info = applied.info.as_mut().expect("account checked above");
+        info.balance += deposit;
+        let Some(code) = info.code.clone() else {
+            let error = ActionError::CodeDoesNotExist(receipt.receiver_id.clone());
+            return Err(error);
+        };
+        let context = VMContext {
+            current_account_id: receipt.receiver_id.clone(),
+            signer_account_id: action.signer_id.clone(),
+            signer_account_pk: action.signer_public_key.clone(),
+            predecessor_account_id: receipt.predecessor_id.clone(),
+            refund_to_account_id: action
+                .refund_to
+                .clone()
+                .unwrap_or(receipt.predecessor_id.clone()),
+            input: Arc::new(args.to_vec()),
+            promise_results: results.clone(),
+            account_balance: info.balance,
+            account_locked_balance: info.locked,
+            storage_usage: info.storage_usage,
+            attached_deposit: deposit,
+            prepaid_gas: gas,
+            view: false,
+            output_data_receivers: action
+                .output_data_receivers
+                .iter()
+                .map(|d| d.receiver_id.clone())
+                .collect(),
+            code_hash: info.code_hash,
+            ..self.block_context(&receipt.receiver_id)
+        };
+        let ext = std::mem::take(overlay);
+        let run = self.engine.run(
+            info.code_hash,
+            &code,
+            method_name,
+            self.fees.clone(),
+            context,
+            ext,
+        );
+        *overlay = run.ext;
+        let outcome = run.outcome;
+        applied.logs.extend(outcome.logs);
+        applied.gas_burnt += outcome.burnt_gas;
+        applied.call_gas_burnt += outcome.burnt_gas;
+        applied.gas_used += outcome.used_gas;
+        if let Some(error) = run.error {
+            return Err(ActionError::FunctionCall(error));
+        }
+        info.balance = outcome.balance;
+        info.storage_usage = outcome.storage_usage;
+        applied.return_data = outcome.return_data;
+        let offset = applied.new_receipts.len();
+        applied.new_receipts.extend(outcome.receipts);
+        if let ReturnData::ReceiptIndex(index) = &mut applied.return_data {
+            *index += offset;
+        }
+        applied.resumes.extend(outcome.resumes);
+        Ok(())
+    }
+
+    /// Sends what the receipt produced: new receipts, resumes, results to waiting receipts, and
+    /// records its outcome.
+    fn finish_receipt(
+        &mut self,
+        receipt: Receipt,
+        mut applied: Applied,
+        error: Option<ActionError>,
+    ) {
+        let ReceiptKind::Action(action) = receipt.kind else {
+            unreachable!("only action receipts are finished");
+        };
+        let mut receipt_ids = Vec::new();
+        let mut ids = Vec::new();
+        for (i, _) in applied.new_receipts.iter().enumerate() {
+            ids.push(super::child_id(&receipt.id, i as u64));
+        }
+        let status = match (&error, &applied.return_data) {
+            (Some(error), _) => ExecutionStatus::Failure(error.clone()),
+            (None, ReturnData::ReceiptIndex(index)) => {
+                // The result is forwarded: whoever waited on this receipt now waits on that one.
+                applied.new_receipts[*index]
+                    .output_data_receivers
+                    .extend(action.output_data_receivers.iter().cloned());
+                ExecutionStatus::SuccessReceiptId(ids[*index])
+            }
+            (None, ReturnData::Value(value)) => ExecutionStatus::SuccessValue(value.clone()),
+            (None, ReturnData::None) => ExecutionStatus::SuccessValue(Vec::new()),
+        };
+        if !matches!(status, ExecutionStatus::SuccessReceiptId(_)) {
+            let data = match &status {
+                ExecutionStatus::SuccessValue(value) => Some(value.clone()),
+                _ => None,
+            };
+            for DataDependency {
+                data_id,
+                receiver_id,
+            } in &action.output_data_receivers
+            {
+                let id = self.next_id(&receipt.id);
+                self.send(
+                    Receipt {
+                        id,
+                        predecessor_id: receipt.receiver_id.clone(),
+                        receiver_id: receiver_id.clone(),
+                        kind: ReceiptKind::Data {
+                            data_id: *data_id,
+                            data: data.clone(),
+                        },
+                    },
+                    &receipt.id,
+                );
+            }
+        }
+        for (spec, id) in applied.new_receipts.into_iter().zip(ids) {
+            if let Some(data_id) = spec.yield_data_id {
+                self.register_yield(data_id, receipt.receiver_id.clone(), receipt.id);
+            }
+            receipt_ids.push(id);
+            self.send(
+                Receipt {
+                    id,
+                    predecessor_id: receipt.receiver_id.clone(),
+                    receiver_id: spec.receiver_id,
+                    kind: ReceiptKind::Action(ActionReceipt {
+                        signer_id: action.signer_id.clone(),
+                        signer_public_key: action.signer_public_key.clone(),
+                        gas_price: action.gas_price,
+                        output_data_receivers: spec.output_data_receivers,
+                        input_data_ids: spec.input_data_ids,
+                        actions: spec.actions,
+                        refund_to: spec.refund_to,
+                    }),
+                },
+                &receipt.id,
+            );
+        }
+        for (data_id, payload) in applied.resumes {
+            if let Some(resume) = self.take_yield(data_id, Some(payload)) {
+                self.next_block.push_back(resume);
+            }
+        }
+        let outcome = ExecutionOutcome {
+            receipt_id: receipt.id,
+            executor_id: receipt.receiver_id,
+            predecessor_id: receipt.predecessor_id,
+            block_height: self.height,
+            logs: applied.logs,
+            gas_burnt: applied.gas_burnt,
+            tokens_burnt: u128::from(applied.gas_burnt) * action.gas_price,
+            status,
+            receipt_ids,
+        };
+        self.record(outcome);
+    }
+
+    /// Fees of a receipt with `actions`, one side of each (`fee` gives send or exec gas).
+    pub(super) fn action_fees(&self, actions: &[Action], fee: impl Fn(Fee) -> u64) -> u64 {
+        let mut gas = fee(Fee::new_action_receipt);
+        for item in actions {
+            gas += match item {
+                Action::CreateAccount => fee(Fee::create_account),
+                Action::DeployContract { code } => {
+                    fee(Fee::deploy_contract_base)
+                        + fee(Fee::deploy_contract_byte) * code.len() as u64
+                }
+                Action::FunctionCall {
+                    method_name, args, ..
+                } => {
+                    fee(Fee::function_call_base)
+                        + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
+                }
+                Action::Transfer { .. } => fee(Fee::transfer),
+                Action::AddKey { .. } => fee(Fee::add_full_access_key),
+                Action::DeleteKey { .. } => fee(Fee::delete_key),
+                Action::DeleteAccount { .. } => fee(Fee::delete_account),
+            };
+        }
+        gas
+    }
+
+    fn refund_gas(&mut self, receipt: &Receipt, action: &ActionReceipt, unused: u64) {
+        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT || unused == 0 {
+            return;
+        }
+        let refund = unused - self.fees.refund_penalty(unused);
+        let amount = u128::from(refund) * action.gas_price;
+        self.send_refund(receipt, action.signer_id.clone(), amount);
+    }
+
+    /// A transfer from the system (refunds, balances of deleted accounts), run next block.
+    fn send_refund(&mut self, receipt: &Receipt, to: AccountId, amount: u128) {
+        if amount == 0 {
+            return;
+        }
+        let id = self.next_id(&receipt.id);
+        let refund = Receipt {
+            id,
+            predecessor_id: SYSTEM_ACCOUNT.parse().expect("valid system account id"),
+            receiver_id: to.clone(),
+            kind: ReceiptKind::Action(ActionReceipt {
+                signer_id: to,
+                signer_public_key: Vec::new(),
+                gas_price: 0,
+                output_data_receivers: Vec::new(),
+                input_data_ids: Vec::new(),
+                actions: vec![Action::Transfer { deposit: amount }],
+                refund_to: None,
+            }),
+        };
+        self.send(refund, &receipt.id);
+    }
+
+    fn burnt_gas_reward(&self, gas: u64, gas_price: u128) -> u128 {
+        let (numerator, denominator) = self.fees.burnt_gas_reward();
+        u128::from(gas) * gas_price * u128::from(numerator) / u128::from(denominator)
+    }
+
+    fn commit_account(
+        &mut self,
+        id: &AccountId,
+        info: Option<AccountInfo>,
+        storage: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    ) {
+        match info {
+            Some(info) => {
+                self.accounts.insert(id.clone(), Account { info, storage });
+            }
+            None => {
+                self.accounts.remove(id);
+            }
+        }
+    }
+
+    /// NEAR's rule: a sub-account may be created by its parent; a top-level account by the
+    /// registrar, or by anyone when its name is long enough.
+    fn may_create(&self, predecessor: &AccountId, account: &AccountId) -> bool {
+        if account.is_top_level() {
+            return account.len() >= self.fees.min_top_level_account_length()
+                || predecessor.as_str() == "registrar";
+        }
+        account.is_sub_account_of(predecessor)
+    }
+}

@@ -1,0 +1,34 @@
+//! Errors of the chain's test API (a transaction that cannot even be submitted, a failed view).
+
+use crate::abi::{AccountId, Balance, Gas};
+use crate::engine::FunctionCallError;
+use thiserror::Error;
+
+/// A request the chain refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChainError {
+    #[error("`{0}` is not a valid account id")]
+    InvalidAccountId(String),
+    #[error("account `{0}` does not exist")]
+    AccountNotFound(AccountId),
+    #[error("account `{0}` already exists")]
+    AccountExists(AccountId),
+    #[error("signer `{signer}` cannot pay {cost} yoctoNEAR, its balance is {balance}")]
+    NotEnoughBalance {
+        signer: AccountId,
+        cost: Balance,
+        balance: Balance,
+    },
+    #[error("transaction attaches {gas} gas, more than the limit of {limit}")]
+    TotalPrepaidGasExceeded { gas: Gas, limit: Gas },
+    #[error("account `{0}` has no contract code")]
+    NoContract(AccountId),
+    #[error("view `{method}` on `{account}` failed: {error}")]
+    View {
+        account: AccountId,
+        method: String,
+        error: Box<FunctionCallError>,
+    },
+    #[error("transaction did not settle within {0} blocks")]
+    NotSettled(u64),
+}

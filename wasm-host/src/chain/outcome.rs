@@ -1,0 +1,140 @@
+//! What executing receipts produced, as tests read it.
+
+use crate::abi::{AccountId, Balance, CryptoHash, Gas};
+use crate::engine::FunctionCallError;
+use thiserror::Error;
+
+/// Why an action receipt failed (its state changes were rolled back, its deposits refunded).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ActionError {
+    #[error("account `{0}` does not exist")]
+    AccountDoesNotExist(AccountId),
+    #[error("account `{0}` already exists")]
+    AccountAlreadyExists(AccountId),
+    #[error("`{predecessor}` may not create account `{account}`")]
+    CreateAccountNotAllowed {
+        account: AccountId,
+        predecessor: AccountId,
+    },
+    #[error("account `{0}` has no contract code")]
+    CodeDoesNotExist(AccountId),
+    #[error("access key does not exist on `{0}`")]
+    DeleteKeyDoesNotExist(AccountId),
+    #[error("account `{account}` needs {needed} yoctoNEAR to cover its storage, has {balance}")]
+    LackBalanceForState {
+        account: AccountId,
+        needed: Balance,
+        balance: Balance,
+    },
+    #[error("{0}")]
+    FunctionCall(#[from] FunctionCallError),
+}
+
+/// How a receipt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    /// Succeeded, returning these bytes.
+    SuccessValue(Vec<u8>),
+    /// Succeeded, its result being that of another receipt (`promise_return`).
+    SuccessReceiptId(CryptoHash),
+    /// Failed.
+    Failure(ActionError),
+}
+
+/// The outcome of one action receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionOutcome {
+    pub receipt_id: CryptoHash,
+    /// The account that ran it.
+    pub executor_id: AccountId,
+    /// The account that sent it.
+    pub predecessor_id: AccountId,
+    /// The block it ran in.
+    pub block_height: u64,
+    pub logs: Vec<String>,
+    /// Gas burnt executing it (action execution fees, wasm, host functions, send fees of the
+    /// receipts it created).
+    pub gas_burnt: Gas,
+    /// `gas_burnt` at the receipt's gas price.
+    pub tokens_burnt: Balance,
+    pub status: ExecutionStatus,
+    /// Receipts it created.
+    pub receipt_ids: Vec<CryptoHash>,
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinalStatus {
+    /// Still waiting (for a cross-contract result or a yield).
+    Pending,
+    /// Succeeded with these bytes.
+    SuccessValue(Vec<u8>),
+    /// Failed.
+    Failure(ActionError),
+}
+
+/// A transaction and everything it has caused so far.
+#[derive(Debug, Clone)]
+pub struct TxResult {
+    pub tx_id: CryptoHash,
+    pub status: FinalStatus,
+    /// Gas burnt converting the transaction into its receipt (send fees).
+    pub tx_gas_burnt: Gas,
+    /// Outcomes of its receipts, in execution order.
+    pub receipts: Vec<ExecutionOutcome>,
+}
+
+impl TxResult {
+    /// All logs, in order.
+    pub fn logs(&self) -> Vec<&str> {
+        self.receipts
+            .iter()
+            .flat_map(|o| o.logs.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Gas burnt by the transaction and all its receipts.
+    pub fn total_gas_burnt(&self) -> Gas {
+        self.tx_gas_burnt + self.receipts.iter().map(|o| o.gas_burnt).sum::<Gas>()
+    }
+
+    /// The failure's message, or "success" / "pending".
+    pub fn status_message(&self) -> String {
+        match &self.status {
+            FinalStatus::Failure(error) => error.to_string(),
+            FinalStatus::SuccessValue(_) => "success".into(),
+            FinalStatus::Pending => "pending".into(),
+        }
+    }
+
+    /// The success value, or the failure.
+    pub fn into_result(self) -> Result<Vec<u8>, FinalStatus> {
+        match self.status {
+            FinalStatus::SuccessValue(value) => Ok(value),
+            other => Err(other),
+        }
+    }
+
+    /// The success value parsed as JSON; panics with the status otherwise (for tests).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        match &self.status {
+            FinalStatus::SuccessValue(value) => serde_json::from_slice(value)
+                .unwrap_or_else(|e| panic!("result is not the expected JSON: {e}")),
+            other => panic!("transaction did not succeed: {other:?}"),
+        }
+    }
+}
+
+/// A view call's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewResult {
+    pub result: Vec<u8>,
+    pub logs: Vec<String>,
+}
+
+impl ViewResult {
+    /// The result parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.result)
+    }
+}

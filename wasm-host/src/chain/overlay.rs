@@ -1,0 +1,117 @@
+//! The account state a function call sees: the account's storage with the call's changes on top,
+//! kept apart until the call succeeds.
+
+use crate::abi::{CryptoHash, External};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+
+/// Storage of one account plus uncommitted changes, and the chain services of [`External`].
+#[derive(Default)]
+pub struct StateOverlay {
+    base: BTreeMap<Vec<u8>, Vec<u8>>,
+    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    id_seed: CryptoHash,
+    ids_made: u64,
+    pending_yields: HashSet<CryptoHash>,
+}
+
+impl StateOverlay {
+    /// Wraps `base` storage; data ids derive from `id_seed`; `pending_yields` are the account's
+    /// yields still waiting.
+    pub fn new(
+        base: BTreeMap<Vec<u8>, Vec<u8>>,
+        id_seed: CryptoHash,
+        pending_yields: HashSet<CryptoHash>,
+    ) -> Self {
+        Self {
+            base,
+            changes: BTreeMap::new(),
+            id_seed,
+            ids_made: 0,
+            pending_yields,
+        }
+    }
+
+    /// The storage with the changes applied.
+    pub fn commit(mut self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        for (key, value) in std::mem::take(&mut self.changes) {
+            match value {
+                Some(value) => self.base.insert(key, value),
+                None => self.base.remove(&key),
+            };
+        }
+        self.base
+    }
+
+    /// The storage as it was, changes dropped.
+    pub fn discard(self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.base
+    }
+}
+
+impl External for StateOverlay {
+    fn storage_read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.changes.get(key) {
+            Some(value) => value.clone(),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    fn storage_write(&mut self, key: &[u8], value: &[u8]) -> Option<Vec<u8>> {
+        let old = self.storage_read(key);
+        self.changes.insert(key.to_vec(), Some(value.to_vec()));
+        old
+    }
+
+    fn storage_remove(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let old = self.storage_read(key);
+        if old.is_some() {
+            self.changes.insert(key.to_vec(), None);
+        }
+        old
+    }
+
+    fn storage_has_key(&self, key: &[u8]) -> bool {
+        match self.changes.get(key) {
+            Some(value) => value.is_some(),
+            None => self.base.contains_key(key),
+        }
+    }
+
+    fn generate_data_id(&mut self) -> CryptoHash {
+        self.ids_made += 1;
+        let mut hasher = Sha256::new();
+        hasher.update(self.id_seed);
+        hasher.update(b"data");
+        hasher.update(self.ids_made.to_le_bytes());
+        hasher.finalize().into()
+    }
+
+    fn yield_pending(&self, data_id: &CryptoHash) -> bool {
+        self.pending_yields.contains(data_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_stay_apart_until_committed() {
+        let base = BTreeMap::from([(b"a".to_vec(), b"1".to_vec())]);
+        let mut overlay = StateOverlay::new(base.clone(), [0; 32], HashSet::new());
+        assert_eq!(overlay.storage_write(b"a", b"2"), Some(b"1".to_vec()));
+        assert_eq!(overlay.storage_remove(b"a"), Some(b"2".to_vec()));
+        assert!(!overlay.storage_has_key(b"a"));
+        overlay.storage_write(b"b", b"3");
+        assert_ne!(overlay.generate_data_id(), overlay.generate_data_id());
+        assert_eq!(overlay.discard(), base);
+        let mut overlay = StateOverlay::new(base, [0; 32], HashSet::new());
+        overlay.storage_write(b"b", b"3");
+        overlay.storage_remove(b"a");
+        assert_eq!(
+            overlay.commit(),
+            BTreeMap::from([(b"b".to_vec(), b"3".to_vec())])
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! Receipts as the chain moves them between blocks.
+
+use crate::abi::{AccountId, Action, Balance, CryptoHash, DataDependency};
+
+/// A receipt: work for `receiver_id`, sent by `predecessor_id`.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub id: CryptoHash,
+    pub predecessor_id: AccountId,
+    pub receiver_id: AccountId,
+    pub kind: ReceiptKind,
+}
+
+/// What a receipt carries.
+#[derive(Debug, Clone)]
+pub enum ReceiptKind {
+    /// Actions to run once every input data id has arrived.
+    Action(ActionReceipt),
+    /// A result (`None`: the sender failed, or a yield timed out) for a waiting receipt.
+    Data {
+        data_id: CryptoHash,
+        data: Option<Vec<u8>>,
+    },
+}
+
+/// The body of an action receipt.
+#[derive(Debug, Clone)]
+pub struct ActionReceipt {
+    pub signer_id: AccountId,
+    pub signer_public_key: Vec<u8>,
+    pub gas_price: Balance,
+    pub output_data_receivers: Vec<DataDependency>,
+    pub input_data_ids: Vec<CryptoHash>,
+    pub actions: Vec<Action>,
+    /// Where deposit refunds go (the predecessor when unset).
+    pub refund_to: Option<AccountId>,
+}

@@ -1,0 +1,208 @@
+//! The wasm engine: compiles prepared contracts with wasmtime (Cranelift), imports `env.memory`
+//! the way NEAR does, links the host functions to [`Logic`], and meters instructions with
+//! wasmtime fuel converted to gas at NEAR's `wasm_regular_op_cost`.
+
+mod error;
+mod link;
+mod memory_import;
+
+pub use error::FunctionCallError;
+pub use memory_import::import_env_memory;
+
+use crate::abi::{CryptoHash, External, HostError, Logic, VMContext, VMOutcome};
+use crate::fees::Fees;
+use crate::prepare::{prepare, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use wasmtime::{Extern, Instance, Linker, Memory, MemoryType, Module, Store, Trap};
+
+/// Host state of a running contract, kept in the wasmtime store.
+pub struct Host<E> {
+    logic: Logic<E>,
+    memory: Option<Memory>,
+    /// Fuel wasm had after the last host call (or at the start).
+    fuel_at_sync: u64,
+    /// The host error that stopped the contract, if one did.
+    error: Option<HostError>,
+}
+
+/// Largest wasm stack a contract may use, in bytes.
+const MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// Compiles and runs contracts; compiled modules are cached by code hash.
+pub struct Engine<E: 'static> {
+    engine: wasmtime::Engine,
+    linker: Linker<Host<E>>,
+    modules: Mutex<HashMap<CryptoHash, Module>>,
+}
+
+/// A finished call: what it did, why it failed (if it did), and the account state handed back.
+pub struct RunResult<E> {
+    pub outcome: VMOutcome,
+    pub error: Option<FunctionCallError>,
+    pub ext: E,
+}
+
+impl<E: External + 'static> Engine<E> {
+    /// An engine with NEAR's wasm feature set, fuel metering and NaN canonicalisation.
+    pub fn new() -> Result<Self, wasmtime::Error> {
+        let mut config = wasmtime::Config::new();
+        config
+            .consume_fuel(true)
+            .wasm_multi_value(false)
+            .wasm_simd(false)
+            .wasm_relaxed_simd(false)
+            .wasm_bulk_memory(true)
+            .cranelift_nan_canonicalization(true)
+            .max_wasm_stack(MAX_WASM_STACK);
+        let engine = wasmtime::Engine::new(&config)?;
+        let linker = link::linker(&engine)?;
+        Ok(Self {
+            engine,
+            linker,
+            modules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks `code` against NEAR's rules and compiles it (once per code hash).
+    pub fn compile(
+        &self,
+        account: &str,
+        code_hash: CryptoHash,
+        code: &[u8],
+    ) -> Result<Module, FunctionCallError> {
+        if let Some(module) = self.modules.lock().expect("module cache").get(&code_hash) {
+            return Ok(module.clone());
+        }
+        let refused = |error| FunctionCallError::Prepare {
+            account: account.to_string(),
+            error,
+        };
+        prepare(code).map_err(refused)?;
+        let wasm =
+            import_env_memory(code, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES).map_err(refused)?;
+        let module = Module::new(&self.engine, &wasm).map_err(|e| FunctionCallError::Compile {
+            account: account.to_string(),
+            message: e.to_string(),
+        })?;
+        self.modules
+            .lock()
+            .expect("module cache")
+            .insert(code_hash, module.clone());
+        Ok(module)
+    }
+
+    /// Runs `method` of `code` in `context` over the account state `ext`.
+    pub fn run(
+        &self,
+        code_hash: CryptoHash,
+        code: &[u8],
+        method: &str,
+        fees: Fees,
+        context: VMContext,
+        ext: E,
+    ) -> RunResult<E> {
+        let account = context.current_account_id.to_string();
+        let mut logic = Logic::new(fees, context, ext);
+        let prepared = logic
+            .charge_contract_loading(code.len() as u64)
+            .map_err(FunctionCallError::Host)
+            .and_then(|()| self.compile(&account, code_hash, code));
+        let module = match prepared {
+            Ok(module) => module,
+            Err(error) => return finish(logic, Some(error)),
+        };
+        let not_found = || FunctionCallError::MethodNotFound {
+            method: method.to_string(),
+            account: account.clone(),
+        };
+        match module.get_export(method) {
+            Some(wasmtime::ExternType::Func(ty)) => {
+                if ty.params().len() != 0 || ty.results().len() != 0 {
+                    let error = FunctionCallError::MethodInvalidSignature {
+                        method: method.to_string(),
+                        account,
+                    };
+                    return finish(logic, Some(error));
+                }
+            }
+            _ => return finish(logic, Some(not_found())),
+        }
+        let fuel = logic.remaining_wasm_ops();
+        let host = Host {
+            logic,
+            memory: None,
+            fuel_at_sync: fuel,
+            error: None,
+        };
+        let mut store = Store::new(&self.engine, host);
+        let error = self.call(&mut store, &module, method, fuel).err();
+        finish(store.into_data().logic, error)
+    }
+
+    fn call(
+        &self,
+        store: &mut Store<Host<E>>,
+        module: &Module,
+        method: &str,
+        fuel: u64,
+    ) -> Result<(), FunctionCallError> {
+        store.set_fuel(fuel).map_err(trap)?;
+        let memory_type =
+            MemoryType::new(INITIAL_MEMORY_PAGES as u32, Some(MAX_MEMORY_PAGES as u32));
+        let memory = Memory::new(&mut *store, memory_type).map_err(trap)?;
+        store.data_mut().memory = Some(memory);
+        let mut imports: Vec<Extern> = Vec::new();
+        for import in module.imports() {
+            let item = if import.name() == "memory" {
+                Extern::Memory(memory)
+            } else {
+                self.linker
+                    .get(&mut *store, import.module(), import.name())
+                    .map_err(trap)?
+            };
+            imports.push(item);
+        }
+        let result = Instance::new(&mut *store, module, &imports).and_then(|instance| {
+            let function = instance.get_typed_func::<(), ()>(&mut *store, method)?;
+            function.call(&mut *store, ())
+        });
+        let remaining = store.get_fuel().unwrap_or(0);
+        let host = store.data_mut();
+        if let Some(error) = host.error.take() {
+            return Err(FunctionCallError::Host(error));
+        }
+        match result {
+            Ok(()) => {
+                let ops = host.fuel_at_sync.saturating_sub(remaining);
+                host.logic
+                    .burn_wasm_ops(ops)
+                    .map_err(FunctionCallError::Host)
+            }
+            Err(error) if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) => {
+                Err(FunctionCallError::Host(host.logic.exhaust_gas()))
+            }
+            Err(error) => {
+                let ops = host.fuel_at_sync.saturating_sub(remaining);
+                let _ = host.logic.burn_wasm_ops(ops);
+                Err(trap(error))
+            }
+        }
+    }
+}
+
+fn trap(error: wasmtime::Error) -> FunctionCallError {
+    match error.downcast_ref::<Trap>() {
+        Some(trap) => FunctionCallError::Trap(trap.to_string()),
+        None => FunctionCallError::Trap(error.to_string()),
+    }
+}
+
+fn finish<E: External>(logic: Logic<E>, error: Option<FunctionCallError>) -> RunResult<E> {
+    let (outcome, ext) = logic.finish(error.is_some());
+    RunResult {
+        outcome,
+        error,
+        ext,
+    }
+}
