@@ -5,5 +5,13 @@
 //! It must never depend on the chain, the node, an async runtime or networking, and nothing in
 //! the inference path may call the platform libm (see SPEC.md).
 
+mod cpu;
+pub mod math;
+pub mod matmul;
 pub mod model_cache;
 pub mod model_info;
+pub mod quant;
+pub mod reduce;
+
+/// The determinism spec this crate implements (SPEC.md); part of every result digest.
+pub const SPEC_VERSION: &str = "detspec-1";
