@@ -12,6 +12,7 @@ pub mod model_cache;
 pub mod model_info;
 pub mod quant;
 pub mod reduce;
+pub mod tokenizer;
 
 /// The determinism spec this crate implements (SPEC.md); part of every result digest.
 pub const SPEC_VERSION: &str = "detspec-1";

@@ -112,7 +112,11 @@ mod tests {
         }
         assert_eq!(sum16(&x).to_bits(), lanes[0].to_bits());
         let sequential: f32 = x.iter().sum();
-        assert_ne!(sum16(&x).to_bits(), sequential.to_bits(), "test data must tell orders apart");
+        assert_ne!(
+            sum16(&x).to_bits(),
+            sequential.to_bits(),
+            "test data must tell orders apart"
+        );
     }
 
     #[test]
@@ -125,7 +129,11 @@ mod tests {
         for n in [0, 1, 15, 16, 17, 64, 100, 576] {
             let x: Vec<f32> = (0..n).map(|_| next() * 10.0).collect();
             let y: Vec<f32> = (0..n).map(|_| next()).collect();
-            assert_eq!(dot16(&x, &y).to_bits(), dot16_portable(&x, &y).to_bits(), "n={n}");
+            assert_eq!(
+                dot16(&x, &y).to_bits(),
+                dot16_portable(&x, &y).to_bits(),
+                "n={n}"
+            );
             assert_eq!(sum16(&x).to_bits(), sum16_portable(&x).to_bits(), "n={n}");
         }
         assert_eq!(sum16(&[]).to_bits(), 0f32.to_bits());

@@ -43,7 +43,10 @@ pub fn exp64(x: f64) -> f64 {
 /// `ln(x)` for a positive normal `x`: `x = m·2^e` with `m ∈ (√2/2, √2]`, and the atanh series
 /// `ln m = 2·s·Σ s^(2k)/(2k+1)`, `s = (m−1)/(m+1)`, for `k = 0..=11`.
 pub fn ln64(x: f64) -> f64 {
-    assert!(x.is_normal() && x > 0.0, "ln64 argument {x} must be positive and normal");
+    assert!(
+        x.is_normal() && x > 0.0,
+        "ln64 argument {x} must be positive and normal"
+    );
     let bits = x.to_bits();
     let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
     let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
@@ -65,7 +68,10 @@ pub fn ln64(x: f64) -> f64 {
 /// `(sin θ, cos θ)` for `|θ| < 2^20`: reduction by π/2 in three parts, Taylor polynomials to
 /// degree 19 (sine) and 18 (cosine) on `|r| ≤ π/4`.
 pub fn sincos64(theta: f64) -> (f64, f64) {
-    assert!(theta.abs() < 1_048_576.0, "sincos64 argument {theta} out of range");
+    assert!(
+        theta.abs() < 1_048_576.0,
+        "sincos64 argument {theta} out of range"
+    );
     let k = (theta * TWO_OVER_PI).round_ties_even();
     let r = (-k).mul_add(PIO2_1, theta);
     let r = (-k).mul_add(PIO2_2, r);

@@ -23,7 +23,10 @@ fn exp32_is_accurate_over_its_range() {
 fn silu_matches_its_definition() {
     for &x in &[-20.0f32, -3.5, -1.0, -0.1, 0.0, 0.1, 1.0, 3.5, 20.0, 100.0] {
         let want = x as f64 / (1.0 + (-(x as f64)).exp());
-        assert!((silu(x) as f64 - want).abs() <= 1e-6 * want.abs().max(1e-3), "x={x}");
+        assert!(
+            (silu(x) as f64 - want).abs() <= 1e-6 * want.abs().max(1e-3),
+            "x={x}"
+        );
     }
     assert_eq!(silu(-200.0), -0.0);
 }
@@ -37,7 +40,10 @@ fn f64_functions_are_accurate() {
     }
     for &x in &[1e-300, 0.001, 0.5, 1.0, 1.5, 2.0, 10.0, 1e4, 1e5, 1e300] {
         let err = (ln64(x) - f64::ln(x)).abs();
-        assert!(err < 1e-14 * f64::ln(x).abs().max(1.0), "ln64({x}) err {err}");
+        assert!(
+            err < 1e-14 * f64::ln(x).abs().max(1.0),
+            "ln64({x}) err {err}"
+        );
     }
     for i in 0..20_000 {
         let theta = i as f64 * 0.4097 - 100.0;

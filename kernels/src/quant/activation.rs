@@ -20,8 +20,15 @@ impl QuantizedActivations {
     /// Quantizes `x`, which holds `x.len() / len` vectors of `len` values (`len` a multiple of
     /// 32).
     pub fn quantize(x: &[f32], len: usize) -> Self {
-        assert!(len % 32 == 0 && len > 0, "activation length {len} is not a multiple of 32");
-        assert!(x.len() % len == 0, "{} values do not split into rows of {len}", x.len());
+        assert!(
+            len % 32 == 0 && len > 0,
+            "activation length {len} is not a multiple of 32"
+        );
+        assert!(
+            x.len() % len == 0,
+            "{} values do not split into rows of {len}",
+            x.len()
+        );
         let blocks = x.len() / 32;
         let mut scales = Vec::with_capacity(blocks);
         let mut ints = vec![0i8; x.len()];
@@ -116,7 +123,10 @@ mod tests {
         assert_eq!(a.scale(0, 0), 5.0 / 127.0);
         assert_eq!(a.block(0, 0)[0], -127);
         assert_eq!(a.block(0, 0)[20], 0);
-        assert_eq!(a.block(0, 0)[22], (0.5f32 * (127.0 / 5.0)).round_ties_even() as i8);
+        assert_eq!(
+            a.block(0, 0)[22],
+            (0.5f32 * (127.0 / 5.0)).round_ties_even() as i8
+        );
         let expected: i32 = a.block(0, 1).iter().map(|&q| q as i32).sum();
         assert_eq!(a.sum(0, 1), expected);
         assert_eq!(a.block(0, 1)[8], -127);

@@ -78,7 +78,11 @@ pub fn decode_block(format: WeightFormat, row: &[u8], b: usize) -> BlockWeights 
             let qs = &block[16 + 32 * half..16 + 32 * half + 32];
             let mut ints = [0i8; 32];
             for (j, w) in ints.iter_mut().enumerate() {
-                *w = if sub % 2 == 0 { qs[j] & 0x0f } else { qs[j] >> 4 } as i8;
+                *w = if sub % 2 == 0 {
+                    qs[j] & 0x0f
+                } else {
+                    qs[j] >> 4
+                } as i8;
             }
             BlockWeights {
                 ints,
@@ -106,7 +110,10 @@ pub fn decode_block(format: WeightFormat, row: &[u8], b: usize) -> BlockWeights 
             }
         }
         WeightFormat::F32 | WeightFormat::F16 => {
-            panic!("decode_block is for block-quantized formats, not {}", format.name())
+            panic!(
+                "decode_block is for block-quantized formats, not {}",
+                format.name()
+            )
         }
     }
 }

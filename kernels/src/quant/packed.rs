@@ -63,7 +63,10 @@ impl PackedMatrix {
     /// Repacks a block-quantized matrix. Rows beyond a multiple of 16 are padded with zeros.
     pub fn pack(matrix: &QMatrix) -> Self {
         let format = matrix.format();
-        assert!(format.is_quantized(), "only block-quantized matrices are packed");
+        assert!(
+            format.is_quantized(),
+            "only block-quantized matrices are packed"
+        );
         let (rows, cols) = (matrix.rows(), matrix.cols());
         let (layout, offset) = match format {
             WeightFormat::Q8_0 => (IntLayout::Bytes, 128),

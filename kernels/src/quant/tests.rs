@@ -31,16 +31,25 @@ fn f16_bytes(v: f32) -> [u8; 2] {
 }
 
 /// Random but well-formed block bytes for a `rows × cols` matrix of `format`.
-pub(crate) fn random_matrix_bytes(format: WeightFormat, rows: usize, cols: usize, rng: &mut Lcg) -> Vec<u8> {
+pub(crate) fn random_matrix_bytes(
+    format: WeightFormat,
+    rows: usize,
+    cols: usize,
+    rng: &mut Lcg,
+) -> Vec<u8> {
     let blocks = rows * cols / format.block_len();
     let mut out = Vec::with_capacity(blocks * format.block_bytes());
     for _ in 0..blocks {
-        let mut block: Vec<u8> = (0..format.block_bytes()).map(|_| rng.next_u32() as u8).collect();
+        let mut block: Vec<u8> = (0..format.block_bytes())
+            .map(|_| rng.next_u32() as u8)
+            .collect();
         let scale = 0.002 + 0.01 * rng.next_f32().abs();
         match format {
             WeightFormat::F32 => block.copy_from_slice(&rng.next_f32().to_le_bytes()),
             WeightFormat::F16 => block.copy_from_slice(&f16_bytes(rng.next_f32())),
-            WeightFormat::Q8_0 | WeightFormat::Q4_0 => block[..2].copy_from_slice(&f16_bytes(scale)),
+            WeightFormat::Q8_0 | WeightFormat::Q4_0 => {
+                block[..2].copy_from_slice(&f16_bytes(scale))
+            }
             WeightFormat::Q4_1 => {
                 block[..2].copy_from_slice(&f16_bytes(scale));
                 block[2..4].copy_from_slice(&f16_bytes(-8.0 * scale));
@@ -100,11 +109,19 @@ fn every_path_thread_count_and_batch_gives_the_reference_bits() {
                 let compute = Compute::new(path, threads).unwrap();
                 let w = compute.prepare(m.clone());
                 let got = compute.matmul(&w, &Input::new(&x, cols));
-                assert_eq!(bits(&got), bits(&reference), "{format:?} {path:?} {threads} threads");
+                assert_eq!(
+                    bits(&got),
+                    bits(&reference),
+                    "{format:?} {path:?} {threads} threads"
+                );
                 // Each token alone gives the same bits as inside the batch of 8.
                 for t in [0, 3, 7] {
                     let alone = compute.matmul(&w, &Input::new(&x[t * cols..(t + 1) * cols], cols));
-                    assert_eq!(bits(&alone), bits(&reference[t * rows..(t + 1) * rows]), "{format:?} {path:?} token {t}");
+                    assert_eq!(
+                        bits(&alone),
+                        bits(&reference[t * rows..(t + 1) * rows]),
+                        "{format:?} {path:?} token {t}"
+                    );
                 }
             }
         }
@@ -126,12 +143,16 @@ fn reference_follows_the_spec_fold() {
         let a = acts.block(0, b);
         let mut int = 0i32;
         for j in 0..16 {
-            int += (block[4 + j] & 15) as i32 * a[j] as i32 + (block[4 + j] >> 4) as i32 * a[j + 16] as i32;
+            int += (block[4 + j] & 15) as i32 * a[j] as i32
+                + (block[4 + j] >> 4) as i32 * a[j + 16] as i32;
         }
         acc = (d * acts.scale(0, b)).mul_add(int as f32, acc);
         acc = (min * acts.scale(0, b)).mul_add(acts.sum(0, b) as f32, acc);
     }
-    assert_eq!(reference_row_dot(WeightFormat::Q4_1, row, &acts, 0).to_bits(), acc.to_bits());
+    assert_eq!(
+        reference_row_dot(WeightFormat::Q4_1, row, &acts, 0).to_bits(),
+        acc.to_bits()
+    );
 }
 
 #[test]
@@ -161,10 +182,17 @@ fn decoders_agree_with_candles_ggml_dequantization() {
         for r in 0..rows {
             let ours = dequantize_row(format, m.row_bytes(r), cols);
             for (j, (a, b)) in ours.iter().zip(&candle[r * cols..]).enumerate() {
-                assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-3), "{format:?} row {r} elem {j}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1e-3),
+                    "{format:?} row {r} elem {j}: {a} vs {b}"
+                );
             }
             if let Some(packed) = &packed {
-                assert_eq!(bits(&packed.dequantize_row(r)), bits(&ours), "{format:?} packed row {r}");
+                assert_eq!(
+                    bits(&packed.dequantize_row(r)),
+                    bits(&ours),
+                    "{format:?} packed row {r}"
+                );
             }
         }
     }

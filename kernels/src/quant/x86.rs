@@ -66,7 +66,12 @@ fn coef_ptrs(w: &PackedMatrix) -> CoefPtrs {
 fn words(a: &[i8]) -> [i32; 8] {
     let mut w = [0i32; 8];
     for (k, word) in w.iter_mut().enumerate() {
-        *word = i32::from_le_bytes([a[4 * k] as u8, a[4 * k + 1] as u8, a[4 * k + 2] as u8, a[4 * k + 3] as u8]);
+        *word = i32::from_le_bytes([
+            a[4 * k] as u8,
+            a[4 * k + 1] as u8,
+            a[4 * k + 2] as u8,
+            a[4 * k + 3] as u8,
+        ]);
     }
     w
 }
@@ -131,19 +136,25 @@ pub unsafe fn matmul_avx512(
                     let int = if kind == Kind::HalfScales {
                         let sc = coef.half_scales.add(2 * at);
                         let sc_lo = _mm512_cvtepi8_epi32(_mm_loadu_si128(sc as *const _));
-                        let sc_hi = _mm512_cvtepi8_epi32(_mm_loadu_si128(sc.add(GROUP) as *const _));
+                        let sc_hi =
+                            _mm512_cvtepi8_epi32(_mm_loadu_si128(sc.add(GROUP) as *const _));
                         let i_lo = _mm512_sub_epi32(lo, _mm512_set1_epi32(offset * s_lo));
                         let i_hi = _mm512_sub_epi32(hi, _mm512_set1_epi32(offset * s_hi));
-                        _mm512_add_epi32(_mm512_mullo_epi32(sc_lo, i_lo), _mm512_mullo_epi32(sc_hi, i_hi))
+                        _mm512_add_epi32(
+                            _mm512_mullo_epi32(sc_lo, i_lo),
+                            _mm512_mullo_epi32(sc_hi, i_hi),
+                        )
                     } else {
                         let sum = _mm512_add_epi32(lo, hi);
                         _mm512_sub_epi32(sum, _mm512_set1_epi32(offset * (s_lo + s_hi)))
                     };
-                    *acc_t = _mm512_fmadd_ps(_mm512_mul_ps(scale, d_a), _mm512_cvtepi32_ps(int), *acc_t);
+                    *acc_t =
+                        _mm512_fmadd_ps(_mm512_mul_ps(scale, d_a), _mm512_cvtepi32_ps(int), *acc_t);
                     let s_f = _mm512_set1_ps((s_lo + s_hi) as f32);
                     match kind {
                         Kind::ScaleAddMin => {
-                            let min = _mm512_cvtph_ps(_mm256_loadu_si256(coef.min16.add(at) as *const _));
+                            let min =
+                                _mm512_cvtph_ps(_mm256_loadu_si256(coef.min16.add(at) as *const _));
                             *acc_t = _mm512_fmadd_ps(_mm512_mul_ps(min, d_a), s_f, *acc_t);
                         }
                         Kind::ScaleSubMin => {
@@ -238,40 +249,62 @@ pub unsafe fn matmul_avx2(
                             let a_hi = _mm256_set1_epi32(a[4 + s]);
                             let (p_lo, p_hi) = if signed_bytes {
                                 (
-                                    _mm256_maddubs_epi16(_mm256_sign_epi8(wv[s], wv[s]), _mm256_sign_epi8(a_lo, wv[s])),
+                                    _mm256_maddubs_epi16(
+                                        _mm256_sign_epi8(wv[s], wv[s]),
+                                        _mm256_sign_epi8(a_lo, wv[s]),
+                                    ),
                                     _mm256_maddubs_epi16(
                                         _mm256_sign_epi8(wv[4 + s], wv[4 + s]),
                                         _mm256_sign_epi8(a_hi, wv[4 + s]),
                                     ),
                                 )
                             } else {
-                                (_mm256_maddubs_epi16(wv[s], a_lo), _mm256_maddubs_epi16(wv[4 + s], a_hi))
+                                (
+                                    _mm256_maddubs_epi16(wv[s], a_lo),
+                                    _mm256_maddubs_epi16(wv[4 + s], a_hi),
+                                )
                             };
                             lo = _mm256_add_epi32(lo, _mm256_madd_epi16(p_lo, ones));
                             hi = _mm256_add_epi32(hi, _mm256_madd_epi16(p_hi, ones));
                         }
                         let int = if kind == Kind::HalfScales {
-                            let sc = coef.half_scales.add(2 * ((g * blocks + b) * GROUP) + 8 * half);
+                            let sc = coef
+                                .half_scales
+                                .add(2 * ((g * blocks + b) * GROUP) + 8 * half);
                             let sc_lo = _mm256_cvtepi8_epi32(_mm_loadl_epi64(sc as *const _));
-                            let sc_hi = _mm256_cvtepi8_epi32(_mm_loadl_epi64(sc.add(GROUP) as *const _));
+                            let sc_hi =
+                                _mm256_cvtepi8_epi32(_mm_loadl_epi64(sc.add(GROUP) as *const _));
                             let i_lo = _mm256_sub_epi32(lo, _mm256_set1_epi32(offset * s_lo));
                             let i_hi = _mm256_sub_epi32(hi, _mm256_set1_epi32(offset * s_hi));
-                            _mm256_add_epi32(_mm256_mullo_epi32(sc_lo, i_lo), _mm256_mullo_epi32(sc_hi, i_hi))
+                            _mm256_add_epi32(
+                                _mm256_mullo_epi32(sc_lo, i_lo),
+                                _mm256_mullo_epi32(sc_hi, i_hi),
+                            )
                         } else if signed_bytes {
                             _mm256_add_epi32(lo, hi)
                         } else {
-                            _mm256_sub_epi32(_mm256_add_epi32(lo, hi), _mm256_set1_epi32(offset * (s_lo + s_hi)))
+                            _mm256_sub_epi32(
+                                _mm256_add_epi32(lo, hi),
+                                _mm256_set1_epi32(offset * (s_lo + s_hi)),
+                            )
                         };
-                        *acc_t = _mm256_fmadd_ps(_mm256_mul_ps(scale, d_a), _mm256_cvtepi32_ps(int), *acc_t);
+                        *acc_t = _mm256_fmadd_ps(
+                            _mm256_mul_ps(scale, d_a),
+                            _mm256_cvtepi32_ps(int),
+                            *acc_t,
+                        );
                         let s_f = _mm256_set1_ps((s_lo + s_hi) as f32);
                         match kind {
                             Kind::ScaleAddMin => {
-                                let min = _mm256_cvtph_ps(_mm_loadu_si128(coef.min16.add(at) as *const _));
+                                let min = _mm256_cvtph_ps(_mm_loadu_si128(
+                                    coef.min16.add(at) as *const _
+                                ));
                                 *acc_t = _mm256_fmadd_ps(_mm256_mul_ps(min, d_a), s_f, *acc_t);
                             }
                             Kind::ScaleSubMin => {
                                 let min = _mm256_loadu_ps(coef.min32.add(at));
-                                let neg = _mm256_xor_ps(_mm256_mul_ps(min, d_a), _mm256_set1_ps(-0.0));
+                                let neg =
+                                    _mm256_xor_ps(_mm256_mul_ps(min, d_a), _mm256_set1_ps(-0.0));
                                 *acc_t = _mm256_fmadd_ps(neg, s_f, *acc_t);
                             }
                             Kind::Scale | Kind::HalfScales => {}
