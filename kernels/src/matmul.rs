@@ -106,6 +106,13 @@ struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
+impl OutPtr {
+    /// Taking `self` whole keeps closures capturing the `Send` wrapper, not the raw field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 impl Compute {
     pub fn new(path: KernelPath, threads: usize) -> Result<Self, ComputeError> {
         if !path.is_supported() {
@@ -165,10 +172,9 @@ impl Compute {
                 self.pool.install(|| {
                     (0..groups.div_ceil(chunk)).into_par_iter().for_each(|c| {
                         let range = c * chunk..((c + 1) * chunk).min(groups);
-                        let ptr = ptr;
                         // SAFETY: the path was checked at construction; `out` holds
                         // tokens × rows floats and tasks write disjoint groups of rows.
-                        unsafe { packed_product(path, w, acts, range, ptr.0, rows) };
+                        unsafe { packed_product(path, w, acts, range, ptr.get(), rows) };
                     })
                 });
             }
@@ -176,12 +182,11 @@ impl Compute {
                 let chunk = rows.div_ceil(self.threads * 4).max(1);
                 self.pool.install(|| {
                     (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
-                        let ptr = ptr;
                         for r in c * chunk..((c + 1) * chunk).min(rows) {
                             for t in 0..tokens {
                                 let v = plain_row_dot(m, r, input, t);
                                 // SAFETY: (t, r) is in bounds and written by this task only.
-                                unsafe { *ptr.0.add(t * rows + r) = v };
+                                unsafe { *ptr.get().add(t * rows + r) = v };
                             }
                         }
                     })

@@ -13,11 +13,11 @@ const fn factorials() -> [f64; 24] {
 }
 const FACT: [f64; 24] = factorials();
 
-const LOG2E: f64 = 1.442_695_040_888_963_4;
+const LOG2E: f64 = std::f64::consts::LOG2_E;
 const LN2_HI: f64 = 0.693_147_180_369_123_8;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-const SQRT2: f64 = 1.414_213_562_373_095_1;
-const TWO_OVER_PI: f64 = 0.636_619_772_367_581_4;
+const SQRT2: f64 = std::f64::consts::SQRT_2;
+const TWO_OVER_PI: f64 = std::f64::consts::FRAC_2_PI;
 const PIO2_1: f64 = 1.570_796_326_734_125_6;
 const PIO2_2: f64 = 6.077_100_506_303_966e-11;
 const PIO2_3: f64 = 2.022_266_248_795_950_6e-21;
@@ -77,7 +77,7 @@ pub fn sincos64(theta: f64) -> (f64, f64) {
     let r = (-k).mul_add(PIO2_2, r);
     let r = (-k).mul_add(PIO2_3, r);
     let z = r * r;
-    let sign = |j: usize| if (j / 2) % 2 == 0 { 1.0 } else { -1.0 };
+    let sign = |j: usize| if (j / 2).is_multiple_of(2) { 1.0 } else { -1.0 };
     // S(z) = Σ_{j odd, 3..=19} ±z^((j-3)/2)/j!
     let mut s_poly = sign(19) / FACT[19];
     for j in (3..=17).rev().step_by(2) {

@@ -21,16 +21,19 @@ pub fn pow2i(n: i32) -> f32 {
 
 pub const EXP32_MAX: f32 = 88.0;
 pub const EXP32_MIN: f32 = -87.0;
-pub const LOG2E_F32: f32 = 1.442_695_041;
-pub const LN2_HI_F32: f32 = 0.693_145_752;
-pub const LN2_LO_F32: f32 = 1.428_606_77e-6;
-/// Taylor coefficients `1/7!, 1/6!, …, 1/2!` for [`exp32`]'s Horner scheme.
+/// `log2(e)`, the f32 nearest 1.442695041 (bits given to pin the spec's constants exactly).
+pub const LOG2E_F32: f32 = f32::from_bits(0x3fb8_aa3b);
+/// `ln 2` split for Cody–Waite: 0.693145752 (exact in f32) + 1.42860677e-6.
+pub const LN2_HI_F32: f32 = f32::from_bits(0x3f31_7200);
+pub const LN2_LO_F32: f32 = f32::from_bits(0x35bf_be8e);
+/// Taylor coefficients `1/7!, 1/6!, 1/5!, 1/4!, 1/3!, 1/2!` for [`exp32`]'s Horner scheme, the
+/// f32 nearest 1.98412698e-4, 1.38888889e-3, 8.33333333e-3, 4.16666667e-2, 1.66666667e-1, 0.5.
 pub const EXP32_POLY: [f32; 6] = [
-    1.984_126_98e-4,
-    1.388_888_89e-3,
-    8.333_333_33e-3,
-    4.166_666_67e-2,
-    1.666_666_67e-1,
+    f32::from_bits(0x3950_0d01),
+    f32::from_bits(0x3ab6_0b61),
+    f32::from_bits(0x3c08_8889),
+    f32::from_bits(0x3d2a_aaab),
+    f32::from_bits(0x3e2a_aaab),
     0.5,
 ];
 

@@ -21,11 +21,11 @@ impl QuantizedActivations {
     /// 32).
     pub fn quantize(x: &[f32], len: usize) -> Self {
         assert!(
-            len % 32 == 0 && len > 0,
+            len.is_multiple_of(32) && len > 0,
             "activation length {len} is not a multiple of 32"
         );
         assert!(
-            x.len() % len == 0,
+            x.len().is_multiple_of(len),
             "{} values do not split into rows of {len}",
             x.len()
         );

@@ -78,7 +78,7 @@ pub fn decode_block(format: WeightFormat, row: &[u8], b: usize) -> BlockWeights 
             let qs = &block[16 + 32 * half..16 + 32 * half + 32];
             let mut ints = [0i8; 32];
             for (j, w) in ints.iter_mut().enumerate() {
-                *w = if sub % 2 == 0 {
+                *w = if sub.is_multiple_of(2) {
                     qs[j] & 0x0f
                 } else {
                     qs[j] >> 4

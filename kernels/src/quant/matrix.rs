@@ -42,7 +42,7 @@ impl QMatrix {
         start: usize,
     ) -> Result<Self, QuantError> {
         let block = format.block_len();
-        if cols % block != 0 || (format.is_quantized() && cols % 32 != 0) {
+        if !cols.is_multiple_of(block) || (format.is_quantized() && !cols.is_multiple_of(32)) {
             return Err(QuantError::RaggedRow {
                 format: format.name(),
                 block,
