@@ -28,7 +28,7 @@ pub struct QMatrix {
     format: WeightFormat,
     rows: usize,
     cols: usize,
-    data: Arc<[u8]>,
+    data: Arc<Vec<u8>>,
     start: usize,
 }
 
@@ -38,7 +38,7 @@ impl QMatrix {
         format: WeightFormat,
         rows: usize,
         cols: usize,
-        data: Arc<[u8]>,
+        data: Arc<Vec<u8>>,
         start: usize,
     ) -> Result<Self, QuantError> {
         let block = format.block_len();

@@ -67,7 +67,7 @@ pub(crate) fn random_matrix_bytes(
 
 fn matrix(format: WeightFormat, rows: usize, cols: usize, seed: u64) -> QMatrix {
     let bytes = random_matrix_bytes(format, rows, cols, &mut Lcg::new(seed));
-    QMatrix::new(format, rows, cols, Arc::from(bytes), 0).unwrap()
+    QMatrix::new(format, rows, cols, Arc::new(bytes), 0).unwrap()
 }
 
 fn activations(tokens: usize, cols: usize, seed: u64) -> Vec<f32> {
