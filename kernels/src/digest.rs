@@ -55,18 +55,34 @@ mod tests {
             output_tokens: &[4, 5],
         };
         let d = base.digest();
-        let other_params = SamplingParams {
-            seed: 1,
-            ..params
-        };
+        let other_params = SamplingParams { seed: 1, ..params };
         let variants = [
-            ResultRecord { model_sha256: [2; 32], ..base.clone() },
-            ResultRecord { prompt_tokens: &[1, 2], ..base.clone() },
-            ResultRecord { params: &other_params, ..base.clone() },
-            ResultRecord { stream_id: b"req2", ..base.clone() },
-            ResultRecord { output_tokens: &[4, 5, 6], ..base.clone() },
+            ResultRecord {
+                model_sha256: [2; 32],
+                ..base.clone()
+            },
+            ResultRecord {
+                prompt_tokens: &[1, 2],
+                ..base.clone()
+            },
+            ResultRecord {
+                params: &other_params,
+                ..base.clone()
+            },
+            ResultRecord {
+                stream_id: b"req2",
+                ..base.clone()
+            },
+            ResultRecord {
+                output_tokens: &[4, 5, 6],
+                ..base.clone()
+            },
             // Moving a token from the prompt to the output is another result.
-            ResultRecord { prompt_tokens: &[1, 2, 3, 4], output_tokens: &[5], ..base.clone() },
+            ResultRecord {
+                prompt_tokens: &[1, 2, 3, 4],
+                output_tokens: &[5],
+                ..base.clone()
+            },
         ];
         for v in variants {
             assert_ne!(v.digest(), d, "{v:?}");

@@ -7,7 +7,9 @@ use crate::matmul::{Compute, ComputeError};
 use crate::model::{BatchItem, KvCache, LlamaModel, ModelError};
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
-use crate::tokenizer::{apply_chat_template, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError};
+use crate::tokenizer::{
+    apply_chat_template, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
+};
 use candle_core::quantized::gguf_file::Content;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -29,7 +31,9 @@ pub enum EngineError {
     Step(String),
     #[error("the prompt is empty")]
     EmptyPrompt,
-    #[error("prompt of {prompt} tokens plus {max_tokens} new tokens exceeds the context of {context}")]
+    #[error(
+        "prompt of {prompt} tokens plus {max_tokens} new tokens exceeds the context of {context}"
+    )]
     TooLong {
         prompt: usize,
         max_tokens: u32,
@@ -116,7 +120,12 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Engine({}, {:?})", hex::encode(self.model_sha256), self.compute)
+        write!(
+            f,
+            "Engine({}, {:?})",
+            hex::encode(self.model_sha256),
+            self.compute
+        )
     }
 }
 
@@ -200,7 +209,8 @@ impl Engine {
         }
         while !active.is_empty() {
             let step_started = Instant::now();
-            let inputs: Vec<(Vec<u32>, bool)> = active.iter().map(|(_, s)| s.next_input()).collect();
+            let inputs: Vec<(Vec<u32>, bool)> =
+                active.iter().map(|(_, s)| s.next_input()).collect();
             let mut items: Vec<BatchItem<'_>> = active
                 .iter_mut()
                 .zip(&inputs)
@@ -222,7 +232,9 @@ impl Engine {
             };
             let elapsed = step_started.elapsed();
             let mut still = Vec::with_capacity(active.len());
-            for (((i, mut s), (tokens, _)), logits) in active.drain(..).zip(&inputs).zip(output.logits) {
+            for (((i, mut s), (tokens, _)), logits) in
+                active.drain(..).zip(&inputs).zip(output.logits)
+            {
                 s.account(tokens.len(), elapsed);
                 let outcome = match logits {
                     Some(logits) => s.take_logits(&logits, &self.tokenizer),
@@ -236,7 +248,10 @@ impl Engine {
             }
             active = still;
         }
-        results.into_iter().map(|r| r.expect("every request ends")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every request ends"))
+            .collect()
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
@@ -287,9 +302,18 @@ impl Sequence {
     fn next_input(&self) -> (Vec<u32>, bool) {
         if self.fed < self.prompt.len() {
             let end = (self.fed + self.chunk).min(self.prompt.len());
-            (self.prompt[self.fed..end].to_vec(), end == self.prompt.len())
+            (
+                self.prompt[self.fed..end].to_vec(),
+                end == self.prompt.len(),
+            )
         } else {
-            (vec![*self.output.last().expect("decoding follows a sampled token")], true)
+            (
+                vec![*self
+                    .output
+                    .last()
+                    .expect("decoding follows a sampled token")],
+                true,
+            )
         }
     }
 
@@ -309,7 +333,10 @@ impl Sequence {
         }
         let token = self.sampler.sample(logits)?;
         self.output.push(token);
-        let stopped = self.stops.push(token, tokenizer.token_bytes(token)?).is_some();
+        let stopped = self
+            .stops
+            .push(token, tokenizer.token_bytes(token)?)
+            .is_some();
         Ok(stopped || self.output.len() >= self.max_tokens as usize)
     }
 

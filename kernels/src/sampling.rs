@@ -161,7 +161,9 @@ mod tests {
         let logits: Vec<f32> = (0..100).map(|i| ((i * 37) % 17) as f32 * 0.3).collect();
         let draw = |seed, stream: &[u8]| {
             let mut s = Sampler::new(params(1.0, 0, 1.0, seed), stream).unwrap();
-            (0..32).map(|_| s.sample(&logits).unwrap()).collect::<Vec<_>>()
+            (0..32)
+                .map(|_| s.sample(&logits).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7, b"req-1"), draw(7, b"req-1"));
         assert_ne!(draw(7, b"req-1"), draw(7, b"req-2"));

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "detinfer", version, about = "Deterministic LLM inference on a GGUF model")]
+#[command(
+    name = "detinfer",
+    version,
+    about = "Deterministic LLM inference on a GGUF model"
+)]
 struct Args {
     /// The prompt: a user message for the chat template, or raw text with --raw.
     prompt: String,

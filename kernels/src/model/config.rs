@@ -63,7 +63,7 @@ impl LlamaConfig {
             layers: get("block_count")?,
             heads,
             kv_heads,
-            head_dim: if heads == 0 { 0 } else { embedding / heads },
+            head_dim: embedding.checked_div(heads).unwrap_or(0),
             feed_forward: get("feed_forward_length")?,
             context_length: get("context_length")?,
             rope_base: float("rope.freq_base", 10_000.0)?,
@@ -78,19 +78,19 @@ impl LlamaConfig {
         if self.heads == 0 || self.kv_heads == 0 || self.layers == 0 {
             return bad("head counts and layer count must be positive".into());
         }
-        if self.embedding % self.heads != 0 || self.head_dim % 2 != 0 {
+        if !self.embedding.is_multiple_of(self.heads) || !self.head_dim.is_multiple_of(2) {
             return bad(format!(
                 "embedding {} does not split into {} heads of even size",
                 self.embedding, self.heads
             ));
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return bad(format!(
                 "{} query heads do not group over {} key/value heads",
                 self.heads, self.kv_heads
             ));
         }
-        if self.embedding % 32 != 0 || self.feed_forward % 32 != 0 {
+        if !self.embedding.is_multiple_of(32) || !self.feed_forward.is_multiple_of(32) {
             return bad("embedding and feed-forward sizes must be multiples of 32".into());
         }
         if !(self.rope_base > 1.0 && self.rope_base.is_finite()) {

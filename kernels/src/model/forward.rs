@@ -160,13 +160,21 @@ impl LlamaModel {
         let mut last = Vec::new();
         for (i, item) in items.iter().enumerate() {
             if item.want_logits && !item.tokens.is_empty() {
-                let s = slots.iter().rposition(|slot| slot.item == i).expect("item has tokens");
+                let s = slots
+                    .iter()
+                    .rposition(|slot| slot.item == i)
+                    .expect("item has tokens");
                 last.push((i, s));
             }
         }
         let mut normed = vec![0f32; last.len() * e];
         for (row, &(_, s)) in last.iter().enumerate() {
-            if !rmsnorm(&h[s * e..(s + 1) * e], &self.output_norm, self.config.rms_eps, &mut normed[row * e..(row + 1) * e]) {
+            if !rmsnorm(
+                &h[s * e..(s + 1) * e],
+                &self.output_norm,
+                self.config.rms_eps,
+                &mut normed[row * e..(row + 1) * e],
+            ) {
                 return Err(ModelError::NonFinite("the final norm"));
             }
         }
@@ -187,7 +195,13 @@ impl LlamaModel {
     }
 }
 
-fn norm_all(h: &[f32], weight: &[f32], eps: f32, out: &mut [f32], e: usize) -> Result<(), ModelError> {
+fn norm_all(
+    h: &[f32],
+    weight: &[f32],
+    eps: f32,
+    out: &mut [f32],
+    e: usize,
+) -> Result<(), ModelError> {
     for (x, y) in h.chunks_exact(e).zip(out.chunks_exact_mut(e)) {
         if !rmsnorm(x, weight, eps, y) {
             return Err(ModelError::NonFinite("an RMSNorm sum of squares"));

@@ -53,6 +53,10 @@ impl KvCache {
 
     /// Bytes held.
     pub fn size_bytes(&self) -> usize {
-        self.keys.iter().chain(&self.values).map(|v| v.len() * 4).sum()
+        self.keys
+            .iter()
+            .chain(&self.values)
+            .map(|v| v.len() * 4)
+            .sum()
     }
 }

@@ -45,7 +45,11 @@ impl Tensors<'_> {
             .get(name)
             .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
         let dims = info.shape.dims().to_vec();
-        let expected = if rows == 1 { vec![cols] } else { vec![rows, cols] };
+        let expected = if rows == 1 {
+            vec![cols]
+        } else {
+            vec![rows, cols]
+        };
         if dims != expected {
             return Err(ModelError::BadShape {
                 name: name.into(),
