@@ -5,5 +5,19 @@
 //! It must never depend on the chain, the node, an async runtime or networking, and nothing in
 //! the inference path may call the platform libm (see SPEC.md).
 
+mod cpu;
+pub mod digest;
+pub mod engine;
+pub mod math;
+pub mod matmul;
+pub mod model;
 pub mod model_cache;
 pub mod model_info;
+pub mod ops;
+pub mod quant;
+pub mod reduce;
+pub mod sampling;
+pub mod tokenizer;
+
+/// The determinism spec this crate implements (SPEC.md); part of every result digest.
+pub const SPEC_VERSION: &str = "detspec-1";

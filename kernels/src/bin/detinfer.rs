@@ -1,0 +1,114 @@
+//! `detinfer`: run a prompt through the deterministic engine and print the text, the result
+//! digest and the speed.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use kernels::engine::{Engine, Prompt, Request};
+use kernels::model_cache::resolve_model;
+use kernels::quant::KernelPath;
+use kernels::sampling::SamplingParams;
+use kernels::tokenizer::ChatMessage;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "detinfer",
+    version,
+    about = "Deterministic LLM inference on a GGUF model"
+)]
+struct Args {
+    /// The prompt: a user message for the chat template, or raw text with --raw.
+    prompt: String,
+    /// A GGUF file (default: the pinned SmolLM2-135M-Instruct Q4_1, fetched if needed).
+    #[arg(long, env = "AI_ORACLE_MODEL")]
+    model: Option<PathBuf>,
+    /// Send the prompt as raw text instead of a chat message.
+    #[arg(long)]
+    raw: bool,
+    #[arg(long, default_value_t = 64)]
+    max_tokens: u32,
+    /// 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    top_k: u32,
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The request id that keys the random stream and enters the digest.
+    #[arg(long, default_value = "detinfer")]
+    request_id: String,
+    /// Stop strings (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    /// auto, scalar, avx2 or avx512.
+    #[arg(long, default_value = "auto")]
+    kernels: String,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let kernels = match args.kernels.as_str() {
+        "auto" => KernelPath::detect(),
+        "scalar" => KernelPath::Scalar,
+        "avx2" => KernelPath::Avx2,
+        "avx512" => KernelPath::Avx512Vnni,
+        other => bail!("unknown kernel path `{other}` (auto, scalar, avx2, avx512)"),
+    };
+    let path = resolve_model(args.model.as_deref())?;
+    let started = Instant::now();
+    let engine = Engine::load(&path, kernels, args.threads)
+        .with_context(|| format!("loading {}", path.display()))?;
+    eprintln!(
+        "loaded {} in {:.2} s ({} kernels, {} threads)",
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        kernels.name(),
+        args.threads
+    );
+    let request = Request {
+        prompt: if args.raw {
+            Prompt::Text(args.prompt)
+        } else {
+            Prompt::Chat(vec![ChatMessage::new("user", args.prompt)])
+        },
+        params: SamplingParams {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            max_tokens: args.max_tokens,
+            seed: args.seed,
+        },
+        stream_id: args.request_id.into_bytes(),
+        stop: args.stop,
+        prefill_chunk: None,
+    };
+    let generation = engine.generate(&request)?;
+    let t = generation.timings;
+    println!("{}", generation.text);
+    println!("---");
+    println!("digest:  {}", hex::encode(generation.digest));
+    println!("model:   {}", hex::encode(engine.model_sha256()));
+    println!("finish:  {:?}", generation.finish);
+    println!(
+        "prompt:  {} tokens in {:.3} s ({:.1} tok/s)",
+        generation.prompt_tokens.len(),
+        t.prefill.as_secs_f64(),
+        generation.prompt_tokens.len() as f64 / t.prefill.as_secs_f64()
+    );
+    println!(
+        "output:  {} tokens in {:.3} s ({:.1} tok/s)",
+        generation.output_tokens.len(),
+        t.decode.as_secs_f64(),
+        generation.output_tokens.len().saturating_sub(1) as f64 / t.decode.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The result digest (SPEC.md §9): what independent nodes compare and sign.
+
+use crate::sampling::SamplingParams;
+use crate::SPEC_VERSION;
+use sha2::{Digest, Sha256};
+
+/// Everything that determines a result, and the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRecord<'a> {
+    pub model_sha256: [u8; 32],
+    pub prompt_tokens: &'a [u32],
+    pub params: &'a SamplingParams,
+    pub stream_id: &'a [u8],
+    pub output_tokens: &'a [u32],
+}
+
+impl ResultRecord<'_> {
+    /// SHA-256 over the canonical encoding of SPEC.md §9.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"ai-oracle/result/");
+        h.update(SPEC_VERSION.as_bytes());
+        h.update(self.model_sha256);
+        let tokens = |h: &mut Sha256, ids: &[u32]| {
+            h.update((ids.len() as u32).to_le_bytes());
+            for id in ids {
+                h.update(id.to_le_bytes());
+            }
+        };
+        tokens(&mut h, self.prompt_tokens);
+        h.update(self.params.temperature.to_bits().to_le_bytes());
+        h.update(self.params.top_k.to_le_bytes());
+        h.update(self.params.top_p.to_bits().to_le_bytes());
+        h.update(self.params.max_tokens.to_le_bytes());
+        h.update(self.params.seed.to_le_bytes());
+        h.update((self.stream_id.len() as u32).to_le_bytes());
+        h.update(self.stream_id);
+        tokens(&mut h, self.output_tokens);
+        h.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_input_changes_the_digest() {
+        let params = SamplingParams::default();
+        let base = ResultRecord {
+            model_sha256: [1; 32],
+            prompt_tokens: &[1, 2, 3],
+            params: &params,
+            stream_id: b"req",
+            output_tokens: &[4, 5],
+        };
+        let d = base.digest();
+        let other_params = SamplingParams { seed: 1, ..params };
+        let variants = [
+            ResultRecord {
+                model_sha256: [2; 32],
+                ..base.clone()
+            },
+            ResultRecord {
+                prompt_tokens: &[1, 2],
+                ..base.clone()
+            },
+            ResultRecord {
+                params: &other_params,
+                ..base.clone()
+            },
+            ResultRecord {
+                stream_id: b"req2",
+                ..base.clone()
+            },
+            ResultRecord {
+                output_tokens: &[4, 5, 6],
+                ..base.clone()
+            },
+            // Moving a token from the prompt to the output is another result.
+            ResultRecord {
+                prompt_tokens: &[1, 2, 3, 4],
+                output_tokens: &[5],
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.digest(), d, "{v:?}");
+        }
+        assert_eq!(base.digest(), d);
+    }
+}

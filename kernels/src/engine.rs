@@ -1,0 +1,366 @@
+//! The generation API: load a GGUF model once, then turn requests (prompt, sampling parameters,
+//! seed, request id) into tokens, text and a result digest — alone or batched with others,
+//! with the same bits either way.
+
+use crate::digest::ResultRecord;
+use crate::matmul::{Compute, ComputeError};
+use crate::model::{BatchItem, KvCache, LlamaModel, ModelError};
+use crate::quant::KernelPath;
+use crate::sampling::{Sampler, SamplingError, SamplingParams};
+use crate::tokenizer::{
+    apply_chat_template, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
+};
+use candle_core::quantized::gguf_file::Content;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("tokenizer: {0}")]
+    Tokenizer(#[from] TokenizerError),
+    #[error("sampling: {0}")]
+    Sampling(#[from] SamplingError),
+    #[error(transparent)]
+    Compute(#[from] ComputeError),
+    #[error("the batched forward step failed: {0}")]
+    Step(String),
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+    #[error(
+        "prompt of {prompt} tokens plus {max_tokens} new tokens exceeds the context of {context}"
+    )]
+    TooLong {
+        prompt: usize,
+        max_tokens: u32,
+        context: usize,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// Chat messages, formatted with the model's chat template and a generation prompt.
+    Chat(Vec<ChatMessage>),
+    /// Raw text; special tokens written in it are parsed.
+    Text(String),
+    /// Token ids as they are.
+    Tokens(Vec<u32>),
+}
+
+/// One generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub prompt: Prompt,
+    pub params: SamplingParams,
+    /// The request's id: keys its random stream and enters its digest.
+    pub stream_id: Vec<u8>,
+    /// Extra stop strings (end-of-generation tokens always stop).
+    pub stop: Vec<String>,
+    /// Feed the prompt in chunks of this many tokens (`None`: all at once). It never changes
+    /// the result; it exists to prove that.
+    pub prefill_chunk: Option<usize>,
+}
+
+impl Request {
+    pub fn chat(user: &str, params: SamplingParams, stream_id: &[u8]) -> Self {
+        Self {
+            prompt: Prompt::Chat(vec![ChatMessage::new("user", user)]),
+            params,
+            stream_id: stream_id.to_vec(),
+            stop: Vec::new(),
+            prefill_chunk: None,
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// An end-of-generation token.
+    EndOfGeneration,
+    /// One of the request's stop strings (its index).
+    StopString(usize),
+    /// `max_tokens` reached.
+    Length,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub prompt_tokens: Vec<u32>,
+    /// Every generated token, the stopping one included.
+    pub output_tokens: Vec<u32>,
+    /// The output text, without the end-of-generation token or stop string.
+    pub text: String,
+    pub finish: Finish,
+    /// SHA-256 of SPEC.md §9 over model, prompt, parameters, stream id and output.
+    pub digest: [u8; 32],
+    pub timings: Timings,
+}
+
+/// Wall-clock time of a generation (not part of any digest).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timings {
+    pub prefill: Duration,
+    pub decode: Duration,
+}
+
+/// A loaded model with its tokenizer, on one kernel path and thread pool.
+pub struct Engine {
+    model: LlamaModel,
+    tokenizer: Tokenizer,
+    compute: Compute,
+    model_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Engine({}, {:?})",
+            hex::encode(self.model_sha256),
+            self.compute
+        )
+    }
+}
+
+impl Engine {
+    /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
+    pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
+        let io = |source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(io)?;
+        let model_sha256 = Sha256::digest(&bytes).into();
+        Self::from_bytes(Arc::new(bytes), model_sha256, kernels, threads)
+    }
+
+    /// Builds an engine from a GGUF file's bytes and their SHA-256.
+    pub fn from_bytes(
+        bytes: Arc<Vec<u8>>,
+        model_sha256: [u8; 32],
+        kernels: KernelPath,
+        threads: usize,
+    ) -> Result<Self, EngineError> {
+        let content = Content::read(&mut std::io::Cursor::new(bytes.as_slice()))
+            .map_err(|e| ModelError::Gguf(e.to_string()))?;
+        let compute = Compute::new(kernels, threads)?;
+        let tokenizer = Tokenizer::from_gguf(&content)?;
+        let model = LlamaModel::load(&content, &bytes, &compute)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            compute,
+            model_sha256,
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn model(&self) -> &LlamaModel {
+        &self.model
+    }
+
+    pub fn compute(&self) -> &Compute {
+        &self.compute
+    }
+
+    /// SHA-256 of the model file: the model's id.
+    pub fn model_sha256(&self) -> [u8; 32] {
+        self.model_sha256
+    }
+
+    /// The prompt's token ids.
+    pub fn prompt_tokens(&self, prompt: &Prompt) -> Vec<u32> {
+        match prompt {
+            Prompt::Chat(messages) => self
+                .tokenizer
+                .encode(&apply_chat_template(messages, true), true),
+            Prompt::Text(text) => self.tokenizer.encode(text, true),
+            Prompt::Tokens(ids) => ids.clone(),
+        }
+    }
+
+    pub fn generate(&self, request: &Request) -> Result<Generation, EngineError> {
+        self.generate_batch(std::slice::from_ref(request))
+            .pop()
+            .expect("one result per request")
+    }
+
+    /// Runs every request together, one batched forward pass per step; each result is
+    /// bit-identical to running that request alone.
+    pub fn generate_batch(&self, requests: &[Request]) -> Vec<Result<Generation, EngineError>> {
+        let mut results: Vec<Option<Result<Generation, EngineError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut active = Vec::new();
+        for (i, request) in requests.iter().enumerate() {
+            match self.start(request) {
+                Ok(sequence) => active.push((i, sequence)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        while !active.is_empty() {
+            let step_started = Instant::now();
+            let inputs: Vec<(Vec<u32>, bool)> =
+                active.iter().map(|(_, s)| s.next_input()).collect();
+            let mut items: Vec<BatchItem<'_>> = active
+                .iter_mut()
+                .zip(&inputs)
+                .map(|((_, s), (tokens, want_logits))| BatchItem {
+                    cache: &mut s.cache,
+                    tokens,
+                    want_logits: *want_logits,
+                })
+                .collect();
+            let output = match self.model.forward(&self.compute, &mut items, false) {
+                Ok(output) => output,
+                Err(e) => {
+                    let message = e.to_string();
+                    for (i, _) in active.drain(..) {
+                        results[i] = Some(Err(EngineError::Step(message.clone())));
+                    }
+                    break;
+                }
+            };
+            let elapsed = step_started.elapsed();
+            let mut still = Vec::with_capacity(active.len());
+            for (((i, mut s), (tokens, _)), logits) in
+                active.drain(..).zip(&inputs).zip(output.logits)
+            {
+                s.account(tokens.len(), elapsed);
+                let outcome = match logits {
+                    Some(logits) => s.take_logits(&logits, &self.tokenizer),
+                    None => Ok(false),
+                };
+                match outcome {
+                    Ok(true) => results[i] = Some(Ok(s.finish(self.model_sha256, &requests[i]))),
+                    Ok(false) => still.push((i, s)),
+                    Err(e) => results[i] = Some(Err(e)),
+                }
+            }
+            active = still;
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every request ends"))
+            .collect()
+    }
+
+    fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
+        let prompt = self.prompt_tokens(&request.prompt);
+        if prompt.is_empty() {
+            return Err(EngineError::EmptyPrompt);
+        }
+        let context = self.model.config.context_length;
+        if prompt.len() + request.params.max_tokens as usize > context {
+            return Err(EngineError::TooLong {
+                prompt: prompt.len(),
+                max_tokens: request.params.max_tokens,
+                context,
+            });
+        }
+        let sampler = Sampler::new(request.params, &request.stream_id)?;
+        let config = &self.model.config;
+        Ok(Sequence {
+            cache: KvCache::new(config.layers, config.kv_width()),
+            chunk: request.prefill_chunk.unwrap_or(usize::MAX).max(1),
+            fed: 0,
+            output: Vec::new(),
+            stops: StopDetector::new(self.tokenizer.end_of_generation_ids(), &request.stop),
+            sampler,
+            max_tokens: request.params.max_tokens,
+            timings: Timings::default(),
+            prompt,
+        })
+    }
+}
+
+/// One request in flight.
+struct Sequence {
+    prompt: Vec<u32>,
+    cache: KvCache,
+    chunk: usize,
+    /// Prompt tokens fed so far.
+    fed: usize,
+    output: Vec<u32>,
+    stops: StopDetector,
+    sampler: Sampler,
+    max_tokens: u32,
+    timings: Timings,
+}
+
+impl Sequence {
+    /// The tokens for the next step, and whether its logits are needed.
+    fn next_input(&self) -> (Vec<u32>, bool) {
+        if self.fed < self.prompt.len() {
+            let end = (self.fed + self.chunk).min(self.prompt.len());
+            (
+                self.prompt[self.fed..end].to_vec(),
+                end == self.prompt.len(),
+            )
+        } else {
+            (
+                vec![*self
+                    .output
+                    .last()
+                    .expect("decoding follows a sampled token")],
+                true,
+            )
+        }
+    }
+
+    fn account(&mut self, tokens: usize, elapsed: Duration) {
+        if self.fed < self.prompt.len() {
+            self.fed += tokens;
+            self.timings.prefill += elapsed;
+        } else {
+            self.timings.decode += elapsed;
+        }
+    }
+
+    /// Samples the next token; `Ok(true)` when the generation is over.
+    fn take_logits(&mut self, logits: &[f32], tokenizer: &Tokenizer) -> Result<bool, EngineError> {
+        if self.max_tokens == 0 {
+            return Ok(true);
+        }
+        let token = self.sampler.sample(logits)?;
+        self.output.push(token);
+        let stopped = self
+            .stops
+            .push(token, tokenizer.token_bytes(token)?)
+            .is_some();
+        Ok(stopped || self.output.len() >= self.max_tokens as usize)
+    }
+
+    fn finish(self, model_sha256: [u8; 32], request: &Request) -> Generation {
+        let finish = match self.stops.stop().map(|s| s.reason) {
+            Some(StopReason::EndOfGeneration { .. }) => Finish::EndOfGeneration,
+            Some(StopReason::StopString { index }) => Finish::StopString(index),
+            None => Finish::Length,
+        };
+        let digest = ResultRecord {
+            model_sha256,
+            prompt_tokens: &self.prompt,
+            params: &request.params,
+            stream_id: &request.stream_id,
+            output_tokens: &self.output,
+        }
+        .digest();
+        Generation {
+            text: String::from_utf8_lossy(self.stops.text()).into_owned(),
+            prompt_tokens: self.prompt,
+            output_tokens: self.output,
+            finish,
+            digest,
+            timings: self.timings,
+        }
+    }
+}

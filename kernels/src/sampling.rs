@@ -1,0 +1,194 @@
+//! Choosing the next token (SPEC.md §7): greedy, or temperature / top-k / top-p with a ChaCha20
+//! stream keyed by the seed and the request's id.
+
+use crate::math::exp32;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+const STREAM_DOMAIN: &[u8] = b"ai-oracle/sampling/detspec-1";
+
+/// How to sample; part of the result digest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingParams {
+    /// 0 means greedy.
+    pub temperature: f32,
+    /// Keep only the `top_k` most likely tokens; 0 keeps all.
+    pub top_k: u32,
+    /// Keep the smallest set whose probability reaches `top_p`; 1 keeps all.
+    pub top_p: f32,
+    /// Most tokens to generate.
+    pub max_tokens: u32,
+    pub seed: u64,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            max_tokens: 64,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SamplingError {
+    #[error("temperature must be finite and ≥ 0, got {0}")]
+    Temperature(f32),
+    #[error("top_p must be in (0, 1], got {0}")]
+    TopP(f32),
+    #[error("no logits to sample from")]
+    Empty,
+}
+
+impl SamplingParams {
+    pub fn validate(&self) -> Result<(), SamplingError> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(SamplingError::Temperature(self.temperature));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(SamplingError::TopP(self.top_p));
+        }
+        Ok(())
+    }
+}
+
+/// The sampler of one request: its parameters and its random stream.
+pub struct Sampler {
+    params: SamplingParams,
+    rng: ChaCha20Rng,
+}
+
+impl Sampler {
+    /// A sampler for the request named `stream_id` (its bytes key the random stream).
+    pub fn new(params: SamplingParams, stream_id: &[u8]) -> Result<Self, SamplingError> {
+        params.validate()?;
+        let mut hasher = Sha256::new();
+        hasher.update(STREAM_DOMAIN);
+        hasher.update(params.seed.to_le_bytes());
+        hasher.update((stream_id.len() as u32).to_le_bytes());
+        hasher.update(stream_id);
+        Ok(Self {
+            params,
+            rng: ChaCha20Rng::from_seed(hasher.finalize().into()),
+        })
+    }
+
+    /// The next token for these logits (which must be finite).
+    pub fn sample(&mut self, logits: &[f32]) -> Result<u32, SamplingError> {
+        if logits.is_empty() {
+            return Err(SamplingError::Empty);
+        }
+        if self.params.temperature == 0.0 {
+            return Ok(argmax(logits));
+        }
+        let t = self.params.temperature;
+        let mut candidates: Vec<(f32, u32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (l / t, i as u32))
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if self.params.top_k > 0 {
+            candidates.truncate(self.params.top_k as usize);
+        }
+        let m = candidates[0].0;
+        let weights: Vec<f32> = candidates.iter().map(|&(l, _)| exp32(l - m)).collect();
+        let mut total = weights.iter().fold(0f32, |acc, w| acc + w);
+        let mut keep = weights.len();
+        if self.params.top_p < 1.0 {
+            let target = self.params.top_p * total;
+            let mut running = 0f32;
+            for (i, w) in weights.iter().enumerate() {
+                running += w;
+                if running >= target {
+                    keep = i + 1;
+                    total = running;
+                    break;
+                }
+            }
+        }
+        let u = (self.rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+        let threshold = u * total;
+        let mut running = 0f32;
+        for i in 0..keep {
+            running += weights[i];
+            if running > threshold {
+                return Ok(candidates[i].1);
+            }
+        }
+        Ok(candidates[keep - 1].1)
+    }
+}
+
+/// The index of the largest value, the lowest index on ties.
+pub fn argmax(values: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(temperature: f32, top_k: u32, top_p: f32, seed: u64) -> SamplingParams {
+        SamplingParams {
+            temperature,
+            top_k,
+            top_p,
+            max_tokens: 8,
+            seed,
+        }
+    }
+
+    #[test]
+    fn greedy_takes_the_first_maximum() {
+        let mut s = Sampler::new(params(0.0, 0, 1.0, 0), b"r").unwrap();
+        assert_eq!(s.sample(&[1.0, 3.0, 3.0, -1.0]).unwrap(), 1);
+    }
+
+    #[test]
+    fn same_seed_and_stream_same_draws_other_stream_other_draws() {
+        let logits: Vec<f32> = (0..100).map(|i| ((i * 37) % 17) as f32 * 0.3).collect();
+        let draw = |seed, stream: &[u8]| {
+            let mut s = Sampler::new(params(1.0, 0, 1.0, seed), stream).unwrap();
+            (0..32)
+                .map(|_| s.sample(&logits).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7, b"req-1"), draw(7, b"req-1"));
+        assert_ne!(draw(7, b"req-1"), draw(7, b"req-2"));
+        assert_ne!(draw(7, b"req-1"), draw(8, b"req-1"));
+    }
+
+    #[test]
+    fn top_k_and_top_p_restrict_the_choice() {
+        let logits = [5.0f32, 4.0, 1.0, 0.0, -1.0];
+        let mut s = Sampler::new(params(1.0, 2, 1.0, 1), b"x").unwrap();
+        for _ in 0..200 {
+            assert!(s.sample(&logits).unwrap() < 2);
+        }
+        // top_p small enough keeps only the best token.
+        let mut s = Sampler::new(params(1.0, 0, 0.5, 1), b"x").unwrap();
+        for _ in 0..200 {
+            assert_eq!(s.sample(&logits).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn invalid_parameters_are_refused() {
+        assert!(Sampler::new(params(-1.0, 0, 1.0, 0), b"").is_err());
+        assert!(Sampler::new(params(f32::NAN, 0, 1.0, 0), b"").is_err());
+        assert!(Sampler::new(params(1.0, 0, 0.0, 0), b"").is_err());
+        assert!(Sampler::new(params(1.0, 0, 1.5, 0), b"").is_err());
+    }
+}

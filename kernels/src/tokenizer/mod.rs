@@ -1,0 +1,245 @@
+//! The tokenizer: byte-level BPE (GPT-2 style) read from a GGUF file, matching llama.cpp's
+//! token ids exactly, plus the ChatML chat template and stop-condition detection.
+//!
+//! Encoding runs in three steps: special tokens written in the text are cut out
+//! (`special.rs`), the rest is cut into words by the model's pre-tokenizer (`pretokenize.rs`,
+//! `word_split.rs`), and each word's bytes are merged into tokens by merge rank (`bpe.rs`).
+//! Decoding maps each token back to its bytes (`byte_map.rs`). The GGUF metadata is read in
+//! `gguf.rs`.
+
+mod bpe;
+mod byte_map;
+mod char_class;
+mod chat;
+mod error;
+mod gguf;
+mod pretokenize;
+mod special;
+mod stop;
+mod vocab;
+mod word_split;
+
+pub use chat::{apply_chat_template, ChatMessage, DEFAULT_SYSTEM_PROMPT};
+pub use error::TokenizerError;
+pub use pretokenize::PreTokenizer;
+pub use stop::{Stop, StopDetector, StopReason};
+pub use vocab::TokenType;
+
+use bpe::MergeTable;
+use byte_map::encode_bytes;
+use special::{Segment, SpecialMatcher};
+use vocab::Vocab;
+
+/// The ids of the tokens with a special role, where the model has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpecialTokenIds {
+    /// Beginning of sequence (`tokenizer.ggml.bos_token_id`).
+    pub bos: Option<u32>,
+    /// End of sequence (`tokenizer.ggml.eos_token_id`); generation stops on it.
+    pub eos: Option<u32>,
+    /// End of turn (`tokenizer.ggml.eot_token_id`); generation stops on it too.
+    pub eot: Option<u32>,
+    /// Unknown (`tokenizer.ggml.unknown_token_id`).
+    pub unknown: Option<u32>,
+    /// Padding (`tokenizer.ggml.padding_token_id`).
+    pub padding: Option<u32>,
+}
+
+/// Everything a tokenizer is built from: what a GGUF file holds, as plain values.
+#[derive(Debug, Clone)]
+pub struct TokenizerSpec {
+    /// Token texts in byte-level spelling (`Ġ` for a space), indexed by id.
+    pub tokens: Vec<String>,
+    /// The type of each token; as long as `tokens`.
+    pub token_types: Vec<TokenType>,
+    /// Merge rules, highest priority first: `(left, right)` joins into `left + right`. All
+    /// three must be tokens.
+    pub merges: Vec<(String, String)>,
+    /// How text is cut into words before merging.
+    pub pre_tokenizer: PreTokenizer,
+    /// The tokens with a special role; each must be in the vocabulary.
+    pub special_ids: SpecialTokenIds,
+    /// Whether the model expects a BOS token before a prompt. [`Tokenizer::encode`] never adds
+    /// one; this only reports what the file says.
+    pub add_bos: bool,
+}
+
+/// A byte-level BPE tokenizer.
+pub struct Tokenizer {
+    vocab: Vocab,
+    merges: MergeTable,
+    pre_tokenizer: PreTokenizer,
+    specials: SpecialMatcher,
+    special_ids: SpecialTokenIds,
+    add_bos: bool,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("vocab_size", &self.vocab.len())
+            .field("pre_tokenizer", &self.pre_tokenizer)
+            .field("special_ids", &self.special_ids)
+            .field("add_bos", &self.add_bos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokenizer {
+    /// Builds a tokenizer from plain values, checking that they fit together.
+    pub fn new(spec: TokenizerSpec) -> Result<Self, TokenizerError> {
+        let vocab = Vocab::new(spec.tokens, spec.token_types)?;
+        let merges = build_merges(&vocab, &spec.merges)?;
+        let ids = spec.special_ids;
+        for (role, id) in [
+            ("BOS", ids.bos),
+            ("EOS", ids.eos),
+            ("EOT", ids.eot),
+            ("unknown", ids.unknown),
+            ("padding", ids.padding),
+        ] {
+            if let Some(id) = id.filter(|&id| vocab.text(id).is_none()) {
+                return Err(TokenizerError::SpecialIdOutOfRange {
+                    role,
+                    id: id.into(),
+                    vocab_size: vocab.len(),
+                });
+            }
+        }
+        let mut specials = SpecialMatcher::default();
+        for (id, text, token_type) in vocab.iter() {
+            if token_type.is_special() {
+                specials.add(text, id, token_type.needs_parse_special());
+            }
+        }
+        Ok(Self {
+            vocab,
+            merges,
+            pre_tokenizer: spec.pre_tokenizer,
+            specials,
+            special_ids: ids,
+            add_bos: spec.add_bos,
+        })
+    }
+
+    /// Encodes `text` into token ids, without adding BOS.
+    ///
+    /// With `parse_special`, control tokens written in the text (`<|im_start|>`) become their
+    /// ids; without it they are encoded as plain text. User-defined tokens are always found,
+    /// as llama.cpp does.
+    pub fn encode(&self, text: &str, parse_special: bool) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for segment in self.specials.partition(text, parse_special) {
+            match segment {
+                Segment::Special(id) => ids.push(id),
+                Segment::Text(text) => {
+                    for word in self.pre_tokenizer.split(text) {
+                        self.encode_word(word, &mut ids);
+                    }
+                }
+            }
+        }
+        ids
+    }
+
+    /// Encodes one pre-tokenized word.
+    fn encode_word(&self, word: &str, ids: &mut Vec<u32>) {
+        if self.pre_tokenizer.ignores_merges() {
+            if let Some(id) = self.vocab.id_of(&encode_bytes(word.as_bytes())) {
+                ids.push(id);
+                return;
+            }
+        }
+        // A byte the vocabulary cannot spell is left out, and no merge crosses it, as in
+        // llama.cpp. Every byte of UTF-8 text has a token in a complete byte-level vocabulary.
+        let mut symbols = Vec::with_capacity(word.len());
+        for &byte in word.as_bytes() {
+            match self.vocab.byte_id(byte) {
+                Some(id) => symbols.push(id),
+                None => {
+                    ids.extend(self.merges.apply(&symbols));
+                    symbols.clear();
+                }
+            }
+        }
+        ids.extend(self.merges.apply(&symbols));
+    }
+
+    /// Decodes token ids into the bytes they stand for. The bytes need not be valid UTF-8: a
+    /// character may be split across tokens.
+    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>, TokenizerError> {
+        let mut bytes = Vec::new();
+        for &id in ids {
+            bytes.extend_from_slice(self.token_bytes(id)?);
+        }
+        Ok(bytes)
+    }
+
+    /// The bytes of one token, for streaming output; a special token gives its text.
+    pub fn token_bytes(&self, id: u32) -> Result<&[u8], TokenizerError> {
+        self.vocab.bytes(id).ok_or(TokenizerError::UnknownId {
+            id,
+            vocab_size: self.vocab.len(),
+        })
+    }
+
+    /// The id of the token spelled `text` in the vocabulary's byte-level spelling (`Ġhello`
+    /// for " hello"; special tokens as written, `<|im_start|>`).
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.vocab.id_of(text)
+    }
+
+    /// The number of tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// The ids of BOS, EOS and the other tokens with a role.
+    pub fn special_ids(&self) -> SpecialTokenIds {
+        self.special_ids
+    }
+
+    /// The tokens that end generation: EOS and EOT, where the model has them.
+    pub fn end_of_generation_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = [self.special_ids.eos, self.special_ids.eot]
+            .into_iter()
+            .flatten()
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether the model expects a BOS token before a prompt (never added by [`Self::encode`]).
+    pub fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// The pre-tokenizer in use.
+    pub fn pre_tokenizer(&self) -> PreTokenizer {
+        self.pre_tokenizer
+    }
+}
+
+/// Resolves merge rules to token ids; rank is the position in the list.
+fn build_merges(vocab: &Vocab, merges: &[(String, String)]) -> Result<MergeTable, TokenizerError> {
+    let mut table = MergeTable::default();
+    for (rank, (left, right)) in merges.iter().enumerate() {
+        let bad = |reason: String| TokenizerError::BadMerge {
+            rank,
+            merge: format!("{left} {right}"),
+            reason,
+        };
+        let id = |text: &str| {
+            vocab
+                .id_of(text)
+                .ok_or_else(|| bad(format!("`{text}` is not a token of the vocabulary")))
+        };
+        let merged = format!("{left}{right}");
+        let rank = u32::try_from(rank).map_err(|_| bad("more than 2^32 merges".into()))?;
+        table.insert(id(left)?, id(right)?, id(&merged)?, rank);
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! Stop conditions, checked as generated tokens arrive: an end-of-generation token, or a stop
+//! string appearing in the decoded bytes (possibly spread over several tokens).
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// An end-of-generation token came; its text is not part of the output.
+    EndOfGeneration { id: u32 },
+    /// The stop string with this index (in the order given) appeared.
+    StopString { index: usize },
+}
+
+/// Where generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    /// What stopped it.
+    pub reason: StopReason,
+    /// How many bytes of the decoded output to keep: everything before the stop string or
+    /// the end-of-generation token.
+    pub text_len: usize,
+}
+
+/// Watches the tokens of one generation for its stop conditions.
+#[derive(Debug, Clone)]
+pub struct StopDetector {
+    stop_ids: Vec<u32>,
+    stop_strings: Vec<Vec<u8>>,
+    /// The decoded output so far; cut to the kept text once stopped.
+    text: Vec<u8>,
+    stop: Option<Stop>,
+}
+
+impl StopDetector {
+    /// Stops on any of `stop_ids` (e.g. [`Tokenizer::end_of_generation_ids`]) and on any of
+    /// `stop_strings`, matched on bytes. Empty stop strings are ignored.
+    ///
+    /// [`Tokenizer::end_of_generation_ids`]: super::Tokenizer::end_of_generation_ids
+    pub fn new<S: AsRef<[u8]>>(
+        stop_ids: impl IntoIterator<Item = u32>,
+        stop_strings: impl IntoIterator<Item = S>,
+    ) -> Self {
+        Self {
+            stop_ids: stop_ids.into_iter().collect(),
+            stop_strings: stop_strings
+                .into_iter()
+                .map(|s| s.as_ref().to_vec())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            text: Vec::new(),
+            stop: None,
+        }
+    }
+
+    /// Takes the next generated token and its bytes ([`Tokenizer::token_bytes`]); returns the
+    /// stop once a condition is met, and the same stop for every token after it.
+    ///
+    /// [`Tokenizer::token_bytes`]: super::Tokenizer::token_bytes
+    pub fn push(&mut self, id: u32, bytes: &[u8]) -> Option<Stop> {
+        if self.stop.is_some() {
+            return self.stop;
+        }
+        if self.stop_ids.contains(&id) {
+            return self.stop_at(StopReason::EndOfGeneration { id }, self.text.len());
+        }
+        let old_len = self.text.len();
+        self.text.extend_from_slice(bytes);
+        // Earlier pushes found no match, so a new one must end in the new bytes.
+        let found = self
+            .stop_strings
+            .iter()
+            .enumerate()
+            .filter_map(|(index, stop)| {
+                let from = (old_len + 1).saturating_sub(stop.len());
+                find(&self.text[from..], stop).map(|at| (from + at, index))
+            })
+            .min();
+        match found {
+            Some((at, index)) => self.stop_at(StopReason::StopString { index }, at),
+            None => None,
+        }
+    }
+
+    fn stop_at(&mut self, reason: StopReason, text_len: usize) -> Option<Stop> {
+        self.text.truncate(text_len);
+        self.stop = Some(Stop { reason, text_len });
+        self.stop
+    }
+
+    /// The stop, once one happened.
+    pub fn stop(&self) -> Option<Stop> {
+        self.stop
+    }
+
+    /// The decoded output so far; once stopped, exactly the text to keep.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// How many bytes of [`Self::text`] are final: no later token can make them part of a stop
+    /// string. Stream these; hold back the rest, which may be the start of a stop string.
+    pub fn settled_len(&self) -> usize {
+        if self.stop.is_some() {
+            return self.text.len();
+        }
+        let longest = self.stop_strings.iter().map(Vec::len).max().unwrap_or(0);
+        let held = (1..longest.min(self.text.len() + 1))
+            .rev()
+            .find(|&k| {
+                let tail = &self.text[self.text.len() - k..];
+                self.stop_strings.iter().any(|stop| stop.starts_with(tail))
+            })
+            .unwrap_or(0);
+        self.text.len() - held
+    }
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_string_across_pushes_cuts_before_it() {
+        let mut detector = StopDetector::new([2], ["\nUser:"]);
+        assert_eq!(detector.push(10, b"Hello"), None);
+        assert_eq!(detector.push(11, b".\nUs"), None);
+        assert_eq!(detector.text(), b"Hello.\nUs");
+        assert_eq!(detector.settled_len(), 6);
+        let stop = detector.push(12, b"er: hi").unwrap();
+        assert_eq!(
+            stop,
+            Stop {
+                reason: StopReason::StopString { index: 0 },
+                text_len: 6
+            }
+        );
+        assert_eq!(detector.text(), b"Hello.");
+        assert_eq!(detector.push(13, b"more"), Some(stop));
+        assert_eq!(detector.settled_len(), 6);
+    }
+
+    #[test]
+    fn end_of_generation_token_is_not_part_of_the_text() {
+        let mut detector = StopDetector::new([2, 7], Vec::<String>::new());
+        assert_eq!(detector.push(5, b"Paris."), None);
+        assert_eq!(detector.settled_len(), 6);
+        let stop = detector.push(7, b"<|eot|>").unwrap();
+        assert_eq!(stop.reason, StopReason::EndOfGeneration { id: 7 });
+        assert_eq!(stop.text_len, 6);
+        assert_eq!(detector.stop(), Some(stop));
+    }
+
+    #[test]
+    fn the_earliest_of_several_stop_strings_wins() {
+        let mut detector = StopDetector::new([], ["cd", "bcd", ""]);
+        let stop = detector.push(1, b"abcde").unwrap();
+        assert_eq!(stop.reason, StopReason::StopString { index: 1 });
+        assert_eq!(stop.text_len, 1);
+    }
+
+    #[test]
+    fn a_stop_string_inside_one_token_and_at_the_very_start() {
+        let mut detector = StopDetector::new([], ["###"]);
+        let stop = detector.push(1, b"###x").unwrap();
+        assert_eq!(stop.text_len, 0);
+        assert!(detector.text().is_empty());
+    }
+}

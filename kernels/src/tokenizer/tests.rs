@@ -1,0 +1,292 @@
+//! Tests of the assembled tokenizer on tiny vocabularies built in code.
+
+use super::byte_map::byte_to_char;
+use super::*;
+use candle_core::quantized::gguf_file::{Content, Value, VersionedMagic};
+use std::collections::HashMap;
+
+/// A vocabulary of the 256 byte tokens (id = byte), then merged tokens, then special tokens.
+struct TinyVocab {
+    tokens: Vec<String>,
+    token_types: Vec<TokenType>,
+    merges: Vec<(String, String)>,
+}
+
+impl TinyVocab {
+    fn new() -> Self {
+        Self {
+            tokens: (0..=255u8).map(|b| byte_to_char(b).to_string()).collect(),
+            token_types: vec![TokenType::Normal; 256],
+            merges: Vec::new(),
+        }
+    }
+
+    /// Adds the merge `left + right` (in byte-level spelling) and its result token.
+    fn merge(mut self, left: &str, right: &str) -> Self {
+        self.tokens.push(format!("{left}{right}"));
+        self.token_types.push(TokenType::Normal);
+        self.merges.push((left.into(), right.into()));
+        self
+    }
+
+    fn special(mut self, text: &str, token_type: TokenType) -> Self {
+        self.tokens.push(text.into());
+        self.token_types.push(token_type);
+        self
+    }
+
+    fn spec(self, pre_tokenizer: PreTokenizer) -> TokenizerSpec {
+        TokenizerSpec {
+            tokens: self.tokens,
+            token_types: self.token_types,
+            merges: self.merges,
+            pre_tokenizer,
+            special_ids: SpecialTokenIds::default(),
+            add_bos: false,
+        }
+    }
+}
+
+/// `hello`, ` world` and a few specials, with the SmolLM pre-tokenizer.
+fn tiny() -> Tokenizer {
+    let vocab = TinyVocab::new()
+        .merge("l", "l") // 256
+        .merge("h", "e") // 257
+        .merge("he", "ll") // 258
+        .merge("hell", "o") // 259
+        .merge("Ġ", "w") // 260
+        .merge("o", "r") // 261
+        .merge("Ġw", "or") // 262
+        .merge("l", "d") // 263
+        .merge("Ġwor", "ld") // 264
+        .special("<|im_start|>", TokenType::Control) // 265
+        .special("<|im_end|>", TokenType::Control) // 266
+        .special("<sep>", TokenType::UserDefined); // 267
+    let mut spec = vocab.spec(PreTokenizer::SmolLm);
+    spec.special_ids.eos = Some(266);
+    Tokenizer::new(spec).unwrap()
+}
+
+#[test]
+fn merges_build_whole_words() {
+    let tokenizer = tiny();
+    assert_eq!(tokenizer.encode("hello world", false), [259, 264]);
+    assert_eq!(tokenizer.encode("hell", false), [258]);
+    // "lo" has no merge; "ol" neither.
+    assert_eq!(tokenizer.encode("lol", false), [108, 111, 108]);
+    assert_eq!(tokenizer.token_id("Ġworld"), Some(264));
+}
+
+#[test]
+fn control_tokens_are_parsed_only_on_request() {
+    let tokenizer = tiny();
+    let text = "<|im_start|>hello<|im_end|>";
+    assert_eq!(tokenizer.encode(text, true), [265, 259, 266]);
+    let plain = tokenizer.encode(text, false);
+    assert!(!plain.contains(&265) && !plain.contains(&266));
+    assert_eq!(tokenizer.decode(&plain).unwrap(), text.as_bytes());
+    // User-defined tokens are always found.
+    assert_eq!(tokenizer.encode("hello<sep>", false), [259, 267]);
+}
+
+#[test]
+fn decode_undoes_encode_on_any_text() {
+    let tokenizer = tiny();
+    for text in [
+        "hello world",
+        "  leading and trailing  ",
+        "tabs\tand\r\nCRLF\n\n",
+        "naïve café — déjà vu",
+        "emoji 🙂👍🏽 and 中文",
+        "e\u{301} combining",
+        "digits 0123456789 ٣²",
+        "\0\u{7f}\u{a0}\u{ad}",
+    ] {
+        let ids = tokenizer.encode(text, false);
+        assert_eq!(tokenizer.decode(&ids).unwrap(), text.as_bytes(), "{text:?}");
+    }
+}
+
+#[test]
+fn special_tokens_decode_to_their_text_and_unknown_ids_fail() {
+    let tokenizer = tiny();
+    assert_eq!(tokenizer.token_bytes(265).unwrap(), b"<|im_start|>");
+    assert_eq!(tokenizer.token_bytes(260).unwrap(), b" w");
+    let err = tokenizer.decode(&[259, 268]).unwrap_err();
+    assert_eq!(
+        err,
+        TokenizerError::UnknownId {
+            id: 268,
+            vocab_size: 268
+        }
+    );
+    assert_eq!(tokenizer.end_of_generation_ids(), [266]);
+}
+
+#[test]
+fn bytes_missing_from_the_vocabulary_are_left_out() {
+    // Without a token for "e", "hello" keeps "h" and the merged "llo" parts only.
+    let mut vocab = TinyVocab::new().merge("l", "l").merge("ll", "o");
+    vocab.tokens[usize::from(b'e')] = "unused-e".into();
+    vocab.token_types[usize::from(b'e')] = TokenType::UserDefined;
+    let tokenizer = Tokenizer::new(vocab.spec(PreTokenizer::Gpt2)).unwrap();
+    assert_eq!(tokenizer.encode("hello", false), [104, 257]);
+}
+
+#[test]
+fn llama3_takes_a_word_that_is_a_token_whole() {
+    // "abc" is a token, but no merge makes it: only Llama 3 (ignore_merges) emits it.
+    let vocab = TinyVocab::new().special("abc", TokenType::Normal);
+    let llama3 = Tokenizer::new(vocab.spec(PreTokenizer::Llama3)).unwrap();
+    assert_eq!(llama3.encode("abc", false), [256]);
+    let vocab = TinyVocab::new().special("abc", TokenType::Normal);
+    let gpt2 = Tokenizer::new(vocab.spec(PreTokenizer::Gpt2)).unwrap();
+    assert_eq!(gpt2.encode("abc", false), [97, 98, 99]);
+}
+
+#[test]
+fn inconsistent_specs_are_rejected() {
+    let mut spec = TinyVocab::new().merge("a", "b").spec(PreTokenizer::Gpt2);
+    spec.merges.push(("ab".into(), "zz".into()));
+    let err = Tokenizer::new(spec).unwrap_err();
+    assert!(
+        matches!(&err, TokenizerError::BadMerge { rank: 1, reason, .. } if reason.contains("`zz`")),
+        "{err}"
+    );
+
+    let mut spec = TinyVocab::new().spec(PreTokenizer::Gpt2);
+    spec.special_ids.eos = Some(256);
+    let err = Tokenizer::new(spec).unwrap_err();
+    assert_eq!(
+        err,
+        TokenizerError::SpecialIdOutOfRange {
+            role: "EOS",
+            id: 256,
+            vocab_size: 256
+        }
+    );
+}
+
+fn metadata() -> HashMap<String, Value> {
+    let strings =
+        |items: &[&str]| Value::Array(items.iter().map(|s| Value::String((*s).into())).collect());
+    let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_to_char(b).to_string()).collect();
+    tokens.push("ab".into());
+    tokens.push("<|end|>".into());
+    let mut types = vec![Value::I32(1); 257];
+    types.push(Value::I32(3));
+    HashMap::from([
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("smollm".into())),
+        (
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(tokens.into_iter().map(Value::String).collect()),
+        ),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        ("tokenizer.ggml.merges".into(), strings(&["a b"])),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(257)),
+        ("tokenizer.ggml.add_bos_token".into(), Value::Bool(false)),
+    ])
+}
+
+fn from_metadata(metadata: HashMap<String, Value>) -> Result<Tokenizer, TokenizerError> {
+    Tokenizer::from_gguf(&Content {
+        magic: VersionedMagic::GgufV3,
+        metadata,
+        tensor_infos: HashMap::new(),
+        tensor_data_offset: 0,
+    })
+}
+
+#[test]
+fn gguf_metadata_builds_a_tokenizer() {
+    let tokenizer = from_metadata(metadata()).unwrap();
+    assert_eq!(tokenizer.encode("ab<|end|>", true), [256, 257]);
+    assert_eq!(tokenizer.special_ids().eos, Some(257));
+    assert_eq!(tokenizer.special_ids().bos, None);
+    assert!(!tokenizer.add_bos());
+}
+
+#[test]
+fn malformed_gguf_metadata_gives_typed_errors() {
+    let with = |key: &str, value: Option<Value>| {
+        let mut metadata = metadata();
+        match value {
+            Some(value) => metadata.insert(key.into(), value),
+            None => metadata.remove(key),
+        };
+        from_metadata(metadata).unwrap_err()
+    };
+    assert_eq!(
+        with("tokenizer.ggml.merges", None),
+        TokenizerError::MissingKey {
+            key: "tokenizer.ggml.merges"
+        }
+    );
+    assert_eq!(
+        with("tokenizer.ggml.model", Some(Value::String("llama".into()))),
+        TokenizerError::UnsupportedModel("llama".into())
+    );
+    assert_eq!(
+        with("tokenizer.ggml.pre", Some(Value::String("qwen2".into()))),
+        TokenizerError::UnsupportedPreTokenizer("qwen2".into())
+    );
+    assert!(matches!(
+        with("tokenizer.ggml.pre", Some(Value::U32(1))),
+        TokenizerError::WrongType {
+            key: "tokenizer.ggml.pre",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with(
+            "tokenizer.ggml.tokens",
+            Some(Value::Array(vec![Value::U8(1)]))
+        ),
+        TokenizerError::WrongType {
+            key: "tokenizer.ggml.tokens",
+            expected: "an array of strings",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with("tokenizer.ggml.eos_token_id", Some(Value::I32(-1))),
+        TokenizerError::WrongType {
+            key: "tokenizer.ggml.eos_token_id",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with("tokenizer.ggml.add_bos_token", Some(Value::U8(1))),
+        TokenizerError::WrongType {
+            key: "tokenizer.ggml.add_bos_token",
+            ..
+        }
+    ));
+    assert!(matches!(
+        with(
+            "tokenizer.ggml.merges",
+            Some(Value::Array(vec![Value::String("ab".into())]))
+        ),
+        TokenizerError::BadMerge { rank: 0, .. }
+    ));
+    assert_eq!(
+        with(
+            "tokenizer.ggml.token_type",
+            Some(Value::Array(vec![Value::I32(9); 258]))
+        ),
+        TokenizerError::UnknownTokenType { id: 0, code: 9 }
+    );
+    assert_eq!(
+        with(
+            "tokenizer.ggml.token_type",
+            Some(Value::Array(vec![Value::I32(1)]))
+        ),
+        TokenizerError::TokenTypeCount {
+            tokens: 258,
+            types: 1
+        }
+    );
+    let err = with("tokenizer.ggml.eos_token_id", Some(Value::U32(999)));
+    assert!(err.to_string().contains("999"), "{err}");
+}
