@@ -10,7 +10,24 @@ use wasm_host::prepare::prepare;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// `--cfg near` keeps panic messages and uses the host's hashing; `-s` strips symbols.
-const RUSTFLAGS: &str = "-C link-arg=-s --cfg near";
+const RUSTFLAGS: [&str; 4] = ["-C", "link-arg=-s", "--cfg", "near"];
+
+/// The flags, plus path remapping so that the bytes do not depend on where the repository or
+/// the cargo registry lie (panic messages embed source paths).
+fn rustflags() -> String {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut flags: Vec<String> = RUSTFLAGS.iter().map(|f| f.to_string()).collect();
+    flags.push(format!(
+        "--remap-path-prefix={}=/build",
+        workspace_root().display()
+    ));
+    if let Some(home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags.join("\x1f")
+}
 
 /// A contract built and checked.
 pub struct BuiltContract {
@@ -39,7 +56,7 @@ pub fn build_all() -> Result<Vec<BuiltContract>> {
         ])
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", RUSTFLAGS.replace(' ', "\x1f"))
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags())
         .env_remove("RUSTFLAGS");
     for contract in &crates {
         command.args(["--package", &contract.package]);
