@@ -17,6 +17,7 @@ pub mod ops;
 pub mod quant;
 pub mod reduce;
 pub mod sampling;
+pub mod tiny_model;
 pub mod tokenizer;
 
 /// The determinism spec this crate implements (SPEC.md); part of every result digest.

@@ -26,6 +26,7 @@ pub use stop::{Stop, StopDetector, StopReason};
 pub use vocab::TokenType;
 
 use bpe::MergeTable;
+pub(crate) use byte_map::byte_to_char;
 use byte_map::encode_bytes;
 use special::{Segment, SpecialMatcher};
 use vocab::Vocab;

@@ -1,0 +1,194 @@
+//! Every supported weight format through the whole engine on tiny generated llama models, and
+//! clear errors (never panics) for files that are not what they claim.
+
+use candle_core::quantized::GgmlDType;
+use kernels::engine::{Engine, EngineError, Prompt, Request};
+use kernels::model::ModelError;
+use kernels::quant::KernelPath;
+use kernels::sampling::SamplingParams;
+use kernels::tiny_model::TinyModel;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, model: TinyModel) -> PathBuf {
+    let path = dir.join(name);
+    model.write(&path).unwrap();
+    path
+}
+
+fn request(text: &str, seed: u64) -> Request {
+    Request {
+        prompt: Prompt::Text(text.into()),
+        params: SamplingParams {
+            temperature: 0.9,
+            top_k: 50,
+            top_p: 0.95,
+            max_tokens: 6,
+            seed,
+        },
+        stream_id: text.as_bytes().to_vec(),
+        stop: Vec::new(),
+        prefill_chunk: None,
+    }
+}
+
+fn paths() -> Vec<KernelPath> {
+    [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni]
+        .into_iter()
+        .filter(|p| p.is_supported())
+        .collect()
+}
+
+#[test]
+fn every_weight_format_runs_with_identical_bits_on_every_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let formats = [
+        (GgmlDType::Q4_0, GgmlDType::Q8_0),
+        (GgmlDType::Q4_1, GgmlDType::Q8_0),
+        (GgmlDType::Q8_0, GgmlDType::Q4_0),
+        (GgmlDType::Q4K, GgmlDType::Q6K),
+        (GgmlDType::Q6K, GgmlDType::Q4K),
+        (GgmlDType::F16, GgmlDType::F16),
+        (GgmlDType::F32, GgmlDType::F32),
+    ];
+    let requests = [request("the cat is here", 1), request("hello there", 2)];
+    for (weights, embedding) in formats {
+        let path = write(
+            dir.path(),
+            &format!("{weights:?}.gguf"),
+            TinyModel {
+                weights,
+                embedding,
+                separate_output: weights == GgmlDType::Q4K,
+                ..TinyModel::default()
+            },
+        );
+        let mut reference: Option<Vec<[u8; 32]>> = None;
+        for path_kind in paths() {
+            for threads in [1, 3] {
+                let engine = Engine::load(&path, path_kind, threads).unwrap();
+                let alone: Vec<[u8; 32]> = requests
+                    .iter()
+                    .map(|r| engine.generate(r).unwrap().digest)
+                    .collect();
+                let batched: Vec<[u8; 32]> = engine
+                    .generate_batch(&requests)
+                    .into_iter()
+                    .map(|g| g.unwrap().digest)
+                    .collect();
+                assert_eq!(alone, batched, "{weights:?} {path_kind:?} {threads}");
+                match &reference {
+                    None => reference = Some(alone),
+                    Some(r) => assert_eq!(&alone, r, "{weights:?} {path_kind:?} {threads}"),
+                }
+            }
+        }
+    }
+}
+
+fn load_error(path: &Path) -> EngineError {
+    let result = std::panic::catch_unwind(|| Engine::load(path, KernelPath::detect(), 1));
+    match result {
+        Ok(Ok(_)) => panic!("{} loaded", path.display()),
+        Ok(Err(e)) => e,
+        Err(_) => panic!("loading {} panicked", path.display()),
+    }
+}
+
+#[test]
+fn truncated_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tiny.gguf", TinyModel::default());
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [0, 10, 100, 5_000, bytes.len() / 2, bytes.len() - 1] {
+        let truncated = dir.path().join(format!("cut-{cut}.gguf"));
+        std::fs::write(&truncated, &bytes[..cut]).unwrap();
+        let err = load_error(&truncated);
+        assert!(
+            matches!(
+                err,
+                EngineError::Model(ModelError::Gguf(_) | ModelError::TensorOutOfBounds { .. })
+                    | EngineError::Tokenizer(_)
+            ),
+            "cut at {cut}: {err}"
+        );
+    }
+}
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tiny.gguf", TinyModel::default());
+    let bytes = std::fs::read(&path).unwrap();
+    let mut state = 7u64;
+    for round in 0..40 {
+        let mut corrupted = bytes.clone();
+        for _ in 0..4 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            // Mostly in the header, where lengths and counts live.
+            let at = (state >> 33) as usize % 4096.min(corrupted.len());
+            corrupted[at] ^= (state >> 20) as u8 | 1;
+        }
+        let file = dir.path().join(format!("corrupt-{round}.gguf"));
+        std::fs::write(&file, &corrupted).unwrap();
+        let outcome = std::panic::catch_unwind(|| Engine::load(&file, KernelPath::detect(), 1));
+        assert!(outcome.is_ok(), "round {round} panicked");
+    }
+}
+
+#[test]
+fn another_architecture_or_a_missing_tensor_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tiny.gguf", TinyModel::default());
+    let bytes = std::fs::read(&path).unwrap();
+    // "llama" → "gpt2x" in the architecture value (same length keeps the layout).
+    let swapped = replace_once(&bytes, b"llama\x0c", b"gpt2x\x0c");
+    let other_arch = dir.path().join("arch.gguf");
+    std::fs::write(&other_arch, swapped).unwrap();
+    match load_error(&other_arch) {
+        EngineError::Model(ModelError::UnsupportedArchitecture(arch)) => assert_eq!(arch, "gpt2x"),
+        other => panic!("{other}"),
+    }
+    // Renaming a tensor makes it missing.
+    let renamed = replace_once(&bytes, b"blk.1.ffn_up.weight", b"blk.1.ffn_XX.weight");
+    let missing = dir.path().join("missing.gguf");
+    std::fs::write(&missing, renamed).unwrap();
+    match load_error(&missing) {
+        EngineError::Model(ModelError::MissingTensor(name)) => {
+            assert_eq!(name, "blk.1.ffn_up.weight")
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn an_unsupported_tensor_type_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "q5.gguf",
+        TinyModel {
+            weights: GgmlDType::Q5_0,
+            ..TinyModel::default()
+        },
+    );
+    match load_error(&path) {
+        EngineError::Model(ModelError::UnsupportedTensorType { name, dtype }) => {
+            assert!(name.starts_with("blk.0."), "{name}");
+            assert!(dtype.contains("Q5"), "{dtype}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+fn replace_once(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = haystack
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern present");
+    let mut out = haystack.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
