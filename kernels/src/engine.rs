@@ -220,7 +220,11 @@ impl Engine {
                     want_logits: *want_logits,
                 })
                 .collect();
-            let output = match self.model.forward(&self.compute, &mut items, false) {
+            // The whole step runs on the pool, so its many products do not each hop threads.
+            let output = match self
+                .compute
+                .install(|| self.model.forward(&self.compute, &mut items, false))
+            {
                 Ok(output) => output,
                 Err(e) => {
                     let message = e.to_string();

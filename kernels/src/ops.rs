@@ -29,6 +29,7 @@ macro_rules! fma_dispatch {
         }
     };
 }
+pub(crate) use fma_dispatch;
 
 fma_dispatch! {
     /// `y = rmsnorm(x, w)` (SPEC.md §4). Returns `false` if the sum of squares is not finite.

@@ -92,7 +92,9 @@ impl QuantizedActivations {
     }
 }
 
-fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, [i32; 2]) {
+crate::ops::fma_dispatch! {
+    /// One block of SPEC.md §3.2: returns `d` and the half sums, writes the integers to `q`.
+    pub fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, [i32; 2]) {
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     if amax == 0.0 {
         q.fill(0);
@@ -107,6 +109,7 @@ fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, [i32; 2]) {
         sums[j / 16] += r;
     }
     (d, sums)
+    }
 }
 
 #[cfg(test)]
