@@ -4,16 +4,16 @@
 
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
-use crate::model::{BatchItem, KvCache, LlamaModel, ModelError};
+use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
+use crate::model_cache::sha256_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
 use crate::tokenizer::{
     apply_chat_template, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
 };
 use candle_core::quantized::gguf_file::Content;
-use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -136,9 +136,17 @@ impl Engine {
             path: path.display().to_string(),
             source,
         };
-        let bytes = std::fs::read(path).map_err(io)?;
-        let model_sha256 = Sha256::digest(&bytes).into();
-        Self::from_bytes(Arc::new(bytes), model_sha256, kernels, threads)
+        let model_sha256 = sha256_file(path, false).map_err(io)?;
+        let file = std::fs::File::open(path).map_err(io)?;
+        let content = Content::read(&mut std::io::BufReader::new(&file))
+            .map_err(|e| ModelError::Gguf(e.to_string()))?;
+        Self::build(
+            &content,
+            &ModelSource::File(Mutex::new(file)),
+            model_sha256,
+            kernels,
+            threads,
+        )
     }
 
     /// Builds an engine from a GGUF file's bytes and their SHA-256.
@@ -150,9 +158,25 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let content = Content::read(&mut std::io::Cursor::new(bytes.as_slice()))
             .map_err(|e| ModelError::Gguf(e.to_string()))?;
+        Self::build(
+            &content,
+            &ModelSource::Memory(bytes),
+            model_sha256,
+            kernels,
+            threads,
+        )
+    }
+
+    fn build(
+        content: &Content,
+        source: &ModelSource,
+        model_sha256: [u8; 32],
+        kernels: KernelPath,
+        threads: usize,
+    ) -> Result<Self, EngineError> {
         let compute = Compute::new(kernels, threads)?;
-        let tokenizer = Tokenizer::from_gguf(&content)?;
-        let model = LlamaModel::load(&content, &bytes, &compute)?;
+        let tokenizer = Tokenizer::from_gguf(content)?;
+        let model = LlamaModel::load(content, source, &compute)?;
         Ok(Self {
             model,
             tokenizer,

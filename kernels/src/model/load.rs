@@ -4,7 +4,9 @@ use super::{LlamaConfig, ModelError, Rope};
 use crate::matmul::{Compute, Weight};
 use crate::quant::{dequantize_row, QMatrix, WeightFormat};
 use candle_core::quantized::gguf_file::Content;
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
 
 /// One transformer block's weights.
 #[derive(Debug)]
@@ -32,9 +34,50 @@ pub struct LlamaModel {
     pub rope: Rope,
 }
 
+/// Where tensor bytes come from: a file read tensor by tensor (so the whole file is never in
+/// memory next to the prepared weights), or bytes already in memory.
+pub enum ModelSource {
+    File(Mutex<File>),
+    Memory(Arc<Vec<u8>>),
+}
+
+impl ModelSource {
+    /// `len` bytes at `start`, as a buffer and the offset of the bytes in it.
+    fn slice(&self, start: u64, len: usize) -> Result<(Arc<Vec<u8>>, usize), String> {
+        match self {
+            ModelSource::Memory(bytes) => {
+                let start = usize::try_from(start).map_err(|_| "offset overflows".to_string())?;
+                if start.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                    return Err(format!(
+                        "needs bytes {start}..{} of a {}-byte file",
+                        start.saturating_add(len),
+                        bytes.len()
+                    ));
+                }
+                Ok((bytes.clone(), start))
+            }
+            ModelSource::File(file) => {
+                let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+                let size = file.metadata().map_err(|e| e.to_string())?.len();
+                if start.checked_add(len as u64).is_none_or(|end| end > size) {
+                    return Err(format!(
+                        "needs bytes {start}..{} of a {size}-byte file",
+                        start.saturating_add(len as u64)
+                    ));
+                }
+                let mut buf = vec![0u8; len];
+                file.seek(SeekFrom::Start(start))
+                    .and_then(|_| file.read_exact(&mut buf))
+                    .map_err(|e| e.to_string())?;
+                Ok((Arc::new(buf), 0))
+            }
+        }
+    }
+}
+
 struct Tensors<'a> {
     content: &'a Content,
-    bytes: &'a Arc<Vec<u8>>,
+    source: &'a ModelSource,
 }
 
 impl Tensors<'_> {
@@ -63,21 +106,20 @@ impl Tensors<'_> {
                 dtype: format!("{:?}", info.ggml_dtype),
             }
         })?;
+        let out_of_bounds = |reason: String| ModelError::TensorOutOfBounds {
+            name: name.into(),
+            reason,
+        };
         let start = self
             .content
             .tensor_data_offset
             .checked_add(info.offset)
-            .and_then(|s| usize::try_from(s).ok())
-            .ok_or_else(|| ModelError::TensorOutOfBounds {
-                name: name.into(),
-                reason: "offset overflows".into(),
-            })?;
-        QMatrix::new(format, rows, cols, self.bytes.clone(), start).map_err(|e| {
-            ModelError::TensorOutOfBounds {
-                name: name.into(),
-                reason: e.to_string(),
-            }
-        })
+            .ok_or_else(|| out_of_bounds("offset overflows".into()))?;
+        let (bytes, at) = self
+            .source
+            .slice(start, QMatrix::byte_len(format, rows, cols))
+            .map_err(out_of_bounds)?;
+        QMatrix::new(format, rows, cols, bytes, at).map_err(|e| out_of_bounds(e.to_string()))
     }
 
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
@@ -91,15 +133,15 @@ impl Tensors<'_> {
 }
 
 impl LlamaModel {
-    /// Builds the model from a GGUF file's parsed header and its bytes, preparing every matrix
-    /// for `compute`'s kernel path.
+    /// Builds the model from a GGUF file's parsed header and its tensor bytes, preparing every
+    /// matrix for `compute`'s kernel path.
     pub fn load(
         content: &Content,
-        bytes: &Arc<Vec<u8>>,
+        source: &ModelSource,
         compute: &Compute,
     ) -> Result<Self, ModelError> {
         let mut config = LlamaConfig::from_gguf(content)?;
-        let t = Tensors { content, bytes };
+        let t = Tensors { content, source };
         let e = config.embedding;
         let embed_info = content
             .tensor_infos

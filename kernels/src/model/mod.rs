@@ -10,7 +10,7 @@ mod rope;
 pub use config::LlamaConfig;
 pub use forward::{BatchItem, ForwardOutput};
 pub use kv_cache::KvCache;
-pub use load::{LayerWeights, LlamaModel};
+pub use load::{LayerWeights, LlamaModel, ModelSource};
 pub use rope::Rope;
 
 use thiserror::Error;
