@@ -7,3 +7,4 @@
 pub mod config;
 pub mod init;
 pub mod journal;
+pub mod worker;

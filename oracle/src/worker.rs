@@ -1,0 +1,200 @@
+//! The engine worker: one thread that owns the deterministic engine and runs queued jobs in
+//! batches. Batching is safe because the engine is batch-invariant: a job's bits do not depend
+//! on which other jobs share its batch. The queue is bounded, so callers feel back-pressure.
+
+use kernels::engine::{Engine, Generation, Request};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum WorkerError {
+    #[error("the engine worker has stopped")]
+    Stopped,
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// How the worker groups jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchPolicy {
+    /// Most jobs in one batch.
+    pub max_batch: usize,
+    /// How long the first job of a batch waits for company.
+    pub window: Duration,
+    /// Jobs that may wait in the queue before callers are held back.
+    pub queue: usize,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        Self {
+            max_batch: 8,
+            window: Duration::from_millis(20),
+            queue: 64,
+        }
+    }
+}
+
+/// What one batch did, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchReport {
+    pub jobs: usize,
+    pub generated_tokens: usize,
+    pub elapsed: Duration,
+}
+
+type Reply = oneshot::Sender<Result<Generation, WorkerError>>;
+
+/// A handle to the worker; cheap to clone. The worker stops when every handle is dropped.
+#[derive(Clone)]
+pub struct EngineWorker {
+    jobs: mpsc::Sender<(Request, Reply)>,
+}
+
+impl EngineWorker {
+    /// Starts the worker thread; `on_batch` sees every batch it runs.
+    pub fn spawn(
+        engine: Engine,
+        policy: BatchPolicy,
+        on_batch: impl Fn(BatchReport) + Send + 'static,
+    ) -> Self {
+        let (jobs, queue) = mpsc::channel(policy.queue.max(1));
+        std::thread::Builder::new()
+            .name("engine-worker".into())
+            .spawn(move || run(engine, policy, queue, on_batch))
+            .expect("spawning the engine worker thread");
+        Self { jobs }
+    }
+
+    /// Queues `request` (waiting while the queue is full) and returns its generation.
+    pub async fn infer(&self, request: Request) -> Result<Generation, WorkerError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send((request, reply))
+            .await
+            .map_err(|_| WorkerError::Stopped)?;
+        answer.await.map_err(|_| WorkerError::Stopped)?
+    }
+}
+
+fn run(
+    engine: Engine,
+    policy: BatchPolicy,
+    mut queue: mpsc::Receiver<(Request, Reply)>,
+    on_batch: impl Fn(BatchReport),
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        let deadline = Instant::now() + policy.window;
+        while batch.len() < policy.max_batch {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
+        let started = Instant::now();
+        let results = engine.generate_batch(&requests);
+        let generated_tokens = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|g| g.output_tokens.len())
+            .sum();
+        on_batch(BatchReport {
+            jobs: requests.len(),
+            generated_tokens,
+            elapsed: started.elapsed(),
+        });
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A caller that went away no longer wants its answer.
+            let _ = reply.send(result.map_err(|e| WorkerError::Inference(e.to_string())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernels::engine::Prompt;
+    use kernels::quant::KernelPath;
+    use kernels::sampling::SamplingParams;
+    use kernels::tiny_model::TinyModel;
+    use std::sync::{Arc, Mutex};
+
+    fn request(i: u64) -> Request {
+        Request {
+            prompt: Prompt::Text(format!("job number {i} is here")),
+            params: SamplingParams {
+                temperature: 0.7,
+                max_tokens: 5,
+                seed: i,
+                ..SamplingParams::default()
+            },
+            stream_id: i.to_le_bytes().to_vec(),
+            stop: Vec::new(),
+            prefill_chunk: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_jobs_are_batched_and_give_the_bits_of_running_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        let alone: Vec<[u8; 32]> = {
+            let engine = Engine::load(&path, KernelPath::detect(), 1).unwrap();
+            (0..6)
+                .map(|i| engine.generate(&request(i)).unwrap().digest)
+                .collect()
+        };
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let worker = EngineWorker::spawn(
+            Engine::load(&path, KernelPath::detect(), 2).unwrap(),
+            BatchPolicy {
+                max_batch: 4,
+                window: Duration::from_millis(200),
+                queue: 2,
+            },
+            move |report| seen.lock().unwrap().push(report),
+        );
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let worker = worker.clone();
+                tokio::spawn(async move { worker.infer(request(i)).await.unwrap().digest })
+            })
+            .collect();
+        let mut batched = Vec::new();
+        for handle in handles {
+            batched.push(handle.await.unwrap());
+        }
+        assert_eq!(batched, alone);
+        let reports = reports.lock().unwrap();
+        assert_eq!(reports.iter().map(|r| r.jobs).sum::<usize>(), 6);
+        assert!(reports.iter().all(|r| r.jobs <= 4));
+        assert!(reports.iter().any(|r| r.jobs > 1), "{reports:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        let worker = EngineWorker::spawn(
+            Engine::load(&path, KernelPath::detect(), 1).unwrap(),
+            BatchPolicy::default(),
+            |_| {},
+        );
+        let empty = Request {
+            prompt: Prompt::Tokens(Vec::new()),
+            ..request(0)
+        };
+        let (bad, good) = tokio::join!(worker.infer(empty), worker.infer(request(1)));
+        assert!(matches!(bad, Err(WorkerError::Inference(m)) if m.contains("empty")));
+        assert!(good.is_ok());
+    }
+}
