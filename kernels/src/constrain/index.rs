@@ -83,3 +83,59 @@ impl TokenIndex {
         allowed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constrain::{ConstrainedOutput, ConstraintError, Schema};
+    use crate::tokenizer::{PreTokenizer, SpecialTokenIds, TokenType, TokenizerSpec};
+
+    /// A tokenizer of exactly these tokens, without merges.
+    fn tokenizer(tokens: &[(&str, TokenType)]) -> Tokenizer {
+        Tokenizer::new(TokenizerSpec {
+            tokens: tokens.iter().map(|(t, _)| t.to_string()).collect(),
+            token_types: tokens.iter().map(|(_, t)| *t).collect(),
+            merges: Vec::new(),
+            pre_tokenizer: PreTokenizer::SmolLm,
+            special_ids: SpecialTokenIds::default(),
+            add_bos: false,
+        })
+        .unwrap()
+    }
+
+    fn schema() -> Schema {
+        Schema::from_json_schema(&serde_json::json!({
+            "type": "object", "required": ["s"],
+            "properties": {"s": {"type": "string"}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn special_tokens_are_never_allowed_and_a_dead_end_is_an_error() {
+        use TokenType::{Control, Normal, UserDefined};
+        let t = tokenizer(&[
+            ("{\"s\":\"", Normal),
+            ("ab", Normal),
+            ("<|im_end|>", Control),
+            ("<tool>", UserDefined),
+            ("\"}", Normal),
+        ]);
+        let index = TokenIndex::new(&t);
+        let mut output = ConstrainedOutput::new(&schema(), 10).unwrap();
+        assert_eq!(output.allowed(&index, 9).unwrap(), vec![0]);
+        output.push(t.token_bytes(0).unwrap());
+        // Inside the string the special tokens' texts would fit, but they are not text.
+        assert_eq!(output.allowed(&index, 8).unwrap(), vec![1, 4]);
+        // One token left: only the closing one keeps the output finishable.
+        assert_eq!(output.allowed(&index, 0).unwrap(), vec![4]);
+        // Without the closing token, nothing can finish in time.
+        let t = tokenizer(&[("{\"s\":\"", Normal), ("ab", Normal)]);
+        let index = TokenIndex::new(&t);
+        output.push(b"ab");
+        assert_eq!(
+            output.allowed(&index, 0),
+            Err(ConstraintError::NoAllowedToken)
+        );
+    }
+}
