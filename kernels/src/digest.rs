@@ -1,5 +1,6 @@
 //! The result digest (SPEC.md §9): what independent nodes compare and sign.
 
+use crate::constrain::Schema;
 use crate::sampling::SamplingParams;
 use crate::SPEC_VERSION;
 use sha2::{Digest, Sha256};
@@ -12,7 +13,12 @@ pub struct ResultRecord<'a> {
     pub params: &'a SamplingParams,
     pub stream_id: &'a [u8],
     pub output_tokens: &'a [u32],
+    /// The request's output constraint, if any (SPEC.md §7.1).
+    pub constraint: Option<&'a Schema>,
 }
+
+/// Tags the constraint field appended to the encoding of a constrained request.
+const CONSTRAINT_JSON_SCHEMA: u8 = 1;
 
 impl ResultRecord<'_> {
     /// SHA-256 over the canonical encoding of SPEC.md §9.
@@ -36,6 +42,13 @@ impl ResultRecord<'_> {
         h.update((self.stream_id.len() as u32).to_le_bytes());
         h.update(self.stream_id);
         tokens(&mut h, self.output_tokens);
+        // Unconstrained requests end here, so their digests are those of before constraints.
+        if let Some(schema) = self.constraint {
+            let canonical = schema.canonical_json();
+            h.update([CONSTRAINT_JSON_SCHEMA]);
+            h.update((canonical.len() as u32).to_le_bytes());
+            h.update(canonical.as_bytes());
+        }
         h.finalize().into()
     }
 }
@@ -53,9 +66,21 @@ mod tests {
             params: &params,
             stream_id: b"req",
             output_tokens: &[4, 5],
+            constraint: None,
         };
         let d = base.digest();
         let other_params = SamplingParams { seed: 1, ..params };
+        let schema = |required: &[&str]| {
+            let properties: serde_json::Map<String, serde_json::Value> = required
+                .iter()
+                .map(|&name| (name.to_owned(), serde_json::json!({"type": "boolean"})))
+                .collect();
+            Schema::from_json_schema(&serde_json::json!({
+                "type": "object", "properties": properties, "required": required
+            }))
+            .unwrap()
+        };
+        let (empty, ab, ba) = (schema(&[]), schema(&["a", "b"]), schema(&["b", "a"]));
         let variants = [
             ResultRecord {
                 model_sha256: [2; 32],
@@ -83,9 +108,24 @@ mod tests {
                 output_tokens: &[5],
                 ..base.clone()
             },
+            // Any constraint, even one with no properties, and the order of properties.
+            ResultRecord {
+                constraint: Some(&empty),
+                ..base.clone()
+            },
+            ResultRecord {
+                constraint: Some(&ab),
+                ..base.clone()
+            },
+            ResultRecord {
+                constraint: Some(&ba),
+                ..base.clone()
+            },
         ];
+        let mut seen = vec![d];
         for v in variants {
-            assert_ne!(v.digest(), d, "{v:?}");
+            assert!(!seen.contains(&v.digest()), "{v:?}");
+            seen.push(v.digest());
         }
         assert_eq!(base.digest(), d);
     }

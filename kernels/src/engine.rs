@@ -1,7 +1,8 @@
 //! The generation API: load a GGUF model once, then turn requests (prompt, sampling parameters,
-//! seed, request id) into tokens, text and a result digest — alone or batched with others,
-//! with the same bits either way.
+//! seed, request id, optional output schema) into tokens, text and a result digest — alone or
+//! batched with others, with the same bits either way.
 
+use crate::constrain::{ConstrainedOutput, ConstraintError, Schema, TokenIndex};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
 use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
@@ -27,6 +28,8 @@ pub enum EngineError {
     Sampling(#[from] SamplingError),
     #[error(transparent)]
     Compute(#[from] ComputeError),
+    #[error("constraint: {0}")]
+    Constraint(#[from] ConstraintError),
     #[error("the batched forward step failed: {0}")]
     Step(String),
     #[error("the prompt is empty")]
@@ -64,6 +67,8 @@ pub struct Request {
     /// Feed the prompt in chunks of this many tokens (`None`: all at once). It never changes
     /// the result; it exists to prove that.
     pub prefill_chunk: Option<usize>,
+    /// Hold the output to this schema (SPEC.md §7.1); it enters the digest.
+    pub constraint: Option<Schema>,
 }
 
 impl Request {
@@ -74,6 +79,15 @@ impl Request {
             stream_id: stream_id.to_vec(),
             stop: Vec::new(),
             prefill_chunk: None,
+            constraint: None,
+        }
+    }
+
+    /// The same request with its output held to `schema`.
+    pub fn with_constraint(self, schema: Schema) -> Self {
+        Self {
+            constraint: Some(schema),
+            ..self
         }
     }
 }
@@ -87,6 +101,8 @@ pub enum Finish {
     StopString(usize),
     /// `max_tokens` reached.
     Length,
+    /// The constrained output is a whole serialisation of its schema.
+    Complete,
 }
 
 /// A finished generation.
@@ -116,6 +132,8 @@ pub struct Engine {
     tokenizer: Tokenizer,
     compute: Compute,
     model_sha256: [u8; 32],
+    /// The vocabulary's token bytes, for the masks of constrained requests.
+    token_index: TokenIndex,
 }
 
 impl std::fmt::Debug for Engine {
@@ -179,6 +197,7 @@ impl Engine {
         let model = LlamaModel::load(content, source, &compute)?;
         Ok(Self {
             model,
+            token_index: TokenIndex::new(&tokenizer),
             tokenizer,
             compute,
             model_sha256,
@@ -265,7 +284,7 @@ impl Engine {
             {
                 s.account(tokens.len(), elapsed);
                 let outcome = match logits {
-                    Some(logits) => s.take_logits(&logits, &self.tokenizer),
+                    Some(logits) => s.take_logits(&logits, &self.tokenizer, &self.token_index),
                     None => Ok(false),
                 };
                 match outcome {
@@ -296,6 +315,11 @@ impl Engine {
             });
         }
         let sampler = Sampler::new(request.params, &request.stream_id)?;
+        let constraint = request
+            .constraint
+            .as_ref()
+            .map(|schema| ConstrainedOutput::new(schema, request.params.max_tokens))
+            .transpose()?;
         let config = &self.model.config;
         Ok(Sequence {
             cache: KvCache::new(config.layers, config.kv_width()),
@@ -304,6 +328,7 @@ impl Engine {
             output: Vec::new(),
             stops: StopDetector::new(self.tokenizer.end_of_generation_ids(), &request.stop),
             sampler,
+            constraint,
             max_tokens: request.params.max_tokens,
             timings: Timings::default(),
             prompt,
@@ -321,6 +346,7 @@ struct Sequence {
     output: Vec<u32>,
     stops: StopDetector,
     sampler: Sampler,
+    constraint: Option<ConstrainedOutput>,
     max_tokens: u32,
     timings: Timings,
 }
@@ -355,23 +381,38 @@ impl Sequence {
     }
 
     /// Samples the next token; `Ok(true)` when the generation is over.
-    fn take_logits(&mut self, logits: &[f32], tokenizer: &Tokenizer) -> Result<bool, EngineError> {
+    fn take_logits(
+        &mut self,
+        logits: &[f32],
+        tokenizer: &Tokenizer,
+        index: &TokenIndex,
+    ) -> Result<bool, EngineError> {
         if self.max_tokens == 0 {
             return Ok(true);
         }
-        let token = self.sampler.sample(logits)?;
+        let token = match &self.constraint {
+            None => self.sampler.sample(logits)?,
+            Some(constraint) => {
+                let tokens_after = self.max_tokens - self.output.len() as u32 - 1;
+                let allowed = constraint.allowed(index, tokens_after)?;
+                self.sampler.sample_among(logits, &allowed)?
+            }
+        };
         self.output.push(token);
-        let stopped = self
-            .stops
-            .push(token, tokenizer.token_bytes(token)?)
-            .is_some();
-        Ok(stopped || self.output.len() >= self.max_tokens as usize)
+        let bytes = tokenizer.token_bytes(token)?;
+        let stopped = self.stops.push(token, bytes).is_some();
+        let complete = self.constraint.as_mut().is_some_and(|c| {
+            c.push(bytes);
+            c.is_complete()
+        });
+        Ok(stopped || complete || self.output.len() >= self.max_tokens as usize)
     }
 
     fn finish(self, model_sha256: [u8; 32], request: &Request) -> Generation {
         let finish = match self.stops.stop().map(|s| s.reason) {
             Some(StopReason::EndOfGeneration { .. }) => Finish::EndOfGeneration,
             Some(StopReason::StopString { index }) => Finish::StopString(index),
+            None if self.constraint.as_ref().is_some_and(|c| c.is_complete()) => Finish::Complete,
             None => Finish::Length,
         };
         let digest = ResultRecord {
@@ -380,6 +421,7 @@ impl Sequence {
             params: &request.params,
             stream_id: &request.stream_id,
             output_tokens: &self.output,
+            constraint: request.constraint.as_ref(),
         }
         .digest();
         Generation {

@@ -5,6 +5,7 @@
 //! It must never depend on the chain, the node, an async runtime or networking, and nothing in
 //! the inference path may call the platform libm (see SPEC.md).
 
+pub mod constrain;
 mod cpu;
 pub mod digest;
 pub mod engine;

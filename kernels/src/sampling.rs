@@ -43,6 +43,8 @@ pub enum SamplingError {
     TopP(f32),
     #[error("no logits to sample from")]
     Empty,
+    #[error("token {id} is outside the {len} logits")]
+    OutOfRange { id: u32, len: usize },
 }
 
 impl SamplingParams {
@@ -83,15 +85,35 @@ impl Sampler {
         if logits.is_empty() {
             return Err(SamplingError::Empty);
         }
+        self.pick(logits, 0..logits.len() as u32)
+    }
+
+    /// The next token among `allowed` only (SPEC.md §7.1): the other tokens are removed before
+    /// temperature, top-k and top-p apply, as if they were not in the vocabulary.
+    pub fn sample_among(&mut self, logits: &[f32], allowed: &[u32]) -> Result<u32, SamplingError> {
+        if allowed.is_empty() {
+            return Err(SamplingError::Empty);
+        }
+        if let Some(&id) = allowed.iter().find(|&&id| id as usize >= logits.len()) {
+            return Err(SamplingError::OutOfRange {
+                id,
+                len: logits.len(),
+            });
+        }
+        self.pick(logits, allowed.iter().copied())
+    }
+
+    /// Samples among the candidate ids `ids` (in-range, at least one).
+    fn pick(
+        &mut self,
+        logits: &[f32],
+        ids: impl Iterator<Item = u32>,
+    ) -> Result<u32, SamplingError> {
         if self.params.temperature == 0.0 {
-            return Ok(argmax(logits));
+            return Ok(argmax_among(logits, ids));
         }
         let t = self.params.temperature;
-        let mut candidates: Vec<(f32, u32)> = logits
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (l / t, i as u32))
-            .collect();
+        let mut candidates: Vec<(f32, u32)> = ids.map(|i| (logits[i as usize] / t, i)).collect();
         candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         if self.params.top_k > 0 {
             candidates.truncate(self.params.top_k as usize);
@@ -127,13 +149,21 @@ impl Sampler {
 
 /// The index of the largest value, the lowest index on ties.
 pub fn argmax(values: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
+    argmax_among(values, 0..values.len() as u32)
+}
+
+/// The id in `ids` (at least one, in range) of the largest value, the lowest id on ties.
+fn argmax_among(values: &[f32], ids: impl Iterator<Item = u32>) -> u32 {
+    let mut best: Option<u32> = None;
+    for id in ids {
+        let (v, i) = (values[id as usize], id);
+        let better =
+            best.is_none_or(|b| v > values[b as usize] || (v == values[b as usize] && i < b));
+        if better {
+            best = Some(id);
         }
     }
-    best as u32
+    best.unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -182,6 +212,41 @@ mod tests {
         for _ in 0..200 {
             assert_eq!(s.sample(&logits).unwrap(), 0);
         }
+    }
+
+    #[test]
+    fn sampling_among_allowed_tokens_only() {
+        let logits = [5.0f32, 4.0, 1.0, 4.0, -1.0];
+        // Greedy: the best allowed token, the lowest id on ties, in any order of the list.
+        let mut s = Sampler::new(params(0.0, 0, 1.0, 0), b"m").unwrap();
+        assert_eq!(s.sample_among(&logits, &[3, 2, 1]).unwrap(), 1);
+        assert_eq!(s.sample_among(&logits, &[4]).unwrap(), 4);
+        // Sampled: only allowed tokens come out, and top-k counts allowed tokens only.
+        let mut s = Sampler::new(params(1.0, 1, 1.0, 3), b"m").unwrap();
+        for _ in 0..50 {
+            assert_eq!(s.sample_among(&logits, &[2, 4]).unwrap(), 2);
+        }
+        let mut s = Sampler::new(params(1.0, 0, 1.0, 3), b"m").unwrap();
+        let drawn: Vec<u32> = (0..200)
+            .map(|_| s.sample_among(&logits, &[1, 2, 4]).unwrap())
+            .collect();
+        assert!(drawn.iter().all(|id| [1, 2, 4].contains(id)));
+        assert!(drawn.contains(&1) && drawn.contains(&2));
+        // Everything allowed draws exactly what unconstrained sampling draws.
+        let all: Vec<u32> = (0..5).collect();
+        let mut a = Sampler::new(params(0.7, 3, 0.9, 5), b"m").unwrap();
+        let mut b = Sampler::new(params(0.7, 3, 0.9, 5), b"m").unwrap();
+        for _ in 0..50 {
+            assert_eq!(
+                a.sample(&logits).unwrap(),
+                b.sample_among(&logits, &all).unwrap()
+            );
+        }
+        assert_eq!(s.sample_among(&logits, &[]), Err(SamplingError::Empty));
+        assert_eq!(
+            s.sample_among(&logits, &[5]),
+            Err(SamplingError::OutOfRange { id: 5, len: 5 })
+        );
     }
 
     #[test]

@@ -107,6 +107,7 @@ fn logits_and_greedy_text_are_close_to_llama_cpp() {
         stream_id: b"vector".to_vec(),
         stop: Vec::new(),
         prefill_chunk: None,
+        constraint: None,
     };
     let generation = engine.generate(&request).unwrap();
     assert_eq!(generation.text, case["greedy_text"].as_str().unwrap());
@@ -130,6 +131,7 @@ fn requests() -> Vec<Request> {
         stream_id: id.as_bytes().to_vec(),
         stop: Vec::new(),
         prefill_chunk: None,
+        constraint: None,
     };
     vec![
         make(chat("What is the capital of France?"), greedy, "a"),

@@ -28,6 +28,7 @@ fn request(text: &str, seed: u64) -> Request {
         stream_id: text.as_bytes().to_vec(),
         stop: Vec::new(),
         prefill_chunk: None,
+        constraint: None,
     }
 }
 

@@ -338,6 +338,7 @@ fn child_ours(args: &ChildArgs) -> Result<ChildResult> {
         stream_id: b"kernels-bench".to_vec(),
         stop: Vec::new(),
         prefill_chunk: None,
+        constraint: None,
     };
     let warm_up = engine.generate(&request)?;
     ensure!(

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use kernels::constrain::Schema;
 use kernels::engine::{Engine, Prompt, Request};
 use kernels::model_cache::resolve_model;
 use kernels::quant::KernelPath;
@@ -43,6 +44,10 @@ struct Args {
     /// Stop strings (repeatable).
     #[arg(long)]
     stop: Vec<String>,
+    /// Hold the output to a JSON schema (the supported subset): a file, or the schema itself
+    /// written inline (starting with `{`).
+    #[arg(long, value_name = "FILE_OR_JSON")]
+    json_schema: Option<String>,
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
     /// auto, scalar, avx2 or avx512.
@@ -54,8 +59,20 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Reads `--json-schema`: inline JSON if it starts with `{`, else a file.
+fn read_schema(arg: &str) -> Result<Schema> {
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_owned()
+    } else {
+        std::fs::read_to_string(arg).with_context(|| format!("reading the schema {arg}"))?
+    };
+    let value = serde_json::from_str(&text).context("the schema is not JSON")?;
+    Ok(Schema::from_json_schema(&value)?)
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    let constraint = args.json_schema.as_deref().map(read_schema).transpose()?;
     let kernels = match args.kernels.as_str() {
         "auto" => KernelPath::detect(),
         "scalar" => KernelPath::Scalar,
@@ -90,6 +107,7 @@ fn main() -> Result<()> {
         stream_id: args.request_id.into_bytes(),
         stop: args.stop,
         prefill_chunk: None,
+        constraint,
     };
     let generation = engine.generate(&request)?;
     let t = generation.timings;

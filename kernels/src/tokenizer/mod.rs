@@ -184,6 +184,11 @@ impl Tokenizer {
         })
     }
 
+    /// The type of token `id` (`None` outside the vocabulary).
+    pub fn token_type(&self, id: u32) -> Option<TokenType> {
+        self.vocab.token_type(id)
+    }
+
     /// The id of the token spelled `text` in the vocabulary's byte-level spelling (`Ġhello`
     /// for " hello"; special tokens as written, `<|im_start|>`).
     pub fn token_id(&self, text: &str) -> Option<u32> {

@@ -125,6 +125,11 @@ impl Vocab {
         self.texts.get(id as usize).map(String::as_str)
     }
 
+    /// The type of token `id`.
+    pub(crate) fn token_type(&self, id: u32) -> Option<TokenType> {
+        self.types.get(id as usize).copied()
+    }
+
     /// The bytes token `id` decodes to.
     pub(crate) fn bytes(&self, id: u32) -> Option<&[u8]> {
         self.bytes.get(id as usize).map(Vec::as_slice)
