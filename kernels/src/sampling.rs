@@ -9,6 +9,11 @@ use thiserror::Error;
 
 const STREAM_DOMAIN: &[u8] = b"ai-oracle/sampling/detspec-1";
 
+/// The smallest non-zero temperature: below it `logit / temperature` could overflow.
+pub const MIN_TEMPERATURE: f32 = 0.001;
+/// The largest temperature.
+pub const MAX_TEMPERATURE: f32 = 100.0;
+
 /// How to sample; part of the result digest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SamplingParams {
@@ -37,7 +42,7 @@ impl Default for SamplingParams {
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SamplingError {
-    #[error("temperature must be finite and ≥ 0, got {0}")]
+    #[error("temperature must be 0 (greedy) or between 0.001 and 100, got {0}")]
     Temperature(f32),
     #[error("top_p must be in (0, 1], got {0}")]
     TopP(f32),
@@ -49,8 +54,9 @@ pub enum SamplingError {
 
 impl SamplingParams {
     pub fn validate(&self) -> Result<(), SamplingError> {
-        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return Err(SamplingError::Temperature(self.temperature));
+        let t = self.temperature;
+        if !(t == 0.0 || (MIN_TEMPERATURE..=MAX_TEMPERATURE).contains(&t)) {
+            return Err(SamplingError::Temperature(t));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(SamplingError::TopP(self.top_p));
@@ -114,7 +120,12 @@ impl Sampler {
         }
         let t = self.params.temperature;
         let mut candidates: Vec<(f32, u32)> = ids.map(|i| (logits[i as usize] / t, i)).collect();
-        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // By value (so −0 and +0 tie, as in SPEC.md §7), then by index; values are finite.
+        candidates.sort_unstable_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+        });
         if self.params.top_k > 0 {
             candidates.truncate(self.params.top_k as usize);
         }
@@ -252,6 +263,8 @@ mod tests {
     #[test]
     fn invalid_parameters_are_refused() {
         assert!(Sampler::new(params(-1.0, 0, 1.0, 0), b"").is_err());
+        assert!(Sampler::new(params(1e-30, 0, 1.0, 0), b"").is_err());
+        assert!(Sampler::new(params(1e3, 0, 1.0, 0), b"").is_err());
         assert!(Sampler::new(params(f32::NAN, 0, 1.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 0.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 1.5, 0), b"").is_err());
