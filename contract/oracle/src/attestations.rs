@@ -126,11 +126,15 @@ impl OracleContract {
         output: &str,
     ) -> AttestationOutcome {
         let mut request = self.request_or_panic(request_id);
-        if let RequestStatus::TimedOut { .. } = request.status {
-            env::panic_str(&format!(
+        let resolved_claim = match &request.status {
+            RequestStatus::Pending { .. } => None,
+            RequestStatus::Resolved { answer, .. } => {
+                Some((answer.result_digest, answer.output_hash))
+            }
+            RequestStatus::TimedOut { .. } => env::panic_str(&format!(
                 "request {request_id} timed out; it takes no more attestations"
-            ));
-        }
+            )),
+        };
         require!(
             request.committee.contains(node),
             format!("{node} is not on the committee of request {request_id}")
@@ -157,8 +161,8 @@ impl OracleContract {
             "result_digest": claim.0,
             "output_hash": claim.1,
         }));
-        let outcome = match &request.status {
-            RequestStatus::Pending { .. } => {
+        let outcome = match resolved_claim {
+            None => {
                 let claims: Vec<Claim> = request
                     .attestations
                     .iter()
@@ -172,21 +176,17 @@ impl OracleContract {
                     None => AttestationOutcome::Recorded,
                 }
             }
-            RequestStatus::Resolved { answer, .. } => {
-                if (answer.result_digest, answer.output_hash) == claim {
-                    AttestationOutcome::Agreed
-                } else {
-                    self.slash(
-                        request_id,
-                        &mut request,
-                        node,
-                        SlashReason::WrongDigest,
-                        None,
-                    );
-                    AttestationOutcome::Slashed
-                }
+            Some(resolved) if resolved == claim => AttestationOutcome::Agreed,
+            Some(_) => {
+                self.slash(
+                    request_id,
+                    &mut request,
+                    node,
+                    SlashReason::WrongDigest,
+                    None,
+                );
+                AttestationOutcome::Slashed
             }
-            RequestStatus::TimedOut { .. } => env::abort(),
         };
         self.requests.insert(request_id, request);
         outcome
@@ -194,11 +194,13 @@ impl OracleContract {
 
     /// Resumes the requester's call flow with the request id, stores the answer, pays the
     /// agreeing nodes and slashes the members that attested to something else.
+    /// `request` must be pending.
     fn resolve(&mut self, request_id: u64, request: &mut Request, agreed: Claim, output: &str) {
-        let RequestStatus::Pending { yield_id } = &request.status else {
-            env::abort()
+        let resumed = match &request.status {
+            RequestStatus::Pending { yield_id } => yield_id.resume(request_id.to_le_bytes()),
+            _ => env::panic_str(&format!("request {request_id} is not pending")),
         };
-        if yield_id.resume(request_id.to_le_bytes()).is_err() {
+        if resumed.is_err() {
             env::panic_str(&format!(
                 "request {request_id} has timed out; its answer can no longer be delivered"
             ));

@@ -86,7 +86,8 @@ impl OracleContract {
         Some(RequestView::new(request_id, request, input))
     }
 
-    /// Requests still waiting for a quorum, oldest first.
+    /// Requests still waiting for a quorum, a page at a time (the order changes as requests
+    /// finish).
     pub fn list_pending_requests(
         &self,
         from_index: Option<u32>,
