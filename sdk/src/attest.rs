@@ -30,6 +30,7 @@ mod tests {
             request_id: 42,
             model_id: Digest32([9; 32]),
             result_digest: Digest32([5; 32]),
+            output_hash: Digest32([6; 32]),
         }
     }
 
@@ -49,6 +50,11 @@ mod tests {
             ..message()
         };
         assert!(!verify(&key.public_key(), &other_chain, &signature));
+        let other_output = AttestationMessage {
+            output_hash: Digest32([7; 32]),
+            ..message()
+        };
+        assert!(!verify(&key.public_key(), &other_output, &signature));
         let other_key = KeyPair::from_seed([5; 32]).public_key();
         assert!(!verify(&other_key, &message(), &signature));
         let mut tampered = signature;

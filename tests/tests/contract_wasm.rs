@@ -42,7 +42,23 @@ fn the_oracle_contract_exports_its_methods() {
         .expect("oracle-contract exists");
     let wasm = std::fs::read(oracle.built_wasm()).expect("run `cargo xtask build-contracts`");
     let summary = prepare(&wasm).unwrap();
-    for method in ["new", "register_model", "get_model", "list_models", "owner"] {
+    for method in [
+        "new",
+        "register_model",
+        "get_model",
+        "list_models",
+        "owner",
+        "request",
+        "on_request_finished",
+        "estimate_fee",
+        "submit_attestation",
+        "submit_attestation_bundle",
+        "report_equivocation",
+        "register_node",
+        "get_request",
+        "list_pending_requests",
+        "migrate",
+    ] {
         assert!(
             summary.exports.iter().any(|e| e == method),
             "missing export {method}: {:?}",

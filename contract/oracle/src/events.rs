@@ -1,26 +1,66 @@
-//! NEP-297 events: `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.
+//! NEP-297 events, one per state change:
+//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.
 
-use crate::models::ModelView;
 use near_sdk::env;
 use near_sdk::serde::Serialize;
 use near_sdk::serde_json::{self, json};
+use oracle_protocol::{EVENT_STANDARD, EVENT_VERSION};
 
-pub const STANDARD: &str = "ai-oracle";
-pub const VERSION: &str = "1.0.0";
-
-fn emit<T: Serialize>(event: &str, data: &T) {
-    let body = json!({
-        "standard": STANDARD,
-        "version": VERSION,
-        "event": event,
-        "data": [data],
-    });
-    env::log_str(&format!(
-        "EVENT_JSON:{}",
-        serde_json::to_string(&body).unwrap()
-    ));
+/// Every event the oracle emits.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    ModelRegistered,
+    ModelRemoved,
+    ConfigUpdated,
+    OwnerChanged,
+    TreasuryWithdrawn,
+    StateMigrated,
+    NodeRegistered,
+    NodeStakeAdded,
+    NodeUnbonding,
+    NodeWithdrawn,
+    NodeSlashed,
+    RequestCreated,
+    AttestationSubmitted,
+    RequestResolved,
+    RequestTimedOut,
+    RequestCleanedUp,
 }
 
-pub fn model_registered(model: &ModelView) {
-    emit("model_registered", model);
+impl Event {
+    /// The event's name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::ModelRegistered => "model_registered",
+            Event::ModelRemoved => "model_removed",
+            Event::ConfigUpdated => "config_updated",
+            Event::OwnerChanged => "owner_changed",
+            Event::TreasuryWithdrawn => "treasury_withdrawn",
+            Event::StateMigrated => "state_migrated",
+            Event::NodeRegistered => "node_registered",
+            Event::NodeStakeAdded => "node_stake_added",
+            Event::NodeUnbonding => "node_unbonding",
+            Event::NodeWithdrawn => "node_withdrawn",
+            Event::NodeSlashed => "node_slashed",
+            Event::RequestCreated => "request_created",
+            Event::AttestationSubmitted => "attestation_submitted",
+            Event::RequestResolved => "request_resolved",
+            Event::RequestTimedOut => "request_timed_out",
+            Event::RequestCleanedUp => "request_cleaned_up",
+        }
+    }
+
+    /// Logs the event with `data` as its single data entry.
+    pub fn emit(self, data: impl Serialize) {
+        let body = json!({
+            "standard": EVENT_STANDARD,
+            "version": EVENT_VERSION,
+            "event": self.name(),
+            "data": [data],
+        });
+        env::log_str(&format!(
+            "EVENT_JSON:{}",
+            serde_json::to_string(&body).unwrap_or_else(|_| env::abort())
+        ));
+    }
 }

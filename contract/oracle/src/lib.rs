@@ -1,75 +1,75 @@
 //! oracle-contract: the on-chain half of the AI oracle, a near-sdk contract built to wasm32 and
 //! run on the real NEAR runtime (protocol 88 feature set) or on our wasm-host.
 //!
+//! A dApp calls `request`; the contract picks a committee of staked nodes from the block's random
+//! seed and yields. Committee nodes submit signed attestations; when a quorum agrees on a result,
+//! the yield is resumed with the request id, the dApp's callback receives the answer, the fee is
+//! split among the agreeing nodes and disagreeing members are slashed. Without a quorum the
+//! yield times out and the fee goes back to the requester.
+//!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point
 //! arithmetic: every value that decides consensus is an integer or bytes.
 
+mod admin;
+mod attestations;
+mod committee;
+mod config;
 mod events;
+mod fees;
 mod models;
+mod nodes;
+mod quorum;
+mod requests;
+mod slashing;
+mod storage;
+mod upgrade;
+mod views;
 
-use near_sdk::store::IterableMap;
-use near_sdk::{
-    env, near, require, AccountId, BorshStorageKey, NearToken, PanicOnDefault, Promise,
-};
+use near_sdk::store::{IterableMap, IterableSet, LookupMap};
+use near_sdk::{env, near, AccountId, BorshStorageKey, PanicOnDefault};
 use oracle_protocol::ModelId;
 
+pub use config::Config;
 pub use models::{ModelInfo, ModelRegistration, ModelView};
+pub use nodes::{Node, NodeView};
+pub use requests::{Request, RequestView};
 
 #[near(contract_state)]
 #[derive(PanicOnDefault)]
 pub struct OracleContract {
+    /// Layout version of this state; it leads the borsh bytes so `migrate` can read it first.
+    version: u32,
     owner: AccountId,
+    config: Config,
     models: IterableMap<ModelId, ModelInfo>,
+    nodes: IterableMap<AccountId, Node>,
+    requests: LookupMap<u64, Request>,
+    /// Request inputs, apart from the request so attestations do not load them.
+    inputs: LookupMap<u64, String>,
+    /// Ids of requests still waiting for a quorum.
+    pending: IterableSet<u64>,
+    next_request_id: u64,
+    /// Slashed stake not paid to reporters, withdrawable by the owner (yoctoNEAR).
+    treasury: u128,
 }
 
 #[near]
 impl OracleContract {
     #[init]
-    pub fn new(owner: AccountId) -> Self {
+    pub fn new(owner: AccountId, config: Config) -> Self {
+        config.validate().unwrap_or_else(|e| env::panic_str(&e));
         Self {
+            version: upgrade::STATE_VERSION,
             owner,
+            config,
             models: IterableMap::new(StorageKey::Models),
+            nodes: IterableMap::new(StorageKey::Nodes),
+            requests: LookupMap::new(StorageKey::Requests),
+            inputs: LookupMap::new(StorageKey::Inputs),
+            pending: IterableSet::new(StorageKey::Pending),
+            next_request_id: 0,
+            treasury: 0,
         }
-    }
-
-    pub fn owner(&self) -> AccountId {
-        self.owner.clone()
-    }
-
-    /// Adds or replaces a model. Owner only; the attached deposit pays for the storage the entry
-    /// uses, and whatever is left over is refunded.
-    #[payable]
-    pub fn register_model(&mut self, model: ModelRegistration) -> ModelView {
-        require!(
-            env::predecessor_account_id() == self.owner,
-            "only the owner can register models"
-        );
-        let registration = model.validate().unwrap_or_else(|e| env::panic_str(&e));
-        let id = registration.id;
-        let storage_before = env::storage_usage();
-        self.models.insert(id, registration.info);
-        self.models.flush();
-        let storage_after = env::storage_usage();
-        charge_storage(storage_before, storage_after);
-        let view = ModelView::new(id, &self.models[&id]);
-        events::model_registered(&view);
-        view
-    }
-
-    pub fn get_model(&self, model_id: ModelId) -> Option<ModelView> {
-        self.models
-            .get(&model_id)
-            .map(|info| ModelView::new(model_id, info))
-    }
-
-    pub fn list_models(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<ModelView> {
-        let (skip, take) = models::page(from_index, limit);
-        self.models
-            .iter()
-            .skip(skip)
-            .take(take)
-            .map(|(id, info)| ModelView::new(*id, info))
-            .collect()
     }
 }
 
@@ -77,24 +77,8 @@ impl OracleContract {
 #[near]
 enum StorageKey {
     Models,
-}
-
-/// The caller pays for every byte its call added; the rest of its deposit goes back to it.
-fn charge_storage(storage_before: u64, storage_after: u64) {
-    let added = storage_after.saturating_sub(storage_before);
-    let cost = env::storage_byte_cost().saturating_mul(added as u128);
-    let attached = env::attached_deposit();
-    require!(
-        attached >= cost,
-        format!(
-            "attach at least {} yoctoNEAR to pay for {added} bytes of storage",
-            cost.as_yoctonear()
-        )
-    );
-    let refund = attached.saturating_sub(cost);
-    if refund > NearToken::from_yoctonear(0) {
-        Promise::new(env::predecessor_account_id())
-            .transfer(refund)
-            .detach();
-    }
+    Nodes,
+    Requests,
+    Inputs,
+    Pending,
 }

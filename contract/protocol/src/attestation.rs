@@ -1,8 +1,9 @@
 //! The message an oracle node signs to attest to a result.
 //!
-//! Signing borsh bytes of a struct that names the chain, the oracle contract, the request and
-//! the model means a signature made for one request can never be replayed for another request,
-//! another deployment of the contract, or another chain. Every field is length-prefixed or fixed
+//! Signing borsh bytes of a struct that names the chain, the oracle contract, the request, the
+//! model and the exact output means a signature made for one request can never be replayed for another request,
+//! another deployment of the contract, or another chain, and a relayer cannot attach it to another
+//! output. Every field is length-prefixed or fixed
 //! width, so no two different messages share an encoding.
 
 use crate::ids::{Digest32, ModelId};
@@ -10,7 +11,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// Leads every signed attestation; bump the version when the message layout changes.
-pub const ATTESTATION_DOMAIN: &str = "ai-oracle/attestation/v1";
+pub const ATTESTATION_DOMAIN: &str = "ai-oracle/attestation/v2";
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AttestationMessage {
@@ -24,6 +25,8 @@ pub struct AttestationMessage {
     pub model_id: ModelId,
     /// The engine's result digest (model, spec version, prompt, parameters, seed, output).
     pub result_digest: Digest32,
+    /// SHA-256 of the output bytes (UTF-8) the node submits with the attestation.
+    pub output_hash: Digest32,
 }
 
 impl AttestationMessage {
@@ -44,6 +47,7 @@ mod tests {
             request_id: 7,
             model_id: Digest32([0x11; 32]),
             result_digest: Digest32([0x22; 32]),
+            output_hash: Digest32([0x33; 32]),
         }
     }
 
@@ -60,6 +64,7 @@ mod tests {
         expected.extend_from_slice(&7u64.to_le_bytes());
         expected.extend_from_slice(&[0x11; 32]);
         expected.extend_from_slice(&[0x22; 32]);
+        expected.extend_from_slice(&[0x33; 32]);
         assert_eq!(bytes, expected);
     }
 
@@ -85,6 +90,10 @@ mod tests {
             },
             AttestationMessage {
                 result_digest: Digest32([0x23; 32]),
+                ..message()
+            },
+            AttestationMessage {
+                output_hash: Digest32([0x34; 32]),
                 ..message()
             },
         ];

@@ -1,0 +1,87 @@
+//! Owner-only administration: models, settings, ownership and the treasury of slashed stake.
+//! (Later governance takes the owner's place.)
+
+use crate::config::Config;
+use crate::events::Event;
+use crate::models::{ModelRegistration, ModelView};
+use crate::storage::{charge_storage, send};
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
+use near_sdk::{env, near, require, AccountId};
+use oracle_protocol::ModelId;
+
+#[near]
+impl OracleContract {
+    /// Adds or replaces a model. The attached deposit pays for the storage the entry uses, and
+    /// whatever is left over is refunded.
+    #[payable]
+    pub fn register_model(&mut self, model: ModelRegistration) -> ModelView {
+        self.require_owner("register models");
+        let registration = model.validate().unwrap_or_else(|e| env::panic_str(&e));
+        let id = registration.id;
+        let storage_before = env::storage_usage();
+        self.models.insert(id, registration.info);
+        self.models.flush();
+        charge_storage(storage_before, env::storage_usage());
+        let view = ModelView::new(id, &self.models[&id]);
+        Event::ModelRegistered.emit(&view);
+        view
+    }
+
+    /// Removes a model: no new requests for it; requests already made can still resolve. The
+    /// storage it used is released to the owner.
+    pub fn remove_model(&mut self, model_id: ModelId) {
+        self.require_owner("remove models");
+        require!(
+            self.models.contains_key(&model_id),
+            format!("model {model_id} is not registered")
+        );
+        let before = env::storage_usage();
+        self.models.remove(&model_id);
+        self.models.flush();
+        let released = crate::storage::cost_of(before.saturating_sub(env::storage_usage()));
+        send(&self.owner, released);
+        Event::ModelRemoved.emit(json!({ "model_id": model_id, "released": U128(released) }));
+    }
+
+    /// Replaces the settings; requests already made keep their committee and quorum.
+    pub fn update_config(&mut self, config: Config) {
+        self.require_owner("update the config");
+        config.validate().unwrap_or_else(|e| env::panic_str(&e));
+        self.config = config;
+        Event::ConfigUpdated.emit(&self.config);
+    }
+
+    /// Hands ownership to `new_owner`.
+    pub fn set_owner(&mut self, new_owner: AccountId) {
+        self.require_owner("change the owner");
+        Event::OwnerChanged.emit(json!({ "old_owner": self.owner, "new_owner": new_owner }));
+        self.owner = new_owner;
+    }
+
+    /// Sends `amount` of the slashed stake held in the treasury to `receiver_id`.
+    pub fn withdraw_treasury(&mut self, receiver_id: AccountId, amount: U128) {
+        self.require_owner("withdraw from the treasury");
+        require!(
+            amount.0 <= self.treasury,
+            format!(
+                "the treasury holds {} yoctoNEAR; cannot withdraw {}",
+                self.treasury, amount.0
+            )
+        );
+        self.treasury -= amount.0;
+        send(&receiver_id, amount.0);
+        Event::TreasuryWithdrawn.emit(json!({ "receiver_id": receiver_id, "amount": amount }));
+    }
+}
+
+impl OracleContract {
+    /// Panics unless the caller is the owner, naming what only the owner may do.
+    pub(crate) fn require_owner(&self, action: &str) {
+        require!(
+            env::predecessor_account_id() == self.owner,
+            format!("only the owner ({}) can {action}", self.owner)
+        );
+    }
+}

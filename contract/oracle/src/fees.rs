@@ -1,0 +1,74 @@
+//! Money arithmetic: what a request must deposit for its storage, how a fee is split among the
+//! agreeing nodes, and basis-point shares (slashing, reporter rewards). Integers only.
+
+use crate::config::BPS_DENOMINATOR;
+
+/// Bytes reserved for a request's fixed fields, its map keys and its pending-set entry.
+pub const REQUEST_BASE_BYTES: u64 = 640;
+/// Bytes reserved per committee seat: the member's account id in the committee list, its
+/// attestation record (account id, two digests) and a possible entry in the slashed list.
+pub const PER_SEAT_BYTES: u64 = 3 * (4 + 64) + 2 * 32 + 16;
+/// Bytes reserved for the stored answer besides its output prefix (digests, lengths, flags).
+pub const ANSWER_BASE_BYTES: u64 = 96;
+
+/// Storage a request may use over its life, in bytes: it is paid up front by the requester and
+/// released to it when the request is cleaned up.
+pub fn request_storage_bytes(input_bytes: u32, committee_size: u32, inline_output: u32) -> u64 {
+    REQUEST_BASE_BYTES
+        + u64::from(input_bytes)
+        + u64::from(committee_size) * PER_SEAT_BYTES
+        + ANSWER_BASE_BYTES
+        + u64::from(inline_output)
+}
+
+/// `amount × bps / 10 000`, rounded down, without overflow for any u128 amount.
+pub fn bps_share(amount: u128, bps: u32) -> u128 {
+    let denominator = u128::from(BPS_DENOMINATOR);
+    let bps = u128::from(bps.min(BPS_DENOMINATOR));
+    amount / denominator * bps + amount % denominator * bps / denominator
+}
+
+/// Splits `fee` equally among `recipients`; the remainder of the division goes to the first.
+pub fn split_fee(fee: u128, recipients: usize) -> Vec<u128> {
+    if recipients == 0 {
+        return Vec::new();
+    }
+    let count = recipients as u128;
+    let mut shares = vec![fee / count; recipients];
+    shares[0] += fee % count;
+    shares
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fee_splits_equally_with_the_remainder_to_the_first() {
+        assert_eq!(split_fee(10, 3), vec![4, 3, 3]);
+        assert_eq!(split_fee(9, 3), vec![3, 3, 3]);
+        assert_eq!(split_fee(0, 2), vec![0, 0]);
+        assert_eq!(split_fee(5, 0), Vec::<u128>::new());
+        let big = u128::MAX;
+        assert_eq!(split_fee(big, 7).iter().sum::<u128>(), big);
+    }
+
+    #[test]
+    fn bps_shares_round_down_and_never_overflow() {
+        assert_eq!(bps_share(1_000, 1_000), 100);
+        assert_eq!(bps_share(999, 1), 0);
+        assert_eq!(bps_share(12_345, 10_000), 12_345);
+        assert_eq!(bps_share(12_345, 20_000), 12_345);
+        assert_eq!(bps_share(u128::MAX, 10_000), u128::MAX);
+        assert_eq!(bps_share(u128::MAX, 5_000), u128::MAX / 2);
+    }
+
+    #[test]
+    fn storage_grows_with_input_committee_and_inline_output() {
+        let base = request_storage_bytes(0, 0, 0);
+        assert_eq!(base, REQUEST_BASE_BYTES + ANSWER_BASE_BYTES);
+        assert_eq!(request_storage_bytes(100, 0, 0), base + 100);
+        assert_eq!(request_storage_bytes(0, 4, 0), base + 4 * PER_SEAT_BYTES);
+        assert_eq!(request_storage_bytes(0, 0, 512), base + 512);
+    }
+}

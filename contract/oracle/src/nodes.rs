@@ -1,0 +1,203 @@
+//! The node registry: operators stake to serve models, name the ed25519 key their attestations
+//! are signed with, and get their stake back only after an unbonding delay.
+
+use crate::events::Event;
+use crate::storage::{cost_of, send};
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
+use near_sdk::{env, near, require, AccountId, CurveType, PublicKey};
+use oracle_protocol::ModelId;
+
+/// Most models one node may serve.
+pub const MAX_MODELS_PER_NODE: usize = 16;
+
+/// Whether a node may be chosen for new committees.
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Active,
+    /// Left; its stake can be withdrawn from block `unlocks_at`.
+    Unbonding {
+        unlocks_at: u64,
+    },
+}
+
+/// A registered node as stored.
+#[near(serializers = [borsh])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// The ed25519 key its attestations are signed with (32 bytes).
+    pub attestation_key: [u8; 32],
+    pub models: Vec<ModelId>,
+    /// yoctoNEAR at stake (slashing takes from it).
+    pub stake: u128,
+    /// yoctoNEAR paid for the entry's storage, returned on withdrawal.
+    pub storage_deposit: u128,
+    pub status: NodeStatus,
+    pub registered_at: u64,
+}
+
+/// A node as views return it.
+#[near(serializers = [json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub account_id: AccountId,
+    pub attestation_key: PublicKey,
+    pub models: Vec<ModelId>,
+    pub stake: U128,
+    pub status: NodeStatus,
+    pub registered_at: u64,
+}
+
+impl NodeView {
+    pub fn new(account_id: AccountId, node: &Node) -> Self {
+        let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
+            .unwrap_or_else(|_| env::abort());
+        Self {
+            account_id,
+            attestation_key: key,
+            models: node.models.clone(),
+            stake: U128(node.stake),
+            status: node.status.clone(),
+            registered_at: node.registered_at,
+        }
+    }
+}
+
+#[near]
+impl OracleContract {
+    /// Registers the caller as a node serving `models`, signing attestations with
+    /// `attestation_key` (`ed25519:<base58>`). The attached deposit pays the entry's storage; the
+    /// rest is the stake, which must reach the configured minimum.
+    #[payable]
+    pub fn register_node(&mut self, attestation_key: PublicKey, models: Vec<ModelId>) -> NodeView {
+        let account = env::predecessor_account_id();
+        require!(
+            !self.nodes.contains_key(&account),
+            format!("{account} is already registered as a node")
+        );
+        require!(
+            attestation_key.curve_type() == CurveType::ED25519,
+            "attestation_key must be an ed25519 key"
+        );
+        require!(
+            !models.is_empty() && models.len() <= MAX_MODELS_PER_NODE,
+            format!("a node serves 1 to {MAX_MODELS_PER_NODE} models")
+        );
+        for model in &models {
+            require!(
+                self.models.contains_key(model),
+                format!("model {model} is not registered")
+            );
+        }
+        let key: [u8; 32] = attestation_key.as_bytes()[1..]
+            .try_into()
+            .unwrap_or_else(|_| env::panic_str("an ed25519 key is 32 bytes"));
+        let before = env::storage_usage();
+        let mut node = Node {
+            attestation_key: key,
+            models,
+            stake: 0,
+            storage_deposit: 0,
+            status: NodeStatus::Active,
+            registered_at: env::block_height(),
+        };
+        self.nodes.insert(account.clone(), node.clone());
+        self.nodes.flush();
+        let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
+        let attached = env::attached_deposit().as_yoctonear();
+        let min_stake = self.config.min_stake.0;
+        require!(
+            attached >= storage_deposit.saturating_add(min_stake),
+            format!(
+                "attach at least {} yoctoNEAR: the minimum stake {min_stake} plus {storage_deposit} \
+                 for storage",
+                storage_deposit.saturating_add(min_stake)
+            )
+        );
+        node.stake = attached - storage_deposit;
+        node.storage_deposit = storage_deposit;
+        self.nodes.insert(account.clone(), node.clone());
+        let view = NodeView::new(account, &node);
+        Event::NodeRegistered.emit(&view);
+        view
+    }
+
+    /// Adds the attached deposit to the caller's stake.
+    #[payable]
+    pub fn add_stake(&mut self) -> U128 {
+        let account = env::predecessor_account_id();
+        let node = self.node_mut(&account);
+        require!(
+            node.status == NodeStatus::Active,
+            "an unbonding node cannot add stake"
+        );
+        node.stake += env::attached_deposit().as_yoctonear();
+        let stake = node.stake;
+        Event::NodeStakeAdded.emit(json!({
+            "node": account,
+            "added": U128(env::attached_deposit().as_yoctonear()),
+            "stake": U128(stake),
+        }));
+        U128(stake)
+    }
+
+    /// Stops the caller being chosen for committees; its stake unlocks after
+    /// `unbonding_blocks`. It stays answerable (and slashable) for requests it already serves.
+    pub fn unregister_node(&mut self) -> u64 {
+        let account = env::predecessor_account_id();
+        let unlocks_at = env::block_height() + self.config.unbonding_blocks;
+        let node = self.node_mut(&account);
+        require!(
+            node.status == NodeStatus::Active,
+            format!("{account} is already unbonding")
+        );
+        node.status = NodeStatus::Unbonding { unlocks_at };
+        Event::NodeUnbonding.emit(json!({ "node": account, "unlocks_at": unlocks_at }));
+        unlocks_at
+    }
+
+    /// Once unbonded, removes the caller's node and sends back its stake and storage deposit.
+    pub fn withdraw_stake(&mut self) -> U128 {
+        let account = env::predecessor_account_id();
+        let node = self.node_mut(&account).clone();
+        let NodeStatus::Unbonding { unlocks_at } = node.status else {
+            env::panic_str("call unregister_node first; stake unlocks after the unbonding delay")
+        };
+        let now = env::block_height();
+        require!(
+            now >= unlocks_at,
+            format!("stake unlocks at block {unlocks_at}; now is block {now}")
+        );
+        self.nodes.remove(&account);
+        let amount = node.stake + node.storage_deposit;
+        send(&account, amount);
+        Event::NodeWithdrawn.emit(json!({ "node": account, "amount": U128(amount) }));
+        U128(amount)
+    }
+}
+
+impl OracleContract {
+    pub(crate) fn node_mut(&mut self, account: &AccountId) -> &mut Node {
+        self.nodes
+            .get_mut(account)
+            .unwrap_or_else(|| env::panic_str(&format!("{account} is not a registered node")))
+    }
+
+    /// Accounts that may join a committee for `model`: active, staked at least the minimum,
+    /// serving the model.
+    pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
+        let min_stake = self.config.min_stake.0;
+        self.nodes
+            .iter()
+            .filter(|(_, node)| {
+                node.status == NodeStatus::Active
+                    && node.stake >= min_stake
+                    && node.models.contains(model)
+            })
+            .map(|(account, _)| account)
+            .collect()
+    }
+}

@@ -1,0 +1,69 @@
+//! Quorum counting and output handling: which result a committee agreed on, and how much of
+//! the output is kept inline.
+
+use oracle_protocol::Digest32;
+
+/// What a node attested to: the engine's result digest and the SHA-256 of the output.
+pub type Claim = (Digest32, Digest32);
+
+/// The claim that at least `quorum` of `claims` share, if any (the first to get there when
+/// several could, which a quorum of more than half rules out).
+pub fn agreed_claim(claims: &[Claim], quorum: u32) -> Option<Claim> {
+    claims
+        .iter()
+        .find(|candidate| {
+            let votes = claims.iter().filter(|c| c == candidate).count();
+            votes >= quorum as usize
+        })
+        .copied()
+}
+
+/// The longest prefix of `output` of at most `limit` bytes that ends on a character boundary,
+/// and whether it is shorter than the output.
+pub fn inline_prefix(output: &str, limit: u32) -> (&str, bool) {
+    let limit = limit as usize;
+    if output.len() <= limit {
+        return (output, false);
+    }
+    let mut end = limit;
+    while !output.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&output[..end], true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(digest: u8, output: u8) -> Claim {
+        (Digest32([digest; 32]), Digest32([output; 32]))
+    }
+
+    #[test]
+    fn a_quorum_needs_k_equal_claims() {
+        let good = claim(1, 1);
+        let bad = claim(2, 2);
+        assert_eq!(agreed_claim(&[good, bad], 2), None);
+        assert_eq!(agreed_claim(&[good, bad, good], 2), Some(good));
+        assert_eq!(agreed_claim(&[bad, good, good, good], 3), Some(good));
+        assert_eq!(agreed_claim(&[], 1), None);
+    }
+
+    #[test]
+    fn same_digest_with_another_output_is_another_claim() {
+        let a = claim(1, 1);
+        let b = claim(1, 2);
+        assert_eq!(agreed_claim(&[a, b], 2), None);
+    }
+
+    #[test]
+    fn prefixes_end_on_character_boundaries() {
+        assert_eq!(inline_prefix("hello", 10), ("hello", false));
+        assert_eq!(inline_prefix("hello", 5), ("hello", false));
+        assert_eq!(inline_prefix("hello", 3), ("hel", true));
+        // "é" is two bytes: a limit inside it steps back before it.
+        assert_eq!(inline_prefix("aé", 2), ("a", true));
+        assert_eq!(inline_prefix("éé", 3), ("é", true));
+    }
+}

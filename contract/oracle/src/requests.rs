@@ -1,0 +1,350 @@
+//! Requests: a dApp calls `request` with a deposit in an ordinary cross-contract call; the
+//! contract yields, and the dApp's callback receives the `OracleResponse` once a quorum resolves
+//! the request (the yield is resumed with the request id) or the yield times out (fee refunded).
+
+use crate::committee;
+use crate::config::YIELD_TIMEOUT_BLOCKS;
+use crate::events::Event;
+use crate::fees::request_storage_bytes;
+use crate::storage::{cost_of, send};
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
+use near_sdk::{env, near, require, AccountId, Gas, GasWeight, Promise, YieldId};
+use oracle_protocol::{
+    Digest32, ModelId, OracleResponse, RequestCreated, RequestParams, ResolvedOutput,
+    ResponseStatus,
+};
+
+/// Gas reserved for `on_request_finished`, the yield's callback.
+pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(20);
+/// Bytes of the resume payload: the request id, u64 little-endian.
+const RESUME_PAYLOAD_BYTES: usize = 8;
+
+/// Where a request stands.
+#[near(serializers = [borsh])]
+#[derive(Clone, Debug)]
+pub enum RequestStatus {
+    /// Waiting for a quorum; `yield_id` resumes the requester's call flow.
+    Pending { yield_id: YieldId },
+    /// A quorum agreed on `answer` at block `at`.
+    Resolved { answer: ResolvedOutput, at: u64 },
+    /// The yield timed out at block `at`; the fee went back to the requester.
+    TimedOut { at: u64 },
+}
+
+/// An attestation accepted on-chain: who, and what it claimed.
+#[near(serializers = [borsh])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttestationRecord {
+    pub node: AccountId,
+    pub result_digest: Digest32,
+    pub output_hash: Digest32,
+}
+
+/// A request as stored (its input is kept apart, in `inputs`).
+#[near(serializers = [borsh])]
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub model_id: ModelId,
+    /// The caller of `request`; it paid, and refunds go back to it.
+    pub requester: AccountId,
+    pub params: RequestParams,
+    pub input_hash: Digest32,
+    pub input_bytes: u32,
+    /// Paid to the agreeing nodes on resolution, refunded on timeout (yoctoNEAR).
+    pub fee: u128,
+    /// Locked for the request's storage until it is cleaned up (yoctoNEAR).
+    pub storage_deposit: u128,
+    pub committee: Vec<AccountId>,
+    pub quorum: u32,
+    /// Longest output prefix stored and returned inline (the config when the request was made).
+    pub inline_output_limit: u32,
+    pub attestations: Vec<AttestationRecord>,
+    /// Committee members slashed for this request (at most once each).
+    pub slashed: Vec<AccountId>,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub status: RequestStatus,
+}
+
+/// A request as views return it.
+#[near(serializers = [json])]
+#[derive(Clone, Debug)]
+pub struct RequestView {
+    pub request_id: u64,
+    pub model_id: ModelId,
+    pub requester: AccountId,
+    pub input: String,
+    pub params: RequestParams,
+    pub fee: U128,
+    pub storage_deposit: U128,
+    pub committee: Vec<AccountId>,
+    pub quorum: u32,
+    /// Accounts that have attested so far, in order.
+    pub attested: Vec<AccountId>,
+    pub slashed: Vec<AccountId>,
+    pub created_at: u64,
+    pub expires_at: u64,
+    /// `pending`, `resolved` or `timed_out`.
+    pub status: String,
+    pub answer: Option<ResolvedOutput>,
+}
+
+impl RequestView {
+    pub fn new(request_id: u64, request: &Request, input: String) -> Self {
+        let (status, answer) = match &request.status {
+            RequestStatus::Pending { .. } => ("pending", None),
+            RequestStatus::Resolved { answer, .. } => ("resolved", Some(answer.clone())),
+            RequestStatus::TimedOut { .. } => ("timed_out", None),
+        };
+        Self {
+            request_id,
+            model_id: request.model_id,
+            requester: request.requester.clone(),
+            input,
+            params: request.params.clone(),
+            fee: U128(request.fee),
+            storage_deposit: U128(request.storage_deposit),
+            committee: request.committee.clone(),
+            quorum: request.quorum,
+            attested: request
+                .attestations
+                .iter()
+                .map(|a| a.node.clone())
+                .collect(),
+            slashed: request.slashed.clone(),
+            created_at: request.created_at,
+            expires_at: request.expires_at,
+            status: status.to_string(),
+            answer,
+        }
+    }
+}
+
+#[near]
+impl OracleContract {
+    /// Asks `model_id` to complete `input` with `params`. Attach the model's price plus the
+    /// request's storage (see `estimate_fee`); any excess is refunded at once. Returns (through
+    /// a yield) the `OracleResponse` the caller's callback receives.
+    #[payable]
+    pub fn request(&mut self, model_id: ModelId, input: String, params: RequestParams) -> Promise {
+        let requester = env::predecessor_account_id();
+        let quote = self.quote(&model_id, &params, input.len());
+        let attached = env::attached_deposit().as_yoctonear();
+        require!(
+            attached >= quote.total(),
+            format!(
+                "attach at least {} yoctoNEAR: fee {} plus storage {} ({} bytes); attached {attached}",
+                quote.total(),
+                quote.fee,
+                quote.storage,
+                quote.storage_bytes
+            )
+        );
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        let committee = self.choose_committee(request_id, &model_id);
+
+        let args = json!({ "request_id": request_id }).to_string();
+        let (promise, yield_id) = Promise::new_yield(
+            "on_request_finished",
+            args,
+            FINISH_CALLBACK_GAS,
+            GasWeight(0),
+        );
+        let now = env::block_height();
+        let input_hash = Digest32(env::sha256_array(input.as_bytes()));
+        let request = Request {
+            model_id,
+            requester: requester.clone(),
+            params,
+            input_hash,
+            input_bytes: input.len() as u32,
+            fee: quote.fee,
+            storage_deposit: quote.storage,
+            committee,
+            quorum: self.config.quorum,
+            inline_output_limit: self.config.max_inline_output_bytes,
+            attestations: Vec::new(),
+            slashed: Vec::new(),
+            created_at: now,
+            expires_at: now + YIELD_TIMEOUT_BLOCKS,
+            status: RequestStatus::Pending { yield_id },
+        };
+        Event::RequestCreated.emit(RequestCreated {
+            request_id,
+            requester: requester.to_string(),
+            model_id,
+            params: request.params.clone(),
+            input_bytes: request.input_bytes,
+            input_hash,
+            committee: request.committee.iter().map(|a| a.to_string()).collect(),
+            quorum: request.quorum,
+            fee: request.fee,
+            expires_at_block: request.expires_at,
+        });
+        self.requests.insert(request_id, request);
+        self.inputs.insert(request_id, input);
+        self.pending.insert(request_id);
+        send(&requester, attached - quote.total());
+        promise
+    }
+
+    /// The yield's callback: on resume, returns the resolved answer; on timeout, marks the
+    /// request timed out, refunds the fee and returns `timed_out` (never panics on a timeout,
+    /// so the requester's callback can read it).
+    #[private]
+    pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
+        let resumed = env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok();
+        let mut request = self
+            .requests
+            .get(&request_id)
+            .cloned()
+            .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
+        let status = match (&request.status, resumed) {
+            (RequestStatus::Resolved { answer, .. }, true) => {
+                ResponseStatus::Resolved(answer.clone())
+            }
+            (RequestStatus::Pending { .. }, false) => {
+                let now = env::block_height();
+                request.status = RequestStatus::TimedOut { at: now };
+                self.pending.remove(&request_id);
+                send(&request.requester, request.fee);
+                let message = format!(
+                    "request {request_id} timed out: {} of {} committee nodes attested and no \
+                     {} agreed within {YIELD_TIMEOUT_BLOCKS} blocks; the fee of {} yoctoNEAR \
+                     was refunded to {}",
+                    request.attestations.len(),
+                    request.committee.len(),
+                    request.quorum,
+                    request.fee,
+                    request.requester
+                );
+                Event::RequestTimedOut.emit(json!({
+                    "request_id": request_id,
+                    "refunded": U128(request.fee),
+                    "requester": request.requester,
+                }));
+                let refunded = request.fee;
+                self.requests.insert(request_id, request);
+                ResponseStatus::TimedOut { message, refunded }
+            }
+            (status, resumed) => env::panic_str(&format!(
+                "request {request_id} finished in an inconsistent state ({status:?}, resumed: \
+                 {resumed})"
+            )),
+        };
+        OracleResponse { request_id, status }
+    }
+
+    /// Removes a finished request once `retention_blocks` have passed since it finished, and
+    /// returns its storage deposit to the requester. Anyone may call it.
+    pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
+        let request = self
+            .requests
+            .get(&request_id)
+            .cloned()
+            .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
+        let finished_at = match request.status {
+            RequestStatus::Pending { .. } => {
+                env::panic_str(&format!("request {request_id} is still pending"))
+            }
+            RequestStatus::Resolved { at, .. } | RequestStatus::TimedOut { at } => at,
+        };
+        let cleanable_at = finished_at + self.config.retention_blocks;
+        let now = env::block_height();
+        require!(
+            now >= cleanable_at,
+            format!("request {request_id} can be cleaned up from block {cleanable_at}; now is block {now}")
+        );
+        self.requests.remove(&request_id);
+        self.inputs.remove(&request_id);
+        send(&request.requester, request.storage_deposit);
+        Event::RequestCleanedUp.emit(json!({
+            "request_id": request_id,
+            "requester": request.requester,
+            "released": U128(request.storage_deposit),
+        }));
+        U128(request.storage_deposit)
+    }
+}
+
+/// What a request costs.
+pub struct Quote {
+    pub fee: u128,
+    pub storage: u128,
+    pub storage_bytes: u64,
+}
+
+impl Quote {
+    pub fn total(&self) -> u128 {
+        self.fee + self.storage
+    }
+}
+
+impl OracleContract {
+    /// Checks a request against its model's limits and prices it; panics with the reason when
+    /// the request is not acceptable.
+    pub(crate) fn quote(
+        &self,
+        model_id: &ModelId,
+        params: &RequestParams,
+        input_bytes: usize,
+    ) -> Quote {
+        let model = self
+            .models
+            .get(model_id)
+            .unwrap_or_else(|| env::panic_str(&format!("model {model_id} is not registered")));
+        params.check().unwrap_or_else(|e| env::panic_str(&e));
+        require!(
+            params.max_tokens <= model.max_output_tokens,
+            format!(
+                "max_tokens is {}; model {model_id} allows at most {}",
+                params.max_tokens, model.max_output_tokens
+            )
+        );
+        require!(
+            input_bytes as u64 <= u64::from(model.max_input_bytes),
+            format!(
+                "input is {input_bytes} bytes; model {model_id} accepts at most {}",
+                model.max_input_bytes
+            )
+        );
+        let storage_bytes = request_storage_bytes(
+            input_bytes as u32,
+            self.config.committee_size,
+            self.config.max_inline_output_bytes,
+        );
+        Quote {
+            fee: model.price,
+            storage: cost_of(storage_bytes),
+            storage_bytes,
+        }
+    }
+
+    /// The committee of `request_id`: the best-ranked eligible nodes for the block's seed.
+    fn choose_committee(&self, request_id: u64, model_id: &ModelId) -> Vec<AccountId> {
+        let eligible = self.eligible_nodes(model_id);
+        let quorum = self.config.quorum as usize;
+        require!(
+            eligible.len() >= quorum,
+            format!(
+                "only {} active nodes serve model {model_id}; a request needs at least {quorum}",
+                eligible.len()
+            )
+        );
+        let seed = env::random_seed_array();
+        let chosen = committee::select(
+            &seed,
+            request_id,
+            eligible.iter().map(|a| a.as_str()),
+            self.config.committee_size as usize,
+            |bytes| env::sha256_array(bytes),
+        );
+        chosen
+            .into_iter()
+            .map(|a| a.parse().unwrap_or_else(|_| env::abort()))
+            .collect()
+    }
+}

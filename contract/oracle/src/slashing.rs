@@ -1,0 +1,126 @@
+//! Slashing. A committee member loses `slash_bps` of its stake, at most once per request, when
+//! (1) its attested result differs from the one the quorum resolved, before or after the
+//! resolution, or (2) anyone shows two valid signatures of its attestation key over different
+//! results for the same request (equivocation); the reporter of (2) gets `reporter_bps` of the
+//! slashed amount. The rest goes to the treasury. Inference is deterministic, so an honest node's
+//! result always equals the quorum's and it never signs two results: it cannot be slashed.
+
+use crate::events::Event;
+use crate::fees::bps_share;
+use crate::requests::Request;
+use crate::storage::send;
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
+use near_sdk::{env, near, require, AccountId};
+use oracle_protocol::SignedClaim;
+
+/// Why a node was slashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlashReason {
+    /// Attested to a result other than the resolved one.
+    WrongDigest,
+    /// Signed two different results for one request.
+    Equivocation,
+}
+
+impl SlashReason {
+    fn name(self) -> &'static str {
+        match self {
+            SlashReason::WrongDigest => "wrong_digest",
+            SlashReason::Equivocation => "equivocation",
+        }
+    }
+}
+
+#[near]
+impl OracleContract {
+    /// Evidence that `node` signed two different results for `request_id`. Anyone may submit
+    /// it; the node is slashed and the caller gets the reporter's share. Returns the amount
+    /// slashed.
+    pub fn report_equivocation(
+        &mut self,
+        request_id: u64,
+        node: AccountId,
+        first: SignedClaim,
+        second: SignedClaim,
+    ) -> U128 {
+        let mut request = self.request_or_panic(request_id);
+        require!(
+            request.committee.contains(&node),
+            format!("{node} is not on the committee of request {request_id}")
+        );
+        require!(
+            !request.slashed.contains(&node),
+            format!("{node} was already slashed for request {request_id}")
+        );
+        let first_claim = (first.result_digest, first.output_hash);
+        let second_claim = (second.result_digest, second.output_hash);
+        require!(
+            first_claim != second_claim,
+            "both claims name the same result: that is not equivocation"
+        );
+        for (which, claim, signature) in [
+            ("first", first_claim, &first.signature),
+            ("second", second_claim, &second.signature),
+        ] {
+            require!(
+                self.signature_valid(request_id, &request, &node, claim, signature),
+                format!("the {which} signature is not {node}'s for request {request_id}")
+            );
+        }
+        let reporter = env::predecessor_account_id();
+        let amount = self.slash(
+            request_id,
+            &mut request,
+            &node,
+            SlashReason::Equivocation,
+            Some(&reporter),
+        );
+        self.requests.insert(request_id, request);
+        U128(amount)
+    }
+}
+
+impl OracleContract {
+    /// Takes `slash_bps` of `node`'s stake for `request_id` (once per request), pays the
+    /// reporter's share and keeps the rest in the treasury. Returns the amount taken.
+    pub(crate) fn slash(
+        &mut self,
+        request_id: u64,
+        request: &mut Request,
+        node: &AccountId,
+        reason: SlashReason,
+        reporter: Option<&AccountId>,
+    ) -> u128 {
+        if request.slashed.contains(node) {
+            return 0;
+        }
+        request.slashed.push(node.clone());
+        let slash_bps = self.config.slash_bps;
+        let reporter_bps = self.config.reporter_bps;
+        let Some(entry) = self.nodes.get_mut(node) else {
+            // Unbonding outlasts the slashable window, so this only happens for a node that
+            // withdrew after the owner shortened `unbonding_blocks`.
+            return 0;
+        };
+        let amount = bps_share(entry.stake, slash_bps);
+        entry.stake -= amount;
+        let remaining = entry.stake;
+        let reward = reporter.map_or(0, |_| bps_share(amount, reporter_bps));
+        if let Some(reporter) = reporter {
+            send(reporter, reward);
+        }
+        self.treasury += amount - reward;
+        Event::NodeSlashed.emit(json!({
+            "node": node,
+            "request_id": request_id,
+            "reason": reason.name(),
+            "amount": U128(amount),
+            "remaining_stake": U128(remaining),
+            "reporter": reporter,
+            "reporter_reward": U128(reward),
+        }));
+        amount
+    }
+}

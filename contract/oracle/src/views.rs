@@ -1,0 +1,136 @@
+//! View methods: requests, nodes, models, settings, prices.
+
+use crate::config::Config;
+use crate::models::{page, ModelView};
+use crate::nodes::NodeView;
+use crate::requests::RequestView;
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::{near, AccountId};
+use oracle_protocol::{ModelId, RequestParams};
+
+/// What a request costs, in yoctoNEAR: attach `total`.
+#[near(serializers = [json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeeEstimate {
+    /// The model's price, paid to the agreeing nodes (refunded on timeout).
+    pub fee: U128,
+    /// The request's storage, released to the requester when it is cleaned up.
+    pub storage: U128,
+    pub storage_bytes: u64,
+    pub total: U128,
+}
+
+/// Counters and balances of the contract.
+#[near(serializers = [json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OracleInfo {
+    pub owner: AccountId,
+    pub state_version: u32,
+    pub next_request_id: u64,
+    pub pending_requests: u32,
+    pub nodes: u32,
+    pub models: u32,
+    /// Slashed stake held for the owner (yoctoNEAR).
+    pub treasury: U128,
+}
+
+#[near]
+impl OracleContract {
+    pub fn owner(&self) -> AccountId {
+        self.owner.clone()
+    }
+
+    pub fn get_config(&self) -> Config {
+        self.config.clone()
+    }
+
+    pub fn get_info(&self) -> OracleInfo {
+        OracleInfo {
+            owner: self.owner.clone(),
+            state_version: self.version,
+            next_request_id: self.next_request_id,
+            pending_requests: self.pending.len(),
+            nodes: self.nodes.len(),
+            models: self.models.len(),
+            treasury: U128(self.treasury),
+        }
+    }
+
+    /// The deposit `request` needs for `model_id` with `params` and an input of `input_bytes`
+    /// bytes (default: the model's largest input, so the estimate always suffices). Panics with
+    /// the reason when such a request would be refused.
+    pub fn estimate_fee(
+        &self,
+        model_id: ModelId,
+        params: RequestParams,
+        input_bytes: Option<u32>,
+    ) -> FeeEstimate {
+        let input_bytes = input_bytes.unwrap_or_else(|| {
+            self.models
+                .get(&model_id)
+                .map_or(0, |model| model.max_input_bytes)
+        });
+        let quote = self.quote(&model_id, &params, input_bytes as usize);
+        FeeEstimate {
+            fee: U128(quote.fee),
+            storage: U128(quote.storage),
+            storage_bytes: quote.storage_bytes,
+            total: U128(quote.total()),
+        }
+    }
+
+    pub fn get_request(&self, request_id: u64) -> Option<RequestView> {
+        let request = self.requests.get(&request_id)?;
+        let input = self.inputs.get(&request_id).cloned().unwrap_or_default();
+        Some(RequestView::new(request_id, request, input))
+    }
+
+    /// Requests still waiting for a quorum, a page at a time (the order changes as requests
+    /// finish).
+    pub fn list_pending_requests(
+        &self,
+        from_index: Option<u32>,
+        limit: Option<u32>,
+    ) -> Vec<RequestView> {
+        let (skip, take) = page(from_index, limit);
+        self.pending
+            .iter()
+            .skip(skip)
+            .take(take)
+            .filter_map(|id| self.get_request(*id))
+            .collect()
+    }
+
+    pub fn get_node(&self, account_id: AccountId) -> Option<NodeView> {
+        self.nodes
+            .get(&account_id)
+            .map(|node| NodeView::new(account_id, node))
+    }
+
+    pub fn list_nodes(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<NodeView> {
+        let (skip, take) = page(from_index, limit);
+        self.nodes
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|(account, node)| NodeView::new(account.clone(), node))
+            .collect()
+    }
+
+    pub fn get_model(&self, model_id: ModelId) -> Option<ModelView> {
+        self.models
+            .get(&model_id)
+            .map(|info| ModelView::new(model_id, info))
+    }
+
+    pub fn list_models(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<ModelView> {
+        let (skip, take) = page(from_index, limit);
+        self.models
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|(id, info)| ModelView::new(*id, info))
+            .collect()
+    }
+}

@@ -1,0 +1,82 @@
+//! What the dApp's callback receives: the value the oracle's yield callback returns, as JSON.
+
+use crate::ids::Digest32;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// The answer to one request, delivered to the requesting contract's callback.
+///
+/// JSON: `{"request_id":7,"status":{"resolved":{...}}}` or
+/// `{"request_id":7,"status":{"timed_out":{"message":"...","refunded":"1000"}}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleResponse {
+    pub request_id: u64,
+    pub status: ResponseStatus,
+}
+
+/// How a request ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseStatus {
+    /// A quorum of the committee agreed on this output.
+    Resolved(ResolvedOutput),
+    /// No quorum before the yield timed out; `refunded` yoctoNEAR (the fee) went back to the
+    /// requester.
+    TimedOut {
+        message: String,
+        #[serde(with = "crate::json_numbers::u128_string")]
+        refunded: u128,
+    },
+}
+
+/// The agreed output. When it is longer than the oracle's inline limit, `output` is its longest
+/// prefix (on a character boundary) within the limit and `output_truncated` is set; the full
+/// output is the one whose SHA-256 is `output_hash`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ResolvedOutput {
+    pub output: String,
+    pub output_truncated: bool,
+    /// Length in bytes of the full output.
+    pub output_bytes: u32,
+    /// The engine's result digest the quorum signed.
+    pub result_digest: Digest32,
+    /// SHA-256 of the full output.
+    pub output_hash: Digest32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shapes_are_pinned() {
+        let resolved = OracleResponse {
+            request_id: 3,
+            status: ResponseStatus::Resolved(ResolvedOutput {
+                output: "Paris".into(),
+                output_truncated: false,
+                output_bytes: 5,
+                result_digest: Digest32([1; 32]),
+                output_hash: Digest32([2; 32]),
+            }),
+        };
+        let json = serde_json::to_value(&resolved).unwrap();
+        assert_eq!(json["request_id"], 3);
+        assert_eq!(json["status"]["resolved"]["output"], "Paris");
+        assert_eq!(json["status"]["resolved"]["output_hash"], "02".repeat(32));
+        let back: OracleResponse = serde_json::from_value(json).unwrap();
+        assert_eq!(back, resolved);
+
+        let timed_out = OracleResponse {
+            request_id: 4,
+            status: ResponseStatus::TimedOut {
+                message: "no quorum".into(),
+                refunded: 10,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&timed_out).unwrap(),
+            r#"{"request_id":4,"status":{"timed_out":{"message":"no quorum","refunded":"10"}}}"#
+        );
+    }
+}

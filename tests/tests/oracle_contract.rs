@@ -1,0 +1,912 @@
+//! The oracle contract as wasm on wasm-host, with the example dApp and real ed25519 node keys:
+//! request → attestations → the dApp's callback gets the answer; timeouts and refunds; slashing;
+//! every rejection with its message; storage, cleanup, node lifecycle, admin and upgrade. Gas per
+//! request, attestation and resolution is printed (`--nocapture`) for the README.
+
+use e2e_tests::layout::contracts_dir;
+use oracle_protocol::{AttestationMessage, Digest32, ModelId, Signature64};
+use sdk::keys::KeyPair;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use wasm_host::abi::{Action, CryptoHash};
+use wasm_host::chain::{Chain, FinalStatus, TxResult, CHAIN_ID, ONE_NEAR, TGAS};
+
+const ORACLE: &str = "oracle.test";
+const OWNER: &str = "owner.test";
+const DAPP: &str = "dapp.test";
+const ALICE: &str = "alice.test";
+const RELAYER: &str = "relayer.test";
+const GAS: u64 = 100 * TGAS;
+const ASK_GAS: u64 = 200 * TGAS;
+/// Nodes registered (committees take 4 of them, quorum 3).
+const NODES: usize = 5;
+const MIN_STAKE: u128 = 5 * ONE_NEAR;
+const NODE_DEPOSIT: u128 = 10 * ONE_NEAR;
+const PRICE: u128 = ONE_NEAR / 100;
+const MAX_INPUT_BYTES: u32 = 256;
+const INLINE_OUTPUT: u32 = 64;
+const RETENTION_BLOCKS: u64 = 50;
+const UNBONDING_BLOCKS: u64 = 300;
+const ANSWER: &str = "Paris is the capital of France.";
+
+fn sha256(bytes: &[u8]) -> Digest32 {
+    Digest32(Sha256::digest(bytes).into())
+}
+
+fn model_id() -> ModelId {
+    sha256(b"test model gguf")
+}
+
+/// The engine's digest a node would compute for `output` (the contract only compares them).
+fn digest_of(output: &str) -> Digest32 {
+    sha256(format!("digest of {output}").as_bytes())
+}
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = contracts_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `cargo xtask build-contracts` first",
+            path.display()
+        )
+    })
+}
+
+fn params(max_tokens: u32) -> Value {
+    json!({"temperature_milli": 0, "top_k": 0, "top_p_milli": 1000, "max_tokens": max_tokens, "seed": "0"})
+}
+
+/// A chain with the oracle (committee 4, quorum 3), one model, five staked nodes and the dApp.
+struct World {
+    chain: Chain,
+    keys: Vec<KeyPair>,
+}
+
+fn node_name(index: usize) -> String {
+    format!("node{index}.test")
+}
+
+fn setup() -> World {
+    let mut chain = Chain::new();
+    for (account, balance) in [
+        (OWNER, 100),
+        (ORACLE, 50),
+        (DAPP, 50),
+        (ALICE, 100),
+        (RELAYER, 100),
+    ] {
+        chain.create_account(account, balance * ONE_NEAR).unwrap();
+    }
+    chain
+        .deploy(ORACLE, wasm("oracle_contract"))
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let config = json!({
+        "committee_size": 4, "quorum": 3, "min_stake": MIN_STAKE.to_string(),
+        "unbonding_blocks": UNBONDING_BLOCKS, "slash_bps": 1000, "reporter_bps": 5000,
+        "max_output_bytes": 4096, "max_inline_output_bytes": INLINE_OUTPUT,
+        "retention_blocks": RETENTION_BLOCKS,
+    });
+    let init = chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "new",
+            json!({"owner": OWNER, "config": config}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    assert_success(&init);
+    let model = json!({"model": {
+        "model_id": model_id(), "name": "test model", "spec_version": "detspec-1",
+        "max_input_bytes": MAX_INPUT_BYTES, "max_output_tokens": 128, "price": PRICE.to_string(),
+    }});
+    assert_success(
+        &chain
+            .call(
+                OWNER,
+                ORACLE,
+                "register_model",
+                model.to_string(),
+                ONE_NEAR,
+                GAS,
+            )
+            .unwrap(),
+    );
+    chain
+        .deploy(DAPP, wasm("example_dapp"))
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let dapp_init = json!({"oracle": ORACLE, "model_id": model_id()});
+    assert_success(
+        &chain
+            .call(DAPP, DAPP, "new", dapp_init.to_string(), 0, GAS)
+            .unwrap(),
+    );
+    let mut world = World {
+        chain,
+        keys: Vec::new(),
+    };
+    for index in 0..NODES {
+        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        world
+            .chain
+            .create_account(&node_name(index), 100 * ONE_NEAR)
+            .unwrap();
+        let registered = world.register_node(index, &key, NODE_DEPOSIT);
+        assert_success(&registered);
+        world.keys.push(key);
+    }
+    world
+}
+
+fn assert_success(result: &TxResult) {
+    assert!(
+        matches!(result.status, FinalStatus::SuccessValue(_)),
+        "{:?}",
+        result.status
+    );
+}
+
+/// Asserts the transaction failed with a message containing `expected`.
+fn assert_fails(result: &TxResult, expected: &str) {
+    let message = result.status_message();
+    assert!(
+        matches!(result.status, FinalStatus::Failure(_)) && message.contains(expected),
+        "expected a failure containing `{expected}`, got: {message}"
+    );
+}
+
+/// The data of every `event` the oracle logged in `result`.
+fn events(result: &TxResult, event: &str) -> Vec<Value> {
+    result
+        .logs()
+        .iter()
+        .filter_map(|log| log.strip_prefix("EVENT_JSON:"))
+        .map(|body| serde_json::from_str::<Value>(body).unwrap())
+        .filter(|body| body["standard"] == "ai-oracle" && body["event"] == event)
+        .map(|body| body["data"][0].clone())
+        .collect()
+}
+
+fn yocto(value: &Value) -> u128 {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+impl World {
+    fn register_node(&mut self, index: usize, key: &KeyPair, deposit: u128) -> TxResult {
+        let args = json!({
+            "attestation_key": key.public_key().to_near_string(),
+            "models": [model_id()],
+        });
+        self.chain
+            .call(
+                &node_name(index),
+                ORACLE,
+                "register_node",
+                args.to_string(),
+                deposit,
+                GAS,
+            )
+            .unwrap()
+    }
+
+    fn call(&mut self, signer: &str, method: &str, args: Value, deposit: u128) -> TxResult {
+        self.chain
+            .call(signer, ORACLE, method, args.to_string(), deposit, GAS)
+            .unwrap()
+    }
+
+    fn view(&self, account: &str, method: &str, args: Value) -> Value {
+        self.chain
+            .view(account, method, args.to_string())
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    fn request(&self, request_id: u64) -> Value {
+        self.view(ORACLE, "get_request", json!({"request_id": request_id}))
+    }
+
+    fn deposit_for(&self, input: &str) -> u128 {
+        let estimate = self.view(
+            ORACLE,
+            "estimate_fee",
+            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len()}),
+        );
+        yocto(&estimate["total"])
+    }
+
+    /// Alice asks the dApp `question`; returns the transaction once the oracle has created the
+    /// request (the dApp's callback then waits on the oracle's yield).
+    fn ask(&mut self, question: &str, deposit: u128) -> CryptoHash {
+        let action = Action::FunctionCall {
+            method_name: "ask".into(),
+            args: json!({"question": question, "max_tokens": 32})
+                .to_string()
+                .into_bytes(),
+            deposit,
+            gas: ASK_GAS,
+        };
+        let tx = self.chain.submit(ALICE, DAPP, vec![action]).unwrap();
+        self.chain.advance_blocks(3);
+        tx
+    }
+
+    /// The committee of `request_id` as node indices, in rank order.
+    fn committee(&self, request_id: u64) -> Vec<usize> {
+        self.request(request_id)["committee"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|account| {
+                (0..NODES)
+                    .find(|i| node_name(*i) == account.as_str().unwrap())
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn non_member(&self, request_id: u64) -> usize {
+        let committee = self.committee(request_id);
+        (0..NODES).find(|i| !committee.contains(i)).unwrap()
+    }
+
+    fn sign_with(
+        key: &KeyPair,
+        request_id: u64,
+        result_digest: Digest32,
+        output: &str,
+    ) -> Signature64 {
+        let message = AttestationMessage {
+            chain_id: CHAIN_ID.into(),
+            oracle_contract: ORACLE.into(),
+            request_id,
+            model_id: model_id(),
+            result_digest,
+            output_hash: sha256(output.as_bytes()),
+        };
+        Signature64(sdk::attest::sign(key, &message))
+    }
+
+    fn sign(&self, node: usize, request_id: u64, output: &str) -> Signature64 {
+        Self::sign_with(&self.keys[node], request_id, digest_of(output), output)
+    }
+
+    /// Node `node` attests to `output` for `request_id` with a valid signature.
+    fn attest(&mut self, node: usize, request_id: u64, output: &str) -> TxResult {
+        let signature = self.sign(node, request_id, output);
+        self.attest_signed(node, request_id, output, signature)
+    }
+
+    fn attest_signed(
+        &mut self,
+        node: usize,
+        request_id: u64,
+        output: &str,
+        signature: Signature64,
+    ) -> TxResult {
+        let args = json!({
+            "request_id": request_id, "output": output,
+            "result_digest": digest_of(output), "signature": signature,
+        });
+        self.chain
+            .call(
+                &node_name(node),
+                ORACLE,
+                "submit_attestation",
+                args.to_string(),
+                0,
+                GAS,
+            )
+            .unwrap()
+    }
+
+    fn stake(&self, node: usize) -> u128 {
+        let view = self.view(ORACLE, "get_node", json!({"account_id": node_name(node)}));
+        yocto(&view["stake"])
+    }
+
+    /// The dApp's record of question `id`.
+    fn question(&self, id: u64) -> Value {
+        self.view(DAPP, "get_question", json!({"question_id": id}))
+    }
+}
+
+#[test]
+fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback() {
+    let mut world = setup();
+    let deposit = world.deposit_for("What is the capital of France?");
+    let oracle_storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
+    let ask = world.ask("What is the capital of France?", deposit);
+
+    let created = events(&world.chain.tx_result(&ask), "request_created");
+    assert_eq!(created.len(), 1, "{:?}", world.chain.tx_result(&ask).logs());
+    assert_eq!(created[0]["request_id"], 0);
+    assert_eq!(created[0]["quorum"], 3);
+    assert_eq!(yocto(&created[0]["fee"]), PRICE);
+    let request = world.request(0);
+    assert_eq!(request["status"], "pending");
+    assert_eq!(request["input"], "What is the capital of France?");
+    assert_eq!(request["requester"], DAPP);
+    let pending = world.view(ORACLE, "list_pending_requests", json!({}));
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let request_gas = world
+        .chain
+        .tx_result(&ask)
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == ORACLE)
+        .unwrap()
+        .gas_burnt;
+
+    let committee = world.committee(0);
+    assert_eq!(committee.len(), 4);
+    let first = world.attest(committee[0], 0, ANSWER);
+    assert_eq!(first.json::<String>(), "recorded");
+    assert_eq!(events(&first, "attestation_submitted").len(), 1);
+    let second = world.attest(committee[1], 0, ANSWER);
+    assert_eq!(second.json::<String>(), "recorded");
+    assert_eq!(
+        world.chain.tx_result(&ask).status,
+        FinalStatus::Pending,
+        "no answer before the quorum"
+    );
+    let third = world.attest(committee[2], 0, ANSWER);
+    assert_eq!(third.json::<String>(), "resolved");
+    let resolved = events(&third, "request_resolved");
+    assert_eq!(resolved.len(), 1);
+    let paid: Vec<(String, u128)> = resolved[0]["paid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["node"].as_str().unwrap().to_string(), yocto(&p["amount"])))
+        .collect();
+    let expected: Vec<(String, u128)> = committee[..3]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (node_name(*n), fee_share(i, 3)))
+        .collect();
+    assert_eq!(paid, expected);
+
+    world.chain.advance_blocks(3);
+    let ask_result = world.chain.tx_result(&ask);
+    let answer: Value = ask_result.json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
+    assert_eq!(answer["answered"]["truncated"], false);
+    assert_eq!(answer["answered"]["oracle_request_id"], 0);
+    assert_eq!(world.question(0)["answer"], answer);
+    let finish_gas = ask_result
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == ORACLE && o.logs.is_empty() && o.gas_burnt > 0)
+        .map(|o| o.gas_burnt)
+        .unwrap();
+
+    assert_eq!(world.request(0)["status"], "resolved");
+    let pending = world.view(ORACLE, "list_pending_requests", json!({}));
+    assert!(pending.as_array().unwrap().is_empty());
+
+    // A late agreeing attestation is recorded, unpaid and unslashed.
+    let late = world.attest(committee[3], 0, ANSWER);
+    assert_eq!(late.json::<String>(), "agreed");
+
+    // The request stayed within the storage its requester paid for.
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": 30}),
+    );
+    let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
+    let reserved = estimate["storage_bytes"].as_u64().unwrap();
+    assert!(used <= reserved, "used {used} bytes, reserved {reserved}");
+
+    println!("gas: request (oracle `request` receipt) {request_gas}");
+    println!(
+        "gas: attestation (whole tx) {}, {}",
+        first.total_gas_burnt(),
+        second.total_gas_burnt()
+    );
+    println!(
+        "gas: resolving attestation (whole tx, incl. fee transfers) {}",
+        third.total_gas_burnt()
+    );
+    println!("gas: yield callback `on_request_finished` {finish_gas}");
+    println!(
+        "gas: whole ask tx via the dApp {}",
+        ask_result.total_gas_burnt()
+    );
+    println!("storage: used {used} bytes of {reserved} reserved");
+}
+
+/// The fee share of the `i`-th of `agreeing` nodes: equal parts, the remainder to the first.
+fn fee_share(i: usize, agreeing: u128) -> u128 {
+    PRICE / agreeing + if i == 0 { PRICE % agreeing } else { 0 }
+}
+
+#[test]
+fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
+    let mut world = setup();
+    let deposit = world.deposit_for("Will it rain?");
+    let ask = world.ask("Will it rain?", deposit);
+    let committee = world.committee(0);
+    assert_success(&world.attest(committee[0], 0, ANSWER));
+    let alice_before = world.chain.balance(ALICE);
+
+    world.chain.advance_blocks(200);
+    let result = world.chain.tx_result(&ask);
+    let answer: Value = result.json();
+    let reason = answer["failed"]["reason"].as_str().unwrap();
+    assert!(reason.contains("request 0 timed out"), "{reason}");
+    assert!(
+        reason.contains("1 of 4 committee nodes attested"),
+        "{reason}"
+    );
+    let timed_out = events(&result, "request_timed_out");
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(yocto(&timed_out[0]["refunded"]), PRICE);
+    world.chain.advance_blocks(2);
+    // The dApp passed the refunded fee on to Alice (who also got her unused gas back).
+    let gained = world.chain.balance(ALICE) - alice_before;
+    let most_gas = u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
+    assert!(gained >= PRICE && gained < PRICE + most_gas, "{gained}");
+    assert_eq!(world.request(0)["status"], "timed_out");
+
+    // Too late: attestations are closed.
+    assert_fails(
+        &world.attest(committee[1], 0, ANSWER),
+        "request 0 timed out",
+    );
+}
+
+#[test]
+fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.committee(0);
+    let liar = committee[0];
+    let stake_before = world.stake(liar);
+
+    let wrong = world.attest(liar, 0, "Lyon is the capital of France.");
+    assert_eq!(wrong.json::<String>(), "recorded");
+    assert_success(&world.attest(committee[1], 0, ANSWER));
+    assert_success(&world.attest(committee[2], 0, ANSWER));
+    let resolving = world.attest(committee[3], 0, ANSWER);
+    assert_eq!(resolving.json::<String>(), "resolved");
+    let slashed = events(&resolving, "node_slashed");
+    assert_eq!(slashed.len(), 1);
+    assert_eq!(slashed[0]["node"], node_name(liar));
+    assert_eq!(slashed[0]["reason"], "wrong_digest");
+    let amount = yocto(&slashed[0]["amount"]);
+    assert_eq!(amount, stake_before / 10);
+    assert_eq!(world.stake(liar), stake_before - amount);
+    for honest in &committee[1..] {
+        assert_eq!(world.stake(*honest), NODE_DEPOSIT - node_storage(&world));
+    }
+    let info = world.view(ORACLE, "get_info", json!({}));
+    assert_eq!(yocto(&info["treasury"]), amount);
+
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
+    assert_eq!(world.request(0)["slashed"], json!([node_name(liar)]));
+}
+
+/// The storage deposit a node's registration took from its deposit.
+fn node_storage(world: &World) -> u128 {
+    NODE_DEPOSIT - world.stake(world.non_member(0))
+}
+
+#[test]
+fn a_dissent_after_resolution_is_slashed_too() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    for node in &committee[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    let late = world.attest(committee[3], 0, "something else");
+    assert_eq!(late.json::<String>(), "slashed");
+    assert_eq!(events(&late, "node_slashed")[0]["reason"], "wrong_digest");
+}
+
+#[test]
+fn invalid_attestations_are_rejected_with_clear_errors() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let member = committee[0];
+
+    // Forged: signed by a key that is not the node's attestation key.
+    let forger = KeyPair::from_seed([99; 32]);
+    let forged = World::sign_with(&forger, 0, digest_of(ANSWER), ANSWER);
+    assert_fails(
+        &world.attest_signed(member, 0, ANSWER, forged),
+        &format!(
+            "the signature of {} does not verify for request 0",
+            node_name(member)
+        ),
+    );
+
+    // Replayed: a valid signature made for request 1 submitted for request 0.
+    let committee_1 = world.committee(1);
+    let shared = *committee
+        .iter()
+        .find(|n| committee_1.contains(n))
+        .expect("two committees of 4 out of 5 nodes overlap");
+    let for_request_1 = world.sign(shared, 1, ANSWER);
+    assert_fails(
+        &world.attest_signed(shared, 0, ANSWER, for_request_1),
+        "does not verify for request 0",
+    );
+
+    // Signed for another output than the one submitted.
+    let other_output = world.sign(member, 0, "another output");
+    assert_fails(
+        &world.attest_signed(member, 0, ANSWER, other_output),
+        "does not verify",
+    );
+
+    // Not on the committee, even with a valid signature.
+    let outsider = world.non_member(0);
+    assert_fails(
+        &world.attest(outsider, 0, ANSWER),
+        &format!(
+            "{} is not on the committee of request 0",
+            node_name(outsider)
+        ),
+    );
+
+    // Once each.
+    assert_success(&world.attest(member, 0, ANSWER));
+    assert_fails(
+        &world.attest(member, 0, ANSWER),
+        &format!("{} has already attested to request 0", node_name(member)),
+    );
+
+    // Unknown request, oversized output.
+    assert_fails(&world.attest(member, 7, ANSWER), "request 7 does not exist");
+    let huge = "x".repeat(5000);
+    assert_fails(
+        &world.attest(member, 0, &huge),
+        "output is 5000 bytes; the oracle accepts at most 4096",
+    );
+}
+
+#[test]
+fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.committee(0);
+    let balances_before: Vec<u128> = committee
+        .iter()
+        .map(|n| world.chain.balance(&node_name(*n)))
+        .collect();
+    let bundle: Vec<Value> = committee[..3]
+        .iter()
+        .map(|node| {
+            json!({
+                "node": node_name(*node),
+                "result_digest": digest_of(ANSWER),
+                "signature": world.sign(*node, 0, ANSWER),
+            })
+        })
+        .collect();
+
+    // A relayer cannot swap the output: every signature names the output's hash.
+    let tampered = world.call(
+        RELAYER,
+        "submit_attestation_bundle",
+        json!({"request_id": 0, "output": "Lyon", "attestations": bundle}),
+        0,
+    );
+    assert_fails(&tampered, "does not verify for request 0");
+
+    let relayed = world.call(
+        RELAYER,
+        "submit_attestation_bundle",
+        json!({"request_id": 0, "output": ANSWER, "attestations": bundle}),
+        0,
+    );
+    assert_eq!(
+        relayed.json::<Vec<String>>(),
+        vec!["recorded", "recorded", "resolved"]
+    );
+    println!(
+        "gas: relayed bundle of 3 (resolving) {}",
+        relayed.total_gas_burnt()
+    );
+    // The relayer paid the gas, so the nodes' balances moved by their fee shares only.
+    for (i, node) in committee.iter().enumerate() {
+        let gained = world.chain.balance(&node_name(*node)) - balances_before[i];
+        let expected = if i < 3 { fee_share(i, 3) } else { 0 };
+        assert_eq!(gained, expected, "node {node}");
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
+}
+
+#[test]
+fn equivocation_evidence_slashes_and_rewards_the_reporter() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let node = world.committee(0)[0];
+    let claim = |world: &World, output: &str| {
+        json!({
+            "result_digest": digest_of(output),
+            "output_hash": sha256(output.as_bytes()),
+            "signature": world.sign(node, 0, output),
+        })
+    };
+    let first = claim(&world, ANSWER);
+    let second = claim(&world, "Lyon");
+    let stake_before = world.stake(node);
+
+    let same = world.call(
+        RELAYER,
+        "report_equivocation",
+        json!({"request_id": 0, "node": node_name(node), "first": first, "second": first}),
+        0,
+    );
+    assert_fails(&same, "not equivocation");
+
+    let relayer_before = world.chain.balance(RELAYER);
+    let report = world.call(
+        RELAYER,
+        "report_equivocation",
+        json!({"request_id": 0, "node": node_name(node), "first": first, "second": second}),
+        0,
+    );
+    let slashed = yocto(&report.json::<Value>());
+    assert_eq!(slashed, stake_before / 10);
+    assert_eq!(world.stake(node), stake_before - slashed);
+    let event = &events(&report, "node_slashed")[0];
+    assert_eq!(event["reason"], "equivocation");
+    assert_eq!(event["reporter"], RELAYER);
+    let reward = yocto(&event["reporter_reward"]);
+    assert_eq!(reward, slashed / 2);
+    let info = world.view(ORACLE, "get_info", json!({}));
+    assert_eq!(yocto(&info["treasury"]), slashed - reward);
+    // The reward outweighs the report's gas.
+    assert!(world.chain.balance(RELAYER) > relayer_before);
+
+    let again = world.call(
+        RELAYER,
+        "report_equivocation",
+        json!({"request_id": 0, "node": node_name(node), "first": first, "second": second}),
+        0,
+    );
+    assert_fails(&again, "already slashed for request 0");
+}
+
+#[test]
+fn requests_without_enough_deposit_or_within_limits_are_refused() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let request = |input: &str, max_tokens: u32| json!({"model_id": model_id(), "input": input, "params": params(max_tokens)});
+    assert_fails(
+        &world.call(ALICE, "request", request("q", 32), deposit - 1),
+        &format!("attach at least {deposit} yoctoNEAR"),
+    );
+    let oversized = "x".repeat(MAX_INPUT_BYTES as usize + 1);
+    assert_fails(
+        &world.call(ALICE, "request", request(&oversized, 32), 10 * ONE_NEAR),
+        &format!(
+            "input is {} bytes; model {} accepts at most {MAX_INPUT_BYTES}",
+            MAX_INPUT_BYTES + 1,
+            model_id()
+        ),
+    );
+    assert_fails(
+        &world.call(ALICE, "request", request("q", 129), 10 * ONE_NEAR),
+        "max_tokens is 129",
+    );
+    let unknown = json!({"model_id": sha256(b"other"), "input": "q", "params": params(1)});
+    assert_fails(
+        &world.call(ALICE, "request", unknown, 10 * ONE_NEAR),
+        "is not registered",
+    );
+
+    // Through the dApp: its callback learns of the refusal and Alice gets her deposit back.
+    let alice_before = world.chain.balance(ALICE);
+    let ask = world.ask("q", deposit - 1);
+    world.chain.advance_blocks(3);
+    let result = world.chain.tx_result(&ask);
+    let answer: Value = result.json();
+    assert_eq!(answer["failed"]["reason"], "the oracle refused the request");
+    let gas_cost = u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
+    // Alice paid gas (some refunded) but no deposit.
+    assert!(alice_before - world.chain.balance(ALICE) <= gas_cost);
+}
+
+#[test]
+fn long_outputs_are_returned_as_a_prefix_with_the_full_hash() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let long = "é".repeat(100); // 200 bytes; the inline limit (64) falls on a boundary
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, &long));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], "é".repeat(32));
+    assert_eq!(answer["answered"]["truncated"], true);
+    assert_eq!(
+        answer["answered"]["output_hash"],
+        sha256(long.as_bytes()).to_hex()
+    );
+    let stored = world.request(0)["answer"].clone();
+    assert_eq!(stored["output_bytes"], 200);
+    assert_eq!(stored["result_digest"], json!(digest_of(&long)));
+}
+
+#[test]
+fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3);
+    assert_fails(
+        &world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0),
+        "request 0 can be cleaned up from block",
+    );
+    world.chain.advance_blocks(RETENTION_BLOCKS);
+    let dapp_before = world.chain.balance(DAPP);
+    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    let released = yocto(&cleaned.json::<Value>());
+    assert_eq!(released, deposit - PRICE);
+    assert_eq!(world.chain.balance(DAPP) - dapp_before, released);
+    assert_eq!(events(&cleaned, "request_cleaned_up").len(), 1);
+    assert_eq!(world.request(0), Value::Null);
+}
+
+#[test]
+fn nodes_stake_unbond_and_withdraw() {
+    let mut world = setup();
+    let key = KeyPair::from_seed([50; 32]);
+    world
+        .chain
+        .create_account("late.test", 100 * ONE_NEAR)
+        .unwrap();
+    let args =
+        json!({"attestation_key": key.public_key().to_near_string(), "models": [model_id()]});
+    let low = world
+        .chain
+        .call(
+            "late.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            MIN_STAKE,
+            GAS,
+        )
+        .unwrap();
+    assert_fails(&low, "the minimum stake");
+    let key_0 = world.keys[0].clone();
+    let again = world.register_node(0, &key_0, NODE_DEPOSIT);
+    assert_fails(&again, "node0.test is already registered");
+    assert_fails(
+        &world.call(&node_name(0), "withdraw_stake", json!({}), 0),
+        "call unregister_node first",
+    );
+
+    let unregistered = world.call(&node_name(0), "unregister_node", json!({}), 0);
+    let unlocks_at = unregistered.json::<u64>();
+    assert_eq!(events(&unregistered, "node_unbonding").len(), 1);
+    // An unbonding node is no longer chosen.
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    assert!(!world.committee(0).contains(&0));
+    assert_fails(
+        &world.call(&node_name(0), "withdraw_stake", json!({}), 0),
+        &format!("stake unlocks at block {unlocks_at}"),
+    );
+    world
+        .chain
+        .advance_blocks(unlocks_at - world.chain.block_height());
+    let before = world.chain.balance(&node_name(0));
+    let withdrawn = world.call(&node_name(0), "withdraw_stake", json!({}), 0);
+    let amount = yocto(&withdrawn.json::<Value>());
+    assert_eq!(amount, NODE_DEPOSIT);
+    let most_gas = u128::from(GAS) * wasm_host::chain::GAS_PRICE;
+    assert!(world.chain.balance(&node_name(0)) + most_gas - before >= amount);
+    assert_eq!(
+        world.view(ORACLE, "get_node", json!({"account_id": node_name(0)})),
+        Value::Null
+    );
+
+    // With two active nodes left, no committee can reach the quorum of three.
+    world.call(&node_name(1), "unregister_node", json!({}), 0);
+    world.call(&node_name(2), "unregister_node", json!({}), 0);
+    let refused = world.call(
+        ALICE,
+        "request",
+        json!({"model_id": model_id(), "input": "q", "params": params(1)}),
+        deposit,
+    );
+    assert_fails(&refused, "only 2 active nodes serve model");
+}
+
+#[test]
+fn admin_methods_are_owner_only_and_validated() {
+    let mut world = setup();
+    let model = json!({"model": {
+        "model_id": sha256(b"m2"), "name": "m2", "spec_version": "detspec-1",
+        "max_input_bytes": 10, "max_output_tokens": 10, "price": "1",
+    }});
+    assert_fails(
+        &world.call(ALICE, "register_model", model, ONE_NEAR),
+        "only the owner (owner.test) can register models",
+    );
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["quorum"] = json!(2);
+    assert_fails(
+        &world.call(OWNER, "update_config", json!({"config": config}), 0),
+        "quorum must be more than half of committee_size",
+    );
+    config["quorum"] = json!(4);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    assert_eq!(world.view(ORACLE, "get_config", json!({}))["quorum"], 4);
+    assert_fails(
+        &world.call(
+            OWNER,
+            "withdraw_treasury",
+            json!({"receiver_id": OWNER, "amount": "1"}),
+            0,
+        ),
+        "the treasury holds 0 yoctoNEAR",
+    );
+    assert_fails(
+        &world.call(ALICE, "set_owner", json!({"new_owner": ALICE}), 0),
+        "only the owner",
+    );
+    let removed = world.call(OWNER, "remove_model", json!({"model_id": model_id()}), 0);
+    assert_eq!(events(&removed, "model_removed").len(), 1);
+    assert_eq!(
+        world.view(ORACLE, "get_model", json!({"model_id": model_id()})),
+        Value::Null
+    );
+}
+
+#[test]
+fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
+    let mut world = setup();
+    let info_before = world.view(ORACLE, "get_info", json!({}));
+    let code = wasm("oracle_contract");
+    let refused = world
+        .chain
+        .call(ALICE, ORACLE, "upgrade", code.clone(), 0, 200 * TGAS)
+        .unwrap();
+    assert_fails(
+        &refused,
+        "only the owner (owner.test) can upgrade the contract",
+    );
+    let upgraded = world
+        .chain
+        .call(OWNER, ORACLE, "upgrade", code, 0, 200 * TGAS)
+        .unwrap();
+    assert_success(&upgraded);
+    let migrated = events(&upgraded, "state_migrated");
+    assert_eq!(migrated, vec![json!({"from": 1, "to": 1})]);
+    assert_eq!(world.view(ORACLE, "get_info", json!({})), info_before);
+    assert_eq!(info_before["state_version"], 1);
+    assert_fails(
+        &world.call(ALICE, "migrate", json!({}), 0),
+        "Method migrate is private",
+    );
+}
