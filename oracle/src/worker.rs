@@ -137,6 +137,7 @@ mod tests {
             stream_id: i.to_le_bytes().to_vec(),
             stop: Vec::new(),
             prefill_chunk: None,
+            constraint: None,
         }
     }
 
