@@ -6,6 +6,8 @@
 //! the inference path may call the platform libm (see SPEC.md).
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 #[cfg(test)]
 mod cuda_emu;
 pub mod digest;
