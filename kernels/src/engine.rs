@@ -30,6 +30,9 @@ pub enum EngineError {
     Compute(#[from] ComputeError),
     #[error("constraint: {0}")]
     Constraint(#[from] ConstraintError),
+    #[cfg(feature = "cuda")]
+    #[error(transparent)]
+    Cuda(#[from] crate::cuda::CudaError),
     #[error("the batched forward step failed: {0}")]
     Step(String),
     #[error("the prompt is empty")]
@@ -126,7 +129,7 @@ pub struct Timings {
     pub decode: Duration,
 }
 
-/// A loaded model with its tokenizer, on one kernel path and thread pool.
+/// A loaded model with its tokenizer, on one kernel path and thread pool, or on a GPU.
 pub struct Engine {
     model: LlamaModel,
     tokenizer: Tokenizer,
@@ -134,6 +137,9 @@ pub struct Engine {
     model_sha256: [u8; 32],
     /// The vocabulary's token bytes, for the masks of constrained requests.
     token_index: TokenIndex,
+    /// The model on a GPU: when present, every forward step runs there.
+    #[cfg(feature = "cuda")]
+    cuda: Option<crate::cuda::CudaModel>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -201,7 +207,24 @@ impl Engine {
             tokenizer,
             compute,
             model_sha256,
+            #[cfg(feature = "cuda")]
+            cuda: None,
         })
+    }
+
+    /// Loads a GGUF llama model from `path` onto GPU `ordinal`: the file's matrices are kept
+    /// as they are (scalar path) and uploaded; forward steps run on the GPU.
+    #[cfg(feature = "cuda")]
+    pub fn load_cuda(path: &Path, ordinal: usize) -> Result<Self, EngineError> {
+        let mut engine = Self::load(path, KernelPath::Scalar, 1)?;
+        engine.cuda = Some(crate::cuda::CudaModel::upload(&engine.model, ordinal)?);
+        Ok(engine)
+    }
+
+    /// The GPU model, for engines loaded with [`Engine::load_cuda`].
+    #[cfg(feature = "cuda")]
+    pub fn cuda(&self) -> Option<&crate::cuda::CudaModel> {
+        self.cuda.as_ref()
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -254,23 +277,9 @@ impl Engine {
             let step_started = Instant::now();
             let inputs: Vec<(Vec<u32>, bool)> =
                 active.iter().map(|(_, s)| s.next_input()).collect();
-            let mut items: Vec<BatchItem<'_>> = active
-                .iter_mut()
-                .zip(&inputs)
-                .map(|((_, s), (tokens, want_logits))| BatchItem {
-                    cache: &mut s.cache,
-                    tokens,
-                    want_logits: *want_logits,
-                })
-                .collect();
-            // The whole step runs on the pool, so its many products do not each hop threads.
-            let output = match self
-                .compute
-                .install(|| self.model.forward(&self.compute, &mut items, false))
-            {
-                Ok(output) => output,
-                Err(e) => {
-                    let message = e.to_string();
+            let logits = match self.step(&mut active, &inputs) {
+                Ok(logits) => logits,
+                Err(message) => {
                     for (i, _) in active.drain(..) {
                         results[i] = Some(Err(EngineError::Step(message.clone())));
                     }
@@ -279,9 +288,7 @@ impl Engine {
             };
             let elapsed = step_started.elapsed();
             let mut still = Vec::with_capacity(active.len());
-            for (((i, mut s), (tokens, _)), logits) in
-                active.drain(..).zip(&inputs).zip(output.logits)
-            {
+            for (((i, mut s), (tokens, _)), logits) in active.drain(..).zip(&inputs).zip(logits) {
                 s.account(tokens.len(), elapsed);
                 let outcome = match logits {
                     Some(logits) => s.take_logits(&logits, &self.tokenizer, &self.token_index),
@@ -299,6 +306,41 @@ impl Engine {
             .into_iter()
             .map(|r| r.expect("every request ends"))
             .collect()
+    }
+
+    /// One forward step of every active sequence: the logits each asked for.
+    fn step(
+        &self,
+        active: &mut [(usize, Sequence)],
+        inputs: &[(Vec<u32>, bool)],
+    ) -> Result<Vec<Option<Vec<f32>>>, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(cuda) = &self.cuda {
+            let mut items: Vec<crate::cuda::DeviceItem<'_>> = active
+                .iter_mut()
+                .zip(inputs)
+                .map(|((_, s), (tokens, want_logits))| crate::cuda::DeviceItem {
+                    cache: s.device_cache.get_or_insert_with(|| cuda.new_cache()),
+                    tokens,
+                    want_logits: *want_logits,
+                })
+                .collect();
+            return cuda.forward(&mut items).map_err(|e| e.to_string());
+        }
+        let mut items: Vec<BatchItem<'_>> = active
+            .iter_mut()
+            .zip(inputs)
+            .map(|((_, s), (tokens, want_logits))| BatchItem {
+                cache: &mut s.cache,
+                tokens,
+                want_logits: *want_logits,
+            })
+            .collect();
+        // The whole step runs on the pool, so its many products do not each hop threads.
+        self.compute
+            .install(|| self.model.forward(&self.compute, &mut items, false))
+            .map(|output| output.logits)
+            .map_err(|e| e.to_string())
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
@@ -323,6 +365,8 @@ impl Engine {
         let config = &self.model.config;
         Ok(Sequence {
             cache: KvCache::new(config.layers, config.kv_width()),
+            #[cfg(feature = "cuda")]
+            device_cache: None,
             chunk: request.prefill_chunk.unwrap_or(usize::MAX).max(1),
             fed: 0,
             output: Vec::new(),
@@ -340,6 +384,9 @@ impl Engine {
 struct Sequence {
     prompt: Vec<u32>,
     cache: KvCache,
+    /// The sequence's cache on the GPU (GPU engines only).
+    #[cfg(feature = "cuda")]
+    device_cache: Option<crate::cuda::DeviceCache>,
     chunk: usize,
     /// Prompt tokens fed so far.
     fed: usize,

@@ -7,6 +7,10 @@
 
 pub mod constrain;
 mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(test)]
+mod cuda_emu;
 pub mod digest;
 pub mod engine;
 pub mod math;

@@ -50,9 +50,47 @@ struct Args {
     json_schema: Option<String>,
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
-    /// auto, scalar, avx2 or avx512.
+    /// auto, scalar, avx2 or avx512 (CPU only).
     #[arg(long, default_value = "auto")]
     kernels: String,
+    /// cpu, or cuda / cuda:N for GPU N (builds with the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Loads the engine on the device `--device` names; returns it with a description.
+fn load(args: &Args, path: &std::path::Path, kernels: KernelPath) -> Result<(Engine, String)> {
+    if args.device == "cpu" {
+        let engine = Engine::load(path, kernels, args.threads)?;
+        return Ok((
+            engine,
+            format!("{} kernels, {} threads", kernels.name(), args.threads),
+        ));
+    }
+    let Some(ordinal) = args.device.strip_prefix("cuda") else {
+        bail!("unknown device `{}` (cpu, cuda, cuda:N)", args.device);
+    };
+    let ordinal: usize = match ordinal.strip_prefix(':') {
+        Some(n) => n.parse().context("the GPU number after cuda:")?,
+        None if ordinal.is_empty() => 0,
+        None => bail!("unknown device `{}` (cpu, cuda, cuda:N)", args.device),
+    };
+    cuda_engine(path, ordinal)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_engine(path: &std::path::Path, ordinal: usize) -> Result<(Engine, String)> {
+    let engine = Engine::load_cuda(path, ordinal)?;
+    let name = engine
+        .cuda()
+        .map(|m| m.gpu().name().to_string())
+        .unwrap_or_default();
+    Ok((engine, format!("CUDA GPU {ordinal}: {name}")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_engine(_: &std::path::Path, _: usize) -> Result<(Engine, String)> {
+    bail!("this detinfer was built without the CUDA backend (cargo build --features cuda)")
 }
 
 fn default_threads() -> usize {
@@ -82,14 +120,12 @@ fn main() -> Result<()> {
     };
     let path = resolve_model(args.model.as_deref())?;
     let started = Instant::now();
-    let engine = Engine::load(&path, kernels, args.threads)
-        .with_context(|| format!("loading {}", path.display()))?;
+    let (engine, on) =
+        load(&args, &path, kernels).with_context(|| format!("loading {}", path.display()))?;
     eprintln!(
-        "loaded {} in {:.2} s ({} kernels, {} threads)",
+        "loaded {} in {:.2} s ({on})",
         path.display(),
         started.elapsed().as_secs_f64(),
-        kernels.name(),
-        args.threads
     );
     let request = Request {
         prompt: if args.raw {

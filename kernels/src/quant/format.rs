@@ -66,4 +66,18 @@ impl WeightFormat {
             WeightFormat::Q6K => "Q6_K",
         }
     }
+
+    /// The suffix of this format's CUDA kernels (`matvec_<suffix>`, `embed_<suffix>` in
+    /// `kernels/cuda/quant.cu`).
+    pub fn cuda_suffix(self) -> &'static str {
+        match self {
+            WeightFormat::F32 => "f32",
+            WeightFormat::F16 => "f16",
+            WeightFormat::Q8_0 => "q8_0",
+            WeightFormat::Q4_0 => "q4_0",
+            WeightFormat::Q4_1 => "q4_1",
+            WeightFormat::Q4K => "q4_k",
+            WeightFormat::Q6K => "q6_k",
+        }
+    }
 }

@@ -86,6 +86,11 @@ impl QMatrix {
         self.cols
     }
 
+    /// The whole matrix's block bytes, row after row.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.start + Self::byte_len(self.format, self.rows, self.cols)]
+    }
+
     pub fn row_bytes(&self, r: usize) -> &[u8] {
         let len = self.cols / self.format.block_len() * self.format.block_bytes();
         let at = self.start + r * len;

@@ -71,4 +71,4 @@ impl KernelPath {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,151 @@
+// Quantized products (SPEC.md §3.2, §3.3) and embedding lookup (§3.4).
+//
+// Launch: any grid of blocks whose size is a multiple of 32; every kernel walks its work items
+// with a grid-stride loop, so the geometry changes speed only, never bits.
+#include "blocks.cuh"
+
+// Q8A (SPEC.md §3.2): one warp per 32-element block. q: i8 per element; d: f32 and s: Σ q
+// (exact) per block. `blocks` = tokens × K / 32.
+extern "C" __global__ void q8a_quantize(const float* x, i8* q, float* d, i32* s, int blocks) {
+    int lane = threadIdx.x & 31;
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    for (int blk = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; blk < blocks; blk += warps) {
+        float v = x[(i64)blk * 32 + lane];
+        float amax = fabsf(v);
+        for (int w = 16; w >= 1; w >>= 1) amax = fmaxf(amax, __shfl_xor_sync(DET_FULL_MASK, amax, w));
+        int qi = 0;
+        float scale = 0.0f;
+        if (amax != 0.0f) {
+            scale = __fdiv_rn(amax, 127.0f);
+            float inv = __fdiv_rn(127.0f, amax);
+            qi = (int)fminf(fmaxf(rintf(__fmul_rn(v, inv)), -127.0f), 127.0f);
+        }
+        q[(i64)blk * 32 + lane] = (i8)qi;
+        int sum = qi;
+        for (int w = 16; w >= 1; w >>= 1) sum += __shfl_xor_sync(DET_FULL_MASK, sum, w);
+        if (lane == 0) {
+            d[blk] = scale;
+            s[blk] = sum;
+        }
+    }
+}
+
+__device__ __forceinline__ int det_pack4(int a, int b, int c, int d) {
+    return (int)(((u32)a & 0xffu) | (((u32)b & 0xffu) << 8) | (((u32)c & 0xffu) << 16) | ((u32)d << 24));
+}
+
+// Exact Σ w[j] q_a[j] over j in [from, from + 16) of block b (dp4a on packed bytes).
+template <int FMT> __device__ __forceinline__ int det_half_dot(const u8* row, int b, const i8* qa, int from) {
+    int sum = 0;
+    for (int j = from; j < from + 16; j += 4) {
+        int w = det_pack4(det_block_int<FMT>(row, b, j), det_block_int<FMT>(row, b, j + 1),
+                          det_block_int<FMT>(row, b, j + 2), det_block_int<FMT>(row, b, j + 3));
+        sum = __dp4a(w, det_pack4(qa[j], qa[j + 1], qa[j + 2], qa[j + 3]), sum);
+    }
+    return sum;
+}
+
+// y[t·rows + r] = Σ_k W[r, k] x_t[k] for block-quantized W (SPEC.md §3.3). One warp per (row,
+// token): lane l computes the exact integer sums and coefficient products of blocks l, l + 32,
+// ...; then every lane runs the sequential fold over blocks in order, taking each block's terms
+// from its lane by shuffle. Nothing splits the fold.
+template <int FMT>
+__device__ void det_matvec_q(const u8* w, const i8* qa, const float* da, const i32* sa, float* y,
+                             int rows, int cols, int tokens) {
+    const bool two_terms = FMT == DET_Q4_1 || FMT == DET_Q4_K;
+    int nb = cols / 32;
+    i64 rb = det_row_bytes<FMT>(cols);
+    int lane = threadIdx.x & 31;
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    for (int item = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; item < rows * tokens; item += warps) {
+        int t = item / rows, r = item % rows;
+        const u8* row = w + (i64)r * rb;
+        float acc = 0.0f;
+        for (int base = 0; base < nb; base += 32) {
+            int b = base + lane;
+            float u1 = 0.0f, f1 = 0.0f, u2 = 0.0f, f2 = 0.0f;
+            if (b < nb) {
+                const i8* a = qa + (i64)t * cols + b * 32;
+                float d_a = da[(i64)t * nb + b];
+                DetCoef c = det_block_coef<FMT>(row, b);
+                int lo = det_half_dot<FMT>(row, b, a, 0), hi = det_half_dot<FMT>(row, b, a, 16);
+                int ints = FMT == DET_Q6_K ? c.sc_lo * lo + c.sc_hi * hi : lo + hi;
+                u1 = __fmul_rn(c.scale, d_a);
+                f1 = __int2float_rn(ints);
+                if (FMT == DET_Q4_1) u2 = __fmul_rn(c.min, d_a);
+                if (FMT == DET_Q4_K) u2 = -__fmul_rn(c.min, d_a);
+                f2 = __int2float_rn(sa[(i64)t * nb + b]);
+            }
+            int count = nb - base < 32 ? nb - base : 32;
+            for (int k = 0; k < count; ++k) {
+                acc = __fmaf_rn(__shfl_sync(DET_FULL_MASK, u1, k), __shfl_sync(DET_FULL_MASK, f1, k), acc);
+                if (two_terms)
+                    acc = __fmaf_rn(__shfl_sync(DET_FULL_MASK, u2, k), __shfl_sync(DET_FULL_MASK, f2, k), acc);
+            }
+        }
+        if (lane == 0) y[(i64)t * rows + r] = acc;
+    }
+}
+
+// y[t·rows + r] = dot16(W[r, ·], x_t) for F32/F16 W (SPEC.md §3.3): one half-warp per (row,
+// token), the lanes of §1.1.
+template <int FMT>
+__device__ void det_matvec_f(const u8* w, const float* x, float* y, int rows, int cols, int tokens) {
+    int half = (threadIdx.x >> 4) & 1, lane = threadIdx.x & 15;
+    int half_warps = (gridDim.x * blockDim.x) >> 4;
+    i64 rb = det_row_bytes<FMT>(cols);
+    int n = rows * tokens;
+    for (int base = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) * 2; base < n; base += half_warps) {
+        int item = base + half;
+        bool live = item < n;
+        int t = live ? item / rows : 0, r = live ? item % rows : 0;
+        const u8* row = w + (i64)r * rb;
+        const float* xt = x + (i64)t * cols;
+        float a = 0.0f;
+        if (live)
+            for (int i = lane; i < cols; i += 16) a = __fmaf_rn(det_dequantize<FMT>(row, i), xt[i], a);
+        a = det_tree16(a);
+        if (live && lane == 0) y[(i64)t * rows + r] = a;
+    }
+}
+
+// out[t·cols + i] = element i of row tokens[t] (SPEC.md §3.4); one thread per element.
+template <int FMT> __device__ void det_embed(const u8* w, const i32* tokens, float* out, int n, int cols) {
+    i64 rb = det_row_bytes<FMT>(cols);
+    int threads = gridDim.x * blockDim.x;
+    for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < n * cols; idx += threads) {
+        out[idx] = det_dequantize<FMT>(w + (i64)tokens[idx / cols] * rb, idx % cols);
+    }
+}
+
+#define DET_QUANTIZED(name, FMT)                                                                    \
+    extern "C" __global__ void matvec_##name(const u8* w, const i8* qa, const float* da,          \
+                                             const i32* sa, float* y, int rows, int cols,          \
+                                             int tokens) {                                         \
+        det_matvec_q<FMT>(w, qa, da, sa, y, rows, cols, tokens);                                   \
+    }
+#define DET_FLOAT(name, FMT)                                                                        \
+    extern "C" __global__ void matvec_##name(const u8* w, const float* x, float* y, int rows,     \
+                                             int cols, int tokens) {                               \
+        det_matvec_f<FMT>(w, x, y, rows, cols, tokens);                                            \
+    }
+#define DET_EMBED(name, FMT)                                                                        \
+    extern "C" __global__ void embed_##name(const u8* w, const i32* tokens, float* out, int n,    \
+                                            int cols) {                                            \
+        det_embed<FMT>(w, tokens, out, n, cols);                                                   \
+    }
+
+DET_QUANTIZED(q8_0, DET_Q8_0)
+DET_QUANTIZED(q4_0, DET_Q4_0)
+DET_QUANTIZED(q4_1, DET_Q4_1)
+DET_QUANTIZED(q4_k, DET_Q4_K)
+DET_QUANTIZED(q6_k, DET_Q6_K)
+DET_FLOAT(f32, DET_F32)
+DET_FLOAT(f16, DET_F16)
+DET_EMBED(f32, DET_F32)
+DET_EMBED(f16, DET_F16)
+DET_EMBED(q8_0, DET_Q8_0)
+DET_EMBED(q4_0, DET_Q4_0)
+DET_EMBED(q4_1, DET_Q4_1)
+DET_EMBED(q4_k, DET_Q4_K)
+DET_EMBED(q6_k, DET_Q6_K)

@@ -1,0 +1,128 @@
+//! Q8A quantization, every format's matrix product and embedding lookup: emulated kernels
+//! against the Rust reference, bit for bit, on two launch geometries.
+
+use super::harness::{bits, f32_bytes, f32s, i32_bytes, i32s, run, Launch, Param};
+use crate::matmul::{Compute, Input, Weight};
+use crate::quant::tests::{random_matrix_bytes, Lcg};
+use crate::quant::{dequantize_row, KernelPath, QMatrix, QuantizedActivations, WeightFormat};
+use std::sync::Arc;
+
+const GEOMETRIES: [Launch; 2] = [
+    Launch {
+        grid: 1,
+        threads: 32,
+    },
+    Launch {
+        grid: 3,
+        threads: 128,
+    },
+];
+
+const FORMATS: [WeightFormat; 7] = [
+    WeightFormat::Q8_0,
+    WeightFormat::Q4_0,
+    WeightFormat::Q4_1,
+    WeightFormat::Q4K,
+    WeightFormat::Q6K,
+    WeightFormat::F16,
+    WeightFormat::F32,
+];
+
+fn activations(tokens: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Lcg::new(seed);
+    let mut x: Vec<f32> = (0..tokens * cols)
+        .map(|i| rng.next_f32() * if i % 7 == 0 { 6.0 } else { 1.0 })
+        .collect();
+    // A zero block and exact ties of the rounding (x · 127/amax = k + 0.5).
+    x[32..64].fill(0.0);
+    x[64] = 127.0;
+    x[65] = 0.5;
+    x[66] = 1.5;
+    x[67] = -2.5;
+    x
+}
+
+/// The emulated `q8a_quantize`: integers, scales and block sums.
+fn quantize(x: &[f32], launch: &Launch) -> Vec<Vec<u8>> {
+    let blocks = (x.len() / 32) as i64;
+    run(
+        "q8a_quantize",
+        launch,
+        &[Param::Int(blocks)],
+        &[&f32_bytes(x)],
+    )
+}
+
+#[test]
+fn q8a_matches_the_reference() {
+    let (tokens, cols) = (3, 256);
+    let x = activations(tokens, cols, 5);
+    let reference = QuantizedActivations::quantize(&x, cols);
+    for launch in &GEOMETRIES {
+        let out = quantize(&x, launch);
+        let (scales, sums) = (f32s(&out[1]), i32s(&out[2]));
+        for t in 0..tokens {
+            for b in 0..cols / 32 {
+                let at = t * cols / 32 + b;
+                let q: Vec<i8> = out[0][at * 32..at * 32 + 32]
+                    .iter()
+                    .map(|&v| v as i8)
+                    .collect();
+                assert_eq!(q, reference.block(t, b), "token {t} block {b}");
+                assert_eq!(scales[at].to_bits(), reference.scale(t, b).to_bits());
+                assert_eq!(sums[at], reference.sum(t, b));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_format_product_matches_the_reference() {
+    // 40 rows and 3 tokens: more items than warps in both geometries, and a ragged last pass.
+    let (rows, cols, tokens) = (40, 512, 3);
+    let x = activations(tokens, cols, 11);
+    for format in FORMATS {
+        let bytes = random_matrix_bytes(format, rows, cols, &mut Lcg::new(7));
+        let m = QMatrix::new(format, rows, cols, Arc::new(bytes.clone()), 0).unwrap();
+        let reference = Compute::new(KernelPath::Scalar, 1)
+            .unwrap()
+            .matmul(&Weight::Plain(m), &Input::new(&x, cols));
+        let shape = [rows, cols, tokens].map(|v| Param::Int(v as i64));
+        let op = format!("matvec_{}", format.cuda_suffix());
+        for launch in &GEOMETRIES {
+            let out = if format.is_quantized() {
+                let q = quantize(&x, launch);
+                run(&op, launch, &shape, &[&bytes, &q[0], &q[1], &q[2]])
+            } else {
+                run(&op, launch, &shape, &[&bytes, &f32_bytes(&x)])
+            };
+            assert_eq!(
+                bits(&f32s(&out[0])),
+                bits(&reference),
+                "{format:?} on {} × {}",
+                launch.grid,
+                launch.threads
+            );
+        }
+    }
+}
+
+#[test]
+fn every_format_embedding_matches_the_reference() {
+    let (rows, cols) = (9, 512);
+    let tokens = [3i32, 0, 8, 3, 5];
+    for format in FORMATS {
+        let bytes = random_matrix_bytes(format, rows, cols, &mut Lcg::new(13));
+        let m = QMatrix::new(format, rows, cols, Arc::new(bytes.clone()), 0).unwrap();
+        let reference: Vec<f32> = tokens
+            .iter()
+            .flat_map(|&t| dequantize_row(format, m.row_bytes(t as usize), cols))
+            .collect();
+        let op = format!("embed_{}", format.cuda_suffix());
+        let params = [Param::Int(tokens.len() as i64), Param::Int(cols as i64)];
+        for launch in &GEOMETRIES {
+            let out = run(&op, launch, &params, &[&bytes, &i32_bytes(&tokens)]);
+            assert_eq!(bits(&f32s(&out[0])), bits(&reference), "{format:?}");
+        }
+    }
+}
