@@ -20,7 +20,7 @@ pub struct ReceiptSpec {
 }
 
 /// A result to deliver: `data_id` goes to `receiver_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct DataDependency {
     pub data_id: CryptoHash,
     pub receiver_id: AccountId,

@@ -1,5 +1,6 @@
 //! Values that cross the ABI: amounts, ids, actions, promise results, return data.
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use std::sync::Arc;
 
 pub use near_account_id::AccountId;
@@ -33,7 +34,7 @@ pub enum ReturnData {
 }
 
 /// Who may use an access key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum AccessKeyPermission {
     /// Any transaction.
     FullAccess,
@@ -47,7 +48,7 @@ pub enum AccessKeyPermission {
 }
 
 /// One action of an action receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Action {
     /// Create the receiver account.
     CreateAccount,

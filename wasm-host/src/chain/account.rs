@@ -1,11 +1,12 @@
 //! Accounts of the in-process chain.
 
 use crate::abi::{AccessKeyPermission, Balance, CryptoHash};
+use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// An access key: nonce and permission.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct AccessKey {
     pub nonce: u64,
     pub permission: AccessKeyPermission,

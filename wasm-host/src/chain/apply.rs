@@ -8,7 +8,8 @@ use super::overlay::StateOverlay;
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
-    AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData, VMContext,
+    AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
+    VMContext,
 };
 use crate::fees::Action as Fee;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ impl Chain {
         } else {
             self.action_fees(&action.actions, |fee| self.fees.exec(fee))
         };
+        self.touched.insert(receipt.receiver_id.clone());
         let mut applied = Applied {
             info: self
                 .accounts
@@ -60,9 +62,11 @@ impl Chain {
         let mut overlay = StateOverlay::new(storage, receipt.id, pending);
         let results = Arc::new(results);
         let mut result = Ok(());
-        for item in &action.actions {
+        let mut failed_action = None;
+        for (index, item) in action.actions.iter().enumerate() {
             result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
             if result.is_err() {
+                failed_action = Some(index as u64);
                 break;
             }
         }
@@ -80,6 +84,10 @@ impl Chain {
         let prepaid: u64 = action.actions.iter().map(Action::prepaid_gas).sum();
         let status = match result {
             Ok(()) => {
+                for key in overlay.changed_keys() {
+                    let entry = (receipt.receiver_id.clone(), key.clone());
+                    self.dirty_storage.insert(entry);
+                }
                 let storage = overlay.commit();
                 self.commit_account(&receipt.receiver_id, applied.info.take(), storage);
                 let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
@@ -96,7 +104,7 @@ impl Chain {
                 applied.gas_used = applied.gas_burnt;
                 applied.new_receipts.clear();
                 applied.resumes.clear();
-                Some(error)
+                Some((error, failed_action))
             }
         };
         let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
@@ -159,8 +167,10 @@ impl Chain {
                 nonce,
                 permission,
             } => {
+                // NEAR starts a new key's nonce at its block's height times 10^6, so that a key
+                // deleted and added again cannot replay its old transactions.
                 let key = AccessKey {
-                    nonce: *nonce,
+                    nonce: (*nonce).max((self.height - 1) * super::NONCE_RANGE_MULTIPLIER),
                     permission: permission.clone(),
                 };
                 let info = applied.info.as_mut().expect("account checked above");
@@ -169,7 +179,10 @@ impl Chain {
             Action::DeleteKey { public_key } => {
                 let info = applied.info.as_mut().expect("account checked above");
                 if info.keys.remove(public_key).is_none() {
-                    return Err(ActionError::DeleteKeyDoesNotExist(receiver.clone()));
+                    return Err(ActionError::DeleteKeyDoesNotExist {
+                        account: receiver.clone(),
+                        public_key: public_key.clone(),
+                    });
                 }
             }
             Action::DeleteAccount { beneficiary_id } => {
@@ -278,8 +291,9 @@ impl Chain {
         &mut self,
         receipt: Receipt,
         mut applied: Applied,
-        error: Option<ActionError>,
+        error: Option<(ActionError, Option<u64>)>,
     ) {
+        let logged = receipt.clone();
         let ReceiptKind::Action(action) = receipt.kind else {
             unreachable!("only action receipts are finished");
         };
@@ -289,7 +303,7 @@ impl Chain {
             ids.push(super::child_id(&receipt.id, i as u64));
         }
         let status = match (&error, &applied.return_data) {
-            (Some(error), _) => ExecutionStatus::Failure(error.clone()),
+            (Some((error, _)), _) => ExecutionStatus::Failure(error.clone()),
             (None, ReturnData::ReceiptIndex(index)) => {
                 // The result is forwarded: whoever waited on this receipt now waits on that one.
                 applied.new_receipts[*index]
@@ -362,9 +376,10 @@ impl Chain {
             gas_burnt: applied.gas_burnt,
             tokens_burnt: u128::from(applied.gas_burnt) * action.gas_price,
             status,
+            failed_action: error.and_then(|(_, index)| index),
             receipt_ids,
         };
-        self.record(outcome);
+        self.record(logged, outcome);
     }
 
     /// Fees of a receipt with `actions`, one side of each (`fee` gives send or exec gas).
@@ -384,7 +399,18 @@ impl Chain {
                         + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
                 }
                 Action::Transfer { .. } => fee(Fee::transfer),
-                Action::AddKey { .. } => fee(Fee::add_full_access_key),
+                Action::AddKey {
+                    permission: AccessKeyPermission::FullAccess,
+                    ..
+                } => fee(Fee::add_full_access_key),
+                Action::AddKey {
+                    permission: AccessKeyPermission::FunctionCall { method_names, .. },
+                    ..
+                } => {
+                    let bytes: usize = method_names.iter().map(|m| m.len() + 1).sum();
+                    fee(Fee::add_function_call_key_base)
+                        + fee(Fee::add_function_call_key_byte) * bytes as u64
+                }
                 Action::DeleteKey { .. } => fee(Fee::delete_key),
                 Action::DeleteAccount { .. } => fee(Fee::delete_account),
             };
@@ -441,6 +467,7 @@ impl Chain {
             }
             None => {
                 self.accounts.remove(id);
+                self.cleared.insert(id.clone());
             }
         }
     }

@@ -1,28 +1,36 @@
 //! The in-process chain: accounts, transactions turned into receipts, receipts executed block by
 //! block as NEAR does (a cross-contract call runs in a later block than its caller; a callback
 //! runs once the results it waits on have arrived), yields that time out after
-//! `yield_timeout_length_in_blocks`, and a Rust API for tests.
+//! `yield_timeout_length_in_blocks`, blocks chained by hash, signed transactions checked as NEAR
+//! checks them (signature, access key, nonce, block hash, balance), the changes of each block
+//! for a store, and a Rust API for tests.
 
 mod account;
 mod apply;
+mod block;
 mod error;
 mod outcome;
 mod overlay;
+mod persist;
 mod receipt;
+mod signed;
 
 pub use account::{AccessKey, Account, AccountInfo};
+pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
 pub use error::ChainError;
 pub use outcome::{
     ActionError, ExecutionOutcome, ExecutionStatus, FinalStatus, TxResult, ViewResult,
 };
 pub use overlay::StateOverlay;
+pub use persist::{Queues, StateChanges};
 pub use receipt::{ActionReceipt, Receipt, ReceiptKind};
 
 use crate::abi::{AccountId, Action, Balance, CryptoHash, Gas, PromiseResult, VMContext};
 use crate::engine::Engine;
 use crate::fees::Fees;
+use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 /// Gas price of every block: NEAR mainnet's minimum (a genesis parameter, not a runtime fee).
@@ -33,21 +41,29 @@ pub const EPOCH_LENGTH: u64 = 43_200;
 pub const GENESIS_TIMESTAMP_NS: u64 = 1_700_000_000_000_000_000;
 /// The chain id contracts see.
 pub const CHAIN_ID: &str = "localnet";
+/// Blocks a transaction's block hash stays valid (NEAR mainnet's genesis parameter).
+pub const TRANSACTION_VALIDITY_PERIOD: u64 = 86_400;
 /// The sender of refunds.
 pub const SYSTEM_ACCOUNT: &str = "system";
 /// Blocks a transaction may take to settle before [`Chain::execute`] gives up.
 const MAX_SETTLE_BLOCKS: u64 = 10_000;
+/// A new access key's nonce starts at its block's height times this (NEAR's
+/// `ACCESS_KEY_NONCE_RANGE_MULTIPLIER`); a transaction's nonce must stay below the next block's
+/// height times it.
+pub const NONCE_RANGE_MULTIPLIER: u64 = 1_000_000;
 /// One NEAR in yoctoNEAR.
 pub const ONE_NEAR: Balance = 10u128.pow(24);
 /// One teragas.
 pub const TGAS: Gas = 10u64.pow(12);
 
 /// A yield waiting for its resume.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 struct PendingYield {
     account: AccountId,
     expires_at: u64,
     origin: CryptoHash,
+    /// The transaction that created it.
+    tx: Option<CryptoHash>,
 }
 
 /// An in-process NEAR chain.
@@ -56,6 +72,11 @@ pub struct Chain {
     engine: Arc<Engine<StateOverlay>>,
     accounts: BTreeMap<AccountId, Account>,
     height: u64,
+    /// Hash and timestamp of the last block.
+    head: BlockHeader,
+    /// Height of every block, by hash (to check transactions' block hashes).
+    block_heights: HashMap<CryptoHash, u64>,
+    transaction_validity_period: u64,
     /// Receipts to run in the next block.
     next_block: VecDeque<Receipt>,
     /// Action receipts waiting for data, by receipt id, with the data ids still missing.
@@ -66,11 +87,24 @@ pub struct Chain {
     received: HashMap<CryptoHash, Option<Vec<u8>>>,
     yields: BTreeMap<CryptoHash, PendingYield>,
     outcomes: HashMap<CryptoHash, ExecutionOutcome>,
-    /// The transaction each receipt belongs to.
+    /// The transaction each receipt still to run belongs to.
     tx_of: HashMap<CryptoHash, CryptoHash>,
     /// Per transaction: its first receipt, the gas its conversion burnt, its outcomes in order.
     txs: HashMap<CryptoHash, (CryptoHash, Gas, Vec<CryptoHash>)>,
     ids_made: u64,
+    /// Whether outcomes and transactions are kept for [`Chain::tx_result`] (the test API); a
+    /// chain with a store keeps only what the store has not yet taken.
+    history: bool,
+    /// Signed transactions accepted since the last block: they belong to the next one.
+    incoming: Vec<IncludedTx>,
+    /// Outcomes recorded since the last block.
+    logged: Vec<LoggedOutcome>,
+    /// Accounts changed since the changes were last taken.
+    touched: BTreeSet<AccountId>,
+    /// Accounts deleted (their storage with them) since the changes were last taken.
+    cleared: BTreeSet<AccountId>,
+    /// Storage keys written or removed since the changes were last taken.
+    dirty_storage: BTreeSet<(AccountId, Vec<u8>)>,
 }
 
 impl Default for Chain {
@@ -80,13 +114,24 @@ impl Default for Chain {
 }
 
 impl Chain {
-    /// An empty chain at block 0, following protocol 88's fees and limits.
+    /// An empty chain at block 0, following protocol 88's fees and limits, keeping every
+    /// outcome in memory for [`Chain::tx_result`].
     pub fn new() -> Self {
+        Self::with_genesis_time(GENESIS_TIMESTAMP_NS, true)
+    }
+
+    /// An empty chain whose block 0 is at `timestamp_ns`; `history`: whether outcomes stay in
+    /// memory (a chain with a store takes them with [`Chain::produce_block_at`] instead).
+    pub fn with_genesis_time(timestamp_ns: u64, history: bool) -> Self {
+        let head = BlockHeader::genesis(timestamp_ns);
         Self {
             fees: Fees::default(),
             engine: shared_engine(),
             accounts: BTreeMap::new(),
             height: 0,
+            block_heights: HashMap::from([(head.hash, 0)]),
+            head,
+            transaction_validity_period: TRANSACTION_VALIDITY_PERIOD,
             next_block: VecDeque::new(),
             postponed: HashMap::new(),
             waiting: HashMap::new(),
@@ -96,7 +141,28 @@ impl Chain {
             tx_of: HashMap::new(),
             txs: HashMap::new(),
             ids_made: 0,
+            history,
+            incoming: Vec::new(),
+            logged: Vec::new(),
+            touched: BTreeSet::new(),
+            cleared: BTreeSet::new(),
+            dirty_storage: BTreeSet::new(),
         }
+    }
+
+    /// Sets how many blocks a transaction's block hash stays valid.
+    pub fn set_transaction_validity_period(&mut self, blocks: u64) {
+        self.transaction_validity_period = blocks;
+    }
+
+    /// The last block.
+    pub fn head(&self) -> &BlockHeader {
+        &self.head
+    }
+
+    /// The height of block `hash`, if the chain made it.
+    pub fn block_height_of(&self, hash: &CryptoHash) -> Option<u64> {
+        self.block_heights.get(hash).copied()
     }
 
     /// The fee and limit tables in force.
@@ -116,6 +182,7 @@ impl Chain {
             return Err(ChainError::AccountExists(id));
         }
         let info = AccountInfo::new(balance, self.fees.storage_bytes_account());
+        self.touched.insert(id.clone());
         self.accounts.insert(
             id.clone(),
             Account {
@@ -123,6 +190,24 @@ impl Chain {
                 storage: BTreeMap::new(),
             },
         );
+        Ok(id)
+    }
+
+    /// Creates an account holding `balance` with full access key `key`, as genesis would.
+    pub fn create_account_with_key(
+        &mut self,
+        id: &str,
+        balance: Balance,
+        key: &crate::tx::PublicKey,
+    ) -> Result<AccountId, ChainError> {
+        let id = self.create_account(id, balance)?;
+        let account = self.accounts.get_mut(&id).expect("just created");
+        let access_key = AccessKey {
+            nonce: 0,
+            permission: crate::abi::AccessKeyPermission::FullAccess,
+        };
+        account.info.keys.insert(key.to_bytes(), access_key);
+        account.info.storage_usage += self.fees.storage_bytes_record() + 33 + 9;
         Ok(id)
     }
 
@@ -141,6 +226,23 @@ impl Chain {
     pub fn storage_value(&self, id: &str, key: &[u8]) -> Option<&[u8]> {
         let id: AccountId = id.parse().ok()?;
         self.accounts.get(&id)?.storage.get(key).map(Vec::as_slice)
+    }
+
+    /// An account's storage entries whose keys start with `prefix`, in key order.
+    pub fn storage_entries<'a>(
+        &'a self,
+        id: &str,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        let storage = id
+            .parse::<AccountId>()
+            .ok()
+            .and_then(|id| self.accounts.get(&id))
+            .map(|a| &a.storage);
+        storage
+            .into_iter()
+            .flat_map(move |s| s.range(prefix.to_vec()..))
+            .take_while(move |(key, _)| key.starts_with(prefix))
     }
 
     /// Deploys `code` on `account` with a transaction the account signs.
@@ -223,11 +325,35 @@ impl Chain {
             });
         }
         account.info.balance -= cost;
+        self.touched.insert(signer_id.clone());
         let tx_id = self.next_id(&[0; 32]);
-        let receipt_id = child_id(&tx_id, 0);
-        self.txs.insert(tx_id, (receipt_id, send, Vec::new()));
-        self.tx_of.insert(receipt_id, tx_id);
         let signer_public_key = public_key_of(&signer_id);
+        self.enqueue_transaction(
+            tx_id,
+            signer_id,
+            signer_public_key,
+            receiver_id,
+            actions,
+            send,
+        );
+        Ok(tx_id)
+    }
+
+    /// Queues the receipt of an accepted transaction for the next block; returns its id.
+    fn enqueue_transaction(
+        &mut self,
+        tx_id: CryptoHash,
+        signer_id: AccountId,
+        signer_public_key: Vec<u8>,
+        receiver_id: AccountId,
+        actions: Vec<Action>,
+        send_gas: Gas,
+    ) -> CryptoHash {
+        let receipt_id = child_id(&tx_id, 0);
+        if self.history {
+            self.txs.insert(tx_id, (receipt_id, send_gas, Vec::new()));
+        }
+        self.tx_of.insert(receipt_id, tx_id);
         self.next_block.push_back(Receipt {
             id: receipt_id,
             predecessor_id: signer_id.clone(),
@@ -242,7 +368,7 @@ impl Chain {
                 refund_to: None,
             }),
         });
-        Ok(tx_id)
+        receipt_id
     }
 
     /// Where transaction `tx_id` stands, with the outcomes of its receipts so far.
@@ -338,9 +464,41 @@ impl Chain {
         }
     }
 
-    /// Produces one block: fires expired yields, then runs the receipts sent for this block.
-    pub fn produce_block(&mut self) {
+    /// Produces one block one second after the last.
+    pub fn produce_block(&mut self) -> BlockOutput {
+        self.produce_block_at(self.head.timestamp_ns + 1_000_000_000)
+    }
+
+    /// Produces one block at `timestamp_ns` (at least 1 ns after the last block): includes the
+    /// transactions accepted since the last block, fires expired yields, runs the receipts sent
+    /// for this block, and hands back the block, its outcomes and the state it changed.
+    pub fn produce_block_at(&mut self, timestamp_ns: u64) -> BlockOutput {
+        let timestamp_ns = timestamp_ns.max(self.head.timestamp_ns + 1);
         self.height += 1;
+        // Contracts of this block see its height and timestamp.
+        self.head.timestamp_ns = timestamp_ns;
+        self.run_block();
+        let transactions = std::mem::take(&mut self.incoming);
+        let outcomes = std::mem::take(&mut self.logged);
+        let header = BlockHeader::next(
+            &self.head,
+            self.height,
+            timestamp_ns,
+            &transactions,
+            &outcomes,
+        );
+        self.block_heights.insert(header.hash, header.height);
+        self.head = header.clone();
+        BlockOutput {
+            header,
+            transactions,
+            outcomes,
+            changes: self.take_changes(),
+        }
+    }
+
+    /// Fires expired yields, then runs the receipts sent for this block.
+    fn run_block(&mut self) {
         let mut queue = std::mem::take(&mut self.next_block);
         let expired: Vec<CryptoHash> = self
             .yields
@@ -361,6 +519,7 @@ impl Chain {
     fn process(&mut self, receipt: Receipt) {
         match &receipt.kind {
             ReceiptKind::Data { data_id, data } => {
+                self.tx_of.remove(&receipt.id);
                 self.received.insert(*data_id, data.clone());
                 let Some(waiting) = self.waiting.remove(data_id) else {
                     return;
@@ -408,8 +567,18 @@ impl Chain {
         self.apply_action(receipt, results);
     }
 
+    /// Whether there is work for a next block: transactions accepted or receipts queued.
+    pub fn has_pending_work(&self) -> bool {
+        !self.incoming.is_empty() || !self.next_block.is_empty()
+    }
+
+    /// Whether signed transaction `hash` was accepted and awaits the next block.
+    pub fn is_incoming(&self, hash: &CryptoHash) -> bool {
+        self.incoming.iter().any(|tx| &tx.hash == hash)
+    }
+
     /// Whether receipts of `tx_id` are still to run (yields waiting for a resume do not count).
-    fn in_flight(&self, tx_id: &CryptoHash) -> bool {
+    pub fn in_flight(&self, tx_id: &CryptoHash) -> bool {
         let waits_on_data = self.postponed.values().any(|(receipt, _)| {
             self.tx_of.get(&receipt.id) == Some(tx_id) && !self.waits_on_yield(receipt)
         });
@@ -438,23 +607,33 @@ impl Chain {
         self.next_block.push_back(receipt);
     }
 
-    fn record(&mut self, outcome: ExecutionOutcome) {
-        if let Some(tx) = self.tx_of.get(&outcome.receipt_id) {
-            if let Some((_, _, receipts)) = self.txs.get_mut(tx) {
+    /// Records the outcome of `receipt`: for the next block's output and, with history, for
+    /// [`Chain::tx_result`].
+    fn record(&mut self, receipt: Receipt, outcome: ExecutionOutcome) {
+        let tx = self.tx_of.remove(&outcome.receipt_id);
+        if self.history {
+            if let Some((_, _, receipts)) = tx.and_then(|tx| self.txs.get_mut(&tx)) {
                 receipts.push(outcome.receipt_id);
             }
+            self.outcomes.insert(outcome.receipt_id, outcome.clone());
         }
-        self.outcomes.insert(outcome.receipt_id, outcome);
+        self.logged.push(LoggedOutcome {
+            tx,
+            receipt,
+            outcome,
+        });
     }
 
     fn register_yield(&mut self, data_id: CryptoHash, account: AccountId, origin: CryptoHash) {
         let timeout = self.fees.limits().yield_timeout_length_in_blocks;
+        let tx = self.tx_of.get(&origin).copied();
         self.yields.insert(
             data_id,
             PendingYield {
                 account,
                 expires_at: self.height + timeout,
                 origin,
+                tx,
             },
         );
     }
@@ -471,7 +650,7 @@ impl Chain {
                 data: payload,
             },
         };
-        if let Some(tx) = self.tx_of.get(&pending.origin).copied() {
+        if let Some(tx) = pending.tx {
             self.tx_of.insert(receipt.id, tx);
         }
         Some(receipt)
@@ -505,7 +684,7 @@ impl Chain {
             input: Arc::default(),
             promise_results: Arc::default(),
             block_height: self.height,
-            block_timestamp: GENESIS_TIMESTAMP_NS + self.height * 1_000_000_000,
+            block_timestamp: self.head.timestamp_ns,
             epoch_height: self.height / EPOCH_LENGTH,
             account_balance: 0,
             account_locked_balance: 0,
@@ -530,7 +709,7 @@ fn shared_engine() -> Arc<Engine<StateOverlay>> {
 }
 
 /// SHA-256.
-pub(crate) fn hash(bytes: &[u8]) -> CryptoHash {
+pub fn hash(bytes: &[u8]) -> CryptoHash {
     Sha256::digest(bytes).into()
 }
 

@@ -18,8 +18,12 @@ pub enum ActionError {
     },
     #[error("account `{0}` has no contract code")]
     CodeDoesNotExist(AccountId),
-    #[error("access key does not exist on `{0}`")]
-    DeleteKeyDoesNotExist(AccountId),
+    #[error("access key does not exist on `{account}`")]
+    DeleteKeyDoesNotExist {
+        account: AccountId,
+        /// The key, borsh-encoded.
+        public_key: Vec<u8>,
+    },
     #[error("account `{account}` needs {needed} yoctoNEAR to cover its storage, has {balance}")]
     LackBalanceForState {
         account: AccountId,
@@ -58,6 +62,9 @@ pub struct ExecutionOutcome {
     /// `gas_burnt` at the receipt's gas price.
     pub tokens_burnt: Balance,
     pub status: ExecutionStatus,
+    /// On failure, the index of the action that failed (`None`: the receipt as a whole, e.g.
+    /// its storage was not covered).
+    pub failed_action: Option<u64>,
     /// Receipts it created.
     pub receipt_ids: Vec<CryptoHash>,
 }

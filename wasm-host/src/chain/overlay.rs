@@ -43,6 +43,11 @@ impl StateOverlay {
         self.base
     }
 
+    /// The keys written or removed so far.
+    pub fn changed_keys(&self) -> impl Iterator<Item = &Vec<u8>> {
+        self.changes.keys()
+    }
+
     /// The storage as it was, changes dropped.
     pub fn discard(self) -> BTreeMap<Vec<u8>, Vec<u8>> {
         self.base

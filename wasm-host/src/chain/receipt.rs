@@ -1,9 +1,10 @@
 //! Receipts as the chain moves them between blocks.
 
 use crate::abi::{AccountId, Action, Balance, CryptoHash, DataDependency};
+use borsh::{BorshDeserialize, BorshSerialize};
 
 /// A receipt: work for `receiver_id`, sent by `predecessor_id`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Receipt {
     pub id: CryptoHash,
     pub predecessor_id: AccountId,
@@ -12,7 +13,7 @@ pub struct Receipt {
 }
 
 /// What a receipt carries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ReceiptKind {
     /// Actions to run once every input data id has arrived.
     Action(ActionReceipt),
@@ -24,7 +25,7 @@ pub enum ReceiptKind {
 }
 
 /// The body of an action receipt.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ActionReceipt {
     pub signer_id: AccountId,
     pub signer_public_key: Vec<u8>,

@@ -1,0 +1,227 @@
+//! `localnet`: a local NEAR-compatible chain that other processes reach over NEAR's JSON-RPC.
+//!
+//! - `localnet run --data-dir D --rpc-addr 127.0.0.1:3030 --block-time-ms 1000
+//!   --genesis-account alice.test:1000 …` opens the chain in `D` (creating it, with the genesis
+//!   accounts, if `D` holds none), writes each genesis account's key to `D/keys/<account>.json`
+//!   in NEAR's credentials format, writes the RPC address to `D/rpc.addr`, and serves until
+//!   SIGINT or SIGTERM. `--block-time-ms 0` produces blocks on demand.
+//! - `localnet reset --data-dir D` deletes the chain (keys stay).
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{error, info};
+use wasm_host::chain::ONE_NEAR;
+use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{serve, RpcConfig};
+use wasm_host::tx::{Credentials, SecretKey};
+
+#[derive(Parser)]
+#[command(
+    name = "localnet",
+    about = "A local NEAR-compatible chain with NEAR's JSON-RPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open (or create) the chain and serve JSON-RPC.
+    Run {
+        /// Where the chain and the genesis keys live.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Address of the JSON-RPC server (port 0: any free port, see DATA_DIR/rpc.addr).
+        #[arg(long, default_value = "127.0.0.1:3030")]
+        rpc_addr: SocketAddr,
+        /// Milliseconds between blocks; 0 produces blocks only when there is work.
+        #[arg(long, default_value_t = 1000)]
+        block_time_ms: u64,
+        /// `account[:balance in NEAR]` (default 1000 NEAR) created with a full access key when
+        /// the chain is created; repeatable.
+        #[arg(long = "genesis-account", value_parser = parse_genesis)]
+        genesis_accounts: Vec<(String, u128)>,
+        /// Seconds transaction requests wait before NEAR's TIMEOUT_ERROR.
+        #[arg(long, default_value_t = 10)]
+        tx_timeout_secs: u64,
+    },
+    /// Delete the chain in the data directory (keys stay).
+    Reset {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+/// Default balance of a genesis account, NEAR.
+const DEFAULT_GENESIS_NEAR: u128 = 1000;
+
+fn parse_genesis(text: &str) -> Result<(String, u128), String> {
+    let (name, balance) = match text.split_once(':') {
+        Some((name, balance)) => {
+            let near: u128 = balance
+                .parse()
+                .map_err(|_| format!("balance `{balance}` is not a whole number of NEAR"))?;
+            (name, near)
+        }
+        None => (text, DEFAULT_GENESIS_NEAR),
+    };
+    let yocto = balance
+        .checked_mul(ONE_NEAR)
+        .ok_or_else(|| format!("balance of {name} is too large"))?;
+    Ok((name.to_string(), yocto))
+}
+
+/// The key of a genesis account: read from its credentials file, or made and written there.
+fn genesis_account(keys_dir: &Path, name: &str, balance: u128) -> Result<GenesisAccount, String> {
+    let account_id = name
+        .parse()
+        .map_err(|_| format!("`{name}` is not a valid NEAR account id"))?;
+    let path = keys_dir.join(format!("{name}.json"));
+    let key = if path.exists() {
+        Credentials::read(&path).map_err(|e| e.to_string())?.1
+    } else {
+        let key = SecretKey::generate();
+        Credentials::new(name.parse().expect("checked above"), &key)
+            .write(&path)
+            .map_err(|e| e.to_string())?;
+        info!(path = %path.display(), "wrote key");
+        key
+    };
+    Ok(GenesisAccount {
+        account_id,
+        balance,
+        public_key: key.public_key(),
+    })
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run(
+    data_dir: PathBuf,
+    rpc_addr: SocketAddr,
+    block_time_ms: u64,
+    genesis_accounts: Vec<(String, u128)>,
+    tx_timeout_secs: u64,
+) -> Result<(), String> {
+    let keys_dir = data_dir.join("keys");
+    let mut genesis = Vec::new();
+    for (name, balance) in &genesis_accounts {
+        genesis.push(genesis_account(&keys_dir, name, *balance)?);
+    }
+    let node = Arc::new(Node::open(&data_dir, &genesis).map_err(|e| e.to_string())?);
+    let listener = tokio::net::TcpListener::bind(rpc_addr)
+        .await
+        .map_err(|e| format!("binding {rpc_addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr_file = data_dir.join("rpc.addr");
+    std::fs::write(&addr_file, bound.to_string())
+        .map_err(|e| format!("{}: {e}", addr_file.display()))?;
+    let mode = match block_time_ms {
+        0 => BlockMode::OnDemand,
+        ms => BlockMode::Every(Duration::from_millis(ms)),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let mut producer = tokio::spawn(run_producer(node.clone(), mode, stopped.clone()));
+    let config = RpcConfig {
+        tx_timeout: Duration::from_secs(tx_timeout_secs),
+        ..RpcConfig::default()
+    };
+    let mut server_stopped = stopped.clone();
+    let server = tokio::spawn(serve(node.clone(), listener, config, async move {
+        let _ = server_stopped.wait_for(|stop| *stop).await;
+    }));
+    let outcome = tokio::select! {
+        _ = stop_signal() => {
+            info!("stopping");
+            Ok(())
+        }
+        result = &mut producer => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("block production stopped: {e}")),
+            Err(e) => Err(format!("block producer failed: {e}")),
+        },
+    };
+    let _ = stop.send(true);
+    if !producer.is_finished() {
+        let _ = producer.await;
+    }
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("RPC server: {e}")),
+        Err(e) => return Err(format!("RPC server failed: {e}")),
+    }
+    info!(height = node.chain().head().height, "stopped");
+    outcome
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Run {
+            data_dir,
+            rpc_addr,
+            block_time_ms,
+            genesis_accounts,
+            tx_timeout_secs,
+        } => tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| {
+                runtime.block_on(run(
+                    data_dir,
+                    rpc_addr,
+                    block_time_ms,
+                    genesis_accounts,
+                    tx_timeout_secs,
+                ))
+            }),
+        Command::Reset { data_dir } => match wasm_host::store::reset(&data_dir) {
+            Ok(true) => {
+                info!(dir = %data_dir.display(), "chain deleted");
+                Ok(())
+            }
+            Ok(false) => {
+                info!(dir = %data_dir.display(), "no chain to delete");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}

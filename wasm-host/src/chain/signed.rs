@@ -1,0 +1,228 @@
+//! Signed transactions checked as NEAR checks them before they become receipts: size, signature,
+//! block hash, actions, signer, access key and its permission, nonce, cost and allowance.
+
+use super::block::IncludedTx;
+use super::{Chain, GAS_PRICE, NONCE_RANGE_MULTIPLIER};
+use crate::abi::{self, AccessKeyPermission, Balance};
+use crate::tx::{
+    Action, ActionsValidationError, InvalidAccessKeyError, InvalidTxError, SignedTransaction,
+};
+
+impl Chain {
+    /// Checks a signed transaction and, if valid, charges its signer (fees, attached gas and
+    /// deposits), bumps its key's nonce and queues its receipt for the next block, which includes
+    /// it. Returns its hash.
+    pub fn submit_signed(
+        &mut self,
+        signed: &SignedTransaction,
+    ) -> Result<[u8; 32], InvalidTxError> {
+        let tx = &signed.transaction;
+        let limits = self.fees.limits();
+        let size = signed.to_bytes().len() as u64;
+        if size > limits.max_transaction_size {
+            let limit = limits.max_transaction_size;
+            return Err(InvalidTxError::TransactionSizeExceeded { size, limit });
+        }
+        if !signed.verify_signature() {
+            return Err(InvalidTxError::InvalidSignature);
+        }
+        match self.block_heights.get(&tx.block_hash) {
+            Some(height) if self.height - height <= self.transaction_validity_period => {}
+            _ => return Err(InvalidTxError::Expired),
+        }
+        self.validate_actions(&tx.actions)?;
+        let actions: Vec<abi::Action> = tx.actions.iter().map(abi::Action::from).collect();
+        let sir = tx.signer_id == tx.receiver_id;
+        let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
+        let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
+        let prepaid: u64 = actions.iter().map(abi::Action::prepaid_gas).sum();
+        let deposits: Balance = actions.iter().map(abi::Action::deposit).sum();
+        let cost = u128::from(send)
+            .checked_add(u128::from(exec))
+            .and_then(|gas| gas.checked_add(u128::from(prepaid)))
+            .and_then(|gas| gas.checked_mul(GAS_PRICE))
+            .and_then(|fees| fees.checked_add(deposits))
+            .ok_or(InvalidTxError::CostOverflow)?;
+        let per_byte = self.fees.storage_amount_per_byte();
+        let signer = self.accounts.get_mut(&tx.signer_id).ok_or_else(|| {
+            InvalidTxError::SignerDoesNotExist {
+                signer_id: tx.signer_id.clone(),
+            }
+        })?;
+        let key_bytes = tx.public_key.to_bytes();
+        let key = signer.info.keys.get(&key_bytes).ok_or_else(|| {
+            InvalidAccessKeyError::AccessKeyNotFound {
+                account_id: tx.signer_id.clone(),
+                public_key: tx.public_key.to_string(),
+            }
+        })?;
+        if tx.nonce <= key.nonce {
+            let ak_nonce = key.nonce;
+            return Err(InvalidTxError::InvalidNonce {
+                tx_nonce: tx.nonce,
+                ak_nonce,
+            });
+        }
+        let upper_bound = (self.height + 1) * NONCE_RANGE_MULTIPLIER;
+        if tx.nonce >= upper_bound {
+            return Err(InvalidTxError::NonceTooLarge {
+                tx_nonce: tx.nonce,
+                upper_bound,
+            });
+        }
+        let balance = signer.info.balance;
+        let left = balance
+            .checked_sub(cost)
+            .ok_or_else(|| InvalidTxError::NotEnoughBalance {
+                signer_id: tx.signer_id.clone(),
+                balance,
+                cost,
+            })?;
+        let mut permission = key.permission.clone();
+        if let AccessKeyPermission::FunctionCall {
+            allowance: Some(allowance),
+            ..
+        } = &mut permission
+        {
+            *allowance = allowance.checked_sub(cost).ok_or_else(|| {
+                InvalidAccessKeyError::NotEnoughAllowance {
+                    account_id: tx.signer_id.clone(),
+                    public_key: tx.public_key.to_string(),
+                    allowance: *allowance,
+                    cost,
+                }
+            })?;
+        }
+        let needed = u128::from(signer.info.storage_usage) * per_byte;
+        if left < needed {
+            return Err(InvalidTxError::LackBalanceForState {
+                signer_id: tx.signer_id.clone(),
+                amount: needed - left,
+            });
+        }
+        if let AccessKeyPermission::FunctionCall {
+            receiver_id,
+            method_names,
+            ..
+        } = &permission
+        {
+            let [Action::FunctionCall(call)] = tx.actions.as_slice() else {
+                return Err(InvalidAccessKeyError::RequiresFullAccess.into());
+            };
+            if call.deposit > 0 {
+                return Err(InvalidAccessKeyError::DepositWithFunctionCall.into());
+            }
+            if tx.receiver_id.as_str() != receiver_id {
+                return Err(InvalidAccessKeyError::ReceiverMismatch {
+                    tx_receiver: tx.receiver_id.clone(),
+                    ak_receiver: receiver_id.clone(),
+                }
+                .into());
+            }
+            if !method_names.is_empty() && !method_names.contains(&call.method_name) {
+                return Err(InvalidAccessKeyError::MethodNameMismatch {
+                    method_name: call.method_name.clone(),
+                }
+                .into());
+            }
+        }
+        let key = signer.info.keys.get_mut(&key_bytes).expect("found above");
+        key.nonce = tx.nonce;
+        key.permission = permission;
+        signer.info.balance = left;
+        self.touched.insert(tx.signer_id.clone());
+        let hash = signed.hash();
+        let receipt_id = self.enqueue_transaction(
+            hash,
+            tx.signer_id.clone(),
+            key_bytes,
+            tx.receiver_id.clone(),
+            actions,
+            send,
+        );
+        self.incoming.push(IncludedTx {
+            hash,
+            signed: signed.clone(),
+            receipt_id,
+            gas_burnt: send,
+        });
+        Ok(hash)
+    }
+
+    /// NEAR's checks of a transaction's actions against the limits.
+    fn validate_actions(&self, actions: &[Action]) -> Result<(), ActionsValidationError> {
+        let limits = self.fees.limits();
+        let count = actions.len() as u64;
+        if count > limits.max_actions_per_receipt {
+            return Err(ActionsValidationError::TotalNumberOfActionsExceeded {
+                total_number_of_actions: count,
+                limit: limits.max_actions_per_receipt,
+            });
+        }
+        let delete_at = actions
+            .iter()
+            .position(|a| matches!(a, Action::DeleteAccount { .. }));
+        if delete_at.is_some_and(|at| at + 1 != actions.len()) {
+            return Err(ActionsValidationError::DeleteActionMustBeFinal);
+        }
+        let mut total_gas: u64 = 0;
+        for action in actions {
+            match action {
+                Action::DeployContract { code } if code.len() as u64 > limits.max_contract_size => {
+                    return Err(ActionsValidationError::ContractSizeExceeded {
+                        size: code.len() as u64,
+                        limit: limits.max_contract_size,
+                    });
+                }
+                Action::FunctionCall(call) => {
+                    if call.gas == 0 {
+                        return Err(ActionsValidationError::FunctionCallZeroAttachedGas);
+                    }
+                    let length = call.method_name.len() as u64;
+                    if length > limits.max_length_method_name {
+                        return Err(
+                            ActionsValidationError::FunctionCallMethodNameLengthExceeded {
+                                length,
+                                limit: limits.max_length_method_name,
+                            },
+                        );
+                    }
+                    let length = call.args.len() as u64;
+                    if length > limits.max_arguments_length {
+                        return Err(
+                            ActionsValidationError::FunctionCallArgumentsLengthExceeded {
+                                length,
+                                limit: limits.max_arguments_length,
+                            },
+                        );
+                    }
+                    total_gas = total_gas.saturating_add(call.gas);
+                }
+                Action::AddKey { access_key, .. } => {
+                    if let crate::tx::AccessKeyPermission::FunctionCall(p) = &access_key.permission
+                    {
+                        let bytes: usize = p.method_names.iter().map(|m| m.len() + 1).sum();
+                        let bytes = bytes as u64;
+                        if bytes > limits.max_number_bytes_method_names {
+                            return Err(
+                                ActionsValidationError::AddKeyMethodNamesNumberOfBytesExceeded {
+                                    total_number_of_bytes: bytes,
+                                    limit: limits.max_number_bytes_method_names,
+                                },
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let limit = limits.max_total_prepaid_gas.as_gas();
+        if total_gas > limit {
+            return Err(ActionsValidationError::TotalPrepaidGasExceeded {
+                total_prepaid_gas: total_gas,
+                limit,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! A chain node: the chain in memory, its store on disk, blocks produced on a timer or on
+//! demand, and notifications of new blocks for the RPC server.
+
+mod producer;
+
+pub use producer::{run_producer, BlockMode};
+
+use crate::abi::{AccountId, Balance, CryptoHash};
+use crate::chain::{BlockHeader, Chain, ChainError};
+use crate::store::{Store, StoreError};
+use crate::tx::{InvalidTxError, PublicKey, SignedTransaction};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use tokio::sync::{watch, Notify};
+use tracing::{debug, info, warn};
+
+/// A node that could not start or go on.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("genesis account: {0}")]
+    Genesis(#[from] ChainError),
+}
+
+/// An account created at genesis with a full access key.
+#[derive(Debug, Clone)]
+pub struct GenesisAccount {
+    pub account_id: AccountId,
+    pub balance: Balance,
+    pub public_key: PublicKey,
+}
+
+/// The chain, its store and who waits for blocks.
+pub struct Node {
+    chain: Mutex<Chain>,
+    store: Store,
+    genesis: BlockHeader,
+    blocks: watch::Sender<u64>,
+    work: Notify,
+    started: Instant,
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+fn now_ns() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Node {
+    /// Opens the chain in `data_dir`, or creates it with `genesis` accounts if there is none.
+    pub fn open(data_dir: &Path, genesis: &[GenesisAccount]) -> Result<Self, NodeError> {
+        let store = Store::open(data_dir)?;
+        let chain = match store.load()? {
+            Some(chain) => {
+                let head = chain.head();
+                info!(
+                    height = head.height,
+                    hash = %crate::views::hash58(&head.hash),
+                    dir = %data_dir.display(),
+                    "restored chain"
+                );
+                if !genesis.is_empty() {
+                    warn!("the chain exists already: genesis accounts given now are ignored");
+                }
+                chain
+            }
+            None => {
+                let mut chain = Chain::with_genesis_time(now_ns(), false);
+                for account in genesis {
+                    chain.create_account_with_key(
+                        account.account_id.as_str(),
+                        account.balance,
+                        &account.public_key,
+                    )?;
+                    info!(
+                        account = %account.account_id,
+                        balance = %account.balance,
+                        key = %account.public_key,
+                        "genesis account"
+                    );
+                }
+                let head = chain.head().clone();
+                store.commit_genesis(&head, chain.take_changes())?;
+                info!(hash = %crate::views::hash58(&head.hash), dir = %data_dir.display(), "created chain");
+                chain
+            }
+        };
+        let genesis = store.genesis()?.unwrap_or_else(|| chain.head().clone());
+        let (blocks, _) = watch::channel(chain.head().height);
+        Ok(Self {
+            chain: Mutex::new(chain),
+            store,
+            genesis,
+            blocks,
+            work: Notify::new(),
+            started: Instant::now(),
+        })
+    }
+
+    /// The chain, locked.
+    pub fn chain(&self) -> MutexGuard<'_, Chain> {
+        self.chain
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Block 0.
+    pub fn genesis(&self) -> &BlockHeader {
+        &self.genesis
+    }
+
+    /// Seconds since the node started.
+    pub fn uptime_sec(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Heights of new blocks, as they are committed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.blocks.subscribe()
+    }
+
+    /// Checks and accepts a signed transaction for the next block.
+    pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
+        let result = self.chain().submit_signed(signed);
+        match &result {
+            Ok(hash) => {
+                debug!(tx = %crate::views::hash58(hash), signer = %signed.transaction.signer_id, "accepted transaction");
+                self.work.notify_one();
+            }
+            Err(error) => {
+                debug!(signer = %signed.transaction.signer_id, %error, "rejected transaction")
+            }
+        }
+        result
+    }
+
+    /// Produces a block now and commits it; the chain stays locked until the block is durable,
+    /// so blocks reach the store in order.
+    pub fn produce_block(&self) -> Result<BlockHeader, StoreError> {
+        let mut chain = self.chain();
+        let block = chain.produce_block_at(now_ns());
+        let header = block.header.clone();
+        let (txs, receipts) = (block.transactions.len(), block.outcomes.len());
+        self.store.commit_block(block)?;
+        drop(chain);
+        if txs + receipts > 0 {
+            info!(height = header.height, txs, receipts, "block");
+        } else {
+            debug!(height = header.height, "empty block");
+        }
+        self.blocks.send_replace(header.height);
+        Ok(header)
+    }
+
+    /// Waits until a transaction arrives (for blocks on demand).
+    pub async fn work_arrived(&self) {
+        self.work.notified().await;
+    }
+}

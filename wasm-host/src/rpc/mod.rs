@@ -1,0 +1,134 @@
+//! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `block`,
+//! `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
+//! `EXPERIMENTAL_tx_status` — with NEAR's shapes and error forms, and a small client.
+
+mod client;
+mod error;
+mod params;
+mod query;
+mod transactions;
+
+pub use client::{ClientError, RpcClient};
+pub use error::RpcError;
+
+use crate::node::Node;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{debug, info};
+use transactions::Detail;
+
+/// How the server answers.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Largest request body accepted, bytes (larger ones get HTTP 413).
+    pub max_body_bytes: usize,
+    /// How long transaction requests wait for their stage before `TIMEOUT_ERROR`.
+    pub tx_timeout: Duration,
+}
+
+impl Default for RpcConfig {
+    /// NEAR's limits: 10 MiB bodies (transactions are at most 1.5 MB), 10 s waits.
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+            tx_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Server {
+    node: Arc<Node>,
+    config: RpcConfig,
+    addr: String,
+}
+
+/// Serves JSON-RPC on `listener` until `shutdown` completes.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: TcpListener,
+    config: RpcConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    info!(%addr, "JSON-RPC listening");
+    let limit = config.max_body_bytes;
+    let server = Server {
+        node,
+        config,
+        addr: addr.to_string(),
+    };
+    let app = Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(server);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The JSON-RPC envelope of an answer.
+fn answer(id: Value, result: Result<Value, RpcError>) -> Response {
+    let body = match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "result": result, "id": id}),
+        Err(RpcError(error)) => json!({"jsonrpc": "2.0", "error": error, "id": id}),
+    };
+    ([(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn handle(State(server): State<Server>, body: Bytes) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return answer(
+                Value::Null,
+                Err(RpcError::parse(format!("invalid JSON: {e}"))),
+            )
+        }
+    };
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = request.get("method").and_then(Value::as_str) else {
+        return answer(id, Err(RpcError::parse("missing `method`")));
+    };
+    let params = request.get("params").cloned().unwrap_or(Value::Null);
+    debug!(method, "request");
+    let result = dispatch(&server, method, params).await;
+    answer(id, result)
+}
+
+async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value, RpcError> {
+    let node = server.node.clone();
+    let timeout = server.config.tx_timeout;
+    match method {
+        "status" => Ok(query::status(&node, &server.addr)),
+        "block" => query::block(&node, &params),
+        "gas_price" => query::gas_price(&node, &params),
+        "query" => blocking(move || query::query(&node, &params)).await,
+        "send_tx" => transactions::send_tx(node, params, timeout).await,
+        "broadcast_tx_commit" => transactions::broadcast_tx_commit(node, params, timeout).await,
+        "broadcast_tx_async" => transactions::broadcast_tx_async(&node, &params),
+        "tx" => transactions::tx_status(node, params, Detail::Outcomes, timeout).await,
+        "EXPERIMENTAL_tx_status" => {
+            transactions::tx_status(node, params, Detail::WithReceipts, timeout).await
+        }
+        other => Err(RpcError::method_not_found(other)),
+    }
+}
+
+/// Runs work that may execute a contract (views) off the async workers.
+async fn blocking(
+    work: impl FnOnce() -> Result<Value, RpcError> + Send + 'static,
+) -> Result<Value, RpcError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(RpcError::internal(format!("query failed: {e}"))))
+}

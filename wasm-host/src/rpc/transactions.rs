@@ -1,0 +1,155 @@
+//! `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx` and `EXPERIMENTAL_tx_status`.
+
+use super::error::RpcError;
+use super::params::{self, WaitUntil};
+use crate::abi::CryptoHash;
+use crate::node::Node;
+use crate::store::TxRecord;
+use crate::tx::SignedTransaction;
+use crate::views::{self, hash58, OutcomeStatus};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Whether a status request also returns the receipts (`EXPERIMENTAL_tx_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    Outcomes,
+    WithReceipts,
+}
+
+/// Submits `signed` unless the chain knows it already (resending a transaction returns its
+/// result, as on NEAR); returns its hash.
+fn submit(node: &Node, signed: &SignedTransaction) -> Result<CryptoHash, RpcError> {
+    let hash = signed.hash();
+    if node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some() {
+        return Ok(hash);
+    }
+    node.submit(signed)
+        .map_err(|error| RpcError::invalid_transaction(&error))
+}
+
+/// `send_tx`.
+pub async fn send_tx(node: Arc<Node>, params: Value, timeout: Duration) -> Result<Value, RpcError> {
+    let signed = params::signed_tx(params::string(&params, "signed_tx_base64")?)?;
+    let wait = params::wait_until(&params)?;
+    let hash = submit(&node, &signed)?;
+    wait_for(&node, hash, wait, Detail::Outcomes, timeout).await
+}
+
+/// `broadcast_tx_commit`: `send_tx` waiting until executed.
+pub async fn broadcast_tx_commit(
+    node: Arc<Node>,
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, RpcError> {
+    let signed = params::single_tx(&params)?;
+    let hash = submit(&node, &signed)?;
+    wait_for(&node, hash, WaitUntil::Executed, Detail::Outcomes, timeout).await
+}
+
+/// `broadcast_tx_async`: the hash at once; as on NEAR, a transaction the chain refuses is only
+/// logged.
+pub fn broadcast_tx_async(node: &Node, params: &Value) -> Result<Value, RpcError> {
+    let signed = params::single_tx(params)?;
+    let hash = signed.hash();
+    if let Err(error) = submit(node, &signed) {
+        tracing::info!(tx = %hash58(&hash), error = %error.0, "broadcast_tx_async: refused");
+    }
+    Ok(json!(hash58(&hash)))
+}
+
+/// `tx` and `EXPERIMENTAL_tx_status`.
+pub async fn tx_status(
+    node: Arc<Node>,
+    params: Value,
+    detail: Detail,
+    timeout: Duration,
+) -> Result<Value, RpcError> {
+    let (hash, signed) = params::tx_query(&params)?;
+    let wait = params::wait_until(&params)?;
+    let known = node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some();
+    if !known {
+        match signed {
+            // Given the whole transaction, NEAR checks and routes it.
+            Some(signed) => {
+                submit(&node, &signed)?;
+            }
+            None => {
+                return Err(RpcError::handler(
+                    "UNKNOWN_TRANSACTION",
+                    json!({"requested_transaction_hash": hash58(&hash)}),
+                    json!(format!("Transaction {} doesn't exist", hash58(&hash))),
+                ))
+            }
+        }
+    }
+    wait_for(&node, hash, wait, detail, timeout).await
+}
+
+/// Waits until transaction `hash` reaches `wait` (or `timeout` passes) and answers its state.
+async fn wait_for(
+    node: &Node,
+    hash: CryptoHash,
+    wait: WaitUntil,
+    detail: Detail,
+    timeout: Duration,
+) -> Result<Value, RpcError> {
+    if wait == WaitUntil::None {
+        return Ok(json!({"final_execution_status": "NONE"}));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut blocks = node.subscribe();
+    loop {
+        if let Some(record) = node.store().transaction(&hash)? {
+            if wait == WaitUntil::Included {
+                return Ok(json!({"final_execution_status": "INCLUDED_FINAL"}));
+            }
+            let status = node.store().tx_status(&record);
+            let settled = !node.chain().in_flight(&hash);
+            if settled && matches!(status, OutcomeStatus::Done(_)) {
+                return final_outcome(node, &record, &status, detail);
+            }
+        }
+        tokio::select! {
+            changed = blocks.changed() => {
+                if changed.is_err() {
+                    return Err(RpcError::internal("the node is shutting down"));
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return Err(RpcError::timeout()),
+        }
+    }
+}
+
+/// The final outcome view of a transaction from its record and its receipts' views.
+fn final_outcome(
+    node: &Node,
+    record: &TxRecord,
+    status: &OutcomeStatus,
+    detail: Detail,
+) -> Result<Value, RpcError> {
+    let store = node.store();
+    let mut outcomes = Vec::new();
+    let mut receipts = Vec::new();
+    for id in &record.receipts {
+        if let Some(view) = store.outcome(id)? {
+            outcomes.push(view);
+        }
+        if detail == Detail::WithReceipts {
+            if let Some(view) = store.receipt(id)? {
+                receipts.push(view);
+            }
+        }
+    }
+    Ok(views::final_outcome_view(
+        &record.signed,
+        &record.receipt_id,
+        record.gas_burnt,
+        &record.block_hash,
+        status,
+        outcomes,
+        (detail == Detail::WithReceipts).then_some(receipts),
+    ))
+}

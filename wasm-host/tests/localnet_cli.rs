@@ -1,0 +1,216 @@
+//! The `localnet` binary: genesis keys in NEAR's credentials format, a chain that survives
+//! `kill -9` with every committed block intact (and nothing of a half-made one), and `reset`.
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasm_host::chain::ONE_NEAR;
+use wasm_host::rpc::{ClientError, RpcClient};
+use wasm_host::tx::{Action, Credentials, SecretKey, SignedTransaction, Transaction};
+use wasm_host::views::{base64, hash58, parse_hash58};
+
+/// A running `localnet`, killed with SIGKILL when dropped (so a failing test leaves none).
+struct Running(Child);
+
+impl Running {
+    /// `kill -9`, and reap it.
+    fn kill9(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `localnet run` on `dir` with 50 ms blocks; returns it and its RPC address.
+fn start(dir: &Path) -> (Running, std::net::SocketAddr) {
+    let addr_file = dir.join("rpc.addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let child = Running(
+        Command::new(env!("CARGO_BIN_EXE_localnet"))
+            .args(["run", "--data-dir"])
+            .arg(dir)
+            .args(["--rpc-addr", "127.0.0.1:0", "--block-time-ms", "50"])
+            .args([
+                "--genesis-account",
+                "alice.test:100",
+                "--genesis-account",
+                "bob.test",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("localnet starts"),
+    );
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&addr_file) {
+            if let Ok(addr) = text.parse() {
+                return (child, addr);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "localnet did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Alice {
+    client: RpcClient,
+    key: SecretKey,
+}
+
+impl Alice {
+    async fn view(&self, request: Value) -> Value {
+        self.client.call("query", request).await.unwrap()
+    }
+
+    async fn nonce(&self) -> u64 {
+        let key = self.key.public_key().to_string();
+        let view = self
+            .view(
+                json!({"request_type": "view_access_key", "finality": "final",
+                          "account_id": "alice.test", "public_key": key}),
+            )
+            .await;
+        view["nonce"].as_u64().unwrap()
+    }
+
+    async fn balance(&self, account: &str) -> u128 {
+        let view = self
+            .view(
+                json!({"request_type": "view_account", "finality": "final", "account_id": account}),
+            )
+            .await;
+        view["amount"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn transfer(&self, nonce: u64) -> SignedTransaction {
+        let block = self
+            .client
+            .call("block", json!({"finality": "final"}))
+            .await
+            .unwrap();
+        Transaction {
+            signer_id: "alice.test".parse().unwrap(),
+            public_key: self.key.public_key(),
+            nonce,
+            receiver_id: "bob.test".parse().unwrap(),
+            block_hash: parse_hash58(block["header"]["hash"].as_str().unwrap()).unwrap(),
+            actions: vec![Action::Transfer { deposit: ONE_NEAR }],
+        }
+        .sign(&self.key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_survives_kill_9_and_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, addr) = start(dir.path());
+    let (credentials, key) = Credentials::read(&dir.path().join("keys/alice.test.json")).unwrap();
+    assert_eq!(credentials.account_id.as_str(), "alice.test");
+    assert!(credentials.private_key.starts_with("ed25519:"));
+    let alice = Alice {
+        client: RpcClient::new(addr),
+        key,
+    };
+    assert_eq!(alice.balance("alice.test").await, 100 * ONE_NEAR);
+    assert_eq!(alice.balance("bob.test").await, 1000 * ONE_NEAR);
+    let mut committed = Vec::new();
+    for nonce in 1..=3 {
+        let signed = alice.transfer(nonce).await;
+        let outcome = alice
+            .client
+            .call("broadcast_tx_commit", json!([base64(&signed.to_bytes())]))
+            .await
+            .unwrap();
+        assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+        committed.push((signed.hash(), outcome));
+    }
+    // More transfers, then kill -9 while blocks are being made.
+    let mut sent = Vec::new();
+    for nonce in 4..=40 {
+        let signed = alice.transfer(nonce).await;
+        let hash = alice
+            .client
+            .call("broadcast_tx_async", json!([base64(&signed.to_bytes())]))
+            .await
+            .unwrap();
+        assert_eq!(hash, hash58(&signed.hash()));
+        sent.push(signed.hash());
+    }
+    node.kill9();
+
+    let (node, addr) = start(dir.path());
+    let alice = Alice {
+        client: RpcClient::new(addr),
+        key: alice.key,
+    };
+    for (hash, outcome) in &committed {
+        let fetched = alice
+            .client
+            .call("tx", json!([hash58(hash), "alice.test"]))
+            .await
+            .unwrap();
+        assert_eq!(&fetched, outcome);
+    }
+    // Every block is whole: the transfers it included ran, those after it left no trace.
+    let included = alice.nonce().await - 3;
+    assert_eq!(
+        alice.balance("bob.test").await,
+        (1003 + u128::from(included)) * ONE_NEAR
+    );
+    for (i, hash) in sent.iter().enumerate() {
+        let status = alice
+            .client
+            .call("tx", json!([hash58(hash), "alice.test"]))
+            .await;
+        match status {
+            Ok(outcome) => {
+                assert!(
+                    (i as u64) < included,
+                    "tx {i} ran but nonce says {included}"
+                );
+                assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+            }
+            Err(ClientError::Rpc(error)) => {
+                assert!((i as u64) >= included, "tx {i} lost: {error}");
+                assert_eq!(error["cause"]["name"], "UNKNOWN_TRANSACTION");
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    // The chain goes on.
+    let next = alice.transfer(4 + included).await;
+    let outcome = alice
+        .client
+        .call("broadcast_tx_commit", json!([base64(&next.to_bytes())]))
+        .await
+        .unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    node.kill9();
+
+    let reset = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["reset", "--data-dir"])
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(reset.success());
+    let (node, addr) = start(dir.path());
+    let alice = Alice {
+        client: RpcClient::new(addr),
+        key: alice.key,
+    };
+    assert_eq!(alice.balance("bob.test").await, 1000 * ONE_NEAR);
+    assert_eq!(alice.nonce().await, 0, "a new chain, with the same keys");
+    node.kill9();
+}

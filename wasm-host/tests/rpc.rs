@@ -1,0 +1,587 @@
+//! The chain over NEAR's JSON-RPC: signed transactions sent and their outcomes fetched, NEAR's
+//! errors for refused transactions and malformed requests, restarts, concurrent clients.
+
+mod common;
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use wasm_host::chain::{ONE_NEAR, TGAS};
+use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{serve, ClientError, RpcClient, RpcConfig};
+use wasm_host::tx::{Action, FunctionCallAction, SecretKey, SignedTransaction, Transaction};
+use wasm_host::views::{base64, hash58, parse_hash58};
+
+/// A node serving RPC on a free loopback port, with `accounts` holding 100 NEAR each.
+struct Localnet {
+    node: Arc<Node>,
+    client: RpcClient,
+    addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn key_of(account: &str) -> SecretKey {
+    let mut seed = [0; 32];
+    seed[..account.len().min(32)].copy_from_slice(&account.as_bytes()[..account.len().min(32)]);
+    SecretKey::from_seed(seed)
+}
+
+fn genesis(accounts: &[&str]) -> Vec<GenesisAccount> {
+    accounts
+        .iter()
+        .map(|name| GenesisAccount {
+            account_id: name.parse().unwrap(),
+            balance: 100 * ONE_NEAR,
+            public_key: key_of(name).public_key(),
+        })
+        .collect()
+}
+
+impl Localnet {
+    async fn start(dir: &std::path::Path, accounts: &[&str], config: RpcConfig) -> Self {
+        let node = Arc::new(Node::open(dir, &genesis(accounts)).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let producer = run_producer(node.clone(), BlockMode::OnDemand, stopped.clone());
+        let mut server_stop = stopped.clone();
+        let server = serve(node.clone(), listener, config, async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        });
+        let tasks = vec![
+            tokio::spawn(async move { producer.await.unwrap() }),
+            tokio::spawn(async move { server.await.unwrap() }),
+        ];
+        Self {
+            node,
+            client: RpcClient::new(addr),
+            addr,
+            stop,
+            tasks,
+        }
+    }
+
+    async fn shutdown(self) {
+        self.stop.send(true).unwrap();
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+    }
+
+    async fn head_hash(&self) -> [u8; 32] {
+        let block = self
+            .client
+            .call("block", json!({"finality": "final"}))
+            .await
+            .unwrap();
+        parse_hash58(block["header"]["hash"].as_str().unwrap()).unwrap()
+    }
+
+    async fn nonce(&self, account: &str) -> u64 {
+        let key = self
+            .client
+            .call(
+                "query",
+                json!({"request_type": "view_access_key", "finality": "final",
+                       "account_id": account, "public_key": key_of(account).public_key().to_string()}),
+            )
+            .await
+            .unwrap();
+        key["nonce"].as_u64().unwrap()
+    }
+
+    async fn balance(&self, account: &str) -> u128 {
+        let view = self
+            .client
+            .call(
+                "query",
+                json!({"request_type": "view_account", "finality": "final", "account_id": account}),
+            )
+            .await
+            .unwrap();
+        view["amount"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A transaction from `signer` (its genesis key, next nonce, head block hash).
+    async fn tx(&self, signer: &str, receiver: &str, actions: Vec<Action>) -> Transaction {
+        Transaction {
+            signer_id: signer.parse().unwrap(),
+            public_key: key_of(signer).public_key(),
+            nonce: self.nonce(signer).await + 1,
+            receiver_id: receiver.parse().unwrap(),
+            block_hash: self.head_hash().await,
+            actions,
+        }
+    }
+
+    async fn commit(&self, signed: &SignedTransaction) -> Result<Value, ClientError> {
+        self.client
+            .call("broadcast_tx_commit", json!([base64(&signed.to_bytes())]))
+            .await
+    }
+}
+
+fn transfer(amount: u128) -> Vec<Action> {
+    vec![Action::Transfer { deposit: amount }]
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
+    let dir = temp();
+    let net = Localnet::start(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+    )
+    .await;
+    let status = net.client.call("status", json!([])).await.unwrap();
+    assert_eq!(status["chain_id"], "localnet");
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    let outcome = net.commit(&signed).await.unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    assert_eq!(outcome["final_execution_status"], "FINAL");
+    assert_eq!(outcome["transaction"]["hash"], hash58(&signed.hash()));
+    assert_eq!(
+        outcome["transaction"]["actions"],
+        json!([{"Transfer": {"deposit": ONE_NEAR.to_string()}}])
+    );
+    let tx_outcome = &outcome["transaction_outcome"];
+    assert_eq!(tx_outcome["id"], hash58(&signed.hash()));
+    assert!(tx_outcome["outcome"]["gas_burnt"].as_u64().unwrap() > 0);
+    let first_receipt = tx_outcome["outcome"]["status"]["SuccessReceiptId"].clone();
+    let receipts = outcome["receipts_outcome"].as_array().unwrap();
+    assert_eq!(receipts[0]["id"], first_receipt);
+    assert_eq!(receipts[0]["outcome"]["executor_id"], "bob.test");
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    assert_eq!(net.nonce("alice.test").await, 1);
+    let by_hash = json!({"tx_hash": hash58(&signed.hash()), "sender_account_id": "alice.test"});
+    let fetched = net.client.call("tx", by_hash.clone()).await.unwrap();
+    assert_eq!(fetched["status"], outcome["status"]);
+    assert_eq!(fetched["receipts_outcome"], outcome["receipts_outcome"]);
+    let detailed = net
+        .client
+        .call("EXPERIMENTAL_tx_status", by_hash)
+        .await
+        .unwrap();
+    let receipt = &detailed["receipts"][0];
+    assert_eq!(receipt["receipt_id"], first_receipt);
+    assert_eq!(receipt["receipt"]["Action"]["signer_id"], "alice.test");
+    // The same transaction sent again answers its known result.
+    assert_eq!(
+        net.commit(&signed).await.unwrap()["status"],
+        outcome["status"]
+    );
+    let again = net
+        .tx("alice.test", "bob.test", transfer(1))
+        .await
+        .sign(&key_of("alice.test"));
+    let hash = net
+        .client
+        .call(
+            "send_tx",
+            json!({"signed_tx_base64": base64(&again.to_bytes()), "wait_until": "INCLUDED_FINAL"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hash["final_execution_status"], "INCLUDED_FINAL");
+    let gas = net.client.call("gas_price", json!([null])).await.unwrap();
+    assert_eq!(gas["gas_price"], "100000000");
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contracts_deploy_run_and_answer_views_over_rpc() {
+    let dir = temp();
+    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    let code = common::contract("test_status");
+    let deploy = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![Action::DeployContract { code: code.clone() }],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    assert_eq!(
+        net.commit(&deploy).await.unwrap()["status"],
+        json!({"SuccessValue": ""})
+    );
+    let call = |method: &str, args: Value| {
+        Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: method.into(),
+            args: args.to_string().into_bytes(),
+            gas: 100 * TGAS,
+            deposit: 0,
+        }))
+    };
+    let init = net
+        .tx("alice.test", "alice.test", vec![call("new", json!({}))])
+        .await;
+    net.commit(&init.sign(&key_of("alice.test"))).await.unwrap();
+    let set = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![call("set_status", json!({"message": "hello"}))],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    let outcome = net.commit(&set).await.unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    let view = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "call_function", "finality": "optimistic", "account_id": "alice.test",
+                   "method_name": "get_status", "args_base64": base64(br#"{"account_id":"alice.test"}"#)}),
+        )
+        .await
+        .unwrap();
+    let bytes: Vec<u8> = serde_json::from_value(view["result"].clone()).unwrap();
+    assert_eq!(bytes, br#""hello""#);
+    let code_view = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_code", "finality": "final", "account_id": "alice.test"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code_view["code_base64"], base64(&code));
+    let state = net
+        .client
+        .call("query", json!({"request_type": "view_state", "finality": "final", "account_id": "alice.test", "prefix_base64": ""}))
+        .await
+        .unwrap();
+    assert!(!state["values"].as_array().unwrap().is_empty());
+    let fail = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![call("set_status_then_fail", json!({"message": "no"}))],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    let failed = net.commit(&fail).await.unwrap();
+    let error = &failed["status"]["Failure"]["ActionError"];
+    assert_eq!(error["index"], 0);
+    assert!(error["kind"]["FunctionCallError"]["ExecutionError"]
+        .as_str()
+        .unwrap()
+        .starts_with("Smart contract panicked"));
+    let missing = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "call_function", "finality": "final", "account_id": "alice.test",
+                   "method_name": "no_such_method", "args_base64": ""}),
+        )
+        .await
+        .unwrap();
+    assert!(missing["error"]
+        .as_str()
+        .unwrap()
+        .contains("no_such_method"));
+    net.shutdown().await;
+}
+
+/// The `InvalidTxError` of a refused transaction, checking NEAR's error form around it.
+fn invalid_tx_error(result: Result<Value, ClientError>) -> Value {
+    let Err(ClientError::Rpc(error)) = result else {
+        panic!("expected an RPC error, got {result:?}");
+    };
+    assert_eq!(error["name"], "HANDLER_ERROR");
+    assert_eq!(
+        error["cause"],
+        json!({"name": "INVALID_TRANSACTION", "info": {}})
+    );
+    assert_eq!(error["code"], -32000);
+    assert_eq!(error["message"], "Server error");
+    error["data"]["TxExecutionError"]["InvalidTxError"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_transactions_get_nears_errors() {
+    let dir = temp();
+    let net = Localnet::start(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+    )
+    .await;
+    let alice = key_of("alice.test");
+    // Bad signature: signed by another key.
+    let tx = net.tx("alice.test", "bob.test", transfer(1)).await;
+    let forged = tx.clone().sign(&key_of("bob.test"));
+    assert_eq!(
+        invalid_tx_error(net.commit(&forged).await),
+        json!("InvalidSignature")
+    );
+    // Unknown key: a valid signature by a key alice does not have.
+    let stranger = SecretKey::from_seed([42; 32]);
+    let unknown = Transaction {
+        public_key: stranger.public_key(),
+        ..tx.clone()
+    }
+    .sign(&stranger);
+    assert_eq!(
+        invalid_tx_error(net.commit(&unknown).await),
+        json!({"InvalidAccessKeyError": {"AccessKeyNotFound": {
+            "account_id": "alice.test", "public_key": stranger.public_key().to_string()}}})
+    );
+    // Expired: a block hash the chain does not know.
+    let expired = Transaction {
+        block_hash: [7; 32],
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&expired).await),
+        json!("Expired")
+    );
+    // Insufficient balance.
+    let rich = Transaction {
+        actions: transfer(1000 * ONE_NEAR),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    let error = invalid_tx_error(net.commit(&rich).await);
+    assert_eq!(error["NotEnoughBalance"]["signer_id"], "alice.test");
+    assert_eq!(
+        error["NotEnoughBalance"]["balance"],
+        (100 * ONE_NEAR).to_string()
+    );
+    assert!(
+        error["NotEnoughBalance"]["cost"]
+            .as_str()
+            .unwrap()
+            .parse::<u128>()
+            .unwrap()
+            > 1000 * ONE_NEAR
+    );
+    // Wrong nonce: used once, then again.
+    net.commit(&tx.clone().sign(&alice)).await.unwrap();
+    let replay = Transaction {
+        actions: transfer(2),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&replay).await),
+        json!({"InvalidNonce": {"tx_nonce": 1, "ak_nonce": 1}})
+    );
+    // Unknown signer.
+    let ghost = Transaction {
+        signer_id: "ghost.test".parse().unwrap(),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&ghost).await),
+        json!({"SignerDoesNotExist": {"signer_id": "ghost.test"}})
+    );
+    // None of them changed the chain.
+    assert_eq!(net.nonce("alice.test").await, 1);
+    assert_eq!(net.balance("bob.test").await, 100 * ONE_NEAR + 1);
+    let Err(ClientError::Rpc(unknown_account)) = net
+        .client
+        .call("query", json!({"request_type": "view_account", "finality": "final", "account_id": "ghost.test"}))
+        .await
+    else {
+        panic!("expected an error")
+    };
+    assert_eq!(unknown_account["cause"]["name"], "UNKNOWN_ACCOUNT");
+    assert_eq!(
+        unknown_account["cause"]["info"]["requested_account_id"],
+        "ghost.test"
+    );
+    let Err(ClientError::Rpc(unknown_tx)) = net
+        .client
+        .call(
+            "tx",
+            json!({"tx_hash": hash58(&[3; 32]), "sender_account_id": "alice.test"}),
+        )
+        .await
+    else {
+        panic!("expected an error")
+    };
+    assert_eq!(unknown_tx["cause"]["name"], "UNKNOWN_TRANSACTION");
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_errors_and_the_server_carries_on() {
+    let dir = temp();
+    let config = RpcConfig {
+        max_body_bytes: 64 * 1024,
+        ..RpcConfig::default()
+    };
+    let net = Localnet::start(dir.path(), &["alice.test"], config).await;
+    let parse = |body: &[u8]| -> Value { serde_json::from_slice(body).unwrap() };
+    let (status, body) = net.client.post(b"{not json".to_vec()).await.unwrap();
+    assert_eq!(status, 200);
+    let answer = parse(&body);
+    assert_eq!(answer["error"]["cause"]["name"], "PARSE_ERROR");
+    assert_eq!(answer["id"], Value::Null);
+    let (_, body) = net.client.post(b"[1, 2, 3]".to_vec()).await.unwrap();
+    assert_eq!(parse(&body)["error"]["name"], "REQUEST_VALIDATION_ERROR");
+    let Err(ClientError::Rpc(error)) = net.client.call("no_such_method", json!({})).await else {
+        panic!("expected an error")
+    };
+    assert_eq!(
+        error["cause"],
+        json!({"name": "METHOD_NOT_FOUND", "info": {"method_name": "no_such_method"}})
+    );
+    assert_eq!(error["code"], -32601);
+    for (method, params) in [
+        ("block", json!({"finality": 7})),
+        ("block", json!({"block_id": "zz0OIl"})),
+        (
+            "query",
+            json!({"request_type": "view_account", "finality": "final"}),
+        ),
+        (
+            "query",
+            json!({"request_type": "nonsense", "finality": "final", "account_id": "alice.test"}),
+        ),
+        ("broadcast_tx_commit", json!(["not base64!"])),
+        ("broadcast_tx_commit", json!([base64(b"not a transaction")])),
+        ("send_tx", json!({"wait_until": "NONE"})),
+        ("tx", json!(42)),
+    ] {
+        let Err(ClientError::Rpc(error)) = net.client.call(method, params.clone()).await else {
+            panic!("{method} {params} should fail")
+        };
+        assert_eq!(
+            error["cause"]["name"], "PARSE_ERROR",
+            "{method} {params}: {error}"
+        );
+    }
+    let Err(ClientError::Rpc(error)) = net.client.call("block", json!({"block_id": 999})).await
+    else {
+        panic!("expected an error")
+    };
+    assert_eq!(error["cause"]["name"], "UNKNOWN_BLOCK");
+    let huge = vec![b' '; 200 * 1024];
+    let (status, _) = net.client.post(huge).await.unwrap();
+    assert_eq!(status, 413);
+    let status = net.client.call("status", json!([])).await.unwrap();
+    assert!(status["sync_info"]["latest_block_height"].is_u64());
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_all_get_their_transactions_executed() {
+    const CLIENTS: usize = 8;
+    const TXS_EACH: u64 = 5;
+    let dir = temp();
+    let names: Vec<String> = (0..CLIENTS).map(|i| format!("user{i}.test")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut accounts = refs.clone();
+    accounts.push("sink.test");
+    let net = Arc::new(Localnet::start(dir.path(), &accounts, RpcConfig::default()).await);
+    let block_hash = net.head_hash().await;
+    let mut tasks = Vec::new();
+    for name in names.clone() {
+        let addr = net.addr;
+        tasks.push(tokio::spawn(async move {
+            let client = RpcClient::new(addr);
+            for nonce in 1..=TXS_EACH {
+                let signed = Transaction {
+                    signer_id: name.parse().unwrap(),
+                    public_key: key_of(&name).public_key(),
+                    nonce,
+                    receiver_id: "sink.test".parse().unwrap(),
+                    block_hash,
+                    actions: transfer(ONE_NEAR),
+                }
+                .sign(&key_of(&name));
+                let outcome = client
+                    .call("broadcast_tx_commit", json!([base64(&signed.to_bytes())]))
+                    .await
+                    .unwrap();
+                assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let expected = 100 * ONE_NEAR + u128::from(TXS_EACH) * CLIENTS as u128 * ONE_NEAR;
+    assert_eq!(net.balance("sink.test").await, expected);
+    for name in &names {
+        assert_eq!(net.nonce(name).await, TXS_EACH);
+    }
+    let net = Arc::into_inner(net).expect("clients are done");
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_has_its_state_blocks_and_outcomes() {
+    let dir = temp();
+    let net = Localnet::start(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+    )
+    .await;
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    let outcome = net.commit(&signed).await.unwrap();
+    let head = net.head_hash().await;
+    let alice = net.balance("alice.test").await;
+    net.shutdown().await;
+    let net = Localnet::start(
+        dir.path(),
+        &[],
+        RpcConfig {
+            tx_timeout: Duration::from_secs(5),
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    assert_eq!(net.head_hash().await, head);
+    assert_eq!(net.balance("alice.test").await, alice);
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    assert_eq!(net.nonce("alice.test").await, 1);
+    let fetched = net
+        .client
+        .call("tx", json!([hash58(&signed.hash()), "alice.test"]))
+        .await
+        .unwrap();
+    assert_eq!(fetched["receipts_outcome"], outcome["receipts_outcome"]);
+    let block = net
+        .client
+        .call("block", json!({"block_id": 1}))
+        .await
+        .unwrap();
+    assert_eq!(block["header"]["height"], 1);
+    // The chain goes on from where it was.
+    let next = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    assert_eq!(
+        net.commit(&next).await.unwrap()["status"],
+        json!({"SuccessValue": ""})
+    );
+    let head = net.node.chain().head().clone();
+    let parent = net
+        .client
+        .call("block", json!({"block_id": head.height - 1}))
+        .await
+        .unwrap();
+    assert_eq!(parent["header"]["hash"], hash58(&head.prev_hash));
+    net.shutdown().await;
+}
