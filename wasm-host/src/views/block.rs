@@ -116,6 +116,7 @@ pub fn status_view(info: &StatusInfo<'_>) -> Value {
         "version": {
             "version": env!("CARGO_PKG_VERSION"),
             "build": "wasm-host-localnet",
+            "commit": "",
             "rustc_version": "",
         },
         "chain_id": CHAIN_ID,
