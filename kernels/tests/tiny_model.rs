@@ -32,13 +32,6 @@ fn request(text: &str, seed: u64) -> Request {
     }
 }
 
-fn paths() -> Vec<KernelPath> {
-    [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni]
-        .into_iter()
-        .filter(|p| p.is_supported())
-        .collect()
-}
-
 #[test]
 fn every_weight_format_runs_with_identical_bits_on_every_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +57,7 @@ fn every_weight_format_runs_with_identical_bits_on_every_path() {
             },
         );
         let mut reference: Option<Vec<[u8; 32]>> = None;
-        for path_kind in paths() {
+        for path_kind in KernelPath::supported() {
             for threads in [1, 3] {
                 let engine = Engine::load(&path, path_kind, threads).unwrap();
                 let alone: Vec<[u8; 32]> = requests

@@ -18,15 +18,7 @@ const GEOMETRIES: [Launch; 2] = [
     },
 ];
 
-const FORMATS: [WeightFormat; 7] = [
-    WeightFormat::Q8_0,
-    WeightFormat::Q4_0,
-    WeightFormat::Q4_1,
-    WeightFormat::Q4K,
-    WeightFormat::Q6K,
-    WeightFormat::F16,
-    WeightFormat::F32,
-];
+const FORMATS: [WeightFormat; 7] = WeightFormat::ALL;
 
 fn activations(tokens: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut rng = Lcg::new(seed);

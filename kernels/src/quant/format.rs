@@ -14,6 +14,17 @@ pub enum WeightFormat {
 }
 
 impl WeightFormat {
+    /// Every format the engine reads.
+    pub const ALL: [WeightFormat; 7] = [
+        WeightFormat::Q8_0,
+        WeightFormat::Q4_0,
+        WeightFormat::Q4_1,
+        WeightFormat::Q4K,
+        WeightFormat::Q6K,
+        WeightFormat::F16,
+        WeightFormat::F32,
+    ];
+
     /// The format for a GGML type, or `None` when the engine does not support it.
     pub fn from_ggml(dtype: GgmlDType) -> Option<Self> {
         Some(match dtype {

@@ -49,6 +49,14 @@ impl KernelPath {
         KernelPath::Scalar
     }
 
+    /// Every path this CPU can run, the scalar reference first.
+    pub fn supported() -> Vec<KernelPath> {
+        [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni]
+            .into_iter()
+            .filter(|p| p.is_supported())
+            .collect()
+    }
+
     /// Whether this CPU can run `self`.
     pub fn is_supported(self) -> bool {
         match self {

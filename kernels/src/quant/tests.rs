@@ -77,22 +77,7 @@ fn activations(tokens: usize, cols: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-const FORMATS: [WeightFormat; 7] = [
-    WeightFormat::Q8_0,
-    WeightFormat::Q4_0,
-    WeightFormat::Q4_1,
-    WeightFormat::Q4K,
-    WeightFormat::Q6K,
-    WeightFormat::F16,
-    WeightFormat::F32,
-];
-
-fn paths() -> Vec<KernelPath> {
-    [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni]
-        .into_iter()
-        .filter(|p| p.is_supported())
-        .collect()
-}
+const FORMATS: [WeightFormat; 7] = WeightFormat::ALL;
 
 #[test]
 fn every_path_thread_count_and_batch_gives_the_reference_bits() {
@@ -104,7 +89,7 @@ fn every_path_thread_count_and_batch_gives_the_reference_bits() {
         let reference = Compute::new(KernelPath::Scalar, 1)
             .unwrap()
             .matmul(&Weight::Plain(m.clone()), &Input::new(&x, cols));
-        for path in paths() {
+        for path in KernelPath::supported() {
             for threads in [1, 2, 4] {
                 let compute = Compute::new(path, threads).unwrap();
                 let w = compute.prepare(m.clone());
