@@ -1,7 +1,9 @@
-//! e2e-tests: end-to-end tests across the workspace's crates, and the few facts about the
+//! e2e-tests: end-to-end tests across the workspace's crates, the few facts about the
 //! repository's layout that the tests and the build tool share (where contracts are and where
-//! their built wasm lands).
+//! their built wasm lands), and the in-process demo flow that the main command runs and the
+//! tests check.
 //!
 //! It must never be a dependency of a product crate: only tests and `xtask` use it.
 
+pub mod demo;
 pub mod layout;

@@ -29,13 +29,8 @@ fn rustflags() -> String {
     flags.join("\x1f")
 }
 
-/// A contract built and checked.
-pub struct BuiltContract {
-    pub package: String,
-    pub path: PathBuf,
-}
-
-pub fn build_all() -> Result<Vec<BuiltContract>> {
+/// Builds every contract, checks that it loads on NEAR and copies it to `target/contracts/`.
+pub fn build_all() -> Result<()> {
     step("build contracts");
     ensure_wasm_target()?;
     let crates = contract_crates().context("listing contract/")?;
@@ -65,7 +60,6 @@ pub fn build_all() -> Result<Vec<BuiltContract>> {
 
     let out_dir = contracts_dir();
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let mut built = Vec::new();
     for contract in crates {
         let from = target_dir
             .join(WASM_TARGET)
@@ -83,12 +77,8 @@ pub fn build_all() -> Result<Vec<BuiltContract>> {
             sha256,
             path.display()
         );
-        built.push(BuiltContract {
-            package: contract.package,
-            path,
-        });
     }
-    Ok(built)
+    Ok(())
 }
 
 /// Installs the wasm32 target with rustup when the toolchain lacks it.

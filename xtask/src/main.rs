@@ -45,7 +45,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Test => test(),
         Task::Devnet => devnet::run(),
-        Task::BuildContracts => contracts::build_all().map(|_| ()),
+        Task::BuildContracts => contracts::build_all(),
         Task::FetchModel => fetch_model().map(|_| ()),
     }
 }
