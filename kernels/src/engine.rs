@@ -14,7 +14,6 @@ use crate::tokenizer::{
 };
 use candle_core::quantized::gguf_file::Content;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -166,25 +165,7 @@ impl Engine {
             .map_err(|e| ModelError::Gguf(e.to_string()))?;
         Self::build(
             &content,
-            &ModelSource::File(Mutex::new(file)),
-            model_sha256,
-            kernels,
-            threads,
-        )
-    }
-
-    /// Builds an engine from a GGUF file's bytes and their SHA-256.
-    pub fn from_bytes(
-        bytes: Arc<Vec<u8>>,
-        model_sha256: [u8; 32],
-        kernels: KernelPath,
-        threads: usize,
-    ) -> Result<Self, EngineError> {
-        let content = Content::read(&mut std::io::Cursor::new(bytes.as_slice()))
-            .map_err(|e| ModelError::Gguf(e.to_string()))?;
-        Self::build(
-            &content,
-            &ModelSource::Memory(bytes),
+            &ModelSource::new(file),
             model_sha256,
             kernels,
             threads,

@@ -34,44 +34,30 @@ pub struct LlamaModel {
     pub rope: Rope,
 }
 
-/// Where tensor bytes come from: a file read tensor by tensor (so the whole file is never in
-/// memory next to the prepared weights), or bytes already in memory.
-pub enum ModelSource {
-    File(Mutex<File>),
-    Memory(Arc<Vec<u8>>),
-}
+/// The model file, read tensor by tensor so the whole file is never in memory next to the
+/// prepared weights.
+pub struct ModelSource(Mutex<File>);
 
 impl ModelSource {
+    pub fn new(file: File) -> Self {
+        Self(Mutex::new(file))
+    }
+
     /// `len` bytes at `start`, as a buffer and the offset of the bytes in it.
     fn slice(&self, start: u64, len: usize) -> Result<(Arc<Vec<u8>>, usize), String> {
-        match self {
-            ModelSource::Memory(bytes) => {
-                let start = usize::try_from(start).map_err(|_| "offset overflows".to_string())?;
-                if start.checked_add(len).is_none_or(|end| end > bytes.len()) {
-                    return Err(format!(
-                        "needs bytes {start}..{} of a {}-byte file",
-                        start.saturating_add(len),
-                        bytes.len()
-                    ));
-                }
-                Ok((bytes.clone(), start))
-            }
-            ModelSource::File(file) => {
-                let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-                let size = file.metadata().map_err(|e| e.to_string())?.len();
-                if start.checked_add(len as u64).is_none_or(|end| end > size) {
-                    return Err(format!(
-                        "needs bytes {start}..{} of a {size}-byte file",
-                        start.saturating_add(len as u64)
-                    ));
-                }
-                let mut buf = vec![0u8; len];
-                file.seek(SeekFrom::Start(start))
-                    .and_then(|_| file.read_exact(&mut buf))
-                    .map_err(|e| e.to_string())?;
-                Ok((Arc::new(buf), 0))
-            }
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        if start.checked_add(len as u64).is_none_or(|end| end > size) {
+            return Err(format!(
+                "needs bytes {start}..{} of a {size}-byte file",
+                start.saturating_add(len as u64)
+            ));
         }
+        let mut buf = vec![0u8; len];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| e.to_string())?;
+        Ok((Arc::new(buf), 0))
     }
 }
 
