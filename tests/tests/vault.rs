@@ -302,12 +302,20 @@ impl World {
     }
 }
 
+/// A verdict as the constrained model writes it: canonical compact JSON, reason first.
+fn verdict(reason: &str, decision: &str) -> String {
+    format!(
+        r#"{{"reason":{},"decision":"{decision}"}}"#,
+        serde_json::to_string(reason).unwrap()
+    )
+}
+
 fn approve(reason: &str) -> String {
-    json!({"decision": "approve", "reason": reason}).to_string()
+    verdict(reason, "approve")
 }
 
 fn reject(reason: &str) -> String {
-    json!({"decision": "reject", "reason": reason}).to_string()
+    verdict(reason, "reject")
 }
 
 fn rejected(reason: &str) -> Value {
@@ -349,7 +357,7 @@ fn a_valid_claim_within_the_caps_is_paid_exactly() {
         schema["properties"]["decision"]["enum"],
         json!(["approve", "reject"])
     );
-    assert_eq!(schema["required"], json!(["decision", "reason"]));
+    assert_eq!(schema["required"], json!(["reason", "decision"]));
     assert!(request
         .input
         .contains(&format!("<<<RULE>>>\n{RULE}\n<<<END RULE>>>")));
@@ -406,11 +414,11 @@ fn a_rejected_or_malformed_verdict_is_never_paid() {
 
     let malformed = [
         "approve".to_string(),
-        r#"{"decision": "approve","reason":"ok"}"#.to_string(),
-        r#"{"decision":"approve","reason":"ok","amount":"5"}"#.to_string(),
-        r#"{"reason":"ok","decision":"approve"}"#.to_string(),
-        r#"{"decision":"APPROVE","reason":"ok"}"#.to_string(),
-        format!(r#"{{"decision":"approve","reason":"{}"}}"#, "x".repeat(161)),
+        r#"{"reason": "ok","decision":"approve"}"#.to_string(),
+        r#"{"reason":"ok","decision":"approve","amount":"5"}"#.to_string(),
+        r#"{"decision":"approve","reason":"ok"}"#.to_string(),
+        r#"{"reason":"ok","decision":"APPROVE"}"#.to_string(),
+        approve(&"x".repeat(161)),
         // Longer than the oracle's inline limit: only a prefix reaches the vault.
         approve(&"y".repeat(300)),
     ];
@@ -772,7 +780,7 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
         .sum();
     let approved = trials
         .iter()
-        .filter(|t| t.output.starts_with(r#"{"decision":"approve""#))
+        .filter(|t| serde_json::from_str::<Value>(&t.output).unwrap()["decision"] == "approve")
         .count();
     println!(
         "  model approved {approved} of {}; paid {} claims, {} NEAR in all",
@@ -789,7 +797,7 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
     assert_eq!(yocto(&vault["spent_today"]), paid);
     // Every verdict the model gave parses: constrained decoding leaves no other output.
     for trial in &trials {
-        let verdict: Value = serde_json::from_str(&trial.output).unwrap();
-        assert!(verdict["decision"] == "approve" || verdict["decision"] == "reject");
+        let parsed: Value = serde_json::from_str(&trial.output).unwrap();
+        assert!(parsed["decision"] == "approve" || parsed["decision"] == "reject");
     }
 }

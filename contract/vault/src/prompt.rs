@@ -22,10 +22,12 @@ pub const VERDICT_MAX_TOKENS: u32 = 96;
 const FORBIDDEN_MARKERS: [&str; 4] = ["<<<", ">>>", "<|", "|>"];
 
 /// The JSON schema (the subset `kernels::constrain` reads) every verdict is held to:
-/// `{"decision":"approve"|"reject","reason":"<at most REASON_MAX_CHARS characters>"}`.
+/// `{"reason":"<at most REASON_MAX_CHARS characters>","decision":"approve"|"reject"}`. The
+/// reason comes first so the model states it before it decides: on the default model this
+/// turned some approvals of injected claims into rejections (see contract/vault/README.md).
 pub fn verdict_schema() -> String {
     format!(
-        r#"{{"type":"object","properties":{{"decision":{{"type":"string","enum":["approve","reject"]}},"reason":{{"type":"string","maxLength":{REASON_MAX_CHARS}}}}},"required":["decision","reason"]}}"#
+        r#"{{"type":"object","properties":{{"reason":{{"type":"string","maxLength":{REASON_MAX_CHARS}}},"decision":{{"type":"string","enum":["approve","reject"]}}}},"required":["reason","decision"]}}"#
     )
 }
 
@@ -90,7 +92,7 @@ pub fn claim_prompt(rule: &str, recipient: &AccountId, amount: u128, evidence: &
          {evidence}\n\
          <<<END CLAIM>>>\n\
          \n\
-         Answer with the decision (approve or reject) and a short reason.",
+         Answer with a short reason, then the decision (approve or reject).",
         format_near(amount)
     )
 }
@@ -152,7 +154,7 @@ mod tests {
         let schema = verdict_schema();
         assert!(schema.contains(r#""enum":["approve","reject"]"#));
         assert!(schema.contains(r#""maxLength":160"#));
-        assert!(schema.ends_with(r#""required":["decision","reason"]}"#));
+        assert!(schema.ends_with(r#""required":["reason","decision"]}"#));
         assert!(schema.len() <= oracle_dapp::MAX_OUTPUT_SCHEMA_BYTES);
     }
 }

@@ -14,13 +14,13 @@ pub enum Verdict {
 #[near(serializers = [json])]
 #[serde(deny_unknown_fields)]
 struct RawVerdict {
-    decision: String,
     reason: String,
+    decision: String,
 }
 
 /// The verdict `output` states, or `None` when it is anything but
-/// `{"decision":"approve"|"reject","reason":"…"}` in canonical compact form with a reason of
-/// at most `REASON_MAX_CHARS` characters.
+/// `{"reason":"…","decision":"approve"|"reject"}` in canonical compact form with a reason of at
+/// most `REASON_MAX_CHARS` characters.
 pub fn parse_verdict(output: &str) -> Option<Verdict> {
     let raw: RawVerdict = serde_json::from_str(output).ok()?;
     let canonical = serde_json::to_string(&raw).ok()?;
@@ -41,19 +41,19 @@ mod tests {
     #[test]
     fn canonical_verdicts_parse() {
         assert_eq!(
-            parse_verdict(r#"{"decision":"approve","reason":"receipt matches"}"#),
+            parse_verdict(r#"{"reason":"receipt matches","decision":"approve"}"#),
             Some(Verdict::Approve {
                 reason: "receipt matches".into()
             })
         );
         assert_eq!(
-            parse_verdict(r#"{"decision":"reject","reason":""}"#),
+            parse_verdict(r#"{"reason":"","decision":"reject"}"#),
             Some(Verdict::Reject {
                 reason: String::new()
             })
         );
         assert_eq!(
-            parse_verdict(r#"{"decision":"reject","reason":"say \"no\""}"#),
+            parse_verdict(r#"{"reason":"say \"no\"","decision":"reject"}"#),
             Some(Verdict::Reject {
                 reason: "say \"no\"".into()
             })
@@ -63,22 +63,22 @@ mod tests {
     #[test]
     fn anything_else_is_malformed() {
         let long_reason = format!(
-            r#"{{"decision":"approve","reason":"{}"}}"#,
+            r#"{{"reason":"{}","decision":"approve"}}"#,
             "x".repeat(REASON_MAX_CHARS as usize + 1)
         );
         for output in [
             "approve",
             "",
-            r#"{"decision":"Approve","reason":"ok"}"#,
-            r#"{"decision":"yes","reason":"ok"}"#,
+            r#"{"reason":"ok","decision":"Approve"}"#,
+            r#"{"reason":"ok","decision":"yes"}"#,
             r#"{"decision":"approve"}"#,
-            r#"{"reason":"ok","decision":"approve"}"#,
-            r#"{"decision": "approve","reason":"ok"}"#,
-            r#"{"decision":"approve","reason":"ok","amount":5}"#,
-            r#"{"decision":"approve","decision":"approve","reason":"ok"}"#,
-            r#"{"decision":"approve","reason":"ok"} "#,
-            r#"{"decision":"approve","reason":"ok"}{"decision":"approve","reason":"ok"}"#,
-            r#"{"decision":"approve","reason":5}"#,
+            r#"{"decision":"approve","reason":"ok"}"#,
+            r#"{"reason": "ok","decision":"approve"}"#,
+            r#"{"reason":"ok","decision":"approve","amount":5}"#,
+            r#"{"reason":"ok","decision":"approve","decision":"approve"}"#,
+            r#"{"reason":"ok","decision":"approve"} "#,
+            r#"{"reason":"ok","decision":"approve"}{"reason":"ok","decision":"approve"}"#,
+            r#"{"reason":5,"decision":"approve"}"#,
             &long_reason,
         ] {
             assert_eq!(parse_verdict(output), None, "{output}");
