@@ -294,8 +294,9 @@ impl Vault {
         status
     }
 
-    /// The oracle input for `claim`: the fixed template with the rule it is judged by.
-    fn prompt_of(&self, claim: &Claim) -> String {
+    /// The oracle input for `claim`: the fixed template with the rule it is judged by (rule
+    /// versions are never deleted).
+    pub(crate) fn prompt_of(&self, claim: &Claim) -> String {
         let rule = self
             .rules
             .get(&claim.rule_version)

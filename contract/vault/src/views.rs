@@ -82,13 +82,8 @@ impl Vault {
     /// The oracle input claim `claim_id` was (or is) judged on: the fixed template with its
     /// rule, recipient, amount and evidence.
     pub fn get_claim_prompt(&self, claim_id: u64) -> Option<String> {
-        let claim = self.claims.get(&claim_id)?;
-        let rule = self.rules.get(&claim.rule_version)?;
-        Some(crate::prompt::claim_prompt(
-            &rule.text,
-            &claim.recipient,
-            claim.amount.0,
-            &claim.evidence,
-        ))
+        self.claims
+            .get(&claim_id)
+            .map(|claim| self.prompt_of(claim))
     }
 }
