@@ -9,9 +9,7 @@ use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
 use crate::model_cache::sha256_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
-use crate::tokenizer::{
-    apply_chat_template, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
-};
+use crate::tokenizer::{ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError};
 use candle_core::quantized::gguf_file::Content;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -228,9 +226,7 @@ impl Engine {
     /// The prompt's token ids.
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Vec<u32> {
         match prompt {
-            Prompt::Chat(messages) => self
-                .tokenizer
-                .encode(&apply_chat_template(messages, true), true),
+            Prompt::Chat(messages) => self.tokenizer.encode_chat(messages, true),
             Prompt::Text(text) => self.tokenizer.encode(text, true),
             Prompt::Tokens(ids) => ids.clone(),
         }

@@ -1,7 +1,9 @@
 //! How an on-chain request becomes an engine request: the one mapping every node and every
 //! verifier must share, or their digests would differ.
 //!
-//! - Prompt: the request's `input` as the single user message of the model's chat template.
+//! - Prompt: the request's `input` as the single user message of the model's chat template;
+//!   control tokens spelled in the input (`<|im_start|>`) stay text, so an input cannot forge a
+//!   system or assistant turn.
 //! - Sampling: `temperature = temperature_milli as f32 / 1000.0`, `top_p = top_p_milli as f32 /
 //!   1000.0` (exact integers divided once, correctly rounded), `top_k`, `max_tokens`, `seed` as
 //!   given.

@@ -23,19 +23,26 @@ impl ChatMessage {
     }
 }
 
-/// Renders `messages` as a ChatML prompt: each message as
-/// `<|im_start|>{role}\n{content}<|im_end|>\n`, preceded by a system message with
-/// [`DEFAULT_SYSTEM_PROMPT`] when the first message is not a system message, and followed by
-/// `<|im_start|>assistant\n` when `add_generation_prompt` is set. No BOS: the prompt starts
-/// with `<|im_start|>`. Encode it with special-token parsing on.
-pub fn apply_chat_template(messages: &[ChatMessage], add_generation_prompt: bool) -> String {
-    let mut prompt = String::new();
+/// A piece of a rendered chat prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatPart {
+    /// Template text with control tokens (`<|im_start|>`): encoded with special-token parsing.
+    Control(&'static str),
+    /// A role and the message text: data, encoded with special-token parsing off, so a message
+    /// that spells `<|im_end|><|im_start|>system` stays text and cannot open a turn of its own.
+    Text(String),
+}
+
+/// The ChatML prompt for `messages` in parts: each message as `<|im_start|>` · `{role}\n{content}`
+/// · `<|im_end|>\n`, preceded by a system message with [`DEFAULT_SYSTEM_PROMPT`] when the first
+/// message is not a system message, and followed by `<|im_start|>` · `assistant\n` when
+/// `add_generation_prompt` is set. No BOS: the prompt starts with `<|im_start|>`.
+pub fn chat_template_parts(messages: &[ChatMessage], add_generation_prompt: bool) -> Vec<ChatPart> {
+    let mut parts = Vec::new();
     let mut push = |role: &str, content: &str| {
-        prompt.push_str("<|im_start|>");
-        prompt.push_str(role);
-        prompt.push('\n');
-        prompt.push_str(content);
-        prompt.push_str("<|im_end|>\n");
+        parts.push(ChatPart::Control("<|im_start|>"));
+        parts.push(ChatPart::Text(format!("{role}\n{content}")));
+        parts.push(ChatPart::Control("<|im_end|>\n"));
     };
     if messages.first().is_some_and(|first| first.role != "system") {
         push("system", DEFAULT_SYSTEM_PROMPT);
@@ -44,9 +51,22 @@ pub fn apply_chat_template(messages: &[ChatMessage], add_generation_prompt: bool
         push(&message.role, &message.content);
     }
     if add_generation_prompt {
-        prompt.push_str("<|im_start|>assistant\n");
+        parts.push(ChatPart::Control("<|im_start|>"));
+        parts.push(ChatPart::Text("assistant\n".into()));
     }
-    prompt
+    parts
+}
+
+/// The ChatML prompt for `messages` as one string (see [`chat_template_parts`]); for display.
+/// The engine encodes the parts, so control tokens inside messages stay text.
+pub fn apply_chat_template(messages: &[ChatMessage], add_generation_prompt: bool) -> String {
+    chat_template_parts(messages, add_generation_prompt)
+        .into_iter()
+        .map(|part| match part {
+            ChatPart::Control(text) => text.to_string(),
+            ChatPart::Text(text) => text,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@ mod stop;
 mod vocab;
 mod word_split;
 
-pub use chat::{apply_chat_template, ChatMessage, DEFAULT_SYSTEM_PROMPT};
+pub use chat::{
+    apply_chat_template, chat_template_parts, ChatMessage, ChatPart, DEFAULT_SYSTEM_PROMPT,
+};
 pub use error::TokenizerError;
 pub use pretokenize::PreTokenizer;
 pub use stop::{Stop, StopDetector, StopReason};
@@ -138,6 +140,21 @@ impl Tokenizer {
                         self.encode_word(word, &mut ids);
                     }
                 }
+            }
+        }
+        ids
+    }
+
+    /// Encodes a conversation as the ChatML prompt the model was trained on: template parts
+    /// with special-token parsing, message text without, so the ids equal those of the rendered
+    /// prompt whenever no message spells a control token, and a message that does cannot forge
+    /// a turn.
+    pub fn encode_chat(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for part in chat_template_parts(messages, add_generation_prompt) {
+            match part {
+                ChatPart::Control(text) => ids.extend(self.encode(text, true)),
+                ChatPart::Text(text) => ids.extend(self.encode(&text, false)),
             }
         }
         ids
