@@ -109,10 +109,18 @@ mod tests {
         let good = attest(&key, &deployment(), 5, model, &result, false).unwrap();
         assert_eq!(good.output, "Paris");
         let message = message_of(&good, model);
-        assert!(sdk::attest::verify(&key.public_key(), &message, &signature(&good)));
+        assert!(sdk::attest::verify(
+            &key.public_key(),
+            &message,
+            &signature(&good)
+        ));
 
         let spoiled = attest(&key, &deployment(), 5, model, &result, true).unwrap();
-        assert!(!sdk::attest::verify(&key.public_key(), &message, &signature(&spoiled)));
+        assert!(!sdk::attest::verify(
+            &key.public_key(),
+            &message,
+            &signature(&spoiled)
+        ));
 
         let byzantine = corrupt(&result);
         assert_ne!(byzantine.result_digest, result.result_digest);

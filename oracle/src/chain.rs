@@ -134,7 +134,11 @@ impl OracleChain {
     }
 
     /// One page of `list_pending_requests`.
-    pub async fn pending_page(&self, from: u32, limit: u32) -> Result<Vec<RequestView>, ChainError> {
+    pub async fn pending_page(
+        &self,
+        from: u32,
+        limit: u32,
+    ) -> Result<Vec<RequestView>, ChainError> {
         self.rpc()
             .view_json(
                 self.contract(),

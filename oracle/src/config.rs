@@ -200,10 +200,11 @@ impl NodeConfig {
             path: path.clone(),
             source,
         })?;
-        let mut table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.clone(),
-            source,
-        })?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source,
+            })?;
         apply_env(&mut table, env)?;
         let config: NodeConfig =
             toml::Value::Table(table)
@@ -336,7 +337,12 @@ fn env_value(example: &toml::Value, text: &str) -> Result<toml::Value, String> {
                 .map(|s| toml::Value::String(s.to_string()))
                 .collect(),
         ),
-        other => return Err(format!("cannot set a {} from the environment", other.type_str())),
+        other => {
+            return Err(format!(
+                "cannot set a {} from the environment",
+                other.type_str()
+            ))
+        }
     })
 }
 
@@ -404,10 +410,7 @@ mod tests {
         assert_eq!(config.threads, 2);
         assert_eq!(config.rpc_urls, vec!["http://a:1", "http://b:2"]);
         assert!(config.fault_injection.corrupt_output);
-        assert_eq!(
-            config.fault_injection.crash_after,
-            Some(CrashPoint::Submit)
-        );
+        assert_eq!(config.fault_injection.crash_after, Some(CrashPoint::Submit));
     }
 
     #[test]
@@ -416,7 +419,11 @@ mod tests {
         for (variable, value, expected) in [
             ("ORACLE_NODE_POLL_INTERVAL", "5", "names no config option"),
             ("ORACLE_NODE_POLL_INTERVAL_MS", "soon", "not a whole number"),
-            ("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "boot", "crash_after"),
+            (
+                "ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER",
+                "boot",
+                "crash_after",
+            ),
             ("ORACLE_NODE_KERNELS", "gpu", "kernels must be"),
         ] {
             let err = NodeConfig::load_with_env(home.path(), env(&[(variable, value)]))

@@ -45,7 +45,10 @@ pub async fn bind(
 
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     (
-        [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         shared.metrics.render(&shared.journal, &shared.health),
     )
 }
@@ -57,11 +60,7 @@ async fn health(State(shared): State<Shared>) -> impl IntoResponse {
 async fn jobs(State(shared): State<Shared>) -> impl IntoResponse {
     match shared.journal.jobs() {
         Ok(jobs) => json(&jobs).into_response(),
-        Err(e) => (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-        )
-            .into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 

@@ -6,10 +6,10 @@ use kernels::engine::Engine;
 use kernels::model_cache::{resolve_model, sha256_file};
 use kernels::model_info::GgufSummary;
 use kernels::quant::KernelPath;
-use oracle_protocol::RequestParams;
-use sdk::inference::{engine_request, RequestKey};
 use oracle::commands::{register, status, verify};
 use oracle::config::NodeConfig;
+use oracle_protocol::RequestParams;
+use sdk::inference::{engine_request, RequestKey};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -140,8 +140,14 @@ fn main() -> Result<ExitCode> {
             let config = NodeConfig::load(&home)?;
             let checked = runtime()?.block_on(verify::verify(&home, &config, request_id))?;
             println!("request {request_id}");
-            println!("  on chain: {} {:?}", checked.on_chain_digest, checked.on_chain_output);
-            println!("  local:    {} {:?}", checked.local_digest, checked.local_output);
+            println!(
+                "  on chain: {} {:?}",
+                checked.on_chain_digest, checked.on_chain_output
+            );
+            println!(
+                "  local:    {} {:?}",
+                checked.local_digest, checked.local_output
+            );
             if !checked.matches() {
                 println!("MISMATCH: the local re-execution differs from the quorum's answer");
                 return Ok(ExitCode::FAILURE);
@@ -154,7 +160,10 @@ fn main() -> Result<ExitCode> {
             println!("account:         {}", created.config.account_id);
             println!("account key:     {}", created.account_public_key);
             println!("attestation key: {}", created.attestation_public_key);
-            println!("next: fund the account, then `oracle-node register --home {}`", home.display());
+            println!(
+                "next: fund the account, then `oracle-node register --home {}`",
+                home.display()
+            );
         }
         Command::Infer {
             input,
@@ -238,7 +247,10 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
     }
     match &found.node {
         Ok(Some(node)) => {
-            println!("on chain:  stake {} yoctoNEAR, status {}", node.stake, node.status);
+            println!(
+                "on chain:  stake {} yoctoNEAR, status {}",
+                node.stake, node.status
+            );
             for model in &node.models {
                 println!("           serves {model}");
             }

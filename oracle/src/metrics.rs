@@ -60,11 +60,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "jobs",
-            "Jobs in the journal by state",
-            metrics.jobs.clone(),
-        );
+        registry.register("jobs", "Jobs in the journal by state", metrics.jobs.clone());
         registry.register(
             "journal_jobs",
             "Jobs in the journal",

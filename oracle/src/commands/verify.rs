@@ -41,10 +41,16 @@ pub async fn verify(home: &Path, config: &NodeConfig, request_id: u64) -> Result
         )
         .await?;
     let Some(view) = view else {
-        bail!("request {request_id} does not exist on {}", config.oracle_contract);
+        bail!(
+            "request {request_id} does not exist on {}",
+            config.oracle_contract
+        );
     };
     let Some(answer) = view.answer.clone() else {
-        bail!("request {request_id} is {}; only resolved requests can be verified", view.status);
+        bail!(
+            "request {request_id} is {}; only resolved requests can be verified",
+            view.status
+        );
     };
     let (engine, model_id) = {
         let (home, config) = (home.to_path_buf(), config.clone());

@@ -68,7 +68,10 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
         },
     };
     let Some(view) = view else {
-        ctx.finish(request_id, Finished::Missed("the request no longer exists".into()))?;
+        ctx.finish(
+            request_id,
+            Finished::Missed("the request no longer exists".into()),
+        )?;
         return Ok(None);
     };
     ctx.note_started(request_id, view.created_at);
@@ -77,7 +80,10 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
         return Ok(None);
     }
     if !view.is_pending() {
-        let reason = format!("the request was {} before this node computed it", view.status);
+        let reason = format!(
+            "the request was {} before this node computed it",
+            view.status
+        );
         ctx.finish(request_id, Finished::Missed(reason))?;
         return Ok(None);
     }

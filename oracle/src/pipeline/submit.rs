@@ -126,20 +126,24 @@ async fn sign_and_send(
         computed,
         ctx.config.fault_injection.bad_signature,
     )
-    .map_err(|e| GaveUp::Failed(ChainError::Decode {
-        what: "the journaled result".into(),
-        message: e.to_string(),
-    }))?;
+    .map_err(|e| {
+        GaveUp::Failed(ChainError::Decode {
+            what: "the journaled result".into(),
+            message: e.to_string(),
+        })
+    })?;
     let signed = retry(ctx, "sign", || ctx.chain.sign_attestation(&args)).await?;
     let hash = tx_hash(&signed);
     let bytes = base64::engine::general_purpose::STANDARD.encode(signed.to_bytes());
     let attempt = ctx
         .journal
         .record_submitted(request_id, &hash, &bytes)
-        .map_err(|e| GaveUp::Failed(ChainError::Decode {
-            what: "the journal".into(),
-            message: e.to_string(),
-        }))?;
+        .map_err(|e| {
+            GaveUp::Failed(ChainError::Decode {
+                what: "the journal".into(),
+                message: e.to_string(),
+            })
+        })?;
     info!(tx = %hash, attempt, "submitting attestation");
     send(ctx, request_id, &signed).await
 }

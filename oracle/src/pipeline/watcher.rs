@@ -65,10 +65,7 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
                 continue;
             }
             let request_id = view.request_id;
-            if !ctx
-                .journal
-                .accept(request_id, &ctx.model_id.to_hex())?
-            {
+            if !ctx.journal.accept(request_id, &ctx.model_id.to_hex())? {
                 continue;
             }
             ctx.health.in_flight.fetch_add(1, Ordering::Relaxed);
