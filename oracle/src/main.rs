@@ -184,6 +184,7 @@ fn main() -> Result<ExitCode> {
                 top_p_milli,
                 max_tokens,
                 seed,
+                output_schema: None,
             };
             params.check().map_err(anyhow::Error::msg)?;
             let path = resolve_model(model.as_deref())?;
@@ -193,7 +194,7 @@ fn main() -> Result<ExitCode> {
                 oracle_contract: &oracle_contract,
                 request_id,
             };
-            let generation = engine.generate(&engine_request(&key, &input, &params))?;
+            let generation = engine.generate(&engine_request(&key, &input, &params)?)?;
             let decode = generation.timings.decode.as_secs_f64().max(1e-9);
             println!("{}", generation.text);
             println!("---");

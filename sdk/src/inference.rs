@@ -7,11 +7,26 @@
 //!   given.
 //! - Stream id: `"<chain id>/<oracle contract>/<request id>"`, so the random stream and the
 //!   result digest are bound to this request on this deployment.
+//! - Constraint: the request's `output_schema`, read by `Schema::from_json_schema`. A schema
+//!   that is not JSON or lies outside the supported subset is an [`InvalidOutputSchema`] error:
+//!   every honest node fails the same way and attests nothing, so the request gets no quorum,
+//!   times out, and the oracle refunds its fee to the requester.
 
+use kernels::constrain::{Schema, SchemaError};
 use kernels::engine::{Prompt, Request};
 use kernels::sampling::SamplingParams;
 use kernels::tokenizer::ChatMessage;
 use oracle_protocol::RequestParams;
+use thiserror::Error;
+
+/// A request's `output_schema` that no node can run.
+#[derive(Debug, Error)]
+pub enum InvalidOutputSchema {
+    #[error("output_schema is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("output_schema is outside the supported JSON-schema subset: {0}")]
+    Unsupported(#[from] SchemaError),
+}
 
 /// Identifies one request on one oracle deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +58,29 @@ pub fn sampling_params(params: &RequestParams) -> SamplingParams {
     }
 }
 
+/// The schema a request's `output_schema` holds its output to (`None` without one).
+pub fn output_constraint(params: &RequestParams) -> Result<Option<Schema>, InvalidOutputSchema> {
+    let Some(text) = &params.output_schema else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    Ok(Some(Schema::from_json_schema(&value)?))
+}
+
 /// The engine request a node runs for an on-chain request.
-pub fn engine_request(key: &RequestKey<'_>, input: &str, params: &RequestParams) -> Request {
-    Request {
+pub fn engine_request(
+    key: &RequestKey<'_>,
+    input: &str,
+    params: &RequestParams,
+) -> Result<Request, InvalidOutputSchema> {
+    Ok(Request {
         prompt: Prompt::Chat(vec![ChatMessage::new("user", input)]),
         params: sampling_params(params),
         stream_id: key.stream_id(),
         stop: Vec::new(),
         prefill_chunk: None,
-        constraint: None,
-    }
+        constraint: output_constraint(params)?,
+    })
 }
 
 #[cfg(test)]
@@ -67,6 +95,7 @@ mod tests {
             top_p_milli: 900,
             max_tokens: 32,
             seed: 9,
+            output_schema: None,
         };
         let sampling = sampling_params(&params);
         assert_eq!(sampling.temperature, 0.7f32);
@@ -92,21 +121,63 @@ mod tests {
             request_id: 12,
         };
         assert_eq!(key.stream_id(), b"localnet/oracle.test/12");
-        let request = engine_request(
-            &key,
-            "Hi",
-            &RequestParams {
-                temperature_milli: 0,
-                top_k: 0,
-                top_p_milli: 1000,
-                max_tokens: 8,
-                seed: 0,
-            },
-        );
+        let request = engine_request(&key, "Hi", &greedy(None)).unwrap();
         assert_eq!(
             request.prompt,
             Prompt::Chat(vec![ChatMessage::new("user", "Hi")])
         );
         assert_eq!(request.stream_id, key.stream_id());
+        assert_eq!(request.constraint, None);
+    }
+
+    fn greedy(output_schema: Option<&str>) -> RequestParams {
+        RequestParams {
+            temperature_milli: 0,
+            top_k: 0,
+            top_p_milli: 1000,
+            max_tokens: 8,
+            seed: 0,
+            output_schema: output_schema.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_output_schema_becomes_the_engine_constraint() {
+        let key = RequestKey {
+            chain_id: "localnet",
+            oracle_contract: "oracle.test",
+            request_id: 1,
+        };
+        let text = r#"{"type":"object","properties":{"decision":{"type":"string","enum":["approve","reject"]}},"required":["decision"]}"#;
+        let request = engine_request(&key, "Hi", &greedy(Some(text))).unwrap();
+        let expected = Schema::from_json_schema(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(request.constraint, Some(expected));
+
+        let not_json = engine_request(&key, "Hi", &greedy(Some("{"))).unwrap_err();
+        assert!(
+            matches!(not_json, InvalidOutputSchema::NotJson(_)),
+            "{not_json}"
+        );
+        let unsupported = engine_request(
+            &key,
+            "Hi",
+            &greedy(Some(
+                r#"{"type":"object","properties":{"x":{"type":"number"}},"required":["x"]}"#,
+            )),
+        )
+        .unwrap_err();
+        assert!(
+            unsupported
+                .to_string()
+                .contains("type `number` is not supported"),
+            "{unsupported}"
+        );
+        let not_object = engine_request(&key, "Hi", &greedy(Some(r#"{"type":"boolean"}"#)));
+        assert!(matches!(
+            not_object,
+            Err(InvalidOutputSchema::Unsupported(
+                SchemaError::TopLevelNotObject
+            ))
+        ));
     }
 }

@@ -192,7 +192,7 @@ pub fn run_in_process(
     for node in nodes.iter().filter(|n| committee.contains(&n.account)) {
         let generation = node
             .engine
-            .generate(&engine_request(&key, &input, &params))?;
+            .generate(&engine_request(&key, &input, &params)?)?;
         let result_digest = Digest32(generation.digest);
         let message = AttestationMessage {
             chain_id: CHAIN_ID.into(),

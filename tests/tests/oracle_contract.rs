@@ -4,7 +4,10 @@
 //! request, attestation and resolution is printed (`--nocapture`) for the README.
 
 use e2e_tests::layout::contracts_dir;
-use oracle_protocol::{AttestationMessage, Digest32, ModelId, Signature64};
+use oracle_protocol::{
+    AttestationMessage, Digest32, ModelId, RequestPhase, RequestView, Signature64,
+    MAX_OUTPUT_SCHEMA_BYTES,
+};
 use sdk::keys::KeyPair;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -421,6 +424,100 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
         ask_result.total_gas_burnt()
     );
     println!("storage: used {used} bytes of {reserved} reserved");
+}
+
+#[test]
+fn an_output_schema_is_paid_for_stored_and_returned_with_verifiable_attestations() {
+    let mut world = setup();
+    // The longest schema the oracle accepts, padded with a long property name.
+    let base =
+        r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"title":""}"#;
+    let padding = "x".repeat(MAX_OUTPUT_SCHEMA_BYTES - base.len());
+    let schema = base.replace(r#""title":"""#, &format!(r#""title":"{padding}""#));
+    assert_eq!(schema.len(), MAX_OUTPUT_SCHEMA_BYTES);
+    let mut params = params(32);
+    params["output_schema"] = json!(schema);
+    let input = "Is Paris the capital of France? ".repeat(8);
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params, "input_bytes": input.len()}),
+    );
+    let without_schema = world.deposit_for(&input);
+    assert!(yocto(&estimate["total"]) > without_schema);
+    let oracle_storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
+    let request = Action::FunctionCall {
+        method_name: "request".into(),
+        args: json!({"model_id": model_id(), "input": input, "params": params})
+            .to_string()
+            .into_bytes(),
+        deposit: yocto(&estimate["total"]),
+        gas: GAS,
+    };
+    let tx = world.chain.submit(ALICE, ORACLE, vec![request]).unwrap();
+    world.chain.advance_blocks(3);
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert_eq!(view.params.output_schema.as_deref(), Some(schema.as_str()));
+    assert_eq!(view.status, RequestPhase::Pending);
+
+    // Every committee member attests (the last one after resolution): each record carries a
+    // signature that verifies offline against the node's key.
+    let output = r#"{"ok":true}"#;
+    let committee = world.committee(0);
+    for node in &committee {
+        assert_success(&world.attest(*node, 0, output));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&tx).json();
+    assert_eq!(answer["status"]["resolved"]["output"], output);
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert_eq!(view.status, RequestPhase::Resolved);
+    assert_eq!(view.attestations.len(), committee.len());
+    for (attestation, node) in view.attestations.iter().zip(&committee) {
+        assert_eq!(attestation.node, node_name(*node));
+        assert_eq!(attestation.output_hash, sha256(output.as_bytes()));
+        let message = view.attestation_message(CHAIN_ID, ORACLE, attestation);
+        let key = world.keys[*node].public_key();
+        assert!(sdk::attest::verify(
+            &key,
+            &message,
+            &attestation.signature.0
+        ));
+        let forged = AttestationMessage {
+            request_id: 1,
+            ..message
+        };
+        assert!(!sdk::attest::verify(
+            &key,
+            &forged,
+            &attestation.signature.0
+        ));
+    }
+    assert_eq!(
+        view.attested,
+        committee.iter().map(|n| node_name(*n)).collect::<Vec<_>>()
+    );
+
+    let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
+    let reserved = estimate["storage_bytes"].as_u64().unwrap();
+    assert!(used <= reserved, "used {used} bytes, reserved {reserved}");
+    println!("storage with a {MAX_OUTPUT_SCHEMA_BYTES}-byte schema: used {used} of {reserved}");
+
+    // One byte more is refused, with the reason.
+    params["output_schema"] = json!(format!("{schema} "));
+    let refused = world.call(
+        ALICE,
+        "request",
+        json!({"model_id": model_id(), "input": "q", "params": params}),
+        10 * ONE_NEAR,
+    );
+    assert_fails(
+        &refused,
+        &format!(
+            "output_schema is {} bytes; at most {MAX_OUTPUT_SCHEMA_BYTES} are accepted",
+            MAX_OUTPUT_SCHEMA_BYTES + 1
+        ),
+    );
 }
 
 /// The fee share of the `i`-th of `agreeing` nodes: equal parts, the remainder to the first.

@@ -5,13 +5,10 @@
 //! yield, so `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out).
 //! Refunds the oracle sends back (a refused request, a timed-out fee) go on to the asker.
 
-use near_sdk::serde_json::json;
 use near_sdk::store::LookupMap;
-use near_sdk::{env, near, AccountId, Gas, NearToken, PanicOnDefault, Promise, PromiseError};
-use oracle_protocol::{ModelId, OracleResponse, RequestParams, ResponseStatus};
+use near_sdk::{env, near, AccountId, Gas, NearToken, PanicOnDefault, Promise};
+use oracle_dapp::{AnswerError, ModelId, OracleResponse, RequestParams, ResponseStatus};
 
-/// Gas for the oracle's `request`, including the 20 TGas it reserves for its yield callback.
-const REQUEST_GAS: Gas = Gas::from_tgas(60);
 /// Gas for `on_answer`.
 const CALLBACK_GAS: Gas = Gas::from_tgas(20);
 /// Tokens generated when the asker does not say.
@@ -79,44 +76,40 @@ impl ExampleDapp {
             top_p_milli: 1000,
             max_tokens: max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
             seed: 0,
+            output_schema: None,
         };
-        let args = json!({ "model_id": self.model_id, "input": question, "params": params });
         self.questions.insert(
             question_id,
             Question {
                 asker,
-                question,
+                question: question.clone(),
                 answer: Answer::Waiting,
             },
         );
-        Promise::new(self.oracle.clone())
-            .function_call(
-                "request",
-                args.to_string().into_bytes(),
-                env::attached_deposit(),
-                REQUEST_GAS,
-            )
-            .then(
-                Self::ext(env::current_account_id())
-                    .with_static_gas(CALLBACK_GAS)
-                    .on_answer(question_id, env::attached_deposit()),
-            )
+        oracle_dapp::ask(
+            self.oracle.clone(),
+            self.model_id,
+            question,
+            params,
+            env::attached_deposit(),
+            oracle_dapp::REQUEST_GAS,
+        )
+        .then(
+            Self::ext(env::current_account_id())
+                .with_static_gas(CALLBACK_GAS)
+                .on_answer(question_id, env::attached_deposit()),
+        )
     }
 
     /// The oracle's answer (or its refusal) for `question_id`.
     #[private]
-    pub fn on_answer(
-        &mut self,
-        question_id: u64,
-        deposit: NearToken,
-        #[callback_result] response: Result<OracleResponse, PromiseError>,
-    ) -> Answer {
+    pub fn on_answer(&mut self, question_id: u64, deposit: NearToken) -> Answer {
         let mut entry = self
             .questions
             .get(&question_id)
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")));
-        let (answer, refund) = match response {
+        let (answer, refund) = match oracle_dapp::answer() {
             Ok(OracleResponse {
                 request_id,
                 status: ResponseStatus::Resolved(resolved),
@@ -137,11 +130,18 @@ impl ExampleDapp {
                 NearToken::from_yoctonear(refunded),
             ),
             // The oracle refused the request; its deposit came back to this contract.
-            Err(_) => (
+            Err(AnswerError::Refused) => (
                 Answer::Failed {
-                    reason: "the oracle refused the request".to_string(),
+                    reason: AnswerError::Refused.to_string(),
                 },
                 deposit,
+            ),
+            // Not an answer: the oracle kept the deposit, so nothing comes back.
+            Err(other) => (
+                Answer::Failed {
+                    reason: other.to_string(),
+                },
+                NearToken::from_yoctonear(0),
             ),
         };
         if !refund.is_zero() {

@@ -154,6 +154,7 @@ impl OracleContract {
             node: node.clone(),
             result_digest: claim.0,
             output_hash: claim.1,
+            signature: *signature,
         });
         Event::AttestationSubmitted.emit(json!({
             "request_id": request_id,

@@ -32,7 +32,7 @@ use oracle_protocol::ModelId;
 pub use config::Config;
 pub use models::{ModelInfo, ModelRegistration, ModelView};
 pub use nodes::{Node, NodeView};
-pub use requests::{Request, RequestView};
+pub use requests::Request;
 
 #[near(contract_state)]
 #[derive(PanicOnDefault)]

@@ -12,8 +12,8 @@ use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, Gas, GasWeight, Promise, YieldId};
 use oracle_protocol::{
-    Digest32, ModelId, OracleResponse, RequestCreated, RequestParams, ResolvedOutput,
-    ResponseStatus,
+    AttestationView, Digest32, ModelId, OracleResponse, RequestCreated, RequestParams,
+    RequestPhase, RequestView, ResolvedOutput, ResponseStatus, Signature64,
 };
 
 /// Gas reserved for `on_request_finished`, the yield's callback.
@@ -33,13 +33,15 @@ pub enum RequestStatus {
     TimedOut { at: u64 },
 }
 
-/// An attestation accepted on-chain: who, and what it claimed.
+/// An attestation accepted on-chain: who, what it claimed, and its signature (kept so anyone
+/// can check the answer offline).
 #[near(serializers = [borsh])]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttestationRecord {
     pub node: AccountId,
     pub result_digest: Digest32,
     pub output_hash: Digest32,
+    pub signature: Signature64,
 }
 
 /// A request as stored (its input is kept apart, in `inputs`).
@@ -68,57 +70,44 @@ pub struct Request {
     pub status: RequestStatus,
 }
 
-/// A request as views return it.
-#[near(serializers = [json])]
-#[derive(Clone, Debug)]
-pub struct RequestView {
-    pub request_id: u64,
-    pub model_id: ModelId,
-    pub requester: AccountId,
-    pub input: String,
-    pub params: RequestParams,
-    pub fee: U128,
-    pub storage_deposit: U128,
-    pub committee: Vec<AccountId>,
-    pub quorum: u32,
-    /// Accounts that have attested so far, in order.
-    pub attested: Vec<AccountId>,
-    pub slashed: Vec<AccountId>,
-    pub created_at: u64,
-    pub expires_at: u64,
-    /// `pending`, `resolved` or `timed_out`.
-    pub status: String,
-    pub answer: Option<ResolvedOutput>,
-}
-
-impl RequestView {
-    pub fn new(request_id: u64, request: &Request, input: String) -> Self {
-        let (status, answer) = match &request.status {
-            RequestStatus::Pending { .. } => ("pending", None),
-            RequestStatus::Resolved { answer, .. } => ("resolved", Some(answer.clone())),
-            RequestStatus::TimedOut { .. } => ("timed_out", None),
-        };
-        Self {
-            request_id,
-            model_id: request.model_id,
-            requester: request.requester.clone(),
-            input,
-            params: request.params.clone(),
-            fee: U128(request.fee),
-            storage_deposit: U128(request.storage_deposit),
-            committee: request.committee.clone(),
-            quorum: request.quorum,
-            attested: request
-                .attestations
-                .iter()
-                .map(|a| a.node.clone())
-                .collect(),
-            slashed: request.slashed.clone(),
-            created_at: request.created_at,
-            expires_at: request.expires_at,
-            status: status.to_string(),
-            answer,
-        }
+/// `request` as views return it.
+pub fn request_view(request_id: u64, request: &Request, input: String) -> RequestView {
+    let (status, answer) = match &request.status {
+        RequestStatus::Pending { .. } => (RequestPhase::Pending, None),
+        RequestStatus::Resolved { answer, .. } => (RequestPhase::Resolved, Some(answer.clone())),
+        RequestStatus::TimedOut { .. } => (RequestPhase::TimedOut, None),
+    };
+    let accounts = |list: &[AccountId]| list.iter().map(|a| a.to_string()).collect();
+    RequestView {
+        request_id,
+        model_id: request.model_id,
+        requester: request.requester.to_string(),
+        input,
+        params: request.params.clone(),
+        fee: request.fee,
+        storage_deposit: request.storage_deposit,
+        committee: accounts(&request.committee),
+        quorum: request.quorum,
+        attested: request
+            .attestations
+            .iter()
+            .map(|a| a.node.to_string())
+            .collect(),
+        attestations: request
+            .attestations
+            .iter()
+            .map(|a| AttestationView {
+                node: a.node.to_string(),
+                result_digest: a.result_digest,
+                output_hash: a.output_hash,
+                signature: a.signature,
+            })
+            .collect(),
+        slashed: accounts(&request.slashed),
+        created_at: request.created_at,
+        expires_at: request.expires_at,
+        status,
+        answer,
     }
 }
 
@@ -311,8 +300,10 @@ impl OracleContract {
                 model.max_input_bytes
             )
         );
+        let schema_bytes = params.output_schema.as_ref().map_or(0, |s| s.len() as u32);
         let storage_bytes = request_storage_bytes(
             input_bytes as u32,
+            schema_bytes,
             self.config.committee_size,
             self.config.max_inline_output_bytes,
         );

@@ -3,23 +3,11 @@
 use crate::config::Config;
 use crate::models::{page, ModelView};
 use crate::nodes::NodeView;
-use crate::requests::RequestView;
+use crate::requests::request_view;
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::{near, AccountId};
-use oracle_protocol::{ModelId, RequestParams};
-
-/// What a request costs, in yoctoNEAR: attach `total`.
-#[near(serializers = [json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeeEstimate {
-    /// The model's price, paid to the agreeing nodes (refunded on timeout).
-    pub fee: U128,
-    /// The request's storage, released to the requester when it is cleaned up.
-    pub storage: U128,
-    pub storage_bytes: u64,
-    pub total: U128,
-}
+use oracle_protocol::{FeeEstimate, ModelId, RequestParams, RequestView};
 
 /// Counters and balances of the contract.
 #[near(serializers = [json])]
@@ -57,8 +45,9 @@ impl OracleContract {
         }
     }
 
-    /// The deposit `request` needs for `model_id` with `params` and an input of `input_bytes`
-    /// bytes (default: the model's largest input, so the estimate always suffices). Panics with
+    /// The deposit `request` needs for `model_id` with `params` (its `output_schema` included)
+    /// and an input of `input_bytes` bytes (default: the model's largest input, so the estimate
+    /// always suffices). Panics with
     /// the reason when such a request would be refused.
     pub fn estimate_fee(
         &self,
@@ -73,17 +62,17 @@ impl OracleContract {
         });
         let quote = self.quote(&model_id, &params, input_bytes as usize);
         FeeEstimate {
-            fee: U128(quote.fee),
-            storage: U128(quote.storage),
+            fee: quote.fee,
+            storage: quote.storage,
             storage_bytes: quote.storage_bytes,
-            total: U128(quote.total()),
+            total: quote.total(),
         }
     }
 
     pub fn get_request(&self, request_id: u64) -> Option<RequestView> {
         let request = self.requests.get(&request_id)?;
         let input = self.inputs.get(&request_id).cloned().unwrap_or_default();
-        Some(RequestView::new(request_id, request, input))
+        Some(request_view(request_id, request, input))
     }
 
     /// Requests still waiting for a quorum, a page at a time (the order changes as requests

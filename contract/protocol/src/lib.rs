@@ -1,6 +1,7 @@
 //! oracle-protocol: the byte-exact messages that the oracle contract, the oracle nodes and the
 //! SDK must agree on — model ids, result digests, the domain-separated attestation message, the
-//! request parameters, the answer a dApp's callback receives, and the event envelope.
+//! request parameters, the request view clients read (with every attestation's signature), the
+//! answer a dApp's callback receives, and the event envelope.
 //!
 //! It compiles to wasm32 inside contracts, so it must never depend on near-sdk, an async runtime,
 //! the inference engine or anything that touches floats or the operating system.
@@ -11,15 +12,17 @@ pub mod json_numbers;
 mod request;
 mod response;
 mod signature;
+mod view;
 
 pub use attestation::{AttestationMessage, ATTESTATION_DOMAIN};
 pub use ids::{Digest32, IdError, ModelId};
 pub use request::{
-    RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_TEMPERATURE_MILLI,
-    TOP_P_ALL_MILLI,
+    RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_OUTPUT_SCHEMA_BYTES,
+    MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
 };
 pub use response::{OracleResponse, ResolvedOutput, ResponseStatus};
 pub use signature::Signature64;
+pub use view::{AttestationView, FeeEstimate, RequestPhase, RequestView};
 
 /// NEP-297 standard name of the oracle's events:
 /// `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TEMPERATURE_MILLI: u32 = 10_000;
 /// `top_p` of one (keep every token), in thousandths.
 pub const TOP_P_ALL_MILLI: u32 = 1000;
+/// Longest `output_schema` a request may carry, in bytes.
+pub const MAX_OUTPUT_SCHEMA_BYTES: usize = 2048;
 
 /// Sampling parameters of a request, in integers: the engine reads `temperature_milli / 1000`
 /// and `top_p_milli / 1000`.
@@ -28,6 +30,15 @@ pub struct RequestParams {
     /// Sampling seed (a decimal string in JSON).
     #[serde(with = "u64_string")]
     pub seed: u64,
+    /// Holds the output to a JSON schema: JSON text of the subset the engine's constrained
+    /// decoder reads (`kernels::constrain::Schema::from_json_schema`: objects with ordered
+    /// required properties, string enums or `maxLength`, bounded integers, booleans). The output
+    /// is then canonical compact JSON of that schema, and the schema enters the result digest.
+    /// The contract only bounds its length: a schema outside the subset makes every honest node
+    /// fail the same way, so the request gets no quorum, times out and its fee is refunded.
+    /// Absent from JSON when `None`, so requests written before it existed stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<String>,
 }
 
 impl RequestParams {
@@ -47,6 +58,14 @@ impl RequestParams {
         }
         if self.max_tokens == 0 {
             return Err("max_tokens must be at least 1".to_string());
+        }
+        if let Some(schema) = &self.output_schema {
+            if schema.len() > MAX_OUTPUT_SCHEMA_BYTES {
+                return Err(format!(
+                    "output_schema is {} bytes; at most {MAX_OUTPUT_SCHEMA_BYTES} are accepted",
+                    schema.len()
+                ));
+            }
         }
         Ok(())
     }
@@ -106,6 +125,7 @@ mod tests {
             top_p_milli: 1000,
             max_tokens: 32,
             seed: 42,
+            output_schema: None,
         }
     }
 
@@ -123,6 +143,33 @@ mod tests {
             r#"{"temperature_milli":0.7,"top_k":0,"top_p_milli":1000,"max_tokens":32,"seed":"1"}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_output_schema_is_optional_in_json_and_kept_in_borsh() {
+        let old_json =
+            r#"{"temperature_milli":0,"top_k":0,"top_p_milli":1000,"max_tokens":32,"seed":"42"}"#;
+        assert_eq!(
+            serde_json::from_str::<RequestParams>(old_json).unwrap(),
+            params()
+        );
+        let schema =
+            r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}"#;
+        let constrained = RequestParams {
+            output_schema: Some(schema.into()),
+            ..params()
+        };
+        let json = serde_json::to_value(&constrained).unwrap();
+        assert_eq!(json["output_schema"], schema);
+        assert_eq!(
+            serde_json::from_value::<RequestParams>(json).unwrap(),
+            constrained
+        );
+        let bytes = borsh::to_vec(&constrained).unwrap();
+        assert_eq!(
+            borsh::from_slice::<RequestParams>(&bytes).unwrap(),
+            constrained
+        );
     }
 
     #[test]
@@ -157,7 +204,19 @@ mod tests {
                 },
                 "max_tokens",
             ),
+            (
+                RequestParams {
+                    output_schema: Some("x".repeat(MAX_OUTPUT_SCHEMA_BYTES + 1)),
+                    ..params()
+                },
+                "output_schema",
+            ),
         ];
+        let longest = RequestParams {
+            output_schema: Some("x".repeat(MAX_OUTPUT_SCHEMA_BYTES)),
+            ..params()
+        };
+        assert_eq!(longest.check(), Ok(()));
         for (bad, field) in cases {
             let err = bad.check().unwrap_err();
             assert!(err.contains(field), "{err}");

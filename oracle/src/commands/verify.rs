@@ -67,7 +67,7 @@ pub async fn verify(home: &Path, config: &NodeConfig, request_id: u64) -> Result
         oracle_contract: &config.oracle_contract,
         request_id,
     };
-    let request = engine_request(&key, &view.input, &view.params);
+    let request = engine_request(&key, &view.input, &view.params)?;
     let generation = tokio::task::spawn_blocking(move || engine.generate(&request)).await??;
     let output_hash = Digest32(Sha256::digest(generation.text.as_bytes()).into());
     Ok(Verification {

@@ -92,7 +92,14 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
         oracle_contract: &ctx.deployment.oracle_contract,
         request_id,
     };
-    let request = engine_request(&key, &view.input, &view.params);
+    let request = match engine_request(&key, &view.input, &view.params) {
+        Ok(request) => request,
+        Err(e) => {
+            // Every honest node refuses it the same way; the request times out and is refunded.
+            ctx.finish(request_id, Finished::Missed(format!("bad request: {e}")))?;
+            return Ok(None);
+        }
+    };
     let generation = match ctx.worker.infer(request).await {
         Ok(generation) => generation,
         Err(WorkerError::Stopped) => return Ok(None),

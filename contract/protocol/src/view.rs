@@ -1,0 +1,171 @@
+//! What the oracle's views return to clients: a request (`get_request`) with every accepted
+//! attestation and its signature, so a client can check offline that the committee really signed
+//! the answer, and a price (`estimate_fee`).
+
+use crate::attestation::AttestationMessage;
+use crate::ids::{Digest32, ModelId};
+use crate::json_numbers::u128_string;
+use crate::request::RequestParams;
+use crate::response::ResolvedOutput;
+use crate::signature::Signature64;
+use serde::{Deserialize, Serialize};
+
+/// What a request costs, in yoctoNEAR, as the oracle's `estimate_fee` view returns it: attach
+/// `total`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeEstimate {
+    /// The model's price, paid to the agreeing nodes (refunded on timeout).
+    #[serde(with = "u128_string")]
+    pub fee: u128,
+    /// The request's storage, released to the requester when it is cleaned up.
+    #[serde(with = "u128_string")]
+    pub storage: u128,
+    pub storage_bytes: u64,
+    #[serde(with = "u128_string")]
+    pub total: u128,
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestPhase {
+    /// Waiting for a quorum.
+    Pending,
+    /// A quorum agreed; `answer` holds the result.
+    Resolved,
+    /// No quorum before the yield timed out; the fee went back to the requester.
+    TimedOut,
+}
+
+/// One attestation the contract accepted: the node, what it claimed, and its ed25519 signature
+/// over [`AttestationMessage::signing_bytes`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationView {
+    pub node: String,
+    pub result_digest: Digest32,
+    pub output_hash: Digest32,
+    pub signature: Signature64,
+}
+
+/// A request as `get_request` and `list_pending_requests` return it (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub request_id: u64,
+    pub model_id: ModelId,
+    /// The account that asked and paid; refunds go back to it.
+    pub requester: String,
+    pub input: String,
+    pub params: RequestParams,
+    /// Paid to the agreeing nodes on resolution, refunded on timeout (yoctoNEAR).
+    #[serde(with = "u128_string")]
+    pub fee: u128,
+    /// Locked for the request's storage until cleanup (yoctoNEAR).
+    #[serde(with = "u128_string")]
+    pub storage_deposit: u128,
+    /// The nodes chosen to answer, in rank order.
+    pub committee: Vec<String>,
+    pub quorum: u32,
+    /// Accounts that have attested so far, in order (the nodes of `attestations`).
+    pub attested: Vec<String>,
+    /// Every accepted attestation, in order, with its signature.
+    pub attestations: Vec<AttestationView>,
+    pub slashed: Vec<String>,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub status: RequestPhase,
+    pub answer: Option<ResolvedOutput>,
+}
+
+impl RequestView {
+    /// The message `attestation`'s node signed, on the chain `chain_id` and the oracle contract
+    /// `oracle_contract` this view was read from.
+    pub fn attestation_message(
+        &self,
+        chain_id: &str,
+        oracle_contract: &str,
+        attestation: &AttestationView,
+    ) -> AttestationMessage {
+        AttestationMessage {
+            chain_id: chain_id.to_string(),
+            oracle_contract: oracle_contract.to_string(),
+            request_id: self.request_id,
+            model_id: self.model_id,
+            result_digest: attestation.result_digest,
+            output_hash: attestation.output_hash,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> RequestView {
+        RequestView {
+            request_id: 5,
+            model_id: Digest32([1; 32]),
+            requester: "dapp.test".into(),
+            input: "q".into(),
+            params: RequestParams {
+                temperature_milli: 0,
+                top_k: 0,
+                top_p_milli: 1000,
+                max_tokens: 8,
+                seed: 0,
+                output_schema: None,
+            },
+            fee: 10,
+            storage_deposit: 20,
+            committee: vec!["node0.test".into()],
+            quorum: 1,
+            attested: vec!["node0.test".into()],
+            attestations: vec![AttestationView {
+                node: "node0.test".into(),
+                result_digest: Digest32([2; 32]),
+                output_hash: Digest32([3; 32]),
+                signature: Signature64([4; 64]),
+            }],
+            slashed: Vec::new(),
+            created_at: 1,
+            expires_at: 201,
+            status: RequestPhase::Pending,
+            answer: None,
+        }
+    }
+
+    #[test]
+    fn json_round_trips_with_amounts_as_strings() {
+        let json = serde_json::to_value(view()).unwrap();
+        assert_eq!(json["fee"], "10");
+        assert_eq!(json["status"], "pending");
+        assert_eq!(json["attestations"][0]["signature"], "04".repeat(64));
+        assert_eq!(json["params"].get("output_schema"), None);
+        assert_eq!(serde_json::from_value::<RequestView>(json).unwrap(), view());
+        assert_eq!(
+            serde_json::to_value(RequestPhase::TimedOut).unwrap(),
+            "timed_out"
+        );
+    }
+
+    #[test]
+    fn fee_estimates_read_amounts_as_strings() {
+        let json = r#"{"fee":"10","storage":"20","storage_bytes":2,"total":"30"}"#;
+        let estimate: FeeEstimate = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            (estimate.fee, estimate.storage, estimate.total),
+            (10, 20, 30)
+        );
+        assert_eq!(serde_json::to_string(&estimate).unwrap(), json);
+    }
+
+    #[test]
+    fn the_attestation_message_names_this_request() {
+        let view = view();
+        let message = view.attestation_message("localnet", "oracle.test", &view.attestations[0]);
+        assert_eq!(message.request_id, 5);
+        assert_eq!(message.model_id, Digest32([1; 32]));
+        assert_eq!(message.result_digest, Digest32([2; 32]));
+        assert_eq!(message.output_hash, Digest32([3; 32]));
+        assert_eq!(message.oracle_contract, "oracle.test");
+    }
+}

@@ -1,0 +1,337 @@
+//! Claims: anyone files one and pays for it; the vault prices the oracle request
+//! (`estimate_fee`), asks the oracle under the rule in force at filing, reads the verdict
+//! strictly, checks the hard limits again, and pays or rejects.
+//!
+//! `file_claim` → oracle `estimate_fee` → `on_fee_quoted` → oracle `request` (yield) →
+//! `on_verdict` → transfer → `on_payout`.
+
+use crate::events::Event;
+use crate::prompt::{
+    check_fenced_text, claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS,
+};
+use crate::reasons::RejectReason;
+use crate::storage::{borsh_len, charge, send, RECORD_OVERHEAD_BYTES};
+use crate::verdict::{parse_verdict, Verdict};
+use crate::{Vault, VaultExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::{self, json};
+use near_sdk::{env, near, require, AccountId, Gas, NearToken, Promise, PromiseOrValue};
+use oracle_dapp::{
+    ext_oracle, AnswerError, FeeEstimate, OracleResponse, RequestParams, ResponseStatus,
+};
+
+/// Gas for the oracle's `estimate_fee`.
+const ESTIMATE_GAS: Gas = Gas::from_tgas(10);
+/// Gas for `on_verdict`: its checks, the payout transfer and `on_payout`.
+const VERDICT_GAS: Gas = Gas::from_tgas(30);
+/// Gas for `on_payout`.
+const PAYOUT_GAS: Gas = Gas::from_tgas(10);
+/// Gas for `on_fee_quoted`: its own work plus the oracle request and `on_verdict`.
+const QUOTED_GAS: Gas = Gas::from_tgas(10 + 60 + 30);
+/// Longest `estimate_fee` answer read.
+const MAX_ESTIMATE_BYTES: usize = 512;
+/// Bytes reserved at filing for what the claim stores later (request id, verdict reason).
+const VERDICT_RESERVE_BYTES: u64 = 16 + 4 + 4 * crate::prompt::REASON_MAX_CHARS as u64;
+/// Key of a claim in storage: the map's prefix byte and the id.
+const CLAIM_KEY_BYTES: u64 = 1 + 8;
+
+/// Where a claim stands.
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Waiting for the oracle's price.
+    Quoting,
+    /// Asked; waiting for the verdict.
+    AwaitingVerdict,
+    /// Approved within the limits; the transfer is on its way.
+    Paying,
+    /// The recipient received the amount.
+    Paid,
+    Rejected {
+        reason: RejectReason,
+    },
+}
+
+/// A claim on the vault's funds.
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub claim_id: u64,
+    /// Who filed (and paid for) it; refunds go back to it.
+    pub claimant: AccountId,
+    pub recipient: AccountId,
+    pub amount: U128,
+    pub evidence: String,
+    /// The rule version in force when it was filed, which judges it (`get_rule`).
+    pub rule_version: u32,
+    pub filed_at: u64,
+    /// What was sent to the oracle for the request (0 until priced).
+    pub oracle_fee: U128,
+    pub oracle_request_id: Option<u64>,
+    /// The model's reason, when it gave a well-formed verdict.
+    pub verdict_reason: Option<String>,
+    pub status: ClaimStatus,
+}
+
+#[near]
+impl Vault {
+    /// Files a claim that the vault pay `amount` yoctoNEAR to `recipient`, with `evidence` for
+    /// the rule. Attach enough for the claim's storage plus the oracle's fee (about 0.05 NEAR
+    /// is plenty on a default oracle): the vault asks the oracle for the exact price and
+    /// refunds the rest. Refused at once when it breaks a hard limit.
+    #[payable]
+    pub fn file_claim(&mut self, recipient: AccountId, amount: U128, evidence: String) -> Promise {
+        check_fenced_text("evidence", &evidence, MAX_EVIDENCE_BYTES)
+            .unwrap_or_else(|e| env::panic_str(&e));
+        require!(amount.0 > 0, "the amount must be more than 0");
+        if let Err(reason) = self.within_limits(&recipient, amount.0) {
+            env::panic_str(&format!(
+                "the claim breaks a hard limit: {}",
+                reason_name(reason)
+            ));
+        }
+        let claim_id = self.next_claim_id;
+        self.next_claim_id += 1;
+        let claim = Claim {
+            claim_id,
+            claimant: env::predecessor_account_id(),
+            recipient,
+            amount,
+            evidence,
+            rule_version: self.rule_version,
+            filed_at: env::block_height(),
+            oracle_fee: U128(0),
+            oracle_request_id: None,
+            verdict_reason: None,
+            status: ClaimStatus::Quoting,
+        };
+        let budget = charge(
+            CLAIM_KEY_BYTES + RECORD_OVERHEAD_BYTES + borsh_len(&claim) + VERDICT_RESERVE_BYTES,
+        );
+        Event::ClaimFiled.emit(json!({
+            "claim_id": claim_id,
+            "claimant": claim.claimant,
+            "recipient": claim.recipient,
+            "amount": claim.amount,
+            "rule_version": claim.rule_version,
+        }));
+        let input = self.prompt_of(&claim);
+        self.claims.insert(claim_id, claim);
+        ext_oracle::ext(self.oracle.clone())
+            .with_static_gas(ESTIMATE_GAS)
+            .estimate_fee(
+                self.model_id,
+                verdict_params(claim_id),
+                Some(input.len() as u32),
+            )
+            .then(
+                Self::ext(env::current_account_id())
+                    .with_static_gas(QUOTED_GAS)
+                    .on_fee_quoted(claim_id, U128(budget)),
+            )
+    }
+
+    /// The oracle's price is known: asks it (returning the verdict's promise), or rejects the
+    /// claim and refunds the claimant's `budget` when the oracle refused or it does not suffice.
+    #[private]
+    pub fn on_fee_quoted(&mut self, claim_id: u64, budget: U128) -> PromiseOrValue<ClaimStatus> {
+        let mut claim = self.claim_or_panic(claim_id);
+        let estimate = env::promise_result_checked(0, MAX_ESTIMATE_BYTES)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<FeeEstimate>(&bytes).ok());
+        let Some(estimate) = estimate else {
+            send(&claim.claimant, budget.0);
+            return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleRefused));
+        };
+        if estimate.total > budget.0 {
+            send(&claim.claimant, budget.0);
+            return PromiseOrValue::Value(self.reject(claim, RejectReason::InsufficientDeposit));
+        }
+        send(&claim.claimant, budget.0 - estimate.total);
+        claim.oracle_fee = U128(estimate.total);
+        claim.status = ClaimStatus::AwaitingVerdict;
+        let input = self.prompt_of(&claim);
+        self.claims.insert(claim_id, claim);
+        PromiseOrValue::Promise(
+            oracle_dapp::ask(
+                self.oracle.clone(),
+                self.model_id,
+                input,
+                verdict_params(claim_id),
+                NearToken::from_yoctonear(estimate.total),
+                oracle_dapp::REQUEST_GAS,
+            )
+            .then(
+                Self::ext(env::current_account_id())
+                    .with_static_gas(VERDICT_GAS)
+                    .on_verdict(claim_id),
+            ),
+        )
+    }
+
+    /// The oracle's answer: pays an approved claim that is still within every hard limit;
+    /// rejects anything else. A timed-out request's refunded fee goes back to the claimant.
+    #[private]
+    pub fn on_verdict(&mut self, claim_id: u64) -> PromiseOrValue<ClaimStatus> {
+        let mut claim = self.claim_or_panic(claim_id);
+        let output = match oracle_dapp::answer() {
+            Ok(OracleResponse {
+                request_id,
+                status: ResponseStatus::Resolved(resolved),
+            }) => {
+                claim.oracle_request_id = Some(request_id);
+                if resolved.output_truncated {
+                    None
+                } else {
+                    Some(resolved.output)
+                }
+            }
+            Ok(OracleResponse {
+                request_id,
+                status: ResponseStatus::TimedOut { refunded, .. },
+            }) => {
+                claim.oracle_request_id = Some(request_id);
+                send(&claim.claimant, refunded);
+                return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleTimedOut));
+            }
+            Err(AnswerError::Refused) => {
+                send(&claim.claimant, claim.oracle_fee.0);
+                return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleRefused));
+            }
+            Err(_) => return PromiseOrValue::Value(self.reject(claim, RejectReason::NoAnswer)),
+        };
+        match output.as_deref().and_then(parse_verdict) {
+            None => PromiseOrValue::Value(self.reject(claim, RejectReason::MalformedVerdict)),
+            Some(Verdict::Reject { reason }) => {
+                claim.verdict_reason = Some(reason);
+                PromiseOrValue::Value(self.reject(claim, RejectReason::ModelRejected))
+            }
+            Some(Verdict::Approve { reason }) => {
+                claim.verdict_reason = Some(reason);
+                match self.within_limits(&claim.recipient, claim.amount.0) {
+                    Err(limit) => PromiseOrValue::Value(self.reject(claim, limit)),
+                    Ok(()) => PromiseOrValue::Promise(self.pay(claim)),
+                }
+            }
+        }
+    }
+
+    /// The payout's outcome: `paid`, or the amount back in the vault when the transfer failed.
+    #[private]
+    pub fn on_payout(&mut self, claim_id: u64, day: u64) -> ClaimStatus {
+        let mut claim = self.claim_or_panic(claim_id);
+        require!(
+            claim.status == ClaimStatus::Paying,
+            format!("claim {claim_id} is not being paid")
+        );
+        if env::promise_result_checked(0, 0).is_ok() {
+            claim.status = ClaimStatus::Paid;
+            Event::ClaimPaid.emit(json!({
+                "claim_id": claim_id,
+                "recipient": claim.recipient,
+                "amount": claim.amount,
+            }));
+            self.claims.insert(claim_id, claim.clone());
+            return claim.status;
+        }
+        self.funds += claim.amount.0;
+        self.window.release(day, claim.amount.0);
+        self.reject(claim, RejectReason::PayoutFailed)
+    }
+}
+
+impl Vault {
+    /// Every hard limit for paying `amount` to `recipient` now: the limits in force, the day's
+    /// cap and the funds.
+    fn within_limits(&self, recipient: &AccountId, amount: u128) -> Result<(), RejectReason> {
+        self.limits.check_claim(recipient, amount)?;
+        if !self
+            .window
+            .fits(Self::today(), amount, self.limits.max_per_day.0)
+        {
+            return Err(RejectReason::OverDailyCap);
+        }
+        if amount > self.funds {
+            return Err(RejectReason::InsufficientFunds);
+        }
+        Ok(())
+    }
+
+    /// Takes an approved claim's amount out of the funds and the day's window, and sends it.
+    fn pay(&mut self, mut claim: Claim) -> Promise {
+        let day = Self::today();
+        self.funds -= claim.amount.0;
+        self.window.record(day, claim.amount.0);
+        claim.status = ClaimStatus::Paying;
+        Event::ClaimApproved.emit(json!({
+            "claim_id": claim.claim_id,
+            "recipient": claim.recipient,
+            "amount": claim.amount,
+            "reason": claim.verdict_reason,
+        }));
+        let claim_id = claim.claim_id;
+        let transfer = Promise::new(claim.recipient.clone())
+            .transfer(NearToken::from_yoctonear(claim.amount.0));
+        self.claims.insert(claim_id, claim);
+        transfer.then(
+            Self::ext(env::current_account_id())
+                .with_static_gas(PAYOUT_GAS)
+                .on_payout(claim_id, day),
+        )
+    }
+
+    /// Records `claim` as rejected for `reason` and returns its status.
+    fn reject(&mut self, mut claim: Claim, reason: RejectReason) -> ClaimStatus {
+        claim.status = ClaimStatus::Rejected { reason };
+        Event::ClaimRejected.emit(json!({
+            "claim_id": claim.claim_id,
+            "reason": reason,
+            "model_reason": claim.verdict_reason,
+        }));
+        let status = claim.status.clone();
+        self.claims.insert(claim.claim_id, claim);
+        status
+    }
+
+    /// The oracle input for `claim`: the fixed template with the rule it is judged by.
+    fn prompt_of(&self, claim: &Claim) -> String {
+        let rule = self
+            .rules
+            .get(&claim.rule_version)
+            .unwrap_or_else(|| env::abort());
+        claim_prompt(
+            &rule.text,
+            &claim.recipient,
+            claim.amount.0,
+            &claim.evidence,
+        )
+    }
+
+    pub(crate) fn claim_or_panic(&self, claim_id: u64) -> Claim {
+        self.claims
+            .get(&claim_id)
+            .cloned()
+            .unwrap_or_else(|| env::panic_str(&format!("claim {claim_id} does not exist")))
+    }
+}
+
+/// The oracle parameters of every verdict: greedy decoding, held to the verdict schema.
+fn verdict_params(claim_id: u64) -> RequestParams {
+    RequestParams {
+        temperature_milli: 0,
+        top_k: 0,
+        top_p_milli: 1000,
+        max_tokens: VERDICT_MAX_TOKENS,
+        seed: claim_id,
+        output_schema: Some(verdict_schema()),
+    }
+}
+
+/// `reason`'s snake_case name, as views show it.
+fn reason_name(reason: RejectReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,0 +1,60 @@
+//! NEP-297 events, one per state change:
+//! `EVENT_JSON:{"standard":"ai-oracle-vault","version":"1.0.0","event":...,"data":[...]}`.
+
+use near_sdk::env;
+use near_sdk::serde::Serialize;
+use near_sdk::serde_json::{self, json};
+
+/// NEP-297 standard name of the vault's events.
+pub const EVENT_STANDARD: &str = "ai-oracle-vault";
+/// Version of the vault's event formats.
+pub const EVENT_VERSION: &str = "1.0.0";
+
+/// Every event the vault emits.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Deposited,
+    ClaimFiled,
+    ClaimApproved,
+    ClaimPaid,
+    ClaimRejected,
+    RuleChangeProposed,
+    RuleChangeCancelled,
+    RuleChanged,
+    LimitsChangeProposed,
+    LimitsChangeCancelled,
+    LimitsChanged,
+}
+
+impl Event {
+    /// The event's name in the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Deposited => "deposited",
+            Event::ClaimFiled => "claim_filed",
+            Event::ClaimApproved => "claim_approved",
+            Event::ClaimPaid => "claim_paid",
+            Event::ClaimRejected => "claim_rejected",
+            Event::RuleChangeProposed => "rule_change_proposed",
+            Event::RuleChangeCancelled => "rule_change_cancelled",
+            Event::RuleChanged => "rule_changed",
+            Event::LimitsChangeProposed => "limits_change_proposed",
+            Event::LimitsChangeCancelled => "limits_change_cancelled",
+            Event::LimitsChanged => "limits_changed",
+        }
+    }
+
+    /// Logs the event with `data` as its single data entry.
+    pub fn emit(self, data: impl Serialize) {
+        let body = json!({
+            "standard": EVENT_STANDARD,
+            "version": EVENT_VERSION,
+            "event": self.name(),
+            "data": [data],
+        });
+        env::log_str(&format!(
+            "EVENT_JSON:{}",
+            serde_json::to_string(&body).unwrap_or_else(|_| env::abort())
+        ));
+    }
+}

@@ -1,0 +1,198 @@
+//! Changing the rule and the limits: the owner proposes, and the change applies only after
+//! `rule_change_delay_blocks`, so claimants and funders see it coming; the owner may cancel a
+//! proposal. Limits may also be tightened at once (that only ever protects the funds).
+
+use crate::events::Event;
+use crate::limits::Limits;
+use crate::prompt::{check_fenced_text, MAX_RULE_BYTES};
+use crate::storage::{borsh_len, charge, cost_of, send};
+use crate::{sha256, Vault, VaultExt};
+use near_sdk::serde_json::json;
+use near_sdk::{env, near, require};
+use oracle_dapp::Digest32;
+
+/// Bytes reserved at a proposal for the rule-history entry it becomes: key, hash, block, tag.
+const RULE_HISTORY_RESERVE_BYTES: u64 = 128;
+
+/// A rule in force (now or in the past).
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub text: String,
+    /// SHA-256 of `text`.
+    pub hash: Digest32,
+    /// The block it came into force.
+    pub since_block: u64,
+}
+
+impl Rule {
+    pub fn new(text: String) -> Self {
+        Self {
+            hash: sha256(&text),
+            text,
+            since_block: env::block_height(),
+        }
+    }
+}
+
+/// A proposed rule, waiting for its delay.
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRule {
+    pub text: String,
+    pub hash: Digest32,
+    pub proposed_at: u64,
+    /// `apply_rule` works from this block on.
+    pub applicable_at: u64,
+}
+
+/// Proposed limits, waiting for the delay.
+#[near(serializers = [borsh, json])]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLimits {
+    pub limits: Limits,
+    pub proposed_at: u64,
+    /// `apply_limits` works from this block on.
+    pub applicable_at: u64,
+}
+
+#[near]
+impl Vault {
+    /// Proposes `new_rule` (owner; attach its storage, the rest is refunded). It may be applied
+    /// after `rule_change_delay_blocks`; claims filed before that are judged by the old rule.
+    #[payable]
+    pub fn propose_rule(&mut self, new_rule: String) -> PendingRule {
+        self.require_owner();
+        check_fenced_text("rule", &new_rule, MAX_RULE_BYTES).unwrap_or_else(|e| env::panic_str(&e));
+        require!(!new_rule.trim().is_empty(), "the rule is empty");
+        require!(
+            self.pending_rule.is_none(),
+            "a rule change is already pending; cancel it first"
+        );
+        let now = env::block_height();
+        let pending = PendingRule {
+            hash: sha256(&new_rule),
+            text: new_rule,
+            proposed_at: now,
+            applicable_at: now + self.rule_change_delay_blocks,
+        };
+        self.pending_rule = Some(pending.clone());
+        Event::RuleChangeProposed.emit(json!({
+            "rule_hash": pending.hash,
+            "proposed_at": pending.proposed_at,
+            "applicable_at": pending.applicable_at,
+        }));
+        let left = charge(borsh_len(&self.pending_rule) + RULE_HISTORY_RESERVE_BYTES);
+        send(&env::predecessor_account_id(), left);
+        pending
+    }
+
+    /// Puts the pending rule in force once its delay has passed (anyone may call).
+    pub fn apply_rule(&mut self) -> Rule {
+        let pending = self
+            .pending_rule
+            .take()
+            .unwrap_or_else(|| env::panic_str("no rule change is pending"));
+        let now = env::block_height();
+        require!(
+            now >= pending.applicable_at,
+            format!(
+                "the rule change applies from block {}; now is block {now}",
+                pending.applicable_at
+            )
+        );
+        let rule = Rule::new(pending.text);
+        self.rule_version += 1;
+        self.rules.insert(self.rule_version, rule.clone());
+        Event::RuleChanged.emit(json!({
+            "version": self.rule_version,
+            "rule_hash": rule.hash,
+            "since_block": rule.since_block,
+        }));
+        rule
+    }
+
+    /// Withdraws the pending rule change (owner); its storage deposit goes back to the owner.
+    pub fn cancel_rule_proposal(&mut self) {
+        self.require_owner();
+        let pending = self
+            .pending_rule
+            .take()
+            .unwrap_or_else(|| env::panic_str("no rule change is pending"));
+        let released = borsh_len(&Some(pending.clone())) + RULE_HISTORY_RESERVE_BYTES;
+        send(&self.owner, cost_of(released));
+        Event::RuleChangeCancelled.emit(json!({ "rule_hash": pending.hash }));
+    }
+
+    /// Proposes new limits (owner; attach their storage). They may be applied after
+    /// `rule_change_delay_blocks`. To only tighten, use `tighten_limits`.
+    #[payable]
+    pub fn propose_limits(&mut self, limits: Limits) -> PendingLimits {
+        self.require_owner();
+        limits.validate().unwrap_or_else(|e| env::panic_str(&e));
+        require!(
+            self.pending_limits.is_none(),
+            "a limits change is already pending; cancel it first"
+        );
+        let now = env::block_height();
+        let pending = PendingLimits {
+            limits,
+            proposed_at: now,
+            applicable_at: now + self.rule_change_delay_blocks,
+        };
+        self.pending_limits = Some(pending.clone());
+        Event::LimitsChangeProposed.emit(json!({
+            "limits": pending.limits,
+            "applicable_at": pending.applicable_at,
+        }));
+        let left = charge(borsh_len(&self.pending_limits));
+        send(&env::predecessor_account_id(), left);
+        pending
+    }
+
+    /// Puts the pending limits in force once the delay has passed (anyone may call).
+    pub fn apply_limits(&mut self) -> Limits {
+        let pending = self
+            .pending_limits
+            .take()
+            .unwrap_or_else(|| env::panic_str("no limits change is pending"));
+        let now = env::block_height();
+        require!(
+            now >= pending.applicable_at,
+            format!(
+                "the limits change applies from block {}; now is block {now}",
+                pending.applicable_at
+            )
+        );
+        self.limits = pending.limits;
+        Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": false }));
+        self.limits.clone()
+    }
+
+    /// Withdraws the pending limits change (owner); its storage deposit goes back to the owner.
+    pub fn cancel_limits_proposal(&mut self) {
+        self.require_owner();
+        let pending = self.pending_limits.take();
+        require!(pending.is_some(), "no limits change is pending");
+        send(&self.owner, cost_of(borsh_len(&pending)));
+        Event::LimitsChangeCancelled.emit(json!({}));
+    }
+
+    /// Replaces the limits at once when the new ones allow nothing the current ones forbid
+    /// (owner; attach storage when the allow-list grows in bytes, the rest is refunded).
+    #[payable]
+    pub fn tighten_limits(&mut self, limits: Limits) -> Limits {
+        self.require_owner();
+        limits.validate().unwrap_or_else(|e| env::panic_str(&e));
+        require!(
+            limits.only_tightens(&self.limits),
+            "these limits loosen the current ones; use propose_limits (time-locked)"
+        );
+        let growth = borsh_len(&limits).saturating_sub(borsh_len(&self.limits));
+        self.limits = limits;
+        Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": true }));
+        let left = charge(growth);
+        send(&env::predecessor_account_id(), left);
+        self.limits.clone()
+    }
+}

@@ -1,0 +1,142 @@
+//! vault-contract: a smart-asset vault holding NEAR whose release rule is written in natural
+//! language by its owner and judged by the AI oracle, inside hard limits written in code.
+//!
+//! Anyone may file a claim (recipient, amount, evidence) and pays the oracle's fee and the
+//! claim's storage. The amount is checked against the limits (per claim, per day, allowed
+//! recipients, the vault's funds) before the oracle is asked and again when its verdict arrives;
+//! the verdict must be exactly the JSON of a fixed schema. The model can refuse a payment the
+//! code would allow, never allow one the code refuses. Rule and limit changes are time-locked;
+//! each claim is judged under the rule in force when it was filed.
+//!
+//! It must never depend on the inference engine, the node, an async runtime, or floating point:
+//! every amount is an integer.
+
+mod claims;
+mod events;
+mod governance;
+mod limits;
+mod prompt;
+mod reasons;
+mod storage;
+mod verdict;
+mod views;
+mod window;
+
+use near_sdk::json_types::U128;
+use near_sdk::store::LookupMap;
+use near_sdk::{env, near, require, AccountId, BorshStorageKey, PanicOnDefault};
+use oracle_dapp::{Digest32, ModelId};
+
+pub use claims::{Claim, ClaimStatus};
+pub use governance::{PendingLimits, PendingRule, Rule};
+pub use limits::Limits;
+pub use prompt::{claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, MAX_RULE_BYTES};
+pub use reasons::RejectReason;
+pub use verdict::{parse_verdict, Verdict};
+pub use views::VaultView;
+
+use events::Event;
+use window::DayWindow;
+
+#[near(contract_state)]
+#[derive(PanicOnDefault)]
+pub struct Vault {
+    owner: AccountId,
+    oracle: AccountId,
+    model_id: ModelId,
+    /// Every rule the vault has had, by version; claims name the version they are judged by.
+    rules: LookupMap<u32, Rule>,
+    rule_version: u32,
+    limits: Limits,
+    rule_change_delay_blocks: u64,
+    pending_rule: Option<PendingRule>,
+    pending_limits: Option<PendingLimits>,
+    claims: LookupMap<u64, Claim>,
+    next_claim_id: u64,
+    /// yoctoNEAR held for claims: deposits minus payouts (storage deposits and claimants' fees
+    /// in flight are not part of it).
+    funds: u128,
+    window: DayWindow,
+}
+
+#[near]
+impl Vault {
+    /// A vault of `owner` that asks `oracle` to judge claims with `model_id` under `rule`,
+    /// within `limits`; rule and limit changes wait `rule_change_delay_blocks` blocks.
+    #[init]
+    pub fn new(
+        owner: AccountId,
+        oracle: AccountId,
+        model_id: ModelId,
+        rule: String,
+        limits: Limits,
+        rule_change_delay_blocks: u64,
+    ) -> Self {
+        prompt::check_fenced_text("rule", &rule, MAX_RULE_BYTES)
+            .unwrap_or_else(|e| env::panic_str(&e));
+        require!(!rule.trim().is_empty(), "the rule is empty");
+        limits.validate().unwrap_or_else(|e| env::panic_str(&e));
+        let mut rules = LookupMap::new(StorageKey::Rules);
+        rules.insert(0, Rule::new(rule));
+        Self {
+            owner,
+            oracle,
+            model_id,
+            rules,
+            rule_version: 0,
+            limits,
+            rule_change_delay_blocks,
+            pending_rule: None,
+            pending_limits: None,
+            claims: LookupMap::new(StorageKey::Claims),
+            next_claim_id: 0,
+            funds: 0,
+            window: DayWindow::default(),
+        }
+    }
+
+    /// Adds the attached NEAR to the vault's funds; anyone may fund it.
+    #[payable]
+    pub fn deposit(&mut self) -> U128 {
+        let amount = env::attached_deposit().as_yoctonear();
+        require!(amount > 0, "attach the NEAR to deposit");
+        self.funds += amount;
+        Event::Deposited.emit(near_sdk::serde_json::json!({
+            "from": env::predecessor_account_id(),
+            "amount": U128(amount),
+            "funds": U128(self.funds),
+        }));
+        U128(self.funds)
+    }
+}
+
+impl Vault {
+    fn current_rule(&self) -> &Rule {
+        self.rules
+            .get(&self.rule_version)
+            .unwrap_or_else(|| env::abort())
+    }
+
+    fn require_owner(&self) {
+        require!(
+            env::predecessor_account_id() == self.owner,
+            "only the vault's owner may do this"
+        );
+    }
+
+    fn today() -> u64 {
+        DayWindow::day_of(env::block_timestamp())
+    }
+}
+
+/// SHA-256 of `text`.
+fn sha256(text: &str) -> Digest32 {
+    Digest32(env::sha256_array(text.as_bytes()))
+}
+
+#[derive(BorshStorageKey)]
+#[near]
+enum StorageKey {
+    Rules,
+    Claims,
+}

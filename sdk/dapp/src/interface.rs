@@ -1,0 +1,48 @@
+//! The oracle contract's methods a dApp calls, and `ask`, which sends a request.
+
+use near_sdk::{ext_contract, AccountId, Gas, NearToken, Promise};
+use oracle_protocol::{FeeEstimate, ModelId, OracleResponse, RequestParams};
+
+/// Gas to attach to the oracle's `request`: its checks and committee selection plus the
+/// 20 TGas it reserves for its yield callback, with margin.
+pub const REQUEST_GAS: Gas = Gas::from_tgas(60);
+
+/// The oracle contract's interface (`ext_oracle::ext(oracle)...`). The trait itself is never
+/// implemented: only the `ext_oracle` module the macro generates from it is used.
+#[allow(dead_code)]
+#[ext_contract(ext_oracle)]
+pub trait Oracle {
+    /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
+    /// Attach at least `estimate_fee(...).total`; the excess is refunded at once.
+    fn request(
+        &mut self,
+        model_id: ModelId,
+        input: String,
+        params: RequestParams,
+    ) -> OracleResponse;
+
+    /// The deposit `request` needs for `params` and an input of `input_bytes` bytes; fails
+    /// with the reason when such a request would be refused.
+    fn estimate_fee(
+        &self,
+        model_id: ModelId,
+        params: RequestParams,
+        input_bytes: Option<u32>,
+    ) -> FeeEstimate;
+}
+
+/// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`. Chain a
+/// callback with `.then(...)`; read its result with [`crate::answer`].
+pub fn ask(
+    oracle: AccountId,
+    model_id: ModelId,
+    input: String,
+    params: RequestParams,
+    deposit: NearToken,
+    gas: Gas,
+) -> Promise {
+    ext_oracle::ext(oracle)
+        .with_attached_deposit(deposit)
+        .with_static_gas(gas)
+        .request(model_id, input, params)
+}

@@ -1,0 +1,37 @@
+//! oracle-dapp: what a near-sdk contract links to ask the AI oracle — the oracle's call
+//! interface, its argument and answer types (re-exported from `oracle-protocol`), and a helper
+//! that turns the callback's promise result into `Result<OracleResponse, AnswerError>`.
+//!
+//! ```ignore
+//! #[payable]
+//! pub fn ask(&mut self, question: String) -> Promise {
+//!     oracle_dapp::ask(self.oracle.clone(), self.model_id, question, params,
+//!                      env::attached_deposit(), oracle_dapp::REQUEST_GAS)
+//!         .then(Self::ext(env::current_account_id())
+//!             .with_static_gas(Gas::from_tgas(20))
+//!             .on_answer(env::attached_deposit()))
+//! }
+//!
+//! #[private]
+//! pub fn on_answer(&mut self, deposit: NearToken) {
+//!     match oracle_dapp::answer() {
+//!         Ok(OracleResponse { status: ResponseStatus::Resolved(out), .. }) => { /* use out.output */ }
+//!         Ok(OracleResponse { status: ResponseStatus::TimedOut { refunded, .. }, .. }) => { /* the fee came back */ }
+//!         Err(AnswerError::Refused) => { /* the whole deposit came back */ }
+//!         Err(other) => { /* not an oracle answer */ }
+//!     }
+//! }
+//! ```
+//!
+//! It compiles to wasm32 inside contracts: it must never depend on the inference engine, the
+//! node, an async runtime, or floating point.
+
+mod answer;
+mod interface;
+
+pub use answer::{answer, decode, AnswerError, MAX_RESPONSE_BYTES};
+pub use interface::{ask, ext_oracle, REQUEST_GAS};
+pub use oracle_protocol::{
+    Digest32, FeeEstimate, ModelId, OracleResponse, RequestParams, ResolvedOutput, ResponseStatus,
+    MAX_OUTPUT_SCHEMA_BYTES, MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
+};
