@@ -266,8 +266,20 @@ pub async fn deploy(localnet: &Localnet, settings: OracleSettings) -> Result<Dep
 }
 
 impl Deployment {
+    /// A view call. Tried up to three times: localnet sometimes answers a `final` query with
+    /// GARBAGE_COLLECTED_BLOCK while its head moves (a known localnet race).
     pub async fn view(&self, contract: &str, method: &str, args: Value) -> Result<Value> {
-        Ok(self.rpc.view_json(contract, method, &args).await?)
+        let mut tries = 0;
+        loop {
+            match self.rpc.view_json(contract, method, &args).await {
+                Ok(value) => return Ok(value),
+                Err(e) if tries < 2 && e.rpc_cause() == Some("GARBAGE_COLLECTED_BLOCK") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// `alice.test` asks the dApp `question` (greedy, `max_tokens`), paying the oracle's
