@@ -1,10 +1,18 @@
-//! The node's configuration file (`config.toml` in the node's home directory).
+//! The node's configuration: `config.toml` in the node's home directory, every option
+//! overridable from the environment as `ORACLE_NODE_<OPTION>` (upper case; options of the
+//! `[fault_injection]` section as `ORACLE_NODE_FAULT_INJECTION_<OPTION>`). The environment wins
+//! over the file; options absent from both take the defaults documented on each field (and in
+//! the commented example `init` writes).
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub const CONFIG_FILE: &str = "config.toml";
+/// Prefix of the environment variables that override options.
+pub const ENV_PREFIX: &str = "ORACLE_NODE_";
+/// Environment variables with the prefix that are not options (read by the command line).
+const NOT_OPTIONS: [&str; 2] = ["HOME", "LOG"];
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -20,6 +28,12 @@ pub enum ConfigError {
         #[source]
         source: toml::de::Error,
     },
+    #[error("environment variable {variable} names no config option (see oracle/README.md)")]
+    UnknownVariable { variable: String },
+    #[error("environment variable {variable}: {message}")]
+    BadVariable { variable: String, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
 }
 
 /// Everything a node needs to know; paths are relative to the node's home directory.
@@ -28,84 +42,394 @@ pub enum ConfigError {
 pub struct NodeConfig {
     /// The node's NEAR account.
     pub account_id: String,
-    /// The oracle contract's account.
+    /// The oracle contract's account. Default: "oracle.test".
     #[serde(default = "default_oracle_contract")]
     pub oracle_contract: String,
-    /// NEAR JSON-RPC endpoints, tried in order.
+    /// NEAR JSON-RPC endpoints, tried in order (failover). Default: ["http://127.0.0.1:3030"].
+    /// From the environment: a comma-separated list.
     #[serde(default = "default_rpc_urls")]
     pub rpc_urls: Vec<String>,
     /// The account's full-access key, in NEAR's credentials JSON format.
+    /// Default: "keys/account.json".
     #[serde(default = "default_account_key")]
     pub account_key: PathBuf,
     /// The ed25519 key that signs attestations (kept apart from the account key).
+    /// Default: "keys/attestation.json".
     #[serde(default = "default_attestation_key")]
     pub attestation_key: PathBuf,
     /// A GGUF file to serve; the default model from the cache when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,
+    /// The job journal (an embedded database). Default: "journal.redb".
+    #[serde(default = "default_journal")]
+    pub journal: PathBuf,
+    /// Address of the HTTP server with /metrics and /health. Default: "127.0.0.1:9100".
+    #[serde(default = "default_http_addr")]
+    pub http_addr: String,
+    /// Milliseconds between two looks at the pending requests. Default: 1000.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Requests read per `list_pending_requests` page. Default: 50.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Most jobs accepted and not finished at once; the watcher accepts no more. Default: 32.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Kernel path: "auto" (the fastest this CPU has), "scalar", "avx2" or "avx512".
+    /// Every path gives the same bits. Default: "auto".
+    #[serde(default = "default_kernels")]
+    pub kernels: String,
+    /// Engine threads; 0 uses every core. Default: 0.
+    #[serde(default)]
+    pub threads: usize,
+    /// Most requests the engine runs in one batch. Default: 8.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Milliseconds the first request of a batch waits for company. Default: 20.
+    #[serde(default = "default_batch_window_ms")]
+    pub batch_window_ms: u64,
+    /// Gas attached to `submit_attestation`, in TGas. Default: 100.
+    #[serde(default = "default_attestation_tgas")]
+    pub attestation_tgas: u64,
+    /// Attempts per RPC call across the endpoints before it counts as failed. Default: 4.
+    #[serde(default = "default_rpc_attempts")]
+    pub rpc_attempts: u32,
+    /// Seconds one RPC request may take. Default: 20.
+    #[serde(default = "default_rpc_timeout_secs")]
+    pub rpc_timeout_secs: u64,
+    /// Test-only misbehaviour; everything off by default.
+    #[serde(default, skip_serializing_if = "FaultInjection::is_off")]
+    pub fault_injection: FaultInjection,
+}
+
+/// Faults a node can be told to commit, to test the network and the node's recovery. Each one is
+/// logged loudly at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultInjection {
+    /// Attest a different output and digest than the engine's: a byzantine node.
+    #[serde(default)]
+    pub corrupt_output: bool,
+    /// Submit attestations with a signature that does not verify.
+    #[serde(default)]
+    pub bad_signature: bool,
+    /// Abort the process right after journaling a computed result ("compute"), or right after
+    /// sending an attestation transaction, before journaling its outcome ("submit").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_after: Option<CrashPoint>,
+}
+
+/// Where `crash_after` aborts the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashPoint {
+    Compute,
+    Submit,
+}
+
+impl FaultInjection {
+    pub fn is_off(&self) -> bool {
+        *self == FaultInjection::default()
+    }
 }
 
 fn default_oracle_contract() -> String {
-    "oracle.test.near".into()
+    "oracle.test".into()
 }
-
 fn default_rpc_urls() -> Vec<String> {
     vec!["http://127.0.0.1:3030".into()]
 }
-
 fn default_account_key() -> PathBuf {
     "keys/account.json".into()
 }
-
 fn default_attestation_key() -> PathBuf {
     "keys/attestation.json".into()
+}
+fn default_journal() -> PathBuf {
+    "journal.redb".into()
+}
+fn default_http_addr() -> String {
+    "127.0.0.1:9100".into()
+}
+fn default_poll_interval_ms() -> u64 {
+    1000
+}
+fn default_page_size() -> u32 {
+    50
+}
+fn default_max_in_flight() -> usize {
+    32
+}
+fn default_kernels() -> String {
+    "auto".into()
+}
+fn default_max_batch() -> usize {
+    8
+}
+fn default_batch_window_ms() -> u64 {
+    20
+}
+fn default_attestation_tgas() -> u64 {
+    100
+}
+fn default_rpc_attempts() -> u32 {
+    4
+}
+fn default_rpc_timeout_secs() -> u64 {
+    20
 }
 
 impl NodeConfig {
     pub fn new(account_id: String) -> Self {
-        Self {
-            account_id,
-            oracle_contract: default_oracle_contract(),
-            rpc_urls: default_rpc_urls(),
-            account_key: default_account_key(),
-            attestation_key: default_attestation_key(),
-            model: None,
-        }
+        toml::from_str(&format!("account_id = {}", toml_string(&account_id)))
+            .expect("every other option has a default")
     }
 
+    /// Reads `home/config.toml` and applies the `ORACLE_NODE_*` variables of this process.
     pub fn load(home: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(home, std::env::vars())
+    }
+
+    /// Reads `home/config.toml` and applies the `ORACLE_NODE_*` variables among `env`.
+    pub fn load_with_env(
+        home: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let path = home.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+        apply_env(&mut table, env)?;
+        let config: NodeConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?;
+        config.check()?;
+        Ok(config)
     }
 
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("config serialises")
+    /// Bounds that no valid configuration breaks.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.rpc_urls.is_empty() {
+            return invalid("rpc_urls is empty");
+        }
+        if self.poll_interval_ms == 0 || self.page_size == 0 {
+            return invalid("poll_interval_ms and page_size must be at least 1");
+        }
+        if self.max_in_flight == 0 || self.max_batch == 0 || self.rpc_attempts == 0 {
+            return invalid("max_in_flight, max_batch and rpc_attempts must be at least 1");
+        }
+        if !["auto", "scalar", "avx2", "avx512"].contains(&self.kernels.as_str()) {
+            return invalid("kernels must be auto, scalar, avx2 or avx512");
+        }
+        Ok(())
     }
+
+    /// The file as `init` writes it: every option with its documentation, unset ones commented.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from(
+            "# oracle-node configuration. Paths are relative to this directory. Every option can\n\
+             # also be set as ORACLE_NODE_<OPTION> (fault_injection options as\n\
+             # ORACLE_NODE_FAULT_INJECTION_<OPTION>); the environment wins over this file.\n\n",
+        );
+        let values = toml::to_string(self).expect("config serialises");
+        out.push_str(&values);
+        out.push_str(
+            "\n# model = \"/path/to/model.gguf\"   # default: the default model from the cache\n\
+             \n# Test-only faults (all off by default; a node with any on is logged loudly):\n\
+             # [fault_injection]\n\
+             # corrupt_output = false   # attest a different output and digest (byzantine)\n\
+             # bad_signature = false    # attest with a signature that does not verify\n\
+             # crash_after = \"compute\"  # or \"submit\": abort at that point (recovery tests)\n",
+        );
+        out
+    }
+
+    /// A path from the config, resolved against the node's home.
+    pub fn path_in(home: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            home.join(path)
+        }
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// Overlays the `ORACLE_NODE_*` variables among `env` on `table`.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = toml::Value::try_from(NodeConfig {
+        model: Some(PathBuf::new()),
+        fault_injection: FaultInjection {
+            crash_after: Some(CrashPoint::Compute),
+            ..FaultInjection::default()
+        },
+        ..NodeConfig::new(String::new())
+    })
+    .expect("config serialises");
+    for (variable, text) in env {
+        let Some(name) = variable.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if NOT_OPTIONS.contains(&name) {
+            continue;
+        }
+        let key = name.to_ascii_lowercase();
+        let bad = |message: String| ConfigError::BadVariable {
+            variable: variable.clone(),
+            message,
+        };
+        if let Some(field) = key.strip_prefix("fault_injection_") {
+            let Some(example) = defaults["fault_injection"].get(field) else {
+                return Err(ConfigError::UnknownVariable { variable });
+            };
+            let value = env_value(example, &text).map_err(bad)?;
+            table
+                .entry("fault_injection")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| ConfigError::Invalid("fault_injection is not a table".into()))?
+                .insert(field.to_string(), value);
+        } else if let Some(example) = defaults.get(&key).filter(|_| key != "fault_injection") {
+            let value = env_value(example, &text).map_err(bad)?;
+            table.insert(key, value);
+        } else {
+            return Err(ConfigError::UnknownVariable { variable });
+        }
+    }
+    Ok(())
+}
+
+/// `text` read as a value of the same kind as `example`.
+fn env_value(example: &toml::Value, text: &str) -> Result<toml::Value, String> {
+    let text = text.trim();
+    Ok(match example {
+        toml::Value::String(_) => toml::Value::String(text.to_string()),
+        toml::Value::Integer(_) => toml::Value::Integer(
+            text.parse()
+                .map_err(|_| format!("`{text}` is not a whole number"))?,
+        ),
+        toml::Value::Boolean(_) => match text {
+            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "off" | "" => toml::Value::Boolean(false),
+            _ => return Err(format!("`{text}` is not true/false")),
+        },
+        toml::Value::Array(_) => toml::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        other => {
+            return Err(format!(
+                "cannot set a {} from the environment",
+                other.type_str()
+            ))
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn home_with(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        dir
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
     fn defaults_fill_what_the_file_leaves_out() {
-        let config: NodeConfig = toml::from_str("account_id = \"node1.test\"").unwrap();
+        let home = home_with("account_id = \"node1.test\"");
+        let config = NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
         assert_eq!(config, NodeConfig::new("node1.test".into()));
+        assert_eq!(config.poll_interval_ms, 1000);
+        assert!(config.fault_injection.is_off());
+    }
+
+    #[test]
+    fn the_written_example_reads_back_as_the_same_config() {
+        let config = NodeConfig::new("node1.test".into());
+        let home = home_with(&config.to_toml());
+        assert_eq!(
+            NodeConfig::load_with_env(home.path(), env(&[])).unwrap(),
+            config
+        );
     }
 
     #[test]
     fn unknown_keys_are_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "account_id = \"a.test\"\nrpc_url = \"http://x\"\n",
+        let home = home_with("account_id = \"a.test\"\nrpc_url = \"http://x\"\n");
+        let err = NodeConfig::load_with_env(home.path(), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rpc_url"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let home = home_with("account_id = \"a.test\"\npoll_interval_ms = 5\nthreads = 2\n");
+        let config = NodeConfig::load_with_env(
+            home.path(),
+            env(&[
+                ("ORACLE_NODE_POLL_INTERVAL_MS", "250"),
+                ("ORACLE_NODE_RPC_URLS", "http://a:1, http://b:2"),
+                ("ORACLE_NODE_FAULT_INJECTION_CORRUPT_OUTPUT", "true"),
+                ("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "submit"),
+                ("ORACLE_NODE_HOME", "/ignored"),
+                ("PATH", "/bin"),
+            ]),
         )
         .unwrap();
-        let err = NodeConfig::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("rpc_url"), "{err}");
+        assert_eq!(config.poll_interval_ms, 250);
+        assert_eq!(config.threads, 2);
+        assert_eq!(config.rpc_urls, vec!["http://a:1", "http://b:2"]);
+        assert!(config.fault_injection.corrupt_output);
+        assert_eq!(config.fault_injection.crash_after, Some(CrashPoint::Submit));
+    }
+
+    #[test]
+    fn bad_variables_are_named() {
+        let home = home_with("account_id = \"a.test\"");
+        for (variable, value, expected) in [
+            ("ORACLE_NODE_POLL_INTERVAL", "5", "names no config option"),
+            ("ORACLE_NODE_POLL_INTERVAL_MS", "soon", "not a whole number"),
+            (
+                "ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER",
+                "boot",
+                "crash_after",
+            ),
+            ("ORACLE_NODE_KERNELS", "gpu", "kernels must be"),
+        ] {
+            let err = NodeConfig::load_with_env(home.path(), env(&[(variable, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{variable}: {err}");
+        }
     }
 }

@@ -55,10 +55,14 @@ pub enum JobState {
     Accepted,
     /// Computed; not submitted yet.
     Computed(Computed),
-    /// An attestation transaction was sent (`attempts` times; the last one's hash).
+    /// An attestation transaction was signed and is being (or was) sent: `attempts` signed
+    /// transactions so far; the last one's hash and bytes (base64), so a restarted node can ask
+    /// the chain about it or send the very same bytes again.
     Submitted {
         computed: Computed,
         tx_hash: String,
+        #[serde(default)]
+        signed_tx: String,
         attempts: u32,
     },
     Finished(Finished),
@@ -81,6 +85,9 @@ pub struct Job {
     pub request_id: u64,
     pub model_id: String,
     pub state: JobState,
+    /// The result digest this node computed (kept once the job finishes).
+    #[serde(default)]
+    pub result_digest: Option<String>,
 }
 
 /// The journal database.
@@ -113,6 +120,7 @@ impl Journal {
                     request_id,
                     model_id: model_id.to_string(),
                     state: JobState::Accepted,
+                    result_digest: None,
                 };
                 table
                     .insert(request_id, encode(&job).as_slice())
@@ -125,18 +133,26 @@ impl Journal {
     }
 
     pub fn record_computed(&self, request_id: u64, computed: Computed) -> Result<(), JournalError> {
-        self.update(request_id, "computed", |state| match state {
-            JobState::Accepted => Some(JobState::Computed(computed)),
+        self.update(request_id, "computed", |job| match job.state {
+            JobState::Accepted => {
+                job.result_digest = Some(computed.result_digest.clone());
+                Some(JobState::Computed(computed))
+            }
             _ => None,
         })
     }
 
     /// Records that an attestation transaction is being sent; call it before sending, so a crash
     /// right after sending is known to have (maybe) sent it.
-    pub fn record_submitted(&self, request_id: u64, tx_hash: &str) -> Result<u32, JournalError> {
+    pub fn record_submitted(
+        &self,
+        request_id: u64,
+        tx_hash: &str,
+        signed_tx: &str,
+    ) -> Result<u32, JournalError> {
         let mut attempts = 0;
-        self.update(request_id, "submitted", |state| {
-            let (computed, previous) = match state {
+        self.update(request_id, "submitted", |job| {
+            let (computed, previous) = match &job.state {
                 JobState::Computed(c) => (c.clone(), 0),
                 JobState::Submitted {
                     computed, attempts, ..
@@ -147,6 +163,7 @@ impl Journal {
             Some(JobState::Submitted {
                 computed,
                 tx_hash: tx_hash.to_string(),
+                signed_tx: signed_tx.to_string(),
                 attempts,
             })
         })?;
@@ -154,7 +171,7 @@ impl Journal {
     }
 
     pub fn record_finished(&self, request_id: u64, finished: Finished) -> Result<(), JournalError> {
-        self.update(request_id, "finished", |state| match state {
+        self.update(request_id, "finished", |job| match job.state {
             JobState::Finished(_) => None,
             _ => Some(JobState::Finished(finished)),
         })
@@ -173,7 +190,7 @@ impl Journal {
     /// Every job not finished yet, by request id: what a restarted node resumes.
     pub fn unfinished(&self) -> Result<Vec<Job>, JournalError> {
         Ok(self
-            .all()?
+            .jobs()?
             .into_iter()
             .filter(|job| !matches!(job.state, JobState::Finished(_)))
             .collect())
@@ -182,13 +199,14 @@ impl Journal {
     /// Number of jobs in each state.
     pub fn counts(&self) -> Result<BTreeMap<&'static str, u64>, JournalError> {
         let mut counts = BTreeMap::new();
-        for job in self.all()? {
+        for job in self.jobs()? {
             *counts.entry(job.state.name()).or_insert(0) += 1;
         }
         Ok(counts)
     }
 
-    fn all(&self) -> Result<Vec<Job>, JournalError> {
+    /// Every job, by request id.
+    pub fn jobs(&self) -> Result<Vec<Job>, JournalError> {
         let tx = self.db.begin_read().map_err(db_error)?;
         let table = tx.open_table(JOBS).map_err(db_error)?;
         let mut jobs = Vec::new();
@@ -203,7 +221,7 @@ impl Journal {
         &self,
         request_id: u64,
         to: &'static str,
-        next: impl FnOnce(&JobState) -> Option<JobState>,
+        next: impl FnOnce(&mut Job) -> Option<JobState>,
     ) -> Result<(), JournalError> {
         let tx = self.db.begin_write().map_err(db_error)?;
         {
@@ -212,9 +230,10 @@ impl Journal {
                 Some(v) => decode(request_id, v.value())?,
                 None => return Err(JournalError::Unknown(request_id)),
             };
-            job.state = next(&job.state).ok_or(JournalError::BadTransition {
+            let from = job.state.name();
+            job.state = next(&mut job).ok_or(JournalError::BadTransition {
                 request_id,
-                from: job.state.name(),
+                from,
                 to,
             })?;
             table
@@ -257,7 +276,7 @@ mod tests {
                 "accepting twice adds nothing"
             );
             journal.record_computed(7, computed()).unwrap();
-            assert_eq!(journal.record_submitted(7, "tx1").unwrap(), 1);
+            assert_eq!(journal.record_submitted(7, "tx1", "AQ==").unwrap(), 1);
             assert!(journal.accept(8, "model").unwrap());
         }
         let journal = Journal::open(&path).unwrap();
@@ -267,10 +286,11 @@ mod tests {
             JobState::Submitted {
                 computed: computed(),
                 tx_hash: "tx1".into(),
+                signed_tx: "AQ==".into(),
                 attempts: 1
             }
         );
-        assert_eq!(journal.record_submitted(7, "tx2").unwrap(), 2);
+        assert_eq!(journal.record_submitted(7, "tx2", "Ag==").unwrap(), 2);
         let ids: Vec<u64> = journal
             .unfinished()
             .unwrap()
@@ -279,6 +299,11 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![7, 8]);
         journal.record_finished(7, Finished::Attested).unwrap();
+        assert_eq!(
+            journal.get(7).unwrap().unwrap().result_digest,
+            Some("ab".repeat(32)),
+            "a finished job keeps its digest"
+        );
         assert_eq!(journal.unfinished().unwrap().len(), 1);
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished"), Some(&1));
@@ -294,7 +319,7 @@ mod tests {
             Err(JournalError::Unknown(1))
         ));
         journal.accept(1, "m").unwrap();
-        let err = journal.record_submitted(1, "tx").unwrap_err();
+        let err = journal.record_submitted(1, "tx", "").unwrap_err();
         assert!(
             matches!(
                 err,

@@ -1,15 +1,18 @@
 //! `oracle-node`: the operator's command line.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kernels::engine::Engine;
 use kernels::model_cache::{resolve_model, sha256_file};
 use kernels::model_info::GgufSummary;
 use kernels::quant::KernelPath;
+use oracle::commands::{register, status, verify};
+use oracle::config::NodeConfig;
 use oracle_protocol::RequestParams;
 use sdk::inference::{engine_request, RequestKey};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "oracle-node", version, about = "AI oracle node for NEAR")]
@@ -28,6 +31,35 @@ enum Command {
         /// The node's NEAR account id.
         #[arg(long, env = "ORACLE_NODE_ACCOUNT_ID")]
         account_id: String,
+    },
+    /// Stake and register the node with the oracle contract (its attestation key and served
+    /// model); says so and sends nothing if the account is registered already.
+    Register {
+        #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
+        home: PathBuf,
+        /// Deposit in NEAR: the node entry's storage, the rest staked (at least the
+        /// contract's min_stake).
+        #[arg(long, default_value_t = 10)]
+        stake: u128,
+    },
+    /// Run the node: watch for requests, compute, attest, submit; until SIGTERM or Ctrl-C.
+    Run {
+        #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
+        home: PathBuf,
+    },
+    /// Show the node: its config, its registration on chain, its journal's jobs and the
+    /// running daemon's health.
+    Status {
+        #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
+        home: PathBuf,
+    },
+    /// Re-execute a resolved request with the local engine and compare its digest with the
+    /// one the quorum agreed on; exits with 1 on a mismatch.
+    Verify {
+        /// The request id.
+        request_id: u64,
+        #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
+        home: PathBuf,
     },
     /// Run the engine locally on a prompt exactly as a node would for an on-chain request, and
     /// print the answer, its result digest and the speed.
@@ -68,20 +100,70 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ORACLE_NODE_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Register { home, stake } => {
+            let config = NodeConfig::load(&home)?;
+            match runtime()?.block_on(register::register(&home, &config, stake))? {
+                register::Registered::Now { tx_hash, model_id } => {
+                    println!("registered {} (transaction {tx_hash})", config.account_id);
+                    println!("serving model {model_id}; deposit {stake} NEAR");
+                }
+                register::Registered::Already(node) => {
+                    println!(
+                        "{} is already registered: stake {} yoctoNEAR, status {}, models {:?}",
+                        node.account_id,
+                        node.stake,
+                        node.status,
+                        node.models.iter().map(|m| m.to_hex()).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        Command::Run { home } => {
+            let config = NodeConfig::load(&home)?;
+            runtime()?.block_on(oracle::daemon::run(&home, config))?;
+        }
+        Command::Status { home } => {
+            let config = NodeConfig::load(&home)?;
+            let found = runtime()?.block_on(status::status(&home, &config));
+            print_status(&home, &config, &found);
+        }
+        Command::Verify { request_id, home } => {
+            let config = NodeConfig::load(&home)?;
+            let checked = runtime()?.block_on(verify::verify(&home, &config, request_id))?;
+            println!("request {request_id}");
+            println!(
+                "  on chain: {} {:?}",
+                checked.on_chain_digest, checked.on_chain_output
+            );
+            println!(
+                "  local:    {} {:?}",
+                checked.local_digest, checked.local_output
+            );
+            if !checked.matches() {
+                println!("MISMATCH: the local re-execution differs from the quorum's answer");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("verified: the local re-execution gives the quorum's digest");
+        }
         Command::Init { home, account_id } => {
             let created = oracle::init::init_home(&home, &account_id)?;
             println!("node home:       {}", home.display());
             println!("account:         {}", created.config.account_id);
             println!("account key:     {}", created.account_public_key);
             println!("attestation key: {}", created.attestation_public_key);
+            println!(
+                "next: fund the account, then `oracle-node register --home {}`",
+                home.display()
+            );
         }
         Command::Infer {
             input,
@@ -146,7 +228,49 @@ fn main() -> Result<()> {
             println!("parameters:  {}", summary.parameter_count);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
+    println!("home:      {}", home.display());
+    println!("account:   {}", config.account_id);
+    println!("contract:  {}", config.oracle_contract);
+    println!("rpc:       {}", config.rpc_urls.join(", "));
+    if !config.fault_injection.is_off() {
+        println!("FAULT INJECTION ON: {:?}", config.fault_injection);
+    }
+    match &found.node {
+        Ok(Some(node)) => {
+            println!(
+                "on chain:  stake {} yoctoNEAR, status {}",
+                node.stake, node.status
+            );
+            for model in &node.models {
+                println!("           serves {model}");
+            }
+        }
+        Ok(None) => println!("on chain:  not registered (run `oracle-node register`)"),
+        Err(e) => println!("on chain:  unknown ({e:#})"),
+    }
+    match &found.jobs {
+        Ok(counts) if counts.is_empty() => println!("journal:   no jobs"),
+        Ok(counts) => println!("journal:   {counts:?}"),
+        Err(e) => println!("journal:   unreadable ({e:#})"),
+    }
+    match &found.health {
+        Ok(health) => println!(
+            "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
+            health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
+        ),
+        Err(e) => println!("daemon:    not reachable ({e:#})"),
+    }
 }
 
 fn default_threads() -> usize {

@@ -5,5 +5,6 @@
 //!
 //! It must never be a dependency of a product crate: only tests and `xtask` use it.
 
+pub mod cluster;
 pub mod demo;
 pub mod layout;

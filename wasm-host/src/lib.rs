@@ -13,5 +13,5 @@ pub mod node;
 pub mod prepare;
 pub mod rpc;
 pub mod store;
-pub mod tx;
+pub use near_wire as tx;
 pub mod views;

@@ -6,6 +6,7 @@
 mod context;
 mod error;
 mod external;
+mod from_wire;
 mod gas;
 mod logic;
 mod memory;

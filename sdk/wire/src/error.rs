@@ -1,17 +1,27 @@
 //! Why a chain refuses a transaction, with NEAR's names and JSON form (nearcore
 //! `core/primitives/src/errors.rs`: externally tagged variants, balances as decimal strings).
 
-use crate::abi::{AccountId, Balance};
-use serde::{Serialize, Serializer};
+use crate::{AccountId, Balance};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Balances are written as decimal strings, as NEAR writes them.
-fn dec<S: Serializer>(value: &Balance, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
+mod dec {
+    use crate::Balance;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Balance, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Balance, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// NEAR's `InvalidTxError`.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum InvalidTxError {
     #[error("{0}")]
     InvalidAccessKeyError(InvalidAccessKeyError),
@@ -28,15 +38,15 @@ pub enum InvalidTxError {
     )]
     NotEnoughBalance {
         signer_id: AccountId,
-        #[serde(serialize_with = "dec")]
+        #[serde(with = "dec")]
         balance: Balance,
-        #[serde(serialize_with = "dec")]
+        #[serde(with = "dec")]
         cost: Balance,
     },
     #[error("{signer_id} would not have {amount} left to cover its state")]
     LackBalanceForState {
         signer_id: AccountId,
-        #[serde(serialize_with = "dec")]
+        #[serde(with = "dec")]
         amount: Balance,
     },
     #[error("transaction cost overflows")]
@@ -50,7 +60,7 @@ pub enum InvalidTxError {
 }
 
 /// NEAR's `InvalidAccessKeyError`.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum InvalidAccessKeyError {
     #[error("access key {public_key} does not exist on {account_id}")]
     AccessKeyNotFound {
@@ -70,9 +80,9 @@ pub enum InvalidAccessKeyError {
     NotEnoughAllowance {
         account_id: AccountId,
         public_key: String,
-        #[serde(serialize_with = "dec")]
+        #[serde(with = "dec")]
         allowance: Balance,
-        #[serde(serialize_with = "dec")]
+        #[serde(with = "dec")]
         cost: Balance,
     },
     #[error("a function-call access key cannot attach a deposit")]
@@ -80,7 +90,7 @@ pub enum InvalidAccessKeyError {
 }
 
 /// NEAR's `ActionsValidationError` (the checks this chain makes).
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum ActionsValidationError {
     #[error("DeleteAccount must be the last action")]
     DeleteActionMustBeFinal,
@@ -151,6 +161,13 @@ mod tests {
             public_key: "ed25519:1".into(),
         }
         .into();
+        for error in [&nonce, &balance, &key, &InvalidTxError::Expired] {
+            let text = serde_json::to_string(error).unwrap();
+            assert_eq!(
+                &serde_json::from_str::<InvalidTxError>(&text).unwrap(),
+                error
+            );
+        }
         assert_eq!(
             serde_json::to_value(&key).unwrap(),
             json!({"InvalidAccessKeyError": {"AccessKeyNotFound": {"account_id": "a.test", "public_key": "ed25519:1"}}})

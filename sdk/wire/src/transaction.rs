@@ -1,12 +1,11 @@
 //! Transactions in NEAR's borsh layout (nearcore `core/primitives/src/transaction.rs` and
 //! `action/mod.rs`): `Transaction` V0, `SignedTransaction`, actions with NEAR's indices.
 
-use super::crypto::{PublicKey, SecretKey, Signature};
-use crate::abi::{self, AccountId, Balance, CryptoHash, Gas};
+use crate::crypto::{PublicKey, SecretKey, Signature};
+use crate::{AccountId, Balance, CryptoHash, Gas};
 use borsh::io::{Error, ErrorKind, Read, Result as IoResult, Write};
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// A transaction (NEAR's `TransactionV0`, which is written without a version tag).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
@@ -214,51 +213,6 @@ impl SignedTransaction {
     pub fn verify_signature(&self) -> bool {
         let hash = self.hash();
         self.transaction.public_key.verify(&hash, &self.signature)
-    }
-}
-
-impl From<&AccessKeyPermission> for abi::AccessKeyPermission {
-    fn from(permission: &AccessKeyPermission) -> Self {
-        match permission {
-            AccessKeyPermission::FullAccess => abi::AccessKeyPermission::FullAccess,
-            AccessKeyPermission::FunctionCall(p) => abi::AccessKeyPermission::FunctionCall {
-                allowance: p.allowance,
-                receiver_id: p.receiver_id.clone(),
-                method_names: p.method_names.clone(),
-            },
-        }
-    }
-}
-
-impl From<&Action> for abi::Action {
-    fn from(action: &Action) -> Self {
-        match action {
-            Action::CreateAccount => abi::Action::CreateAccount,
-            Action::DeployContract { code } => abi::Action::DeployContract {
-                code: Arc::new(code.clone()),
-            },
-            Action::FunctionCall(call) => abi::Action::FunctionCall {
-                method_name: call.method_name.clone(),
-                args: call.args.clone(),
-                deposit: call.deposit,
-                gas: call.gas,
-            },
-            Action::Transfer { deposit } => abi::Action::Transfer { deposit: *deposit },
-            Action::AddKey {
-                public_key,
-                access_key,
-            } => abi::Action::AddKey {
-                public_key: public_key.to_bytes(),
-                nonce: access_key.nonce,
-                permission: (&access_key.permission).into(),
-            },
-            Action::DeleteKey { public_key } => abi::Action::DeleteKey {
-                public_key: public_key.to_bytes(),
-            },
-            Action::DeleteAccount { beneficiary_id } => abi::Action::DeleteAccount {
-                beneficiary_id: beneficiary_id.clone(),
-            },
-        }
     }
 }
 

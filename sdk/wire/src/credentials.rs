@@ -1,8 +1,8 @@
 //! NEAR's credentials files (what `near-cli` keeps under `~/.near-credentials`):
 //! `{"account_id", "public_key": "ed25519:…", "private_key": "ed25519:<base58 secret||public>"}`.
 
-use super::crypto::{KeyError, SecretKey};
-use crate::abi::AccountId;
+use crate::crypto::{KeyError, SecretKey};
+use crate::AccountId;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;

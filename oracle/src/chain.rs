@@ -1,0 +1,244 @@
+//! The node's side of the oracle contract, through the sdk's chain client only (the same code
+//! against the local chain and real NEAR RPC): the views it reads, registration, and attestation
+//! transactions signed first and sent after, so their hash can be journaled before they leave.
+
+use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
+use oracle_protocol::{Digest32, ModelId, RequestParams, ResolvedOutput};
+use sdk::rpc::{hash58, ChainError, ChainStatus, NearRpc, TxOutcome, TxStatus, TxWait};
+use sdk::signer::Signer;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// One TGas.
+pub const TGAS: u64 = 1_000_000_000_000;
+/// One NEAR in yoctoNEAR.
+pub const ONE_NEAR: u128 = 1_000_000_000_000_000_000_000_000;
+/// What the contract says when a node attests twice: the first one counted.
+const ALREADY_ATTESTED: &str = "has already attested";
+
+/// A request as the contract's `get_request` and `list_pending_requests` return it (the fields
+/// the node reads; others are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestView {
+    pub request_id: u64,
+    pub model_id: ModelId,
+    pub input: String,
+    pub params: RequestParams,
+    pub committee: Vec<String>,
+    /// Accounts that have attested so far.
+    #[serde(default)]
+    pub attested: Vec<String>,
+    /// The attestations with their signatures (newer contracts).
+    #[serde(default)]
+    pub attestations: Vec<AttestationEntry>,
+    #[serde(default)]
+    pub slashed: Vec<String>,
+    pub created_at: u64,
+    pub expires_at: u64,
+    /// `pending`, `resolved` or `timed_out`.
+    pub status: String,
+    pub answer: Option<ResolvedOutput>,
+}
+
+/// One attestation in a [`RequestView`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttestationEntry {
+    pub node: String,
+}
+
+impl RequestView {
+    pub fn is_pending(&self) -> bool {
+        self.status == "pending"
+    }
+
+    pub fn has_attested(&self, account: &str) -> bool {
+        self.attested.iter().any(|a| a == account)
+            || self.attestations.iter().any(|a| a.node == account)
+    }
+
+    pub fn on_committee(&self, account: &str) -> bool {
+        self.committee.iter().any(|a| a == account)
+    }
+}
+
+/// A node as `get_node` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeView {
+    pub account_id: String,
+    pub attestation_key: String,
+    pub models: Vec<ModelId>,
+    /// yoctoNEAR, a decimal string.
+    pub stake: String,
+    /// `"active"` or `{"unbonding": {"unlocks_at": N}}`.
+    pub status: serde_json::Value,
+}
+
+/// The arguments of `submit_attestation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttestationArgs {
+    pub request_id: u64,
+    pub output: String,
+    pub result_digest: Digest32,
+    /// 128 hex characters.
+    pub signature: String,
+}
+
+/// How a sent transaction ended, as far as the node cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The contract accepted it (or had already accepted this node's attestation).
+    Accepted,
+    /// The contract refused it; NEAR's error text.
+    Refused(String),
+}
+
+/// The oracle contract, seen by one node account.
+#[derive(Clone)]
+pub struct OracleChain {
+    signer: Signer,
+    contract: AccountId,
+    attestation_gas: u64,
+}
+
+impl OracleChain {
+    pub fn new(signer: Signer, contract: &str, attestation_tgas: u64) -> Result<Self, ChainError> {
+        let contract = contract
+            .parse()
+            .map_err(
+                |e: near_account_id::ParseAccountError| ChainError::InvalidAccountId {
+                    account: contract.to_string(),
+                    message: e.to_string(),
+                },
+            )?;
+        Ok(Self {
+            signer,
+            contract,
+            attestation_gas: attestation_tgas * TGAS,
+        })
+    }
+
+    pub fn rpc(&self) -> &NearRpc {
+        self.signer.rpc()
+    }
+
+    pub fn account(&self) -> &str {
+        self.signer.account_id().as_str()
+    }
+
+    pub fn contract(&self) -> &str {
+        self.contract.as_str()
+    }
+
+    pub async fn status(&self) -> Result<ChainStatus, ChainError> {
+        self.rpc().status().await
+    }
+
+    /// One page of `list_pending_requests`.
+    pub async fn pending_page(
+        &self,
+        from: u32,
+        limit: u32,
+    ) -> Result<Vec<RequestView>, ChainError> {
+        self.rpc()
+            .view_json(
+                self.contract(),
+                "list_pending_requests",
+                &json!({"from_index": from, "limit": limit}),
+            )
+            .await
+    }
+
+    pub async fn get_request(&self, request_id: u64) -> Result<Option<RequestView>, ChainError> {
+        self.rpc()
+            .view_json(
+                self.contract(),
+                "get_request",
+                &json!({"request_id": request_id}),
+            )
+            .await
+    }
+
+    pub async fn get_node(&self, account: &str) -> Result<Option<NodeView>, ChainError> {
+        self.rpc()
+            .view_json(self.contract(), "get_node", &json!({"account_id": account}))
+            .await
+    }
+
+    /// `register_node` with `deposit` (storage + stake), waiting for the outcome.
+    pub async fn register_node(
+        &self,
+        attestation_key: &str,
+        models: &[ModelId],
+        deposit: u128,
+    ) -> Result<TxOutcome, ChainError> {
+        let args = json!({"attestation_key": attestation_key, "models": models});
+        self.signer
+            .call(self.contract(), "register_node", &args, 100 * TGAS, deposit)
+            .await
+    }
+
+    /// A signed `submit_attestation` transaction, not sent yet.
+    pub async fn sign_attestation(
+        &self,
+        args: &AttestationArgs,
+    ) -> Result<SignedTransaction, ChainError> {
+        let args = serde_json::to_vec(args).map_err(|e| ChainError::Decode {
+            what: "the attestation arguments".into(),
+            message: e.to_string(),
+        })?;
+        let action = Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: "submit_attestation".into(),
+            args,
+            gas: self.attestation_gas,
+            deposit: 0,
+        }));
+        self.signer.sign(&self.contract, vec![action]).await
+    }
+
+    /// Sends `signed` (again, if it was sent before: the same bytes run once) and waits for its
+    /// outcome.
+    pub async fn send(&self, signed: &SignedTransaction) -> Result<Sent, ChainError> {
+        let outcome = match self.rpc().send_tx(signed, TxWait::ExecutedOptimistic).await {
+            Err(ChainError::Timeout { tx_hash }) => self.wait_outcome(&tx_hash).await?,
+            Ok(outcome) if !outcome.is_final() => self.wait_outcome(&outcome.tx_hash).await?,
+            other => other?,
+        };
+        judge(&outcome).ok_or(ChainError::Timeout {
+            tx_hash: outcome.tx_hash,
+        })
+    }
+
+    /// How transaction `tx_hash` of this node ended; `None` if the chain does not know it.
+    pub async fn outcome(&self, tx_hash: &str) -> Result<Option<Sent>, ChainError> {
+        match self
+            .rpc()
+            .tx_status(tx_hash, self.account(), TxWait::ExecutedOptimistic)
+            .await
+        {
+            Ok(outcome) => Ok(judge(&outcome)),
+            Err(e) if e.rpc_cause() == Some("UNKNOWN_TRANSACTION") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_outcome(&self, tx_hash: &str) -> Result<TxOutcome, ChainError> {
+        self.rpc()
+            .tx_status(tx_hash, self.account(), TxWait::ExecutedOptimistic)
+            .await
+    }
+}
+
+/// The base58 hash NEAR names `signed` by.
+pub fn tx_hash(signed: &SignedTransaction) -> String {
+    hash58(&signed.hash())
+}
+
+/// What a finished outcome means; `None` while it has not finished.
+fn judge(outcome: &TxOutcome) -> Option<Sent> {
+    match &outcome.status {
+        TxStatus::SuccessValue(_) => Some(Sent::Accepted),
+        TxStatus::Failure(text) if text.contains(ALREADY_ATTESTED) => Some(Sent::Accepted),
+        TxStatus::Failure(text) => Some(Sent::Refused(text.clone())),
+        TxStatus::NotStarted | TxStatus::Started => None,
+    }
+}

@@ -1,0 +1,241 @@
+//! What the node reports about itself: Prometheus metrics (`/metrics`) and the live health
+//! state behind `/health`.
+
+use crate::journal::Journal;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, linear_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+/// The node's Prometheus metrics.
+pub struct Metrics {
+    registry: Registry,
+    jobs: Family<StateLabel, Gauge>,
+    journal_jobs: Gauge,
+    finished: Family<StateLabel, Counter>,
+    latency_blocks: Histogram,
+    latency_seconds: Histogram,
+    tokens_per_second: Gauge<f64, AtomicU64>,
+    generated_tokens: Counter,
+    batch_size: Histogram,
+    rpc_errors: Family<OperationLabel, Counter>,
+    last_block_height: Gauge,
+    queue_depth: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("oracle_node");
+        let metrics = Self {
+            jobs: Family::default(),
+            journal_jobs: Gauge::default(),
+            finished: Family::default(),
+            latency_blocks: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
+            latency_seconds: Histogram::new(exponential_buckets(0.25, 2.0, 12)),
+            tokens_per_second: Gauge::default(),
+            generated_tokens: Counter::default(),
+            batch_size: Histogram::new(linear_buckets(1.0, 1.0, 16)),
+            rpc_errors: Family::default(),
+            last_block_height: Gauge::default(),
+            queue_depth: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("jobs", "Jobs in the journal by state", metrics.jobs.clone());
+        registry.register(
+            "journal_jobs",
+            "Jobs in the journal",
+            metrics.journal_jobs.clone(),
+        );
+        registry.register(
+            "jobs_finished",
+            "Jobs finished since start, by result (attested, missed)",
+            metrics.finished.clone(),
+        );
+        registry.register(
+            "request_latency_blocks",
+            "Blocks from a request's creation to this node's attestation",
+            metrics.latency_blocks.clone(),
+        );
+        registry.register(
+            "job_latency_seconds",
+            "Seconds from accepting a job to its attestation being on chain",
+            metrics.latency_seconds.clone(),
+        );
+        registry.register(
+            "tokens_per_second",
+            "Generated tokens per second in the last batch",
+            metrics.tokens_per_second.clone(),
+        );
+        registry.register(
+            "generated_tokens",
+            "Tokens generated since start",
+            metrics.generated_tokens.clone(),
+        );
+        registry.register(
+            "batch_size",
+            "Requests per engine batch",
+            metrics.batch_size.clone(),
+        );
+        registry.register(
+            "rpc_errors",
+            "Failed chain RPC operations, by operation",
+            metrics.rpc_errors.clone(),
+        );
+        registry.register(
+            "last_block_height",
+            "Latest block height the node has seen",
+            metrics.last_block_height.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Jobs accepted and not finished",
+            metrics.queue_depth.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    pub fn batch(&self, jobs: usize, generated_tokens: usize, seconds: f64) {
+        self.batch_size.observe(jobs as f64);
+        self.generated_tokens.inc_by(generated_tokens as u64);
+        self.tokens_per_second
+            .set(generated_tokens as f64 / seconds.max(1e-9));
+    }
+
+    pub fn rpc_error(&self, operation: &str) {
+        self.rpc_errors
+            .get_or_create(&OperationLabel {
+                operation: operation.to_string(),
+            })
+            .inc();
+    }
+
+    /// A job finished: `result` is `attested` or `missed`.
+    pub fn finished(&self, result: &str) {
+        self.finished
+            .get_or_create(&StateLabel {
+                state: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// This node's attestation landed `blocks` blocks after the request was made, `seconds`
+    /// after the node accepted it.
+    pub fn attested(&self, blocks: u64, seconds: f64) {
+        self.latency_blocks.observe(blocks as f64);
+        self.latency_seconds.observe(seconds);
+    }
+
+    /// The Prometheus text exposition, with the journal's counts read now.
+    pub fn render(&self, journal: &Journal, health: &Health) -> String {
+        if let Ok(counts) = journal.counts() {
+            for state in ["accepted", "computed", "submitted", "finished"] {
+                let count = counts.get(state).copied().unwrap_or(0);
+                self.jobs
+                    .get_or_create(&StateLabel {
+                        state: state.to_string(),
+                    })
+                    .set(count as i64);
+            }
+            self.journal_jobs.set(counts.values().sum::<u64>() as i64);
+        }
+        self.last_block_height
+            .set(health.last_block_height.load(Ordering::Relaxed) as i64);
+        self.queue_depth
+            .set(health.in_flight.load(Ordering::Relaxed) as i64);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The node's live state, shared by its tasks.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Latest block height seen by the watcher.
+    pub last_block_height: AtomicU64,
+    /// Whether the last look at the chain got an answer.
+    pub rpc_reachable: AtomicBool,
+    /// Jobs accepted (or resumed) and not finished.
+    pub in_flight: AtomicUsize,
+}
+
+/// The `/health` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HealthReport {
+    /// `ok`, or `degraded` when the chain cannot be reached.
+    pub status: String,
+    pub account_id: String,
+    pub last_block_height: u64,
+    pub rpc_reachable: bool,
+    pub queue_depth: usize,
+}
+
+impl Health {
+    pub fn report(&self, account_id: &str) -> HealthReport {
+        let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
+        HealthReport {
+            status: if rpc_reachable { "ok" } else { "degraded" }.into(),
+            account_id: account_id.to_string(),
+            last_block_height: self.last_block_height.load(Ordering::Relaxed),
+            rpc_reachable,
+            queue_depth: self.in_flight.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_every_metric_with_the_journal_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.redb")).unwrap();
+        journal.accept(1, "m").unwrap();
+        journal.accept(2, "m").unwrap();
+        let metrics = Metrics::new();
+        metrics.batch(2, 40, 2.0);
+        metrics.rpc_error("poll");
+        metrics.attested(3, 1.5);
+        let health = Health::default();
+        health.last_block_height.store(77, Ordering::Relaxed);
+        let text = metrics.render(&journal, &health);
+        for line in [
+            "oracle_node_jobs{state=\"accepted\"} 2",
+            "oracle_node_journal_jobs 2",
+            "oracle_node_tokens_per_second 20.0",
+            "oracle_node_generated_tokens_total 40",
+            "oracle_node_rpc_errors_total{operation=\"poll\"} 1",
+            "oracle_node_last_block_height 77",
+            "oracle_node_request_latency_blocks_count 1",
+            "oracle_node_batch_size_count 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert_eq!(health.report("n.test").status, "degraded");
+    }
+}

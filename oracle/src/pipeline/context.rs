@@ -1,0 +1,151 @@
+//! What every stage of the pipeline shares: the config, the chain, the journal, the keys, the
+//! engine worker, metrics and health, and the stop signal.
+
+use crate::attestation::Deployment;
+use crate::chain::OracleChain;
+use crate::config::NodeConfig;
+use crate::journal::{Finished, Journal, JournalError};
+use crate::metrics::{Health, Metrics};
+use crate::worker::EngineWorker;
+use oracle_protocol::ModelId;
+use sdk::keys::KeyPair;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tracing::info;
+
+/// The stop signal: set once, seen by every stage.
+#[derive(Clone)]
+pub struct Stop {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self {
+            sender: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl Stop {
+    pub fn stop(&self) {
+        self.sender.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Resolves once stopped.
+    pub async fn stopped(&self) {
+        let mut receiver = self.sender.subscribe();
+        let _ = receiver.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Sleeps `duration`; `false` when the stop came first.
+    pub async fn sleep(&self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = self.stopped() => false,
+            _ = tokio::time::sleep(duration) => true,
+        }
+    }
+}
+
+/// When a job was taken up and its request made (for the latency metrics).
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    at: Instant,
+    created_at_block: u64,
+}
+
+pub struct Context {
+    pub config: NodeConfig,
+    pub chain: OracleChain,
+    pub journal: Arc<Journal>,
+    pub attestation_key: KeyPair,
+    pub deployment: Deployment,
+    pub model_id: ModelId,
+    pub worker: EngineWorker,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub stop: Stop,
+    started: Mutex<HashMap<u64, Started>>,
+}
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: NodeConfig,
+        chain: OracleChain,
+        journal: Arc<Journal>,
+        attestation_key: KeyPair,
+        deployment: Deployment,
+        model_id: ModelId,
+        worker: EngineWorker,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        stop: Stop,
+    ) -> Self {
+        Self {
+            config,
+            chain,
+            journal,
+            attestation_key,
+            deployment,
+            model_id,
+            worker,
+            metrics,
+            health,
+            stop,
+            started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        self.chain.account()
+    }
+
+    /// Notes that request `request_id` (made at block `created_at_block`) is being worked on.
+    pub fn note_started(&self, request_id: u64, created_at_block: u64) {
+        self.started
+            .lock()
+            .expect("not poisoned")
+            .entry(request_id)
+            .or_insert(Started {
+                at: Instant::now(),
+                created_at_block,
+            });
+    }
+
+    /// Journals the end of a job and updates the counters.
+    pub fn finish(&self, request_id: u64, finished: Finished) -> Result<(), JournalError> {
+        self.journal.record_finished(request_id, finished.clone())?;
+        self.health.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let started = self
+            .started
+            .lock()
+            .expect("not poisoned")
+            .remove(&request_id);
+        match &finished {
+            Finished::Attested => {
+                self.metrics.finished("attested");
+                if let Some(started) = started {
+                    let height = self.health.last_block_height.load(Ordering::Relaxed);
+                    self.metrics.attested(
+                        height.saturating_sub(started.created_at_block),
+                        started.at.elapsed().as_secs_f64(),
+                    );
+                }
+                info!(request_id, "attested");
+            }
+            Finished::Missed(reason) => {
+                self.metrics.finished("missed");
+                info!(request_id, reason, "missed");
+            }
+        }
+        Ok(())
+    }
+}

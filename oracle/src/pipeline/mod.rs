@@ -1,0 +1,73 @@
+//! `oracle-node run`: a pipeline of small tokio tasks joined by bounded channels —
+//! watcher (finds requests assigned to this node, journals them once) → compute (feeds the
+//! engine worker, which batches) → submitter (signs, journals, sends, confirms). Every
+//! transition is journaled before the next step, so a restart resumes each job where it
+//! stopped: accepted jobs are computed, computed ones submitted, submitted ones checked on
+//! chain and then finished or sent again.
+
+mod compute;
+mod context;
+mod retry;
+mod submit;
+mod watcher;
+
+pub use context::{Context, Stop};
+
+use crate::journal::JobState;
+use anyhow::Result;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::info;
+
+/// A job for the compute stage: the request, and its view when the watcher already has it.
+#[derive(Debug)]
+pub struct ComputeJob {
+    pub request_id: u64,
+    pub view: Option<crate::chain::RequestView>,
+}
+
+/// Runs the pipeline until `ctx`'s stop signal; then stops taking work, lets the jobs in hand
+/// finish their journal writes, and returns.
+pub async fn run(ctx: Arc<Context>) -> Result<()> {
+    let capacity = ctx.config.max_in_flight;
+    let (compute_tx, compute_rx) = mpsc::channel(capacity);
+    let (submit_tx, submit_rx) = mpsc::channel(capacity);
+    let computing = tokio::spawn(compute::stage(ctx.clone(), compute_rx, submit_tx.clone()));
+    let submitting = tokio::spawn(submit::stage(ctx.clone(), submit_rx));
+
+    let unfinished = ctx.journal.unfinished()?;
+    ctx.health
+        .in_flight
+        .fetch_add(unfinished.len(), Ordering::Relaxed);
+    if !unfinished.is_empty() {
+        info!(jobs = unfinished.len(), "resuming unfinished jobs");
+    }
+    let resume = {
+        let (compute_tx, submit_tx) = (compute_tx.clone(), submit_tx);
+        tokio::spawn(async move {
+            for job in unfinished {
+                let sent = match job.state {
+                    JobState::Accepted => compute_tx
+                        .send(ComputeJob {
+                            request_id: job.request_id,
+                            view: None,
+                        })
+                        .await
+                        .is_ok(),
+                    _ => submit_tx.send(job.request_id).await.is_ok(),
+                };
+                if !sent {
+                    break;
+                }
+            }
+        })
+    };
+    let watching = tokio::spawn(watcher::run(ctx.clone(), compute_tx));
+    watching.await?;
+    resume.abort();
+    computing.await?;
+    submitting.await?;
+    info!("pipeline stopped");
+    Ok(())
+}

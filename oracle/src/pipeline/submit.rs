@@ -1,0 +1,223 @@
+//! The submitter: signs each computed job's attestation, journals the signed transaction, sends
+//! it and journals how it ended. Exactly once from the contract's view: before (re)sending it
+//! reads the request (already attested → finished; resolved, timed out or gone → missed), a
+//! journaled transaction is first looked up on chain and, if unknown, resent as the very same
+//! bytes (NEAR runs one transaction once), and the contract's "has already attested" counts as
+//! success. Transport failures are retried with backoff.
+
+use super::retry::{is_transient, retry, GaveUp};
+use super::Context;
+use crate::attestation;
+use crate::chain::{tx_hash, Sent};
+use crate::config::CrashPoint;
+use crate::journal::{Computed, Finished, JobState};
+use base64::Engine as _;
+use near_wire::{InvalidTxError, SignedTransaction};
+use sdk::rpc::ChainError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn, Instrument};
+
+/// Jobs submitted at once.
+const PARALLEL_SUBMISSIONS: usize = 16;
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
+    let slots = Arc::new(Semaphore::new(PARALLEL_SUBMISSIONS));
+    let mut running = JoinSet::new();
+    loop {
+        let request_id = tokio::select! {
+            _ = ctx.stop.stopped() => break,
+            job = jobs.recv() => match job { Some(id) => id, None => break },
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let ctx = ctx.clone();
+        running.spawn(
+            async move {
+                let _slot = slot;
+                if let Err(e) = submit(&ctx, request_id).await {
+                    error!(error = %e, "journal failed; stopping");
+                    ctx.stop.stop();
+                }
+            }
+            .instrument(tracing::info_span!("submit", request_id)),
+        );
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// What the chain says about a request before this node (re)sends.
+enum Check {
+    Done(Finished),
+    Send,
+}
+
+/// Drives one job from computed (or submitted) to finished.
+async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
+    while !ctx.stop.is_stopped() {
+        let Some(job) = ctx.journal.get(request_id)? else {
+            return Ok(());
+        };
+        let step = match job.state {
+            JobState::Accepted | JobState::Finished(_) => return Ok(()),
+            JobState::Computed(computed) => sign_and_send(ctx, request_id, &computed).await,
+            JobState::Submitted {
+                computed,
+                tx_hash,
+                signed_tx,
+                ..
+            } => resume(ctx, request_id, &computed, &tx_hash, &signed_tx).await,
+        };
+        match step {
+            Ok(Some(finished)) => {
+                ctx.finish(request_id, finished)?;
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(GaveUp::Stopped) => return Ok(()),
+            Err(GaveUp::Failed(e)) => {
+                warn!(error = %e, "submission failed; trying again");
+                ctx.metrics.rpc_error("submit_attestation");
+            }
+        }
+        if !ctx.stop.sleep(RETRY_PAUSE).await {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Reads the request: whether this node still has something to send.
+async fn check(ctx: &Context, request_id: u64) -> Result<Check, GaveUp> {
+    let view = retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await?;
+    Ok(match view {
+        None => Check::Done(Finished::Missed("the request no longer exists".into())),
+        Some(view) if view.has_attested(ctx.account()) => Check::Done(Finished::Attested),
+        Some(view) if !view.is_pending() => Check::Done(Finished::Missed(format!(
+            "the request was {} before this node attested",
+            view.status
+        ))),
+        Some(view) => {
+            ctx.note_started(request_id, view.created_at);
+            Check::Send
+        }
+    })
+}
+
+/// Checks the chain, signs a new transaction, journals it, sends it.
+async fn sign_and_send(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+) -> Result<Option<Finished>, GaveUp> {
+    if let Check::Done(finished) = check(ctx, request_id).await? {
+        return Ok(Some(finished));
+    }
+    let args = attestation::attest(
+        &ctx.attestation_key,
+        &ctx.deployment,
+        request_id,
+        ctx.model_id,
+        computed,
+        ctx.config.fault_injection.bad_signature,
+    )
+    .map_err(|e| {
+        GaveUp::Failed(ChainError::Decode {
+            what: "the journaled result".into(),
+            message: e.to_string(),
+        })
+    })?;
+    let signed = retry(ctx, "sign", || ctx.chain.sign_attestation(&args)).await?;
+    let hash = tx_hash(&signed);
+    let bytes = base64::engine::general_purpose::STANDARD.encode(signed.to_bytes());
+    let attempt = ctx
+        .journal
+        .record_submitted(request_id, &hash, &bytes)
+        .map_err(|e| {
+            GaveUp::Failed(ChainError::Decode {
+                what: "the journal".into(),
+                message: e.to_string(),
+            })
+        })?;
+    info!(tx = %hash, attempt, "submitting attestation");
+    send(ctx, request_id, &signed).await
+}
+
+/// A journaled transaction: did it land? If the chain does not know it and the request still
+/// wants this node's attestation, send the same bytes again (or a fresh one if they expired).
+async fn resume(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+    tx_hash: &str,
+    signed_tx: &str,
+) -> Result<Option<Finished>, GaveUp> {
+    let landed = retry(ctx, "tx_status", || ctx.chain.outcome(tx_hash)).await?;
+    if let Some(sent) = landed {
+        info!(tx = %tx_hash, "the journaled attestation transaction has landed");
+        return conclude(ctx, request_id, sent).await.map(Some);
+    }
+    if let Check::Done(finished) = check(ctx, request_id).await? {
+        return Ok(Some(finished));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(signed_tx)
+        .ok()
+        .and_then(|bytes| SignedTransaction::from_bytes(&bytes).ok());
+    match decoded {
+        Some(signed) => {
+            info!(tx = %tx_hash, "sending the journaled attestation transaction again");
+            match send(ctx, request_id, &signed).await {
+                // Never included (its block hash expired, or its nonce went to another
+                // transaction): sign anew.
+                Err(GaveUp::Failed(ChainError::InvalidTx(
+                    InvalidTxError::Expired | InvalidTxError::InvalidNonce { .. },
+                ))) => sign_and_send(ctx, request_id, computed).await,
+                other => other,
+            }
+        }
+        None => sign_and_send(ctx, request_id, computed).await,
+    }
+}
+
+/// Sends `signed` and reads how it ended; `Ok(None)` means: look again (the next round checks
+/// the chain before anything is sent anew). A refused transaction (`InvalidTx`) is an error.
+async fn send(
+    ctx: &Context,
+    request_id: u64,
+    signed: &SignedTransaction,
+) -> Result<Option<Finished>, GaveUp> {
+    let sent = ctx.chain.send(signed).await;
+    if ctx.config.fault_injection.crash_after == Some(CrashPoint::Submit) {
+        error!("FAULT INJECTION: crash_after = submit; aborting before journaling the outcome");
+        std::process::abort();
+    }
+    match sent {
+        Ok(sent) => conclude(ctx, request_id, sent).await.map(Some),
+        Err(error) if is_transient(&error) => {
+            ctx.metrics.rpc_error("send_tx");
+            warn!(%error, "sending failed; will look again");
+            Ok(None)
+        }
+        Err(error) => Err(GaveUp::Failed(error)),
+    }
+}
+
+/// What a finished transaction means for the job.
+async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished, GaveUp> {
+    match sent {
+        Sent::Accepted => Ok(Finished::Attested),
+        Sent::Refused(reason) => {
+            warn!(%reason, "the contract refused the attestation");
+            Ok(match check(ctx, request_id).await? {
+                Check::Done(finished) => finished,
+                Check::Send => Finished::Missed(format!("refused by the contract: {reason}")),
+            })
+        }
+    }
+}

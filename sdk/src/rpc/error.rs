@@ -1,0 +1,153 @@
+//! Why a chain request failed: transport trouble (retried on the next endpoint), NEAR's
+//! structured RPC errors, refused transactions, answers that could not be read.
+
+use near_wire::InvalidTxError;
+use serde_json::Value;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A failed chain request. Messages say what went wrong and what to do about it.
+#[derive(Debug, Error)]
+pub enum ChainError {
+    #[error("no RPC endpoint given: pass at least one URL (e.g. http://127.0.0.1:3030)")]
+    NoEndpoints,
+    #[error("`{url}` is not a usable RPC URL ({message}): give http:// or https:// URLs")]
+    InvalidUrl { url: String, message: String },
+    #[error("{endpoint}: {message} (is the node running and reachable from here?)")]
+    Transport { endpoint: String, message: String },
+    #[error("{endpoint}: no answer within {after:?} (the node is overloaded or unreachable; raise RetryPolicy::request_timeout or add endpoints)")]
+    RequestTimeout { endpoint: String, after: Duration },
+    #[error("{endpoint}: HTTP {status}: {body}")]
+    Http {
+        endpoint: String,
+        status: u16,
+        body: String,
+    },
+    #[error("all RPC endpoints failed ({attempts} attempts over {endpoints}); last error: {last}")]
+    AllEndpointsFailed {
+        attempts: u32,
+        endpoints: String,
+        last: Box<ChainError>,
+    },
+    /// NEAR's structured error: `name` (e.g. `HANDLER_ERROR`), `cause` (e.g. `UNKNOWN_BLOCK`),
+    /// `message`, and `data` (the legacy detail).
+    #[error("RPC error {name}/{cause}: {message}: {data}")]
+    Rpc {
+        name: String,
+        cause: String,
+        message: String,
+        data: Value,
+    },
+    #[error("the chain refused the transaction: {0}")]
+    InvalidTx(InvalidTxError),
+    #[error(
+        "account {account} does not exist on this chain (check the account id and the network)"
+    )]
+    UnknownAccount { account: String },
+    #[error(
+        "account {account} has no access key {public_key} (is this the right key for the account?)"
+    )]
+    AccessKeyNotFound { account: String, public_key: String },
+    #[error("view {contract}.{method} failed: {message}")]
+    ViewFailed {
+        contract: String,
+        method: String,
+        message: String,
+    },
+    #[error("transaction {tx_hash} did not reach the requested stage in time; it may still execute: poll tx_status with its hash")]
+    Timeout { tx_hash: String },
+    #[error("transaction {tx_hash} failed: {error}")]
+    TxFailed { tx_hash: String, error: String },
+    #[error(transparent)]
+    Credentials(#[from] near_wire::CredentialsError),
+    #[error("`{account}` is not a valid NEAR account id: {message}")]
+    InvalidAccountId { account: String, message: String },
+    #[error("could not read {what}: {message}")]
+    Decode { what: String, message: String },
+    #[error("could not sign after {attempts} attempts: the access key's nonce kept moving (another signer uses the same key heavily?); last error: {last}")]
+    NonceRetriesExhausted { attempts: u32, last: InvalidTxError },
+}
+
+impl ChainError {
+    /// Whether another endpoint (or the same one later) may answer: transport failures,
+    /// timeouts, HTTP 5xx/429, and NEAR's `INTERNAL_ERROR`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ChainError::Transport { .. } | ChainError::RequestTimeout { .. } => true,
+            ChainError::Http { status, .. } => *status >= 500 || *status == 429,
+            ChainError::Rpc { name, .. } => name == "INTERNAL_ERROR",
+            _ => false,
+        }
+    }
+
+    /// The cause name of NEAR's structured error, if this is one.
+    pub fn rpc_cause(&self) -> Option<&str> {
+        match self {
+            ChainError::Rpc { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn decode(what: impl Into<String>, message: impl ToString) -> Self {
+        ChainError::Decode {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Reads NEAR's JSON-RPC `error` object; a refused transaction becomes
+    /// [`ChainError::InvalidTx`] when its reason is one NEAR's `InvalidTxError` names.
+    pub fn from_rpc_error(error: &Value) -> Self {
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let cause = text(&error["cause"]["name"]);
+        if cause == "INVALID_TRANSACTION" {
+            let reasons = [
+                &error["data"]["TxExecutionError"]["InvalidTxError"],
+                &error["cause"]["info"]["TxExecutionError"]["InvalidTxError"],
+                &error["cause"]["info"],
+            ];
+            for reason in reasons {
+                if let Ok(invalid) = serde_json::from_value::<InvalidTxError>(reason.clone()) {
+                    return ChainError::InvalidTx(invalid);
+                }
+            }
+        }
+        ChainError::Rpc {
+            name: text(&error["name"]),
+            cause,
+            message: text(&error["message"]),
+            data: error["data"].clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn refused_transactions_are_typed() {
+        let error = json!({
+            "name": "HANDLER_ERROR",
+            "cause": {"name": "INVALID_TRANSACTION", "info": {}},
+            "code": -32000,
+            "message": "Server error",
+            "data": {"TxExecutionError": {"InvalidTxError": {"InvalidNonce": {"tx_nonce": 1, "ak_nonce": 2}}}},
+        });
+        assert!(matches!(
+            ChainError::from_rpc_error(&error),
+            ChainError::InvalidTx(InvalidTxError::InvalidNonce {
+                tx_nonce: 1,
+                ak_nonce: 2
+            })
+        ));
+        let unknown = json!({"name": "HANDLER_ERROR", "cause": {"name": "UNKNOWN_BLOCK", "info": {}},
+            "message": "Server error", "data": "DB Not Found"});
+        let error = ChainError::from_rpc_error(&unknown);
+        assert_eq!(error.rpc_cause(), Some("UNKNOWN_BLOCK"));
+        assert!(!error.is_retryable());
+        let internal = json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}});
+        assert!(ChainError::from_rpc_error(&internal).is_retryable());
+    }
+}

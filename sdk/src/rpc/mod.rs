@@ -1,0 +1,225 @@
+//! A NEAR JSON-RPC client over HTTP(S) with failover: several endpoints, tried in turn on
+//! transport errors, timeouts, HTTP 5xx and NEAR's `INTERNAL_ERROR`, with exponential backoff
+//! between rounds; the last endpoint that answered is tried first next time.
+
+mod error;
+mod methods;
+mod outcome;
+mod views;
+
+pub use error::ChainError;
+pub use methods::hash58;
+pub use outcome::{Nep297Event, ReceiptOutcome, TxOutcome, TxStatus};
+pub use views::{AccessKeyView, AccountView, ChainStatus, TxWait};
+
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, warn};
+
+/// How hard [`NearRpc`] tries before giving up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Requests sent in all (over every endpoint) before [`ChainError::AllEndpointsFailed`].
+    pub attempts: u32,
+    /// Pause after the first round of endpoints has failed; doubled after each round.
+    pub initial_backoff: Duration,
+    /// Longest pause between rounds.
+    pub max_backoff: Duration,
+    /// How long one HTTP request may take (a `send_tx` waits for execution: keep this above
+    /// the node's own wait, 10 s on NEAR).
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A NEAR JSON-RPC client. Cheap to clone; clones share the connection pool and the memory of
+/// which endpoint is healthy.
+#[derive(Clone)]
+pub struct NearRpc {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: Vec<reqwest::Url>,
+    policy: RetryPolicy,
+    healthy: AtomicUsize,
+}
+
+impl std::fmt::Debug for NearRpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NearRpc")
+            .field("endpoints", &self.endpoints())
+            .field("policy", &self.inner.policy)
+            .finish()
+    }
+}
+
+impl NearRpc {
+    /// A client of the nodes at `urls` (http or https), tried in this order.
+    pub fn new(urls: Vec<String>, policy: RetryPolicy) -> Result<Self, ChainError> {
+        if urls.is_empty() {
+            return Err(ChainError::NoEndpoints);
+        }
+        let endpoints = urls
+            .iter()
+            .map(|url| {
+                let parsed = reqwest::Url::parse(url).map_err(|e| ChainError::InvalidUrl {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
+                match parsed.scheme() {
+                    "http" | "https" => Ok(parsed),
+                    other => Err(ChainError::InvalidUrl {
+                        url: url.clone(),
+                        message: format!("scheme `{other}`"),
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // reqwest's rustls needs a process-wide crypto provider; an error means one is set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(policy.request_timeout)
+            .connect_timeout(policy.request_timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| ChainError::Transport {
+                endpoint: urls.join(", "),
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoints,
+                policy,
+                healthy: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The endpoints, in the order given.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.inner.endpoints.iter().map(|u| u.to_string()).collect()
+    }
+
+    /// The endpoint that answered last (the first one tried next).
+    pub fn healthy_endpoint(&self) -> String {
+        let index = self.inner.healthy.load(Ordering::Relaxed);
+        self.inner.endpoints[index].to_string()
+    }
+
+    /// Calls `method` with `params` and returns its `result`, failing over between endpoints.
+    /// NEAR's structured errors are returned as they are (they are answers, not failures of
+    /// the endpoint), except `INTERNAL_ERROR`, which is retried.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        let inner = &self.inner;
+        let count = inner.endpoints.len();
+        let first = inner.healthy.load(Ordering::Relaxed);
+        let mut backoff = inner.policy.initial_backoff;
+        let mut last = None;
+        let attempts = inner.policy.attempts.max(1);
+        for attempt in 0..attempts {
+            let index = (first + attempt as usize) % count;
+            if attempt > 0 && (attempt as usize).is_multiple_of(count) {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(inner.policy.max_backoff);
+            }
+            match self.call_once(index, method, &params).await {
+                Ok(result) => {
+                    inner.healthy.store(index, Ordering::Relaxed);
+                    return Ok(result);
+                }
+                Err(error) if error.is_retryable() => {
+                    warn!(endpoint = %inner.endpoints[index], method, %error, "RPC attempt failed");
+                    last = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ChainError::AllEndpointsFailed {
+            attempts,
+            endpoints: self.endpoints().join(", "),
+            last: Box::new(last.expect("at least one attempt was made")),
+        })
+    }
+
+    /// One request to one endpoint.
+    async fn call_once(
+        &self,
+        index: usize,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value, ChainError> {
+        let url = &self.inner.endpoints[index];
+        let endpoint = url.to_string();
+        debug!(%endpoint, method, "RPC request");
+        let body = json!({"jsonrpc": "2.0", "id": "sdk", "method": method, "params": params});
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                ChainError::RequestTimeout {
+                    endpoint: endpoint.clone(),
+                    after: self.inner.policy.request_timeout,
+                }
+            } else {
+                ChainError::Transport {
+                    endpoint: endpoint.clone(),
+                    message: error_chain(&e),
+                }
+            }
+        };
+        let response = self
+            .inner
+            .http
+            .post(url.clone())
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport)?;
+        // NEAR answers structured errors with HTTP 200, 400, 408 or 500: read the body first.
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(mut answer) if answer.get("error").is_some() || answer.get("result").is_some() => {
+                if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
+                    return Err(ChainError::from_rpc_error(error));
+                }
+                Ok(answer["result"].take())
+            }
+            _ if !status.is_success() => Err(ChainError::Http {
+                endpoint,
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            }),
+            _ => Err(ChainError::decode(
+                format!("the answer of {endpoint} to {method}"),
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(500)
+                    .collect::<String>(),
+            )),
+        }
+    }
+}
+
+/// An error with its sources, which say why a connection failed.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,346 @@
+//! The chain client against a real local chain over HTTP: views, calls with deposits, events,
+//! failures, failover between endpoints, and nonces under concurrency.
+
+mod common;
+
+use common::{dead_url, key_of, quick_policy, Localnet, GAS, NEAR};
+use sdk::rpc::{ChainError, NearRpc, RetryPolicy, TxStatus, TxWait};
+use sdk::signer::Signer;
+use sdk::wire::{Action, InvalidTxError, SecretKey};
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wasm_host::rpc::RpcConfig;
+
+const STATUS: &str = "status.test";
+const ALICE: &str = "alice.test";
+
+async fn status_chain() -> Localnet {
+    let chain = Localnet::start(&[ALICE, STATUS, "bob.test"]).await;
+    chain
+        .deploy(STATUS, "test_status", Some(("new", json!({}))))
+        .await;
+    chain
+}
+
+/// An endpoint that answers every request with HTTP 503.
+async fn unavailable_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let body = "upstream overloaded";
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_read_status_accounts_keys_and_contracts() {
+    let chain = status_chain().await;
+    let rpc = chain.rpc();
+    let status = rpc.status().await.unwrap();
+    assert_eq!(status.chain_id, "localnet");
+    assert!(status.latest_block_height >= 1);
+    let account = rpc.view_account(ALICE).await.unwrap();
+    assert_eq!(account.amount, 1000 * NEAR);
+    let key = rpc
+        .view_access_key(ALICE, &key_of(ALICE).public_key())
+        .await
+        .unwrap();
+    assert!(key.is_full_access());
+    assert_eq!(key.nonce, 0);
+    let none: Option<String> = rpc
+        .view_json(STATUS, "get_status", &json!({"account_id": ALICE}))
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    let echoed = rpc
+        .view_function(STATUS, "echo", &json!({"value": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(echoed, b"\"hi\"");
+
+    assert!(matches!(
+        rpc.view_account("nobody.test").await,
+        Err(ChainError::UnknownAccount { account }) if account == "nobody.test"
+    ));
+    let stranger = SecretKey::from_seed([9; 32]).public_key();
+    assert!(matches!(
+        rpc.view_access_key(ALICE, &stranger).await,
+        Err(ChainError::AccessKeyNotFound { .. })
+    ));
+    match rpc
+        .view_function(STATUS, "no_such_method", &json!({}))
+        .await
+    {
+        Err(ChainError::ViewFailed {
+            method, message, ..
+        }) => {
+            assert_eq!(method, "no_such_method");
+            assert!(message.contains("not found"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_attach_deposits_and_return_values_and_events() {
+    let chain = status_chain().await;
+    let alice = chain.signer(ALICE);
+    let before = chain.rpc().view_account(ALICE).await.unwrap().amount;
+    let outcome = alice
+        .call(STATUS, "deposit", &json!({}), GAS, 3 * NEAR)
+        .await
+        .unwrap();
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_eq!(outcome.json::<String>().unwrap(), (3 * NEAR).to_string());
+    assert!(outcome.gas_burnt > 0);
+    let after = chain.rpc().view_account(ALICE).await.unwrap().amount;
+    assert!(before - after >= 3 * NEAR, "{before} -> {after}");
+
+    let outcome = alice
+        .call(STATUS, "set_status", &json!({"message": "ready"}), GAS, 0)
+        .await
+        .unwrap();
+    let events = outcome.events();
+    assert_eq!(events.len(), 1, "{:?}", outcome.logs);
+    assert_eq!(
+        (events[0].standard.as_str(), events[0].event.as_str()),
+        ("status", "status_set")
+    );
+    assert_eq!(events[0].data[0]["message"], "ready");
+    let stored: Option<String> = chain
+        .rpc()
+        .view_json(STATUS, "get_status", &json!({"account_id": ALICE}))
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("ready"));
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_call_reports_nears_error() {
+    let chain = status_chain().await;
+    let outcome = chain
+        .signer(ALICE)
+        .call(
+            STATUS,
+            "set_status_then_fail",
+            &json!({"message": "x"}),
+            GAS,
+            0,
+        )
+        .await
+        .unwrap();
+    match &outcome.status {
+        TxStatus::Failure(error) => {
+            assert!(
+                error.contains("Smart contract panicked: failing on purpose"),
+                "{error}"
+            );
+            assert!(error.contains("ActionError"), "{error}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(matches!(
+        outcome.json::<()>(),
+        Err(ChainError::TxFailed { .. })
+    ));
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_skips_dead_and_failing_endpoints_and_remembers_the_healthy_one() {
+    let chain = status_chain().await;
+    let urls = vec![dead_url(), unavailable_url().await, chain.url.clone()];
+    let rpc = NearRpc::new(urls, quick_policy()).unwrap();
+    assert_eq!(rpc.status().await.unwrap().chain_id, "localnet");
+    assert!(rpc.healthy_endpoint().starts_with(&chain.url));
+    // Signed transactions fail over too, and later calls start at the healthy endpoint.
+    let signer = Signer::new(rpc.clone(), ALICE.parse().unwrap(), key_of(ALICE));
+    let outcome = signer
+        .call(
+            STATUS,
+            "set_status",
+            &json!({"message": "via failover"}),
+            GAS,
+            0,
+        )
+        .await
+        .unwrap();
+    assert!(outcome.is_success());
+    assert!(rpc.healthy_endpoint().starts_with(&chain.url));
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_chain_is_a_clear_error() {
+    let url = dead_url();
+    let policy = RetryPolicy {
+        attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        request_timeout: Duration::from_secs(2),
+    };
+    let rpc = NearRpc::new(vec![url.clone()], policy).unwrap();
+    let error = rpc.status().await.unwrap_err();
+    match &error {
+        ChainError::AllEndpointsFailed { attempts, last, .. } => {
+            assert_eq!(*attempts, 3);
+            assert!(matches!(**last, ChainError::Transport { .. }), "{last:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains(&url) && message.contains("reachable"),
+        "{message}"
+    );
+    assert!(matches!(
+        NearRpc::new(vec![], RetryPolicy::default()),
+        Err(ChainError::NoEndpoints)
+    ));
+    assert!(matches!(
+        NearRpc::new(vec!["ftp://x".into()], RetryPolicy::default()),
+        Err(ChainError::InvalidUrl { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_calls_from_one_signer_each_get_a_nonce() {
+    let chain = status_chain().await;
+    let alice = chain.signer(ALICE);
+    let calls = 24;
+    let mut tasks = Vec::new();
+    for i in 0..calls {
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            alice
+                .call(
+                    STATUS,
+                    "set_status",
+                    &json!({"message": format!("m{i}")}),
+                    GAS,
+                    0,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        let outcome = task.await.unwrap().unwrap();
+        assert!(outcome.is_success(), "{:?}", outcome.status);
+    }
+    let writes: u64 = chain
+        .rpc()
+        .view_json(STATUS, "writes", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(writes, calls);
+    let nonce = chain
+        .rpc()
+        .view_access_key(ALICE, &alice.public_key())
+        .await
+        .unwrap()
+        .nonce;
+    assert!(nonce >= calls, "nonce {nonce}");
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_signers_sharing_a_key_recover_from_taken_nonces() {
+    let chain = status_chain().await;
+    let first = chain.signer(ALICE);
+    let second = chain.signer(ALICE);
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        for signer in [first.clone(), second.clone()] {
+            tasks.push(tokio::spawn(async move {
+                signer
+                    .call(
+                        STATUS,
+                        "set_status",
+                        &json!({"message": format!("r{i}")}),
+                        GAS,
+                        0,
+                    )
+                    .await
+            }));
+        }
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().is_success());
+    }
+    let writes: u64 = chain
+        .rpc()
+        .view_json(STATUS, "writes", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(writes, 12);
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_transactions_are_followed_by_hash() {
+    let chain = status_chain().await;
+    let alice = chain.signer(ALICE);
+    let hash = alice
+        .submit("bob.test", vec![Action::Transfer { deposit: NEAR }])
+        .await
+        .unwrap();
+    let outcome = chain
+        .rpc()
+        .tx_status(&hash, ALICE, TxWait::Final)
+        .await
+        .unwrap();
+    assert_eq!(outcome.tx_hash, hash);
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_eq!(
+        chain.rpc().view_account("bob.test").await.unwrap().amount,
+        1001 * NEAR
+    );
+    // A refused transaction is a typed error, not an outcome.
+    let poor = chain.signer(ALICE);
+    match poor
+        .send(
+            "bob.test",
+            vec![Action::Transfer {
+                deposit: 10_000 * NEAR,
+            }],
+        )
+        .await
+    {
+        Err(ChainError::InvalidTx(InvalidTxError::NotEnoughBalance { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_waiting_early_is_polled_by_hash() {
+    let config = RpcConfig {
+        tx_timeout: Duration::from_millis(1),
+        ..RpcConfig::default()
+    };
+    let chain = Localnet::start_with(&[ALICE, "bob.test"], config).await;
+    let outcome = chain
+        .signer(ALICE)
+        .send("bob.test", vec![Action::Transfer { deposit: NEAR }])
+        .await
+        .unwrap();
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    chain.shutdown().await;
+}

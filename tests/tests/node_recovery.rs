@@ -1,0 +1,82 @@
+//! kill -9 recovery: a node that aborts right after sending its attestation (fault injection
+//! `crash_after = "submit"`) and a node killed with SIGKILL mid-job are restarted; each
+//! finishes its job with exactly one attestation on chain and no refused duplicate.
+
+use e2e_tests::cluster::{Cluster, OracleSettings};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_nodes_resume_without_losing_or_repeating_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // Quorum 3 of 3: the request resolves only if every node (both crashed ones) attests.
+    let settings = OracleSettings {
+        committee_size: 3,
+        quorum: 3,
+    };
+    let mut cluster = Cluster::new(dir.path(), 3, 100, settings).await.unwrap();
+    cluster.nodes[0]
+        .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "submit")])
+        .unwrap();
+    cluster.nodes[1].start(&[]).unwrap();
+    cluster.nodes[2].start(&[]).unwrap();
+    cluster
+        .deployment
+        .ask("What is two plus two?", 8)
+        .await
+        .unwrap();
+
+    // node1: SIGKILL as soon as it has journaled the job (mid-job), then restart.
+    let started = Instant::now();
+    loop {
+        if let Ok(jobs) = cluster.nodes[1].jobs().await {
+            if !jobs.is_empty() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "node1 took no job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.nodes[1].process().kill9();
+    cluster.nodes[1].start(&[]).unwrap();
+
+    // node0 aborts by itself after sending; restart it without the fault.
+    let exited = cluster.nodes[0]
+        .process()
+        .wait_exit(Duration::from_secs(180))
+        .expect("node0 aborts after submitting");
+    assert!(!exited.success());
+    cluster.nodes[0].start(&[]).unwrap();
+
+    let request = cluster
+        .deployment
+        .wait_request(0, Duration::from_secs(180), |r| r["status"] == "resolved")
+        .await
+        .unwrap();
+    let mut attested: Vec<String> = serde_json::from_value(request["attested"].clone()).unwrap();
+    attested.sort();
+    assert_eq!(attested, ["node0.test", "node1.test", "node2.test"]);
+    for node in &cluster.nodes[..2] {
+        let started = Instant::now();
+        let jobs = loop {
+            let jobs = node.jobs().await.unwrap();
+            if jobs.iter().all(|j| j.state.name() == "finished") {
+                break jobs;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{jobs:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(jobs.len(), 1, "{}: {jobs:?}", node.account);
+        assert_eq!(
+            jobs[0].state,
+            oracle::journal::JobState::Finished(oracle::journal::Finished::Attested)
+        );
+        let log = node.log();
+        assert!(!log.contains("refused"), "{}:\n{log}", node.account);
+    }
+    assert!(cluster.nodes[0]
+        .log()
+        .contains("the journaled attestation transaction has landed"));
+}

@@ -1,0 +1,79 @@
+//! The RPC endpoint disappears (localnet killed) while a request is open and comes back (same
+//! data directory and port): the nodes report degraded health, recover, and the request
+//! resolves.
+
+use e2e_tests::cluster::{Cluster, OracleSettings};
+use oracle::metrics::HealthReport;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_ride_out_an_rpc_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = OracleSettings {
+        committee_size: 3,
+        quorum: 2,
+    };
+    let mut cluster = Cluster::new(dir.path(), 3, 100, settings).await.unwrap();
+    for node in &mut cluster.nodes {
+        node.start(&[]).unwrap();
+    }
+    let addr = cluster.nodes[0]
+        .http_addr(Duration::from_secs(120))
+        .unwrap();
+    cluster.deployment.ask("Say hello.", 8).await.unwrap();
+    cluster
+        .deployment
+        .wait_request(0, Duration::from_secs(30), |r| r["status"] == "pending")
+        .await
+        .unwrap();
+    cluster.localnet.kill9();
+    let started = Instant::now();
+    loop {
+        let health: HealthReport = oracle::commands::status::fetch_json(&addr, "/health")
+            .await
+            .unwrap();
+        if health.status == "degraded" {
+            assert!(!health.rpc_reachable);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{health:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.localnet.restart().unwrap();
+    let request = cluster
+        .deployment
+        .wait_request(0, Duration::from_secs(180), |r| r["status"] == "resolved")
+        .await
+        .unwrap();
+    assert!(request["attested"].as_array().unwrap().len() >= 2);
+    let health: HealthReport = oracle::commands::status::fetch_json(&addr, "/health")
+        .await
+        .unwrap();
+    assert_eq!(health.status, "ok");
+    let metrics = {
+        let started = Instant::now();
+        loop {
+            let text = raw_metrics(&addr).await;
+            if text.contains("oracle_node_rpc_errors_total") || started.elapsed().as_secs() > 5 {
+                break text;
+            }
+        }
+    };
+    assert!(
+        metrics.contains("oracle_node_rpc_errors_total"),
+        "{metrics}"
+    );
+}
+
+async fn raw_metrics(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
+}
