@@ -41,11 +41,20 @@ fn genesis(accounts: &[&str]) -> Vec<GenesisAccount> {
 
 impl Localnet {
     async fn start(dir: &std::path::Path, accounts: &[&str], config: RpcConfig) -> Self {
+        Self::start_with_blocks(dir, accounts, config, BlockMode::OnDemand).await
+    }
+
+    async fn start_with_blocks(
+        dir: &std::path::Path,
+        accounts: &[&str],
+        config: RpcConfig,
+        mode: BlockMode,
+    ) -> Self {
         let node = Arc::new(Node::open(dir, &genesis(accounts)).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = watch::channel(false);
-        let producer = run_producer(node.clone(), BlockMode::OnDemand, stopped.clone());
+        let producer = run_producer(node.clone(), mode, stopped.clone());
         let mut server_stop = stopped.clone();
         let server = serve(node.clone(), listener, config, async move {
             let _ = server_stop.wait_for(|s| *s).await;
@@ -583,5 +592,47 @@ async fn a_restarted_node_has_its_state_blocks_and_outcomes() {
         .await
         .unwrap();
     assert_eq!(parent["header"]["hash"], hash58(&head.prev_hash));
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_at_the_head_answer_while_blocks_are_produced() {
+    let dir = temp();
+    let net = Localnet::start_with_blocks(
+        dir.path(),
+        &["alice.test"],
+        RpcConfig::default(),
+        BlockMode::Every(Duration::from_millis(1)),
+    )
+    .await;
+    let net = Arc::new(net);
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let net = net.clone();
+        clients.push(tokio::spawn(async move {
+            let client = RpcClient::new(net.addr);
+            let mut heights = Vec::new();
+            for _ in 0..150 {
+                let view = client
+                    .call(
+                        "query",
+                        json!({"request_type": "view_account", "finality": "final",
+                               "account_id": "alice.test"}),
+                    )
+                    .await
+                    .expect("a query at the head never names a block it does not read");
+                heights.push(view["block_height"].as_u64().unwrap());
+            }
+            heights
+        }));
+    }
+    let mut heights = std::collections::BTreeSet::new();
+    for client in clients {
+        heights.extend(client.await.unwrap());
+    }
+    assert!(heights.len() > 1, "blocks were produced during the queries");
+    let Ok(net) = Arc::try_unwrap(net) else {
+        panic!("every client has finished")
+    };
     net.shutdown().await;
 }

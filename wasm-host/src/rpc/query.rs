@@ -55,8 +55,14 @@ pub fn gas_price(node: &Node, params: &Value) -> Result<Value, RpcError> {
 /// garbage-collected them).
 pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
     let reference = block_ref(params)?;
-    let head = node.chain().head().clone();
-    let wanted = header(node, &reference)?;
+    // One lock for the whole query: the head it answers at is the state it reads, even while
+    // blocks are being produced.
+    let chain = node.chain();
+    let head = chain.head().clone();
+    let wanted = match reference {
+        BlockRef::Latest => head.clone(),
+        other => header(node, &other)?,
+    };
     if wanted.hash != head.hash {
         return Err(RpcError::handler(
             "GARBAGE_COLLECTED_BLOCK",
@@ -103,7 +109,6 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
         result["logs"] = json!([]);
         result
     };
-    let chain = node.chain();
     match string(params, "request_type")? {
         "view_account" => {
             let info = chain
