@@ -10,6 +10,7 @@
 pub mod attest;
 pub mod inference;
 pub mod keys;
+pub mod oracle;
 pub mod rpc;
 pub mod signer;
 

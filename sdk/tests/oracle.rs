@@ -1,0 +1,334 @@
+//! The integrator SDK against the oracle contract on a local chain over HTTP: views, a paid
+//! request followed to its answer, scripted committee nodes that sign and attest, offline
+//! verification (and its refusals), and re-execution on a tiny model.
+
+mod common;
+
+use common::{Localnet, NEAR};
+use kernels::engine::Engine;
+use kernels::quant::KernelPath;
+use kernels::tiny_model::TinyModel;
+use oracle_protocol::{
+    AttestationMessage, Digest32, ModelId, RequestParams, ResponseStatus, Signature64,
+};
+use sdk::inference::{engine_request, RequestKey};
+use sdk::keys::KeyPair;
+use sdk::oracle::verify::verify_view;
+use sdk::oracle::{OracleClient, OracleError, VerifyError};
+use sdk::signer::Signer;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+const ORACLE: &str = "oracle.test";
+const OWNER: &str = "owner.test";
+const ALICE: &str = "alice.test";
+const NODES: [&str; 3] = ["node0.test", "node1.test", "node2.test"];
+const GAS: u64 = 300_000_000_000_000;
+
+/// A committee node played by the test: its account's signer and its attestation key.
+struct ScriptedNode {
+    account: String,
+    signer: Signer,
+    key: KeyPair,
+}
+
+struct Deployment {
+    chain: Localnet,
+    client: OracleClient,
+    nodes: Vec<ScriptedNode>,
+}
+
+fn params() -> RequestParams {
+    RequestParams {
+        temperature_milli: 0,
+        top_k: 0,
+        top_p_milli: 1000,
+        max_tokens: 8,
+        seed: 0,
+        output_schema: None,
+    }
+}
+
+async fn deploy(model_id: ModelId) -> Deployment {
+    let mut accounts = vec![ORACLE, OWNER, ALICE];
+    accounts.extend(NODES);
+    let chain = Localnet::start(&accounts).await;
+    let config = json!({
+        "committee_size": 3, "quorum": 2, "min_stake": (5 * NEAR).to_string(),
+        "unbonding_blocks": 1000, "slash_bps": 1000, "reporter_bps": 5000,
+        "max_output_bytes": 4096, "max_inline_output_bytes": 1024, "retention_blocks": 100,
+    });
+    chain
+        .deploy(
+            ORACLE,
+            "oracle_contract",
+            Some(("new", json!({"owner": OWNER, "config": config}))),
+        )
+        .await;
+    let model = json!({"model": {
+        "model_id": model_id, "name": "tiny", "spec_version": kernels::SPEC_VERSION,
+        "max_input_bytes": 4096, "max_output_tokens": 64, "price": (NEAR / 100).to_string(),
+    }});
+    let registered = chain
+        .signer(OWNER)
+        .call(ORACLE, "register_model", &model, GAS, NEAR)
+        .await
+        .unwrap();
+    assert!(registered.is_success(), "{:?}", registered.status);
+    let mut nodes = Vec::new();
+    for (index, account) in NODES.iter().enumerate() {
+        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        let signer = chain.signer(account);
+        let args =
+            json!({"attestation_key": key.public_key().to_near_string(), "models": [model_id]});
+        let outcome = signer
+            .call(ORACLE, "register_node", &args, GAS, 10 * NEAR)
+            .await
+            .unwrap();
+        assert!(outcome.is_success(), "{:?}", outcome.status);
+        nodes.push(ScriptedNode {
+            account: account.to_string(),
+            signer,
+            key,
+        });
+    }
+    let client = OracleClient::new(chain.rpc(), ORACLE).with_signer(chain.signer(ALICE));
+    Deployment {
+        chain,
+        client,
+        nodes,
+    }
+}
+
+impl ScriptedNode {
+    /// Signs and submits an attestation of `output` with `result_digest`.
+    async fn attest(
+        &self,
+        chain_id: &str,
+        request_id: u64,
+        model_id: ModelId,
+        output: &str,
+        result_digest: Digest32,
+    ) -> String {
+        let message = AttestationMessage {
+            chain_id: chain_id.into(),
+            oracle_contract: ORACLE.into(),
+            request_id,
+            model_id,
+            result_digest,
+            output_hash: Digest32(Sha256::digest(output.as_bytes()).into()),
+        };
+        let signature = Signature64(sdk::attest::sign(&self.key, &message));
+        let args = json!({"request_id": request_id, "output": output,
+            "result_digest": result_digest, "signature": signature});
+        let outcome = self
+            .signer
+            .call(ORACLE, "submit_attestation", &args, GAS, 0)
+            .await
+            .unwrap();
+        outcome.json::<String>().unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
+    client
+        .list_nodes(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|node| (node.account_id, node.attestation_key))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_answered_verified_and_tampering_is_caught() {
+    let model_id = Digest32([42; 32]);
+    let net = deploy(model_id).await;
+    let client = &net.client;
+
+    let config = client.get_config().await.unwrap();
+    assert_eq!((config.committee_size, config.quorum), (3, 2));
+    let models = client.list_models(0, 10).await.unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(
+        client.get_model(&model_id).await.unwrap().unwrap().name,
+        "tiny"
+    );
+    assert_eq!(client.list_nodes(0, 10).await.unwrap().len(), 3);
+    assert!(client.get_node("nobody.test").await.unwrap().is_none());
+    let fee = client.estimate_fee(&model_id, &params(), 12).await.unwrap();
+    assert_eq!(fee.fee, NEAR / 100);
+
+    let pending = client
+        .request(&model_id, "What is 2+2?", &params())
+        .await
+        .unwrap();
+    assert_eq!(pending.paid, fee.total);
+    assert_eq!(client.get_info().await.unwrap().pending_requests, 1);
+    let listed = client.list_pending_requests(0, 10).await.unwrap();
+    assert_eq!(listed[0].request_id, pending.request_id);
+    assert!(matches!(
+        pending.wait(Duration::from_millis(500)).await,
+        Err(OracleError::WaitTimeout { .. })
+    ));
+
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let digest = Digest32([7; 32]);
+    let committee = client
+        .get_request(pending.request_id)
+        .await
+        .unwrap()
+        .committee;
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| committee.contains(&n.account))
+        .take(2)
+    {
+        node.attest(&chain_id, pending.request_id, model_id, "4", digest)
+            .await;
+    }
+    let response = pending.wait(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(response.request_id, pending.request_id);
+    match &response.status {
+        ResponseStatus::Resolved(answer) => {
+            assert_eq!(answer.output, "4");
+            assert_eq!(answer.result_digest, digest);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        client.attestations(pending.request_id).await.unwrap().len(),
+        2
+    );
+
+    let verification = client.verify(pending.request_id).await.unwrap();
+    assert_eq!(verification.result_digest, digest);
+    assert_eq!(verification.agreeing.len(), 2);
+    assert!(verification.output_checked);
+
+    // What a lying RPC node could show: each alteration is caught.
+    let view = client.get_request(pending.request_id).await.unwrap();
+    let keys = node_keys(client).await;
+    verify_view(&view, &chain_id, ORACLE, &keys).unwrap();
+    let mut altered = view.clone();
+    altered.answer.as_mut().unwrap().output = "5".into();
+    assert!(matches!(
+        verify_view(&altered, &chain_id, ORACLE, &keys),
+        Err(VerifyError::OutputAltered { .. })
+    ));
+    let mut swapped = view.clone();
+    swapped.answer.as_mut().unwrap().result_digest = Digest32([8; 32]);
+    assert!(matches!(
+        verify_view(&swapped, &chain_id, ORACLE, &keys),
+        Err(VerifyError::AnswerNotQuorums { .. })
+    ));
+    let mut forged = view.clone();
+    forged.attestations[0].signature.0[3] ^= 1;
+    assert!(matches!(
+        verify_view(&forged, &chain_id, ORACLE, &keys),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    let mut outsider = view.clone();
+    outsider
+        .committee
+        .retain(|n| n != &view.attestations[0].node);
+    assert!(matches!(
+        verify_view(&outsider, &chain_id, ORACLE, &keys),
+        Err(VerifyError::NotOnCommittee { .. })
+    ));
+    let mut lonely = view.clone();
+    lonely.attestations.truncate(1);
+    assert!(matches!(
+        verify_view(&lonely, &chain_id, ORACLE, &keys),
+        Err(VerifyError::NoQuorum {
+            agreeing: 1,
+            quorum: 2
+        })
+    ));
+    assert!(matches!(
+        verify_view(&view, "mainnet", ORACLE, &keys),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        client.verify(999).await,
+        Err(VerifyError::Oracle(OracleError::UnknownRequest {
+            request_id: 999,
+            ..
+        }))
+    ));
+    net.chain.shutdown().await;
+}
+
+fn tiny_model(dir: &Path, seed: u64) -> (Engine, ModelId) {
+    let path = dir.join(format!("tiny-{seed}.gguf"));
+    TinyModel {
+        seed,
+        ..TinyModel::default()
+    }
+    .write(&path)
+    .unwrap();
+    let model_id = Digest32(Sha256::digest(std::fs::read(&path).unwrap()).into());
+    (
+        Engine::load(&path, KernelPath::Scalar, 1).unwrap(),
+        model_id,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_running_the_model_are_confirmed_by_reexecution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, model_id) = tiny_model(dir.path(), 1);
+    let net = deploy(model_id).await;
+    let client = &net.client;
+    let pending = client
+        .request(&model_id, "Hello there", &params())
+        .await
+        .unwrap();
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let view = client.get_request(pending.request_id).await.unwrap();
+    let key = RequestKey {
+        chain_id: &chain_id,
+        oracle_contract: ORACLE,
+        request_id: pending.request_id,
+    };
+    let generation = engine
+        .generate(&engine_request(&key, &view.input, &view.params).unwrap())
+        .unwrap();
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| view.committee.contains(&n.account))
+    {
+        node.attest(
+            &chain_id,
+            pending.request_id,
+            model_id,
+            &generation.text,
+            Digest32(generation.digest),
+        )
+        .await;
+    }
+    let response = pending.wait(Duration::from_secs(60)).await.unwrap();
+    assert!(
+        matches!(response.status, ResponseStatus::Resolved(_)),
+        "{response:?}"
+    );
+    let verification = client
+        .verify_by_reexecution(pending.request_id, &engine)
+        .await
+        .unwrap();
+    assert_eq!(verification.result_digest, Digest32(generation.digest));
+    assert_eq!(verification.agreeing.len(), 3);
+    let (other, _) = tiny_model(dir.path(), 2);
+    assert!(matches!(
+        client
+            .verify_by_reexecution(pending.request_id, &other)
+            .await,
+        Err(VerifyError::DigestMismatch { .. })
+    ));
+    net.chain.shutdown().await;
+}
