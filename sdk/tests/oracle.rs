@@ -4,134 +4,19 @@
 
 mod common;
 
-use common::{Localnet, NEAR};
+use common::oracle_net::{deploy, params, ORACLE};
+use common::NEAR;
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
 use kernels::tiny_model::TinyModel;
-use oracle_protocol::{
-    AttestationMessage, Digest32, ModelId, RequestParams, ResponseStatus, Signature64,
-};
+use oracle_protocol::{Digest32, ModelId, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
-use sdk::keys::KeyPair;
 use sdk::oracle::verify::verify_view;
 use sdk::oracle::{OracleClient, OracleError, VerifyError};
-use sdk::signer::Signer;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-
-const ORACLE: &str = "oracle.test";
-const OWNER: &str = "owner.test";
-const ALICE: &str = "alice.test";
-const NODES: [&str; 3] = ["node0.test", "node1.test", "node2.test"];
-const GAS: u64 = 300_000_000_000_000;
-
-/// A committee node played by the test: its account's signer and its attestation key.
-struct ScriptedNode {
-    account: String,
-    signer: Signer,
-    key: KeyPair,
-}
-
-struct Deployment {
-    chain: Localnet,
-    client: OracleClient,
-    nodes: Vec<ScriptedNode>,
-}
-
-fn params() -> RequestParams {
-    RequestParams {
-        temperature_milli: 0,
-        top_k: 0,
-        top_p_milli: 1000,
-        max_tokens: 8,
-        seed: 0,
-        output_schema: None,
-    }
-}
-
-async fn deploy(model_id: ModelId) -> Deployment {
-    let mut accounts = vec![ORACLE, OWNER, ALICE];
-    accounts.extend(NODES);
-    let chain = Localnet::start(&accounts).await;
-    let config = json!({
-        "committee_size": 3, "quorum": 2, "min_stake": (5 * NEAR).to_string(),
-        "unbonding_blocks": 1000, "slash_bps": 1000, "reporter_bps": 5000,
-        "max_output_bytes": 4096, "max_inline_output_bytes": 1024, "retention_blocks": 100,
-    });
-    chain
-        .deploy(
-            ORACLE,
-            "oracle_contract",
-            Some(("new", json!({"owner": OWNER, "config": config}))),
-        )
-        .await;
-    let model = json!({"model": {
-        "model_id": model_id, "name": "tiny", "spec_version": kernels::SPEC_VERSION,
-        "max_input_bytes": 4096, "max_output_tokens": 64, "price": (NEAR / 100).to_string(),
-    }});
-    let registered = chain
-        .signer(OWNER)
-        .call(ORACLE, "register_model", &model, GAS, NEAR)
-        .await
-        .unwrap();
-    assert!(registered.is_success(), "{:?}", registered.status);
-    let mut nodes = Vec::new();
-    for (index, account) in NODES.iter().enumerate() {
-        let key = KeyPair::from_seed([index as u8 + 1; 32]);
-        let signer = chain.signer(account);
-        let args =
-            json!({"attestation_key": key.public_key().to_near_string(), "models": [model_id]});
-        let outcome = signer
-            .call(ORACLE, "register_node", &args, GAS, 10 * NEAR)
-            .await
-            .unwrap();
-        assert!(outcome.is_success(), "{:?}", outcome.status);
-        nodes.push(ScriptedNode {
-            account: account.to_string(),
-            signer,
-            key,
-        });
-    }
-    let client = OracleClient::new(chain.rpc(), ORACLE).with_signer(chain.signer(ALICE));
-    Deployment {
-        chain,
-        client,
-        nodes,
-    }
-}
-
-impl ScriptedNode {
-    /// Signs and submits an attestation of `output` with `result_digest`.
-    async fn attest(
-        &self,
-        chain_id: &str,
-        request_id: u64,
-        model_id: ModelId,
-        output: &str,
-        result_digest: Digest32,
-    ) -> String {
-        let message = AttestationMessage {
-            chain_id: chain_id.into(),
-            oracle_contract: ORACLE.into(),
-            request_id,
-            model_id,
-            result_digest,
-            output_hash: Digest32(Sha256::digest(output.as_bytes()).into()),
-        };
-        let signature = Signature64(sdk::attest::sign(&self.key, &message));
-        let args = json!({"request_id": request_id, "output": output,
-            "result_digest": result_digest, "signature": signature});
-        let outcome = self
-            .signer
-            .call(ORACLE, "submit_attestation", &args, GAS, 0)
-            .await
-            .unwrap();
-        outcome.json::<String>().unwrap_or_else(|e| panic!("{e}"))
-    }
-}
 
 async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
     client
