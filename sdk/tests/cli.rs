@@ -98,7 +98,8 @@ async fn ask_get_and_verify_from_the_command_line() {
     let asked = text(&asked);
     assert!(asked.contains("answer: 4"), "{asked}");
     assert!(asked.contains(&digest.to_string()), "{asked}");
-    assert_eq!(asked.matches("attestation ").count(), 3, "{asked}");
+    // The quorum's two at least (the third may land after the answer is printed).
+    assert!(asked.matches("attestation ").count() >= 2, "{asked}");
 
     let id = request.request_id.to_string();
     let got = text(&client(&url, &["get", &id]).output().unwrap());
