@@ -163,14 +163,13 @@ fn tiny_model(dir: &Path, seed: u64) -> (Engine, ModelId) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_running_the_model_are_confirmed_by_reexecution() {
-    let dir = tempfile::tempdir().unwrap();
-    let (engine, model_id) = tiny_model(dir.path(), 1);
+/// Committee nodes run `engine` (model `model_id`) and attest; re-execution on `engine` confirms
+/// the answer and re-execution on `other` (another model) refuses it.
+async fn reexecution_confirms(engine: &Engine, model_id: ModelId, other: &Engine) {
     let net = deploy(model_id).await;
     let client = &net.client;
     let pending = client
-        .request(&model_id, "Hello there", &params())
+        .request(&model_id, "What is the capital of France?", &params())
         .await
         .unwrap();
     let chain_id = client.rpc().status().await.unwrap().chain_id;
@@ -203,17 +202,37 @@ async fn nodes_running_the_model_are_confirmed_by_reexecution() {
         "{response:?}"
     );
     let verification = client
-        .verify_by_reexecution(pending.request_id, &engine)
+        .verify_by_reexecution(pending.request_id, engine)
         .await
         .unwrap();
     assert_eq!(verification.result_digest, Digest32(generation.digest));
     assert_eq!(verification.agreeing.len(), 3);
-    let (other, _) = tiny_model(dir.path(), 2);
     assert!(matches!(
         client
-            .verify_by_reexecution(pending.request_id, &other)
+            .verify_by_reexecution(pending.request_id, other)
             .await,
         Err(VerifyError::DigestMismatch { .. })
     ));
     net.chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tiny_model_is_confirmed_by_reexecution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, model_id) = tiny_model(dir.path(), 1);
+    let (other, _) = tiny_model(dir.path(), 2);
+    reexecution_confirms(&engine, model_id, &other).await;
+}
+
+/// The default model (`cargo xtask fetch-model`), on this machine's best kernels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_model_is_confirmed_by_reexecution() {
+    let path = kernels::model_cache::resolve_model(None)
+        .expect("the default model: run `cargo xtask fetch-model`");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let model_id = Digest32(Sha256::digest(&bytes).into());
+    let engine = Engine::load(&path, KernelPath::detect(), 2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (other, _) = tiny_model(dir.path(), 1);
+    reexecution_confirms(&engine, model_id, &other).await;
 }
