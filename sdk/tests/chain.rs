@@ -267,16 +267,12 @@ async fn two_signers_sharing_a_key_recover_from_taken_nonces() {
     let second = chain.signer(ALICE);
     let mut tasks = Vec::new();
     for i in 0..6 {
-        for signer in [first.clone(), second.clone()] {
+        // Distinct arguments: the same nonce, block and arguments would be one transaction.
+        for (name, signer) in [("first", first.clone()), ("second", second.clone())] {
             tasks.push(tokio::spawn(async move {
+                let message = format!("{name} {i}");
                 signer
-                    .call(
-                        STATUS,
-                        "set_status",
-                        &json!({"message": format!("r{i}")}),
-                        GAS,
-                        0,
-                    )
+                    .call(STATUS, "set_status", &json!({ "message": message }), GAS, 0)
                     .await
             }));
         }

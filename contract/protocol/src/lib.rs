@@ -9,6 +9,7 @@
 mod attestation;
 mod ids;
 pub mod json_numbers;
+mod registry;
 mod request;
 mod response;
 mod signature;
@@ -16,6 +17,7 @@ mod view;
 
 pub use attestation::{AttestationMessage, ATTESTATION_DOMAIN};
 pub use ids::{Digest32, IdError, ModelId};
+pub use registry::{ModelView, NodeStatus, NodeView, OracleConfig, OracleInfo};
 pub use request::{
     RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_OUTPUT_SCHEMA_BYTES,
     MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,

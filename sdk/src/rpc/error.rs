@@ -36,7 +36,7 @@ pub enum ChainError {
         name: String,
         cause: String,
         message: String,
-        data: Value,
+        data: Box<Value>,
     },
     #[error("the chain refused the transaction: {0}")]
     InvalidTx(InvalidTxError),
@@ -116,7 +116,7 @@ impl ChainError {
             name: text(&error["name"]),
             cause,
             message: text(&error["message"]),
-            data: error["data"].clone(),
+            data: Box::new(error["data"].clone()),
         }
     }
 }

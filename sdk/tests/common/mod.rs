@@ -142,3 +142,4 @@ impl Localnet {
         }
     }
 }
+pub mod oracle_net;

@@ -103,10 +103,11 @@ async fn wait_for(
     let mut blocks = node.subscribe();
     loop {
         if let Some(record) = node.store().transaction(&hash)? {
-            if wait == WaitUntil::Included {
-                return Ok(json!({"final_execution_status": "INCLUDED_FINAL"}));
-            }
             let status = node.store().tx_status(&record);
+            // Included: the outcome so far (as nearcore answers), receipts still running or not.
+            if wait == WaitUntil::Included {
+                return final_outcome(node, &record, &status, detail);
+            }
             let settled = !node.chain().in_flight(&hash);
             if settled && matches!(status, OutcomeStatus::Done(_)) {
                 return final_outcome(node, &record, &status, detail);

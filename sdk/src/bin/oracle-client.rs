@@ -1,0 +1,284 @@
+//! oracle-client: ask the oracle from the command line and check its answers — list models and
+//! nodes, price a request, ask (paying the fee and waiting for the quorum's answer), read a
+//! request, and verify it offline or by re-running the model. Every option can also come from
+//! the environment.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use kernels::engine::Engine;
+use kernels::quant::KernelPath;
+use oracle_protocol::{ModelId, RequestParams, RequestView, ResponseStatus};
+use sdk::oracle::OracleClient;
+use sdk::rpc::{NearRpc, RetryPolicy};
+use sdk::signer::Signer;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "oracle-client",
+    version,
+    about = "Ask the AI oracle on NEAR and verify its answers"
+)]
+struct Cli {
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct ChainArgs {
+    /// NEAR RPC endpoint; repeat (or separate with commas) for failover.
+    #[arg(
+        long = "rpc",
+        env = "ORACLE_RPC",
+        value_delimiter = ',',
+        required = true
+    )]
+    rpc: Vec<String>,
+    /// The oracle contract's account.
+    #[arg(long, env = "ORACLE_CONTRACT")]
+    oracle: String,
+    /// NEAR credentials file of the account that pays requests (`ask` only).
+    #[arg(long, env = "ORACLE_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Registered models.
+    Models,
+    /// Registered nodes.
+    Nodes,
+    /// What a request costs.
+    Fee {
+        #[command(flatten)]
+        request: RequestArgs,
+        /// Input length in bytes.
+        #[arg(long, env = "ORACLE_INPUT_BYTES", default_value_t = 256)]
+        input_bytes: u32,
+    },
+    /// Ask a model, pay the fee and wait for the answer.
+    Ask {
+        input: String,
+        #[command(flatten)]
+        request: RequestArgs,
+        /// How long to wait for the answer, seconds.
+        #[arg(long, env = "ORACLE_WAIT_SECS", default_value_t = 120)]
+        wait_secs: u64,
+    },
+    /// A request with its answer and attestations.
+    Get { request_id: u64 },
+    /// Check a request's answer offline: signatures, committee, quorum, output hash.
+    Verify {
+        request_id: u64,
+        /// Also re-run the request on the model and compare the result digest.
+        #[arg(long, env = "ORACLE_REEXECUTE")]
+        reexecute: bool,
+        /// The model's GGUF for --reexecute (default: $AI_ORACLE_MODEL or the model cache).
+        #[arg(long, env = "ORACLE_MODEL_PATH")]
+        model_path: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct RequestArgs {
+    /// Model id (64 hex characters); default: the first registered model.
+    #[arg(long, env = "ORACLE_MODEL")]
+    model: Option<ModelId>,
+    #[arg(long, env = "ORACLE_MAX_TOKENS", default_value_t = 64)]
+    max_tokens: u32,
+    /// JSON schema the output must follow (JSON text, or a file holding it).
+    #[arg(long, env = "ORACLE_SCHEMA")]
+    schema: Option<String>,
+    #[arg(long, env = "ORACLE_TEMPERATURE_MILLI", default_value_t = 0)]
+    temperature_milli: u32,
+    #[arg(long, env = "ORACLE_SEED", default_value_t = 0)]
+    seed: u64,
+}
+
+impl RequestArgs {
+    fn params(&self) -> Result<RequestParams> {
+        let output_schema =
+            match &self.schema {
+                None => None,
+                Some(text) if text.trim_start().starts_with('{') => Some(text.clone()),
+                Some(file) => Some(std::fs::read_to_string(file).with_context(|| {
+                    format!("--schema {file}: neither JSON nor a readable file")
+                })?),
+            };
+        let params = RequestParams {
+            temperature_milli: self.temperature_milli,
+            top_k: 0,
+            top_p_milli: oracle_protocol::TOP_P_ALL_MILLI,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            output_schema,
+        };
+        params.check().map_err(anyhow::Error::msg)?;
+        Ok(params)
+    }
+
+    async fn model(&self, client: &OracleClient) -> Result<ModelId> {
+        if let Some(model) = self.model {
+            return Ok(model);
+        }
+        let models = client.list_models(0, 1).await?;
+        match models.first() {
+            Some(model) => Ok(model.model_id),
+            None => bail!("{} has no registered model", client.contract()),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rpc = NearRpc::new(cli.chain.rpc.clone(), RetryPolicy::default())?;
+    let mut client = OracleClient::new(rpc.clone(), cli.chain.oracle.clone());
+    if let Some(path) = &cli.chain.credentials {
+        client = client.with_signer(Signer::from_credentials_file(rpc, path)?);
+    }
+    match cli.command {
+        Command::Models => {
+            for model in client.list_models(0, 100).await? {
+                println!(
+                    "{}  {}  {}  max input {} B, max output {} tokens, price {} yoctoNEAR",
+                    model.model_id,
+                    model.name,
+                    model.spec_version,
+                    model.max_input_bytes,
+                    model.max_output_tokens,
+                    model.price
+                );
+            }
+        }
+        Command::Nodes => {
+            for node in client.list_nodes(0, 100).await? {
+                println!(
+                    "{}  key {}  stake {} yoctoNEAR  {:?}  models {}",
+                    node.account_id,
+                    node.attestation_key,
+                    node.stake,
+                    node.status,
+                    node.models.len()
+                );
+            }
+        }
+        Command::Fee {
+            request,
+            input_bytes,
+        } => {
+            let model = request.model(&client).await?;
+            let fee = client
+                .estimate_fee(&model, &request.params()?, input_bytes)
+                .await?;
+            println!(
+                "fee {} + storage {} ({} bytes) = total {} yoctoNEAR",
+                fee.fee, fee.storage, fee.storage_bytes, fee.total
+            );
+        }
+        Command::Ask {
+            input,
+            request,
+            wait_secs,
+        } => {
+            if cli.chain.credentials.is_none() {
+                bail!("ask pays a fee: give --credentials (or ORACLE_CREDENTIALS)");
+            }
+            let model = request.model(&client).await?;
+            let pending = client.request(&model, &input, &request.params()?).await?;
+            println!(
+                "request {} (tx {}, paid {} yoctoNEAR)",
+                pending.request_id, pending.tx_hash, pending.paid
+            );
+            let response = pending.wait(Duration::from_secs(wait_secs)).await?;
+            print_status(&response.status);
+            print_attestations(&client.get_request(pending.request_id).await?);
+        }
+        Command::Get { request_id } => {
+            let view = client.get_request(request_id).await?;
+            println!(
+                "request {}  model {}  status {:?}  requester {}",
+                view.request_id, view.model_id, view.status, view.requester
+            );
+            println!("input: {}", view.input);
+            if let Some(answer) = &view.answer {
+                print_status(&ResponseStatus::Resolved(answer.clone()));
+            }
+            print_attestations(&view);
+        }
+        Command::Verify {
+            request_id,
+            reexecute,
+            model_path,
+        } => {
+            let verification = if reexecute {
+                let path = kernels::model_cache::resolve_model(model_path.as_deref())?;
+                let engine = Engine::load(&path, KernelPath::detect(), threads())?;
+                client.verify_by_reexecution(request_id, &engine).await?
+            } else {
+                client.verify(request_id).await?
+            };
+            println!(
+                "verified request {}: {} of quorum {} agree ({}), result digest {}, output hash {}{}{}",
+                verification.request_id,
+                verification.agreeing.len(),
+                verification.quorum,
+                verification.agreeing.join(", "),
+                verification.result_digest,
+                verification.output_hash,
+                if verification.output_checked { "" } else { " (output truncated: hash not re-checked)" },
+                if reexecute { "; re-execution gives the same digest" } else { "" },
+            );
+        }
+    }
+    Ok(())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_status(status: &ResponseStatus) {
+    match status {
+        ResponseStatus::Resolved(answer) => {
+            println!("answer: {}", answer.output);
+            println!(
+                "result digest {}  output hash {}  {} bytes{}",
+                answer.result_digest,
+                answer.output_hash,
+                answer.output_bytes,
+                if answer.output_truncated {
+                    " (truncated)"
+                } else {
+                    ""
+                }
+            );
+        }
+        ResponseStatus::TimedOut { message, refunded } => {
+            println!("timed out: {message} (refunded {refunded} yoctoNEAR)");
+        }
+    }
+}
+
+fn print_attestations(view: &RequestView) {
+    for attestation in &view.attestations {
+        println!(
+            "attestation {}  result {}  output {}  signature {}",
+            attestation.node,
+            attestation.result_digest,
+            attestation.output_hash,
+            hex_signature(attestation.signature.as_bytes())
+        );
+    }
+}
+
+fn hex_signature(bytes: &[u8; 64]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,222 @@
+//! Checking an answer without trusting the RPC node or the nodes: every attestation's ed25519
+//! signature against its node's registered key, each signer on the request's committee, a quorum
+//! of equal `(result_digest, output_hash)`, the answer equal to the quorum's, and the output's
+//! SHA-256 equal to `output_hash` — and, given the model, re-running the request to compare the
+//! digest.
+
+use super::{OracleClient, OracleError};
+use crate::attest;
+use crate::inference::{engine_request, RequestKey};
+use crate::keys::PublicKey;
+use kernels::engine::Engine;
+use oracle_protocol::{Digest32, RequestPhase, RequestView};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use thiserror::Error;
+
+/// A verified answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub request_id: u64,
+    pub result_digest: Digest32,
+    pub output_hash: Digest32,
+    /// Committee members whose valid signatures agree with the answer.
+    pub agreeing: Vec<String>,
+    pub quorum: u32,
+    /// Whether the output's SHA-256 was checked (not possible for a truncated output).
+    pub output_checked: bool,
+}
+
+/// Why an answer did not verify.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Oracle(#[from] OracleError),
+    #[error("request {request_id} has no answer yet (status {status:?})")]
+    NotResolved {
+        request_id: u64,
+        status: RequestPhase,
+    },
+    #[error("{node} attested but is not on the committee of request {request_id}")]
+    NotOnCommittee { node: String, request_id: u64 },
+    #[error("{node} attested but is not a registered node")]
+    UnknownNode { node: String },
+    #[error("{node}'s registered key `{key}` is not an ed25519 key")]
+    BadNodeKey { node: String, key: String },
+    #[error("{node} attested twice to request {request_id}")]
+    DuplicateAttestation { node: String, request_id: u64 },
+    #[error("the signature of {node} does not verify for request {request_id} with its digests")]
+    BadSignature { node: String, request_id: u64 },
+    #[error("no quorum: at most {agreeing} valid attestations agree, {quorum} are needed")]
+    NoQuorum { agreeing: u32, quorum: u32 },
+    /// Each side as `result <digest>, output <hash>`.
+    #[error("the answer's digests ({answer}) are not the ones the quorum signed ({quorum})")]
+    AnswerNotQuorums { answer: String, quorum: String },
+    #[error("the output's SHA-256 is {actual}, but the quorum signed {expected}: the output was altered")]
+    OutputAltered {
+        expected: Digest32,
+        actual: Digest32,
+    },
+    #[error("the request's output_schema is not usable: {0}")]
+    Schema(#[from] crate::inference::InvalidOutputSchema),
+    #[error("re-execution failed: {0}")]
+    Engine(#[from] kernels::engine::EngineError),
+    #[error("re-execution gives result digest {local} (output {local_output:?}), the quorum signed {signed}: a different model or a wrong answer")]
+    DigestMismatch {
+        local: Digest32,
+        signed: Digest32,
+        local_output: String,
+    },
+}
+
+/// Checks `view` (read from the oracle `oracle_contract` on chain `chain_id`) against the nodes'
+/// registered `keys` (`account → ed25519:<base58>`), trusting nothing else.
+pub fn verify_view(
+    view: &RequestView,
+    chain_id: &str,
+    oracle_contract: &str,
+    keys: &HashMap<String, String>,
+) -> Result<Verification, VerifyError> {
+    let request_id = view.request_id;
+    let mut seen = Vec::new();
+    let mut groups: BTreeMap<(Digest32, Digest32), Vec<String>> = BTreeMap::new();
+    for attestation in &view.attestations {
+        let node = attestation.node.clone();
+        if !view.committee.contains(&node) {
+            return Err(VerifyError::NotOnCommittee { node, request_id });
+        }
+        if seen.contains(&node) {
+            return Err(VerifyError::DuplicateAttestation { node, request_id });
+        }
+        let key_text = keys
+            .get(&node)
+            .ok_or_else(|| VerifyError::UnknownNode { node: node.clone() })?;
+        let key = PublicKey::from_near_string(key_text).map_err(|_| VerifyError::BadNodeKey {
+            node: node.clone(),
+            key: key_text.clone(),
+        })?;
+        let message = view.attestation_message(chain_id, oracle_contract, attestation);
+        if !attest::verify(&key, &message, attestation.signature.as_bytes()) {
+            return Err(VerifyError::BadSignature { node, request_id });
+        }
+        seen.push(node.clone());
+        groups
+            .entry((attestation.result_digest, attestation.output_hash))
+            .or_default()
+            .push(node);
+    }
+    let Some(((result_digest, output_hash), agreeing)) =
+        groups.into_iter().max_by_key(|(_, nodes)| nodes.len())
+    else {
+        return Err(VerifyError::NoQuorum {
+            agreeing: 0,
+            quorum: view.quorum,
+        });
+    };
+    if (agreeing.len() as u32) < view.quorum {
+        return Err(VerifyError::NoQuorum {
+            agreeing: agreeing.len() as u32,
+            quorum: view.quorum,
+        });
+    }
+    let answer = view.answer.as_ref().ok_or(VerifyError::NotResolved {
+        request_id,
+        status: view.status,
+    })?;
+    if (answer.result_digest, answer.output_hash) != (result_digest, output_hash) {
+        let pair = |digest: Digest32, output: Digest32| format!("result {digest}, output {output}");
+        return Err(VerifyError::AnswerNotQuorums {
+            answer: pair(answer.result_digest, answer.output_hash),
+            quorum: pair(result_digest, output_hash),
+        });
+    }
+    if !answer.output_truncated {
+        let actual = Digest32(Sha256::digest(answer.output.as_bytes()).into());
+        if actual != output_hash {
+            return Err(VerifyError::OutputAltered {
+                expected: output_hash,
+                actual,
+            });
+        }
+    }
+    Ok(Verification {
+        request_id,
+        result_digest,
+        output_hash,
+        agreeing,
+        quorum: view.quorum,
+        output_checked: !answer.output_truncated,
+    })
+}
+
+/// Re-runs `view`'s request on `engine` and compares the result digest with the quorum's.
+pub fn reexecute_view(
+    view: &RequestView,
+    chain_id: &str,
+    oracle_contract: &str,
+    engine: &Engine,
+) -> Result<Digest32, VerifyError> {
+    let signed = view
+        .answer
+        .as_ref()
+        .ok_or(VerifyError::NotResolved {
+            request_id: view.request_id,
+            status: view.status,
+        })?
+        .result_digest;
+    let key = RequestKey {
+        chain_id,
+        oracle_contract,
+        request_id: view.request_id,
+    };
+    let generation = engine.generate(&engine_request(&key, &view.input, &view.params)?)?;
+    let local = Digest32(generation.digest);
+    if local != signed {
+        return Err(VerifyError::DigestMismatch {
+            local,
+            signed,
+            local_output: generation.text,
+        });
+    }
+    Ok(local)
+}
+
+impl OracleClient {
+    /// Reads request `request_id`, its committee's keys and the chain id, and checks the answer
+    /// offline ([`verify_view`]).
+    pub async fn verify(&self, request_id: u64) -> Result<Verification, VerifyError> {
+        let view = self.get_request(request_id).await?;
+        let chain_id = self
+            .rpc()
+            .status()
+            .await
+            .map_err(OracleError::from)?
+            .chain_id;
+        let mut keys = HashMap::new();
+        for attestation in &view.attestations {
+            if let Some(node) = self.get_node(&attestation.node).await? {
+                keys.insert(node.account_id, node.attestation_key);
+            }
+        }
+        verify_view(&view, &chain_id, self.contract(), &keys)
+    }
+
+    /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the
+    /// digest must be the quorum's. Runs the model on this thread.
+    pub async fn verify_by_reexecution(
+        &self,
+        request_id: u64,
+        engine: &Engine,
+    ) -> Result<Verification, VerifyError> {
+        let verification = self.verify(request_id).await?;
+        let view = self.get_request(request_id).await?;
+        let chain_id = self
+            .rpc()
+            .status()
+            .await
+            .map_err(OracleError::from)?
+            .chain_id;
+        reexecute_view(&view, &chain_id, self.contract(), engine)?;
+        Ok(verification)
+    }
+}

@@ -1,0 +1,119 @@
+//! The `oracle-client` command end to end against the oracle on a local chain: list, price, ask
+//! (answered by scripted nodes while the command waits), read and verify.
+
+mod common;
+
+use common::key_of;
+use common::oracle_net::{deploy, ORACLE};
+use oracle_protocol::Digest32;
+use sdk::wire::Credentials;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn client(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oracle-client"));
+    command
+        .env_clear()
+        .env("ORACLE_RPC", url)
+        .env("ORACLE_CONTRACT", ORACLE)
+        .args(args);
+    command
+}
+
+fn text(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_get_and_verify_from_the_command_line() {
+    let model_id = Digest32([42; 32]);
+    let net = deploy(model_id).await;
+    let url = net.chain.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("alice.test.json");
+    Credentials::new("alice.test".parse().unwrap(), &key_of("alice.test"))
+        .write(&credentials)
+        .unwrap();
+
+    let models = text(&client(&url, &["models"]).output().unwrap());
+    assert!(models.contains(&model_id.to_string()), "{models}");
+    let nodes = text(&client(&url, &["nodes"]).output().unwrap());
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    let fee = text(
+        &client(&url, &["fee", "--max-tokens", "8"])
+            .output()
+            .unwrap(),
+    );
+    assert!(fee.contains("total"), "{fee}");
+
+    // No credentials: a clear refusal.
+    let refused = client(&url, &["ask", "hi"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--credentials"));
+
+    let asking = client(
+        &url,
+        &[
+            "ask",
+            "What is 2+2?",
+            "--max-tokens",
+            "8",
+            "--wait-secs",
+            "60",
+        ],
+    )
+    .env("ORACLE_CREDENTIALS", &credentials)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Play the committee once the request exists.
+    let request = loop {
+        let pending = net.client.list_pending_requests(0, 10).await.unwrap();
+        if let Some(request) = pending.into_iter().next() {
+            break request;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let chain_id = net.client.rpc().status().await.unwrap().chain_id;
+    let digest = Digest32([7; 32]);
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| request.committee.contains(&n.account))
+    {
+        node.attest(&chain_id, request.request_id, model_id, "4", digest)
+            .await;
+    }
+    let asked = tokio::task::spawn_blocking(move || asking.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let asked = text(&asked);
+    assert!(asked.contains("answer: 4"), "{asked}");
+    assert!(asked.contains(&digest.to_string()), "{asked}");
+    // The quorum's two at least (the third may land after the answer is printed).
+    assert!(asked.matches("attestation ").count() >= 2, "{asked}");
+
+    let id = request.request_id.to_string();
+    let got = text(&client(&url, &["get", &id]).output().unwrap());
+    assert!(
+        got.contains("What is 2+2?") && got.contains("answer: 4"),
+        "{got}"
+    );
+    let verified = text(&client(&url, &["verify", &id]).output().unwrap());
+    assert!(
+        verified.contains("verified request") && verified.contains("3 of quorum 2"),
+        "{verified}"
+    );
+    let unknown = client(&url, &["verify", "999"]).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));
+    net.chain.shutdown().await;
+}

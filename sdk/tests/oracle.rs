@@ -1,0 +1,238 @@
+//! The integrator SDK against the oracle contract on a local chain over HTTP: views, a paid
+//! request followed to its answer, scripted committee nodes that sign and attest, offline
+//! verification (and its refusals), and re-execution on a tiny model.
+
+mod common;
+
+use common::oracle_net::{deploy, params, ORACLE};
+use common::NEAR;
+use kernels::engine::Engine;
+use kernels::quant::KernelPath;
+use kernels::tiny_model::TinyModel;
+use oracle_protocol::{Digest32, ModelId, ResponseStatus};
+use sdk::inference::{engine_request, RequestKey};
+use sdk::oracle::verify::verify_view;
+use sdk::oracle::{OracleClient, OracleError, VerifyError};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
+    client
+        .list_nodes(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|node| (node.account_id, node.attestation_key))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_answered_verified_and_tampering_is_caught() {
+    let model_id = Digest32([42; 32]);
+    let net = deploy(model_id).await;
+    let client = &net.client;
+
+    let config = client.get_config().await.unwrap();
+    assert_eq!((config.committee_size, config.quorum), (3, 2));
+    let models = client.list_models(0, 10).await.unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(
+        client.get_model(&model_id).await.unwrap().unwrap().name,
+        "tiny"
+    );
+    assert_eq!(client.list_nodes(0, 10).await.unwrap().len(), 3);
+    assert!(client.get_node("nobody.test").await.unwrap().is_none());
+    let fee = client.estimate_fee(&model_id, &params(), 12).await.unwrap();
+    assert_eq!(fee.fee, NEAR / 100);
+
+    let pending = client
+        .request(&model_id, "What is 2+2?", &params())
+        .await
+        .unwrap();
+    assert_eq!(pending.paid, fee.total);
+    assert_eq!(client.get_info().await.unwrap().pending_requests, 1);
+    let listed = client.list_pending_requests(0, 10).await.unwrap();
+    assert_eq!(listed[0].request_id, pending.request_id);
+    assert!(matches!(
+        pending.wait(Duration::from_millis(500)).await,
+        Err(OracleError::WaitTimeout { .. })
+    ));
+
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let digest = Digest32([7; 32]);
+    let committee = client
+        .get_request(pending.request_id)
+        .await
+        .unwrap()
+        .committee;
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| committee.contains(&n.account))
+        .take(2)
+    {
+        node.attest(&chain_id, pending.request_id, model_id, "4", digest)
+            .await;
+    }
+    let response = pending.wait(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(response.request_id, pending.request_id);
+    match &response.status {
+        ResponseStatus::Resolved(answer) => {
+            assert_eq!(answer.output, "4");
+            assert_eq!(answer.result_digest, digest);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        client.attestations(pending.request_id).await.unwrap().len(),
+        2
+    );
+
+    let verification = client.verify(pending.request_id).await.unwrap();
+    assert_eq!(verification.result_digest, digest);
+    assert_eq!(verification.agreeing.len(), 2);
+    assert!(verification.output_checked);
+
+    // What a lying RPC node could show: each alteration is caught.
+    let view = client.get_request(pending.request_id).await.unwrap();
+    let keys = node_keys(client).await;
+    verify_view(&view, &chain_id, ORACLE, &keys).unwrap();
+    let mut altered = view.clone();
+    altered.answer.as_mut().unwrap().output = "5".into();
+    assert!(matches!(
+        verify_view(&altered, &chain_id, ORACLE, &keys),
+        Err(VerifyError::OutputAltered { .. })
+    ));
+    let mut swapped = view.clone();
+    swapped.answer.as_mut().unwrap().result_digest = Digest32([8; 32]);
+    assert!(matches!(
+        verify_view(&swapped, &chain_id, ORACLE, &keys),
+        Err(VerifyError::AnswerNotQuorums { .. })
+    ));
+    let mut forged = view.clone();
+    forged.attestations[0].signature.0[3] ^= 1;
+    assert!(matches!(
+        verify_view(&forged, &chain_id, ORACLE, &keys),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    let mut outsider = view.clone();
+    outsider
+        .committee
+        .retain(|n| n != &view.attestations[0].node);
+    assert!(matches!(
+        verify_view(&outsider, &chain_id, ORACLE, &keys),
+        Err(VerifyError::NotOnCommittee { .. })
+    ));
+    let mut lonely = view.clone();
+    lonely.attestations.truncate(1);
+    assert!(matches!(
+        verify_view(&lonely, &chain_id, ORACLE, &keys),
+        Err(VerifyError::NoQuorum {
+            agreeing: 1,
+            quorum: 2
+        })
+    ));
+    assert!(matches!(
+        verify_view(&view, "mainnet", ORACLE, &keys),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        client.verify(999).await,
+        Err(VerifyError::Oracle(OracleError::UnknownRequest {
+            request_id: 999,
+            ..
+        }))
+    ));
+    net.chain.shutdown().await;
+}
+
+fn tiny_model(dir: &Path, seed: u64) -> (Engine, ModelId) {
+    let path = dir.join(format!("tiny-{seed}.gguf"));
+    TinyModel {
+        seed,
+        ..TinyModel::default()
+    }
+    .write(&path)
+    .unwrap();
+    let model_id = Digest32(Sha256::digest(std::fs::read(&path).unwrap()).into());
+    (
+        Engine::load(&path, KernelPath::Scalar, 1).unwrap(),
+        model_id,
+    )
+}
+
+/// Committee nodes run `engine` (model `model_id`) and attest; re-execution on `engine` confirms
+/// the answer and re-execution on `other` (another model) refuses it.
+async fn reexecution_confirms(engine: &Engine, model_id: ModelId, other: &Engine) {
+    let net = deploy(model_id).await;
+    let client = &net.client;
+    let pending = client
+        .request(&model_id, "What is the capital of France?", &params())
+        .await
+        .unwrap();
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let view = client.get_request(pending.request_id).await.unwrap();
+    let key = RequestKey {
+        chain_id: &chain_id,
+        oracle_contract: ORACLE,
+        request_id: pending.request_id,
+    };
+    let generation = engine
+        .generate(&engine_request(&key, &view.input, &view.params).unwrap())
+        .unwrap();
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| view.committee.contains(&n.account))
+    {
+        node.attest(
+            &chain_id,
+            pending.request_id,
+            model_id,
+            &generation.text,
+            Digest32(generation.digest),
+        )
+        .await;
+    }
+    let response = pending.wait(Duration::from_secs(60)).await.unwrap();
+    assert!(
+        matches!(response.status, ResponseStatus::Resolved(_)),
+        "{response:?}"
+    );
+    let verification = client
+        .verify_by_reexecution(pending.request_id, engine)
+        .await
+        .unwrap();
+    assert_eq!(verification.result_digest, Digest32(generation.digest));
+    assert_eq!(verification.agreeing.len(), 3);
+    assert!(matches!(
+        client
+            .verify_by_reexecution(pending.request_id, other)
+            .await,
+        Err(VerifyError::DigestMismatch { .. })
+    ));
+    net.chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tiny_model_is_confirmed_by_reexecution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, model_id) = tiny_model(dir.path(), 1);
+    let (other, _) = tiny_model(dir.path(), 2);
+    reexecution_confirms(&engine, model_id, &other).await;
+}
+
+/// The default model (`cargo xtask fetch-model`), on this machine's best kernels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_model_is_confirmed_by_reexecution() {
+    let path = kernels::model_cache::resolve_model(None)
+        .expect("the default model: run `cargo xtask fetch-model`");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let model_id = Digest32(Sha256::digest(&bytes).into());
+    let engine = Engine::load(&path, KernelPath::detect(), 2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (other, _) = tiny_model(dir.path(), 1);
+    reexecution_confirms(&engine, model_id, &other).await;
+}
