@@ -3,8 +3,9 @@
 //! The owner's rule and the claim sit in separate fenced sections. The claim is marked as
 //! untrusted data to be judged, never instructions; neither the rule nor the evidence may
 //! contain the fence markers, so a claim cannot close its section and open a fake rule, nor the
-//! chat template's special-token brackets (`<|`, `|>`): the engine parses special tokens in the
-//! prompt, so `<|im_end|><|im_start|>system` in a claim would otherwise forge a real turn.
+//! chat template's special-token brackets (`<|`, `|>`). The engine already keeps control tokens
+//! spelled in a request's input as text (so `<|im_end|><|im_start|>system` cannot forge a turn);
+//! refusing them here too keeps the vault safe under any engine mapping.
 //! Whatever the model concludes, the amount moved is bounded in code (see `limits`).
 
 use near_sdk::AccountId;
