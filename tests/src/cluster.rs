@@ -33,7 +33,7 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     if !path.exists() {
         bail!(
-            "{} is missing: build it first (cargo build -p oracle -p wasm-host, or cargo test --workspace)",
+            "{} is missing: build the binaries first (cargo build --workspace --bins; cargo xtask test does)",
             path.display()
         );
     }
@@ -417,10 +417,13 @@ impl OracleNode {
     pub fn register(&self, stake_near: u32) -> Result<String> {
         let output = self
             .command(&["register", "--stake", &stake_near.to_string()])?
-            .stderr(Stdio::null())
             .output()?;
         if !output.status.success() {
-            bail!("oracle-node register failed for {}", self.account);
+            bail!(
+                "oracle-node register failed for {}: {}",
+                self.account,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }

@@ -85,6 +85,10 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The end-to-end tests run the workspace's binaries (localnet, oracle-node, oracle-client)
+    // as processes: build them first, with the profile the tests use.
+    step("cargo build --bins");
+    cargo(&["build", "--workspace", "--bins", "--locked"])?;
     step("cargo test");
     cargo(&["test", "--workspace", "--locked"])?;
     println!(
