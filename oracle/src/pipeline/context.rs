@@ -8,7 +8,7 @@ use crate::journal::{Finished, Journal, JournalError};
 use crate::metrics::{Health, Metrics};
 use crate::worker::EngineWorker;
 use oracle_protocol::ModelId;
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -65,7 +65,7 @@ pub struct Context {
     pub config: NodeConfig,
     pub chain: OracleChain,
     pub journal: Arc<Journal>,
-    pub attestation_key: KeyPair,
+    pub attestation_key: SecretKey,
     pub deployment: Deployment,
     pub model_id: ModelId,
     pub worker: EngineWorker,
@@ -81,7 +81,7 @@ impl Context {
         config: NodeConfig,
         chain: OracleChain,
         journal: Arc<Journal>,
-        attestation_key: KeyPair,
+        attestation_key: SecretKey,
         deployment: Deployment,
         model_id: ModelId,
         worker: EngineWorker,

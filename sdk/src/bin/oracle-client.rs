@@ -274,11 +274,7 @@ fn print_attestations(view: &RequestView) {
             attestation.node,
             attestation.result_digest,
             attestation.output_hash,
-            hex_signature(attestation.signature.as_bytes())
+            attestation.signature
         );
     }
-}
-
-fn hex_signature(bytes: &[u8; 64]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -91,10 +91,12 @@ pub fn verify_view(
         let key_text = keys
             .get(&node)
             .ok_or_else(|| VerifyError::UnknownNode { node: node.clone() })?;
-        let key = PublicKey::from_near_string(key_text).map_err(|_| VerifyError::BadNodeKey {
-            node: node.clone(),
-            key: key_text.clone(),
-        })?;
+        let key = key_text
+            .parse::<PublicKey>()
+            .map_err(|_| VerifyError::BadNodeKey {
+                node: node.clone(),
+                key: key_text.clone(),
+            })?;
         let message = view.attestation_message(chain_id, oracle_contract, attestation);
         if !attest::verify(&key, &message, attestation.signature.as_bytes()) {
             return Err(VerifyError::BadSignature { node, request_id });
