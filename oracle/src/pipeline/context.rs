@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The stop signal: set once, seen by every stage.
 #[derive(Clone)]
@@ -129,9 +129,9 @@ impl Context {
             .lock()
             .expect("not poisoned")
             .remove(&request_id);
+        self.metrics.finished(finished.label());
         match &finished {
             Finished::Attested => {
-                self.metrics.finished("attested");
                 if let Some(started) = started {
                     let height = self.health.last_block_height.load(Ordering::Relaxed);
                     self.metrics.attested(
@@ -141,10 +141,9 @@ impl Context {
                 }
                 info!(request_id, "attested");
             }
-            Finished::Missed(reason) => {
-                self.metrics.finished("missed");
-                info!(request_id, reason, "missed");
-            }
+            Finished::Late(reason) => info!(request_id, reason, "late: not attesting"),
+            Finished::Refused(reason) => warn!(request_id, reason, "refused: not retrying"),
+            Finished::Missed(reason) => info!(request_id, reason, "missed"),
         }
         Ok(())
     }
