@@ -5,7 +5,7 @@
 use crate::chain::AttestationArgs;
 use crate::journal::Computed;
 use oracle_protocol::{AttestationMessage, Digest32, ModelId};
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -23,7 +23,7 @@ pub struct Deployment {
 /// Signs `computed` for request `request_id` of `model_id`. With `bad_signature` (fault
 /// injection) the signature is spoiled so that it does not verify.
 pub fn attest(
-    key: &KeyPair,
+    key: &SecretKey,
     deployment: &Deployment,
     request_id: u64,
     model_id: ModelId,
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn the_signature_verifies_for_the_submitted_output_and_spoiled_ones_do_not() {
-        let key = KeyPair::from_seed([3; 32]);
+        let key = SecretKey::from_seed([3; 32]);
         let model = Digest32([1; 32]);
         let result = computed("Paris".into(), [7; 32]);
         let good = attest(&key, &deployment(), 5, model, &result, false).unwrap();
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn a_damaged_journal_digest_is_an_error() {
-        let key = KeyPair::from_seed([3; 32]);
+        let key = SecretKey::from_seed([3; 32]);
         let mut result = computed("Paris".into(), [7; 32]);
         result.output_hash = "zz".into();
         let err = attest(&key, &deployment(), 1, Digest32([1; 32]), &result, false).unwrap_err();

@@ -11,7 +11,7 @@ use crate::pipeline::{self, Context, Stop};
 use crate::worker::{BatchPolicy, EngineWorker};
 use crate::{engine, http};
 use anyhow::{bail, Context as _, Result};
-use sdk::keys::AccountKey;
+use sdk::keys::Credentials;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
 use std::path::Path;
@@ -64,8 +64,8 @@ fn announce_faults(config: &NodeConfig) {
 pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
     announce_faults(&config);
     let chain = connect(home, &config)?;
-    let attestation_key =
-        AccountKey::read(&NodeConfig::path_in(home, &config.attestation_key))?.key;
+    let (_, attestation_key) =
+        Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
     let stop = Stop::default();
     tokio::spawn({
         let stop = stop.clone();

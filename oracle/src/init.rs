@@ -2,7 +2,8 @@
 
 use crate::config::{NodeConfig, CONFIG_FILE};
 use anyhow::{bail, Context, Result};
-use sdk::keys::{AccountKey, KeyPair};
+use sdk::keys::{Credentials, SecretKey};
+use sdk::wire::AccountId;
 use std::path::Path;
 
 /// What `init` created.
@@ -16,6 +17,9 @@ pub struct Initialized {
 /// Creates `home` with `config.toml`, the account key and the attestation key. Refuses to touch a
 /// home that already has a config, so an existing node's keys are never lost.
 pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
+    let account: AccountId = account_id
+        .parse()
+        .with_context(|| format!("`{account_id}` is not a valid NEAR account id"))?;
     let config_path = home.join(CONFIG_FILE);
     if config_path.exists() {
         bail!(
@@ -25,21 +29,15 @@ pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
     }
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let config = NodeConfig::new(account_id.to_string());
-    let account = AccountKey {
-        account_id: account_id.to_string(),
-        key: KeyPair::generate(),
-    };
-    let attestation = AccountKey {
-        account_id: account_id.to_string(),
-        key: KeyPair::generate(),
-    };
-    account.write_new(&home.join(&config.account_key))?;
-    attestation.write_new(&home.join(&config.attestation_key))?;
+    let account_key = SecretKey::generate();
+    let attestation_key = SecretKey::generate();
+    Credentials::new(account.clone(), &account_key).write(&home.join(&config.account_key))?;
+    Credentials::new(account, &attestation_key).write(&home.join(&config.attestation_key))?;
     std::fs::write(&config_path, config.to_toml())
         .with_context(|| format!("writing {}", config_path.display()))?;
     Ok(Initialized {
-        account_public_key: account.key.public_key().to_near_string(),
-        attestation_public_key: attestation.key.public_key().to_near_string(),
+        account_public_key: account_key.public_key().to_string(),
+        attestation_public_key: attestation_key.public_key().to_string(),
         config,
     })
 }
@@ -57,12 +55,9 @@ mod tests {
 
         let config = NodeConfig::load(&home).unwrap();
         assert_eq!(config, created.config);
-        let account = AccountKey::read(&home.join(&config.account_key)).unwrap();
-        assert_eq!(account.account_id, "node1.test");
-        assert_eq!(
-            account.key.public_key().to_near_string(),
-            created.account_public_key
-        );
+        let (account, key) = Credentials::read(&home.join(&config.account_key)).unwrap();
+        assert_eq!(account.account_id.as_str(), "node1.test");
+        assert_eq!(key.public_key().to_string(), created.account_public_key);
     }
 
     #[test]
@@ -73,10 +68,7 @@ mod tests {
         assert!(err.contains("already exists"), "{err}");
         let config = NodeConfig::load(dir.path()).unwrap();
         assert_eq!(config.account_id, "node1.test");
-        let account = AccountKey::read(&dir.path().join(&config.account_key)).unwrap();
-        assert_eq!(
-            account.key.public_key().to_near_string(),
-            created.account_public_key
-        );
+        let (_, key) = Credentials::read(&dir.path().join(&config.account_key)).unwrap();
+        assert_eq!(key.public_key().to_string(), created.account_public_key);
     }
 }

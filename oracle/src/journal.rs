@@ -44,8 +44,28 @@ pub struct Computed {
 pub enum Finished {
     /// The contract recorded our attestation.
     Attested,
-    /// The request resolved or expired before we could attest.
+    /// The request was resolved or timed out before this node attested, so it did not. The
+    /// contract would still take a late attestation, but an honest late one earns nothing (the
+    /// fee went to the quorum) and costs gas, and a different one is slashed: skipping is right.
+    /// Frequent late jobs mean the node is too slow for its committees.
+    Late(String),
+    /// The contract refused the attestation (a bad signature, a node no longer on the
+    /// committee...). Sending it again would be refused again, so the job ends here.
+    Refused(String),
+    /// Nothing to attest: the request is gone or malformed, or inference failed.
     Missed(String),
+}
+
+impl Finished {
+    /// The `result` label of the `jobs_finished` metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Finished::Attested => "attested",
+            Finished::Late(_) => "late",
+            Finished::Refused(_) => "refused",
+            Finished::Missed(_) => "missed",
+        }
+    }
 }
 
 /// Where a job stands.
@@ -308,6 +328,29 @@ mod tests {
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished"), Some(&1));
         assert_eq!(counts.get("accepted"), Some(&1));
+    }
+
+    #[test]
+    fn late_and_refused_endings_are_kept_and_labelled_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.redb")).unwrap();
+        let endings = [
+            Finished::Attested,
+            Finished::Late("the request was resolved before this node attested".into()),
+            Finished::Refused("Smart contract panicked: invalid signature".into()),
+            Finished::Missed("the request no longer exists".into()),
+        ];
+        for (id, ending) in (1..).zip(&endings) {
+            journal.accept(id, "m").unwrap();
+            journal.record_finished(id, ending.clone()).unwrap();
+        }
+        for (id, ending) in (1..).zip(&endings) {
+            let job = journal.get(id).unwrap().unwrap();
+            assert_eq!(job.state, JobState::Finished(ending.clone()));
+        }
+        let labels: Vec<_> = endings.iter().map(Finished::label).collect();
+        assert_eq!(labels, ["attested", "late", "refused", "missed"]);
+        assert!(journal.unfinished().unwrap().is_empty());
     }
 
     #[test]

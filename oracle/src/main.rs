@@ -198,12 +198,12 @@ fn main() -> Result<ExitCode> {
             let decode = generation.timings.decode.as_secs_f64().max(1e-9);
             println!("{}", generation.text);
             println!("---");
-            println!("result digest: {}", hex_string(&generation.digest));
+            println!("result digest: {}", hex::encode(generation.digest));
             println!(
                 "output hash:   {}",
-                hex_string(&Sha256::digest(generation.text.as_bytes()))
+                hex::encode(Sha256::digest(generation.text.as_bytes()))
             );
-            println!("model id:      {}", hex_string(&engine.model_sha256()));
+            println!("model id:      {}", hex::encode(engine.model_sha256()));
             println!(
                 "tokens:        {} prompt, {} generated ({:.1} tok/s)",
                 generation.prompt_tokens.len(),
@@ -213,7 +213,7 @@ fn main() -> Result<ExitCode> {
         }
         Command::Model { path } => {
             let path = resolve_model(path.as_deref())?;
-            let sha = hex_string(&sha256_file(&path, true)?);
+            let sha = hex::encode(sha256_file(&path, true)?);
             let summary = GgufSummary::read(&path)?;
             println!("model:       {}", path.display());
             println!("model id:    {sha}");
@@ -275,8 +275,4 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -68,7 +68,7 @@ impl Metrics {
         );
         registry.register(
             "jobs_finished",
-            "Jobs finished since start, by result (attested, missed)",
+            "Jobs finished since start, by result (attested, late, refused, missed)",
             metrics.finished.clone(),
         );
         registry.register(
@@ -132,7 +132,7 @@ impl Metrics {
             .inc();
     }
 
-    /// A job finished: `result` is `attested` or `missed`.
+    /// A job finished: `result` is `attested`, `late`, `refused` or `missed`.
     pub fn finished(&self, result: &str) {
         self.finished
             .get_or_create(&StateLabel {

@@ -1,21 +1,19 @@
 //! Signing and checking attestations off-chain, byte for byte as the oracle contract checks them
 //! on-chain with `ed25519_verify`.
 
-use crate::keys::{KeyPair, PublicKey};
-use ed25519_dalek::Signature;
+use crate::keys::{PublicKey, SecretKey, Signature};
 use oracle_protocol::AttestationMessage;
 
 /// Signs the domain-separated bytes of `message`.
-pub fn sign(key: &KeyPair, message: &AttestationMessage) -> [u8; 64] {
-    key.sign(&message.signing_bytes())
+pub fn sign(key: &SecretKey, message: &AttestationMessage) -> [u8; 64] {
+    let Signature::Ed25519(bytes) = key.sign(&message.signing_bytes());
+    bytes
 }
 
-/// True when `signature` is `key`'s signature over exactly this message (strict verification:
-/// no malleable or small-order forms, as NEAR's runtime).
+/// True when `signature` is `key`'s signature over exactly this message, checked as NEAR's
+/// `ed25519_verify` host function checks it (canonical scalars only).
 pub fn verify(key: &PublicKey, message: &AttestationMessage, signature: &[u8; 64]) -> bool {
-    key.0
-        .verify_strict(&message.signing_bytes(), &Signature::from_bytes(signature))
-        .is_ok()
+    key.verify(&message.signing_bytes(), &Signature::Ed25519(*signature))
 }
 
 #[cfg(test)]
@@ -36,7 +34,7 @@ mod tests {
 
     #[test]
     fn a_signature_verifies_only_for_its_own_message_and_key() {
-        let key = KeyPair::from_seed([4; 32]);
+        let key = SecretKey::from_seed([4; 32]);
         let signature = sign(&key, &message());
         assert!(verify(&key.public_key(), &message(), &signature));
 
@@ -55,7 +53,7 @@ mod tests {
             ..message()
         };
         assert!(!verify(&key.public_key(), &other_output, &signature));
-        let other_key = KeyPair::from_seed([5; 32]).public_key();
+        let other_key = SecretKey::from_seed([5; 32]).public_key();
         assert!(!verify(&other_key, &message(), &signature));
         let mut tampered = signature;
         tampered[10] ^= 1;

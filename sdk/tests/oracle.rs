@@ -16,6 +16,7 @@ use sdk::oracle::{OracleClient, OracleError, VerifyError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
@@ -165,7 +166,7 @@ fn tiny_model(dir: &Path, seed: u64) -> (Engine, ModelId) {
 
 /// Committee nodes run `engine` (model `model_id`) and attest; re-execution on `engine` confirms
 /// the answer and re-execution on `other` (another model) refuses it.
-async fn reexecution_confirms(engine: &Engine, model_id: ModelId, other: &Engine) {
+async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc<Engine>) {
     let net = deploy(model_id).await;
     let client = &net.client;
     let pending = client
@@ -202,7 +203,7 @@ async fn reexecution_confirms(engine: &Engine, model_id: ModelId, other: &Engine
         "{response:?}"
     );
     let verification = client
-        .verify_by_reexecution(pending.request_id, engine)
+        .verify_by_reexecution(pending.request_id, engine.clone())
         .await
         .unwrap();
     assert_eq!(verification.result_digest, Digest32(generation.digest));
@@ -221,7 +222,7 @@ async fn the_tiny_model_is_confirmed_by_reexecution() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, model_id) = tiny_model(dir.path(), 1);
     let (other, _) = tiny_model(dir.path(), 2);
-    reexecution_confirms(&engine, model_id, &other).await;
+    reexecution_confirms(Arc::new(engine), model_id, Arc::new(other)).await;
 }
 
 /// The default model (`cargo xtask fetch-model`), on this machine's best kernels.
@@ -234,5 +235,5 @@ async fn the_real_model_is_confirmed_by_reexecution() {
     let engine = Engine::load(&path, KernelPath::detect(), 2).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (other, _) = tiny_model(dir.path(), 1);
-    reexecution_confirms(&engine, model_id, &other).await;
+    reexecution_confirms(Arc::new(engine), model_id, Arc::new(other)).await;
 }

@@ -11,7 +11,7 @@ use kernels::engine::Engine;
 use kernels::quant::KernelPath;
 use oracle_protocol::{AttestationMessage, Digest32, ModelId, RequestParams};
 use sdk::inference::{engine_request, RequestKey};
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -26,7 +26,7 @@ const USER: &str = "alice.test";
 /// A node: its account, attestation key and engine.
 struct Node {
     account: String,
-    key: KeyPair,
+    key: SecretKey,
     engine: Engine,
 }
 
@@ -113,10 +113,10 @@ pub fn run_in_process(
     let mut nodes = Vec::new();
     for (index, &(path, threads)) in configurations.iter().enumerate() {
         let account = format!("node{index}.test");
-        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
         chain.create_account(&account, 100 * ONE_NEAR)?;
         let args = json!({
-            "attestation_key": key.public_key().to_near_string(),
+            "attestation_key": key.public_key().to_string(),
             "models": [model_id],
         });
         succeed(
@@ -131,7 +131,7 @@ pub fn run_in_process(
         say(format!(
             "  {account}: {} kernels, {threads} thread(s), attestation key {}",
             path.name(),
-            key.public_key().to_near_string()
+            key.public_key()
         ));
         nodes.push(Node {
             account,

@@ -1,8 +1,11 @@
 //! kill -9 recovery: a node that aborts right after sending its attestation (fault injection
-//! `crash_after = "submit"`) and a node killed with SIGKILL mid-job are restarted; each
-//! finishes its job with exactly one attestation on chain and no refused duplicate.
+//! `crash_after = "submit"`), one that aborts right after journaling its result
+//! (`crash_after = "compute"`) and one killed with SIGKILL mid-job are restarted; each finishes
+//! its job with exactly one attestation on chain and no refused duplicate. Then SIGTERM stops a
+//! node promptly with status 0 and its journal consistent.
 
 use e2e_tests::cluster::{Cluster, OracleSettings};
+use oracle::journal::{Finished, JobState};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +21,9 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
         .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "submit")])
         .unwrap();
     cluster.nodes[1].start(&[]).unwrap();
-    cluster.nodes[2].start(&[]).unwrap();
+    cluster.nodes[2]
+        .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "compute")])
+        .unwrap();
     cluster
         .deployment
         .ask("What is two plus two?", 8)
@@ -49,6 +54,13 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
         .expect("node0 aborts after submitting");
     assert!(!exited.success());
     cluster.nodes[0].start(&[]).unwrap();
+    // node2 aborts by itself once its result is journaled; restarted, it submits that result.
+    let exited = cluster.nodes[2]
+        .process()
+        .wait_exit(Duration::from_secs(180))
+        .expect("node2 aborts after computing");
+    assert!(!exited.success());
+    cluster.nodes[2].start(&[]).unwrap();
 
     let request = cluster
         .deployment
@@ -58,7 +70,7 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
     let mut attested: Vec<String> = serde_json::from_value(request["attested"].clone()).unwrap();
     attested.sort();
     assert_eq!(attested, ["node0.test", "node1.test", "node2.test"]);
-    for node in &cluster.nodes[..2] {
+    for node in &cluster.nodes {
         let started = Instant::now();
         let jobs = loop {
             let jobs = node.jobs().await.unwrap();
@@ -69,14 +81,34 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         assert_eq!(jobs.len(), 1, "{}: {jobs:?}", node.account);
-        assert_eq!(
-            jobs[0].state,
-            oracle::journal::JobState::Finished(oracle::journal::Finished::Attested)
-        );
+        assert_eq!(jobs[0].state, JobState::Finished(Finished::Attested));
         let log = node.log();
         assert!(!log.contains("refused"), "{}:\n{log}", node.account);
     }
     assert!(cluster.nodes[0]
         .log()
         .contains("the journaled attestation transaction has landed"));
+    assert!(cluster.nodes[2]
+        .log()
+        .contains("FAULT INJECTION: crash_after = compute"));
+
+    // SIGTERM: a prompt, clean exit; the journal (read directly once the daemon let it go)
+    // still holds the finished job.
+    let node = &mut cluster.nodes[2];
+    node.process().terminate();
+    let asked = Instant::now();
+    let exited = node
+        .process()
+        .wait_exit(Duration::from_secs(20))
+        .expect("node2 stops on SIGTERM");
+    assert!(exited.success(), "{exited:?}\n{}", node.log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    let (status, text) = node.run_command(&["status"]).unwrap();
+    assert!(status.success(), "{text}");
+    assert!(text.contains(r#"{"finished (attested)": 1}"#), "{text}");
+    assert!(node.log().contains("pipeline stopped"), "{}", node.log());
 }

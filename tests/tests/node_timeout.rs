@@ -1,7 +1,10 @@
-//! A request nobody serves (registered nodes, none running) times out after 200 blocks: the
-//! dApp's callback gets the failure and the fee goes back to the asker.
+//! A request nobody serves times out after 200 blocks: the dApp's callback gets the failure and
+//! the fee goes back to the asker. The one node running signs with a bad key (fault injection
+//! `bad_signature`): the contract refuses its attestation, and the node ends the job as
+//! refused instead of retrying it.
 
 use e2e_tests::cluster::{Cluster, OracleSettings, USER};
+use oracle::journal::{Finished, JobState};
 use serde_json::json;
 use std::time::Duration;
 
@@ -13,7 +16,14 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         quorum: 2,
     };
     // 20 ms blocks: the 200-block yield timeout passes in about 4 s.
-    let cluster = Cluster::new(dir.path(), 3, 20, settings).await.unwrap();
+    let mut cluster = Cluster::new(dir.path(), 3, 20, settings).await.unwrap();
+    cluster.nodes[0]
+        .start(&[("ORACLE_NODE_FAULT_INJECTION_BAD_SIGNATURE", "true")])
+        .unwrap();
+    // The daemon writes its address once the model is loaded: it is ready before the request.
+    cluster.nodes[0]
+        .http_addr(Duration::from_secs(120))
+        .unwrap();
     let deployment = &cluster.deployment;
     let balance = || async { deployment.rpc.view_account(USER).await.unwrap().amount };
     let before = balance().await;
@@ -50,4 +60,23 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         spent < storage + fee / 2,
         "spent {spent}, storage {storage}, fee {fee}"
     );
+    assert_eq!(request["attested"], json!([]), "{request}");
+
+    let node = &cluster.nodes[0];
+    let jobs = node.jobs().await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let JobState::Finished(Finished::Refused(reason)) = &jobs[0].state else {
+        panic!(
+            "the bad signature was not refused: {jobs:?}\n{}",
+            node.log()
+        );
+    };
+    assert!(reason.contains("signature"), "{reason}");
+    let log = node.log();
+    assert_eq!(
+        log.matches("submitting attestation").count(),
+        1,
+        "sent once, not retried:\n{log}"
+    );
+    assert!(log.contains("refused: not retrying"), "{log}");
 }

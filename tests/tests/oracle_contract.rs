@@ -8,7 +8,7 @@ use oracle_protocol::{
     AttestationMessage, Digest32, ModelId, RequestPhase, RequestView, Signature64,
     MAX_OUTPUT_SCHEMA_BYTES,
 };
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wasm_host::abi::{Action, CryptoHash};
@@ -62,7 +62,7 @@ fn params(max_tokens: u32) -> Value {
 /// A chain with the oracle (committee 4, quorum 3), one model, five staked nodes and the dApp.
 struct World {
     chain: Chain,
-    keys: Vec<KeyPair>,
+    keys: Vec<SecretKey>,
 }
 
 fn node_name(index: usize) -> String {
@@ -134,7 +134,7 @@ fn setup() -> World {
         keys: Vec::new(),
     };
     for index in 0..NODES {
-        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
         world
             .chain
             .create_account(&node_name(index), 100 * ONE_NEAR)
@@ -180,9 +180,9 @@ fn yocto(value: &Value) -> u128 {
 }
 
 impl World {
-    fn register_node(&mut self, index: usize, key: &KeyPair, deposit: u128) -> TxResult {
+    fn register_node(&mut self, index: usize, key: &SecretKey, deposit: u128) -> TxResult {
         let args = json!({
-            "attestation_key": key.public_key().to_near_string(),
+            "attestation_key": key.public_key().to_string(),
             "models": [model_id()],
         });
         self.chain
@@ -260,7 +260,7 @@ impl World {
     }
 
     fn sign_with(
-        key: &KeyPair,
+        key: &SecretKey,
         request_id: u64,
         result_digest: Digest32,
         output: &str,
@@ -623,7 +623,7 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
     let member = committee[0];
 
     // Forged: signed by a key that is not the node's attestation key.
-    let forger = KeyPair::from_seed([99; 32]);
+    let forger = SecretKey::from_seed([99; 32]);
     let forged = World::sign_with(&forger, 0, digest_of(ANSWER), ANSWER);
     assert_fails(
         &world.attest_signed(member, 0, ANSWER, forged),
@@ -875,13 +875,12 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
 #[test]
 fn nodes_stake_unbond_and_withdraw() {
     let mut world = setup();
-    let key = KeyPair::from_seed([50; 32]);
+    let key = SecretKey::from_seed([50; 32]);
     world
         .chain
         .create_account("late.test", 100 * ONE_NEAR)
         .unwrap();
-    let args =
-        json!({"attestation_key": key.public_key().to_near_string(), "models": [model_id()]});
+    let args = json!({"attestation_key": key.public_key().to_string(), "models": [model_id()]});
     let low = world
         .chain
         .call(

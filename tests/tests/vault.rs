@@ -9,7 +9,7 @@ use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
 use kernels::quant::KernelPath;
 use oracle_protocol::{AttestationMessage, Digest32, ModelId, RequestParams, RequestView};
 use sdk::inference::{engine_request, RequestKey};
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wasm_host::abi::{Action, CryptoHash};
@@ -86,7 +86,7 @@ fn vault_events(result: &TxResult, event: &str) -> Vec<Value> {
 /// A chain with the oracle (committee 3, quorum 2), three staked nodes and a funded vault.
 struct World {
     chain: Chain,
-    keys: Vec<KeyPair>,
+    keys: Vec<SecretKey>,
     model_id: ModelId,
 }
 
@@ -144,12 +144,12 @@ fn setup(model_id: ModelId, rule: &str, vault_limits: Value) -> World {
     assert_success(&registered);
     let mut keys = Vec::new();
     for index in 0..NODES {
-        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
         chain
             .create_account(&node_name(index), 100 * ONE_NEAR)
             .unwrap();
         let args = json!({
-            "attestation_key": key.public_key().to_near_string(), "models": [model_id],
+            "attestation_key": key.public_key().to_string(), "models": [model_id],
         });
         let registered = chain
             .call(

@@ -1,15 +1,15 @@
 //! Owner-only administration: models, settings, ownership and the treasury of slashed stake.
 //! (Later governance takes the owner's place.)
 
-use crate::config::Config;
+use crate::config::{validate, Config};
 use crate::events::Event;
-use crate::models::{ModelRegistration, ModelView};
+use crate::models::{model_view, ModelRegistration};
 use crate::storage::{charge_storage, send};
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId};
-use oracle_protocol::ModelId;
+use oracle_protocol::{ModelId, ModelView};
 
 #[near]
 impl OracleContract {
@@ -24,7 +24,7 @@ impl OracleContract {
         self.models.insert(id, registration.info);
         self.models.flush();
         charge_storage(storage_before, env::storage_usage());
-        let view = ModelView::new(id, &self.models[&id]);
+        let view = model_view(id, &self.models[&id]);
         Event::ModelRegistered.emit(&view);
         view
     }
@@ -48,7 +48,7 @@ impl OracleContract {
     /// Replaces the settings; requests already made keep their committee and quorum.
     pub fn update_config(&mut self, config: Config) {
         self.require_owner("update the config");
-        config.validate().unwrap_or_else(|e| env::panic_str(&e));
+        validate(&config).unwrap_or_else(|e| env::panic_str(&e));
         self.config = config;
         Event::ConfigUpdated.emit(&self.config);
     }

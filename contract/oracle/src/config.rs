@@ -1,9 +1,6 @@
 //! The oracle's settings: committee size and quorum, stake, unbonding, slashing, output limits
 //! and how long finished requests are kept. Set at `new`, changed by the owner.
 
-use near_sdk::json_types::U128;
-use near_sdk::near;
-
 /// Blocks a NEAR yield waits for its resume before it times out (protocol 88:
 /// `yield_timeout_length_in_blocks`).
 pub const YIELD_TIMEOUT_BLOCKS: u64 = 200;
@@ -16,87 +13,62 @@ pub const MAX_INLINE_OUTPUT_CAP: u32 = 16 * 1024;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
-/// The settings, as stored and as JSON.
-#[near(serializers = [borsh, json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// Nodes chosen per request (n).
-    pub committee_size: u32,
-    /// Matching attestations that resolve a request (k); more than half of n.
-    pub quorum: u32,
-    /// Least stake (yoctoNEAR) a node must hold to be chosen.
-    pub min_stake: U128,
-    /// Blocks between `unregister_node` and `withdraw_stake`; longer than a request can stay
-    /// open or slashable, so a node cannot escape its slashing.
-    pub unbonding_blocks: u64,
-    /// Part of its stake a node loses per offence, in basis points.
-    pub slash_bps: u32,
-    /// Part of a slashed amount paid to whoever reported equivocation, in basis points.
-    pub reporter_bps: u32,
-    /// Longest output a node may submit, in bytes.
-    pub max_output_bytes: u32,
-    /// Longest output prefix stored and returned inline, in bytes.
-    pub max_inline_output_bytes: u32,
-    /// Blocks a finished request stays (late attestations can still be slashed) before anyone
-    /// may clean it up.
-    pub retention_blocks: u64,
-}
+/// The settings, as stored and as JSON: the protocol's type, so clients read what is written.
+pub use oracle_protocol::OracleConfig as Config;
 
-impl Config {
-    /// Checks every field; the error names the field and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.committee_size == 0 || self.committee_size > MAX_COMMITTEE_SIZE {
-            return Err(format!(
-                "committee_size must be 1 to {MAX_COMMITTEE_SIZE}, got {}",
-                self.committee_size
-            ));
-        }
-        if self.quorum * 2 <= self.committee_size || self.quorum > self.committee_size {
-            return Err(format!(
-                "quorum must be more than half of committee_size and at most committee_size \
-                 ({}), got {}",
-                self.committee_size, self.quorum
-            ));
-        }
-        if self.min_stake.0 == 0 {
-            return Err("min_stake must be positive".to_string());
-        }
-        let slashable_window = YIELD_TIMEOUT_BLOCKS + self.retention_blocks;
-        if self.unbonding_blocks <= slashable_window {
-            return Err(format!(
-                "unbonding_blocks must exceed the yield timeout plus retention_blocks \
-                 ({slashable_window}), got {}",
-                self.unbonding_blocks
-            ));
-        }
-        for (name, bps) in [
-            ("slash_bps", self.slash_bps),
-            ("reporter_bps", self.reporter_bps),
-        ] {
-            if bps > BPS_DENOMINATOR {
-                return Err(format!(
-                    "{name} must be at most {BPS_DENOMINATOR}, got {bps}"
-                ));
-            }
-        }
-        if self.max_output_bytes == 0 || self.max_output_bytes > MAX_OUTPUT_BYTES_CAP {
-            return Err(format!(
-                "max_output_bytes must be 1 to {MAX_OUTPUT_BYTES_CAP}, got {}",
-                self.max_output_bytes
-            ));
-        }
-        if self.max_inline_output_bytes == 0
-            || self.max_inline_output_bytes > MAX_INLINE_OUTPUT_CAP
-            || self.max_inline_output_bytes > self.max_output_bytes
-        {
-            return Err(format!(
-                "max_inline_output_bytes must be 1 to min({MAX_INLINE_OUTPUT_CAP}, \
-                 max_output_bytes), got {}",
-                self.max_inline_output_bytes
-            ));
-        }
-        Ok(())
+/// Checks every field of `config`; the error names the field and what is allowed.
+pub fn validate(config: &Config) -> Result<(), String> {
+    if config.committee_size == 0 || config.committee_size > MAX_COMMITTEE_SIZE {
+        return Err(format!(
+            "committee_size must be 1 to {MAX_COMMITTEE_SIZE}, got {}",
+            config.committee_size
+        ));
     }
+    if config.quorum * 2 <= config.committee_size || config.quorum > config.committee_size {
+        return Err(format!(
+            "quorum must be more than half of committee_size and at most committee_size \
+             ({}), got {}",
+            config.committee_size, config.quorum
+        ));
+    }
+    if config.min_stake == 0 {
+        return Err("min_stake must be positive".to_string());
+    }
+    let slashable_window = YIELD_TIMEOUT_BLOCKS + config.retention_blocks;
+    if config.unbonding_blocks <= slashable_window {
+        return Err(format!(
+            "unbonding_blocks must exceed the yield timeout plus retention_blocks \
+             ({slashable_window}), got {}",
+            config.unbonding_blocks
+        ));
+    }
+    for (name, bps) in [
+        ("slash_bps", config.slash_bps),
+        ("reporter_bps", config.reporter_bps),
+    ] {
+        if bps > BPS_DENOMINATOR {
+            return Err(format!(
+                "{name} must be at most {BPS_DENOMINATOR}, got {bps}"
+            ));
+        }
+    }
+    if config.max_output_bytes == 0 || config.max_output_bytes > MAX_OUTPUT_BYTES_CAP {
+        return Err(format!(
+            "max_output_bytes must be 1 to {MAX_OUTPUT_BYTES_CAP}, got {}",
+            config.max_output_bytes
+        ));
+    }
+    if config.max_inline_output_bytes == 0
+        || config.max_inline_output_bytes > MAX_INLINE_OUTPUT_CAP
+        || config.max_inline_output_bytes > config.max_output_bytes
+    {
+        return Err(format!(
+            "max_inline_output_bytes must be 1 to min({MAX_INLINE_OUTPUT_CAP}, \
+             max_output_bytes), got {}",
+            config.max_inline_output_bytes
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -107,7 +79,7 @@ mod tests {
         Config {
             committee_size: 4,
             quorum: 3,
-            min_stake: U128(10u128.pow(24)),
+            min_stake: 10u128.pow(24),
             unbonding_blocks: 1000,
             slash_bps: 1000,
             reporter_bps: 5000,
@@ -119,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_is_accepted() {
-        assert_eq!(config().validate(), Ok(()));
+        assert_eq!(validate(&config()), Ok(()));
     }
 
     #[test]
@@ -148,7 +120,7 @@ mod tests {
             ),
             (
                 Config {
-                    min_stake: U128(0),
+                    min_stake: 0,
                     ..config()
                 },
                 "min_stake",
@@ -190,7 +162,7 @@ mod tests {
             ),
         ];
         for (bad, field) in cases {
-            let err = bad.validate().unwrap_err();
+            let err = validate(&bad).unwrap_err();
             assert!(err.starts_with(field), "{field}: {err}");
         }
     }

@@ -30,8 +30,8 @@ use near_sdk::{env, near, AccountId, BorshStorageKey, PanicOnDefault};
 use oracle_protocol::ModelId;
 
 pub use config::Config;
-pub use models::{ModelInfo, ModelRegistration, ModelView};
-pub use nodes::{Node, NodeView};
+pub use models::{ModelInfo, ModelRegistration};
+pub use nodes::Node;
 pub use requests::Request;
 
 #[near(contract_state)]
@@ -57,7 +57,7 @@ pub struct OracleContract {
 impl OracleContract {
     #[init]
     pub fn new(owner: AccountId, config: Config) -> Self {
-        config.validate().unwrap_or_else(|e| env::panic_str(&e));
+        config::validate(&config).unwrap_or_else(|e| env::panic_str(&e));
         Self {
             version: upgrade::STATE_VERSION,
             owner,

@@ -3,7 +3,7 @@
 
 use near_sdk::json_types::U128;
 use near_sdk::near;
-use oracle_protocol::ModelId;
+use oracle_protocol::{ModelId, ModelView};
 
 /// Longest prompt a model entry may allow; NEAR caps a call's arguments at 4 MiB.
 pub const MAX_INPUT_BYTES_CAP: u32 = 64 * 1024;
@@ -38,28 +38,15 @@ pub struct ModelInfo {
     pub price: u128,
 }
 
-/// A model entry as views return it.
-#[near(serializers = [json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelView {
-    pub model_id: ModelId,
-    pub name: String,
-    pub spec_version: String,
-    pub max_input_bytes: u32,
-    pub max_output_tokens: u32,
-    pub price: U128,
-}
-
-impl ModelView {
-    pub fn new(model_id: ModelId, info: &ModelInfo) -> Self {
-        Self {
-            model_id,
-            name: info.name.clone(),
-            spec_version: info.spec_version.clone(),
-            max_input_bytes: info.max_input_bytes,
-            max_output_tokens: info.max_output_tokens,
-            price: U128(info.price),
-        }
+/// The model `model_id` as views and events show it (the protocol's `ModelView`).
+pub fn model_view(model_id: ModelId, info: &ModelInfo) -> ModelView {
+    ModelView {
+        model_id,
+        name: info.name.clone(),
+        spec_version: info.spec_version.clone(),
+        max_input_bytes: info.max_input_bytes,
+        max_output_tokens: info.max_output_tokens,
+        price: info.price,
     }
 }
 

@@ -7,22 +7,10 @@ use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, CurveType, PublicKey};
-use oracle_protocol::ModelId;
+use oracle_protocol::{ModelId, NodeStatus, NodeView};
 
 /// Most models one node may serve.
 pub const MAX_MODELS_PER_NODE: usize = 16;
-
-/// Whether a node may be chosen for new committees.
-#[near(serializers = [borsh, json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeStatus {
-    Active,
-    /// Left; its stake can be withdrawn from block `unlocks_at`.
-    Unbonding {
-        unlocks_at: u64,
-    },
-}
 
 /// A registered node as stored.
 #[near(serializers = [borsh])]
@@ -39,30 +27,17 @@ pub struct Node {
     pub registered_at: u64,
 }
 
-/// A node as views return it.
-#[near(serializers = [json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeView {
-    pub account_id: AccountId,
-    pub attestation_key: PublicKey,
-    pub models: Vec<ModelId>,
-    pub stake: U128,
-    pub status: NodeStatus,
-    pub registered_at: u64,
-}
-
-impl NodeView {
-    pub fn new(account_id: AccountId, node: &Node) -> Self {
-        let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
-            .unwrap_or_else(|_| env::abort());
-        Self {
-            account_id,
-            attestation_key: key,
-            models: node.models.clone(),
-            stake: U128(node.stake),
-            status: node.status.clone(),
-            registered_at: node.registered_at,
-        }
+/// `account_id`'s `node` as views and events show it (the protocol's `NodeView`).
+pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
+    let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
+        .unwrap_or_else(|_| env::abort());
+    NodeView {
+        account_id: account_id.to_string(),
+        attestation_key: String::from(&key),
+        models: node.models.clone(),
+        stake: node.stake,
+        status: node.status.clone(),
+        registered_at: node.registered_at,
     }
 }
 
@@ -108,7 +83,7 @@ impl OracleContract {
         self.nodes.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
-        let min_stake = self.config.min_stake.0;
+        let min_stake = self.config.min_stake;
         require!(
             attached >= storage_deposit.saturating_add(min_stake),
             format!(
@@ -120,7 +95,7 @@ impl OracleContract {
         node.stake = attached - storage_deposit;
         node.storage_deposit = storage_deposit;
         self.nodes.insert(account.clone(), node.clone());
-        let view = NodeView::new(account, &node);
+        let view = node_view(&account, &node);
         Event::NodeRegistered.emit(&view);
         view
     }
@@ -189,7 +164,7 @@ impl OracleContract {
     /// Accounts that may join a committee for `model`: active, staked at least the minimum,
     /// serving the model.
     pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
-        let min_stake = self.config.min_stake.0;
+        let min_stake = self.config.min_stake;
         self.nodes
             .iter()
             .filter(|(_, node)| {

@@ -1,27 +1,14 @@
 //! View methods: requests, nodes, models, settings, prices.
 
 use crate::config::Config;
-use crate::models::{page, ModelView};
-use crate::nodes::NodeView;
+use crate::models::{model_view, page};
+use crate::nodes::node_view;
 use crate::requests::request_view;
 use crate::{OracleContract, OracleContractExt};
-use near_sdk::json_types::U128;
 use near_sdk::{near, AccountId};
-use oracle_protocol::{FeeEstimate, ModelId, RequestParams, RequestView};
-
-/// Counters and balances of the contract.
-#[near(serializers = [json])]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OracleInfo {
-    pub owner: AccountId,
-    pub state_version: u32,
-    pub next_request_id: u64,
-    pub pending_requests: u32,
-    pub nodes: u32,
-    pub models: u32,
-    /// Slashed stake held for the owner (yoctoNEAR).
-    pub treasury: U128,
-}
+use oracle_protocol::{
+    FeeEstimate, ModelId, ModelView, NodeView, OracleInfo, RequestParams, RequestView,
+};
 
 #[near]
 impl OracleContract {
@@ -35,13 +22,13 @@ impl OracleContract {
 
     pub fn get_info(&self) -> OracleInfo {
         OracleInfo {
-            owner: self.owner.clone(),
+            owner: self.owner.to_string(),
             state_version: self.version,
             next_request_id: self.next_request_id,
             pending_requests: self.pending.len(),
             nodes: self.nodes.len(),
             models: self.models.len(),
-            treasury: U128(self.treasury),
+            treasury: self.treasury,
         }
     }
 
@@ -94,7 +81,7 @@ impl OracleContract {
     pub fn get_node(&self, account_id: AccountId) -> Option<NodeView> {
         self.nodes
             .get(&account_id)
-            .map(|node| NodeView::new(account_id, node))
+            .map(|node| node_view(&account_id, node))
     }
 
     pub fn list_nodes(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<NodeView> {
@@ -103,14 +90,14 @@ impl OracleContract {
             .iter()
             .skip(skip)
             .take(take)
-            .map(|(account, node)| NodeView::new(account.clone(), node))
+            .map(|(account, node)| node_view(account, node))
             .collect()
     }
 
     pub fn get_model(&self, model_id: ModelId) -> Option<ModelView> {
         self.models
             .get(&model_id)
-            .map(|info| ModelView::new(model_id, info))
+            .map(|info| model_view(model_id, info))
     }
 
     pub fn list_models(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<ModelView> {
@@ -119,7 +106,7 @@ impl OracleContract {
             .iter()
             .skip(skip)
             .take(take)
-            .map(|(id, info)| ModelView::new(*id, info))
+            .map(|(id, info)| model_view(*id, info))
             .collect()
     }
 }

@@ -1,23 +1,37 @@
 //! What the oracle's registry views return to clients — `get_config`, `get_info`, `get_model`/
 //! `list_models`, `get_node`/`list_nodes` — in the contract's JSON shapes (amounts as decimal
-//! strings, keys as `ed25519:<base58>`).
+//! strings, keys as `ed25519:<base58>`). The contract returns exactly these types, so the
+//! clients' reading and the contract's writing cannot drift apart. The settings and a node's
+//! status are also part of the contract's state, hence their borsh form.
 
 use crate::ids::ModelId;
 use crate::json_numbers::u128_string;
+use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-/// The oracle's settings (`get_config`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The oracle's settings (`new`, `update_config`, `get_config`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct OracleConfig {
+    /// Nodes chosen per request (n).
     pub committee_size: u32,
+    /// Matching attestations that resolve a request (k); more than half of n.
     pub quorum: u32,
+    /// Least stake (yoctoNEAR) a node must hold to be chosen.
     #[serde(with = "u128_string")]
     pub min_stake: u128,
+    /// Blocks between `unregister_node` and `withdraw_stake`; longer than a request can stay
+    /// open or slashable, so a node cannot escape its slashing.
     pub unbonding_blocks: u64,
+    /// Part of its stake a node loses per offence, in basis points.
     pub slash_bps: u32,
+    /// Part of a slashed amount paid to whoever reported equivocation, in basis points.
     pub reporter_bps: u32,
+    /// Longest output a node may submit, in bytes.
     pub max_output_bytes: u32,
+    /// Longest output prefix stored and returned inline, in bytes.
     pub max_inline_output_bytes: u32,
+    /// Blocks a finished request stays (late attestations can still be slashed) before anyone
+    /// may clean it up.
     pub retention_blocks: u64,
 }
 
@@ -50,7 +64,7 @@ pub struct ModelView {
 }
 
 /// Whether a node may be chosen for new committees.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     Active,
@@ -94,5 +108,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!((config.quorum, config.min_stake), (2, 5));
+    }
+
+    #[test]
+    fn state_layout_is_pinned() {
+        // The contract stores these; their borsh bytes must never change under it.
+        assert_eq!(borsh::to_vec(&NodeStatus::Active).unwrap(), [0]);
+        assert_eq!(
+            borsh::to_vec(&NodeStatus::Unbonding { unlocks_at: 9 }).unwrap(),
+            [1, 9, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let config = OracleConfig {
+            committee_size: 3,
+            quorum: 2,
+            min_stake: 5,
+            unbonding_blocks: 1000,
+            slash_bps: 1000,
+            reporter_bps: 5000,
+            max_output_bytes: 4096,
+            max_inline_output_bytes: 1024,
+            retention_blocks: 100,
+        };
+        let bytes = borsh::to_vec(&config).unwrap();
+        assert_eq!(bytes.len(), 4 + 4 + 16 + 8 + 4 + 4 + 4 + 4 + 8);
+        assert_eq!(&bytes[8..24], &5u128.to_le_bytes());
+        assert_eq!(borsh::from_slice::<OracleConfig>(&bytes).unwrap(), config);
     }
 }

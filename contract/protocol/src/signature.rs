@@ -14,6 +14,13 @@ impl Signature64 {
     }
 }
 
+/// The JSON form: 128 lowercase hex characters.
+impl fmt::Display for Signature64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
 impl fmt::Debug for Signature64 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Signature64({})", hex::encode(self.0))
@@ -22,7 +29,7 @@ impl fmt::Debug for Signature64 {
 
 impl Serialize for Signature64 {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(self.0))
+        serializer.collect_str(self)
     }
 }
 
@@ -51,6 +58,7 @@ mod tests {
         let signature = Signature64([0xab; 64]);
         let json = serde_json::to_string(&signature).unwrap();
         assert_eq!(json, format!("\"{}\"", "ab".repeat(64)));
+        assert_eq!(json, format!("\"{signature}\""));
         assert_eq!(
             serde_json::from_str::<Signature64>(&json).unwrap(),
             signature

@@ -8,7 +8,7 @@ use crate::daemon::connect;
 use anyhow::{bail, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
 use oracle_protocol::{Digest32, ModelId};
-use sdk::keys::AccountKey;
+use sdk::keys::Credentials;
 use sdk::rpc::TxStatus;
 use std::path::Path;
 
@@ -37,12 +37,12 @@ pub async fn register(home: &Path, config: &NodeConfig, stake_near: u128) -> Res
         return Ok(Registered::Already(node));
     }
     let model_id = served_model(home, config)?;
-    let key = AccountKey::read(&NodeConfig::path_in(home, &config.attestation_key))?;
+    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
     let Some(deposit) = stake_near.checked_mul(ONE_NEAR) else {
         bail!("--stake {stake_near} NEAR is too large");
     };
     let outcome = chain
-        .register_node(&key.key.public_key().to_near_string(), &[model_id], deposit)
+        .register_node(&key.public_key().to_string(), &[model_id], deposit)
         .await?;
     match outcome.status {
         TxStatus::SuccessValue(_) => Ok(Registered::Now {

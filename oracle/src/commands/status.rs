@@ -4,7 +4,7 @@
 use crate::chain::NodeView;
 use crate::config::NodeConfig;
 use crate::daemon::{connect, HTTP_ADDR_FILE};
-use crate::journal::{Job, Journal};
+use crate::journal::{Job, JobState, Journal};
 use crate::metrics::HealthReport;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
@@ -71,7 +71,12 @@ pub async fn status(home: &Path, config: &NodeConfig) -> NodeStatus {
     .map(|jobs| {
         let mut counts = BTreeMap::new();
         for job in jobs {
-            *counts.entry(job.state.name().to_string()).or_insert(0) += 1;
+            // Finished jobs by how they ended, so late and refused ones stand out.
+            let state = match &job.state {
+                JobState::Finished(finished) => format!("finished ({})", finished.label()),
+                other => other.name().to_string(),
+            };
+            *counts.entry(state).or_insert(0) += 1;
         }
         counts
     });

@@ -84,7 +84,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             "the request was {} before this node computed it",
             view.status
         );
-        ctx.finish(request_id, Finished::Missed(reason))?;
+        ctx.finish(request_id, Finished::Late(reason))?;
         return Ok(None);
     }
     let key = RequestKey {

@@ -8,13 +8,13 @@ use crate::journal::{Finished, Journal, JournalError};
 use crate::metrics::{Health, Metrics};
 use crate::worker::EngineWorker;
 use oracle_protocol::ModelId;
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The stop signal: set once, seen by every stage.
 #[derive(Clone)]
@@ -65,7 +65,7 @@ pub struct Context {
     pub config: NodeConfig,
     pub chain: OracleChain,
     pub journal: Arc<Journal>,
-    pub attestation_key: KeyPair,
+    pub attestation_key: SecretKey,
     pub deployment: Deployment,
     pub model_id: ModelId,
     pub worker: EngineWorker,
@@ -81,7 +81,7 @@ impl Context {
         config: NodeConfig,
         chain: OracleChain,
         journal: Arc<Journal>,
-        attestation_key: KeyPair,
+        attestation_key: SecretKey,
         deployment: Deployment,
         model_id: ModelId,
         worker: EngineWorker,
@@ -129,9 +129,9 @@ impl Context {
             .lock()
             .expect("not poisoned")
             .remove(&request_id);
+        self.metrics.finished(finished.label());
         match &finished {
             Finished::Attested => {
-                self.metrics.finished("attested");
                 if let Some(started) = started {
                     let height = self.health.last_block_height.load(Ordering::Relaxed);
                     self.metrics.attested(
@@ -141,10 +141,9 @@ impl Context {
                 }
                 info!(request_id, "attested");
             }
-            Finished::Missed(reason) => {
-                self.metrics.finished("missed");
-                info!(request_id, reason, "missed");
-            }
+            Finished::Late(reason) => info!(request_id, reason, "late: not attesting"),
+            Finished::Refused(reason) => warn!(request_id, reason, "refused: not retrying"),
+            Finished::Missed(reason) => info!(request_id, reason, "missed"),
         }
         Ok(())
     }

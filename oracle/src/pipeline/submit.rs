@@ -1,6 +1,7 @@
 //! The submitter: signs each computed job's attestation, journals the signed transaction, sends
 //! it and journals how it ended. Exactly once from the contract's view: before (re)sending it
-//! reads the request (already attested → finished; resolved, timed out or gone → missed), a
+//! reads the request (already attested → finished; resolved or timed out → late, not sent; gone
+//! → missed), a
 //! journaled transaction is first looked up on chain and, if unknown, resent as the very same
 //! bytes (NEAR runs one transaction once), and the contract's "has already attested" counts as
 //! success. Transport failures are retried with backoff.
@@ -98,7 +99,7 @@ async fn check(ctx: &Context, request_id: u64) -> Result<Check, GaveUp> {
     Ok(match view {
         None => Check::Done(Finished::Missed("the request no longer exists".into())),
         Some(view) if view.has_attested(ctx.account()) => Check::Done(Finished::Attested),
-        Some(view) if !view.is_pending() => Check::Done(Finished::Missed(format!(
+        Some(view) if !view.is_pending() => Check::Done(Finished::Late(format!(
             "the request was {} before this node attested",
             view.status
         ))),
@@ -216,7 +217,7 @@ async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished
             warn!(%reason, "the contract refused the attestation");
             Ok(match check(ctx, request_id).await? {
                 Check::Done(finished) => finished,
-                Check::Send => Finished::Missed(format!("refused by the contract: {reason}")),
+                Check::Send => Finished::Refused(reason),
             })
         }
     }

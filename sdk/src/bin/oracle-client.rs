@@ -12,6 +12,7 @@ use sdk::oracle::OracleClient;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -221,7 +222,9 @@ async fn main() -> Result<()> {
             let verification = if reexecute {
                 let path = kernels::model_cache::resolve_model(model_path.as_deref())?;
                 let engine = Engine::load(&path, KernelPath::detect(), threads())?;
-                client.verify_by_reexecution(request_id, &engine).await?
+                client
+                    .verify_by_reexecution(request_id, Arc::new(engine))
+                    .await?
             } else {
                 client.verify(request_id).await?
             };
@@ -274,11 +277,7 @@ fn print_attestations(view: &RequestView) {
             attestation.node,
             attestation.result_digest,
             attestation.output_hash,
-            hex_signature(attestation.signature.as_bytes())
+            attestation.signature
         );
     }
-}
-
-fn hex_signature(bytes: &[u8; 64]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -12,6 +12,7 @@ use kernels::engine::Engine;
 use oracle_protocol::{Digest32, RequestPhase, RequestView};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// A verified answer.
@@ -61,6 +62,8 @@ pub enum VerifyError {
     Schema(#[from] crate::inference::InvalidOutputSchema),
     #[error("re-execution failed: {0}")]
     Engine(#[from] kernels::engine::EngineError),
+    #[error("re-execution was cancelled: the async runtime is shutting down")]
+    ReexecutionCancelled,
     #[error("re-execution gives result digest {local} (output {local_output:?}), the quorum signed {signed}: a different model or a wrong answer")]
     DigestMismatch {
         local: Digest32,
@@ -91,10 +94,12 @@ pub fn verify_view(
         let key_text = keys
             .get(&node)
             .ok_or_else(|| VerifyError::UnknownNode { node: node.clone() })?;
-        let key = PublicKey::from_near_string(key_text).map_err(|_| VerifyError::BadNodeKey {
-            node: node.clone(),
-            key: key_text.clone(),
-        })?;
+        let key = key_text
+            .parse::<PublicKey>()
+            .map_err(|_| VerifyError::BadNodeKey {
+                node: node.clone(),
+                key: key_text.clone(),
+            })?;
         let message = view.attestation_message(chain_id, oracle_contract, attestation);
         if !attest::verify(&key, &message, attestation.signature.as_bytes()) {
             return Err(VerifyError::BadSignature { node, request_id });
@@ -202,11 +207,12 @@ impl OracleClient {
     }
 
     /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the
-    /// digest must be the quorum's. Runs the model on this thread.
+    /// digest must be the quorum's. The model runs on tokio's blocking pool
+    /// (`spawn_blocking`), never on the async caller's thread; a panic in it is resumed here.
     pub async fn verify_by_reexecution(
         &self,
         request_id: u64,
-        engine: &Engine,
+        engine: Arc<Engine>,
     ) -> Result<Verification, VerifyError> {
         let verification = self.verify(request_id).await?;
         let view = self.get_request(request_id).await?;
@@ -216,7 +222,15 @@ impl OracleClient {
             .await
             .map_err(OracleError::from)?
             .chain_id;
-        reexecute_view(&view, &chain_id, self.contract(), engine)?;
+        let contract = self.contract().to_string();
+        let rerun = tokio::task::spawn_blocking(move || {
+            reexecute_view(&view, &chain_id, &contract, &engine)
+        });
+        match rerun.await {
+            Ok(digest) => digest?,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => return Err(VerifyError::ReexecutionCancelled),
+        };
         Ok(verification)
     }
 }

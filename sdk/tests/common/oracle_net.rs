@@ -3,7 +3,7 @@
 
 use super::{Localnet, NEAR};
 use oracle_protocol::{AttestationMessage, Digest32, ModelId, RequestParams, Signature64};
-use sdk::keys::KeyPair;
+use sdk::keys::SecretKey;
 use sdk::oracle::OracleClient;
 use sdk::signer::Signer;
 use serde_json::json;
@@ -19,7 +19,7 @@ pub const GAS: u64 = 300_000_000_000_000;
 pub struct ScriptedNode {
     pub account: String,
     pub signer: Signer,
-    pub key: KeyPair,
+    pub key: SecretKey,
 }
 
 pub struct Deployment {
@@ -67,10 +67,9 @@ pub async fn deploy(model_id: ModelId) -> Deployment {
     assert!(registered.is_success(), "{:?}", registered.status);
     let mut nodes = Vec::new();
     for (index, account) in NODES.iter().enumerate() {
-        let key = KeyPair::from_seed([index as u8 + 1; 32]);
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
         let signer = chain.signer(account);
-        let args =
-            json!({"attestation_key": key.public_key().to_near_string(), "models": [model_id]});
+        let args = json!({"attestation_key": key.public_key().to_string(), "models": [model_id]});
         let outcome = signer
             .call(ORACLE, "register_node", &args, GAS, 10 * NEAR)
             .await

@@ -1,9 +1,11 @@
 //! NEAR's credentials files (what `near-cli` keeps under `~/.near-credentials`):
-//! `{"account_id", "public_key": "ed25519:…", "private_key": "ed25519:<base58 secret||public>"}`.
+//! `{"account_id", "public_key": "ed25519:…", "private_key": "ed25519:<base58 secret||public>"}`
+//! (older near-cli files spell the last field `secret_key`; both are read).
 
 use crate::crypto::{KeyError, SecretKey};
 use crate::AccountId;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
@@ -22,6 +24,8 @@ pub enum CredentialsError {
     },
     #[error("{path}: {source}")]
     Key { path: String, source: KeyError },
+    #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
+    Exists { path: String },
     #[error("{path}: public_key {found} is not the private key's {expected}")]
     PublicKeyMismatch {
         path: String,
@@ -35,6 +39,7 @@ pub enum CredentialsError {
 pub struct Credentials {
     pub account_id: AccountId,
     pub public_key: String,
+    #[serde(alias = "secret_key")]
     pub private_key: String,
 }
 
@@ -79,23 +84,32 @@ impl Credentials {
         Ok((credentials, key))
     }
 
-    /// Writes the file (creating its directory), readable by its owner only on Unix.
+    /// Writes a new file (creating its directory), never replacing an existing one: a key once
+    /// written is not lost to a second `write`. On Unix the file is created readable by its owner
+    /// only, before any key byte is written.
     pub fn write(&self, path: &Path) -> Result<(), CredentialsError> {
+        let name = path.display().to_string();
         let io = |source| CredentialsError::Io {
-            path: path.display().to_string(),
+            path: name.clone(),
             source,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let text = serde_json::to_string_pretty(self).expect("credentials serialise");
-        std::fs::write(path, text).map_err(io)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
-        Ok(())
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                CredentialsError::Exists { path: name.clone() }
+            } else {
+                io(source)
+            }
+        })?;
+        let text = serde_json::to_string_pretty(self).expect("credentials serialise");
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
     }
 }
 
@@ -115,10 +129,51 @@ mod tests {
         assert_eq!(secret.public_key(), key.public_key());
         let mut wrong = credentials.clone();
         wrong.public_key = SecretKey::from_seed([6; 32]).public_key().to_string();
-        wrong.write(&path).unwrap();
+        let wrong_path = dir.path().join("keys").join("wrong.json");
+        wrong.write(&wrong_path).unwrap();
         assert!(matches!(
-            Credentials::read(&path),
+            Credentials::read(&wrong_path),
             Err(CredentialsError::PublicKeyMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn an_existing_file_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.test.json");
+        let first = SecretKey::from_seed([1; 32]);
+        Credentials::new("node.test".parse().unwrap(), &first)
+            .write(&path)
+            .unwrap();
+        let second = Credentials::new("node.test".parse().unwrap(), &SecretKey::from_seed([2; 32]));
+        assert!(matches!(
+            second.write(&path),
+            Err(CredentialsError::Exists { .. })
+        ));
+        assert_eq!(
+            Credentials::read(&path).unwrap().1.public_key(),
+            first.public_key()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn near_cli_secret_key_spelling_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("legacy.json");
+        let key = SecretKey::from_seed([3; 32]);
+        let json = format!(
+            r#"{{"account_id":"a.test","public_key":"{}","secret_key":"{}"}}"#,
+            key.public_key(),
+            key
+        );
+        std::fs::write(&path, json).unwrap();
+        let (credentials, _) = Credentials::read(&path).unwrap();
+        assert_eq!(credentials.account_id.as_str(), "a.test");
     }
 }
