@@ -3,10 +3,10 @@
 //! transactions signed first and sent after, so their hash can be journaled before they leave.
 
 use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
-use oracle_protocol::{Digest32, ModelId, RequestParams, ResolvedOutput};
+use oracle_protocol::{Digest32, ModelId, NodeView, RequestView};
 use sdk::rpc::{hash58, ChainError, ChainStatus, NearRpc, TxOutcome, TxStatus, TxWait};
 use sdk::signer::Signer;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 /// One TGas.
@@ -15,63 +15,6 @@ pub const TGAS: u64 = 1_000_000_000_000;
 pub const ONE_NEAR: u128 = 1_000_000_000_000_000_000_000_000;
 /// What the contract says when a node attests twice: the first one counted.
 const ALREADY_ATTESTED: &str = "has already attested";
-
-/// A request as the contract's `get_request` and `list_pending_requests` return it (the fields
-/// the node reads; others are ignored).
-#[derive(Debug, Clone, Deserialize)]
-pub struct RequestView {
-    pub request_id: u64,
-    pub model_id: ModelId,
-    pub input: String,
-    pub params: RequestParams,
-    pub committee: Vec<String>,
-    /// Accounts that have attested so far.
-    #[serde(default)]
-    pub attested: Vec<String>,
-    /// The attestations with their signatures (newer contracts).
-    #[serde(default)]
-    pub attestations: Vec<AttestationEntry>,
-    #[serde(default)]
-    pub slashed: Vec<String>,
-    pub created_at: u64,
-    pub expires_at: u64,
-    /// `pending`, `resolved` or `timed_out`.
-    pub status: String,
-    pub answer: Option<ResolvedOutput>,
-}
-
-/// One attestation in a [`RequestView`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct AttestationEntry {
-    pub node: String,
-}
-
-impl RequestView {
-    pub fn is_pending(&self) -> bool {
-        self.status == "pending"
-    }
-
-    pub fn has_attested(&self, account: &str) -> bool {
-        self.attested.iter().any(|a| a == account)
-            || self.attestations.iter().any(|a| a.node == account)
-    }
-
-    pub fn on_committee(&self, account: &str) -> bool {
-        self.committee.iter().any(|a| a == account)
-    }
-}
-
-/// A node as `get_node` returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NodeView {
-    pub account_id: String,
-    pub attestation_key: String,
-    pub models: Vec<ModelId>,
-    /// yoctoNEAR, a decimal string.
-    pub stake: String,
-    /// `"active"` or `{"unbonding": {"unlocks_at": N}}`.
-    pub status: serde_json::Value,
-}
 
 /// The arguments of `submit_attestation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -74,6 +74,17 @@ pub enum NodeStatus {
     },
 }
 
+impl core::fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NodeStatus::Active => f.write_str("active"),
+            NodeStatus::Unbonding { unlocks_at } => {
+                write!(f, "unbonding (stake unlocks at block {unlocks_at})")
+            }
+        }
+    }
+}
+
 /// A registered node (`get_node`, `list_nodes`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeView {

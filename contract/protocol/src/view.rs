@@ -37,6 +37,16 @@ pub enum RequestPhase {
     TimedOut,
 }
 
+impl core::fmt::Display for RequestPhase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RequestPhase::Pending => "pending",
+            RequestPhase::Resolved => "resolved",
+            RequestPhase::TimedOut => "timed_out",
+        })
+    }
+}
+
 /// One attestation the contract accepted: the node, what it claimed, and its ed25519 signature
 /// over [`AttestationMessage::signing_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +87,21 @@ pub struct RequestView {
 }
 
 impl RequestView {
+    /// Whether the request still takes attestations towards its quorum.
+    pub fn is_pending(&self) -> bool {
+        self.status == RequestPhase::Pending
+    }
+
+    /// Whether `account` is on the request's committee.
+    pub fn on_committee(&self, account: &str) -> bool {
+        self.committee.iter().any(|member| member == account)
+    }
+
+    /// Whether the contract holds an attestation from `account`.
+    pub fn has_attested(&self, account: &str) -> bool {
+        self.attested.iter().any(|node| node == account)
+    }
+
     /// The message `attestation`'s node signed, on the chain `chain_id` and the oracle contract
     /// `oracle_contract` this view was read from.
     pub fn attestation_message(

@@ -2,11 +2,12 @@
 //! attestation key and the model it serves. Idempotent: an account already registered is
 //! reported as such and nothing is sent.
 
-use crate::chain::{NodeView, ONE_NEAR};
+use crate::chain::ONE_NEAR;
 use crate::config::NodeConfig;
 use crate::daemon::connect;
 use anyhow::{bail, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
+use oracle_protocol::NodeView;
 use oracle_protocol::{Digest32, ModelId};
 use sdk::keys::Credentials;
 use sdk::rpc::TxStatus;

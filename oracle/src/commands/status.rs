@@ -1,12 +1,12 @@
 //! `oracle-node status`: the node as its config, the chain, its journal and its running daemon
 //! see it.
 
-use crate::chain::NodeView;
 use crate::config::NodeConfig;
 use crate::daemon::{connect, HTTP_ADDR_FILE};
 use crate::journal::{Job, JobState, Journal};
 use crate::metrics::HealthReport;
 use anyhow::{anyhow, bail, Context, Result};
+use oracle_protocol::NodeView;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;

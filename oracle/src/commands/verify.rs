@@ -1,11 +1,11 @@
 //! `oracle-node verify <request id>`: re-execute a resolved request with the local engine,
 //! exactly as a node does, and compare with what the quorum agreed on.
 
-use crate::chain::RequestView;
 use crate::config::NodeConfig;
 use crate::engine;
 use anyhow::{bail, Result};
 use oracle_protocol::Digest32;
+use oracle_protocol::RequestView;
 use sdk::inference::{engine_request, RequestKey};
 use sdk::rpc::{NearRpc, RetryPolicy};
 use serde_json::json;

@@ -24,7 +24,7 @@ use tracing::info;
 #[derive(Debug)]
 pub struct ComputeJob {
     pub request_id: u64,
-    pub view: Option<crate::chain::RequestView>,
+    pub view: Option<oracle_protocol::RequestView>,
 }
 
 /// Runs the pipeline until `ctx`'s stop signal; then stops taking work, lets the jobs in hand
