@@ -12,7 +12,7 @@ use kernels::tiny_model::TinyModel;
 use oracle_protocol::{Digest32, ModelId, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
 use sdk::oracle::verify::verify_view;
-use sdk::oracle::{OracleClient, OracleError, VerifyError};
+use sdk::oracle::{NewRequest, OracleClient, OracleError, VerifyError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -56,6 +56,24 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
     assert_eq!(client.get_info().await.unwrap().pending_requests, 1);
     let listed = client.list_pending_requests(0, 10).await.unwrap();
     assert_eq!(listed[0].request_id, pending.request_id);
+    // Without the event (as on NEAR while the yield waits), the request is found by what it is.
+    let sender = listed[0].requester.clone();
+    let described = NewRequest {
+        sender: &sender,
+        model_id: &model_id,
+        input: "What is 2+2?",
+        params: &params(),
+        first_possible_id: 0,
+    };
+    assert_eq!(
+        client.find_new_request(&described).await.unwrap(),
+        Some(pending.request_id)
+    );
+    let other_input = NewRequest {
+        input: "What is 3+3?",
+        ..described
+    };
+    assert_eq!(client.find_new_request(&other_input).await.unwrap(), None);
     assert!(matches!(
         pending.wait(Duration::from_millis(500)).await,
         Err(OracleError::WaitTimeout { .. })

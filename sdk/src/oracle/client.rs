@@ -160,6 +160,8 @@ impl OracleClient {
             .estimate_fee(model_id, params, input_bytes)
             .await?
             .total;
+        // Ids are handed out in order: ours is at least the next one now.
+        let first_possible_id = self.get_info().await?.next_request_id;
         let args = json!({"model_id": model_id, "input": input, "params": params});
         let action = Action::FunctionCall(Box::new(FunctionCallAction {
             method_name: "request".into(),
@@ -169,7 +171,14 @@ impl OracleClient {
         }));
         let tx_hash = signer.submit(&self.contract, vec![action]).await?;
         let sender = signer.account_id().to_string();
-        let request_id = self.find_request_id(&tx_hash, &sender).await?;
+        let ours = NewRequest {
+            sender: &sender,
+            model_id,
+            input,
+            params,
+            first_possible_id,
+        };
+        let request_id = self.find_request_id(&tx_hash, &ours).await?;
         Ok(PendingRequest::new(
             self.rpc.clone(),
             request_id,
@@ -179,13 +188,21 @@ impl OracleClient {
         ))
     }
 
-    /// Polls transaction `tx_hash` until the oracle's `request_created` event shows up.
-    async fn find_request_id(&self, tx_hash: &str, sender: &str) -> Result<u64, OracleError> {
+    /// Polls transaction `tx_hash` until the oracle's `request_created` event shows up in the
+    /// receipts executed so far, or, where the RPC does not report receipts before the whole
+    /// transaction ends (NEAR does not while the request's yield waits), until a request made
+    /// by the sender with this model, input and parameters appears among the new ones (two
+    /// identical requests sent at once by one account are then told apart by order only).
+    async fn find_request_id(
+        &self,
+        tx_hash: &str,
+        ours: &NewRequest<'_>,
+    ) -> Result<u64, OracleError> {
         let deadline = Instant::now() + FIND_REQUEST_DEADLINE;
         loop {
             match self
                 .rpc
-                .tx_status_with_receipts(tx_hash, sender, TxWait::IncludedFinal)
+                .tx_status_with_receipts(tx_hash, ours.sender, TxWait::IncludedFinal)
                 .await
             {
                 Ok(outcome) => {
@@ -203,6 +220,9 @@ impl OracleClient {
                 Err(error) if error.rpc_cause() == Some("UNKNOWN_TRANSACTION") => {}
                 Err(error) => return Err(error.into()),
             }
+            if let Some(id) = self.find_new_request(ours).await? {
+                return Ok(id);
+            }
             if Instant::now() >= deadline {
                 return Err(OracleError::NoRequestCreated {
                     tx_hash: tx_hash.to_string(),
@@ -212,6 +232,23 @@ impl OracleClient {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// The first request from `ours.first_possible_id` on that `ours` describes, if the
+    /// oracle has it yet.
+    pub async fn find_new_request(
+        &self,
+        ours: &NewRequest<'_>,
+    ) -> Result<Option<u64>, OracleError> {
+        let next = self.get_info().await?.next_request_id;
+        for request_id in ours.first_possible_id..next {
+            match self.get_request(request_id).await {
+                Ok(view) if ours.is(&view) => return Ok(Some(request_id)),
+                Ok(_) | Err(OracleError::UnknownRequest { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
     }
 
     /// The request id in the `request_created` event the oracle's own receipt logged.
@@ -227,5 +264,27 @@ impl OracleClient {
                 let created: RequestCreated = serde_json::from_value(event.data[0].clone()).ok()?;
                 Some(created.request_id)
             })
+    }
+}
+
+/// What identifies a request just sent, among the oracle's new requests.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRequest<'a> {
+    /// The account that called `request`.
+    pub sender: &'a str,
+    pub model_id: &'a ModelId,
+    pub input: &'a str,
+    pub params: &'a RequestParams,
+    /// `get_info().next_request_id` read before the request was sent.
+    pub first_possible_id: u64,
+}
+
+impl NewRequest<'_> {
+    /// Whether `view` is the request described.
+    pub fn is(&self, view: &RequestView) -> bool {
+        view.requester == self.sender
+            && view.model_id == *self.model_id
+            && view.input == self.input
+            && view.params == *self.params
     }
 }

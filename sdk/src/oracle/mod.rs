@@ -6,7 +6,7 @@ mod error;
 mod pending;
 pub mod verify;
 
-pub use client::{OracleClient, REQUEST_GAS};
+pub use client::{NewRequest, OracleClient, REQUEST_GAS};
 pub use error::OracleError;
 pub use pending::PendingRequest;
 pub use verify::{Verification, VerifyError};
