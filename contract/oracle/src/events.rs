@@ -3,7 +3,6 @@
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
-use near_sdk::serde_json::{self, json};
 use oracle_protocol::{EVENT_STANDARD, EVENT_VERSION};
 
 /// Every event the oracle emits.
@@ -52,15 +51,9 @@ impl Event {
 
     /// Logs the event with `data` as its single data entry.
     pub fn emit(self, data: impl Serialize) {
-        let body = json!({
-            "standard": EVENT_STANDARD,
-            "version": EVENT_VERSION,
-            "event": self.name(),
-            "data": [data],
-        });
-        env::log_str(&format!(
-            "EVENT_JSON:{}",
-            serde_json::to_string(&body).unwrap_or_else(|_| env::abort())
-        ));
+        let line =
+            oracle_protocol::event_log_line(EVENT_STANDARD, EVENT_VERSION, self.name(), &data)
+                .unwrap_or_else(|_| env::abort());
+        env::log_str(&line);
     }
 }

@@ -7,6 +7,7 @@
 //! the inference engine or anything that touches floats or the operating system.
 
 mod attestation;
+mod event;
 mod ids;
 pub mod json_numbers;
 mod registry;
@@ -16,6 +17,7 @@ mod signature;
 mod view;
 
 pub use attestation::{AttestationMessage, ATTESTATION_DOMAIN};
+pub use event::{event_log_line, EVENT_LOG_PREFIX};
 pub use ids::{Digest32, IdError, ModelId};
 pub use registry::{ModelView, NodeStatus, NodeView, OracleConfig, OracleInfo};
 pub use request::{

@@ -32,6 +32,6 @@ mod interface;
 pub use answer::{answer, decode, AnswerError, MAX_RESPONSE_BYTES};
 pub use interface::{ask, ext_oracle, REQUEST_GAS};
 pub use oracle_protocol::{
-    Digest32, FeeEstimate, ModelId, OracleResponse, RequestParams, ResolvedOutput, ResponseStatus,
-    MAX_OUTPUT_SCHEMA_BYTES, MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
+    event_log_line, Digest32, FeeEstimate, ModelId, OracleResponse, RequestParams, ResolvedOutput,
+    ResponseStatus, MAX_OUTPUT_SCHEMA_BYTES, MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
 };

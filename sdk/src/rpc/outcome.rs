@@ -62,7 +62,11 @@ pub struct Nep297Event {
 impl Nep297Event {
     /// The event a log line carries, if it is one.
     pub fn parse(log: &str) -> Option<Self> {
-        serde_json::from_str(log.strip_prefix("EVENT_JSON:")?.trim_start()).ok()
+        serde_json::from_str(
+            log.strip_prefix(oracle_protocol::EVENT_LOG_PREFIX)?
+                .trim_start(),
+        )
+        .ok()
     }
 }
 
