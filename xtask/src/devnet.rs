@@ -56,11 +56,8 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     runtime.block_on(async {
         tokio::select! {
             report = devnet::run(&options) => report.map(|_| ()),
-            // Ctrl-C before the devnet is up: dropping it stops what had started.
-            _ = tokio::signal::ctrl_c() => {
-                println!("\nCtrl-C: stopping what had started");
-                Ok(())
-            }
+            // Ctrl-C at any point: dropping the devnet (or what had started of it) stops it.
+            _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })
 }

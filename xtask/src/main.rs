@@ -99,9 +99,27 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     run(cargo_command().args(args))
 }
 
+/// `cargo` in the workspace root, without the variables `cargo run` set for xtask itself: build
+/// scripts that watch them (ring's watch `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …) would
+/// otherwise rebuild on every switch between `cargo xtask` and a plain `cargo build`.
 pub(crate) fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(e2e_tests::layout::workspace_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_xtask = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref());
+        if set_for_xtask {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 

@@ -21,6 +21,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// A funded genesis account left for the reader's own node (README's operator walkthrough).
+pub const OPERATOR: &str = "operator.test";
 /// Marks a folder as a devnet's, so a fresh start only ever deletes one of ours.
 const MARKER: &str = "DEVNET";
 /// How long a stopping process gets before `kill -9`.
@@ -104,7 +106,6 @@ pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
-        println!("\nCtrl-C: stopping the nodes and the chain");
     }
     drop(devnet);
     Ok(report)
@@ -122,7 +123,7 @@ impl Devnet {
         let names: Vec<String> = (0..engines.len())
             .map(|i| format!("node{i}.test"))
             .collect();
-        let mut accounts: Vec<String> = [OWNER, ORACLE, DAPP, vault::VAULT, USER]
+        let mut accounts: Vec<String> = [OWNER, ORACLE, DAPP, vault::VAULT, USER, OPERATOR]
             .iter()
             .map(|a| a.to_string())
             .collect();
@@ -138,10 +139,10 @@ impl Devnet {
             options.block_time_ms,
             &accounts,
         )?;
-        step("deploy the oracle (committee 3, quorum 2) and register the model; deploy the example dApp");
+        step("deploy the oracle (committee 3, quorum 3: every node must agree) and register the model; deploy the example dApp");
         let settings = OracleSettings {
             committee_size: 3,
-            quorum: 2,
+            quorum: 3,
         };
         let deployment = deploy(&localnet, settings).await?;
         println!("  model {}", deployment.model_id);
@@ -162,7 +163,7 @@ impl Devnet {
             println!(
                 "  {name}: {}, home {}",
                 engine.describe(),
-                node.home.display()
+                report::shown(&node.home)
             );
             nodes.push((node, engine));
         }
@@ -227,6 +228,7 @@ impl Devnet {
 impl Drop for Devnet {
     /// Stops the nodes (SIGTERM, then `kill -9` after a grace period), then the chain.
     fn drop(&mut self) {
+        step("stop the nodes and the chain");
         for (node, _) in &mut self.nodes {
             node.process().terminate();
         }

@@ -2,7 +2,7 @@
 //! use the running devnet.
 
 use super::demo::{ClaimOutcome, DemoReport};
-use super::{step, vault, Devnet};
+use super::{step, vault, Devnet, OPERATOR};
 use crate::cluster::{binary, DAPP, ORACLE, USER};
 use crate::layout::workspace_root;
 use oracle_protocol::RequestView;
@@ -129,7 +129,7 @@ pub fn print_usage(devnet: &Devnet) {
         vault::VAULT
     );
     println!(
-        "  account keys {}/<account>.json (NEAR credentials files)",
+        "  account keys {}/<account>.json (NEAR credentials files; {OPERATOR} is spare, for your own node)",
         shown(&keys)
     );
     println!(
@@ -162,7 +162,7 @@ fn binary_path(name: &str) -> String {
 }
 
 /// `path` relative to the repository root when it is under it.
-fn shown(path: &Path) -> String {
+pub(super) fn shown(path: &Path) -> String {
     let root = workspace_root();
     path.strip_prefix(&root)
         .unwrap_or(path)
