@@ -32,7 +32,8 @@ async fn the_devnet_answers_alike_on_three_engine_configurations() {
     let options = DevnetOptions {
         dir: dir.path().join("devnet"),
         rpc_port: free_port().unwrap(),
-        block_time_ms: 200,
+        // 200 blocks of 500 ms: time for the scalar node's verdict under a loaded CPU.
+        block_time_ms: 500,
         max_tokens: 12,
         exit_after_demo: true,
     };

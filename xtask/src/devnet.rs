@@ -19,8 +19,9 @@ pub struct DevnetArgs {
     /// Default: target/devnet.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Milliseconds between blocks.
-    #[arg(long, default_value_t = 250)]
+    /// Milliseconds between blocks. A request times out after 200 blocks, and the scalar node on
+    /// one thread needs about 40 s for the vault's verdict on this kind of machine.
+    #[arg(long, default_value_t = 500)]
     block_time_ms: u64,
     /// Tokens the demo question may generate.
     #[arg(long, default_value_t = 16)]

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kernels::engine::Engine;
 use kernels::model_cache::resolve_model;
 use kernels::quant::KernelPath;
-use oracle_protocol::RequestView;
+use oracle_protocol::{RequestPhase, RequestView};
 use sdk::oracle::{OracleClient, Verification};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -130,6 +130,14 @@ async fn all_attested(client: &OracleClient, request_id: u64) -> Result<RequestV
         let request = client.get_request(request_id).await?;
         if request.attestations.len() == request.committee.len() {
             return Ok(request);
+        }
+        if request.status == RequestPhase::TimedOut {
+            bail!(
+                "request {request_id} timed out (200 blocks) with {} of {} attestations: the \
+                 slowest engine took longer than that; give it more time with longer blocks",
+                request.attestations.len(),
+                request.committee.len()
+            );
         }
         if started.elapsed() > ANSWER_TIMEOUT {
             bail!(
