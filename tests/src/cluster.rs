@@ -6,6 +6,7 @@
 use crate::layout::contracts_dir;
 use anyhow::{bail, Context, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
+use oracle::config::{NodeConfig, CONFIG_FILE};
 use oracle_protocol::{Digest32, ModelId};
 use sdk::rpc::{NearRpc, RetryPolicy, TxStatus};
 use sdk::signer::Signer;
@@ -72,6 +73,21 @@ impl Process {
         None
     }
 
+    /// Its exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.0
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten())
+    }
+
+    /// SIGTERM, then `kill -9` if it has not exited within `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        self.terminate();
+        if self.wait_exit(grace).is_none() {
+            self.kill9();
+        }
+    }
+
     /// SIGTERM (graceful stop).
     pub fn terminate(&self) {
         if let Some(child) = &self.0 {
@@ -99,11 +115,22 @@ pub struct Localnet {
 }
 
 impl Localnet {
-    /// Starts a chain in `dir` with `accounts` (1000 NEAR each) as genesis accounts.
+    /// Starts a chain in `dir` on a free port with `accounts` (1000 NEAR each) as genesis
+    /// accounts.
     pub fn start(dir: &Path, block_time_ms: u64, accounts: &[String]) -> Result<Self> {
+        Self::start_on(dir, free_port()?, block_time_ms, accounts)
+    }
+
+    /// Starts a chain in `dir` serving RPC on 127.0.0.1:`port`; its log goes to `dir`.log.
+    pub fn start_on(
+        dir: &Path,
+        port: u16,
+        block_time_ms: u64,
+        accounts: &[String],
+    ) -> Result<Self> {
         let mut localnet = Self {
             dir: dir.to_path_buf(),
-            port: free_port()?,
+            port,
             block_time_ms,
             accounts: accounts.to_vec(),
             process: Process(None),
@@ -133,19 +160,43 @@ impl Localnet {
             .args(["--rpc-addr", &format!("127.0.0.1:{}", self.port)])
             .args(["--block-time-ms", &self.block_time_ms.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(self.log_file()?);
         for account in &self.accounts {
             command.args(["--genesis-account", account]);
         }
         self.process = Process(Some(command.spawn().context("starting localnet")?));
         let started = Instant::now();
         while !addr_file.exists() {
+            if let Some(status) = self.process.exited() {
+                bail!(
+                    "localnet exited ({status}) before serving 127.0.0.1:{}; see {}",
+                    self.port,
+                    self.log_path().display()
+                );
+            }
             if started.elapsed() > Duration::from_secs(60) {
                 bail!("localnet did not start");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
+    }
+
+    /// Where the chain's log goes: next to its data directory.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.with_extension("log")
+    }
+
+    fn log_file(&self) -> Result<std::fs::File> {
+        Ok(std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?)
+    }
+
+    /// SIGTERM, then `kill -9` after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        self.process.stop(grace);
     }
 
     pub fn rpc(&self) -> Result<NearRpc> {
@@ -180,14 +231,16 @@ pub struct Deployment {
     pub model_id: ModelId,
 }
 
-fn succeed(outcome: sdk::rpc::TxOutcome, what: &str) -> Result<sdk::rpc::TxOutcome> {
+/// `outcome`, or an error naming `what` when the transaction failed.
+pub fn succeed(outcome: sdk::rpc::TxOutcome, what: &str) -> Result<sdk::rpc::TxOutcome> {
     if let TxStatus::Failure(error) = &outcome.status {
         bail!("{what} failed: {error}");
     }
     Ok(outcome)
 }
 
-fn contract_wasm(file: &str) -> Result<Vec<u8>> {
+/// A built contract's wasm from `target/contracts`.
+pub fn contract_wasm(file: &str) -> Result<Vec<u8>> {
     let path = contracts_dir().join(file);
     std::fs::read(&path).with_context(|| {
         format!(
@@ -266,20 +319,9 @@ pub async fn deploy(localnet: &Localnet, settings: OracleSettings) -> Result<Dep
 }
 
 impl Deployment {
-    /// A view call. Tried up to three times: localnet sometimes answers a `final` query with
-    /// GARBAGE_COLLECTED_BLOCK while its head moves (a known localnet race).
+    /// A view call on the final head.
     pub async fn view(&self, contract: &str, method: &str, args: Value) -> Result<Value> {
-        let mut tries = 0;
-        loop {
-            match self.rpc.view_json(contract, method, &args).await {
-                Ok(value) => return Ok(value),
-                Err(e) if tries < 2 && e.rpc_cause() == Some("GARBAGE_COLLECTED_BLOCK") => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(self.rpc.view_json(contract, method, &args).await?)
     }
 
     /// `alice.test` asks the dApp `question` (greedy, `max_tokens`), paying the oracle's
@@ -442,6 +484,17 @@ impl OracleNode {
             .stdout(Stdio::null())
             .stderr(log);
         self.process = Process(Some(command.spawn()?));
+        Ok(())
+    }
+
+    /// Writes the chain settings (and every other option the environment set) into the home's
+    /// `config.toml`, with `edit` applied, and stops passing them through the environment: then
+    /// `oracle-node <command> --home H` needs nothing else.
+    pub fn write_config(&mut self, edit: impl FnOnce(&mut NodeConfig)) -> Result<()> {
+        let mut config = NodeConfig::load_with_env(&self.home, self.env.clone())?;
+        edit(&mut config);
+        std::fs::write(self.home.join(CONFIG_FILE), config.to_toml())?;
+        self.env.clear();
         Ok(())
     }
 

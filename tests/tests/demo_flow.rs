@@ -1,44 +1,82 @@
-//! The main command's flow on the real model: a dApp asks, three differently configured nodes
-//! answer with bit-identical digests, the quorum resolves and the dApp's callback has the answer.
+//! The main command's devnet, end to end on the real model (`--exit-after-demo`): a localnet
+//! chain, the oracle, the example dApp and the vault, three `oracle-node` processes each with a
+//! different engine configuration. The question and the claim get three identical digests, the
+//! dApp stores its answer, the vault settles the claim within its caps, and both answers verify
+//! by re-execution.
 
-use e2e_tests::demo::run_in_process;
-use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
-use kernels::quant::KernelPath;
+use e2e_tests::cluster::{free_port, ONE_NEAR};
+use e2e_tests::devnet::{self, DevnetOptions, EngineSetup};
+use oracle_protocol::{RequestPhase, RequestView};
 
-#[test]
-fn three_nodes_answer_the_dapp_with_identical_digests() {
-    let model = ModelCache::from_env()
-        .with_progress(false)
-        .ensure(&DEFAULT_MODEL)
-        .expect("the default model (run `cargo xtask fetch-model`)");
-    let nodes = [
-        (KernelPath::detect(), 2),
-        (KernelPath::detect(), 1),
-        (KernelPath::Scalar, 1),
-    ];
-    let mut lines = Vec::new();
-    let outcome = run_in_process(
-        &model,
-        DEFAULT_MODEL.sha256.parse().unwrap(),
-        &nodes,
-        "What is the capital of France?",
-        &mut |line| lines.push(line),
-    )
-    .unwrap();
-    assert_eq!(outcome.answers.len(), 3, "committee of three");
-    let first = &outcome.answers[0];
-    assert!(outcome
-        .answers
-        .iter()
-        .all(|a| a.result_digest == first.result_digest));
-    assert!(first.text.contains("Paris"), "{}", first.text);
-    let outcomes: Vec<&str> = outcome.answers.iter().map(|a| a.outcome.as_str()).collect();
-    assert_eq!(outcomes, ["recorded", "resolved", "agreed"]);
-    let answered = &outcome.dapp_state["answer"]["answered"];
-    assert_eq!(answered["output"].as_str(), Some(first.text.as_str()));
+fn yocto(value: &serde_json::Value) -> u128 {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// Every committee member attested, all with one digest, and the quorum resolved on it.
+fn assert_identical_digests(request: &RequestView) {
+    assert_eq!(request.status, RequestPhase::Resolved, "{request:?}");
+    assert_eq!(request.attestations.len(), 3, "{request:?}");
+    let answer = request.answer.as_ref().unwrap();
+    for attestation in &request.attestations {
+        assert_eq!(
+            attestation.result_digest, answer.result_digest,
+            "{request:?}"
+        );
+        assert_eq!(attestation.output_hash, answer.output_hash, "{request:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devnet_answers_alike_on_three_engine_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DevnetOptions {
+        dir: dir.path().join("devnet"),
+        rpc_port: free_port().unwrap(),
+        // 200 blocks of 500 ms: time for the scalar node's verdict under a loaded CPU.
+        block_time_ms: 500,
+        max_tokens: 12,
+        exit_after_demo: true,
+    };
+    let report = devnet::run(&options).await.unwrap();
+
+    let engines: Vec<_> = report.engines.iter().map(|(_, e)| e.clone()).collect();
+    assert_eq!(engines, EngineSetup::three());
+
+    let question = &report.question;
+    assert_identical_digests(&question.request);
+    let answered = &question.dapp_state["answer"]["answered"];
+    let output = answered["output"].as_str().unwrap();
+    assert!(output.contains("Paris"), "{output}");
+    assert_eq!(output, question.request.answer.as_ref().unwrap().output);
     assert_eq!(
         answered["oracle_request_id"].as_u64(),
-        Some(outcome.request_id)
+        Some(question.request.request_id)
     );
-    assert!(lines.iter().any(|l| l.contains("agreed bit for bit")));
+
+    let claim = &report.claim;
+    assert_identical_digests(&claim.request);
+    let funds_before = yocto(&claim.vault_before["funds"]);
+    let funds_after = yocto(&claim.vault_after["funds"]);
+    let status = &claim.claim["status"];
+    if status == "paid" {
+        assert!(claim.amount <= ONE_NEAR, "within the per-claim cap");
+        assert_eq!(funds_after, funds_before - claim.amount);
+        assert_eq!(yocto(&claim.vault_after["spent_today"]), claim.amount);
+    } else {
+        assert!(status["rejected"]["reason"].is_string(), "{status}");
+        assert_eq!(funds_after, funds_before, "a rejected claim moves nothing");
+    }
+    let verdict: serde_json::Value =
+        serde_json::from_str(&claim.request.answer.as_ref().unwrap().output).unwrap();
+    assert!(["approve", "reject"].contains(&verdict["decision"].as_str().unwrap()));
+
+    let verified: Vec<u64> = report.verifications.iter().map(|v| v.request_id).collect();
+    assert_eq!(
+        verified,
+        [question.request.request_id, claim.request.request_id]
+    );
+    for verification in &report.verifications {
+        assert!(verification.agreeing.len() >= verification.quorum as usize);
+        assert!(verification.output_checked);
+    }
 }

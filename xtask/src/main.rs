@@ -1,7 +1,7 @@
 //! xtask: the project's build orchestration, run as `cargo xtask <command>`.
 //!
 //! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
-//! - `devnet`: the main job.
+//! - `devnet`: the main job: a local devnet with a demo, running until Ctrl-C.
 //! - `build-contracts`, `fetch-model`: the set-up steps on their own.
 //!
 //! It must never be a dependency of another crate; it only drives cargo and the project's tools.
@@ -27,8 +27,8 @@ struct Cli {
 enum Task {
     /// Set up (wasm target, contracts, model) and run every check CI runs: fmt, clippy, tests.
     Test,
-    /// Run the main job on this machine.
-    Devnet,
+    /// Run a devnet on this machine: chain, contracts, three nodes, a demo; then until Ctrl-C.
+    Devnet(devnet::DevnetArgs),
     /// Build every contract under contract/ to wasm32 and check it loads on NEAR.
     BuildContracts,
     /// Put the default model into the cache and verify its SHA-256.
@@ -44,7 +44,7 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Task::Test => test(),
-        Task::Devnet => devnet::run(),
+        Task::Devnet(args) => devnet::run(args),
         Task::BuildContracts => contracts::build_all(),
         Task::FetchModel => fetch_model().map(|_| ()),
     }
@@ -103,9 +103,27 @@ pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     run(cargo_command().args(args))
 }
 
+/// `cargo` in the workspace root, without the variables `cargo run` set for xtask itself: build
+/// scripts that watch them (ring's watch `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …) would
+/// otherwise rebuild on every switch between `cargo xtask` and a plain `cargo build`.
 pub(crate) fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(e2e_tests::layout::workspace_root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_xtask = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref());
+        if set_for_xtask {
+            command.env_remove(name.as_ref());
+        }
+    }
     command
 }
 

@@ -1,0 +1,265 @@
+//! The devnet `cargo xtask devnet` runs: a `localnet` chain on a fixed port, the oracle, the
+//! example dApp and the smart-asset vault deployed, and three `oracle-node` processes on the real
+//! model, each with a different engine configuration. It sends a demo question and a demo claim,
+//! prints the answers with their attestations and a verification by re-execution, then (unless
+//! told to exit) prints how to send more and runs until Ctrl-C. Every child process is stopped
+//! when the devnet is dropped, whatever the path out.
+
+mod demo;
+mod report;
+mod vault;
+
+pub use demo::{ClaimOutcome, DemoReport, QuestionOutcome};
+
+use crate::cluster::{
+    deploy, Deployment, Localnet, OracleNode, OracleSettings, DAPP, ORACLE, OWNER, USER,
+};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use kernels::quant::KernelPath;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A funded genesis account left for the reader's own node (README's operator walkthrough).
+pub const OPERATOR: &str = "operator.test";
+/// Marks a folder as a devnet's, so a fresh start only ever deletes one of ours.
+const MARKER: &str = "DEVNET";
+/// How long a stopping process gets before `kill -9`.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long the nodes get to load the model.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How to run the devnet.
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    /// The devnet's folder (chain data, keys, node homes); wiped at each start.
+    pub dir: PathBuf,
+    /// The chain's RPC port on 127.0.0.1.
+    pub rpc_port: u16,
+    pub block_time_ms: u64,
+    /// Tokens the demo question may generate.
+    pub max_tokens: u32,
+    /// Stop after the demo instead of running until Ctrl-C.
+    pub exit_after_demo: bool,
+}
+
+/// One node's engine: the `kernels` and `threads` options of its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSetup {
+    pub kernels: &'static str,
+    /// 0 uses every core.
+    pub threads: usize,
+}
+
+impl EngineSetup {
+    /// The three configurations the nodes run: SIMD on every core, SIMD on one thread, and the
+    /// scalar reference kernels. Every one gives the same bits.
+    pub fn three() -> [EngineSetup; 3] {
+        [
+            EngineSetup {
+                kernels: "auto",
+                threads: 0,
+            },
+            EngineSetup {
+                kernels: "auto",
+                threads: 1,
+            },
+            EngineSetup {
+                kernels: "scalar",
+                threads: 1,
+            },
+        ]
+    }
+
+    /// E.g. `avx2 kernels, every core`.
+    pub fn describe(&self) -> String {
+        let kernels = match self.kernels {
+            "auto" => KernelPath::detect().name(),
+            other => other,
+        };
+        match self.threads {
+            0 => format!("{kernels} kernels, every core"),
+            1 => format!("{kernels} kernels, one thread"),
+            n => format!("{kernels} kernels, {n} threads"),
+        }
+    }
+}
+
+/// A running devnet: the chain, the contracts and the nodes.
+pub struct Devnet {
+    pub dir: PathBuf,
+    pub localnet: Localnet,
+    pub deployment: Deployment,
+    /// Each node with the engine it runs.
+    pub nodes: Vec<(OracleNode, EngineSetup)>,
+}
+
+/// Starts the devnet, runs the demo and prints it; then, unless `exit_after_demo`, prints how to
+/// use the devnet and waits for Ctrl-C. The devnet is stopped on every way out.
+pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
+    let devnet = Devnet::start(options).await?;
+    let report = demo::run(&devnet, options.max_tokens).await?;
+    report::print_demo(&report);
+    if !options.exit_after_demo {
+        report::print_usage(&devnet);
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    drop(devnet);
+    Ok(report)
+}
+
+impl Devnet {
+    /// A fresh devnet in `options.dir`: chain, contracts, three registered nodes running.
+    pub async fn start(options: &DevnetOptions) -> Result<Self> {
+        fresh_dir(&options.dir)?;
+        let address = format!("127.0.0.1:{}", options.rpc_port);
+        TcpListener::bind(&address).with_context(|| {
+            format!("{address} is taken (another devnet?); choose another port")
+        })?;
+        let engines = EngineSetup::three();
+        let names: Vec<String> = (0..engines.len())
+            .map(|i| format!("node{i}.test"))
+            .collect();
+        let mut accounts: Vec<String> = [OWNER, ORACLE, DAPP, vault::VAULT, USER, OPERATOR]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        accounts.extend(names.iter().cloned());
+
+        step(&format!(
+            "start the chain: localnet on http://{address}, {} ms blocks",
+            options.block_time_ms
+        ));
+        let localnet = Localnet::start_on(
+            &options.dir.join("chain"),
+            options.rpc_port,
+            options.block_time_ms,
+            &accounts,
+        )?;
+        step("deploy the oracle (committee 3, quorum 3: every node must agree) and register the model; deploy the example dApp");
+        let settings = OracleSettings {
+            committee_size: 3,
+            quorum: 3,
+        };
+        let deployment = deploy(&localnet, settings).await?;
+        println!("  model {}", deployment.model_id);
+        step("deploy the smart-asset vault and fund it");
+        vault::deploy(&localnet, &deployment).await?;
+        println!("  rule: {}", vault::RULE);
+
+        step("init, register (10 NEAR stake) and run three oracle-node processes");
+        let mut nodes = Vec::new();
+        for (name, engine) in names.iter().zip(engines) {
+            let mut node = OracleNode::init(&localnet, &options.dir.join(name), name)?;
+            node.write_config(|config| {
+                config.kernels = engine.kernels.to_string();
+                config.threads = engine.threads;
+            })?;
+            node.register(10)?;
+            node.start(&[])?;
+            println!(
+                "  {name}: {}, home {}",
+                engine.describe(),
+                report::shown(&node.home)
+            );
+            nodes.push((node, engine));
+        }
+        let mut devnet = Self {
+            dir: options.dir.clone(),
+            localnet,
+            deployment,
+            nodes,
+        };
+        devnet.wait_until_loaded().await?;
+        Ok(devnet)
+    }
+
+    /// Waits (with a progress bar) until every node has loaded the model and serves HTTP.
+    async fn wait_until_loaded(&mut self) -> Result<()> {
+        let bar = ProgressBar::new(self.nodes.len() as u64).with_style(
+            ProgressStyle::with_template(
+                "  {spinner} loading the model in the nodes [{bar:20}] {pos}/{len} ({elapsed})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let started = Instant::now();
+        loop {
+            let mut loaded = 0;
+            for (node, _) in &mut self.nodes {
+                if let Some(status) = node.process().exited() {
+                    bar.abandon();
+                    bail!(
+                        "{} exited ({status}) while starting; its log: {}",
+                        node.account,
+                        node.home.join("node.log").display()
+                    );
+                }
+                if node.home.join(oracle::daemon::HTTP_ADDR_FILE).exists() {
+                    loaded += 1;
+                }
+            }
+            bar.set_position(loaded);
+            if loaded == self.nodes.len() as u64 {
+                bar.finish_and_clear();
+                println!(
+                    "  the model is loaded in every node ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            if started.elapsed() > LOAD_TIMEOUT {
+                bar.abandon();
+                bail!("the nodes did not load the model in {LOAD_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn rpc_url(&self) -> String {
+        self.localnet.url()
+    }
+}
+
+impl Drop for Devnet {
+    /// Stops the nodes (SIGTERM, then `kill -9` after a grace period), then the chain.
+    fn drop(&mut self) {
+        step("stop the nodes and the chain");
+        for (node, _) in &mut self.nodes {
+            node.process().terminate();
+        }
+        for (node, _) in &mut self.nodes {
+            node.process().stop(STOP_GRACE);
+        }
+        self.localnet.stop(STOP_GRACE);
+    }
+}
+
+/// Empties `dir` for a fresh devnet; refuses to delete a non-empty folder that is not a devnet's.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)?.next().is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            bail!(
+                "{} is not empty and not a devnet folder; choose another --dir",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("emptying {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "A devnet's folder: `cargo xtask devnet` deletes and recreates it at each start.\n",
+    )?;
+    Ok(())
+}
+
+/// A step's headline.
+fn step(text: &str) {
+    println!("==> {text}");
+}
