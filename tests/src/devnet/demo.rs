@@ -11,6 +11,7 @@ use kernels::quant::KernelPath;
 use oracle_protocol::{RequestPhase, RequestView};
 use sdk::oracle::{OracleClient, Verification};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const QUESTION: &str = "What is the capital of France?";
@@ -99,12 +100,12 @@ pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
     step("verify both answers: signatures, committee, quorum, output hash, and re-execution");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let kernels = KernelPath::detect();
-    let engine = load_engine(kernels, threads).await?;
+    let engine = Arc::new(load_engine(kernels, threads).await?);
     let mut verifications = Vec::new();
     for id in [request_id, claim_request_id] {
         verifications.push(
             client
-                .verify_by_reexecution(id, &engine)
+                .verify_by_reexecution(id, engine.clone())
                 .await
                 .with_context(|| format!("verifying request {id}"))?,
         );
