@@ -15,8 +15,9 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         committee_size: 3,
         quorum: 2,
     };
-    // 20 ms blocks: the 200-block yield timeout passes in about 4 s.
-    let mut cluster = Cluster::new(dir.path(), 3, 20, settings).await.unwrap();
+    // 50 ms blocks: the 200-block yield timeout passes in about 10 s, time enough for the
+    // faulty node to compute and have its attestation refused even on a loaded machine.
+    let mut cluster = Cluster::new(dir.path(), 3, 50, settings).await.unwrap();
     cluster.nodes[0]
         .start(&[("ORACLE_NODE_FAULT_INJECTION_BAD_SIGNATURE", "true")])
         .unwrap();
