@@ -75,8 +75,9 @@ pub struct NodeConfig {
     /// Most jobs accepted and not finished at once; the watcher accepts no more. Default: 32.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// Kernel path: "auto" (the fastest this CPU has), "scalar", "avx2" or "avx512".
-    /// Every path gives the same bits. Default: "auto".
+    /// Kernels: "auto" (the fastest this CPU has), "scalar", "avx2", "avx512", or "cuda" /
+    /// "cuda:N" (GPU N; a node built with `--features cuda`). Every choice gives the same bits.
+    /// Default: "auto".
     #[serde(default = "default_kernels")]
     pub kernels: String,
     /// Engine threads; 0 uses every core. Default: 0.
@@ -229,8 +230,8 @@ impl NodeConfig {
         if self.max_in_flight == 0 || self.max_batch == 0 || self.rpc_attempts == 0 {
             return invalid("max_in_flight, max_batch and rpc_attempts must be at least 1");
         }
-        if !["auto", "scalar", "avx2", "avx512"].contains(&self.kernels.as_str()) {
-            return invalid("kernels must be auto, scalar, avx2 or avx512");
+        if let Err(message) = crate::engine::EngineDevice::from_name(&self.kernels) {
+            return invalid(&message);
         }
         Ok(())
     }
@@ -424,7 +425,7 @@ mod tests {
                 "boot",
                 "crash_after",
             ),
-            ("ORACLE_NODE_KERNELS", "gpu", "kernels must be"),
+            ("ORACLE_NODE_KERNELS", "gpu", "unknown kernels `gpu`"),
         ] {
             let err = NodeConfig::load_with_env(home.path(), env(&[(variable, value)]))
                 .unwrap_err()
