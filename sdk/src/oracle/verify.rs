@@ -190,6 +190,38 @@ impl OracleClient {
     /// Reads request `request_id`, its committee's keys and the chain id, and checks the answer
     /// offline ([`verify_view`]).
     pub async fn verify(&self, request_id: u64) -> Result<Verification, VerifyError> {
+        let (view, chain_id, keys) = self.verification_inputs(request_id).await?;
+        verify_view(&view, &chain_id, self.contract(), &keys)
+    }
+
+    /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the
+    /// digest must be the quorum's. The model runs on tokio's blocking pool
+    /// (`spawn_blocking`), never on the async caller's thread; a panic in it is resumed here.
+    pub async fn verify_by_reexecution(
+        &self,
+        request_id: u64,
+        engine: Arc<Engine>,
+    ) -> Result<Verification, VerifyError> {
+        let (view, chain_id, keys) = self.verification_inputs(request_id).await?;
+        let verification = verify_view(&view, &chain_id, self.contract(), &keys)?;
+        let contract = self.contract().to_string();
+        let rerun = tokio::task::spawn_blocking(move || {
+            reexecute_view(&view, &chain_id, &contract, &engine)
+        });
+        match rerun.await {
+            Ok(digest) => digest?,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => return Err(VerifyError::ReexecutionCancelled),
+        };
+        Ok(verification)
+    }
+
+    /// What verifying request `request_id` reads from the chain, once: the request, the chain
+    /// id, and the attestation keys of the nodes that attested.
+    async fn verification_inputs(
+        &self,
+        request_id: u64,
+    ) -> Result<(RequestView, String, HashMap<String, String>), VerifyError> {
         let view = self.get_request(request_id).await?;
         let chain_id = self
             .rpc()
@@ -203,34 +235,6 @@ impl OracleClient {
                 keys.insert(node.account_id, node.attestation_key);
             }
         }
-        verify_view(&view, &chain_id, self.contract(), &keys)
-    }
-
-    /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the
-    /// digest must be the quorum's. The model runs on tokio's blocking pool
-    /// (`spawn_blocking`), never on the async caller's thread; a panic in it is resumed here.
-    pub async fn verify_by_reexecution(
-        &self,
-        request_id: u64,
-        engine: Arc<Engine>,
-    ) -> Result<Verification, VerifyError> {
-        let verification = self.verify(request_id).await?;
-        let view = self.get_request(request_id).await?;
-        let chain_id = self
-            .rpc()
-            .status()
-            .await
-            .map_err(OracleError::from)?
-            .chain_id;
-        let contract = self.contract().to_string();
-        let rerun = tokio::task::spawn_blocking(move || {
-            reexecute_view(&view, &chain_id, &contract, &engine)
-        });
-        match rerun.await {
-            Ok(digest) => digest?,
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => return Err(VerifyError::ReexecutionCancelled),
-        };
-        Ok(verification)
+        Ok((view, chain_id, keys))
     }
 }
