@@ -2,7 +2,7 @@
 // the spec's exp32/silu, and the half-warp dot16/sum16 trees (SPEC.md §1.1, §2.1, §2.2).
 //
 // Compiled twice: by NVRTC with --fmad=false (kernels/src/cuda/), and as C++ under
-// emulate.h on the CPU (kernels/src/cuda_emu/). Every float operation is written as an
+// emulate.h on the CPU (kernels/src/cuda/emulator/). Every float operation is written as an
 // explicit correctly rounded intrinsic so that neither compiler can contract or reorder it.
 #pragma once
 

@@ -1,10 +1,12 @@
 // Runs CUDA kernel bodies on the CPU, sequentially and faithfully, so that the same sources
 // NVRTC compiles for the GPU can be checked bit for bit against the Rust reference on machines
-// without one (kernels/src/cuda_emu/).
+// without one (kernels/src/cuda/emulator/).
 //
-// Every thread of a block is a coroutine (ucontext) with its own stack. A scheduler resumes the
-// runnable threads in index order; a thread runs until it reaches a synchronization point and
-// then yields:
+// Every thread of a block is a coroutine with its own stack (started with ucontext, switched
+// with _setjmp/_longjmp, which save no signal mask: no system call per switch; the coroutines
+// are made once per block size and run block after block). A scheduler resumes the runnable
+// threads in index order; a thread runs until it reaches a synchronization point and then
+// yields:
 //   - __syncthreads(): waits until every live thread of the block has arrived;
 //   - warp shuffles: each lane publishes its value, waits for all 32 lanes of its warp, reads its
 //     source lane's value, and waits again (so no lane overwrites a value another still needs).
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,9 @@ namespace emu {
 enum class State { Runnable, BlockBarrier, WarpBarrier, Done };
 
 struct Thread {
-    ucontext_t ctx;
+    ucontext_t start;  // where a new coroutine begins (the trampoline)
+    jmp_buf resume;    // where a started one goes on
+    bool started;
     State state;
     std::vector<char> stack;
 };
@@ -40,7 +45,7 @@ struct Thread {
 struct Block {
     std::vector<Thread> threads;
     std::vector<unsigned long long> slots;
-    ucontext_t scheduler;
+    jmp_buf scheduler_resume;
     unsigned current = 0;
     const std::function<void()>* body = nullptr;
 };
@@ -53,15 +58,19 @@ inline dim3 thread_idx, block_idx, block_dim, grid_dim;
     abort();
 }
 
-inline void trampoline() {
-    (*block.body)();
-    block.threads[block.current].state = State::Done;
-}
-
+// Switches from the current thread to the scheduler; returns when the thread is resumed.
 inline void yield(State state) {
     Thread& t = block.threads[block.current];
     t.state = state;
-    swapcontext(&t.ctx, &block.scheduler);
+    if (!_setjmp(t.resume)) _longjmp(block.scheduler_resume, 1);
+}
+
+// A coroutine's life: the kernel body once per block it is resumed for.
+inline void trampoline() {
+    for (;;) {
+        (*block.body)();
+        yield(State::Done);
+    }
 }
 
 // Releases the threads that may go on; false when none can (a deadlock).
@@ -95,26 +104,37 @@ inline bool release() {
 
 constexpr size_t STACK_BYTES = 256 * 1024;
 
+// Runs `t` until it yields (its own frame, so nothing of the caller's lives across the jumps).
+[[gnu::noinline]] inline void resume(Thread& t) {
+    if (_setjmp(block.scheduler_resume)) return;
+    if (t.started) _longjmp(t.resume, 1);
+    t.started = true;
+    setcontext(&t.start);
+}
+
 inline void run_block(unsigned threads, const std::function<void()>& body) {
     if (threads == 0 || threads % 32 != 0 || threads > 1024) fail("block size must be 32·k ≤ 1024");
-    block.threads.resize(threads);
+    if (block.threads.size() != threads) {
+        block.threads = std::vector<Thread>(threads);
+        for (auto& t : block.threads) {
+            t.stack.resize(STACK_BYTES);
+            getcontext(&t.start);
+            t.start.uc_stack.ss_sp = t.stack.data();
+            t.start.uc_stack.ss_size = t.stack.size();
+            t.start.uc_link = nullptr;
+            makecontext(&t.start, trampoline, 0);
+            t.started = false;
+        }
+    }
+    for (auto& t : block.threads) t.state = State::Runnable;
     block.slots.assign(threads, 0);
     block.body = &body;
-    for (auto& t : block.threads) {
-        t.stack.resize(STACK_BYTES);
-        getcontext(&t.ctx);
-        t.ctx.uc_stack.ss_sp = t.stack.data();
-        t.ctx.uc_stack.ss_size = t.stack.size();
-        t.ctx.uc_link = &block.scheduler;
-        makecontext(&t.ctx, trampoline, 0);
-        t.state = State::Runnable;
-    }
     for (;;) {
         for (unsigned i = 0; i < threads; ++i) {
             if (block.threads[i].state != State::Runnable) continue;
             block.current = i;
             thread_idx = dim3{i, 0, 0};
-            swapcontext(&block.scheduler, &block.threads[i].ctx);
+            resume(block.threads[i]);
         }
         bool all_done = true;
         for (auto& t : block.threads) all_done &= t.state == State::Done;

@@ -3,6 +3,7 @@
 //! batched with others, with the same bits either way.
 
 use crate::constrain::{ConstrainedOutput, ConstraintError, Schema, TokenIndex};
+use crate::device::{Device, DeviceCache, DeviceItem, DeviceModel};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
 use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
@@ -27,9 +28,8 @@ pub enum EngineError {
     Compute(#[from] ComputeError),
     #[error("constraint: {0}")]
     Constraint(#[from] ConstraintError),
-    #[cfg(feature = "cuda")]
     #[error(transparent)]
-    Cuda(#[from] crate::cuda::CudaError),
+    Device(#[from] crate::device::DeviceError),
     #[error("the batched forward step failed: {0}")]
     Step(String),
     #[error("the prompt is empty")]
@@ -134,9 +134,9 @@ pub struct Engine {
     model_sha256: [u8; 32],
     /// The vocabulary's token bytes, for the masks of constrained requests.
     token_index: TokenIndex,
-    /// The model on a GPU: when present, every forward step runs there.
-    #[cfg(feature = "cuda")]
-    cuda: Option<crate::cuda::CudaModel>,
+    /// The model on a device (a GPU, or the emulator): when present, every forward step runs
+    /// there.
+    device: Option<DeviceModel>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -186,24 +186,33 @@ impl Engine {
             tokenizer,
             compute,
             model_sha256,
-            #[cfg(feature = "cuda")]
-            cuda: None,
+            device: None,
         })
     }
 
-    /// Loads a GGUF llama model from `path` onto GPU `ordinal`: the file's matrices are kept
-    /// as they are (scalar path) and uploaded; forward steps run on the GPU.
-    #[cfg(feature = "cuda")]
-    pub fn load_cuda(path: &Path, ordinal: usize) -> Result<Self, EngineError> {
+    /// Loads a GGUF llama model from `path` onto `device`: the file's matrices are kept as
+    /// they are (scalar path) and uploaded; forward steps run on the device.
+    pub fn load_on_device(path: &Path, device: Box<dyn Device>) -> Result<Self, EngineError> {
         let mut engine = Self::load(path, KernelPath::Scalar, 1)?;
-        engine.cuda = Some(crate::cuda::CudaModel::upload(&engine.model, ordinal)?);
+        engine.device = Some(DeviceModel::upload(&engine.model, device)?);
         Ok(engine)
     }
 
-    /// The GPU model, for engines loaded with [`Engine::load_cuda`].
+    /// Loads a GGUF llama model from `path` onto GPU `ordinal`.
     #[cfg(feature = "cuda")]
-    pub fn cuda(&self) -> Option<&crate::cuda::CudaModel> {
-        self.cuda.as_ref()
+    pub fn load_cuda(path: &Path, ordinal: usize) -> Result<Self, EngineError> {
+        Self::load_on_device(path, Box::new(crate::cuda::Gpu::new(ordinal)?))
+    }
+
+    /// Loads a GGUF llama model from `path` onto the CUDA emulator: the GPU's kernels and
+    /// forward pass, run on the CPU (slow; for checking them where no GPU is).
+    pub fn load_cuda_emulated(path: &Path) -> Result<Self, EngineError> {
+        Self::load_on_device(path, Box::new(crate::cuda::emulator::Emulator::start()?))
+    }
+
+    /// The model on its device, for engines loaded with [`Engine::load_on_device`].
+    pub fn device_model(&self) -> Option<&DeviceModel> {
+        self.device.as_ref()
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -291,18 +300,17 @@ impl Engine {
         active: &mut [(usize, Sequence)],
         inputs: &[(Vec<u32>, bool)],
     ) -> Result<Vec<Option<Vec<f32>>>, String> {
-        #[cfg(feature = "cuda")]
-        if let Some(cuda) = &self.cuda {
-            let mut items: Vec<crate::cuda::DeviceItem<'_>> = active
+        if let Some(device) = &self.device {
+            let mut items: Vec<DeviceItem<'_>> = active
                 .iter_mut()
                 .zip(inputs)
-                .map(|((_, s), (tokens, want_logits))| crate::cuda::DeviceItem {
-                    cache: s.device_cache.get_or_insert_with(|| cuda.new_cache()),
+                .map(|((_, s), (tokens, want_logits))| DeviceItem {
+                    cache: s.device_cache.get_or_insert_with(|| device.new_cache()),
                     tokens,
                     want_logits: *want_logits,
                 })
                 .collect();
-            return cuda.forward(&mut items).map_err(|e| e.to_string());
+            return device.forward(&mut items).map_err(|e| e.to_string());
         }
         let mut items: Vec<BatchItem<'_>> = active
             .iter_mut()
@@ -342,7 +350,6 @@ impl Engine {
         let config = &self.model.config;
         Ok(Sequence {
             cache: KvCache::new(config.layers, config.kv_width()),
-            #[cfg(feature = "cuda")]
             device_cache: None,
             chunk: request.prefill_chunk.unwrap_or(usize::MAX).max(1),
             fed: 0,
@@ -361,9 +368,8 @@ impl Engine {
 struct Sequence {
     prompt: Vec<u32>,
     cache: KvCache,
-    /// The sequence's cache on the GPU (GPU engines only).
-    #[cfg(feature = "cuda")]
-    device_cache: Option<crate::cuda::DeviceCache>,
+    /// The sequence's cache on the device (device engines only).
+    device_cache: Option<DeviceCache>,
     chunk: usize,
     /// Prompt tokens fed so far.
     fed: usize,

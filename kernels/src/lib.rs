@@ -7,10 +7,8 @@
 
 pub mod constrain;
 mod cpu;
-#[cfg(feature = "cuda")]
 pub mod cuda;
-#[cfg(test)]
-mod cuda_emu;
+pub mod device;
 pub mod digest;
 pub mod engine;
 pub mod math;

@@ -6,7 +6,7 @@
 mod golden;
 
 use golden::{chat, model_path, requests, GOLDEN};
-use kernels::cuda::DeviceItem;
+use kernels::device::DeviceItem;
 use kernels::engine::{Engine, Request};
 use kernels::model::{BatchItem, KvCache};
 use kernels::quant::KernelPath;
@@ -72,7 +72,7 @@ fn gpu_logits_equal_cpu_logits_bitwise() {
         .logits[0]
         .clone()
         .unwrap();
-    let cuda = gpu.cuda().unwrap();
+    let cuda = gpu.device_model().unwrap();
     let mut device_cache = cuda.new_cache();
     let got = cuda
         .forward(&mut [DeviceItem {

@@ -53,7 +53,8 @@ struct Args {
     /// auto, scalar, avx2 or avx512 (CPU only).
     #[arg(long, default_value = "auto")]
     kernels: String,
-    /// cpu, or cuda / cuda:N for GPU N (builds with the `cuda` feature).
+    /// cpu; cuda / cuda:N for GPU N (builds with the `cuda` feature); or cuda-emu: the CUDA
+    /// kernels under the CPU emulator (slow; checks them where no GPU is; needs g++).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
@@ -67,13 +68,17 @@ fn load(args: &Args, path: &std::path::Path, kernels: KernelPath) -> Result<(Eng
             format!("{} kernels, {} threads", kernels.name(), args.threads),
         ));
     }
+    if args.device == "cuda-emu" {
+        let engine = Engine::load_cuda_emulated(path)?;
+        return Ok((engine, "the CUDA emulator".to_string()));
+    }
     let Some(ordinal) = args.device.strip_prefix("cuda") else {
-        bail!("unknown device `{}` (cpu, cuda, cuda:N)", args.device);
+        bail!("unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)", args.device);
     };
     let ordinal: usize = match ordinal.strip_prefix(':') {
         Some(n) => n.parse().context("the GPU number after cuda:")?,
         None if ordinal.is_empty() => 0,
-        None => bail!("unknown device `{}` (cpu, cuda, cuda:N)", args.device),
+        None => bail!("unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)", args.device),
     };
     cuda_engine(path, ordinal)
 }
@@ -82,8 +87,8 @@ fn load(args: &Args, path: &std::path::Path, kernels: KernelPath) -> Result<(Eng
 fn cuda_engine(path: &std::path::Path, ordinal: usize) -> Result<(Engine, String)> {
     let engine = Engine::load_cuda(path, ordinal)?;
     let name = engine
-        .cuda()
-        .map(|m| m.gpu().name().to_string())
+        .device_model()
+        .map(|m| m.device().name().to_string())
         .unwrap_or_default();
     Ok((engine, format!("CUDA GPU {ordinal}: {name}")))
 }

@@ -1,42 +1,19 @@
-//! One GPU: its context and stream, and the kernel module compiled for it by NVRTC with the
-//! options SPEC.md requires (no contraction into FMA, IEEE division and square root, no
-//! flush-to-zero, no fast math).
+//! One GPU as a [`Device`]: its context and stream, and the kernel module compiled for it by
+//! NVRTC with the options SPEC.md requires (no contraction into FMA, IEEE division and square
+//! root, no flush-to-zero, no fast math). Buffers are plain device allocations.
 
-use super::{source::source, CudaError};
-use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig};
+use super::source::source;
+use crate::device::{Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
+use cudarc::driver::{
+    result as driver, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, PushKernelArg,
+};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
-/// Every kernel the backend launches.
-pub(super) const KERNELS: [&str; 20] = [
-    "q8a_quantize",
-    "matvec_q8_0",
-    "matvec_q4_0",
-    "matvec_q4_1",
-    "matvec_q4_k",
-    "matvec_q6_k",
-    "matvec_f32",
-    "matvec_f16",
-    "embed_f32",
-    "embed_f16",
-    "embed_q8_0",
-    "embed_q4_0",
-    "embed_q4_1",
-    "embed_q4_k",
-    "embed_q6_k",
-    "rmsnorm",
-    "add_assign",
-    "silu_mul",
-    "rope",
-    "attention",
-];
-
-/// Threads per block for every launch (a multiple of 32, at most attention's 256).
-pub(super) const THREADS: u32 = 128;
-
 pub struct Gpu {
-    pub(super) stream: Arc<CudaStream>,
+    stream: Arc<CudaStream>,
     functions: HashMap<&'static str, CudaFunction>,
     name: String,
 }
@@ -47,18 +24,26 @@ impl std::fmt::Debug for Gpu {
     }
 }
 
+fn failed(e: impl std::fmt::Display) -> DeviceError {
+    DeviceError::Backend(e.to_string())
+}
+
 impl Gpu {
     /// Opens GPU `ordinal` and compiles the kernels for it.
-    pub fn new(ordinal: usize) -> Result<Self, CudaError> {
+    pub fn new(ordinal: usize) -> Result<Self> {
         // SAFETY: these only try to open the libraries (cudarc would panic on first use).
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            return Err(CudaError::Missing("the CUDA driver library (libcuda)"));
+            return Err(DeviceError::Missing(
+                "the CUDA driver library (libcuda: no NVIDIA driver on this machine)",
+            ));
         }
         if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-            return Err(CudaError::Missing("NVRTC (libnvrtc)"));
+            return Err(DeviceError::Missing("NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)"));
         }
-        let ctx = CudaContext::new(ordinal)?;
-        let (major, minor) = ctx.compute_capability()?;
+        let ctx = CudaContext::new(ordinal).map_err(failed)?;
+        // SAFETY: every operation runs on the one default stream, in order.
+        unsafe { ctx.disable_event_tracking() };
+        let (major, minor) = ctx.compute_capability().map_err(failed)?;
         let options = CompileOptions {
             fmad: Some(false),
             ftz: Some(false),
@@ -68,36 +53,107 @@ impl Gpu {
             options: vec![format!("--gpu-architecture=compute_{major}{minor}")],
             ..Default::default()
         };
-        let module = ctx.load_module(compile_ptx_with_opts(source(), options)?)?;
+        let ptx = compile_ptx_with_opts(source(), options)
+            .map_err(|e| DeviceError::Backend(format!("NVRTC cannot compile the kernels: {e}")))?;
+        let module = ctx.load_module(ptx).map_err(failed)?;
         let mut functions = HashMap::new();
         for name in KERNELS {
-            functions.insert(name, module.load_function(name)?);
+            functions.insert(name, module.load_function(name).map_err(failed)?);
         }
         Ok(Self {
             stream: ctx.default_stream(),
-            name: format!("{} (sm_{major}{minor})", ctx.name()?),
+            name: format!("{} (sm_{major}{minor})", ctx.name().map_err(failed)?),
             functions,
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    fn slice<'a>(&self, buffer: &'a Buffer) -> &'a CudaSlice<u8> {
+        buffer.handle::<CudaSlice<u8>>()
     }
 
-    pub(super) fn function(&self, name: &str) -> &CudaFunction {
-        &self.functions[name]
+    /// The device address `offset` bytes into `buffer`.
+    fn address(&self, buffer: &Buffer, offset: usize) -> u64 {
+        assert!(offset <= buffer.len(), "kernel argument past its buffer");
+        let (ptr, _sync) = self.slice(buffer).device_ptr(&self.stream);
+        ptr + offset as u64
     }
 }
 
-/// A launch of blocks of [`THREADS`] threads covering `items` work items of `per_item` threads
-/// (kernels stride over the rest, so the cap never changes a result).
-pub(super) fn launch_config(items: usize, per_item: u32) -> LaunchConfig {
-    let per_block = (THREADS / per_item).max(1) as usize;
-    let blocks = items.div_ceil(per_block).clamp(1, 65_535) as u32;
-    LaunchConfig {
-        grid_dim: (blocks, 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
+impl Device for Gpu {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn alloc_zeros(&self, len: usize) -> Result<Buffer> {
+        let slice = self.stream.alloc_zeros::<u8>(len.max(1)).map_err(failed)?;
+        Ok(Buffer::new(len, slice))
+    }
+
+    fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
+        if bytes.is_empty() {
+            return self.alloc_zeros(0);
+        }
+        let slice = self.stream.clone_htod(bytes).map_err(failed)?;
+        Ok(Buffer::new(bytes.len(), slice))
+    }
+
+    fn download(&self, buffer: &Buffer, range: Range<usize>) -> Result<Vec<u8>> {
+        assert!(range.end <= buffer.len(), "download past the buffer");
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .stream
+            .clone_dtoh(&self.slice(buffer).slice(range))
+            .map_err(failed)?;
+        self.stream.synchronize().map_err(failed)?;
+        Ok(out)
+    }
+
+    fn copy(&self, src: &Buffer, src_range: Range<usize>, dst: &Buffer, dst_at: usize) -> Result<()> {
+        assert!(src_range.end <= src.len(), "copy past the source");
+        assert!(dst_at + src_range.len() <= dst.len(), "copy past the destination");
+        if src_range.is_empty() {
+            return Ok(());
+        }
+        let (from, to) = (self.address(src, src_range.start), self.address(dst, dst_at));
+        // SAFETY: both ranges lie inside live allocations of this context (checked above), and
+        // the copy is ordered on the one stream.
+        unsafe { driver::memcpy_dtod_async(to, from, src_range.len(), self.stream.cu_stream()) }
+            .map_err(failed)
+    }
+
+    fn launch(&self, kernel: &str, config: LaunchConfig, args: &[Arg<'_>]) -> Result<()> {
+        let function = self
+            .functions
+            .get(kernel)
+            .unwrap_or_else(|| panic!("no kernel `{kernel}`"));
+        // The values the launch points at, one slot per argument, alive until it is queued.
+        let pointers: Vec<u64> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Ptr(buffer, offset) => self.address(buffer, *offset),
+                _ => 0,
+            })
+            .collect();
+        let mut builder = self.stream.launch_builder(function);
+        for (arg, pointer) in args.iter().zip(&pointers) {
+            match arg {
+                Arg::Ptr(..) => builder.arg(pointer),
+                Arg::I32(v) => builder.arg(v),
+                Arg::F32(v) => builder.arg(v),
+            };
+        }
+        let config = cudarc::driver::LaunchConfig {
+            grid_dim: (config.grid, 1, 1),
+            block_dim: (config.threads, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: `args` follow the kernel's parameters (the ops in `crate::device` are the
+        // only callers, and the emulator checks the same argument lists against the kernels'
+        // C signatures in every test run); pointers stay inside their buffers.
+        unsafe { builder.launch(config) }.map_err(failed)?;
+        Ok(())
     }
 }
 
@@ -110,7 +166,7 @@ mod tests {
         // SAFETY: only tries to open the library.
         let present = unsafe { cudarc::driver::sys::is_culib_present() };
         match Gpu::new(0) {
-            Err(CudaError::Missing(_)) => assert!(!present),
+            Err(DeviceError::Missing(_)) => assert!(!present),
             _ => assert!(present),
         }
     }

@@ -27,7 +27,7 @@ mod tests {
     fn one_unit_defining_every_kernel() {
         let src = super::source();
         assert!(!src.contains("#include"));
-        for name in super::super::gpu::KERNELS {
+        for name in crate::device::KERNELS {
             // Per-format kernels are stamped out by macros: `DET_EMBED(q8_0, DET_Q8_0)`.
             let defined = match name.split_once('_') {
                 Some(("matvec" | "embed", format)) => format!("({format}, DET_"),

@@ -1,14 +1,14 @@
 //! One sequence's KV cache on the device: per layer, positions of key/value-head × head-size
 //! f32 values, exactly the values the CPU caches (SPEC.md §4–6). Grows by doubling.
 
-use super::{CudaError, Gpu};
-use cudarc::driver::CudaSlice;
+use super::{Buffer, Device, Result};
 
 #[derive(Debug)]
 pub struct DeviceCache {
+    /// f32 values per position and layer.
     width: usize,
-    keys: Vec<CudaSlice<f32>>,
-    values: Vec<CudaSlice<f32>>,
+    keys: Vec<Buffer>,
+    values: Vec<Buffer>,
     capacity: usize,
     len: usize,
 }
@@ -38,20 +38,20 @@ impl DeviceCache {
     /// Makes room for `positions` positions in every layer.
     pub(super) fn reserve(
         &mut self,
-        gpu: &Gpu,
+        device: &dyn Device,
         layers: usize,
         positions: usize,
-    ) -> Result<(), CudaError> {
+    ) -> Result<()> {
         if positions <= self.capacity && self.keys.len() == layers {
             return Ok(());
         }
         let capacity = positions.max(2 * self.capacity).max(64);
-        let grow = |old: &mut Vec<CudaSlice<f32>>| -> Result<(), CudaError> {
+        let bytes = capacity * self.width * 4;
+        let grow = |old: &mut Vec<Buffer>| -> Result<()> {
             for l in 0..layers {
-                let mut new = gpu.stream.alloc_zeros::<f32>(capacity * self.width)?;
+                let new = device.alloc_zeros(bytes)?;
                 if let Some(old) = old.get(l) {
-                    gpu.stream
-                        .memcpy_dtod(old, &mut new.slice_mut(..old.len()))?;
+                    device.copy(old, 0..old.len(), &new, 0)?;
                 }
                 if l < old.len() {
                     old[l] = new;
@@ -67,8 +67,9 @@ impl DeviceCache {
         Ok(())
     }
 
-    pub(super) fn layer_mut(&mut self, layer: usize) -> (&mut CudaSlice<f32>, &mut CudaSlice<f32>) {
-        (&mut self.keys[layer], &mut self.values[layer])
+    /// Layer `layer`'s keys and values.
+    pub(super) fn layer(&self, layer: usize) -> (&Buffer, &Buffer) {
+        (&self.keys[layer], &self.values[layer])
     }
 
     pub(super) fn commit(&mut self, positions: usize) {

@@ -1,30 +1,13 @@
-//! Builds the emulation harness (`kernels/cuda/harness/main.cpp`) once per test run and calls
-//! kernels through it: the op name, launch geometry and parameters and the input buffers go to
+//! Calls single kernels through the emulation harness (`kernels/cuda/harness/main.cpp`, one
+//! process per call): the op name, launch geometry and parameters and the input buffers go to
 //! its stdin, the output buffers come back on its stdout.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 fn harness() -> &'static Path {
-    static BUILT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, exe) = BUILT.get_or_init(|| {
-        let cuda = Path::new(env!("CARGO_MANIFEST_DIR")).join("cuda");
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let exe = dir.path().join("cuda-emulator");
-        let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
-        let status = Command::new(&cxx)
-            .args(["-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math"])
-            .args(["-Wall", "-Wextra", "-Werror", "-o"])
-            .arg(&exe)
-            .arg(cuda.join("harness/main.cpp"))
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run the C++ compiler `{cxx}`: {e}"));
-        assert!(status.success(), "the emulation harness does not compile");
-        (dir, exe)
-    });
-    exe
+    super::harness_binary().expect("the emulation harness builds")
 }
 
 /// A kernel launch: grid and block size, then the op's parameters.

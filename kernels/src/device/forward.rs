@@ -1,14 +1,13 @@
-//! The llama forward pass on the GPU (SPEC.md §4–6), step for step the CPU's
+//! The llama forward pass on a device (SPEC.md §4–6), step for step the CPU's
 //! (`model/forward.rs`): the same ops in the same order on the same values, so the logits carry
 //! the same bits. Non-finite checks are flags the kernels write; they are read once per step
 //! and reported in forward order, as the CPU reports its first failure.
 
 use super::cache::DeviceCache;
-use super::ops::{self, Activations, AttentionShape};
+use super::ops::{self, Activations, Attention, Norm};
 use super::weights::DeviceWeights;
-use super::{CudaError, Gpu};
+use super::{f32_bytes, f32s, i32_bytes, i32s, Buffer, Device, Result};
 use crate::model::{LlamaConfig, LlamaModel, ModelError, Rope};
-use cudarc::driver::CudaSlice;
 
 /// New tokens of one sequence for one step (as [`crate::model::BatchItem`]).
 pub struct DeviceItem<'a> {
@@ -17,13 +16,18 @@ pub struct DeviceItem<'a> {
     pub want_logits: bool,
 }
 
-/// A model on one GPU.
-#[derive(Debug)]
-pub struct CudaModel {
-    gpu: Gpu,
+/// A model on one device.
+pub struct DeviceModel {
+    device: Box<dyn Device>,
     config: LlamaConfig,
     rope: Rope,
     weights: DeviceWeights,
+}
+
+impl std::fmt::Debug for DeviceModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceModel({})", self.device.name())
+    }
 }
 
 /// Per step: where each item's tokens sit among the step's tokens.
@@ -33,22 +37,21 @@ struct Span {
     pos0: usize,
 }
 
-impl CudaModel {
-    /// Uploads `model` (loaded on the scalar path, so its matrices are the file's bytes) to GPU
-    /// `ordinal`.
-    pub fn upload(model: &LlamaModel, ordinal: usize) -> Result<Self, CudaError> {
-        let gpu = Gpu::new(ordinal)?;
-        let weights = DeviceWeights::upload(&gpu, model)?;
+impl DeviceModel {
+    /// Uploads `model` (loaded on the scalar path, so its matrices are the file's bytes) to
+    /// `device`.
+    pub fn upload(model: &LlamaModel, device: Box<dyn Device>) -> Result<Self> {
+        let weights = DeviceWeights::upload(device.as_ref(), model)?;
         Ok(Self {
-            gpu,
+            device,
             config: model.config.clone(),
             rope: model.rope.clone(),
             weights,
         })
     }
 
-    pub fn gpu(&self) -> &Gpu {
-        &self.gpu
+    pub fn device(&self) -> &dyn Device {
+        self.device.as_ref()
     }
 
     /// An empty KV cache for one sequence.
@@ -58,10 +61,8 @@ impl CudaModel {
 
     /// Runs one step for every item; appends their keys and values to their caches. Returns
     /// the logits of each item's last token when it asked for them.
-    pub fn forward(
-        &self,
-        items: &mut [DeviceItem<'_>],
-    ) -> Result<Vec<Option<Vec<f32>>>, CudaError> {
+    pub fn forward(&self, items: &mut [DeviceItem<'_>]) -> Result<Vec<Option<Vec<f32>>>> {
+        let d = self.device.as_ref();
         let c = &self.config;
         let (e, kvw, hd, layers) = (c.embedding, c.kv_width(), c.head_dim, c.layers);
         let (mut ids, mut cos, mut sin, mut spans) =
@@ -93,100 +94,82 @@ impl CudaModel {
                 len: item.tokens.len(),
                 pos0,
             });
-            item.cache
-                .reserve(&self.gpu, layers, pos0 + item.tokens.len())?;
+            item.cache.reserve(d, layers, pos0 + item.tokens.len())?;
         }
         let t = ids.len();
         if t == 0 {
             return Ok(vec![None; items.len()]);
         }
-        let s = &self.gpu.stream;
-        let (cos, sin) = (s.clone_htod(&cos)?, s.clone_htod(&sin)?);
-        let mut h = ops::embed(&self.gpu, &self.weights.embed, &s.clone_htod(&ids)?)?;
+        let angles = (
+            &d.upload(&f32_bytes(&cos))?,
+            &d.upload(&f32_bytes(&sin))?,
+        );
+        let h = ops::embed(d, &self.weights.embed, &d.upload(&i32_bytes(&ids))?, t)?;
         // Flags per layer: attention norm (t), attention (t × heads), feed-forward norm (t).
         let per_layer = t * (2 + c.heads);
-        let mut flags = s.alloc_zeros::<i32>(layers * per_layer)?;
+        let flags = d.alloc_zeros(layers * per_layer * 4)?;
         for (l, layer) in self.weights.layers.iter().enumerate() {
             let base = l * per_layer;
-            let n = ops::rmsnorm(
-                &self.gpu,
-                &h.slice(..),
-                &layer.attn_norm,
-                e,
-                c.rms_eps,
-                &mut flags.slice_mut(base..base + t),
-            )?;
+            let norm = |flag_at| Norm {
+                x: &h,
+                first: 0,
+                tokens: t,
+                len: e,
+                eps: c.rms_eps,
+                flags: &flags,
+                flag_at,
+            };
+            let n = ops::rmsnorm(d, &norm(base), &layer.attn_norm)?;
             let input = Activations::new(&n, t, e);
-            let mut q = ops::matmul(&self.gpu, &layer.q, &input)?;
-            let mut k = ops::matmul(&self.gpu, &layer.k, &input)?;
-            let v = ops::matmul(&self.gpu, &layer.v, &input)?;
-            ops::rope(&self.gpu, &mut q, &cos, &sin, e, hd)?;
-            ops::rope(&self.gpu, &mut k, &cos, &sin, kvw, hd)?;
-            let mut o = s.alloc_zeros::<f32>(t * e)?;
-            for (item, span) in items.iter_mut().zip(&spans) {
+            let q = ops::matmul(d, &layer.q, &input)?;
+            let k = ops::matmul(d, &layer.k, &input)?;
+            let v = ops::matmul(d, &layer.v, &input)?;
+            ops::rope(d, &q, angles, t, (e, hd))?;
+            ops::rope(d, &k, angles, t, (kvw, hd))?;
+            let o = d.alloc_zeros(t * e * 4)?;
+            for (item, span) in items.iter().zip(&spans) {
                 if span.len == 0 {
                     continue;
                 }
-                let (keys, values) = item.cache.layer_mut(l);
+                let (keys, values) = item.cache.layer(l);
                 let (rows, at) = (
-                    span.start * kvw..(span.start + span.len) * kvw,
-                    span.pos0 * kvw,
+                    span.start * kvw * 4..(span.start + span.len) * kvw * 4,
+                    span.pos0 * kvw * 4,
                 );
-                s.memcpy_dtod(
-                    &k.slice(rows.clone()),
-                    &mut keys.slice_mut(at..at + rows.len()),
-                )?;
-                s.memcpy_dtod(
-                    &v.slice(rows.clone()),
-                    &mut values.slice_mut(at..at + rows.len()),
-                )?;
-                let shape = AttentionShape {
+                d.copy(&k, rows.clone(), keys, at)?;
+                d.copy(&v, rows, values, at)?;
+                let attention = Attention {
                     tokens: span.len,
                     heads: c.heads,
                     kv_heads: c.kv_heads,
                     head_dim: hd,
                     pos0: span.pos0,
-                };
-                let (rows, flag_at) = (
-                    span.start * e..(span.start + span.len) * e,
-                    base + t + span.start * c.heads,
-                );
-                ops::attention(
-                    &self.gpu,
-                    &shape,
-                    &q.slice(rows.clone()),
+                    first: span.start,
                     keys,
                     values,
-                    &mut o.slice_mut(rows),
-                    &mut flags.slice_mut(flag_at..flag_at + span.len * c.heads),
-                )?;
+                    flags: &flags,
+                    flag_at: base + t + span.start * c.heads,
+                };
+                ops::attention(d, &attention, &q, &o)?;
             }
-            let y = ops::matmul(&self.gpu, &layer.o, &Activations::new(&o, t, e))?;
-            ops::elementwise(&self.gpu, "add_assign", &mut h, &y)?;
-            let at = base + t * (1 + c.heads);
-            let n = ops::rmsnorm(
-                &self.gpu,
-                &h.slice(..),
-                &layer.ffn_norm,
-                e,
-                c.rms_eps,
-                &mut flags.slice_mut(at..at + t),
-            )?;
+            let y = ops::matmul(d, &layer.o, &Activations::new(&o, t, e))?;
+            ops::elementwise(d, "add_assign", &h, &y, t * e)?;
+            let n = ops::rmsnorm(d, &norm(base + t * (1 + c.heads)), &layer.ffn_norm)?;
             let input = Activations::new(&n, t, e);
-            let mut gate = ops::matmul(&self.gpu, &layer.gate, &input)?;
-            let up = ops::matmul(&self.gpu, &layer.up, &input)?;
-            ops::elementwise(&self.gpu, "silu_mul", &mut gate, &up)?;
+            let gate = ops::matmul(d, &layer.gate, &input)?;
+            let up = ops::matmul(d, &layer.up, &input)?;
+            ops::elementwise(d, "silu_mul", &gate, &up, t * c.feed_forward)?;
             let down = ops::matmul(
-                &self.gpu,
+                d,
                 &layer.down,
                 &Activations::new(&gate, t, c.feed_forward),
             )?;
-            ops::elementwise(&self.gpu, "add_assign", &mut h, &down)?;
+            ops::elementwise(d, "add_assign", &h, &down, t * e)?;
         }
         for (item, span) in items.iter_mut().zip(&spans) {
             item.cache.commit(span.len);
         }
-        check_flags(&s.clone_dtoh(&flags)?, t, c.heads)?;
+        check_flags(&i32s(&d.download(&flags, 0..flags.len())?), t, c.heads)?;
         self.logits(items, &spans, &h)
     }
 
@@ -194,10 +177,10 @@ impl CudaModel {
         &self,
         items: &[DeviceItem<'_>],
         spans: &[Span],
-        h: &CudaSlice<f32>,
-    ) -> Result<Vec<Option<Vec<f32>>>, CudaError> {
+        h: &Buffer,
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        let d = self.device.as_ref();
         let (e, vocab) = (self.config.embedding, self.config.vocab_size);
-        let s = &self.gpu.stream;
         let wanted: Vec<usize> = (0..items.len())
             .filter(|&i| items[i].want_logits && spans[i].len > 0)
             .collect();
@@ -205,32 +188,32 @@ impl CudaModel {
         if wanted.is_empty() {
             return Ok(out);
         }
-        let mut last = s.alloc_zeros::<f32>(wanted.len() * e)?;
+        let row_bytes = e * 4;
+        let last = d.alloc_zeros(wanted.len() * row_bytes)?;
         for (row, &i) in wanted.iter().enumerate() {
-            let at = (spans[i].start + spans[i].len - 1) * e;
-            s.memcpy_dtod(
-                &h.slice(at..at + e),
-                &mut last.slice_mut(row * e..(row + 1) * e),
-            )?;
+            let at = (spans[i].start + spans[i].len - 1) * row_bytes;
+            d.copy(h, at..at + row_bytes, &last, row * row_bytes)?;
         }
-        let mut bad = s.alloc_zeros::<i32>(wanted.len())?;
-        let normed = ops::rmsnorm(
-            &self.gpu,
-            &last.slice(..),
-            &self.weights.output_norm,
-            e,
-            self.config.rms_eps,
-            &mut bad.slice_mut(..),
-        )?;
+        let bad = d.alloc_zeros(wanted.len() * 4)?;
+        let norm = Norm {
+            x: &last,
+            first: 0,
+            tokens: wanted.len(),
+            len: e,
+            eps: self.config.rms_eps,
+            flags: &bad,
+            flag_at: 0,
+        };
+        let normed = ops::rmsnorm(d, &norm, &self.weights.output_norm)?;
         let logits = ops::matmul(
-            &self.gpu,
+            d,
             self.weights.output_head(),
             &Activations::new(&normed, wanted.len(), e),
         )?;
-        if s.clone_dtoh(&bad)?.iter().any(|&b| b != 0) {
+        if i32s(&d.download(&bad, 0..bad.len())?).iter().any(|&b| b != 0) {
             return Err(ModelError::NonFinite("the final norm").into());
         }
-        let all = s.clone_dtoh(&logits)?;
+        let all = f32s(&d.download(&logits, 0..logits.len())?);
         if all.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::NonFinite("logits").into());
         }
@@ -242,7 +225,7 @@ impl CudaModel {
 }
 
 /// The first non-finite value in forward order, as the CPU would have reported it.
-fn check_flags(flags: &[i32], tokens: usize, heads: usize) -> Result<(), ModelError> {
+fn check_flags(flags: &[i32], tokens: usize, heads: usize) -> std::result::Result<(), ModelError> {
     for layer in flags.chunks_exact(tokens * (2 + heads)) {
         let (attn_norm, rest) = layer.split_at(tokens);
         let (attention, ffn_norm) = rest.split_at(tokens * heads);

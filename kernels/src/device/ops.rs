@@ -1,0 +1,225 @@
+//! Launches of the kernels of `kernels/cuda/`, one function per op, with the shapes the kernels
+//! expect. Every launch geometry gives the same bits (the kernels stride over their items).
+
+use super::{Arg, Buffer, Device, LaunchConfig, Result, THREADS};
+use crate::quant::WeightFormat;
+use std::cell::OnceCell;
+
+/// A matrix on the device: its block bytes exactly as in the file.
+#[derive(Debug)]
+pub struct DeviceMatrix {
+    pub format: WeightFormat,
+    pub rows: usize,
+    pub cols: usize,
+    pub bytes: Buffer,
+}
+
+/// Q8A activations (SPEC.md §3.2): integers, and per block the scale and the sum.
+struct Quantized {
+    q: Buffer,
+    d: Buffer,
+    s: Buffer,
+}
+
+/// `tokens` vectors of `len` f32 values, quantized on first use by a quantized product.
+pub struct Activations<'a> {
+    pub values: &'a Buffer,
+    pub tokens: usize,
+    pub len: usize,
+    quantized: OnceCell<Quantized>,
+}
+
+impl<'a> Activations<'a> {
+    pub fn new(values: &'a Buffer, tokens: usize, len: usize) -> Self {
+        Self {
+            values,
+            tokens,
+            len,
+            quantized: OnceCell::new(),
+        }
+    }
+
+    fn quantized(&self, device: &dyn Device) -> Result<&Quantized> {
+        if let Some(q) = self.quantized.get() {
+            return Ok(q);
+        }
+        let blocks = self.tokens * self.len / 32;
+        let out = Quantized {
+            q: device.alloc_zeros(blocks * 32)?,
+            d: device.alloc_zeros(blocks * 4)?,
+            s: device.alloc_zeros(blocks * 4)?,
+        };
+        device.launch(
+            "q8a_quantize",
+            LaunchConfig::covering(blocks, 32),
+            &[
+                Arg::buf(self.values),
+                Arg::buf(&out.q),
+                Arg::buf(&out.d),
+                Arg::buf(&out.s),
+                Arg::int(blocks),
+            ],
+        )?;
+        Ok(self.quantized.get_or_init(|| out))
+    }
+}
+
+/// `y[t·rows + r] = Σ_k W[r, k] x_t[k]` (SPEC.md §3.3).
+pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Result<Buffer> {
+    assert_eq!(w.cols, x.len, "matmul shape mismatch");
+    let y = device.alloc_zeros(w.rows * x.tokens * 4)?;
+    let items = w.rows * x.tokens;
+    let kernel = format!("matvec_{}", w.format.cuda_suffix());
+    let shape = [Arg::int(w.rows), Arg::int(w.cols), Arg::int(x.tokens)];
+    if w.format.is_quantized() {
+        let q = x.quantized(device)?;
+        let args = [
+            Arg::buf(&w.bytes),
+            Arg::buf(&q.q),
+            Arg::buf(&q.d),
+            Arg::buf(&q.s),
+            Arg::buf(&y),
+        ];
+        device.launch(
+            &kernel,
+            LaunchConfig::covering(items, 32),
+            &[&args[..], &shape].concat(),
+        )?;
+    } else {
+        let args = [Arg::buf(&w.bytes), Arg::buf(x.values), Arg::buf(&y)];
+        device.launch(
+            &kernel,
+            LaunchConfig::covering(items, 16),
+            &[&args[..], &shape].concat(),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Rows `ids` (a buffer of `count` i32 token ids) of the embedding, dequantized (SPEC.md §3.4).
+pub fn embed(device: &dyn Device, w: &DeviceMatrix, ids: &Buffer, count: usize) -> Result<Buffer> {
+    let out = device.alloc_zeros(count * w.cols * 4)?;
+    device.launch(
+        &format!("embed_{}", w.format.cuda_suffix()),
+        LaunchConfig::covering(count * w.cols, 1),
+        &[
+            Arg::buf(&w.bytes),
+            Arg::buf(ids),
+            Arg::buf(&out),
+            Arg::int(count),
+            Arg::int(w.cols),
+        ],
+    )?;
+    Ok(out)
+}
+
+/// `rmsnorm` of `tokens` rows of `len` starting at row `first` of `x` (SPEC.md §4); the flag
+/// `bad[flag_at + t]` = 1 for a non-finite sum.
+pub struct Norm<'a> {
+    pub x: &'a Buffer,
+    pub first: usize,
+    pub tokens: usize,
+    pub len: usize,
+    pub eps: f32,
+    pub flags: &'a Buffer,
+    pub flag_at: usize,
+}
+
+pub fn rmsnorm(device: &dyn Device, norm: &Norm<'_>, weight: &Buffer) -> Result<Buffer> {
+    let y = device.alloc_zeros(norm.tokens * norm.len * 4)?;
+    device.launch(
+        "rmsnorm",
+        LaunchConfig::covering(norm.tokens, THREADS),
+        &[
+            Arg::at(norm.x, norm.first * norm.len),
+            Arg::buf(weight),
+            Arg::buf(&y),
+            Arg::at(norm.flags, norm.flag_at),
+            Arg::int(norm.tokens),
+            Arg::int(norm.len),
+            Arg::F32(norm.eps),
+        ],
+    )?;
+    Ok(y)
+}
+
+/// `a += b` (`add_assign`) or `a = silu(a) × b` (`silu_mul`), element-wise over `len` values.
+pub fn elementwise(
+    device: &dyn Device,
+    kernel: &str,
+    a: &Buffer,
+    b: &Buffer,
+    len: usize,
+) -> Result<()> {
+    device.launch(
+        kernel,
+        LaunchConfig::covering(len, 1),
+        &[Arg::buf(a), Arg::buf(b), Arg::int(len)],
+    )
+}
+
+/// RoPE on `tokens` rows of `width` values, each token with its own angle table (SPEC.md §5).
+pub fn rope(
+    device: &dyn Device,
+    x: &Buffer,
+    (cos, sin): (&Buffer, &Buffer),
+    tokens: usize,
+    (width, head_dim): (usize, usize),
+) -> Result<()> {
+    device.launch(
+        "rope",
+        LaunchConfig::covering(tokens * width / 2, 1),
+        &[
+            Arg::buf(x),
+            Arg::buf(cos),
+            Arg::buf(sin),
+            Arg::int(tokens),
+            Arg::int(width),
+            Arg::int(head_dim),
+        ],
+    )
+}
+
+/// One sequence's attention step: its new tokens' queries (rows `first..first + tokens` of the
+/// step's `q`), its cache, and where the outputs and flags go.
+pub struct Attention<'a> {
+    pub tokens: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// Position of the first of `tokens`.
+    pub pos0: usize,
+    /// Row of the step's activations where this sequence's tokens start.
+    pub first: usize,
+    pub keys: &'a Buffer,
+    pub values: &'a Buffer,
+    pub flags: &'a Buffer,
+    pub flag_at: usize,
+}
+
+/// Causal attention of one sequence's new tokens over its cache (SPEC.md §6).
+pub fn attention(device: &dyn Device, a: &Attention<'_>, q: &Buffer, out: &Buffer) -> Result<()> {
+    let items = a.tokens * a.heads;
+    let stride = a.pos0 + a.tokens;
+    let scores = device.alloc_zeros(items * stride * 4)?;
+    let width = a.heads * a.head_dim;
+    device.launch(
+        "attention",
+        LaunchConfig::covering(items, THREADS),
+        &[
+            Arg::at(q, a.first * width),
+            Arg::buf(a.keys),
+            Arg::buf(a.values),
+            Arg::buf(&scores),
+            Arg::at(out, a.first * width),
+            Arg::at(a.flags, a.flag_at),
+            Arg::int(a.tokens),
+            Arg::int(a.heads),
+            Arg::int(a.kv_heads),
+            Arg::int(a.head_dim),
+            Arg::int(a.pos0),
+            Arg::int(stride),
+            Arg::F32(1.0 / (a.head_dim as f32).sqrt()),
+        ],
+    )
+}

@@ -1,0 +1,150 @@
+//! The GPU forward pass without a GPU: the CUDA kernels (`kernels/cuda/`) and the host code that
+//! drives them (`kernels::device`) run under the CPU emulator, through the whole engine, on tiny
+//! models. Digests and logits must equal the CPU engine's bit for bit — alone, batched and with
+//! chunked prefill. (Every format's kernels are checked one by one in the crate's unit tests;
+//! here, the default model's formats with a tied output head, and K-quants with a separate one.)
+//! Needs a C++ compiler (g++ or $CXX).
+
+use candle_core::quantized::GgmlDType;
+use kernels::device::DeviceItem;
+use kernels::engine::{Engine, Prompt, Request};
+use kernels::model::{BatchItem, KvCache};
+use kernels::quant::KernelPath;
+use kernels::sampling::SamplingParams;
+use kernels::tiny_model::TinyModel;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, model: TinyModel) -> PathBuf {
+    let path = dir.join(format!("{:?}-{:?}.gguf", model.weights, model.embedding));
+    model.write(&path).unwrap();
+    path
+}
+
+fn request(text: &str, seed: u64, temperature: f32) -> Request {
+    Request {
+        prompt: Prompt::Text(text.into()),
+        params: SamplingParams {
+            temperature,
+            top_k: 50,
+            top_p: 0.95,
+            max_tokens: 4,
+            seed,
+        },
+        stream_id: text.as_bytes().to_vec(),
+        stop: Vec::new(),
+        prefill_chunk: None,
+        constraint: None,
+    }
+}
+
+fn digests(engine: &Engine, requests: &[Request]) -> Vec<String> {
+    engine
+        .generate_batch(requests)
+        .into_iter()
+        .map(|g| hex::encode(g.unwrap().digest))
+        .collect()
+}
+
+#[test]
+fn emulated_gpu_engine_gives_the_cpu_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let formats = [
+        (GgmlDType::Q4_1, GgmlDType::Q8_0),
+        (GgmlDType::Q4K, GgmlDType::Q6K),
+    ];
+    let requests = [
+        request("the cat", 1, 0.9),
+        request("is he there", 2, 0.0),
+        request("hi", 3, 1.3),
+    ];
+    for (weights, embedding) in formats {
+        let path = write(
+            dir.path(),
+            TinyModel {
+                weights,
+                embedding,
+                separate_output: weights == GgmlDType::Q4K,
+                ..TinyModel::default()
+            },
+        );
+        let cpu = Engine::load(&path, KernelPath::Scalar, 1).unwrap();
+        let gpu = Engine::load_cuda_emulated(&path).unwrap();
+        let want = digests(&cpu, &requests);
+        let alone: Vec<String> = requests
+            .iter()
+            .map(|r| hex::encode(gpu.generate(r).unwrap().digest))
+            .collect();
+        assert_eq!(alone, want, "{weights:?}/{embedding:?} alone");
+        assert_eq!(digests(&gpu, &requests), want, "{weights:?} batched");
+        let chunked: Vec<Request> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Request {
+                prefill_chunk: Some(1 + 2 * i),
+                ..r.clone()
+            })
+            .collect();
+        assert_eq!(digests(&gpu, &chunked), want, "{weights:?} chunked prefill");
+    }
+}
+
+#[test]
+fn emulated_gpu_logits_equal_cpu_logits_bitwise_over_two_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), TinyModel::default());
+    let cpu = Engine::load(&path, KernelPath::Scalar, 1).unwrap();
+    let gpu = Engine::load_cuda_emulated(&path).unwrap();
+    let config = &cpu.model().config;
+    let mut cache = KvCache::new(config.layers, config.kv_width());
+    let device = gpu.device_model().unwrap();
+    let mut device_cache = device.new_cache();
+    // A prompt, then one more token over the cache.
+    for tokens in [&[5u32, 17, 200, 3, 99][..], &[42]] {
+        let want = cpu
+            .model()
+            .forward(
+                cpu.compute(),
+                &mut [BatchItem {
+                    cache: &mut cache,
+                    tokens,
+                    want_logits: true,
+                }],
+                false,
+            )
+            .unwrap()
+            .logits
+            .remove(0)
+            .unwrap();
+        let got = device
+            .forward(&mut [DeviceItem {
+                cache: &mut device_cache,
+                tokens,
+                want_logits: true,
+            }])
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "after {} positions", cache.len());
+    }
+    assert_eq!(device_cache.len(), 6);
+}
+
+#[test]
+fn bad_tokens_on_the_emulated_gpu_are_errors_that_keep_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), TinyModel::default());
+    let gpu = Engine::load_cuda_emulated(&path).unwrap();
+    let device = gpu.device_model().unwrap();
+    let mut cache = device.new_cache();
+    let vocab = gpu.model().config.vocab_size as u32;
+    let err = device
+        .forward(&mut [DeviceItem {
+            cache: &mut cache,
+            tokens: &[1, vocab],
+            want_logits: true,
+        }])
+        .unwrap_err();
+    assert!(err.to_string().contains("outside the vocabulary"), "{err}");
+    assert!(cache.is_empty());
+}
