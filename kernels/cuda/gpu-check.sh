@@ -129,13 +129,15 @@ printf '# gpu-check %s (device %s)\n\n' "$STAGE" "$DEVICE" >"$REPORT"
 # and the driver's libcuda into a folder of ours under the names cudarc tries, and put that
 # folder, NVRTC's own (libnvrtc-builtins) and the driver's first on LD_LIBRARY_PATH.
 
+# The driver's folder, the CUDA toolkits, the system's library folders, and the nvidia/ folder
+# (CUDA wheels such as nvidia-cuda-nvrtc) of python's site-packages.
 default_lib_roots() {
-  local roots=/usr/local/nvidia:/usr/local/cuda:/usr/lib/x86_64-linux-gnu:/usr/lib64:/opt
+  local roots=/usr/local/nvidia:/usr/local/cuda:/usr/lib/x86_64-linux-gnu:/usr/lib64
   local d
   for d in /usr/local/cuda-*; do
     [ -d "$d" ] && roots=$roots:$d
   done
-  roots=$roots:$("$PYTHON" -c 'import site; print(":".join(site.getsitepackages()))' 2>/dev/null || true)
+  roots=$roots:$("$PYTHON" -c 'import site; print(":".join(d + "/nvidia" for d in site.getsitepackages()))' 2>/dev/null || true)
   echo "$roots"
 }
 
@@ -243,6 +245,13 @@ assert cuda.cuDeviceGetCount(ctypes.byref(count)) == 0
 print(f"libcuda.so opens: driver CUDA {version.value // 1000}.{version.value % 1000 // 10}, {count.value} device(s)")
 assert count.value > 0, "no CUDA device"
 EOF
+}
+
+# The kernels through the NVRTC we linked, for this GPU's architecture, with the compile log.
+nvrtc_compile() {
+  local cap
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+  "$PYTHON" kernels/cuda/nvrtc_compile.py --arch "compute_$cap"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -468,6 +477,7 @@ if [ "$STAGE" = stage1 ]; then
     require "find libcuda and NVRTC" find_libs
     # shellcheck disable=SC1091
     source "$STASH/libs.env"
+    step "NVRTC compiles the kernels as the backend does" nvrtc_compile
     require "open libcuda and NVRTC" check_libs
   fi
   step "tiny models: $DEVICE digests equal the CPU's" tiny_models
