@@ -3,11 +3,14 @@
 //! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
 //! - `devnet`: the main job: a local devnet with a demo, running until Ctrl-C.
 //! - `build-contracts`, `fetch-model`: the set-up steps on their own.
+//! - `gpu-bundle`: what the on-GPU check needs on a machine without Rust, in `.gpu/`.
 //!
 //! It must never be a dependency of another crate; it only drives cargo and the project's tools.
 
 mod contracts;
 mod devnet;
+mod gpu_bundle;
+mod model_split;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -33,6 +36,9 @@ enum Task {
     BuildContracts,
     /// Put the default model into the cache and verify its SHA-256.
     FetchModel,
+    /// Prepare `.gpu/` for kernels/cuda/gpu-check.sh on a GPU machine without Rust: release
+    /// binaries with the `cuda` feature, tiny models, the model in two parts; print the calls.
+    GpuBundle,
 }
 
 fn main() -> Result<()> {
@@ -47,6 +53,7 @@ fn main() -> Result<()> {
         Task::Devnet(args) => devnet::run(args),
         Task::BuildContracts => contracts::build_all(),
         Task::FetchModel => fetch_model().map(|_| ()),
+        Task::GpuBundle => gpu_bundle::run(),
     }
 }
 

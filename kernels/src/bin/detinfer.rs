@@ -57,6 +57,13 @@ struct Args {
     /// kernels under the CPU emulator (slow; checks them where no GPU is; needs g++).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Run the request this many times in one process and report the last run's speed (the
+    /// earlier runs warm up); every run's digest must be the same.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Also print the prompt's and the output's token ids (to compare with other engines).
+    #[arg(long)]
+    print_token_ids: bool,
 }
 
 /// Loads the engine on the device `--device` names; returns it with a description.
@@ -96,6 +103,10 @@ fn cuda_engine(path: &std::path::Path, ordinal: usize) -> Result<(Engine, String
 #[cfg(not(feature = "cuda"))]
 fn cuda_engine(_: &std::path::Path, _: usize) -> Result<(Engine, String)> {
     bail!("this detinfer was built without the CUDA backend (cargo build --features cuda)")
+}
+
+fn join_ids(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
 fn default_threads() -> usize {
@@ -150,7 +161,18 @@ fn main() -> Result<()> {
         prefill_chunk: None,
         constraint,
     };
-    let generation = engine.generate(&request)?;
+    let mut generation = engine.generate(&request)?;
+    for run in 2..=args.runs {
+        let again = engine.generate(&request)?;
+        if again.digest != generation.digest {
+            bail!(
+                "run {run} gave digest {}, the run before {}",
+                hex::encode(again.digest),
+                hex::encode(generation.digest)
+            );
+        }
+        generation = again;
+    }
     let t = generation.timings;
     println!("{}", generation.text);
     println!("---");
@@ -169,5 +191,15 @@ fn main() -> Result<()> {
         t.decode.as_secs_f64(),
         generation.output_tokens.len().saturating_sub(1) as f64 / t.decode.as_secs_f64().max(1e-9)
     );
+    if args.runs > 1 {
+        println!(
+            "runs:    {} (one digest; the speed is the last run's)",
+            args.runs
+        );
+    }
+    if args.print_token_ids {
+        println!("prompt ids: {}", join_ids(&generation.prompt_tokens));
+        println!("output ids: {}", join_ids(&generation.output_tokens));
+    }
     Ok(())
 }
