@@ -5,7 +5,7 @@ The source is built by the rule of kernels/src/cuda/source.rs (the files in depe
 their local `#include "…"` and `#pragma once` lines dropped) and compiled with the options of
 kernels/src/cuda/gpu.rs (as cudarc passes them), for one virtual architecture. It prints the
 NVRTC version, the compile log and the PTX size, and checks that the PTX defines every kernel
-the backend loads. Exit status 1 on a compile error.
+the backend loads (kernels/src/device/mod.rs). Exit status 1 on a compile error.
 
     python3 kernels/cuda/nvrtc_compile.py [--nvrtc PATH/libnvrtc.so.13] [--arch compute_90]
 
@@ -34,11 +34,11 @@ def source():
 
 
 def kernel_names():
-    """The KERNELS list of kernels/src/cuda/gpu.rs."""
-    text = (ROOT / "kernels/src/cuda/gpu.rs").read_text()
+    """The KERNELS list of kernels/src/device/mod.rs."""
+    text = (ROOT / "kernels/src/device/mod.rs").read_text()
     block = re.search(r"const KERNELS: \[&str; \d+\] = \[(.*?)\];", text, re.S)
     if not block:
-        sys.exit("cannot find KERNELS in kernels/src/cuda/gpu.rs")
+        sys.exit("cannot find KERNELS in kernels/src/device/mod.rs")
     return re.findall(r'"([a-z0-9_]+)"', block.group(1))
 
 
@@ -82,7 +82,7 @@ def main():
     print(f"PTX {len(text)} bytes, ISA {version.group(1) if version else '?'}, {len(entries)} kernels")
     if missing:
         sys.exit(f"the PTX lacks kernels the backend loads: {', '.join(missing)}")
-    print("every kernel of kernels/src/cuda/gpu.rs is in the PTX")
+    print("every kernel of kernels/src/device/mod.rs is in the PTX")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,23 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The GPU backend is compiled only with the `cuda` feature (cudarc loads CUDA at run time,
+    // so it builds anywhere): lint it too, in the node that selects it.
+    step("cargo clippy --features cuda");
+    cargo(&[
+        "clippy",
+        "-p",
+        "kernels",
+        "-p",
+        "oracle",
+        "--all-targets",
+        "--features",
+        "oracle/cuda",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     // The end-to-end tests run the workspace's binaries (localnet, oracle-node, oracle-client)
     // as processes: build them first, with the profile the tests use.
     step("cargo build --bins");

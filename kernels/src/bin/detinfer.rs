@@ -80,12 +80,18 @@ fn load(args: &Args, path: &std::path::Path, kernels: KernelPath) -> Result<(Eng
         return Ok((engine, "the CUDA emulator".to_string()));
     }
     let Some(ordinal) = args.device.strip_prefix("cuda") else {
-        bail!("unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)", args.device);
+        bail!(
+            "unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)",
+            args.device
+        );
     };
     let ordinal: usize = match ordinal.strip_prefix(':') {
         Some(n) => n.parse().context("the GPU number after cuda:")?,
         None if ordinal.is_empty() => 0,
-        None => bail!("unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)", args.device),
+        None => bail!(
+            "unknown device `{}` (cpu, cuda, cuda:N, cuda-emu)",
+            args.device
+        ),
     };
     cuda_engine(path, ordinal)
 }

@@ -38,7 +38,9 @@ impl Gpu {
             ));
         }
         if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-            return Err(DeviceError::Missing("NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)"));
+            return Err(DeviceError::Missing(
+                "NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)",
+            ));
         }
         let ctx = CudaContext::new(ordinal).map_err(failed)?;
         // SAFETY: every operation runs on the one default stream, in order.
@@ -110,13 +112,25 @@ impl Device for Gpu {
         Ok(out)
     }
 
-    fn copy(&self, src: &Buffer, src_range: Range<usize>, dst: &Buffer, dst_at: usize) -> Result<()> {
+    fn copy(
+        &self,
+        src: &Buffer,
+        src_range: Range<usize>,
+        dst: &Buffer,
+        dst_at: usize,
+    ) -> Result<()> {
         assert!(src_range.end <= src.len(), "copy past the source");
-        assert!(dst_at + src_range.len() <= dst.len(), "copy past the destination");
+        assert!(
+            dst_at + src_range.len() <= dst.len(),
+            "copy past the destination"
+        );
         if src_range.is_empty() {
             return Ok(());
         }
-        let (from, to) = (self.address(src, src_range.start), self.address(dst, dst_at));
+        let (from, to) = (
+            self.address(src, src_range.start),
+            self.address(dst, dst_at),
+        );
         // SAFETY: both ranges lie inside live allocations of this context (checked above), and
         // the copy is ordered on the one stream.
         unsafe { driver::memcpy_dtod_async(to, from, src_range.len(), self.stream.cu_stream()) }

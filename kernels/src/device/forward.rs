@@ -100,10 +100,7 @@ impl DeviceModel {
         if t == 0 {
             return Ok(vec![None; items.len()]);
         }
-        let angles = (
-            &d.upload(&f32_bytes(&cos))?,
-            &d.upload(&f32_bytes(&sin))?,
-        );
+        let angles = (&d.upload(&f32_bytes(&cos))?, &d.upload(&f32_bytes(&sin))?);
         let h = ops::embed(d, &self.weights.embed, &d.upload(&i32_bytes(&ids))?, t)?;
         // Flags per layer: attention norm (t), attention (t × heads), feed-forward norm (t).
         let per_layer = t * (2 + c.heads);
@@ -159,11 +156,7 @@ impl DeviceModel {
             let gate = ops::matmul(d, &layer.gate, &input)?;
             let up = ops::matmul(d, &layer.up, &input)?;
             ops::elementwise(d, "silu_mul", &gate, &up, t * c.feed_forward)?;
-            let down = ops::matmul(
-                d,
-                &layer.down,
-                &Activations::new(&gate, t, c.feed_forward),
-            )?;
+            let down = ops::matmul(d, &layer.down, &Activations::new(&gate, t, c.feed_forward))?;
             ops::elementwise(d, "add_assign", &h, &down, t * e)?;
         }
         for (item, span) in items.iter_mut().zip(&spans) {
@@ -210,7 +203,10 @@ impl DeviceModel {
             self.weights.output_head(),
             &Activations::new(&normed, wanted.len(), e),
         )?;
-        if i32s(&d.download(&bad, 0..bad.len())?).iter().any(|&b| b != 0) {
+        if i32s(&d.download(&bad, 0..bad.len())?)
+            .iter()
+            .any(|&b| b != 0)
+        {
             return Err(ModelError::NonFinite("the final norm").into());
         }
         let all = f32s(&d.download(&logits, 0..logits.len())?);

@@ -158,8 +158,13 @@ pub trait Device: Send + Sync {
     /// The bytes `range` of `buffer`.
     fn download(&self, buffer: &Buffer, range: Range<usize>) -> Result<Vec<u8>>;
     /// Copies the bytes `src_range` of `src` to `dst` at byte `dst_at`.
-    fn copy(&self, src: &Buffer, src_range: Range<usize>, dst: &Buffer, dst_at: usize)
-        -> Result<()>;
+    fn copy(
+        &self,
+        src: &Buffer,
+        src_range: Range<usize>,
+        dst: &Buffer,
+        dst_at: usize,
+    ) -> Result<()>;
     /// Launches `kernel` (one of [`KERNELS`]) with `args` in the order of its parameters.
     fn launch(&self, kernel: &str, config: LaunchConfig, args: &[Arg<'_>]) -> Result<()>;
 }

@@ -27,10 +27,19 @@ const SOURCES: [(&str, &str); 9] = [
     ("blocks.cuh", include_str!("../../../cuda/blocks.cuh")),
     ("quant.cu", include_str!("../../../cuda/quant.cu")),
     ("norm.cu", include_str!("../../../cuda/norm.cu")),
-    ("elementwise.cu", include_str!("../../../cuda/elementwise.cu")),
+    (
+        "elementwise.cu",
+        include_str!("../../../cuda/elementwise.cu"),
+    ),
     ("attention.cu", include_str!("../../../cuda/attention.cu")),
-    ("harness/main.cpp", include_str!("../../../cuda/harness/main.cpp")),
-    ("harness/probes.cu", include_str!("../../../cuda/harness/probes.cu")),
+    (
+        "harness/main.cpp",
+        include_str!("../../../cuda/harness/main.cpp"),
+    ),
+    (
+        "harness/probes.cu",
+        include_str!("../../../cuda/harness/probes.cu"),
+    ),
 ];
 
 /// Compiles the harness once per process; its path, or why it cannot be built.
@@ -101,7 +110,10 @@ impl Server {
             let _ = stderr.read_to_string(&mut said);
         }
         let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-        DeviceError::Backend(format!("the CUDA emulator stopped ({status}): {}", said.trim()))
+        DeviceError::Backend(format!(
+            "the CUDA emulator stopped ({status}): {}",
+            said.trim()
+        ))
     }
 }
 
@@ -213,9 +225,18 @@ impl Device for Emulator {
         server.receive(range.len())
     }
 
-    fn copy(&self, src: &Buffer, src_range: Range<usize>, dst: &Buffer, dst_at: usize) -> Result<()> {
+    fn copy(
+        &self,
+        src: &Buffer,
+        src_range: Range<usize>,
+        dst: &Buffer,
+        dst_at: usize,
+    ) -> Result<()> {
         assert!(src_range.end <= src.len(), "copy past the source");
-        assert!(dst_at + src_range.len() <= dst.len(), "copy past the destination");
+        assert!(
+            dst_at + src_range.len() <= dst.len(),
+            "copy past the destination"
+        );
         let mut message = vec![b'C'];
         message.extend(Self::id(src).to_le_bytes());
         message.extend(u64_le(src_range.start));
