@@ -1,101 +1,51 @@
-//! Calls single kernels through the emulation harness (`kernels/cuda/harness/main.cpp`, one
-//! process per call): the op name, launch geometry and parameters and the input buffers go to
-//! its stdin, the output buffers come back on its stdout.
+//! Single kernel launches on a fresh emulated device, for the unit tests: inputs are uploaded,
+//! outputs start zeroed, and every buffer comes back after the launch.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use super::Emulator;
+pub use crate::device::{f32_bytes, f32s, i32_bytes, i32s};
+use crate::device::{Arg, Device, LaunchConfig};
 
-fn harness() -> &'static Path {
-    super::harness_binary().expect("the emulation harness builds")
-}
-
-/// A kernel launch: grid and block size, then the op's parameters.
-pub struct Launch {
-    pub grid: u32,
-    pub threads: u32,
-}
-
-/// A kernel parameter: integers as they are, floats as their bits.
-pub enum Param {
-    Int(i64),
+/// A kernel argument, in the kernel's parameter order.
+#[derive(Clone, Copy)]
+pub enum Param<'a> {
+    /// A buffer holding these bytes.
+    In(&'a [u8]),
+    /// A buffer of this many zero bytes.
+    Out(usize),
+    Int(usize),
     F32(f32),
 }
 
-/// Runs `op` under the emulator; returns its output buffers.
-pub fn run(op: &str, launch: &Launch, params: &[Param], inputs: &[&[u8]]) -> Vec<Vec<u8>> {
-    let mut message = Vec::new();
-    message.extend((op.len() as u32).to_le_bytes());
-    message.extend(op.as_bytes());
-    message.extend((params.len() as u32 + 2).to_le_bytes());
-    message.extend(u64::from(launch.grid).to_le_bytes());
-    message.extend(u64::from(launch.threads).to_le_bytes());
-    for p in params {
-        let v = match p {
-            Param::Int(i) => *i as u64,
-            Param::F32(f) => u64::from(f.to_bits()),
-        };
-        message.extend(v.to_le_bytes());
-    }
-    message.extend((inputs.len() as u32).to_le_bytes());
-    for input in inputs {
-        message.extend((input.len() as u64).to_le_bytes());
-        message.extend(*input);
-    }
-    let mut child = Command::new(harness())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the emulation harness");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&message)
-        .expect("send the inputs");
-    let output = child.wait_with_output().expect("emulation harness output");
-    assert!(
-        output.status.success(),
-        "{op}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    parse(&output.stdout)
-}
-
-fn parse(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut take = |n: usize| {
-        let (head, rest) = bytes.split_at(n);
-        bytes = rest;
-        head.to_vec()
-    };
-    let count = u32::from_le_bytes(take(4).try_into().unwrap());
-    (0..count)
-        .map(|_| {
-            let len = u64::from_le_bytes(take(8).try_into().unwrap());
-            take(len as usize)
+/// Launches `kernel` with `params`; returns every buffer's bytes after the launch, in the
+/// order of the buffer parameters.
+pub fn run(kernel: &str, launch: LaunchConfig, params: &[Param<'_>]) -> Vec<Vec<u8>> {
+    let device = Emulator::start().expect("the emulated device starts");
+    let buffers: Vec<_> = params
+        .iter()
+        .filter_map(|p| match p {
+            Param::In(bytes) => Some(device.upload(bytes)),
+            Param::Out(len) => Some(device.alloc_zeros(*len)),
+            _ => None,
         })
-        .collect()
-}
-
-pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub fn i32_bytes(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub fn f32s(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
-}
-
-pub fn i32s(b: &[u8]) -> Vec<i32> {
-    b.chunks_exact(4)
-        .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+        .collect::<Result<_, _>>()
+        .expect("buffers on the emulated device");
+    let mut next = buffers.iter();
+    let args: Vec<Arg<'_>> = params
+        .iter()
+        .map(|p| match p {
+            Param::In(_) | Param::Out(_) => Arg::buf(next.next().expect("one buffer each")),
+            Param::Int(n) => Arg::int(*n),
+            Param::F32(v) => Arg::F32(*v),
+        })
+        .collect();
+    device
+        .launch(kernel, launch, &args)
+        .unwrap_or_else(|e| panic!("{kernel}: {e}"));
+    buffers
+        .iter()
+        .map(|b| device.download(b, 0..b.len()))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{kernel}: {e}"))
 }
 
 pub fn bits(v: &[f32]) -> Vec<u32> {

@@ -1,7 +1,7 @@
 //! The emulated CUDA device: the kernel sources of `kernels/cuda/` compiled as C++ under
 //! `kernels/cuda/emulate.h`, which runs the grid, blocks, threads, barriers and warp shuffles
 //! sequentially on the CPU, in a child process that holds the device memory
-//! (`harness/main.cpp --serve`). Slow, but faithful: the whole GPU forward pass — kernels and
+//! (`harness/main.cpp`). Slow, but faithful: the whole GPU forward pass — kernels and
 //! the host code that drives them — runs on any machine with a C++ compiler (`g++`, or `$CXX`),
 //! and its bits are checked against the CPU engine in every `cargo test`.
 
@@ -160,7 +160,6 @@ impl Emulator {
     /// Builds the harness (once per process) and starts an emulated device.
     pub fn start() -> Result<Self> {
         let mut child = Command::new(harness_binary()?)
-            .arg("--serve")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

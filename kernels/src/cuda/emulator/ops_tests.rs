@@ -1,19 +1,20 @@
 //! Reductions, elementary functions, RMSNorm, RoPE, attention and the element-wise steps:
 //! emulated kernels against the Rust reference, bit for bit.
 
-use super::harness::{bits, f32_bytes, f32s, i32s, run, Launch, Param};
+use super::harness::{bits, f32_bytes, f32s, i32s, run, Param};
+use crate::device::LaunchConfig;
 use crate::math::{exp32, silu};
 use crate::model::Rope;
 use crate::ops::{attend, rmsnorm};
 use crate::quant::tests::Lcg;
 use crate::reduce::{dot16, sum16};
 
-const GEOMETRIES: [Launch; 2] = [
-    Launch {
+const GEOMETRIES: [LaunchConfig; 2] = [
+    LaunchConfig {
         grid: 1,
         threads: 32,
     },
-    Launch {
+    LaunchConfig {
         grid: 2,
         threads: 96,
     },
@@ -42,15 +43,21 @@ fn dot16_and_sum16_follow_the_spec_tree() {
             })
             .unzip();
         for launch in &GEOMETRIES {
-            let params = [Param::Int(rows as i64), Param::Int(n as i64)];
+            let (x, y) = (f32_bytes(&x), f32_bytes(&y));
             let out = run(
                 "probe_reduce",
-                launch,
-                &params,
-                &[&f32_bytes(&x), &f32_bytes(&y)],
+                *launch,
+                &[
+                    Param::In(&x),
+                    Param::In(&y),
+                    Param::Out(rows * 4),
+                    Param::Out(rows * 4),
+                    Param::Int(rows),
+                    Param::Int(n),
+                ],
             );
-            assert_eq!(bits(&f32s(&out[0])), bits(&dots), "dot16, n = {n}");
-            assert_eq!(bits(&f32s(&out[1])), bits(&sums), "sum16, n = {n}");
+            assert_eq!(bits(&f32s(&out[2])), bits(&dots), "dot16, n = {n}");
+            assert_eq!(bits(&f32s(&out[3])), bits(&sums), "sum16, n = {n}");
         }
     }
 }
@@ -62,11 +69,21 @@ fn exp32_and_silu_match_on_the_whole_range() {
     x.extend([
         0.0, -0.0, 88.0, 88.000_01, -87.0, -87.000_01, 1e-30, -1e-30, 80.5, -86.9,
     ]);
-    let out = run("probe_exp", &GEOMETRIES[1], &[], &[&f32_bytes(&x)]);
+    let n = x.len();
+    let out = run(
+        "probe_exp",
+        GEOMETRIES[1],
+        &[
+            Param::In(&f32_bytes(&x)),
+            Param::Out(n * 4),
+            Param::Out(n * 4),
+            Param::Int(n),
+        ],
+    );
     let e: Vec<f32> = x.iter().map(|&v| exp32(v)).collect();
     let s: Vec<f32> = x.iter().map(|&v| silu(v)).collect();
-    assert_eq!(bits(&f32s(&out[0])), bits(&e), "exp32");
-    assert_eq!(bits(&f32s(&out[1])), bits(&s), "silu");
+    assert_eq!(bits(&f32s(&out[1])), bits(&e), "exp32");
+    assert_eq!(bits(&f32s(&out[2])), bits(&s), "silu");
 }
 
 #[test]
@@ -81,20 +98,23 @@ fn rmsnorm_matches_and_flags_non_finite_sums() {
         flags.push(i32::from(!rmsnorm(xt, &w, eps, yt)));
     }
     assert_eq!(flags, [0, 1, 0]);
-    let params = [
-        Param::Int(tokens as i64),
-        Param::Int(len as i64),
-        Param::F32(eps),
-    ];
-    for launch in &GEOMETRIES {
+    let (x, w) = (f32_bytes(&x), f32_bytes(&w));
+    for launch in GEOMETRIES {
         let out = run(
             "rmsnorm",
             launch,
-            &params,
-            &[&f32_bytes(&x), &f32_bytes(&w)],
+            &[
+                Param::In(&x),
+                Param::In(&w),
+                Param::Out(tokens * len * 4),
+                Param::Out(tokens * 4),
+                Param::Int(tokens),
+                Param::Int(len),
+                Param::F32(eps),
+            ],
         );
-        assert_eq!(i32s(&out[1]), flags);
-        let got = f32s(&out[0]);
+        assert_eq!(i32s(&out[3]), flags);
+        let got = f32s(&out[2]);
         for t in [0, 2] {
             let range = t * len..(t + 1) * len;
             assert_eq!(
@@ -119,13 +139,19 @@ fn rope_matches() {
         cos.extend(c);
         sin.extend(s);
     }
-    let params = [positions.len(), width, head_dim].map(|v| Param::Int(v as i64));
-    for launch in &GEOMETRIES {
+    let (x, cos, sin) = (f32_bytes(&x), f32_bytes(&cos), f32_bytes(&sin));
+    for launch in GEOMETRIES {
         let out = run(
             "rope",
             launch,
-            &params,
-            &[&f32_bytes(&x), &f32_bytes(&cos), &f32_bytes(&sin)],
+            &[
+                Param::In(&x),
+                Param::In(&cos),
+                Param::In(&sin),
+                Param::Int(positions.len()),
+                Param::Int(width),
+                Param::Int(head_dim),
+            ],
         );
         assert_eq!(bits(&f32s(&out[0])), bits(&reference));
     }
@@ -159,34 +185,40 @@ fn attention_matches_with_grouped_heads() {
             ));
         }
     }
-    let params = [
-        Param::Int(tokens as i64),
-        Param::Int(heads as i64),
-        Param::Int(kv_heads as i64),
-        Param::Int(head_dim as i64),
-        Param::Int(pos0 as i64),
-        Param::F32(scale),
-    ];
-    for launch in &GEOMETRIES {
+    let (q, v) = (f32_bytes(&q), f32_bytes(&v));
+    let attention = |launch: LaunchConfig, k: &[f32]| {
+        let k = f32_bytes(k);
         let out = run(
             "attention",
             launch,
-            &params,
-            &[&f32_bytes(&q), &f32_bytes(&k), &f32_bytes(&v)],
+            &[
+                Param::In(&q),
+                Param::In(&k),
+                Param::In(&v),
+                Param::Out(tokens * heads * n * 4),
+                Param::Out(tokens * width * 4),
+                Param::Out(tokens * heads * 4),
+                Param::Int(tokens),
+                Param::Int(heads),
+                Param::Int(kv_heads),
+                Param::Int(head_dim),
+                Param::Int(pos0),
+                Param::Int(n),
+                Param::F32(scale),
+            ],
         );
-        assert_eq!(bits(&f32s(&out[0])), bits(&reference));
-        assert_eq!(i32s(&out[1]), vec![0; tokens * heads]);
+        (f32s(&out[4]), i32s(&out[5]))
+    };
+    for launch in GEOMETRIES {
+        let (out, flags) = attention(launch, &k);
+        assert_eq!(bits(&out), bits(&reference));
+        assert_eq!(flags, vec![0; tokens * heads]);
     }
     // A NaN key makes every score of the heads that read it NaN: flagged, as on the CPU.
     let mut k_nan = k.clone();
     k_nan[5 * kv_width] = f32::NAN;
-    let out = run(
-        "attention",
-        &GEOMETRIES[1],
-        &params,
-        &[&f32_bytes(&q), &f32_bytes(&k_nan), &f32_bytes(&v)],
-    );
-    assert_eq!(i32s(&out[1]), [1, 1, 0, 0].repeat(tokens));
+    let (_, flags) = attention(GEOMETRIES[1], &k_nan);
+    assert_eq!(flags, [1, 1, 0, 0].repeat(tokens));
 }
 
 #[test]
@@ -198,10 +230,19 @@ fn residual_add_and_silu_gating_match() {
     crate::ops::add_assign(&mut added, &y);
     let mut gated = g.clone();
     crate::ops::silu_mul(&mut gated, &y);
-    for launch in &GEOMETRIES {
-        let out = run("add_assign", launch, &[], &[&f32_bytes(&h), &f32_bytes(&y)]);
+    let (h, y, g) = (f32_bytes(&h), f32_bytes(&y), f32_bytes(&g));
+    for launch in GEOMETRIES {
+        let out = run(
+            "add_assign",
+            launch,
+            &[Param::In(&h), Param::In(&y), Param::Int(1000)],
+        );
         assert_eq!(bits(&f32s(&out[0])), bits(&added));
-        let out = run("silu_mul", launch, &[], &[&f32_bytes(&g), &f32_bytes(&y)]);
+        let out = run(
+            "silu_mul",
+            launch,
+            &[Param::In(&g), Param::In(&y), Param::Int(1000)],
+        );
         assert_eq!(bits(&f32s(&out[0])), bits(&gated));
     }
 }

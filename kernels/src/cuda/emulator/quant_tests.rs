@@ -1,18 +1,19 @@
 //! Q8A quantization, every format's matrix product and embedding lookup: emulated kernels
 //! against the Rust reference, bit for bit, on two launch geometries.
 
-use super::harness::{bits, f32_bytes, f32s, i32_bytes, i32s, run, Launch, Param};
+use super::harness::{bits, f32_bytes, f32s, i32_bytes, i32s, run, Param};
+use crate::device::LaunchConfig;
 use crate::matmul::{Compute, Input, Weight};
 use crate::quant::tests::{random_matrix_bytes, Lcg};
 use crate::quant::{dequantize_row, KernelPath, QMatrix, QuantizedActivations, WeightFormat};
 use std::sync::Arc;
 
-const GEOMETRIES: [Launch; 2] = [
-    Launch {
+const GEOMETRIES: [LaunchConfig; 2] = [
+    LaunchConfig {
         grid: 1,
         threads: 32,
     },
-    Launch {
+    LaunchConfig {
         grid: 3,
         threads: 128,
     },
@@ -35,14 +36,20 @@ fn activations(tokens: usize, cols: usize, seed: u64) -> Vec<f32> {
 }
 
 /// The emulated `q8a_quantize`: integers, scales and block sums.
-fn quantize(x: &[f32], launch: &Launch) -> Vec<Vec<u8>> {
-    let blocks = (x.len() / 32) as i64;
+fn quantize(x: &[f32], launch: LaunchConfig) -> Vec<Vec<u8>> {
+    let blocks = x.len() / 32;
     run(
         "q8a_quantize",
         launch,
-        &[Param::Int(blocks)],
-        &[&f32_bytes(x)],
+        &[
+            Param::In(&f32_bytes(x)),
+            Param::Out(blocks * 32),
+            Param::Out(blocks * 4),
+            Param::Out(blocks * 4),
+            Param::Int(blocks),
+        ],
     )
+    .split_off(1)
 }
 
 #[test]
@@ -50,7 +57,7 @@ fn q8a_matches_the_reference() {
     let (tokens, cols) = (3, 256);
     let x = activations(tokens, cols, 5);
     let reference = QuantizedActivations::quantize(&x, cols);
-    for launch in &GEOMETRIES {
+    for launch in GEOMETRIES {
         let out = quantize(&x, launch);
         let (scales, sums) = (f32s(&out[1]), i32s(&out[2]));
         for t in 0..tokens {
@@ -79,17 +86,21 @@ fn every_format_product_matches_the_reference() {
         let reference = Compute::new(KernelPath::Scalar, 1)
             .unwrap()
             .matmul(&Weight::Plain(m), &Input::new(&x, cols));
-        let shape = [rows, cols, tokens].map(|v| Param::Int(v as i64));
+        let shape = [rows, cols, tokens].map(Param::Int);
         let op = format!("matvec_{}", format.cuda_suffix());
-        for launch in &GEOMETRIES {
+        for launch in GEOMETRIES {
+            let y = Param::Out(rows * tokens * 4);
             let out = if format.is_quantized() {
                 let q = quantize(&x, launch);
-                run(&op, launch, &shape, &[&bytes, &q[0], &q[1], &q[2]])
+                let inputs = [&bytes, &q[0], &q[1], &q[2]].map(|b| Param::In(b));
+                run(&op, launch, &[&inputs[..], &[y], &shape].concat())
             } else {
-                run(&op, launch, &shape, &[&bytes, &f32_bytes(&x)])
+                let x = f32_bytes(&x);
+                let inputs = [Param::In(&bytes), Param::In(&x), y];
+                run(&op, launch, &[&inputs[..], &shape].concat())
             };
             assert_eq!(
-                bits(&f32s(&out[0])),
+                bits(&f32s(out.last().expect("the product"))),
                 bits(&reference),
                 "{format:?} on {} × {}",
                 launch.grid,
@@ -111,10 +122,17 @@ fn every_format_embedding_matches_the_reference() {
             .flat_map(|&t| dequantize_row(format, m.row_bytes(t as usize), cols))
             .collect();
         let op = format!("embed_{}", format.cuda_suffix());
-        let params = [Param::Int(tokens.len() as i64), Param::Int(cols as i64)];
-        for launch in &GEOMETRIES {
-            let out = run(&op, launch, &params, &[&bytes, &i32_bytes(&tokens)]);
-            assert_eq!(bits(&f32s(&out[0])), bits(&reference), "{format:?}");
+        let ids = i32_bytes(&tokens);
+        for launch in GEOMETRIES {
+            let params = [
+                Param::In(&bytes),
+                Param::In(&ids),
+                Param::Out(tokens.len() * cols * 4),
+                Param::Int(tokens.len()),
+                Param::Int(cols),
+            ];
+            let out = run(&op, launch, &params);
+            assert_eq!(bits(&f32s(&out[2])), bits(&reference), "{format:?}");
         }
     }
 }
