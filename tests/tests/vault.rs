@@ -1,7 +1,9 @@
 //! The smart-asset vault as wasm on wasm-host, with the oracle and a committee of three nodes
 //! whose signed verdicts are scripted (or, in the last test, computed by the real model): valid
 //! claims within the caps are paid; rejected, malformed, over-cap and timed-out ones never are;
-//! rule and limit changes wait for their delay; the balance accounting is exact.
+//! rule and limit changes wait for their delay; the balance accounting is exact; the owner's
+//! withdrawals wait for the delay and never touch funds reserved by claims in flight; a final
+//! claim's record is deleted by its filer for exactly the storage it paid.
 
 use e2e_tests::layout::contracts_dir;
 use kernels::engine::Engine;
@@ -13,7 +15,7 @@ use sdk::keys::SecretKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wasm_host::abi::{Action, CryptoHash};
-use wasm_host::chain::{Chain, FinalStatus, TxResult, CHAIN_ID, ONE_NEAR, TGAS};
+use wasm_host::chain::{Chain, FinalStatus, TxResult, CHAIN_ID, GAS_PRICE, ONE_NEAR, TGAS};
 
 const ORACLE: &str = "oracle.test";
 const OWNER: &str = "owner.test";
@@ -225,6 +227,21 @@ impl World {
 
     fn funds(&self) -> u128 {
         yocto(&self.vault()["funds"])
+    }
+
+    fn reserved(&self) -> u128 {
+        yocto(&self.vault()["reserved"])
+    }
+
+    fn withdrawable(&self) -> u128 {
+        yocto(&self.vault()["withdrawable"])
+    }
+
+    /// Produces blocks until `height` is reached.
+    fn advance_to(&mut self, height: u64) {
+        while self.chain.block_height() < height {
+            self.chain.advance_blocks(1);
+        }
     }
 
     fn claim(&self, claim_id: u64) -> Value {
@@ -562,6 +579,30 @@ fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee() {
     assert!(spent < PRICE / 2, "spent {spent}");
     assert_eq!(world.funds(), FUNDING);
     assert!(world.claim(0)["oracle_request_id"].is_u64());
+
+    // The known gap (README, Money): the request's storage deposit, which Alice paid, is released
+    // by the oracle's cleanup (anyone may run it) to the vault as a plain transfer. The vault's
+    // balance grows by it; its funds, what is withdrawable and Alice's balance do not.
+    let request_id = world.claim(0)["oracle_request_id"].as_u64().unwrap();
+    let request = world.view(ORACLE, "get_request", json!({"request_id": request_id}));
+    let storage_deposit = yocto(&request["storage_deposit"]);
+    world.chain.advance_blocks(100);
+    let (vault_before, alice_before) = (world.chain.balance(VAULT), world.chain.balance(ALICE));
+    let cleaned = world.call(
+        EVE,
+        ORACLE,
+        "cleanup_request",
+        json!({"request_id": request_id}),
+        0,
+    );
+    assert_eq!(yocto(&cleaned.json::<Value>()), storage_deposit);
+    assert_eq!(world.chain.balance(VAULT) - vault_before, storage_deposit);
+    assert_eq!(world.chain.balance(ALICE), alice_before);
+    assert_eq!((world.funds(), world.withdrawable()), (FUNDING, FUNDING));
+    let bytes = storage_deposit / world.chain.fees().storage_amount_per_byte();
+    println!(
+        "oracle request storage stranded in the vault: {storage_deposit} yoctoNEAR ({bytes} bytes)"
+    );
 }
 
 #[test]
@@ -673,6 +714,242 @@ fn the_rule_changes_only_after_the_delay_and_claims_keep_their_rule() {
     assert_eq!(limits_now["allowed_recipients"], Value::Null);
     let to_eve = world.file(EVE, 6 * ONE_NEAR, "Order #3.");
     assert_eq!(world.answer(&to_eve, 2, &approve("ok")), "paid");
+}
+
+/// yoctoNEAR the signer of `result` paid for its gas (what it burnt, at the chain's gas price).
+fn gas_cost(result: &TxResult) -> u128 {
+    u128::from(result.total_gas_burnt()) * GAS_PRICE
+}
+
+fn propose_withdrawal(world: &mut World, signer: &str, amount: u128, receiver: &str) -> TxResult {
+    let args = json!({"amount": amount.to_string(), "receiver": receiver});
+    world.call(signer, VAULT, "propose_withdrawal", args, ONE_NEAR)
+}
+
+#[test]
+fn the_owner_withdraws_after_the_delay_and_never_what_claims_in_flight_need() {
+    let mut world = scripted_world();
+    assert_fails(
+        &propose_withdrawal(&mut world, ALICE, ONE_NEAR, ALICE),
+        "only the vault's owner may do this",
+    );
+    assert_fails(
+        &propose_withdrawal(&mut world, OWNER, FUNDING + 1, CAROL),
+        "is more than the vault's funds",
+    );
+    assert_fails(
+        &propose_withdrawal(&mut world, OWNER, 0, CAROL),
+        "the amount must be more than 0",
+    );
+    assert_fails(
+        &world.call(OWNER, VAULT, "apply_withdrawal", json!({}), 0),
+        "no withdrawal is pending",
+    );
+
+    // A claim in flight reserves its amount.
+    let in_flight = world.file(BOB, MAX_PER_CLAIM, "Order #1, tracking 1.");
+    assert_eq!(world.reserved(), MAX_PER_CLAIM);
+    assert_eq!(world.withdrawable(), FUNDING - MAX_PER_CLAIM);
+
+    // One yoctoNEAR more than the unreserved funds: proposed, but never applied.
+    let too_much = FUNDING - MAX_PER_CLAIM + 1;
+    let proposed = propose_withdrawal(&mut world, OWNER, too_much, CAROL);
+    assert_success(&proposed);
+    let event = &vault_events(&proposed, "withdrawal_proposed")[0];
+    assert_eq!(yocto(&event["amount"]), too_much);
+    assert_eq!(event["receiver"], CAROL);
+    let applicable_at = proposed.json::<Value>()["applicable_at"].as_u64().unwrap();
+    assert_eq!(event["applicable_at"], applicable_at);
+    assert_eq!(
+        event["proposed_at"].as_u64().unwrap() + DELAY,
+        applicable_at
+    );
+    let pending = world.vault()["pending_withdrawal"].clone();
+    assert_eq!(yocto(&pending["amount"]), too_much);
+    assert_eq!(pending["receiver"], CAROL);
+    assert_eq!(pending["applicable_at"], applicable_at);
+    assert_fails(
+        &world.call(EVE, VAULT, "apply_withdrawal", json!({}), 0),
+        &format!("the withdrawal applies from block {applicable_at}"),
+    );
+    assert_fails(
+        &propose_withdrawal(&mut world, OWNER, ONE_NEAR, CAROL),
+        "a withdrawal is already pending; cancel it first",
+    );
+    world.advance_to(applicable_at);
+    assert_fails(
+        &world.call(EVE, VAULT, "apply_withdrawal", json!({}), 0),
+        "is more than the funds not reserved by claims in flight",
+    );
+    assert_eq!(
+        yocto(&world.vault()["pending_withdrawal"]["amount"]),
+        too_much
+    );
+    assert_eq!(world.funds(), FUNDING);
+
+    // Cancelled by the owner only; its storage deposit goes back to the owner.
+    assert_fails(
+        &world.call(EVE, VAULT, "cancel_withdrawal_proposal", json!({}), 0),
+        "only the vault's owner may do this",
+    );
+    let cancelled = world.call(OWNER, VAULT, "cancel_withdrawal_proposal", json!({}), 0);
+    assert_success(&cancelled);
+    assert_eq!(
+        yocto(&vault_events(&cancelled, "withdrawal_cancelled")[0]["amount"]),
+        too_much
+    );
+    assert_eq!(world.vault()["pending_withdrawal"], Value::Null);
+    assert_fails(
+        &world.call(OWNER, VAULT, "apply_withdrawal", json!({}), 0),
+        "no withdrawal is pending",
+    );
+
+    // Exactly the unreserved funds: paid to the named receiver once the delay has passed.
+    let withdrawn = FUNDING - MAX_PER_CLAIM;
+    let proposed = propose_withdrawal(&mut world, OWNER, withdrawn, CAROL);
+    let applicable_at = proposed.json::<Value>()["applicable_at"].as_u64().unwrap();
+    world.advance_to(applicable_at);
+    let carol_before = world.chain.balance(CAROL);
+    let applied = world.call(EVE, VAULT, "apply_withdrawal", json!({}), 0);
+    assert_eq!(yocto(&applied.json::<Value>()), withdrawn);
+    assert_eq!(vault_events(&applied, "withdrawal_applied").len(), 1);
+    assert_eq!(
+        yocto(&vault_events(&applied, "withdrawn")[0]["amount"]),
+        withdrawn
+    );
+    assert_eq!(world.chain.balance(CAROL) - carol_before, withdrawn);
+    assert_eq!(world.funds(), MAX_PER_CLAIM);
+    assert_eq!(world.withdrawable(), 0);
+    assert_eq!(world.vault()["pending_withdrawal"], Value::Null);
+
+    // The claim that was in flight is still payable.
+    let bob_before = world.chain.balance(BOB);
+    assert_eq!(world.answer(&in_flight, 0, &approve("ok")), "paid");
+    assert_eq!(world.chain.balance(BOB) - bob_before, MAX_PER_CLAIM);
+    assert_eq!((world.funds(), world.reserved()), (0, 0));
+}
+
+#[test]
+fn a_failed_withdrawal_transfer_puts_the_funds_back() {
+    let mut world = scripted_world();
+    let proposed = propose_withdrawal(&mut world, OWNER, 3 * ONE_NEAR, GHOST);
+    let applicable_at = proposed.json::<Value>()["applicable_at"].as_u64().unwrap();
+    world.advance_to(applicable_at);
+    let applied = world.call(OWNER, VAULT, "apply_withdrawal", json!({}), 0);
+    assert_eq!(yocto(&applied.json::<Value>()), 0);
+    let failed = vault_events(&applied, "withdrawal_failed");
+    assert_eq!(yocto(&failed[0]["amount"]), 3 * ONE_NEAR);
+    assert_eq!(yocto(&failed[0]["funds"]), FUNDING);
+    assert!(vault_events(&applied, "withdrawn").is_empty());
+    assert_eq!(world.funds(), FUNDING);
+    assert_eq!(world.withdrawable(), FUNDING);
+    assert_eq!(world.vault()["pending_withdrawal"], Value::Null);
+
+    // A reserved claim rejected or approved gives its reservation back.
+    let rejected_tx = world.file(BOB, 2 * ONE_NEAR, "Order #1.");
+    let paid_tx = world.file(CAROL, 3 * ONE_NEAR, "Order #2.");
+    assert_eq!(world.reserved(), 5 * ONE_NEAR);
+    assert_eq!(
+        world.answer(&rejected_tx, 0, &reject("no")),
+        rejected("model_rejected")
+    );
+    assert_eq!(world.reserved(), 3 * ONE_NEAR);
+    assert_eq!(world.answer(&paid_tx, 1, &approve("ok")), "paid");
+    assert_eq!(world.reserved(), 0);
+    assert_eq!(world.withdrawable(), FUNDING - 3 * ONE_NEAR);
+}
+
+#[test]
+fn a_final_claim_is_deleted_by_its_filer_for_exactly_its_storage_deposit() {
+    let mut world = scripted_world();
+    let alice_before = world.chain.balance(ALICE);
+    let paid_tx = world.file(BOB, MAX_PER_CLAIM, "Order #1, tracking 1.");
+    let deposit = yocto(&world.claim(0)["storage_deposit"]);
+    assert!(deposit > 0);
+    assert_eq!(world.answer(&paid_tx, 0, &approve("ok")), "paid");
+    // Filing cost Alice the oracle's fee, the record's storage deposit and gas (less than all
+    // her transaction's receipts burnt): nothing else.
+    let fee = yocto(&world.claim(0)["oracle_fee"]);
+    let spent = alice_before - world.chain.balance(ALICE);
+    let gas = gas_cost(&world.chain.tx_result(&paid_tx));
+    assert!(
+        spent > fee + deposit && spent < fee + deposit + gas,
+        "spent {spent}, fee {fee}, deposit {deposit}, gas {gas}"
+    );
+
+    let timed_out_tx = world.file(CAROL, 2 * ONE_NEAR, "Order #2, tracking 2.");
+    assert_fails(
+        &world.call(ALICE, VAULT, "delete_claim", json!({"claim_id": 1}), 0),
+        "claim 1 is still in flight",
+    );
+    world.chain.advance_blocks(210);
+    let status: Value = world.chain.tx_result(&timed_out_tx).json();
+    assert_eq!(status, rejected("oracle_timed_out"));
+    let vault_before = world.vault();
+
+    for claim_id in [0u64, 1] {
+        assert_fails(
+            &world.call(EVE, VAULT, "delete_claim", json!({"claim_id": claim_id}), 0),
+            &format!("only {ALICE} (who filed claim {claim_id}) may delete it"),
+        );
+        let deposit = yocto(&world.claim(claim_id)["storage_deposit"]);
+        let alice_before = world.chain.balance(ALICE);
+        let storage_before = world.chain.account(VAULT).unwrap().storage_usage;
+        let deleted = world.call(
+            ALICE,
+            VAULT,
+            "delete_claim",
+            json!({"claim_id": claim_id}),
+            0,
+        );
+        assert_eq!(yocto(&deleted.json::<Value>()), deposit);
+        let event = &vault_events(&deleted, "claim_deleted")[0];
+        assert_eq!(
+            (event["claim_id"].as_u64(), yocto(&event["refunded"])),
+            (Some(claim_id), deposit)
+        );
+        assert_eq!(
+            world.chain.balance(ALICE) + gas_cost(&deleted) - alice_before,
+            deposit
+        );
+        // The record's deposit covered every byte it freed.
+        let freed = storage_before - world.chain.account(VAULT).unwrap().storage_usage;
+        assert!(deposit >= u128::from(freed) * world.chain.fees().storage_amount_per_byte());
+        assert_eq!(world.claim(claim_id), Value::Null);
+        assert_fails(
+            &world.call(
+                ALICE,
+                VAULT,
+                "delete_claim",
+                json!({"claim_id": claim_id}),
+                0,
+            ),
+            &format!("claim {claim_id} does not exist"),
+        );
+    }
+
+    // The day's window, the funds and the claim count are as they were; the cap still binds.
+    let vault_after = world.vault();
+    for field in [
+        "funds",
+        "reserved",
+        "spent_today",
+        "remaining_today",
+        "claims",
+        "rule_version",
+    ] {
+        assert_eq!(vault_after[field], vault_before[field], "{field}");
+    }
+    assert_eq!(world.view(VAULT, "list_claims", json!({})), json!([]));
+    let args = json!({"recipient": BOB, "amount": (MAX_PER_DAY - MAX_PER_CLAIM + 1).to_string(),
+        "evidence": "Order #3."});
+    assert_fails(
+        &world.call(ALICE, VAULT, "file_claim", args, CLAIM_DEPOSIT),
+        "breaks a hard limit: over_daily_cap",
+    );
+    let next = world.file(BOB, ONE_NEAR, "Order #4.");
+    assert_eq!(world.claim(2)["status"], "awaiting_verdict");
+    assert_eq!(world.answer(&next, 2, &approve("ok")), "paid");
 }
 
 /// What the real model did with one adversarial claim.

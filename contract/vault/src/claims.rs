@@ -10,7 +10,7 @@ use crate::prompt::{
     check_fenced_text, claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS,
 };
 use crate::reasons::RejectReason;
-use crate::storage::{borsh_len, charge, send, RECORD_OVERHEAD_BYTES};
+use crate::storage::{borsh_len, charge, cost_of, send, RECORD_OVERHEAD_BYTES};
 use crate::verdict::{parse_verdict, Verdict};
 use crate::{Vault, VaultExt};
 use near_sdk::json_types::U128;
@@ -53,6 +53,18 @@ pub enum ClaimStatus {
     },
 }
 
+impl ClaimStatus {
+    /// Filed but neither approved nor rejected yet: its amount is reserved in the funds.
+    pub fn holds_reservation(&self) -> bool {
+        matches!(self, ClaimStatus::Quoting | ClaimStatus::AwaitingVerdict)
+    }
+
+    /// Paid or rejected (a timed-out request included): nothing will change it any more.
+    pub fn is_final(&self) -> bool {
+        matches!(self, ClaimStatus::Paid | ClaimStatus::Rejected { .. })
+    }
+}
+
 /// A claim on the vault's funds.
 #[near(serializers = [borsh, json])]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +84,9 @@ pub struct Claim {
     /// The model's reason, when it gave a well-formed verdict.
     pub verdict_reason: Option<String>,
     pub status: ClaimStatus,
+    /// What the claimant paid for this record's storage; `delete_claim` returns it once the
+    /// claim is final.
+    pub storage_deposit: U128,
 }
 
 #[near]
@@ -93,7 +108,7 @@ impl Vault {
         }
         let claim_id = self.next_claim_id;
         self.next_claim_id += 1;
-        let claim = Claim {
+        let mut claim = Claim {
             claim_id,
             claimant: env::predecessor_account_id(),
             recipient,
@@ -105,10 +120,13 @@ impl Vault {
             oracle_request_id: None,
             verdict_reason: None,
             status: ClaimStatus::Quoting,
+            storage_deposit: U128(0),
         };
-        let budget = charge(
-            CLAIM_KEY_BYTES + RECORD_OVERHEAD_BYTES + borsh_len(&claim) + VERDICT_RESERVE_BYTES,
-        );
+        let bytes =
+            CLAIM_KEY_BYTES + RECORD_OVERHEAD_BYTES + borsh_len(&claim) + VERDICT_RESERVE_BYTES;
+        let budget = charge(bytes);
+        claim.storage_deposit = U128(cost_of(bytes));
+        self.reserved += amount.0;
         Event::ClaimFiled.emit(json!({
             "claim_id": claim_id,
             "claimant": claim.claimant,
@@ -260,6 +278,7 @@ impl Vault {
 
     /// Takes an approved claim's amount out of the funds and the day's window, and sends it.
     fn pay(&mut self, mut claim: Claim) -> Promise {
+        self.release_reservation(&claim);
         let day = Self::today();
         self.funds -= claim.amount.0;
         self.window.record(day, claim.amount.0);
@@ -283,6 +302,7 @@ impl Vault {
 
     /// Records `claim` as rejected for `reason` and returns its status.
     fn reject(&mut self, mut claim: Claim, reason: RejectReason) -> ClaimStatus {
+        self.release_reservation(&claim);
         claim.status = ClaimStatus::Rejected { reason };
         Event::ClaimRejected.emit(json!({
             "claim_id": claim.claim_id,
@@ -292,6 +312,13 @@ impl Vault {
         let status = claim.status.clone();
         self.claims.insert(claim.claim_id, claim);
         status
+    }
+
+    /// Takes `claim`'s amount out of the reserve when it leaves the states that hold it.
+    fn release_reservation(&mut self, claim: &Claim) {
+        if claim.status.holds_reservation() {
+            self.reserved -= claim.amount.0;
+        }
     }
 
     /// The oracle input for `claim`: the fixed template with the rule it is judged by (rule
@@ -335,4 +362,26 @@ fn reason_name(reason: RejectReason) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unsettled_claims_hold_a_reservation_and_only_settled_ones_are_final() {
+        let rejected = ClaimStatus::Rejected {
+            reason: RejectReason::OracleTimedOut,
+        };
+        for (status, holds, is_final) in [
+            (ClaimStatus::Quoting, true, false),
+            (ClaimStatus::AwaitingVerdict, true, false),
+            (ClaimStatus::Paying, false, false),
+            (ClaimStatus::Paid, false, true),
+            (rejected, false, true),
+        ] {
+            assert_eq!(status.holds_reservation(), holds, "{status:?}");
+            assert_eq!(status.is_final(), is_final, "{status:?}");
+        }
+    }
 }

@@ -23,6 +23,12 @@ pub enum Event {
     LimitsChangeProposed,
     LimitsChangeCancelled,
     LimitsChanged,
+    WithdrawalProposed,
+    WithdrawalCancelled,
+    WithdrawalApplied,
+    Withdrawn,
+    WithdrawalFailed,
+    ClaimDeleted,
 }
 
 impl Event {
@@ -40,6 +46,12 @@ impl Event {
             Event::LimitsChangeProposed => "limits_change_proposed",
             Event::LimitsChangeCancelled => "limits_change_cancelled",
             Event::LimitsChanged => "limits_changed",
+            Event::WithdrawalProposed => "withdrawal_proposed",
+            Event::WithdrawalCancelled => "withdrawal_cancelled",
+            Event::WithdrawalApplied => "withdrawal_applied",
+            Event::Withdrawn => "withdrawn",
+            Event::WithdrawalFailed => "withdrawal_failed",
+            Event::ClaimDeleted => "claim_deleted",
         }
     }
 

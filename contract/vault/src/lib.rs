@@ -6,12 +6,15 @@
 //! recipients, the vault's funds) before the oracle is asked and again when its verdict arrives;
 //! the verdict must be exactly the JSON of a fixed schema. The model can refuse a payment the
 //! code would allow, never allow one the code refuses. Rule and limit changes are time-locked;
-//! each claim is judged under the rule in force when it was filed.
+//! each claim is judged under the rule in force when it was filed. The owner takes funds back
+//! only by a time-locked withdrawal that leaves every claim in flight payable, and a claimant
+//! deletes a claim record once it is final to get back the storage it paid for.
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point:
 //! every amount is an integer.
 
 mod claims;
+mod deletion;
 mod events;
 mod governance;
 mod limits;
@@ -21,6 +24,7 @@ mod storage;
 mod verdict;
 mod views;
 mod window;
+mod withdrawal;
 
 use near_sdk::json_types::U128;
 use near_sdk::store::LookupMap;
@@ -34,6 +38,7 @@ pub use prompt::{claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, MAX_RULE_BYTE
 pub use reasons::RejectReason;
 pub use verdict::{parse_verdict, Verdict};
 pub use views::VaultView;
+pub use withdrawal::PendingWithdrawal;
 
 use events::Event;
 use window::DayWindow;
@@ -53,9 +58,13 @@ pub struct Vault {
     pending_limits: Option<PendingLimits>,
     claims: LookupMap<u64, Claim>,
     next_claim_id: u64,
-    /// yoctoNEAR held for claims: deposits minus payouts (storage deposits and claimants' fees
-    /// in flight are not part of it).
+    /// yoctoNEAR held for claims: deposits minus payouts and withdrawals (storage deposits and
+    /// claimants' fees in flight are not part of it).
     funds: u128,
+    /// The sum of the amounts of claims filed but not yet approved or rejected (`quoting`,
+    /// `awaiting_verdict`): a withdrawal may take only `funds - reserved`.
+    reserved: u128,
+    pending_withdrawal: Option<PendingWithdrawal>,
     window: DayWindow,
 }
 
@@ -91,6 +100,8 @@ impl Vault {
             claims: LookupMap::new(StorageKey::Claims),
             next_claim_id: 0,
             funds: 0,
+            reserved: 0,
+            pending_withdrawal: None,
             window: DayWindow::default(),
         }
     }
@@ -126,6 +137,11 @@ impl Vault {
 
     fn today() -> u64 {
         DayWindow::day_of(env::block_timestamp())
+    }
+
+    /// The funds no claim in flight may need: what a withdrawal may take.
+    fn unreserved_funds(&self) -> u128 {
+        self.funds.saturating_sub(self.reserved)
     }
 }
 

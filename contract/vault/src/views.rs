@@ -3,6 +3,7 @@
 use crate::claims::Claim;
 use crate::governance::{PendingLimits, PendingRule, Rule};
 use crate::limits::Limits;
+use crate::withdrawal::PendingWithdrawal;
 use crate::{Vault, VaultExt};
 use near_sdk::json_types::U128;
 use near_sdk::{env, near, AccountId};
@@ -22,8 +23,12 @@ pub struct VaultView {
     pub rule: Rule,
     pub limits: Limits,
     pub rule_change_delay_blocks: u64,
-    /// yoctoNEAR available for claims (deposits minus payouts).
+    /// yoctoNEAR available for claims (deposits minus payouts and withdrawals).
     pub funds: U128,
+    /// The amounts of claims in flight (`quoting`, `awaiting_verdict`), kept for them.
+    pub reserved: U128,
+    /// What a withdrawal may take now: `funds - reserved`.
+    pub withdrawable: U128,
     /// The account's whole balance (funds, storage deposits, fees in flight).
     pub balance: U128,
     /// Today's window: the day (days since the epoch), paid so far, and what is left.
@@ -32,6 +37,8 @@ pub struct VaultView {
     pub remaining_today: U128,
     pub pending_rule: Option<PendingRule>,
     pub pending_limits: Option<PendingLimits>,
+    pub pending_withdrawal: Option<PendingWithdrawal>,
+    /// Claims ever filed (the next claim's id); deleted ones included.
     pub claims: u64,
 }
 
@@ -49,12 +56,15 @@ impl Vault {
             limits: self.limits.clone(),
             rule_change_delay_blocks: self.rule_change_delay_blocks,
             funds: U128(self.funds),
+            reserved: U128(self.reserved),
+            withdrawable: U128(self.unreserved_funds()),
             balance: U128(env::account_balance().as_yoctonear()),
             day,
             spent_today: U128(spent),
             remaining_today: U128(self.limits.max_per_day.0.saturating_sub(spent)),
             pending_rule: self.pending_rule.clone(),
             pending_limits: self.pending_limits.clone(),
+            pending_withdrawal: self.pending_withdrawal.clone(),
             claims: self.next_claim_id,
         }
     }
@@ -68,7 +78,8 @@ impl Vault {
         self.claims.get(&claim_id).cloned()
     }
 
-    /// Claims by id from `from_index` (default 0), at most `limit` (default and cap 100).
+    /// Claims by id from `from_index` (default 0), at most `limit` (default and cap 100) ids
+    /// scanned; deleted claims are skipped.
     pub fn list_claims(&self, from_index: Option<u64>, limit: Option<u64>) -> Vec<Claim> {
         let start = from_index.unwrap_or(0);
         let end = start
