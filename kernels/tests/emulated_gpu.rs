@@ -5,6 +5,8 @@
 //! here, the default model's formats with a tied output head, and K-quants with a separate one.)
 //! Needs a C++ compiler (g++ or $CXX).
 
+mod golden;
+
 use candle_core::quantized::GgmlDType;
 use kernels::device::DeviceItem;
 use kernels::engine::{Engine, Prompt, Request};
@@ -147,4 +149,17 @@ fn bad_tokens_on_the_emulated_gpu_are_errors_that_keep_the_cache() {
         .unwrap_err();
     assert!(err.to_string().contains("outside the vocabulary"), "{err}");
     assert!(cache.is_empty());
+}
+
+/// The pinned model through the emulated GPU gives the committed golden digest (raw prompt,
+/// sampled, 12 tokens). Minutes per token under the emulator, so not in the default run:
+/// `cargo test --release -p kernels --test emulated_gpu -- --ignored` (about 10 minutes).
+#[test]
+#[ignore = "the real model under the emulator takes about 10 minutes"]
+fn the_pinned_model_on_the_emulated_gpu_gives_the_golden_digest() {
+    let gpu = Engine::load_cuda_emulated(&golden::model_path()).unwrap();
+    let request = &golden::requests()[2];
+    assert!(matches!(request.prompt, Prompt::Text(_)), "the short raw prompt");
+    let got = gpu.generate(request).unwrap();
+    assert_eq!(hex::encode(got.digest), golden::GOLDEN[2]);
 }
