@@ -872,6 +872,109 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     assert_eq!(world.request(0), Value::Null);
 }
 
+/// Alice calls the oracle's `request` herself with `args`; returns the transaction once the
+/// request exists.
+fn request_directly(world: &mut World, args: Value, deposit: u128) -> CryptoHash {
+    let action = Action::FunctionCall {
+        method_name: "request".into(),
+        args: args.to_string().into_bytes(),
+        deposit,
+        gas: GAS,
+    };
+    let tx = world.chain.submit(ALICE, ORACLE, vec![action]).unwrap();
+    world.chain.advance_blocks(3);
+    tx
+}
+
+/// Resolves `request_id` with a quorum and waits out its retention.
+fn resolve_and_retire(world: &mut World, request_id: u64) {
+    for node in &world.committee(request_id)[..3] {
+        assert_success(&world.attest(*node, request_id, ANSWER));
+    }
+    world.chain.advance_blocks(3 + RETENTION_BLOCKS);
+}
+
+#[test]
+fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
+    let mut world = setup();
+    const CAROL: &str = "carol.test";
+    world.chain.create_account(CAROL, ONE_NEAR).unwrap();
+    let input = "What is the capital of France?";
+    let estimate_for = |world: &World, refund_to: Option<&str>| {
+        let mut args =
+            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len()});
+        if let Some(account) = refund_to {
+            args["storage_refund_to"] = json!(account);
+        }
+        world.view(ORACLE, "estimate_fee", args)
+    };
+    // Naming an account costs its bytes (length prefix + text), paid by the caller.
+    let plain = estimate_for(&world, None);
+    let named = estimate_for(&world, Some(CAROL));
+    let extra_bytes =
+        named["storage_bytes"].as_u64().unwrap() - plain["storage_bytes"].as_u64().unwrap();
+    assert_eq!(extra_bytes, 4 + CAROL.len() as u64);
+    let deposit = yocto(&named["total"]);
+    let args = json!({"model_id": model_id(), "input": input, "params": params(32),
+        "storage_refund_to": CAROL});
+    assert_fails(
+        &world.call(ALICE, "request", args.clone(), deposit - 1),
+        &format!("attach at least {deposit} yoctoNEAR"),
+    );
+
+    let oracle_storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
+    let tx = request_directly(&mut world, args, deposit);
+    let created = events(&world.chain.tx_result(&tx), "request_created");
+    assert_eq!(created[0]["requester"], ALICE);
+    assert_eq!(created[0]["storage_refund_to"], CAROL);
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert_eq!(
+        (view.requester.as_str(), view.storage_refund_to.as_str()),
+        (ALICE, CAROL)
+    );
+    resolve_and_retire(&mut world, 0);
+    let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
+    let reserved = named["storage_bytes"].as_u64().unwrap();
+    assert!(used <= reserved, "used {used} bytes, reserved {reserved}");
+    println!("storage with a storage refund account: used {used} of {reserved}");
+
+    // A third party cleans up: Carol receives exactly the storage deposit, Alice nothing.
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_success(&cleaned);
+    let released = yocto(&cleaned.json::<Value>());
+    assert_eq!(released, yocto(&named["storage"]));
+    assert_eq!(world.chain.balance(CAROL) - carol_before, released);
+    assert_eq!(world.chain.balance(ALICE), alice_before);
+    let cleaned_up = events(&cleaned, "request_cleaned_up");
+    assert_eq!(cleaned_up[0]["refunded_to"], CAROL);
+
+    // Without the argument (the JSON of callers written before it existed), the requester is
+    // refunded.
+    let args = json!({"model_id": model_id(), "input": input, "params": params(32)});
+    let tx = request_directly(&mut world, args, yocto(&plain["total"]));
+    let created = events(&world.chain.tx_result(&tx), "request_created");
+    assert_eq!(created[0]["storage_refund_to"], ALICE);
+    assert_eq!(world.request(1)["storage_refund_to"], ALICE);
+    resolve_and_retire(&mut world, 1);
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 1}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&plain["storage"]));
+    assert_eq!(
+        world.chain.balance(ALICE) - alice_before,
+        yocto(&plain["storage"])
+    );
+    assert_eq!(world.chain.balance(CAROL), carol_before);
+
+    // An invalid account id is refused before anything is stored, with the reason.
+    let bad = json!({"model_id": model_id(), "input": input, "params": params(32),
+        "storage_refund_to": "Not An Account!"});
+    let refused = world.call(ALICE, "request", bad, deposit);
+    assert_fails(&refused, "Failed to deserialize input from JSON");
+    assert_fails(&refused, "the Account ID contains an invalid character");
+    assert_eq!(world.request(2), Value::Null);
+}
+
 #[test]
 fn nodes_stake_unbond_and_withdraw() {
     let mut world = setup();

@@ -360,13 +360,14 @@ fn a_valid_claim_within_the_caps_is_paid_exactly() {
                     ORACLE,
                     "estimate_fee",
                     json!({"model_id": world.model_id, "params": world.oracle_request_of(0).params,
-            "input_bytes": world.oracle_request_of(0).input.len()}),
+            "input_bytes": world.oracle_request_of(0).input.len(), "storage_refund_to": ALICE}),
                 )["storage"]
             )
     );
     // The oracle is asked greedily, under the verdict schema, with the rule and the claim fenced.
     let request = world.oracle_request_of(0);
     assert_eq!(request.requester, VAULT);
+    assert_eq!(request.storage_refund_to, ALICE);
     assert_eq!(request.params.temperature_milli, 0);
     let schema: Value =
         serde_json::from_str(request.params.output_schema.as_deref().unwrap()).unwrap();
@@ -565,7 +566,7 @@ fn claims_beyond_the_funds_are_rejected_at_the_verdict() {
 }
 
 #[test]
-fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee() {
+fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee_and_storage_to_the_claimant() {
     let mut world = scripted_world();
     let alice_before = world.chain.balance(ALICE);
     let tx = world.file(BOB, ONE_NEAR, "Order #1.");
@@ -573,18 +574,19 @@ fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee() {
     world.chain.advance_blocks(210);
     let status: Value = world.chain.tx_result(&tx).json();
     assert_eq!(status, rejected("oracle_timed_out"));
-    // Alice lost only the claim's storage, the oracle request's storage (released to the vault
-    // at cleanup) and gas: the oracle's price came back to her.
+    // Alice lost only the claim's storage, the oracle request's storage (returned to her at
+    // cleanup) and gas: the oracle's price came back to her.
     let spent = alice_before - world.chain.balance(ALICE);
     assert!(spent < PRICE / 2, "spent {spent}");
     assert_eq!(world.funds(), FUNDING);
     assert!(world.claim(0)["oracle_request_id"].is_u64());
 
-    // The known gap (README, Money): the request's storage deposit, which Alice paid, is released
-    // by the oracle's cleanup (anyone may run it) to the vault as a plain transfer. The vault's
-    // balance grows by it; its funds, what is withdrawable and Alice's balance do not.
+    // The request names Alice as its storage refund account, so the oracle's cleanup (anyone may
+    // run it) returns the storage deposit she paid to her, exactly, and nothing to the vault.
     let request_id = world.claim(0)["oracle_request_id"].as_u64().unwrap();
     let request = world.view(ORACLE, "get_request", json!({"request_id": request_id}));
+    assert_eq!(request["requester"], VAULT);
+    assert_eq!(request["storage_refund_to"], ALICE);
     let storage_deposit = yocto(&request["storage_deposit"]);
     world.chain.advance_blocks(100);
     let (vault_before, alice_before) = (world.chain.balance(VAULT), world.chain.balance(ALICE));
@@ -596,12 +598,12 @@ fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee() {
         0,
     );
     assert_eq!(yocto(&cleaned.json::<Value>()), storage_deposit);
-    assert_eq!(world.chain.balance(VAULT) - vault_before, storage_deposit);
-    assert_eq!(world.chain.balance(ALICE), alice_before);
+    assert_eq!(world.chain.balance(ALICE) - alice_before, storage_deposit);
+    assert_eq!(world.chain.balance(VAULT), vault_before);
     assert_eq!((world.funds(), world.withdrawable()), (FUNDING, FUNDING));
     let bytes = storage_deposit / world.chain.fees().storage_amount_per_byte();
     println!(
-        "oracle request storage stranded in the vault: {storage_deposit} yoctoNEAR ({bytes} bytes)"
+        "oracle request storage returned to the claimant: {storage_deposit} yoctoNEAR ({bytes} bytes)"
     );
 }
 

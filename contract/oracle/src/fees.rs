@@ -3,7 +3,8 @@
 
 use crate::config::BPS_DENOMINATOR;
 
-/// Bytes reserved for a request's fixed fields, its map keys and its pending-set entry.
+/// Bytes reserved for a request's fixed fields (the requester's account id and the option tag
+/// of its storage refund account included), its map keys and its pending-set entry.
 pub const REQUEST_BASE_BYTES: u64 = 640;
 /// Bytes reserved per committee seat: the member's account id in the committee list, its
 /// attestation record (account id, two digests, a 64-byte signature) and a possible entry in
@@ -11,15 +12,19 @@ pub const REQUEST_BASE_BYTES: u64 = 640;
 pub const PER_SEAT_BYTES: u64 = 3 * (4 + 64) + 2 * 32 + 64 + 16;
 /// Bytes an `output_schema` takes besides its text: the option tag and the length prefix.
 pub const SCHEMA_OVERHEAD_BYTES: u64 = 1 + 4;
+/// Bytes a named storage refund account takes besides its text: the length prefix.
+pub const REFUND_ACCOUNT_OVERHEAD_BYTES: u64 = 4;
 /// Bytes reserved for the stored answer besides its output prefix (digests, lengths, flags).
 pub const ANSWER_BASE_BYTES: u64 = 96;
 
 /// Storage a request may use over its life, in bytes: it is paid up front by the requester and
-/// released to it when the request is cleaned up. `schema_bytes` is the length of the request's
-/// `output_schema` (0 without one).
+/// released when the request is cleaned up. `schema_bytes` is the length of the request's
+/// `output_schema` (0 without one); `refund_account_bytes` the length of the account it names
+/// in `storage_refund_to` (0 without one).
 pub fn request_storage_bytes(
     input_bytes: u32,
     schema_bytes: u32,
+    refund_account_bytes: u32,
     committee_size: u32,
     inline_output: u32,
 ) -> u64 {
@@ -28,9 +33,15 @@ pub fn request_storage_bytes(
     } else {
         SCHEMA_OVERHEAD_BYTES + u64::from(schema_bytes)
     };
+    let refund_account = if refund_account_bytes == 0 {
+        0
+    } else {
+        REFUND_ACCOUNT_OVERHEAD_BYTES + u64::from(refund_account_bytes)
+    };
     REQUEST_BASE_BYTES
         + u64::from(input_bytes)
         + schema
+        + refund_account
         + u64::from(committee_size) * PER_SEAT_BYTES
         + ANSWER_BASE_BYTES
         + u64::from(inline_output)
@@ -79,15 +90,22 @@ mod tests {
     }
 
     #[test]
-    fn storage_grows_with_input_schema_committee_and_inline_output() {
-        let base = request_storage_bytes(0, 0, 0, 0);
+    fn storage_grows_with_input_schema_refund_account_committee_and_inline_output() {
+        let base = request_storage_bytes(0, 0, 0, 0, 0);
         assert_eq!(base, REQUEST_BASE_BYTES + ANSWER_BASE_BYTES);
-        assert_eq!(request_storage_bytes(100, 0, 0, 0), base + 100);
+        assert_eq!(request_storage_bytes(100, 0, 0, 0, 0), base + 100);
         assert_eq!(
-            request_storage_bytes(0, 300, 0, 0),
+            request_storage_bytes(0, 300, 0, 0, 0),
             base + SCHEMA_OVERHEAD_BYTES + 300
         );
-        assert_eq!(request_storage_bytes(0, 0, 4, 0), base + 4 * PER_SEAT_BYTES);
-        assert_eq!(request_storage_bytes(0, 0, 0, 512), base + 512);
+        assert_eq!(
+            request_storage_bytes(0, 0, 10, 0, 0),
+            base + REFUND_ACCOUNT_OVERHEAD_BYTES + 10
+        );
+        assert_eq!(
+            request_storage_bytes(0, 0, 0, 4, 0),
+            base + 4 * PER_SEAT_BYTES
+        );
+        assert_eq!(request_storage_bytes(0, 0, 0, 0, 512), base + 512);
     }
 }

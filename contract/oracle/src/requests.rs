@@ -49,8 +49,11 @@ pub struct AttestationRecord {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub model_id: ModelId,
-    /// The caller of `request`; it paid, and refunds go back to it.
+    /// The caller of `request`; it paid, and a timed-out request's fee goes back to it.
     pub requester: AccountId,
+    /// Where `cleanup_request` returns the storage deposit when not to the requester (a
+    /// contract asking on behalf of a user names the user who paid).
+    pub storage_refund_to: Option<AccountId>,
     pub params: RequestParams,
     pub input_hash: Digest32,
     pub input_bytes: u32,
@@ -70,6 +73,13 @@ pub struct Request {
     pub status: RequestStatus,
 }
 
+impl Request {
+    /// The account `cleanup_request` returns the storage deposit to.
+    pub fn storage_refund_account(&self) -> &AccountId {
+        self.storage_refund_to.as_ref().unwrap_or(&self.requester)
+    }
+}
+
 /// `request` as views return it.
 pub fn request_view(request_id: u64, request: &Request, input: String) -> RequestView {
     let (status, answer) = match &request.status {
@@ -82,6 +92,7 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
         request_id,
         model_id: request.model_id,
         requester: request.requester.to_string(),
+        storage_refund_to: request.storage_refund_account().to_string(),
         input,
         params: request.params.clone(),
         fee: request.fee,
@@ -114,12 +125,20 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
 #[near]
 impl OracleContract {
     /// Asks `model_id` to complete `input` with `params`. Attach the model's price plus the
-    /// request's storage (see `estimate_fee`); any excess is refunded at once. Returns (through
-    /// a yield) the `OracleResponse` the caller's callback receives.
+    /// request's storage (see `estimate_fee`, with the same `storage_refund_to`); any excess is
+    /// refunded at once. The storage deposit goes back to `storage_refund_to` on cleanup
+    /// (default: the caller); a timed-out request's fee always goes back to the caller. Returns
+    /// (through a yield) the `OracleResponse` the caller's callback receives.
     #[payable]
-    pub fn request(&mut self, model_id: ModelId, input: String, params: RequestParams) -> Promise {
+    pub fn request(
+        &mut self,
+        model_id: ModelId,
+        input: String,
+        params: RequestParams,
+        storage_refund_to: Option<AccountId>,
+    ) -> Promise {
         let requester = env::predecessor_account_id();
-        let quote = self.quote(&model_id, &params, input.len());
+        let quote = self.quote(&model_id, &params, input.len(), storage_refund_to.as_ref());
         let attached = env::attached_deposit().as_yoctonear();
         require!(
             attached >= quote.total(),
@@ -147,6 +166,7 @@ impl OracleContract {
         let request = Request {
             model_id,
             requester: requester.clone(),
+            storage_refund_to,
             params,
             input_hash,
             input_bytes: input.len() as u32,
@@ -164,6 +184,7 @@ impl OracleContract {
         Event::RequestCreated.emit(RequestCreated {
             request_id,
             requester: requester.to_string(),
+            storage_refund_to: request.storage_refund_account().to_string(),
             model_id,
             params: request.params.clone(),
             input_bytes: request.input_bytes,
@@ -228,7 +249,8 @@ impl OracleContract {
     }
 
     /// Removes a finished request once `retention_blocks` have passed since it finished, and
-    /// returns its storage deposit to the requester. Anyone may call it.
+    /// returns its storage deposit to the request's `storage_refund_to` account (default: the
+    /// requester). Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let request = self
             .requests
@@ -249,10 +271,12 @@ impl OracleContract {
         );
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
-        send(&request.requester, request.storage_deposit);
+        let refund_to = request.storage_refund_account();
+        send(refund_to, request.storage_deposit);
         Event::RequestCleanedUp.emit(json!({
             "request_id": request_id,
             "requester": request.requester,
+            "refunded_to": refund_to,
             "released": U128(request.storage_deposit),
         }));
         U128(request.storage_deposit)
@@ -273,13 +297,15 @@ impl Quote {
 }
 
 impl OracleContract {
-    /// Checks a request against its model's limits and prices it; panics with the reason when
-    /// the request is not acceptable.
+    /// Checks a request against its model's limits and prices it (its storage includes the
+    /// account it names in `storage_refund_to`); panics with the reason when the request is
+    /// not acceptable.
     pub(crate) fn quote(
         &self,
         model_id: &ModelId,
         params: &RequestParams,
         input_bytes: usize,
+        storage_refund_to: Option<&AccountId>,
     ) -> Quote {
         let model = self
             .models
@@ -304,6 +330,7 @@ impl OracleContract {
         let storage_bytes = request_storage_bytes(
             input_bytes as u32,
             schema_bytes,
+            storage_refund_to.map_or(0, |account| account.len() as u32),
             self.config.committee_size,
             self.config.max_inline_output_bytes,
         );

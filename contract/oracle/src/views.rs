@@ -32,22 +32,28 @@ impl OracleContract {
         }
     }
 
-    /// The deposit `request` needs for `model_id` with `params` (its `output_schema` included)
-    /// and an input of `input_bytes` bytes (default: the model's largest input, so the estimate
-    /// always suffices). Panics with
-    /// the reason when such a request would be refused.
+    /// The deposit `request` needs for `model_id` with `params` (its `output_schema` included),
+    /// an input of `input_bytes` bytes (default: the model's largest input, so the estimate
+    /// always suffices) and the `storage_refund_to` account the request will name (default:
+    /// none). Panics with the reason when such a request would be refused.
     pub fn estimate_fee(
         &self,
         model_id: ModelId,
         params: RequestParams,
         input_bytes: Option<u32>,
+        storage_refund_to: Option<AccountId>,
     ) -> FeeEstimate {
         let input_bytes = input_bytes.unwrap_or_else(|| {
             self.models
                 .get(&model_id)
                 .map_or(0, |model| model.max_input_bytes)
         });
-        let quote = self.quote(&model_id, &params, input_bytes as usize);
+        let quote = self.quote(
+            &model_id,
+            &params,
+            input_bytes as usize,
+            storage_refund_to.as_ref(),
+        );
         FeeEstimate {
             fee: quote.fee,
             storage: quote.storage,

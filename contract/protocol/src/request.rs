@@ -96,8 +96,11 @@ pub struct SignedClaim {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCreated {
     pub request_id: u64,
-    /// The account that asked (usually a dApp contract); refunds go back to it.
+    /// The account that asked (usually a dApp contract); the fee comes back to it on a timeout.
     pub requester: String,
+    /// The account the storage deposit goes back to on cleanup: the one the request named,
+    /// else the requester.
+    pub storage_refund_to: String,
     pub model_id: ModelId,
     pub params: RequestParams,
     /// Length of the input in bytes, and its SHA-256.

@@ -17,7 +17,8 @@ pub struct FeeEstimate {
     /// The model's price, paid to the agreeing nodes (refunded on timeout).
     #[serde(with = "u128_string")]
     pub fee: u128,
-    /// The request's storage, released to the requester when it is cleaned up.
+    /// The request's storage, released when it is cleaned up (to its `storage_refund_to`
+    /// account, else the requester).
     #[serde(with = "u128_string")]
     pub storage: u128,
     pub storage_bytes: u64,
@@ -62,8 +63,11 @@ pub struct AttestationView {
 pub struct RequestView {
     pub request_id: u64,
     pub model_id: ModelId,
-    /// The account that asked and paid; refunds go back to it.
+    /// The account that asked and paid; the fee comes back to it on a timeout.
     pub requester: String,
+    /// The account `cleanup_request` returns the storage deposit to: the one the request named
+    /// (`storage_refund_to`), else the requester.
+    pub storage_refund_to: String,
     pub input: String,
     pub params: RequestParams,
     /// Paid to the agreeing nodes on resolution, refunded on timeout (yoctoNEAR).
@@ -130,6 +134,7 @@ mod tests {
             request_id: 5,
             model_id: Digest32([1; 32]),
             requester: "dapp.test".into(),
+            storage_refund_to: "alice.test".into(),
             input: "q".into(),
             params: RequestParams {
                 temperature_milli: 0,
@@ -163,6 +168,7 @@ mod tests {
         let json = serde_json::to_value(view()).unwrap();
         assert_eq!(json["fee"], "10");
         assert_eq!(json["status"], "pending");
+        assert_eq!(json["storage_refund_to"], "alice.test");
         assert_eq!(json["attestations"][0]["signature"], "04".repeat(64));
         assert_eq!(json["params"].get("output_schema"), None);
         assert_eq!(serde_json::from_value::<RequestView>(json).unwrap(), view());

@@ -135,6 +135,7 @@ impl Vault {
             "rule_version": claim.rule_version,
         }));
         let input = self.prompt_of(&claim);
+        let claimant = claim.claimant.clone();
         self.claims.insert(claim_id, claim);
         ext_oracle::ext(self.oracle.clone())
             .with_static_gas(ESTIMATE_GAS)
@@ -142,6 +143,7 @@ impl Vault {
                 self.model_id,
                 verdict_params(claim_id),
                 Some(input.len() as u32),
+                Some(claimant),
             )
             .then(
                 Self::ext(env::current_account_id())
@@ -170,13 +172,15 @@ impl Vault {
         claim.oracle_fee = U128(estimate.total);
         claim.status = ClaimStatus::AwaitingVerdict;
         let input = self.prompt_of(&claim);
+        let claimant = claim.claimant.clone();
         self.claims.insert(claim_id, claim);
         PromiseOrValue::Promise(
-            oracle_dapp::ask(
+            oracle_dapp::ask_on_behalf_of(
                 self.oracle.clone(),
                 self.model_id,
                 input,
                 verdict_params(claim_id),
+                claimant,
                 NearToken::from_yoctonear(estimate.total),
                 oracle_dapp::REQUEST_GAS,
             )

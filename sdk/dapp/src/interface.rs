@@ -13,26 +13,31 @@ pub const REQUEST_GAS: Gas = Gas::from_tgas(60);
 #[ext_contract(ext_oracle)]
 pub trait Oracle {
     /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
-    /// Attach at least `estimate_fee(...).total`; the excess is refunded at once.
+    /// Attach at least `estimate_fee(...).total`; the excess is refunded at once. Cleanup
+    /// returns the request's storage deposit to `storage_refund_to` (default: the caller).
     fn request(
         &mut self,
         model_id: ModelId,
         input: String,
         params: RequestParams,
+        storage_refund_to: Option<AccountId>,
     ) -> OracleResponse;
 
-    /// The deposit `request` needs for `params` and an input of `input_bytes` bytes; fails
-    /// with the reason when such a request would be refused.
+    /// The deposit `request` needs for `params`, an input of `input_bytes` bytes and the
+    /// `storage_refund_to` account it will name; fails with the reason when such a request
+    /// would be refused.
     fn estimate_fee(
         &self,
         model_id: ModelId,
         params: RequestParams,
         input_bytes: Option<u32>,
+        storage_refund_to: Option<AccountId>,
     ) -> FeeEstimate;
 }
 
-/// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`. Chain a
-/// callback with `.then(...)`; read its result with [`crate::answer`].
+/// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`; the
+/// request's storage deposit comes back to this contract on cleanup. Chain a callback with
+/// `.then(...)`; read its result with [`crate::answer`].
 pub fn ask(
     oracle: AccountId,
     model_id: ModelId,
@@ -44,5 +49,23 @@ pub fn ask(
     ext_oracle::ext(oracle)
         .with_attached_deposit(deposit)
         .with_static_gas(gas)
-        .request(model_id, input, params)
+        .request(model_id, input, params, None)
+}
+
+/// [`ask`] on behalf of `payer`, the account whose money `deposit` is: the request's storage
+/// deposit goes back to `payer` on cleanup instead of landing in this contract unseen. Price
+/// it with `estimate_fee(.., Some(payer))`, as the named account's bytes are paid for too.
+pub fn ask_on_behalf_of(
+    oracle: AccountId,
+    model_id: ModelId,
+    input: String,
+    params: RequestParams,
+    payer: AccountId,
+    deposit: NearToken,
+    gas: Gas,
+) -> Promise {
+    ext_oracle::ext(oracle)
+        .with_attached_deposit(deposit)
+        .with_static_gas(gas)
+        .request(model_id, input, params, Some(payer))
 }

@@ -1,6 +1,8 @@
 //! oracle-dapp: what a near-sdk contract links to ask the AI oracle — the oracle's call
 //! interface, its argument and answer types (re-exported from `oracle-protocol`), and a helper
 //! that turns the callback's promise result into `Result<OracleResponse, AnswerError>`.
+//! `ask` leaves the request's storage deposit to come back to the calling contract on cleanup;
+//! a contract spending a user's money uses `ask_on_behalf_of` so it goes back to that user.
 //!
 //! ```ignore
 //! #[payable]
@@ -30,7 +32,7 @@ mod answer;
 mod interface;
 
 pub use answer::{answer, decode, AnswerError, MAX_RESPONSE_BYTES};
-pub use interface::{ask, ext_oracle, REQUEST_GAS};
+pub use interface::{ask, ask_on_behalf_of, ext_oracle, REQUEST_GAS};
 pub use oracle_protocol::{
     event_log_line, Digest32, FeeEstimate, ModelId, OracleResponse, RequestParams, ResolvedOutput,
     ResponseStatus, MAX_OUTPUT_SCHEMA_BYTES, MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,

@@ -147,7 +147,8 @@ impl OracleClient {
 
     /// Asks `model_id` about `input`: pays `estimate_fee(..).total`, submits without waiting
     /// for the answer, and returns once the oracle has created the request (its id read from
-    /// the `request_created` event).
+    /// the `request_created` event). The request names no `storage_refund_to`: the signer paid,
+    /// so its storage deposit comes back to the signer on cleanup.
     pub async fn request(
         &self,
         model_id: &ModelId,
