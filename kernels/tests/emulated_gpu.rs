@@ -159,7 +159,10 @@ fn bad_tokens_on_the_emulated_gpu_are_errors_that_keep_the_cache() {
 fn the_pinned_model_on_the_emulated_gpu_gives_the_golden_digest() {
     let gpu = Engine::load_cuda_emulated(&golden::model_path()).unwrap();
     let request = &golden::requests()[2];
-    assert!(matches!(request.prompt, Prompt::Text(_)), "the short raw prompt");
+    assert!(
+        matches!(request.prompt, Prompt::Text(_)),
+        "the short raw prompt"
+    );
     let got = gpu.generate(request).unwrap();
     assert_eq!(hex::encode(got.digest), golden::GOLDEN[2]);
 }
