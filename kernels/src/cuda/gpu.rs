@@ -75,7 +75,7 @@ impl Gpu {
 
     /// The device address `offset` bytes into `buffer`.
     fn address(&self, buffer: &Buffer, offset: usize) -> u64 {
-        assert!(offset <= buffer.len(), "kernel argument past its buffer");
+        buffer.assert_contains(&(offset..offset), "kernel argument");
         let (ptr, _sync) = self.slice(buffer).device_ptr(&self.stream);
         ptr + offset as u64
     }
@@ -100,7 +100,7 @@ impl Device for Gpu {
     }
 
     fn download(&self, buffer: &Buffer, range: Range<usize>) -> Result<Vec<u8>> {
-        assert!(range.end <= buffer.len(), "download past the buffer");
+        buffer.assert_contains(&range, "download");
         if range.is_empty() {
             return Ok(Vec::new());
         }
@@ -119,11 +119,8 @@ impl Device for Gpu {
         dst: &Buffer,
         dst_at: usize,
     ) -> Result<()> {
-        assert!(src_range.end <= src.len(), "copy past the source");
-        assert!(
-            dst_at + src_range.len() <= dst.len(),
-            "copy past the destination"
-        );
+        src.assert_contains(&src_range, "copy source");
+        dst.assert_contains(&(dst_at..dst_at + src_range.len()), "copy destination");
         if src_range.is_empty() {
             return Ok(());
         }

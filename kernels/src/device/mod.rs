@@ -58,6 +58,16 @@ impl Buffer {
         self.len == 0
     }
 
+    /// Panics unless the bytes `range` lie inside the buffer (a caller's programming error,
+    /// caught before any device reads or writes there).
+    pub fn assert_contains(&self, range: &Range<usize>, what: &str) {
+        assert!(
+            range.start <= range.end && range.end <= self.len,
+            "{what} past its buffer: bytes {range:?} of {}",
+            self.len
+        );
+    }
+
     /// The device's handle.
     ///
     /// # Panics

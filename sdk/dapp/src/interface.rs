@@ -46,10 +46,7 @@ pub fn ask(
     deposit: NearToken,
     gas: Gas,
 ) -> Promise {
-    ext_oracle::ext(oracle)
-        .with_attached_deposit(deposit)
-        .with_static_gas(gas)
-        .request(model_id, input, params, None)
+    request(oracle, model_id, input, params, None, deposit, gas)
 }
 
 /// [`ask`] on behalf of `payer`, the account whose money `deposit` is: the request's storage
@@ -64,8 +61,21 @@ pub fn ask_on_behalf_of(
     deposit: NearToken,
     gas: Gas,
 ) -> Promise {
+    request(oracle, model_id, input, params, Some(payer), deposit, gas)
+}
+
+/// The oracle's `request` with `deposit` and `gas` attached.
+fn request(
+    oracle: AccountId,
+    model_id: ModelId,
+    input: String,
+    params: RequestParams,
+    storage_refund_to: Option<AccountId>,
+    deposit: NearToken,
+    gas: Gas,
+) -> Promise {
     ext_oracle::ext(oracle)
         .with_attached_deposit(deposit)
         .with_static_gas(gas)
-        .request(model_id, input, params, Some(payer))
+        .request(model_id, input, params, storage_refund_to)
 }

@@ -214,7 +214,7 @@ impl Device for Emulator {
     }
 
     fn download(&self, buffer: &Buffer, range: Range<usize>) -> Result<Vec<u8>> {
-        assert!(range.end <= buffer.len(), "download past the buffer");
+        buffer.assert_contains(&range, "download");
         let mut message = vec![b'D'];
         message.extend(Self::id(buffer).to_le_bytes());
         message.extend(u64_le(range.start));
@@ -231,11 +231,8 @@ impl Device for Emulator {
         dst: &Buffer,
         dst_at: usize,
     ) -> Result<()> {
-        assert!(src_range.end <= src.len(), "copy past the source");
-        assert!(
-            dst_at + src_range.len() <= dst.len(),
-            "copy past the destination"
-        );
+        src.assert_contains(&src_range, "copy source");
+        dst.assert_contains(&(dst_at..dst_at + src_range.len()), "copy destination");
         let mut message = vec![b'C'];
         message.extend(Self::id(src).to_le_bytes());
         message.extend(u64_le(src_range.start));
@@ -255,7 +252,7 @@ impl Device for Emulator {
         for arg in args {
             match arg {
                 Arg::Ptr(buffer, offset) => {
-                    assert!(*offset <= buffer.len(), "kernel argument past its buffer");
+                    buffer.assert_contains(&(*offset..*offset), "kernel argument");
                     message.push(b'P');
                     message.extend(Self::id(buffer).to_le_bytes());
                     message.extend(u64_le(*offset));
