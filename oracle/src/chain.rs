@@ -138,6 +138,12 @@ impl OracleChain {
         self.signer.sign(&self.contract, vec![action]).await
     }
 
+    /// The chain refused a transaction because the key's nonce is already `ak_nonce`: sign the
+    /// next one after it.
+    pub async fn observe_nonce(&self, ak_nonce: u64) {
+        self.signer.observe_nonce(ak_nonce).await;
+    }
+
     /// Sends `signed` (again, if it was sent before: the same bytes run once) and waits for its
     /// outcome.
     pub async fn send(&self, signed: &SignedTransaction) -> Result<Sent, ChainError> {

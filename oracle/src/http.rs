@@ -1,8 +1,9 @@
 //! The node's HTTP server: `/metrics` (Prometheus text), `/health` (JSON: ok or degraded, last
-//! block seen, RPC reachable, queue depth) and `/jobs` (the journal, JSON).
+//! block seen, RPC reachable, queue depth, the fatal error a failing node stops on) and `/jobs` (the journal, JSON).
 
 use crate::journal::Journal;
 use crate::metrics::{Health, Metrics};
+use crate::pipeline::Stop;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -20,6 +21,8 @@ pub struct Shared {
     pub journal: Arc<Journal>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// The node's stop signal, whose fatal error `/health` reports.
+    pub stop: Stop,
 }
 
 pub fn router(shared: Shared) -> Router {
@@ -54,7 +57,11 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
 }
 
 async fn health(State(shared): State<Shared>) -> impl IntoResponse {
-    json(&shared.health.report(&shared.account_id))
+    json(
+        &shared
+            .health
+            .report(&shared.account_id, shared.stop.failure()),
+    )
 }
 
 async fn jobs(State(shared): State<Shared>) -> impl IntoResponse {

@@ -265,10 +265,15 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
         Err(e) => println!("journal:   unreadable ({e:#})"),
     }
     match &found.health {
-        Ok(health) => println!(
-            "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
-            health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
-        ),
+        Ok(health) => {
+            println!(
+                "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
+                health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
+            );
+            if let Some(error) = &health.error {
+                println!("           fatal error: {error}");
+            }
+        }
         Err(e) => println!("daemon:    not reachable ({e:#})"),
     }
 }

@@ -14,7 +14,7 @@ mod watcher;
 pub use context::{Context, Stop};
 
 use crate::journal::JobState;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -36,7 +36,10 @@ pub async fn run(ctx: Arc<Context>) -> Result<()> {
     let computing = tokio::spawn(compute::stage(ctx.clone(), compute_rx, submit_tx.clone()));
     let submitting = tokio::spawn(submit::stage(ctx.clone(), submit_rx));
 
-    let unfinished = ctx.journal.unfinished()?;
+    let unfinished = ctx
+        .journal
+        .unfinished()
+        .context("reading the journal's unfinished jobs")?;
     ctx.health
         .in_flight
         .fetch_add(unfinished.len(), Ordering::Relaxed);
