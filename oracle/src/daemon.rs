@@ -115,10 +115,18 @@ pub async fn run_until(
         Some(chain_id) => chain_id,
         None => status.chain_id,
     };
-    let node = chain
-        .get_node(&config.account_id)
-        .await
-        .context("reading this node's registration")?;
+    let node = loop {
+        match chain.get_node(&config.account_id).await {
+            Ok(node) => break node,
+            Err(error) if pipeline::is_transient(&error) => {
+                warn!(%error, "waiting for the chain to read this node's registration");
+                if !stop.sleep(Duration::from_secs(1)).await {
+                    return Ok(());
+                }
+            }
+            Err(error) => return Err(error).context("reading this node's registration"),
+        }
+    };
     startup::check_registration(
         node.as_ref(),
         &config.account_id,

@@ -33,7 +33,8 @@ enum Command {
         account_id: String,
     },
     /// Stake and register the node with the oracle contract (its attestation key and served
-    /// model); says so and sends nothing if the account is registered already.
+    /// model); says so and sends nothing if the account is registered already with this key
+    /// and model, and fails naming the difference if it is registered otherwise.
     Register {
         #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
         home: PathBuf,

@@ -12,6 +12,7 @@ mod submit;
 mod watcher;
 
 pub use context::{Context, Stop};
+pub use retry::is_transient;
 
 use crate::journal::JobState;
 use anyhow::{Context as _, Result};

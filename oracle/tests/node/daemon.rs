@@ -2,10 +2,8 @@
 //! configured, stops with an error (never idles looking healthy) when its journal is damaged,
 //! and keeps trying a resumed job whose request cannot be read.
 
-mod common;
-
-use common::fake_rpc::{self, FakeRpc};
-use common::{eventually, node_home, registered, request, CHAIN_ID};
+use crate::common::fake_rpc::{self, FakeRpc};
+use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
