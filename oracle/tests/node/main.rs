@@ -3,3 +3,4 @@
 mod common;
 mod daemon;
 mod register;
+mod submit;
