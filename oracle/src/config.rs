@@ -69,6 +69,10 @@ pub struct NodeConfig {
     /// The job journal (an embedded database). Default: "journal.redb".
     #[serde(default = "default_journal")]
     pub journal: PathBuf,
+    /// Hours a finished job stays in the journal before it is pruned, at least 1 (far longer
+    /// than a request stays open, so a pruned request is never accepted again). Default: 168.
+    #[serde(default = "default_journal_retention_hours")]
+    pub journal_retention_hours: u64,
     /// Address of the HTTP server with /metrics and /health. Default: "127.0.0.1:9100".
     #[serde(default = "default_http_addr")]
     pub http_addr: String,
@@ -155,6 +159,9 @@ fn default_attestation_key() -> PathBuf {
 }
 fn default_journal() -> PathBuf {
     "journal.redb".into()
+}
+fn default_journal_retention_hours() -> u64 {
+    168
 }
 fn default_http_addr() -> String {
     "127.0.0.1:9100".into()
@@ -249,8 +256,8 @@ impl NodeConfig {
                 self.attestation_tgas
             ));
         }
-        if self.rpc_timeout_secs == 0 {
-            return invalid("rpc_timeout_secs must be at least 1");
+        if self.rpc_timeout_secs == 0 || self.journal_retention_hours == 0 {
+            return invalid("rpc_timeout_secs and journal_retention_hours must be at least 1");
         }
         if self.attestation_key == self.account_key {
             return invalid(
@@ -449,6 +456,7 @@ mod tests {
             ("attestation_tgas = 0", "attestation_tgas 0"),
             ("attestation_tgas = 300000000", "attestation_tgas 300000000"),
             ("rpc_timeout_secs = 0", "rpc_timeout_secs"),
+            ("journal_retention_hours = 0", "journal_retention_hours"),
             ("attestation_key = \"keys/account.json\"", "the same file"),
         ] {
             let home = home_with(&format!("account_id = \"a.test\"\n{option}\n"));

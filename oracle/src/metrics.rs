@@ -160,11 +160,17 @@ impl Metrics {
         self.latency_seconds.observe(seconds);
     }
 
-    /// The Prometheus text exposition, with the journal's counts read now.
+    /// The Prometheus text exposition, with the journal's counts (kept by the journal, so
+    /// reading them is cheap) read now.
     pub fn render(&self, journal: &Journal, health: &Health) -> String {
         if let Ok(counts) = journal.counts() {
             for state in ["accepted", "computed", "submitted", "finished"] {
-                let count = counts.get(state).copied().unwrap_or(0);
+                // Finished jobs are counted by ending (`finished (attested)`, ...).
+                let count: u64 = counts
+                    .iter()
+                    .filter(|(key, _)| key.split(' ').next() == Some(state))
+                    .map(|(_, count)| count)
+                    .sum();
                 self.jobs
                     .get_or_create(&StateLabel {
                         state: state.to_string(),

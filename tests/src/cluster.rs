@@ -516,10 +516,22 @@ impl OracleNode {
         }
     }
 
-    /// The daemon's journal (`/jobs`).
+    /// The daemon's journal (`/jobs`, every page).
     pub async fn jobs(&self) -> Result<Vec<oracle::journal::Job>> {
-        oracle::commands::status::fetch_json(&self.http_addr(Duration::from_secs(120))?, "/jobs")
-            .await
+        let addr = self.http_addr(Duration::from_secs(120))?;
+        let mut jobs: Vec<oracle::journal::Job> = Vec::new();
+        loop {
+            let path = match jobs.last() {
+                Some(last) => format!("/jobs?after={}", last.request_id),
+                None => "/jobs".to_string(),
+            };
+            let page: Vec<oracle::journal::Job> =
+                oracle::commands::status::fetch_json(&addr, &path).await?;
+            if page.is_empty() {
+                return Ok(jobs);
+            }
+            jobs.extend(page);
+        }
     }
 
     /// `oracle-node <args> --home H` to completion: exit status and standard output.

@@ -3,10 +3,11 @@
 //! engine worker, which batches) → submitter (signs, journals, sends, confirms). Every
 //! transition is journaled before the next step, so a restart resumes each job where it
 //! stopped: accepted jobs are computed, computed ones submitted, submitted ones checked on
-//! chain and then finished or sent again.
+//! chain and then finished or sent again. Finished jobs past the retention are pruned hourly.
 
 mod compute;
 mod context;
+mod prune;
 mod retry;
 mod submit;
 mod watcher;
@@ -67,8 +68,10 @@ pub async fn run(ctx: Arc<Context>) -> Result<()> {
             }
         })
     };
+    let pruning = tokio::spawn(prune::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), compute_tx));
     watching.await?;
+    pruning.await?;
     resume.abort();
     computing.await?;
     submitting.await?;
