@@ -127,17 +127,18 @@ pub async fn run_until(
             Err(error) => return Err(error).context("reading this node's registration"),
         }
     };
-    startup::check_registration(
+    let node = startup::check_registration(
         node.as_ref(),
         &config.account_id,
         &config.oracle_contract,
         &attestation_key.public_key(),
-    )?;
+    )?
+    .clone();
     let (engine, model_id) = {
         let (home, config) = (home.to_path_buf(), config.clone());
         tokio::task::spawn_blocking(move || engine::load(&home, &config)).await??
     };
-    startup::check_model(node.as_ref().expect("checked above"), model_id)?;
+    startup::check_model(&node, model_id)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     let worker = {

@@ -6,6 +6,7 @@
 //! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
 //! may succeed if tried again).
 
+use kernels::device::DeviceError;
 use kernels::engine::{Engine, EngineError, Generation, Request};
 use kernels::model::ModelError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,7 +40,8 @@ impl WorkerError {
             | EngineError::Tokenizer(_)
             | EngineError::Sampling(_)
             | EngineError::Constraint(_)
-            | EngineError::Model(ModelError::NonFinite(_)) => true,
+            | EngineError::Model(ModelError::NonFinite(_))
+            | EngineError::Device(DeviceError::Model(ModelError::NonFinite(_))) => true,
             EngineError::Step(message) => message.starts_with(&non_finite),
             EngineError::Model(_) | EngineError::Compute(_) | EngineError::Device(_) => false,
         };
@@ -134,7 +136,11 @@ fn run(
         }
         let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
         let started = Instant::now();
-        let results = guarded(requests.len(), || engine.generate_batch(&requests));
+        let results = run_batch(
+            requests.len(),
+            || engine.generate_batch(&requests),
+            |index| engine.generate(&requests[index]),
+        );
         let generated_tokens = results
             .iter()
             .filter_map(|r| r.as_ref().ok())
@@ -152,28 +158,43 @@ fn run(
     }
 }
 
-/// Runs one batch of `jobs` jobs; a panic in the engine fails this batch's jobs (as this
-/// machine's fault) and leaves the worker running.
-fn guarded(
+/// Runs one batch of `jobs` jobs with `batch`; a panic fails them all (as this machine's fault)
+/// and leaves the worker running. A failed batched step fails every job of the batch, whoever
+/// caused it, so each of those jobs is run again `alone` (by index; same bits, by batch
+/// invariance) and its own outcome is the answer.
+fn run_batch(
     jobs: usize,
-    generate: impl FnOnce() -> Vec<Result<Generation, EngineError>>,
+    batch: impl FnOnce() -> Vec<Result<Generation, EngineError>>,
+    alone: impl Fn(usize) -> Result<Generation, EngineError>,
 ) -> Vec<Result<Generation, WorkerError>> {
-    match catch_unwind(AssertUnwindSafe(generate)) {
-        Ok(results) => results
-            .into_iter()
-            .map(|result| result.map_err(|e| WorkerError::classify(&e)))
-            .collect(),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            tracing::error!(%message, jobs, "the engine panicked");
-            let failure = WorkerError::Machine(format!("the engine panicked: {message}"));
-            (0..jobs).map(|_| Err(failure.clone())).collect()
-        }
-    }
+    let results = match guarded(batch) {
+        Ok(results) => results,
+        Err(panic) => return (0..jobs).map(|_| Err(panic.clone())).collect(),
+    };
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(index, result)| match result {
+            Err(EngineError::Step(_)) if jobs > 1 => match guarded(|| alone(index)) {
+                Ok(result) => result.map_err(|e| WorkerError::classify(&e)),
+                Err(panic) => Err(panic),
+            },
+            other => other.map_err(|e| WorkerError::classify(&e)),
+        })
+        .collect()
+}
+
+/// Runs `work`, turning a panic into this machine's failure.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, WorkerError> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        tracing::error!(%message, "the engine panicked");
+        WorkerError::Machine(format!("the engine panicked: {message}"))
+    })
 }
 
 #[cfg(test)]
@@ -259,9 +280,20 @@ mod tests {
         assert!(good.is_ok());
     }
 
+    fn generation(text: &str) -> Generation {
+        Generation {
+            prompt_tokens: vec![1],
+            output_tokens: vec![2],
+            text: text.into(),
+            finish: kernels::engine::Finish::Length,
+            digest: [0; 32],
+            timings: Default::default(),
+        }
+    }
+
     #[test]
     fn a_panicking_batch_fails_its_jobs_as_retryable() {
-        let results = guarded(3, || panic!("index out of bounds"));
+        let results = run_batch(3, || panic!("index out of bounds"), |_| unreachable!());
         assert_eq!(results.len(), 3);
         for result in results {
             assert!(
@@ -272,8 +304,31 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_step_is_settled_by_running_each_of_its_jobs_alone() {
+        let step = || {
+            Err(EngineError::Step(
+                ModelError::NonFinite("logits").to_string(),
+            ))
+        };
+        let results = run_batch(
+            3,
+            || vec![Ok(generation("a")), step(), step()],
+            |index| match index {
+                1 => Ok(generation("b")),
+                2 => Err(EngineError::Model(ModelError::NonFinite("logits"))),
+                _ => unreachable!("job 0 succeeded"),
+            },
+        );
+        assert_eq!(results[0].as_ref().unwrap().text, "a");
+        assert_eq!(results[1].as_ref().unwrap().text, "b", "the innocent job");
+        assert!(matches!(&results[2], Err(WorkerError::Request(m)) if m.contains("non-finite")));
+        // A job that was alone already is not run again.
+        let alone = run_batch(1, || vec![step()], |_| unreachable!());
+        assert!(matches!(&alone[0], Err(WorkerError::Request(_))));
+    }
+
+    #[test]
     fn errors_are_sorted_by_whose_fault_they_are() {
-        use kernels::device::DeviceError;
         use kernels::matmul::ComputeError;
         use kernels::sampling::SamplingError;
         let by_request = [
@@ -286,6 +341,9 @@ mod tests {
             EngineError::Sampling(SamplingError::OutOfRange { id: 7, len: 3 }),
             EngineError::Model(ModelError::NonFinite("logits")),
             EngineError::Step(ModelError::NonFinite("logits").to_string()),
+            EngineError::Device(DeviceError::Model(ModelError::NonFinite(
+                "attention scores",
+            ))),
         ];
         for error in &by_request {
             assert!(

@@ -6,7 +6,7 @@
 //! failure caused by the request itself ends it as missed.
 
 use super::retry::{retry, Backoff, GaveUp};
-use super::{ComputeJob, Context};
+use super::{check_joined, ComputeJob, Context};
 use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
@@ -59,15 +59,6 @@ pub async fn stage(
     }
     while let Some(ended) = running.join_next().await {
         check_joined(&ctx, ended);
-    }
-}
-
-/// A job task that panicked stops the node with that error.
-pub(super) fn check_joined(ctx: &Context, ended: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = ended {
-        if e.is_panic() {
-            ctx.stop.fail(format_args!("a job task panicked: {e}"));
-        }
     }
 }
 

@@ -29,6 +29,15 @@ pub struct ComputeJob {
     pub view: Option<oracle_protocol::RequestView>,
 }
 
+/// A job task that panicked stops the node with that error.
+fn check_joined(ctx: &Context, ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            ctx.stop.fail(format_args!("a job task panicked: {e}"));
+        }
+    }
+}
+
 /// Runs the pipeline until `ctx`'s stop signal; then stops taking work, lets the jobs in hand
 /// finish their journal writes, and returns.
 pub async fn run(ctx: Arc<Context>) -> Result<()> {

@@ -7,9 +7,8 @@
 //! success. Chain failures are retried with capped exponential backoff; a journal that cannot
 //! be read or written stops the node (it could no longer promise exactly-once).
 
-use super::compute::check_joined;
 use super::retry::{is_transient, retry, Backoff, GaveUp};
-use super::Context;
+use super::{check_joined, Context};
 use crate::attestation;
 use crate::chain::{tx_hash, Sent};
 use crate::config::CrashPoint;
