@@ -64,6 +64,11 @@ impl OracleChain {
         self.signer.rpc()
     }
 
+    /// The account key transactions are signed with.
+    pub fn public_key(&self) -> sdk::keys::PublicKey {
+        self.signer.public_key()
+    }
+
     pub fn account(&self) -> &str {
         self.signer.account_id().as_str()
     }

@@ -99,6 +99,11 @@ pub async fn run_until(
     let chain = connect(home, &config)?;
     let (_, attestation_key) =
         Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
+    if attestation_key.public_key() == chain.public_key() {
+        warn!(
+            "the attestation key is the account key: keep them apart (oracle-node init writes two)"
+        );
+    }
     let stop = Stop::default();
     tokio::spawn({
         let stop = stop.clone();
