@@ -976,6 +976,38 @@ fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
 }
 
 #[test]
+fn the_named_refund_account_gets_the_excess_at_once_and_the_storage_at_cleanup() {
+    let mut world = setup();
+    const CAROL: &str = "carol.test";
+    world.chain.create_account(CAROL, ONE_NEAR).unwrap();
+    let input = "What is the capital of France?";
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len(),
+            "storage_refund_to": CAROL}),
+    );
+    let quote = yocto(&estimate["total"]);
+    let args = json!({"model_id": model_id(), "input": input, "params": params(32),
+        "storage_refund_to": CAROL});
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    request_directly(&mut world, args, quote + ONE_NEAR);
+    // Carol, who is named, got the excess; Alice, the caller, got none of it back.
+    assert_eq!(world.chain.balance(CAROL) - carol_before, ONE_NEAR);
+    assert!(alice_before - world.chain.balance(ALICE) >= quote + ONE_NEAR);
+
+    resolve_and_retire(&mut world, 0);
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&estimate["storage"]));
+    assert_eq!(
+        world.chain.balance(CAROL) - carol_before,
+        yocto(&estimate["storage"])
+    );
+    assert_eq!(world.chain.balance(ALICE), alice_before);
+}
+
+#[test]
 fn nodes_stake_unbond_and_withdraw() {
     let mut world = setup();
     let key = SecretKey::from_seed([50; 32]);

@@ -51,8 +51,9 @@ pub struct Request {
     pub model_id: ModelId,
     /// The caller of `request`; it paid, and a timed-out request's fee goes back to it.
     pub requester: AccountId,
-    /// Where `cleanup_request` returns the storage deposit when not to the requester (a
-    /// contract asking on behalf of a user names the user who paid).
+    /// Who gets the deposit back when not the requester: the excess over the quote at once,
+    /// the storage deposit at cleanup (a contract asking on behalf of a user names the user who
+    /// paid).
     pub storage_refund_to: Option<AccountId>,
     pub params: RequestParams,
     pub input_hash: Digest32,
@@ -74,8 +75,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// The account `cleanup_request` returns the storage deposit to.
-    pub fn storage_refund_account(&self) -> &AccountId {
+    /// The account the deposit goes back to: the excess at once, the storage at cleanup.
+    pub fn refund_account(&self) -> &AccountId {
         self.storage_refund_to.as_ref().unwrap_or(&self.requester)
     }
 }
@@ -92,7 +93,7 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
         request_id,
         model_id: request.model_id,
         requester: request.requester.to_string(),
-        storage_refund_to: request.storage_refund_account().to_string(),
+        storage_refund_to: request.refund_account().to_string(),
         input,
         params: request.params.clone(),
         fee: request.fee,
@@ -125,10 +126,11 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
 #[near]
 impl OracleContract {
     /// Asks `model_id` to complete `input` with `params`. Attach the model's price plus the
-    /// request's storage (see `estimate_fee`, with the same `storage_refund_to`); any excess is
-    /// refunded at once. The storage deposit goes back to `storage_refund_to` on cleanup
-    /// (default: the caller); a timed-out request's fee always goes back to the caller. Returns
-    /// (through a yield) the `OracleResponse` the caller's callback receives.
+    /// request's storage (see `estimate_fee`, with the same `storage_refund_to`). The deposit
+    /// goes back to `storage_refund_to` (default: the caller): any excess at once, the storage
+    /// deposit on cleanup; a timed-out request's fee always goes back to the caller, whose
+    /// callback accounts for it. Returns (through a yield) the `OracleResponse` the caller's
+    /// callback receives.
     #[payable]
     pub fn request(
         &mut self,
@@ -184,7 +186,7 @@ impl OracleContract {
         Event::RequestCreated.emit(RequestCreated {
             request_id,
             requester: requester.to_string(),
-            storage_refund_to: request.storage_refund_account().to_string(),
+            storage_refund_to: request.refund_account().to_string(),
             model_id,
             params: request.params.clone(),
             input_bytes: request.input_bytes,
@@ -194,10 +196,10 @@ impl OracleContract {
             fee: request.fee,
             expires_at_block: request.expires_at,
         });
+        send(request.refund_account(), attached - quote.total());
         self.requests.insert(request_id, request);
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
-        send(&requester, attached - quote.total());
         promise
     }
 
@@ -271,7 +273,7 @@ impl OracleContract {
         );
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
-        let refund_to = request.storage_refund_account();
+        let refund_to = request.refund_account();
         send(refund_to, request.storage_deposit);
         Event::RequestCleanedUp.emit(json!({
             "request_id": request_id,

@@ -65,8 +65,8 @@ pub struct RequestView {
     pub model_id: ModelId,
     /// The account that asked and paid; the fee comes back to it on a timeout.
     pub requester: String,
-    /// The account `cleanup_request` returns the storage deposit to: the one the request named
-    /// (`storage_refund_to`), else the requester.
+    /// The account the deposit went back to — the excess over the quote at once, the storage
+    /// deposit on cleanup: the one the request named (`storage_refund_to`), else the requester.
     pub storage_refund_to: String,
     pub input: String,
     pub params: RequestParams,
