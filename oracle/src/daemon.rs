@@ -140,6 +140,7 @@ pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
     let deployment = Deployment {
         chain_id,
         oracle_contract: config.oracle_contract.clone(),
+        node: config.account_id.clone(),
     };
     let ctx = Arc::new(Context::new(
         config,

@@ -259,8 +259,11 @@ impl World {
         (0..NODES).find(|i| !committee.contains(i)).unwrap()
     }
 
+    /// `key`'s signature of the attestation of `output` with `result_digest` for `request_id`
+    /// by node `node`.
     fn sign_with(
         key: &SecretKey,
+        node: usize,
         request_id: u64,
         result_digest: Digest32,
         output: &str,
@@ -269,6 +272,7 @@ impl World {
             chain_id: CHAIN_ID.into(),
             oracle_contract: ORACLE.into(),
             request_id,
+            node: node_name(node),
             model_id: model_id(),
             result_digest,
             output_hash: sha256(output.as_bytes()),
@@ -277,7 +281,13 @@ impl World {
     }
 
     fn sign(&self, node: usize, request_id: u64, output: &str) -> Signature64 {
-        Self::sign_with(&self.keys[node], request_id, digest_of(output), output)
+        Self::sign_with(
+            &self.keys[node],
+            node,
+            request_id,
+            digest_of(output),
+            output,
+        )
     }
 
     /// Node `node` attests to `output` for `request_id` with a valid signature.
@@ -624,7 +634,7 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
 
     // Forged: signed by a key that is not the node's attestation key.
     let forger = SecretKey::from_seed([99; 32]);
-    let forged = World::sign_with(&forger, 0, digest_of(ANSWER), ANSWER);
+    let forged = World::sign_with(&forger, member, 0, digest_of(ANSWER), ANSWER);
     assert_fails(
         &world.attest_signed(member, 0, ANSWER, forged),
         &format!(
@@ -676,6 +686,78 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
         &world.attest(member, 0, &huge),
         "output is 5000 bytes; the oracle accepts at most 4096",
     );
+}
+
+#[test]
+fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
+    let mut world = setup();
+    // Another account cannot register with node 0's key, so it cannot pass node 0's
+    // signatures off as its own.
+    world
+        .chain
+        .create_account("copycat.test", 100 * ONE_NEAR)
+        .unwrap();
+    let key_0 = world.keys[0].public_key().to_string();
+    let args = json!({"attestation_key": key_0, "models": [model_id()]});
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_fails(
+        &copycat,
+        &format!("attestation key {key_0} is already used by node node0.test"),
+    );
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let (first, second) = (committee[0], committee[1]);
+    // A node's own key signing a message that names another node does not verify.
+    let naming_other = World::sign_with(&world.keys[first], second, 0, digest_of(ANSWER), ANSWER);
+    assert_fails(
+        &world.attest_signed(first, 0, ANSWER, naming_other),
+        &format!("the signature of {} does not verify", node_name(first)),
+    );
+    // A valid signature of one member relayed as another member's is refused.
+    let relayed_as_other = json!({
+        "node": node_name(second),
+        "result_digest": digest_of(ANSWER),
+        "signature": world.sign(first, 0, ANSWER),
+    });
+    assert_fails(
+        &world.call(
+            RELAYER,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": [relayed_as_other]}),
+            0,
+        ),
+        &format!("the signature of {} does not verify", node_name(second)),
+    );
+    assert_success(&world.attest(first, 0, ANSWER));
+
+    // Once node 0 has withdrawn, its key is free for another node.
+    world.call(&node_name(0), "unregister_node", json!({}), 0);
+    world.chain.advance_blocks(UNBONDING_BLOCKS + 1);
+    assert_success(&world.call(&node_name(0), "withdraw_stake", json!({}), 0));
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_success(&copycat);
 }
 
 #[test]

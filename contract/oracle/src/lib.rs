@@ -43,6 +43,8 @@ pub struct OracleContract {
     config: Config,
     models: IterableMap<ModelId, ModelInfo>,
     nodes: IterableMap<AccountId, Node>,
+    /// Which node each attestation key belongs to: a key serves one node at a time.
+    attestation_keys: LookupMap<[u8; 32], AccountId>,
     requests: LookupMap<u64, Request>,
     /// Request inputs, apart from the request so attestations do not load them.
     inputs: LookupMap<u64, String>,
@@ -64,6 +66,7 @@ impl OracleContract {
             config,
             models: IterableMap::new(StorageKey::Models),
             nodes: IterableMap::new(StorageKey::Nodes),
+            attestation_keys: LookupMap::new(StorageKey::AttestationKeys),
             requests: LookupMap::new(StorageKey::Requests),
             inputs: LookupMap::new(StorageKey::Inputs),
             pending: IterableSet::new(StorageKey::Pending),
@@ -81,4 +84,5 @@ enum StorageKey {
     Requests,
     Inputs,
     Pending,
+    AttestationKeys,
 }

@@ -44,8 +44,9 @@ pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
 #[near]
 impl OracleContract {
     /// Registers the caller as a node serving `models`, signing attestations with
-    /// `attestation_key` (`ed25519:<base58>`). The attached deposit pays the entry's storage; the
-    /// rest is the stake, which must reach the configured minimum.
+    /// `attestation_key` (`ed25519:<base58>`), a key no other registered node uses. The attached
+    /// deposit pays the entry's storage; the rest is the stake, which must reach the configured
+    /// minimum.
     #[payable]
     pub fn register_node(&mut self, attestation_key: PublicKey, models: Vec<ModelId>) -> NodeView {
         let account = env::predecessor_account_id();
@@ -70,6 +71,12 @@ impl OracleContract {
         let key: [u8; 32] = attestation_key.as_bytes()[1..]
             .try_into()
             .unwrap_or_else(|_| env::panic_str("an ed25519 key is 32 bytes"));
+        if let Some(holder) = self.attestation_keys.get(&key) {
+            env::panic_str(&format!(
+                "attestation key {} is already used by node {holder}; each node needs its own",
+                String::from(&attestation_key)
+            ));
+        }
         let before = env::storage_usage();
         let mut node = Node {
             attestation_key: key,
@@ -81,6 +88,8 @@ impl OracleContract {
         };
         self.nodes.insert(account.clone(), node.clone());
         self.nodes.flush();
+        self.attestation_keys.insert(key, account.clone());
+        self.attestation_keys.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
@@ -134,7 +143,8 @@ impl OracleContract {
         unlocks_at
     }
 
-    /// Once unbonded, removes the caller's node and sends back its stake and storage deposit.
+    /// Once unbonded, removes the caller's node (its attestation key is free again) and sends
+    /// back its stake and storage deposit.
     pub fn withdraw_stake(&mut self) -> U128 {
         let account = env::predecessor_account_id();
         let node = self.node_mut(&account).clone();
@@ -147,6 +157,7 @@ impl OracleContract {
             format!("stake unlocks at block {unlocks_at}; now is block {now}")
         );
         self.nodes.remove(&account);
+        self.attestation_keys.remove(&node.attestation_key);
         let amount = node.stake + node.storage_deposit;
         send(&account, amount);
         Event::NodeWithdrawn.emit(json!({ "node": account, "amount": U128(amount) }));
