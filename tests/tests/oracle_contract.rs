@@ -30,6 +30,8 @@ const MAX_INPUT_BYTES: u32 = 256;
 const INLINE_OUTPUT: u32 = 64;
 const RETENTION_BLOCKS: u64 = 50;
 const UNBONDING_BLOCKS: u64 = 300;
+/// The oracle's cap on a model's active nodes (`MAX_ACTIVE_NODES_PER_MODEL`).
+const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 const ANSWER: &str = "Paris is the capital of France.";
 
 fn sha256(bytes: &[u8]) -> Digest32 {
@@ -578,6 +580,7 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let committee = world.committee(0);
     let liar = committee[0];
     let stake_before = world.stake(liar);
+    let honest_stakes: Vec<u128> = committee[1..].iter().map(|n| world.stake(*n)).collect();
 
     let wrong = world.attest(liar, 0, "Lyon is the capital of France.");
     assert_eq!(wrong.json::<String>(), "recorded");
@@ -592,8 +595,8 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let amount = yocto(&slashed[0]["amount"]);
     assert_eq!(amount, stake_before / 10);
     assert_eq!(world.stake(liar), stake_before - amount);
-    for honest in &committee[1..] {
-        assert_eq!(world.stake(*honest), NODE_DEPOSIT - node_storage(&world));
+    for (honest, before) in committee[1..].iter().zip(honest_stakes) {
+        assert_eq!(world.stake(*honest), before);
     }
     let info = world.view(ORACLE, "get_info", json!({}));
     assert_eq!(yocto(&info["treasury"]), amount);
@@ -602,11 +605,6 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);
     assert_eq!(world.request(0)["slashed"], json!([node_name(liar)]));
-}
-
-/// The storage deposit a node's registration took from its deposit.
-fn node_storage(world: &World) -> u128 {
-    NODE_DEPOSIT - world.stake(world.non_member(0))
 }
 
 #[test]
@@ -1153,6 +1151,112 @@ fn nodes_stake_unbond_and_withdraw() {
         deposit,
     );
     assert_fails(&refused, "only 2 active nodes serve model");
+}
+
+/// Registers `count` new nodes named `{prefix}{i}.test` serving `models`, each with its own key.
+fn register_many(world: &mut World, prefix: &str, count: usize, models: Value) -> Vec<TxResult> {
+    (0..count)
+        .map(|i| {
+            let account = format!("{prefix}{i}.test");
+            world.chain.create_account(&account, 20 * ONE_NEAR).unwrap();
+            let mut seed = [0u8; 32];
+            seed[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            seed[24..].copy_from_slice(&(i as u64).to_le_bytes());
+            let key = SecretKey::from_seed(seed);
+            let args = json!({"attestation_key": key.public_key().to_string(), "models": models});
+            world
+                .chain
+                .call(
+                    &account,
+                    ORACLE,
+                    "register_node",
+                    args.to_string(),
+                    NODE_DEPOSIT,
+                    GAS,
+                )
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Gas the oracle's `request` receipt burnt in the dApp's `ask` transaction `tx`.
+fn request_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
+    world
+        .chain
+        .tx_result(tx)
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == ORACLE)
+        .unwrap()
+        .gas_burnt
+}
+
+#[test]
+fn committee_selection_reads_only_the_models_active_nodes() {
+    let mut world = setup();
+    // 400 nodes serve four other models (a full 100 each): enough to exhaust the request's gas
+    // when selection read every registered node.
+    for name in ["b", "c", "d", "e"] {
+        let other_model = sha256(name.as_bytes());
+        let model = json!({"model": {
+            "model_id": other_model, "name": name, "spec_version": "detspec-1",
+            "max_input_bytes": 64, "max_output_tokens": 16, "price": "1",
+        }});
+        assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+        let nodes = register_many(
+            &mut world,
+            name,
+            MAX_ACTIVE_NODES_PER_MODEL,
+            json!([other_model]),
+        );
+        for result in nodes {
+            assert_success(&result);
+        }
+    }
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "the dApp's REQUEST_GAS must suffice: {:?}",
+        world.chain.tx_result(&ask).status
+    );
+    assert_eq!(world.committee(0).len(), 4);
+    println!(
+        "gas: request with 5 nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+
+    let twice = register_many(&mut world, "w", 1, json!([model_id(), model_id()]));
+    assert_fails(&twice[0], &format!("model {} is listed twice", model_id()));
+
+    // A model's active nodes are capped, so its own nodes cannot exhaust a request's gas either.
+    let room = MAX_ACTIVE_NODES_PER_MODEL - NODES;
+    for result in register_many(&mut world, "a", room, json!([model_id()])) {
+        assert_success(&result);
+    }
+    let full = register_many(&mut world, "z", 1, json!([model_id()]));
+    assert_fails(
+        &full[0],
+        &format!(
+            "model {} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes",
+            model_id()
+        ),
+    );
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "{:?}",
+        world.chain.tx_result(&ask).status
+    );
+    println!(
+        "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+    // A node that leaves frees its seat at once.
+    assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));
+    assert_success(&register_many(&mut world, "y", 1, json!([model_id()]))[0]);
 }
 
 #[test]

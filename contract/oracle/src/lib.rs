@@ -10,6 +10,7 @@
 //! It must never depend on the inference engine, the node, an async runtime, or floating point
 //! arithmetic: every value that decides consensus is an integer or bytes.
 
+mod active_nodes;
 mod admin;
 mod attestations;
 mod committee;
@@ -43,6 +44,8 @@ pub struct OracleContract {
     config: Config,
     models: IterableMap<ModelId, ModelInfo>,
     nodes: IterableMap<AccountId, Node>,
+    /// The active nodes of each model, in registration order (committee selection reads these).
+    active_nodes: LookupMap<ModelId, Vec<AccountId>>,
     /// Which node each attestation key belongs to: a key serves one node at a time.
     attestation_keys: LookupMap<[u8; 32], AccountId>,
     requests: LookupMap<u64, Request>,
@@ -66,6 +69,7 @@ impl OracleContract {
             config,
             models: IterableMap::new(StorageKey::Models),
             nodes: IterableMap::new(StorageKey::Nodes),
+            active_nodes: LookupMap::new(StorageKey::ActiveNodes),
             attestation_keys: LookupMap::new(StorageKey::AttestationKeys),
             requests: LookupMap::new(StorageKey::Requests),
             inputs: LookupMap::new(StorageKey::Inputs),
@@ -85,4 +89,5 @@ enum StorageKey {
     Inputs,
     Pending,
     AttestationKeys,
+    ActiveNodes,
 }

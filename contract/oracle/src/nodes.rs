@@ -62,10 +62,14 @@ impl OracleContract {
             !models.is_empty() && models.len() <= MAX_MODELS_PER_NODE,
             format!("a node serves 1 to {MAX_MODELS_PER_NODE} models")
         );
-        for model in &models {
+        for (i, model) in models.iter().enumerate() {
             require!(
                 self.models.contains_key(model),
                 format!("model {model} is not registered")
+            );
+            require!(
+                !models[..i].contains(model),
+                format!("model {model} is listed twice")
             );
         }
         let key: [u8; 32] = attestation_key.as_bytes()[1..]
@@ -90,6 +94,8 @@ impl OracleContract {
         self.nodes.flush();
         self.attestation_keys.insert(key, account.clone());
         self.attestation_keys.flush();
+        self.activate_node(&account, &node.models);
+        self.active_nodes.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
@@ -139,6 +145,8 @@ impl OracleContract {
             format!("{account} is already unbonding")
         );
         node.status = NodeStatus::Unbonding { unlocks_at };
+        let models = node.models.clone();
+        self.deactivate_node(&account, &models);
         Event::NodeUnbonding.emit(json!({ "node": account, "unlocks_at": unlocks_at }));
         unlocks_at
     }
@@ -170,20 +178,5 @@ impl OracleContract {
         self.nodes
             .get_mut(account)
             .unwrap_or_else(|| env::panic_str(&format!("{account} is not a registered node")))
-    }
-
-    /// Accounts that may join a committee for `model`: active, staked at least the minimum,
-    /// serving the model.
-    pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
-        let min_stake = self.config.min_stake;
-        self.nodes
-            .iter()
-            .filter(|(_, node)| {
-                node.status == NodeStatus::Active
-                    && node.stake >= min_stake
-                    && node.models.contains(model)
-            })
-            .map(|(account, _)| account)
-            .collect()
     }
 }
