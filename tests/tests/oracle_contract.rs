@@ -952,6 +952,52 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     assert_eq!(world.request(0), Value::Null);
 }
 
+#[test]
+fn block_settings_are_capped_and_retention_is_fixed_when_a_request_finishes() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    for (field, value, error) in [
+        (
+            "unbonding_blocks",
+            json!(u64::MAX),
+            "unbonding_blocks must be at most 2000000",
+        ),
+        (
+            "retention_blocks",
+            json!(u64::MAX),
+            "retention_blocks must be at most 1000000",
+        ),
+    ] {
+        let mut bad = config.clone();
+        bad[field] = value;
+        assert_fails(
+            &world.call(OWNER, "update_config", json!({"config": bad}), 0),
+            error,
+        );
+    }
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    // Lengthening the retention afterwards does not hold back a request that already finished.
+    config["retention_blocks"] = json!(1_000_000);
+    config["unbonding_blocks"] = json!(2_000_000);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.chain.advance_blocks(RETENTION_BLOCKS + 1);
+    assert_success(&world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0));
+
+    // Nodes unregistering now wait the new unbonding delay, without overflow.
+    let height_before = world.chain.block_height();
+    let unregistered = world.call(&node_name(0), "unregister_node", json!({}), 0);
+    let unlocks_at = unregistered.json::<u64>();
+    assert!(
+        (height_before + 2_000_000..=world.chain.block_height() + 2_000_000).contains(&unlocks_at),
+        "{unlocks_at}"
+    );
+}
+
 /// Alice calls the oracle's `request` herself with `args`; returns the transaction once the
 /// request exists.
 fn request_directly(world: &mut World, args: Value, deposit: u128) -> CryptoHash {

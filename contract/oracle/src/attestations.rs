@@ -217,7 +217,7 @@ impl OracleContract {
         };
         request.status = RequestStatus::Resolved {
             answer,
-            at: env::block_height(),
+            cleanable_at: self.cleanable_from_now(),
         };
         self.pending.remove(&request_id);
 

@@ -138,7 +138,15 @@ impl OracleContract {
     /// `unbonding_blocks`. It stays answerable (and slashable) for requests it already serves.
     pub fn unregister_node(&mut self) -> u64 {
         let account = env::predecessor_account_id();
-        let unlocks_at = env::block_height() + self.config.unbonding_blocks;
+        let now = env::block_height();
+        let unlocks_at = now
+            .checked_add(self.config.unbonding_blocks)
+            .unwrap_or_else(|| {
+                env::panic_str(&format!(
+                    "block {now} plus unbonding_blocks {} overflows",
+                    self.config.unbonding_blocks
+                ))
+            });
         let node = self.node_mut(&account);
         require!(
             node.status == NodeStatus::Active,

@@ -27,10 +27,14 @@ const RESUME_PAYLOAD_BYTES: usize = 8;
 pub enum RequestStatus {
     /// Waiting for a quorum; `yield_id` resumes the requester's call flow.
     Pending { yield_id: YieldId },
-    /// A quorum agreed on `answer` at block `at`.
-    Resolved { answer: ResolvedOutput, at: u64 },
-    /// The yield timed out at block `at`; the fee went back to the requester.
-    TimedOut { at: u64 },
+    /// A quorum agreed on `answer`; anyone may clean the request up from block `cleanable_at`
+    /// (fixed when it finished, with the `retention_blocks` of that moment).
+    Resolved {
+        answer: ResolvedOutput,
+        cleanable_at: u64,
+    },
+    /// The yield timed out; the fee went back to the requester. Cleanable from `cleanable_at`.
+    TimedOut { cleanable_at: u64 },
 }
 
 /// An attestation accepted on-chain: who, what it claimed, and its signature (kept so anyone
@@ -180,7 +184,9 @@ impl OracleContract {
             attestations: Vec::new(),
             slashed: Vec::new(),
             created_at: now,
-            expires_at: now + YIELD_TIMEOUT_BLOCKS,
+            expires_at: now.checked_add(YIELD_TIMEOUT_BLOCKS).unwrap_or_else(|| {
+                env::panic_str(&format!("block {now} is too high for a request to expire"))
+            }),
             status: RequestStatus::Pending { yield_id },
         };
         Event::RequestCreated.emit(RequestCreated {
@@ -219,8 +225,9 @@ impl OracleContract {
                 ResponseStatus::Resolved(answer.clone())
             }
             (RequestStatus::Pending { .. }, false) => {
-                let now = env::block_height();
-                request.status = RequestStatus::TimedOut { at: now };
+                request.status = RequestStatus::TimedOut {
+                    cleanable_at: self.cleanable_from_now(),
+                };
                 self.pending.remove(&request_id);
                 send(&request.requester, request.fee);
                 let message = format!(
@@ -250,8 +257,8 @@ impl OracleContract {
         OracleResponse { request_id, status }
     }
 
-    /// Removes a finished request once `retention_blocks` have passed since it finished, and
-    /// returns its storage deposit to the request's `storage_refund_to` account (default: the
+    /// Removes a finished request once `retention_blocks` (as configured when it finished) have
+    /// passed since it finished, and returns its storage deposit to the request's `storage_refund_to` account (default: the
     /// requester). Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let request = self
@@ -259,13 +266,13 @@ impl OracleContract {
             .get(&request_id)
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
-        let finished_at = match request.status {
+        let cleanable_at = match request.status {
             RequestStatus::Pending { .. } => {
                 env::panic_str(&format!("request {request_id} is still pending"))
             }
-            RequestStatus::Resolved { at, .. } | RequestStatus::TimedOut { at } => at,
+            RequestStatus::Resolved { cleanable_at, .. }
+            | RequestStatus::TimedOut { cleanable_at } => cleanable_at,
         };
-        let cleanable_at = finished_at + self.config.retention_blocks;
         let now = env::block_height();
         require!(
             now >= cleanable_at,
@@ -299,6 +306,13 @@ impl Quote {
 }
 
 impl OracleContract {
+    /// The block from which a request finishing now may be cleaned up: `retention_blocks` on
+    /// (saturating: it runs in the yield callback, which must not panic; the settings' caps
+    /// keep it far from overflow).
+    pub(crate) fn cleanable_from_now(&self) -> u64 {
+        env::block_height().saturating_add(self.config.retention_blocks)
+    }
+
     /// Checks a request against its model's limits and prices it (its storage includes the
     /// account it names in `storage_refund_to`); panics with the reason when the request is
     /// not acceptable.
