@@ -573,6 +573,69 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 }
 
 #[test]
+fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
+    let mut world = setup();
+    // Only the oracle's own account may call its callback directly; it stands in here for every
+    // state the yield should never find. A missing request gets an answer, not a panic.
+    let missing = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 9}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = missing.json();
+    assert_eq!(
+        response["status"]["timed_out"]["message"],
+        "request 9 does not exist"
+    );
+    assert_eq!(response["status"]["timed_out"]["refunded"], "0");
+
+    // A pending request is ended without an answer, its fee refunded to the requester.
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let dapp_before = world.chain.balance(DAPP);
+    let early = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 0}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = early.json();
+    assert_eq!(yocto(&response["status"]["timed_out"]["refunded"]), PRICE);
+    assert_eq!(events(&early, "request_timed_out").len(), 1);
+    assert_eq!(world.chain.balance(DAPP) - dapp_before, PRICE);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    assert!(world
+        .view(ORACLE, "list_pending_requests", json!({}))
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // When the yield times out, its callback finds the request ended: the dApp hears why, nothing
+    // is refunded twice, and the request can be cleaned up.
+    world.chain.advance_blocks(200);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    let reason = answer["failed"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("request 0 had already ended without an answer"),
+        "{reason}"
+    );
+    world.chain.advance_blocks(RETENTION_BLOCKS);
+    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), deposit - PRICE);
+}
+
+#[test]
 fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let mut world = setup();
     let deposit = world.deposit_for("q");

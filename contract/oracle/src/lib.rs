@@ -17,6 +17,7 @@ mod committee;
 mod config;
 mod events;
 mod fees;
+mod finish;
 mod models;
 mod nodes;
 mod quorum;

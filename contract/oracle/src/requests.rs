@@ -1,6 +1,7 @@
 //! Requests: a dApp calls `request` with a deposit in an ordinary cross-contract call; the
 //! contract yields, and the dApp's callback receives the `OracleResponse` once a quorum resolves
-//! the request (the yield is resumed with the request id) or the yield times out (fee refunded).
+//! the request (the yield is resumed with the request id) or the yield times out (fee refunded;
+//! `finish.rs`). Finished requests are cleaned up after their retention.
 
 use crate::committee;
 use crate::config::YIELD_TIMEOUT_BLOCKS;
@@ -12,14 +13,12 @@ use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, Gas, GasWeight, Promise, YieldId};
 use oracle_protocol::{
-    AttestationView, Digest32, ModelId, OracleResponse, RequestCreated, RequestParams,
-    RequestPhase, RequestView, ResolvedOutput, ResponseStatus, Signature64,
+    AttestationView, Digest32, ModelId, RequestCreated, RequestParams, RequestPhase, RequestView,
+    ResolvedOutput, Signature64,
 };
 
 /// Gas reserved for `on_request_finished`, the yield's callback.
 pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(20);
-/// Bytes of the resume payload: the request id, u64 little-endian.
-const RESUME_PAYLOAD_BYTES: usize = 8;
 
 /// Where a request stands.
 #[near(serializers = [borsh])]
@@ -207,54 +206,6 @@ impl OracleContract {
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
         promise
-    }
-
-    /// The yield's callback: on resume, returns the resolved answer; on timeout, marks the
-    /// request timed out, refunds the fee and returns `timed_out` (never panics on a timeout,
-    /// so the requester's callback can read it).
-    #[private]
-    pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
-        let resumed = env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok();
-        let mut request = self
-            .requests
-            .get(&request_id)
-            .cloned()
-            .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
-        let status = match (&request.status, resumed) {
-            (RequestStatus::Resolved { answer, .. }, true) => {
-                ResponseStatus::Resolved(answer.clone())
-            }
-            (RequestStatus::Pending { .. }, false) => {
-                request.status = RequestStatus::TimedOut {
-                    cleanable_at: self.cleanable_from_now(),
-                };
-                self.pending.remove(&request_id);
-                send(&request.requester, request.fee);
-                let message = format!(
-                    "request {request_id} timed out: {} of {} committee nodes attested and no \
-                     {} agreed within {YIELD_TIMEOUT_BLOCKS} blocks; the fee of {} yoctoNEAR \
-                     was refunded to {}",
-                    request.attestations.len(),
-                    request.committee.len(),
-                    request.quorum,
-                    request.fee,
-                    request.requester
-                );
-                Event::RequestTimedOut.emit(json!({
-                    "request_id": request_id,
-                    "refunded": U128(request.fee),
-                    "requester": request.requester,
-                }));
-                let refunded = request.fee;
-                self.requests.insert(request_id, request);
-                ResponseStatus::TimedOut { message, refunded }
-            }
-            (status, resumed) => env::panic_str(&format!(
-                "request {request_id} finished in an inconsistent state ({status:?}, resumed: \
-                 {resumed})"
-            )),
-        };
-        OracleResponse { request_id, status }
     }
 
     /// Removes a finished request once `retention_blocks` (as configured when it finished) have
