@@ -197,6 +197,7 @@ pub async fn run_until(
     let deployment = Deployment {
         chain_id,
         oracle_contract: config.oracle_contract.clone(),
+        node: config.account_id.clone(),
     };
     let ctx = Arc::new(Context::new(
         config,

@@ -30,6 +30,8 @@ const MAX_INPUT_BYTES: u32 = 256;
 const INLINE_OUTPUT: u32 = 64;
 const RETENTION_BLOCKS: u64 = 50;
 const UNBONDING_BLOCKS: u64 = 300;
+/// The oracle's cap on a model's active nodes (`MAX_ACTIVE_NODES_PER_MODEL`).
+const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 const ANSWER: &str = "Paris is the capital of France.";
 
 fn sha256(bytes: &[u8]) -> Digest32 {
@@ -259,8 +261,11 @@ impl World {
         (0..NODES).find(|i| !committee.contains(i)).unwrap()
     }
 
+    /// `key`'s signature of the attestation of `output` with `result_digest` for `request_id`
+    /// by node `node`.
     fn sign_with(
         key: &SecretKey,
+        node: usize,
         request_id: u64,
         result_digest: Digest32,
         output: &str,
@@ -269,6 +274,7 @@ impl World {
             chain_id: CHAIN_ID.into(),
             oracle_contract: ORACLE.into(),
             request_id,
+            node: node_name(node),
             model_id: model_id(),
             result_digest,
             output_hash: sha256(output.as_bytes()),
@@ -277,7 +283,13 @@ impl World {
     }
 
     fn sign(&self, node: usize, request_id: u64, output: &str) -> Signature64 {
-        Self::sign_with(&self.keys[node], request_id, digest_of(output), output)
+        Self::sign_with(
+            &self.keys[node],
+            node,
+            request_id,
+            digest_of(output),
+            output,
+        )
     }
 
     /// Node `node` attests to `output` for `request_id` with a valid signature.
@@ -561,6 +573,69 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 }
 
 #[test]
+fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
+    let mut world = setup();
+    // Only the oracle's own account may call its callback directly; it stands in here for every
+    // state the yield should never find. A missing request gets an answer, not a panic.
+    let missing = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 9}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = missing.json();
+    assert_eq!(
+        response["status"]["timed_out"]["message"],
+        "request 9 does not exist"
+    );
+    assert_eq!(response["status"]["timed_out"]["refunded"], "0");
+
+    // A pending request is ended without an answer, its fee refunded to the requester.
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let dapp_before = world.chain.balance(DAPP);
+    let early = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 0}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = early.json();
+    assert_eq!(yocto(&response["status"]["timed_out"]["refunded"]), PRICE);
+    assert_eq!(events(&early, "request_timed_out").len(), 1);
+    assert_eq!(world.chain.balance(DAPP) - dapp_before, PRICE);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    assert!(world
+        .view(ORACLE, "list_pending_requests", json!({}))
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // When the yield times out, its callback finds the request ended: the dApp hears why, nothing
+    // is refunded twice, and the request can be cleaned up.
+    world.chain.advance_blocks(200);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    let reason = answer["failed"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("request 0 had already ended without an answer"),
+        "{reason}"
+    );
+    world.chain.advance_blocks(RETENTION_BLOCKS);
+    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), deposit - PRICE);
+}
+
+#[test]
 fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
@@ -568,6 +643,7 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let committee = world.committee(0);
     let liar = committee[0];
     let stake_before = world.stake(liar);
+    let honest_stakes: Vec<u128> = committee[1..].iter().map(|n| world.stake(*n)).collect();
 
     let wrong = world.attest(liar, 0, "Lyon is the capital of France.");
     assert_eq!(wrong.json::<String>(), "recorded");
@@ -582,8 +658,8 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let amount = yocto(&slashed[0]["amount"]);
     assert_eq!(amount, stake_before / 10);
     assert_eq!(world.stake(liar), stake_before - amount);
-    for honest in &committee[1..] {
-        assert_eq!(world.stake(*honest), NODE_DEPOSIT - node_storage(&world));
+    for (honest, before) in committee[1..].iter().zip(honest_stakes) {
+        assert_eq!(world.stake(*honest), before);
     }
     let info = world.view(ORACLE, "get_info", json!({}));
     assert_eq!(yocto(&info["treasury"]), amount);
@@ -592,11 +668,6 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);
     assert_eq!(world.request(0)["slashed"], json!([node_name(liar)]));
-}
-
-/// The storage deposit a node's registration took from its deposit.
-fn node_storage(world: &World) -> u128 {
-    NODE_DEPOSIT - world.stake(world.non_member(0))
 }
 
 #[test]
@@ -624,7 +695,7 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
 
     // Forged: signed by a key that is not the node's attestation key.
     let forger = SecretKey::from_seed([99; 32]);
-    let forged = World::sign_with(&forger, 0, digest_of(ANSWER), ANSWER);
+    let forged = World::sign_with(&forger, member, 0, digest_of(ANSWER), ANSWER);
     assert_fails(
         &world.attest_signed(member, 0, ANSWER, forged),
         &format!(
@@ -676,6 +747,78 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
         &world.attest(member, 0, &huge),
         "output is 5000 bytes; the oracle accepts at most 4096",
     );
+}
+
+#[test]
+fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
+    let mut world = setup();
+    // Another account cannot register with node 0's key, so it cannot pass node 0's
+    // signatures off as its own.
+    world
+        .chain
+        .create_account("copycat.test", 100 * ONE_NEAR)
+        .unwrap();
+    let key_0 = world.keys[0].public_key().to_string();
+    let args = json!({"attestation_key": key_0, "models": [model_id()]});
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_fails(
+        &copycat,
+        &format!("attestation key {key_0} is already used by node node0.test"),
+    );
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let (first, second) = (committee[0], committee[1]);
+    // A node's own key signing a message that names another node does not verify.
+    let naming_other = World::sign_with(&world.keys[first], second, 0, digest_of(ANSWER), ANSWER);
+    assert_fails(
+        &world.attest_signed(first, 0, ANSWER, naming_other),
+        &format!("the signature of {} does not verify", node_name(first)),
+    );
+    // A valid signature of one member relayed as another member's is refused.
+    let relayed_as_other = json!({
+        "node": node_name(second),
+        "result_digest": digest_of(ANSWER),
+        "signature": world.sign(first, 0, ANSWER),
+    });
+    assert_fails(
+        &world.call(
+            RELAYER,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": [relayed_as_other]}),
+            0,
+        ),
+        &format!("the signature of {} does not verify", node_name(second)),
+    );
+    assert_success(&world.attest(first, 0, ANSWER));
+
+    // Once node 0 has withdrawn, its key is free for another node.
+    world.call(&node_name(0), "unregister_node", json!({}), 0);
+    world.chain.advance_blocks(UNBONDING_BLOCKS + 1);
+    assert_success(&world.call(&node_name(0), "withdraw_stake", json!({}), 0));
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_success(&copycat);
 }
 
 #[test]
@@ -872,6 +1015,52 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     assert_eq!(world.request(0), Value::Null);
 }
 
+#[test]
+fn block_settings_are_capped_and_retention_is_fixed_when_a_request_finishes() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    for (field, value, error) in [
+        (
+            "unbonding_blocks",
+            json!(u64::MAX),
+            "unbonding_blocks must be at most 2000000",
+        ),
+        (
+            "retention_blocks",
+            json!(u64::MAX),
+            "retention_blocks must be at most 1000000",
+        ),
+    ] {
+        let mut bad = config.clone();
+        bad[field] = value;
+        assert_fails(
+            &world.call(OWNER, "update_config", json!({"config": bad}), 0),
+            error,
+        );
+    }
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    // Lengthening the retention afterwards does not hold back a request that already finished.
+    config["retention_blocks"] = json!(1_000_000);
+    config["unbonding_blocks"] = json!(2_000_000);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.chain.advance_blocks(RETENTION_BLOCKS + 1);
+    assert_success(&world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0));
+
+    // Nodes unregistering now wait the new unbonding delay, without overflow.
+    let height_before = world.chain.block_height();
+    let unregistered = world.call(&node_name(0), "unregister_node", json!({}), 0);
+    let unlocks_at = unregistered.json::<u64>();
+    assert!(
+        (height_before + 2_000_000..=world.chain.block_height() + 2_000_000).contains(&unlocks_at),
+        "{unlocks_at}"
+    );
+}
+
 /// Alice calls the oracle's `request` herself with `args`; returns the transaction once the
 /// request exists.
 fn request_directly(world: &mut World, args: Value, deposit: u128) -> CryptoHash {
@@ -976,6 +1165,38 @@ fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
 }
 
 #[test]
+fn the_named_refund_account_gets_the_excess_at_once_and_the_storage_at_cleanup() {
+    let mut world = setup();
+    const CAROL: &str = "carol.test";
+    world.chain.create_account(CAROL, ONE_NEAR).unwrap();
+    let input = "What is the capital of France?";
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len(),
+            "storage_refund_to": CAROL}),
+    );
+    let quote = yocto(&estimate["total"]);
+    let args = json!({"model_id": model_id(), "input": input, "params": params(32),
+        "storage_refund_to": CAROL});
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    request_directly(&mut world, args, quote + ONE_NEAR);
+    // Carol, who is named, got the excess; Alice, the caller, got none of it back.
+    assert_eq!(world.chain.balance(CAROL) - carol_before, ONE_NEAR);
+    assert!(alice_before - world.chain.balance(ALICE) >= quote + ONE_NEAR);
+
+    resolve_and_retire(&mut world, 0);
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&estimate["storage"]));
+    assert_eq!(
+        world.chain.balance(CAROL) - carol_before,
+        yocto(&estimate["storage"])
+    );
+    assert_eq!(world.chain.balance(ALICE), alice_before);
+}
+
+#[test]
 fn nodes_stake_unbond_and_withdraw() {
     let mut world = setup();
     let key = SecretKey::from_seed([50; 32]);
@@ -1039,6 +1260,112 @@ fn nodes_stake_unbond_and_withdraw() {
         deposit,
     );
     assert_fails(&refused, "only 2 active nodes serve model");
+}
+
+/// Registers `count` new nodes named `{prefix}{i}.test` serving `models`, each with its own key.
+fn register_many(world: &mut World, prefix: &str, count: usize, models: Value) -> Vec<TxResult> {
+    (0..count)
+        .map(|i| {
+            let account = format!("{prefix}{i}.test");
+            world.chain.create_account(&account, 20 * ONE_NEAR).unwrap();
+            let mut seed = [0u8; 32];
+            seed[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            seed[24..].copy_from_slice(&(i as u64).to_le_bytes());
+            let key = SecretKey::from_seed(seed);
+            let args = json!({"attestation_key": key.public_key().to_string(), "models": models});
+            world
+                .chain
+                .call(
+                    &account,
+                    ORACLE,
+                    "register_node",
+                    args.to_string(),
+                    NODE_DEPOSIT,
+                    GAS,
+                )
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Gas the oracle's `request` receipt burnt in the dApp's `ask` transaction `tx`.
+fn request_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
+    world
+        .chain
+        .tx_result(tx)
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == ORACLE)
+        .unwrap()
+        .gas_burnt
+}
+
+#[test]
+fn committee_selection_reads_only_the_models_active_nodes() {
+    let mut world = setup();
+    // 400 nodes serve four other models (a full 100 each): enough to exhaust the request's gas
+    // when selection read every registered node.
+    for name in ["b", "c", "d", "e"] {
+        let other_model = sha256(name.as_bytes());
+        let model = json!({"model": {
+            "model_id": other_model, "name": name, "spec_version": "detspec-1",
+            "max_input_bytes": 64, "max_output_tokens": 16, "price": "1",
+        }});
+        assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+        let nodes = register_many(
+            &mut world,
+            name,
+            MAX_ACTIVE_NODES_PER_MODEL,
+            json!([other_model]),
+        );
+        for result in nodes {
+            assert_success(&result);
+        }
+    }
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "the dApp's REQUEST_GAS must suffice: {:?}",
+        world.chain.tx_result(&ask).status
+    );
+    assert_eq!(world.committee(0).len(), 4);
+    println!(
+        "gas: request with 5 nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+
+    let twice = register_many(&mut world, "w", 1, json!([model_id(), model_id()]));
+    assert_fails(&twice[0], &format!("model {} is listed twice", model_id()));
+
+    // A model's active nodes are capped, so its own nodes cannot exhaust a request's gas either.
+    let room = MAX_ACTIVE_NODES_PER_MODEL - NODES;
+    for result in register_many(&mut world, "a", room, json!([model_id()])) {
+        assert_success(&result);
+    }
+    let full = register_many(&mut world, "z", 1, json!([model_id()]));
+    assert_fails(
+        &full[0],
+        &format!(
+            "model {} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes",
+            model_id()
+        ),
+    );
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "{:?}",
+        world.chain.tx_result(&ask).status
+    );
+    println!(
+        "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+    // A node that leaves frees its seat at once.
+    assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));
+    assert_success(&register_many(&mut world, "y", 1, json!([model_id()]))[0]);
 }
 
 #[test]

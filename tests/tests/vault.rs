@@ -294,6 +294,7 @@ impl World {
                 chain_id: CHAIN_ID.into(),
                 oracle_contract: ORACLE.into(),
                 request_id: request.request_id,
+                node: member.clone(),
                 model_id: self.model_id,
                 result_digest: digest,
                 output_hash: sha256(output.as_bytes()),
