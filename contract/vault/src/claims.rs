@@ -101,11 +101,12 @@ pub struct Claim {
 #[near]
 impl Vault {
     /// Files a claim that the vault pay `amount` yoctoNEAR to `recipient`, with `evidence` for
-    /// the rule. Attach the claim's storage (under 0.01 NEAR) plus the oracle's price for the
-    /// verdict request, `estimate_fee(model, params, input bytes, storage_refund_to: you)
-    /// .total` — the model's price plus the request's storage (0.3056 NEAR with the tests'
-    /// oracle) — see the README's *Money*: the vault asks the oracle for the exact price and
-    /// refunds the rest. Refused at once when it breaks a hard limit.
+    /// the rule. Attach the claim's storage (under 0.02 NEAR, kept as its `storage_deposit`)
+    /// plus the oracle's price for the verdict request, `estimate_fee(model, params, input
+    /// bytes, storage_refund_to: you).total` — the model's price plus the request's storage
+    /// (0.3056 NEAR with the tests' oracle), see the README's *Money*. The vault asks the
+    /// oracle for the exact price and refunds the rest. Refused at once when it breaks a hard
+    /// limit.
     #[payable]
     pub fn file_claim(&mut self, recipient: AccountId, amount: U128, evidence: String) -> Promise {
         check_fenced_text("evidence", &evidence, MAX_EVIDENCE_BYTES)
