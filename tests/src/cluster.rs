@@ -325,7 +325,8 @@ impl Deployment {
     }
 
     /// `alice.test` asks the dApp `question` (greedy, `max_tokens`), paying the oracle's
-    /// estimate; returns the ask transaction's hash (its outcome waits for the answer).
+    /// estimate for a request the dApp makes on her behalf plus the dApp's storage deposit for
+    /// the question; returns the ask transaction's hash (its outcome waits for the answer).
     pub async fn ask(&self, question: &str, max_tokens: u32) -> Result<String> {
         let estimate = self
             .view(
@@ -333,13 +334,24 @@ impl Deployment {
                 "estimate_fee",
                 json!({"model_id": self.model_id, "params": {"temperature_milli": 0, "top_k": 0,
                     "top_p_milli": 1000, "max_tokens": max_tokens, "seed": "0"},
-                    "input_bytes": question.len()}),
+                    "input_bytes": question.len(), "storage_refund_to": USER}),
+            )
+            .await?;
+        let storage = self
+            .view(
+                DAPP,
+                "question_storage_deposit",
+                json!({"question_bytes": question.len()}),
             )
             .await?;
         let deposit: u128 = estimate["total"]
             .as_str()
             .context("estimate_fee.total")?
-            .parse()?;
+            .parse::<u128>()?
+            + storage
+                .as_str()
+                .context("question_storage_deposit")?
+                .parse::<u128>()?;
         let args = json!({"question": question, "max_tokens": max_tokens});
         let action = Action::FunctionCall(Box::new(sdk::wire::FunctionCallAction {
             method_name: "ask".into(),

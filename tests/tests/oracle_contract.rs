@@ -217,13 +217,22 @@ impl World {
         self.view(ORACLE, "get_request", json!({"request_id": request_id}))
     }
 
+    /// What Alice attaches to ask the dApp `input`: the oracle's fee for a request that names
+    /// her as its refund account, plus the dApp's storage deposit for the question.
     fn deposit_for(&self, input: &str) -> u128 {
         let estimate = self.view(
             ORACLE,
             "estimate_fee",
-            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len()}),
+            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len(),
+                "storage_refund_to": ALICE}),
         );
-        yocto(&estimate["total"])
+        yocto(&estimate["total"]) + self.dapp_storage(input)
+    }
+
+    /// The dApp's storage deposit for `question`.
+    fn dapp_storage(&self, question: &str) -> u128 {
+        let args = json!({"question_bytes": question.len()});
+        yocto(&self.view(DAPP, "question_storage_deposit", args))
     }
 
     /// Alice asks the dApp `question`; returns the transaction once the oracle has created the
@@ -326,6 +335,12 @@ impl World {
         yocto(&view["stake"])
     }
 
+    fn call_dapp(&mut self, signer: &str, method: &str, args: Value) -> TxResult {
+        self.chain
+            .call(signer, DAPP, method, args.to_string(), 0, GAS)
+            .unwrap()
+    }
+
     /// The dApp's record of question `id`.
     fn question(&self, id: u64) -> Value {
         self.view(DAPP, "get_question", json!({"question_id": id}))
@@ -414,7 +429,8 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
     let estimate = world.view(
         ORACLE,
         "estimate_fee",
-        json!({"model_id": model_id(), "params": params(32), "input_bytes": 30}),
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": 30,
+            "storage_refund_to": ALICE}),
     );
     let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
     let reserved = estimate["storage_bytes"].as_u64().unwrap();
@@ -934,10 +950,11 @@ fn equivocation_evidence_slashes_and_rewards_the_reporter() {
 fn requests_without_enough_deposit_or_within_limits_are_refused() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
-    let request = |input: &str, max_tokens: u32| json!({"model_id": model_id(), "input": input, "params": params(max_tokens)});
+    let request = |input: &str, max_tokens: u32| json!({"model_id": model_id(), "input": input, "params": params(max_tokens), "storage_refund_to": ALICE});
+    let fee = deposit - world.dapp_storage("q");
     assert_fails(
-        &world.call(ALICE, "request", request("q", 32), deposit - 1),
-        &format!("attach at least {deposit} yoctoNEAR"),
+        &world.call(ALICE, "request", request("q", 32), fee - 1),
+        &format!("attach at least {fee} yoctoNEAR"),
     );
     let oversized = "x".repeat(MAX_INPUT_BYTES as usize + 1);
     assert_fails(
@@ -964,7 +981,10 @@ fn requests_without_enough_deposit_or_within_limits_are_refused() {
     world.chain.advance_blocks(3);
     let result = world.chain.tx_result(&ask);
     let answer: Value = result.json();
-    assert_eq!(answer["failed"]["reason"], "the oracle refused the request");
+    assert_eq!(
+        answer["failed"]["reason"],
+        "the oracle refused the request (or its callback failed)"
+    );
     let gas_cost = u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
     // Alice paid gas (some refunded) but no deposit.
     assert!(alice_before - world.chain.balance(ALICE) <= gas_cost);
@@ -1006,11 +1026,13 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
         "request 0 can be cleaned up from block",
     );
     world.chain.advance_blocks(RETENTION_BLOCKS);
-    let dapp_before = world.chain.balance(DAPP);
-    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    // The dApp asked on Alice's behalf: the request's storage deposit goes to her.
+    let (alice_before, dapp_before) = (world.chain.balance(ALICE), world.chain.balance(DAPP));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
     let released = yocto(&cleaned.json::<Value>());
-    assert_eq!(released, deposit - PRICE);
-    assert_eq!(world.chain.balance(DAPP) - dapp_before, released);
+    assert_eq!(released, deposit - PRICE - world.dapp_storage("q"));
+    assert_eq!(world.chain.balance(ALICE) - alice_before, released);
+    assert_eq!(world.chain.balance(DAPP), dapp_before);
     assert_eq!(events(&cleaned, "request_cleaned_up").len(), 1);
     assert_eq!(world.request(0), Value::Null);
 }
@@ -1435,4 +1457,114 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
     );
+}
+
+/// The example dApp's `MAX_QUESTION_BYTES`.
+const DAPP_MAX_QUESTION_BYTES: usize = 2048;
+/// yoctoNEAR a byte of storage locks.
+const STORAGE_BYTE_COST: u128 = 10_u128.pow(19);
+
+/// The dApp's storage in bytes.
+fn dapp_storage_usage(world: &World) -> u64 {
+    world.chain.account(DAPP).unwrap().storage_usage
+}
+
+#[test]
+fn the_dapp_keeps_nothing_it_was_not_paid_for_and_refused_asks_cost_only_gas() {
+    let mut world = setup();
+    let (storage_before, dapp_before) = (dapp_storage_usage(&world), world.chain.balance(DAPP));
+    let alice_before = world.chain.balance(ALICE);
+
+    // Refused by the dApp itself: nothing is stored, nothing is asked.
+    let huge = "x".repeat(DAPP_MAX_QUESTION_BYTES + 1);
+    let ask = world.ask(&huge, 10 * ONE_NEAR);
+    assert_fails(
+        &world.chain.tx_result(&ask),
+        &format!(
+            "the question is {} bytes; at most {}",
+            huge.len(),
+            DAPP_MAX_QUESTION_BYTES
+        ),
+    );
+    let ask = world.ask("q", 0);
+    assert_fails(
+        &world.chain.tx_result(&ask),
+        "yoctoNEAR for the question's storage",
+    );
+    assert_eq!(world.request(0), Value::Null);
+
+    // Paid storage but no fee, and an input longer than the model takes: the oracle refuses
+    // both; each question is deleted and Alice gets everything back (the forwarded deposit
+    // from the oracle's failed receipt, the storage deposit from the dApp).
+    let unpaid = world.ask("q", world.dapp_storage("q"));
+    let oversized = "y".repeat(MAX_INPUT_BYTES as usize + 1);
+    let too_long = world.ask(&oversized, world.deposit_for("q") + 5 * ONE_NEAR);
+    world.chain.advance_blocks(3);
+    for (tx, question_id) in [(unpaid, 0), (too_long, 1)] {
+        let answer: Value = world.chain.tx_result(&tx).json();
+        assert_eq!(
+            answer["failed"]["reason"],
+            "the oracle refused the request (or its callback failed)"
+        );
+        assert_eq!(world.question(question_id), Value::Null);
+    }
+    assert_eq!(world.request(0), Value::Null);
+    assert_eq!(dapp_storage_usage(&world), storage_before);
+    assert!(world.chain.balance(DAPP) >= dapp_before, "the dApp paid");
+    // Four transactions' gas at most, no deposit.
+    let most_gas = 4 * u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
+    let spent = alice_before - world.chain.balance(ALICE);
+    assert!(spent <= most_gas, "Alice spent {spent}");
+}
+
+#[test]
+fn an_answered_question_stays_within_its_storage_deposit_which_its_asker_gets_back() {
+    let mut world = setup();
+    let question = "What is the capital of France?";
+    let storage_before = dapp_storage_usage(&world);
+    let deposit = world.deposit_for(question);
+    let ask = world.ask(question, deposit);
+    let charged = world.dapp_storage(question);
+    let stored: Value = world.question(0);
+    assert_eq!(yocto(&stored["storage_deposit"]), charged);
+    assert_fails(
+        &world.call_dapp(ALICE, "delete_question", json!({"question_id": 0})),
+        "question 0 is still waiting for the oracle",
+    );
+
+    // The longest answer the oracle returns inline: the record grows to hold it, within what
+    // Alice paid.
+    let long = "é".repeat(100);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, &long));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["truncated"], true);
+    let grown = dapp_storage_usage(&world) - storage_before;
+    assert!(
+        u128::from(grown) * STORAGE_BYTE_COST <= charged,
+        "grew {grown} bytes, paid {charged}"
+    );
+    println!(
+        "dApp storage: a {}-byte question and its answer use {grown} bytes; paid {charged} yoctoNEAR",
+        question.len()
+    );
+
+    assert_fails(
+        &world.call_dapp(RELAYER, "delete_question", json!({"question_id": 0})),
+        "only alice.test (who asked question 0) may delete it",
+    );
+    let alice_before = world.chain.balance(ALICE);
+    let deleted = world.call_dapp(ALICE, "delete_question", json!({"question_id": 0}));
+    assert_eq!(yocto(&deleted.json::<Value>()), charged);
+    world.chain.advance_blocks(2);
+    let gained = world.chain.balance(ALICE) - alice_before;
+    let most_gas = u128::from(GAS) * wasm_host::chain::GAS_PRICE;
+    assert!(
+        gained <= charged && gained + most_gas >= charged,
+        "{gained}"
+    );
+    assert_eq!(world.question(0), Value::Null);
+    assert_eq!(dapp_storage_usage(&world), storage_before);
 }
