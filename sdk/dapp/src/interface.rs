@@ -13,8 +13,8 @@ pub const REQUEST_GAS: Gas = Gas::from_tgas(60);
 #[ext_contract(ext_oracle)]
 pub trait Oracle {
     /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
-    /// Attach at least `estimate_fee(...).total`; the excess is refunded at once. Cleanup
-    /// returns the request's storage deposit to `storage_refund_to` (default: the caller).
+    /// Attach at least `estimate_fee(...).total`. The excess goes at once, and the request's
+    /// storage deposit at cleanup, to `storage_refund_to` (default: the caller).
     fn request(
         &mut self,
         model_id: ModelId,
