@@ -43,6 +43,14 @@ impl KvCache {
         debug_assert!(self.keys.iter().all(|k| k.len() == self.len * self.width));
     }
 
+    /// Drops the positions pushed since the last commit.
+    pub(crate) fn discard_uncommitted(&mut self) {
+        let keep = self.len * self.width;
+        for column in self.keys.iter_mut().chain(&mut self.values) {
+            column.truncate(keep);
+        }
+    }
+
     pub(crate) fn keys(&self, layer: usize) -> &[f32] {
         &self.keys[layer]
     }
