@@ -6,7 +6,7 @@ use crate::constrain::{ConstrainedOutput, ConstraintError, Schema, TokenIndex};
 use crate::device::{Device, DeviceCache, DeviceError, DeviceItem, DeviceModel};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
-use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
+use crate::model::{read_header, BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
 use crate::model_cache::sha256_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
@@ -180,8 +180,7 @@ impl Engine {
         };
         let model_sha256 = sha256_file(path, false).map_err(io)?;
         let file = std::fs::File::open(path).map_err(io)?;
-        let content = Content::read(&mut std::io::BufReader::new(&file))
-            .map_err(|e| ModelError::Gguf(e.to_string()))?;
+        let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(
             &content,
             &ModelSource::new(file),

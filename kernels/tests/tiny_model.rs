@@ -1,12 +1,15 @@
 //! Every supported weight format through the whole engine on tiny generated llama models, and
 //! clear errors (never panics) for files that are not what they claim.
 
-use candle_core::quantized::GgmlDType;
+use candle_core::quantized::gguf_file::{self, Content, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::Device;
 use kernels::engine::{Engine, EngineError, Prompt, Request};
 use kernels::model::ModelError;
 use kernels::quant::KernelPath;
 use kernels::sampling::SamplingParams;
-use kernels::tiny_model::TinyModel;
+use kernels::tiny_model::{TinyModel, EMBEDDING};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn write(dir: &Path, name: &str, model: TinyModel) -> PathBuf {
@@ -171,6 +174,91 @@ fn an_unsupported_tensor_type_is_named() {
         EngineError::Model(ModelError::UnsupportedTensorType { name, dtype }) => {
             assert!(name.starts_with("blk.0."), "{name}");
             assert!(dtype.contains("Q5"), "{dtype}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// The tiny model rewritten with its metadata edited by `edit` (same tensors).
+fn with_metadata(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut HashMap<String, Value>),
+) -> PathBuf {
+    let source = write(dir, &format!("{name}-source.gguf"), TinyModel::default());
+    let mut file = std::fs::File::open(&source).unwrap();
+    let mut content = Content::read(&mut file).unwrap();
+    let tensors: Vec<(String, QTensor)> = content
+        .tensor_infos
+        .keys()
+        .map(|n| {
+            (
+                n.clone(),
+                content.tensor(&mut file, n, &Device::Cpu).unwrap(),
+            )
+        })
+        .collect();
+    edit(&mut content.metadata);
+    let metadata: Vec<(&str, &Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let path = dir.join(name);
+    gguf_file::write(
+        &mut std::fs::File::create(&path).unwrap(),
+        &metadata,
+        &tensors,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn hostile_headers_are_typed_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    // A block count far beyond the tensors present.
+    let blocks = with_metadata(dir.path(), "blocks.gguf", |m| {
+        m.insert("llama.block_count".into(), Value::U32(u32::MAX));
+    });
+    match load_error(&blocks) {
+        EngineError::Model(ModelError::MissingTensor(name)) => {
+            assert_eq!(name, "blk.2.attn_norm.weight")
+        }
+        other => panic!("{other}"),
+    }
+    // An alignment of zero (the parser would divide by it).
+    let unaligned = with_metadata(dir.path(), "alignment.gguf", |m| {
+        m.insert("general.alignment".into(), Value::U32(0));
+    });
+    assert!(
+        matches!(
+            load_error(&unaligned),
+            EngineError::Model(ModelError::Gguf(_))
+        ),
+        "alignment 0"
+    );
+    // An embedding of 2^62 rows: its byte size overflows.
+    let path = write(dir.path(), "huge.gguf", TinyModel::default());
+    let vocab = 256 + 4 + 3; // byte tokens, merges, specials
+    let shape = |rows: u64| {
+        let mut bytes = b"token_embd.weight".to_vec();
+        bytes.extend(2u32.to_le_bytes());
+        bytes.extend((EMBEDDING as u64).to_le_bytes());
+        bytes.extend(rows.to_le_bytes());
+        bytes
+    };
+    let huge = replace_once(
+        &std::fs::read(&path).unwrap(),
+        &shape(vocab),
+        &shape(1 << 62),
+    );
+    std::fs::write(&path, huge).unwrap();
+    match load_error(&path) {
+        EngineError::Model(ModelError::TensorOutOfBounds { name, reason }) => {
+            assert_eq!(name, "token_embd.weight");
+            assert!(reason.contains("overflows"), "{reason}");
         }
         other => panic!("{other}"),
     }

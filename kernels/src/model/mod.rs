@@ -3,12 +3,14 @@
 
 mod config;
 mod forward;
+mod gguf;
 mod kv_cache;
 mod load;
 mod rope;
 
 pub use config::LlamaConfig;
 pub use forward::{BatchItem, ForwardOutput};
+pub use gguf::read_header;
 pub use kv_cache::KvCache;
 pub use load::{LayerWeights, LlamaModel, ModelSource};
 pub use rope::Rope;
