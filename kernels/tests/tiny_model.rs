@@ -3,7 +3,7 @@
 
 use candle_core::quantized::gguf_file::{self, Content, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::Device;
+use candle_core::{DType, Device, Tensor};
 use kernels::engine::{Engine, EngineError, Prompt, Request};
 use kernels::model::ModelError;
 use kernels::quant::KernelPath;
@@ -179,16 +179,18 @@ fn an_unsupported_tensor_type_is_named() {
     }
 }
 
-/// The tiny model rewritten with its metadata edited by `edit` (same tensors).
-fn with_metadata(
+type Tensors = Vec<(String, QTensor)>;
+
+/// The tiny model rewritten with its metadata and tensors edited by `edit`.
+fn rewritten(
     dir: &Path,
     name: &str,
-    edit: impl FnOnce(&mut HashMap<String, Value>),
+    edit: impl FnOnce(&mut HashMap<String, Value>, &mut Tensors),
 ) -> PathBuf {
     let source = write(dir, &format!("{name}-source.gguf"), TinyModel::default());
     let mut file = std::fs::File::open(&source).unwrap();
     let mut content = Content::read(&mut file).unwrap();
-    let tensors: Vec<(String, QTensor)> = content
+    let mut tensors: Tensors = content
         .tensor_infos
         .keys()
         .map(|n| {
@@ -198,7 +200,7 @@ fn with_metadata(
             )
         })
         .collect();
-    edit(&mut content.metadata);
+    edit(&mut content.metadata, &mut tensors);
     let metadata: Vec<(&str, &Value)> = content
         .metadata
         .iter()
@@ -219,7 +221,7 @@ fn with_metadata(
 fn hostile_headers_are_typed_errors_not_aborts() {
     let dir = tempfile::tempdir().unwrap();
     // A block count far beyond the tensors present.
-    let blocks = with_metadata(dir.path(), "blocks.gguf", |m| {
+    let blocks = rewritten(dir.path(), "blocks.gguf", |m, _| {
         m.insert("llama.block_count".into(), Value::U32(u32::MAX));
     });
     match load_error(&blocks) {
@@ -229,7 +231,7 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         other => panic!("{other}"),
     }
     // An alignment of zero (the parser would divide by it).
-    let unaligned = with_metadata(dir.path(), "alignment.gguf", |m| {
+    let unaligned = rewritten(dir.path(), "alignment.gguf", |m, _| {
         m.insert("general.alignment".into(), Value::U32(0));
     });
     assert!(
@@ -262,6 +264,60 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         }
         other => panic!("{other}"),
     }
+}
+
+#[test]
+fn llama_variants_computed_differently_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let head_dim = EMBEDDING / 4;
+    let refused =
+        |name: &str, edit: &dyn Fn(&mut HashMap<String, Value>, &mut Tensors)| match load_error(
+            &rewritten(dir.path(), name, edit),
+        ) {
+            EngineError::Model(ModelError::UnsupportedFeature(what)) => what,
+            other => panic!("{name}: {other}"),
+        };
+    let what = refused("freqs.gguf", &|_, tensors| {
+        let factors = Tensor::ones(head_dim / 2, DType::F32, &Device::Cpu).unwrap();
+        let factors = QTensor::quantize(&factors, GgmlDType::F32).unwrap();
+        tensors.push(("rope_freqs.weight".into(), factors));
+    });
+    assert!(what.contains("rope_freqs.weight"), "{what}");
+    let what = refused("scaling.gguf", &|m, _| {
+        m.insert(
+            "llama.rope.scaling.type".into(),
+            Value::String("linear".into()),
+        );
+        m.insert("llama.rope.scaling.factor".into(), Value::F32(8.0));
+    });
+    assert!(what.contains("llama.rope.scaling."), "{what}");
+    for key in [
+        "llama.rope.dimension_count",
+        "llama.attention.key_length",
+        "llama.attention.value_length",
+    ] {
+        let what = refused("sizes.gguf", &|m, _| {
+            m.insert(key.into(), Value::U32(head_dim as u32 / 2));
+        });
+        assert!(what.contains(key), "{what}");
+    }
+    // The same settings at their neutral values load.
+    let neutral = rewritten(dir.path(), "neutral.gguf", |m, _| {
+        m.insert(
+            "llama.rope.scaling.type".into(),
+            Value::String("none".into()),
+        );
+        m.insert("llama.rope.scaling.factor".into(), Value::F32(1.0));
+        m.insert(
+            "llama.rope.dimension_count".into(),
+            Value::U32(head_dim as u32),
+        );
+        m.insert(
+            "llama.attention.key_length".into(),
+            Value::U32(head_dim as u32),
+        );
+    });
+    Engine::load(&neutral, KernelPath::Scalar, 1).unwrap();
 }
 
 fn replace_once(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {

@@ -70,7 +70,48 @@ impl LlamaConfig {
             rms_eps: float("attention.layer_norm_rms_epsilon", 1e-5)?,
         };
         config.check()?;
+        config.refuse_unimplemented(content)?;
         Ok(config)
+    }
+
+    /// Refuses the llama variants this engine would load but compute differently: RoPE
+    /// frequency factors or scaling (Llama 3.x), partial rotary dimensions, and key/value head
+    /// sizes other than `embedding / heads`.
+    fn refuse_unimplemented(&self, content: &Content) -> Result<(), ModelError> {
+        let unsupported = |what: String| Err(ModelError::UnsupportedFeature(what));
+        if content.tensor_infos.contains_key("rope_freqs.weight") {
+            return unsupported("RoPE frequency factors (tensor rope_freqs.weight)".into());
+        }
+        for (key, value) in &content.metadata {
+            let Some(setting) = key.strip_prefix("llama.rope.scaling.") else {
+                continue;
+            };
+            let neutral = match setting {
+                "type" => value.to_string().is_ok_and(|t| t == "none"),
+                "factor" => value.to_f32().is_ok_and(|f| f == 1.0),
+                _ => false,
+            };
+            if !neutral {
+                return unsupported(format!("RoPE scaling ({key} = {value:?})"));
+            }
+        }
+        for key in [
+            "rope.dimension_count",
+            "attention.key_length",
+            "attention.value_length",
+        ] {
+            let full = format!("llama.{key}");
+            if let Some(value) = content.metadata.get(&full) {
+                let size = number(value);
+                if size != Some(self.head_dim) {
+                    return unsupported(format!(
+                        "{full} = {value:?}, not the head size {}",
+                        self.head_dim
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), ModelError> {

@@ -29,6 +29,8 @@ pub enum ModelError {
     Gguf(String),
     #[error("architecture `{0}` is not supported (only `llama` is)")]
     UnsupportedArchitecture(String),
+    #[error("the model uses {0}, which the engine does not implement")]
+    UnsupportedFeature(String),
     #[error("GGUF metadata `{0}` is missing")]
     MissingMetadata(String),
     #[error("GGUF metadata `{key}` is malformed: {reason}")]
