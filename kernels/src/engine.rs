@@ -200,6 +200,14 @@ impl Engine {
         let compute = Compute::new(kernels, threads)?;
         let tokenizer = Tokenizer::from_gguf(content)?;
         let model = LlamaModel::load(content, source, &compute)?;
+        if tokenizer.vocab_size() != model.config.vocab_size {
+            return Err(ModelError::BadConfig(format!(
+                "the tokenizer has {} tokens but token_embd.weight has {} rows",
+                tokenizer.vocab_size(),
+                model.config.vocab_size
+            ))
+            .into());
+        }
         Ok(Self {
             model,
             token_index: TokenIndex::new(&tokenizer),

@@ -320,6 +320,29 @@ fn llama_variants_computed_differently_are_refused() {
     Engine::load(&neutral, KernelPath::Scalar, 1).unwrap();
 }
 
+#[test]
+fn a_tokenizer_of_another_size_than_the_embedding_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = rewritten(dir.path(), "vocab.gguf", |m, _| {
+        let push = |m: &mut HashMap<String, Value>, key: &str, value: Value| match m.get_mut(key) {
+            Some(Value::Array(items)) => items.push(value),
+            other => panic!("{key}: {other:?}"),
+        };
+        push(
+            m,
+            "tokenizer.ggml.tokens",
+            Value::String("<|extra|>".into()),
+        );
+        push(m, "tokenizer.ggml.token_type", Value::I32(1));
+    });
+    match load_error(&path) {
+        EngineError::Model(ModelError::BadConfig(reason)) => {
+            assert!(reason.contains("264 tokens"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+}
+
 fn replace_once(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
     let at = haystack
