@@ -5,7 +5,7 @@ use candle_core::quantized::gguf_file::{self, Content, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 use kernels::engine::{Engine, EngineError, Prompt, Request};
-use kernels::model::ModelError;
+use kernels::model::{ModelError, MAX_CONTEXT};
 use kernels::quant::KernelPath;
 use kernels::sampling::SamplingParams;
 use kernels::tiny_model::{TinyModel, EMBEDDING};
@@ -338,6 +338,23 @@ fn a_tokenizer_of_another_size_than_the_embedding_is_refused() {
     match load_error(&path) {
         EngineError::Model(ModelError::BadConfig(reason)) => {
             assert!(reason.contains("264 tokens"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_context_beyond_the_rope_range_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = rewritten(dir.path(), "context.gguf", |m, _| {
+        m.insert(
+            "llama.context_length".into(),
+            Value::U32(MAX_CONTEXT as u32 + 1),
+        );
+    });
+    match load_error(&path) {
+        EngineError::Model(ModelError::BadConfig(reason)) => {
+            assert!(reason.contains("context length"), "{reason}")
         }
         other => panic!("{other}"),
     }

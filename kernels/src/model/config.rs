@@ -3,6 +3,10 @@
 use super::ModelError;
 use candle_core::quantized::gguf_file::{Content, Value};
 
+/// The longest context the engine runs: RoPE angles (position × frequency ≤ position) must stay
+/// below 2²⁰, the range of `sincos64` (SPEC.md §2.3, §5).
+pub const MAX_CONTEXT: usize = 1 << 20;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
     pub vocab_size: usize,
@@ -133,6 +137,12 @@ impl LlamaConfig {
         }
         if !self.embedding.is_multiple_of(32) || !self.feed_forward.is_multiple_of(32) {
             return bad("embedding and feed-forward sizes must be multiples of 32".into());
+        }
+        if self.context_length == 0 || self.context_length > MAX_CONTEXT {
+            return bad(format!(
+                "context length {} is not in 1..={MAX_CONTEXT}",
+                self.context_length
+            ));
         }
         if !(self.rope_base > 1.0 && self.rope_base.is_finite()) {
             return bad(format!("rope base {} is not > 1", self.rope_base));

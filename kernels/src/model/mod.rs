@@ -8,7 +8,7 @@ mod kv_cache;
 mod load;
 mod rope;
 
-pub use config::LlamaConfig;
+pub use config::{LlamaConfig, MAX_CONTEXT};
 pub use forward::{BatchItem, ForwardOutput};
 pub use gguf::read_header;
 pub use kv_cache::KvCache;
