@@ -504,6 +504,7 @@ impl Sequence {
             stream_id: &request.stream_id,
             output_tokens: &self.output,
             constraint: request.constraint.as_ref(),
+            stop: &request.stop,
         }
         .digest();
         Generation {

@@ -360,6 +360,28 @@ fn a_context_beyond_the_rope_range_is_refused() {
     }
 }
 
+#[test]
+fn stop_strings_enter_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::load(
+        &write(dir.path(), "tiny.gguf", TinyModel::default()),
+        KernelPath::Scalar,
+        1,
+    )
+    .unwrap();
+    let plain = request("the cat", 3);
+    let never = Request {
+        stop: vec!["\u{1}never\u{2}".into()],
+        ..plain.clone()
+    };
+    let (a, b) = (
+        engine.generate(&plain).unwrap(),
+        engine.generate(&never).unwrap(),
+    );
+    assert_eq!(a.output_tokens, b.output_tokens);
+    assert_ne!(a.digest, b.digest);
+}
+
 fn replace_once(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
     let at = haystack
