@@ -33,6 +33,11 @@ pub enum EngineError {
     Constraint(#[from] ConstraintError),
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
+    #[error(
+        "this thread flushes denormals to zero (MXCSR FTZ/DAZ, e.g. set by a library built with \
+         -ffast-math); SPEC.md §0 keeps them"
+    )]
+    DenormalsFlushed,
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error(
@@ -60,7 +65,7 @@ impl EngineError {
             | Self::Constraint(_)
             | Self::EmptyPrompt
             | Self::TooLong { .. } => true,
-            Self::Compute(_) | Self::Device(_) => false,
+            Self::Compute(_) | Self::Device(_) | Self::DenormalsFlushed => false,
         }
     }
 }
@@ -174,6 +179,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
     pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
+        check_denormals_kept()?;
         let io = |source| ModelError::Io {
             path: path.display().to_string(),
             source,
@@ -279,6 +285,12 @@ impl Engine {
     /// bit-identical to running that request alone, and so is each failure: a request fails
     /// only with the error it would have met alone.
     pub fn generate_batch(&self, requests: &[Request]) -> Vec<Result<Generation, EngineError>> {
+        if check_denormals_kept().is_err() {
+            return requests
+                .iter()
+                .map(|_| Err(EngineError::DenormalsFlushed))
+                .collect();
+        }
         let mut results: Vec<Option<Result<Generation, EngineError>>> =
             (0..requests.len()).map(|_| None).collect();
         let mut active = Vec::new();
@@ -414,6 +426,15 @@ impl Engine {
             prompt,
         })
     }
+}
+
+/// Fails on a thread that drops denormals: the calling thread computes the RoPE tables and
+/// samples, and a silent flush would change bits (the pool's own threads clear the mode).
+fn check_denormals_kept() -> Result<(), EngineError> {
+    if crate::cpu::flushes_denormals() {
+        return Err(EngineError::DenormalsFlushed);
+    }
+    Ok(())
 }
 
 /// One request in flight.
