@@ -58,13 +58,4 @@ impl KvCache {
     pub(crate) fn values(&self, layer: usize) -> &[f32] {
         &self.values[layer]
     }
-
-    /// Bytes held.
-    pub fn size_bytes(&self) -> usize {
-        self.keys
-            .iter()
-            .chain(&self.values)
-            .map(|v| v.len() * 4)
-            .sum()
-    }
 }
