@@ -5,17 +5,24 @@
 #include "blocks.cuh"
 
 // Q8A (SPEC.md §3.2): one warp per 32-element block. q: i8 per element; d: f32 and s: Σ q
-// (exact) per block. `blocks` = tokens × K / 32.
+// (exact) per block. `blocks` = tokens × K / 32. A block holding a NaN or an infinity is
+// poisoned (d = NaN, q = 0), so every product over it is NaN and the next check fails.
 extern "C" __global__ void q8a_quantize(const float* x, i8* q, float* d, i32* s, int blocks) {
     int lane = threadIdx.x & 31;
     int warps = (gridDim.x * blockDim.x) >> 5;
     for (int blk = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; blk < blocks; blk += warps) {
         float v = x[(i64)blk * 32 + lane];
         float amax = fabsf(v);
-        for (int w = 16; w >= 1; w >>= 1) amax = fmaxf(amax, __shfl_xor_sync(DET_FULL_MASK, amax, w));
+        int non_finite = det_is_finite(v) ? 0 : 1;
+        for (int w = 16; w >= 1; w >>= 1) {
+            amax = fmaxf(amax, __shfl_xor_sync(DET_FULL_MASK, amax, w));
+            non_finite |= __shfl_xor_sync(DET_FULL_MASK, non_finite, w);
+        }
         int qi = 0;
         float scale = 0.0f;
-        if (amax != 0.0f) {
+        if (non_finite) {
+            scale = __int_as_float(0x7fc00000);
+        } else if (amax != 0.0f) {
             scale = __fdiv_rn(amax, 127.0f);
             float inv = __fdiv_rn(127.0f, amax);
             qi = (int)fminf(fmaxf(rintf(__fmul_rn(v, inv)), -127.0f), 127.0f);

@@ -15,10 +15,14 @@ pub struct ResultRecord<'a> {
     pub output_tokens: &'a [u32],
     /// The request's output constraint, if any (SPEC.md §7.1).
     pub constraint: Option<&'a Schema>,
+    /// The request's stop strings, in order (they decide where the output ends).
+    pub stop: &'a [String],
 }
 
 /// Tags the constraint field appended to the encoding of a constrained request.
 const CONSTRAINT_JSON_SCHEMA: u8 = 1;
+/// Tags the stop strings field appended to the encoding of a request that has some.
+const STOP_STRINGS: u8 = 2;
 
 impl ResultRecord<'_> {
     /// SHA-256 over the canonical encoding of SPEC.md §9.
@@ -42,12 +46,21 @@ impl ResultRecord<'_> {
         h.update((self.stream_id.len() as u32).to_le_bytes());
         h.update(self.stream_id);
         tokens(&mut h, self.output_tokens);
-        // Unconstrained requests end here, so their digests are those of before constraints.
+        let bytes = |h: &mut Sha256, b: &[u8]| {
+            h.update((b.len() as u32).to_le_bytes());
+            h.update(b);
+        };
+        // Optional fields follow, each tagged, in tag order; a request without any ends here.
         if let Some(schema) = self.constraint {
-            let canonical = schema.canonical_json();
             h.update([CONSTRAINT_JSON_SCHEMA]);
-            h.update((canonical.len() as u32).to_le_bytes());
-            h.update(canonical.as_bytes());
+            bytes(&mut h, schema.canonical_json().as_bytes());
+        }
+        if !self.stop.is_empty() {
+            h.update([STOP_STRINGS]);
+            h.update((self.stop.len() as u32).to_le_bytes());
+            for stop in self.stop {
+                bytes(&mut h, stop.as_bytes());
+            }
         }
         h.finalize().into()
     }
@@ -67,7 +80,13 @@ mod tests {
             stream_id: b"req",
             output_tokens: &[4, 5],
             constraint: None,
+            stop: &[],
         };
+        let (a, ab, a_b) = (
+            ["a".to_owned()],
+            ["ab".to_owned()],
+            ["a".to_owned(), "b".to_owned()],
+        );
         let d = base.digest();
         let other_params = SamplingParams { seed: 1, ..params };
         let schema = |required: &[&str]| {
@@ -80,7 +99,7 @@ mod tests {
             }))
             .unwrap()
         };
-        let (empty, ab, ba) = (schema(&[]), schema(&["a", "b"]), schema(&["b", "a"]));
+        let (empty, ab_schema, ba) = (schema(&[]), schema(&["a", "b"]), schema(&["b", "a"]));
         let variants = [
             ResultRecord {
                 model_sha256: [2; 32],
@@ -114,11 +133,29 @@ mod tests {
                 ..base.clone()
             },
             ResultRecord {
-                constraint: Some(&ab),
+                constraint: Some(&ab_schema),
                 ..base.clone()
             },
             ResultRecord {
                 constraint: Some(&ba),
+                ..base.clone()
+            },
+            // Any stop strings, and how they split.
+            ResultRecord {
+                stop: &a,
+                ..base.clone()
+            },
+            ResultRecord {
+                stop: &ab,
+                ..base.clone()
+            },
+            ResultRecord {
+                stop: &a_b,
+                ..base.clone()
+            },
+            ResultRecord {
+                constraint: Some(&empty),
+                stop: &a,
                 ..base.clone()
             },
         ];

@@ -3,10 +3,10 @@
 //! batched with others, with the same bits either way.
 
 use crate::constrain::{ConstrainedOutput, ConstraintError, Schema, TokenIndex};
-use crate::device::{Device, DeviceCache, DeviceItem, DeviceModel};
+use crate::device::{Device, DeviceCache, DeviceError, DeviceItem, DeviceModel};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
-use crate::model::{BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
+use crate::model::{read_header, BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
 use crate::model_cache::sha256_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
@@ -16,6 +16,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+/// Why a request failed. [`EngineError::is_caused_by_request`] tells the errors that are a
+/// function of the request and the model alone (every node gets the same one, so retrying is
+/// pointless) from those of the machine (a device failure), which another try may not meet.
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -30,8 +33,11 @@ pub enum EngineError {
     Constraint(#[from] ConstraintError),
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
-    #[error("the batched forward step failed: {0}")]
-    Step(String),
+    #[error(
+        "this thread flushes denormals to zero (MXCSR FTZ/DAZ, e.g. set by a library built with \
+         -ffast-math); SPEC.md §0 keeps them"
+    )]
+    DenormalsFlushed,
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error(
@@ -42,6 +48,26 @@ pub enum EngineError {
         max_tokens: u32,
         context: usize,
     },
+}
+
+impl EngineError {
+    /// True when the error follows from the request and the model alone (a bad prompt, bad
+    /// parameters, a non-finite value in its forward pass): every honest node meets it. False
+    /// for errors of the machine — I/O, the thread pool, a failing device — which a retry may
+    /// not meet.
+    pub fn is_caused_by_request(&self) -> bool {
+        match self {
+            Self::Model(e) | Self::Device(DeviceError::Model(e)) => {
+                !matches!(e, ModelError::Io { .. })
+            }
+            Self::Tokenizer(_)
+            | Self::Sampling(_)
+            | Self::Constraint(_)
+            | Self::EmptyPrompt
+            | Self::TooLong { .. } => true,
+            Self::Compute(_) | Self::Device(_) | Self::DenormalsFlushed => false,
+        }
+    }
 }
 
 /// What to run.
@@ -153,14 +179,14 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
     pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
+        check_denormals_kept()?;
         let io = |source| ModelError::Io {
             path: path.display().to_string(),
             source,
         };
         let model_sha256 = sha256_file(path, false).map_err(io)?;
         let file = std::fs::File::open(path).map_err(io)?;
-        let content = Content::read(&mut std::io::BufReader::new(&file))
-            .map_err(|e| ModelError::Gguf(e.to_string()))?;
+        let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(
             &content,
             &ModelSource::new(file),
@@ -180,6 +206,14 @@ impl Engine {
         let compute = Compute::new(kernels, threads)?;
         let tokenizer = Tokenizer::from_gguf(content)?;
         let model = LlamaModel::load(content, source, &compute)?;
+        if tokenizer.vocab_size() != model.config.vocab_size {
+            return Err(ModelError::BadConfig(format!(
+                "the tokenizer has {} tokens but token_embd.weight has {} rows",
+                tokenizer.vocab_size(),
+                model.config.vocab_size
+            ))
+            .into());
+        }
         Ok(Self {
             model,
             token_index: TokenIndex::new(&tokenizer),
@@ -248,8 +282,15 @@ impl Engine {
     }
 
     /// Runs every request together, one batched forward pass per step; each result is
-    /// bit-identical to running that request alone.
+    /// bit-identical to running that request alone, and so is each failure: a request fails
+    /// only with the error it would have met alone.
     pub fn generate_batch(&self, requests: &[Request]) -> Vec<Result<Generation, EngineError>> {
+        if check_denormals_kept().is_err() {
+            return requests
+                .iter()
+                .map(|_| Err(EngineError::DenormalsFlushed))
+                .collect();
+        }
         let mut results: Vec<Option<Result<Generation, EngineError>>> =
             (0..requests.len()).map(|_| None).collect();
         let mut active = Vec::new();
@@ -263,23 +304,17 @@ impl Engine {
             let step_started = Instant::now();
             let inputs: Vec<(Vec<u32>, bool)> =
                 active.iter().map(|(_, s)| s.next_input()).collect();
-            let logits = match self.step(&mut active, &inputs) {
-                Ok(logits) => logits,
-                Err(message) => {
-                    for (i, _) in active.drain(..) {
-                        results[i] = Some(Err(EngineError::Step(message.clone())));
-                    }
-                    break;
-                }
-            };
+            let logits = self.step_each(&mut active, &inputs);
             let elapsed = step_started.elapsed();
             let mut still = Vec::with_capacity(active.len());
             for (((i, mut s), (tokens, _)), logits) in active.drain(..).zip(&inputs).zip(logits) {
-                s.account(tokens.len(), elapsed);
-                let outcome = match logits {
-                    Some(logits) => s.take_logits(&logits, &self.tokenizer, &self.token_index),
-                    None => Ok(false),
-                };
+                let outcome = logits.and_then(|logits| {
+                    s.account(tokens.len(), elapsed);
+                    match logits {
+                        Some(logits) => s.take_logits(&logits, &self.tokenizer, &self.token_index),
+                        None => Ok(false),
+                    }
+                });
                 match outcome {
                     Ok(true) => results[i] = Some(Ok(s.finish(self.model_sha256, &requests[i]))),
                     Ok(false) => still.push((i, s)),
@@ -294,12 +329,37 @@ impl Engine {
             .collect()
     }
 
+    /// One forward step of every active sequence, each with its own outcome: when the batched
+    /// step fails (which leaves every cache as it was), each sequence runs the step alone, so
+    /// only those that fail alone fail.
+    fn step_each(
+        &self,
+        active: &mut [(usize, Sequence)],
+        inputs: &[(Vec<u32>, bool)],
+    ) -> Vec<Result<Option<Vec<f32>>, EngineError>> {
+        match self.step(active, inputs) {
+            Ok(logits) => logits.into_iter().map(Ok).collect(),
+            Err(e) if active.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::debug!(error = %e, batch = active.len(), "batched step failed; running each request alone");
+                active
+                    .chunks_mut(1)
+                    .zip(inputs.chunks(1))
+                    .map(|(one, input)| {
+                        self.step(one, input)
+                            .map(|mut logits| logits.pop().expect("one result per item"))
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// One forward step of every active sequence: the logits each asked for.
     fn step(
         &self,
         active: &mut [(usize, Sequence)],
         inputs: &[(Vec<u32>, bool)],
-    ) -> Result<Vec<Option<Vec<f32>>>, String> {
+    ) -> Result<Vec<Option<Vec<f32>>>, EngineError> {
         if let Some(device) = &self.device {
             let mut items: Vec<DeviceItem<'_>> = active
                 .iter_mut()
@@ -310,7 +370,7 @@ impl Engine {
                     want_logits: *want_logits,
                 })
                 .collect();
-            return device.forward(&mut items).map_err(|e| e.to_string());
+            return Ok(device.forward(&mut items)?);
         }
         let mut items: Vec<BatchItem<'_>> = active
             .iter_mut()
@@ -322,16 +382,20 @@ impl Engine {
             })
             .collect();
         // The whole step runs on the pool, so its many products do not each hop threads.
-        self.compute
-            .install(|| self.model.forward(&self.compute, &mut items, false))
-            .map(|output| output.logits)
-            .map_err(|e| e.to_string())
+        let output = self
+            .compute
+            .install(|| self.model.forward(&self.compute, &mut items, false))?;
+        Ok(output.logits)
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
         let prompt = self.prompt_tokens(&request.prompt);
         if prompt.is_empty() {
             return Err(EngineError::EmptyPrompt);
+        }
+        let vocab = self.model.config.vocab_size;
+        if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab) {
+            return Err(ModelError::TokenOutOfRange { id, vocab }.into());
         }
         let context = self.model.config.context_length;
         if prompt.len() + request.params.max_tokens as usize > context {
@@ -362,6 +426,15 @@ impl Engine {
             prompt,
         })
     }
+}
+
+/// Fails on a thread that drops denormals: the calling thread computes the RoPE tables and
+/// samples, and a silent flush would change bits (the pool's own threads clear the mode).
+fn check_denormals_kept() -> Result<(), EngineError> {
+    if crate::cpu::flushes_denormals() {
+        return Err(EngineError::DenormalsFlushed);
+    }
+    Ok(())
 }
 
 /// One request in flight.
@@ -452,6 +525,7 @@ impl Sequence {
             stream_id: &request.stream_id,
             output_tokens: &self.output,
             constraint: request.constraint.as_ref(),
+            stop: &request.stop,
         }
         .digest();
         Generation {

@@ -122,6 +122,8 @@ impl Compute {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("kernels-{i}"))
+            // SPEC.md §0 keeps denormals, whatever mode the spawning thread was in.
+            .start_handler(|_| crate::cpu::keep_denormals())
             .build()
             .map_err(|e| ComputeError::Threads {
                 threads,

@@ -1,6 +1,6 @@
 //! A quick look inside a GGUF file: architecture, sizes and tensor types, without loading weights.
 
-use candle_core::quantized::gguf_file;
+use crate::model::read_header;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
@@ -38,12 +38,11 @@ impl GgufSummary {
             path: path.to_path_buf(),
             source,
         })?;
-        let content = gguf_file::Content::read(&mut BufReader::new(file)).map_err(|e| {
-            ModelInfoError::NotGguf {
+        let content =
+            read_header(&mut BufReader::new(file)).map_err(|reason| ModelInfoError::NotGguf {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
-            }
-        })?;
+                reason,
+            })?;
         let text = |key: &str| {
             content
                 .metadata
@@ -64,7 +63,12 @@ impl GgufSummary {
             *tensors_by_type
                 .entry(format!("{:?}", info.ggml_dtype))
                 .or_insert(0) += 1;
-            parameter_count += info.shape.elem_count() as u64;
+            let elements = info
+                .shape
+                .dims()
+                .iter()
+                .fold(1u64, |n, &d| n.saturating_mul(d as u64));
+            parameter_count = parameter_count.saturating_add(elements);
         }
         Ok(Self {
             name: text("general.name"),
@@ -81,10 +85,15 @@ impl GgufSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::quantized::{gguf_file::Value, GgmlDType, QTensor};
+    use candle_core::quantized::{gguf_file, gguf_file::Value, GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
 
     fn write_tiny_gguf(path: &Path) {
+        write_tiny_gguf_with(path, None);
+    }
+
+    /// The tiny file, with `general.alignment` set to `alignment` when given.
+    fn write_tiny_gguf_with(path: &Path, alignment: Option<u32>) {
         let device = Device::Cpu;
         let weights = Tensor::arange(0f32, 64.0, &device)
             .unwrap()
@@ -98,13 +107,16 @@ mod tests {
         .unwrap();
         let arch = Value::String("llama".into());
         let blocks = Value::U32(1);
+        let alignment = alignment.map(Value::U32);
+        let mut metadata = vec![
+            ("general.architecture", &arch),
+            ("llama.block_count", &blocks),
+        ];
+        metadata.extend(alignment.as_ref().map(|a| ("general.alignment", a)));
         let mut file = File::create(path).unwrap();
         gguf_file::write(
             &mut file,
-            &[
-                ("general.architecture", &arch),
-                ("llama.block_count", &blocks),
-            ],
+            &metadata,
             &[("token_embd.weight", &q8), ("output_norm.weight", &norm)],
         )
         .unwrap();
@@ -137,6 +149,10 @@ mod tests {
             let err = GgufSummary::read(&truncated).unwrap_err();
             assert!(matches!(err, ModelInfoError::NotGguf { .. }), "{err}");
         }
+        let unaligned = dir.path().join("alignment0.gguf");
+        write_tiny_gguf_with(&unaligned, Some(0));
+        let err = GgufSummary::read(&unaligned).unwrap_err();
+        assert!(matches!(err, ModelInfoError::NotGguf { .. }), "{err}");
         let missing = GgufSummary::read(&dir.path().join("absent.gguf")).unwrap_err();
         assert!(matches!(missing, ModelInfoError::Open { .. }));
     }

@@ -1,12 +1,15 @@
 //! Every supported weight format through the whole engine on tiny generated llama models, and
 //! clear errors (never panics) for files that are not what they claim.
 
-use candle_core::quantized::GgmlDType;
+use candle_core::quantized::gguf_file::{self, Content, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{DType, Device, Tensor};
 use kernels::engine::{Engine, EngineError, Prompt, Request};
-use kernels::model::ModelError;
+use kernels::model::{ModelError, MAX_CONTEXT};
 use kernels::quant::KernelPath;
 use kernels::sampling::SamplingParams;
-use kernels::tiny_model::TinyModel;
+use kernels::tiny_model::{TinyModel, EMBEDDING};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn write(dir: &Path, name: &str, model: TinyModel) -> PathBuf {
@@ -174,6 +177,209 @@ fn an_unsupported_tensor_type_is_named() {
         }
         other => panic!("{other}"),
     }
+}
+
+type Tensors = Vec<(String, QTensor)>;
+
+/// The tiny model rewritten with its metadata and tensors edited by `edit`.
+fn rewritten(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut HashMap<String, Value>, &mut Tensors),
+) -> PathBuf {
+    let source = write(dir, &format!("{name}-source.gguf"), TinyModel::default());
+    let mut file = std::fs::File::open(&source).unwrap();
+    let mut content = Content::read(&mut file).unwrap();
+    let mut tensors: Tensors = content
+        .tensor_infos
+        .keys()
+        .map(|n| {
+            (
+                n.clone(),
+                content.tensor(&mut file, n, &Device::Cpu).unwrap(),
+            )
+        })
+        .collect();
+    edit(&mut content.metadata, &mut tensors);
+    let metadata: Vec<(&str, &Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let path = dir.join(name);
+    gguf_file::write(
+        &mut std::fs::File::create(&path).unwrap(),
+        &metadata,
+        &tensors,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn hostile_headers_are_typed_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    // A block count far beyond the tensors present.
+    let blocks = rewritten(dir.path(), "blocks.gguf", |m, _| {
+        m.insert("llama.block_count".into(), Value::U32(u32::MAX));
+    });
+    match load_error(&blocks) {
+        EngineError::Model(ModelError::MissingTensor(name)) => {
+            assert_eq!(name, "blk.2.attn_norm.weight")
+        }
+        other => panic!("{other}"),
+    }
+    // An alignment of zero (the parser would divide by it).
+    let unaligned = rewritten(dir.path(), "alignment.gguf", |m, _| {
+        m.insert("general.alignment".into(), Value::U32(0));
+    });
+    assert!(
+        matches!(
+            load_error(&unaligned),
+            EngineError::Model(ModelError::Gguf(_))
+        ),
+        "alignment 0"
+    );
+    // An embedding of 2^62 rows: its byte size overflows.
+    let path = write(dir.path(), "huge.gguf", TinyModel::default());
+    let vocab = 256 + 4 + 3; // byte tokens, merges, specials
+    let shape = |rows: u64| {
+        let mut bytes = b"token_embd.weight".to_vec();
+        bytes.extend(2u32.to_le_bytes());
+        bytes.extend((EMBEDDING as u64).to_le_bytes());
+        bytes.extend(rows.to_le_bytes());
+        bytes
+    };
+    let huge = replace_once(
+        &std::fs::read(&path).unwrap(),
+        &shape(vocab),
+        &shape(1 << 62),
+    );
+    std::fs::write(&path, huge).unwrap();
+    match load_error(&path) {
+        EngineError::Model(ModelError::TensorOutOfBounds { name, reason }) => {
+            assert_eq!(name, "token_embd.weight");
+            assert!(reason.contains("overflows"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn llama_variants_computed_differently_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let head_dim = EMBEDDING / 4;
+    let refused =
+        |name: &str, edit: &dyn Fn(&mut HashMap<String, Value>, &mut Tensors)| match load_error(
+            &rewritten(dir.path(), name, edit),
+        ) {
+            EngineError::Model(ModelError::UnsupportedFeature(what)) => what,
+            other => panic!("{name}: {other}"),
+        };
+    let what = refused("freqs.gguf", &|_, tensors| {
+        let factors = Tensor::ones(head_dim / 2, DType::F32, &Device::Cpu).unwrap();
+        let factors = QTensor::quantize(&factors, GgmlDType::F32).unwrap();
+        tensors.push(("rope_freqs.weight".into(), factors));
+    });
+    assert!(what.contains("rope_freqs.weight"), "{what}");
+    let what = refused("scaling.gguf", &|m, _| {
+        m.insert(
+            "llama.rope.scaling.type".into(),
+            Value::String("linear".into()),
+        );
+        m.insert("llama.rope.scaling.factor".into(), Value::F32(8.0));
+    });
+    assert!(what.contains("llama.rope.scaling."), "{what}");
+    for key in [
+        "llama.rope.dimension_count",
+        "llama.attention.key_length",
+        "llama.attention.value_length",
+    ] {
+        let what = refused("sizes.gguf", &|m, _| {
+            m.insert(key.into(), Value::U32(head_dim as u32 / 2));
+        });
+        assert!(what.contains(key), "{what}");
+    }
+    // The same settings at their neutral values load.
+    let neutral = rewritten(dir.path(), "neutral.gguf", |m, _| {
+        m.insert(
+            "llama.rope.scaling.type".into(),
+            Value::String("none".into()),
+        );
+        m.insert("llama.rope.scaling.factor".into(), Value::F32(1.0));
+        m.insert(
+            "llama.rope.dimension_count".into(),
+            Value::U32(head_dim as u32),
+        );
+        m.insert(
+            "llama.attention.key_length".into(),
+            Value::U32(head_dim as u32),
+        );
+    });
+    Engine::load(&neutral, KernelPath::Scalar, 1).unwrap();
+}
+
+#[test]
+fn a_tokenizer_of_another_size_than_the_embedding_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = rewritten(dir.path(), "vocab.gguf", |m, _| {
+        let push = |m: &mut HashMap<String, Value>, key: &str, value: Value| match m.get_mut(key) {
+            Some(Value::Array(items)) => items.push(value),
+            other => panic!("{key}: {other:?}"),
+        };
+        push(
+            m,
+            "tokenizer.ggml.tokens",
+            Value::String("<|extra|>".into()),
+        );
+        push(m, "tokenizer.ggml.token_type", Value::I32(1));
+    });
+    match load_error(&path) {
+        EngineError::Model(ModelError::BadConfig(reason)) => {
+            assert!(reason.contains("264 tokens"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_context_beyond_the_rope_range_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = rewritten(dir.path(), "context.gguf", |m, _| {
+        m.insert(
+            "llama.context_length".into(),
+            Value::U32(MAX_CONTEXT as u32 + 1),
+        );
+    });
+    match load_error(&path) {
+        EngineError::Model(ModelError::BadConfig(reason)) => {
+            assert!(reason.contains("context length"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn stop_strings_enter_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::load(
+        &write(dir.path(), "tiny.gguf", TinyModel::default()),
+        KernelPath::Scalar,
+        1,
+    )
+    .unwrap();
+    let plain = request("the cat", 3);
+    let never = Request {
+        stop: vec!["\u{1}never\u{2}".into()],
+        ..plain.clone()
+    };
+    let (a, b) = (
+        engine.generate(&plain).unwrap(),
+        engine.generate(&never).unwrap(),
+    );
+    assert_eq!(a.output_tokens, b.output_tokens);
+    assert_ne!(a.digest, b.digest);
 }
 
 fn replace_once(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {

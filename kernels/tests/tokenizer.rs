@@ -265,13 +265,3 @@ fn stop_strings_spanning_tokens() {
         b" Paris"
     );
 }
-
-#[test]
-fn partial_stop_strings_are_held_back() {
-    let tokenizer = tokenizer();
-    let mut detector = StopDetector::new(tokenizer.end_of_generation_ids(), ["<|im_start|>"]);
-    for id in tokenizer.encode("Answer: yes<|im_", false) {
-        assert_eq!(detector.push(id, tokenizer.token_bytes(id).unwrap()), None);
-    }
-    assert_eq!(detector.settled_len(), "Answer: yes".len());
-}

@@ -18,7 +18,8 @@ struct Entry {
     plain_chars: Option<u32>,
 }
 
-/// The non-empty, non-special tokens of a vocabulary, by ascending id.
+/// The non-empty tokens of a vocabulary that are neither special nor end generation, by
+/// ascending id.
 #[derive(Debug, Clone, Default)]
 pub struct TokenIndex {
     /// All token bytes, back to back.
@@ -27,12 +28,14 @@ pub struct TokenIndex {
 }
 
 impl TokenIndex {
-    /// Indexes every token of `tokenizer` except special ones (never allowed in JSON) and
-    /// empty ones.
+    /// Indexes every token of `tokenizer` except special ones and those that end generation
+    /// (never allowed in JSON, whatever type the file gives them) and empty ones.
     pub fn new(tokenizer: &Tokenizer) -> Self {
         let mut index = Self::default();
+        let end_of_generation = tokenizer.end_of_generation_ids();
         for id in 0..tokenizer.vocab_size() as u32 {
-            let special = tokenizer.token_type(id).is_none_or(|t| t.is_special());
+            let special = tokenizer.token_type(id).is_none_or(|t| t.is_special())
+                || end_of_generation.contains(&id);
             let bytes = tokenizer.token_bytes(id).unwrap_or_default();
             if special || bytes.is_empty() {
                 continue;

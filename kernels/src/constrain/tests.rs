@@ -319,3 +319,40 @@ fn unsupported_schemas_are_named() {
         Schema::Object(Vec::new())
     );
 }
+
+#[test]
+fn end_of_generation_tokens_are_never_allowed_even_typed_normal() {
+    use crate::tokenizer::TokenizerSpec;
+    use crate::tokenizer::{byte_to_char, PreTokenizer, SpecialTokenIds, TokenType, Tokenizer};
+    // Byte tokens, then `END` and `EOT`: plain text as far as their bytes go, typed normal,
+    // but the file names them EOS and EOT.
+    let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_to_char(b).to_string()).collect();
+    tokens.extend(["END".to_owned(), "EOT".to_owned()]);
+    let tokenizer = Tokenizer::new(TokenizerSpec {
+        token_types: vec![TokenType::Normal; tokens.len()],
+        tokens,
+        merges: Vec::new(),
+        pre_tokenizer: PreTokenizer::SmolLm,
+        special_ids: SpecialTokenIds {
+            eos: Some(256),
+            eot: Some(257),
+            ..SpecialTokenIds::default()
+        },
+        add_bos: false,
+    })
+    .unwrap();
+    let schema = verdict();
+    let automaton = Automaton::new(&schema);
+    let in_reason = automaton
+        .advance_all(
+            automaton.start(),
+            br#"{"decision":"reject","amount":1,"reason":""#,
+        )
+        .unwrap();
+    let allowed = TokenIndex::new(&tokenizer).allowed(&automaton, in_reason, 100);
+    assert!(allowed.contains(&u32::from(b'E')));
+    assert!(
+        !allowed.contains(&256) && !allowed.contains(&257),
+        "{allowed:?}"
+    );
+}

@@ -60,7 +60,8 @@ impl DeviceModel {
     }
 
     /// Runs one step for every item; appends their keys and values to their caches. Returns
-    /// the logits of each item's last token when it asked for them.
+    /// the logits of each item's last token when it asked for them. When the step fails, every
+    /// cache keeps the length it had before it.
     pub fn forward(&self, items: &mut [DeviceItem<'_>]) -> Result<Vec<Option<Vec<f32>>>> {
         let d = self.device.as_ref();
         let c = &self.config;
@@ -159,11 +160,14 @@ impl DeviceModel {
             let down = ops::matmul(d, &layer.down, &Activations::new(&gate, t, c.feed_forward))?;
             ops::elementwise(d, "add_assign", &h, &down, t * e)?;
         }
+        check_flags(&i32s(&d.download(&flags, 0..flags.len())?), t, c.heads)?;
+        let logits = self.logits(items, &spans, &h)?;
+        // Only a whole step counts: keys and values written past a cache's length by a failed
+        // one are overwritten by the next.
         for (item, span) in items.iter_mut().zip(&spans) {
             item.cache.commit(span.len);
         }
-        check_flags(&i32s(&d.download(&flags, 0..flags.len())?), t, c.heads)?;
-        self.logits(items, &spans, &h)
+        Ok(logits)
     }
 
     fn logits(

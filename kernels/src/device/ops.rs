@@ -197,29 +197,107 @@ pub struct Attention<'a> {
     pub flag_at: usize,
 }
 
+/// Most bytes of score scratch one attention launch may use: a long prefill runs in tiles of
+/// tokens that fit (each (token, head) is computed alone, so tiling never changes a bit).
+const ATTENTION_SCRATCH_BYTES: usize = 64 << 20;
+
 /// Causal attention of one sequence's new tokens over its cache (SPEC.md §6).
 pub fn attention(device: &dyn Device, a: &Attention<'_>, q: &Buffer, out: &Buffer) -> Result<()> {
-    let items = a.tokens * a.heads;
+    attention_in_tiles(device, a, q, out, ATTENTION_SCRATCH_BYTES)
+}
+
+/// [`attention`], with launches of as many tokens as fit `scratch_bytes` of scores (at least
+/// one).
+fn attention_in_tiles(
+    device: &dyn Device,
+    a: &Attention<'_>,
+    q: &Buffer,
+    out: &Buffer,
+    scratch_bytes: usize,
+) -> Result<()> {
     let stride = a.pos0 + a.tokens;
-    let scores = device.alloc_zeros(items * stride * 4)?;
+    let tile = (scratch_bytes / (a.heads * stride * 4)).clamp(1, a.tokens.max(1));
+    let scores = device.alloc_zeros(tile * a.heads * stride * 4)?;
     let width = a.heads * a.head_dim;
-    device.launch(
-        "attention",
-        LaunchConfig::covering(items, THREADS),
-        &[
-            Arg::at(q, a.first * width),
-            Arg::buf(a.keys),
-            Arg::buf(a.values),
-            Arg::buf(&scores),
-            Arg::at(out, a.first * width),
-            Arg::at(a.flags, a.flag_at),
-            Arg::int(a.tokens),
-            Arg::int(a.heads),
-            Arg::int(a.kv_heads),
-            Arg::int(a.head_dim),
-            Arg::int(a.pos0),
-            Arg::int(stride),
-            Arg::F32(1.0 / (a.head_dim as f32).sqrt()),
-        ],
-    )
+    for t0 in (0..a.tokens).step_by(tile) {
+        let tokens = tile.min(a.tokens - t0);
+        let first = a.first + t0;
+        device.launch(
+            "attention",
+            LaunchConfig::covering(tokens * a.heads, THREADS),
+            &[
+                Arg::at(q, first * width),
+                Arg::buf(a.keys),
+                Arg::buf(a.values),
+                Arg::buf(&scores),
+                Arg::at(out, first * width),
+                Arg::at(a.flags, a.flag_at + t0 * a.heads),
+                Arg::int(tokens),
+                Arg::int(a.heads),
+                Arg::int(a.kv_heads),
+                Arg::int(a.head_dim),
+                Arg::int(a.pos0 + t0),
+                Arg::int(stride),
+                Arg::F32(1.0 / (a.head_dim as f32).sqrt()),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuda::emulator::Emulator;
+    use crate::device::{f32_bytes, f32s, i32s};
+    use crate::quant::tests::Lcg;
+
+    #[test]
+    fn tiled_attention_gives_the_same_bits() {
+        let device = Emulator::start().unwrap();
+        let (tokens, heads, kv_heads, head_dim, pos0) = (7, 4, 2, 32, 5);
+        let positions = pos0 + tokens;
+        let mut rng = Lcg::new(3);
+        let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.next_f32()).collect() };
+        // Two rows before this sequence's, as in a batch.
+        let first = 2;
+        let q = device
+            .upload(&f32_bytes(&random((first + tokens) * heads * head_dim)))
+            .unwrap();
+        let keys = device
+            .upload(&f32_bytes(&random(positions * kv_heads * head_dim)))
+            .unwrap();
+        let values = device
+            .upload(&f32_bytes(&random(positions * kv_heads * head_dim)))
+            .unwrap();
+        let run = |scratch_bytes: usize| {
+            let out = device
+                .alloc_zeros((first + tokens) * heads * head_dim * 4)
+                .unwrap();
+            let flags = device.alloc_zeros((1 + tokens * heads) * 4).unwrap();
+            let a = Attention {
+                tokens,
+                heads,
+                kv_heads,
+                head_dim,
+                pos0,
+                first,
+                keys: &keys,
+                values: &values,
+                flags: &flags,
+                flag_at: 1,
+            };
+            attention_in_tiles(&device, &a, &q, &out, scratch_bytes).unwrap();
+            let out = f32s(&device.download(&out, 0..out.len()).unwrap());
+            let flags = i32s(&device.download(&flags, 0..flags.len()).unwrap());
+            (out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), flags)
+        };
+        let whole = run(usize::MAX / 2);
+        assert!(whole.0[first * heads * head_dim..].iter().all(|&b| b != 0));
+        assert_eq!(whole.1, vec![0; 1 + tokens * heads]);
+        // One token per launch, then three (a ragged last tile).
+        for scratch_bytes in [1, 3 * heads * positions * 4] {
+            assert_eq!(run(scratch_bytes), whole, "{scratch_bytes}");
+        }
+    }
 }

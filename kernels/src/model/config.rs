@@ -3,6 +3,10 @@
 use super::ModelError;
 use candle_core::quantized::gguf_file::{Content, Value};
 
+/// The longest context the engine runs: RoPE angles (position × frequency ≤ position) must stay
+/// below 2²⁰, the range of `sincos64` (SPEC.md §2.3, §5).
+pub const MAX_CONTEXT: usize = 1 << 20;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
     pub vocab_size: usize,
@@ -70,7 +74,48 @@ impl LlamaConfig {
             rms_eps: float("attention.layer_norm_rms_epsilon", 1e-5)?,
         };
         config.check()?;
+        config.refuse_unimplemented(content)?;
         Ok(config)
+    }
+
+    /// Refuses the llama variants this engine would load but compute differently: RoPE
+    /// frequency factors or scaling (Llama 3.x), partial rotary dimensions, and key/value head
+    /// sizes other than `embedding / heads`.
+    fn refuse_unimplemented(&self, content: &Content) -> Result<(), ModelError> {
+        let unsupported = |what: String| Err(ModelError::UnsupportedFeature(what));
+        if content.tensor_infos.contains_key("rope_freqs.weight") {
+            return unsupported("RoPE frequency factors (tensor rope_freqs.weight)".into());
+        }
+        for (key, value) in &content.metadata {
+            let Some(setting) = key.strip_prefix("llama.rope.scaling.") else {
+                continue;
+            };
+            let neutral = match setting {
+                "type" => value.to_string().is_ok_and(|t| t == "none"),
+                "factor" => value.to_f32().is_ok_and(|f| f == 1.0),
+                _ => false,
+            };
+            if !neutral {
+                return unsupported(format!("RoPE scaling ({key} = {value:?})"));
+            }
+        }
+        for key in [
+            "rope.dimension_count",
+            "attention.key_length",
+            "attention.value_length",
+        ] {
+            let full = format!("llama.{key}");
+            if let Some(value) = content.metadata.get(&full) {
+                let size = number(value);
+                if size != Some(self.head_dim) {
+                    return unsupported(format!(
+                        "{full} = {value:?}, not the head size {}",
+                        self.head_dim
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), ModelError> {
@@ -92,6 +137,12 @@ impl LlamaConfig {
         }
         if !self.embedding.is_multiple_of(32) || !self.feed_forward.is_multiple_of(32) {
             return bad("embedding and feed-forward sizes must be multiples of 32".into());
+        }
+        if self.context_length == 0 || self.context_length > MAX_CONTEXT {
+            return bad(format!(
+                "context length {} is not in 1..={MAX_CONTEXT}",
+                self.context_length
+            ));
         }
         if !(self.rope_base > 1.0 && self.rope_base.is_finite()) {
             return bad(format!("rope base {} is not > 1", self.rope_base));

@@ -34,8 +34,27 @@ struct TokenSlot {
 }
 
 impl LlamaModel {
-    /// Runs one step for every item; appends their keys and values to their caches.
+    /// Runs one step for every item; appends their keys and values to their caches. When the
+    /// step fails, every cache is left exactly as it was before it.
     pub fn forward(
+        &self,
+        compute: &Compute,
+        items: &mut [BatchItem<'_>],
+        trace: bool,
+    ) -> Result<ForwardOutput, ModelError> {
+        let output = self.forward_uncommitted(compute, items, trace);
+        for item in items.iter_mut() {
+            if output.is_ok() {
+                item.cache.commit(item.tokens.len());
+            } else {
+                item.cache.discard_uncommitted();
+            }
+        }
+        output
+    }
+
+    /// The step, with the new keys and values pushed to the caches but not yet committed.
+    fn forward_uncommitted(
         &self,
         compute: &Compute,
         items: &mut [BatchItem<'_>],
@@ -141,9 +160,6 @@ impl LlamaModel {
                     digests.push(hasher.finalize().into());
                 }
             }
-        }
-        for item in items.iter_mut() {
-            item.cache.commit(item.tokens.len());
         }
         let logits = self.logits(compute, items, &slots, &h)?;
         Ok(ForwardOutput { logits, traces })

@@ -43,20 +43,19 @@ impl KvCache {
         debug_assert!(self.keys.iter().all(|k| k.len() == self.len * self.width));
     }
 
+    /// Drops the positions pushed since the last commit.
+    pub(crate) fn discard_uncommitted(&mut self) {
+        let keep = self.len * self.width;
+        for column in self.keys.iter_mut().chain(&mut self.values) {
+            column.truncate(keep);
+        }
+    }
+
     pub(crate) fn keys(&self, layer: usize) -> &[f32] {
         &self.keys[layer]
     }
 
     pub(crate) fn values(&self, layer: usize) -> &[f32] {
         &self.values[layer]
-    }
-
-    /// Bytes held.
-    pub fn size_bytes(&self) -> usize {
-        self.keys
-            .iter()
-            .chain(&self.values)
-            .map(|v| v.len() * 4)
-            .sum()
     }
 }

@@ -101,10 +101,9 @@ impl Tensors<'_> {
             .tensor_data_offset
             .checked_add(info.offset)
             .ok_or_else(|| out_of_bounds("offset overflows".into()))?;
-        let (bytes, at) = self
-            .source
-            .slice(start, QMatrix::byte_len(format, rows, cols))
-            .map_err(out_of_bounds)?;
+        let len = QMatrix::byte_len(format, rows, cols)
+            .ok_or_else(|| out_of_bounds(format!("a {rows}×{cols} matrix overflows usize")))?;
+        let (bytes, at) = self.source.slice(start, len).map_err(out_of_bounds)?;
         QMatrix::new(format, rows, cols, bytes, at).map_err(|e| out_of_bounds(e.to_string()))
     }
 
@@ -143,7 +142,8 @@ impl LlamaModel {
         config.vocab_size = vocab;
         let kv = config.kv_width();
         let ff = config.feed_forward;
-        let mut layers = Vec::with_capacity(config.layers);
+        // The count comes from the header: no more room than the file has tensors for.
+        let mut layers = Vec::with_capacity(config.layers.min(content.tensor_infos.len()));
         for i in 0..config.layers {
             let name = |suffix: &str| format!("blk.{i}.{suffix}.weight");
             let prepared = |suffix: &str, rows, cols| -> Result<Weight, ModelError> {

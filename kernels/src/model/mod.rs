@@ -3,12 +3,14 @@
 
 mod config;
 mod forward;
+mod gguf;
 mod kv_cache;
 mod load;
 mod rope;
 
-pub use config::LlamaConfig;
+pub use config::{LlamaConfig, MAX_CONTEXT};
 pub use forward::{BatchItem, ForwardOutput};
+pub use gguf::read_header;
 pub use kv_cache::KvCache;
 pub use load::{LayerWeights, LlamaModel, ModelSource};
 pub use rope::Rope;
@@ -27,6 +29,8 @@ pub enum ModelError {
     Gguf(String),
     #[error("architecture `{0}` is not supported (only `llama` is)")]
     UnsupportedArchitecture(String),
+    #[error("the model uses {0}, which the engine does not implement")]
+    UnsupportedFeature(String),
     #[error("GGUF metadata `{0}` is missing")]
     MissingMetadata(String),
     #[error("GGUF metadata `{key}` is malformed: {reason}")]

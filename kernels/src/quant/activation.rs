@@ -94,7 +94,13 @@ impl QuantizedActivations {
 
 crate::ops::fma_dispatch! {
     /// One block of SPEC.md §3.2: returns `d` and the half sums, writes the integers to `q`.
+    /// A block holding a NaN or an infinity is poisoned (`d` = NaN, `q` = 0): every product
+    /// over it is NaN, which the forward pass's next check reports (§8).
     pub fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, [i32; 2]) {
+    if x.iter().any(|v| !v.is_finite()) {
+        q.fill(0);
+        return (f32::NAN, [0, 0]);
+    }
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     if amax == 0.0 {
         q.fill(0);
@@ -146,5 +152,18 @@ mod tests {
         x[2] = 1.5;
         let a = QuantizedActivations::quantize(&x, 32);
         assert_eq!(&a.block(0, 0)[..3], &[127, 0, 2]);
+    }
+
+    #[test]
+    fn non_finite_blocks_are_poisoned() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x: Vec<f32> = (0..64).map(|i| i as f32 - 30.0).collect();
+            x[33] = bad;
+            let a = QuantizedActivations::quantize(&x, 64);
+            assert!(a.scale(0, 1).is_nan(), "{bad}");
+            assert_eq!((a.block(0, 1), a.sum(0, 1)), (&[0i8; 32][..], 0), "{bad}");
+            // The other block is untouched.
+            assert_eq!(a.scale(0, 0), 30.0 / 127.0);
+        }
     }
 }

@@ -20,6 +20,12 @@ pub enum QuantError {
         needed: usize,
         got: usize,
     },
+    #[error("a {rows}×{cols} {format} matrix is larger than memory can address")]
+    TooLarge {
+        format: &'static str,
+        rows: usize,
+        cols: usize,
+    },
 }
 
 /// A row-major matrix (`rows` rows of `cols` elements) in one of the GGUF formats.
@@ -49,7 +55,11 @@ impl QMatrix {
                 cols,
             });
         }
-        let needed = Self::byte_len(format, rows, cols);
+        let needed = Self::byte_len(format, rows, cols).ok_or(QuantError::TooLarge {
+            format: format.name(),
+            rows,
+            cols,
+        })?;
         let got = data.len().saturating_sub(start);
         if got < needed {
             return Err(QuantError::WrongSize {
@@ -69,9 +79,11 @@ impl QMatrix {
         })
     }
 
-    /// Bytes a `rows × cols` matrix of `format` occupies.
-    pub fn byte_len(format: WeightFormat, rows: usize, cols: usize) -> usize {
-        rows * (cols / format.block_len()) * format.block_bytes()
+    /// Bytes a `rows × cols` matrix of `format` occupies (`None` past `usize`).
+    pub fn byte_len(format: WeightFormat, rows: usize, cols: usize) -> Option<usize> {
+        (cols / format.block_len())
+            .checked_mul(format.block_bytes())?
+            .checked_mul(rows)
     }
 
     pub fn format(&self) -> WeightFormat {
@@ -88,7 +100,8 @@ impl QMatrix {
 
     /// The whole matrix's block bytes, row after row.
     pub fn bytes(&self) -> &[u8] {
-        &self.data[self.start..self.start + Self::byte_len(self.format, self.rows, self.cols)]
+        let len = Self::byte_len(self.format, self.rows, self.cols).expect("checked by new");
+        &self.data[self.start..self.start + len]
     }
 
     pub fn row_bytes(&self, r: usize) -> &[u8] {

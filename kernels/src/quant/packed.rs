@@ -195,17 +195,6 @@ impl PackedMatrix {
         &self.coefficients
     }
 
-    /// Bytes held (weights and coefficients).
-    pub fn size_bytes(&self) -> usize {
-        let coefficients = match &self.coefficients {
-            PackedCoefficients::Scale { scale } => scale.len() * 2,
-            PackedCoefficients::ScaleAddMin { scale, min } => (scale.len() + min.len()) * 2,
-            PackedCoefficients::ScaleSubMin { scale, min } => (scale.len() + min.len()) * 4,
-            PackedCoefficients::HalfScales { scale, sc } => scale.len() * 2 + sc.len(),
-        };
-        self.ints.len() + coefficients
-    }
-
     /// Row `r` dequantized per SPEC.md §3.1 (for embedding lookup).
     pub fn dequantize_row(&self, r: usize) -> Vec<f32> {
         let (g, lane) = (r / GROUP, r % GROUP);

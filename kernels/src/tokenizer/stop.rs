@@ -95,23 +95,6 @@ impl StopDetector {
     pub fn text(&self) -> &[u8] {
         &self.text
     }
-
-    /// How many bytes of [`Self::text`] are final: no later token can make them part of a stop
-    /// string. Stream these; hold back the rest, which may be the start of a stop string.
-    pub fn settled_len(&self) -> usize {
-        if self.stop.is_some() {
-            return self.text.len();
-        }
-        let longest = self.stop_strings.iter().map(Vec::len).max().unwrap_or(0);
-        let held = (1..longest.min(self.text.len() + 1))
-            .rev()
-            .find(|&k| {
-                let tail = &self.text[self.text.len() - k..];
-                self.stop_strings.iter().any(|stop| stop.starts_with(tail))
-            })
-            .unwrap_or(0);
-        self.text.len() - held
-    }
 }
 
 /// The first position of `needle` in `haystack`.
@@ -131,7 +114,6 @@ mod tests {
         assert_eq!(detector.push(10, b"Hello"), None);
         assert_eq!(detector.push(11, b".\nUs"), None);
         assert_eq!(detector.text(), b"Hello.\nUs");
-        assert_eq!(detector.settled_len(), 6);
         let stop = detector.push(12, b"er: hi").unwrap();
         assert_eq!(
             stop,
@@ -142,14 +124,12 @@ mod tests {
         );
         assert_eq!(detector.text(), b"Hello.");
         assert_eq!(detector.push(13, b"more"), Some(stop));
-        assert_eq!(detector.settled_len(), 6);
     }
 
     #[test]
     fn end_of_generation_token_is_not_part_of_the_text() {
         let mut detector = StopDetector::new([2, 7], Vec::<String>::new());
         assert_eq!(detector.push(5, b"Paris."), None);
-        assert_eq!(detector.settled_len(), 6);
         let stop = detector.push(7, b"<|eot|>").unwrap();
         assert_eq!(stop.reason, StopReason::EndOfGeneration { id: 7 });
         assert_eq!(stop.text_len, 6);

@@ -55,7 +55,11 @@ fn quantize(x: &[f32], launch: LaunchConfig) -> Vec<Vec<u8>> {
 #[test]
 fn q8a_matches_the_reference() {
     let (tokens, cols) = (3, 256);
-    let x = activations(tokens, cols, 5);
+    let mut x = activations(tokens, cols, 5);
+    // Poisoned blocks: a NaN, and infinities of both signs.
+    x[100] = f32::NAN;
+    x[300] = f32::INFINITY;
+    x[700] = f32::NEG_INFINITY;
     let reference = QuantizedActivations::quantize(&x, cols);
     for launch in GEOMETRIES {
         let out = quantize(&x, launch);
@@ -72,6 +76,7 @@ fn q8a_matches_the_reference() {
                 assert_eq!(sums[at], reference.sum(t, b));
             }
         }
+        assert!(scales[100 / 32].is_nan() && scales[700 / 32].is_nan());
     }
 }
 
