@@ -27,25 +27,12 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
-    /// Sorts an engine error by whose fault it is. The request's: an empty or too long prompt,
-    /// its sampling parameters or schema, tokens the tokenizer or the logits do not have, and a
-    /// non-finite value (the engine's arithmetic is the same bits on every machine, so a
-    /// non-finite value is a function of the request: SPEC.md). Everything else (the device,
-    /// the thread pool, a batched step that failed for another reason) is this machine's.
+    /// Sorts an engine error by whose fault it is (`EngineError::is_caused_by_request`): the
+    /// request's (an empty or too long prompt, its sampling parameters or schema, tokens the
+    /// model does not have, a non-finite value: the same bits on every machine, SPEC.md) or
+    /// this machine's (the device, the thread pool, the floating-point mode, I/O).
     pub fn classify(error: &EngineError) -> Self {
-        let non_finite = ModelError::NonFinite("").to_string();
-        let by_request = match error {
-            EngineError::EmptyPrompt
-            | EngineError::TooLong { .. }
-            | EngineError::Tokenizer(_)
-            | EngineError::Sampling(_)
-            | EngineError::Constraint(_)
-            | EngineError::Model(ModelError::NonFinite(_))
-            | EngineError::Device(DeviceError::Model(ModelError::NonFinite(_))) => true,
-            EngineError::Step(message) => message.starts_with(&non_finite),
-            EngineError::Model(_) | EngineError::Compute(_) | EngineError::Device(_) => false,
-        };
-        if by_request {
+        if error.is_caused_by_request() {
             Self::Request(error.to_string())
         } else {
             Self::Machine(error.to_string())
@@ -136,11 +123,7 @@ fn run(
         }
         let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
         let started = Instant::now();
-        let results = run_batch(
-            requests.len(),
-            || engine.generate_batch(&requests),
-            |index| engine.generate(&requests[index]),
-        );
+        let results = run_batch(requests.len(), || engine.generate_batch(&requests));
         let generated_tokens = results
             .iter()
             .filter_map(|r| r.as_ref().ok())
@@ -159,29 +142,19 @@ fn run(
 }
 
 /// Runs one batch of `jobs` jobs with `batch`; a panic fails them all (as this machine's fault)
-/// and leaves the worker running. A failed batched step fails every job of the batch, whoever
-/// caused it, so each of those jobs is run again `alone` (by index; same bits, by batch
-/// invariance) and its own outcome is the answer.
+/// and leaves the worker running. The engine fails only the jobs that fail alone, so each
+/// result is that job's own.
 fn run_batch(
     jobs: usize,
     batch: impl FnOnce() -> Vec<Result<Generation, EngineError>>,
-    alone: impl Fn(usize) -> Result<Generation, EngineError>,
 ) -> Vec<Result<Generation, WorkerError>> {
-    let results = match guarded(batch) {
-        Ok(results) => results,
-        Err(panic) => return (0..jobs).map(|_| Err(panic.clone())).collect(),
-    };
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(index, result)| match result {
-            Err(EngineError::Step(_)) if jobs > 1 => match guarded(|| alone(index)) {
-                Ok(result) => result.map_err(|e| WorkerError::classify(&e)),
-                Err(panic) => Err(panic),
-            },
-            other => other.map_err(|e| WorkerError::classify(&e)),
-        })
-        .collect()
+    match guarded(batch) {
+        Ok(results) => results
+            .into_iter()
+            .map(|result| result.map_err(|e| WorkerError::classify(&e)))
+            .collect(),
+        Err(panic) => (0..jobs).map(|_| Err(panic.clone())).collect(),
+    }
 }
 
 /// Runs `work`, turning a panic into this machine's failure.
@@ -280,20 +253,9 @@ mod tests {
         assert!(good.is_ok());
     }
 
-    fn generation(text: &str) -> Generation {
-        Generation {
-            prompt_tokens: vec![1],
-            output_tokens: vec![2],
-            text: text.into(),
-            finish: kernels::engine::Finish::Length,
-            digest: [0; 32],
-            timings: Default::default(),
-        }
-    }
-
     #[test]
     fn a_panicking_batch_fails_its_jobs_as_retryable() {
-        let results = run_batch(3, || panic!("index out of bounds"), |_| unreachable!());
+        let results = run_batch(3, || panic!("index out of bounds"));
         assert_eq!(results.len(), 3);
         for result in results {
             assert!(
@@ -301,30 +263,6 @@ mod tests {
                 "{result:?}"
             );
         }
-    }
-
-    #[test]
-    fn a_failed_step_is_settled_by_running_each_of_its_jobs_alone() {
-        let step = || {
-            Err(EngineError::Step(
-                ModelError::NonFinite("logits").to_string(),
-            ))
-        };
-        let results = run_batch(
-            3,
-            || vec![Ok(generation("a")), step(), step()],
-            |index| match index {
-                1 => Ok(generation("b")),
-                2 => Err(EngineError::Model(ModelError::NonFinite("logits"))),
-                _ => unreachable!("job 0 succeeded"),
-            },
-        );
-        assert_eq!(results[0].as_ref().unwrap().text, "a");
-        assert_eq!(results[1].as_ref().unwrap().text, "b", "the innocent job");
-        assert!(matches!(&results[2], Err(WorkerError::Request(m)) if m.contains("non-finite")));
-        // A job that was alone already is not run again.
-        let alone = run_batch(1, || vec![step()], |_| unreachable!());
-        assert!(matches!(&alone[0], Err(WorkerError::Request(_))));
     }
 
     #[test]
@@ -340,7 +278,7 @@ mod tests {
             },
             EngineError::Sampling(SamplingError::OutOfRange { id: 7, len: 3 }),
             EngineError::Model(ModelError::NonFinite("logits")),
-            EngineError::Step(ModelError::NonFinite("logits").to_string()),
+            EngineError::Model(ModelError::TokenOutOfRange { id: 9, vocab: 3 }),
             EngineError::Device(DeviceError::Model(ModelError::NonFinite(
                 "attention scores",
             ))),
@@ -357,7 +295,7 @@ mod tests {
                 threads: 4,
                 reason: "no threads".into(),
             }),
-            EngineError::Step("the device failed: driver reset".into()),
+            EngineError::DenormalsFlushed,
         ];
         for error in &by_machine {
             assert!(
