@@ -6,9 +6,7 @@
 //! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
 //! may succeed if tried again).
 
-use kernels::device::DeviceError;
 use kernels::engine::{Engine, EngineError, Generation, Request};
-use kernels::model::ModelError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -173,7 +171,9 @@ fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, WorkerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernels::device::DeviceError;
     use kernels::engine::Prompt;
+    use kernels::model::ModelError;
     use kernels::quant::KernelPath;
     use kernels::sampling::SamplingParams;
     use kernels::tiny_model::TinyModel;
