@@ -3,7 +3,7 @@
 //! transactions signed first and sent after, so their hash can be journaled before they leave.
 
 use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
-use oracle_protocol::{Digest32, ModelId, NodeView, RequestView};
+use oracle_protocol::{Digest32, ModelId, ModelView, NodeView, RequestView};
 use sdk::rpc::{hash58, ChainError, ChainStatus, NearRpc, TxOutcome, TxStatus, TxWait};
 use sdk::signer::Signer;
 use serde::Serialize;
@@ -109,6 +109,12 @@ impl OracleChain {
     pub async fn get_node(&self, account: &str) -> Result<Option<NodeView>, ChainError> {
         self.rpc()
             .view_json(self.contract(), "get_node", &json!({"account_id": account}))
+            .await
+    }
+
+    pub async fn get_model(&self, model_id: &ModelId) -> Result<Option<ModelView>, ChainError> {
+        self.rpc()
+            .view_json(self.contract(), "get_model", &json!({"model_id": model_id}))
             .await
     }
 

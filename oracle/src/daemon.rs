@@ -88,6 +88,30 @@ async fn wait_for_chain(chain: &OracleChain, stop: &Stop) -> Option<ChainStatus>
     }
 }
 
+/// Reads `what` from the chain with `read`, waiting out transient failures; `Ok(None)` if the
+/// node was stopped first.
+async fn read_at_start<T, F>(
+    what: &str,
+    stop: &Stop,
+    mut read: impl FnMut() -> F,
+) -> Result<Option<T>>
+where
+    F: Future<Output = Result<T, sdk::rpc::ChainError>>,
+{
+    loop {
+        match read().await {
+            Ok(value) => return Ok(Some(value)),
+            Err(error) if pipeline::is_transient(&error) => {
+                warn!(%error, "waiting for the chain to read {what}");
+                if !stop.sleep(Duration::from_secs(1)).await {
+                    return Ok(None);
+                }
+            }
+            Err(error) => return Err(error).context(format!("reading {what}")),
+        }
+    }
+}
+
 /// Runs the node in `home` until `shutdown` resolves (a clean stop) or a fatal error stops it
 /// (returned as the error: the process exits non-zero).
 pub async fn run_until(
@@ -120,17 +144,12 @@ pub async fn run_until(
         Some(chain_id) => chain_id,
         None => status.chain_id,
     };
-    let node = loop {
-        match chain.get_node(&config.account_id).await {
-            Ok(node) => break node,
-            Err(error) if pipeline::is_transient(&error) => {
-                warn!(%error, "waiting for the chain to read this node's registration");
-                if !stop.sleep(Duration::from_secs(1)).await {
-                    return Ok(());
-                }
-            }
-            Err(error) => return Err(error).context("reading this node's registration"),
-        }
+    let Some(node) = read_at_start("this node's registration", &stop, || {
+        chain.get_node(&config.account_id)
+    })
+    .await?
+    else {
+        return Ok(());
     };
     let node = startup::check_registration(
         node.as_ref(),
@@ -144,6 +163,19 @@ pub async fn run_until(
         tokio::task::spawn_blocking(move || engine::load(&home, &config)).await??
     };
     startup::check_model(&node, model_id)?;
+    let Some(model) = read_at_start("the served model's entry", &stop, || {
+        chain.get_model(&model_id)
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    startup::check_spec(
+        model.as_ref(),
+        model_id,
+        &config.oracle_contract,
+        kernels::SPEC_VERSION,
+    )?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     let worker = {

@@ -1,9 +1,10 @@
 //! What a node checks before it takes any work: every RPC endpoint is on the same chain, and
 //! the contract knows this node as it is configured — registered, with the attestation key it
-//! signs with, for the model it serves. A node that fails these would idle, or compute and pay
-//! gas for attestations the contract refuses.
+//! signs with, for the model it serves, registered under the determinism spec this engine runs.
+//! A node that fails these would idle, compute and pay gas for attestations the contract
+//! refuses, or disagree with every other node (and be slashed for it).
 
-use oracle_protocol::{ModelId, NodeView};
+use oracle_protocol::{ModelId, ModelView, NodeView};
 use sdk::keys::PublicKey;
 use sdk::rpc::{ChainError, NearRpc, RetryPolicy};
 use thiserror::Error;
@@ -24,6 +25,14 @@ pub enum StartupError {
         account: String,
         served: ModelId,
         registered: String,
+    },
+    #[error("model {model} is not registered with {contract}")]
+    ModelMissing { model: ModelId, contract: String },
+    #[error("model {model} is registered under determinism spec `{registered}`, but this engine runs `{local}`: its results would agree with no node of the registered spec (run a node build for `{registered}`)")]
+    SpecMismatch {
+        model: ModelId,
+        registered: String,
+        local: String,
     },
     #[error("the RPC endpoints are on different chains: {first_url} on `{first}`, {url} on `{other}`; list endpoints of one network only")]
     ChainMismatch {
@@ -74,6 +83,28 @@ pub fn check_model(node: &NodeView, served: ModelId) -> Result<(), StartupError>
     })
 }
 
+/// Checks that the contract's entry for `served` (`get_model`'s answer) names the determinism
+/// spec `local` this engine runs.
+pub fn check_spec(
+    model: Option<&ModelView>,
+    served: ModelId,
+    contract: &str,
+    local: &str,
+) -> Result<(), StartupError> {
+    let model = model.ok_or_else(|| StartupError::ModelMissing {
+        model: served,
+        contract: contract.to_string(),
+    })?;
+    if model.spec_version == local {
+        return Ok(());
+    }
+    Err(StartupError::SpecMismatch {
+        model: served,
+        registered: model.spec_version.clone(),
+        local: local.to_string(),
+    })
+}
+
 /// Asks each of `urls` for its chain id; they must all agree. An endpoint that does not answer
 /// is skipped with a warning (failover covers it); `None` when none answered.
 pub async fn common_chain_id(
@@ -118,6 +149,33 @@ mod tests {
     use super::*;
     use oracle_protocol::{Digest32, NodeStatus};
     use sdk::keys::SecretKey;
+
+    #[test]
+    fn the_model_must_be_registered_under_this_engines_spec() {
+        let served = Digest32([7; 32]);
+        let model = |spec: &str| ModelView {
+            model_id: served,
+            name: "m".into(),
+            spec_version: spec.into(),
+            max_input_bytes: 1,
+            max_output_tokens: 1,
+            price: 1,
+        };
+        let local = kernels::SPEC_VERSION;
+        assert_eq!(
+            check_spec(Some(&model(local)), served, "oracle.test", local),
+            Ok(())
+        );
+        let older = check_spec(Some(&model("detspec-0")), served, "oracle.test", local);
+        assert!(
+            matches!(&older, Err(StartupError::SpecMismatch { registered, .. }) if registered == "detspec-0"),
+            "{older:?}"
+        );
+        assert!(matches!(
+            check_spec(None, served, "oracle.test", local),
+            Err(StartupError::ModelMissing { .. })
+        ));
+    }
 
     fn node(key: &PublicKey, models: Vec<ModelId>) -> NodeView {
         NodeView {

@@ -15,9 +15,10 @@ use tokio::sync::oneshot;
 
 /// A chain where this node is registered with `node` and nothing else happens.
 fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> + Send + Sync {
-    move |method, _| match method {
+    move |method, args| match method {
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
+        "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
         "list_pending_requests" => Ok(json!([])),
         other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
     }
@@ -55,6 +56,27 @@ async fn a_node_registered_for_another_model_does_not_start() {
     };
     let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
     assert!(error.contains(&model_id.to_string()), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_registered_under_another_spec_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "get_model" => Ok(fake_rpc::model(args, "detspec-0")),
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains("detspec-0") && error.contains(kernels::SPEC_VERSION),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,3 +98,9 @@ pub fn view_panicked(message: &str) -> Value {
     json!({"name": "HANDLER_ERROR", "cause": {"name": "CONTRACT_EXECUTION_ERROR", "info": {}},
         "code": -32000, "message": message, "data": message})
 }
+
+/// `get_model`'s answer for the model `args` asks about, registered under `spec`.
+pub fn model(args: &Value, spec: &str) -> Value {
+    json!({"model_id": args["model_id"], "name": "tiny", "spec_version": spec,
+        "max_input_bytes": 4096, "max_output_tokens": 64, "price": "1"})
+}
