@@ -2,9 +2,9 @@
 //! only if all succeed and the balance covers the storage; refunds of unused gas and, on
 //! failure, of deposits.
 
-use super::account::{AccessKey, Account, AccountInfo};
+use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
-use super::overlay::StateOverlay;
+use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
@@ -53,10 +53,11 @@ impl Chain {
             new_receipts: Vec::new(),
             resumes: Vec::new(),
         };
+        // A snapshot: the account keeps its storage whatever happens while the actions run.
         let storage = self
             .accounts
-            .get_mut(&receipt.receiver_id)
-            .map(|a| std::mem::take(&mut a.storage))
+            .get(&receipt.receiver_id)
+            .map(|a| a.storage.clone())
             .unwrap_or_default();
         let pending = self.pending_yields_of(&receipt.receiver_id);
         let mut overlay = StateOverlay::new(storage, receipt.id, pending);
@@ -88,8 +89,8 @@ impl Chain {
                     let entry = (receipt.receiver_id.clone(), key.clone());
                     self.dirty_storage.insert(entry);
                 }
-                let storage = overlay.commit();
-                self.commit_account(&receipt.receiver_id, applied.info.take(), storage);
+                let changes = overlay.into_changes();
+                self.commit_account(&receipt.receiver_id, applied.info.take(), changes);
                 let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
                 if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
                     account.info.balance += reward;
@@ -97,10 +98,6 @@ impl Chain {
                 None
             }
             Err(error) => {
-                let storage = overlay.discard();
-                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
-                    account.storage = storage;
-                }
                 applied.gas_used = applied.gas_burnt;
                 applied.new_receipts.clear();
                 applied.resumes.clear();
@@ -459,11 +456,13 @@ impl Chain {
         &mut self,
         id: &AccountId,
         info: Option<AccountInfo>,
-        storage: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+        changes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     ) {
         match info {
             Some(info) => {
-                self.accounts.insert(id.clone(), Account { info, storage });
+                let account = self.accounts.entry(id.clone()).or_default();
+                account.info = info;
+                apply_changes(&mut account.storage, changes);
             }
             None => {
                 self.accounts.remove(id);

@@ -15,7 +15,7 @@ mod persist;
 mod receipt;
 mod signed;
 
-pub use account::{AccessKey, Account, AccountInfo};
+pub use account::{AccessKey, Account, AccountInfo, Storage};
 pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
 pub use error::ChainError;
 pub use outcome::{
@@ -187,7 +187,7 @@ impl Chain {
             id.clone(),
             Account {
                 info,
-                storage: BTreeMap::new(),
+                storage: Default::default(),
             },
         );
         Ok(id)

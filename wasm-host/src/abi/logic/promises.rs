@@ -523,21 +523,27 @@ impl<E: External> Logic<E> {
         Ok(self.promises.len() as u64 - 1)
     }
 
-    /// Gives the gas left unused to the weighted function calls, in proportion to their weights.
+    /// Gives the gas left unused to the weighted function calls, as nearcore does: each gets
+    /// `unused * weight / total_weight` (computed in u128, so no weights can overflow), and the
+    /// last also gets what rounding left over.
     pub(super) fn distribute_unused_gas(&mut self) {
-        let total_weight: u64 = self.gas_weights.iter().map(|(_, _, w)| w).sum();
-        if total_weight == 0 {
+        let total_weight: u128 = self
+            .gas_weights
+            .iter()
+            .map(|&(_, _, w)| u128::from(w))
+            .sum();
+        let unused = self.gas.unused();
+        if total_weight == 0 || unused == 0 {
             return;
         }
-        let unused = self.gas.unused();
-        let per_weight = unused / total_weight;
-        let mut given = 0;
+        let mut given: u64 = 0;
         let last = self.gas_weights.len() - 1;
         for (i, &(receipt, action, weight)) in self.gas_weights.iter().enumerate() {
             let share = if i == last {
                 unused - given
             } else {
-                per_weight * weight
+                let share = u128::from(unused) * u128::from(weight) / total_weight;
+                u64::try_from(share).expect("a share of the unused gas fits in u64")
             };
             given += share;
             if let Action::FunctionCall { gas, .. } = &mut self.receipts[receipt].actions[action] {

@@ -169,6 +169,32 @@ fn callbacks_wire_data_dependencies_and_weights_share_unused_gas() {
 }
 
 #[test]
+fn huge_gas_weights_share_unused_gas_without_overflow() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 128];
+    mem[..8].copy_from_slice(b"bob.test");
+    mem[8..12].copy_from_slice(b"echo");
+    let promise = logic.promise_batch_create(&mut mem, 8, 0).unwrap();
+    for weight in [u64::MAX, 2] {
+        logic
+            .promise_batch_action_function_call_weight(&mut mem, promise, 4, 8, 0, 0, 64, 0, weight)
+            .unwrap();
+    }
+    let unused = logic.gas().unused();
+    let (outcome, _) = logic.finish(false);
+    let gas: Vec<u64> = outcome.receipts[0]
+        .actions
+        .iter()
+        .map(|a| a.prepaid_gas())
+        .collect();
+    // nearcore's formula: unused * weight / total in u128, the rest to the last call.
+    let total = u128::from(u64::MAX) + 2;
+    let first = (u128::from(unused) * u128::from(u64::MAX) / total) as u64;
+    assert_eq!(gas, vec![first, unused - first]);
+    assert_eq!(outcome.used_gas, 300_000_000_000_000);
+}
+
+#[test]
 fn promise_results_and_yield_resume() {
     let mut logic = logic(false);
     let mut mem = vec![0u8; 2048];

@@ -1,0 +1,53 @@
+//! Contracts and transactions that try to break the chain: it must neither panic nor mint tokens,
+//! and every transaction must settle as it would on NEAR.
+
+use wasm_host::chain::{Chain, FinalStatus, ONE_NEAR, TGAS};
+
+/// Deploys `wat` on a new account `c.test` (10 NEAR).
+fn chain_with_contract(wat: &str) -> Chain {
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("c.test", 10 * ONE_NEAR).unwrap();
+    let code = wat::parse_str(wat).unwrap();
+    chain
+        .deploy("c.test", code)
+        .unwrap()
+        .into_result()
+        .expect("deploy succeeds");
+    chain
+}
+
+#[test]
+fn gas_weights_that_overflow_u64_share_the_unused_gas() {
+    // Two weighted calls back to c.test's `noop`, weights u64::MAX (-1) and 2.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_function_call_weight"
+                (func $call (param i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "noop")
+            (func (export "noop"))
+            (func (export "go") (local $p i64)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                (call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const 0)
+                    (i64.const 0) (i64.const 32) (i64.const 0) (i64.const -1))
+                (call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const 0)
+                    (i64.const 0) (i64.const 32) (i64.const 0) (i64.const 2))))"#,
+    );
+    let before = chain.balance("alice.test") + chain.balance("c.test");
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert_eq!(
+        result.receipts.len(),
+        3,
+        "go, the weighted receipt, the refund"
+    );
+    // Gas was only paid for, never minted: the two accounts hold no more than before.
+    assert!(chain.balance("alice.test") + chain.balance("c.test") < before);
+    // The chain goes on producing blocks.
+    chain.produce_block();
+}
