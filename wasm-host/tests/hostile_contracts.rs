@@ -1,6 +1,7 @@
 //! Contracts and transactions that try to break the chain: it must neither panic nor mint tokens,
 //! and every transaction must settle as it would on NEAR.
 
+use wasm_host::abi::Action;
 use wasm_host::chain::{Chain, FinalStatus, ONE_NEAR, TGAS};
 
 /// Deploys `wat` on a new account `c.test` (10 NEAR).
@@ -50,4 +51,19 @@ fn gas_weights_that_overflow_u64_share_the_unused_gas() {
     assert!(chain.balance("alice.test") + chain.balance("c.test") < before);
     // The chain goes on producing blocks.
     chain.produce_block();
+}
+
+#[test]
+fn deleting_an_account_for_a_missing_beneficiary_settles_and_burns_the_balance() {
+    let mut chain = Chain::new();
+    chain.create_account("bob.test", 5 * ONE_NEAR).unwrap();
+    let delete = Action::DeleteAccount {
+        beneficiary_id: "ghost.test".parse().unwrap(),
+    };
+    let result = chain.execute("bob.test", "bob.test", vec![delete]).unwrap();
+    // As on NEAR: the deletion succeeds; the balance sent to the missing account is burnt.
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("bob.test").is_none());
+    assert!(chain.account("ghost.test").is_none());
+    assert!(!chain.has_pending_work());
 }

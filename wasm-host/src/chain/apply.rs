@@ -424,9 +424,20 @@ impl Chain {
         self.send_refund(receipt, action.signer_id.clone(), amount);
     }
 
-    /// A transfer from the system (refunds, balances of deleted accounts), run next block.
+    /// A transfer from the system (refunds, balances of deleted accounts), run next block. A
+    /// refund that fails is not refunded again (it would bounce between the system and a missing
+    /// account forever): as on NEAR, its amount is burnt.
     fn send_refund(&mut self, receipt: &Receipt, to: AccountId, amount: u128) {
         if amount == 0 {
+            return;
+        }
+        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
+            tracing::warn!(
+                receipt = %bs58::encode(receipt.id).into_string(),
+                receiver = %receipt.receiver_id,
+                amount,
+                "refund failed; its amount is burnt"
+            );
             return;
         }
         let id = self.next_id(&receipt.id);
