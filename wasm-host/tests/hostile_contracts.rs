@@ -2,7 +2,7 @@
 //! and every transaction must settle as it would on NEAR.
 
 use wasm_host::abi::Action;
-use wasm_host::chain::{Chain, FinalStatus, ONE_NEAR, TGAS};
+use wasm_host::chain::{Chain, ChainError, FinalStatus, ONE_NEAR, TGAS};
 
 /// Deploys `wat` on a new account `c.test` (10 NEAR).
 fn chain_with_contract(wat: &str) -> Chain {
@@ -66,4 +66,26 @@ fn deleting_an_account_for_a_missing_beneficiary_settles_and_burns_the_balance()
     assert!(chain.account("bob.test").is_none());
     assert!(chain.account("ghost.test").is_none());
     assert!(!chain.has_pending_work());
+}
+
+#[test]
+fn deposits_whose_sum_overflows_are_refused() {
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", ONE_NEAR).unwrap();
+    let half = Action::Transfer { deposit: 1 << 127 };
+    let refused = chain.submit("alice.test", "bob.test", vec![half.clone(), half]);
+    assert_eq!(refused, Err(ChainError::CostOverflow));
+    let call = |gas| Action::FunctionCall {
+        method_name: "m".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas,
+    };
+    let refused = chain.submit("alice.test", "bob.test", vec![call(u64::MAX), call(2)]);
+    assert!(matches!(
+        refused,
+        Err(ChainError::TotalPrepaidGasExceeded { .. })
+    ));
+    assert_eq!(chain.balance("alice.test"), 100 * ONE_NEAR);
 }

@@ -380,6 +380,17 @@ async fn refused_transactions_get_nears_errors() {
             .unwrap()
             > 1000 * ONE_NEAR
     );
+    // Deposits whose sum overflows u128.
+    let half = 1u128 << 127;
+    let overflow = Transaction {
+        actions: [transfer(half), transfer(half)].concat(),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&overflow).await),
+        json!("CostOverflow")
+    );
     // Wrong nonce: used once, then again.
     net.commit(&tx.clone().sign(&alice)).await.unwrap();
     let replay = Transaction {

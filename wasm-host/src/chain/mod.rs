@@ -301,8 +301,8 @@ impl Chain {
         let signer_id = parse_account(signer)?;
         let receiver_id = parse_account(receiver)?;
         let sir = signer_id == receiver_id;
-        let prepaid: Gas = actions.iter().map(Action::prepaid_gas).sum();
         let limit = self.fees.limits().max_total_prepaid_gas.as_gas();
+        let prepaid = Action::total_prepaid_gas(&actions).unwrap_or(Gas::MAX);
         if prepaid > limit {
             return Err(ChainError::TotalPrepaidGasExceeded {
                 gas: prepaid,
@@ -311,8 +311,12 @@ impl Chain {
         }
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
-        let deposits: Balance = actions.iter().map(Action::deposit).sum();
-        let cost = u128::from(send + exec + prepaid) * GAS_PRICE + deposits;
+        let cost = Action::total_deposit(&actions)
+            .and_then(|deposits| {
+                let gas = u128::from(send) + u128::from(exec) + u128::from(prepaid);
+                deposits.checked_add(gas * GAS_PRICE)
+            })
+            .ok_or(ChainError::CostOverflow)?;
         let account = self
             .accounts
             .get_mut(&signer_id)
