@@ -573,7 +573,7 @@ impl<E: External> Logic<E> {
         }
     }
 
-    fn pay_action(&mut self, fee: Fee, count: u64, sir: bool) -> Result<(), HostError> {
+    pub(super) fn pay_action(&mut self, fee: Fee, count: u64, sir: bool) -> Result<(), HostError> {
         let burn = self.fees.send(fee, sir).saturating_mul(count);
         let exec = self.fees.exec(fee).saturating_mul(count);
         self.gas.deduct(burn, burn.saturating_add(exec))

@@ -233,6 +233,63 @@ fn promise_results_and_yield_resume() {
 }
 
 #[test]
+fn yield_create_pays_the_callbacks_receipt_and_function_call_fees() {
+    use crate::fees::{Action as Fee, Ext};
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..2].copy_from_slice(b"cb");
+    mem[2..5].copy_from_slice(b"abc");
+    let gas = 1_000_000_000_000;
+    logic
+        .promise_yield_create(&mut mem, 2, 0, 3, 2, gas, 0, 5)
+        .unwrap();
+    let fees = Fees::default();
+    let bytes = 5;
+    let host = fees.ext(Ext::base)
+        + fees.ext(Ext::yield_create_base)
+        + 2 * fees.ext(Ext::read_memory_base)
+        + bytes * fees.ext(Ext::read_memory_byte)
+        + bytes * fees.ext(Ext::yield_create_byte)
+        + fees.ext(Ext::write_register_base)
+        + 32 * fees.ext(Ext::write_register_byte);
+    // nearcore: a new receipt to the same account with one data dependency, plus the function
+    // call's base and per-byte (method name and arguments) action fees.
+    let send = fees.send(Fee::new_action_receipt, true)
+        + fees.send(Fee::new_data_receipt_base, true)
+        + fees.exec(Fee::new_data_receipt_base)
+        + fees.send(Fee::function_call_base, true)
+        + bytes * fees.send(Fee::function_call_byte, true);
+    let exec = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::function_call_base)
+        + bytes * fees.exec(Fee::function_call_byte);
+    assert_eq!(logic.gas().burnt(), host + send);
+    assert_eq!(logic.gas().used(), host + send + exec + gas);
+}
+
+#[test]
+fn a_yield_resumed_by_the_call_that_created_it_gets_the_payload() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..2].copy_from_slice(b"cb");
+    logic
+        .promise_yield_create(&mut mem, 2, 0, 0, 0, 1_000_000_000_000, 0, 5)
+        .unwrap();
+    let data_id: CryptoHash = logic.registers.get(5).unwrap().try_into().unwrap();
+    mem[..32].copy_from_slice(&data_id);
+    mem[32..36].copy_from_slice(b"done");
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        1
+    );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        0
+    );
+    let (outcome, _) = logic.finish(false);
+    assert_eq!(outcome.resumes, vec![(data_id, b"done".to_vec())]);
+}
+
+#[test]
 fn gas_exhaustion_in_a_host_function() {
     let mut context = context(false);
     context.prepaid_gas = 1_000_000;
