@@ -160,6 +160,16 @@ impl Chain {
                 limit: limits.max_actions_per_receipt,
             });
         }
+        let deploys = actions
+            .iter()
+            .filter(|a| matches!(a, Action::DeployContract { .. }))
+            .count() as u64;
+        if deploys > limits.max_deploy_actions_per_receipt {
+            return Err(ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                number_of_deploy_actions: deploys,
+                limit: limits.max_deploy_actions_per_receipt,
+            });
+        }
         let delete_at = actions
             .iter()
             .position(|a| matches!(a, Action::DeleteAccount { .. }));

@@ -117,6 +117,13 @@ fn prepare_error_name(error: &PrepareError) -> &'static str {
         PrepareError::TooManyFunctions(_) => "TooManyFunctions",
         PrepareError::TooManyTables(_) => "TooManyTables",
         PrepareError::TableTooLarge(_) => "TooManyTableElements",
+        PrepareError::TooManyTypes { .. } => "TooManyTypes",
+        PrepareError::FunctionBodyTooLarge { .. } => "FunctionBodyTooLarge",
+        PrepareError::TooManyLocals { .. } => "TooManyLocals",
+        PrepareError::TooManyParamsInFunction { .. } => "TooManyParamsPerFunction",
+        PrepareError::TooManyParams { .. } => "TooManyParamsPerContract",
+        PrepareError::TooManyBlocksInFunction { .. } => "TooManyBlocksPerFunction",
+        PrepareError::TooManyBlocks { .. } => "TooManyBlocksPerContract",
     }
 }
 
