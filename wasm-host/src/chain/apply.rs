@@ -161,26 +161,35 @@ impl Chain {
             }
             Action::AddKey {
                 public_key,
-                nonce,
                 permission,
+                ..
             } => {
-                // NEAR starts a new key's nonce at its block's height times 10^6, so that a key
-                // deleted and added again cannot replay its old transactions.
-                let key = AccessKey {
-                    nonce: (*nonce).max((self.height - 1) * super::NONCE_RANGE_MULTIPLIER),
-                    permission: permission.clone(),
-                };
                 let info = applied.info.as_mut().expect("account checked above");
-                info.keys.insert(public_key.clone(), key);
-            }
-            Action::DeleteKey { public_key } => {
-                let info = applied.info.as_mut().expect("account checked above");
-                if info.keys.remove(public_key).is_none() {
-                    return Err(ActionError::DeleteKeyDoesNotExist {
+                if info.keys.contains_key(public_key) {
+                    return Err(ActionError::AddKeyAlreadyExists {
                         account: receiver.clone(),
                         public_key: public_key.clone(),
                     });
                 }
+                // NEAR ignores the nonce given and starts a new key's at its block's height times
+                // 10^6, so that a key deleted and added again cannot replay old transactions.
+                let key = AccessKey {
+                    nonce: (self.height - 1) * super::NONCE_RANGE_MULTIPLIER,
+                    permission: permission.clone(),
+                };
+                info.storage_usage += self.key_storage_bytes(public_key, &key);
+                info.keys.insert(public_key.clone(), key);
+            }
+            Action::DeleteKey { public_key } => {
+                let info = applied.info.as_mut().expect("account checked above");
+                let Some(key) = info.keys.remove(public_key) else {
+                    return Err(ActionError::DeleteKeyDoesNotExist {
+                        account: receiver.clone(),
+                        public_key: public_key.clone(),
+                    });
+                };
+                let bytes = self.key_storage_bytes(public_key, &key);
+                info.storage_usage = info.storage_usage.saturating_sub(bytes);
             }
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
@@ -456,6 +465,13 @@ impl Chain {
             }),
         };
         self.send(refund, &receipt.id);
+    }
+
+    /// Storage an access key uses, as NEAR counts it: the borsh-encoded public key and access
+    /// key, plus the per-record overhead.
+    pub(super) fn key_storage_bytes(&self, public_key: &[u8], key: &AccessKey) -> u64 {
+        let access_key = borsh::to_vec(key).expect("an access key serialises");
+        (public_key.len() + access_key.len()) as u64 + self.fees.storage_bytes_record()
     }
 
     fn burnt_gas_reward(&self, gas: u64, gas_price: u128) -> u128 {

@@ -201,13 +201,15 @@ impl Chain {
         key: &crate::tx::PublicKey,
     ) -> Result<AccountId, ChainError> {
         let id = self.create_account(id, balance)?;
-        let account = self.accounts.get_mut(&id).expect("just created");
         let access_key = AccessKey {
             nonce: 0,
             permission: crate::abi::AccessKeyPermission::FullAccess,
         };
-        account.info.keys.insert(key.to_bytes(), access_key);
-        account.info.storage_usage += self.fees.storage_bytes_record() + 33 + 9;
+        let key = key.to_bytes();
+        let bytes = self.key_storage_bytes(&key, &access_key);
+        let account = self.accounts.get_mut(&id).expect("just created");
+        account.info.storage_usage += bytes;
+        account.info.keys.insert(key, access_key);
         Ok(id)
     }
 

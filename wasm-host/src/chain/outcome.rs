@@ -18,6 +18,12 @@ pub enum ActionError {
     },
     #[error("account `{0}` has no contract code")]
     CodeDoesNotExist(AccountId),
+    #[error("access key already exists on `{account}`")]
+    AddKeyAlreadyExists {
+        account: AccountId,
+        /// The key, borsh-encoded.
+        public_key: Vec<u8>,
+    },
     #[error("access key does not exist on `{account}`")]
     DeleteKeyDoesNotExist {
         account: AccountId,

@@ -166,6 +166,13 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         ActionError::CodeDoesNotExist(id) => json!({"FunctionCallError": {
             "CompilationError": {"CodeDoesNotExist": {"account_id": id}},
         }}),
+        ActionError::AddKeyAlreadyExists {
+            account,
+            public_key,
+        } => json!({"AddKeyAlreadyExists": {
+            "account_id": account,
+            "public_key": public_key_text(public_key),
+        }}),
         ActionError::DeleteKeyDoesNotExist {
             account,
             public_key,
