@@ -14,6 +14,7 @@ mod overlay;
 mod persist;
 mod receipt;
 mod signed;
+mod view;
 
 pub use account::{AccessKey, Account, AccountInfo, Storage};
 pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
@@ -24,6 +25,7 @@ pub use outcome::{
 pub use overlay::StateOverlay;
 pub use persist::{Queues, StateChanges};
 pub use receipt::{ActionReceipt, Receipt, ReceiptKind};
+pub use view::PreparedView;
 
 use crate::abi::{AccountId, Action, Balance, CryptoHash, Gas, PromiseResult, VMContext};
 use crate::engine::Engine;
@@ -409,58 +411,6 @@ impl Chain {
     /// The outcome of a receipt.
     pub fn outcome(&self, receipt_id: &CryptoHash) -> Option<&ExecutionOutcome> {
         self.outcomes.get(receipt_id)
-    }
-
-    /// Calls a view method: no state changes, no promises, gas limited to `max_gas_burnt`.
-    pub fn view(
-        &self,
-        account: &str,
-        method: &str,
-        args: impl Into<Vec<u8>>,
-    ) -> Result<ViewResult, ChainError> {
-        let account_id = parse_account(account)?;
-        let state = self
-            .accounts
-            .get(&account_id)
-            .ok_or_else(|| ChainError::AccountNotFound(account_id.clone()))?;
-        let code = state
-            .info
-            .code
-            .clone()
-            .ok_or_else(|| ChainError::NoContract(account_id.clone()))?;
-        let context = VMContext {
-            input: Arc::new(args.into()),
-            account_balance: state.info.balance,
-            account_locked_balance: state.info.locked,
-            storage_usage: state.info.storage_usage,
-            view: true,
-            code_hash: state.info.code_hash,
-            ..self.block_context(&account_id)
-        };
-        let overlay = StateOverlay::new(state.storage.clone(), [0; 32], HashSet::new());
-        let run = self.engine.run(
-            state.info.code_hash,
-            &code,
-            method,
-            self.fees.clone(),
-            context,
-            overlay,
-        );
-        if let Some(error) = run.error {
-            return Err(ChainError::View {
-                account: account_id,
-                method: method.to_string(),
-                error: Box::new(error),
-            });
-        }
-        let result = match run.outcome.return_data {
-            crate::abi::ReturnData::Value(value) => value,
-            _ => Vec::new(),
-        };
-        Ok(ViewResult {
-            result,
-            logs: run.outcome.logs,
-        })
     }
 
     /// Produces `blocks` blocks.
