@@ -91,10 +91,6 @@ impl Chain {
                 }
                 let changes = overlay.into_changes();
                 self.commit_account(&receipt.receiver_id, applied.info.take(), changes);
-                let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
-                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
-                    account.info.balance += reward;
-                }
                 None
             }
             Err(error) => {
@@ -104,6 +100,12 @@ impl Chain {
                 Some((error, failed_action))
             }
         };
+        // As on NEAR, the contract earns its share of the gas its calls burnt whether the receipt
+        // succeeded or not, if the account still exists.
+        let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
+        if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
+            account.info.balance += reward;
+        }
         let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
         self.refund_gas(&receipt, action, unused);
         if status.is_some() {

@@ -313,11 +313,18 @@ impl<E: External> Logic<E> {
         let receiver_id = self.read_account_id(mem, receiver_id_len, receiver_id_ptr)?;
         let names = self.memory_or_register(mem, method_names_ptr, method_names_len)?;
         let names = String::from_utf8(names).map_err(|_| HostError::BadUtf8)?;
-        let method_names: Vec<String> = names
-            .split(',')
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-            .collect();
+        // As nearcore: no names means any method; otherwise none of them may be empty ("a,,b").
+        let method_names: Vec<String> = if names.is_empty() {
+            Vec::new()
+        } else {
+            names
+                .split(',')
+                .map(|name| match name {
+                    "" => Err(HostError::EmptyMethodName),
+                    name => Ok(name.to_string()),
+                })
+                .collect::<Result<_, _>>()?
+        };
         let name_bytes: u64 = method_names.iter().map(|n| n.len() as u64 + 1).sum();
         let (receipt, sir) = self.receipt_of(promise_idx)?;
         self.pay_action(Fee::add_function_call_key_base, 1, sir)?;
