@@ -121,7 +121,7 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
     let mut types: Vec<Option<(Vec<ValType>, Vec<ValType>)>> = Vec::new();
     let mut functions = 0u64;
     let mut tables = 0u32;
-    let mut tally = CodeTally::new(code_limits());
+    let mut tally = CodeTally::new(code_limits(), wasm.len() as u64);
     for payload in Parser::new(0).parse_all(wasm) {
         let invalid = |e: wasmparser::BinaryReaderError| PrepareError::Invalid(e.to_string());
         match payload.map_err(invalid)? {

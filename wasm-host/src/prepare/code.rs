@@ -1,5 +1,6 @@
-//! NEAR's limits on a contract's code (protocol 84 and later): function types, locals, parameters,
-//! body sizes and blocks, counted over the module as it is read.
+//! NEAR's limits on a contract's code (protocol 84 and later): function types, locals (also at
+//! most one per `min_contract_size_per_local` bytes of code, protocol 87), parameters, body sizes
+//! and blocks, counted over the module as it is read.
 
 use super::PrepareError;
 use near_parameters::vm::LimitConfig;
@@ -10,6 +11,7 @@ use wasmparser::{FunctionBody, Operator};
 pub(super) struct CodeLimits {
     types: u64,
     locals: u64,
+    contract_size_per_local: Option<u64>,
     function_body_size: u64,
     params_per_function: u64,
     params_per_contract: u64,
@@ -23,6 +25,7 @@ impl CodeLimits {
         Self {
             types: limit(config.max_types_per_contract),
             locals: limit(config.max_locals_per_contract),
+            contract_size_per_local: config.min_contract_size_per_local.filter(|&n| n > 0),
             function_body_size: limit(config.max_function_body_size),
             params_per_function: limit(config.max_params_per_function),
             params_per_contract: limit(config.max_params_per_contract),
@@ -35,6 +38,8 @@ impl CodeLimits {
 /// Running totals of one module against [`CodeLimits`].
 pub(super) struct CodeTally<'a> {
     limits: &'a CodeLimits,
+    /// Locals allowed for a contract of this size.
+    local_limit: u64,
     locals: u64,
     params: u64,
     blocks: u64,
@@ -44,9 +49,14 @@ pub(super) struct CodeTally<'a> {
 }
 
 impl<'a> CodeTally<'a> {
-    pub(super) fn new(limits: &'a CodeLimits) -> Self {
+    /// Tallies a contract of `code_len` bytes.
+    pub(super) fn new(limits: &'a CodeLimits, code_len: u64) -> Self {
+        let by_size = limits
+            .contract_size_per_local
+            .map_or(u64::MAX, |bytes| code_len / bytes);
         Self {
             limits,
+            local_limit: limits.locals.min(by_size),
             locals: 0,
             params: 0,
             blocks: 0,
@@ -105,7 +115,7 @@ impl<'a> CodeTally<'a> {
             let (count, _) = local.map_err(invalid)?;
             self.locals = self.locals.saturating_add(u64::from(count));
         }
-        let limit = self.limits.locals;
+        let limit = self.local_limit;
         if self.locals > limit {
             let count = self.locals;
             return Err(PrepareError::TooManyLocals { count, limit });

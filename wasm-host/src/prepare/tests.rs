@@ -99,7 +99,18 @@ fn limits() {
 /// A module of `functions`, each `(type, locals, body)`: the type an index into `types`
 /// (parameter counts, all i32), the locals a count of i32s, the body its instructions before `end`.
 fn module(types: &[u32], functions: &[(u32, u32, &[wasm_encoder::Instruction<'_>])]) -> Vec<u8> {
-    use wasm_encoder::{CodeSection, Function, FunctionSection, Module, TypeSection, ValType};
+    padded_module(types, functions, 0)
+}
+
+/// [`module`] with a custom section of `padding` bytes.
+fn padded_module(
+    types: &[u32],
+    functions: &[(u32, u32, &[wasm_encoder::Instruction<'_>])],
+    padding: usize,
+) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, CustomSection, Function, FunctionSection, Module, TypeSection, ValType,
+    };
     let mut type_section = TypeSection::new();
     for &params in types {
         type_section
@@ -124,6 +135,13 @@ fn module(types: &[u32], functions: &[(u32, u32, &[wasm_encoder::Instruction<'_>
         module.section(&function_section);
         module.section(&code);
     }
+    if padding > 0 {
+        let data = vec![0; padding];
+        module.section(&CustomSection {
+            name: "padding".into(),
+            data: data.into(),
+        });
+    }
     module.finish()
 }
 
@@ -135,6 +153,7 @@ fn code_limits_come_from_the_protocols_limit_table() {
     assert_eq!(limits.max_types_per_contract, Some(1024));
     assert_eq!(limits.max_function_body_size, Some(196_608));
     assert_eq!(limits.max_locals_per_contract, Some(1_000_000));
+    assert_eq!(limits.min_contract_size_per_local, Some(2));
     assert_eq!(limits.max_params_per_function, Some(64));
     assert_eq!(limits.max_params_per_contract, Some(50_000));
     assert_eq!(limits.max_blocks_per_function, Some(5_000));
@@ -182,14 +201,32 @@ fn function_body_size_limit() {
 
 #[test]
 fn locals_limit_counts_the_whole_contract() {
-    // wasmparser allows 50,000 locals per function, so spread them over functions.
+    // wasmparser allows 50,000 locals per function, so spread them over functions; pad the
+    // contract to 2.5 MB so that the per-size limit (one local per 2 bytes) allows more.
     let functions = |count: usize| vec![(0, 50_000, &[][..]); count];
-    assert!(prepare(&module(&[0], &functions(20))).is_ok());
+    assert!(prepare(&padded_module(&[0], &functions(20), 2_500_000)).is_ok());
     assert_eq!(
-        prepare(&module(&[0], &functions(21))),
+        prepare(&padded_module(&[0], &functions(21), 2_500_000)),
         Err(PrepareError::TooManyLocals {
             count: 1_050_000,
             limit: 1_000_000
+        })
+    );
+}
+
+#[test]
+fn locals_are_limited_to_one_per_two_bytes_of_code() {
+    let code = padded_module(&[0], &[(0, 50_000, &[])], 100_000);
+    let limit = code.len() as u64 / 2;
+    assert!(prepare(&code).is_ok());
+    let code = padded_module(&[0], &[(0, 50_000, &[])], 90_000);
+    let limit_small = code.len() as u64 / 2;
+    assert!(limit_small < 50_000 && 50_000 <= limit);
+    assert_eq!(
+        prepare(&code),
+        Err(PrepareError::TooManyLocals {
+            count: 50_000,
+            limit: limit_small
         })
     );
 }
