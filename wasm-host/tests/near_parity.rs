@@ -5,6 +5,7 @@ use wasm_host::abi::HostError;
 use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
+use wasm_host::tx::ActionsValidationError;
 
 fn chain_with_contract(wat: &str) -> Chain {
     let mut chain = Chain::new();
@@ -105,4 +106,47 @@ fn an_empty_name_in_a_keys_method_list_fails_the_call() {
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
     let keys = &chain.account("c.test").unwrap().keys;
     assert_eq!(keys.len(), 1);
+}
+
+#[test]
+fn a_call_creating_an_invalid_receipt_fails() {
+    // `go` creates a receipt to c.test with `deploys` deploy-contract actions.
+    let contract = |deploys: u32| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_deploy_contract"
+                (func $deploy (param i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "\00asm\01\00\00\00")
+            (func (export "go") (local $p i64) (local $i i32)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                (loop $more
+                    (call $deploy (local.get $p) (i64.const 8) (i64.const 16))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $more (i32.lt_u (local.get $i) (i32.const {deploys})))))
+            (func (export "noop")))"#
+        )
+    };
+    let mut chain = chain_with_contract(&contract(11));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                number_of_deploy_actions: 11,
+                limit: 10
+            }
+        ))
+    );
+    assert_eq!(result.receipts.len(), 2, "the call and its refund only");
+
+    let mut chain = chain_with_contract(&contract(10));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
 }

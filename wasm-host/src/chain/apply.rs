@@ -6,6 +6,7 @@ use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
+use super::validate::validate_new_receipt;
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
@@ -280,6 +281,10 @@ impl Chain {
         applied.gas_used += outcome.used_gas;
         if let Some(error) = run.error {
             return Err(ActionError::FunctionCall(error));
+        }
+        for spec in &outcome.receipts {
+            validate_new_receipt(self.fees.limits(), &spec.actions)
+                .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;
         info.storage_usage = outcome.storage_usage;

@@ -14,6 +14,7 @@ mod overlay;
 mod persist;
 mod receipt;
 mod signed;
+mod validate;
 mod view;
 
 pub use account::{AccessKey, Account, AccountInfo, Storage};

@@ -38,6 +38,8 @@ pub enum ActionError {
     },
     #[error("{0}")]
     FunctionCall(#[from] FunctionCallError),
+    #[error("the call created an invalid receipt: {0}")]
+    NewReceiptValidation(crate::tx::ActionsValidationError),
 }
 
 /// How a receipt ended.

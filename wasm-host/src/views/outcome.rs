@@ -191,6 +191,9 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         ActionError::FunctionCall(error) => {
             json!({"FunctionCallError": function_call_error_view(error)})
         }
+        ActionError::NewReceiptValidation(error) => {
+            json!({"NewReceiptValidationError": {"ActionsValidation": error}})
+        }
     };
     json!({"ActionError": {"index": index, "kind": kind}})
 }
