@@ -89,3 +89,27 @@ fn deposits_whose_sum_overflows_are_refused() {
     ));
     assert_eq!(chain.balance("alice.test"), 100 * ONE_NEAR);
 }
+
+#[test]
+fn a_gas_refund_to_a_signer_that_deleted_itself_settles() {
+    let mut chain = chain_with_contract(r#"(module (func (export "noop")))"#);
+    let call = Action::FunctionCall {
+        method_name: "noop".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas: 10 * TGAS,
+    };
+    let delete = Action::DeleteAccount {
+        beneficiary_id: "alice.test".parse().unwrap(),
+    };
+    let alice = chain.balance("alice.test");
+    let result = chain
+        .execute("c.test", "c.test", vec![call, delete])
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("c.test").is_none());
+    // The balance went to the beneficiary; the unused gas, refunded to the deleted signer, is
+    // burnt.
+    assert!(chain.balance("alice.test") > alice);
+    assert!(!chain.has_pending_work());
+}
