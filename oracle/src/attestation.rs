@@ -13,11 +13,13 @@ use thiserror::Error;
 #[error("journaled digest `{0}` is not 64 hex characters")]
 pub struct BadDigest(String);
 
-/// Where the attestation is valid: one oracle contract on one chain.
+/// Where and as whom the attestation is valid: one oracle contract on one chain, signed as
+/// this node's account (the contract refuses it as anyone else's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     pub chain_id: String,
     pub oracle_contract: String,
+    pub node: String,
 }
 
 /// Signs `computed` for request `request_id` of `model_id`. With `bad_signature` (fault
@@ -38,6 +40,7 @@ pub fn attest(
         chain_id: deployment.chain_id.clone(),
         oracle_contract: deployment.oracle_contract.clone(),
         request_id,
+        node: deployment.node.clone(),
         model_id,
         result_digest,
         output_hash: digest(&computed.output_hash)?,
@@ -83,6 +86,7 @@ mod tests {
         Deployment {
             chain_id: "localnet".into(),
             oracle_contract: "oracle.test".into(),
+            node: "node0.test".into(),
         }
     }
 
@@ -91,6 +95,7 @@ mod tests {
             chain_id: "localnet".into(),
             oracle_contract: "oracle.test".into(),
             request_id: args.request_id,
+            node: "node0.test".into(),
             model_id,
             result_digest: args.result_digest,
             output_hash: Digest32(Sha256::digest(args.output.as_bytes()).into()),
@@ -112,6 +117,16 @@ mod tests {
         assert!(sdk::attest::verify(
             &key.public_key(),
             &message,
+            &signature(&good)
+        ));
+
+        let as_another_node = AttestationMessage {
+            node: "node1.test".into(),
+            ..message.clone()
+        };
+        assert!(!sdk::attest::verify(
+            &key.public_key(),
+            &as_another_node,
             &signature(&good)
         ));
 

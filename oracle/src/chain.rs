@@ -64,6 +64,11 @@ impl OracleChain {
         self.signer.rpc()
     }
 
+    /// The account key transactions are signed with.
+    pub fn public_key(&self) -> sdk::keys::PublicKey {
+        self.signer.public_key()
+    }
+
     pub fn account(&self) -> &str {
         self.signer.account_id().as_str()
     }
@@ -136,6 +141,12 @@ impl OracleChain {
             deposit: 0,
         }));
         self.signer.sign(&self.contract, vec![action]).await
+    }
+
+    /// The chain refused a transaction because the key's nonce is already `ak_nonce`: sign the
+    /// next one after it.
+    pub async fn observe_nonce(&self, ak_nonce: u64) {
+        self.signer.observe_nonce(ak_nonce).await;
     }
 
     /// Sends `signed` (again, if it was sent before: the same bytes run once) and waits for its

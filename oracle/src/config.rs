@@ -11,6 +11,11 @@ use thiserror::Error;
 pub const CONFIG_FILE: &str = "config.toml";
 /// Prefix of the environment variables that override options.
 pub const ENV_PREFIX: &str = "ORACLE_NODE_";
+/// Most requests one `list_pending_requests` page returns: the oracle contract's `MAX_PAGE`
+/// (contract/oracle/src/models.rs). A larger `page_size` would read short pages as the end.
+pub const MAX_PAGE_SIZE: u32 = 200;
+/// Most gas a NEAR function call may attach, in TGas.
+pub const MAX_ATTESTATION_TGAS: u64 = 300;
 /// Environment variables with the prefix that are not options (read by the command line).
 const NOT_OPTIONS: [&str; 2] = ["HOME", "LOG"];
 
@@ -53,7 +58,8 @@ pub struct NodeConfig {
     /// Default: "keys/account.json".
     #[serde(default = "default_account_key")]
     pub account_key: PathBuf,
-    /// The ed25519 key that signs attestations (kept apart from the account key).
+    /// The ed25519 key that signs attestations (kept apart from the account key: it may not be
+    /// the same file).
     /// Default: "keys/attestation.json".
     #[serde(default = "default_attestation_key")]
     pub attestation_key: PathBuf,
@@ -63,13 +69,18 @@ pub struct NodeConfig {
     /// The job journal (an embedded database). Default: "journal.redb".
     #[serde(default = "default_journal")]
     pub journal: PathBuf,
+    /// Hours a finished job stays in the journal before it is pruned, at least 1 (far longer
+    /// than a request stays open, so a pruned request is never accepted again). Default: 168.
+    #[serde(default = "default_journal_retention_hours")]
+    pub journal_retention_hours: u64,
     /// Address of the HTTP server with /metrics and /health. Default: "127.0.0.1:9100".
     #[serde(default = "default_http_addr")]
     pub http_addr: String,
     /// Milliseconds between two looks at the pending requests. Default: 1000.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
-    /// Requests read per `list_pending_requests` page. Default: 50.
+    /// Requests read per `list_pending_requests` page, 1 to 200 (the contract's largest page).
+    /// Default: 50.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
     /// Most jobs accepted and not finished at once; the watcher accepts no more. Default: 32.
@@ -89,13 +100,13 @@ pub struct NodeConfig {
     /// Milliseconds the first request of a batch waits for company. Default: 20.
     #[serde(default = "default_batch_window_ms")]
     pub batch_window_ms: u64,
-    /// Gas attached to `submit_attestation`, in TGas. Default: 100.
+    /// Gas attached to `submit_attestation`, in TGas, 1 to 300. Default: 100.
     #[serde(default = "default_attestation_tgas")]
     pub attestation_tgas: u64,
     /// Attempts per RPC call across the endpoints before it counts as failed. Default: 4.
     #[serde(default = "default_rpc_attempts")]
     pub rpc_attempts: u32,
-    /// Seconds one RPC request may take. Default: 20.
+    /// Seconds one RPC request may take, at least 1. Default: 20.
     #[serde(default = "default_rpc_timeout_secs")]
     pub rpc_timeout_secs: u64,
     /// Test-only misbehaviour; everything off by default.
@@ -148,6 +159,9 @@ fn default_attestation_key() -> PathBuf {
 }
 fn default_journal() -> PathBuf {
     "journal.redb".into()
+}
+fn default_journal_retention_hours() -> u64 {
+    168
 }
 fn default_http_addr() -> String {
     "127.0.0.1:9100".into()
@@ -229,6 +243,27 @@ impl NodeConfig {
         }
         if self.max_in_flight == 0 || self.max_batch == 0 || self.rpc_attempts == 0 {
             return invalid("max_in_flight, max_batch and rpc_attempts must be at least 1");
+        }
+        if self.page_size > MAX_PAGE_SIZE {
+            return invalid(&format!(
+                "page_size {} is above {MAX_PAGE_SIZE}, the most the oracle contract returns per page",
+                self.page_size
+            ));
+        }
+        if !(1..=MAX_ATTESTATION_TGAS).contains(&self.attestation_tgas) {
+            return invalid(&format!(
+                "attestation_tgas {} is not between 1 and {MAX_ATTESTATION_TGAS}",
+                self.attestation_tgas
+            ));
+        }
+        if self.rpc_timeout_secs == 0 || self.journal_retention_hours == 0 {
+            return invalid("rpc_timeout_secs and journal_retention_hours must be at least 1");
+        }
+        if self.attestation_key == self.account_key {
+            return invalid(
+                "attestation_key and account_key are the same file: attestations are signed with \
+                 a key of their own (oracle-node init writes one)",
+            );
         }
         if let Err(message) = crate::engine::EngineDevice::from_name(&self.kernels) {
             return invalid(&message);
@@ -412,6 +447,26 @@ mod tests {
         assert_eq!(config.rpc_urls, vec!["http://a:1", "http://b:2"]);
         assert!(config.fault_injection.corrupt_output);
         assert_eq!(config.fault_injection.crash_after, Some(CrashPoint::Submit));
+    }
+
+    #[test]
+    fn out_of_bounds_options_are_refused() {
+        for (option, expected) in [
+            ("page_size = 201", "page_size 201 is above 200"),
+            ("attestation_tgas = 0", "attestation_tgas 0"),
+            ("attestation_tgas = 300000000", "attestation_tgas 300000000"),
+            ("rpc_timeout_secs = 0", "rpc_timeout_secs"),
+            ("journal_retention_hours = 0", "journal_retention_hours"),
+            ("attestation_key = \"keys/account.json\"", "the same file"),
+        ] {
+            let home = home_with(&format!("account_id = \"a.test\"\n{option}\n"));
+            let err = NodeConfig::load_with_env(home.path(), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{option}: {err}");
+        }
+        let home = home_with("account_id = \"a.test\"\npage_size = 200\nattestation_tgas = 300\n");
+        NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Starting and stopping the node: keys, chain client, engine, journal, HTTP server and the
 //! pipeline; graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let the jobs in hand
-//! finish their journal writes).
+//! finish their journal writes). Before any work it checks the node's registration
+//! (`startup`); a fatal error later (the journal fails, the pipeline dies) stops the node and
+//! is returned, so the process exits non-zero instead of idling with a healthy `/health`.
 
 use crate::attestation::Deployment;
 use crate::chain::OracleChain;
@@ -9,29 +11,35 @@ use crate::journal::Journal;
 use crate::metrics::{Health, Metrics};
 use crate::pipeline::{self, Context, Stop};
 use crate::worker::{BatchPolicy, EngineWorker};
-use crate::{engine, http};
-use anyhow::{bail, Context as _, Result};
+use crate::{engine, http, startup};
+use anyhow::{anyhow, bail, Context as _, Result};
 use sdk::keys::Credentials;
-use sdk::rpc::{NearRpc, RetryPolicy};
+use sdk::rpc::{ChainStatus, NearRpc, RetryPolicy};
 use sdk::signer::Signer;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{info, warn};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
 
 /// File in the node's home where `run` writes the HTTP server's bound address.
 pub const HTTP_ADDR_FILE: &str = "http.addr";
 /// How long a stopping node waits for the jobs in hand.
 const GRACE: Duration = Duration::from_secs(30);
 
-/// The chain client the config describes: the account's signer over the RPC endpoints.
-pub fn connect(home: &Path, config: &NodeConfig) -> Result<OracleChain> {
-    let policy = RetryPolicy {
+/// The RPC retry policy the config describes.
+fn retry_policy(config: &NodeConfig) -> RetryPolicy {
+    RetryPolicy {
         attempts: config.rpc_attempts,
         request_timeout: Duration::from_secs(config.rpc_timeout_secs),
         ..RetryPolicy::default()
-    };
-    let rpc = NearRpc::new(config.rpc_urls.clone(), policy)?;
+    }
+}
+
+/// The chain client the config describes: the account's signer over the RPC endpoints.
+pub fn connect(home: &Path, config: &NodeConfig) -> Result<OracleChain> {
+    let rpc = NearRpc::new(config.rpc_urls.clone(), retry_policy(config))?;
     let key_path = NodeConfig::path_in(home, &config.account_key);
     let signer = Signer::from_credentials_file(rpc, &key_path)
         .with_context(|| format!("reading the account key {}", key_path.display()))?;
@@ -62,34 +70,80 @@ fn announce_faults(config: &NodeConfig) {
 
 /// Runs the node in `home` until SIGTERM or Ctrl-C.
 pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
+    run_until(home, config, stop_signal()).await
+}
+
+/// Waits for the chain; `None` if the node was stopped first.
+async fn wait_for_chain(chain: &OracleChain, stop: &Stop) -> Option<ChainStatus> {
+    loop {
+        match chain.status().await {
+            Ok(status) => return Some(status),
+            Err(error) => {
+                warn!(%error, "waiting for the chain");
+                if !stop.sleep(Duration::from_secs(1)).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the node in `home` until `shutdown` resolves (a clean stop) or a fatal error stops it
+/// (returned as the error: the process exits non-zero).
+pub async fn run_until(
+    home: &Path,
+    config: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     announce_faults(&config);
     let chain = connect(home, &config)?;
     let (_, attestation_key) =
         Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
+    if attestation_key.public_key() == chain.public_key() {
+        warn!(
+            "the attestation key is the account key: keep them apart (oracle-node init writes two)"
+        );
+    }
     let stop = Stop::default();
     tokio::spawn({
         let stop = stop.clone();
         async move {
-            stop_signal().await;
+            shutdown.await;
             info!("stopping: no new jobs; finishing the ones in hand");
             stop.stop();
         }
     });
-    let chain_id = loop {
-        match chain.status().await {
-            Ok(status) => break status.chain_id,
-            Err(error) => {
-                warn!(%error, "waiting for the chain");
+    let Some(status) = wait_for_chain(&chain, &stop).await else {
+        return Ok(());
+    };
+    let chain_id = match startup::common_chain_id(&config.rpc_urls, &retry_policy(&config)).await? {
+        Some(chain_id) => chain_id,
+        None => status.chain_id,
+    };
+    let node = loop {
+        match chain.get_node(&config.account_id).await {
+            Ok(node) => break node,
+            Err(error) if pipeline::is_transient(&error) => {
+                warn!(%error, "waiting for the chain to read this node's registration");
                 if !stop.sleep(Duration::from_secs(1)).await {
                     return Ok(());
                 }
             }
+            Err(error) => return Err(error).context("reading this node's registration"),
         }
     };
+    let node = startup::check_registration(
+        node.as_ref(),
+        &config.account_id,
+        &config.oracle_contract,
+        &attestation_key.public_key(),
+    )?
+    .clone();
     let (engine, model_id) = {
         let (home, config) = (home.to_path_buf(), config.clone());
         tokio::task::spawn_blocking(move || engine::load(&home, &config)).await??
     };
+    startup::check_model(&node, model_id)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     let worker = {
@@ -115,15 +169,18 @@ pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
         Journal::open(&journal_path)
             .with_context(|| format!("opening the journal {}", journal_path.display()))?,
     );
+    // The server outlives the pipeline, so /health reports a failing node until it exits.
+    let server_stop = Stop::default();
     let shared = http::Shared {
         account_id: config.account_id.clone(),
         journal: journal.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
+        stop: stop.clone(),
     };
     let (addr, server) = http::bind(&config.http_addr, shared, {
-        let stop = stop.clone();
-        async move { stop.stopped().await }
+        let server_stop = server_stop.clone();
+        async move { server_stop.stopped().await }
     })
     .await
     .with_context(|| format!("binding the HTTP server to {}", config.http_addr))?;
@@ -140,11 +197,12 @@ pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
     let deployment = Deployment {
         chain_id,
         oracle_contract: config.oracle_contract.clone(),
+        node: config.account_id.clone(),
     };
     let ctx = Arc::new(Context::new(
         config,
         chain,
-        journal,
+        journal.clone(),
         attestation_key,
         deployment,
         model_id,
@@ -153,15 +211,53 @@ pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
         health,
         stop.clone(),
     ));
-    let pipeline = tokio::spawn(pipeline::run(ctx));
-    stop.stopped().await;
-    match tokio::time::timeout(GRACE, pipeline).await {
-        Ok(result) => result??,
-        Err(_) => warn!("jobs still running after {GRACE:?}; the journal resumes them"),
-    }
+    let ended = supervise(tokio::spawn(pipeline::run(ctx)), &stop).await;
+    server_stop.stop();
     let _ = server.await;
-    info!("stopped");
-    Ok(())
+    if let Err(error) = ended {
+        stop.fail(format_args!("{error:#}"));
+    }
+    match stop.failure() {
+        Some(failure) => {
+            error!(%failure, "stopped on a fatal error");
+            Err(anyhow!("the node stopped on a fatal error: {failure}"))
+        }
+        None => {
+            info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Waits for the pipeline: until the stop signal (then at most [`GRACE`] for the jobs in hand),
+/// or until it ends by itself, which is an error — a node without its pipeline must not sit
+/// idle and look healthy.
+async fn supervise(mut pipeline: JoinHandle<Result<()>>, stop: &Stop) -> Result<()> {
+    let ended = tokio::select! {
+        _ = stop.stopped() => None,
+        ended = &mut pipeline => Some(ended),
+    };
+    let ended = match ended {
+        Some(ended) if !stop.is_stopped() => {
+            return match ended {
+                Ok(Ok(())) => Err(anyhow!("the pipeline ended while the node was running")),
+                Ok(Err(error)) => Err(error.context("the pipeline failed")),
+                Err(join) => Err(anyhow!("the pipeline died: {join}")),
+            };
+        }
+        Some(ended) => ended,
+        None => match tokio::time::timeout(GRACE, pipeline).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                warn!("jobs still running after {GRACE:?}; the journal resumes them");
+                return Ok(());
+            }
+        },
+    };
+    match ended {
+        Ok(result) => result,
+        Err(join) => Err(anyhow!("the pipeline died: {join}")),
+    }
 }
 
 async fn stop_signal() {

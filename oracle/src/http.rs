@@ -1,10 +1,14 @@
 //! The node's HTTP server: `/metrics` (Prometheus text), `/health` (JSON: ok or degraded, last
-//! block seen, RPC reachable, queue depth) and `/jobs` (the journal, JSON).
+//! block seen, RPC reachable, queue depth, the fatal error a failing node stops on), `/jobs`
+//! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`) and
+//! `/jobs/counts` (jobs by state).
 
 use crate::journal::Journal;
 use crate::metrics::{Health, Metrics};
-use axum::extract::State;
+use crate::pipeline::Stop;
+use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -20,6 +24,8 @@ pub struct Shared {
     pub journal: Arc<Journal>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// The node's stop signal, whose fatal error `/health` reports.
+    pub stop: Stop,
 }
 
 pub fn router(shared: Shared) -> Router {
@@ -27,6 +33,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .route("/jobs", get(jobs))
+        .route("/jobs/counts", get(job_counts))
         .with_state(shared)
 }
 
@@ -54,13 +61,70 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
 }
 
 async fn health(State(shared): State<Shared>) -> impl IntoResponse {
-    json(&shared.health.report(&shared.account_id))
+    json(
+        &shared
+            .health
+            .report(&shared.account_id, shared.stop.failure()),
+    )
 }
 
-async fn jobs(State(shared): State<Shared>) -> impl IntoResponse {
-    match shared.journal.jobs() {
-        Ok(jobs) => json(&jobs).into_response(),
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+/// Jobs per `/jobs` page unless `limit` says otherwise, and the most it may say.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// A `/jobs` page: request ids above `after`, at most `limit` of them.
+#[derive(Debug, PartialEq, Eq)]
+struct Page {
+    after: Option<u64>,
+    limit: usize,
+}
+
+impl Page {
+    /// Reads `after=<u64>&limit=<n>` (both optional).
+    fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut page = Page {
+            after: None,
+            limit: DEFAULT_PAGE,
+        };
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = |what: &str| {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("{what} must be a whole number, got `{value}`"))
+            };
+            match key {
+                "after" => page.after = Some(number("after")?),
+                "limit" => page.limit = (number("limit")? as usize).clamp(1, MAX_PAGE),
+                other => return Err(format!("unknown parameter `{other}` (after, limit)")),
+            }
+        }
+        Ok(page)
+    }
+}
+
+async fn jobs(State(shared): State<Shared>, RawQuery(query): RawQuery) -> impl IntoResponse {
+    let page = match Page::parse(query.as_deref()) {
+        Ok(page) => page,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let journal = shared.journal.clone();
+    let read = tokio::task::spawn_blocking(move || journal.jobs_page(page.after, page.limit));
+    match read.await {
+        Ok(Ok(jobs)) => json(&jobs).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn job_counts(State(shared): State<Shared>) -> impl IntoResponse {
+    match shared.journal.counts() {
+        Ok(counts) => json(&counts).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
@@ -69,4 +133,30 @@ fn json(value: &impl serde::Serialize) -> impl IntoResponse {
         [(CONTENT_TYPE, "application/json")],
         serde_json::to_string(value).expect("views serialise"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_pages_are_read_from_the_query() {
+        assert_eq!(
+            Page::parse(None),
+            Ok(Page {
+                after: None,
+                limit: DEFAULT_PAGE
+            })
+        );
+        assert_eq!(
+            Page::parse(Some("after=41&limit=5")),
+            Ok(Page {
+                after: Some(41),
+                limit: 5
+            })
+        );
+        assert_eq!(Page::parse(Some("limit=999999")).unwrap().limit, MAX_PAGE);
+        assert!(Page::parse(Some("after=x")).unwrap_err().contains("after"));
+        assert!(Page::parse(Some("from=3")).unwrap_err().contains("from"));
+    }
 }

@@ -1,15 +1,28 @@
 //! The node's journal: every job it accepted and how far it got, in an embedded database. Each
 //! change is one durable transaction, so after a crash (kill -9 at any point) the node knows
 //! which jobs to compute, which to submit and which are finished — nothing lost, nothing done
-//! twice.
+//! twice. Counts by state are kept with every change (reading them costs nothing), and finished
+//! jobs are indexed by when they finished, so those past the retention can be pruned.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+/// Jobs by [`JobState::count_key`], updated in the same transaction as the job.
+const COUNTS: TableDefinition<&str, u64> = TableDefinition::new("counts");
+/// Finished jobs by `(finished at, unix seconds; request id)`: what pruning reads.
+const FINISHED: TableDefinition<(u64, u64), ()> = TableDefinition::new("finished");
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 #[derive(Debug, Error)]
 pub enum JournalError {
@@ -89,6 +102,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// What the journal counts this state as: its name, and for a finished job how it ended
+    /// (`finished (attested)`, `finished (late)`, ...).
+    pub fn count_key(&self) -> String {
+        match self {
+            JobState::Finished(finished) => format!("finished ({})", finished.label()),
+            other => other.name().to_string(),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             JobState::Accepted => "accepted",
@@ -108,6 +130,9 @@ pub struct Job {
     /// The result digest this node computed (kept once the job finishes).
     #[serde(default)]
     pub result_digest: Option<String>,
+    /// When the job finished (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
 }
 
 /// The journal database.
@@ -116,14 +141,39 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path`. A journal written before counts and the
+    /// finished index existed gets them now (its finished jobs count as finished now).
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(db_error)?;
         }
         let db = Database::create(path).map_err(db_error)?;
         let tx = db.begin_write().map_err(db_error)?;
-        tx.open_table(JOBS).map_err(db_error)?;
+        {
+            let mut jobs = tx.open_table(JOBS).map_err(db_error)?;
+            let mut counts = tx.open_table(COUNTS).map_err(db_error)?;
+            let mut finished = tx.open_table(FINISHED).map_err(db_error)?;
+            if counts.is_empty().map_err(db_error)? && !jobs.is_empty().map_err(db_error)? {
+                let now = unix_now();
+                let mut stamped = Vec::new();
+                for entry in jobs.iter().map_err(db_error)? {
+                    let (key, value) = entry.map_err(db_error)?;
+                    let mut job = decode(key.value(), value.value())?;
+                    count(&mut counts, &job.state.count_key(), 1)?;
+                    if matches!(job.state, JobState::Finished(_)) && job.finished_at.is_none() {
+                        job.finished_at = Some(now);
+                        stamped.push(job);
+                    }
+                }
+                for job in stamped {
+                    jobs.insert(job.request_id, encode(&job).as_slice())
+                        .map_err(db_error)?;
+                    finished
+                        .insert((now, job.request_id), ())
+                        .map_err(db_error)?;
+                }
+            }
+        }
         tx.commit().map_err(db_error)?;
         Ok(Self { db })
     }
@@ -141,10 +191,13 @@ impl Journal {
                     model_id: model_id.to_string(),
                     state: JobState::Accepted,
                     result_digest: None,
+                    finished_at: None,
                 };
                 table
                     .insert(request_id, encode(&job).as_slice())
                     .map_err(db_error)?;
+                let mut counts = tx.open_table(COUNTS).map_err(db_error)?;
+                count(&mut counts, &job.state.count_key(), 1)?;
                 true
             }
         };
@@ -216,25 +269,68 @@ impl Journal {
             .collect())
     }
 
-    /// Number of jobs in each state.
-    pub fn counts(&self) -> Result<BTreeMap<&'static str, u64>, JournalError> {
+    /// Number of jobs by [`JobState::count_key`] (finished ones by how they ended).
+    pub fn counts(&self) -> Result<BTreeMap<String, u64>, JournalError> {
+        let tx = self.db.begin_read().map_err(db_error)?;
+        let table = tx.open_table(COUNTS).map_err(db_error)?;
         let mut counts = BTreeMap::new();
-        for job in self.jobs()? {
-            *counts.entry(job.state.name()).or_insert(0) += 1;
+        for entry in table.iter().map_err(db_error)? {
+            let (key, value) = entry.map_err(db_error)?;
+            if value.value() > 0 {
+                counts.insert(key.value().to_string(), value.value());
+            }
         }
         Ok(counts)
     }
 
     /// Every job, by request id.
     pub fn jobs(&self) -> Result<Vec<Job>, JournalError> {
+        self.jobs_page(None, usize::MAX)
+    }
+
+    /// At most `limit` jobs with request ids above `after`, by request id.
+    pub fn jobs_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<Job>, JournalError> {
         let tx = self.db.begin_read().map_err(db_error)?;
         let table = tx.open_table(JOBS).map_err(db_error)?;
+        let first = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(after) => after + 1,
+        };
         let mut jobs = Vec::new();
-        for entry in table.iter().map_err(db_error)? {
+        for entry in table.range(first..).map_err(db_error)?.take(limit) {
             let (key, value) = entry.map_err(db_error)?;
             jobs.push(decode(key.value(), value.value())?);
         }
         Ok(jobs)
+    }
+
+    /// Deletes the jobs that finished before `cutoff` (unix seconds); returns how many. Their
+    /// requests are over long since, so no watcher accepts them again.
+    pub fn prune_finished_before(&self, cutoff: u64) -> Result<usize, JournalError> {
+        let tx = self.db.begin_write().map_err(db_error)?;
+        let pruned = {
+            let mut finished = tx.open_table(FINISHED).map_err(db_error)?;
+            let mut jobs = tx.open_table(JOBS).map_err(db_error)?;
+            let mut counts = tx.open_table(COUNTS).map_err(db_error)?;
+            let old: Vec<(u64, u64)> = finished
+                .range(..(cutoff, 0))
+                .map_err(db_error)?
+                .map(|entry| entry.map(|(key, _)| key.value()))
+                .collect::<Result<_, _>>()
+                .map_err(db_error)?;
+            for &(at, request_id) in &old {
+                finished.remove((at, request_id)).map_err(db_error)?;
+                let removed = jobs.remove(request_id).map_err(db_error)?;
+                if let Some(value) = removed {
+                    let job = decode(request_id, value.value())?;
+                    count(&mut counts, &job.state.count_key(), -1)?;
+                }
+            }
+            old.len()
+        };
+        tx.commit().map_err(db_error)?;
+        Ok(pruned)
     }
 
     fn update(
@@ -251,17 +347,39 @@ impl Journal {
                 None => return Err(JournalError::Unknown(request_id)),
             };
             let from = job.state.name();
+            let before = job.state.count_key();
             job.state = next(&mut job).ok_or(JournalError::BadTransition {
                 request_id,
                 from,
                 to,
             })?;
+            if matches!(job.state, JobState::Finished(_)) {
+                let now = unix_now();
+                job.finished_at = Some(now);
+                let mut finished = tx.open_table(FINISHED).map_err(db_error)?;
+                finished.insert((now, request_id), ()).map_err(db_error)?;
+            }
             table
                 .insert(request_id, encode(&job).as_slice())
                 .map_err(db_error)?;
+            let mut counts = tx.open_table(COUNTS).map_err(db_error)?;
+            count(&mut counts, &before, -1)?;
+            count(&mut counts, &job.state.count_key(), 1)?;
         }
         tx.commit().map_err(db_error)
     }
+}
+
+/// Adds `delta` to the count of `key`.
+fn count(
+    counts: &mut redb::Table<&'static str, u64>,
+    key: &str,
+    delta: i64,
+) -> Result<(), JournalError> {
+    let current = counts.get(key).map_err(db_error)?.map_or(0, |v| v.value());
+    let next = current.saturating_add_signed(delta);
+    counts.insert(key, next).map_err(db_error)?;
+    Ok(())
 }
 
 fn encode(job: &Job) -> Vec<u8> {
@@ -326,8 +444,85 @@ mod tests {
         );
         assert_eq!(journal.unfinished().unwrap().len(), 1);
         let counts = journal.counts().unwrap();
-        assert_eq!(counts.get("finished"), Some(&1));
+        assert_eq!(counts.get("finished (attested)"), Some(&1));
         assert_eq!(counts.get("accepted"), Some(&1));
+        assert_eq!(counts.len(), 2, "{counts:?}");
+    }
+
+    /// The counts as a scan of every job gives them.
+    fn scanned(journal: &Journal) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for job in journal.jobs().unwrap() {
+            *counts.entry(job.state.count_key()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn pages_counts_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.redb");
+        let journal = Journal::open(&path).unwrap();
+        for id in 1..=6 {
+            journal.accept(id, "m").unwrap();
+        }
+        journal.record_computed(2, computed()).unwrap();
+        journal.record_finished(3, Finished::Attested).unwrap();
+        journal
+            .record_finished(4, Finished::Late("resolved".into()))
+            .unwrap();
+        assert_eq!(journal.counts().unwrap(), scanned(&journal));
+        assert_eq!(journal.counts().unwrap()["accepted"], 3);
+
+        let ids = |jobs: Vec<Job>| jobs.iter().map(|j| j.request_id).collect::<Vec<_>>();
+        assert_eq!(ids(journal.jobs_page(None, 4).unwrap()), [1, 2, 3, 4]);
+        assert_eq!(ids(journal.jobs_page(Some(4), 4).unwrap()), [5, 6]);
+        assert!(journal.jobs_page(Some(6), 4).unwrap().is_empty());
+        assert!(journal.jobs_page(Some(u64::MAX), 4).unwrap().is_empty());
+
+        assert_eq!(journal.prune_finished_before(unix_now() - 60).unwrap(), 0);
+        assert_eq!(journal.prune_finished_before(unix_now() + 1).unwrap(), 2);
+        assert_eq!(ids(journal.jobs().unwrap()), [1, 2, 5, 6]);
+        drop(journal);
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.counts().unwrap(), scanned(&journal));
+        assert!(!journal
+            .counts()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("finished")));
+    }
+
+    #[test]
+    fn a_journal_from_before_the_counts_gets_them_on_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut jobs = tx.open_table(JOBS).unwrap();
+                for (id, state) in [
+                    (1, JobState::Accepted),
+                    (2, JobState::Finished(Finished::Attested)),
+                ] {
+                    let job = Job {
+                        request_id: id,
+                        model_id: "m".into(),
+                        state,
+                        result_digest: None,
+                        finished_at: None,
+                    };
+                    jobs.insert(id, encode(&job).as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.counts().unwrap(), scanned(&journal));
+        assert!(journal.get(2).unwrap().unwrap().finished_at.is_some());
+        assert_eq!(journal.prune_finished_before(unix_now() + 1).unwrap(), 1);
+        assert_eq!(journal.jobs().unwrap().len(), 1);
     }
 
     #[test]

@@ -16,4 +16,5 @@ pub mod init;
 pub mod journal;
 pub mod metrics;
 pub mod pipeline;
+pub mod startup;
 pub mod worker;

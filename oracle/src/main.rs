@@ -33,7 +33,8 @@ enum Command {
         account_id: String,
     },
     /// Stake and register the node with the oracle contract (its attestation key and served
-    /// model); says so and sends nothing if the account is registered already.
+    /// model); says so and sends nothing if the account is registered already with this key
+    /// and model, and fails naming the difference if it is registered otherwise.
     Register {
         #[arg(long, env = "ORACLE_NODE_HOME", default_value = "oracle-node")]
         home: PathBuf,
@@ -265,10 +266,15 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
         Err(e) => println!("journal:   unreadable ({e:#})"),
     }
     match &found.health {
-        Ok(health) => println!(
-            "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
-            health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
-        ),
+        Ok(health) => {
+            println!(
+                "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
+                health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
+            );
+            if let Some(error) = &health.error {
+                println!("           fatal error: {error}");
+            }
+        }
         Err(e) => println!("daemon:    not reachable ({e:#})"),
     }
 }

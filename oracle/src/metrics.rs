@@ -33,6 +33,7 @@ pub struct Metrics {
     generated_tokens: Counter,
     batch_size: Histogram,
     rpc_errors: Family<OperationLabel, Counter>,
+    engine_errors: Counter,
     last_block_height: Gauge,
     queue_depth: Gauge,
 }
@@ -56,6 +57,7 @@ impl Metrics {
             generated_tokens: Counter::default(),
             batch_size: Histogram::new(linear_buckets(1.0, 1.0, 16)),
             rpc_errors: Family::default(),
+            engine_errors: Counter::default(),
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
             registry: Registry::default(),
@@ -102,6 +104,11 @@ impl Metrics {
             metrics.rpc_errors.clone(),
         );
         registry.register(
+            "engine_errors",
+            "Inference runs this machine failed (device, threads, panics); the jobs are retried",
+            metrics.engine_errors.clone(),
+        );
+        registry.register(
             "last_block_height",
             "Latest block height the node has seen",
             metrics.last_block_height.clone(),
@@ -132,6 +139,11 @@ impl Metrics {
             .inc();
     }
 
+    /// The engine failed a job on this machine (it is tried again).
+    pub fn engine_error(&self) {
+        self.engine_errors.inc();
+    }
+
     /// A job finished: `result` is `attested`, `late`, `refused` or `missed`.
     pub fn finished(&self, result: &str) {
         self.finished
@@ -148,11 +160,17 @@ impl Metrics {
         self.latency_seconds.observe(seconds);
     }
 
-    /// The Prometheus text exposition, with the journal's counts read now.
+    /// The Prometheus text exposition, with the journal's counts (kept by the journal, so
+    /// reading them is cheap) read now.
     pub fn render(&self, journal: &Journal, health: &Health) -> String {
         if let Ok(counts) = journal.counts() {
             for state in ["accepted", "computed", "submitted", "finished"] {
-                let count = counts.get(state).copied().unwrap_or(0);
+                // Finished jobs are counted by ending (`finished (attested)`, ...).
+                let count: u64 = counts
+                    .iter()
+                    .filter(|(key, _)| key.split(' ').next() == Some(state))
+                    .map(|(_, count)| count)
+                    .sum();
                 self.jobs
                     .get_or_create(&StateLabel {
                         state: state.to_string(),
@@ -186,8 +204,12 @@ pub struct Health {
 /// The `/health` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct HealthReport {
-    /// `ok`, or `degraded` when the chain cannot be reached.
+    /// `ok`; `degraded` when the chain cannot be reached; `failed` when the node stopped on a
+    /// fatal error (`error`) and is about to exit.
     pub status: String,
+    /// The fatal error, when `status` is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub account_id: String,
     pub last_block_height: u64,
     pub rpc_reachable: bool,
@@ -195,10 +217,17 @@ pub struct HealthReport {
 }
 
 impl Health {
-    pub fn report(&self, account_id: &str) -> HealthReport {
+    /// The report, given the fatal error the node stopped on (if any).
+    pub fn report(&self, account_id: &str, failure: Option<String>) -> HealthReport {
         let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
+        let status = match (&failure, rpc_reachable) {
+            (Some(_), _) => "failed",
+            (None, true) => "ok",
+            (None, false) => "degraded",
+        };
         HealthReport {
-            status: if rpc_reachable { "ok" } else { "degraded" }.into(),
+            status: status.into(),
+            error: failure,
             account_id: account_id.to_string(),
             last_block_height: self.last_block_height.load(Ordering::Relaxed),
             rpc_reachable,
@@ -236,6 +265,11 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
-        assert_eq!(health.report("n.test").status, "degraded");
+        assert_eq!(health.report("n.test", None).status, "degraded");
+        health.rpc_reachable.store(true, Ordering::Relaxed);
+        assert_eq!(health.report("n.test", None).status, "ok");
+        let failed = health.report("n.test", Some("the journal failed".into()));
+        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.error.as_deref(), Some("the journal failed"));
     }
 }

@@ -1,8 +1,15 @@
 //! The engine worker: one thread that owns the deterministic engine and runs queued jobs in
 //! batches. Batching is safe because the engine is batch-invariant: a job's bits do not depend
 //! on which other jobs share its batch. The queue is bounded, so callers feel back-pressure.
+//!
+//! Failures are told apart by whose fault they are: the request's (the same on every honest
+//! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
+//! may succeed if tried again).
 
-use kernels::engine::{Engine, Generation, Request};
+use kernels::device::DeviceError;
+use kernels::engine::{Engine, EngineError, Generation, Request};
+use kernels::model::ModelError;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -11,8 +18,39 @@ use tokio::sync::{mpsc, oneshot};
 pub enum WorkerError {
     #[error("the engine worker has stopped")]
     Stopped,
-    #[error("inference failed: {0}")]
-    Inference(String),
+    /// The request cannot be computed: every honest node fails it the same way.
+    #[error("the request cannot be computed: {0}")]
+    Request(String),
+    /// This machine failed (device, threads, a panic in the engine); trying again may succeed.
+    #[error("the engine failed on this machine: {0}")]
+    Machine(String),
+}
+
+impl WorkerError {
+    /// Sorts an engine error by whose fault it is. The request's: an empty or too long prompt,
+    /// its sampling parameters or schema, tokens the tokenizer or the logits do not have, and a
+    /// non-finite value (the engine's arithmetic is the same bits on every machine, so a
+    /// non-finite value is a function of the request: SPEC.md). Everything else (the device,
+    /// the thread pool, a batched step that failed for another reason) is this machine's.
+    pub fn classify(error: &EngineError) -> Self {
+        let non_finite = ModelError::NonFinite("").to_string();
+        let by_request = match error {
+            EngineError::EmptyPrompt
+            | EngineError::TooLong { .. }
+            | EngineError::Tokenizer(_)
+            | EngineError::Sampling(_)
+            | EngineError::Constraint(_)
+            | EngineError::Model(ModelError::NonFinite(_))
+            | EngineError::Device(DeviceError::Model(ModelError::NonFinite(_))) => true,
+            EngineError::Step(message) => message.starts_with(&non_finite),
+            EngineError::Model(_) | EngineError::Compute(_) | EngineError::Device(_) => false,
+        };
+        if by_request {
+            Self::Request(error.to_string())
+        } else {
+            Self::Machine(error.to_string())
+        }
+    }
 }
 
 /// How the worker groups jobs.
@@ -98,7 +136,11 @@ fn run(
         }
         let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
         let started = Instant::now();
-        let results = engine.generate_batch(&requests);
+        let results = run_batch(
+            requests.len(),
+            || engine.generate_batch(&requests),
+            |index| engine.generate(&requests[index]),
+        );
         let generated_tokens = results
             .iter()
             .filter_map(|r| r.as_ref().ok())
@@ -111,9 +153,48 @@ fn run(
         });
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that went away no longer wants its answer.
-            let _ = reply.send(result.map_err(|e| WorkerError::Inference(e.to_string())));
+            let _ = reply.send(result);
         }
     }
+}
+
+/// Runs one batch of `jobs` jobs with `batch`; a panic fails them all (as this machine's fault)
+/// and leaves the worker running. A failed batched step fails every job of the batch, whoever
+/// caused it, so each of those jobs is run again `alone` (by index; same bits, by batch
+/// invariance) and its own outcome is the answer.
+fn run_batch(
+    jobs: usize,
+    batch: impl FnOnce() -> Vec<Result<Generation, EngineError>>,
+    alone: impl Fn(usize) -> Result<Generation, EngineError>,
+) -> Vec<Result<Generation, WorkerError>> {
+    let results = match guarded(batch) {
+        Ok(results) => results,
+        Err(panic) => return (0..jobs).map(|_| Err(panic.clone())).collect(),
+    };
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(index, result)| match result {
+            Err(EngineError::Step(_)) if jobs > 1 => match guarded(|| alone(index)) {
+                Ok(result) => result.map_err(|e| WorkerError::classify(&e)),
+                Err(panic) => Err(panic),
+            },
+            other => other.map_err(|e| WorkerError::classify(&e)),
+        })
+        .collect()
+}
+
+/// Runs `work`, turning a panic into this machine's failure.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, WorkerError> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        tracing::error!(%message, "the engine panicked");
+        WorkerError::Machine(format!("the engine panicked: {message}"))
+    })
 }
 
 #[cfg(test)]
@@ -195,7 +276,94 @@ mod tests {
             ..request(0)
         };
         let (bad, good) = tokio::join!(worker.infer(empty), worker.infer(request(1)));
-        assert!(matches!(bad, Err(WorkerError::Inference(m)) if m.contains("empty")));
+        assert!(matches!(bad, Err(WorkerError::Request(m)) if m.contains("empty")));
         assert!(good.is_ok());
+    }
+
+    fn generation(text: &str) -> Generation {
+        Generation {
+            prompt_tokens: vec![1],
+            output_tokens: vec![2],
+            text: text.into(),
+            finish: kernels::engine::Finish::Length,
+            digest: [0; 32],
+            timings: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_panicking_batch_fails_its_jobs_as_retryable() {
+        let results = run_batch(3, || panic!("index out of bounds"), |_| unreachable!());
+        assert_eq!(results.len(), 3);
+        for result in results {
+            assert!(
+                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                "{result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_step_is_settled_by_running_each_of_its_jobs_alone() {
+        let step = || {
+            Err(EngineError::Step(
+                ModelError::NonFinite("logits").to_string(),
+            ))
+        };
+        let results = run_batch(
+            3,
+            || vec![Ok(generation("a")), step(), step()],
+            |index| match index {
+                1 => Ok(generation("b")),
+                2 => Err(EngineError::Model(ModelError::NonFinite("logits"))),
+                _ => unreachable!("job 0 succeeded"),
+            },
+        );
+        assert_eq!(results[0].as_ref().unwrap().text, "a");
+        assert_eq!(results[1].as_ref().unwrap().text, "b", "the innocent job");
+        assert!(matches!(&results[2], Err(WorkerError::Request(m)) if m.contains("non-finite")));
+        // A job that was alone already is not run again.
+        let alone = run_batch(1, || vec![step()], |_| unreachable!());
+        assert!(matches!(&alone[0], Err(WorkerError::Request(_))));
+    }
+
+    #[test]
+    fn errors_are_sorted_by_whose_fault_they_are() {
+        use kernels::matmul::ComputeError;
+        use kernels::sampling::SamplingError;
+        let by_request = [
+            EngineError::EmptyPrompt,
+            EngineError::TooLong {
+                prompt: 9,
+                max_tokens: 9,
+                context: 10,
+            },
+            EngineError::Sampling(SamplingError::OutOfRange { id: 7, len: 3 }),
+            EngineError::Model(ModelError::NonFinite("logits")),
+            EngineError::Step(ModelError::NonFinite("logits").to_string()),
+            EngineError::Device(DeviceError::Model(ModelError::NonFinite(
+                "attention scores",
+            ))),
+        ];
+        for error in &by_request {
+            assert!(
+                matches!(WorkerError::classify(error), WorkerError::Request(_)),
+                "{error}"
+            );
+        }
+        let by_machine = [
+            EngineError::Device(DeviceError::Backend("CUDA_ERROR_OUT_OF_MEMORY".into())),
+            EngineError::Compute(ComputeError::Threads {
+                threads: 4,
+                reason: "no threads".into(),
+            }),
+            EngineError::Step("the device failed: driver reset".into()),
+        ];
+        for error in &by_machine {
+            assert!(
+                matches!(WorkerError::classify(error), WorkerError::Machine(_)),
+                "{error}"
+            );
+        }
     }
 }

@@ -26,6 +26,7 @@ mod tests {
             chain_id: "localnet".into(),
             oracle_contract: "oracle.test".into(),
             request_id: 42,
+            node: "node0.test".into(),
             model_id: Digest32([9; 32]),
             result_digest: Digest32([5; 32]),
             output_hash: Digest32([6; 32]),
@@ -48,6 +49,11 @@ mod tests {
             ..message()
         };
         assert!(!verify(&key.public_key(), &other_chain, &signature));
+        let other_node = AttestationMessage {
+            node: "node1.test".into(),
+            ..message()
+        };
+        assert!(!verify(&key.public_key(), &other_node, &signature));
         let other_output = AttestationMessage {
             output_hash: Digest32([7; 32]),
             ..message()

@@ -240,8 +240,9 @@ impl Signer {
         Ok(next)
     }
 
-    /// The chain says the key's nonce is `ak_nonce`: never reuse one at or below it.
-    async fn observe_nonce(&self, ak_nonce: u64) {
+    /// The chain says the key's nonce is `ak_nonce` (an `InvalidNonce` refusal names it): the
+    /// next transaction signed takes the nonce after it, never one at or below it.
+    pub async fn observe_nonce(&self, ak_nonce: u64) {
         let mut nonce = self.inner.nonce.lock().await;
         *nonce = Some(nonce.unwrap_or(0).max(ak_nonce));
     }

@@ -44,6 +44,8 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         "tiny"
     );
     assert_eq!(client.list_nodes(0, 10).await.unwrap().len(), 3);
+    assert_eq!(client.all_nodes().await.unwrap().len(), 3);
+    assert_eq!(client.all_models().await.unwrap(), models);
     assert!(client.get_node("nobody.test").await.unwrap().is_none());
     let fee = client.estimate_fee(&model_id, &params(), 12).await.unwrap();
     assert_eq!(fee.fee, NEAR / 100);
@@ -150,8 +152,29 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         verify_view(&lonely, &chain_id, ORACLE, &keys),
         Err(VerifyError::NoQuorum {
             agreeing: 1,
-            quorum: 2
+            quorum: 2,
+            ..
         })
+    ));
+    // A node that withdrew has no key any more: its attestation is unchecked, not counted.
+    let withdrawn = &view.attestations[0].node;
+    let mut remaining = keys.clone();
+    remaining.remove(withdrawn);
+    match verify_view(&view, &chain_id, ORACLE, &remaining) {
+        Err(VerifyError::NoQuorum {
+            agreeing: 1,
+            quorum: 2,
+            unchecked,
+        }) => assert_eq!(&unchecked, std::slice::from_ref(withdrawn)),
+        other => panic!("{other:?}"),
+    }
+    // A request still pending is reported as such, whatever its attestations.
+    let mut pending_view = lonely.clone();
+    pending_view.status = oracle_protocol::RequestPhase::Pending;
+    pending_view.answer = None;
+    assert!(matches!(
+        verify_view(&pending_view, &chain_id, ORACLE, &keys),
+        Err(VerifyError::NotResolved { .. })
     ));
     assert!(matches!(
         verify_view(&view, "mainnet", ORACLE, &keys),
@@ -226,11 +249,28 @@ async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc
         .unwrap();
     assert_eq!(verification.result_digest, Digest32(generation.digest));
     assert_eq!(verification.agreeing.len(), 3);
+    assert!(verification.unchecked.is_empty());
     assert!(matches!(
         client
             .verify_by_reexecution(pending.request_id, other)
             .await,
-        Err(VerifyError::DigestMismatch { .. })
+        Err(VerifyError::WrongModel { requested, .. }) if requested == model_id
+    ));
+    // Keys pinned out of band, one node's missing: the other two still make the quorum.
+    let mut pinned = node_keys(client).await;
+    let dropped = view.committee[0].clone();
+    pinned.remove(&dropped);
+    let checked = client
+        .verify_pinned(pending.request_id, &chain_id, &pinned)
+        .await
+        .unwrap();
+    assert_eq!(checked.agreeing.len(), 2);
+    assert_eq!(checked.unchecked, [dropped]);
+    assert!(matches!(
+        client
+            .verify_pinned(pending.request_id, "mainnet", &pinned)
+            .await,
+        Err(VerifyError::BadSignature { .. })
     ));
     net.chain.shutdown().await;
 }

@@ -325,7 +325,8 @@ impl Deployment {
     }
 
     /// `alice.test` asks the dApp `question` (greedy, `max_tokens`), paying the oracle's
-    /// estimate; returns the ask transaction's hash (its outcome waits for the answer).
+    /// estimate for a request the dApp makes on her behalf plus the dApp's storage deposit for
+    /// the question; returns the ask transaction's hash (its outcome waits for the answer).
     pub async fn ask(&self, question: &str, max_tokens: u32) -> Result<String> {
         let estimate = self
             .view(
@@ -333,13 +334,24 @@ impl Deployment {
                 "estimate_fee",
                 json!({"model_id": self.model_id, "params": {"temperature_milli": 0, "top_k": 0,
                     "top_p_milli": 1000, "max_tokens": max_tokens, "seed": "0"},
-                    "input_bytes": question.len()}),
+                    "input_bytes": question.len(), "storage_refund_to": USER}),
+            )
+            .await?;
+        let storage = self
+            .view(
+                DAPP,
+                "question_storage_deposit",
+                json!({"question_bytes": question.len()}),
             )
             .await?;
         let deposit: u128 = estimate["total"]
             .as_str()
             .context("estimate_fee.total")?
-            .parse()?;
+            .parse::<u128>()?
+            + storage
+                .as_str()
+                .context("question_storage_deposit")?
+                .parse::<u128>()?;
         let args = json!({"question": question, "max_tokens": max_tokens});
         let action = Action::FunctionCall(Box::new(sdk::wire::FunctionCallAction {
             method_name: "ask".into(),
@@ -516,10 +528,22 @@ impl OracleNode {
         }
     }
 
-    /// The daemon's journal (`/jobs`).
+    /// The daemon's journal (`/jobs`, every page).
     pub async fn jobs(&self) -> Result<Vec<oracle::journal::Job>> {
-        oracle::commands::status::fetch_json(&self.http_addr(Duration::from_secs(120))?, "/jobs")
-            .await
+        let addr = self.http_addr(Duration::from_secs(120))?;
+        let mut jobs: Vec<oracle::journal::Job> = Vec::new();
+        loop {
+            let path = match jobs.last() {
+                Some(last) => format!("/jobs?after={}", last.request_id),
+                None => "/jobs".to_string(),
+            };
+            let page: Vec<oracle::journal::Job> =
+                oracle::commands::status::fetch_json(&addr, &path).await?;
+            if page.is_empty() {
+                return Ok(jobs);
+            }
+            jobs.extend(page);
+        }
     }
 
     /// `oracle-node <args> --home H` to completion: exit status and standard output.

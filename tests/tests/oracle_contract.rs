@@ -30,6 +30,8 @@ const MAX_INPUT_BYTES: u32 = 256;
 const INLINE_OUTPUT: u32 = 64;
 const RETENTION_BLOCKS: u64 = 50;
 const UNBONDING_BLOCKS: u64 = 300;
+/// The oracle's cap on a model's active nodes (`MAX_ACTIVE_NODES_PER_MODEL`).
+const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 const ANSWER: &str = "Paris is the capital of France.";
 
 fn sha256(bytes: &[u8]) -> Digest32 {
@@ -215,13 +217,22 @@ impl World {
         self.view(ORACLE, "get_request", json!({"request_id": request_id}))
     }
 
+    /// What Alice attaches to ask the dApp `input`: the oracle's fee for a request that names
+    /// her as its refund account, plus the dApp's storage deposit for the question.
     fn deposit_for(&self, input: &str) -> u128 {
         let estimate = self.view(
             ORACLE,
             "estimate_fee",
-            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len()}),
+            json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len(),
+                "storage_refund_to": ALICE}),
         );
-        yocto(&estimate["total"])
+        yocto(&estimate["total"]) + self.dapp_storage(input)
+    }
+
+    /// The dApp's storage deposit for `question`.
+    fn dapp_storage(&self, question: &str) -> u128 {
+        let args = json!({"question_bytes": question.len()});
+        yocto(&self.view(DAPP, "question_storage_deposit", args))
     }
 
     /// Alice asks the dApp `question`; returns the transaction once the oracle has created the
@@ -259,8 +270,11 @@ impl World {
         (0..NODES).find(|i| !committee.contains(i)).unwrap()
     }
 
+    /// `key`'s signature of the attestation of `output` with `result_digest` for `request_id`
+    /// by node `node`.
     fn sign_with(
         key: &SecretKey,
+        node: usize,
         request_id: u64,
         result_digest: Digest32,
         output: &str,
@@ -269,6 +283,7 @@ impl World {
             chain_id: CHAIN_ID.into(),
             oracle_contract: ORACLE.into(),
             request_id,
+            node: node_name(node),
             model_id: model_id(),
             result_digest,
             output_hash: sha256(output.as_bytes()),
@@ -277,7 +292,13 @@ impl World {
     }
 
     fn sign(&self, node: usize, request_id: u64, output: &str) -> Signature64 {
-        Self::sign_with(&self.keys[node], request_id, digest_of(output), output)
+        Self::sign_with(
+            &self.keys[node],
+            node,
+            request_id,
+            digest_of(output),
+            output,
+        )
     }
 
     /// Node `node` attests to `output` for `request_id` with a valid signature.
@@ -312,6 +333,12 @@ impl World {
     fn stake(&self, node: usize) -> u128 {
         let view = self.view(ORACLE, "get_node", json!({"account_id": node_name(node)}));
         yocto(&view["stake"])
+    }
+
+    fn call_dapp(&mut self, signer: &str, method: &str, args: Value) -> TxResult {
+        self.chain
+            .call(signer, DAPP, method, args.to_string(), 0, GAS)
+            .unwrap()
     }
 
     /// The dApp's record of question `id`.
@@ -402,7 +429,8 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
     let estimate = world.view(
         ORACLE,
         "estimate_fee",
-        json!({"model_id": model_id(), "params": params(32), "input_bytes": 30}),
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": 30,
+            "storage_refund_to": ALICE}),
     );
     let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
     let reserved = estimate["storage_bytes"].as_u64().unwrap();
@@ -561,6 +589,69 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 }
 
 #[test]
+fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
+    let mut world = setup();
+    // Only the oracle's own account may call its callback directly; it stands in here for every
+    // state the yield should never find. A missing request gets an answer, not a panic.
+    let missing = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 9}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = missing.json();
+    assert_eq!(
+        response["status"]["timed_out"]["message"],
+        "request 9 does not exist"
+    );
+    assert_eq!(response["status"]["timed_out"]["refunded"], "0");
+
+    // A pending request is ended without an answer, its fee refunded to the requester.
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let dapp_before = world.chain.balance(DAPP);
+    let early = world
+        .chain
+        .call(
+            ORACLE,
+            ORACLE,
+            "on_request_finished",
+            json!({"request_id": 0}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    let response: Value = early.json();
+    assert_eq!(yocto(&response["status"]["timed_out"]["refunded"]), PRICE);
+    assert_eq!(events(&early, "request_timed_out").len(), 1);
+    assert_eq!(world.chain.balance(DAPP) - dapp_before, PRICE);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    assert!(world
+        .view(ORACLE, "list_pending_requests", json!({}))
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // When the yield times out, its callback finds the request ended: the dApp hears why, nothing
+    // is refunded twice, and the request can be cleaned up.
+    world.chain.advance_blocks(200);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    let reason = answer["failed"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("request 0 had already ended without an answer"),
+        "{reason}"
+    );
+    world.chain.advance_blocks(RETENTION_BLOCKS);
+    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), deposit - PRICE);
+}
+
+#[test]
 fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
@@ -568,6 +659,7 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let committee = world.committee(0);
     let liar = committee[0];
     let stake_before = world.stake(liar);
+    let honest_stakes: Vec<u128> = committee[1..].iter().map(|n| world.stake(*n)).collect();
 
     let wrong = world.attest(liar, 0, "Lyon is the capital of France.");
     assert_eq!(wrong.json::<String>(), "recorded");
@@ -582,8 +674,8 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let amount = yocto(&slashed[0]["amount"]);
     assert_eq!(amount, stake_before / 10);
     assert_eq!(world.stake(liar), stake_before - amount);
-    for honest in &committee[1..] {
-        assert_eq!(world.stake(*honest), NODE_DEPOSIT - node_storage(&world));
+    for (honest, before) in committee[1..].iter().zip(honest_stakes) {
+        assert_eq!(world.stake(*honest), before);
     }
     let info = world.view(ORACLE, "get_info", json!({}));
     assert_eq!(yocto(&info["treasury"]), amount);
@@ -592,11 +684,6 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);
     assert_eq!(world.request(0)["slashed"], json!([node_name(liar)]));
-}
-
-/// The storage deposit a node's registration took from its deposit.
-fn node_storage(world: &World) -> u128 {
-    NODE_DEPOSIT - world.stake(world.non_member(0))
 }
 
 #[test]
@@ -624,7 +711,7 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
 
     // Forged: signed by a key that is not the node's attestation key.
     let forger = SecretKey::from_seed([99; 32]);
-    let forged = World::sign_with(&forger, 0, digest_of(ANSWER), ANSWER);
+    let forged = World::sign_with(&forger, member, 0, digest_of(ANSWER), ANSWER);
     assert_fails(
         &world.attest_signed(member, 0, ANSWER, forged),
         &format!(
@@ -676,6 +763,78 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
         &world.attest(member, 0, &huge),
         "output is 5000 bytes; the oracle accepts at most 4096",
     );
+}
+
+#[test]
+fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
+    let mut world = setup();
+    // Another account cannot register with node 0's key, so it cannot pass node 0's
+    // signatures off as its own.
+    world
+        .chain
+        .create_account("copycat.test", 100 * ONE_NEAR)
+        .unwrap();
+    let key_0 = world.keys[0].public_key().to_string();
+    let args = json!({"attestation_key": key_0, "models": [model_id()]});
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_fails(
+        &copycat,
+        &format!("attestation key {key_0} is already used by node node0.test"),
+    );
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let (first, second) = (committee[0], committee[1]);
+    // A node's own key signing a message that names another node does not verify.
+    let naming_other = World::sign_with(&world.keys[first], second, 0, digest_of(ANSWER), ANSWER);
+    assert_fails(
+        &world.attest_signed(first, 0, ANSWER, naming_other),
+        &format!("the signature of {} does not verify", node_name(first)),
+    );
+    // A valid signature of one member relayed as another member's is refused.
+    let relayed_as_other = json!({
+        "node": node_name(second),
+        "result_digest": digest_of(ANSWER),
+        "signature": world.sign(first, 0, ANSWER),
+    });
+    assert_fails(
+        &world.call(
+            RELAYER,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": [relayed_as_other]}),
+            0,
+        ),
+        &format!("the signature of {} does not verify", node_name(second)),
+    );
+    assert_success(&world.attest(first, 0, ANSWER));
+
+    // Once node 0 has withdrawn, its key is free for another node.
+    world.call(&node_name(0), "unregister_node", json!({}), 0);
+    world.chain.advance_blocks(UNBONDING_BLOCKS + 1);
+    assert_success(&world.call(&node_name(0), "withdraw_stake", json!({}), 0));
+    let copycat = world
+        .chain
+        .call(
+            "copycat.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_success(&copycat);
 }
 
 #[test]
@@ -791,10 +950,11 @@ fn equivocation_evidence_slashes_and_rewards_the_reporter() {
 fn requests_without_enough_deposit_or_within_limits_are_refused() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
-    let request = |input: &str, max_tokens: u32| json!({"model_id": model_id(), "input": input, "params": params(max_tokens)});
+    let request = |input: &str, max_tokens: u32| json!({"model_id": model_id(), "input": input, "params": params(max_tokens), "storage_refund_to": ALICE});
+    let fee = deposit - world.dapp_storage("q");
     assert_fails(
-        &world.call(ALICE, "request", request("q", 32), deposit - 1),
-        &format!("attach at least {deposit} yoctoNEAR"),
+        &world.call(ALICE, "request", request("q", 32), fee - 1),
+        &format!("attach at least {fee} yoctoNEAR"),
     );
     let oversized = "x".repeat(MAX_INPUT_BYTES as usize + 1);
     assert_fails(
@@ -821,7 +981,10 @@ fn requests_without_enough_deposit_or_within_limits_are_refused() {
     world.chain.advance_blocks(3);
     let result = world.chain.tx_result(&ask);
     let answer: Value = result.json();
-    assert_eq!(answer["failed"]["reason"], "the oracle refused the request");
+    assert_eq!(
+        answer["failed"]["reason"],
+        "the oracle refused the request (or its callback failed)"
+    );
     let gas_cost = u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
     // Alice paid gas (some refunded) but no deposit.
     assert!(alice_before - world.chain.balance(ALICE) <= gas_cost);
@@ -863,13 +1026,61 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
         "request 0 can be cleaned up from block",
     );
     world.chain.advance_blocks(RETENTION_BLOCKS);
-    let dapp_before = world.chain.balance(DAPP);
-    let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
+    // The dApp asked on Alice's behalf: the request's storage deposit goes to her.
+    let (alice_before, dapp_before) = (world.chain.balance(ALICE), world.chain.balance(DAPP));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
     let released = yocto(&cleaned.json::<Value>());
-    assert_eq!(released, deposit - PRICE);
-    assert_eq!(world.chain.balance(DAPP) - dapp_before, released);
+    assert_eq!(released, deposit - PRICE - world.dapp_storage("q"));
+    assert_eq!(world.chain.balance(ALICE) - alice_before, released);
+    assert_eq!(world.chain.balance(DAPP), dapp_before);
     assert_eq!(events(&cleaned, "request_cleaned_up").len(), 1);
     assert_eq!(world.request(0), Value::Null);
+}
+
+#[test]
+fn block_settings_are_capped_and_retention_is_fixed_when_a_request_finishes() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    for (field, value, error) in [
+        (
+            "unbonding_blocks",
+            json!(u64::MAX),
+            "unbonding_blocks must be at most 2000000",
+        ),
+        (
+            "retention_blocks",
+            json!(u64::MAX),
+            "retention_blocks must be at most 1000000",
+        ),
+    ] {
+        let mut bad = config.clone();
+        bad[field] = value;
+        assert_fails(
+            &world.call(OWNER, "update_config", json!({"config": bad}), 0),
+            error,
+        );
+    }
+
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    // Lengthening the retention afterwards does not hold back a request that already finished.
+    config["retention_blocks"] = json!(1_000_000);
+    config["unbonding_blocks"] = json!(2_000_000);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.chain.advance_blocks(RETENTION_BLOCKS + 1);
+    assert_success(&world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0));
+
+    // Nodes unregistering now wait the new unbonding delay, without overflow.
+    let height_before = world.chain.block_height();
+    let unregistered = world.call(&node_name(0), "unregister_node", json!({}), 0);
+    let unlocks_at = unregistered.json::<u64>();
+    assert!(
+        (height_before + 2_000_000..=world.chain.block_height() + 2_000_000).contains(&unlocks_at),
+        "{unlocks_at}"
+    );
 }
 
 /// Alice calls the oracle's `request` herself with `args`; returns the transaction once the
@@ -976,6 +1187,38 @@ fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
 }
 
 #[test]
+fn the_named_refund_account_gets_the_excess_at_once_and_the_storage_at_cleanup() {
+    let mut world = setup();
+    const CAROL: &str = "carol.test";
+    world.chain.create_account(CAROL, ONE_NEAR).unwrap();
+    let input = "What is the capital of France?";
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": input.len(),
+            "storage_refund_to": CAROL}),
+    );
+    let quote = yocto(&estimate["total"]);
+    let args = json!({"model_id": model_id(), "input": input, "params": params(32),
+        "storage_refund_to": CAROL});
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    request_directly(&mut world, args, quote + ONE_NEAR);
+    // Carol, who is named, got the excess; Alice, the caller, got none of it back.
+    assert_eq!(world.chain.balance(CAROL) - carol_before, ONE_NEAR);
+    assert!(alice_before - world.chain.balance(ALICE) >= quote + ONE_NEAR);
+
+    resolve_and_retire(&mut world, 0);
+    let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&estimate["storage"]));
+    assert_eq!(
+        world.chain.balance(CAROL) - carol_before,
+        yocto(&estimate["storage"])
+    );
+    assert_eq!(world.chain.balance(ALICE), alice_before);
+}
+
+#[test]
 fn nodes_stake_unbond_and_withdraw() {
     let mut world = setup();
     let key = SecretKey::from_seed([50; 32]);
@@ -1039,6 +1282,112 @@ fn nodes_stake_unbond_and_withdraw() {
         deposit,
     );
     assert_fails(&refused, "only 2 active nodes serve model");
+}
+
+/// Registers `count` new nodes named `{prefix}{i}.test` serving `models`, each with its own key.
+fn register_many(world: &mut World, prefix: &str, count: usize, models: Value) -> Vec<TxResult> {
+    (0..count)
+        .map(|i| {
+            let account = format!("{prefix}{i}.test");
+            world.chain.create_account(&account, 20 * ONE_NEAR).unwrap();
+            let mut seed = [0u8; 32];
+            seed[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            seed[24..].copy_from_slice(&(i as u64).to_le_bytes());
+            let key = SecretKey::from_seed(seed);
+            let args = json!({"attestation_key": key.public_key().to_string(), "models": models});
+            world
+                .chain
+                .call(
+                    &account,
+                    ORACLE,
+                    "register_node",
+                    args.to_string(),
+                    NODE_DEPOSIT,
+                    GAS,
+                )
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Gas the oracle's `request` receipt burnt in the dApp's `ask` transaction `tx`.
+fn request_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
+    world
+        .chain
+        .tx_result(tx)
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == ORACLE)
+        .unwrap()
+        .gas_burnt
+}
+
+#[test]
+fn committee_selection_reads_only_the_models_active_nodes() {
+    let mut world = setup();
+    // 400 nodes serve four other models (a full 100 each): enough to exhaust the request's gas
+    // when selection read every registered node.
+    for name in ["b", "c", "d", "e"] {
+        let other_model = sha256(name.as_bytes());
+        let model = json!({"model": {
+            "model_id": other_model, "name": name, "spec_version": "detspec-1",
+            "max_input_bytes": 64, "max_output_tokens": 16, "price": "1",
+        }});
+        assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+        let nodes = register_many(
+            &mut world,
+            name,
+            MAX_ACTIVE_NODES_PER_MODEL,
+            json!([other_model]),
+        );
+        for result in nodes {
+            assert_success(&result);
+        }
+    }
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "the dApp's REQUEST_GAS must suffice: {:?}",
+        world.chain.tx_result(&ask).status
+    );
+    assert_eq!(world.committee(0).len(), 4);
+    println!(
+        "gas: request with 5 nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+
+    let twice = register_many(&mut world, "w", 1, json!([model_id(), model_id()]));
+    assert_fails(&twice[0], &format!("model {} is listed twice", model_id()));
+
+    // A model's active nodes are capped, so its own nodes cannot exhaust a request's gas either.
+    let room = MAX_ACTIVE_NODES_PER_MODEL - NODES;
+    for result in register_many(&mut world, "a", room, json!([model_id()])) {
+        assert_success(&result);
+    }
+    let full = register_many(&mut world, "z", 1, json!([model_id()]));
+    assert_fails(
+        &full[0],
+        &format!(
+            "model {} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes",
+            model_id()
+        ),
+    );
+    let ask = world.ask("q", deposit);
+    assert_eq!(
+        events(&world.chain.tx_result(&ask), "request_created").len(),
+        1,
+        "{:?}",
+        world.chain.tx_result(&ask).status
+    );
+    println!(
+        "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}",
+        request_receipt_gas(&world, &ask)
+    );
+    // A node that leaves frees its seat at once.
+    assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));
+    assert_success(&register_many(&mut world, "y", 1, json!([model_id()]))[0]);
 }
 
 #[test]
@@ -1108,4 +1457,114 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
     );
+}
+
+/// The example dApp's `MAX_QUESTION_BYTES`.
+const DAPP_MAX_QUESTION_BYTES: usize = 2048;
+/// yoctoNEAR a byte of storage locks.
+const STORAGE_BYTE_COST: u128 = 10_u128.pow(19);
+
+/// The dApp's storage in bytes.
+fn dapp_storage_usage(world: &World) -> u64 {
+    world.chain.account(DAPP).unwrap().storage_usage
+}
+
+#[test]
+fn the_dapp_keeps_nothing_it_was_not_paid_for_and_refused_asks_cost_only_gas() {
+    let mut world = setup();
+    let (storage_before, dapp_before) = (dapp_storage_usage(&world), world.chain.balance(DAPP));
+    let alice_before = world.chain.balance(ALICE);
+
+    // Refused by the dApp itself: nothing is stored, nothing is asked.
+    let huge = "x".repeat(DAPP_MAX_QUESTION_BYTES + 1);
+    let ask = world.ask(&huge, 10 * ONE_NEAR);
+    assert_fails(
+        &world.chain.tx_result(&ask),
+        &format!(
+            "the question is {} bytes; at most {}",
+            huge.len(),
+            DAPP_MAX_QUESTION_BYTES
+        ),
+    );
+    let ask = world.ask("q", 0);
+    assert_fails(
+        &world.chain.tx_result(&ask),
+        "yoctoNEAR for the question's storage",
+    );
+    assert_eq!(world.request(0), Value::Null);
+
+    // Paid storage but no fee, and an input longer than the model takes: the oracle refuses
+    // both; each question is deleted and Alice gets everything back (the forwarded deposit
+    // from the oracle's failed receipt, the storage deposit from the dApp).
+    let unpaid = world.ask("q", world.dapp_storage("q"));
+    let oversized = "y".repeat(MAX_INPUT_BYTES as usize + 1);
+    let too_long = world.ask(&oversized, world.deposit_for("q") + 5 * ONE_NEAR);
+    world.chain.advance_blocks(3);
+    for (tx, question_id) in [(unpaid, 0), (too_long, 1)] {
+        let answer: Value = world.chain.tx_result(&tx).json();
+        assert_eq!(
+            answer["failed"]["reason"],
+            "the oracle refused the request (or its callback failed)"
+        );
+        assert_eq!(world.question(question_id), Value::Null);
+    }
+    assert_eq!(world.request(0), Value::Null);
+    assert_eq!(dapp_storage_usage(&world), storage_before);
+    assert!(world.chain.balance(DAPP) >= dapp_before, "the dApp paid");
+    // Four transactions' gas at most, no deposit.
+    let most_gas = 4 * u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
+    let spent = alice_before - world.chain.balance(ALICE);
+    assert!(spent <= most_gas, "Alice spent {spent}");
+}
+
+#[test]
+fn an_answered_question_stays_within_its_storage_deposit_which_its_asker_gets_back() {
+    let mut world = setup();
+    let question = "What is the capital of France?";
+    let storage_before = dapp_storage_usage(&world);
+    let deposit = world.deposit_for(question);
+    let ask = world.ask(question, deposit);
+    let charged = world.dapp_storage(question);
+    let stored: Value = world.question(0);
+    assert_eq!(yocto(&stored["storage_deposit"]), charged);
+    assert_fails(
+        &world.call_dapp(ALICE, "delete_question", json!({"question_id": 0})),
+        "question 0 is still waiting for the oracle",
+    );
+
+    // The longest answer the oracle returns inline: the record grows to hold it, within what
+    // Alice paid.
+    let long = "é".repeat(100);
+    for node in &world.committee(0)[..3] {
+        assert_success(&world.attest(*node, 0, &long));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["truncated"], true);
+    let grown = dapp_storage_usage(&world) - storage_before;
+    assert!(
+        u128::from(grown) * STORAGE_BYTE_COST <= charged,
+        "grew {grown} bytes, paid {charged}"
+    );
+    println!(
+        "dApp storage: a {}-byte question and its answer use {grown} bytes; paid {charged} yoctoNEAR",
+        question.len()
+    );
+
+    assert_fails(
+        &world.call_dapp(RELAYER, "delete_question", json!({"question_id": 0})),
+        "only alice.test (who asked question 0) may delete it",
+    );
+    let alice_before = world.chain.balance(ALICE);
+    let deleted = world.call_dapp(ALICE, "delete_question", json!({"question_id": 0}));
+    assert_eq!(yocto(&deleted.json::<Value>()), charged);
+    world.chain.advance_blocks(2);
+    let gained = world.chain.balance(ALICE) - alice_before;
+    let most_gas = u128::from(GAS) * wasm_host::chain::GAS_PRICE;
+    assert!(
+        gained <= charged && gained + most_gas >= charged,
+        "{gained}"
+    );
+    assert_eq!(world.question(0), Value::Null);
+    assert_eq!(dapp_storage_usage(&world), storage_before);
 }

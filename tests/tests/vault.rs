@@ -294,6 +294,7 @@ impl World {
                 chain_id: CHAIN_ID.into(),
                 oracle_contract: ORACLE.into(),
                 request_id: request.request_id,
+                node: member.clone(),
                 model_id: self.model_id,
                 result_digest: digest,
                 output_hash: sha256(output.as_bytes()),
@@ -1080,4 +1081,208 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
         let parsed: Value = serde_json::from_str(&trial.output).unwrap();
         assert!(parsed["decision"] == "approve" || parsed["decision"] == "reject");
     }
+}
+
+/// The oracle stand-in that answers only after some 200-block yields (`test-slow-oracle`).
+const SLOW_ORACLE: &str = "slow-oracle.test";
+/// A vault that asks the slow oracle, with no allow-list.
+const SLOW_VAULT: &str = "slow-vault.test";
+/// The vault's `CLAIM_EXPIRY_BLOCKS`.
+const CLAIM_EXPIRY_BLOCKS: u64 = 1000;
+
+/// The scripted world plus a vault (no allow-list, funded) whose oracle is the slow stand-in:
+/// its price quoted after `estimate_rounds` yields, its requests resolved to `output` after
+/// `request_rounds` (each yield times out after 200 blocks).
+fn slow_world(estimate_rounds: u32, request_rounds: u32, output: &str) -> World {
+    let mut world = scripted_world();
+    for account in [SLOW_ORACLE, SLOW_VAULT] {
+        world.chain.create_account(account, 10 * ONE_NEAR).unwrap();
+    }
+    let chain = &mut world.chain;
+    assert_success(&chain.deploy(SLOW_ORACLE, wasm("test_slow_oracle")).unwrap());
+    let init = json!({"price": PRICE.to_string(), "estimate_rounds": estimate_rounds,
+        "request_rounds": request_rounds, "output": output});
+    let init = chain.call(SLOW_ORACLE, SLOW_ORACLE, "new", init.to_string(), 0, GAS);
+    assert_success(&init.unwrap());
+    assert_success(&chain.deploy(SLOW_VAULT, wasm("vault_contract")).unwrap());
+    let init = json!({
+        "owner": OWNER, "oracle": SLOW_ORACLE, "model_id": world.model_id, "rule": RULE,
+        "limits": limits(MAX_PER_CLAIM, MAX_PER_DAY, None), "rule_change_delay_blocks": DELAY,
+    });
+    let init = chain.call(SLOW_VAULT, SLOW_VAULT, "new", init.to_string(), 0, GAS);
+    assert_success(&init.unwrap());
+    assert_success(&world.call(OWNER, SLOW_VAULT, "deposit", json!({}), FUNDING));
+    world
+}
+
+impl World {
+    /// Alice files a claim on the slow vault; returns the transaction after a few blocks.
+    fn file_slow(&mut self, recipient: &str, amount: u128) -> CryptoHash {
+        let args = json!({"recipient": recipient, "amount": amount.to_string(),
+            "evidence": "Order #1, tracking 1."});
+        let action = Action::FunctionCall {
+            method_name: "file_claim".into(),
+            args: args.to_string().into_bytes(),
+            deposit: CLAIM_DEPOSIT,
+            gas: CLAIM_GAS,
+        };
+        let tx = self.chain.submit(ALICE, SLOW_VAULT, vec![action]).unwrap();
+        self.chain.advance_blocks(6);
+        tx
+    }
+
+    fn slow_vault(&self) -> Value {
+        self.view(SLOW_VAULT, "get_vault", json!({}))
+    }
+
+    fn slow_claim(&self, claim_id: u64) -> Value {
+        self.view(SLOW_VAULT, "get_claim", json!({"claim_id": claim_id}))
+    }
+}
+
+#[test]
+fn a_claim_left_awaiting_its_verdict_expires_and_a_late_approval_pays_nothing() {
+    // The verdict comes after 6 yields: 1,200 blocks, past the claim's expiry.
+    let mut world = slow_world(0, 6, &approve("late but fine"));
+    let bob_before = world.chain.balance(BOB);
+    let tx = world.file_slow(BOB, ONE_NEAR);
+    let claim = world.slow_claim(0);
+    assert_eq!(claim["status"], "awaiting_verdict");
+    assert_eq!(yocto(&world.slow_vault()["reserved"]), ONE_NEAR);
+    let expires_at = claim["filed_at"].as_u64().unwrap() + CLAIM_EXPIRY_BLOCKS;
+
+    let expire =
+        |world: &mut World| world.call(EVE, SLOW_VAULT, "expire_claim", json!({"claim_id": 0}), 0);
+    assert_fails(
+        &expire(&mut world),
+        &format!("claim 0 can expire from block {expires_at}"),
+    );
+    world.advance_to(expires_at);
+    assert_eq!(
+        world.chain.tx_result(&tx).status,
+        FinalStatus::Pending,
+        "the verdict is on its way"
+    );
+    let expired = expire(&mut world);
+    assert_eq!(expired.json::<Value>(), rejected("expired"));
+    let events = vault_events(&expired, "claim_rejected");
+    assert_eq!(events[0]["reason"], "expired");
+    let vault = world.slow_vault();
+    assert_eq!(yocto(&vault["reserved"]), 0);
+    assert_eq!(yocto(&vault["withdrawable"]), FUNDING);
+    assert_fails(&expire(&mut world), "claim 0 is not waiting for the oracle");
+    // Final, so its filer deletes it before the verdict lands.
+    let deleted = world.call(ALICE, SLOW_VAULT, "delete_claim", json!({"claim_id": 0}), 0);
+    assert_success(&deleted);
+
+    world.chain.advance_blocks(CLAIM_EXPIRY_BLOCKS);
+    assert_ne!(world.chain.tx_result(&tx).status, FinalStatus::Pending);
+    let status: Value = world.chain.tx_result(&tx).json();
+    assert_eq!(status, rejected("expired"));
+    assert_eq!(
+        world.chain.balance(BOB),
+        bob_before,
+        "the late approval paid"
+    );
+    let vault = world.slow_vault();
+    assert_eq!(
+        (yocto(&vault["funds"]), yocto(&vault["reserved"])),
+        (FUNDING, 0)
+    );
+    assert_eq!(vault["spent_today"], "0");
+}
+
+#[test]
+fn a_claim_left_quoting_expires_with_its_budget_refunded_and_is_never_asked() {
+    // The price comes after 6 yields: 1,200 blocks, past the claim's expiry.
+    let mut world = slow_world(6, 0, &approve("late but fine"));
+    let alice_before = world.chain.balance(ALICE);
+    let tx = world.file_slow(BOB, ONE_NEAR);
+    let claim = world.slow_claim(0);
+    assert_eq!(claim["status"], "quoting");
+    let storage_deposit = yocto(&claim["storage_deposit"]);
+    assert_eq!(
+        yocto(&claim["budget"]),
+        CLAIM_DEPOSIT - storage_deposit,
+        "the budget is held in the claim"
+    );
+    let expires_at = claim["filed_at"].as_u64().unwrap() + CLAIM_EXPIRY_BLOCKS;
+    world.advance_to(expires_at);
+    assert_eq!(
+        world.chain.tx_result(&tx).status,
+        FinalStatus::Pending,
+        "the price is on its way"
+    );
+    let expired = world.call(EVE, SLOW_VAULT, "expire_claim", json!({"claim_id": 0}), 0);
+    assert_eq!(expired.json::<Value>(), rejected("expired"));
+    world.chain.advance_blocks(2);
+    assert_eq!(yocto(&world.slow_claim(0)["budget"]), 0);
+    assert_eq!(yocto(&world.slow_vault()["reserved"]), 0);
+    // Alice got her budget back from the expiry: she paid the claim's storage and gas only.
+    let gas = u128::from(CLAIM_GAS) * GAS_PRICE;
+    let spent = alice_before - world.chain.balance(ALICE);
+    assert!(
+        spent >= storage_deposit && spent < storage_deposit + gas,
+        "spent {spent}"
+    );
+
+    // The late price asks nothing (no fee reaches the oracle) and refunds nothing twice (Alice
+    // gets only her transaction's unused gas back).
+    let (alice_before, oracle_before) =
+        (world.chain.balance(ALICE), world.chain.balance(SLOW_ORACLE));
+    world.chain.advance_blocks(CLAIM_EXPIRY_BLOCKS);
+    assert_ne!(world.chain.tx_result(&tx).status, FinalStatus::Pending);
+    let status: Value = world.chain.tx_result(&tx).json();
+    assert_eq!(status, rejected("expired"));
+    let gained = world.chain.balance(ALICE) - alice_before;
+    assert!(gained < gas, "gained {gained}");
+    assert!(world.chain.balance(SLOW_ORACLE) < oracle_before + PRICE);
+    assert_eq!(world.slow_claim(0)["oracle_fee"], "0");
+    assert_success(&world.call(ALICE, SLOW_VAULT, "delete_claim", json!({"claim_id": 0}), 0));
+}
+
+#[test]
+fn a_refused_request_returns_the_fee_to_the_claimant_directly_and_costs_the_vault_nothing() {
+    // The price is quoted after one yield; the oracle raises it meanwhile, so it refuses the
+    // request the vault then sends with the quoted price.
+    let mut world = slow_world(1, 0, &approve("ok"));
+    let alice_before = world.chain.balance(ALICE);
+    let vault_before = world.chain.balance(SLOW_VAULT);
+    let tx = world.file_slow(BOB, ONE_NEAR);
+    let set = json!({"price": (2 * PRICE).to_string()});
+    assert_success(&world.call(OWNER, SLOW_ORACLE, "set_price", set, 0));
+    world.chain.advance_blocks(210);
+    let status: Value = world.chain.tx_result(&tx).json();
+    assert_eq!(status, rejected("oracle_refused"));
+    world.chain.advance_blocks(2);
+    let claim = world.slow_claim(0);
+    assert_eq!(yocto(&claim["oracle_fee"]), PRICE);
+    let storage_deposit = yocto(&claim["storage_deposit"]);
+    // Alice paid the claim's storage and gas; the fee came back to her from the failed
+    // request, once: the vault sent her nothing of its own.
+    let gas = u128::from(CLAIM_GAS) * GAS_PRICE;
+    let spent = alice_before - world.chain.balance(ALICE);
+    assert!(
+        spent >= storage_deposit && spent < storage_deposit + gas,
+        "spent {spent}"
+    );
+    assert!(
+        world.chain.balance(SLOW_VAULT) >= vault_before + storage_deposit,
+        "the vault paid the refund"
+    );
+    assert_eq!(yocto(&world.slow_vault()["funds"]), FUNDING);
+}
+
+#[test]
+fn the_vault_never_pays_itself() {
+    let mut world = slow_world(0, 0, &approve("ok"));
+    let alice_before = world.chain.balance(ALICE);
+    let refused = world.file_slow(SLOW_VAULT, ONE_NEAR);
+    assert_fails(
+        &world.chain.tx_result(&refused),
+        "the claim breaks a hard limit: recipient_is_vault",
+    );
+    assert_eq!(world.slow_vault()["claims"], 0);
+    let gas = u128::from(CLAIM_GAS) * GAS_PRICE;
+    assert!(alice_before - world.chain.balance(ALICE) < gas);
 }

@@ -1,13 +1,25 @@
 //! example-dapp: a contract that asks the AI oracle a question in an ordinary cross-contract call
 //! and stores the answer its callback receives, in the same call flow.
 //!
-//! `ask` forwards the caller's deposit to the oracle's `request`; the oracle answers through a
-//! yield, so `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out).
-//! Refunds the oracle sends back (a refused request, a timed-out fee) go on to the asker.
+//! `ask` keeps the question's storage deposit (the record at its largest: question, asker,
+//! answer — see `storage`) out of the attached deposit and forwards the rest to the oracle's
+//! `request` on the asker's behalf (`oracle_dapp::ask_on_behalf_of`): a refused request's
+//! deposit and the request's storage deposit go straight back to the asker, never through the
+//! dApp. `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out); a
+//! timed-out fee, which the oracle returns to the dApp, is passed on to the asker. A refused
+//! question is deleted and its storage deposit returned; an answered one stays until its asker
+//! deletes it (`delete_question`), which returns the deposit.
+//!
+//! It must never depend on the inference engine, the node, an async runtime, or floating point.
 
+mod storage;
+
+use near_sdk::json_types::U128;
 use near_sdk::store::LookupMap;
-use near_sdk::{env, near, AccountId, Gas, NearToken, PanicOnDefault, Promise};
+use near_sdk::{env, near, require, AccountId, Gas, NearToken, PanicOnDefault, Promise};
 use oracle_dapp::{AnswerError, ModelId, OracleResponse, RequestParams, ResponseStatus};
+
+pub use storage::{MAX_QUESTION_BYTES, MAX_STORED_ANSWER_BYTES};
 
 /// Gas for `on_answer`.
 const CALLBACK_GAS: Gas = Gas::from_tgas(20);
@@ -20,14 +32,15 @@ const DEFAULT_MAX_TOKENS: u32 = 64;
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
     Waiting,
-    /// The oracle's agreed output (a prefix when `truncated`; `output_hash` names the whole).
+    /// The oracle's agreed output (a prefix when `truncated`: the oracle's inline part, cut to
+    /// `MAX_STORED_ANSWER_BYTES`; `output_hash` names the whole).
     Answered {
         output: String,
         truncated: bool,
         output_hash: String,
         oracle_request_id: u64,
     },
-    /// No answer: why.
+    /// No answer: why (at most `MAX_STORED_ANSWER_BYTES`).
     Failed {
         reason: String,
     },
@@ -40,6 +53,8 @@ pub struct Question {
     pub asker: AccountId,
     pub question: String,
     pub answer: Answer,
+    /// What `ask` kept for this record's storage; returned when it is deleted.
+    pub storage_deposit: NearToken,
 }
 
 #[near(contract_state)]
@@ -63,10 +78,32 @@ impl ExampleDapp {
         }
     }
 
-    /// Asks the oracle `question` (greedy decoding, `max_tokens` or 64 tokens). Attach the
-    /// oracle's `estimate_fee` total; it is forwarded as is.
+    /// Asks the oracle `question` (at most `MAX_QUESTION_BYTES`; greedy decoding, `max_tokens`
+    /// or 64 tokens). Attach `question_storage_deposit(question bytes)` plus the oracle's
+    /// `estimate_fee(model, params, question bytes, storage_refund_to: you).total`: the first
+    /// part pays for the question's record here, the rest is forwarded to the oracle on your
+    /// behalf (a refusal refunds it to you). The transaction's value is the final `Answer`.
     #[payable]
     pub fn ask(&mut self, question: String, max_tokens: Option<u32>) -> Promise {
+        require!(
+            question.len() <= MAX_QUESTION_BYTES,
+            format!(
+                "the question is {} bytes; at most {MAX_QUESTION_BYTES}",
+                question.len()
+            )
+        );
+        let storage = NearToken::from_yoctonear(storage::deposit_for(question.len()));
+        let attached = env::attached_deposit();
+        require!(
+            attached >= storage,
+            format!(
+                "attach at least {} yoctoNEAR for the question's storage ({} bytes), plus the \
+                 oracle's fee; attached {}",
+                storage.as_yoctonear(),
+                storage::bytes_for(question.len()),
+                attached.as_yoctonear()
+            )
+        );
         let question_id = self.next_question_id;
         self.next_question_id += 1;
         let asker = env::predecessor_account_id();
@@ -81,82 +118,152 @@ impl ExampleDapp {
         self.questions.insert(
             question_id,
             Question {
-                asker,
+                asker: asker.clone(),
                 question: question.clone(),
                 answer: Answer::Waiting,
+                storage_deposit: storage,
             },
         );
-        oracle_dapp::ask(
+        oracle_dapp::ask_on_behalf_of(
             self.oracle.clone(),
             self.model_id,
             question,
             params,
-            env::attached_deposit(),
+            asker,
+            attached.saturating_sub(storage),
             oracle_dapp::REQUEST_GAS,
         )
         .then(
             Self::ext(env::current_account_id())
                 .with_static_gas(CALLBACK_GAS)
-                .on_answer(question_id, env::attached_deposit()),
+                .on_answer(question_id),
         )
     }
 
     /// The oracle's answer (or its refusal) for `question_id`.
     #[private]
-    pub fn on_answer(&mut self, question_id: u64, deposit: NearToken) -> Answer {
+    pub fn on_answer(&mut self, question_id: u64) -> Answer {
         let mut entry = self
             .questions
             .get(&question_id)
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")));
-        let (answer, refund) = match oracle_dapp::answer() {
+        let answer = match oracle_dapp::answer() {
             Ok(OracleResponse {
                 request_id,
                 status: ResponseStatus::Resolved(resolved),
-            }) => (
+            }) => {
+                let (output, cut) = storage::bounded(resolved.output, MAX_STORED_ANSWER_BYTES);
                 Answer::Answered {
-                    output: resolved.output,
-                    truncated: resolved.output_truncated,
+                    output,
+                    truncated: resolved.output_truncated || cut,
                     output_hash: resolved.output_hash.to_hex(),
                     oracle_request_id: request_id,
-                },
-                NearToken::from_yoctonear(0),
-            ),
+                }
+            }
+            // The oracle returned the fee to this contract: it is the asker's.
             Ok(OracleResponse {
                 status: ResponseStatus::TimedOut { message, refunded },
                 ..
-            }) => (
-                Answer::Failed { reason: message },
-                NearToken::from_yoctonear(refunded),
-            ),
-            // The oracle refused the request; its deposit came back to this contract.
-            Err(AnswerError::Refused) => (
-                Answer::Failed {
-                    reason: AnswerError::Refused.to_string(),
-                },
-                deposit,
-            ),
-            // Not an answer: the oracle kept the deposit, so nothing comes back.
-            Err(other) => (
-                Answer::Failed {
-                    reason: other.to_string(),
-                },
-                NearToken::from_yoctonear(0),
-            ),
+            }) => {
+                send(&entry.asker, NearToken::from_yoctonear(refunded));
+                failed(message)
+            }
+            // The request failed: the oracle refused it and refunded the deposit to the asker
+            // (the receipt's refund account), or its callback failed and it kept the deposit.
+            // Either way nothing came back here; the record goes, with its storage deposit.
+            Err(AnswerError::Refused) => {
+                self.questions.remove(&question_id);
+                send(&entry.asker, entry.storage_deposit);
+                return failed(AnswerError::Refused.to_string());
+            }
+            // Not an answer: the oracle kept the fee, so nothing comes back.
+            Err(other) => failed(other.to_string()),
         };
-        if !refund.is_zero() {
-            Promise::new(entry.asker.clone()).transfer(refund).detach();
-        }
         entry.answer = answer.clone();
         self.questions.insert(question_id, entry);
         answer
+    }
+
+    /// Deletes question `question_id` (only its asker, once it is no longer waiting) and
+    /// returns its storage deposit to the asker; the value is the amount returned.
+    pub fn delete_question(&mut self, question_id: u64) -> U128 {
+        let entry = self
+            .questions
+            .get(&question_id)
+            .cloned()
+            .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")));
+        require!(
+            env::predecessor_account_id() == entry.asker,
+            format!(
+                "only {} (who asked question {question_id}) may delete it",
+                entry.asker
+            )
+        );
+        require!(
+            entry.answer != Answer::Waiting,
+            format!("question {question_id} is still waiting for the oracle")
+        );
+        self.questions.remove(&question_id);
+        send(&entry.asker, entry.storage_deposit);
+        U128(entry.storage_deposit.as_yoctonear())
     }
 
     pub fn get_question(&self, question_id: u64) -> Option<Question> {
         self.questions.get(&question_id).cloned()
     }
 
+    /// What `ask` keeps for the storage of a question of `question_bytes` bytes (yoctoNEAR);
+    /// attach it on top of the oracle's fee.
+    pub fn question_storage_deposit(&self, question_bytes: u32) -> U128 {
+        U128(storage::deposit_for(question_bytes as usize))
+    }
+
     pub fn oracle(&self) -> AccountId {
         self.oracle.clone()
+    }
+}
+
+/// A failure's answer, its reason bounded like any stored answer.
+fn failed(reason: String) -> Answer {
+    Answer::Failed {
+        reason: storage::bounded(reason, MAX_STORED_ANSWER_BYTES).0,
+    }
+}
+
+/// Sends `amount` to `receiver` (nothing when it is zero).
+fn send(receiver: &AccountId, amount: NearToken) {
+    if !amount.is_zero() {
+        Promise::new(receiver.clone()).transfer(amount).detach();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use near_sdk::borsh;
+
+    #[test]
+    fn the_reserve_covers_the_largest_record() {
+        let question = "q".repeat(100);
+        let largest = Question {
+            asker: "a".repeat(64).parse().unwrap(),
+            question: question.clone(),
+            answer: Answer::Answered {
+                output: "o".repeat(MAX_STORED_ANSWER_BYTES),
+                truncated: true,
+                output_hash: "h".repeat(64),
+                oracle_request_id: u64::MAX,
+            },
+            storage_deposit: NearToken::from_yoctonear(u128::MAX),
+        };
+        let value = borsh::to_vec(&largest).unwrap().len() as u64;
+        // Key (prefix + id) and NEAR's 40 bytes per record on top of the value.
+        assert_eq!(storage::bytes_for(question.len()), 9 + 40 + value);
+        let failed = Question {
+            answer: failed("r".repeat(2 * MAX_STORED_ANSWER_BYTES)),
+            ..largest
+        };
+        assert!(borsh::to_vec(&failed).unwrap().len() as u64 <= value);
     }
 }

@@ -1,6 +1,6 @@
 //! Attestations: a committee node's signed claim about a request's result. The signed message is
-//! `oracle_protocol::AttestationMessage` (chain id, this contract, request id, model id, result
-//! digest, output hash), checked with the host's `ed25519_verify`. The k-th matching claim
+//! `oracle_protocol::AttestationMessage` (chain id, this contract, request id, the node's account,
+//! model id, result digest, output hash), checked with the host's `ed25519_verify`. The k-th matching claim
 //! resolves the request.
 
 use crate::events::Event;
@@ -109,6 +109,7 @@ impl OracleContract {
             chain_id: env::chain_id(),
             oracle_contract: env::current_account_id().to_string(),
             request_id,
+            node: node.to_string(),
             model_id: request.model_id,
             result_digest: claim.0,
             output_hash: claim.1,
@@ -216,7 +217,7 @@ impl OracleContract {
         };
         request.status = RequestStatus::Resolved {
             answer,
-            at: env::block_height(),
+            cleanable_at: self.cleanable_from_now(),
         };
         self.pending.remove(&request_id);
 

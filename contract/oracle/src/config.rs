@@ -10,6 +10,10 @@ pub const MAX_COMMITTEE_SIZE: u32 = 32;
 pub const MAX_OUTPUT_BYTES_CAP: u32 = 256 * 1024;
 /// Largest output prefix kept in state and returned inline to the dApp (bytes).
 pub const MAX_INLINE_OUTPUT_CAP: u32 = 16 * 1024;
+/// Longest `retention_blocks` (about 11 days of 1-second blocks).
+pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
+/// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.
+pub const MAX_UNBONDING_BLOCKS: u64 = 2_000_000;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
@@ -33,6 +37,18 @@ pub fn validate(config: &Config) -> Result<(), String> {
     }
     if config.min_stake == 0 {
         return Err("min_stake must be positive".to_string());
+    }
+    if config.retention_blocks > MAX_RETENTION_BLOCKS {
+        return Err(format!(
+            "retention_blocks must be at most {MAX_RETENTION_BLOCKS}, got {}",
+            config.retention_blocks
+        ));
+    }
+    if config.unbonding_blocks > MAX_UNBONDING_BLOCKS {
+        return Err(format!(
+            "unbonding_blocks must be at most {MAX_UNBONDING_BLOCKS}, got {}",
+            config.unbonding_blocks
+        ));
     }
     let slashable_window = YIELD_TIMEOUT_BLOCKS + config.retention_blocks;
     if config.unbonding_blocks <= slashable_window {
@@ -92,6 +108,12 @@ mod tests {
     #[test]
     fn a_sound_config_is_accepted() {
         assert_eq!(validate(&config()), Ok(()));
+        let longest = Config {
+            retention_blocks: MAX_RETENTION_BLOCKS,
+            unbonding_blocks: MAX_UNBONDING_BLOCKS,
+            ..config()
+        };
+        assert_eq!(validate(&longest), Ok(()));
     }
 
     #[test]
@@ -131,6 +153,28 @@ mod tests {
                     ..config()
                 },
                 "unbonding_blocks",
+            ),
+            (
+                Config {
+                    unbonding_blocks: u64::MAX,
+                    ..config()
+                },
+                "unbonding_blocks",
+            ),
+            (
+                Config {
+                    retention_blocks: MAX_RETENTION_BLOCKS + 1,
+                    unbonding_blocks: MAX_UNBONDING_BLOCKS,
+                    ..config()
+                },
+                "retention_blocks",
+            ),
+            (
+                Config {
+                    retention_blocks: u64::MAX,
+                    ..config()
+                },
+                "retention_blocks",
             ),
             (
                 Config {

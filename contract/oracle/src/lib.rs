@@ -10,12 +10,14 @@
 //! It must never depend on the inference engine, the node, an async runtime, or floating point
 //! arithmetic: every value that decides consensus is an integer or bytes.
 
+mod active_nodes;
 mod admin;
 mod attestations;
 mod committee;
 mod config;
 mod events;
 mod fees;
+mod finish;
 mod models;
 mod nodes;
 mod quorum;
@@ -43,6 +45,10 @@ pub struct OracleContract {
     config: Config,
     models: IterableMap<ModelId, ModelInfo>,
     nodes: IterableMap<AccountId, Node>,
+    /// The active nodes of each model, in registration order (committee selection reads these).
+    active_nodes: LookupMap<ModelId, Vec<AccountId>>,
+    /// Which node each attestation key belongs to: a key serves one node at a time.
+    attestation_keys: LookupMap<[u8; 32], AccountId>,
     requests: LookupMap<u64, Request>,
     /// Request inputs, apart from the request so attestations do not load them.
     inputs: LookupMap<u64, String>,
@@ -64,6 +70,8 @@ impl OracleContract {
             config,
             models: IterableMap::new(StorageKey::Models),
             nodes: IterableMap::new(StorageKey::Nodes),
+            active_nodes: LookupMap::new(StorageKey::ActiveNodes),
+            attestation_keys: LookupMap::new(StorageKey::AttestationKeys),
             requests: LookupMap::new(StorageKey::Requests),
             inputs: LookupMap::new(StorageKey::Inputs),
             pending: IterableSet::new(StorageKey::Pending),
@@ -81,4 +89,6 @@ enum StorageKey {
     Requests,
     Inputs,
     Pending,
+    AttestationKeys,
+    ActiveNodes,
 }

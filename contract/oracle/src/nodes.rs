@@ -44,8 +44,9 @@ pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
 #[near]
 impl OracleContract {
     /// Registers the caller as a node serving `models`, signing attestations with
-    /// `attestation_key` (`ed25519:<base58>`). The attached deposit pays the entry's storage; the
-    /// rest is the stake, which must reach the configured minimum.
+    /// `attestation_key` (`ed25519:<base58>`), a key no other registered node uses. The attached
+    /// deposit pays the entry's storage; the rest is the stake, which must reach the configured
+    /// minimum.
     #[payable]
     pub fn register_node(&mut self, attestation_key: PublicKey, models: Vec<ModelId>) -> NodeView {
         let account = env::predecessor_account_id();
@@ -61,15 +62,25 @@ impl OracleContract {
             !models.is_empty() && models.len() <= MAX_MODELS_PER_NODE,
             format!("a node serves 1 to {MAX_MODELS_PER_NODE} models")
         );
-        for model in &models {
+        for (i, model) in models.iter().enumerate() {
             require!(
                 self.models.contains_key(model),
                 format!("model {model} is not registered")
+            );
+            require!(
+                !models[..i].contains(model),
+                format!("model {model} is listed twice")
             );
         }
         let key: [u8; 32] = attestation_key.as_bytes()[1..]
             .try_into()
             .unwrap_or_else(|_| env::panic_str("an ed25519 key is 32 bytes"));
+        if let Some(holder) = self.attestation_keys.get(&key) {
+            env::panic_str(&format!(
+                "attestation key {} is already used by node {holder}; each node needs its own",
+                String::from(&attestation_key)
+            ));
+        }
         let before = env::storage_usage();
         let mut node = Node {
             attestation_key: key,
@@ -81,6 +92,10 @@ impl OracleContract {
         };
         self.nodes.insert(account.clone(), node.clone());
         self.nodes.flush();
+        self.attestation_keys.insert(key, account.clone());
+        self.attestation_keys.flush();
+        self.activate_node(&account, &node.models);
+        self.active_nodes.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
@@ -123,18 +138,29 @@ impl OracleContract {
     /// `unbonding_blocks`. It stays answerable (and slashable) for requests it already serves.
     pub fn unregister_node(&mut self) -> u64 {
         let account = env::predecessor_account_id();
-        let unlocks_at = env::block_height() + self.config.unbonding_blocks;
+        let now = env::block_height();
+        let unlocks_at = now
+            .checked_add(self.config.unbonding_blocks)
+            .unwrap_or_else(|| {
+                env::panic_str(&format!(
+                    "block {now} plus unbonding_blocks {} overflows",
+                    self.config.unbonding_blocks
+                ))
+            });
         let node = self.node_mut(&account);
         require!(
             node.status == NodeStatus::Active,
             format!("{account} is already unbonding")
         );
         node.status = NodeStatus::Unbonding { unlocks_at };
+        let models = node.models.clone();
+        self.deactivate_node(&account, &models);
         Event::NodeUnbonding.emit(json!({ "node": account, "unlocks_at": unlocks_at }));
         unlocks_at
     }
 
-    /// Once unbonded, removes the caller's node and sends back its stake and storage deposit.
+    /// Once unbonded, removes the caller's node (its attestation key is free again) and sends
+    /// back its stake and storage deposit.
     pub fn withdraw_stake(&mut self) -> U128 {
         let account = env::predecessor_account_id();
         let node = self.node_mut(&account).clone();
@@ -147,6 +173,7 @@ impl OracleContract {
             format!("stake unlocks at block {unlocks_at}; now is block {now}")
         );
         self.nodes.remove(&account);
+        self.attestation_keys.remove(&node.attestation_key);
         let amount = node.stake + node.storage_deposit;
         send(&account, amount);
         Event::NodeWithdrawn.emit(json!({ "node": account, "amount": U128(amount) }));
@@ -159,20 +186,5 @@ impl OracleContract {
         self.nodes
             .get_mut(account)
             .unwrap_or_else(|| env::panic_str(&format!("{account} is not a registered node")))
-    }
-
-    /// Accounts that may join a committee for `model`: active, staked at least the minimum,
-    /// serving the model.
-    pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
-        let min_stake = self.config.min_stake;
-        self.nodes
-            .iter()
-            .filter(|(_, node)| {
-                node.status == NodeStatus::Active
-                    && node.stake >= min_stake
-                    && node.models.contains(model)
-            })
-            .map(|(account, _)| account)
-            .collect()
     }
 }

@@ -1,6 +1,7 @@
 //! Requests: a dApp calls `request` with a deposit in an ordinary cross-contract call; the
 //! contract yields, and the dApp's callback receives the `OracleResponse` once a quorum resolves
-//! the request (the yield is resumed with the request id) or the yield times out (fee refunded).
+//! the request (the yield is resumed with the request id) or the yield times out (fee refunded;
+//! `finish.rs`). Finished requests are cleaned up after their retention.
 
 use crate::committee;
 use crate::config::YIELD_TIMEOUT_BLOCKS;
@@ -12,14 +13,12 @@ use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, Gas, GasWeight, Promise, YieldId};
 use oracle_protocol::{
-    AttestationView, Digest32, ModelId, OracleResponse, RequestCreated, RequestParams,
-    RequestPhase, RequestView, ResolvedOutput, ResponseStatus, Signature64,
+    AttestationView, Digest32, ModelId, RequestCreated, RequestParams, RequestPhase, RequestView,
+    ResolvedOutput, Signature64,
 };
 
 /// Gas reserved for `on_request_finished`, the yield's callback.
 pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(20);
-/// Bytes of the resume payload: the request id, u64 little-endian.
-const RESUME_PAYLOAD_BYTES: usize = 8;
 
 /// Where a request stands.
 #[near(serializers = [borsh])]
@@ -27,10 +26,14 @@ const RESUME_PAYLOAD_BYTES: usize = 8;
 pub enum RequestStatus {
     /// Waiting for a quorum; `yield_id` resumes the requester's call flow.
     Pending { yield_id: YieldId },
-    /// A quorum agreed on `answer` at block `at`.
-    Resolved { answer: ResolvedOutput, at: u64 },
-    /// The yield timed out at block `at`; the fee went back to the requester.
-    TimedOut { at: u64 },
+    /// A quorum agreed on `answer`; anyone may clean the request up from block `cleanable_at`
+    /// (fixed when it finished, with the `retention_blocks` of that moment).
+    Resolved {
+        answer: ResolvedOutput,
+        cleanable_at: u64,
+    },
+    /// The yield timed out; the fee went back to the requester. Cleanable from `cleanable_at`.
+    TimedOut { cleanable_at: u64 },
 }
 
 /// An attestation accepted on-chain: who, what it claimed, and its signature (kept so anyone
@@ -51,8 +54,9 @@ pub struct Request {
     pub model_id: ModelId,
     /// The caller of `request`; it paid, and a timed-out request's fee goes back to it.
     pub requester: AccountId,
-    /// Where `cleanup_request` returns the storage deposit when not to the requester (a
-    /// contract asking on behalf of a user names the user who paid).
+    /// Who gets the deposit back when not the requester: the excess over the quote at once,
+    /// the storage deposit at cleanup (a contract asking on behalf of a user names the user who
+    /// paid).
     pub storage_refund_to: Option<AccountId>,
     pub params: RequestParams,
     pub input_hash: Digest32,
@@ -74,8 +78,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// The account `cleanup_request` returns the storage deposit to.
-    pub fn storage_refund_account(&self) -> &AccountId {
+    /// The account the deposit goes back to: the excess at once, the storage at cleanup.
+    pub fn refund_account(&self) -> &AccountId {
         self.storage_refund_to.as_ref().unwrap_or(&self.requester)
     }
 }
@@ -92,7 +96,7 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
         request_id,
         model_id: request.model_id,
         requester: request.requester.to_string(),
-        storage_refund_to: request.storage_refund_account().to_string(),
+        storage_refund_to: request.refund_account().to_string(),
         input,
         params: request.params.clone(),
         fee: request.fee,
@@ -125,10 +129,11 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
 #[near]
 impl OracleContract {
     /// Asks `model_id` to complete `input` with `params`. Attach the model's price plus the
-    /// request's storage (see `estimate_fee`, with the same `storage_refund_to`); any excess is
-    /// refunded at once. The storage deposit goes back to `storage_refund_to` on cleanup
-    /// (default: the caller); a timed-out request's fee always goes back to the caller. Returns
-    /// (through a yield) the `OracleResponse` the caller's callback receives.
+    /// request's storage (see `estimate_fee`, with the same `storage_refund_to`). The deposit
+    /// goes back to `storage_refund_to` (default: the caller): any excess at once, the storage
+    /// deposit on cleanup; a timed-out request's fee always goes back to the caller, whose
+    /// callback accounts for it. Returns (through a yield) the `OracleResponse` the caller's
+    /// callback receives.
     #[payable]
     pub fn request(
         &mut self,
@@ -178,13 +183,15 @@ impl OracleContract {
             attestations: Vec::new(),
             slashed: Vec::new(),
             created_at: now,
-            expires_at: now + YIELD_TIMEOUT_BLOCKS,
+            expires_at: now.checked_add(YIELD_TIMEOUT_BLOCKS).unwrap_or_else(|| {
+                env::panic_str(&format!("block {now} is too high for a request to expire"))
+            }),
             status: RequestStatus::Pending { yield_id },
         };
         Event::RequestCreated.emit(RequestCreated {
             request_id,
             requester: requester.to_string(),
-            storage_refund_to: request.storage_refund_account().to_string(),
+            storage_refund_to: request.refund_account().to_string(),
             model_id,
             params: request.params.clone(),
             input_bytes: request.input_bytes,
@@ -194,62 +201,15 @@ impl OracleContract {
             fee: request.fee,
             expires_at_block: request.expires_at,
         });
+        send(request.refund_account(), attached - quote.total());
         self.requests.insert(request_id, request);
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
-        send(&requester, attached - quote.total());
         promise
     }
 
-    /// The yield's callback: on resume, returns the resolved answer; on timeout, marks the
-    /// request timed out, refunds the fee and returns `timed_out` (never panics on a timeout,
-    /// so the requester's callback can read it).
-    #[private]
-    pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
-        let resumed = env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok();
-        let mut request = self
-            .requests
-            .get(&request_id)
-            .cloned()
-            .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
-        let status = match (&request.status, resumed) {
-            (RequestStatus::Resolved { answer, .. }, true) => {
-                ResponseStatus::Resolved(answer.clone())
-            }
-            (RequestStatus::Pending { .. }, false) => {
-                let now = env::block_height();
-                request.status = RequestStatus::TimedOut { at: now };
-                self.pending.remove(&request_id);
-                send(&request.requester, request.fee);
-                let message = format!(
-                    "request {request_id} timed out: {} of {} committee nodes attested and no \
-                     {} agreed within {YIELD_TIMEOUT_BLOCKS} blocks; the fee of {} yoctoNEAR \
-                     was refunded to {}",
-                    request.attestations.len(),
-                    request.committee.len(),
-                    request.quorum,
-                    request.fee,
-                    request.requester
-                );
-                Event::RequestTimedOut.emit(json!({
-                    "request_id": request_id,
-                    "refunded": U128(request.fee),
-                    "requester": request.requester,
-                }));
-                let refunded = request.fee;
-                self.requests.insert(request_id, request);
-                ResponseStatus::TimedOut { message, refunded }
-            }
-            (status, resumed) => env::panic_str(&format!(
-                "request {request_id} finished in an inconsistent state ({status:?}, resumed: \
-                 {resumed})"
-            )),
-        };
-        OracleResponse { request_id, status }
-    }
-
-    /// Removes a finished request once `retention_blocks` have passed since it finished, and
-    /// returns its storage deposit to the request's `storage_refund_to` account (default: the
+    /// Removes a finished request once `retention_blocks` (as configured when it finished) have
+    /// passed since it finished, and returns its storage deposit to the request's `storage_refund_to` account (default: the
     /// requester). Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let request = self
@@ -257,13 +217,13 @@ impl OracleContract {
             .get(&request_id)
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
-        let finished_at = match request.status {
+        let cleanable_at = match request.status {
             RequestStatus::Pending { .. } => {
                 env::panic_str(&format!("request {request_id} is still pending"))
             }
-            RequestStatus::Resolved { at, .. } | RequestStatus::TimedOut { at } => at,
+            RequestStatus::Resolved { cleanable_at, .. }
+            | RequestStatus::TimedOut { cleanable_at } => cleanable_at,
         };
-        let cleanable_at = finished_at + self.config.retention_blocks;
         let now = env::block_height();
         require!(
             now >= cleanable_at,
@@ -271,7 +231,7 @@ impl OracleContract {
         );
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
-        let refund_to = request.storage_refund_account();
+        let refund_to = request.refund_account();
         send(refund_to, request.storage_deposit);
         Event::RequestCleanedUp.emit(json!({
             "request_id": request_id,
@@ -297,6 +257,13 @@ impl Quote {
 }
 
 impl OracleContract {
+    /// The block from which a request finishing now may be cleaned up: `retention_blocks` on
+    /// (saturating: it runs in the yield callback, which must not panic; the settings' caps
+    /// keep it far from overflow).
+    pub(crate) fn cleanable_from_now(&self) -> u64 {
+        env::block_height().saturating_add(self.config.retention_blocks)
+    }
+
     /// Checks a request against its model's limits and prices it (its storage includes the
     /// account it names in `storage_refund_to`); panics with the reason when the request is
     /// not acceptable.

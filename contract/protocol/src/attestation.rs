@@ -1,17 +1,18 @@
 //! The message an oracle node signs to attest to a result.
 //!
 //! Signing borsh bytes of a struct that names the chain, the oracle contract, the request, the
-//! model and the exact output means a signature made for one request can never be replayed for another request,
-//! another deployment of the contract, or another chain, and a relayer cannot attach it to another
-//! output. Every field is length-prefixed or fixed
-//! width, so no two different messages share an encoding.
+//! signing node, the model and the exact output means a signature made for one request can never
+//! be replayed for another request, another deployment of the contract, another chain or as
+//! another node's (even one registered with the same key), and a relayer cannot attach it to
+//! another output. Every field is length-prefixed or fixed width, so no two different messages
+//! share an encoding.
 
 use crate::ids::{Digest32, ModelId};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// Leads every signed attestation; bump the version when the message layout changes.
-pub const ATTESTATION_DOMAIN: &str = "ai-oracle/attestation/v2";
+pub const ATTESTATION_DOMAIN: &str = "ai-oracle/attestation/v3";
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AttestationMessage {
@@ -21,6 +22,8 @@ pub struct AttestationMessage {
     pub oracle_contract: String,
     /// The request's id within that contract.
     pub request_id: u64,
+    /// The account of the node that attests (a committee member of the request).
+    pub node: String,
     /// The model that produced the result.
     pub model_id: ModelId,
     /// The engine's result digest (model, spec version, prompt, parameters, seed, output).
@@ -45,6 +48,7 @@ mod tests {
             chain_id: "localnet".into(),
             oracle_contract: "oracle.test".into(),
             request_id: 7,
+            node: "node0.test".into(),
             model_id: Digest32([0x11; 32]),
             result_digest: Digest32([0x22; 32]),
             output_hash: Digest32([0x33; 32]),
@@ -62,6 +66,8 @@ mod tests {
         expected.extend_from_slice(&11u32.to_le_bytes());
         expected.extend_from_slice(b"oracle.test");
         expected.extend_from_slice(&7u64.to_le_bytes());
+        expected.extend_from_slice(&10u32.to_le_bytes());
+        expected.extend_from_slice(b"node0.test");
         expected.extend_from_slice(&[0x11; 32]);
         expected.extend_from_slice(&[0x22; 32]);
         expected.extend_from_slice(&[0x33; 32]);
@@ -82,6 +88,10 @@ mod tests {
             },
             AttestationMessage {
                 request_id: 8,
+                ..message()
+            },
+            AttestationMessage {
+                node: "node1.test".into(),
                 ..message()
             },
             AttestationMessage {

@@ -20,7 +20,7 @@ pub struct OracleConfig {
     #[serde(with = "u128_string")]
     pub min_stake: u128,
     /// Blocks between `unregister_node` and `withdraw_stake`; longer than a request can stay
-    /// open or slashable, so a node cannot escape its slashing.
+    /// open or slashable, so a node cannot escape its slashing (at most 2 000 000).
     pub unbonding_blocks: u64,
     /// Part of its stake a node loses per offence, in basis points.
     pub slash_bps: u32,
@@ -31,7 +31,8 @@ pub struct OracleConfig {
     /// Longest output prefix stored and returned inline, in bytes.
     pub max_inline_output_bytes: u32,
     /// Blocks a finished request stays (late attestations can still be slashed) before anyone
-    /// may clean it up.
+    /// may clean it up, counted from when it finished with the value of that moment (at most
+    /// 1 000 000).
     pub retention_blocks: u64,
 }
 

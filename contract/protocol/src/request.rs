@@ -98,8 +98,8 @@ pub struct RequestCreated {
     pub request_id: u64,
     /// The account that asked (usually a dApp contract); the fee comes back to it on a timeout.
     pub requester: String,
-    /// The account the storage deposit goes back to on cleanup: the one the request named,
-    /// else the requester.
+    /// The account the deposit goes back to — any excess at once, the storage deposit on
+    /// cleanup: the one the request named, else the requester.
     pub storage_refund_to: String,
     pub model_id: ModelId,
     pub params: RequestParams,

@@ -65,8 +65,8 @@ pub struct RequestView {
     pub model_id: ModelId,
     /// The account that asked and paid; the fee comes back to it on a timeout.
     pub requester: String,
-    /// The account `cleanup_request` returns the storage deposit to: the one the request named
-    /// (`storage_refund_to`), else the requester.
+    /// The account the deposit went back to — the excess over the quote at once, the storage
+    /// deposit on cleanup: the one the request named (`storage_refund_to`), else the requester.
     pub storage_refund_to: String,
     pub input: String,
     pub params: RequestParams,
@@ -106,8 +106,8 @@ impl RequestView {
         self.attested.iter().any(|node| node == account)
     }
 
-    /// The message `attestation`'s node signed, on the chain `chain_id` and the oracle contract
-    /// `oracle_contract` this view was read from.
+    /// The message `attestation`'s node signed (naming that node), on the chain `chain_id` and
+    /// the oracle contract `oracle_contract` this view was read from.
     pub fn attestation_message(
         &self,
         chain_id: &str,
@@ -118,6 +118,7 @@ impl RequestView {
             chain_id: chain_id.to_string(),
             oracle_contract: oracle_contract.to_string(),
             request_id: self.request_id,
+            node: attestation.node.clone(),
             model_id: self.model_id,
             result_digest: attestation.result_digest,
             output_hash: attestation.output_hash,
@@ -194,6 +195,7 @@ mod tests {
         let view = view();
         let message = view.attestation_message("localnet", "oracle.test", &view.attestations[0]);
         assert_eq!(message.request_id, 5);
+        assert_eq!(message.node, "node0.test");
         assert_eq!(message.model_id, Digest32([1; 32]));
         assert_eq!(message.result_digest, Digest32([2; 32]));
         assert_eq!(message.output_hash, Digest32([3; 32]));

@@ -3,7 +3,10 @@
 //! strictly, checks the hard limits again, and pays or rejects.
 //!
 //! `file_claim` → oracle `estimate_fee` → `on_fee_quoted` → oracle `request` (yield) →
-//! `on_verdict` → transfer → `on_payout`.
+//! `on_verdict` → transfer → `on_payout`. A claim the oracle leaves waiting (a callback that
+//! never lands as expected) expires: after `CLAIM_EXPIRY_BLOCKS` anyone may call
+//! `expire_claim`, which rejects it and releases its reservation; the late callback then
+//! changes nothing but passing on a refunded fee.
 
 use crate::events::Event;
 use crate::prompt::{
@@ -34,6 +37,9 @@ const MAX_ESTIMATE_BYTES: usize = 512;
 const VERDICT_RESERVE_BYTES: u64 = 16 + 4 + 4 * crate::prompt::REASON_MAX_CHARS as u64;
 /// Key of a claim in storage: the map's prefix byte and the id.
 const CLAIM_KEY_BYTES: u64 = 1 + 8;
+/// Blocks after filing from which a claim still waiting for the oracle may be expired: far
+/// past the oracle's 200-block yield, so only a claim whose callback went wrong expires.
+pub const CLAIM_EXPIRY_BLOCKS: u64 = 1000;
 
 /// Where a claim stands.
 #[near(serializers = [borsh, json])]
@@ -80,6 +86,9 @@ pub struct Claim {
     pub filed_at: u64,
     /// What was sent to the oracle for the request (0 until priced).
     pub oracle_fee: U128,
+    /// The claimant's deposit less the claim's storage, held while the claim is `quoting` and
+    /// returned (less the oracle's price when asked) as soon as it stops quoting; 0 after.
+    pub budget: U128,
     pub oracle_request_id: Option<u64>,
     /// The model's reason, when it gave a well-formed verdict.
     pub verdict_reason: Option<String>,
@@ -92,9 +101,12 @@ pub struct Claim {
 #[near]
 impl Vault {
     /// Files a claim that the vault pay `amount` yoctoNEAR to `recipient`, with `evidence` for
-    /// the rule. Attach enough for the claim's storage plus the oracle's fee (about 0.05 NEAR
-    /// is plenty on a default oracle): the vault asks the oracle for the exact price and
-    /// refunds the rest. Refused at once when it breaks a hard limit.
+    /// the rule. Attach the claim's storage (under 0.02 NEAR, kept as its `storage_deposit`)
+    /// plus the oracle's price for the verdict request, `estimate_fee(model, params, input
+    /// bytes, storage_refund_to: you).total` — the model's price plus the request's storage
+    /// (0.3056 NEAR with the tests' oracle), see the README's *Money*. The vault asks the
+    /// oracle for the exact price and refunds the rest. Refused at once when it breaks a hard
+    /// limit.
     #[payable]
     pub fn file_claim(&mut self, recipient: AccountId, amount: U128, evidence: String) -> Promise {
         check_fenced_text("evidence", &evidence, MAX_EVIDENCE_BYTES)
@@ -117,6 +129,7 @@ impl Vault {
             rule_version: self.rule_version,
             filed_at: env::block_height(),
             oracle_fee: U128(0),
+            budget: U128(0),
             oracle_request_id: None,
             verdict_reason: None,
             status: ClaimStatus::Quoting,
@@ -124,7 +137,7 @@ impl Vault {
         };
         let bytes =
             CLAIM_KEY_BYTES + RECORD_OVERHEAD_BYTES + borsh_len(&claim) + VERDICT_RESERVE_BYTES;
-        let budget = charge(bytes);
+        claim.budget = U128(charge(bytes));
         claim.storage_deposit = U128(cost_of(bytes));
         self.reserved += amount.0;
         Event::ClaimFiled.emit(json!({
@@ -148,27 +161,41 @@ impl Vault {
             .then(
                 Self::ext(env::current_account_id())
                     .with_static_gas(QUOTED_GAS)
-                    .on_fee_quoted(claim_id, U128(budget)),
+                    .on_fee_quoted(claim_id),
             )
     }
 
     /// The oracle's price is known: asks it (returning the verdict's promise), or rejects the
-    /// claim and refunds the claimant's `budget` when the oracle refused or it does not suffice.
+    /// claim and refunds the claimant's budget when the oracle refused or it does not suffice.
+    /// A claim no longer quoting (it expired meanwhile, its budget already refunded) is left as
+    /// it is.
     #[private]
-    pub fn on_fee_quoted(&mut self, claim_id: u64, budget: U128) -> PromiseOrValue<ClaimStatus> {
-        let mut claim = self.claim_or_panic(claim_id);
+    pub fn on_fee_quoted(&mut self, claim_id: u64) -> PromiseOrValue<ClaimStatus> {
+        let Some(mut claim) = self.claims.get(&claim_id).cloned() else {
+            // Only an expired claim is deleted before its callbacks ran.
+            return PromiseOrValue::Value(ClaimStatus::Rejected {
+                reason: RejectReason::Expired,
+            });
+        };
+        let budget = take_budget(&mut claim);
+        if claim.status != ClaimStatus::Quoting {
+            send(&claim.claimant, budget);
+            let status = claim.status.clone();
+            self.claims.insert(claim_id, claim);
+            return PromiseOrValue::Value(status);
+        }
         let estimate = env::promise_result_checked(0, MAX_ESTIMATE_BYTES)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<FeeEstimate>(&bytes).ok());
         let Some(estimate) = estimate else {
-            send(&claim.claimant, budget.0);
+            send(&claim.claimant, budget);
             return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleRefused));
         };
-        if estimate.total > budget.0 {
-            send(&claim.claimant, budget.0);
+        if estimate.total > budget {
+            send(&claim.claimant, budget);
             return PromiseOrValue::Value(self.reject(claim, RejectReason::InsufficientDeposit));
         }
-        send(&claim.claimant, budget.0 - estimate.total);
+        send(&claim.claimant, budget - estimate.total);
         claim.oracle_fee = U128(estimate.total);
         claim.status = ClaimStatus::AwaitingVerdict;
         let input = self.prompt_of(&claim);
@@ -180,24 +207,49 @@ impl Vault {
                 self.model_id,
                 input,
                 verdict_params(claim_id),
-                claimant,
+                claimant.clone(),
                 NearToken::from_yoctonear(estimate.total),
                 oracle_dapp::REQUEST_GAS,
             )
             .then(
                 Self::ext(env::current_account_id())
                     .with_static_gas(VERDICT_GAS)
-                    .on_verdict(claim_id),
+                    .on_verdict(claim_id, claimant),
             ),
         )
     }
 
     /// The oracle's answer: pays an approved claim that is still within every hard limit;
-    /// rejects anything else. A timed-out request's refunded fee goes back to the claimant.
+    /// rejects anything else. A timed-out request's refunded fee goes back to `claimant`; a
+    /// refused request's deposit already went back to it directly. A claim no longer awaiting
+    /// its verdict (it expired meanwhile, perhaps deleted) is left as it is: only a refunded fee
+    /// is passed on.
     #[private]
-    pub fn on_verdict(&mut self, claim_id: u64) -> PromiseOrValue<ClaimStatus> {
-        let mut claim = self.claim_or_panic(claim_id);
-        let output = match oracle_dapp::answer() {
+    pub fn on_verdict(
+        &mut self,
+        claim_id: u64,
+        claimant: AccountId,
+    ) -> PromiseOrValue<ClaimStatus> {
+        let answer = oracle_dapp::answer();
+        let waiting = self
+            .claims
+            .get(&claim_id)
+            .filter(|claim| claim.status == ClaimStatus::AwaitingVerdict)
+            .cloned();
+        let Some(mut claim) = waiting else {
+            if let Ok(OracleResponse {
+                status: ResponseStatus::TimedOut { refunded, .. },
+                ..
+            }) = answer
+            {
+                send(&claimant, refunded);
+            }
+            let status = self.claims.get(&claim_id).map(|claim| claim.status.clone());
+            return PromiseOrValue::Value(status.unwrap_or(ClaimStatus::Rejected {
+                reason: RejectReason::Expired,
+            }));
+        };
+        let output = match answer {
             Ok(OracleResponse {
                 request_id,
                 status: ResponseStatus::Resolved(resolved),
@@ -217,8 +269,9 @@ impl Vault {
                 send(&claim.claimant, refunded);
                 return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleTimedOut));
             }
+            // The deposit went back to the claimant (the request's refund account), or the
+            // oracle kept it: either way the vault has nothing of it to pass on.
             Err(AnswerError::Refused) => {
-                send(&claim.claimant, claim.oracle_fee.0);
                 return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleRefused));
             }
             Err(_) => return PromiseOrValue::Value(self.reject(claim, RejectReason::NoAnswer)),
@@ -237,6 +290,28 @@ impl Vault {
                 }
             }
         }
+    }
+
+    /// Rejects claim `claim_id` as `expired` when it is still waiting for the oracle
+    /// (`quoting` or `awaiting_verdict`) `CLAIM_EXPIRY_BLOCKS` or more after it was filed:
+    /// releases its reservation and refunds the budget it holds (when still quoting). Anyone
+    /// may call it. A verdict that arrives later is ignored; a fee the oracle refunds later
+    /// still goes to the claimant.
+    pub fn expire_claim(&mut self, claim_id: u64) -> ClaimStatus {
+        let mut claim = self.claim_or_panic(claim_id);
+        require!(
+            claim.status.holds_reservation(),
+            format!("claim {claim_id} is not waiting for the oracle")
+        );
+        let expires_at = claim.filed_at + CLAIM_EXPIRY_BLOCKS;
+        let now = env::block_height();
+        require!(
+            now >= expires_at,
+            format!("claim {claim_id} can expire from block {expires_at}; now is block {now}")
+        );
+        let budget = take_budget(&mut claim);
+        send(&claim.claimant, budget);
+        self.reject(claim, RejectReason::Expired)
     }
 
     /// The payout's outcome: `paid`, or the amount back in the vault when the transfer failed.
@@ -264,9 +339,12 @@ impl Vault {
 }
 
 impl Vault {
-    /// Every hard limit for paying `amount` to `recipient` now: the limits in force, the day's
-    /// cap and the funds.
+    /// Every hard limit for paying `amount` to `recipient` now: a recipient other than the
+    /// vault itself, the limits in force, the day's cap and the funds.
     fn within_limits(&self, recipient: &AccountId, amount: u128) -> Result<(), RejectReason> {
+        if *recipient == env::current_account_id() {
+            return Err(RejectReason::RecipientIsVault);
+        }
         self.limits.check_claim(recipient, amount)?;
         if !self
             .window
@@ -346,6 +424,12 @@ impl Vault {
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("claim {claim_id} does not exist")))
     }
+}
+
+/// Takes the budget `claim` holds, leaving 0: whoever takes it refunds it (or spends it on
+/// the oracle's price), once.
+fn take_budget(claim: &mut Claim) -> u128 {
+    std::mem::replace(&mut claim.budget, U128(0)).0
 }
 
 /// The oracle parameters of every verdict: greedy decoding, held to the verdict schema.

@@ -8,7 +8,9 @@
 //! code would allow, never allow one the code refuses. Rule and limit changes are time-locked;
 //! each claim is judged under the rule in force when it was filed. The owner takes funds back
 //! only by a time-locked withdrawal that leaves every claim in flight payable, and a claimant
-//! deletes a claim record once it is final to get back the storage it paid for.
+//! deletes a claim record once it is final to get back the storage it paid for. A claim the
+//! oracle never answers as expected expires after `CLAIM_EXPIRY_BLOCKS` (`expire_claim`, anyone),
+//! releasing its reservation.
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point:
 //! every amount is an integer.
@@ -31,7 +33,7 @@ use near_sdk::store::LookupMap;
 use near_sdk::{env, near, require, AccountId, BorshStorageKey, PanicOnDefault};
 use oracle_dapp::{Digest32, ModelId};
 
-pub use claims::{Claim, ClaimStatus};
+pub use claims::{Claim, ClaimStatus, CLAIM_EXPIRY_BLOCKS};
 pub use governance::{PendingLimits, PendingRule, Rule};
 pub use limits::Limits;
 pub use prompt::{claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, MAX_RULE_BYTES};

@@ -19,7 +19,11 @@ pub enum RejectReason {
     RecipientNotAllowed,
     /// The vault's funds do not cover the amount.
     InsufficientFunds,
-    /// The oracle refused to price or take the request; what was sent to it came back.
+    /// The oracle refused to price or take the request. A refused price: the vault returned
+    /// the claimant's deposit. A refused request: its deposit went back to the claimant
+    /// directly (the claimant is the request receipt's refund account), never through the
+    /// vault — the same failure also reaches the vault when the oracle's callback failed after
+    /// taking the fee, and then nothing comes back.
     OracleRefused,
     /// The claimant's deposit did not cover the oracle's fee plus the claim's storage.
     InsufficientDeposit,
@@ -29,4 +33,10 @@ pub enum RejectReason {
     NoAnswer,
     /// The transfer to the recipient failed; the amount went back into the vault.
     PayoutFailed,
+    /// The oracle had not answered `CLAIM_EXPIRY_BLOCKS` after filing and anyone called
+    /// `expire_claim`: the reservation is released and a late verdict is ignored.
+    Expired,
+    /// The recipient is the vault itself: paying it would take the amount out of the funds and
+    /// leave the NEAR unreachable in the vault.
+    RecipientIsVault,
 }

@@ -1,10 +1,12 @@
 //! `oracle-node register`: stake and register the node with the oracle contract, naming its
-//! attestation key and the model it serves. Idempotent: an account already registered is
-//! reported as such and nothing is sent.
+//! attestation key and the model it serves. Idempotent: an account already registered with this
+//! node's attestation key and model is reported as such and nothing is sent; one registered
+//! with another key or for other models is an error that says which.
 
 use crate::chain::ONE_NEAR;
 use crate::config::NodeConfig;
 use crate::daemon::connect;
+use crate::startup::{check_model, check_registration};
 use anyhow::{bail, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
 use oracle_protocol::NodeView;
@@ -18,7 +20,7 @@ use std::path::Path;
 pub enum Registered {
     /// The node was registered now (transaction hash), serving `model_id`.
     Now { tx_hash: String, model_id: ModelId },
-    /// The account was registered before; nothing was sent.
+    /// The account was registered before, with this node's key and model; nothing was sent.
     Already(NodeView),
 }
 
@@ -34,11 +36,19 @@ pub fn served_model(home: &Path, config: &NodeConfig) -> Result<ModelId> {
 /// the rest is the stake, which must reach the contract's `min_stake`).
 pub async fn register(home: &Path, config: &NodeConfig, stake_near: u128) -> Result<Registered> {
     let chain = connect(home, config)?;
+    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
     if let Some(node) = chain.get_node(&config.account_id).await? {
+        // Registered before: fine only if the entry is the one this node would register.
+        check_registration(
+            Some(&node),
+            &config.account_id,
+            &config.oracle_contract,
+            &key.public_key(),
+        )?;
+        check_model(&node, served_model(home, config)?)?;
         return Ok(Registered::Already(node));
     }
     let model_id = served_model(home, config)?;
-    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
     let Some(deposit) = stake_near.checked_mul(ONE_NEAR) else {
         bail!("--stake {stake_near} NEAR is too large");
     };

@@ -3,7 +3,7 @@
 
 use crate::config::NodeConfig;
 use crate::daemon::{connect, HTTP_ADDR_FILE};
-use crate::journal::{Job, JobState, Journal};
+use crate::journal::Journal;
 use crate::metrics::HealthReport;
 use anyhow::{anyhow, bail, Context, Result};
 use oracle_protocol::NodeView;
@@ -17,7 +17,8 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub struct NodeStatus {
     pub node: Result<Option<NodeView>>,
-    /// Jobs by state, from the journal (or from the daemon, which holds the journal open).
+    /// Jobs by state, finished ones by how they ended, from the journal (or from the daemon,
+    /// which holds the journal open).
     pub jobs: Result<BTreeMap<String, u64>>,
     pub health: Result<HealthReport>,
 }
@@ -64,22 +65,10 @@ pub async fn status(home: &Path, config: &NodeConfig) -> NodeStatus {
     let addr = daemon_addr(home, config);
     let journal_path = NodeConfig::path_in(home, &config.journal);
     let jobs = match Journal::open(&journal_path) {
-        Ok(journal) => journal.jobs().map_err(Into::into),
+        Ok(journal) => journal.counts().map_err(Into::into),
         // The daemon holds the journal open: ask it.
-        Err(_) => fetch_json::<Vec<Job>>(&addr, "/jobs").await,
-    }
-    .map(|jobs| {
-        let mut counts = BTreeMap::new();
-        for job in jobs {
-            // Finished jobs by how they ended, so late and refused ones stand out.
-            let state = match &job.state {
-                JobState::Finished(finished) => format!("finished ({})", finished.label()),
-                other => other.name().to_string(),
-            };
-            *counts.entry(state).or_insert(0) += 1;
-        }
-        counts
-    });
+        Err(_) => fetch_json::<BTreeMap<String, u64>>(&addr, "/jobs/counts").await,
+    };
     let health = fetch_json(&addr, "/health").await;
     NodeStatus { node, jobs, health }
 }

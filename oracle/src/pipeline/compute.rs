@@ -1,19 +1,27 @@
 //! The compute stage: each accepted job's request becomes an engine request (the mapping every
 //! node and verifier shares, `sdk::inference::engine_request`) and goes to the engine worker,
 //! several at once so the worker can batch them; the result is journaled as computed and handed
-//! to the submitter.
+//! to the submitter. A job whose request cannot be read, or that this machine failed to compute
+//! (a device error, a panic), stays accepted and is tried again alone with backoff; only a
+//! failure caused by the request itself ends it as missed.
 
-use super::retry::{retry, GaveUp};
-use super::{ComputeJob, Context};
+use super::retry::{retry, Backoff, GaveUp};
+use super::{check_joined, ComputeJob, Context};
 use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
 use crate::worker::WorkerError;
+use oracle_protocol::RequestView;
 use sdk::inference::{engine_request, RequestKey};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
+
+/// Pauses between tries of a job that failed for a reason other than its request.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 
 pub async fn stage(
     ctx: Arc<Context>,
@@ -30,27 +38,45 @@ pub async fn stage(
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
-        let (ctx, computed) = (ctx.clone(), computed.clone());
+        let (job_ctx, computed) = (ctx.clone(), computed.clone());
         let span = tracing::info_span!("compute", request_id = job.request_id);
         running.spawn(
             async move {
-                let _slot = slot;
+                let (ctx, _slot) = (job_ctx, slot);
                 match compute(&ctx, job).await {
                     Ok(Some(request_id)) => {
                         let _ = computed.send(request_id).await;
                     }
                     Ok(None) => {}
-                    Err(e) => {
-                        error!(error = %e, "journal failed; stopping");
-                        ctx.stop.stop();
-                    }
+                    Err(e) => ctx.stop.fail(format_args!("the journal failed: {e}")),
                 }
             }
             .instrument(span),
         );
-        while running.try_join_next().is_some() {}
+        while let Some(ended) = running.try_join_next() {
+            check_joined(&ctx, ended);
+        }
     }
-    while running.join_next().await.is_some() {}
+    while let Some(ended) = running.join_next().await {
+        check_joined(&ctx, ended);
+    }
+}
+
+/// Reads the request of a resumed job until an answer comes (or the node stops: `None`).
+async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestView>> {
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
+    loop {
+        match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
+            Ok(view) => return Some(view),
+            Err(GaveUp::Stopped) => return None,
+            Err(GaveUp::Failed(e)) => {
+                warn!(error = %e, retry_in = ?backoff.next(), "cannot read the request; trying again");
+                if !backoff.pause(&ctx.stop).await {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 /// Computes one job; `Some(request id)` when it is ready to submit.
@@ -58,13 +84,9 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
     let request_id = job.request_id;
     let view = match job.view {
         Some(view) => Some(view),
-        None => match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
-            Ok(view) => view,
-            Err(GaveUp::Stopped) => return Ok(None),
-            Err(GaveUp::Failed(e)) => {
-                warn!(error = %e, "cannot read the request; will retry after a restart");
-                return Ok(None);
-            }
+        None => match read_request(ctx, request_id).await {
+            Some(view) => view,
+            None => return Ok(None),
         },
     };
     let Some(view) = view else {
@@ -100,16 +122,32 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             return Ok(None);
         }
     };
-    let generation = match ctx.worker.infer(request).await {
-        Ok(generation) => generation,
-        Err(WorkerError::Stopped) => return Ok(None),
-        Err(WorkerError::Inference(message)) => {
-            // Deterministic: every honest node fails the same way; the request times out.
-            ctx.finish(
-                request_id,
-                Finished::Missed(format!("inference failed: {message}")),
-            )?;
-            return Ok(None);
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
+    let generation = loop {
+        match ctx.worker.infer(request.clone()).await {
+            Ok(generation) => break generation,
+            Err(WorkerError::Stopped) => {
+                if !ctx.stop.is_stopped() {
+                    ctx.stop
+                        .fail("the engine worker stopped while the node runs");
+                }
+                return Ok(None);
+            }
+            Err(WorkerError::Request(message)) => {
+                // Deterministic: every honest node fails the same way; the request times out.
+                ctx.finish(
+                    request_id,
+                    Finished::Missed(format!("inference failed: {message}")),
+                )?;
+                return Ok(None);
+            }
+            Err(error @ WorkerError::Machine(_)) => {
+                ctx.metrics.engine_error();
+                warn!(%error, retry_in = ?backoff.next(), "computing again");
+                if !backoff.pause(&ctx.stop).await {
+                    return Ok(None);
+                }
+            }
         }
     };
     let mut result = attestation::computed(generation.text, generation.digest);

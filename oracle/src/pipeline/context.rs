@@ -14,25 +14,46 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-/// The stop signal: set once, seen by every stage.
+/// The stop signal: set once, seen by every stage. A stop caused by a fatal error (a journal
+/// that cannot be written, a stage that died) carries that error, so the daemon exits with it
+/// instead of reporting a clean stop.
 #[derive(Clone)]
 pub struct Stop {
     sender: Arc<watch::Sender<bool>>,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Default for Stop {
     fn default() -> Self {
         Self {
             sender: Arc::new(watch::channel(false).0),
+            failure: Arc::new(Mutex::new(None)),
         }
     }
 }
 
 impl Stop {
+    /// A clean stop (SIGTERM, Ctrl-C).
     pub fn stop(&self) {
         self.sender.send_replace(true);
+    }
+
+    /// Stops the node because of `error`, which the daemon returns (the first one wins).
+    pub fn fail(&self, error: impl std::fmt::Display) {
+        let message = error.to_string();
+        error!(error = %message, "fatal: stopping the node");
+        self.failure
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert(message);
+        self.stop();
+    }
+
+    /// The fatal error the node stopped on, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("not poisoned").clone()
     }
 
     pub fn is_stopped(&self) -> bool {

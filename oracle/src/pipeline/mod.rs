@@ -3,18 +3,20 @@
 //! engine worker, which batches) → submitter (signs, journals, sends, confirms). Every
 //! transition is journaled before the next step, so a restart resumes each job where it
 //! stopped: accepted jobs are computed, computed ones submitted, submitted ones checked on
-//! chain and then finished or sent again.
+//! chain and then finished or sent again. Finished jobs past the retention are pruned hourly.
 
 mod compute;
 mod context;
+mod prune;
 mod retry;
 mod submit;
 mod watcher;
 
 pub use context::{Context, Stop};
+pub use retry::is_transient;
 
 use crate::journal::JobState;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -27,6 +29,15 @@ pub struct ComputeJob {
     pub view: Option<oracle_protocol::RequestView>,
 }
 
+/// A job task that panicked stops the node with that error.
+fn check_joined(ctx: &Context, ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            ctx.stop.fail(format_args!("a job task panicked: {e}"));
+        }
+    }
+}
+
 /// Runs the pipeline until `ctx`'s stop signal; then stops taking work, lets the jobs in hand
 /// finish their journal writes, and returns.
 pub async fn run(ctx: Arc<Context>) -> Result<()> {
@@ -36,7 +47,10 @@ pub async fn run(ctx: Arc<Context>) -> Result<()> {
     let computing = tokio::spawn(compute::stage(ctx.clone(), compute_rx, submit_tx.clone()));
     let submitting = tokio::spawn(submit::stage(ctx.clone(), submit_rx));
 
-    let unfinished = ctx.journal.unfinished()?;
+    let unfinished = ctx
+        .journal
+        .unfinished()
+        .context("reading the journal's unfinished jobs")?;
     ctx.health
         .in_flight
         .fetch_add(unfinished.len(), Ordering::Relaxed);
@@ -63,8 +77,10 @@ pub async fn run(ctx: Arc<Context>) -> Result<()> {
             }
         })
     };
+    let pruning = tokio::spawn(prune::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), compute_tx));
     watching.await?;
+    pruning.await?;
     resume.abort();
     computing.await?;
     submitting.await?;

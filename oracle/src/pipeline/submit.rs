@@ -4,10 +4,11 @@
 //! → missed), a
 //! journaled transaction is first looked up on chain and, if unknown, resent as the very same
 //! bytes (NEAR runs one transaction once), and the contract's "has already attested" counts as
-//! success. Transport failures are retried with backoff.
+//! success. Chain failures are retried with capped exponential backoff; a journal that cannot
+//! be read or written stops the node (it could no longer promise exactly-once).
 
-use super::retry::{is_transient, retry, GaveUp};
-use super::Context;
+use super::retry::{is_transient, retry, Backoff, GaveUp};
+use super::{check_joined, Context};
 use crate::attestation;
 use crate::chain::{tx_hash, Sent};
 use crate::config::CrashPoint;
@@ -23,7 +24,9 @@ use tracing::{error, info, warn, Instrument};
 
 /// Jobs submitted at once.
 const PARALLEL_SUBMISSIONS: usize = 16;
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Pauses between rounds of a submission that failed.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 
 pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
     let slots = Arc::new(Semaphore::new(PARALLEL_SUBMISSIONS));
@@ -36,20 +39,23 @@ pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
-        let ctx = ctx.clone();
+        let job_ctx = ctx.clone();
         running.spawn(
             async move {
-                let _slot = slot;
+                let (ctx, _slot) = (job_ctx, slot);
                 if let Err(e) = submit(&ctx, request_id).await {
-                    error!(error = %e, "journal failed; stopping");
-                    ctx.stop.stop();
+                    ctx.stop.fail(format_args!("request {request_id}: {e:#}"));
                 }
             }
             .instrument(tracing::info_span!("submit", request_id)),
         );
-        while running.try_join_next().is_some() {}
+        while let Some(ended) = running.try_join_next() {
+            check_joined(&ctx, ended);
+        }
     }
-    while running.join_next().await.is_some() {}
+    while let Some(ended) = running.join_next().await {
+        check_joined(&ctx, ended);
+    }
 }
 
 /// What the chain says about a request before this node (re)sends.
@@ -58,8 +64,29 @@ enum Check {
     Send,
 }
 
+/// Why a round of a submission ended without finishing the job.
+#[derive(Debug)]
+enum Stall {
+    /// The node is stopping.
+    Stopped,
+    /// The chain failed; another round may succeed.
+    Failed(ChainError),
+    /// The journal failed or holds a damaged entry: nothing more can be done safely.
+    Fatal(anyhow::Error),
+}
+
+impl From<GaveUp> for Stall {
+    fn from(gave_up: GaveUp) -> Self {
+        match gave_up {
+            GaveUp::Stopped => Stall::Stopped,
+            GaveUp::Failed(error) => Stall::Failed(error),
+        }
+    }
+}
+
 /// Drives one job from computed (or submitted) to finished.
 async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     while !ctx.stop.is_stopped() {
         let Some(job) = ctx.journal.get(request_id)? else {
             return Ok(());
@@ -80,13 +107,14 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
                 return Ok(());
             }
             Ok(None) => {}
-            Err(GaveUp::Stopped) => return Ok(()),
-            Err(GaveUp::Failed(e)) => {
-                warn!(error = %e, "submission failed; trying again");
+            Err(Stall::Stopped) => return Ok(()),
+            Err(Stall::Fatal(e)) => return Err(e),
+            Err(Stall::Failed(e)) => {
+                warn!(error = %e, retry_in = ?backoff.next(), "submission failed; trying again");
                 ctx.metrics.rpc_error("submit_attestation");
             }
         }
-        if !ctx.stop.sleep(RETRY_PAUSE).await {
+        if !backoff.pause(&ctx.stop).await {
             return Ok(());
         }
     }
@@ -94,7 +122,7 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
 }
 
 /// Reads the request: whether this node still has something to send.
-async fn check(ctx: &Context, request_id: u64) -> Result<Check, GaveUp> {
+async fn check(ctx: &Context, request_id: u64) -> Result<Check, Stall> {
     let view = retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await?;
     Ok(match view {
         None => Check::Done(Finished::Missed("the request no longer exists".into())),
@@ -115,7 +143,7 @@ async fn sign_and_send(
     ctx: &Context,
     request_id: u64,
     computed: &Computed,
-) -> Result<Option<Finished>, GaveUp> {
+) -> Result<Option<Finished>, Stall> {
     if let Check::Done(finished) = check(ctx, request_id).await? {
         return Ok(Some(finished));
     }
@@ -127,24 +155,14 @@ async fn sign_and_send(
         computed,
         ctx.config.fault_injection.bad_signature,
     )
-    .map_err(|e| {
-        GaveUp::Failed(ChainError::Decode {
-            what: "the journaled result".into(),
-            message: e.to_string(),
-        })
-    })?;
+    .map_err(|e| Stall::Fatal(anyhow::anyhow!("the journaled result is damaged: {e}")))?;
     let signed = retry(ctx, "sign", || ctx.chain.sign_attestation(&args)).await?;
     let hash = tx_hash(&signed);
     let bytes = base64::engine::general_purpose::STANDARD.encode(signed.to_bytes());
     let attempt = ctx
         .journal
         .record_submitted(request_id, &hash, &bytes)
-        .map_err(|e| {
-            GaveUp::Failed(ChainError::Decode {
-                what: "the journal".into(),
-                message: e.to_string(),
-            })
-        })?;
+        .map_err(|e| Stall::Fatal(e.into()))?;
     info!(tx = %hash, attempt, "submitting attestation");
     send(ctx, request_id, &signed).await
 }
@@ -157,7 +175,7 @@ async fn resume(
     computed: &Computed,
     tx_hash: &str,
     signed_tx: &str,
-) -> Result<Option<Finished>, GaveUp> {
+) -> Result<Option<Finished>, Stall> {
     let landed = retry(ctx, "tx_status", || ctx.chain.outcome(tx_hash)).await?;
     if let Some(sent) = landed {
         info!(tx = %tx_hash, "the journaled attestation transaction has landed");
@@ -176,7 +194,7 @@ async fn resume(
             match send(ctx, request_id, &signed).await {
                 // Never included (its block hash expired, or its nonce went to another
                 // transaction): sign anew.
-                Err(GaveUp::Failed(ChainError::InvalidTx(
+                Err(Stall::Failed(ChainError::InvalidTx(
                     InvalidTxError::Expired | InvalidTxError::InvalidNonce { .. },
                 ))) => sign_and_send(ctx, request_id, computed).await,
                 other => other,
@@ -192,7 +210,7 @@ async fn send(
     ctx: &Context,
     request_id: u64,
     signed: &SignedTransaction,
-) -> Result<Option<Finished>, GaveUp> {
+) -> Result<Option<Finished>, Stall> {
     let sent = ctx.chain.send(signed).await;
     if ctx.config.fault_injection.crash_after == Some(CrashPoint::Submit) {
         error!("FAULT INJECTION: crash_after = submit; aborting before journaling the outcome");
@@ -205,12 +223,18 @@ async fn send(
             warn!(%error, "sending failed; will look again");
             Ok(None)
         }
-        Err(error) => Err(GaveUp::Failed(error)),
+        Err(error) => {
+            if let ChainError::InvalidTx(InvalidTxError::InvalidNonce { ak_nonce, .. }) = error {
+                // The next transaction signed takes the nonce after the chain's.
+                ctx.chain.observe_nonce(ak_nonce).await;
+            }
+            Err(Stall::Failed(error))
+        }
     }
 }
 
 /// What a finished transaction means for the job.
-async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished, GaveUp> {
+async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished, Stall> {
     match sent {
         Sent::Accepted => Ok(Finished::Attested),
         Sent::Refused(reason) => {

@@ -9,14 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
     let interval = Duration::from_millis(ctx.config.poll_interval_ms);
     loop {
         if let Err(e) = poll(&ctx, &jobs).await {
-            error!(error = %e, "the journal failed; stopping");
-            ctx.stop.stop();
+            ctx.stop.fail(format_args!("the journal failed: {e}"));
         }
         if !ctx.stop.sleep(interval).await {
             return;

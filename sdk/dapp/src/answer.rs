@@ -3,17 +3,27 @@
 use near_sdk::{env, serde_json, PromiseError};
 use oracle_protocol::OracleResponse;
 
-/// Longest answer read from the promise result: the oracle returns at most 16 KiB of output
-/// inline, plus digests and field names.
-pub const MAX_RESPONSE_BYTES: usize = 32 * 1024;
+/// The most output the oracle ever returns inline (its `MAX_INLINE_OUTPUT_CAP`: no oracle
+/// configuration may set `max_inline_output_bytes` above it).
+pub const MAX_INLINE_OUTPUT_BYTES: usize = 16 * 1024;
+
+/// Longest answer read from the promise result: the inline output as JSON, where one byte may
+/// take 6 (`\u0001`), plus 1 KiB for the digests, numbers and field names. A longer result would
+/// fail as `TooLong` after the oracle kept the fee, so the bound covers the worst case.
+pub const MAX_RESPONSE_BYTES: usize = 6 * MAX_INLINE_OUTPUT_BYTES + 1024;
 
 /// Why a callback holds no oracle answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnswerError {
     /// The callback did not run after exactly one promise (it was not chained to `ask`).
     NotACallback { promise_results: u64 },
-    /// The oracle refused the request (bad parameters, too small a deposit, no nodes...): the
-    /// whole deposit came back to this contract.
+    /// The oracle's `request` call failed. Almost always the oracle refused the request (bad
+    /// parameters, too small a deposit, no nodes...) and the whole deposit was refunded: to the
+    /// `payer` of [`crate::ask_on_behalf_of`], to this contract after [`crate::ask`]. But the
+    /// same failure reaches the callback when the oracle took the request and its yield
+    /// callback then failed, and then the deposit stays with the oracle: the promise result
+    /// cannot tell the two apart, so never pay a refund out of your own balance on `Refused`
+    /// (`ask_on_behalf_of` leaves nothing to forward).
     Refused,
     /// The result is longer than [`MAX_RESPONSE_BYTES`].
     TooLong { bytes: usize },
@@ -28,7 +38,9 @@ impl core::fmt::Display for AnswerError {
                 f,
                 "expected the result of one promise (the oracle's request), got {promise_results}"
             ),
-            AnswerError::Refused => write!(f, "the oracle refused the request"),
+            AnswerError::Refused => {
+                write!(f, "the oracle refused the request (or its callback failed)")
+            }
             AnswerError::TooLong { bytes } => write!(
                 f,
                 "the oracle's answer is {bytes} bytes; at most {MAX_RESPONSE_BYTES} are read"
@@ -94,6 +106,30 @@ mod tests {
                 refunded: 10
             }
         );
+    }
+
+    #[test]
+    fn the_longest_inline_output_fits_the_bound_even_when_every_byte_is_escaped() {
+        // Every byte of a control character becomes 6 in JSON (`\u0001`).
+        let output = "\u{1}".repeat(MAX_INLINE_OUTPUT_BYTES);
+        let response = OracleResponse {
+            request_id: u64::MAX,
+            status: ResponseStatus::Resolved(ResolvedOutput {
+                output,
+                output_truncated: true,
+                output_bytes: u32::MAX,
+                result_digest: Digest32([0xff; 32]),
+                output_hash: Digest32([0xff; 32]),
+            }),
+        };
+        let bytes = serde_json::to_vec(&response).unwrap();
+        assert!(bytes.len() > 6 * MAX_INLINE_OUTPUT_BYTES, "{}", bytes.len());
+        assert!(
+            bytes.len() <= MAX_RESPONSE_BYTES,
+            "{} bytes > {MAX_RESPONSE_BYTES}",
+            bytes.len()
+        );
+        assert_eq!(decode(Ok(bytes)), Ok(response));
     }
 
     #[test]

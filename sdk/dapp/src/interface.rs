@@ -13,8 +13,8 @@ pub const REQUEST_GAS: Gas = Gas::from_tgas(60);
 #[ext_contract(ext_oracle)]
 pub trait Oracle {
     /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
-    /// Attach at least `estimate_fee(...).total`; the excess is refunded at once. Cleanup
-    /// returns the request's storage deposit to `storage_refund_to` (default: the caller).
+    /// Attach at least `estimate_fee(...).total`. The excess goes at once, and the request's
+    /// storage deposit at cleanup, to `storage_refund_to` (default: the caller).
     fn request(
         &mut self,
         model_id: ModelId,
@@ -35,9 +35,10 @@ pub trait Oracle {
     ) -> FeeEstimate;
 }
 
-/// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`; the
-/// request's storage deposit comes back to this contract on cleanup. Chain a callback with
-/// `.then(...)`; read its result with [`crate::answer`].
+/// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`; when the
+/// oracle refuses it the deposit comes back to this contract, and so does the request's
+/// storage deposit on cleanup. Chain a callback with `.then(...)`; read its result with
+/// [`crate::answer`].
 pub fn ask(
     oracle: AccountId,
     model_id: ModelId,
@@ -49,9 +50,11 @@ pub fn ask(
     request(oracle, model_id, input, params, None, deposit, gas)
 }
 
-/// [`ask`] on behalf of `payer`, the account whose money `deposit` is: the request's storage
-/// deposit goes back to `payer` on cleanup instead of landing in this contract unseen. Price
-/// it with `estimate_fee(.., Some(payer))`, as the named account's bytes are paid for too.
+/// [`ask`] on behalf of `payer`, the account whose money `deposit` is: everything that comes
+/// back goes to `payer`, never through this contract — the whole deposit when the oracle
+/// refuses the request (the receipt's refund account is `payer`), and the request's storage
+/// deposit on cleanup (`storage_refund_to`). Price it with `estimate_fee(.., Some(payer))`, as
+/// the named account's bytes are paid for too.
 pub fn ask_on_behalf_of(
     oracle: AccountId,
     model_id: ModelId,
@@ -61,7 +64,16 @@ pub fn ask_on_behalf_of(
     deposit: NearToken,
     gas: Gas,
 ) -> Promise {
-    request(oracle, model_id, input, params, Some(payer), deposit, gas)
+    request(
+        oracle,
+        model_id,
+        input,
+        params,
+        Some(payer.clone()),
+        deposit,
+        gas,
+    )
+    .refund_to(payer)
 }
 
 /// The oracle's `request` with `deposit` and `gas` attached.

@@ -1,25 +1,28 @@
 //! oracle-dapp: what a near-sdk contract links to ask the AI oracle — the oracle's call
 //! interface, its argument and answer types (re-exported from `oracle-protocol`), and a helper
 //! that turns the callback's promise result into `Result<OracleResponse, AnswerError>`.
-//! `ask` leaves the request's storage deposit to come back to the calling contract on cleanup;
-//! a contract spending a user's money uses `ask_on_behalf_of` so it goes back to that user.
+//! `ask` leaves what comes back (a refused request's deposit, the request's storage deposit on
+//! cleanup) to the calling contract; a contract spending a user's money uses `ask_on_behalf_of`
+//! so it all goes straight back to that user.
 //!
 //! ```ignore
 //! #[payable]
 //! pub fn ask(&mut self, question: String) -> Promise {
-//!     oracle_dapp::ask(self.oracle.clone(), self.model_id, question, params,
-//!                      env::attached_deposit(), oracle_dapp::REQUEST_GAS)
+//!     let asker = env::predecessor_account_id();
+//!     // Charge the storage this call adds (the question, room for the answer) first.
+//!     oracle_dapp::ask_on_behalf_of(self.oracle.clone(), self.model_id, question, params,
+//!                                   asker, env::attached_deposit(), oracle_dapp::REQUEST_GAS)
 //!         .then(Self::ext(env::current_account_id())
 //!             .with_static_gas(Gas::from_tgas(20))
-//!             .on_answer(env::attached_deposit()))
+//!             .on_answer())
 //! }
 //!
 //! #[private]
-//! pub fn on_answer(&mut self, deposit: NearToken) {
+//! pub fn on_answer(&mut self) {
 //!     match oracle_dapp::answer() {
 //!         Ok(OracleResponse { status: ResponseStatus::Resolved(out), .. }) => { /* use out.output */ }
-//!         Ok(OracleResponse { status: ResponseStatus::TimedOut { refunded, .. }, .. }) => { /* the fee came back */ }
-//!         Err(AnswerError::Refused) => { /* the whole deposit came back */ }
+//!         Ok(OracleResponse { status: ResponseStatus::TimedOut { refunded, .. }, .. }) => { /* the fee came back here */ }
+//!         Err(AnswerError::Refused) => { /* the deposit went back to the asker (or the oracle kept it) */ }
 //!         Err(other) => { /* not an oracle answer */ }
 //!     }
 //! }
@@ -31,7 +34,7 @@
 mod answer;
 mod interface;
 
-pub use answer::{answer, decode, AnswerError, MAX_RESPONSE_BYTES};
+pub use answer::{answer, decode, AnswerError, MAX_INLINE_OUTPUT_BYTES, MAX_RESPONSE_BYTES};
 pub use interface::{ask, ask_on_behalf_of, ext_oracle, REQUEST_GAS};
 pub use oracle_protocol::{
     event_log_line, Digest32, FeeEstimate, ModelId, OracleResponse, RequestParams, ResolvedOutput,

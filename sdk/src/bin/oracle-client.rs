@@ -147,7 +147,7 @@ async fn main() -> Result<()> {
     }
     match cli.command {
         Command::Models => {
-            for model in client.list_models(0, 100).await? {
+            for model in client.all_models().await? {
                 println!(
                     "{}  {}  {}  max input {} B, max output {} tokens, price {} yoctoNEAR",
                     model.model_id,
@@ -160,7 +160,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Nodes => {
-            for node in client.list_nodes(0, 100).await? {
+            for node in client.all_nodes().await? {
                 println!(
                     "{}  key {}  stake {} yoctoNEAR  {:?}  models {}",
                     node.account_id,
@@ -239,6 +239,12 @@ async fn main() -> Result<()> {
                 if verification.output_checked { "" } else { " (output truncated: hash not re-checked)" },
                 if reexecute { "; re-execution gives the same digest" } else { "" },
             );
+            if !verification.unchecked.is_empty() {
+                println!(
+                    "not checked (no registered key now, e.g. withdrawn): {}",
+                    verification.unchecked.join(", ")
+                );
+            }
         }
     }
     Ok(())

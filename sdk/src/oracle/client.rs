@@ -18,6 +18,8 @@ pub const REQUEST_GAS: u64 = 150_000_000_000_000;
 /// How long [`OracleClient::request`] looks for the `request_created` event.
 const FIND_REQUEST_DEADLINE: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(300);
+/// Entries asked for per page by [`OracleClient::all_models`] and [`OracleClient::all_nodes`].
+const LIST_PAGE: u32 = 100;
 
 /// A client of one oracle contract.
 #[derive(Debug, Clone)]
@@ -76,6 +78,11 @@ impl OracleClient {
         .await
     }
 
+    /// Every registered model, read page by page.
+    pub async fn all_models(&self) -> Result<Vec<ModelView>, OracleError> {
+        self.every("list_models").await
+    }
+
     pub async fn get_model(&self, model_id: &ModelId) -> Result<Option<ModelView>, OracleError> {
         self.view("get_model", json!({ "model_id": model_id }))
             .await
@@ -92,6 +99,26 @@ impl OracleClient {
             json!({"from_index": from_index, "limit": limit}),
         )
         .await
+    }
+
+    /// Every registered node, read page by page.
+    pub async fn all_nodes(&self) -> Result<Vec<NodeView>, OracleError> {
+        self.every("list_nodes").await
+    }
+
+    /// Every entry of paged view `method`, until a page comes back empty (the contract may
+    /// return fewer entries than asked for, so a short page is not the end).
+    async fn every<T: DeserializeOwned>(&self, method: &str) -> Result<Vec<T>, OracleError> {
+        let mut all = Vec::new();
+        loop {
+            let page: Vec<T> = self
+                .view(method, json!({"from_index": all.len(), "limit": LIST_PAGE}))
+                .await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
     }
 
     pub async fn get_node(&self, account_id: &str) -> Result<Option<NodeView>, OracleError> {

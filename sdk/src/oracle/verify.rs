@@ -1,8 +1,19 @@
-//! Checking an answer without trusting the RPC node or the nodes: every attestation's ed25519
-//! signature against its node's registered key, each signer on the request's committee, a quorum
-//! of equal `(result_digest, output_hash)`, the answer equal to the quorum's, and the output's
-//! SHA-256 equal to `output_hash` — and, given the model, re-running the request to compare the
-//! digest.
+//! Checking an oracle answer: every attestation's ed25519 signature against its node's registered
+//! key, each signer on the request's committee, a quorum of equal `(result_digest,
+//! output_hash)`, the answer equal to the quorum's, and the output's SHA-256 equal to
+//! `output_hash` — and, given the model, re-running the request to compare the digest.
+//!
+//! Trust model. [`verify_view`] trusts only its inputs: the request view, the chain id and the
+//! nodes' keys. [`OracleClient::verify`] reads all three from the RPC endpoint, so it proves
+//! that the answer is what the committee signed *as that endpoint reports the chain*: an
+//! endpoint that lies consistently (a made-up view with keys of its own) is not caught. Pin what
+//! you can get elsewhere — the chain id and the nodes' attestation keys —
+//! with [`OracleClient::verify_pinned`]: then a view's attestations must carry signatures of the
+//! pinned keys, which no endpoint can forge. The committee and quorum still come from the view.
+//!
+//! An attestation whose node has no key to check it against (a node that withdrew since, which
+//! removes its entry) is not an error: it is listed in [`Verification::unchecked`] and does not
+//! count towards the quorum, which the checked attestations must reach alone.
 
 use super::{OracleClient, OracleError};
 use crate::attest;
@@ -23,6 +34,8 @@ pub struct Verification {
     pub output_hash: Digest32,
     /// Committee members whose valid signatures agree with the answer.
     pub agreeing: Vec<String>,
+    /// Nodes whose attestations could not be checked (no key known for them): not counted.
+    pub unchecked: Vec<String>,
     pub quorum: u32,
     /// Whether the output's SHA-256 was checked (not possible for a truncated output).
     pub output_checked: bool,
@@ -40,16 +53,22 @@ pub enum VerifyError {
     },
     #[error("{node} attested but is not on the committee of request {request_id}")]
     NotOnCommittee { node: String, request_id: u64 },
-    #[error("{node} attested but is not a registered node")]
-    UnknownNode { node: String },
     #[error("{node}'s registered key `{key}` is not an ed25519 key")]
     BadNodeKey { node: String, key: String },
     #[error("{node} attested twice to request {request_id}")]
     DuplicateAttestation { node: String, request_id: u64 },
     #[error("the signature of {node} does not verify for request {request_id} with its digests")]
     BadSignature { node: String, request_id: u64 },
-    #[error("no quorum: at most {agreeing} valid attestations agree, {quorum} are needed")]
-    NoQuorum { agreeing: u32, quorum: u32 },
+    /// `unchecked`: attesting nodes with no known key (not counted).
+    #[error(
+        "no quorum: at most {agreeing} checked attestations agree, {quorum} are needed{}",
+        unchecked_note(unchecked)
+    )]
+    NoQuorum {
+        agreeing: u32,
+        quorum: u32,
+        unchecked: Vec<String>,
+    },
     /// Each side as `result <digest>, output <hash>`.
     #[error("the answer's digests ({answer}) are not the ones the quorum signed ({quorum})")]
     AnswerNotQuorums { answer: String, quorum: String },
@@ -62,6 +81,12 @@ pub enum VerifyError {
     Schema(#[from] crate::inference::InvalidOutputSchema),
     #[error("re-execution failed: {0}")]
     Engine(#[from] kernels::engine::EngineError),
+    #[error("request {request_id} ran model {requested}, but the engine given holds model {loaded}: load the request's model to re-execute it")]
+    WrongModel {
+        request_id: u64,
+        requested: Digest32,
+        loaded: Digest32,
+    },
     #[error("re-execution was cancelled: the async runtime is shutting down")]
     ReexecutionCancelled,
     #[error("re-execution gives result digest {local} (output {local_output:?}), the quorum signed {signed}: a different model or a wrong answer")]
@@ -72,8 +97,21 @@ pub enum VerifyError {
     },
 }
 
+fn unchecked_note(unchecked: &[String]) -> String {
+    if unchecked.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} could not be checked: no key known for {})",
+            unchecked.len(),
+            unchecked.join(", ")
+        )
+    }
+}
+
 /// Checks `view` (read from the oracle `oracle_contract` on chain `chain_id`) against the nodes'
-/// registered `keys` (`account → ed25519:<base58>`), trusting nothing else.
+/// `keys` (`account → ed25519:<base58>`), trusting nothing else. Attestations of nodes missing
+/// from `keys` are listed as unchecked and not counted.
 pub fn verify_view(
     view: &RequestView,
     chain_id: &str,
@@ -81,7 +119,17 @@ pub fn verify_view(
     keys: &HashMap<String, String>,
 ) -> Result<Verification, VerifyError> {
     let request_id = view.request_id;
+    let answer = match (&view.answer, view.status) {
+        (Some(answer), RequestPhase::Resolved) => answer,
+        _ => {
+            return Err(VerifyError::NotResolved {
+                request_id,
+                status: view.status,
+            })
+        }
+    };
     let mut seen = Vec::new();
+    let mut unchecked = Vec::new();
     let mut groups: BTreeMap<(Digest32, Digest32), Vec<String>> = BTreeMap::new();
     for attestation in &view.attestations {
         let node = attestation.node.clone();
@@ -91,9 +139,11 @@ pub fn verify_view(
         if seen.contains(&node) {
             return Err(VerifyError::DuplicateAttestation { node, request_id });
         }
-        let key_text = keys
-            .get(&node)
-            .ok_or_else(|| VerifyError::UnknownNode { node: node.clone() })?;
+        seen.push(node.clone());
+        let Some(key_text) = keys.get(&node) else {
+            unchecked.push(node);
+            continue;
+        };
         let key = key_text
             .parse::<PublicKey>()
             .map_err(|_| VerifyError::BadNodeKey {
@@ -104,30 +154,26 @@ pub fn verify_view(
         if !attest::verify(&key, &message, attestation.signature.as_bytes()) {
             return Err(VerifyError::BadSignature { node, request_id });
         }
-        seen.push(node.clone());
         groups
             .entry((attestation.result_digest, attestation.output_hash))
             .or_default()
             .push(node);
     }
-    let Some(((result_digest, output_hash), agreeing)) =
-        groups.into_iter().max_by_key(|(_, nodes)| nodes.len())
-    else {
-        return Err(VerifyError::NoQuorum {
-            agreeing: 0,
-            quorum: view.quorum,
-        });
+    let (result_digest, output_hash, agreeing) = match groups
+        .into_iter()
+        .max_by_key(|(_, nodes)| nodes.len())
+    {
+        Some(((result_digest, output_hash), agreeing)) if agreeing.len() as u32 >= view.quorum => {
+            (result_digest, output_hash, agreeing)
+        }
+        best => {
+            return Err(VerifyError::NoQuorum {
+                agreeing: best.map_or(0, |(_, nodes)| nodes.len() as u32),
+                quorum: view.quorum,
+                unchecked,
+            })
+        }
     };
-    if (agreeing.len() as u32) < view.quorum {
-        return Err(VerifyError::NoQuorum {
-            agreeing: agreeing.len() as u32,
-            quorum: view.quorum,
-        });
-    }
-    let answer = view.answer.as_ref().ok_or(VerifyError::NotResolved {
-        request_id,
-        status: view.status,
-    })?;
     if (answer.result_digest, answer.output_hash) != (result_digest, output_hash) {
         let pair = |digest: Digest32, output: Digest32| format!("result {digest}, output {output}");
         return Err(VerifyError::AnswerNotQuorums {
@@ -149,12 +195,14 @@ pub fn verify_view(
         result_digest,
         output_hash,
         agreeing,
+        unchecked,
         quorum: view.quorum,
         output_checked: !answer.output_truncated,
     })
 }
 
-/// Re-runs `view`'s request on `engine` and compares the result digest with the quorum's.
+/// Re-runs `view`'s request on `engine` (which must hold the request's model) and compares the
+/// result digest with the quorum's.
 pub fn reexecute_view(
     view: &RequestView,
     chain_id: &str,
@@ -169,6 +217,14 @@ pub fn reexecute_view(
             status: view.status,
         })?
         .result_digest;
+    let loaded = Digest32(engine.model_sha256());
+    if loaded != view.model_id {
+        return Err(VerifyError::WrongModel {
+            request_id: view.request_id,
+            requested: view.model_id,
+            loaded,
+        });
+    }
     let key = RequestKey {
         chain_id,
         oracle_contract,
@@ -187,11 +243,24 @@ pub fn reexecute_view(
 }
 
 impl OracleClient {
-    /// Reads request `request_id`, its committee's keys and the chain id, and checks the answer
-    /// offline ([`verify_view`]).
+    /// Reads request `request_id`, its attesters' keys and the chain id from the RPC endpoint,
+    /// and checks the answer offline ([`verify_view`]; see the module's trust model).
     pub async fn verify(&self, request_id: u64) -> Result<Verification, VerifyError> {
         let (view, chain_id, keys) = self.verification_inputs(request_id).await?;
         verify_view(&view, &chain_id, self.contract(), &keys)
+    }
+
+    /// Reads request `request_id` and checks it against a chain id and node keys obtained
+    /// elsewhere (pinned), not from the RPC endpoint: its attestations must be signed by the
+    /// pinned keys; attesters without a pinned key are unchecked.
+    pub async fn verify_pinned(
+        &self,
+        request_id: u64,
+        chain_id: &str,
+        keys: &HashMap<String, String>,
+    ) -> Result<Verification, VerifyError> {
+        let view = self.get_request(request_id).await?;
+        verify_view(&view, chain_id, self.contract(), keys)
     }
 
     /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the

@@ -103,6 +103,7 @@ impl ScriptedNode {
             chain_id: chain_id.into(),
             oracle_contract: ORACLE.into(),
             request_id,
+            node: self.account.clone(),
             model_id,
             result_digest,
             output_hash: Digest32(Sha256::digest(output.as_bytes()).into()),

@@ -1,0 +1,59 @@
+//! The per-model index of active nodes: committee selection reads the nodes that serve the
+//! requested model and have not left, never the whole registry, so idle nodes of other models
+//! cannot make a request run out of gas. Each model has at most `MAX_ACTIVE_NODES_PER_MODEL`
+//! active nodes, which bounds the gas of selection.
+
+use crate::OracleContract;
+use near_sdk::{env, AccountId};
+use oracle_protocol::{ModelId, NodeStatus};
+
+/// Most active nodes one model may have (README: gas of `request` at this cap).
+pub const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
+
+impl OracleContract {
+    /// Lists `account` among the active nodes of each of `models`; panics naming the first
+    /// model that has no seat left.
+    pub(crate) fn activate_node(&mut self, account: &AccountId, models: &[ModelId]) {
+        for model in models {
+            let mut active = self.active_nodes.get(model).cloned().unwrap_or_default();
+            if active.len() >= MAX_ACTIVE_NODES_PER_MODEL {
+                env::panic_str(&format!(
+                    "model {model} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes; a \
+                     seat frees when one of them unregisters"
+                ));
+            }
+            active.push(account.clone());
+            self.active_nodes.insert(*model, active);
+        }
+    }
+
+    /// Takes `account` off the active nodes of each of `models`.
+    pub(crate) fn deactivate_node(&mut self, account: &AccountId, models: &[ModelId]) {
+        for model in models {
+            let Some(active) = self.active_nodes.get_mut(model) else {
+                continue;
+            };
+            active.retain(|listed| listed != account);
+            if active.is_empty() {
+                self.active_nodes.remove(model);
+            }
+        }
+    }
+
+    /// Accounts that may join a committee for `model`: its active nodes that hold at least the
+    /// minimum stake (slashing may have taken them below it).
+    pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
+        let min_stake = self.config.min_stake;
+        let Some(active) = self.active_nodes.get(model) else {
+            return Vec::new();
+        };
+        active
+            .iter()
+            .filter(|account| {
+                self.nodes.get(*account).is_some_and(|node| {
+                    node.status == NodeStatus::Active && node.stake >= min_stake
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,112 @@
+//! The yield's callback, `on_request_finished`: it hands the requester's callback the answer of a
+//! resolved request, or ends a request still pending as timed out (fee refunded). It never
+//! panics, whatever it finds, so a request can never stay pending with its fee and storage
+//! locked, and the requester's callback always receives an `OracleResponse`.
+
+use crate::config::YIELD_TIMEOUT_BLOCKS;
+use crate::events::Event;
+use crate::requests::{Request, RequestStatus};
+use crate::storage::send;
+use crate::{OracleContract, OracleContractExt};
+use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
+use near_sdk::{env, near};
+use oracle_protocol::{OracleResponse, ResponseStatus};
+
+/// Bytes of the resume payload: the request id, u64 little-endian.
+const RESUME_PAYLOAD_BYTES: usize = 8;
+
+#[near]
+impl OracleContract {
+    /// The yield's callback. A resolved request returns its answer. A pending one (the yield
+    /// timed out) is marked timed out, its fee refunded to the requester, and returns
+    /// `timed_out`. A request already ended or gone returns `timed_out` with nothing refunded
+    /// and the reason.
+    #[private]
+    pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
+        let Some(mut request) = self.requests.get(&request_id).cloned() else {
+            return ended_without_answer(
+                request_id,
+                format!("request {request_id} does not exist"),
+            );
+        };
+        let status = match &request.status {
+            RequestStatus::Resolved { answer, .. } => ResponseStatus::Resolved(answer.clone()),
+            RequestStatus::Pending { .. } => {
+                let status = self.time_out(request_id, &mut request, resumed());
+                self.requests.insert(request_id, request);
+                status
+            }
+            RequestStatus::TimedOut { .. } => {
+                return ended_without_answer(
+                    request_id,
+                    format!(
+                        "request {request_id} had already ended without an answer; its fee was \
+                         refunded then"
+                    ),
+                )
+            }
+        };
+        OracleResponse { request_id, status }
+    }
+}
+
+impl OracleContract {
+    /// Ends pending `request` without an answer: it becomes cleanable after the retention, its
+    /// fee goes back to the requester. `resumed` tells whether the yield saw a resume (it never
+    /// should without a resolution; the request ends all the same).
+    fn time_out(
+        &mut self,
+        request_id: u64,
+        request: &mut Request,
+        resumed: bool,
+    ) -> ResponseStatus {
+        request.status = RequestStatus::TimedOut {
+            cleanable_at: self.cleanable_from_now(),
+        };
+        self.pending.remove(&request_id);
+        send(&request.requester, request.fee);
+        let why = if resumed {
+            "was resumed without a resolution".to_string()
+        } else {
+            format!(
+                "timed out: {} of {} committee nodes attested and no {} agreed within \
+                     {YIELD_TIMEOUT_BLOCKS} blocks",
+                request.attestations.len(),
+                request.committee.len(),
+                request.quorum,
+            )
+        };
+        let message = format!(
+            "request {request_id} {why}; the fee of {} yoctoNEAR was refunded to {}",
+            request.fee, request.requester
+        );
+        Event::RequestTimedOut.emit(json!({
+            "request_id": request_id,
+            "refunded": U128(request.fee),
+            "requester": request.requester,
+        }));
+        ResponseStatus::TimedOut {
+            message,
+            refunded: request.fee,
+        }
+    }
+}
+
+/// Whether the yield was resumed (with the request id) rather than timed out. Without a promise
+/// result (a direct call by the contract's own account) it was not.
+fn resumed() -> bool {
+    env::promise_results_count() == 1
+        && env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok()
+}
+
+/// The response for a request that ends with no answer and nothing refunded now.
+fn ended_without_answer(request_id: u64, message: String) -> OracleResponse {
+    OracleResponse {
+        request_id,
+        status: ResponseStatus::TimedOut {
+            message,
+            refunded: 0,
+        },
+    }
+}

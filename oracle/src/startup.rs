@@ -1,0 +1,165 @@
+//! What a node checks before it takes any work: every RPC endpoint is on the same chain, and
+//! the contract knows this node as it is configured — registered, with the attestation key it
+//! signs with, for the model it serves. A node that fails these would idle, or compute and pay
+//! gas for attestations the contract refuses.
+
+use oracle_protocol::{ModelId, NodeView};
+use sdk::keys::PublicKey;
+use sdk::rpc::{ChainError, NearRpc, RetryPolicy};
+use thiserror::Error;
+use tracing::warn;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum StartupError {
+    #[error("{account} is not registered with {contract}: run `oracle-node register` first")]
+    NotRegistered { account: String, contract: String },
+    #[error("{account} is registered with attestation key {registered}, but this node's attestation key is {local}: the contract would refuse every attestation (use the registered key, or register this one)")]
+    KeyMismatch {
+        account: String,
+        registered: String,
+        local: String,
+    },
+    #[error("{account} is registered for models [{registered}], not for {served}, the model this node serves: it would never be on a committee (serve a registered model, or register this one)")]
+    ModelNotRegistered {
+        account: String,
+        served: ModelId,
+        registered: String,
+    },
+    #[error("the RPC endpoints are on different chains: {first_url} on `{first}`, {url} on `{other}`; list endpoints of one network only")]
+    ChainMismatch {
+        first_url: String,
+        first: String,
+        url: String,
+        other: String,
+    },
+}
+
+/// Checks the node entry `node` of `account` (as `get_node` returned it) against the local
+/// attestation key.
+pub fn check_registration<'a>(
+    node: Option<&'a NodeView>,
+    account: &str,
+    contract: &str,
+    attestation_key: &PublicKey,
+) -> Result<&'a NodeView, StartupError> {
+    let node = node.ok_or_else(|| StartupError::NotRegistered {
+        account: account.to_string(),
+        contract: contract.to_string(),
+    })?;
+    let local = attestation_key.to_string();
+    if node.attestation_key != local {
+        return Err(StartupError::KeyMismatch {
+            account: account.to_string(),
+            registered: node.attestation_key.clone(),
+            local,
+        });
+    }
+    Ok(node)
+}
+
+/// Checks that `node` is registered for `served`.
+pub fn check_model(node: &NodeView, served: ModelId) -> Result<(), StartupError> {
+    if node.models.contains(&served) {
+        return Ok(());
+    }
+    Err(StartupError::ModelNotRegistered {
+        account: node.account_id.clone(),
+        served,
+        registered: node
+            .models
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Asks each of `urls` for its chain id; they must all agree. An endpoint that does not answer
+/// is skipped with a warning (failover covers it); `None` when none answered.
+pub async fn common_chain_id(
+    urls: &[String],
+    policy: &RetryPolicy,
+) -> Result<Option<String>, StartupError> {
+    let mut first: Option<(String, String)> = None;
+    for url in urls {
+        let status = match NearRpc::new(vec![url.clone()], policy.clone()) {
+            Ok(rpc) => rpc.status().await,
+            Err(error) => Err(error),
+        };
+        let chain_id = match status {
+            Ok(status) => status.chain_id,
+            Err(error) => {
+                warn_unreachable(url, &error);
+                continue;
+            }
+        };
+        match &first {
+            None => first = Some((url.clone(), chain_id)),
+            Some((first_url, first_id)) if *first_id != chain_id => {
+                return Err(StartupError::ChainMismatch {
+                    first_url: first_url.clone(),
+                    first: first_id.clone(),
+                    url: url.clone(),
+                    other: chain_id,
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(first.map(|(_, chain_id)| chain_id))
+}
+
+fn warn_unreachable(url: &str, error: &ChainError) {
+    warn!(endpoint = url, %error, "cannot read the chain id of this endpoint");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oracle_protocol::{Digest32, NodeStatus};
+    use sdk::keys::SecretKey;
+
+    fn node(key: &PublicKey, models: Vec<ModelId>) -> NodeView {
+        NodeView {
+            account_id: "node0.test".into(),
+            attestation_key: key.to_string(),
+            models,
+            stake: 5,
+            status: NodeStatus::Active,
+            registered_at: 1,
+        }
+    }
+
+    #[test]
+    fn a_node_must_be_registered_with_its_key_and_model() {
+        let key = SecretKey::from_seed([1; 32]).public_key();
+        let other = SecretKey::from_seed([2; 32]).public_key();
+        let (served, elsewhere) = (Digest32([7; 32]), Digest32([8; 32]));
+        let registered = node(&key, vec![served]);
+
+        let missing = check_registration(None, "node0.test", "oracle.test", &key).unwrap_err();
+        assert!(
+            missing.to_string().contains("oracle-node register"),
+            "{missing}"
+        );
+        let wrong_key =
+            check_registration(Some(&registered), "node0.test", "oracle.test", &other).unwrap_err();
+        assert_eq!(
+            wrong_key,
+            StartupError::KeyMismatch {
+                account: "node0.test".into(),
+                registered: key.to_string(),
+                local: other.to_string(),
+            }
+        );
+        let found =
+            check_registration(Some(&registered), "node0.test", "oracle.test", &key).unwrap();
+        assert_eq!(check_model(found, served), Ok(()));
+        let wrong_model = check_model(found, elsewhere).unwrap_err();
+        assert!(
+            wrong_model.to_string().contains(&elsewhere.to_string())
+                && wrong_model.to_string().contains(&served.to_string()),
+            "{wrong_model}"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! A node home for tests: config, keys and a tiny model, pointed at a fake RPC endpoint.
+
+pub mod fake_rpc;
+
+use kernels::tiny_model::TinyModel;
+use oracle::config::NodeConfig;
+use oracle_protocol::{
+    Digest32, ModelId, NodeStatus, NodeView, RequestParams, RequestPhase, RequestView,
+};
+use sdk::keys::Credentials;
+use serde_json::Value;
+use std::path::Path;
+
+pub const ACCOUNT: &str = "node0.test";
+pub const CHAIN_ID: &str = "testnet";
+
+/// A node home in `dir` with the tiny model, talking to `rpc_urls`.
+pub fn node_home(dir: &Path, rpc_urls: Vec<String>) -> (NodeConfig, ModelId) {
+    let created = oracle::init::init_home(dir, ACCOUNT).unwrap();
+    let model = dir.join("tiny.gguf");
+    TinyModel::default().write(&model).unwrap();
+    let model_id = Digest32(kernels::model_cache::sha256_file(&model, false).unwrap());
+    let config = NodeConfig {
+        model: Some(model),
+        rpc_urls,
+        http_addr: "127.0.0.1:0".into(),
+        poll_interval_ms: 50,
+        rpc_attempts: 1,
+        rpc_timeout_secs: 5,
+        threads: 1,
+        ..created.config
+    };
+    (config, model_id)
+}
+
+/// This node's entry on chain, as `get_node` answers it.
+pub fn registered(dir: &Path, config: &NodeConfig, models: Vec<ModelId>) -> Value {
+    let (_, key) = Credentials::read(&NodeConfig::path_in(dir, &config.attestation_key)).unwrap();
+    serde_json::to_value(NodeView {
+        account_id: ACCOUNT.into(),
+        attestation_key: key.public_key().to_string(),
+        models,
+        stake: 10,
+        status: NodeStatus::Active,
+        registered_at: 1,
+    })
+    .unwrap()
+}
+
+/// Request `request_id` for `model_id` with this node on its committee, in `status`.
+pub fn request(request_id: u64, model_id: ModelId, status: RequestPhase) -> Value {
+    serde_json::to_value(RequestView {
+        request_id,
+        model_id,
+        requester: "alice.test".into(),
+        storage_refund_to: "alice.test".into(),
+        input: "What is the capital of France?".into(),
+        params: RequestParams {
+            temperature_milli: 0,
+            top_k: 0,
+            top_p_milli: 1000,
+            max_tokens: 4,
+            seed: 0,
+            output_schema: None,
+        },
+        fee: 1,
+        storage_deposit: 1,
+        committee: vec![ACCOUNT.into()],
+        quorum: 1,
+        attested: Vec::new(),
+        attestations: Vec::new(),
+        slashed: Vec::new(),
+        created_at: 1,
+        expires_at: 200,
+        status,
+        answer: None,
+    })
+    .unwrap()
+}
+
+/// Polls `condition` every 20 ms for at most 20 s.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

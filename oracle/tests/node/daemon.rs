@@ -1,0 +1,185 @@
+//! The daemon against a scripted chain: it refuses to start when the chain does not know it as
+//! configured, stops with an error (never idles looking healthy) when its journal is damaged,
+//! and keeps trying a resumed job whose request cannot be read.
+
+use crate::common::fake_rpc::{self, FakeRpc};
+use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
+use oracle::config::NodeConfig;
+use oracle::journal::{Finished, JobState, Journal};
+use oracle_protocol::RequestPhase;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A chain where this node is registered with `node` and nothing else happens.
+fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> + Send + Sync {
+    move |method, _| match method {
+        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
+        "get_node" => Ok(node.clone()),
+        "list_pending_requests" => Ok(json!([])),
+        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
+    }
+}
+
+/// Runs the daemon until it returns on its own; fails the test after 30 s.
+async fn run_to_end(home: &std::path::Path, config: NodeConfig) -> anyhow::Result<()> {
+    let run = oracle::daemon::run_until(home, config, std::future::pending());
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the daemon should have stopped by itself")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_node_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rpc = FakeRpc::start(quiet_chain(Value::Null)).await;
+    let (config, _) = node_home(dir.path(), vec![rpc.url.clone()]);
+    let error = run_to_end(dir.path(), config).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("is not registered"),
+        "{error:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_registered_for_another_model_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let other = oracle_protocol::Digest32([9; 32]);
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![other]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(error.contains(&model_id.to_string()), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_on_different_chains_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let testnet = FakeRpc::start(quiet_chain(node.clone())).await;
+    let mainnet = FakeRpc::start(move |method, args| match method {
+        "status" => Ok(fake_rpc::status("mainnet", 10)),
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![testnet.url.clone(), mainnet.url.clone()],
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains("different chains") && error.contains("mainnet"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_journal_entry_stops_the_node_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    {
+        let journal_path = NodeConfig::path_in(dir.path(), &config.journal);
+        let journal = Journal::open(&journal_path).unwrap();
+        journal.accept(4, &model_id.to_hex()).unwrap();
+        drop(journal);
+        let db = redb::Database::create(&journal_path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut jobs = tx
+                .open_table(redb::TableDefinition::<u64, &[u8]>::new("jobs"))
+                .unwrap();
+            jobs.insert(5, b"{not a job".as_slice()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains("fatal") && error.contains("request 5 is corrupted"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_job_whose_request_cannot_be_read_is_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let reads = Arc::new(AtomicUsize::new(0));
+    let rpc = FakeRpc::start({
+        let reads = reads.clone();
+        move |method, args| match method {
+            // First a failure no retry inside one call fixes, then the request, timed out.
+            "get_request" if reads.fetch_add(1, Ordering::SeqCst) == 0 => {
+                Err(fake_rpc::view_panicked("storage read failed"))
+            }
+            "get_request" => Ok(request(
+                args["request_id"].as_u64().unwrap(),
+                model_id,
+                RequestPhase::TimedOut,
+            )),
+            _ => quiet_chain(node.clone())(method, args),
+        }
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal);
+    Journal::open(&journal_path)
+        .unwrap()
+        .accept(5, &model_id.to_hex())
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn({
+        let home = dir.path().to_path_buf();
+        async move {
+            oracle::daemon::run_until(&home, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    eventually("a second read of the request", || {
+        rpc.calls("get_request") >= 2
+    })
+    .await;
+    let addr = std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
+    let mut health: oracle::metrics::HealthReport;
+    let mut tries = 0;
+    loop {
+        health = oracle::commands::status::fetch_json(&addr, "/health")
+            .await
+            .unwrap();
+        if health.queue_depth == 0 || tries == 100 {
+            break;
+        }
+        tries += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(health.queue_depth, 0, "the job's slot is given back");
+    assert_eq!(health.status, "ok");
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    let job = Journal::open(&journal_path)
+        .unwrap()
+        .get(5)
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&job.state, JobState::Finished(Finished::Late(reason)) if reason.contains("timed")),
+        "{:?}",
+        job.state
+    );
+}

@@ -1,0 +1,6 @@
+//! The node daemon and its commands against a scripted chain (a fake RPC endpoint).
+
+mod common;
+mod daemon;
+mod register;
+mod submit;
