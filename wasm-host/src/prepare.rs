@@ -2,7 +2,12 @@
 //! feature set, imports that name real host functions with their exact signatures, and the
 //! protocol's size limits. A module that passes here loads on NEAR (protocol 88).
 
+mod code;
+
+use crate::fees::Fees;
 use crate::host_functions;
+use code::{CodeLimits, CodeTally};
+use std::sync::OnceLock;
 use thiserror::Error;
 use wasmparser::{Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
 
@@ -56,6 +61,36 @@ pub enum PrepareError {
     TooManyTables(u32),
     #[error("contract table has {0} initial elements; NEAR allows at most {MAX_TABLE_ELEMENTS}")]
     TableTooLarge(u64),
+    #[error("contract declares {count} function types; NEAR allows at most {limit}")]
+    TooManyTypes { count: u64, limit: u64 },
+    #[error(
+        "code section function {function} has a body of {size} bytes; NEAR allows at most {limit}"
+    )]
+    FunctionBodyTooLarge {
+        function: u64,
+        size: u64,
+        limit: u64,
+    },
+    #[error("contract declares {count} locals; NEAR allows at most {limit}")]
+    TooManyLocals { count: u64, limit: u64 },
+    #[error(
+        "code section function {function} takes {count} parameters; NEAR allows at most {limit}"
+    )]
+    TooManyParamsInFunction {
+        function: u64,
+        count: u64,
+        limit: u64,
+    },
+    #[error("contract functions take {count} parameters in all; NEAR allows at most {limit}")]
+    TooManyParams { count: u64, limit: u64 },
+    #[error("code section function {function} has {count} blocks; NEAR allows at most {limit}")]
+    TooManyBlocksInFunction {
+        function: u64,
+        count: u64,
+        limit: u64,
+    },
+    #[error("contract has {count} blocks in all; NEAR allows at most {limit}")]
+    TooManyBlocks { count: u64, limit: u64 },
 }
 
 /// What a prepared contract looks like from the outside.
@@ -65,6 +100,12 @@ pub struct ContractSummary {
     pub imports: Vec<String>,
     /// Functions it exports (its methods).
     pub exports: Vec<String>,
+}
+
+/// The structural limits of the protocol this runtime follows, read once from its limit table.
+fn code_limits() -> &'static CodeLimits {
+    static LIMITS: OnceLock<CodeLimits> = OnceLock::new();
+    LIMITS.get_or_init(|| CodeLimits::from_config(Fees::default().limits()))
 }
 
 /// Validates `wasm` against NEAR's feature set, imports and limits.
@@ -80,10 +121,12 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
     let mut types: Vec<Option<(Vec<ValType>, Vec<ValType>)>> = Vec::new();
     let mut functions = 0u64;
     let mut tables = 0u32;
+    let mut tally = CodeTally::new(code_limits(), wasm.len() as u64);
     for payload in Parser::new(0).parse_all(wasm) {
         let invalid = |e: wasmparser::BinaryReaderError| PrepareError::Invalid(e.to_string());
         match payload.map_err(invalid)? {
             Payload::TypeSection(reader) => {
+                tally.types(u64::from(reader.count()))?;
                 for group in reader.into_iter_err_on_gc_types() {
                     let ty = group.map_err(invalid)?;
                     types.push(Some((ty.params().to_vec(), ty.results().to_vec())));
@@ -97,7 +140,18 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
                     summary.imports.push(import.name.to_string());
                 }
             }
-            Payload::FunctionSection(reader) => functions += u64::from(reader.count()),
+            Payload::FunctionSection(reader) => {
+                functions += u64::from(reader.count());
+                for type_index in reader {
+                    let type_index = type_index.map_err(invalid)?;
+                    let params = types
+                        .get(type_index as usize)
+                        .and_then(Option::as_ref)
+                        .map_or(0, |(params, _)| params.len() as u64);
+                    tally.function_type(params)?;
+                }
+            }
+            Payload::CodeSectionEntry(body) => tally.body(&body)?,
             Payload::TableSection(reader) => {
                 for table in reader {
                     let table = table.map_err(invalid)?;

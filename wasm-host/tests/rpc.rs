@@ -380,6 +380,31 @@ async fn refused_transactions_get_nears_errors() {
             .unwrap()
             > 1000 * ONE_NEAR
     );
+    // Deposits whose sum overflows u128.
+    let half = 1u128 << 127;
+    let overflow = Transaction {
+        actions: [transfer(half), transfer(half)].concat(),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&overflow).await),
+        json!("CostOverflow")
+    );
+    // More deploy actions than NEAR's `max_deploy_actions_per_receipt` (10).
+    let deploy = Action::DeployContract {
+        code: b"\0asm\x01\0\0\0".to_vec(),
+    };
+    let deploys = Transaction {
+        actions: vec![deploy; 11],
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.commit(&deploys).await),
+        json!({"ActionsValidation": {"TotalNumberOfDeployActionsExceeded": {
+            "number_of_deploy_actions": 11, "limit": 10}}})
+    );
     // Wrong nonce: used once, then again.
     net.commit(&tx.clone().sign(&alice)).await.unwrap();
     let replay = Transaction {

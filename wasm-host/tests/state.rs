@@ -319,3 +319,33 @@ fn storage_must_be_covered_by_the_balance() {
         1_000
     );
 }
+
+#[test]
+fn a_prepared_view_runs_on_its_snapshot_while_the_chain_moves_on() {
+    let mut chain = status_chain();
+    let set = |chain: &mut wasm_host::chain::Chain, message: &str| {
+        chain
+            .call(
+                "alice.test",
+                "status.test",
+                "set_status",
+                args(json!({ "message": message })),
+                0,
+                GAS,
+            )
+            .unwrap()
+            .into_result()
+            .unwrap();
+    };
+    set(&mut chain, "old");
+    let get = args(json!({"account_id": "alice.test"}));
+    let snapshot = chain
+        .prepare_view("status.test", "get_status", get.clone())
+        .unwrap();
+    // The chain is free: blocks run and the state changes before the view does.
+    set(&mut chain, "new");
+    let old = snapshot.run().unwrap();
+    assert_eq!(old.json::<Option<String>>().unwrap(), Some("old".into()));
+    let new = chain.view("status.test", "get_status", get).unwrap();
+    assert_eq!(new.json::<Option<String>>().unwrap(), Some("new".into()));
+}

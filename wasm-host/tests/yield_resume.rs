@@ -82,3 +82,44 @@ fn a_yield_times_out_after_200_blocks() {
         .unwrap();
     assert!(!late.json::<bool>());
 }
+
+#[test]
+fn a_yield_resumed_by_the_call_that_created_it_delivers_the_payload() {
+    // `go` yields to `cb` and resumes it at once with "hi"; `cb` logs the payload it received.
+    let code = wat::parse_str(
+        r#"(module
+            (import "env" "promise_yield_create"
+                (func $yield (param i64 i64 i64 i64 i64 i64 i64) (result i64)))
+            (import "env" "promise_yield_resume" (func $resume (param i64 i64 i64 i64) (result i32)))
+            (import "env" "promise_result" (func $result (param i64 i64) (result i64)))
+            (import "env" "log_utf8" (func $log (param i64 i64)))
+            (import "env" "read_register" (func $read (param i64 i64)))
+            (import "env" "register_len" (func $len (param i64) (result i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "cb")
+            (data (i32.const 8) "hi")
+            (func (export "go")
+                (drop (call $yield (i64.const 2) (i64.const 0) (i64.const 0) (i64.const 0)
+                    (i64.const 5000000000000) (i64.const 0) (i64.const 1)))
+                (call $read (i64.const 1) (i64.const 64))
+                (if (i32.ne (call $resume (i64.const 32) (i64.const 64) (i64.const 2) (i64.const 8))
+                        (i32.const 1))
+                    (then unreachable)))
+            (func (export "cb")
+                (if (i64.ne (call $result (i64.const 0) (i64.const 2)) (i64.const 1))
+                    (then unreachable))
+                (call $read (i64.const 2) (i64.const 128))
+                (call $log (call $len (i64.const 2)) (i64.const 128))))"#,
+    )
+    .unwrap();
+    let mut chain = chain_with(&[]);
+    chain
+        .create_account("y.test", 10 * wasm_host::chain::ONE_NEAR)
+        .unwrap();
+    chain.deploy("y.test", code).unwrap().into_result().unwrap();
+    let result = chain
+        .call("alice.test", "y.test", "go", "", 0, GAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(result.logs().contains(&"hi"), "logs: {:?}", result.logs());
+}

@@ -101,6 +101,11 @@ pub enum ActionsValidationError {
         total_number_of_actions: u64,
         limit: u64,
     },
+    #[error("{number_of_deploy_actions} deploy actions exceed the limit {limit}")]
+    TotalNumberOfDeployActionsExceeded {
+        number_of_deploy_actions: u64,
+        limit: u64,
+    },
     #[error("contract of {size} bytes exceeds the limit {limit}")]
     ContractSizeExceeded { size: u64, limit: u64 },
     #[error("method name of {length} bytes exceeds the limit {limit}")]

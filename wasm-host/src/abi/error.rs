@@ -38,6 +38,8 @@ pub enum HostError {
     InvalidAccountId(String),
     #[error("method name is invalid: {0}")]
     InvalidMethodName(String),
+    #[error("a method name in the list is empty")]
+    EmptyMethodName,
     #[error("public key is invalid")]
     InvalidPublicKey,
     #[error("more than {limit} logs")]

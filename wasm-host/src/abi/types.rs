@@ -84,6 +84,20 @@ impl Action {
         }
     }
 
+    /// The deposits of `actions` together, or `None` if they overflow.
+    pub fn total_deposit(actions: &[Action]) -> Option<Balance> {
+        actions.iter().try_fold(0, |total: Balance, action| {
+            total.checked_add(action.deposit())
+        })
+    }
+
+    /// The gas attached by `actions` together, or `None` if it overflows.
+    pub fn total_prepaid_gas(actions: &[Action]) -> Option<Gas> {
+        actions.iter().try_fold(0, |total: Gas, action| {
+            total.checked_add(action.prepaid_gas())
+        })
+    }
+
     /// The gas attached for the receiver's function call.
     pub fn prepaid_gas(&self) -> Gas {
         match self {

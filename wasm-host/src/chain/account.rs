@@ -29,11 +29,15 @@ pub struct AccountInfo {
     pub keys: BTreeMap<Vec<u8>, AccessKey>,
 }
 
+/// Contract storage of one account, shared copy-on-write: a running call or view holds a cheap
+/// snapshot, and the account's own copy is never taken out of it.
+pub type Storage = Arc<BTreeMap<Vec<u8>, Vec<u8>>>;
+
 /// An account: its info and its contract storage.
 #[derive(Debug, Clone, Default)]
 pub struct Account {
     pub info: AccountInfo,
-    pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub storage: Storage,
 }
 
 impl AccountInfo {

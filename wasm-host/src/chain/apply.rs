@@ -2,10 +2,11 @@
 //! only if all succeed and the balance covers the storage; refunds of unused gas and, on
 //! failure, of deposits.
 
-use super::account::{AccessKey, Account, AccountInfo};
+use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
-use super::overlay::StateOverlay;
+use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
+use super::validate::validate_new_receipt;
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
@@ -53,10 +54,11 @@ impl Chain {
             new_receipts: Vec::new(),
             resumes: Vec::new(),
         };
+        // A snapshot: the account keeps its storage whatever happens while the actions run.
         let storage = self
             .accounts
-            .get_mut(&receipt.receiver_id)
-            .map(|a| std::mem::take(&mut a.storage))
+            .get(&receipt.receiver_id)
+            .map(|a| a.storage.clone())
             .unwrap_or_default();
         let pending = self.pending_yields_of(&receipt.receiver_id);
         let mut overlay = StateOverlay::new(storage, receipt.id, pending);
@@ -88,25 +90,23 @@ impl Chain {
                     let entry = (receipt.receiver_id.clone(), key.clone());
                     self.dirty_storage.insert(entry);
                 }
-                let storage = overlay.commit();
-                self.commit_account(&receipt.receiver_id, applied.info.take(), storage);
-                let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
-                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
-                    account.info.balance += reward;
-                }
+                let changes = overlay.into_changes();
+                self.commit_account(&receipt.receiver_id, applied.info.take(), changes);
                 None
             }
             Err(error) => {
-                let storage = overlay.discard();
-                if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
-                    account.storage = storage;
-                }
                 applied.gas_used = applied.gas_burnt;
                 applied.new_receipts.clear();
                 applied.resumes.clear();
                 Some((error, failed_action))
             }
         };
+        // As on NEAR, the contract earns its share of the gas its calls burnt whether the receipt
+        // succeeded or not, if the account still exists.
+        let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
+        if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
+            account.info.balance += reward;
+        }
         let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
         self.refund_gas(&receipt, action, unused);
         if status.is_some() {
@@ -164,26 +164,35 @@ impl Chain {
             }
             Action::AddKey {
                 public_key,
-                nonce,
                 permission,
+                ..
             } => {
-                // NEAR starts a new key's nonce at its block's height times 10^6, so that a key
-                // deleted and added again cannot replay its old transactions.
-                let key = AccessKey {
-                    nonce: (*nonce).max((self.height - 1) * super::NONCE_RANGE_MULTIPLIER),
-                    permission: permission.clone(),
-                };
                 let info = applied.info.as_mut().expect("account checked above");
-                info.keys.insert(public_key.clone(), key);
-            }
-            Action::DeleteKey { public_key } => {
-                let info = applied.info.as_mut().expect("account checked above");
-                if info.keys.remove(public_key).is_none() {
-                    return Err(ActionError::DeleteKeyDoesNotExist {
+                if info.keys.contains_key(public_key) {
+                    return Err(ActionError::AddKeyAlreadyExists {
                         account: receiver.clone(),
                         public_key: public_key.clone(),
                     });
                 }
+                // NEAR ignores the nonce given and starts a new key's at its block's height times
+                // 10^6, so that a key deleted and added again cannot replay old transactions.
+                let key = AccessKey {
+                    nonce: (self.height - 1) * super::NONCE_RANGE_MULTIPLIER,
+                    permission: permission.clone(),
+                };
+                info.storage_usage += self.key_storage_bytes(public_key, &key);
+                info.keys.insert(public_key.clone(), key);
+            }
+            Action::DeleteKey { public_key } => {
+                let info = applied.info.as_mut().expect("account checked above");
+                let Some(key) = info.keys.remove(public_key) else {
+                    return Err(ActionError::DeleteKeyDoesNotExist {
+                        account: receiver.clone(),
+                        public_key: public_key.clone(),
+                    });
+                };
+                let bytes = self.key_storage_bytes(public_key, &key);
+                info.storage_usage = info.storage_usage.saturating_sub(bytes);
             }
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
@@ -272,6 +281,10 @@ impl Chain {
         applied.gas_used += outcome.used_gas;
         if let Some(error) = run.error {
             return Err(ActionError::FunctionCall(error));
+        }
+        for spec in &outcome.receipts {
+            validate_new_receipt(self.fees.limits(), &spec.actions)
+                .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;
         info.storage_usage = outcome.storage_usage;
@@ -427,9 +440,20 @@ impl Chain {
         self.send_refund(receipt, action.signer_id.clone(), amount);
     }
 
-    /// A transfer from the system (refunds, balances of deleted accounts), run next block.
+    /// A transfer from the system (refunds, balances of deleted accounts), run next block. A
+    /// refund that fails is not refunded again (it would bounce between the system and a missing
+    /// account forever): as on NEAR, its amount is burnt.
     fn send_refund(&mut self, receipt: &Receipt, to: AccountId, amount: u128) {
         if amount == 0 {
+            return;
+        }
+        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
+            tracing::warn!(
+                receipt = %bs58::encode(receipt.id).into_string(),
+                receiver = %receipt.receiver_id,
+                amount,
+                "refund failed; its amount is burnt"
+            );
             return;
         }
         let id = self.next_id(&receipt.id);
@@ -450,6 +474,13 @@ impl Chain {
         self.send(refund, &receipt.id);
     }
 
+    /// Storage an access key uses, as NEAR counts it: the borsh-encoded public key and access
+    /// key, plus the per-record overhead.
+    pub(super) fn key_storage_bytes(&self, public_key: &[u8], key: &AccessKey) -> u64 {
+        let access_key = borsh::to_vec(key).expect("an access key serialises");
+        (public_key.len() + access_key.len()) as u64 + self.fees.storage_bytes_record()
+    }
+
     fn burnt_gas_reward(&self, gas: u64, gas_price: u128) -> u128 {
         let (numerator, denominator) = self.fees.burnt_gas_reward();
         u128::from(gas) * gas_price * u128::from(numerator) / u128::from(denominator)
@@ -459,11 +490,13 @@ impl Chain {
         &mut self,
         id: &AccountId,
         info: Option<AccountInfo>,
-        storage: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+        changes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     ) {
         match info {
             Some(info) => {
-                self.accounts.insert(id.clone(), Account { info, storage });
+                let account = self.accounts.entry(id.clone()).or_default();
+                account.info = info;
+                apply_changes(&mut account.storage, changes);
             }
             None => {
                 self.accounts.remove(id);

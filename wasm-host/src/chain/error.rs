@@ -21,6 +21,8 @@ pub enum ChainError {
     },
     #[error("transaction attaches {gas} gas, more than the limit of {limit}")]
     TotalPrepaidGasExceeded { gas: Gas, limit: Gas },
+    #[error("the transaction's cost (gas and deposits) overflows u128")]
+    CostOverflow,
     #[error("account `{0}` has no contract code")]
     NoContract(AccountId),
     #[error("view `{method}` on `{account}` failed: {error}")]

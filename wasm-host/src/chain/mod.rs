@@ -14,8 +14,10 @@ mod overlay;
 mod persist;
 mod receipt;
 mod signed;
+mod validate;
+mod view;
 
-pub use account::{AccessKey, Account, AccountInfo};
+pub use account::{AccessKey, Account, AccountInfo, Storage};
 pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
 pub use error::ChainError;
 pub use outcome::{
@@ -24,6 +26,7 @@ pub use outcome::{
 pub use overlay::StateOverlay;
 pub use persist::{Queues, StateChanges};
 pub use receipt::{ActionReceipt, Receipt, ReceiptKind};
+pub use view::PreparedView;
 
 use crate::abi::{AccountId, Action, Balance, CryptoHash, Gas, PromiseResult, VMContext};
 use crate::engine::Engine;
@@ -187,7 +190,7 @@ impl Chain {
             id.clone(),
             Account {
                 info,
-                storage: BTreeMap::new(),
+                storage: Default::default(),
             },
         );
         Ok(id)
@@ -201,13 +204,15 @@ impl Chain {
         key: &crate::tx::PublicKey,
     ) -> Result<AccountId, ChainError> {
         let id = self.create_account(id, balance)?;
-        let account = self.accounts.get_mut(&id).expect("just created");
         let access_key = AccessKey {
             nonce: 0,
             permission: crate::abi::AccessKeyPermission::FullAccess,
         };
-        account.info.keys.insert(key.to_bytes(), access_key);
-        account.info.storage_usage += self.fees.storage_bytes_record() + 33 + 9;
+        let key = key.to_bytes();
+        let bytes = self.key_storage_bytes(&key, &access_key);
+        let account = self.accounts.get_mut(&id).expect("just created");
+        account.info.storage_usage += bytes;
+        account.info.keys.insert(key, access_key);
         Ok(id)
     }
 
@@ -301,8 +306,8 @@ impl Chain {
         let signer_id = parse_account(signer)?;
         let receiver_id = parse_account(receiver)?;
         let sir = signer_id == receiver_id;
-        let prepaid: Gas = actions.iter().map(Action::prepaid_gas).sum();
         let limit = self.fees.limits().max_total_prepaid_gas.as_gas();
+        let prepaid = Action::total_prepaid_gas(&actions).unwrap_or(Gas::MAX);
         if prepaid > limit {
             return Err(ChainError::TotalPrepaidGasExceeded {
                 gas: prepaid,
@@ -311,8 +316,12 @@ impl Chain {
         }
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
-        let deposits: Balance = actions.iter().map(Action::deposit).sum();
-        let cost = u128::from(send + exec + prepaid) * GAS_PRICE + deposits;
+        let cost = Action::total_deposit(&actions)
+            .and_then(|deposits| {
+                let gas = u128::from(send) + u128::from(exec) + u128::from(prepaid);
+                deposits.checked_add(gas * GAS_PRICE)
+            })
+            .ok_or(ChainError::CostOverflow)?;
         let account = self
             .accounts
             .get_mut(&signer_id)
@@ -403,58 +412,6 @@ impl Chain {
     /// The outcome of a receipt.
     pub fn outcome(&self, receipt_id: &CryptoHash) -> Option<&ExecutionOutcome> {
         self.outcomes.get(receipt_id)
-    }
-
-    /// Calls a view method: no state changes, no promises, gas limited to `max_gas_burnt`.
-    pub fn view(
-        &self,
-        account: &str,
-        method: &str,
-        args: impl Into<Vec<u8>>,
-    ) -> Result<ViewResult, ChainError> {
-        let account_id = parse_account(account)?;
-        let state = self
-            .accounts
-            .get(&account_id)
-            .ok_or_else(|| ChainError::AccountNotFound(account_id.clone()))?;
-        let code = state
-            .info
-            .code
-            .clone()
-            .ok_or_else(|| ChainError::NoContract(account_id.clone()))?;
-        let context = VMContext {
-            input: Arc::new(args.into()),
-            account_balance: state.info.balance,
-            account_locked_balance: state.info.locked,
-            storage_usage: state.info.storage_usage,
-            view: true,
-            code_hash: state.info.code_hash,
-            ..self.block_context(&account_id)
-        };
-        let overlay = StateOverlay::new(state.storage.clone(), [0; 32], HashSet::new());
-        let run = self.engine.run(
-            state.info.code_hash,
-            &code,
-            method,
-            self.fees.clone(),
-            context,
-            overlay,
-        );
-        if let Some(error) = run.error {
-            return Err(ChainError::View {
-                account: account_id,
-                method: method.to_string(),
-                error: Box::new(error),
-            });
-        }
-        let result = match run.outcome.return_data {
-            crate::abi::ReturnData::Value(value) => value,
-            _ => Vec::new(),
-        };
-        Ok(ViewResult {
-            result,
-            logs: run.outcome.logs,
-        })
     }
 
     /// Produces `blocks` blocks.

@@ -18,6 +18,12 @@ pub enum ActionError {
     },
     #[error("account `{0}` has no contract code")]
     CodeDoesNotExist(AccountId),
+    #[error("access key already exists on `{account}`")]
+    AddKeyAlreadyExists {
+        account: AccountId,
+        /// The key, borsh-encoded.
+        public_key: Vec<u8>,
+    },
     #[error("access key does not exist on `{account}`")]
     DeleteKeyDoesNotExist {
         account: AccountId,
@@ -32,6 +38,8 @@ pub enum ActionError {
     },
     #[error("{0}")]
     FunctionCall(#[from] FunctionCallError),
+    #[error("the call created an invalid receipt: {0}")]
+    NewReceiptValidation(crate::tx::ActionsValidationError),
 }
 
 /// How a receipt ended.

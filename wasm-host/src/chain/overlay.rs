@@ -1,14 +1,16 @@
-//! The account state a function call sees: the account's storage with the call's changes on top,
-//! kept apart until the call succeeds.
+//! The account state a function call sees: a snapshot of the account's storage with the call's
+//! changes on top, kept apart until the call succeeds.
 
+use super::account::Storage;
 use crate::abi::{CryptoHash, External};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// Storage of one account plus uncommitted changes, and the chain services of [`External`].
 #[derive(Default)]
 pub struct StateOverlay {
-    base: BTreeMap<Vec<u8>, Vec<u8>>,
+    base: Storage,
     changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     id_seed: CryptoHash,
     ids_made: u64,
@@ -16,13 +18,9 @@ pub struct StateOverlay {
 }
 
 impl StateOverlay {
-    /// Wraps `base` storage; data ids derive from `id_seed`; `pending_yields` are the account's
+    /// Wraps a snapshot of `base` storage; data ids derive from `id_seed`; `pending_yields` are the account's
     /// yields still waiting.
-    pub fn new(
-        base: BTreeMap<Vec<u8>, Vec<u8>>,
-        id_seed: CryptoHash,
-        pending_yields: HashSet<CryptoHash>,
-    ) -> Self {
+    pub fn new(base: Storage, id_seed: CryptoHash, pending_yields: HashSet<CryptoHash>) -> Self {
         Self {
             base,
             changes: BTreeMap::new(),
@@ -32,25 +30,29 @@ impl StateOverlay {
         }
     }
 
-    /// The storage with the changes applied.
-    pub fn commit(mut self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        for (key, value) in std::mem::take(&mut self.changes) {
-            match value {
-                Some(value) => self.base.insert(key, value),
-                None => self.base.remove(&key),
-            };
-        }
-        self.base
-    }
-
     /// The keys written or removed so far.
     pub fn changed_keys(&self) -> impl Iterator<Item = &Vec<u8>> {
         self.changes.keys()
     }
 
-    /// The storage as it was, changes dropped.
-    pub fn discard(self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        self.base
+    /// Ends the call: lets go of the snapshot and hands back the changes (`None`: removed), to
+    /// apply with [`apply_changes`].
+    pub fn into_changes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        self.changes
+    }
+}
+
+/// Writes `changes` into `storage` (copying it only if a snapshot of it is still held).
+pub fn apply_changes(storage: &mut Storage, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    if changes.is_empty() {
+        return;
+    }
+    let storage = Arc::make_mut(storage);
+    for (key, value) in changes {
+        match value {
+            Some(value) => storage.insert(key, value),
+            None => storage.remove(&key),
+        };
     }
 }
 
@@ -102,21 +104,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_stay_apart_until_committed() {
-        let base = BTreeMap::from([(b"a".to_vec(), b"1".to_vec())]);
+    fn changes_stay_apart_until_applied() {
+        let base: Storage = Arc::new(BTreeMap::from([(b"a".to_vec(), b"1".to_vec())]));
         let mut overlay = StateOverlay::new(base.clone(), [0; 32], HashSet::new());
         assert_eq!(overlay.storage_write(b"a", b"2"), Some(b"1".to_vec()));
         assert_eq!(overlay.storage_remove(b"a"), Some(b"2".to_vec()));
         assert!(!overlay.storage_has_key(b"a"));
         overlay.storage_write(b"b", b"3");
         assert_ne!(overlay.generate_data_id(), overlay.generate_data_id());
-        assert_eq!(overlay.discard(), base);
-        let mut overlay = StateOverlay::new(base, [0; 32], HashSet::new());
-        overlay.storage_write(b"b", b"3");
-        overlay.storage_remove(b"a");
-        assert_eq!(
-            overlay.commit(),
-            BTreeMap::from([(b"b".to_vec(), b"3".to_vec())])
-        );
+        assert_eq!(base.get(&b"a"[..]), Some(&b"1".to_vec()));
+        let changes = overlay.into_changes();
+        let mut storage = base.clone();
+        apply_changes(&mut storage, changes);
+        assert_eq!(*storage, BTreeMap::from([(b"b".to_vec(), b"3".to_vec())]));
+        // The snapshot taken before is untouched.
+        assert_eq!(base.get(&b"a"[..]), Some(&b"1".to_vec()));
     }
 }

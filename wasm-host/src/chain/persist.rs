@@ -8,6 +8,7 @@ use super::{Chain, PendingYield};
 use crate::abi::{AccountId, CryptoHash};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Work in flight between blocks: receipts queued or waiting for data, data received, pending
 /// yields, the transaction of each receipt, and the id counter.
@@ -108,14 +109,14 @@ impl Chain {
             .map(|(id, info)| {
                 let account = Account {
                     info,
-                    storage: BTreeMap::new(),
+                    storage: Default::default(),
                 };
                 (id, account)
             })
             .collect();
         for (id, key, value) in storage {
             if let Some(account) = chain.accounts.get_mut(&id) {
-                account.storage.insert(key, value);
+                Arc::make_mut(&mut account.storage).insert(key, value);
             }
         }
         chain.next_block = queues.next_block.into();

@@ -3,7 +3,7 @@
 
 use super::block::IncludedTx;
 use super::{Chain, GAS_PRICE, NONCE_RANGE_MULTIPLIER};
-use crate::abi::{self, AccessKeyPermission, Balance};
+use crate::abi::{self, AccessKeyPermission};
 use crate::tx::{
     Action, ActionsValidationError, InvalidAccessKeyError, InvalidTxError, SignedTransaction,
 };
@@ -35,8 +35,9 @@ impl Chain {
         let sir = tx.signer_id == tx.receiver_id;
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
-        let prepaid: u64 = actions.iter().map(abi::Action::prepaid_gas).sum();
-        let deposits: Balance = actions.iter().map(abi::Action::deposit).sum();
+        let prepaid =
+            abi::Action::total_prepaid_gas(&actions).ok_or(InvalidTxError::CostOverflow)?;
+        let deposits = abi::Action::total_deposit(&actions).ok_or(InvalidTxError::CostOverflow)?;
         let cost = u128::from(send)
             .checked_add(u128::from(exec))
             .and_then(|gas| gas.checked_add(u128::from(prepaid)))
@@ -157,6 +158,16 @@ impl Chain {
             return Err(ActionsValidationError::TotalNumberOfActionsExceeded {
                 total_number_of_actions: count,
                 limit: limits.max_actions_per_receipt,
+            });
+        }
+        let deploys = actions
+            .iter()
+            .filter(|a| matches!(a, Action::DeployContract { .. }))
+            .count() as u64;
+        if deploys > limits.max_deploy_actions_per_receipt {
+            return Err(ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                number_of_deploy_actions: deploys,
+                limit: limits.max_deploy_actions_per_receipt,
             });
         }
         let delete_at = actions

@@ -2,17 +2,19 @@
 //! the way NEAR does, links the host functions to [`Logic`], and meters instructions with
 //! wasmtime fuel converted to gas at NEAR's `wasm_regular_op_cost`.
 
+mod cache;
 mod error;
 mod link;
 mod memory_import;
 
+pub use cache::MODULE_CACHE_CAPACITY;
 pub use error::FunctionCallError;
 pub use memory_import::import_env_memory;
 
 use crate::abi::{CryptoHash, External, HostError, Logic, VMContext, VMOutcome};
 use crate::fees::Fees;
 use crate::prepare::{prepare, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES};
-use std::collections::HashMap;
+use cache::LruCache;
 use std::sync::Mutex;
 use wasmtime::{Extern, Instance, Linker, Memory, MemoryType, Module, Store, Trap};
 
@@ -29,11 +31,12 @@ pub struct Host<E> {
 /// Largest wasm stack a contract may use, in bytes.
 const MAX_WASM_STACK: usize = 1024 * 1024;
 
-/// Compiles and runs contracts; compiled modules are cached by code hash.
+/// Compiles and runs contracts; the [`MODULE_CACHE_CAPACITY`] most recently used compiled
+/// modules are cached by code hash.
 pub struct Engine<E: 'static> {
     engine: wasmtime::Engine,
     linker: Linker<Host<E>>,
-    modules: Mutex<HashMap<CryptoHash, Module>>,
+    modules: Mutex<LruCache<Module>>,
 }
 
 /// A finished call: what it did, why it failed (if it did), and the account state handed back.
@@ -60,7 +63,7 @@ impl<E: External + 'static> Engine<E> {
         Ok(Self {
             engine,
             linker,
-            modules: Mutex::new(HashMap::new()),
+            modules: Mutex::new(LruCache::new(MODULE_CACHE_CAPACITY)),
         })
     }
 
@@ -72,7 +75,7 @@ impl<E: External + 'static> Engine<E> {
         code: &[u8],
     ) -> Result<Module, FunctionCallError> {
         if let Some(module) = self.modules.lock().expect("module cache").get(&code_hash) {
-            return Ok(module.clone());
+            return Ok(module);
         }
         let refused = |error| FunctionCallError::Prepare {
             account: account.to_string(),

@@ -95,3 +95,191 @@ fn limits() {
         Err(PrepareError::Invalid(_))
     ));
 }
+
+/// A module of `functions`, each `(type, locals, body)`: the type an index into `types`
+/// (parameter counts, all i32), the locals a count of i32s, the body its instructions before `end`.
+fn module(types: &[u32], functions: &[(u32, u32, &[wasm_encoder::Instruction<'_>])]) -> Vec<u8> {
+    padded_module(types, functions, 0)
+}
+
+/// [`module`] with a custom section of `padding` bytes.
+fn padded_module(
+    types: &[u32],
+    functions: &[(u32, u32, &[wasm_encoder::Instruction<'_>])],
+    padding: usize,
+) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, CustomSection, Function, FunctionSection, Module, TypeSection, ValType,
+    };
+    let mut type_section = TypeSection::new();
+    for &params in types {
+        type_section
+            .ty()
+            .function(vec![ValType::I32; params as usize], []);
+    }
+    let mut function_section = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for (ty, locals, body) in functions {
+        function_section.function(*ty);
+        let locals = (*locals > 0).then_some((*locals, ValType::I32));
+        let mut function = Function::new(locals);
+        for instruction in *body {
+            function.instruction(instruction);
+        }
+        function.instruction(&wasm_encoder::Instruction::End);
+        code.function(&function);
+    }
+    let mut module = Module::new();
+    module.section(&type_section);
+    if !functions.is_empty() {
+        module.section(&function_section);
+        module.section(&code);
+    }
+    if padding > 0 {
+        let data = vec![0; padding];
+        module.section(&CustomSection {
+            name: "padding".into(),
+            data: data.into(),
+        });
+    }
+    module.finish()
+}
+
+/// NEAR's limits are the protocol's: checked against the limit table, not retyped.
+#[test]
+fn code_limits_come_from_the_protocols_limit_table() {
+    let config = Fees::default();
+    let limits = config.limits();
+    assert_eq!(limits.max_types_per_contract, Some(1024));
+    assert_eq!(limits.max_function_body_size, Some(196_608));
+    assert_eq!(limits.max_locals_per_contract, Some(1_000_000));
+    assert_eq!(limits.min_contract_size_per_local, Some(2));
+    assert_eq!(limits.max_params_per_function, Some(64));
+    assert_eq!(limits.max_params_per_contract, Some(50_000));
+    assert_eq!(limits.max_blocks_per_function, Some(5_000));
+    assert_eq!(limits.max_blocks_per_contract, Some(50_000));
+    assert_eq!(limits.max_deploy_actions_per_receipt, 10);
+    assert_eq!(
+        limits.max_functions_number_per_contract,
+        Some(MAX_FUNCTIONS)
+    );
+    assert_eq!(limits.max_tables_per_contract, Some(MAX_TABLES));
+    assert_eq!(
+        limits.max_elements_per_contract_table,
+        Some(MAX_TABLE_ELEMENTS as usize)
+    );
+}
+
+#[test]
+fn type_count_limit() {
+    assert!(prepare(&module(&[0; 1024], &[])).is_ok());
+    assert_eq!(
+        prepare(&module(&[0; 1025], &[])),
+        Err(PrepareError::TooManyTypes {
+            count: 1025,
+            limit: 1024
+        })
+    );
+}
+
+#[test]
+fn function_body_size_limit() {
+    // A body is its locals vector (1 byte here), its instructions and `end`.
+    let nops = |count: usize| vec![wasm_encoder::Instruction::Nop; count];
+    let at_limit = nops(196_608 - 2);
+    assert!(prepare(&module(&[0], &[(0, 0, &at_limit)])).is_ok());
+    let over = nops(196_608 - 1);
+    assert_eq!(
+        prepare(&module(&[0], &[(0, 0, &over)])),
+        Err(PrepareError::FunctionBodyTooLarge {
+            function: 0,
+            size: 196_609,
+            limit: 196_608
+        })
+    );
+}
+
+#[test]
+fn locals_limit_counts_the_whole_contract() {
+    // wasmparser allows 50,000 locals per function, so spread them over functions; pad the
+    // contract to 2.5 MB so that the per-size limit (one local per 2 bytes) allows more.
+    let functions = |count: usize| vec![(0, 50_000, &[][..]); count];
+    assert!(prepare(&padded_module(&[0], &functions(20), 2_500_000)).is_ok());
+    assert_eq!(
+        prepare(&padded_module(&[0], &functions(21), 2_500_000)),
+        Err(PrepareError::TooManyLocals {
+            count: 1_050_000,
+            limit: 1_000_000
+        })
+    );
+}
+
+#[test]
+fn locals_are_limited_to_one_per_two_bytes_of_code() {
+    let code = padded_module(&[0], &[(0, 50_000, &[])], 100_000);
+    let limit = code.len() as u64 / 2;
+    assert!(prepare(&code).is_ok());
+    let code = padded_module(&[0], &[(0, 50_000, &[])], 90_000);
+    let limit_small = code.len() as u64 / 2;
+    assert!(limit_small < 50_000 && 50_000 <= limit);
+    assert_eq!(
+        prepare(&code),
+        Err(PrepareError::TooManyLocals {
+            count: 50_000,
+            limit: limit_small
+        })
+    );
+}
+
+#[test]
+fn params_limits_per_function_and_per_contract() {
+    assert!(prepare(&module(&[64], &[(0, 0, &[])])).is_ok());
+    assert_eq!(
+        prepare(&module(&[65], &[(0, 0, &[])])),
+        Err(PrepareError::TooManyParamsInFunction {
+            function: 0,
+            count: 65,
+            limit: 64
+        })
+    );
+    // 781 functions of 64 parameters: 49,984; one more: 50,048.
+    assert!(prepare(&module(&[64], &vec![(0, 0, &[][..]); 781])).is_ok());
+    assert_eq!(
+        prepare(&module(&[64], &vec![(0, 0, &[][..]); 782])),
+        Err(PrepareError::TooManyParams {
+            count: 50_048,
+            limit: 50_000
+        })
+    );
+}
+
+#[test]
+fn block_limits_per_function_and_per_contract() {
+    use wasm_encoder::{BlockType, Instruction};
+    let blocks = |count: usize| {
+        let mut body = Vec::new();
+        for _ in 0..count {
+            body.push(Instruction::Block(BlockType::Empty));
+            body.push(Instruction::End);
+        }
+        body
+    };
+    let (at_limit, over) = (blocks(5_000), blocks(5_001));
+    assert!(prepare(&module(&[0], &[(0, 0, &at_limit)])).is_ok());
+    assert_eq!(
+        prepare(&module(&[0], &[(0, 0, &over)])),
+        Err(PrepareError::TooManyBlocksInFunction {
+            function: 0,
+            count: 5_001,
+            limit: 5_000
+        })
+    );
+    assert!(prepare(&module(&[0], &vec![(0, 0, &at_limit[..]); 10])).is_ok());
+    assert_eq!(
+        prepare(&module(&[0], &vec![(0, 0, &at_limit[..]); 11])),
+        Err(PrepareError::TooManyBlocks {
+            count: 55_000,
+            limit: 50_000
+        })
+    );
+}

@@ -55,8 +55,8 @@ pub fn gas_price(node: &Node, params: &Value) -> Result<Value, RpcError> {
 /// garbage-collected them).
 pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
     let reference = block_ref(params)?;
-    // One lock for the whole query: the head it answers at is the state it reads, even while
-    // blocks are being produced.
+    // One lock for the whole query (a contract view only until its snapshot is taken): the head
+    // it answers at is the state it reads, even while blocks are being produced.
     let chain = node.chain();
     let head = chain.head().clone();
     let wanted = match reference {
@@ -181,7 +181,10 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
             let method = string(params, "method_name")?;
             let args = parse_base64(string(params, "args_base64")?)
                 .ok_or_else(|| RpcError::parse("invalid args_base64"))?;
-            match chain.view(account_id.as_str(), method, args) {
+            // The view runs on a snapshot, after the chain is let go: blocks go on meanwhile.
+            let view = chain.prepare_view(account_id.as_str(), method, args);
+            drop(chain);
+            match view.and_then(|view| view.run()) {
                 Ok(result) => {
                     let mut view = block.clone();
                     view["result"] = json!(result.result);

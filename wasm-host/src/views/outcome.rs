@@ -117,6 +117,13 @@ fn prepare_error_name(error: &PrepareError) -> &'static str {
         PrepareError::TooManyFunctions(_) => "TooManyFunctions",
         PrepareError::TooManyTables(_) => "TooManyTables",
         PrepareError::TableTooLarge(_) => "TooManyTableElements",
+        PrepareError::TooManyTypes { .. } => "TooManyTypes",
+        PrepareError::FunctionBodyTooLarge { .. } => "FunctionBodyTooLarge",
+        PrepareError::TooManyLocals { .. } => "TooManyLocals",
+        PrepareError::TooManyParamsInFunction { .. } => "TooManyParamsPerFunction",
+        PrepareError::TooManyParams { .. } => "TooManyParamsPerContract",
+        PrepareError::TooManyBlocksInFunction { .. } => "TooManyBlocksPerFunction",
+        PrepareError::TooManyBlocks { .. } => "TooManyBlocksPerContract",
     }
 }
 
@@ -159,6 +166,13 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         ActionError::CodeDoesNotExist(id) => json!({"FunctionCallError": {
             "CompilationError": {"CodeDoesNotExist": {"account_id": id}},
         }}),
+        ActionError::AddKeyAlreadyExists {
+            account,
+            public_key,
+        } => json!({"AddKeyAlreadyExists": {
+            "account_id": account,
+            "public_key": public_key_text(public_key),
+        }}),
         ActionError::DeleteKeyDoesNotExist {
             account,
             public_key,
@@ -176,6 +190,9 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         }}),
         ActionError::FunctionCall(error) => {
             json!({"FunctionCallError": function_call_error_view(error)})
+        }
+        ActionError::NewReceiptValidation(error) => {
+            json!({"NewReceiptValidationError": {"ActionsValidation": error}})
         }
     };
     json!({"ActionError": {"index": index, "kind": kind}})

@@ -67,7 +67,7 @@ impl<E: External> Logic<E> {
         let message = self.read_prefixed_utf16(mem, msg_ptr)?;
         let filename = self.read_prefixed_utf16(mem, filename_ptr)?;
         let text = format!("{message}, filename: \"{filename}\" line: {line} col: {col}");
-        self.push_log(text.clone())?;
+        self.push_log(format!("ABORT: {text}"))?;
         Err(HostError::GuestPanic(text))
     }
 

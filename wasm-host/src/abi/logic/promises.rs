@@ -313,11 +313,18 @@ impl<E: External> Logic<E> {
         let receiver_id = self.read_account_id(mem, receiver_id_len, receiver_id_ptr)?;
         let names = self.memory_or_register(mem, method_names_ptr, method_names_len)?;
         let names = String::from_utf8(names).map_err(|_| HostError::BadUtf8)?;
-        let method_names: Vec<String> = names
-            .split(',')
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-            .collect();
+        // As nearcore: no names means any method; otherwise none of them may be empty ("a,,b").
+        let method_names: Vec<String> = if names.is_empty() {
+            Vec::new()
+        } else {
+            names
+                .split(',')
+                .map(|name| match name {
+                    "" => Err(HostError::EmptyMethodName),
+                    name => Ok(name.to_string()),
+                })
+                .collect::<Result<_, _>>()?
+        };
         let name_bytes: u64 = method_names.iter().map(|n| n.len() as u64 + 1).sum();
         let (receipt, sir) = self.receipt_of(promise_idx)?;
         self.pay_action(Fee::add_function_call_key_base, 1, sir)?;
@@ -523,21 +530,27 @@ impl<E: External> Logic<E> {
         Ok(self.promises.len() as u64 - 1)
     }
 
-    /// Gives the gas left unused to the weighted function calls, in proportion to their weights.
+    /// Gives the gas left unused to the weighted function calls, as nearcore does: each gets
+    /// `unused * weight / total_weight` (computed in u128, so no weights can overflow), and the
+    /// last also gets what rounding left over.
     pub(super) fn distribute_unused_gas(&mut self) {
-        let total_weight: u64 = self.gas_weights.iter().map(|(_, _, w)| w).sum();
-        if total_weight == 0 {
+        let total_weight: u128 = self
+            .gas_weights
+            .iter()
+            .map(|&(_, _, w)| u128::from(w))
+            .sum();
+        let unused = self.gas.unused();
+        if total_weight == 0 || unused == 0 {
             return;
         }
-        let unused = self.gas.unused();
-        let per_weight = unused / total_weight;
-        let mut given = 0;
+        let mut given: u64 = 0;
         let last = self.gas_weights.len() - 1;
         for (i, &(receipt, action, weight)) in self.gas_weights.iter().enumerate() {
             let share = if i == last {
                 unused - given
             } else {
-                per_weight * weight
+                let share = u128::from(unused) * u128::from(weight) / total_weight;
+                u64::try_from(share).expect("a share of the unused gas fits in u64")
             };
             given += share;
             if let Action::FunctionCall { gas, .. } = &mut self.receipts[receipt].actions[action] {
@@ -567,7 +580,7 @@ impl<E: External> Logic<E> {
         }
     }
 
-    fn pay_action(&mut self, fee: Fee, count: u64, sir: bool) -> Result<(), HostError> {
+    pub(super) fn pay_action(&mut self, fee: Fee, count: u64, sir: bool) -> Result<(), HostError> {
         let burn = self.fees.send(fee, sir).saturating_mul(count);
         let exec = self.fees.exec(fee).saturating_mul(count);
         self.gas.deduct(burn, burn.saturating_add(exec))

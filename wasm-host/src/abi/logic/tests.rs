@@ -169,6 +169,32 @@ fn callbacks_wire_data_dependencies_and_weights_share_unused_gas() {
 }
 
 #[test]
+fn huge_gas_weights_share_unused_gas_without_overflow() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 128];
+    mem[..8].copy_from_slice(b"bob.test");
+    mem[8..12].copy_from_slice(b"echo");
+    let promise = logic.promise_batch_create(&mut mem, 8, 0).unwrap();
+    for weight in [u64::MAX, 2] {
+        logic
+            .promise_batch_action_function_call_weight(&mut mem, promise, 4, 8, 0, 0, 64, 0, weight)
+            .unwrap();
+    }
+    let unused = logic.gas().unused();
+    let (outcome, _) = logic.finish(false);
+    let gas: Vec<u64> = outcome.receipts[0]
+        .actions
+        .iter()
+        .map(|a| a.prepaid_gas())
+        .collect();
+    // nearcore's formula: unused * weight / total in u128, the rest to the last call.
+    let total = u128::from(u64::MAX) + 2;
+    let first = (u128::from(unused) * u128::from(u64::MAX) / total) as u64;
+    assert_eq!(gas, vec![first, unused - first]);
+    assert_eq!(outcome.used_gas, 300_000_000_000_000);
+}
+
+#[test]
 fn promise_results_and_yield_resume() {
     let mut logic = logic(false);
     let mut mem = vec![0u8; 2048];
@@ -204,6 +230,63 @@ fn promise_results_and_yield_resume() {
     let (outcome, _) = logic.finish(false);
     assert_eq!(outcome.receipts[0].yield_data_id, Some(data_id));
     assert_eq!(outcome.resumes.len(), 1);
+}
+
+#[test]
+fn yield_create_pays_the_callbacks_receipt_and_function_call_fees() {
+    use crate::fees::{Action as Fee, Ext};
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..2].copy_from_slice(b"cb");
+    mem[2..5].copy_from_slice(b"abc");
+    let gas = 1_000_000_000_000;
+    logic
+        .promise_yield_create(&mut mem, 2, 0, 3, 2, gas, 0, 5)
+        .unwrap();
+    let fees = Fees::default();
+    let bytes = 5;
+    let host = fees.ext(Ext::base)
+        + fees.ext(Ext::yield_create_base)
+        + 2 * fees.ext(Ext::read_memory_base)
+        + bytes * fees.ext(Ext::read_memory_byte)
+        + bytes * fees.ext(Ext::yield_create_byte)
+        + fees.ext(Ext::write_register_base)
+        + 32 * fees.ext(Ext::write_register_byte);
+    // nearcore: a new receipt to the same account with one data dependency, plus the function
+    // call's base and per-byte (method name and arguments) action fees.
+    let send = fees.send(Fee::new_action_receipt, true)
+        + fees.send(Fee::new_data_receipt_base, true)
+        + fees.exec(Fee::new_data_receipt_base)
+        + fees.send(Fee::function_call_base, true)
+        + bytes * fees.send(Fee::function_call_byte, true);
+    let exec = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::function_call_base)
+        + bytes * fees.exec(Fee::function_call_byte);
+    assert_eq!(logic.gas().burnt(), host + send);
+    assert_eq!(logic.gas().used(), host + send + exec + gas);
+}
+
+#[test]
+fn a_yield_resumed_by_the_call_that_created_it_gets_the_payload() {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..2].copy_from_slice(b"cb");
+    logic
+        .promise_yield_create(&mut mem, 2, 0, 0, 0, 1_000_000_000_000, 0, 5)
+        .unwrap();
+    let data_id: CryptoHash = logic.registers.get(5).unwrap().try_into().unwrap();
+    mem[..32].copy_from_slice(&data_id);
+    mem[32..36].copy_from_slice(b"done");
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        1
+    );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
+        0
+    );
+    let (outcome, _) = logic.finish(false);
+    assert_eq!(outcome.resumes, vec![(data_id, b"done".to_vec())]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::Logic;
 use crate::abi::{External, HostError, MemoryLike};
-use crate::fees::Ext;
+use crate::fees::{Action as Fee, Ext};
 
 impl<E: External> Logic<E> {
     /// Creates a callback to `method_name` on the current account that waits for a resume; writes
@@ -25,23 +25,25 @@ impl<E: External> Logic<E> {
         self.charge(Ext::yield_create_base)?;
         let method_name = self.read_method_name(mem, method_name_len, method_name_ptr)?;
         let args = self.memory_or_register(mem, arguments_ptr, arguments_len)?;
-        self.charge_n(
-            Ext::yield_create_byte,
-            (method_name.len() + args.len()) as u64,
-        )?;
+        let bytes = (method_name.len() + args.len()) as u64;
+        self.charge_n(Ext::yield_create_byte, bytes)?;
         self.gas.deduct(0, gas)?;
         self.pay_new_receipt(true, &[true])?;
         let data_id = self.ext.generate_data_id();
         let receiver_id = self.context.current_account_id.clone();
         let receipt = self.new_receipt(receiver_id, vec![data_id], Some(data_id));
         let promise = self.push_promise(super::Promise::Receipt(receipt))?;
+        // The callback is a function call action like any other, and pays its action fees.
+        self.pay_action(Fee::function_call_base, 1, true)?;
+        self.pay_action(Fee::function_call_byte, bytes, true)?;
         self.push_function_call(receipt, method_name, args, 0, gas, gas_weight);
         self.set_register(register_id, &data_id)?;
         Ok(promise)
     }
 
-    /// Delivers `payload` to the yield `data_id` of the current account: 1 if it was waiting,
-    /// 0 if not (unknown, already resumed, or timed out).
+    /// Delivers `payload` to the yield `data_id` of the current account: 1 if it was waiting
+    /// (created earlier, or by this very call), 0 if not (unknown, already resumed, or timed
+    /// out).
     pub fn promise_yield_resume(
         &mut self,
         mem: &mut dyn MemoryLike,
@@ -65,7 +67,11 @@ impl<E: External> Logic<E> {
         }
         let data_id: [u8; 32] = data_id.try_into().map_err(|_| HostError::DataIdMalformed)?;
         let already = self.resumes.iter().any(|(id, _)| *id == data_id);
-        if already || !self.ext.yield_pending(&data_id) {
+        let created_here = self
+            .receipts
+            .iter()
+            .any(|r| r.yield_data_id == Some(data_id));
+        if already || !(created_here || self.ext.yield_pending(&data_id)) {
             return Ok(0);
         }
         self.resumes.push((data_id, payload));

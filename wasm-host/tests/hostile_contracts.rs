@@ -1,0 +1,115 @@
+//! Contracts and transactions that try to break the chain: it must neither panic nor mint tokens,
+//! and every transaction must settle as it would on NEAR.
+
+use wasm_host::abi::Action;
+use wasm_host::chain::{Chain, ChainError, FinalStatus, ONE_NEAR, TGAS};
+
+/// Deploys `wat` on a new account `c.test` (10 NEAR).
+fn chain_with_contract(wat: &str) -> Chain {
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("c.test", 10 * ONE_NEAR).unwrap();
+    let code = wat::parse_str(wat).unwrap();
+    chain
+        .deploy("c.test", code)
+        .unwrap()
+        .into_result()
+        .expect("deploy succeeds");
+    chain
+}
+
+#[test]
+fn gas_weights_that_overflow_u64_share_the_unused_gas() {
+    // Two weighted calls back to c.test's `noop`, weights u64::MAX (-1) and 2.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_function_call_weight"
+                (func $call (param i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "noop")
+            (func (export "noop"))
+            (func (export "go") (local $p i64)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                (call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const 0)
+                    (i64.const 0) (i64.const 32) (i64.const 0) (i64.const -1))
+                (call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const 0)
+                    (i64.const 0) (i64.const 32) (i64.const 0) (i64.const 2))))"#,
+    );
+    let before = chain.balance("alice.test") + chain.balance("c.test");
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert_eq!(
+        result.receipts.len(),
+        3,
+        "go, the weighted receipt, the refund"
+    );
+    // Gas was only paid for, never minted: the two accounts hold no more than before.
+    assert!(chain.balance("alice.test") + chain.balance("c.test") < before);
+    // The chain goes on producing blocks.
+    chain.produce_block();
+}
+
+#[test]
+fn deleting_an_account_for_a_missing_beneficiary_settles_and_burns_the_balance() {
+    let mut chain = Chain::new();
+    chain.create_account("bob.test", 5 * ONE_NEAR).unwrap();
+    let delete = Action::DeleteAccount {
+        beneficiary_id: "ghost.test".parse().unwrap(),
+    };
+    let result = chain.execute("bob.test", "bob.test", vec![delete]).unwrap();
+    // As on NEAR: the deletion succeeds; the balance sent to the missing account is burnt.
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("bob.test").is_none());
+    assert!(chain.account("ghost.test").is_none());
+    assert!(!chain.has_pending_work());
+}
+
+#[test]
+fn deposits_whose_sum_overflows_are_refused() {
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", ONE_NEAR).unwrap();
+    let half = Action::Transfer { deposit: 1 << 127 };
+    let refused = chain.submit("alice.test", "bob.test", vec![half.clone(), half]);
+    assert_eq!(refused, Err(ChainError::CostOverflow));
+    let call = |gas| Action::FunctionCall {
+        method_name: "m".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas,
+    };
+    let refused = chain.submit("alice.test", "bob.test", vec![call(u64::MAX), call(2)]);
+    assert!(matches!(
+        refused,
+        Err(ChainError::TotalPrepaidGasExceeded { .. })
+    ));
+    assert_eq!(chain.balance("alice.test"), 100 * ONE_NEAR);
+}
+
+#[test]
+fn a_gas_refund_to_a_signer_that_deleted_itself_settles() {
+    let mut chain = chain_with_contract(r#"(module (func (export "noop")))"#);
+    let call = Action::FunctionCall {
+        method_name: "noop".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas: 10 * TGAS,
+    };
+    let delete = Action::DeleteAccount {
+        beneficiary_id: "alice.test".parse().unwrap(),
+    };
+    let alice = chain.balance("alice.test");
+    let result = chain
+        .execute("c.test", "c.test", vec![call, delete])
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("c.test").is_none());
+    // The balance went to the beneficiary; the unused gas, refunded to the deleted signer, is
+    // burnt.
+    assert!(chain.balance("alice.test") > alice);
+    assert!(!chain.has_pending_work());
+}

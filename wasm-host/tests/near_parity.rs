@@ -1,0 +1,152 @@
+//! Details where this runtime follows nearcore exactly: no gas reward for contracts (protocol 87+),
+//! `abort`'s log line, and method-name lists of function-call keys.
+
+use wasm_host::abi::HostError;
+use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
+use wasm_host::engine::FunctionCallError;
+use wasm_host::fees::Action as Fee;
+use wasm_host::tx::ActionsValidationError;
+
+fn chain_with_contract(wat: &str) -> Chain {
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("c.test", 10 * ONE_NEAR).unwrap();
+    let code = wat::parse_str(wat).unwrap();
+    chain.deploy("c.test", code).unwrap().into_result().unwrap();
+    chain
+}
+
+fn host_error(status: &FinalStatus) -> &HostError {
+    match status {
+        FinalStatus::Failure(ActionError::FunctionCall(FunctionCallError::Host(error))) => error,
+        other => panic!("expected a host error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_call_earns_the_contract_no_gas_reward_at_protocol_88() {
+    // Protocol 87 set `burnt_gas_reward` to 0 (it was 3/10), on success and failure alike.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (func (export "go") (local $i i32)
+                (loop $spin
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $spin (i32.lt_u (local.get $i) (i32.const 1000))))
+                unreachable))"#,
+    );
+    assert_eq!(chain.fees().burnt_gas_reward().0, 0);
+    let before = chain.balance("c.test");
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 10 * TGAS)
+        .unwrap();
+    assert!(matches!(result.status, FinalStatus::Failure(_)));
+    let fees = chain.fees();
+    let exec = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::function_call_base)
+        + 2 * fees.exec(Fee::function_call_byte);
+    assert!(result.receipts[0].gas_burnt > exec, "the call burnt gas");
+    assert_eq!(chain.balance("c.test"), before);
+}
+
+#[test]
+fn abort_logs_with_nears_prefix() {
+    // Message "hi" and file "f" as AssemblyScript lays them out: UTF-16 with a u32 byte length
+    // just before.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "\04\00\00\00h\00i\00")
+            (data (i32.const 16) "\02\00\00\00f\00")
+            (func (export "go") (call $abort (i32.const 4) (i32.const 20) (i32.const 3) (i32.const 7))))"#,
+    );
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 10 * TGAS)
+        .unwrap();
+    assert_eq!(
+        result.logs(),
+        vec![r#"ABORT: hi, filename: "f" line: 3 col: 7"#]
+    );
+    assert_eq!(
+        host_error(&result.status),
+        &HostError::GuestPanic(r#"hi, filename: "f" line: 3 col: 7"#.into())
+    );
+}
+
+#[test]
+fn an_empty_name_in_a_keys_method_list_fails_the_call() {
+    // Adds a function-call key to c.test whose method list is `names` (at 64).
+    let contract = |names: &str| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_add_key_with_function_call"
+                (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (data (i32.const 64) "{names}")
+            (func (export "go")
+                (call $add (call $create (i64.const 6) (i64.const 0))
+                    (i64.const 33) (i64.const 16) (i64.const 0) (i64.const 128)
+                    (i64.const 6) (i64.const 0) (i64.const {len}) (i64.const 64))))"#,
+            len = names.len()
+        )
+    };
+    let mut chain = chain_with_contract(&contract("a,,b"));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 10 * TGAS)
+        .unwrap();
+    assert_eq!(host_error(&result.status), &HostError::EmptyMethodName);
+
+    let mut chain = chain_with_contract(&contract("a,b"));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 10 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let keys = &chain.account("c.test").unwrap().keys;
+    assert_eq!(keys.len(), 1);
+}
+
+#[test]
+fn a_call_creating_an_invalid_receipt_fails() {
+    // `go` creates a receipt to c.test with `deploys` deploy-contract actions.
+    let contract = |deploys: u32| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_deploy_contract"
+                (func $deploy (param i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "\00asm\01\00\00\00")
+            (func (export "go") (local $p i64) (local $i i32)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                (loop $more
+                    (call $deploy (local.get $p) (i64.const 8) (i64.const 16))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $more (i32.lt_u (local.get $i) (i32.const {deploys})))))
+            (func (export "noop")))"#
+        )
+    };
+    let mut chain = chain_with_contract(&contract(11));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                number_of_deploy_actions: 11,
+                limit: 10
+            }
+        ))
+    );
+    assert_eq!(result.receipts.len(), 2, "the call and its refund only");
+
+    let mut chain = chain_with_contract(&contract(10));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+}
