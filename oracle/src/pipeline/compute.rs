@@ -22,6 +22,9 @@ use tracing::{error, info, warn, Instrument};
 /// Pauses between tries of a job that failed for a reason other than its request.
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+/// The longest pause between reads of a resumed job's request: short, like the submitter's,
+/// since the request's 200-block window keeps running.
+const LONGEST_READ_PAUSE: Duration = Duration::from_secs(5);
 
 pub async fn stage(
     ctx: Arc<Context>,
@@ -64,7 +67,7 @@ pub async fn stage(
 
 /// Reads the request of a resumed job until an answer comes (or the node stops: `None`).
 async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestView>> {
-    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
+    let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_READ_PAUSE);
     loop {
         match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
             Ok(view) => return Some(view),

@@ -24,9 +24,11 @@ use tracing::{error, info, warn, Instrument};
 
 /// Jobs submitted at once.
 const PARALLEL_SUBMISSIONS: usize = 16;
-/// Pauses between rounds of a submission that failed.
+/// Pauses between rounds of a submission that failed. A request waits only 200 blocks for its
+/// attestations, so the pauses stay short: a node back from an RPC outage must not sleep
+/// through what is left of that window.
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
-const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 
 pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
     let slots = Arc::new(Semaphore::new(PARALLEL_SUBMISSIONS));
