@@ -575,6 +575,26 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The last `lines` lines of the chain's log and of every node's, for a failing test to
+    /// print (the logs live in the test's temporary directory, gone once it ends).
+    pub fn log_tails(&self, lines: usize) -> String {
+        let tail = |name: &str, text: &str| {
+            let all: Vec<&str> = text.lines().collect();
+            let kept = &all[all.len().saturating_sub(lines)..];
+            format!(
+                "----- {name} (last {} lines)\n{}\n",
+                kept.len(),
+                kept.join("\n")
+            )
+        };
+        let chain = std::fs::read_to_string(self.localnet.log_path()).unwrap_or_default();
+        let mut out = tail("localnet", &chain);
+        for (index, node) in self.nodes.iter().enumerate() {
+            out += &tail(&format!("node {index}"), &node.log());
+        }
+        out
+    }
+
     pub async fn new(
         dir: &Path,
         nodes: usize,

@@ -43,9 +43,15 @@ async fn nodes_ride_out_an_rpc_outage() {
     cluster.localnet.restart().unwrap();
     let request = cluster
         .deployment
-        .wait_request(0, Duration::from_secs(180), |r| r["status"] == "resolved")
+        .wait_request(0, Duration::from_secs(180), |r| r["status"] != "pending")
         .await
         .unwrap();
+    assert_eq!(
+        request["status"],
+        "resolved",
+        "{request}\n{}",
+        cluster.log_tails(80)
+    );
     assert!(request["attested"].as_array().unwrap().len() >= 2);
     let health: HealthReport = oracle::commands::status::fetch_json(&addr, "/health")
         .await

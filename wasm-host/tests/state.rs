@@ -349,3 +349,10 @@ fn a_prepared_view_runs_on_its_snapshot_while_the_chain_moves_on() {
     let new = chain.view("status.test", "get_status", get).unwrap();
     assert_eq!(new.json::<Option<String>>().unwrap(), Some("new".into()));
 }
+
+#[test]
+fn warming_up_compiles_every_deployed_contract() {
+    let chain = chain_with(&[("status.test", "test_status"), ("yield.test", "test_yield")]);
+    // Accounts without code (alice.test and the rest) are not counted.
+    assert_eq!(chain.warm_modules(), 2);
+}

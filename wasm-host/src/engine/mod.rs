@@ -37,6 +37,9 @@ pub struct Engine<E: 'static> {
     engine: wasmtime::Engine,
     linker: Linker<Host<E>>,
     modules: Mutex<LruCache<Module>>,
+    /// Held while a module is compiled: views run outside the chain lock, and many callers
+    /// asking for the same uncached code at once must pay for one compilation, not one each.
+    compiling: Mutex<()>,
 }
 
 /// A finished call: what it did, why it failed (if it did), and the account state handed back.
@@ -64,6 +67,7 @@ impl<E: External + 'static> Engine<E> {
             engine,
             linker,
             modules: Mutex::new(LruCache::new(MODULE_CACHE_CAPACITY)),
+            compiling: Mutex::new(()),
         })
     }
 
@@ -74,7 +78,11 @@ impl<E: External + 'static> Engine<E> {
         code_hash: CryptoHash,
         code: &[u8],
     ) -> Result<Module, FunctionCallError> {
-        if let Some(module) = self.modules.lock().expect("module cache").get(&code_hash) {
+        if let Some(module) = self.cached(&code_hash) {
+            return Ok(module);
+        }
+        let _compiling = self.compiling.lock().expect("compile lock");
+        if let Some(module) = self.cached(&code_hash) {
             return Ok(module);
         }
         let refused = |error| FunctionCallError::Prepare {
@@ -93,6 +101,10 @@ impl<E: External + 'static> Engine<E> {
             .expect("module cache")
             .insert(code_hash, module.clone());
         Ok(module)
+    }
+
+    fn cached(&self, code_hash: &CryptoHash) -> Option<Module> {
+        self.modules.lock().expect("module cache").get(code_hash)
     }
 
     /// Runs `method` of `code` in `context` over the account state `ext`.

@@ -67,6 +67,9 @@ impl Node {
                 if !genesis.is_empty() {
                     warn!("the chain exists already: genesis accounts given now are ignored");
                 }
+                let started = Instant::now();
+                let compiled = chain.warm_modules();
+                info!(compiled, elapsed = ?started.elapsed(), "compiled the deployed contracts");
                 chain
             }
             None => {
