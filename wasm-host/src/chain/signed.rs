@@ -153,29 +153,14 @@ impl Chain {
     /// NEAR's checks of a transaction's actions against the limits.
     fn validate_actions(&self, actions: &[Action]) -> Result<(), ActionsValidationError> {
         let limits = self.fees.limits();
-        let count = actions.len() as u64;
-        if count > limits.max_actions_per_receipt {
-            return Err(ActionsValidationError::TotalNumberOfActionsExceeded {
-                total_number_of_actions: count,
-                limit: limits.max_actions_per_receipt,
-            });
-        }
         let deploys = actions
             .iter()
             .filter(|a| matches!(a, Action::DeployContract { .. }))
-            .count() as u64;
-        if deploys > limits.max_deploy_actions_per_receipt {
-            return Err(ActionsValidationError::TotalNumberOfDeployActionsExceeded {
-                number_of_deploy_actions: deploys,
-                limit: limits.max_deploy_actions_per_receipt,
-            });
-        }
+            .count();
         let delete_at = actions
             .iter()
             .position(|a| matches!(a, Action::DeleteAccount { .. }));
-        if delete_at.is_some_and(|at| at + 1 != actions.len()) {
-            return Err(ActionsValidationError::DeleteActionMustBeFinal);
-        }
+        super::validate::validate_shape(limits, actions.len(), deploys, delete_at)?;
         let mut total_gas: u64 = 0;
         for action in actions {
             match action {

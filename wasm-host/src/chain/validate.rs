@@ -11,27 +11,39 @@ pub(super) fn validate_new_receipt(
     limits: &LimitConfig,
     actions: &[Action],
 ) -> Result<(), ActionsValidationError> {
-    let count = actions.len() as u64;
+    let deploys = actions
+        .iter()
+        .filter(|a| matches!(a, Action::DeployContract { .. }))
+        .count();
+    let delete_at = actions
+        .iter()
+        .position(|a| matches!(a, Action::DeleteAccount { .. }));
+    validate_shape(limits, actions.len(), deploys, delete_at)
+}
+
+/// The checks every list of actions passes, a transaction's or a new receipt's: at most
+/// `max_actions_per_receipt` actions (`count`), at most `max_deploy_actions_per_receipt` of them
+/// deploys, and a `DeleteAccount` (at `delete_at`) only last.
+pub(super) fn validate_shape(
+    limits: &LimitConfig,
+    count: usize,
+    deploys: usize,
+    delete_at: Option<usize>,
+) -> Result<(), ActionsValidationError> {
+    let (count, deploys) = (count as u64, deploys as u64);
     if count > limits.max_actions_per_receipt {
         return Err(ActionsValidationError::TotalNumberOfActionsExceeded {
             total_number_of_actions: count,
             limit: limits.max_actions_per_receipt,
         });
     }
-    let deploys = actions
-        .iter()
-        .filter(|a| matches!(a, Action::DeployContract { .. }))
-        .count() as u64;
     if deploys > limits.max_deploy_actions_per_receipt {
         return Err(ActionsValidationError::TotalNumberOfDeployActionsExceeded {
             number_of_deploy_actions: deploys,
             limit: limits.max_deploy_actions_per_receipt,
         });
     }
-    let delete_at = actions
-        .iter()
-        .position(|a| matches!(a, Action::DeleteAccount { .. }));
-    if delete_at.is_some_and(|at| at + 1 != actions.len()) {
+    if delete_at.is_some_and(|at| at + 1 != count as usize) {
         return Err(ActionsValidationError::DeleteActionMustBeFinal);
     }
     Ok(())
