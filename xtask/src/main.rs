@@ -2,7 +2,7 @@
 //!
 //! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
 //! - `devnet`: the main job: a local devnet with a demo, running until Ctrl-C.
-//! - `build-contracts`, `fetch-model`: the set-up steps on their own.
+//! - `build-contracts`, `fetch-model`, `fetch-nvrtc`: the set-up steps on their own.
 //! - `gpu-bundle`: what the on-GPU check needs on a machine without Rust, in `.gpu/`.
 //!
 //! It must never be a dependency of another crate; it only drives cargo and the project's tools.
@@ -11,6 +11,7 @@ mod contracts;
 mod devnet;
 mod gpu_bundle;
 mod model_split;
+mod nvrtc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Task {
     BuildContracts,
     /// Put the default model into the cache and verify its SHA-256.
     FetchModel,
+    /// Put a pinned NVRTC (for the CUDA kernels' compile check) into the cache; print its folder.
+    FetchNvrtc,
     /// Prepare `.gpu/` for kernels/cuda/gpu-check.sh on a GPU machine without Rust: release
     /// binaries with the `cuda` feature, tiny models, the model in two parts; print the calls.
     GpuBundle,
@@ -53,6 +56,7 @@ fn main() -> Result<()> {
         Task::Devnet(args) => devnet::run(args),
         Task::BuildContracts => contracts::build_all(),
         Task::FetchModel => fetch_model().map(|_| ()),
+        Task::FetchNvrtc => nvrtc::fetch().map(|_| ()),
         Task::GpuBundle => gpu_bundle::run(),
     }
 }
@@ -80,6 +84,7 @@ fn test() -> Result<()> {
     let started = Instant::now();
     contracts::build_all()?;
     fetch_model()?;
+    let nvrtc_dir = nvrtc::fetch()?;
     step("cargo fmt --check");
     cargo(&["fmt", "--all", "--check"])?;
     step("cargo clippy");
@@ -109,6 +114,21 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // No GPU here, but a real NVRTC: the kernels compiled as the GPU backend compiles them,
+    // for every GPU generation, and their PTX audited instruction by instruction.
+    step("NVRTC compiles the CUDA kernels to exact PTX");
+    run(cargo_command()
+        .env("LD_LIBRARY_PATH", library_path(&nvrtc_dir)?)
+        .args([
+            "test",
+            "-p",
+            "kernels",
+            "--features",
+            "cuda",
+            "--locked",
+            "--test",
+            "nvrtc_ptx",
+        ]))?;
     // The end-to-end tests run the workspace's binaries (localnet, oracle-node, oracle-client)
     // as processes: build them first, with the profile the tests use.
     step("cargo build --bins");
@@ -120,6 +140,13 @@ fn test() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `dir` first, then the loader path this process was given.
+fn library_path(dir: &std::path::Path) -> Result<std::ffi::OsString> {
+    let inherited = std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default();
+    let paths = std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&inherited));
+    std::env::join_paths(paths).context("the NVRTC folder cannot go on LD_LIBRARY_PATH")
 }
 
 /// Runs `cargo <args>` in the workspace root with the same toolchain.

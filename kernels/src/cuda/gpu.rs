@@ -2,12 +2,13 @@
 //! NVRTC with the options SPEC.md requires (no contraction into FMA, IEEE division and square
 //! root, no flush-to-zero, no fast math). Buffers are plain device allocations.
 
+use super::ptx_audit::audit;
 use super::source::source;
 use crate::device::{Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
 use cudarc::driver::{
     result as driver, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, PushKernelArg,
 };
-use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
+use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions, Ptx};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -28,36 +29,47 @@ fn failed(e: impl std::fmt::Display) -> DeviceError {
     DeviceError::Backend(e.to_string())
 }
 
+/// The kernels compiled by NVRTC for the virtual architecture `arch` (`compute_90` for an
+/// H100/H200) with the options SPEC.md requires, as PTX text that passed [`audit`]. Needs
+/// NVRTC (`libnvrtc.so.12`), not a GPU.
+pub fn compile_ptx(arch: &str) -> Result<String> {
+    // SAFETY: this only tries to open the library (cudarc would panic on first use).
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(DeviceError::Missing(
+            "NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)",
+        ));
+    }
+    let options = CompileOptions {
+        fmad: Some(false),
+        ftz: Some(false),
+        prec_div: Some(true),
+        prec_sqrt: Some(true),
+        use_fast_math: Some(false),
+        options: vec![format!("--gpu-architecture={arch}")],
+        ..Default::default()
+    };
+    let ptx = compile_ptx_with_opts(source(), options)
+        .map_err(|e| DeviceError::Backend(format!("NVRTC cannot compile the kernels: {e}")))?
+        .to_src();
+    audit(&ptx).map_err(|e| DeviceError::Backend(format!("NVRTC for {arch}: {e}")))?;
+    Ok(ptx)
+}
+
 impl Gpu {
     /// Opens GPU `ordinal` and compiles the kernels for it.
     pub fn new(ordinal: usize) -> Result<Self> {
-        // SAFETY: these only try to open the libraries (cudarc would panic on first use).
+        // SAFETY: this only tries to open the library (cudarc would panic on first use).
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
             return Err(DeviceError::Missing(
                 "the CUDA driver library (libcuda: no NVIDIA driver on this machine)",
-            ));
-        }
-        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-            return Err(DeviceError::Missing(
-                "NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)",
             ));
         }
         let ctx = CudaContext::new(ordinal).map_err(failed)?;
         // SAFETY: every operation runs on the one default stream, in order.
         unsafe { ctx.disable_event_tracking() };
         let (major, minor) = ctx.compute_capability().map_err(failed)?;
-        let options = CompileOptions {
-            fmad: Some(false),
-            ftz: Some(false),
-            prec_div: Some(true),
-            prec_sqrt: Some(true),
-            use_fast_math: Some(false),
-            options: vec![format!("--gpu-architecture=compute_{major}{minor}")],
-            ..Default::default()
-        };
-        let ptx = compile_ptx_with_opts(source(), options)
-            .map_err(|e| DeviceError::Backend(format!("NVRTC cannot compile the kernels: {e}")))?;
-        let module = ctx.load_module(ptx).map_err(failed)?;
+        let ptx = compile_ptx(&format!("compute_{major}{minor}"))?;
+        let module = ctx.load_module(Ptx::from_src(ptx)).map_err(failed)?;
         let mut functions = HashMap::new();
         for name in KERNELS {
             functions.insert(name, module.load_function(name).map_err(failed)?);

