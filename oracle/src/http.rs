@@ -3,8 +3,9 @@
 //! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`) and
 //! `/jobs/counts` (jobs by state).
 
+use crate::health::Health;
 use crate::journal::Journal;
-use crate::metrics::{Health, Metrics};
+use crate::metrics::Metrics;
 use crate::pipeline::Stop;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
