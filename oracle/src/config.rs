@@ -129,6 +129,10 @@ pub struct FaultInjection {
     /// sending an attestation transaction, before journaling its outcome ("submit").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_after: Option<CrashPoint>,
+    /// Fail this many inference runs as this machine's fault (as a device error would), one
+    /// per try of a job, before computing normally: an engine that keeps failing.
+    #[serde(default)]
+    pub fail_inferences: u32,
 }
 
 /// Where `crash_after` aborts the process.
@@ -286,7 +290,8 @@ impl NodeConfig {
              # [fault_injection]\n\
              # corrupt_output = false   # attest a different output and digest (byzantine)\n\
              # bad_signature = false    # attest with a signature that does not verify\n\
-             # crash_after = \"compute\"  # or \"submit\": abort at that point (recovery tests)\n",
+             # crash_after = \"compute\"  # or \"submit\": abort at that point (recovery tests)\n\
+             # fail_inferences = 0      # fail this many inference runs as the machine's fault\n",
         );
         out
     }
@@ -437,6 +442,7 @@ mod tests {
                 ("ORACLE_NODE_RPC_URLS", "http://a:1, http://b:2"),
                 ("ORACLE_NODE_FAULT_INJECTION_CORRUPT_OUTPUT", "true"),
                 ("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "submit"),
+                ("ORACLE_NODE_FAULT_INJECTION_FAIL_INFERENCES", "3"),
                 ("ORACLE_NODE_HOME", "/ignored"),
                 ("PATH", "/bin"),
             ]),
@@ -447,6 +453,7 @@ mod tests {
         assert_eq!(config.rpc_urls, vec!["http://a:1", "http://b:2"]);
         assert!(config.fault_injection.corrupt_output);
         assert_eq!(config.fault_injection.crash_after, Some(CrashPoint::Submit));
+        assert_eq!(config.fault_injection.fail_inferences, 3);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use crate::attestation::Deployment;
 use crate::chain::OracleChain;
 use crate::config::NodeConfig;
+use crate::health::Health;
 use crate::journal::Journal;
-use crate::metrics::{Health, Metrics};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, Context, Stop};
 use crate::worker::{BatchPolicy, EngineWorker};
 use crate::{engine, http, startup};

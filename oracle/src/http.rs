@@ -1,10 +1,12 @@
-//! The node's HTTP server: `/metrics` (Prometheus text), `/health` (JSON: ok or degraded, last
-//! block seen, RPC reachable, queue depth, the fatal error a failing node stops on), `/jobs`
+//! The node's HTTP server: `/metrics` (Prometheus text), `/health` (JSON, `health::HealthReport`:
+//! ok, degraded or failed, last block seen, RPC reachable, queue depth, the engine's failures
+//! on this machine, the fatal error a failing node stops on), `/jobs`
 //! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`) and
 //! `/jobs/counts` (jobs by state).
 
+use crate::health::Health;
 use crate::journal::Journal;
-use crate::metrics::{Health, Metrics};
+use crate::metrics::Metrics;
 use crate::pipeline::Stop;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;

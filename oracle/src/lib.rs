@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod health;
 pub mod http;
 pub mod init;
 pub mod journal;

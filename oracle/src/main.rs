@@ -274,6 +274,13 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
             if let Some(error) = &health.error {
                 println!("           fatal error: {error}");
             }
+            if health.engine_failures > 0 {
+                println!(
+                    "engine:    FAILING — {} runs failed on this machine since the last success; last: {}",
+                    health.engine_failures,
+                    health.engine_error.as_deref().unwrap_or("(no message)")
+                );
+            }
         }
         Err(e) => println!("daemon:    not reachable ({e:#})"),
     }

@@ -1,6 +1,7 @@
-//! What the node reports about itself: Prometheus metrics (`/metrics`) and the live health
-//! state behind `/health`.
+//! The node's Prometheus metrics (`/metrics`): counters and histograms the pipeline feeds, and
+//! gauges read from the journal and the live health state when scraped.
 
+use crate::health::Health;
 use crate::journal::Journal;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,8 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, linear_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use serde::Serialize;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
@@ -34,6 +34,7 @@ pub struct Metrics {
     batch_size: Histogram,
     rpc_errors: Family<OperationLabel, Counter>,
     engine_errors: Counter,
+    engine_consecutive_failures: Gauge,
     last_block_height: Gauge,
     queue_depth: Gauge,
 }
@@ -58,6 +59,7 @@ impl Metrics {
             batch_size: Histogram::new(linear_buckets(1.0, 1.0, 16)),
             rpc_errors: Family::default(),
             engine_errors: Counter::default(),
+            engine_consecutive_failures: Gauge::default(),
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
             registry: Registry::default(),
@@ -107,6 +109,12 @@ impl Metrics {
             "engine_errors",
             "Inference runs this machine failed (device, threads, panics); the jobs are retried",
             metrics.engine_errors.clone(),
+        );
+        registry.register(
+            "engine_consecutive_failures",
+            "Inference runs this machine failed since its last successful one (0: the engine \
+             works; above 0: /health is degraded)",
+            metrics.engine_consecutive_failures.clone(),
         );
         registry.register(
             "last_block_height",
@@ -183,56 +191,12 @@ impl Metrics {
             .set(health.last_block_height.load(Ordering::Relaxed) as i64);
         self.queue_depth
             .set(health.in_flight.load(Ordering::Relaxed) as i64);
+        self.engine_consecutive_failures
+            .set(health.engine_failures() as i64);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
-    }
-}
-
-/// The node's live state, shared by its tasks.
-#[derive(Debug, Default)]
-pub struct Health {
-    /// Latest block height seen by the watcher.
-    pub last_block_height: AtomicU64,
-    /// Whether the last look at the chain got an answer.
-    pub rpc_reachable: AtomicBool,
-    /// Jobs accepted (or resumed) and not finished.
-    pub in_flight: AtomicUsize,
-}
-
-/// The `/health` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct HealthReport {
-    /// `ok`; `degraded` when the chain cannot be reached; `failed` when the node stopped on a
-    /// fatal error (`error`) and is about to exit.
-    pub status: String,
-    /// The fatal error, when `status` is `failed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub account_id: String,
-    pub last_block_height: u64,
-    pub rpc_reachable: bool,
-    pub queue_depth: usize,
-}
-
-impl Health {
-    /// The report, given the fatal error the node stopped on (if any).
-    pub fn report(&self, account_id: &str, failure: Option<String>) -> HealthReport {
-        let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
-        let status = match (&failure, rpc_reachable) {
-            (Some(_), _) => "failed",
-            (None, true) => "ok",
-            (None, false) => "degraded",
-        };
-        HealthReport {
-            status: status.into(),
-            error: failure,
-            account_id: account_id.to_string(),
-            last_block_height: self.last_block_height.load(Ordering::Relaxed),
-            rpc_reachable,
-            queue_depth: self.in_flight.load(Ordering::Relaxed),
-        }
     }
 }
 
@@ -250,8 +214,11 @@ mod tests {
         metrics.batch(2, 40, 2.0);
         metrics.rpc_error("poll");
         metrics.attested(3, 1.5);
+        metrics.engine_error();
         let health = Health::default();
         health.last_block_height.store(77, Ordering::Relaxed);
+        health.engine_failed("CUDA_ERROR_LAUNCH_FAILED");
+        health.engine_failed("CUDA_ERROR_LAUNCH_FAILED");
         let text = metrics.render(&journal, &health);
         for line in [
             "oracle_node_jobs{state=\"accepted\"} 2",
@@ -262,14 +229,16 @@ mod tests {
             "oracle_node_last_block_height 77",
             "oracle_node_request_latency_blocks_count 1",
             "oracle_node_batch_size_count 1",
+            "oracle_node_engine_errors_total 1",
+            "oracle_node_engine_consecutive_failures 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
-        assert_eq!(health.report("n.test", None).status, "degraded");
-        health.rpc_reachable.store(true, Ordering::Relaxed);
-        assert_eq!(health.report("n.test", None).status, "ok");
-        let failed = health.report("n.test", Some("the journal failed".into()));
-        assert_eq!(failed.status, "failed");
-        assert_eq!(failed.error.as_deref(), Some("the journal failed"));
+        health.engine_succeeded();
+        let text = metrics.render(&journal, &health);
+        assert!(
+            text.contains("oracle_node_engine_consecutive_failures 0"),
+            "{text}"
+        );
     }
 }

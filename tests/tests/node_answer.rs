@@ -48,7 +48,7 @@ async fn three_nodes_answer_the_dapp_with_one_digest() {
         );
         assert_eq!(jobs[0].state.name(), "finished");
     }
-    let health: oracle::metrics::HealthReport = oracle::commands::status::fetch_json(
+    let health: oracle::health::HealthReport = oracle::commands::status::fetch_json(
         &cluster.nodes[0].http_addr(Duration::from_secs(1)).unwrap(),
         "/health",
     )

@@ -3,7 +3,7 @@
 //! resolves.
 
 use e2e_tests::cluster::{Cluster, OracleSettings};
-use oracle::metrics::HealthReport;
+use oracle::health::HealthReport;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

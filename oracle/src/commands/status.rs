@@ -3,8 +3,8 @@
 
 use crate::config::NodeConfig;
 use crate::daemon::{connect, HTTP_ADDR_FILE};
+use crate::health::HealthReport;
 use crate::journal::Journal;
-use crate::metrics::HealthReport;
 use anyhow::{anyhow, bail, Context, Result};
 use oracle_protocol::NodeView;
 use std::collections::BTreeMap;

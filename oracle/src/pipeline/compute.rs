@@ -3,7 +3,8 @@
 //! several at once so the worker can batch them; the result is journaled as computed and handed
 //! to the submitter. A job whose request cannot be read, or that this machine failed to compute
 //! (a device error, a panic), stays accepted and is tried again alone with backoff; only a
-//! failure caused by the request itself ends it as missed.
+//! failure caused by the request itself ends it as missed. Each run's outcome goes to the
+//! node's health: a failure of this machine degrades `/health` until an inference succeeds.
 
 use super::retry::{retry, Backoff, GaveUp};
 use super::{check_joined, ComputeJob, Context};
@@ -11,6 +12,7 @@ use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
 use crate::worker::WorkerError;
+use kernels::engine::{Generation, Request};
 use oracle_protocol::RequestView;
 use sdk::inference::{engine_request, RequestKey};
 use std::sync::Arc;
@@ -82,6 +84,19 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
     }
 }
 
+/// Runs `request` on the engine worker, unless the `fail_inferences` fault injection fails
+/// this run as this machine's fault.
+async fn infer(ctx: &Context, request: Request) -> Result<Generation, WorkerError> {
+    if let Some(failure) = ctx.inject_engine_failure() {
+        let limit = ctx.config.fault_injection.fail_inferences;
+        warn!(failure, limit, "FAULT INJECTION: failing the inference");
+        return Err(WorkerError::Machine(format!(
+            "FAULT INJECTION: inference failure {failure} of {limit} (fail_inferences)"
+        )));
+    }
+    ctx.worker.infer(request).await
+}
+
 /// Computes one job; `Some(request id)` when it is ready to submit.
 async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> {
     let request_id = job.request_id;
@@ -127,8 +142,14 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
     };
     let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     let generation = loop {
-        match ctx.worker.infer(request.clone()).await {
-            Ok(generation) => break generation,
+        match infer(ctx, request.clone()).await {
+            Ok(generation) => {
+                let failures = ctx.health.engine_succeeded();
+                if failures > 0 {
+                    info!(failures, "the engine works again");
+                }
+                break generation;
+            }
             Err(WorkerError::Stopped) => {
                 if !ctx.stop.is_stopped() {
                     ctx.stop
@@ -146,7 +167,8 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             }
             Err(error @ WorkerError::Machine(_)) => {
                 ctx.metrics.engine_error();
-                warn!(%error, retry_in = ?backoff.next(), "computing again");
+                let failures = ctx.health.engine_failed(&error);
+                warn!(%error, failures, retry_in = ?backoff.next(), "computing again");
                 if !backoff.pause(&ctx.stop).await {
                     return Ok(None);
                 }

@@ -4,13 +4,14 @@
 use crate::attestation::Deployment;
 use crate::chain::OracleChain;
 use crate::config::NodeConfig;
+use crate::health::Health;
 use crate::journal::{Finished, Journal, JournalError};
-use crate::metrics::{Health, Metrics};
+use crate::metrics::Metrics;
 use crate::worker::EngineWorker;
 use oracle_protocol::ModelId;
 use sdk::keys::SecretKey;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -94,6 +95,8 @@ pub struct Context {
     pub health: Arc<Health>,
     pub stop: Stop,
     started: Mutex<HashMap<u64, Started>>,
+    /// Inference runs failed so far by the `fail_inferences` fault injection.
+    injected_engine_failures: AtomicU32,
 }
 
 impl Context {
@@ -122,6 +125,7 @@ impl Context {
             health,
             stop,
             started: Mutex::new(HashMap::new()),
+            injected_engine_failures: AtomicU32::new(0),
         }
     }
 
@@ -139,6 +143,18 @@ impl Context {
                 at: Instant::now(),
                 created_at_block,
             });
+    }
+
+    /// Whether the `fail_inferences` fault injection fails this inference run (counted: it
+    /// fails as many as it says, then none). `Some(n)`: this is the `n`th injected failure.
+    pub fn inject_engine_failure(&self) -> Option<u32> {
+        let limit = self.config.fault_injection.fail_inferences;
+        self.injected_engine_failures
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |failed| {
+                (failed < limit).then_some(failed + 1)
+            })
+            .ok()
+            .map(|failed| failed + 1)
     }
 
     /// Journals the end of a job and updates the counters.

@@ -178,7 +178,7 @@ async fn a_resumed_job_whose_request_cannot_be_read_is_tried_again() {
     })
     .await;
     let addr = std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
-    let mut health: oracle::metrics::HealthReport;
+    let mut health: oracle::health::HealthReport;
     let mut tries = 0;
     loop {
         health = oracle::commands::status::fetch_json(&addr, "/health")

@@ -2,5 +2,6 @@
 
 mod common;
 mod daemon;
+mod engine_health;
 mod register;
 mod submit;

@@ -1,0 +1,196 @@
+//! The node's live health, shared by its tasks, and the `/health` answer built from it: the
+//! chain's reachability, the jobs in hand, and whether the engine keeps failing on this
+//! machine (a node whose engine fails computes nothing, so it misses every request it is on).
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The most characters of an engine error `/health` keeps; a longer message is cut to this
+/// length, ending in `…`.
+pub const MAX_ENGINE_ERROR_CHARS: usize = 500;
+
+/// The node's live state, shared by its tasks.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Latest block height seen by the watcher.
+    pub last_block_height: AtomicU64,
+    /// Whether the last look at the chain got an answer.
+    pub rpc_reachable: AtomicBool,
+    /// Jobs accepted (or resumed) and not finished.
+    pub in_flight: AtomicUsize,
+    /// How the engine fares on this machine.
+    engine: Mutex<EngineState>,
+}
+
+/// The engine's failures of this machine since its last successful inference.
+#[derive(Debug, Default, Clone)]
+struct EngineState {
+    failures: u64,
+    last_error: Option<String>,
+}
+
+/// The `/health` answer. Fields added after the first release have serde defaults, so a
+/// reader of this version reads an older node's answer (and an older reader ignores them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false) or the engine
+    /// failed on this machine since its last successful inference (`engine_failures` above 0,
+    /// `engine_error` says why); `failed` when the node stopped on a fatal error (`error`) and
+    /// is about to exit, whatever else holds.
+    pub status: String,
+    /// The fatal error, when `status` is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub account_id: String,
+    pub last_block_height: u64,
+    pub rpc_reachable: bool,
+    pub queue_depth: usize,
+    /// Inference runs that failed because of this machine (device, threads, floating-point
+    /// mode, a panic in the engine) since the last successful one; 0 while the engine works.
+    /// Failures caused by a request do not count.
+    #[serde(default)]
+    pub engine_failures: u64,
+    /// The last of those failures, at most [`MAX_ENGINE_ERROR_CHARS`] characters; absent while
+    /// `engine_failures` is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_error: Option<String>,
+}
+
+impl Health {
+    /// Notes an inference this machine failed (`WorkerError::Machine`); returns the failures
+    /// since the last successful inference, this one included.
+    pub fn engine_failed(&self, error: impl std::fmt::Display) -> u64 {
+        let mut engine = self.engine.lock().expect("not poisoned");
+        engine.failures += 1;
+        engine.last_error = Some(bounded(error.to_string()));
+        engine.failures
+    }
+
+    /// Notes a successful inference: the engine works. Returns the failures this ends (0 when
+    /// it was working already).
+    pub fn engine_succeeded(&self) -> u64 {
+        let ended = std::mem::take(&mut *self.engine.lock().expect("not poisoned"));
+        ended.failures
+    }
+
+    /// Inference runs this machine failed since the last successful one.
+    pub fn engine_failures(&self) -> u64 {
+        self.engine.lock().expect("not poisoned").failures
+    }
+
+    /// The report, given the fatal error the node stopped on (if any). One engine failure is
+    /// enough to be `degraded`: until an inference succeeds again the node computes nothing,
+    /// and a passing fault clears at the next successful run (the failed job is retried
+    /// after 1 s).
+    pub fn report(&self, account_id: &str, failure: Option<String>) -> HealthReport {
+        let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
+        let engine = self.engine.lock().expect("not poisoned").clone();
+        let status = if failure.is_some() {
+            "failed"
+        } else if !rpc_reachable || engine.failures > 0 {
+            "degraded"
+        } else {
+            "ok"
+        };
+        HealthReport {
+            status: status.into(),
+            error: failure,
+            account_id: account_id.to_string(),
+            last_block_height: self.last_block_height.load(Ordering::Relaxed),
+            rpc_reachable,
+            queue_depth: self.in_flight.load(Ordering::Relaxed),
+            engine_failures: engine.failures,
+            engine_error: engine.last_error,
+        }
+    }
+}
+
+/// `message`, cut to at most [`MAX_ENGINE_ERROR_CHARS`] characters.
+fn bounded(message: String) -> String {
+    if message.chars().count() <= MAX_ENGINE_ERROR_CHARS {
+        return message;
+    }
+    let mut cut: String = message.chars().take(MAX_ENGINE_ERROR_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reachable() -> Health {
+        let health = Health::default();
+        health.rpc_reachable.store(true, Ordering::Relaxed);
+        health
+    }
+
+    #[test]
+    fn an_unreachable_chain_degrades_and_a_fatal_error_fails() {
+        let health = Health::default();
+        assert_eq!(health.report("n.test", None).status, "degraded");
+        health.rpc_reachable.store(true, Ordering::Relaxed);
+        let ok = health.report("n.test", None);
+        assert_eq!(ok.status, "ok");
+        assert_eq!((ok.engine_failures, ok.engine_error), (0, None));
+        let failed = health.report("n.test", Some("the journal failed".into()));
+        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.error.as_deref(), Some("the journal failed"));
+    }
+
+    #[test]
+    fn a_failing_engine_degrades_until_an_inference_succeeds() {
+        let health = reachable();
+        assert_eq!(health.engine_failed("CUDA_ERROR_LAUNCH_FAILED"), 1);
+        assert_eq!(health.engine_failed("denormals are flushed"), 2);
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "degraded");
+        assert!(report.rpc_reachable);
+        assert_eq!(report.engine_failures, 2);
+        assert_eq!(
+            report.engine_error.as_deref(),
+            Some("denormals are flushed")
+        );
+        assert_eq!(health.engine_failures(), 2);
+
+        assert_eq!(health.engine_succeeded(), 2);
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "ok");
+        assert_eq!((report.engine_failures, report.engine_error), (0, None));
+        assert_eq!(health.engine_succeeded(), 0, "nothing left to clear");
+    }
+
+    #[test]
+    fn a_fatal_error_wins_over_a_failing_engine() {
+        let health = reachable();
+        health.engine_failed("the engine panicked: index out of bounds");
+        let report = health.report("n.test", Some("the journal failed".into()));
+        assert_eq!(report.status, "failed");
+        assert_eq!(report.error.as_deref(), Some("the journal failed"));
+        assert_eq!(report.engine_failures, 1);
+    }
+
+    #[test]
+    fn a_long_engine_error_is_cut() {
+        let health = reachable();
+        health.engine_failed("é".repeat(MAX_ENGINE_ERROR_CHARS + 10));
+        let error = health.report("n.test", None).engine_error.unwrap();
+        assert_eq!(error.chars().count(), MAX_ENGINE_ERROR_CHARS);
+        assert!(error.ends_with('…'));
+        let exact = "x".repeat(MAX_ENGINE_ERROR_CHARS);
+        health.engine_failed(&exact);
+        assert_eq!(health.report("n.test", None).engine_error, Some(exact));
+    }
+
+    #[test]
+    fn an_older_nodes_answer_still_reads() {
+        let old = r#"{"status":"ok","account_id":"n.test","last_block_height":7,
+            "rpc_reachable":true,"queue_depth":0}"#;
+        let report: HealthReport = serde_json::from_str(old).unwrap();
+        assert_eq!((report.engine_failures, report.engine_error), (0, None));
+        let healthy = serde_json::to_value(reachable().report("n.test", None)).unwrap();
+        assert!(healthy.get("engine_error").is_none(), "{healthy}");
+        assert_eq!(healthy["engine_failures"], 0);
+    }
+}
