@@ -62,12 +62,18 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     )
 }
 
+/// The report, with HTTP 200 when the node is ok and 503 when it is degraded or failed (same
+/// JSON body), so a plain HTTP check alerts without reading it.
 async fn health(State(shared): State<Shared>) -> impl IntoResponse {
-    json(
-        &shared
-            .health
-            .report(&shared.account_id, shared.stop.failure()),
-    )
+    let report = shared
+        .health
+        .report(&shared.account_id, shared.stop.failure());
+    let code = if report.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, json(&report))
 }
 
 /// Jobs per `/jobs` page unless `limit` says otherwise, and the most it may say.

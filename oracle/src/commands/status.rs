@@ -50,7 +50,9 @@ pub async fn fetch_json<T: serde::de::DeserializeOwned>(addr: &str, path: &str) 
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow!("http://{addr}{path}: not an HTTP answer"))?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+    // 503 carries JSON too: `/health` of a degraded or failed node.
+    let code = head.split_whitespace().nth(1).unwrap_or("");
+    if !head.starts_with("HTTP/1.") || !["200", "503"].contains(&code) {
         bail!("http://{addr}{path}: {}", head.lines().next().unwrap_or(""));
     }
     serde_json::from_str(body).with_context(|| format!("http://{addr}{path}: bad JSON"))

@@ -121,6 +121,19 @@ impl Daemon {
         }
     }
 
+    /// The HTTP status code of `/health` (its JSON is read by [`Self::health_until`]).
+    async fn health_http_code(&self) -> String {
+        let addr = self.addr.clone();
+        let answer = tokio::task::spawn_blocking(move || http_get(&addr, "/health"))
+            .await
+            .unwrap();
+        answer
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Stops the daemon (a clean stop) and returns the journaled state of [`REQUEST_ID`].
     async fn stop(self) -> JobState {
         self.stop.send(()).unwrap();
@@ -156,6 +169,7 @@ async fn a_failing_engine_degrades_health_until_an_inference_succeeds() {
         (recovered.engine_failures, recovered.engine_error),
         (0, None)
     );
+    assert_eq!(daemon.health_http_code().await, "200");
     let state = daemon.stop().await;
     assert!(
         matches!(&state, JobState::Finished(Finished::Late(reason)) if reason.contains("resolved")),
@@ -171,6 +185,11 @@ async fn oracle_node_status_shows_an_engine_that_keeps_failing() {
         .health_until("a failing engine", |h| h.engine_failures > 0)
         .await;
     assert_eq!(failing.status, "degraded", "{failing:?}");
+    assert_eq!(
+        daemon.health_http_code().await,
+        "503",
+        "a plain HTTP check sees the degraded node"
+    );
     let home = dir.path().to_path_buf();
     let status = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_oracle-node"))
