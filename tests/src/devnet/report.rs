@@ -5,6 +5,7 @@ use super::demo::{ClaimOutcome, DemoReport};
 use super::{step, vault, Devnet, OPERATOR};
 use crate::cluster::{binary, DAPP, ORACLE, USER};
 use crate::layout::workspace_root;
+use kernels::model_cache::DEFAULT_MODEL;
 use oracle_protocol::RequestView;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,13 @@ fn print_attestations(report: &DemoReport, request: &RequestView) {
 fn print_claim(claim: &ClaimOutcome) {
     if let Some(answer) = &claim.request.answer {
         println!("  the model's verdict: {}", answer.output);
+        if claim.request.model_id.to_hex() == DEFAULT_MODEL.sha256 {
+            println!(
+                "  (the default model has 135M parameters and judges rules little better than \
+                 chance: its verdict is reproducible bit for bit, not wise; the caps below bound \
+                 what any verdict moves — contract/vault/README.md)"
+            );
+        }
     }
     let status = &claim.claim["status"];
     if status == "paid" {
