@@ -5,7 +5,7 @@
 //! the commented example `init` writes).
 
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -41,7 +41,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Everything a node needs to know; paths are relative to the node's home directory.
+/// Everything a node needs to know. Paths are absolute, `~/…` from the user's home directory, or
+/// relative to the node's home directory (`NodeConfig::path_in`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
@@ -272,6 +273,11 @@ impl NodeConfig {
         if let Err(message) = crate::engine::EngineDevice::from_name(&self.kernels) {
             return invalid(&message);
         }
+        for (name, path) in self.paths() {
+            if let Err(message) = below_user_home(path) {
+                return invalid(&format!("{name} {message}"));
+            }
+        }
         Ok(())
     }
 
@@ -285,9 +291,10 @@ impl NodeConfig {
             other => panic!("a config serialises to a table, not {other:?}"),
         };
         let mut out = String::from(
-            "# oracle-node configuration. Paths are relative to this directory. Every option can\n\
-             # also be set as ORACLE_NODE_<OPTION> (fault_injection options as\n\
-             # ORACLE_NODE_FAULT_INJECTION_<OPTION>); the environment wins over this file.\n",
+            "# oracle-node configuration. Paths are absolute, `~/...` from your home directory, or\n\
+             # relative to this directory. Every option can also be set as ORACLE_NODE_<OPTION>\n\
+             # (fault_injection options as ORACLE_NODE_FAULT_INJECTION_<OPTION>); the environment\n\
+             # wins over this file.\n",
         );
         write_options(
             &mut out,
@@ -320,13 +327,68 @@ impl NodeConfig {
         }
     }
 
-    /// A path from the config, resolved against the node's home.
-    pub fn path_in(home: &Path, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            home.join(path)
+    /// A path option resolved: an absolute path as it is, `~` and `~/…` under the user's home
+    /// directory (`$HOME`), any other path under the node's `home`. `~user/…` is an error (only
+    /// your own home is expanded), and so is `~` while HOME is unset or relative.
+    pub fn path_in(home: &Path, path: &Path) -> Result<PathBuf, ConfigError> {
+        let user_home = std::env::var_os("HOME").map(PathBuf::from);
+        resolve_path(home, user_home.as_deref(), path)
+    }
+
+    /// The path options, by name.
+    fn paths(&self) -> impl Iterator<Item = (&'static str, &Path)> {
+        [
+            ("account_key", Some(self.account_key.as_path())),
+            ("attestation_key", Some(self.attestation_key.as_path())),
+            ("model", self.model.as_deref()),
+            ("journal", Some(self.journal.as_path())),
+        ]
+        .into_iter()
+        .filter_map(|(name, path)| Some((name, path?)))
+    }
+}
+
+/// `path` resolved as `NodeConfig::path_in` does, with `user_home` for `~`.
+fn resolve_path(
+    node_home: &Path,
+    user_home: Option<&Path>,
+    path: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let Some(below_user_home) = below_user_home(path).map_err(ConfigError::Invalid)? else {
+        return Ok(node_home.join(path));
+    };
+    let user_home = user_home.filter(|home| home.is_absolute()).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "`{}`: `~` stands for your home directory, but HOME is not set to an absolute \
+                 path; set HOME, or write the absolute path",
+            path.display()
+        ))
+    })?;
+    Ok(if below_user_home.as_os_str().is_empty() {
+        user_home.to_path_buf()
+    } else {
+        user_home.join(below_user_home)
+    })
+}
+
+/// For a path that starts with `~` (the user's home), the rest of it; `None` for any other
+/// path. `~user` (another user's home) is refused.
+fn below_user_home(path: &Path) -> Result<Option<&Path>, String> {
+    let mut components = path.components();
+    match components.next() {
+        Some(Component::Normal(first)) if first == "~" => Ok(Some(components.as_path())),
+        Some(Component::Normal(first)) if first.as_encoded_bytes().starts_with(b"~") => {
+            Err(format!(
+                "`{}`: only `~` and `~/…` (your own home directory) are expanded, not `~user`; \
+                 write the absolute path (or `./{}` for a file in the node's home)",
+                path.display(),
+                path.display()
+            ))
         }
+        _ => Ok(None),
     }
 }
 
@@ -986,6 +1048,81 @@ mod tests {
             assert!(err.contains(expected), "{option}: {err}");
         }
         let home = home_with("account_id = \"a.test\"\npage_size = 200\nattestation_tgas = 300\n");
+        NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn paths_resolve_against_the_user_home_for_a_tilde_else_the_node_home() {
+        let node = Path::new("/srv/node1");
+        let user = Some(Path::new("/home/op"));
+        for (path, expected) in [
+            ("/etc/keys/a.json", "/etc/keys/a.json"),
+            ("keys/account.json", "/srv/node1/keys/account.json"),
+            ("./~bob/a.json", "/srv/node1/./~bob/a.json"),
+            ("keys/~/a.json", "/srv/node1/keys/~/a.json"),
+            (
+                "~/.near-credentials/testnet/you.testnet.json",
+                "/home/op/.near-credentials/testnet/you.testnet.json",
+            ),
+            ("~", "/home/op"),
+            ("~/", "/home/op"),
+        ] {
+            assert_eq!(
+                resolve_path(node, user, Path::new(path)).unwrap(),
+                Path::new(expected),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tilde_path_needs_an_absolute_home_and_no_user_name() {
+        let node = Path::new("/srv/node1");
+        for (user_home, path, expected) in [
+            (None, "~/a.json", "HOME is not set"),
+            (
+                Some("relative/home"),
+                "~/a.json",
+                "HOME is not set to an absolute path",
+            ),
+            (Some("/home/op"), "~bob/a.json", "not `~user`"),
+            (Some("/home/op"), "~bob", "`./~bob`"),
+        ] {
+            let err = resolve_path(node, user_home.map(Path::new), Path::new(path))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn path_in_reads_home_from_the_environment() {
+        let path = Path::new("~/keys/a.json");
+        match std::env::var_os("HOME").filter(|home| Path::new(home).is_absolute()) {
+            Some(home) => assert_eq!(
+                NodeConfig::path_in(Path::new("/srv/node1"), path).unwrap(),
+                Path::new(&home).join("keys/a.json")
+            ),
+            None => assert!(NodeConfig::path_in(Path::new("/srv/node1"), path).is_err()),
+        }
+    }
+
+    #[test]
+    fn another_users_home_is_refused_when_the_config_loads() {
+        for option in [
+            "account_key = \"~bob/a.json\"",
+            "attestation_key = \"~bob/b.json\"",
+            "model = \"~bob/m.gguf\"",
+            "journal = \"~bob/j.redb\"",
+        ] {
+            let home = home_with(&format!("account_id = \"a.test\"\n{option}\n"));
+            let err = NodeConfig::load_with_env(home.path(), env(&[]))
+                .unwrap_err()
+                .to_string();
+            let name = option.split(' ').next().unwrap();
+            assert!(err.contains(&format!("{name} `~bob/")), "{option}: {err}");
+        }
+        let home = home_with("account_id = \"a.test\"\naccount_key = \"~/a.json\"\n");
         NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
     }
 
