@@ -5,7 +5,7 @@
 //! the commented example `init` writes).
 
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use thiserror::Error;
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -41,7 +41,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Everything a node needs to know; paths are relative to the node's home directory.
+/// Everything a node needs to know. Paths are absolute, `~/…` from the user's home directory, or
+/// relative to the node's home directory (`NodeConfig::path_in`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
@@ -272,37 +273,122 @@ impl NodeConfig {
         if let Err(message) = crate::engine::EngineDevice::from_name(&self.kernels) {
             return invalid(&message);
         }
+        for (name, path) in self.paths() {
+            if let Err(message) = below_user_home(path) {
+                return invalid(&format!("{name} {message}"));
+            }
+        }
         Ok(())
     }
 
-    /// The file as `init` writes it: every option with its documentation, unset ones commented.
+    /// The file as `init` writes it: every option with a comment above it (what it is, its unit,
+    /// its bounds and default), set to this config's value; unset options (and an unset
+    /// `[fault_injection]` table) are written commented out, with an example value. It reads
+    /// back as this config.
     pub fn to_toml(&self) -> String {
+        let table = |config: &NodeConfig| match toml::Value::try_from(config) {
+            Ok(toml::Value::Table(table)) => table,
+            other => panic!("a config serialises to a table, not {other:?}"),
+        };
         let mut out = String::from(
-            "# oracle-node configuration. Paths are relative to this directory. Every option can\n\
-             # also be set as ORACLE_NODE_<OPTION> (fault_injection options as\n\
-             # ORACLE_NODE_FAULT_INJECTION_<OPTION>); the environment wins over this file.\n\n",
+            "# oracle-node configuration. Paths are absolute, `~/...` from your home directory, or\n\
+             # relative to this directory. Every option can also be set as ORACLE_NODE_<OPTION>\n\
+             # (fault_injection options as ORACLE_NODE_FAULT_INJECTION_<OPTION>); the environment\n\
+             # wins over this file.\n",
         );
-        let values = toml::to_string(self).expect("config serialises");
-        out.push_str(&values);
-        out.push_str(
-            "\n# model = \"/path/to/model.gguf\"   # default: the default model from the cache\n\
-             \n# Test-only faults (all off by default; a node with any on is logged loudly):\n\
-             # [fault_injection]\n\
-             # corrupt_output = false   # attest a different output and digest (byzantine)\n\
-             # bad_signature = false    # attest with a signature that does not verify\n\
-             # crash_after = \"compute\"  # or \"submit\": abort at that point (recovery tests)\n\
-             # fail_inferences = 0      # fail this many inference runs as the machine's fault\n",
+        write_options(
+            &mut out,
+            "",
+            Some(&table(self)),
+            &table(&self.with_every_option_set()),
+            &table(&NodeConfig::new(String::new()).with_every_option_set()),
         );
         out
     }
 
-    /// A path from the config, resolved against the node's home.
-    pub fn path_in(home: &Path, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            home.join(path)
+    /// This config with its unset options set to example values, so that its serialisation has
+    /// every key.
+    fn with_every_option_set(&self) -> NodeConfig {
+        NodeConfig {
+            model: Some(
+                self.model
+                    .clone()
+                    .unwrap_or_else(|| "/path/to/model.gguf".into()),
+            ),
+            fault_injection: FaultInjection {
+                crash_after: Some(
+                    self.fault_injection
+                        .crash_after
+                        .unwrap_or(CrashPoint::Compute),
+                ),
+                ..self.fault_injection.clone()
+            },
+            ..self.clone()
         }
+    }
+
+    /// A path option resolved: an absolute path as it is, `~` and `~/…` under the user's home
+    /// directory (`$HOME`), any other path under the node's `home`. `~user/…` is an error (only
+    /// your own home is expanded), and so is `~` while HOME is unset or relative.
+    pub fn path_in(home: &Path, path: &Path) -> Result<PathBuf, ConfigError> {
+        let user_home = std::env::var_os("HOME").map(PathBuf::from);
+        resolve_path(home, user_home.as_deref(), path)
+    }
+
+    /// The path options, by name.
+    fn paths(&self) -> impl Iterator<Item = (&'static str, &Path)> {
+        [
+            ("account_key", Some(self.account_key.as_path())),
+            ("attestation_key", Some(self.attestation_key.as_path())),
+            ("model", self.model.as_deref()),
+            ("journal", Some(self.journal.as_path())),
+        ]
+        .into_iter()
+        .filter_map(|(name, path)| Some((name, path?)))
+    }
+}
+
+/// `path` resolved as `NodeConfig::path_in` does, with `user_home` for `~`.
+fn resolve_path(
+    node_home: &Path,
+    user_home: Option<&Path>,
+    path: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let Some(below_user_home) = below_user_home(path).map_err(ConfigError::Invalid)? else {
+        return Ok(node_home.join(path));
+    };
+    let user_home = user_home.filter(|home| home.is_absolute()).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "`{}`: `~` stands for your home directory, but HOME is not set to an absolute \
+                 path; set HOME, or write the absolute path",
+            path.display()
+        ))
+    })?;
+    Ok(if below_user_home.as_os_str().is_empty() {
+        user_home.to_path_buf()
+    } else {
+        user_home.join(below_user_home)
+    })
+}
+
+/// For a path that starts with `~` (the user's home), the rest of it; `None` for any other
+/// path. `~user` (another user's home) is refused.
+fn below_user_home(path: &Path) -> Result<Option<&Path>, String> {
+    let mut components = path.components();
+    match components.next() {
+        Some(Component::Normal(first)) if first == "~" => Ok(Some(components.as_path())),
+        Some(Component::Normal(first)) if first.as_encoded_bytes().starts_with(b"~") => {
+            Err(format!(
+                "`{}`: only `~` and `~/…` (your own home directory) are expanded, not `~user`; \
+                 write the absolute path (or `./{}` for a file in the node's home)",
+                path.display(),
+                path.display()
+            ))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -310,20 +396,268 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
+/// What the comment above an option says when the option is absent from the file.
+enum WhenAbsent {
+    /// It takes the value of a new config, written as "Default: <value>.".
+    Default,
+    /// It is unset; the text says what that means.
+    Unset(&'static str),
+    /// The file must set it.
+    Required,
+}
+
+/// The comment `init` writes above an option.
+struct OptionDoc {
+    /// The option's key; those of a table's options are prefixed with the table's key and a dot.
+    key: &'static str,
+    /// What the option is, its unit and bounds.
+    about: &'static str,
+    when_absent: WhenAbsent,
+}
+
+/// The comments `init` writes, in the order it writes the options (the fields' order). Every
+/// option needs one: the tests fail for an option without.
+const OPTION_DOCS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "account_id",
+        about: "The node's NEAR account: it stakes, and sends the attestations.",
+        when_absent: WhenAbsent::Required,
+    },
+    OptionDoc {
+        key: "oracle_contract",
+        about: "The oracle contract's account.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "rpc_urls",
+        about: "NEAR JSON-RPC endpoints, tried in order (failover); at least one.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "account_key",
+        about: "The account's full-access key file, in NEAR's credentials JSON format \
+                (e.g. ~/.near-credentials/testnet/you.testnet.json).",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "attestation_key",
+        about: "The ed25519 key file attestations are signed with (NEAR credentials JSON); not \
+                the account key's file.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "model",
+        about: "The GGUF model file to serve.",
+        when_absent: WhenAbsent::Unset("the default model, from the cache"),
+    },
+    OptionDoc {
+        key: "journal",
+        about: "The job journal (an embedded database file).",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "journal_retention_hours",
+        about: "Hours a finished job stays in the journal before it is pruned (hourly); at \
+                least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "http_addr",
+        about: "Address of the HTTP server with /metrics, /health and /jobs (port 0: any free \
+                port; the bound address is written to http.addr).",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "poll_interval_ms",
+        about: "Milliseconds between two looks at the pending requests; at least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "page_size",
+        about: "Requests read per list_pending_requests page, 1 to 200 (the contract's largest \
+                page).",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "max_in_flight",
+        about: "Most jobs accepted and not finished at once (back-pressure); at least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "kernels",
+        about: "Engine kernels: \"auto\" (the fastest this CPU has), \"scalar\", \"avx2\", \
+                \"avx512\", or \"cuda\" / \"cuda:N\" (GPU N; a node built with --features cuda). \
+                Every choice gives the same bits.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "threads",
+        about: "Engine threads; 0 uses every core.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "max_batch",
+        about: "Most requests the engine runs in one batch; at least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "batch_window_ms",
+        about: "Milliseconds the first request of a batch waits for company.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "attestation_tgas",
+        about: "Gas attached to submit_attestation, in TGas, 1 to 300.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "rpc_attempts",
+        about: "Attempts per RPC call across the endpoints before it counts as failed; at least \
+                1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "rpc_timeout_secs",
+        about: "Seconds one RPC request may take; at least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "fault_injection",
+        about: "Test-only faults, to test the network and the node's recovery; a node with any \
+                on logs them loudly at start.",
+        when_absent: WhenAbsent::Unset("every fault off"),
+    },
+    OptionDoc {
+        key: "fault_injection.corrupt_output",
+        about: "Attest a different output and digest than the engine's: a byzantine node.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "fault_injection.bad_signature",
+        about: "Submit attestations with a signature that does not verify.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "fault_injection.crash_after",
+        about: "Abort the process right after journaling a computed result (\"compute\"), or \
+                right after sending an attestation transaction, before journaling its outcome \
+                (\"submit\").",
+        when_absent: WhenAbsent::Unset("never"),
+    },
+    OptionDoc {
+        key: "fault_injection.fail_inferences",
+        about: "Fail this many inference runs as this machine's fault (as a device error would), \
+                one per try of a job, before computing normally.",
+        when_absent: WhenAbsent::Default,
+    },
+];
+
+/// Columns of the comments `init` writes, "# " included.
+const COMMENT_WIDTH: usize = 96;
+
+/// Writes the options of one table of the config to `out`, each after its comment, the plain
+/// values before the tables (as TOML wants). `set` holds the options the config sets (`None`:
+/// the table itself is unset), `every` every option with a value (the set one or an example),
+/// `defaults` every option of a new config; `prefix` is the table's key and a dot ("" at the
+/// top). Options that are not set are written commented out.
+fn write_options(
+    out: &mut String,
+    prefix: &str,
+    set: Option<&toml::Table>,
+    every: &toml::Table,
+    defaults: &toml::Table,
+) {
+    let documented = OPTION_DOCS
+        .iter()
+        .filter_map(|doc| doc.key.strip_prefix(prefix))
+        .filter(|key| !key.contains('.') && every.contains_key(*key));
+    let undocumented = every
+        .keys()
+        .map(String::as_str)
+        .filter(|key| option_doc(&format!("{prefix}{key}")).is_none());
+    let keys: Vec<&str> = documented.chain(undocumented).collect();
+    let (tables, values): (Vec<&str>, Vec<&str>) =
+        keys.into_iter().partition(|key| every[*key].is_table());
+    for (index, key) in values.into_iter().enumerate() {
+        // A blank line between options, and between the file's header and the first one.
+        if index > 0 || prefix.is_empty() {
+            out.push('\n');
+        }
+        let value = set.and_then(|set| set.get(key));
+        write_comment(out, &format!("{prefix}{key}"), defaults.get(key));
+        let unset_mark = if value.is_some() { "" } else { "# " };
+        let value = value.unwrap_or(&every[key]);
+        out.push_str(&format!("{unset_mark}{key} = {value}\n"));
+    }
+    for key in tables {
+        let path = format!("{prefix}{key}");
+        let table = set
+            .and_then(|set| set.get(key))
+            .and_then(toml::Value::as_table);
+        out.push('\n');
+        write_comment(out, &path, None);
+        let unset_mark = if table.is_some() { "" } else { "# " };
+        out.push_str(&format!("{unset_mark}[{path}]\n"));
+        let empty = toml::Table::new();
+        write_options(
+            out,
+            &format!("{path}."),
+            table,
+            every[key].as_table().expect("partitioned as a table"),
+            defaults
+                .get(key)
+                .and_then(toml::Value::as_table)
+                .unwrap_or(&empty),
+        );
+    }
+}
+
+/// The documentation of the option at `path` ("key", or "table.key").
+fn option_doc(path: &str) -> Option<&'static OptionDoc> {
+    OPTION_DOCS.iter().find(|doc| doc.key == path)
+}
+
+/// Writes the comment above the option at `path`, wrapped to `COMMENT_WIDTH`, with `default`,
+/// the value of a new config, as its default. Nothing for an undocumented option.
+fn write_comment(out: &mut String, path: &str, default: Option<&toml::Value>) {
+    let Some(doc) = option_doc(path) else {
+        return;
+    };
+    // The default stays on one line: a value cut in two would read as two comments.
+    let absent = match (&doc.when_absent, default) {
+        (WhenAbsent::Default, Some(default)) => vec![format!("Default: {default}.")],
+        (WhenAbsent::Default, None) => Vec::new(),
+        (WhenAbsent::Unset(meaning), _) => format!("Unset by default: {meaning}.")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        (WhenAbsent::Required, _) => vec!["Required.".to_string()],
+    };
+    let mut line = String::from("#");
+    for word in doc
+        .about
+        .split_whitespace()
+        .chain(absent.iter().map(String::as_str))
+    {
+        if line.len() + 1 + word.len() > COMMENT_WIDTH && line != "#" {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
 /// Overlays the `ORACLE_NODE_*` variables among `env` on `table`.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let defaults = toml::Value::try_from(NodeConfig {
-        model: Some(PathBuf::new()),
-        fault_injection: FaultInjection {
-            crash_after: Some(CrashPoint::Compute),
-            ..FaultInjection::default()
-        },
-        ..NodeConfig::new(String::new())
-    })
-    .expect("config serialises");
+    let defaults = toml::Value::try_from(NodeConfig::new(String::new()).with_every_option_set())
+        .expect("config serialises");
     for (variable, text) in env {
         let Some(name) = variable.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -390,6 +724,7 @@ fn env_value(example: &toml::Value, text: &str) -> Result<toml::Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn home_with(text: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -413,14 +748,254 @@ mod tests {
         assert!(config.fault_injection.is_off());
     }
 
+    /// A valid config with every option set to something else than its default (a struct
+    /// literal, so a new field must be added here).
+    fn every_option_changed() -> NodeConfig {
+        NodeConfig {
+            account_id: "node2.testnet".into(),
+            oracle_contract: "oracle.testnet".into(),
+            rpc_urls: vec![
+                "https://rpc.testnet.near.org".into(),
+                "http://backup:3030/\"quoted\"\\path".into(),
+            ],
+            account_key: "~/.near-credentials/testnet/node2.testnet.json".into(),
+            attestation_key: "/etc/oracle node/attestation.json".into(),
+            model: Some("models/qwen ä.gguf".into()),
+            journal: "data/journal.redb".into(),
+            journal_retention_hours: 24,
+            http_addr: "0.0.0.0:0".into(),
+            poll_interval_ms: 250,
+            page_size: MAX_PAGE_SIZE,
+            max_in_flight: 4,
+            kernels: "scalar".into(),
+            threads: 3,
+            max_batch: 1,
+            batch_window_ms: 0,
+            attestation_tgas: MAX_ATTESTATION_TGAS,
+            rpc_attempts: 9,
+            rpc_timeout_secs: 5,
+            fault_injection: FaultInjection {
+                corrupt_output: true,
+                bad_signature: true,
+                crash_after: Some(CrashPoint::Submit),
+                fail_inferences: 3,
+            },
+        }
+    }
+
+    /// `table`'s values by key, those of nested tables as "table.key".
+    fn flatten(prefix: &str, table: &toml::Table) -> BTreeMap<String, toml::Value> {
+        let mut flat = BTreeMap::new();
+        for (key, value) in table {
+            match value {
+                toml::Value::Table(inner) => {
+                    flat.extend(flatten(&format!("{prefix}{key}."), inner))
+                }
+                value => {
+                    flat.insert(format!("{prefix}{key}"), value.clone());
+                }
+            }
+        }
+        flat
+    }
+
+    fn every_key_of(config: &NodeConfig) -> BTreeMap<String, toml::Value> {
+        let value = toml::Value::try_from(config.with_every_option_set()).unwrap();
+        flatten("", value.as_table().unwrap())
+    }
+
+    /// One option line of a written config: its key ("table.key" in a table) and whether it is
+    /// commented out.
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    struct WrittenOption {
+        key: String,
+        commented_out: bool,
+    }
+
+    /// The option lines of `text` (a config `to_toml` wrote), after checking that each of them,
+    /// and each table header, follows a comment line of its own.
+    fn written_options(text: &str) -> Vec<WrittenOption> {
+        let is_key = |key: &str| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let mut options = Vec::new();
+        let mut table = String::new();
+        let mut comment_above = false;
+        for line in text.lines() {
+            let (commented_out, code) = match line.strip_prefix("# ") {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let header = code.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+            let assigned = code
+                .split_once(" = ")
+                .map(|(key, _)| key)
+                .filter(|k| is_key(k));
+            if let Some(name) = header.or(assigned) {
+                assert!(comment_above, "no comment above `{line}` in:\n{text}");
+                comment_above = false;
+                if let Some(header) = header {
+                    table = format!("{header}.");
+                } else {
+                    options.push(WrittenOption {
+                        key: format!("{table}{name}"),
+                        commented_out,
+                    });
+                }
+            } else {
+                comment_above = line.starts_with('#');
+            }
+        }
+        options
+    }
+
     #[test]
-    fn the_written_example_reads_back_as_the_same_config() {
-        let config = NodeConfig::new("node1.test".into());
-        let home = home_with(&config.to_toml());
+    fn the_written_config_reads_back_as_the_same_config() {
+        let partly_faulty = NodeConfig {
+            fault_injection: FaultInjection {
+                fail_inferences: 2,
+                ..FaultInjection::default()
+            },
+            ..NodeConfig::new("node1.test".into())
+        };
+        for config in [
+            NodeConfig::new("node1.test".into()),
+            every_option_changed(),
+            partly_faulty,
+        ] {
+            let text = config.to_toml();
+            let home = home_with(&text);
+            let read = NodeConfig::load_with_env(home.path(), env(&[]))
+                .unwrap_or_else(|e| panic!("{e} in:\n{text}"));
+            assert_eq!(read, config, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_changed_config_changes_every_option() {
+        let changed = every_key_of(&every_option_changed());
+        let defaults = every_key_of(&NodeConfig::new("node1.test".into()));
         assert_eq!(
-            NodeConfig::load_with_env(home.path(), env(&[])).unwrap(),
-            config
+            changed.keys().collect::<Vec<_>>(),
+            defaults.keys().collect::<Vec<_>>()
         );
+        for (key, value) in &defaults {
+            assert_ne!(&changed[key], value, "every_option_changed keeps {key}");
+        }
+    }
+
+    #[test]
+    fn every_option_is_written_once_after_its_comment() {
+        let default = NodeConfig::new("node1.test".into());
+        for (config, commented_out) in [
+            (
+                default.clone(),
+                vec![
+                    "fault_injection.bad_signature",
+                    "fault_injection.corrupt_output",
+                    "fault_injection.crash_after",
+                    "fault_injection.fail_inferences",
+                    "model",
+                ],
+            ),
+            (every_option_changed(), vec![]),
+            (
+                NodeConfig {
+                    fault_injection: FaultInjection {
+                        bad_signature: true,
+                        ..FaultInjection::default()
+                    },
+                    ..default
+                },
+                vec!["fault_injection.crash_after", "model"],
+            ),
+        ] {
+            let mut written = written_options(&config.to_toml());
+            written.sort();
+            let expected: Vec<WrittenOption> = every_key_of(&config)
+                .into_keys()
+                .map(|key| WrittenOption {
+                    commented_out: commented_out.contains(&key.as_str()),
+                    key,
+                })
+                .collect();
+            assert_eq!(written, expected);
+        }
+    }
+
+    #[test]
+    fn every_documented_option_exists_and_says_its_default() {
+        let every_key = every_key_of(&NodeConfig::new("node1.test".into()));
+        // The defaults of a new config: the options it serialises, and those of its (default,
+        // hence skipped) fault_injection table.
+        let mut defaults = flatten(
+            "",
+            toml::Value::try_from(NodeConfig::new(String::new()))
+                .unwrap()
+                .as_table()
+                .unwrap(),
+        );
+        defaults.extend(flatten(
+            "fault_injection.",
+            toml::Value::try_from(FaultInjection::default())
+                .unwrap()
+                .as_table()
+                .unwrap(),
+        ));
+        let text = NodeConfig::new("node1.test".into()).to_toml();
+        for doc in OPTION_DOCS {
+            let is_table = doc.key == "fault_injection";
+            assert!(
+                is_table || every_key.contains_key(doc.key),
+                "OPTION_DOCS documents {}, which is no option",
+                doc.key
+            );
+            match doc.when_absent {
+                WhenAbsent::Default => {
+                    let default = &defaults[doc.key];
+                    let line = format!("Default: {default}.");
+                    assert!(text.contains(&line), "no `{line}` for {}:\n{text}", doc.key);
+                }
+                WhenAbsent::Unset(_) => assert!(!defaults.contains_key(doc.key), "{}", doc.key),
+                WhenAbsent::Required => {
+                    let err = toml::from_str::<NodeConfig>("").unwrap_err().to_string();
+                    assert!(err.contains(doc.key), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_commented_out_options_are_valid_examples() {
+        let text = NodeConfig::new("node1.test".into()).to_toml();
+        let uncommented: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(code) if code.starts_with('[') || code.contains(" = ") => code,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let config: NodeConfig = toml::from_str(&uncommented).unwrap();
+        assert_eq!(config.model, Some("/path/to/model.gguf".into()));
+        assert_eq!(
+            config.fault_injection,
+            FaultInjection {
+                crash_after: Some(CrashPoint::Compute),
+                ..FaultInjection::default()
+            }
+        );
+    }
+
+    #[test]
+    fn the_written_comments_fit_the_width() {
+        let text = every_option_changed().to_toml();
+        for line in text.lines().filter(|line| line.starts_with('#')) {
+            assert!(line.chars().count() <= COMMENT_WIDTH, "{line}");
+        }
     }
 
     #[test]
@@ -473,6 +1048,81 @@ mod tests {
             assert!(err.contains(expected), "{option}: {err}");
         }
         let home = home_with("account_id = \"a.test\"\npage_size = 200\nattestation_tgas = 300\n");
+        NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn paths_resolve_against_the_user_home_for_a_tilde_else_the_node_home() {
+        let node = Path::new("/srv/node1");
+        let user = Some(Path::new("/home/op"));
+        for (path, expected) in [
+            ("/etc/keys/a.json", "/etc/keys/a.json"),
+            ("keys/account.json", "/srv/node1/keys/account.json"),
+            ("./~bob/a.json", "/srv/node1/./~bob/a.json"),
+            ("keys/~/a.json", "/srv/node1/keys/~/a.json"),
+            (
+                "~/.near-credentials/testnet/you.testnet.json",
+                "/home/op/.near-credentials/testnet/you.testnet.json",
+            ),
+            ("~", "/home/op"),
+            ("~/", "/home/op"),
+        ] {
+            assert_eq!(
+                resolve_path(node, user, Path::new(path)).unwrap(),
+                Path::new(expected),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tilde_path_needs_an_absolute_home_and_no_user_name() {
+        let node = Path::new("/srv/node1");
+        for (user_home, path, expected) in [
+            (None, "~/a.json", "HOME is not set"),
+            (
+                Some("relative/home"),
+                "~/a.json",
+                "HOME is not set to an absolute path",
+            ),
+            (Some("/home/op"), "~bob/a.json", "not `~user`"),
+            (Some("/home/op"), "~bob", "`./~bob`"),
+        ] {
+            let err = resolve_path(node, user_home.map(Path::new), Path::new(path))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn path_in_reads_home_from_the_environment() {
+        let path = Path::new("~/keys/a.json");
+        match std::env::var_os("HOME").filter(|home| Path::new(home).is_absolute()) {
+            Some(home) => assert_eq!(
+                NodeConfig::path_in(Path::new("/srv/node1"), path).unwrap(),
+                Path::new(&home).join("keys/a.json")
+            ),
+            None => assert!(NodeConfig::path_in(Path::new("/srv/node1"), path).is_err()),
+        }
+    }
+
+    #[test]
+    fn another_users_home_is_refused_when_the_config_loads() {
+        for option in [
+            "account_key = \"~bob/a.json\"",
+            "attestation_key = \"~bob/b.json\"",
+            "model = \"~bob/m.gguf\"",
+            "journal = \"~bob/j.redb\"",
+        ] {
+            let home = home_with(&format!("account_id = \"a.test\"\n{option}\n"));
+            let err = NodeConfig::load_with_env(home.path(), env(&[]))
+                .unwrap_err()
+                .to_string();
+            let name = option.split(' ').next().unwrap();
+            assert!(err.contains(&format!("{name} `~bob/")), "{option}: {err}");
+        }
+        let home = home_with("account_id = \"a.test\"\naccount_key = \"~/a.json\"\n");
         NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
     }
 

@@ -41,7 +41,7 @@ fn retry_policy(config: &NodeConfig) -> RetryPolicy {
 /// The chain client the config describes: the account's signer over the RPC endpoints.
 pub fn connect(home: &Path, config: &NodeConfig) -> Result<OracleChain> {
     let rpc = NearRpc::new(config.rpc_urls.clone(), retry_policy(config))?;
-    let key_path = NodeConfig::path_in(home, &config.account_key);
+    let key_path = NodeConfig::path_in(home, &config.account_key)?;
     let signer = Signer::from_credentials_file(rpc, &key_path)
         .with_context(|| format!("reading the account key {}", key_path.display()))?;
     if signer.account_id().as_str() != config.account_id {
@@ -123,7 +123,7 @@ pub async fn run_until(
     announce_faults(&config);
     let chain = connect(home, &config)?;
     let (_, attestation_key) =
-        Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
+        Credentials::read(&NodeConfig::path_in(home, &config.attestation_key)?)?;
     if attestation_key.public_key() == chain.public_key() {
         warn!(
             "the attestation key is the account key: keep them apart (oracle-node init writes two)"
@@ -197,7 +197,7 @@ pub async fn run_until(
             },
         )
     };
-    let journal_path = NodeConfig::path_in(home, &config.journal);
+    let journal_path = NodeConfig::path_in(home, &config.journal)?;
     let journal = Arc::new(
         Journal::open(&journal_path)
             .with_context(|| format!("opening the journal {}", journal_path.display()))?,

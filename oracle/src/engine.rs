@@ -76,7 +76,11 @@ pub fn threads(configured: usize) -> usize {
 
 /// Loads the configured model (the default one when none is set) as the config says.
 pub fn load(home: &Path, config: &NodeConfig) -> Result<(Engine, ModelId)> {
-    let explicit = config.model.as_ref().map(|p| NodeConfig::path_in(home, p));
+    let explicit = config
+        .model
+        .as_ref()
+        .map(|p| NodeConfig::path_in(home, p))
+        .transpose()?;
     let path = resolve_model(explicit.as_deref())?;
     let device = EngineDevice::from_name(&config.kernels).map_err(anyhow::Error::msg)?;
     let spinner = ProgressBar::new_spinner().with_style(

@@ -31,8 +31,10 @@ pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
     let config = NodeConfig::new(account_id.to_string());
     let account_key = SecretKey::generate();
     let attestation_key = SecretKey::generate();
-    Credentials::new(account.clone(), &account_key).write(&home.join(&config.account_key))?;
-    Credentials::new(account, &attestation_key).write(&home.join(&config.attestation_key))?;
+    Credentials::new(account.clone(), &account_key)
+        .write(&NodeConfig::path_in(home, &config.account_key)?)?;
+    Credentials::new(account, &attestation_key)
+        .write(&NodeConfig::path_in(home, &config.attestation_key)?)?;
     std::fs::write(&config_path, config.to_toml())
         .with_context(|| format!("writing {}", config_path.display()))?;
     Ok(Initialized {

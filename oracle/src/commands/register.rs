@@ -27,7 +27,11 @@ pub enum Registered {
 /// The model the config serves, by id (SHA-256 of the file; fetched first if it is the default
 /// model and missing).
 pub fn served_model(home: &Path, config: &NodeConfig) -> Result<ModelId> {
-    let explicit = config.model.as_ref().map(|p| NodeConfig::path_in(home, p));
+    let explicit = config
+        .model
+        .as_ref()
+        .map(|p| NodeConfig::path_in(home, p))
+        .transpose()?;
     let path = resolve_model(explicit.as_deref())?;
     Ok(Digest32(sha256_file(&path, true)?))
 }
@@ -36,7 +40,7 @@ pub fn served_model(home: &Path, config: &NodeConfig) -> Result<ModelId> {
 /// the rest is the stake, which must reach the contract's `min_stake`).
 pub async fn register(home: &Path, config: &NodeConfig, stake_near: u128) -> Result<Registered> {
     let chain = connect(home, config)?;
-    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key))?;
+    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key)?)?;
     if let Some(node) = chain.get_node(&config.account_id).await? {
         // Registered before: fine only if the entry is the one this node would register.
         check_registration(

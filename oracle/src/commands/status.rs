@@ -65,11 +65,13 @@ pub async fn status(home: &Path, config: &NodeConfig) -> NodeStatus {
     }
     .await;
     let addr = daemon_addr(home, config);
-    let journal_path = NodeConfig::path_in(home, &config.journal);
-    let jobs = match Journal::open(&journal_path) {
-        Ok(journal) => journal.counts().map_err(Into::into),
-        // The daemon holds the journal open: ask it.
-        Err(_) => fetch_json::<BTreeMap<String, u64>>(&addr, "/jobs/counts").await,
+    let jobs = match NodeConfig::path_in(home, &config.journal) {
+        Err(error) => Err(error.into()),
+        Ok(journal_path) => match Journal::open(&journal_path) {
+            Ok(journal) => journal.counts().map_err(Into::into),
+            // The daemon holds the journal open: ask it.
+            Err(_) => fetch_json::<BTreeMap<String, u64>>(&addr, "/jobs/counts").await,
+        },
     };
     let health = fetch_json(&addr, "/health").await;
     NodeStatus { node, jobs, health }

@@ -111,7 +111,7 @@ async fn a_corrupted_journal_entry_stops_the_node_with_an_error() {
         ..config
     };
     {
-        let journal_path = NodeConfig::path_in(dir.path(), &config.journal);
+        let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
         let journal = Journal::open(&journal_path).unwrap();
         journal.accept(4, &model_id.to_hex()).unwrap();
         drop(journal);
@@ -158,7 +158,7 @@ async fn a_resumed_job_whose_request_cannot_be_read_is_tried_again() {
         rpc_urls: vec![rpc.url.clone()],
         ..config
     };
-    let journal_path = NodeConfig::path_in(dir.path(), &config.journal);
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
     Journal::open(&journal_path)
         .unwrap()
         .accept(5, &model_id.to_hex())

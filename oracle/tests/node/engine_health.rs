@@ -66,7 +66,7 @@ impl Daemon {
             ..config
         };
         std::fs::write(dir.join(CONFIG_FILE), config.to_toml()).unwrap();
-        let journal = NodeConfig::path_in(dir, &config.journal);
+        let journal = NodeConfig::path_in(dir, &config.journal).unwrap();
         Journal::open(&journal)
             .unwrap()
             .accept(REQUEST_ID, &model_id.to_hex())

@@ -43,7 +43,7 @@ fn journal_with(
     model_id: ModelId,
     result_digest: &str,
 ) {
-    let journal = Journal::open(&NodeConfig::path_in(dir, &config.journal)).unwrap();
+    let journal = Journal::open(&NodeConfig::path_in(dir, &config.journal).unwrap()).unwrap();
     journal.accept(5, &model_id.to_hex()).unwrap();
     journal
         .record_computed(
@@ -145,7 +145,8 @@ async fn a_refused_nonce_is_replaced_by_the_one_after_the_chains() {
     // The key's first nonce (6) is refused, its journaled bytes once more, then the next
     // signature takes the nonce after the chain's: no creeping one by one.
     assert_eq!(*nonces.lock().unwrap(), [6, 6, CHAIN_NONCE + 1]);
-    let journal = Journal::open(&NodeConfig::path_in(dir.path(), &config.journal)).unwrap();
+    let journal =
+        Journal::open(&NodeConfig::path_in(dir.path(), &config.journal).unwrap()).unwrap();
     assert_eq!(
         journal.get(5).unwrap().unwrap().state,
         JobState::Finished(Finished::Attested)

@@ -35,7 +35,8 @@ pub fn node_home(dir: &Path, rpc_urls: Vec<String>) -> (NodeConfig, ModelId) {
 
 /// This node's entry on chain, as `get_node` answers it.
 pub fn registered(dir: &Path, config: &NodeConfig, models: Vec<ModelId>) -> Value {
-    let (_, key) = Credentials::read(&NodeConfig::path_in(dir, &config.attestation_key)).unwrap();
+    let (_, key) =
+        Credentials::read(&NodeConfig::path_in(dir, &config.attestation_key).unwrap()).unwrap();
     serde_json::to_value(NodeView {
         account_id: ACCOUNT.into(),
         attestation_key: key.public_key().to_string(),
