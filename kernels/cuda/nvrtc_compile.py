@@ -3,7 +3,7 @@
 
 The source is built by the rule of kernels/src/cuda/source.rs (the files in dependency order,
 their local `#include "…"` and `#pragma once` lines dropped) and compiled with the options of
-kernels/src/cuda/gpu.rs (as cudarc passes them), for one virtual architecture. It prints the
+kernels/src/cuda/nvrtc.rs (`NVRTC_OPTIONS`, then the architecture), for one virtual architecture. It prints the
 NVRTC version, the compile log and the PTX size, and checks that the PTX defines every kernel
 the backend loads (kernels/src/device/mod.rs). Exit status 1 on a compile error.
 

@@ -2,13 +2,12 @@
 //! NVRTC with the options SPEC.md requires (no contraction into FMA, IEEE division and square
 //! root, no flush-to-zero, no fast math). Buffers are plain device allocations.
 
-use super::ptx_audit::audit;
-use super::source::source;
+use super::nvrtc::compile_ptx;
 use crate::device::{Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
 use cudarc::driver::{
     result as driver, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, PushKernelArg,
 };
-use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions, Ptx};
+use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -27,32 +26,6 @@ impl std::fmt::Debug for Gpu {
 
 fn failed(e: impl std::fmt::Display) -> DeviceError {
     DeviceError::Backend(e.to_string())
-}
-
-/// The kernels compiled by NVRTC for the virtual architecture `arch` (`compute_90` for an
-/// H100/H200) with the options SPEC.md requires, as PTX text that passed [`audit`]. Needs
-/// NVRTC (`libnvrtc.so.12`), not a GPU.
-pub fn compile_ptx(arch: &str) -> Result<String> {
-    // SAFETY: this only tries to open the library (cudarc would panic on first use).
-    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-        return Err(DeviceError::Missing(
-            "NVRTC (libnvrtc, part of the CUDA toolkit ≥ 12.4)",
-        ));
-    }
-    let options = CompileOptions {
-        fmad: Some(false),
-        ftz: Some(false),
-        prec_div: Some(true),
-        prec_sqrt: Some(true),
-        use_fast_math: Some(false),
-        options: vec![format!("--gpu-architecture={arch}")],
-        ..Default::default()
-    };
-    let ptx = compile_ptx_with_opts(source(), options)
-        .map_err(|e| DeviceError::Backend(format!("NVRTC cannot compile the kernels: {e}")))?
-        .to_src();
-    audit(&ptx).map_err(|e| DeviceError::Backend(format!("NVRTC for {arch}: {e}")))?;
-    Ok(ptx)
 }
 
 impl Gpu {

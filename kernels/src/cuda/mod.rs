@@ -14,9 +14,11 @@
 pub mod emulator;
 #[cfg(feature = "cuda")]
 mod gpu;
+#[cfg(feature = "cuda")]
+pub mod nvrtc;
 pub mod ptx_audit;
 mod source;
 
 #[cfg(feature = "cuda")]
-pub use gpu::{compile_ptx, Gpu};
+pub use gpu::Gpu;
 pub use source::source;
