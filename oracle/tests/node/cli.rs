@@ -1,0 +1,66 @@
+//! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
+//! with.
+
+use crate::common::fake_rpc::FakeRpc;
+use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
+use oracle::config::NodeConfig;
+use oracle::daemon::HTTP_ADDR_FILE;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_home_is_refused_before_the_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn({
+        let home = dir.path().to_path_buf();
+        async move {
+            oracle::daemon::run_until(&home, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let addr_file = dir.path().join(HTTP_ADDR_FILE);
+    eventually("the first node's HTTP address", || {
+        std::fs::read_to_string(&addr_file).is_ok_and(|addr| !addr.is_empty())
+    })
+    .await;
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    let chain_reads = rpc.calls("get_node");
+
+    let started = Instant::now();
+    let second = tokio::task::spawn_blocking({
+        let home = dir.path().to_path_buf();
+        move || {
+            oracle_node(["run".as_ref(), "--home".as_ref(), home.as_os_str()])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    let expected = format!(
+        "another oracle-node is already running with the home {} (its HTTP server: http://{addr})",
+        dir.path().display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!stderr.contains("Caused by"), "{stderr}");
+    // It failed first thing: no chain checks, no model.
+    assert_eq!(rpc.calls("get_node"), chain_reads, "{stderr}");
+    assert!(!stderr.contains("loading the model"), "{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+}
