@@ -1,5 +1,5 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
-//! with.
+//! with, a home that does not exist.
 
 use crate::common::fake_rpc::FakeRpc;
 use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
@@ -63,4 +63,28 @@ async fn a_second_run_on_the_same_home_is_refused_before_the_model_loads() {
 
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
+}
+
+#[test]
+fn every_command_on_a_missing_home_says_how_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("nope");
+    let expected = format!(
+        "Error: no node home at {0} (no config.toml): create one with \
+         `oracle-node init --home {0} --account-id <id>`\n",
+        home.display()
+    );
+    for command in [&["status"][..], &["run"], &["register"], &["verify", "1"]] {
+        let output = oracle_node(
+            command
+                .iter()
+                .map(AsRef::as_ref)
+                .chain(["--home".as_ref(), home.as_os_str()]),
+        )
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command:?}: {stderr}");
+        assert_eq!(stderr, expected, "{command:?}");
+    }
 }
