@@ -1,10 +1,11 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
-//! with, a home that does not exist.
+//! with, a home that does not exist, logs written to a file.
 
 use crate::common::fake_rpc::FakeRpc;
 use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
 use oracle::config::NodeConfig;
 use oracle::daemon::HTTP_ADDR_FILE;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -87,4 +88,39 @@ fn every_command_on_a_missing_home_says_how_to_create_one() {
         assert!(!output.status.success(), "{command:?}: {stderr}");
         assert_eq!(stderr, expected, "{command:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    save_config(
+        dir.path(),
+        &NodeConfig {
+            rpc_urls: vec![rpc.url.clone()],
+            ..config
+        },
+    );
+    let log_path = dir.path().join("node.log");
+    let mut node = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap();
+    let mut running = false;
+    for _ in 0..1000 {
+        running = log().contains("node running");
+        if running || node.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let log = log();
+    assert!(running, "the node did not start: {log}");
+    assert!(log.contains("loading the model"), "{log}");
+    assert!(!log.contains("\x1b["), "{log:?}");
 }
