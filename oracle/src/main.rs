@@ -167,6 +167,11 @@ fn main() -> Result<ExitCode> {
                 "next: fund the account, then `oracle-node register --home {}`",
                 home.display()
             );
+            println!(
+                "      (or, for an account that already exists, put its credentials file at {} \
+                 or point account_key at it)",
+                home.join(&created.config.account_key).display()
+            );
         }
         Command::Infer {
             input,

@@ -1,5 +1,5 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
-//! with, a home that does not exist, logs written to a file.
+//! with, a home that does not exist, logs written to a file, and `init`'s hint.
 
 use crate::common::fake_rpc::FakeRpc;
 use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
@@ -123,4 +123,28 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
     assert!(running, "the node did not start: {log}");
     assert!(log.contains("loading the model"), "{log}");
     assert!(!log.contains("\x1b["), "{log:?}");
+}
+
+#[test]
+fn init_says_where_an_existing_accounts_key_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node1");
+    let output = oracle_node([
+        "init".as_ref(),
+        "--home".as_ref(),
+        home.as_os_str(),
+        "--account-id".as_ref(),
+        "node1.test".as_ref(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let register = format!("oracle-node register --home {}", home.display());
+    let existing = format!(
+        "for an account that already exists, put its credentials file at {} or point account_key at it",
+        home.join("keys/account.json").display()
+    );
+    assert!(stdout.contains(&register), "{stdout}");
+    assert!(stdout.contains(&existing), "{stdout}");
 }
