@@ -21,17 +21,22 @@ const NOT_OPTIONS: [&str; 2] = ["HOME", "LOG"];
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error(
+        "no node home at {home} (no config.toml): create one with \
+         `oracle-node init --home {home} --account-id <id>`"
+    )]
+    NoHome { home: PathBuf },
+    // The cause is in the message and not a `source` too, or `Error: …` would print it twice
+    // (`Caused by: …`).
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path} is not a valid node config: {source}")]
+    #[error("{path} is not a valid node config: {error}")]
     Parse {
         path: PathBuf,
-        #[source]
-        source: toml::de::Error,
+        error: toml::de::Error,
     },
     #[error("environment variable {variable} names no config option (see oracle/README.md)")]
     UnknownVariable { variable: String },
@@ -216,22 +221,29 @@ impl NodeConfig {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let path = home.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
+        let text = std::fs::read_to_string(&path).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::NoHome {
+                    home: home.to_path_buf(),
+                }
+            } else {
+                ConfigError::Read {
+                    path: path.clone(),
+                    error,
+                }
+            }
         })?;
-        let mut table: toml::Table =
-            toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                path: path.clone(),
-                source,
-            })?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.clone(),
+            error,
+        })?;
         apply_env(&mut table, env)?;
         let config: NodeConfig =
             toml::Value::Table(table)
                 .try_into()
-                .map_err(|source| ConfigError::Parse {
+                .map_err(|error| ConfigError::Parse {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
         config.check()?;
         Ok(config)
@@ -737,6 +749,22 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_missing_config_says_how_to_create_the_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("nope");
+        let error = NodeConfig::load_with_env(&home, []).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no node home at {0} (no config.toml): create one with \
+                 `oracle-node init --home {0} --account-id <id>`",
+                home.display()
+            )
+        );
+        assert!(std::error::Error::source(&error).is_none());
     }
 
     #[test]

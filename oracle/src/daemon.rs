@@ -26,6 +26,9 @@ use tracing::{error, info, warn};
 
 /// File in the node's home where `run` writes the HTTP server's bound address.
 pub const HTTP_ADDR_FILE: &str = "http.addr";
+/// File in the node's home that a running node holds locked, so that a second `run` on the same
+/// home fails at once (before the model loads) instead of at the journal.
+pub const LOCK_FILE: &str = "run.lock";
 /// How long a stopping node waits for the jobs in hand.
 const GRACE: Duration = Duration::from_secs(30);
 
@@ -57,6 +60,47 @@ pub fn connect(home: &Path, config: &NodeConfig) -> Result<OracleChain> {
         &config.oracle_contract,
         config.attestation_tgas,
     )?)
+}
+
+/// Holds the node's home for one running node; released when dropped (or when the process
+/// ends, however it ends).
+#[derive(Debug)]
+pub struct HomeLock {
+    _file: std::fs::File,
+}
+
+/// Locks `home` for this process, or fails saying another node runs with it (and where its
+/// HTTP server is, if it wrote [`HTTP_ADDR_FILE`]).
+pub fn lock_home(home: &Path) -> Result<HomeLock> {
+    let path = home.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("creating the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let addr = std::fs::read_to_string(home.join(HTTP_ADDR_FILE))
+                .map(|addr| format!(" (its HTTP server: http://{})", addr.trim()))
+                .unwrap_or_default();
+            bail!(
+                "another oracle-node is already running with the home {}{addr}: stop it first, \
+                 or use another --home",
+                home.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(error))
+            if error.kind() == std::io::ErrorKind::Unsupported =>
+        {
+            warn!(%error, "cannot lock {}: nothing stops a second node on this home", path.display());
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    Ok(HomeLock { _file: file })
 }
 
 fn announce_faults(config: &NodeConfig) {
@@ -120,6 +164,7 @@ pub async fn run_until(
     config: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let _lock = lock_home(home)?;
     announce_faults(&config);
     let chain = connect(home, &config)?;
     let (_, attestation_key) =

@@ -83,6 +83,8 @@ pub fn load(home: &Path, config: &NodeConfig) -> Result<(Engine, ModelId)> {
         .transpose()?;
     let path = resolve_model(explicit.as_deref())?;
     let device = EngineDevice::from_name(&config.kernels).map_err(anyhow::Error::msg)?;
+    // The spinner shows only on a terminal; a log file gets this line.
+    tracing::info!(model = %path.display(), kernels = %config.kernels, "loading the model");
     let spinner = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
     );

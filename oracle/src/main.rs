@@ -11,6 +11,7 @@ use oracle::config::NodeConfig;
 use oracle_protocol::RequestParams;
 use sdk::inference::{engine_request, RequestKey};
 use sha2::{Digest, Sha256};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -108,6 +109,7 @@ fn main() -> Result<ExitCode> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs())
         .init();
     match Cli::parse().command {
         Command::Register { home, stake } => {
@@ -164,6 +166,11 @@ fn main() -> Result<ExitCode> {
             println!(
                 "next: fund the account, then `oracle-node register --home {}`",
                 home.display()
+            );
+            println!(
+                "      (or, for an account that already exists, put its credentials file at {} \
+                 or point account_key at it)",
+                home.join(&created.config.account_key).display()
             );
         }
         Command::Infer {
@@ -230,6 +237,11 @@ fn main() -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Colours in the log only on a terminal (never in a file or a pipe), and not with `NO_COLOR`.
+fn colour_logs() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -214,3 +214,19 @@ async fn the_chain_survives_kill_9_and_resets() {
     assert_eq!(alice.nonce().await, 0, "a new chain, with the same keys");
     node.kill9();
 }
+
+#[test]
+fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["reset", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("no chain to delete"), "{log}");
+    assert!(!log.contains("\x1b["), "{log:?}");
+}

@@ -3,26 +3,15 @@
 //! and keeps trying a resumed job whose request cannot be read.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
+use crate::common::{eventually, node_home, quiet_chain, registered, request};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-/// A chain where this node is registered with `node` and nothing else happens.
-fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> + Send + Sync {
-    move |method, args| match method {
-        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
-        "get_node" => Ok(node.clone()),
-        "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
-        "list_pending_requests" => Ok(json!([])),
-        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
-    }
-}
 
 /// Runs the daemon until it returns on its own; fails the test after 30 s.
 async fn run_to_end(home: &std::path::Path, config: NodeConfig) -> anyhow::Result<()> {

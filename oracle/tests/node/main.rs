@@ -1,5 +1,6 @@
 //! The node daemon and its commands against a scripted chain (a fake RPC endpoint).
 
+mod cli;
 mod common;
 mod daemon;
 mod engine_health;

@@ -8,7 +8,7 @@ use oracle_protocol::{
     Digest32, ModelId, NodeStatus, NodeView, RequestParams, RequestPhase, RequestView,
 };
 use sdk::keys::Credentials;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::Path;
 
 pub const ACCOUNT: &str = "node0.test";
@@ -31,6 +31,37 @@ pub fn node_home(dir: &Path, rpc_urls: Vec<String>) -> (NodeConfig, ModelId) {
         ..created.config
     };
     (config, model_id)
+}
+
+/// A chain where this node is registered with `node` and nothing else happens.
+pub fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> + Send + Sync {
+    move |method, args| match method {
+        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
+        "get_node" => Ok(node.clone()),
+        "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
+        "list_pending_requests" => Ok(json!([])),
+        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
+    }
+}
+
+/// Writes `config` as `dir`'s config.toml, for the `oracle-node` binary to read.
+pub fn save_config(dir: &Path, config: &NodeConfig) {
+    std::fs::write(dir.join(oracle::config::CONFIG_FILE), config.to_toml()).unwrap();
+}
+
+/// The `oracle-node` binary with `args`, logging at `info`, `NO_COLOR` unset (so that only
+/// where its stderr goes decides the colours) and no backtraces in its errors.
+pub fn oracle_node(
+    args: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oracle-node"));
+    command
+        .args(args)
+        .env("ORACLE_NODE_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    command
 }
 
 /// This node's entry on chain, as `get_node` answers it.

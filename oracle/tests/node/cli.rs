@@ -1,0 +1,150 @@
+//! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
+//! with, a home that does not exist, logs written to a file, and `init`'s hint.
+
+use crate::common::fake_rpc::FakeRpc;
+use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
+use oracle::config::NodeConfig;
+use oracle::daemon::HTTP_ADDR_FILE;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_home_is_refused_before_the_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn({
+        let home = dir.path().to_path_buf();
+        async move {
+            oracle::daemon::run_until(&home, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let addr_file = dir.path().join(HTTP_ADDR_FILE);
+    eventually("the first node's HTTP address", || {
+        std::fs::read_to_string(&addr_file).is_ok_and(|addr| !addr.is_empty())
+    })
+    .await;
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    let chain_reads = rpc.calls("get_node");
+
+    let started = Instant::now();
+    let second = tokio::task::spawn_blocking({
+        let home = dir.path().to_path_buf();
+        move || {
+            oracle_node(["run".as_ref(), "--home".as_ref(), home.as_os_str()])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    let expected = format!(
+        "another oracle-node is already running with the home {} (its HTTP server: http://{addr})",
+        dir.path().display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!stderr.contains("Caused by"), "{stderr}");
+    // It failed first thing: no chain checks, no model.
+    assert_eq!(rpc.calls("get_node"), chain_reads, "{stderr}");
+    assert!(!stderr.contains("loading the model"), "{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+}
+
+#[test]
+fn every_command_on_a_missing_home_says_how_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("nope");
+    let expected = format!(
+        "Error: no node home at {0} (no config.toml): create one with \
+         `oracle-node init --home {0} --account-id <id>`\n",
+        home.display()
+    );
+    for command in [&["status"][..], &["run"], &["register"], &["verify", "1"]] {
+        let output = oracle_node(
+            command
+                .iter()
+                .map(AsRef::as_ref)
+                .chain(["--home".as_ref(), home.as_os_str()]),
+        )
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command:?}: {stderr}");
+        assert_eq!(stderr, expected, "{command:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    save_config(
+        dir.path(),
+        &NodeConfig {
+            rpc_urls: vec![rpc.url.clone()],
+            ..config
+        },
+    );
+    let log_path = dir.path().join("node.log");
+    let mut node = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap();
+    let mut running = false;
+    for _ in 0..1000 {
+        running = log().contains("node running");
+        if running || node.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let log = log();
+    assert!(running, "the node did not start: {log}");
+    assert!(log.contains("loading the model"), "{log}");
+    assert!(!log.contains("\x1b["), "{log:?}");
+}
+
+#[test]
+fn init_says_where_an_existing_accounts_key_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("node1");
+    let output = oracle_node([
+        "init".as_ref(),
+        "--home".as_ref(),
+        home.as_os_str(),
+        "--account-id".as_ref(),
+        "node1.test".as_ref(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let register = format!("oracle-node register --home {}", home.display());
+    let existing = format!(
+        "for an account that already exists, put its credentials file at {} or point account_key at it",
+        home.join("keys/account.json").display()
+    );
+    assert!(stdout.contains(&register), "{stdout}");
+    assert!(stdout.contains(&existing), "{stdout}");
+}
