@@ -117,3 +117,29 @@ async fn ask_get_and_verify_from_the_command_line() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));
     net.chain.shutdown().await;
 }
+
+/// The walkthrough's command line: chain options before the subcommand, `--credentials` after
+/// it; the file is missing, which is said once, on one line, with the option that named it.
+#[test]
+fn a_missing_credentials_file_after_the_subcommand_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("bob.test.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_oracle-client"))
+        .env_clear()
+        .args(["--rpc", "http://127.0.0.1:3030", "--oracle", "oracle.test"])
+        .args(["ask", "hi", "--credentials"])
+        .arg(&missing)
+        .args(["--max-tokens", "4"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "Error: cannot read the credentials file {}: No such file or directory \
+             (from --credentials / ORACLE_CREDENTIALS)",
+            missing.display()
+        )
+    );
+}

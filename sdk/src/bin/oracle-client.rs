@@ -3,7 +3,7 @@
 //! request, and verify it offline or by re-running the model. Every option can also come from
 //! the environment.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
@@ -11,7 +11,7 @@ use oracle_protocol::{ModelId, RequestParams, RequestView, ResponseStatus};
 use sdk::oracle::OracleClient;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,7 +166,7 @@ async fn main() -> Result<()> {
     let rpc = NearRpc::new(cli.chain.rpc.clone(), RetryPolicy::default())?;
     let mut client = OracleClient::new(rpc.clone(), cli.oracle().to_string());
     if let Some(path) = &cli.chain.credentials {
-        client = client.with_signer(Signer::from_credentials_file(rpc, path)?);
+        client = client.with_signer(signer(rpc, path)?);
     }
     match cli.command {
         Command::Models => {
@@ -273,6 +273,13 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// The signer of the `--credentials` file; an unreadable file is one line that says which
+/// option named it.
+fn signer(rpc: NearRpc, path: &Path) -> Result<Signer> {
+    Signer::from_credentials_file(rpc, path)
+        .map_err(|error| anyhow!("{error} (from --credentials / ORACLE_CREDENTIALS)"))
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -360,6 +367,25 @@ mod tests {
         assert_eq!(all_after.chain.rpc, ["http://a:3030", "http://b:3030"]);
         assert_eq!(all_after.oracle(), "oracle.test");
         assert!(matches!(all_after.command, Command::Models));
+    }
+
+    #[test]
+    fn an_unreadable_credentials_file_is_one_line_naming_the_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob.test.json");
+        let rpc =
+            NearRpc::new(vec!["http://127.0.0.1:3030".into()], RetryPolicy::default()).unwrap();
+        let error = signer(rpc, &path).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the credentials file {}: No such file or directory \
+                 (from --credentials / ORACLE_CREDENTIALS)",
+                path.display()
+            )
+        );
+        // Nothing for `Caused by:` to repeat.
+        assert_eq!(error.chain().count(), 1);
     }
 
     #[test]
