@@ -143,3 +143,31 @@ fn a_missing_credentials_file_after_the_subcommand_is_one_clear_line() {
         )
     );
 }
+
+/// The walkthrough's wrong RPC path: the server answers 404 with nothing; the message says the
+/// body is empty and where NEAR serves JSON-RPC.
+#[test]
+fn a_wrong_rpc_path_says_the_body_is_empty_and_hints() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer);
+            let _ = socket.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let output = client(&url, &["models"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "Error: {url}: HTTP 404 with an empty body: is this a NEAR JSON-RPC endpoint? \
+             (NEAR serves JSON-RPC at the URL's root path)"
+        )
+    );
+}
