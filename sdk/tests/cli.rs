@@ -117,3 +117,57 @@ async fn ask_get_and_verify_from_the_command_line() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));
     net.chain.shutdown().await;
 }
+
+/// The walkthrough's command line: chain options before the subcommand, `--credentials` after
+/// it; the file is missing, which is said once, on one line, with the option that named it.
+#[test]
+fn a_missing_credentials_file_after_the_subcommand_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("bob.test.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_oracle-client"))
+        .env_clear()
+        .args(["--rpc", "http://127.0.0.1:3030", "--oracle", "oracle.test"])
+        .args(["ask", "hi", "--credentials"])
+        .arg(&missing)
+        .args(["--max-tokens", "4"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "Error: cannot read the credentials file {}: No such file or directory \
+             (from --credentials / ORACLE_CREDENTIALS)",
+            missing.display()
+        )
+    );
+}
+
+/// The walkthrough's wrong RPC path: the server answers 404 with nothing; the message says the
+/// body is empty and where NEAR serves JSON-RPC.
+#[test]
+fn a_wrong_rpc_path_says_the_body_is_empty_and_hints() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer);
+            let _ = socket.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let output = client(&url, &["models"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "Error: {url}: HTTP 404 with an empty body: is this a NEAR JSON-RPC endpoint? \
+             (NEAR serves JSON-RPC at the URL's root path)"
+        )
+    );
+}

@@ -176,6 +176,17 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         verify_view(&pending_view, &chain_id, ORACLE, &keys),
         Err(VerifyError::NotResolved { .. })
     ));
+    // One that timed out will never have an answer: the message does not say "yet".
+    let mut timed_out_view = pending_view.clone();
+    timed_out_view.status = oracle_protocol::RequestPhase::TimedOut;
+    let timed_out = verify_view(&timed_out_view, &chain_id, ORACLE, &keys).unwrap_err();
+    assert!(
+        matches!(timed_out, VerifyError::NotResolved { .. })
+            && timed_out
+                .to_string()
+                .contains("timed out without an answer"),
+        "{timed_out}"
+    );
     assert!(matches!(
         verify_view(&view, "mainnet", ORACLE, &keys),
         Err(VerifyError::BadSignature { .. })

@@ -3,15 +3,15 @@
 //! request, and verify it offline or by re-running the model. Every option can also come from
 //! the environment.
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
 use oracle_protocol::{ModelId, RequestParams, RequestView, ResponseStatus};
 use sdk::oracle::OracleClient;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,22 +28,43 @@ struct Cli {
     command: Command,
 }
 
+/// The chain options, given before or after the subcommand (`global`). Clap cannot require a
+/// global option, so [`Cli::checked`] refuses a missing `--rpc` or `--oracle` after parsing.
 #[derive(Args)]
 struct ChainArgs {
-    /// NEAR RPC endpoint; repeat (or separate with commas) for failover.
-    #[arg(
-        long = "rpc",
-        env = "ORACLE_RPC",
-        value_delimiter = ',',
-        required = true
-    )]
+    /// NEAR RPC endpoint; repeat (or separate with commas) for failover. Required.
+    #[arg(long = "rpc", env = "ORACLE_RPC", value_delimiter = ',', global = true)]
     rpc: Vec<String>,
-    /// The oracle contract's account.
-    #[arg(long, env = "ORACLE_CONTRACT")]
-    oracle: String,
+    /// The oracle contract's account. Required.
+    #[arg(long, env = "ORACLE_CONTRACT", global = true)]
+    oracle: Option<String>,
     /// NEAR credentials file of the account that pays requests (`ask` only).
-    #[arg(long, env = "ORACLE_CREDENTIALS")]
+    #[arg(long, env = "ORACLE_CREDENTIALS", global = true)]
     credentials: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The command line's options, with the required global ones present.
+    fn checked(self) -> Result<Self, clap::Error> {
+        let missing = |what: &str| {
+            Cli::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("{what} is required (before or after the subcommand)"),
+            )
+        };
+        if self.chain.rpc.is_empty() {
+            return Err(missing("--rpc <URL> (or ORACLE_RPC)"));
+        }
+        if self.chain.oracle.is_none() {
+            return Err(missing("--oracle <ACCOUNT> (or ORACLE_CONTRACT)"));
+        }
+        Ok(self)
+    }
+
+    /// The oracle contract's account (present once [`Cli::checked`]).
+    fn oracle(&self) -> &str {
+        self.chain.oracle.as_deref().unwrap_or_default()
+    }
 }
 
 #[derive(Subcommand)]
@@ -139,11 +160,13 @@ async fn main() -> Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse()
+        .and_then(Cli::checked)
+        .unwrap_or_else(|error| error.exit());
     let rpc = NearRpc::new(cli.chain.rpc.clone(), RetryPolicy::default())?;
-    let mut client = OracleClient::new(rpc.clone(), cli.chain.oracle.clone());
+    let mut client = OracleClient::new(rpc.clone(), cli.oracle().to_string());
     if let Some(path) = &cli.chain.credentials {
-        client = client.with_signer(Signer::from_credentials_file(rpc, path)?);
+        client = client.with_signer(signer(rpc, path)?);
     }
     match cli.command {
         Command::Models => {
@@ -250,6 +273,13 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// The signer of the `--credentials` file; an unreadable file is one line that says which
+/// option named it.
+fn signer(rpc: NearRpc, path: &Path) -> Result<Signer> {
+    Signer::from_credentials_file(rpc, path)
+        .map_err(|error| anyhow!("{error} (from --credentials / ORACLE_CREDENTIALS)"))
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -285,5 +315,95 @@ fn print_attestations(view: &RequestView) {
             attestation.output_hash,
             attestation.signature
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("oracle-client").chain(args.iter().copied()))
+            .and_then(Cli::checked)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn chain_options_go_before_or_after_the_subcommand() {
+        let after = parse(&[
+            "--rpc",
+            "http://127.0.0.1:3030",
+            "--oracle",
+            "oracle.test",
+            "ask",
+            "hi",
+            "--credentials",
+            "keys/alice.json",
+            "--max-tokens",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(after.chain.rpc, ["http://127.0.0.1:3030"]);
+        assert_eq!(after.oracle(), "oracle.test");
+        assert_eq!(
+            after.chain.credentials.as_deref(),
+            Some(std::path::Path::new("keys/alice.json"))
+        );
+        assert!(matches!(after.command, Command::Ask { request, .. } if request.max_tokens == 4));
+
+        let all_after = parse(&[
+            "models",
+            "--rpc",
+            "http://a:3030,http://b:3030",
+            "--oracle",
+            "oracle.test",
+        ])
+        .unwrap();
+        assert_eq!(all_after.chain.rpc, ["http://a:3030", "http://b:3030"]);
+        assert_eq!(all_after.oracle(), "oracle.test");
+        assert!(matches!(all_after.command, Command::Models));
+    }
+
+    #[test]
+    fn an_unreadable_credentials_file_is_one_line_naming_the_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob.test.json");
+        let rpc =
+            NearRpc::new(vec!["http://127.0.0.1:3030".into()], RetryPolicy::default()).unwrap();
+        let error = signer(rpc, &path).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the credentials file {}: No such file or directory \
+                 (from --credentials / ORACLE_CREDENTIALS)",
+                path.display()
+            )
+        );
+        // Nothing for `Caused by:` to repeat.
+        assert_eq!(error.chain().count(), 1);
+    }
+
+    #[test]
+    fn missing_chain_options_are_refused_by_name() {
+        // Only meaningful when the environment does not supply them.
+        if std::env::var_os("ORACLE_RPC").is_some() || std::env::var_os("ORACLE_CONTRACT").is_some()
+        {
+            return;
+        }
+        let no_oracle = parse(&["models", "--rpc", "http://127.0.0.1:3030"])
+            .err()
+            .expect("--oracle is required");
+        assert_eq!(no_oracle.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(no_oracle.to_string().contains("--oracle"), "{no_oracle}");
+        let no_rpc = parse(&["--oracle", "oracle.test", "nodes"])
+            .err()
+            .expect("--rpc is required");
+        assert_eq!(no_rpc.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(no_rpc.to_string().contains("--rpc"), "{no_rpc}");
     }
 }

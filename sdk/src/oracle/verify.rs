@@ -46,7 +46,8 @@ pub struct Verification {
 pub enum VerifyError {
     #[error(transparent)]
     Oracle(#[from] OracleError),
-    #[error("request {request_id} has no answer yet (status {status:?})")]
+    /// The request has no answer to check: still pending, or ended without one (`status`).
+    #[error("{}", not_resolved(*request_id, *status))]
     NotResolved {
         request_id: u64,
         status: RequestPhase,
@@ -95,6 +96,25 @@ pub enum VerifyError {
         signed: Digest32,
         local_output: String,
     },
+}
+
+/// Why request `request_id`, in phase `status`, has no answer to verify, and what to do.
+fn not_resolved(request_id: u64, status: RequestPhase) -> String {
+    match status {
+        RequestPhase::Pending => format!(
+            "request {request_id} has no answer yet: it is still pending; wait, or check its \
+             committee nodes are running"
+        ),
+        RequestPhase::TimedOut => format!(
+            "request {request_id} timed out without an answer (refunded): there is nothing to \
+             verify"
+        ),
+        // A resolved request always carries its answer: only a wrong view lacks it.
+        RequestPhase::Resolved => format!(
+            "request {request_id} is resolved but its view carries no answer: the RPC endpoint's \
+             view is wrong; try another endpoint"
+        ),
+    }
 }
 
 fn unchecked_note(unchecked: &[String]) -> String {
@@ -305,5 +325,32 @@ impl OracleClient {
             }
         }
         Ok((view, chain_id, keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unanswered_request_says_whether_an_answer_may_still_come() {
+        let message = |status| {
+            VerifyError::NotResolved {
+                request_id: 8,
+                status,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            message(RequestPhase::Pending),
+            "request 8 has no answer yet: it is still pending; wait, or check its committee \
+             nodes are running"
+        );
+        assert_eq!(
+            message(RequestPhase::TimedOut),
+            "request 8 timed out without an answer (refunded): there is nothing to verify"
+        );
+        assert!(!message(RequestPhase::TimedOut).contains("yet"));
+        assert!(message(RequestPhase::Resolved).contains("carries no answer"));
     }
 }

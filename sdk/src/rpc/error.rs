@@ -17,7 +17,8 @@ pub enum ChainError {
     Transport { endpoint: String, message: String },
     #[error("{endpoint}: no answer within {after:?} (the node is overloaded or unreachable; raise RetryPolicy::request_timeout or add endpoints)")]
     RequestTimeout { endpoint: String, after: Duration },
-    #[error("{endpoint}: HTTP {status}: {body}")]
+    /// An HTTP error whose body is not a JSON-RPC answer (`body`: its first 500 characters).
+    #[error("{endpoint}: {}", http_message(*status, body))]
     Http {
         endpoint: String,
         status: u16,
@@ -66,6 +67,24 @@ pub enum ChainError {
     Decode { what: String, message: String },
     #[error("could not sign after {attempts} attempts: the access key's nonce kept moving (another signer uses the same key heavily?); last error: {last}")]
     NonceRetriesExhausted { attempts: u32, last: InvalidTxError },
+}
+
+/// An HTTP failure without a JSON-RPC answer, said so that an empty body is visible, and with
+/// a hint on client errors (4xx but 429): NEAR answers its own errors with JSON-RPC bodies, so
+/// a bare 4xx (typically 404 for a URL with a path) comes from something else at that URL.
+fn http_message(status: u16, body: &str) -> String {
+    let body = body.trim();
+    let mut message = if body.is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        format!("HTTP {status}: {body}")
+    };
+    if (400..500).contains(&status) && status != 429 {
+        message.push_str(
+            ": is this a NEAR JSON-RPC endpoint? (NEAR serves JSON-RPC at the URL's root path)",
+        );
+    }
+    message
 }
 
 impl ChainError {
@@ -125,6 +144,40 @@ impl ChainError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn http_errors_show_an_empty_body_and_hint_at_the_endpoint() {
+        let http = |status, body: &str| {
+            ChainError::Http {
+                endpoint: "http://127.0.0.1:3030/rpc".into(),
+                status,
+                body: body.into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            http(404, ""),
+            "http://127.0.0.1:3030/rpc: HTTP 404 with an empty body: is this a NEAR JSON-RPC \
+             endpoint? (NEAR serves JSON-RPC at the URL's root path)"
+        );
+        assert_eq!(
+            http(405, "Method Not Allowed\n"),
+            "http://127.0.0.1:3030/rpc: HTTP 405: Method Not Allowed: is this a NEAR JSON-RPC \
+             endpoint? (NEAR serves JSON-RPC at the URL's root path)"
+        );
+        assert_eq!(
+            http(502, " "),
+            "http://127.0.0.1:3030/rpc: HTTP 502 with an empty body"
+        );
+        assert_eq!(
+            http(503, "overloaded"),
+            "http://127.0.0.1:3030/rpc: HTTP 503: overloaded"
+        );
+        assert_eq!(
+            http(429, ""),
+            "http://127.0.0.1:3030/rpc: HTTP 429 with an empty body"
+        );
+    }
 
     #[test]
     fn refused_transactions_are_typed() {

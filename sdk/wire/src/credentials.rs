@@ -9,21 +9,22 @@ use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
-/// A credentials file that could not be read or written.
+/// A credentials file that could not be read or written. Each message carries its cause (the
+/// I/O, JSON or key error) and names the file, once: the cause is not also returned as
+/// `source()`, so reporters that print error chains (anyhow) do not repeat it.
 #[derive(Debug, Error)]
 pub enum CredentialsError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a NEAR credentials file: {source}")]
+    #[error("cannot read the credentials file {path}: {}", io_reason(error))]
+    Read { path: String, error: std::io::Error },
+    #[error("cannot write the credentials file {path}: {}", io_reason(error))]
+    Write { path: String, error: std::io::Error },
+    #[error("{path}: not a NEAR credentials file: {error}")]
     Json {
         path: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    #[error("{path}: {source}")]
-    Key { path: String, source: KeyError },
+    #[error("{path}: {error}")]
+    Key { path: String, error: KeyError },
     #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
     Exists { path: String },
     #[error("{path}: public_key {found} is not the private key's {expected}")]
@@ -32,6 +33,17 @@ pub enum CredentialsError {
         found: String,
         expected: String,
     },
+}
+
+/// An I/O error as people read it: `No such file or directory`, without ` (os error 2)`.
+fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match error.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map_or(text.clone(), str::to_string),
+        None => text,
+    }
 }
 
 /// One account's key, as NEAR writes it.
@@ -56,22 +68,22 @@ impl Credentials {
     /// Reads a credentials file and checks its two keys agree.
     pub fn read(path: &Path) -> Result<(Self, SecretKey), CredentialsError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| CredentialsError::Read {
             path: name.clone(),
-            source,
+            error,
         })?;
         let credentials: Self =
-            serde_json::from_str(&text).map_err(|source| CredentialsError::Json {
+            serde_json::from_str(&text).map_err(|error| CredentialsError::Json {
                 path: name.clone(),
-                source,
+                error,
             })?;
         let key: SecretKey =
             credentials
                 .private_key
                 .parse()
-                .map_err(|source| CredentialsError::Key {
+                .map_err(|error| CredentialsError::Key {
                     path: name.clone(),
-                    source,
+                    error,
                 })?;
         let expected = key.public_key().to_string();
         if credentials.public_key != expected {
@@ -89,9 +101,9 @@ impl Credentials {
     /// only, before any key byte is written.
     pub fn write(&self, path: &Path) -> Result<(), CredentialsError> {
         let name = path.display().to_string();
-        let io = |source| CredentialsError::Io {
+        let io = |error| CredentialsError::Write {
             path: name.clone(),
-            source,
+            error,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -100,11 +112,11 @@ impl Credentials {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::AlreadyExists {
+        let mut file = options.open(path).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AlreadyExists {
                 CredentialsError::Exists { path: name.clone() }
             } else {
-                io(source)
+                io(error)
             }
         })?;
         let text = serde_json::to_string_pretty(self).expect("credentials serialise");
@@ -160,6 +172,29 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_missing_file_is_named_with_its_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob.test.json");
+        let error = Credentials::read(&path).unwrap_err();
+        assert!(matches!(error, CredentialsError::Read { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the credentials file {}: No such file or directory",
+                path.display()
+            )
+        );
+        // The cause is in the message, not repeated as a source (anyhow prints both).
+        assert!(std::error::Error::source(&error).is_none());
+        std::fs::write(&path, "not json").unwrap();
+        let error = Credentials::read(&path).unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("not a NEAR credentials file: expected"));
+        assert!(std::error::Error::source(&error).is_none());
     }
 
     #[test]
