@@ -7,13 +7,15 @@ use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
-/// A key or signature that could not be read.
+/// A key or signature that could not be read. Never carries the text it was read from: that
+/// may be a secret key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyError {
-    #[error("`{0}`: only ed25519 keys (`ed25519:<base58>`) are supported")]
+    /// The type the text names before its first `:`, when that looks like a type name.
+    #[error("key type `{0}` is not supported: only ed25519 keys (`ed25519:<base58>`) are")]
     UnknownKeyType(String),
-    #[error("`{0}` is not valid base58")]
-    Base58(String),
+    #[error("the text after `ed25519:` is not valid base58")]
+    Base58,
     #[error("expected {expected} bytes, found {found}")]
     Length { expected: usize, found: usize },
     #[error("secret key does not match its public half")]
@@ -84,13 +86,29 @@ impl SecretKey {
 }
 
 /// Reads `ed25519:<base58>` into exactly `N` bytes.
+/// The key type `text` names (`secp256k1` in `secp256k1:…`) when that looks like a type name
+/// (at most 16 letters, digits, `-` or `_`), else empty: never a part of a key.
+fn key_type(text: &str) -> String {
+    match text.split_once(':') {
+        Some((kind, _))
+            if kind.len() <= 16
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            kind.to_string()
+        }
+        _ => String::new(),
+    }
+}
+
 fn parse_prefixed<const N: usize>(text: &str) -> Result<[u8; N], KeyError> {
     let data = text
         .strip_prefix("ed25519:")
-        .ok_or_else(|| KeyError::UnknownKeyType(text.to_string()))?;
+        .ok_or_else(|| KeyError::UnknownKeyType(key_type(text)))?;
     let bytes = bs58::decode(data)
         .into_vec()
-        .map_err(|_| KeyError::Base58(data.to_string()))?;
+        .map_err(|_| KeyError::Base58)?;
     let found = bytes.len();
     bytes
         .try_into()
@@ -203,7 +221,7 @@ mod tests {
         ));
         assert!(matches!(
             "ed25519:0OIl".parse::<PublicKey>(),
-            Err(KeyError::Base58(_))
+            Err(KeyError::Base58)
         ));
         assert!(matches!(
             "ed25519:3xMS".parse::<PublicKey>(),
@@ -214,5 +232,27 @@ mod tests {
             .extend_from_slice(SecretKey::from_seed([2; 32]).public_key().to_bytes()[1..].as_ref());
         let text = format!("ed25519:{}", bs58::encode(mismatched).into_string());
         assert_eq!(text.parse::<SecretKey>().unwrap_err(), KeyError::Mismatch);
+    }
+
+    #[test]
+    fn a_malformed_secret_key_is_never_echoed_in_its_error() {
+        let secret = SecretKey::from_seed([7; 32]).to_string();
+        let payload = secret.strip_prefix("ed25519:").unwrap();
+        for malformed in [
+            format!("ed25519:{payload}0"), // `0` is not base58
+            format!("ed25519{payload}"),   // no type prefix
+            format!("ed25519:{}", &payload[..40]),
+            format!("{payload}:{payload}"),
+        ] {
+            let error = malformed.parse::<SecretKey>().unwrap_err().to_string();
+            assert!(!error.contains(&payload[..16]), "{error}");
+        }
+        assert_eq!(
+            "secp256k1:abc"
+                .parse::<PublicKey>()
+                .unwrap_err()
+                .to_string(),
+            "key type `secp256k1` is not supported: only ed25519 keys (`ed25519:<base58>`) are"
+        );
     }
 }
