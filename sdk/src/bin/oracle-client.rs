@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
-use oracle_protocol::{ModelId, RequestParams, RequestView, ResponseStatus};
+use oracle_protocol::{ModelId, RequestParams, RequestPhase, RequestView, ResponseStatus};
 use sdk::oracle::OracleClient;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
@@ -232,6 +232,7 @@ async fn main() -> Result<()> {
                 view.request_id, view.model_id, view.status, view.requester
             );
             println!("input: {}", view.input);
+            println!("{}", committee_line(&view));
             if let Some(answer) = &view.answer {
                 print_status(&ResponseStatus::Resolved(answer.clone()));
             }
@@ -306,6 +307,35 @@ fn print_status(status: &ResponseStatus) {
     }
 }
 
+/// Who must answer and who has: the committee, the quorum, the nodes still awaited while the
+/// request is pending (the ones to look at when it stalls), and its deadline.
+fn committee_line(view: &RequestView) -> String {
+    let mut line = format!(
+        "committee {} (quorum {}), attested {}/{}",
+        view.committee.join(", "),
+        view.quorum,
+        view.attested.len(),
+        view.committee.len()
+    );
+    if view.status == RequestPhase::Pending {
+        let awaited: Vec<&str> = view
+            .committee
+            .iter()
+            .filter(|node| !view.attested.contains(node))
+            .map(String::as_str)
+            .collect();
+        line.push_str(&format!(
+            ", awaiting {}; times out at block {}",
+            awaited.join(", "),
+            view.expires_at
+        ));
+    }
+    if !view.slashed.is_empty() {
+        line.push_str(&format!(", slashed {}", view.slashed.join(", ")));
+    }
+    line
+}
+
 fn print_attestations(view: &RequestView) {
     for attestation in &view.attestations {
         println!(
@@ -326,6 +356,47 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("oracle-client").chain(args.iter().copied()))
             .and_then(Cli::checked)
+    }
+
+    #[test]
+    fn a_pending_request_names_the_committee_nodes_still_awaited() {
+        let mut view = RequestView {
+            request_id: 8,
+            model_id: oracle_protocol::Digest32([1; 32]),
+            requester: "alice.test".into(),
+            storage_refund_to: "alice.test".into(),
+            input: "q".into(),
+            params: RequestParams {
+                temperature_milli: 0,
+                top_k: 0,
+                top_p_milli: 1000,
+                max_tokens: 8,
+                seed: 0,
+                output_schema: None,
+            },
+            fee: 10,
+            storage_deposit: 20,
+            committee: vec!["n2.test".into(), "n0.test".into(), "n1.test".into()],
+            quorum: 3,
+            attested: vec!["n0.test".into(), "n1.test".into()],
+            attestations: Vec::new(),
+            slashed: Vec::new(),
+            created_at: 1,
+            expires_at: 201,
+            status: RequestPhase::Pending,
+            answer: None,
+        };
+        assert_eq!(
+            committee_line(&view),
+            "committee n2.test, n0.test, n1.test (quorum 3), attested 2/3, awaiting n2.test; \
+             times out at block 201"
+        );
+        view.status = RequestPhase::TimedOut;
+        view.slashed = vec!["n1.test".into()];
+        assert_eq!(
+            committee_line(&view),
+            "committee n2.test, n0.test, n1.test (quorum 3), attested 2/3, slashed n1.test"
+        );
     }
 
     #[test]
