@@ -171,3 +171,72 @@ fn a_wrong_rpc_path_says_the_body_is_empty_and_hints() {
         )
     );
 }
+
+/// `call` and `view` drive any contract: Alice registers as a node (deposit, JSON arguments,
+/// the event and return value printed), sees herself with `view` (no `--oracle` needed), and a
+/// call the contract refuses fails with the contract's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_and_view_drive_any_contract_method() {
+    let model_id = Digest32([42; 32]);
+    let net = deploy(model_id).await;
+    let url = net.chain.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("alice.test.json");
+    Credentials::new("alice.test".parse().unwrap(), &key_of("alice.test"))
+        .write(&credentials)
+        .unwrap();
+    let credentials = credentials.to_str().unwrap();
+    let key = key_of("bob.test").public_key().to_string();
+    let args = format!(r#"{{"attestation_key":"{key}","models":["{model_id}"]}}"#);
+    let call = |args: &[&str]| {
+        let mut command = client(&url, args);
+        command.env_remove("ORACLE_CONTRACT");
+        command.output().unwrap()
+    };
+
+    let registered = call(&[
+        "--credentials",
+        credentials,
+        "call",
+        ORACLE,
+        "register_node",
+        &args,
+        "--deposit",
+        "6.5",
+        "--tgas",
+        "100",
+    ]);
+    let printed = text(&registered);
+    assert!(printed.starts_with("tx "), "{printed}");
+    assert!(printed.contains("event node_registered"), "{printed}");
+    assert!(
+        printed.contains("\"account_id\": \"alice.test\""),
+        "{printed}"
+    );
+
+    let viewed = text(&call(&[
+        "view",
+        ORACLE,
+        "get_node",
+        r#"{"account_id":"alice.test"}"#,
+    ]));
+    assert!(viewed.contains(&key), "{viewed}");
+
+    let refused = call(&[
+        "--credentials",
+        credentials,
+        "call",
+        ORACLE,
+        "register_node",
+        &args,
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("oracle.test.register_node failed")
+            && stderr.contains("alice.test is already registered as a node"),
+        "{stderr}"
+    );
+    let unsigned = call(&["call", ORACLE, "unregister_node"]);
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("give --credentials"));
+}

@@ -156,6 +156,14 @@ pub fn print_usage(devnet: &Devnet) {
         shown(&keys)
     );
     println!("  {client} --rpc {rpc} --oracle {ORACLE} verify 0 --reexecute");
+    println!(
+        "  {client} --rpc {rpc} --credentials {}/{USER}.json call {} file_claim \
+         '{{\"recipient\":\"{USER}\",\"amount\":\"500000000000000000000000\",\"evidence\":\"My order \
+         A-1002 never arrived.\"}}' --deposit 1",
+        shown(&keys),
+        vault::VAULT
+    );
+    println!("  {client} --rpc {rpc} view {} get_vault", vault::VAULT);
     println!("  {node} status --home {}", shown(node0));
     println!("See README.md (walkthroughs) for the SDK and for running your own node.");
 }

@@ -1,7 +1,9 @@
 //! oracle-client: ask the oracle from the command line and check its answers — list models and
 //! nodes, price a request, ask (paying the fee and waiting for the quorum's answer), read a
-//! request, and verify it offline or by re-running the model. Every option can also come from
-//! the environment.
+//! request, and verify it offline or by re-running the model; and call or view any contract's
+//! methods. Every option can also come from the environment.
+
+mod contract;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -35,10 +37,10 @@ struct ChainArgs {
     /// NEAR RPC endpoint; repeat (or separate with commas) for failover. Required.
     #[arg(long = "rpc", env = "ORACLE_RPC", value_delimiter = ',', global = true)]
     rpc: Vec<String>,
-    /// The oracle contract's account. Required.
+    /// The oracle contract's account. Required, except by `call` and `view`.
     #[arg(long, env = "ORACLE_CONTRACT", global = true)]
     oracle: Option<String>,
-    /// NEAR credentials file of the account that pays requests (`ask` only).
+    /// NEAR credentials file of the account that pays requests (`ask`) or signs calls (`call`).
     #[arg(long, env = "ORACLE_CREDENTIALS", global = true)]
     credentials: Option<PathBuf>,
 }
@@ -55,7 +57,9 @@ impl Cli {
         if self.chain.rpc.is_empty() {
             return Err(missing("--rpc <URL> (or ORACLE_RPC)"));
         }
-        if self.chain.oracle.is_none() {
+        let names_its_contract =
+            matches!(self.command, Command::Call { .. } | Command::View { .. });
+        if self.chain.oracle.is_none() && !names_its_contract {
             return Err(missing("--oracle <ACCOUNT> (or ORACLE_CONTRACT)"));
         }
         Ok(self)
@@ -101,6 +105,29 @@ enum Command {
         /// The model's GGUF for --reexecute (default: $AI_ORACLE_MODEL or the model cache).
         #[arg(long, env = "ORACLE_MODEL_PATH")]
         model_path: Option<PathBuf>,
+    },
+    /// Call any contract's method as the --credentials account and print its events and
+    /// return value (e.g. the vault's `file_claim`).
+    Call {
+        contract: String,
+        method: String,
+        /// The arguments, as JSON.
+        #[arg(default_value = "{}")]
+        args: String,
+        /// NEAR to attach, as a decimal (`2`, `0.5`).
+        #[arg(long, default_value = "0", value_parser = contract::parse_near)]
+        deposit: u128,
+        /// Gas to attach, in TGas (1 to 300).
+        #[arg(long, default_value = "300", value_parser = contract::parse_tgas)]
+        tgas: u64,
+    },
+    /// Call any contract's view method and print its return value (e.g. the vault's `get_vault`).
+    View {
+        contract: String,
+        method: String,
+        /// The arguments, as JSON.
+        #[arg(default_value = "{}")]
+        args: String,
     },
 }
 
@@ -165,8 +192,12 @@ async fn main() -> Result<()> {
         .unwrap_or_else(|error| error.exit());
     let rpc = NearRpc::new(cli.chain.rpc.clone(), RetryPolicy::default())?;
     let mut client = OracleClient::new(rpc.clone(), cli.oracle().to_string());
-    if let Some(path) = &cli.chain.credentials {
-        client = client.with_signer(signer(rpc, path)?);
+    let account = match &cli.chain.credentials {
+        Some(path) => Some(signer(rpc.clone(), path)?),
+        None => None,
+    };
+    if let Some(account) = &account {
+        client = client.with_signer(account.clone());
     }
     match cli.command {
         Command::Models => {
@@ -238,6 +269,23 @@ async fn main() -> Result<()> {
             }
             print_attestations(&view);
         }
+        Command::Call {
+            contract,
+            method,
+            args,
+            deposit,
+            tgas,
+        } => {
+            let Some(account) = &account else {
+                bail!("call signs a transaction: give --credentials (or ORACLE_CREDENTIALS)");
+            };
+            contract::call(account, &contract, &method, &args, deposit, tgas).await?;
+        }
+        Command::View {
+            contract,
+            method,
+            args,
+        } => contract::view(&rpc, &contract, &method, &args).await?,
         Command::Verify {
             request_id,
             reexecute,
