@@ -27,7 +27,9 @@ const SIGN_OPS: [&str; 3] = ["abs", "neg", "testp"];
 /// Modifiers that make a float operation approximate, flushing, clamping or NaN-propagating
 /// in a way SPEC.md does not describe.
 const FORBIDDEN_MODIFIERS: [&str; 7] = ["approx", "full", "ftz", "sat", "NaN", "xorsign", "relu"];
-const FLOAT_TYPES: [&str; 7] = ["f16", "f16x2", "bf16", "bf16x2", "f32", "f64", "tf32"];
+const FLOAT_TYPES: [&str; 8] = [
+    "f16", "f16x2", "bf16", "bf16x2", "f32", "f32x2", "f64", "tf32",
+];
 
 /// What the audit saw in PTX that passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,17 +96,27 @@ pub fn audit(ptx: &str) -> Result<PtxSummary, PtxAuditError> {
     let mut entries = Vec::new();
     let mut violations = Vec::new();
     let mut function = String::from("(module scope)");
-    for (index, raw) in ptx.lines().enumerate() {
-        let line = raw.split("//").next().unwrap_or("").trim();
-        if let Some(name) = function_name(line) {
-            if line.contains(".entry") {
+    let text = without_comments(ptx);
+    let newlines: Vec<usize> = text.match_indices('\n').map(|(at, _)| at).collect();
+    // 1-based line of a slice of `text`.
+    let line_of = |part: &str| {
+        let offset = part.as_ptr() as usize - text.as_ptr() as usize;
+        newlines.partition_point(|&at| at < offset) + 1
+    };
+    for statement in statements(&text) {
+        let Some((opened, instruction)) = instruction(statement) else {
+            continue;
+        };
+        if let Some((name, is_entry)) = opened {
+            if is_entry {
                 summary.entries += 1;
                 entries.push(name.to_string());
             }
             function = name.to_string();
-            continue;
         }
-        let Some(opcode) = opcode(line) else { continue };
+        let Some(opcode) = opcode(instruction) else {
+            continue;
+        };
         let parts: Vec<&str> = opcode.split('.').collect();
         let op = parts[0];
         let is_float = parts.iter().any(|p| FLOAT_TYPES.contains(p));
@@ -112,12 +124,8 @@ pub fn audit(ptx: &str) -> Result<PtxSummary, PtxAuditError> {
         if let Some(why) = refusal(op, &parts, is_float) {
             violations.push(PtxViolation {
                 function: function.clone(),
-                line: index + 1,
-                instruction: line
-                    .trim_end_matches(';')
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                line: line_of(instruction),
+                instruction: instruction.split_whitespace().collect::<Vec<_>>().join(" "),
                 why,
             });
         }
@@ -134,6 +142,102 @@ pub fn audit(ptx: &str) -> Result<PtxSummary, PtxAuditError> {
             missing_kernels,
         })
     }
+}
+
+/// `ptx` with its `//` and `/* */` comments blanked out (newlines kept, so line numbers hold;
+/// quoted text, such as a `.file` path, is left alone).
+fn without_comments(ptx: &str) -> String {
+    let mut out = String::with_capacity(ptx.len());
+    let mut chars = ptx.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '/' if !quoted && chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if !quoted && chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                    }
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `;`-terminated statements of `ptx`, trimmed, without their `;`.
+fn statements(ptx: &str) -> impl Iterator<Item = &str> {
+    ptx.split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+}
+
+/// The instruction a statement holds once the scope braces, labels and a function header in
+/// front of it are taken off, with the function that header opens (its name, and whether it is
+/// an `.entry`). `None` when nothing is left: a declaration or a bare brace.
+fn instruction(mut statement: &str) -> Option<(Option<(&str, bool)>, &str)> {
+    let mut opened = None;
+    loop {
+        statement = statement.trim_start();
+        if let Some(rest) = statement
+            .strip_prefix('{')
+            .or_else(|| statement.strip_prefix('}'))
+        {
+            statement = rest;
+        } else if let Some(header) = function_header(statement) {
+            opened = Some(header);
+            // The body starts after the header's `{`; a declaration (`.extern .func …;`) has none.
+            statement = statement.split_once('{').map_or("", |(_, body)| body);
+        } else if let Some(rest) = after_label(statement) {
+            statement = rest;
+        } else {
+            break;
+        }
+    }
+    (opened.is_some() || !statement.is_empty()).then_some((opened, statement))
+}
+
+/// `name:` at the start of a statement (a branch target), and what follows it.
+fn after_label(statement: &str) -> Option<&str> {
+    let (label, rest) = statement.split_once(':')?;
+    let is_name = !label.is_empty()
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '%'));
+    is_name.then_some(rest)
+}
+
+/// The function a `.entry` or `.func` header at the start of `statement` opens, and whether it
+/// is an `.entry`.
+fn function_header(statement: &str) -> Option<(&str, bool)> {
+    if !statement.starts_with('.') {
+        return None;
+    }
+    let head = statement.split('(').next().unwrap_or(statement);
+    let is_entry = head.contains(".entry ");
+    if !is_entry && !head.contains(".func ") && !statement.contains(".func (") {
+        return None;
+    }
+    function_name(statement).map(|name| (name, is_entry))
 }
 
 /// Why an instruction is refused, if it is.
@@ -179,20 +283,18 @@ fn function_name(line: &str) -> Option<&str> {
     Some(&rest[..end]).filter(|name| !name.is_empty())
 }
 
-/// The opcode of an instruction line (after any `@%p` guard), or `None` for directives,
-/// labels, braces and blank lines.
-fn opcode(line: &str) -> Option<&str> {
-    if !line.ends_with(';') || line.starts_with('.') {
+/// The opcode of an instruction (after any `@%p` / `@!%p` guard), or `None` for a directive.
+fn opcode(instruction: &str) -> Option<&str> {
+    if instruction.starts_with('.') {
         return None;
     }
-    let mut words = line.split_whitespace();
+    let mut words = instruction.split_whitespace();
     let first = words.next()?;
-    let opcode = if first.starts_with('@') {
-        words.next()?
+    if first.starts_with('@') {
+        words.next()
     } else {
-        first
-    };
-    Some(opcode.trim_end_matches(';'))
+        Some(first)
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +375,47 @@ mod tests {
         assert!(
             text.starts_with("the PTX is not exact: 9 instruction(s) refused"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn every_statement_is_read_whatever_surrounds_it() {
+        let body = "\t{ .reg .b16 %rs<4>; add.f16 %rs3,%rs1,%rs2; }\n\
+                    $L__BB0_3: mul.f32 %f1, %f2, %f3;\n\
+                    \tadd.rn.f32 %f1, %f1, %f1; add.f32x2 %rd1, %rd2, %rd3;\n\
+                    \t/* ex2.approx.f32 %f9, %f9;\n\
+                    \t   still a comment */ fma.rn.ftz.f32x2 %rd4, %rd1, %rd2, %rd3;\n\
+                    \tcall.uni (retval0),\n\
+                    \t\texp_helper,\n\
+                    \t\t(param0);\n\
+                    \tmul.rn.f32 %f2, %f1, %f1\n\
+                    \t;\n";
+        let ptx = module(body).replace(
+            ".address_size 64\n",
+            ".address_size 64\n.file 1 \"/tmp/*/k.cu\"\n.extern .func (.param .b32 r) exp_helper (.param .b32 p);\n",
+        );
+        let error = audit(&ptx).unwrap_err();
+        let refused: Vec<(usize, &str)> = error
+            .violations
+            .iter()
+            .map(|v| (v.line, v.instruction.as_str()))
+            .collect();
+        let first = 11; // the body's first line: the module header has two more lines
+        assert_eq!(
+            refused,
+            [
+                (first, "add.f16 %rs3,%rs1,%rs2"),
+                (first + 1, "mul.f32 %f1, %f2, %f3"),
+                (first + 2, "add.f32x2 %rd1, %rd2, %rd3"),
+                (first + 4, "fma.rn.ftz.f32x2 %rd4, %rd1, %rd2, %rd3"),
+            ]
+        );
+        assert!(error.violations.iter().all(|v| v.function == KERNELS[0]));
+        assert_eq!(
+            audit(&module("\tmul.rn.f32 %f2, %f1, %f1\n\t;\n"))
+                .unwrap()
+                .float_instructions,
+            1
         );
     }
 
