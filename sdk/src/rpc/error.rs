@@ -70,8 +70,9 @@ pub enum ChainError {
 }
 
 /// An HTTP failure without a JSON-RPC answer, said so that an empty body is visible, and with
-/// a hint on client errors (4xx but 429): NEAR answers its own errors with JSON-RPC bodies, so
-/// a bare 4xx (typically 404 for a URL with a path) comes from something else at that URL.
+/// a hint on 404 and 405: NEAR answers its own errors with JSON-RPC bodies, so those come from
+/// something else at that URL (typically a path NEAR does not serve). Other client errors
+/// (401/403 of a provider whose URL needs its key, 429) get no hint: it would be wrong there.
 fn http_message(status: u16, body: &str) -> String {
     let body = body.trim();
     let mut message = if body.is_empty() {
@@ -79,7 +80,7 @@ fn http_message(status: u16, body: &str) -> String {
     } else {
         format!("HTTP {status}: {body}")
     };
-    if (400..500).contains(&status) && status != 429 {
+    if status == 404 || status == 405 {
         message.push_str(
             ": is this a NEAR JSON-RPC endpoint? (NEAR serves JSON-RPC at the URL's root path)",
         );
@@ -176,6 +177,10 @@ mod tests {
         assert_eq!(
             http(429, ""),
             "http://127.0.0.1:3030/rpc: HTTP 429 with an empty body"
+        );
+        assert_eq!(
+            http(403, "invalid API key"),
+            "http://127.0.0.1:3030/rpc: HTTP 403: invalid API key"
         );
     }
 

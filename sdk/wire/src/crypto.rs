@@ -14,6 +14,8 @@ pub enum KeyError {
     /// The type the text names before its first `:`, when that looks like a type name.
     #[error("key type `{0}` is not supported: only ed25519 keys (`ed25519:<base58>`) are")]
     UnknownKeyType(String),
+    #[error("the key has no type prefix: write it as `ed25519:<base58>`")]
+    MissingKeyType,
     #[error("the text after `ed25519:` is not valid base58")]
     Base58,
     #[error("expected {expected} bytes, found {found}")]
@@ -85,27 +87,26 @@ impl SecretKey {
     }
 }
 
-/// Reads `ed25519:<base58>` into exactly `N` bytes.
-/// The key type `text` names (`secp256k1` in `secp256k1:…`) when that looks like a type name
-/// (at most 16 letters, digits, `-` or `_`), else empty: never a part of a key.
-fn key_type(text: &str) -> String {
-    match text.split_once(':') {
-        Some((kind, _))
-            if kind.len() <= 16
-                && kind
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-        {
-            kind.to_string()
-        }
-        _ => String::new(),
-    }
+/// The key type `text` names (`secp256k1` in `secp256k1:…`), when the text has a prefix that
+/// looks like a type name (at most 16 letters, digits, `-` or `_`): never a part of a key.
+fn key_type(text: &str) -> Option<String> {
+    let (kind, _) = text.split_once(':')?;
+    let is_name = !kind.is_empty()
+        && kind.len() <= 16
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    is_name.then(|| kind.to_string())
 }
 
+/// Reads `ed25519:<base58>` into exactly `N` bytes.
 fn parse_prefixed<const N: usize>(text: &str) -> Result<[u8; N], KeyError> {
     let data = text
         .strip_prefix("ed25519:")
-        .ok_or_else(|| KeyError::UnknownKeyType(key_type(text)))?;
+        .ok_or_else(|| match key_type(text) {
+            Some(kind) => KeyError::UnknownKeyType(kind),
+            None => KeyError::MissingKeyType,
+        })?;
     let bytes = bs58::decode(data)
         .into_vec()
         .map_err(|_| KeyError::Base58)?;
@@ -247,6 +248,10 @@ mod tests {
             let error = malformed.parse::<SecretKey>().unwrap_err().to_string();
             assert!(!error.contains(&payload[..16]), "{error}");
         }
+        assert_eq!(
+            payload.parse::<SecretKey>().unwrap_err(),
+            KeyError::MissingKeyType
+        );
         assert_eq!(
             "secp256k1:abc"
                 .parse::<PublicKey>()
