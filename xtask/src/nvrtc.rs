@@ -32,8 +32,26 @@ const LIBRARIES: [PinnedFile; 2] = [
     },
 ];
 
+/// Why the check cannot run on this machine: the pinned libraries are x86-64 Linux ones.
+pub const UNSUPPORTED: &str =
+    "the pinned NVRTC (nvidia-cuda-nvrtc-cu12 12.9.86) is an x86-64 Linux library; this machine \
+     is not one, so the CUDA kernels' compile check does not run here";
+
+/// The pinned NVRTC's folder, fetched if needed, on a machine that can load it (x86-64 Linux);
+/// `None` elsewhere.
+pub fn fetch_for_this_machine() -> Result<Option<PathBuf>> {
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        fetch().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Makes sure the pinned NVRTC is in the cache and returns its folder.
 pub fn fetch() -> Result<PathBuf> {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        anyhow::bail!("{UNSUPPORTED}");
+    }
     crate::step("fetch NVRTC (for the CUDA kernels' compile check)");
     let cache = ModelCache::new(default_cache_dir().join(format!("nvrtc-{VERSION}")));
     for library in &LIBRARIES {
