@@ -3,6 +3,7 @@
 //! machine (a node whose engine fails computes nothing, so it misses every request it is on).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -23,21 +24,32 @@ pub struct Health {
     engine: Mutex<EngineState>,
 }
 
-/// The engine's failures of this machine since its last successful inference.
+/// The jobs whose last inference failed on this machine, each with its failures in a row, and
+/// the last such error. Kept per job, so a job that keeps failing (a device fault its inputs
+/// trigger, say) keeps the node degraded while other jobs succeed, and results recorded out
+/// of the order the engine ran them cannot clear a failure they did not follow.
 #[derive(Debug, Default, Clone)]
 struct EngineState {
-    failures: u64,
+    failing_jobs: BTreeMap<u64, u64>,
     last_error: Option<String>,
 }
 
-/// The `/health` answer. Fields added after the first release have serde defaults, so a
-/// reader of this version reads an older node's answer (and an older reader ignores them).
+impl EngineState {
+    fn failures(&self) -> u64 {
+        self.failing_jobs.values().sum()
+    }
+}
+
+/// The `/health` answer, with HTTP 200 when `ok` and 503 otherwise. Fields added after the
+/// first release have serde defaults, so a reader of this version reads an older node's answer
+/// (an older reader ignores them, but expects 200: it reports a degraded node's 503 as the
+/// daemon not answering).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
-    /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false) or the engine
-    /// failed on this machine since its last successful inference (`engine_failures` above 0,
-    /// `engine_error` says why); `failed` when the node stopped on a fatal error (`error`) and
-    /// is about to exit, whatever else holds.
+    /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false, also from the
+    /// start until the first look at it) or a job's last inference failed on this machine
+    /// (`engine_failures` above 0, `engine_error` says why); `failed` when the node stopped on
+    /// a fatal error (`error`) and is about to exit, whatever else holds.
     pub status: String,
     /// The fatal error, when `status` is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,8 +59,9 @@ pub struct HealthReport {
     pub rpc_reachable: bool,
     pub queue_depth: usize,
     /// Inference runs that failed because of this machine (device, threads, floating-point
-    /// mode, a panic in the engine) since the last successful one; 0 while the engine works.
-    /// Failures caused by a request do not count.
+    /// mode, a panic in the engine), counted for each job since its own last attempt that
+    /// worked, over the jobs whose last attempt failed; 0 while the engine works. Failures
+    /// caused by a request do not count.
     #[serde(default)]
     pub engine_failures: u64,
     /// The last of those failures, at most [`MAX_ENGINE_ERROR_CHARS`] characters; absent while
@@ -58,37 +71,43 @@ pub struct HealthReport {
 }
 
 impl Health {
-    /// Notes an inference this machine failed (`WorkerError::Machine`); returns the failures
-    /// since the last successful inference, this one included.
-    pub fn engine_failed(&self, error: impl std::fmt::Display) -> u64 {
+    /// Notes that this machine failed job `request_id`'s inference (`WorkerError::Machine`);
+    /// returns that job's failures in a row, this one included.
+    pub fn engine_failed(&self, request_id: u64, error: impl std::fmt::Display) -> u64 {
         let mut engine = self.engine.lock().expect("not poisoned");
-        engine.failures += 1;
         engine.last_error = Some(bounded(error.to_string()));
-        engine.failures
+        let failures = engine.failing_jobs.entry(request_id).or_insert(0);
+        *failures += 1;
+        *failures
     }
 
-    /// Notes a successful inference: the engine works. Returns the failures this ends (0 when
-    /// it was working already).
-    pub fn engine_succeeded(&self) -> u64 {
-        let ended = std::mem::take(&mut *self.engine.lock().expect("not poisoned"));
-        ended.failures
+    /// Notes that job `request_id` no longer fails on this machine: its inference succeeded, or
+    /// the job ended otherwise. Returns the failures in a row this ends for it (0 when it had
+    /// none).
+    pub fn engine_job_done(&self, request_id: u64) -> u64 {
+        let mut engine = self.engine.lock().expect("not poisoned");
+        let ended = engine.failing_jobs.remove(&request_id).unwrap_or(0);
+        if engine.failing_jobs.is_empty() {
+            engine.last_error = None;
+        }
+        ended
     }
 
-    /// Inference runs this machine failed since the last successful one.
+    /// Failures of this machine over the jobs whose last inference failed on it.
     pub fn engine_failures(&self) -> u64 {
-        self.engine.lock().expect("not poisoned").failures
+        self.engine.lock().expect("not poisoned").failures()
     }
 
     /// The report, given the fatal error the node stopped on (if any). One engine failure is
-    /// enough to be `degraded`: until an inference succeeds again the node computes nothing,
-    /// and a passing fault clears at the next successful run (the failed job is retried
-    /// after 1 s).
+    /// enough to be `degraded`: a job that failed is not computed until it succeeds, and a
+    /// passing fault clears when the job's retry (after 1 s) works.
     pub fn report(&self, account_id: &str, failure: Option<String>) -> HealthReport {
         let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
         let engine = self.engine.lock().expect("not poisoned").clone();
+        let engine_failures = engine.failures();
         let status = if failure.is_some() {
             "failed"
-        } else if !rpc_reachable || engine.failures > 0 {
+        } else if !rpc_reachable || engine_failures > 0 {
             "degraded"
         } else {
             "ok"
@@ -100,7 +119,7 @@ impl Health {
             last_block_height: self.last_block_height.load(Ordering::Relaxed),
             rpc_reachable,
             queue_depth: self.in_flight.load(Ordering::Relaxed),
-            engine_failures: engine.failures,
+            engine_failures,
             engine_error: engine.last_error,
         }
     }
@@ -142,8 +161,8 @@ mod tests {
     #[test]
     fn a_failing_engine_degrades_until_an_inference_succeeds() {
         let health = reachable();
-        assert_eq!(health.engine_failed("CUDA_ERROR_LAUNCH_FAILED"), 1);
-        assert_eq!(health.engine_failed("denormals are flushed"), 2);
+        assert_eq!(health.engine_failed(7, "CUDA_ERROR_LAUNCH_FAILED"), 1);
+        assert_eq!(health.engine_failed(7, "denormals are flushed"), 2);
         let report = health.report("n.test", None);
         assert_eq!(report.status, "degraded");
         assert!(report.rpc_reachable);
@@ -154,17 +173,37 @@ mod tests {
         );
         assert_eq!(health.engine_failures(), 2);
 
-        assert_eq!(health.engine_succeeded(), 2);
+        assert_eq!(health.engine_job_done(7), 2);
         let report = health.report("n.test", None);
         assert_eq!(report.status, "ok");
         assert_eq!((report.engine_failures, report.engine_error), (0, None));
-        assert_eq!(health.engine_succeeded(), 0, "nothing left to clear");
+        assert_eq!(health.engine_job_done(7), 0, "nothing left to clear");
+    }
+
+    #[test]
+    fn another_jobs_success_does_not_clear_a_job_that_keeps_failing() {
+        let health = reachable();
+        health.engine_failed(1, "the engine panicked: index out of bounds");
+        // Job 2 ran (and worked) before job 1's failure was recorded, or job 1's input keeps
+        // tripping the engine while job 2's does not: either way job 1 still fails.
+        assert_eq!(health.engine_job_done(2), 0);
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "degraded");
+        assert_eq!(report.engine_failures, 1);
+        assert!(report.engine_error.unwrap().contains("panicked"));
+        health.engine_failed(1, "the engine panicked again");
+        health.engine_failed(3, "CUDA_ERROR_LAUNCH_FAILED");
+        assert_eq!(health.engine_failures(), 3);
+        health.engine_job_done(1);
+        assert_eq!(health.report("n.test", None).status, "degraded");
+        health.engine_job_done(3);
+        assert_eq!(health.report("n.test", None).status, "ok");
     }
 
     #[test]
     fn a_fatal_error_wins_over_a_failing_engine() {
         let health = reachable();
-        health.engine_failed("the engine panicked: index out of bounds");
+        health.engine_failed(1, "the engine panicked: index out of bounds");
         let report = health.report("n.test", Some("the journal failed".into()));
         assert_eq!(report.status, "failed");
         assert_eq!(report.error.as_deref(), Some("the journal failed"));
@@ -174,12 +213,12 @@ mod tests {
     #[test]
     fn a_long_engine_error_is_cut() {
         let health = reachable();
-        health.engine_failed("é".repeat(MAX_ENGINE_ERROR_CHARS + 10));
+        health.engine_failed(1, "é".repeat(MAX_ENGINE_ERROR_CHARS + 10));
         let error = health.report("n.test", None).engine_error.unwrap();
         assert_eq!(error.chars().count(), MAX_ENGINE_ERROR_CHARS);
         assert!(error.ends_with('…'));
         let exact = "x".repeat(MAX_ENGINE_ERROR_CHARS);
-        health.engine_failed(&exact);
+        health.engine_failed(1, &exact);
         assert_eq!(health.report("n.test", None).engine_error, Some(exact));
     }
 

@@ -288,7 +288,7 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
             }
             if health.engine_failures > 0 {
                 println!(
-                    "engine:    FAILING — {} runs failed on this machine since the last success; last: {}",
+                    "engine:    FAILING — {} runs failed on this machine (jobs not yet recovered); last: {}",
                     health.engine_failures,
                     health.engine_error.as_deref().unwrap_or("(no message)")
                 );

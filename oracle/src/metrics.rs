@@ -217,8 +217,8 @@ mod tests {
         metrics.engine_error();
         let health = Health::default();
         health.last_block_height.store(77, Ordering::Relaxed);
-        health.engine_failed("CUDA_ERROR_LAUNCH_FAILED");
-        health.engine_failed("CUDA_ERROR_LAUNCH_FAILED");
+        health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
+        health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
         let text = metrics.render(&journal, &health);
         for line in [
             "oracle_node_jobs{state=\"accepted\"} 2",
@@ -234,7 +234,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
-        health.engine_succeeded();
+        health.engine_job_done(1);
         let text = metrics.render(&journal, &health);
         assert!(
             text.contains("oracle_node_engine_consecutive_failures 0"),

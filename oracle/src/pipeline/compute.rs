@@ -144,9 +144,9 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
     let generation = loop {
         match infer(ctx, request.clone()).await {
             Ok(generation) => {
-                let failures = ctx.health.engine_succeeded();
+                let failures = ctx.health.engine_job_done(request_id);
                 if failures > 0 {
-                    info!(failures, "the engine works again");
+                    info!(failures, "the engine works again for this job");
                 }
                 break generation;
             }
@@ -159,6 +159,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             }
             Err(WorkerError::Request(message)) => {
                 // Deterministic: every honest node fails the same way; the request times out.
+                ctx.health.engine_job_done(request_id);
                 ctx.finish(
                     request_id,
                     Finished::Missed(format!("inference failed: {message}")),
@@ -167,7 +168,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             }
             Err(error @ WorkerError::Machine(_)) => {
                 ctx.metrics.engine_error();
-                let failures = ctx.health.engine_failed(&error);
+                let failures = ctx.health.engine_failed(request_id, &error);
                 warn!(%error, failures, retry_in = ?backoff.next(), "computing again");
                 if !backoff.pause(&ctx.stop).await {
                     return Ok(None);
