@@ -20,6 +20,15 @@ fn client(url: &str, args: &[&str]) -> Command {
     command
 }
 
+/// Alice's NEAR credentials file, written in `dir`.
+fn alice_credentials(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("alice.test.json");
+    Credentials::new("alice.test".parse().unwrap(), &key_of("alice.test"))
+        .write(&path)
+        .unwrap();
+    path
+}
+
 fn text(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -36,10 +45,7 @@ async fn ask_get_and_verify_from_the_command_line() {
     let net = deploy(model_id).await;
     let url = net.chain.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let credentials = dir.path().join("alice.test.json");
-    Credentials::new("alice.test".parse().unwrap(), &key_of("alice.test"))
-        .write(&credentials)
-        .unwrap();
+    let credentials = alice_credentials(dir.path());
 
     let models = text(&client(&url, &["models"]).output().unwrap());
     assert!(models.contains(&model_id.to_string()), "{models}");
@@ -181,10 +187,7 @@ async fn call_and_view_drive_any_contract_method() {
     let net = deploy(model_id).await;
     let url = net.chain.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let credentials = dir.path().join("alice.test.json");
-    Credentials::new("alice.test".parse().unwrap(), &key_of("alice.test"))
-        .write(&credentials)
-        .unwrap();
+    let credentials = alice_credentials(dir.path());
     let credentials = credentials.to_str().unwrap();
     let key = key_of("bob.test").public_key().to_string();
     let args = format!(r#"{{"attestation_key":"{key}","models":["{model_id}"]}}"#);

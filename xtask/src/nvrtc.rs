@@ -37,19 +37,18 @@ pub const UNSUPPORTED: &str =
     "the pinned NVRTC (nvidia-cuda-nvrtc-cu12 12.9.86) is an x86-64 Linux library; this machine \
      is not one, so the CUDA kernels' compile check does not run here";
 
+/// Whether this machine can load the pinned libraries.
+const SUPPORTED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
+
 /// The pinned NVRTC's folder, fetched if needed, on a machine that can load it (x86-64 Linux);
 /// `None` elsewhere.
 pub fn fetch_for_this_machine() -> Result<Option<PathBuf>> {
-    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        fetch().map(Some)
-    } else {
-        Ok(None)
-    }
+    SUPPORTED.then(fetch).transpose()
 }
 
 /// Makes sure the pinned NVRTC is in the cache and returns its folder.
 pub fn fetch() -> Result<PathBuf> {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+    if !SUPPORTED {
         anyhow::bail!("{UNSUPPORTED}");
     }
     crate::step("fetch NVRTC (for the CUDA kernels' compile check)");
