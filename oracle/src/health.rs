@@ -24,19 +24,22 @@ pub struct Health {
     engine: Mutex<EngineState>,
 }
 
-/// The jobs whose last inference failed on this machine, each with its failures in a row, and
-/// the last such error. Kept per job, so a job that keeps failing (a device fault its inputs
-/// trigger, say) keeps the node degraded while other jobs succeed, and results recorded out
-/// of the order the engine ran them cannot clear a failure they did not follow.
+/// The jobs whose last inference failed on this machine, each with its failures in a row, the
+/// failures of jobs that ended (their request timed out, say) before an inference of theirs
+/// worked, and the last such error. Kept per job, so a job that keeps failing (a device fault
+/// its inputs trigger, say) keeps the node degraded while other jobs succeed, and results
+/// recorded out of the order the engine ran them cannot clear a failure they did not follow.
+/// A job's end is no sign the engine works: its failures stay until an inference works.
 #[derive(Debug, Default, Clone)]
 struct EngineState {
     failing_jobs: BTreeMap<u64, u64>,
+    ended_failing: u64,
     last_error: Option<String>,
 }
 
 impl EngineState {
     fn failures(&self) -> u64 {
-        self.failing_jobs.values().sum()
+        self.failing_jobs.values().sum::<u64>() + self.ended_failing
     }
 }
 
@@ -60,8 +63,9 @@ pub struct HealthReport {
     pub queue_depth: usize,
     /// Inference runs that failed because of this machine (device, threads, floating-point
     /// mode, a panic in the engine), counted for each job since its own last attempt that
-    /// worked, over the jobs whose last attempt failed; 0 while the engine works. Failures
-    /// caused by a request do not count.
+    /// worked, over the jobs whose last attempt failed, plus those of jobs that ended (their
+    /// request timed out or was answered by others) while failing, until any inference works
+    /// again; 0 while the engine works. Failures caused by a request do not count.
     #[serde(default)]
     pub engine_failures: u64,
     /// The last of those failures, at most [`MAX_ENGINE_ERROR_CHARS`] characters; absent while
@@ -81,19 +85,30 @@ impl Health {
         *failures
     }
 
-    /// Notes that job `request_id` no longer fails on this machine: its inference succeeded, or
-    /// the job ended otherwise. Returns the failures in a row this ends for it (0 when it had
-    /// none).
-    pub fn engine_job_done(&self, request_id: u64) -> u64 {
+    /// Notes that job `request_id`'s inference worked on this machine. Ends its failures in a
+    /// row (returned; 0 when it had none) and those of jobs that ended failing.
+    pub fn engine_worked(&self, request_id: u64) -> u64 {
         let mut engine = self.engine.lock().expect("not poisoned");
         let ended = engine.failing_jobs.remove(&request_id).unwrap_or(0);
+        engine.ended_failing = 0;
         if engine.failing_jobs.is_empty() {
             engine.last_error = None;
         }
         ended
     }
 
-    /// Failures of this machine over the jobs whose last inference failed on it.
+    /// Notes that job `request_id` ended without an inference that worked (its request ended
+    /// on chain, or was refused by the engine): its failures, if any, stay counted until an
+    /// inference works.
+    pub fn engine_job_ended(&self, request_id: u64) {
+        let mut engine = self.engine.lock().expect("not poisoned");
+        if let Some(failures) = engine.failing_jobs.remove(&request_id) {
+            engine.ended_failing += failures;
+        }
+    }
+
+    /// Failures of this machine since the last inference that worked for each job, over the
+    /// jobs whose last inference failed on it and those that ended failing.
     pub fn engine_failures(&self) -> u64 {
         self.engine.lock().expect("not poisoned").failures()
     }
@@ -173,11 +188,11 @@ mod tests {
         );
         assert_eq!(health.engine_failures(), 2);
 
-        assert_eq!(health.engine_job_done(7), 2);
+        assert_eq!(health.engine_worked(7), 2);
         let report = health.report("n.test", None);
         assert_eq!(report.status, "ok");
         assert_eq!((report.engine_failures, report.engine_error), (0, None));
-        assert_eq!(health.engine_job_done(7), 0, "nothing left to clear");
+        assert_eq!(health.engine_worked(7), 0, "nothing left to clear");
     }
 
     #[test]
@@ -186,7 +201,7 @@ mod tests {
         health.engine_failed(1, "the engine panicked: index out of bounds");
         // Job 2 ran (and worked) before job 1's failure was recorded, or job 1's input keeps
         // tripping the engine while job 2's does not: either way job 1 still fails.
-        assert_eq!(health.engine_job_done(2), 0);
+        assert_eq!(health.engine_worked(2), 0);
         let report = health.report("n.test", None);
         assert_eq!(report.status, "degraded");
         assert_eq!(report.engine_failures, 1);
@@ -194,9 +209,35 @@ mod tests {
         health.engine_failed(1, "the engine panicked again");
         health.engine_failed(3, "CUDA_ERROR_LAUNCH_FAILED");
         assert_eq!(health.engine_failures(), 3);
-        health.engine_job_done(1);
+        health.engine_worked(1);
         assert_eq!(health.report("n.test", None).status, "degraded");
-        health.engine_job_done(3);
+        health.engine_worked(3);
+        assert_eq!(health.report("n.test", None).status, "ok");
+    }
+
+    #[test]
+    fn a_job_that_ended_failing_keeps_the_node_degraded_until_an_inference_works() {
+        let health = reachable();
+        health.engine_failed(4, "CUDA_ERROR_ILLEGAL_ADDRESS");
+        health.engine_failed(4, "CUDA_ERROR_ILLEGAL_ADDRESS");
+        health.engine_failed(5, "CUDA_ERROR_ILLEGAL_ADDRESS");
+        // Job 4's request timed out while the engine failed it; job 6 ended without ever failing.
+        health.engine_job_ended(4);
+        health.engine_job_ended(6);
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "degraded");
+        assert_eq!(report.engine_failures, 3);
+        assert!(report.engine_error.unwrap().contains("ILLEGAL_ADDRESS"));
+        // Job 5 works now: the engine works, so job 4's failures are cleared with it.
+        assert_eq!(health.engine_worked(5), 1);
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "ok");
+        assert_eq!((report.engine_failures, report.engine_error), (0, None));
+        // An ended job's failures are also cleared by a job that never failed.
+        health.engine_failed(8, "the engine panicked");
+        health.engine_job_ended(8);
+        assert_eq!(health.engine_failures(), 1);
+        assert_eq!(health.engine_worked(9), 0);
         assert_eq!(health.report("n.test", None).status, "ok");
     }
 

@@ -234,7 +234,7 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
-        health.engine_job_done(1);
+        health.engine_worked(1);
         let text = metrics.render(&journal, &health);
         assert!(
             text.contains("oracle_node_engine_consecutive_failures 0"),

@@ -2,8 +2,9 @@
 //! node and verifier shares, `sdk::inference::engine_request`) and goes to the engine worker,
 //! several at once so the worker can batch them; the result is journaled as computed and handed
 //! to the submitter. A job whose request cannot be read, or that this machine failed to compute
-//! (a device error, a panic), stays accepted and is tried again alone with backoff; only a
-//! failure caused by the request itself ends it as missed. Each run's outcome goes to the
+//! (a device error, a panic), stays accepted and is tried again alone with backoff, until its
+//! request ends on chain (timed out, or answered without this node: late); a failure caused
+//! by the request itself ends it as missed. Each run's outcome goes to the
 //! node's health: a failure of this machine degrades `/health` until an inference succeeds.
 
 use super::retry::{retry, Backoff, GaveUp};
@@ -84,6 +85,24 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
     }
 }
 
+/// The request (`None`: it no longer exists) while it still needs an answer from `account`;
+/// otherwise how the job ends.
+fn still_needed(view: Option<RequestView>, account: &str) -> Result<RequestView, Finished> {
+    let Some(view) = view else {
+        return Err(Finished::Missed("the request no longer exists".into()));
+    };
+    if view.has_attested(account) {
+        return Err(Finished::Attested);
+    }
+    if !view.is_pending() {
+        return Err(Finished::Late(format!(
+            "the request was {} before this node computed it",
+            view.status
+        )));
+    }
+    Ok(view)
+}
+
 /// Runs `request` on the engine worker, unless the `fail_inferences` fault injection fails
 /// this run as this machine's fault.
 async fn infer(ctx: &Context, request: Request) -> Result<Generation, WorkerError> {
@@ -107,26 +126,16 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             None => return Ok(None),
         },
     };
-    let Some(view) = view else {
-        ctx.finish(
-            request_id,
-            Finished::Missed("the request no longer exists".into()),
-        )?;
-        return Ok(None);
+    if let Some(view) = &view {
+        ctx.note_started(request_id, view.created_at);
+    }
+    let view = match still_needed(view, ctx.account()) {
+        Ok(view) => view,
+        Err(ended) => {
+            ctx.finish(request_id, ended)?;
+            return Ok(None);
+        }
     };
-    ctx.note_started(request_id, view.created_at);
-    if view.has_attested(ctx.account()) {
-        ctx.finish(request_id, Finished::Attested)?;
-        return Ok(None);
-    }
-    if !view.is_pending() {
-        let reason = format!(
-            "the request was {} before this node computed it",
-            view.status
-        );
-        ctx.finish(request_id, Finished::Late(reason))?;
-        return Ok(None);
-    }
     let key = RequestKey {
         chain_id: &ctx.deployment.chain_id,
         oracle_contract: &ctx.deployment.oracle_contract,
@@ -144,7 +153,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
     let generation = loop {
         match infer(ctx, request.clone()).await {
             Ok(generation) => {
-                let failures = ctx.health.engine_job_done(request_id);
+                let failures = ctx.health.engine_worked(request_id);
                 if failures > 0 {
                     info!(failures, "the engine works again for this job");
                 }
@@ -159,7 +168,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
             }
             Err(WorkerError::Request(message)) => {
                 // Deterministic: every honest node fails the same way; the request times out.
-                ctx.health.engine_job_done(request_id);
+                ctx.health.engine_job_ended(request_id);
                 ctx.finish(
                     request_id,
                     Finished::Missed(format!("inference failed: {message}")),
@@ -172,6 +181,21 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
                 warn!(%error, failures, retry_in = ?backoff.next(), "computing again");
                 if !backoff.pause(&ctx.stop).await {
                     return Ok(None);
+                }
+                // The request's window runs while this machine fails: a job whose request
+                // ended (timed out, or answered by the others) is not computed again.
+                match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
+                    Ok(view) => {
+                        if let Err(ended) = still_needed(view, ctx.account()) {
+                            ctx.health.engine_job_ended(request_id);
+                            ctx.finish(request_id, ended)?;
+                            return Ok(None);
+                        }
+                    }
+                    Err(GaveUp::Stopped) => return Ok(None),
+                    Err(GaveUp::Failed(e)) => {
+                        warn!(error = %e, "cannot read the request; computing again anyway");
+                    }
                 }
             }
         }

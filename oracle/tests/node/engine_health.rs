@@ -1,6 +1,6 @@
 //! The daemon whose engine fails on this machine (the `fail_inferences` fault injection):
 //! `/health` turns degraded naming the error, `oracle-node status` shows it, and the first
-//! successful inference clears it.
+//! successful inference clears it; a job that keeps failing ends with its request.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{node_home, registered, request, CHAIN_ID};
@@ -19,8 +19,14 @@ use tokio::task::JoinHandle;
 const REQUEST_ID: u64 = 5;
 
 /// A chain where this node is registered and request [`REQUEST_ID`] is pending for its first
-/// read (the compute stage's) and resolved from then on (so the submitter sends nothing).
-fn chain(node: Value, model_id: ModelId) -> impl Fn(&str, &Value) -> Result<Value, Value> {
+/// `pending_reads` reads (the compute stage's: one before the first inference, one after each
+/// failed one) and `then` from then on (so the submitter sends nothing).
+fn chain(
+    node: Value,
+    model_id: ModelId,
+    pending_reads: usize,
+    then: RequestPhase,
+) -> impl Fn(&str, &Value) -> Result<Value, Value> {
     let reads = AtomicUsize::new(0);
     move |method, args| match method {
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
@@ -28,9 +34,10 @@ fn chain(node: Value, model_id: ModelId) -> impl Fn(&str, &Value) -> Result<Valu
         "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
         "list_pending_requests" => Ok(json!([])),
         "get_request" => {
-            let phase = match reads.fetch_add(1, Ordering::SeqCst) {
-                0 => RequestPhase::Pending,
-                _ => RequestPhase::Resolved,
+            let phase = if reads.fetch_add(1, Ordering::SeqCst) < pending_reads {
+                RequestPhase::Pending
+            } else {
+                then
             };
             Ok(request(
                 args["request_id"].as_u64().unwrap(),
@@ -52,11 +59,17 @@ struct Daemon {
 
 impl Daemon {
     /// Starts a node in `dir` whose engine fails `fail_inferences` runs, with request
-    /// [`REQUEST_ID`] accepted in its journal; the config is written to the home, as `status`
-    /// reads it.
-    async fn start(dir: &Path, fail_inferences: u32) -> (Self, FakeRpc) {
+    /// [`REQUEST_ID`] accepted in its journal, pending for `pending_reads` reads and `then`
+    /// after; the config is written to the home, as `status` reads it.
+    async fn start(
+        dir: &Path,
+        fail_inferences: u32,
+        pending_reads: usize,
+        then: RequestPhase,
+    ) -> (Self, FakeRpc) {
         let (config, model_id) = node_home(dir, Vec::new());
-        let rpc = FakeRpc::start(chain(registered(dir, &config, vec![model_id]), model_id)).await;
+        let node = registered(dir, &config, vec![model_id]);
+        let rpc = FakeRpc::start(chain(node, model_id, pending_reads, then)).await;
         let config = NodeConfig {
             rpc_urls: vec![rpc.url.clone()],
             fault_injection: FaultInjection {
@@ -146,7 +159,8 @@ impl Daemon {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_engine_degrades_health_until_an_inference_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, _rpc) = Daemon::start(dir.path(), 2).await;
+    // Pending through the two failures and the inference that works; resolved for the submitter.
+    let (daemon, _rpc) = Daemon::start(dir.path(), 2, 3, RequestPhase::Resolved).await;
     let failing = daemon
         .health_until("a failing engine", |h| h.engine_failures > 0)
         .await;
@@ -180,7 +194,8 @@ async fn a_failing_engine_degrades_health_until_an_inference_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oracle_node_status_shows_an_engine_that_keeps_failing() {
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, _rpc) = Daemon::start(dir.path(), u32::MAX).await;
+    let (daemon, _rpc) =
+        Daemon::start(dir.path(), u32::MAX, usize::MAX, RequestPhase::Pending).await;
     let failing = daemon
         .health_until("a failing engine", |h| h.engine_failures > 0)
         .await;
@@ -221,6 +236,27 @@ async fn oracle_node_status_shows_an_engine_that_keeps_failing() {
         .unwrap_or_else(|| panic!("no engine failure gauge in\n{metrics}"));
     assert!(gauge >= failing.engine_failures, "{metrics}");
     assert_eq!(daemon.stop().await, JobState::Accepted, "nothing computed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_ends_when_its_request_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // Pending for the first read and the one after the first failure; timed out at the next.
+    let (daemon, _rpc) = Daemon::start(dir.path(), u32::MAX, 2, RequestPhase::TimedOut).await;
+    let ended = daemon
+        .health_until("the job given up", |h| h.queue_depth == 0)
+        .await;
+    assert_eq!(
+        (ended.status.as_str(), ended.engine_failures),
+        ("degraded", 2),
+        "the engine never worked, so the node stays degraded: {ended:?}"
+    );
+    assert!(ended.engine_error.unwrap().contains("FAULT INJECTION"));
+    let state = daemon.stop().await;
+    assert!(
+        matches!(&state, JobState::Finished(Finished::Late(reason)) if reason.contains("timed_out")),
+        "the job ended with its request, not computed again until the node stops: {state:?}"
+    );
 }
 
 /// The body of `GET path` from the daemon at `addr`.
