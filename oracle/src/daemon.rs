@@ -204,6 +204,15 @@ pub async fn run_until(
         &attestation_key.public_key(),
     )?
     .clone();
+    // Before the model loads: a journal of another deployment is refused at once.
+    let journal_path = NodeConfig::path_in(home, &config.journal)?;
+    let journal = Arc::new(
+        Journal::open(&journal_path)
+            .with_context(|| format!("opening the journal {}", journal_path.display()))?,
+    );
+    journal
+        .bind_deployment(&chain_id, &config.oracle_contract)
+        .with_context(|| format!("the journal {}", journal_path.display()))?;
     let (engine, model_id) = {
         let (home, config) = (home.to_path_buf(), config.clone());
         tokio::task::spawn_blocking(move || engine::load(&home, &config)).await??
@@ -242,11 +251,6 @@ pub async fn run_until(
             },
         )
     };
-    let journal_path = NodeConfig::path_in(home, &config.journal)?;
-    let journal = Arc::new(
-        Journal::open(&journal_path)
-            .with_context(|| format!("opening the journal {}", journal_path.display()))?,
-    );
     // The server outlives the pipeline, so /health reports a failing node until it exits.
     let server_stop = Stop::default();
     let shared = http::Shared {

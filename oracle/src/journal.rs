@@ -16,6 +16,9 @@ const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 const COUNTS: TableDefinition<&str, u64> = TableDefinition::new("counts");
 /// Finished jobs by `(finished at, unix seconds; request id)`: what pruning reads.
 const FINISHED: TableDefinition<(u64, u64), ()> = TableDefinition::new("finished");
+/// The deployment whose jobs the journal records, under [`DEPLOYMENT_KEY`].
+const DEPLOYMENT: TableDefinition<&str, &str> = TableDefinition::new("deployment");
+const DEPLOYMENT_KEY: &str = "oracle";
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
@@ -32,6 +35,12 @@ pub enum JournalError {
     Corrupted(u64, String),
     #[error("request {0} is not in the journal")]
     Unknown(u64),
+    #[error(
+        "this journal records the jobs of {recorded}, not of {serving}: request ids are only \
+         unique within one deployment, so one journal cannot hold two. Set `journal` in \
+         config.toml to a new file (or move this one away) to serve {serving}"
+    )]
+    OtherDeployment { recorded: String, serving: String },
     #[error("request {request_id}: cannot go from {from} to {to}")]
     BadTransition {
         request_id: u64,
@@ -176,6 +185,33 @@ impl Journal {
         }
         tx.commit().map_err(db_error)?;
         Ok(Self { db })
+    }
+
+    /// Binds the journal to the deployment it records jobs of (`oracle_contract` on
+    /// `chain_id`): on first use (or a journal written before bindings existed) it is recorded;
+    /// afterwards any other deployment is refused ([`JournalError::OtherDeployment`]), since
+    /// its request ids would be taken for this one's: its requests skipped as already
+    /// journaled, and results computed for one request attested to another.
+    pub fn bind_deployment(&self, chain_id: &str, oracle_contract: &str) -> Result<(), JournalError> {
+        let serving = format!("oracle contract {oracle_contract} on chain {chain_id}");
+        let tx = self.db.begin_write().map_err(db_error)?;
+        {
+            let mut table = tx.open_table(DEPLOYMENT).map_err(db_error)?;
+            let recorded = table
+                .get(DEPLOYMENT_KEY)
+                .map_err(db_error)?
+                .map(|value| value.value().to_string());
+            match recorded {
+                Some(recorded) if recorded == serving => {}
+                Some(recorded) => return Err(JournalError::OtherDeployment { recorded, serving }),
+                None => {
+                    table
+                        .insert(DEPLOYMENT_KEY, serving.as_str())
+                        .map_err(db_error)?;
+                }
+            }
+        }
+        tx.commit().map_err(db_error)
     }
 
     /// Records a newly assigned request; `false` if it was already journaled (in any state).
@@ -400,6 +436,33 @@ mod tests {
             result_digest: "ab".repeat(32),
             output_hash: "cd".repeat(32),
         }
+    }
+
+    #[test]
+    fn a_journal_serves_one_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.redb");
+        {
+            let journal = Journal::open(&path).unwrap();
+            assert!(journal.accept(3, "m").unwrap(), "an unbound journal takes jobs");
+            journal.bind_deployment("testnet", "oracle.test").unwrap();
+            journal.bind_deployment("testnet", "oracle.test").unwrap();
+        }
+        let journal = Journal::open(&path).unwrap();
+        journal.bind_deployment("testnet", "oracle.test").unwrap();
+        for (chain_id, contract) in [("testnet", "oracle2.test"), ("mainnet", "oracle.test")] {
+            let error = journal.bind_deployment(chain_id, contract).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                matches!(error, JournalError::OtherDeployment { .. })
+                    && message.contains("oracle contract oracle.test on chain testnet")
+                    && message.contains(&format!("oracle contract {contract} on chain {chain_id}"))
+                    && message.contains("Set `journal` in config.toml to a new file"),
+                "{message}"
+            );
+        }
+        assert!(journal.get(3).unwrap().is_some(), "a refused binding loses nothing");
+        journal.bind_deployment("testnet", "oracle.test").unwrap();
     }
 
     #[test]
