@@ -190,6 +190,8 @@ pub async fn run_until(
         Some(chain_id) => chain_id,
         None => status.chain_id,
     };
+    // An endpoint that did not answer now is checked when failover first reaches it.
+    chain.rpc().pin_chain_id(&chain_id)?;
     let Some(node) = read_at_start("this node's registration", &stop, || {
         chain.get_node(&config.account_id)
     })

@@ -192,7 +192,11 @@ impl Journal {
     /// afterwards any other deployment is refused ([`JournalError::OtherDeployment`]), since
     /// its request ids would be taken for this one's: its requests skipped as already
     /// journaled, and results computed for one request attested to another.
-    pub fn bind_deployment(&self, chain_id: &str, oracle_contract: &str) -> Result<(), JournalError> {
+    pub fn bind_deployment(
+        &self,
+        chain_id: &str,
+        oracle_contract: &str,
+    ) -> Result<(), JournalError> {
         let serving = format!("oracle contract {oracle_contract} on chain {chain_id}");
         let tx = self.db.begin_write().map_err(db_error)?;
         {
@@ -444,7 +448,10 @@ mod tests {
         let path = dir.path().join("journal.redb");
         {
             let journal = Journal::open(&path).unwrap();
-            assert!(journal.accept(3, "m").unwrap(), "an unbound journal takes jobs");
+            assert!(
+                journal.accept(3, "m").unwrap(),
+                "an unbound journal takes jobs"
+            );
             journal.bind_deployment("testnet", "oracle.test").unwrap();
             journal.bind_deployment("testnet", "oracle.test").unwrap();
         }
@@ -461,7 +468,10 @@ mod tests {
                 "{message}"
             );
         }
-        assert!(journal.get(3).unwrap().is_some(), "a refused binding loses nothing");
+        assert!(
+            journal.get(3).unwrap().is_some(),
+            "a refused binding loses nothing"
+        );
         journal.bind_deployment("testnet", "oracle.test").unwrap();
     }
 

@@ -47,6 +47,38 @@ async fn unavailable_url() -> String {
     url
 }
 
+/// An endpoint of another network: it answers every request with a `status` of chain
+/// `othernet`.
+async fn other_chain_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let body = json!({"jsonrpc": "2.0", "id": "sdk", "result": {
+                    "chain_id": "othernet",
+                    "sync_info": {
+                        "latest_block_height": 7,
+                        "latest_block_hash": "11111111111111111111111111111111",
+                    },
+                }})
+                .to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_read_status_accounts_keys_and_contracts() {
     let chain = status_chain().await;
@@ -184,6 +216,42 @@ async fn failover_skips_dead_and_failing_endpoints_and_remembers_the_healthy_one
         .unwrap();
     assert!(outcome.is_success());
     assert!(rpc.healthy_endpoint().starts_with(&chain.url));
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pinned_to_a_chain_never_fails_over_to_another() {
+    let chain = status_chain().await;
+    let other = other_chain_url().await;
+    let unpinned = NearRpc::new(vec![other.clone()], quick_policy()).unwrap();
+    assert_eq!(unpinned.status().await.unwrap().chain_id, "othernet");
+
+    let rpc = NearRpc::new(vec![other.clone(), chain.url.clone()], quick_policy()).unwrap();
+    rpc.pin_chain_id("localnet").unwrap();
+    rpc.pin_chain_id("localnet").unwrap();
+    assert!(matches!(
+        rpc.clone().pin_chain_id("othernet"),
+        Err(ChainError::ChainAlreadyPinned { .. })
+    ));
+    assert_eq!(rpc.status().await.unwrap().chain_id, "localnet");
+    assert!(rpc.healthy_endpoint().starts_with(&chain.url));
+    let account = rpc.view_account(ALICE).await.unwrap();
+    assert_eq!(account.amount, 1000 * NEAR);
+
+    let stranded = NearRpc::new(vec![other.clone()], quick_policy()).unwrap();
+    stranded.pin_chain_id("localnet").unwrap();
+    let error = stranded.view_account(ALICE).await.unwrap_err();
+    match &error {
+        ChainError::AllEndpointsFailed { last, .. } => {
+            assert!(matches!(**last, ChainError::WrongChain { .. }), "{last:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains(&other) && message.contains("serves chain `othernet`, not `localnet`"),
+        "{message}"
+    );
     chain.shutdown().await;
 }
 

@@ -1,9 +1,9 @@
 //! The daemon against a scripted chain: it refuses to start when the chain does not know it as
-//! configured, stops with an error (never idles looking healthy) when its journal is damaged,
+//! configured or its journal is another deployment's, stops with an error (never idles looking healthy) when its journal is damaged,
 //! and keeps trying a resumed job whose request cannot be read.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, quiet_chain, registered, request};
+use crate::common::{eventually, node_home, quiet_chain, registered, request, CHAIN_ID};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
@@ -87,6 +87,38 @@ async fn endpoints_on_different_chains_are_refused() {
     assert!(
         error.contains("different chains") && error.contains("mainnet"),
         "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_of_another_deployment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    {
+        let journal = Journal::open(&journal_path).unwrap();
+        journal.accept(0, &model_id.to_hex()).unwrap();
+        journal
+            .bind_deployment(CHAIN_ID, "old-oracle.test")
+            .unwrap();
+    }
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains(&journal_path.display().to_string())
+            && error.contains("oracle contract old-oracle.test on chain")
+            && error.contains("Set `journal` in config.toml to a new file"),
+        "{error}"
+    );
+    let journal = Journal::open(&journal_path).unwrap();
+    assert_eq!(
+        journal.get(0).unwrap().unwrap().state,
+        JobState::Accepted,
+        "the old deployment's job is kept as it was"
     );
 }
 

@@ -24,6 +24,16 @@ pub enum ChainError {
         status: u16,
         body: String,
     },
+    /// An endpoint of a client pinned to one chain serves another: skipped, like an
+    /// unreachable one.
+    #[error("{endpoint} serves chain `{served}`, not `{expected}`: it is skipped (every RPC URL must serve the same network: fix the list)")]
+    WrongChain {
+        endpoint: String,
+        expected: String,
+        served: String,
+    },
+    #[error("this RPC client is pinned to chain `{pinned}`, not `{asked}`: make another client for another chain")]
+    ChainAlreadyPinned { pinned: String, asked: String },
     #[error("all RPC endpoints failed ({attempts} attempts over {endpoints}); last error: {last}")]
     AllEndpointsFailed {
         attempts: u32,
@@ -90,10 +100,12 @@ fn http_message(status: u16, body: &str) -> String {
 
 impl ChainError {
     /// Whether another endpoint (or the same one later) may answer: transport failures,
-    /// timeouts, HTTP 5xx/429, and NEAR's `INTERNAL_ERROR`.
+    /// timeouts, HTTP 5xx/429, NEAR's `INTERNAL_ERROR`, and an endpoint on another chain.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ChainError::Transport { .. } | ChainError::RequestTimeout { .. } => true,
+            ChainError::Transport { .. }
+            | ChainError::RequestTimeout { .. }
+            | ChainError::WrongChain { .. } => true,
             ChainError::Http { status, .. } => *status >= 500 || *status == 429,
             ChainError::Rpc { name, .. } => name == "INTERNAL_ERROR",
             _ => false,

@@ -1,6 +1,8 @@
 //! A NEAR JSON-RPC client over HTTP(S) with failover: several endpoints, tried in turn on
 //! transport errors, timeouts, HTTP 5xx and NEAR's `INTERNAL_ERROR`, with exponential backoff
-//! between rounds; the last endpoint that answered is tried first next time.
+//! between rounds; the last endpoint that answered is tried first next time. Once a chain id
+//! is pinned ([`NearRpc::pin_chain_id`]), an endpoint serves calls only after it said it
+//! serves that chain: failover never lands on another network.
 
 mod error;
 mod methods;
@@ -13,8 +15,8 @@ pub use outcome::{Nep297Event, ReceiptOutcome, TxOutcome, TxStatus};
 pub use views::{AccessKeyView, AccountView, ChainStatus, TxWait};
 
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, warn};
 
@@ -55,6 +57,10 @@ struct Inner {
     endpoints: Vec<reqwest::Url>,
     policy: RetryPolicy,
     healthy: AtomicUsize,
+    /// The chain every endpoint must serve, once pinned.
+    chain_id: OnceLock<String>,
+    /// For each endpoint, whether it said it serves the pinned chain.
+    on_chain: Vec<AtomicBool>,
 }
 
 impl std::fmt::Debug for NearRpc {
@@ -98,14 +104,32 @@ impl NearRpc {
                 endpoint: urls.join(", "),
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
+        let on_chain = endpoints.iter().map(|_| AtomicBool::new(false)).collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 endpoints,
                 policy,
                 healthy: AtomicUsize::new(0),
+                chain_id: OnceLock::new(),
+                on_chain,
             }),
         })
+    }
+
+    /// Requires every endpoint to serve chain `chain_id` (`testnet`, `mainnet`...): before its
+    /// first call, each endpoint is asked for its chain id (`status`), and one that serves
+    /// another chain is skipped like an unreachable one ([`ChainError::WrongChain`]). Clones
+    /// share the pin. Pinning another chain id than the pinned one is refused.
+    pub fn pin_chain_id(&self, chain_id: &str) -> Result<(), ChainError> {
+        let pinned = self.inner.chain_id.get_or_init(|| chain_id.to_string());
+        if pinned != chain_id {
+            return Err(ChainError::ChainAlreadyPinned {
+                pinned: pinned.clone(),
+                asked: chain_id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The endpoints, in the order given.
@@ -135,7 +159,11 @@ impl NearRpc {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(inner.policy.max_backoff);
             }
-            match self.call_once(index, method, &params).await {
+            let answer = match self.check_chain(index).await {
+                Ok(()) => self.call_once(index, method, &params).await,
+                Err(error) => Err(error),
+            };
+            match answer {
                 Ok(result) => {
                     inner.healthy.store(index, Ordering::Relaxed);
                     return Ok(result);
@@ -152,6 +180,33 @@ impl NearRpc {
             endpoints: self.endpoints().join(", "),
             last: Box::new(last.expect("at least one attempt was made")),
         })
+    }
+
+    /// Whether endpoint `index` may serve calls: always, until a chain id is pinned; then once
+    /// it said it serves that chain (asked the first time, and again after a refusal).
+    async fn check_chain(&self, index: usize) -> Result<(), ChainError> {
+        let Some(expected) = self.inner.chain_id.get() else {
+            return Ok(());
+        };
+        if self.inner.on_chain[index].load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let status = self.call_once(index, "status", &json!([])).await?;
+        let served = status["chain_id"].as_str().ok_or_else(|| {
+            ChainError::decode(
+                format!("the status answer of {}", self.inner.endpoints[index]),
+                "no chain_id",
+            )
+        })?;
+        if served != expected {
+            return Err(ChainError::WrongChain {
+                endpoint: self.inner.endpoints[index].to_string(),
+                expected: expected.clone(),
+                served: served.to_string(),
+            });
+        }
+        self.inner.on_chain[index].store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// One request to one endpoint.
