@@ -181,13 +181,16 @@ impl Signer {
                     return self.await_outcome(&tx_hash, wait).await
                 }
                 Err(ChainError::InvalidTx(InvalidTxError::InvalidNonce { tx_nonce, ak_nonce })) => {
-                    // A resend of ours may have landed already (after a transport retry).
-                    if rpc
+                    // A resend of ours may have landed already (after a transport retry). Only
+                    // the chain saying it does not know the transaction allows signing another:
+                    // when it cannot be asked, a new one could run the call twice.
+                    match rpc
                         .tx_status(&tx_hash, self.inner.account_id.as_str(), TxWait::None)
                         .await
-                        .is_ok()
                     {
-                        return self.await_outcome(&tx_hash, wait).await;
+                        Ok(_) => return self.await_outcome(&tx_hash, wait).await,
+                        Err(error) if error.rpc_cause() == Some("UNKNOWN_TRANSACTION") => {}
+                        Err(error) => return Err(error),
                     }
                     info!(tx_nonce, ak_nonce, signer = %self.inner.account_id, "nonce taken; re-signing");
                     self.observe_nonce(ak_nonce).await;
