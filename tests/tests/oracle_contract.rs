@@ -929,15 +929,18 @@ fn equivocation_evidence_slashes_and_rewards_the_reporter() {
         0,
     );
     let slashed = yocto(&report.json::<Value>());
-    assert_eq!(slashed, stake_before / 10);
+    let penalty = stake_before / 10;
+    // The reporter's reward (half the penalty) is taken on top of the penalty.
+    assert_eq!(slashed, penalty + penalty / 2);
     assert_eq!(world.stake(node), stake_before - slashed);
     let event = &events(&report, "node_slashed")[0];
     assert_eq!(event["reason"], "equivocation");
     assert_eq!(event["reporter"], RELAYER);
+    assert_eq!(yocto(&event["amount"]), slashed);
     let reward = yocto(&event["reporter_reward"]);
-    assert_eq!(reward, slashed / 2);
+    assert_eq!(reward, penalty / 2);
     let info = world.view(ORACLE, "get_info", json!({}));
-    assert_eq!(yocto(&info["treasury"]), slashed - reward);
+    assert_eq!(yocto(&info["treasury"]), penalty);
     // The reward outweighs the report's gas.
     assert!(world.chain.balance(RELAYER) > relayer_before);
 
@@ -948,6 +951,99 @@ fn equivocation_evidence_slashes_and_rewards_the_reporter() {
         0,
     );
     assert_fails(&again, "already slashed for request 0");
+}
+
+#[test]
+fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.committee(0);
+    let liar = committee[0];
+    let stake_before = world.stake(liar);
+    let claim = |world: &World, output: &str| {
+        json!({
+            "result_digest": digest_of(output),
+            "output_hash": sha256(output.as_bytes()),
+            "signature": world.sign(liar, 0, output),
+        })
+    };
+    let (first, second) = (claim(&world, "Lyon"), claim(&world, "Marseille"));
+    // The liar reports itself (any account of its own would do), then attests a wrong answer,
+    // which it cannot be slashed for again.
+    let report = world.call(
+        &node_name(liar),
+        "report_equivocation",
+        json!({"request_id": 0, "node": node_name(liar), "first": first, "second": second}),
+        0,
+    );
+    assert_success(&report);
+    let reward = yocto(&events(&report, "node_slashed")[0]["reporter_reward"]);
+    assert!(reward > 0);
+    assert_eq!(world.attest(liar, 0, "Lyon").json::<String>(), "recorded");
+    for node in &committee[1..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    let resolving = world.attest(committee[3], 0, ANSWER);
+    assert_eq!(resolving.json::<String>(), "resolved");
+    assert!(events(&resolving, "node_slashed").is_empty(), "once per request");
+    let net_loss = stake_before - world.stake(liar) - reward;
+    assert_eq!(
+        net_loss,
+        stake_before / 10,
+        "the full slash_bps, as a wrong answer alone costs"
+    );
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
+}
+
+#[test]
+fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["retention_blocks"] = json!(0);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.committee(0);
+    assert_success(&world.attest(committee[0], 0, ANSWER));
+    assert_success(&world.attest(committee[1], 0, ANSWER));
+    // The resolving attestation and, in the same block, a third party's cleanup.
+    let args = json!({
+        "request_id": 0, "output": ANSWER,
+        "result_digest": digest_of(ANSWER), "signature": world.sign(committee[2], 0, ANSWER),
+    });
+    let attest = Action::FunctionCall {
+        method_name: "submit_attestation".into(),
+        args: args.to_string().into_bytes(),
+        deposit: 0,
+        gas: GAS,
+    };
+    let resolving = world
+        .chain
+        .submit(&node_name(committee[2]), ORACLE, vec![attest])
+        .unwrap();
+    let cleanup = || Action::FunctionCall {
+        method_name: "cleanup_request".into(),
+        args: json!({"request_id": 0}).to_string().into_bytes(),
+        deposit: 0,
+        gas: GAS,
+    };
+    let early = world.chain.submit(RELAYER, ORACLE, vec![cleanup()]).unwrap();
+    world.chain.advance_blocks(5);
+    assert_eq!(
+        world.chain.tx_result(&resolving).json::<String>(),
+        "resolved"
+    );
+    assert_fails(
+        &world.chain.tx_result(&early),
+        "has not reached the requester's callback yet",
+    );
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER, "{answer}");
+    // Delivered: with no retention, cleanable at once.
+    assert_success(&world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0));
 }
 
 #[test]

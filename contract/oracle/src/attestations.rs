@@ -6,7 +6,7 @@
 use crate::events::Event;
 use crate::fees::split_fee;
 use crate::quorum::{agreed_claim, inline_prefix, Claim};
-use crate::requests::{AttestationRecord, Request, RequestStatus};
+use crate::requests::{AttestationRecord, Request, RequestStatus, AWAITING_DELIVERY};
 use crate::slashing::SlashReason;
 use crate::storage::send;
 use crate::{OracleContract, OracleContractExt};
@@ -217,7 +217,7 @@ impl OracleContract {
         };
         request.status = RequestStatus::Resolved {
             answer,
-            cleanable_at: self.cleanable_from_now(),
+            cleanable_at: AWAITING_DELIVERY,
         };
         self.pending.remove(&request_id);
 

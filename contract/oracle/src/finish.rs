@@ -18,7 +18,8 @@ const RESUME_PAYLOAD_BYTES: usize = 8;
 
 #[near]
 impl OracleContract {
-    /// The yield's callback. A resolved request returns its answer. A pending one (the yield
+    /// The yield's callback. A resolved request returns its answer (and becomes cleanable
+    /// `retention_blocks` from now). A pending one (the yield
     /// timed out) is marked timed out, its fee refunded to the requester, and returns
     /// `timed_out`. A request already ended or gone returns `timed_out` with nothing refunded
     /// and the reason.
@@ -31,7 +32,11 @@ impl OracleContract {
             );
         };
         let status = match &request.status {
-            RequestStatus::Resolved { answer, .. } => ResponseStatus::Resolved(answer.clone()),
+            RequestStatus::Resolved { answer, .. } => {
+                let status = ResponseStatus::Resolved(answer.clone());
+                self.delivered(request_id, request);
+                status
+            }
             RequestStatus::Pending { .. } => {
                 let status = self.time_out(request_id, &mut request, resumed());
                 self.requests.insert(request_id, request);
@@ -52,6 +57,16 @@ impl OracleContract {
 }
 
 impl OracleContract {
+    /// Resolved `request`'s answer reaches the requester now: it becomes cleanable
+    /// `retention_blocks` from here.
+    fn delivered(&mut self, request_id: u64, mut request: Request) {
+        let cleanable_from = self.cleanable_from_now();
+        if let RequestStatus::Resolved { cleanable_at, .. } = &mut request.status {
+            *cleanable_at = cleanable_from;
+        }
+        self.requests.insert(request_id, request);
+    }
+
     /// Ends pending `request` without an answer: it becomes cleanable after the retention, its
     /// fee goes back to the requester. `resumed` tells whether the yield saw a resume (it never
     /// should without a resolution; the request ends all the same).

@@ -26,8 +26,9 @@ pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(20);
 pub enum RequestStatus {
     /// Waiting for a quorum; `yield_id` resumes the requester's call flow.
     Pending { yield_id: YieldId },
-    /// A quorum agreed on `answer`; anyone may clean the request up from block `cleanable_at`
-    /// (fixed when it finished, with the `retention_blocks` of that moment).
+    /// A quorum agreed on `answer`; anyone may clean the request up from block `cleanable_at`:
+    /// [`AWAITING_DELIVERY`] until the yield's callback has handed the answer on, then fixed
+    /// with the `retention_blocks` of that moment.
     Resolved {
         answer: ResolvedOutput,
         cleanable_at: u64,
@@ -35,6 +36,11 @@ pub enum RequestStatus {
     /// The yield timed out; the fee went back to the requester. Cleanable from `cleanable_at`.
     TimedOut { cleanable_at: u64 },
 }
+
+/// The `cleanable_at` of a resolved request whose answer the yield's callback has not read
+/// yet: cleaning it up before would leave the requester's callback without the answer its fee
+/// paid for.
+pub const AWAITING_DELIVERY: u64 = u64::MAX;
 
 /// An attestation accepted on-chain: who, what it claimed, and its signature (kept so anyone
 /// can check the answer offline).
@@ -224,6 +230,13 @@ impl OracleContract {
             RequestStatus::Resolved { cleanable_at, .. }
             | RequestStatus::TimedOut { cleanable_at } => cleanable_at,
         };
+        require!(
+            cleanable_at != AWAITING_DELIVERY,
+            format!(
+                "request {request_id} is resolved but its answer has not reached the requester's \
+                 callback yet; it can be cleaned up retention_blocks after that"
+            )
+        );
         let now = env::block_height();
         require!(
             now >= cleanable_at,

@@ -1,9 +1,12 @@
 //! Slashing. A committee member loses `slash_bps` of its stake, at most once per request, when
 //! (1) its attested result differs from the one the quorum resolved, before or after the
 //! resolution, or (2) anyone shows two valid signatures of its attestation key over different
-//! results for the same request (equivocation); the reporter of (2) gets `reporter_bps` of the
-//! slashed amount. The rest goes to the treasury. Inference is deterministic, so an honest node's
-//! result always equals the quorum's and it never signs two results: it cannot be slashed.
+//! results for the same request (equivocation). The `slash_bps` share goes to the treasury; for
+//! (2) the reporter's reward, `reporter_bps` of that share, is taken from the node on top of it,
+//! so a node that reports itself (from any account) loses as much as any slashed node and
+//! cannot buy off the slash its wrong answer would cost. Inference is deterministic, so an
+//! honest node's result always equals the quorum's and it never signs two results: it cannot
+//! be slashed.
 
 use crate::events::Event;
 use crate::fees::bps_share;
@@ -36,8 +39,8 @@ impl SlashReason {
 #[near]
 impl OracleContract {
     /// Evidence that `node` signed two different results for `request_id`. Anyone may submit
-    /// it; the node is slashed and the caller gets the reporter's share. Returns the amount
-    /// slashed.
+    /// it; the node is slashed and the caller gets the reporter's reward. Returns the amount
+    /// taken from the node (the slash and the reward).
     pub fn report_equivocation(
         &mut self,
         request_id: u64,
@@ -83,8 +86,9 @@ impl OracleContract {
 }
 
 impl OracleContract {
-    /// Takes `slash_bps` of `node`'s stake for `request_id` (once per request), pays the
-    /// reporter's share and keeps the rest in the treasury. Returns the amount taken.
+    /// Takes `slash_bps` of `node`'s stake for `request_id` (once per request) for the
+    /// treasury and, with a reporter, the reporter's reward (`reporter_bps` of that share, as
+    /// far as the stake goes) on top. Returns the amount taken from the node.
     pub(crate) fn slash(
         &mut self,
         request_id: u64,
@@ -104,14 +108,17 @@ impl OracleContract {
             // withdrew after the owner shortened `unbonding_blocks`.
             return 0;
         };
-        let amount = bps_share(entry.stake, slash_bps);
+        let penalty = bps_share(entry.stake, slash_bps);
+        let reward = reporter.map_or(0, |_| {
+            bps_share(penalty, reporter_bps).min(entry.stake - penalty)
+        });
+        let amount = penalty + reward;
         entry.stake -= amount;
         let remaining = entry.stake;
-        let reward = reporter.map_or(0, |_| bps_share(amount, reporter_bps));
         if let Some(reporter) = reporter {
             send(reporter, reward);
         }
-        self.treasury += amount - reward;
+        self.treasury += penalty;
         Event::NodeSlashed.emit(json!({
             "node": node,
             "request_id": request_id,

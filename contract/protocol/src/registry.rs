@@ -24,15 +24,16 @@ pub struct OracleConfig {
     pub unbonding_blocks: u64,
     /// Part of its stake a node loses per offence, in basis points.
     pub slash_bps: u32,
-    /// Part of a slashed amount paid to whoever reported equivocation, in basis points.
+    /// Reward of whoever reported equivocation, in basis points of the slashed `slash_bps`
+    /// share; taken from the equivocating node on top of that share.
     pub reporter_bps: u32,
     /// Longest output a node may submit, in bytes.
     pub max_output_bytes: u32,
     /// Longest output prefix stored and returned inline, in bytes.
     pub max_inline_output_bytes: u32,
     /// Blocks a finished request stays (late attestations can still be slashed) before anyone
-    /// may clean it up, counted from when it finished with the value of that moment (at most
-    /// 1 000 000).
+    /// may clean it up, counted from when its outcome reached the requester's callback, with
+    /// the value of that moment (at most 1 000 000).
     pub retention_blocks: u64,
 }
 
