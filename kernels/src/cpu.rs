@@ -22,6 +22,13 @@ pub fn has_avx2_fma() -> bool {
 /// denormals-are-zero (6). A library built with `-ffast-math` may set them.
 #[cfg(target_arch = "x86_64")]
 const FLUSH_DENORMALS: u32 = (1 << 15) | (1 << 6);
+/// MXCSR's rounding control (bits 13–14); 0 is round-to-nearest-even, SPEC.md §0's only
+/// rounding. `fesetround` changes it.
+#[cfg(target_arch = "x86_64")]
+const ROUNDING_CONTROL: u32 = 0b11 << 13;
+/// Every MXCSR bit SPEC.md §0 needs clear.
+#[cfg(target_arch = "x86_64")]
+const OFF_SPEC: u32 = FLUSH_DENORMALS | ROUNDING_CONTROL;
 
 #[cfg(target_arch = "x86_64")]
 fn mxcsr() -> u32 {
@@ -46,11 +53,12 @@ fn set_mxcsr(csr: u32) {
     }
 }
 
-/// True when this thread's float unit drops denormals (x86-64 FTZ or DAZ set).
-pub fn flushes_denormals() -> bool {
+/// True when this thread's float mode is not SPEC.md §0's: it drops denormals (x86-64 FTZ or
+/// DAZ set) or rounds otherwise than to nearest-even.
+pub fn float_mode_off_spec() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        mxcsr() & FLUSH_DENORMALS != 0
+        mxcsr() & OFF_SPEC != 0
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -58,17 +66,18 @@ pub fn flushes_denormals() -> bool {
     }
 }
 
-/// Makes this thread keep denormals (clears FTZ and DAZ); says when it had to.
-pub fn keep_denormals() {
+/// Puts this thread in SPEC.md §0's float mode (clears FTZ, DAZ and the rounding control);
+/// says when it had to.
+pub fn use_spec_float_mode() {
     #[cfg(target_arch = "x86_64")]
     {
         let csr = mxcsr();
-        if csr & FLUSH_DENORMALS != 0 {
+        if csr & OFF_SPEC != 0 {
             tracing::warn!(
                 mxcsr = csr,
-                "denormals were flushed on this thread; keeping them"
+                "this thread flushed denormals or rounded otherwise than to nearest; reset"
             );
-            set_mxcsr(csr & !FLUSH_DENORMALS);
+            set_mxcsr(csr & !OFF_SPEC);
         }
     }
 }
@@ -77,6 +86,12 @@ pub fn keep_denormals() {
 #[cfg(all(test, target_arch = "x86_64"))]
 pub fn flush_denormals() {
     set_mxcsr(mxcsr() | FLUSH_DENORMALS);
+}
+
+/// Makes this thread round toward zero, as `fesetround(FE_TOWARDZERO)` would (for tests).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub fn round_toward_zero() {
+    set_mxcsr(mxcsr() | ROUNDING_CONTROL);
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -95,24 +110,55 @@ mod tests {
             .unwrap();
         // A fresh thread, so the test harness's threads keep their mode.
         std::thread::spawn(move || {
-            assert!(!flushes_denormals());
+            assert!(!float_mode_off_spec());
             flush_denormals();
-            assert!(flushes_denormals());
+            assert!(float_mode_off_spec());
             let tiny = f32::MIN_POSITIVE / 4.0;
             assert_eq!(std::hint::black_box(tiny) * 1.0, 0.0);
             // The pool's threads start from this thread's mode and clear it.
             let compute = Compute::new(KernelPath::Scalar, 2).unwrap();
             assert!(!compute
-                .install(|| rayon::broadcast(|_| flushes_denormals()))
+                .install(|| rayon::broadcast(|_| float_mode_off_spec()))
                 .into_iter()
                 .any(|f| f));
             match Engine::load(&path, KernelPath::Scalar, 1) {
-                Err(e @ EngineError::DenormalsFlushed) => assert!(!e.is_caused_by_request()),
+                Err(e @ EngineError::FloatModeOffSpec) => assert!(!e.is_caused_by_request()),
                 other => panic!("{other:?}"),
             }
-            keep_denormals();
-            assert!(!flushes_denormals());
+            use_spec_float_mode();
+            assert!(!float_mode_off_spec());
             assert_ne!(std::hint::black_box(tiny) * 1.0, 0.0);
+            Engine::load(&path, KernelPath::Scalar, 1).unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn another_rounding_mode_is_detected_and_pool_threads_round_to_nearest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        crate::tiny_model::TinyModel::default()
+            .write(&path)
+            .unwrap();
+        std::thread::spawn(move || {
+            let sum = || std::hint::black_box(1.0f32) + std::hint::black_box(f32::EPSILON * 0.75);
+            assert_eq!(sum(), 1.0 + f32::EPSILON, "nearest rounds up");
+            round_toward_zero();
+            assert!(float_mode_off_spec());
+            assert_eq!(sum(), 1.0, "toward zero truncates");
+            let compute = Compute::new(KernelPath::Scalar, 2).unwrap();
+            assert!(!compute
+                .install(|| rayon::broadcast(|_| float_mode_off_spec()))
+                .into_iter()
+                .any(|off| off));
+            assert!(matches!(
+                Engine::load(&path, KernelPath::Scalar, 1),
+                Err(EngineError::FloatModeOffSpec)
+            ));
+            use_spec_float_mode();
+            assert!(!float_mode_off_spec());
+            assert_eq!(sum(), 1.0 + f32::EPSILON);
             Engine::load(&path, KernelPath::Scalar, 1).unwrap();
         })
         .join()

@@ -34,10 +34,11 @@ pub enum EngineError {
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
     #[error(
-        "this thread flushes denormals to zero (MXCSR FTZ/DAZ, e.g. set by a library built with \
-         -ffast-math); SPEC.md §0 keeps them"
+        "this thread's floating-point mode is not SPEC.md §0's: it flushes denormals to zero \
+         (MXCSR FTZ/DAZ, e.g. set by a library built with -ffast-math) or rounds otherwise than \
+         to nearest (fesetround)"
     )]
-    DenormalsFlushed,
+    FloatModeOffSpec,
     #[error("the prompt is empty")]
     EmptyPrompt,
     #[error(
@@ -65,7 +66,7 @@ impl EngineError {
             | Self::Constraint(_)
             | Self::EmptyPrompt
             | Self::TooLong { .. } => true,
-            Self::Compute(_) | Self::Device(_) | Self::DenormalsFlushed => false,
+            Self::Compute(_) | Self::Device(_) | Self::FloatModeOffSpec => false,
         }
     }
 }
@@ -179,7 +180,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
     pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
-        check_denormals_kept()?;
+        check_float_mode()?;
         let io = |source| ModelError::Io {
             path: path.display().to_string(),
             source,
@@ -285,10 +286,10 @@ impl Engine {
     /// bit-identical to running that request alone, and so is each failure: a request fails
     /// only with the error it would have met alone.
     pub fn generate_batch(&self, requests: &[Request]) -> Vec<Result<Generation, EngineError>> {
-        if check_denormals_kept().is_err() {
+        if check_float_mode().is_err() {
             return requests
                 .iter()
-                .map(|_| Err(EngineError::DenormalsFlushed))
+                .map(|_| Err(EngineError::FloatModeOffSpec))
                 .collect();
         }
         let mut results: Vec<Option<Result<Generation, EngineError>>> =
@@ -428,11 +429,12 @@ impl Engine {
     }
 }
 
-/// Fails on a thread that drops denormals: the calling thread computes the RoPE tables and
-/// samples, and a silent flush would change bits (the pool's own threads clear the mode).
-fn check_denormals_kept() -> Result<(), EngineError> {
-    if crate::cpu::flushes_denormals() {
-        return Err(EngineError::DenormalsFlushed);
+/// Fails on a thread whose float mode is not the spec's (denormals dropped, rounding not to
+/// nearest): the calling thread computes the RoPE tables and samples, and a silent change of
+/// mode would change bits (the pool's own threads reset the mode).
+fn check_float_mode() -> Result<(), EngineError> {
+    if crate::cpu::float_mode_off_spec() {
+        return Err(EngineError::FloatModeOffSpec);
     }
     Ok(())
 }

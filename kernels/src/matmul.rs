@@ -123,7 +123,7 @@ impl Compute {
             .num_threads(threads)
             .thread_name(|i| format!("kernels-{i}"))
             // SPEC.md §0 keeps denormals, whatever mode the spawning thread was in.
-            .start_handler(|_| crate::cpu::keep_denormals())
+            .start_handler(|_| crate::cpu::use_spec_float_mode())
             .build()
             .map_err(|e| ComputeError::Threads {
                 threads,

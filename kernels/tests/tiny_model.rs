@@ -344,6 +344,22 @@ fn a_tokenizer_of_another_size_than_the_embedding_is_refused() {
 }
 
 #[test]
+fn zero_sized_layers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["llama.feed_forward_length", "llama.embedding_length"] {
+        let path = rewritten(dir.path(), "zero.gguf", |m, _| {
+            m.insert(key.into(), Value::U32(0));
+        });
+        match load_error(&path) {
+            EngineError::Model(ModelError::BadConfig(reason)) => {
+                assert!(reason.contains("must be positive"), "{key}: {reason}")
+            }
+            other => panic!("{key}: {other}"),
+        }
+    }
+}
+
+#[test]
 fn a_context_beyond_the_rope_range_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = rewritten(dir.path(), "context.gguf", |m, _| {

@@ -295,7 +295,7 @@ mod tests {
                 threads: 4,
                 reason: "no threads".into(),
             }),
-            EngineError::DenormalsFlushed,
+            EngineError::FloatModeOffSpec,
         ];
         for error in &by_machine {
             assert!(

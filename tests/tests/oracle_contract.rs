@@ -986,7 +986,10 @@ fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
     }
     let resolving = world.attest(committee[3], 0, ANSWER);
     assert_eq!(resolving.json::<String>(), "resolved");
-    assert!(events(&resolving, "node_slashed").is_empty(), "once per request");
+    assert!(
+        events(&resolving, "node_slashed").is_empty(),
+        "once per request"
+    );
     let net_loss = stake_before - world.stake(liar) - reward;
     assert_eq!(
         net_loss,
@@ -1030,7 +1033,10 @@ fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
         deposit: 0,
         gas: GAS,
     };
-    let early = world.chain.submit(RELAYER, ORACLE, vec![cleanup()]).unwrap();
+    let early = world
+        .chain
+        .submit(RELAYER, ORACLE, vec![cleanup()])
+        .unwrap();
     world.chain.advance_blocks(5);
     assert_eq!(
         world.chain.tx_result(&resolving).json::<String>(),

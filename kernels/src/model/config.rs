@@ -123,6 +123,12 @@ impl LlamaConfig {
         if self.heads == 0 || self.kv_heads == 0 || self.layers == 0 {
             return bad("head counts and layer count must be positive".into());
         }
+        if self.embedding == 0 || self.feed_forward == 0 || self.head_dim == 0 {
+            return bad(format!(
+                "embedding {}, feed-forward {} and head size {} must be positive",
+                self.embedding, self.feed_forward, self.head_dim
+            ));
+        }
         if !self.embedding.is_multiple_of(self.heads) || !self.head_dim.is_multiple_of(2) {
             return bad(format!(
                 "embedding {} does not split into {} heads of even size",

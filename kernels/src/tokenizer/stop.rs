@@ -24,7 +24,8 @@ pub struct Stop {
 #[derive(Debug, Clone)]
 pub struct StopDetector {
     stop_ids: Vec<u32>,
-    stop_strings: Vec<Vec<u8>>,
+    /// The non-empty stop strings, each with its index in the order given.
+    stop_strings: Vec<(usize, Vec<u8>)>,
     /// The decoded output so far; cut to the kept text once stopped.
     text: Vec<u8>,
     stop: Option<Stop>,
@@ -32,7 +33,8 @@ pub struct StopDetector {
 
 impl StopDetector {
     /// Stops on any of `stop_ids` (e.g. [`Tokenizer::end_of_generation_ids`]) and on any of
-    /// `stop_strings`, matched on bytes. Empty stop strings are ignored.
+    /// `stop_strings`, matched on bytes. Empty stop strings are ignored (and keep their place
+    /// in the order given: a stop names its string's index among them all).
     ///
     /// [`Tokenizer::end_of_generation_ids`]: super::Tokenizer::end_of_generation_ids
     pub fn new<S: AsRef<[u8]>>(
@@ -44,7 +46,8 @@ impl StopDetector {
             stop_strings: stop_strings
                 .into_iter()
                 .map(|s| s.as_ref().to_vec())
-                .filter(|s| !s.is_empty())
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
                 .collect(),
             text: Vec::new(),
             stop: None,
@@ -68,10 +71,9 @@ impl StopDetector {
         let found = self
             .stop_strings
             .iter()
-            .enumerate()
             .filter_map(|(index, stop)| {
                 let from = (old_len + 1).saturating_sub(stop.len());
-                find(&self.text[from..], stop).map(|at| (from + at, index))
+                find(&self.text[from..], stop).map(|at| (from + at, *index))
             })
             .min();
         match found {
@@ -142,6 +144,16 @@ mod tests {
         let stop = detector.push(1, b"abcde").unwrap();
         assert_eq!(stop.reason, StopReason::StopString { index: 1 });
         assert_eq!(stop.text_len, 1);
+    }
+
+    #[test]
+    fn a_stop_names_its_string_by_its_place_among_all_given_empty_ones_too() {
+        let mut detector = StopDetector::new([], ["", "b", "", "c"]);
+        let stop = detector.push(1, b"abc").unwrap();
+        assert_eq!(stop.reason, StopReason::StopString { index: 1 });
+        let mut detector = StopDetector::new([], ["", "x", "", "c"]);
+        let stop = detector.push(1, b"abc").unwrap();
+        assert_eq!(stop.reason, StopReason::StopString { index: 3 });
     }
 
     #[test]
