@@ -8,7 +8,7 @@
 //! node's health: a failure of this machine degrades `/health` until an inference succeeds.
 
 use super::retry::{retry, Backoff, GaveUp};
-use super::{check_joined, ComputeJob, Context};
+use super::{another_model, check_joined, ComputeJob, Context};
 use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
@@ -85,13 +85,13 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
     }
 }
 
-/// The request (`None`: it no longer exists) while it still needs an answer from `account`;
+/// The request (`None`: it no longer exists) while it still needs an answer from this node;
 /// otherwise how the job ends.
-fn still_needed(view: Option<RequestView>, account: &str) -> Result<RequestView, Finished> {
+fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView, Finished> {
     let Some(view) = view else {
         return Err(Finished::Missed("the request no longer exists".into()));
     };
-    if view.has_attested(account) {
+    if view.has_attested(ctx.account()) {
         return Err(Finished::Attested);
     }
     if !view.is_pending() {
@@ -99,6 +99,9 @@ fn still_needed(view: Option<RequestView>, account: &str) -> Result<RequestView,
             "the request was {} before this node computed it",
             view.status
         )));
+    }
+    if view.model_id != ctx.model_id {
+        return Err(Finished::Missed(another_model(&view, ctx)));
     }
     Ok(view)
 }
@@ -129,7 +132,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
     if let Some(view) = &view {
         ctx.note_started(request_id, view.created_at);
     }
-    let view = match still_needed(view, ctx.account()) {
+    let view = match still_needed(view, ctx) {
         Ok(view) => view,
         Err(ended) => {
             ctx.finish(request_id, ended)?;
@@ -186,7 +189,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
                 // ended (timed out, or answered by the others) is not computed again.
                 match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
                     Ok(view) => {
-                        if let Err(ended) = still_needed(view, ctx.account()) {
+                        if let Err(ended) = still_needed(view, ctx) {
                             ctx.health.engine_job_ended(request_id);
                             ctx.finish(request_id, ended)?;
                             return Ok(None);

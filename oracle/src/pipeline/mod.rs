@@ -38,6 +38,15 @@ fn check_joined(ctx: &Context, ended: Result<(), tokio::task::JoinError>) {
     }
 }
 
+/// Why a job whose request asks for another model than the one this node serves ends (a job
+/// journaled before the node changed models): this node cannot compute it.
+fn another_model(view: &oracle_protocol::RequestView, ctx: &Context) -> String {
+    format!(
+        "the request asks for model {}, and this node now serves {}",
+        view.model_id, ctx.model_id
+    )
+}
+
 /// Runs the pipeline until `ctx`'s stop signal; then stops taking work, lets the jobs in hand
 /// finish their journal writes, and returns.
 pub async fn run(ctx: Arc<Context>) -> Result<()> {

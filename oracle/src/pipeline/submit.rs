@@ -8,7 +8,7 @@
 //! be read or written stops the node (it could no longer promise exactly-once).
 
 use super::retry::{is_transient, retry, Backoff, GaveUp};
-use super::{check_joined, Context};
+use super::{another_model, check_joined, Context};
 use crate::attestation;
 use crate::chain::{tx_hash, Sent};
 use crate::config::CrashPoint;
@@ -133,6 +133,9 @@ async fn check(ctx: &Context, request_id: u64) -> Result<Check, Stall> {
             "the request was {} before this node attested",
             view.status
         ))),
+        Some(view) if view.model_id != ctx.model_id => {
+            Check::Done(Finished::Missed(another_model(&view, ctx)))
+        }
         Some(view) => {
             ctx.note_started(request_id, view.created_at);
             Check::Send

@@ -226,3 +226,65 @@ async fn a_resumed_job_whose_request_cannot_be_read_is_tried_again() {
         job.state
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_job_for_a_model_this_node_no_longer_serves_is_missed_without_computing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let old_model = oracle_protocol::Digest32([7; 32]);
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "get_request" => Ok(request(
+            args["request_id"].as_u64().unwrap(),
+            old_model,
+            RequestPhase::Pending,
+        )),
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    Journal::open(&journal_path)
+        .unwrap()
+        .accept(5, &old_model.to_hex())
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn({
+        let home = dir.path().to_path_buf();
+        async move {
+            oracle::daemon::run_until(&home, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    eventually("the request read", || rpc.calls("get_request") >= 1).await;
+    let addr = std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
+    for _ in 0..100 {
+        let health: oracle::health::HealthReport =
+            oracle::commands::status::fetch_json(&addr, "/health")
+                .await
+                .unwrap();
+        if health.queue_depth == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    let state = Journal::open(&journal_path)
+        .unwrap()
+        .get(5)
+        .unwrap()
+        .unwrap()
+        .state;
+    assert!(
+        matches!(&state, JobState::Finished(Finished::Missed(reason))
+            if reason.contains(&format!("asks for model {old_model}"))
+                && reason.contains(&format!("now serves {model_id}"))),
+        "{state:?}"
+    );
+}
