@@ -96,14 +96,24 @@ impl OracleChain {
             .await
     }
 
+    /// Request `request_id`'s view; an endpoint answering with another request's is an error
+    /// (computing that one's input for this id would attest a wrong answer).
     pub async fn get_request(&self, request_id: u64) -> Result<Option<RequestView>, ChainError> {
-        self.rpc()
+        let view: Option<RequestView> = self
+            .rpc()
             .view_json(
                 self.contract(),
                 "get_request",
                 &json!({"request_id": request_id}),
             )
-            .await
+            .await?;
+        match view {
+            Some(view) if view.request_id != request_id => Err(ChainError::Decode {
+                what: format!("the view of request {request_id}"),
+                message: format!("the endpoint answered with request {}", view.request_id),
+            }),
+            view => Ok(view),
+        }
     }
 
     pub async fn get_node(&self, account: &str) -> Result<Option<NodeView>, ChainError> {

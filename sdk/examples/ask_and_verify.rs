@@ -49,12 +49,20 @@ async fn main() -> Result<()> {
         pending.request_id, pending.paid
     );
     let response = pending.wait(Duration::from_secs(180)).await?;
-    match &response.status {
-        ResponseStatus::Resolved(answer) => println!("answer: {:?}", answer.output),
+    let answer = match response.status {
+        ResponseStatus::Resolved(answer) => answer,
         other => bail!("no answer: {other:?}"),
-    }
+    };
+    println!("answer: {:?}", answer.output);
 
     let checked = oracle.verify(pending.request_id).await?;
+    // The verified answer is the request's view; it must be the one shown above.
+    if checked.answer != answer {
+        bail!(
+            "the answer shown is not the verified one: {answer:?} vs {:?}",
+            checked.answer
+        );
+    }
     println!(
         "verified offline: {} of quorum {} agree on digest {}",
         checked.agreeing.len(),

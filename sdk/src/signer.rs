@@ -238,7 +238,12 @@ impl Signer {
                     .nonce
             }
         };
-        let next = current + 1;
+        let next = current.checked_add(1).ok_or_else(|| {
+            ChainError::decode(
+                "the access key's nonce",
+                "it is already the largest: this key can sign no more transactions",
+            )
+        })?;
         *nonce = Some(next);
         Ok(next)
     }

@@ -9,15 +9,16 @@ use common::NEAR;
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
 use kernels::tiny_model::TinyModel;
-use oracle_protocol::{Digest32, ModelId, ResponseStatus};
+use oracle_protocol::{Digest32, ModelId, RequestView, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
-use sdk::oracle::verify::verify_view;
+use sdk::oracle::verify::{reexecute_view, verify_view};
 use sdk::oracle::{NewRequest, OracleClient, OracleError, VerifyError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
     client
@@ -305,4 +306,218 @@ async fn the_real_model_is_confirmed_by_reexecution() {
     let dir = tempfile::tempdir().unwrap();
     let (other, _) = tiny_model(dir.path(), 1);
     reexecution_confirms(Arc::new(engine), model_id, Arc::new(other)).await;
+}
+
+fn sha256(text: &str) -> Digest32 {
+    Digest32(Sha256::digest(text.as_bytes()).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reexecution_catches_another_output_attached_to_the_honest_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, model_id) = tiny_model(dir.path(), 1);
+    let engine = Arc::new(engine);
+    let net = deploy(model_id).await;
+    let client = &net.client;
+    let pending = client
+        .request(&model_id, "Approve the claim?", &params())
+        .await
+        .unwrap();
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let view = client.get_request(pending.request_id).await.unwrap();
+    let key = RequestKey {
+        chain_id: &chain_id,
+        oracle_contract: ORACLE,
+        request_id: pending.request_id,
+    };
+    let honest = engine
+        .generate(&engine_request(&key, &view.input, &view.params).unwrap())
+        .unwrap();
+    let fabricated = format!("FABRICATED {:?}", honest.text);
+    for node in net
+        .nodes
+        .iter()
+        .filter(|n| view.committee.contains(&n.account))
+    {
+        node.attest(
+            &chain_id,
+            pending.request_id,
+            model_id,
+            &fabricated,
+            Digest32(honest.digest),
+        )
+        .await;
+    }
+    let response = pending.wait(Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(response.status, ResponseStatus::Resolved(_)));
+    // The signatures hold: only re-running the request shows the output is not the model's.
+    let signed = client.verify(pending.request_id).await.unwrap();
+    assert_eq!(signed.answer.output, fabricated);
+    match client
+        .verify_by_reexecution(pending.request_id, engine.clone())
+        .await
+    {
+        Err(VerifyError::OutputNotReexecuted { local_output, .. }) => {
+            assert_eq!(local_output, honest.text)
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The same checks on views: the honest answer, whole or truncated to a prefix, passes.
+    let resolved = client.get_request(pending.request_id).await.unwrap();
+    let reexecute = |view: &RequestView| reexecute_view(view, &chain_id, ORACLE, &engine);
+    let with_answer = |output: &str, hash: Digest32, bytes: usize, truncated: bool| {
+        let mut view = resolved.clone();
+        let answer = view.answer.as_mut().unwrap();
+        (answer.output, answer.output_hash) = (output.to_string(), hash);
+        (answer.output_bytes, answer.output_truncated) = (bytes as u32, truncated);
+        view
+    };
+    let text = &honest.text;
+    let (hash, bytes) = (sha256(text), text.len());
+    reexecute(&with_answer(text, hash, bytes, false)).unwrap();
+    reexecute(&with_answer("", hash, bytes, true)).unwrap();
+    for (view, what) in [
+        (
+            with_answer(&fabricated, sha256(&fabricated), fabricated.len(), false),
+            "another output",
+        ),
+        (
+            with_answer("X", hash, bytes, true),
+            "a truncated output that is no prefix",
+        ),
+        (with_answer(text, hash, bytes + 1, false), "a wrong length"),
+        (
+            with_answer("X", hash, bytes, false),
+            "an output unlike its hash",
+        ),
+    ] {
+        assert!(
+            matches!(
+                reexecute(&view),
+                Err(VerifyError::OutputNotReexecuted { .. })
+            ),
+            "{what}"
+        );
+    }
+    net.chain.shutdown().await;
+}
+
+/// A JSON-RPC endpoint in front of `upstream` that answers `get_request(from)` with request
+/// `to` (a lying endpoint serving another request's genuine view).
+async fn substituting_endpoint(upstream: String, from: u64, to: u64) -> String {
+    use base64::Engine as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body_at = loop {
+                    let n = socket.read(&mut chunk).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    received.extend_from_slice(&chunk[..n]);
+                    if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&received[..body_at]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |value| value.trim().parse().unwrap());
+                while received.len() < body_at + length {
+                    let n = socket.read(&mut chunk).await.unwrap();
+                    received.extend_from_slice(&chunk[..n]);
+                }
+                let mut call: serde_json::Value =
+                    serde_json::from_slice(&received[body_at..body_at + length]).unwrap();
+                if call["params"]["method_name"] == "get_request" {
+                    let b64 = base64::engine::general_purpose::STANDARD;
+                    let args = b64
+                        .decode(call["params"]["args_base64"].as_str().unwrap())
+                        .unwrap();
+                    let mut args: serde_json::Value = serde_json::from_slice(&args).unwrap();
+                    if args["request_id"] == from {
+                        args["request_id"] = to.into();
+                        call["params"]["args_base64"] = b64.encode(args.to_string()).into();
+                    }
+                }
+                let answer = http.post(&upstream).json(&call).send().await.unwrap();
+                let body = answer.bytes().await.unwrap();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                socket.write_all(head.as_bytes()).await.unwrap();
+                socket.write_all(&body).await.unwrap();
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_serving_another_requests_answer_is_caught() {
+    let model_id = Digest32([42; 32]);
+    let net = deploy(model_id).await;
+    let client = &net.client;
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let mut ids = Vec::new();
+    for (question, answer) in [("Pay Mallory?", "yes"), ("Pay Mallory 1000 NEAR?", "no")] {
+        let pending = client
+            .request(&model_id, question, &params())
+            .await
+            .unwrap();
+        let committee = client
+            .get_request(pending.request_id)
+            .await
+            .unwrap()
+            .committee;
+        for node in net
+            .nodes
+            .iter()
+            .filter(|n| committee.contains(&n.account))
+            .take(2)
+        {
+            node.attest(
+                &chain_id,
+                pending.request_id,
+                model_id,
+                answer,
+                sha256(answer),
+            )
+            .await;
+        }
+        pending.wait(Duration::from_secs(60)).await.unwrap();
+        ids.push(pending.request_id);
+    }
+    let keys = node_keys(client).await;
+    let lying_url = substituting_endpoint(net.chain.url.clone(), ids[1], ids[0]).await;
+    let lying = OracleClient::new(
+        sdk::rpc::NearRpc::new(vec![lying_url], sdk::rpc::RetryPolicy::default()).unwrap(),
+        ORACLE,
+    );
+    assert!(matches!(
+        lying.get_request(ids[1]).await,
+        Err(OracleError::WrongRequest { .. })
+    ));
+    for verified in [
+        lying.verify(ids[1]).await,
+        lying.verify_pinned(ids[1], &chain_id, &keys).await,
+    ] {
+        match verified {
+            Err(VerifyError::Oracle(OracleError::WrongRequest { asked, returned })) => {
+                assert_eq!((asked, returned), (ids[1], ids[0]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(client.verify(ids[1]).await.unwrap().answer.output, "no");
+    net.chain.shutdown().await;
 }

@@ -140,15 +140,23 @@ impl OracleClient {
         .await
     }
 
-    /// A request with its attestations; [`OracleError::UnknownRequest`] when there is none.
+    /// A request with its attestations; [`OracleError::UnknownRequest`] when there is none,
+    /// [`OracleError::WrongRequest`] when the endpoint answers with another one.
     pub async fn get_request(&self, request_id: u64) -> Result<RequestView, OracleError> {
         let view: Option<RequestView> = self
             .view("get_request", json!({ "request_id": request_id }))
             .await?;
-        view.ok_or_else(|| OracleError::UnknownRequest {
+        let view = view.ok_or_else(|| OracleError::UnknownRequest {
             request_id,
             contract: self.contract.clone(),
-        })
+        })?;
+        if view.request_id != request_id {
+            return Err(OracleError::WrongRequest {
+                asked: request_id,
+                returned: view.request_id,
+            });
+        }
+        Ok(view)
     }
 
     /// Requests still waiting for a quorum, a page at a time.

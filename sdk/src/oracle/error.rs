@@ -15,6 +15,8 @@ pub enum OracleError {
     NoSigner,
     #[error("request {request_id} does not exist on {contract} (wrong id, or it was cleaned up)")]
     UnknownRequest { request_id: u64, contract: String },
+    #[error("asked for request {asked}, the RPC endpoint returned request {returned}: the endpoint is wrong; try another")]
+    WrongRequest { asked: u64, returned: u64 },
     #[error("transaction {tx_hash} failed: {error}")]
     RequestFailed { tx_hash: String, error: String },
     #[error("transaction {tx_hash} created no request on {contract} within {waited:?}; look it up by hash")]

@@ -21,6 +21,24 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
+    /// The oracle's answer in the asking transaction's return value `value`: an
+    /// [`OracleResponse`] to this request.
+    fn response(&self, value: &[u8]) -> Result<OracleResponse, OracleError> {
+        let bad = |message: String| OracleError::BadResponse {
+            tx_hash: self.tx_hash.clone(),
+            message,
+        };
+        let response: OracleResponse =
+            serde_json::from_slice(value).map_err(|e| bad(e.to_string()))?;
+        if response.request_id != self.request_id {
+            return Err(bad(format!(
+                "it answers request {}, not request {}",
+                response.request_id, self.request_id
+            )));
+        }
+        Ok(response)
+    }
+
     pub(super) fn new(
         rpc: NearRpc,
         request_id: u64,
@@ -54,14 +72,7 @@ impl PendingRequest {
             match tokio::time::timeout(left, poll).await {
                 Err(_) => return Err(expired()),
                 Ok(Ok(outcome)) => match &outcome.status {
-                    TxStatus::SuccessValue(value) => {
-                        return serde_json::from_slice(value).map_err(|e| {
-                            OracleError::BadResponse {
-                                tx_hash: self.tx_hash.clone(),
-                                message: e.to_string(),
-                            }
-                        })
-                    }
+                    TxStatus::SuccessValue(value) => return self.response(value),
                     TxStatus::Failure(error) => {
                         return Err(OracleError::RequestFailed {
                             tx_hash: self.tx_hash.clone(),

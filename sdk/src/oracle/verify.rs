@@ -12,15 +12,22 @@
 //! pinned keys, which no endpoint can forge. The committee and quorum still come from the view.
 //!
 //! An attestation whose node has no key to check it against (a node that withdrew since, which
-//! removes its entry) is not an error: it is listed in [`Verification::unchecked`] and does not
-//! count towards the quorum, which the checked attestations must reach alone.
+//! removes its entry, or that registered again after the request, whose key may have changed)
+//! is not an error: it is listed in [`Verification::unchecked`] and does not count towards the
+//! quorum, which the checked attestations must reach alone.
+//!
+//! What is verified is the view's answer, returned in [`Verification::answer`]: compare it with
+//! the answer you show (the one `PendingRequest::wait` returned, say), which another endpoint
+//! may have served. Re-execution ([`reexecute_view`]) also checks the output itself: the signed
+//! output hash must be the SHA-256 of the output the model gives, and a truncated answer a
+//! prefix of it, so a quorum cannot attach another output to the honest digest.
 
 use super::{OracleClient, OracleError};
 use crate::attest;
 use crate::inference::{engine_request, RequestKey};
 use crate::keys::PublicKey;
 use kernels::engine::Engine;
-use oracle_protocol::{Digest32, RequestPhase, RequestView};
+use oracle_protocol::{Digest32, NodeView, RequestPhase, RequestView, ResolvedOutput};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -37,8 +44,13 @@ pub struct Verification {
     /// Nodes whose attestations could not be checked (no key known for them): not counted.
     pub unchecked: Vec<String>,
     pub quorum: u32,
-    /// Whether the output's SHA-256 was checked (not possible for a truncated output).
+    /// Whether the output was checked against the signed output hash: the answer's own (not
+    /// possible for a truncated output), or the re-executed one.
     pub output_checked: bool,
+    /// The answer verified: compare it with the one you show.
+    pub answer: ResolvedOutput,
+    /// The request's input, as the committee answered it.
+    pub input: String,
 }
 
 /// Why an answer did not verify.
@@ -95,6 +107,12 @@ pub enum VerifyError {
         local: Digest32,
         signed: Digest32,
         local_output: String,
+    },
+    /// The digest is the re-executed one, but the output shown is not that run's output.
+    #[error("re-execution gives the signed result digest, but its output {local_output:?} is not the answer's ({detail}): the quorum attached another output to the honest digest")]
+    OutputNotReexecuted {
+        local_output: String,
+        detail: String,
     },
 }
 
@@ -218,25 +236,25 @@ pub fn verify_view(
         unchecked,
         quorum: view.quorum,
         output_checked: !answer.output_truncated,
+        answer: answer.clone(),
+        input: view.input.clone(),
     })
 }
 
 /// Re-runs `view`'s request on `engine` (which must hold the request's model) and compares the
-/// result digest with the quorum's.
+/// result with the answer: the quorum's result digest, and the output (its SHA-256 is the
+/// signed output hash; the answer's output is all of it, or a prefix when truncated).
 pub fn reexecute_view(
     view: &RequestView,
     chain_id: &str,
     oracle_contract: &str,
     engine: &Engine,
 ) -> Result<Digest32, VerifyError> {
-    let signed = view
-        .answer
-        .as_ref()
-        .ok_or(VerifyError::NotResolved {
-            request_id: view.request_id,
-            status: view.status,
-        })?
-        .result_digest;
+    let answer = view.answer.as_ref().ok_or(VerifyError::NotResolved {
+        request_id: view.request_id,
+        status: view.status,
+    })?;
+    let signed = answer.result_digest;
     let loaded = Digest32(engine.model_sha256());
     if loaded != view.model_id {
         return Err(VerifyError::WrongModel {
@@ -257,6 +275,32 @@ pub fn reexecute_view(
             local,
             signed,
             local_output: generation.text,
+        });
+    }
+    let text = &generation.text;
+    let local_hash = Digest32(Sha256::digest(text.as_bytes()).into());
+    let detail = if local_hash != answer.output_hash {
+        Some(format!(
+            "its SHA-256 is {local_hash}, the quorum signed {}",
+            answer.output_hash
+        ))
+    } else if answer.output_bytes as usize != text.len() {
+        Some(format!(
+            "it is {} bytes, the answer says {}",
+            text.len(),
+            answer.output_bytes
+        ))
+    } else if answer.output_truncated && !text.starts_with(&answer.output) {
+        Some("the answer's truncated output is not a prefix of it".into())
+    } else if !answer.output_truncated && answer.output != *text {
+        Some("the answer's output differs".into())
+    } else {
+        None
+    };
+    if let Some(detail) = detail {
+        return Err(VerifyError::OutputNotReexecuted {
+            local_output: generation.text,
+            detail,
         });
     }
     Ok(local)
@@ -284,7 +328,7 @@ impl OracleClient {
     }
 
     /// Verifies request `request_id` and re-runs it on `engine` (the request's model): the
-    /// digest must be the quorum's. The model runs on tokio's blocking pool
+    /// digest must be the quorum's and the output the one the quorum's output hash names. The model runs on tokio's blocking pool
     /// (`spawn_blocking`), never on the async caller's thread; a panic in it is resumed here.
     pub async fn verify_by_reexecution(
         &self,
@@ -302,7 +346,10 @@ impl OracleClient {
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => return Err(VerifyError::ReexecutionCancelled),
         };
-        Ok(verification)
+        Ok(Verification {
+            output_checked: true,
+            ..verification
+        })
     }
 
     /// What verifying request `request_id` reads from the chain, once: the request, the chain
@@ -318,19 +365,70 @@ impl OracleClient {
             .await
             .map_err(OracleError::from)?
             .chain_id;
-        let mut keys = HashMap::new();
+        let mut nodes = Vec::new();
         for attestation in &view.attestations {
-            if let Some(node) = self.get_node(&attestation.node).await? {
-                keys.insert(node.account_id, node.attestation_key);
-            }
+            nodes.extend(self.get_node(&attestation.node).await?);
         }
+        let keys = keys_in_force(&view, nodes);
         Ok((view, chain_id, keys))
     }
+}
+
+/// The attestation keys of `nodes` (their records now) that were in force when `view`'s
+/// request was made: a node registered after it (it withdrew and registered again) may have
+/// signed with an older key, so its key is left out and its attestation unchecked.
+fn keys_in_force(view: &RequestView, nodes: Vec<NodeView>) -> HashMap<String, String> {
+    nodes
+        .into_iter()
+        .filter(|node| node.registered_at <= view.created_at)
+        .map(|node| (node.account_id, node.attestation_key))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_registered_after_the_request_has_no_key_in_force_for_it() {
+        let view = RequestView {
+            request_id: 4,
+            model_id: Digest32([1; 32]),
+            requester: "a.test".into(),
+            storage_refund_to: "a.test".into(),
+            input: "q".into(),
+            params: oracle_protocol::RequestParams {
+                temperature_milli: 0,
+                top_k: 0,
+                top_p_milli: 1000,
+                max_tokens: 4,
+                seed: 0,
+                output_schema: None,
+            },
+            fee: 1,
+            storage_deposit: 1,
+            committee: vec!["n1.test".into(), "n2.test".into()],
+            quorum: 2,
+            attested: Vec::new(),
+            attestations: Vec::new(),
+            slashed: Vec::new(),
+            created_at: 50,
+            expires_at: 250,
+            status: RequestPhase::Pending,
+            answer: None,
+        };
+        let node = |account: &str, registered_at: u64| NodeView {
+            account_id: account.into(),
+            attestation_key: format!("ed25519:{account}"),
+            models: Vec::new(),
+            stake: 1,
+            status: oracle_protocol::NodeStatus::Active,
+            registered_at,
+        };
+        let keys = keys_in_force(&view, vec![node("n1.test", 50), node("n2.test", 51)]);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys["n1.test"], "ed25519:n1.test");
+    }
 
     #[test]
     fn an_unanswered_request_says_whether_an_answer_may_still_come() {

@@ -88,12 +88,15 @@ impl TxOutcome {
             receipts.push(receipt_outcome(item).map_err(|m| ChainError::decode(&what, m))?);
         }
         let conversion = &view["transaction_outcome"]["outcome"];
+        // Saturating: an endpoint's figures must not overflow (a panic in debug builds).
         let mut gas_burnt = conversion["gas_burnt"].as_u64().unwrap_or(0);
         let mut tokens_burnt = dec(&conversion["tokens_burnt"]);
         for item in view["receipts_outcome"].as_array().into_iter().flatten() {
-            tokens_burnt += dec(&item["outcome"]["tokens_burnt"]);
+            tokens_burnt = tokens_burnt.saturating_add(dec(&item["outcome"]["tokens_burnt"]));
         }
-        gas_burnt += receipts.iter().map(|r| r.gas_burnt).sum::<u64>();
+        for receipt in &receipts {
+            gas_burnt = gas_burnt.saturating_add(receipt.gas_burnt);
+        }
         Ok(Self {
             tx_hash: tx_hash.to_string(),
             status,

@@ -309,11 +309,20 @@ async fn main() -> Result<()> {
                 verification.result_digest,
                 verification.output_hash,
                 if verification.output_checked { "" } else { " (output truncated: hash not re-checked)" },
-                if reexecute { "; re-execution gives the same digest" } else { "" },
+                if reexecute { "; re-execution gives the same digest and output" } else { "" },
+            );
+            println!(
+                "output{}: {:?}",
+                if verification.answer.output_truncated {
+                    " (prefix)"
+                } else {
+                    ""
+                },
+                verification.answer.output
             );
             if !verification.unchecked.is_empty() {
                 println!(
-                    "not checked (no registered key now, e.g. withdrawn): {}",
+                    "not checked (no key known for the request's time: withdrawn, or registered again since): {}",
                     verification.unchecked.join(", ")
                 );
             }
