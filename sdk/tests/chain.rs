@@ -256,6 +256,37 @@ async fn a_client_pinned_to_a_chain_never_fails_over_to_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_refused_not_held_in_memory() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = [0u8; 4096];
+        let _ = socket.read(&mut buffer).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("100000\r\n{}\r\n", " ".repeat(1 << 20));
+        // Until the client hangs up: far more than any NEAR answer.
+        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    let policy = RetryPolicy {
+        attempts: 1,
+        ..quick_policy()
+    };
+    let error = NearRpc::new(vec![url], policy)
+        .unwrap()
+        .status()
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("longer than {} bytes", sdk::rpc::MAX_ANSWER_BYTES)),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_chain_is_a_clear_error() {
     let url = dead_url();
     let policy = RetryPolicy {

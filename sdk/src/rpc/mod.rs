@@ -20,6 +20,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, warn};
 
+/// The longest answer read from an endpoint (a contract's code or state is far shorter): a
+/// longer one is refused rather than held in memory.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
+
 /// How hard [`NearRpc`] tries before giving up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -233,7 +237,7 @@ impl NearRpc {
                 }
             }
         };
-        let response = self
+        let mut response = self
             .inner
             .http
             .post(url.clone())
@@ -242,7 +246,19 @@ impl NearRpc {
             .await
             .map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(ChainError::Transport {
+                    endpoint,
+                    message: format!(
+                        "the answer to {method} is longer than {MAX_ANSWER_BYTES} bytes: not a \
+                         NEAR node's answer"
+                    ),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         // NEAR answers structured errors with HTTP 200, 400, 408 or 500: read the body first.
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(mut answer) if answer.get("error").is_some() || answer.get("result").is_some() => {
