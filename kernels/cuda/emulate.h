@@ -14,6 +14,19 @@
 // shuffle with exited lanes aborts. Blocks of the grid run one after another. Shared memory is
 // a function-local static (one block at a time runs). Float intrinsics map to the correctly
 // rounded C operations; compile with -ffp-contract=off so nothing is fused or reordered.
+//
+// Hazard detection (what a sequential run would otherwise hide):
+//   - the order in which runnable threads are resumed between synchronization points changes
+//     from block to block and launch to launch: threads in index order, in reverse order, and
+//     warp by warp (each warp runs on alone, through its own shuffles, until it waits at a
+//     __syncthreads or ends; warps and lanes ascending, then both descending), and the blocks of every other
+//     launch run last to first. A missing __syncthreads or __syncwarp, or a block reading
+//     another's output, then gives other bits than the reference. DET_EMU_SCHEDULE=forward|
+//     reverse|warps|warps-reverse pins one order for every block;
+//   - __shared__ memory is filled with 0xff bytes (NaN, −1) when each block starts, so a read
+//     before any write, or of a previous block's values, shows;
+//   - the threads released by a __syncthreads must all wait at the same one (same source line)
+//     and none may have exited; the lanes released by a shuffle must all be at the same one.
 #pragma once
 
 #include <math.h>
@@ -40,7 +53,14 @@ struct Thread {
     bool started;
     State state;
     std::vector<char> stack;
+    // The synchronization point it waits at (file and line of the call).
+    const char* site_file = nullptr;
+    unsigned site_line = 0;
 };
+
+// Orders in which the scheduler resumes runnable threads (see the header comment).
+enum class Schedule { Forward, Reverse, Warps, WarpsReverse };
+constexpr unsigned SCHEDULES = 4;
 
 struct Block {
     std::vector<Thread> threads;
@@ -52,6 +72,27 @@ struct Block {
 
 inline Block block;
 inline dim3 thread_idx, block_idx, block_dim, grid_dim;
+inline unsigned long long launches = 0;
+
+// DET_EMU_SCHEDULE pins one schedule; -1 (unset) rotates them block by block.
+inline int pinned_schedule() {
+    static const int pinned = [] {
+        const char* s = getenv("DET_EMU_SCHEDULE");
+        if (!s || !*s || !strcmp(s, "rotate")) return -1;
+        if (!strcmp(s, "forward")) return (int)Schedule::Forward;
+        if (!strcmp(s, "reverse")) return (int)Schedule::Reverse;
+        if (!strcmp(s, "warps")) return (int)Schedule::Warps;
+        if (!strcmp(s, "warps-reverse")) return (int)Schedule::WarpsReverse;
+        fprintf(stderr, "emulator: unknown DET_EMU_SCHEDULE `%s`\n", s);
+        abort();
+    }();
+    return pinned;
+}
+
+// __shared__ variables live in one section, poisoned when each block starts (weak: a program
+// without shared memory has no such section).
+extern "C" __attribute__((weak)) char __start_emu_shared[];
+extern "C" __attribute__((weak)) char __stop_emu_shared[];
 
 [[noreturn]] inline void fail(const char* what) {
     fprintf(stderr, "emulator: %s (block %u, thread %u)\n", what, block_idx.x, block.current);
@@ -59,9 +100,11 @@ inline dim3 thread_idx, block_idx, block_dim, grid_dim;
 }
 
 // Switches from the current thread to the scheduler; returns when the thread is resumed.
-inline void yield(State state) {
+inline void yield(State state, const char* file = nullptr, unsigned line = 0) {
     Thread& t = block.threads[block.current];
     t.state = state;
+    t.site_file = file;
+    t.site_line = line;
     if (!_setjmp(t.resume)) _longjmp(block.scheduler_resume, 1);
 }
 
@@ -73,32 +116,53 @@ inline void trampoline() {
     }
 }
 
+// Whether two waiting threads wait at the same barrier or shuffle.
+inline bool same_site(const Thread& a, const Thread& b) {
+    return a.site_line == b.site_line && (a.site_file == b.site_file || !strcmp(a.site_file, b.site_file));
+}
+
+// Releases warp `w` (its first thread) when all its lanes wait at the same shuffle.
+inline bool release_warp(unsigned w) {
+    unsigned waiting = 0, done = 0;
+    for (unsigned i = w; i < w + 32; ++i) {
+        waiting += block.threads[i].state == State::WarpBarrier;
+        done += block.threads[i].state == State::Done;
+    }
+    if (waiting == 32) {
+        for (unsigned i = w + 1; i < w + 32; ++i)
+            if (!same_site(block.threads[i], block.threads[w])) {
+                block.current = i;
+                fail("lanes of a warp wait at different shuffles (divergent shuffle)");
+            }
+        for (unsigned i = w; i < w + 32; ++i) block.threads[i].state = State::Runnable;
+        return true;
+    }
+    if (waiting > 0 && waiting + done == 32) fail("warp shuffle with exited lanes");
+    return false;
+}
+
 // Releases the threads that may go on; false when none can (a deadlock).
 inline bool release() {
     unsigned n = block.threads.size(), live = 0, at_barrier = 0;
+    const Thread* first = nullptr;
     for (auto& t : block.threads) {
         live += t.state != State::Done;
         at_barrier += t.state == State::BlockBarrier;
+        if (!first && t.state == State::BlockBarrier) first = &t;
     }
     if (at_barrier > 0 && at_barrier == live) {
+        if (live != n) fail("__syncthreads after some threads of the block exited");
+        for (unsigned i = 0; i < n; ++i)
+            if (!same_site(block.threads[i], *first)) {
+                block.current = i;
+                fail("threads of a block wait at different __syncthreads (divergent barrier)");
+            }
         for (auto& t : block.threads)
             if (t.state == State::BlockBarrier) t.state = State::Runnable;
         return true;
     }
     bool released = false;
-    for (unsigned w = 0; w < n; w += 32) {
-        unsigned waiting = 0, done = 0;
-        for (unsigned i = w; i < w + 32; ++i) {
-            waiting += block.threads[i].state == State::WarpBarrier;
-            done += block.threads[i].state == State::Done;
-        }
-        if (waiting == 32) {
-            for (unsigned i = w; i < w + 32; ++i) block.threads[i].state = State::Runnable;
-            released = true;
-        } else if (waiting > 0 && waiting + done == 32) {
-            fail("warp shuffle with exited lanes");
-        }
-    }
+    for (unsigned w = 0; w < n; w += 32) released |= release_warp(w);
     return released;
 }
 
@@ -129,12 +193,40 @@ inline void run_block(unsigned threads, const std::function<void()>& body) {
     for (auto& t : block.threads) t.state = State::Runnable;
     block.slots.assign(threads, 0);
     block.body = &body;
+    char *shared = __start_emu_shared, *shared_end = __stop_emu_shared;
+    if (shared && shared_end > shared) memset(shared, 0xff, (size_t)(shared_end - shared));
+    int pinned = pinned_schedule();
+    Schedule schedule = (Schedule)(pinned >= 0 ? (unsigned)pinned : (unsigned)((launches + block_idx.x) % SCHEDULES));
+    auto run = [&](unsigned i) {
+        if (block.threads[i].state != State::Runnable) return false;
+        block.current = i;
+        thread_idx = dim3{i, 0, 0};
+        resume(block.threads[i]);
+        return true;
+    };
     for (;;) {
-        for (unsigned i = 0; i < threads; ++i) {
-            if (block.threads[i].state != State::Runnable) continue;
-            block.current = i;
-            thread_idx = dim3{i, 0, 0};
-            resume(block.threads[i]);
+        switch (schedule) {
+            case Schedule::Forward:
+                for (unsigned i = 0; i < threads; ++i) run(i);
+                break;
+            case Schedule::Reverse:
+                for (unsigned i = threads; i-- > 0;) run(i);
+                break;
+            case Schedule::Warps:
+            case Schedule::WarpsReverse:
+                // Each warp alone, through its shuffles, until it waits for the block or ends.
+                for (unsigned k = 0; k < threads / 32; ++k) {
+                    unsigned w = 32 * (schedule == Schedule::Warps ? k : threads / 32 - 1 - k);
+                    for (;;) {
+                        bool ran = false;
+                        // Lanes too run in reverse in the reverse order (a lane reading what
+                        // another wrote without a __syncwarp or shuffle between shows).
+                        for (unsigned l = 0; l < 32; ++l)
+                            ran |= run(schedule == Schedule::Warps ? w + l : w + 31 - l);
+                        if (!ran || !release_warp(w)) break;
+                    }
+                }
+                break;
         }
         bool all_done = true;
         for (auto& t : block.threads) all_done &= t.state == State::Done;
@@ -149,22 +241,25 @@ void launch(void (*kernel)(P...), unsigned grid, unsigned threads, A... args) {
     grid_dim = dim3{grid, 1, 1};
     block_dim = dim3{threads, 1, 1};
     std::function<void()> body = [&] { kernel(args...); };
-    for (unsigned b = 0; b < grid; ++b) {
-        block_idx = dim3{b, 0, 0};
+    // Every other launch runs its blocks last to first (a block must not see another's work).
+    bool backwards = launches % 2 == 1;
+    for (unsigned k = 0; k < grid; ++k) {
+        block_idx = dim3{backwards ? grid - 1 - k : k, 0, 0};
         run_block(threads, body);
     }
+    ++launches;
 }
 
-template <class T> T exchange(unsigned mask, T v, unsigned src_lane) {
+template <class T> T exchange(unsigned mask, T v, unsigned src_lane, const char* file, unsigned line) {
     static_assert(sizeof(T) <= sizeof(unsigned long long), "shuffled type too wide");
     if (mask != 0xffffffffu) fail("only full-warp shuffles are emulated");
     unsigned me = block.current;
     unsigned long long bits = 0;
     memcpy(&bits, &v, sizeof(T));
     block.slots[me] = bits;
-    yield(State::WarpBarrier);
+    yield(State::WarpBarrier, file, line);
     bits = block.slots[(me & ~31u) | (src_lane & 31u)];
-    yield(State::WarpBarrier);
+    yield(State::WarpBarrier, file, line);
     T out;
     memcpy(&out, &bits, sizeof(T));
     return out;
@@ -175,20 +270,27 @@ template <class T> T exchange(unsigned mask, T v, unsigned src_lane) {
 #define __global__
 #define __device__
 #define __forceinline__ inline
-#define __shared__ static
+#define __shared__ static __attribute__((section("emu_shared")))
 #define threadIdx (emu::thread_idx)
 #define blockIdx (emu::block_idx)
 #define blockDim (emu::block_dim)
 #define gridDim (emu::grid_dim)
 
-inline void __syncthreads() { emu::yield(emu::State::BlockBarrier); }
-
-template <class T> T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
-    return emu::exchange(mask, v, (emu::block.current & 31u) ^ (unsigned)lane_mask);
+// The call site (file, line) names the barrier or shuffle, so that divergent ones show.
+inline void __syncthreads(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE()) {
+    emu::yield(emu::State::BlockBarrier, file, line);
 }
 
-template <class T> T __shfl_sync(unsigned mask, T v, int src_lane) {
-    return emu::exchange(mask, v, (unsigned)src_lane);
+template <class T>
+T __shfl_xor_sync(unsigned mask, T v, int lane_mask, const char* file = __builtin_FILE(),
+                  unsigned line = __builtin_LINE()) {
+    return emu::exchange(mask, v, (emu::block.current & 31u) ^ (unsigned)lane_mask, file, line);
+}
+
+template <class T>
+T __shfl_sync(unsigned mask, T v, int src_lane, const char* file = __builtin_FILE(),
+              unsigned line = __builtin_LINE()) {
+    return emu::exchange(mask, v, (unsigned)src_lane, file, line);
 }
 
 inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }

@@ -119,11 +119,20 @@ pub struct LaunchConfig {
 
 /// Threads per block for every launch (a multiple of 32, at most attention's 256).
 pub const THREADS: u32 = 128;
+const _: () = assert!(THREADS.is_multiple_of(32) && THREADS <= 256);
 
 impl LaunchConfig {
     /// Blocks of [`THREADS`] threads covering `items` work items of `per_item` threads
-    /// (kernels stride over the rest, so the cap never changes a result).
+    /// (kernels stride over the rest, so the cap never changes a result). The kernels index
+    /// threads with `int`: `items × per_item` must fit one (the context limit keeps every
+    /// launch of a forward step far below).
     pub fn covering(items: usize, per_item: u32) -> Self {
+        assert!(
+            items
+                .checked_mul(per_item as usize)
+                .is_some_and(|threads| threads <= i32::MAX as usize),
+            "{items} work items of {per_item} threads overflow the kernels' int thread indices"
+        );
         let per_block = (THREADS / per_item).max(1) as usize;
         Self {
             grid: items.div_ceil(per_block).clamp(1, 65_535) as u32,

@@ -16,10 +16,33 @@ pub enum Param<'a> {
     F32(f32),
 }
 
-/// Launches `kernel` with `params`; returns every buffer's bytes after the launch, in the
-/// order of the buffer parameters.
+/// The emulator's thread orders (`emulate.h`): a kernel whose bits depend on the order has a
+/// missing barrier, a shuffle in place of a barrier or a race between blocks.
+const SCHEDULES: [&str; 4] = ["forward", "reverse", "warps", "warps-reverse"];
+
+/// Launches `kernel` with `params`, once under each of [`SCHEDULES`]; returns every buffer's
+/// bytes after the launch, in the order of the buffer parameters, after checking that every
+/// schedule gave the same.
 pub fn run(kernel: &str, launch: LaunchConfig, params: &[Param<'_>]) -> Vec<Vec<u8>> {
-    let device = Emulator::start().expect("the emulated device starts");
+    let first = run_scheduled(kernel, launch, params, SCHEDULES[0]);
+    for schedule in &SCHEDULES[1..] {
+        let other = run_scheduled(kernel, launch, params, schedule);
+        assert!(
+            other == first,
+            "{kernel} ({launch:?}): other bits with the `{schedule}` thread order than with `{}` (a race)",
+            SCHEDULES[0]
+        );
+    }
+    first
+}
+
+fn run_scheduled(
+    kernel: &str,
+    launch: LaunchConfig,
+    params: &[Param<'_>],
+    schedule: &str,
+) -> Vec<Vec<u8>> {
+    let device = Emulator::start_with_schedule(Some(schedule)).expect("the emulated device starts");
     let buffers: Vec<_> = params
         .iter()
         .filter_map(|p| match p {

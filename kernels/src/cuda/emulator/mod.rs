@@ -159,7 +159,18 @@ fn u64_le(v: usize) -> [u8; 8] {
 impl Emulator {
     /// Builds the harness (once per process) and starts an emulated device.
     pub fn start() -> Result<Self> {
-        let mut child = Command::new(harness_binary()?)
+        Self::start_with_schedule(None)
+    }
+
+    /// [`Emulator::start`] with one order of the threads for every block (`forward`,
+    /// `reverse`, `warps`, `warps-reverse`: `DET_EMU_SCHEDULE` in `emulate.h`); `None`
+    /// rotates them block by block (or keeps the caller's `DET_EMU_SCHEDULE`).
+    pub fn start_with_schedule(schedule: Option<&str>) -> Result<Self> {
+        let mut command = Command::new(harness_binary()?);
+        if let Some(schedule) = schedule {
+            command.env("DET_EMU_SCHEDULE", schedule);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
