@@ -13,6 +13,10 @@
 #                         step's logits bit for bit against the CPU); time detinfer on the GPU
 #                         and the CPU on the same requests (same digest required) and the torch
 #                         peer (torch_peer.py, the non-deterministic path) on the same prompts.
+#   gpu-check.sh sanitize after stage 1, if time is left: NVIDIA's compute-sanitizer (when the
+#                         machine has it) runs a tiny model on the GPU under racecheck, synccheck,
+#                         initcheck and memcheck: the races and barrier misuse the CPU emulator
+#                         can only make likely to show, checked on the hardware.
 #   gpu-check.sh libs     only find the libraries and print the environment it would use.
 #
 # Each stage writes <stage>.md (the report, every figure) and <stage>.log (every step's full
@@ -44,9 +48,9 @@ BIN=$STASH/bin
 MODELS=$STASH/models
 
 case "$STAGE" in
-  stage1 | stage2 | libs) ;;
+  stage1 | stage2 | sanitize | libs) ;;
   *)
-    echo "usage: $0 stage1|stage2|libs (see the comment at the top)" >&2
+    echo "usage: $0 stage1|stage2|sanitize|libs (see the comment at the top)" >&2
     exit 2
     ;;
 esac
@@ -341,6 +345,26 @@ tiny_models() {
   return "$bad"
 }
 
+# compute-sanitizer's path, from PATH or the usual CUDA folders; empty when the machine has none.
+find_sanitizer() {
+  local s
+  for s in "$(command -v compute-sanitizer 2>/dev/null || true)" /usr/local/cuda/bin/compute-sanitizer \
+    /usr/local/cuda-*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer; do
+    if [ -n "$s" ] && [ -x "$s" ]; then
+      echo "$s"
+      return 0
+    fi
+  done
+}
+
+# One tiny model on the GPU under compute-sanitizer's tool $1; any finding fails the step.
+sanitize_with() {
+  local model
+  model=$(ls "$BUNDLE"/tiny/*.gguf | head -1)
+  timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
+    "$BIN/detinfer" --device cuda --model "$model" --raw --max-tokens 4 "the cat is here"
+}
+
 join_model() {
   local file part2_sha pinned
   file=$(manifest model_file)
@@ -469,6 +493,29 @@ fi
 
 say "commit of the bundle: $(manifest commit) (tree: $(git describe --always --dirty 2>/dev/null || echo unknown))"
 say ""
+
+if [ "$STAGE" = sanitize ]; then
+  if [ "$DEVICE" != cuda ]; then
+    say "- skipped: sanitize needs GPU_CHECK_DEVICE=cuda"
+    exit 0
+  fi
+  [ -x "$BIN/detinfer" ] || {
+    echo "run stage1 first: no binaries in $BIN" >&2
+    exit 1
+  }
+  SANITIZER=$(find_sanitizer)
+  if [ -z "$SANITIZER" ]; then
+    say "- skipped: no compute-sanitizer on this machine"
+    exit 0
+  fi
+  require "find libcuda and NVRTC" find_libs
+  # shellcheck disable=SC1091
+  source "$STASH/libs.env"
+  for tool in racecheck synccheck initcheck memcheck; do
+    step "compute-sanitizer --tool $tool: a tiny model on the GPU" sanitize_with "$tool"
+  done
+  exit 0
+fi
 
 if [ "$STAGE" = stage1 ]; then
   require "keep the binaries and model part 1 in $STASH" stash
