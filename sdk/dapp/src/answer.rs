@@ -53,6 +53,8 @@ impl core::fmt::Display for AnswerError {
 }
 
 /// The answer in the current callback: the result of the single promise it was chained to.
+/// Call it only in a `#[private]` callback: any contract can chain a promise of its own to a
+/// public method, and that promise's result would be read here as the oracle's answer.
 pub fn answer() -> Result<OracleResponse, AnswerError> {
     let promise_results = env::promise_results_count();
     if promise_results != 1 {
