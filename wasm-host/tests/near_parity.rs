@@ -1,7 +1,8 @@
 //! Details where this runtime follows nearcore exactly: no gas reward for contracts (protocol 87+),
-//! `abort`'s log line, and method-name lists of function-call keys.
+//! `abort`'s log line, method-name lists of function-call keys, and who acts on a new account.
 
-use wasm_host::abi::HostError;
+use std::sync::Arc;
+use wasm_host::abi::{AccessKeyPermission, Action, HostError};
 use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
@@ -149,4 +150,47 @@ fn a_call_creating_an_invalid_receipt_fails() {
         .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
         .unwrap();
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+}
+
+#[test]
+fn the_creator_of_an_account_sets_it_up_in_the_same_receipt() {
+    // As nearcore: after `CreateAccount` the receipt acts as the new account, which may get keys
+    // and code; a deletion then acts as the predecessor again.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    let mut key = vec![0];
+    key.extend_from_slice(&[7; 32]);
+    let code = wat::parse_str(r#"(module (func (export "noop")))"#).unwrap();
+    let setup = vec![
+        Action::CreateAccount,
+        Action::Transfer { deposit: ONE_NEAR },
+        Action::AddKey {
+            public_key: key.clone(),
+            nonce: 0,
+            permission: AccessKeyPermission::FullAccess,
+        },
+        Action::DeployContract {
+            code: Arc::new(code.clone()),
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "sub.alice.test", setup)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let sub = chain.account("sub.alice.test").unwrap();
+    assert!(sub.keys.contains_key(&key));
+    assert_eq!(sub.code.as_deref(), Some(&code));
+
+    let again = vec![
+        Action::CreateAccount,
+        Action::Transfer { deposit: ONE_NEAR },
+        Action::DeleteAccount {
+            beneficiary_id: "alice.test".parse().unwrap(),
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "other.alice.test", again)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("other.alice.test").is_none());
 }

@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// What running the actions produced, before it is committed.
 struct Applied {
     info: Option<AccountInfo>,
+    /// On whose behalf the actions run (nearcore's `actor_id`): the predecessor, or the receiver
+    /// once an action created it. Only the receiver itself may deploy, change keys or delete.
+    actor: AccountId,
     logs: Vec<String>,
     gas_burnt: u64,
     /// Gas burnt by function calls (wasm and host functions), which earns the contract a reward.
@@ -46,6 +49,7 @@ impl Chain {
                 .accounts
                 .get(&receipt.receiver_id)
                 .map(|a| a.info.clone()),
+            actor: receipt.predecessor_id.clone(),
             logs: Vec::new(),
             gas_burnt: exec_fees,
             call_gas_burnt: 0,
@@ -134,6 +138,19 @@ impl Chain {
         if applied.info.is_none() && !matches!(item, Action::CreateAccount) {
             return Err(ActionError::AccountDoesNotExist(receiver.clone()));
         }
+        let owner_only = matches!(
+            item,
+            Action::DeployContract { .. }
+                | Action::AddKey { .. }
+                | Action::DeleteKey { .. }
+                | Action::DeleteAccount { .. }
+        );
+        if owner_only && &applied.actor != receiver {
+            return Err(ActionError::ActorNoPermission {
+                account: receiver.clone(),
+                actor: applied.actor.clone(),
+            });
+        }
         match item {
             Action::CreateAccount => {
                 if applied.info.is_some() {
@@ -147,6 +164,8 @@ impl Chain {
                     return Err(error);
                 }
                 applied.info = Some(AccountInfo::new(0, self.fees.storage_bytes_account()));
+                // The new account's owner acts from here on (it may get keys and code).
+                applied.actor = receiver.clone();
             }
             Action::DeployContract { code } => {
                 let info = applied.info.as_mut().expect("account checked above");
@@ -197,6 +216,7 @@ impl Chain {
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
                 self.send_refund(receipt, beneficiary_id.clone(), info.balance);
+                applied.actor = receipt.predecessor_id.clone();
             }
             Action::FunctionCall {
                 method_name,

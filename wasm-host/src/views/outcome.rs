@@ -163,6 +163,10 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
             "account_id": account,
             "predecessor_id": predecessor,
         }}),
+        ActionError::ActorNoPermission { account, actor } => json!({"ActorNoPermission": {
+            "account_id": account,
+            "actor_id": actor,
+        }}),
         ActionError::CodeDoesNotExist(id) => json!({"FunctionCallError": {
             "CompilationError": {"CodeDoesNotExist": {"account_id": id}},
         }}),
@@ -351,6 +355,21 @@ mod tests {
             json!({"Failure": {"ActionError": {"index": 0, "kind": {"FunctionCallError": {
                 "CompilationError": {"CodeDoesNotExist": {"account_id": "alice.test"}}
             }}}}})
+        );
+    }
+
+    #[test]
+    fn actor_no_permission_has_nears_shape() {
+        let error = ActionError::ActorNoPermission {
+            account: "bob.test".parse().unwrap(),
+            actor: "alice.test".parse().unwrap(),
+        };
+        assert_eq!(
+            action_error_view(&error, Some(0)),
+            json!({"ActionError": {"index": 0, "kind": {"ActorNoPermission": {
+                "account_id": "bob.test",
+                "actor_id": "alice.test",
+            }}}})
         );
     }
 }
