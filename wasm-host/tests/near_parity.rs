@@ -194,3 +194,100 @@ fn the_creator_of_an_account_sets_it_up_in_the_same_receipt() {
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
     assert!(chain.account("other.alice.test").is_none());
 }
+
+#[test]
+fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
+    // `go` sends c.test a receipt with one action built from `body` (promise `$p`; method
+    // names at 64, 257 bytes of "a" then 2,009 bytes of ten 200-byte names).
+    let contract = |body: &str| {
+        let long_name = "a".repeat(257);
+        let names = vec!["b".repeat(200); 10].join(",");
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_function_call"
+                (func $call (param i64 i64 i64 i64 i64 i64 i64)))
+            (import "env" "promise_batch_action_add_key_with_function_call"
+                (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "noop")
+            (data (i32.const 32) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (data (i32.const 128) "{long_name}")
+            (data (i32.const 512) "{names}")
+            (func (export "noop"))
+            (func (export "go") (local $p i64)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                {body}))"#
+        )
+    };
+    let call = |args_len: u64, gas: u64| {
+        format!(
+            "(call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const {args_len}) \
+             (i64.const 65536) (i64.const 96) (i64.const {gas}))"
+        )
+    };
+    let add_key = |names_len: u64, names_ptr: u64| {
+        format!(
+            "(call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
+             (i64.const 96) (i64.const 6) (i64.const 0) (i64.const {names_len}) \
+             (i64.const {names_ptr}))"
+        )
+    };
+    let max_args = 4 << 20;
+    let cases = [
+        (
+            call(0, 0),
+            Some(ActionsValidationError::FunctionCallZeroAttachedGas),
+        ),
+        (call(max_args, TGAS), None),
+        (
+            call(max_args + 1, TGAS),
+            Some(
+                ActionsValidationError::FunctionCallArgumentsLengthExceeded {
+                    length: max_args + 1,
+                    limit: max_args,
+                },
+            ),
+        ),
+        (add_key(256, 128), None),
+        (
+            add_key(257, 128),
+            Some(ActionsValidationError::AddKeyMethodNameLengthExceeded {
+                length: 257,
+                limit: 256,
+            }),
+        ),
+        (
+            add_key(2009, 512),
+            Some(
+                ActionsValidationError::AddKeyMethodNamesNumberOfBytesExceeded {
+                    total_number_of_bytes: 2010,
+                    limit: 2000,
+                },
+            ),
+        ),
+    ];
+    for (body, error) in cases {
+        let mut chain = chain_with_contract(&contract(&body));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        match error {
+            Some(error) => {
+                assert_eq!(
+                    result.status,
+                    FinalStatus::Failure(ActionError::NewReceiptValidation(error)),
+                    "{body}"
+                );
+                assert_eq!(result.receipts.len(), 2, "the call and its refund only");
+                assert!(chain.account("c.test").unwrap().keys.is_empty());
+            }
+            None => assert_eq!(
+                result.status,
+                FinalStatus::SuccessValue(Vec::new()),
+                "{body}"
+            ),
+        }
+    }
+}

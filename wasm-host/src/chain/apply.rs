@@ -6,7 +6,7 @@ use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
-use super::validate::validate_new_receipt;
+use super::validate::validate_actions;
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
@@ -303,7 +303,7 @@ impl Chain {
             return Err(ActionError::FunctionCall(error));
         }
         for spec in &outcome.receipts {
-            validate_new_receipt(self.fees.limits(), &spec.actions)
+            validate_actions(self.fees.limits(), &spec.actions)
                 .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;
