@@ -291,3 +291,30 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
         }
     }
 }
+
+#[test]
+fn a_gas_charge_that_overflows_is_integer_overflow_and_burns_no_more() {
+    // As nearcore's checked gas arithmetic: 2^56 bytes times the per-byte fee, 2^61 promise
+    // indices times 8 bytes, overflow u64.
+    for body in [
+        "(call $sha256 (i64.const 0x0100000000000000) (i64.const 0) (i64.const 0))",
+        "(drop (call $and (i64.const 0) (i64.const 0x2000000000000000)))",
+    ] {
+        let mut chain = chain_with_contract(&format!(
+            r#"(module
+            (import "env" "sha256" (func $sha256 (param i64 i64 i64)))
+            (import "env" "promise_and" (func $and (param i64 i64) (result i64)))
+            (memory (export "memory") 1)
+            (func (export "go") {body}))"#
+        ));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        assert_eq!(
+            host_error(&result.status),
+            &HostError::IntegerOverflow,
+            "{body}"
+        );
+        assert!(result.receipts[0].gas_burnt < 5 * TGAS, "{body}");
+    }
+}

@@ -158,8 +158,15 @@ impl<E: External> Logic<E> {
         self.gas.burn(self.fees.ext(cost))
     }
 
+    /// Charges `n` times `cost`; a product that overflows is `IntegerOverflow` (nearcore's
+    /// `pay_per`), burning nothing.
     fn charge_n(&mut self, cost: Ext, n: u64) -> Result<(), HostError> {
-        self.gas.burn(self.fees.ext(cost).saturating_mul(n))
+        let gas = self
+            .fees
+            .ext(cost)
+            .checked_mul(n)
+            .ok_or(HostError::IntegerOverflow)?;
+        self.gas.burn(gas)
     }
 
     fn forbid_in_view(&self, method: &'static str) -> Result<(), HostError> {

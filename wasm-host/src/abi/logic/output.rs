@@ -25,7 +25,10 @@ impl<E: External> Logic<E> {
             let sir = receiver == &self.context.current_account_id;
             let per_byte = self.fees.send(Action::new_data_receipt_byte, sir)
                 + self.fees.exec(Action::new_data_receipt_byte);
-            burn = burn.saturating_add(per_byte.saturating_mul(length));
+            burn = per_byte
+                .checked_mul(length)
+                .and_then(|gas| gas.checked_add(burn))
+                .ok_or(HostError::IntegerOverflow)?;
         }
         self.gas.burn(burn)?;
         self.return_data = ReturnData::Value(value);
