@@ -112,6 +112,29 @@ fn logs_are_limited_in_number() {
 }
 
 #[test]
+fn strings_are_bounded_by_what_the_log_budget_has_left_before_memory_is_read() {
+    // As nearcore's `get_utf8_string`: a length over the budget (16,384 bytes of logs per call)
+    // is refused before the memory is read or charged.
+    let exceeded = Err(HostError::TotalLogLengthExceeded { limit: 16_384 });
+    let mut logic = logic(false);
+    let mut mem = vec![b'a'; 16_400];
+    assert_eq!(logic.log_utf8(&mut mem, 1 << 40, 0), exceeded);
+    assert_eq!(logic.panic_utf8(&mut mem, 20_000, 0), exceeded);
+    assert!(logic.gas().burnt() < 10_000_000_000, "no memory was charged");
+    logic.log_utf8(&mut mem, 16_000, 0).unwrap();
+    // 384 bytes are left: a longer message fails, whether panicked or logged, with its length
+    // given or NUL-terminated.
+    assert_eq!(logic.panic_utf8(&mut mem, 385, 0), exceeded);
+    mem[385] = 0;
+    assert_eq!(logic.log_utf8(&mut mem, u64::MAX, 0), exceeded);
+    mem[384] = 0;
+    let panic = logic.panic_utf8(&mut mem, u64::MAX, 0);
+    assert_eq!(panic, Err(HostError::GuestPanic("a".repeat(384))));
+    logic.log_utf8(&mut mem, u64::MAX, 0).unwrap();
+    assert_eq!(logic.log_utf8(&mut mem, 1, 0), exceeded);
+}
+
+#[test]
 fn failed_calls_keep_logs_and_gas_but_drop_everything_else() {
     let mut logic = logic(false);
     let mut mem = vec![0u8; 64];
