@@ -120,7 +120,10 @@ fn strings_are_bounded_by_what_the_log_budget_has_left_before_memory_is_read() {
     let mut mem = vec![b'a'; 16_400];
     assert_eq!(logic.log_utf8(&mut mem, 1 << 40, 0), exceeded);
     assert_eq!(logic.panic_utf8(&mut mem, 20_000, 0), exceeded);
-    assert!(logic.gas().burnt() < 10_000_000_000, "no memory was charged");
+    assert!(
+        logic.gas().burnt() < 10_000_000_000,
+        "no memory was charged"
+    );
     logic.log_utf8(&mut mem, 16_000, 0).unwrap();
     // 384 bytes are left: a longer message fails, whether panicked or logged, with its length
     // given or NUL-terminated.
