@@ -318,3 +318,42 @@ fn a_gas_charge_that_overflows_is_integer_overflow_and_burns_no_more() {
         assert!(result.receipts[0].gas_burnt < 5 * TGAS, "{body}");
     }
 }
+
+#[test]
+fn a_failed_receipt_burns_the_execution_fees_of_the_actions_that_ran_only() {
+    // As nearcore's `apply_action_receipt`: the receipt's execution fee up front, each action's
+    // as it runs, none after the one that failed; the refund gives the rest back.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", 10 * ONE_NEAR).unwrap();
+    let fees = chain.fees().clone();
+    let alice = chain.balance("alice.test");
+    let actions = vec![
+        Action::FunctionCall {
+            method_name: "x".into(),
+            args: Vec::new(),
+            deposit: 0,
+            gas: 10 * TGAS,
+        },
+        Action::Transfer { deposit: ONE_NEAR },
+    ];
+    let result = chain.execute("alice.test", "bob.test", actions).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CodeDoesNotExist("bob.test".parse().unwrap()))
+    );
+    let outcome = &result.receipts[0];
+    assert_eq!(outcome.failed_action, Some(0));
+    let burnt = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::function_call_base)
+        + fees.exec(Fee::function_call_byte);
+    assert_eq!(outcome.gas_burnt, burnt);
+    let exec_all = burnt + fees.exec(Fee::transfer);
+    let unused = 10 * TGAS + exec_all - burnt;
+    let paid = result.tx_gas_burnt + burnt + fees.refund_penalty(unused);
+    assert_eq!(
+        chain.balance("alice.test"),
+        alice - u128::from(paid) * wasm_host::chain::GAS_PRICE
+    );
+    assert_eq!(chain.balance("bob.test"), 10 * ONE_NEAR);
+}

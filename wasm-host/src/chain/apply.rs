@@ -37,12 +37,14 @@ impl Chain {
         let ReceiptKind::Action(action) = &receipt.kind else {
             unreachable!("only action receipts are applied");
         };
-        // Refunds are free, as on NEAR; everything else burns the execution fees prepaid for it.
-        let exec_fees = if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
-            0
-        } else {
-            self.action_fees(&action.actions, |fee| self.fees.exec(fee))
-        };
+        // Refunds are free, as on NEAR. Everything else prepaid the execution fees of all its
+        // actions; as nearcore does, it burns the receipt's now and each action's as it runs, so
+        // a failure burns none of the actions after it (the refund gives them back).
+        let refund = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
+        let fees = self.fees.clone();
+        let exec = |fee| if refund { 0 } else { fees.exec(fee) };
+        let exec_fees = self.action_fees(&action.actions, exec);
+        let receipt_fee = exec(Fee::new_action_receipt);
         self.touched.insert(receipt.receiver_id.clone());
         let mut applied = Applied {
             info: self
@@ -51,9 +53,9 @@ impl Chain {
                 .map(|a| a.info.clone()),
             actor: receipt.predecessor_id.clone(),
             logs: Vec::new(),
-            gas_burnt: exec_fees,
+            gas_burnt: receipt_fee,
             call_gas_burnt: 0,
-            gas_used: exec_fees,
+            gas_used: receipt_fee,
             return_data: ReturnData::None,
             new_receipts: Vec::new(),
             resumes: Vec::new(),
@@ -70,6 +72,9 @@ impl Chain {
         let mut result = Ok(());
         let mut failed_action = None;
         for (index, item) in action.actions.iter().enumerate() {
+            let fee = action_fee(item, exec);
+            applied.gas_burnt += fee;
+            applied.gas_used += fee;
             result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
             if result.is_err() {
                 failed_action = Some(index as u64);
@@ -417,38 +422,11 @@ impl Chain {
 
     /// Fees of a receipt with `actions`, one side of each (`fee` gives send or exec gas).
     pub(super) fn action_fees(&self, actions: &[Action], fee: impl Fn(Fee) -> u64) -> u64 {
-        let mut gas = fee(Fee::new_action_receipt);
-        for item in actions {
-            gas += match item {
-                Action::CreateAccount => fee(Fee::create_account),
-                Action::DeployContract { code } => {
-                    fee(Fee::deploy_contract_base)
-                        + fee(Fee::deploy_contract_byte) * code.len() as u64
-                }
-                Action::FunctionCall {
-                    method_name, args, ..
-                } => {
-                    fee(Fee::function_call_base)
-                        + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
-                }
-                Action::Transfer { .. } => fee(Fee::transfer),
-                Action::AddKey {
-                    permission: AccessKeyPermission::FullAccess,
-                    ..
-                } => fee(Fee::add_full_access_key),
-                Action::AddKey {
-                    permission: AccessKeyPermission::FunctionCall { method_names, .. },
-                    ..
-                } => {
-                    let bytes: usize = method_names.iter().map(|m| m.len() + 1).sum();
-                    fee(Fee::add_function_call_key_base)
-                        + fee(Fee::add_function_call_key_byte) * bytes as u64
-                }
-                Action::DeleteKey { .. } => fee(Fee::delete_key),
-                Action::DeleteAccount { .. } => fee(Fee::delete_account),
-            };
-        }
-        gas
+        let receipt = fee(Fee::new_action_receipt);
+        actions
+            .iter()
+            .map(|item| action_fee(item, &fee))
+            .fold(receipt, |total, gas| total + gas)
     }
 
     fn refund_gas(&mut self, receipt: &Receipt, action: &ActionReceipt, unused: u64) {
@@ -533,5 +511,36 @@ impl Chain {
                 || predecessor.as_str() == "registrar";
         }
         account.is_sub_account_of(predecessor)
+    }
+}
+
+/// The fee of one action, one side (`fee` gives send or exec gas).
+fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64) -> u64 {
+    match item {
+        Action::CreateAccount => fee(Fee::create_account),
+        Action::DeployContract { code } => {
+            fee(Fee::deploy_contract_base) + fee(Fee::deploy_contract_byte) * code.len() as u64
+        }
+        Action::FunctionCall {
+            method_name, args, ..
+        } => {
+            fee(Fee::function_call_base)
+                + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
+        }
+        Action::Transfer { .. } => fee(Fee::transfer),
+        Action::AddKey {
+            permission: AccessKeyPermission::FullAccess,
+            ..
+        } => fee(Fee::add_full_access_key),
+        Action::AddKey {
+            permission: AccessKeyPermission::FunctionCall { method_names, .. },
+            ..
+        } => {
+            let bytes: usize = method_names.iter().map(|m| m.len() + 1).sum();
+            fee(Fee::add_function_call_key_base)
+                + fee(Fee::add_function_call_key_byte) * bytes as u64
+        }
+        Action::DeleteKey { .. } => fee(Fee::delete_key),
+        Action::DeleteAccount { .. } => fee(Fee::delete_account),
     }
 }
