@@ -357,3 +357,36 @@ fn a_failed_receipt_burns_the_execution_fees_of_the_actions_that_ran_only() {
     );
     assert_eq!(chain.balance("bob.test"), 10 * ONE_NEAR);
 }
+
+#[test]
+fn no_register_may_be_set_once_the_limit_of_registers_exists() {
+    // Sets registers 0..100 (NEAR's `max_number_registers`), then register 0 again: nearcore
+    // refuses even an overwrite at the limit, a bug kept in the protocol.
+    let contract = |again: u64| {
+        format!(
+            r#"(module
+            (import "env" "write_register" (func $w (param i64 i64 i64)))
+            (memory (export "memory") 1)
+            (func (export "go") (local $i i64)
+                (block $done (loop $l
+                    (br_if $done (i64.eq (local.get $i) (i64.const {again})))
+                    (call $w (local.get $i) (i64.const 1) (i64.const 0))
+                    (local.set $i (i64.add (local.get $i) (i64.const 1)))
+                    (br $l)))
+                (call $w (i64.const 0) (i64.const 1) (i64.const 0))))"#
+        )
+    };
+    let mut chain = chain_with_contract(&contract(99));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let mut chain = chain_with_contract(&contract(100));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert!(matches!(
+        host_error(&result.status),
+        HostError::RegistersExceeded { count: 100, .. }
+    ));
+}
