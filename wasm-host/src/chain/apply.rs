@@ -401,8 +401,23 @@ impl Chain {
             );
         }
         for (data_id, payload) in applied.resumes {
-            if let Some(resume) = self.take_yield(data_id, Some(payload)) {
+            // A yield in the state (created by an earlier receipt) gets a resume, delivered if
+            // it is the first to arrive; one this call created and resumed was never registered:
+            // its callback simply receives the payload as data.
+            if let Some(resume) = self.resume_receipt(data_id, Some(payload.clone())) {
                 self.next_block.push_back(resume);
+            } else {
+                let id = self.next_id(&receipt.id);
+                let data = Receipt {
+                    id,
+                    predecessor_id: receipt.receiver_id.clone(),
+                    receiver_id: receipt.receiver_id.clone(),
+                    kind: ReceiptKind::Data {
+                        data_id,
+                        data: Some(payload),
+                    },
+                };
+                self.send(data, &receipt.id);
             }
         }
         let outcome = ExecutionOutcome {

@@ -79,11 +79,13 @@ pub fn receipt_view(receipt: &Receipt) -> Value {
             "actions": action.actions.iter().map(action_view).collect::<Vec<_>>(),
             "is_promise_yield": false,
         }}),
-        ReceiptKind::Data { data_id, data } => json!({"Data": {
-            "data_id": hash58(data_id),
-            "data": data.as_deref().map(base64),
-            "is_promise_resume": false,
-        }}),
+        ReceiptKind::Data { data_id, data } | ReceiptKind::PromiseResume { data_id, data } => {
+            json!({"Data": {
+                "data_id": hash58(data_id),
+                "data": data.as_deref().map(base64),
+                "is_promise_resume": matches!(receipt.kind, ReceiptKind::PromiseResume { .. }),
+            }})
+        }
     };
     json!({
         "predecessor_id": receipt.predecessor_id,
