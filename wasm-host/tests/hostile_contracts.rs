@@ -1,8 +1,9 @@
 //! Contracts and transactions that try to break the chain: it must neither panic nor mint tokens,
 //! and every transaction must settle as it would on NEAR.
 
-use wasm_host::abi::Action;
-use wasm_host::chain::{Chain, ChainError, FinalStatus, ONE_NEAR, TGAS};
+use std::sync::Arc;
+use wasm_host::abi::{AccessKeyPermission, Action};
+use wasm_host::chain::{ActionError, Chain, ChainError, FinalStatus, ONE_NEAR, TGAS};
 
 /// Deploys `wat` on a new account `c.test` (10 NEAR).
 fn chain_with_contract(wat: &str) -> Chain {
@@ -112,4 +113,104 @@ fn a_gas_refund_to_a_signer_that_deleted_itself_settles() {
     // burnt.
     assert!(chain.balance("alice.test") > alice);
     assert!(!chain.has_pending_work());
+}
+
+/// An ed25519 public key, borsh-encoded.
+fn key(byte: u8) -> Vec<u8> {
+    let mut key = vec![0];
+    key.extend_from_slice(&[byte; 32]);
+    key
+}
+
+#[test]
+fn a_signer_cannot_delete_rekey_or_redeploy_another_account() {
+    let mut chain = chain_with_contract(r#"(module (func (export "noop")))"#);
+    chain.create_account("bob.test", 100 * ONE_NEAR).unwrap();
+    let own_key = Action::AddKey {
+        public_key: key(1),
+        nonce: 0,
+        permission: AccessKeyPermission::FullAccess,
+    };
+    let result = chain
+        .execute("bob.test", "bob.test", vec![own_key])
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let bob = chain.account("bob.test").unwrap().clone();
+    let code = chain.account("c.test").unwrap().code.clone();
+    let attacks = [
+        (
+            "bob.test",
+            Action::DeleteAccount {
+                beneficiary_id: "alice.test".parse().unwrap(),
+            },
+        ),
+        (
+            "bob.test",
+            Action::AddKey {
+                public_key: key(2),
+                nonce: 0,
+                permission: AccessKeyPermission::FullAccess,
+            },
+        ),
+        ("bob.test", Action::DeleteKey { public_key: key(1) }),
+        (
+            "c.test",
+            Action::DeployContract {
+                code: Arc::new(wat::parse_str("(module)").unwrap()),
+            },
+        ),
+    ];
+    for (victim, attack) in attacks {
+        let alice = chain.balance("alice.test");
+        let result = chain
+            .execute("alice.test", victim, vec![attack.clone()])
+            .unwrap();
+        // As nearcore's `check_actor_permissions`: only the account itself may do these.
+        assert_eq!(
+            result.status,
+            FinalStatus::Failure(ActionError::ActorNoPermission {
+                account: victim.parse().unwrap(),
+                actor: "alice.test".parse().unwrap(),
+            }),
+            "{attack:?}"
+        );
+        assert!(chain.balance("alice.test") < alice, "alice only paid fees");
+    }
+    assert_eq!(chain.account("bob.test"), Some(&bob));
+    assert_eq!(chain.account("c.test").unwrap().code, code);
+}
+
+#[test]
+fn a_contract_cannot_delete_another_account() {
+    // `go` sends bob.test a receipt deleting it, its balance to c.test.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_delete_account"
+                (func $delete (param i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "bob.test")
+            (data (i32.const 16) "c.test")
+            (func (export "go")
+                (call $delete (call $create (i64.const 8) (i64.const 0))
+                    (i64.const 6) (i64.const 16))))"#,
+    );
+    chain.create_account("bob.test", 100 * ONE_NEAR).unwrap();
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 10 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let deletion = result
+        .receipts
+        .iter()
+        .find(|o| o.executor_id.as_str() == "bob.test")
+        .expect("the deletion ran");
+    assert_eq!(
+        deletion.status,
+        wasm_host::chain::ExecutionStatus::Failure(ActionError::ActorNoPermission {
+            account: "bob.test".parse().unwrap(),
+            actor: "c.test".parse().unwrap(),
+        })
+    );
+    assert_eq!(chain.balance("bob.test"), 100 * ONE_NEAR);
 }

@@ -1,7 +1,8 @@
 //! Details where this runtime follows nearcore exactly: no gas reward for contracts (protocol 87+),
-//! `abort`'s log line, and method-name lists of function-call keys.
+//! `abort`'s log line, method-name lists of function-call keys, and who acts on a new account.
 
-use wasm_host::abi::HostError;
+use std::sync::Arc;
+use wasm_host::abi::{AccessKeyPermission, Action, HostError};
 use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
@@ -149,4 +150,243 @@ fn a_call_creating_an_invalid_receipt_fails() {
         .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
         .unwrap();
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+}
+
+#[test]
+fn the_creator_of_an_account_sets_it_up_in_the_same_receipt() {
+    // As nearcore: after `CreateAccount` the receipt acts as the new account, which may get keys
+    // and code; a deletion then acts as the predecessor again.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    let mut key = vec![0];
+    key.extend_from_slice(&[7; 32]);
+    let code = wat::parse_str(r#"(module (func (export "noop")))"#).unwrap();
+    let setup = vec![
+        Action::CreateAccount,
+        Action::Transfer { deposit: ONE_NEAR },
+        Action::AddKey {
+            public_key: key.clone(),
+            nonce: 0,
+            permission: AccessKeyPermission::FullAccess,
+        },
+        Action::DeployContract {
+            code: Arc::new(code.clone()),
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "sub.alice.test", setup)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let sub = chain.account("sub.alice.test").unwrap();
+    assert!(sub.keys.contains_key(&key));
+    assert_eq!(sub.code.as_deref(), Some(&code));
+
+    let again = vec![
+        Action::CreateAccount,
+        Action::Transfer { deposit: ONE_NEAR },
+        Action::DeleteAccount {
+            beneficiary_id: "alice.test".parse().unwrap(),
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "other.alice.test", again)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("other.alice.test").is_none());
+}
+
+#[test]
+fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
+    // `go` sends c.test a receipt with one action built from `body` (promise `$p`; method
+    // names at 64, 257 bytes of "a" then 2,009 bytes of ten 200-byte names).
+    let contract = |body: &str| {
+        let long_name = "a".repeat(257);
+        let names = vec!["b".repeat(200); 10].join(",");
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_function_call"
+                (func $call (param i64 i64 i64 i64 i64 i64 i64)))
+            (import "env" "promise_batch_action_add_key_with_function_call"
+                (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "noop")
+            (data (i32.const 32) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (data (i32.const 128) "{long_name}")
+            (data (i32.const 512) "{names}")
+            (func (export "noop"))
+            (func (export "go") (local $p i64)
+                (local.set $p (call $create (i64.const 6) (i64.const 0)))
+                {body}))"#
+        )
+    };
+    let call = |args_len: u64, gas: u64| {
+        format!(
+            "(call $call (local.get $p) (i64.const 4) (i64.const 16) (i64.const {args_len}) \
+             (i64.const 65536) (i64.const 96) (i64.const {gas}))"
+        )
+    };
+    let add_key = |names_len: u64, names_ptr: u64| {
+        format!(
+            "(call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
+             (i64.const 96) (i64.const 6) (i64.const 0) (i64.const {names_len}) \
+             (i64.const {names_ptr}))"
+        )
+    };
+    let max_args = 4 << 20;
+    let cases = [
+        (
+            call(0, 0),
+            Some(ActionsValidationError::FunctionCallZeroAttachedGas),
+        ),
+        (call(max_args, TGAS), None),
+        (
+            call(max_args + 1, TGAS),
+            Some(
+                ActionsValidationError::FunctionCallArgumentsLengthExceeded {
+                    length: max_args + 1,
+                    limit: max_args,
+                },
+            ),
+        ),
+        (add_key(256, 128), None),
+        (
+            add_key(257, 128),
+            Some(ActionsValidationError::AddKeyMethodNameLengthExceeded {
+                length: 257,
+                limit: 256,
+            }),
+        ),
+        (
+            add_key(2009, 512),
+            Some(
+                ActionsValidationError::AddKeyMethodNamesNumberOfBytesExceeded {
+                    total_number_of_bytes: 2010,
+                    limit: 2000,
+                },
+            ),
+        ),
+    ];
+    for (body, error) in cases {
+        let mut chain = chain_with_contract(&contract(&body));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        match error {
+            Some(error) => {
+                assert_eq!(
+                    result.status,
+                    FinalStatus::Failure(ActionError::NewReceiptValidation(error)),
+                    "{body}"
+                );
+                assert_eq!(result.receipts.len(), 2, "the call and its refund only");
+                assert!(chain.account("c.test").unwrap().keys.is_empty());
+            }
+            None => assert_eq!(
+                result.status,
+                FinalStatus::SuccessValue(Vec::new()),
+                "{body}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_gas_charge_that_overflows_is_integer_overflow_and_burns_no_more() {
+    // As nearcore's checked gas arithmetic: 2^56 bytes times the per-byte fee, 2^61 promise
+    // indices times 8 bytes, overflow u64.
+    for body in [
+        "(call $sha256 (i64.const 0x0100000000000000) (i64.const 0) (i64.const 0))",
+        "(drop (call $and (i64.const 0) (i64.const 0x2000000000000000)))",
+    ] {
+        let mut chain = chain_with_contract(&format!(
+            r#"(module
+            (import "env" "sha256" (func $sha256 (param i64 i64 i64)))
+            (import "env" "promise_and" (func $and (param i64 i64) (result i64)))
+            (memory (export "memory") 1)
+            (func (export "go") {body}))"#
+        ));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        assert_eq!(
+            host_error(&result.status),
+            &HostError::IntegerOverflow,
+            "{body}"
+        );
+        assert!(result.receipts[0].gas_burnt < 5 * TGAS, "{body}");
+    }
+}
+
+#[test]
+fn a_failed_receipt_burns_the_execution_fees_of_the_actions_that_ran_only() {
+    // As nearcore's `apply_action_receipt`: the receipt's execution fee up front, each action's
+    // as it runs, none after the one that failed; the refund gives the rest back.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", 10 * ONE_NEAR).unwrap();
+    let fees = chain.fees().clone();
+    let alice = chain.balance("alice.test");
+    let actions = vec![
+        Action::FunctionCall {
+            method_name: "x".into(),
+            args: Vec::new(),
+            deposit: 0,
+            gas: 10 * TGAS,
+        },
+        Action::Transfer { deposit: ONE_NEAR },
+    ];
+    let result = chain.execute("alice.test", "bob.test", actions).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CodeDoesNotExist("bob.test".parse().unwrap()))
+    );
+    let outcome = &result.receipts[0];
+    assert_eq!(outcome.failed_action, Some(0));
+    let burnt = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::function_call_base)
+        + fees.exec(Fee::function_call_byte);
+    assert_eq!(outcome.gas_burnt, burnt);
+    let exec_all = burnt + fees.exec(Fee::transfer);
+    let unused = 10 * TGAS + exec_all - burnt;
+    let paid = result.tx_gas_burnt + burnt + fees.refund_penalty(unused);
+    assert_eq!(
+        chain.balance("alice.test"),
+        alice - u128::from(paid) * wasm_host::chain::GAS_PRICE
+    );
+    assert_eq!(chain.balance("bob.test"), 10 * ONE_NEAR);
+}
+
+#[test]
+fn no_register_may_be_set_once_the_limit_of_registers_exists() {
+    // Sets registers 0..100 (NEAR's `max_number_registers`), then register 0 again: nearcore
+    // refuses even an overwrite at the limit, a bug kept in the protocol.
+    let contract = |again: u64| {
+        format!(
+            r#"(module
+            (import "env" "write_register" (func $w (param i64 i64 i64)))
+            (memory (export "memory") 1)
+            (func (export "go") (local $i i64)
+                (block $done (loop $l
+                    (br_if $done (i64.eq (local.get $i) (i64.const {again})))
+                    (call $w (local.get $i) (i64.const 1) (i64.const 0))
+                    (local.set $i (i64.add (local.get $i) (i64.const 1)))
+                    (br $l)))
+                (call $w (i64.const 0) (i64.const 1) (i64.const 0))))"#
+        )
+    };
+    let mut chain = chain_with_contract(&contract(99));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let mut chain = chain_with_contract(&contract(100));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert!(matches!(
+        host_error(&result.status),
+        HostError::RegistersExceeded { count: 100, .. }
+    ));
 }

@@ -119,6 +119,10 @@ pub enum ActionsValidationError {
         total_number_of_bytes: u64,
         limit: u64,
     },
+    #[error("a key's method name of {length} bytes exceeds the limit {limit}")]
+    AddKeyMethodNameLengthExceeded { length: u64, limit: u64 },
+    #[error("the actions' gas overflows")]
+    IntegerOverflow,
 }
 
 impl From<InvalidAccessKeyError> for InvalidTxError {

@@ -10,6 +10,9 @@ pub enum HostError {
     GasExceeded,
     #[error("exceeded the maximum amount of gas allowed to burn per contract")]
     GasLimitExceeded,
+    /// A gas charge overflowed u64 (e.g. a length times a per-byte fee); nothing more is burnt.
+    #[error("integer overflow")]
+    IntegerOverflow,
     #[error("{0}")]
     Memory(#[from] MemoryError),
     #[error("register {0} is not set")]

@@ -29,10 +29,17 @@ impl GasCounter {
         self.deduct(gas, gas)
     }
 
-    /// Burns `burn` and uses `used` (≥ `burn`: the rest is prepaid for later execution).
+    /// Burns `burn` and uses `used` (≥ `burn`: the rest is prepaid for later execution). A sum
+    /// that overflows is `IntegerOverflow`, burning nothing, as in nearcore.
     pub fn deduct(&mut self, burn: Gas, used: Gas) -> Result<(), HostError> {
-        let new_burnt = self.burnt.saturating_add(burn);
-        let new_used = self.used.saturating_add(used);
+        let new_burnt = self
+            .burnt
+            .checked_add(burn)
+            .ok_or(HostError::IntegerOverflow)?;
+        let new_used = self
+            .used
+            .checked_add(used)
+            .ok_or(HostError::IntegerOverflow)?;
         if new_burnt <= self.max_burnt && new_used <= self.prepaid {
             self.burnt = new_burnt;
             self.used = new_used;
@@ -91,5 +98,14 @@ mod tests {
         let mut gas = GasCounter::new(1_000, 100);
         assert_eq!(gas.burn(101), Err(HostError::GasLimitExceeded));
         assert_eq!(gas.burnt(), 100);
+    }
+
+    #[test]
+    fn an_overflowing_charge_burns_nothing() {
+        let mut gas = GasCounter::new(100, 1_000);
+        gas.deduct(10, 20).unwrap();
+        assert_eq!(gas.burn(u64::MAX), Err(HostError::IntegerOverflow));
+        assert_eq!(gas.deduct(0, u64::MAX), Err(HostError::IntegerOverflow));
+        assert_eq!((gas.burnt(), gas.used()), (10, 20));
     }
 }

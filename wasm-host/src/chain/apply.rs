@@ -6,7 +6,7 @@ use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
-use super::validate::validate_new_receipt;
+use super::validate::validate_actions;
 use super::{Chain, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// What running the actions produced, before it is committed.
 struct Applied {
     info: Option<AccountInfo>,
+    /// On whose behalf the actions run (nearcore's `actor_id`): the predecessor, or the receiver
+    /// once an action created it. Only the receiver itself may deploy, change keys or delete.
+    actor: AccountId,
     logs: Vec<String>,
     gas_burnt: u64,
     /// Gas burnt by function calls (wasm and host functions), which earns the contract a reward.
@@ -34,22 +37,25 @@ impl Chain {
         let ReceiptKind::Action(action) = &receipt.kind else {
             unreachable!("only action receipts are applied");
         };
-        // Refunds are free, as on NEAR; everything else burns the execution fees prepaid for it.
-        let exec_fees = if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
-            0
-        } else {
-            self.action_fees(&action.actions, |fee| self.fees.exec(fee))
-        };
+        // Refunds are free, as on NEAR. Everything else prepaid the execution fees of all its
+        // actions; as nearcore does, it burns the receipt's now and each action's as it runs, so
+        // a failure burns none of the actions after it (the refund gives them back).
+        let refund = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
+        let fees = self.fees.clone();
+        let exec = |fee| if refund { 0 } else { fees.exec(fee) };
+        let exec_fees = self.action_fees(&action.actions, exec);
+        let receipt_fee = exec(Fee::new_action_receipt);
         self.touched.insert(receipt.receiver_id.clone());
         let mut applied = Applied {
             info: self
                 .accounts
                 .get(&receipt.receiver_id)
                 .map(|a| a.info.clone()),
+            actor: receipt.predecessor_id.clone(),
             logs: Vec::new(),
-            gas_burnt: exec_fees,
+            gas_burnt: receipt_fee,
             call_gas_burnt: 0,
-            gas_used: exec_fees,
+            gas_used: receipt_fee,
             return_data: ReturnData::None,
             new_receipts: Vec::new(),
             resumes: Vec::new(),
@@ -66,6 +72,9 @@ impl Chain {
         let mut result = Ok(());
         let mut failed_action = None;
         for (index, item) in action.actions.iter().enumerate() {
+            let fee = action_fee(item, exec);
+            applied.gas_burnt += fee;
+            applied.gas_used += fee;
             result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
             if result.is_err() {
                 failed_action = Some(index as u64);
@@ -134,6 +143,19 @@ impl Chain {
         if applied.info.is_none() && !matches!(item, Action::CreateAccount) {
             return Err(ActionError::AccountDoesNotExist(receiver.clone()));
         }
+        let owner_only = matches!(
+            item,
+            Action::DeployContract { .. }
+                | Action::AddKey { .. }
+                | Action::DeleteKey { .. }
+                | Action::DeleteAccount { .. }
+        );
+        if owner_only && &applied.actor != receiver {
+            return Err(ActionError::ActorNoPermission {
+                account: receiver.clone(),
+                actor: applied.actor.clone(),
+            });
+        }
         match item {
             Action::CreateAccount => {
                 if applied.info.is_some() {
@@ -147,6 +169,8 @@ impl Chain {
                     return Err(error);
                 }
                 applied.info = Some(AccountInfo::new(0, self.fees.storage_bytes_account()));
+                // The new account's owner acts from here on (it may get keys and code).
+                applied.actor = receiver.clone();
             }
             Action::DeployContract { code } => {
                 let info = applied.info.as_mut().expect("account checked above");
@@ -197,6 +221,7 @@ impl Chain {
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
                 self.send_refund(receipt, beneficiary_id.clone(), info.balance);
+                applied.actor = receipt.predecessor_id.clone();
             }
             Action::FunctionCall {
                 method_name,
@@ -283,7 +308,7 @@ impl Chain {
             return Err(ActionError::FunctionCall(error));
         }
         for spec in &outcome.receipts {
-            validate_new_receipt(self.fees.limits(), &spec.actions)
+            validate_actions(self.fees.limits(), &spec.actions)
                 .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;
@@ -376,8 +401,23 @@ impl Chain {
             );
         }
         for (data_id, payload) in applied.resumes {
-            if let Some(resume) = self.take_yield(data_id, Some(payload)) {
+            // A yield in the state (created by an earlier receipt) gets a resume, delivered if
+            // it is the first to arrive; one this call created and resumed was never registered:
+            // its callback simply receives the payload as data.
+            if let Some(resume) = self.resume_receipt(data_id, Some(payload.clone())) {
                 self.next_block.push_back(resume);
+            } else {
+                let id = self.next_id(&receipt.id);
+                let data = Receipt {
+                    id,
+                    predecessor_id: receipt.receiver_id.clone(),
+                    receiver_id: receipt.receiver_id.clone(),
+                    kind: ReceiptKind::Data {
+                        data_id,
+                        data: Some(payload),
+                    },
+                };
+                self.send(data, &receipt.id);
             }
         }
         let outcome = ExecutionOutcome {
@@ -397,38 +437,11 @@ impl Chain {
 
     /// Fees of a receipt with `actions`, one side of each (`fee` gives send or exec gas).
     pub(super) fn action_fees(&self, actions: &[Action], fee: impl Fn(Fee) -> u64) -> u64 {
-        let mut gas = fee(Fee::new_action_receipt);
-        for item in actions {
-            gas += match item {
-                Action::CreateAccount => fee(Fee::create_account),
-                Action::DeployContract { code } => {
-                    fee(Fee::deploy_contract_base)
-                        + fee(Fee::deploy_contract_byte) * code.len() as u64
-                }
-                Action::FunctionCall {
-                    method_name, args, ..
-                } => {
-                    fee(Fee::function_call_base)
-                        + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
-                }
-                Action::Transfer { .. } => fee(Fee::transfer),
-                Action::AddKey {
-                    permission: AccessKeyPermission::FullAccess,
-                    ..
-                } => fee(Fee::add_full_access_key),
-                Action::AddKey {
-                    permission: AccessKeyPermission::FunctionCall { method_names, .. },
-                    ..
-                } => {
-                    let bytes: usize = method_names.iter().map(|m| m.len() + 1).sum();
-                    fee(Fee::add_function_call_key_base)
-                        + fee(Fee::add_function_call_key_byte) * bytes as u64
-                }
-                Action::DeleteKey { .. } => fee(Fee::delete_key),
-                Action::DeleteAccount { .. } => fee(Fee::delete_account),
-            };
-        }
-        gas
+        let receipt = fee(Fee::new_action_receipt);
+        actions
+            .iter()
+            .map(|item| action_fee(item, &fee))
+            .fold(receipt, |total, gas| total + gas)
     }
 
     fn refund_gas(&mut self, receipt: &Receipt, action: &ActionReceipt, unused: u64) {
@@ -513,5 +526,36 @@ impl Chain {
                 || predecessor.as_str() == "registrar";
         }
         account.is_sub_account_of(predecessor)
+    }
+}
+
+/// The fee of one action, one side (`fee` gives send or exec gas).
+fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64) -> u64 {
+    match item {
+        Action::CreateAccount => fee(Fee::create_account),
+        Action::DeployContract { code } => {
+            fee(Fee::deploy_contract_base) + fee(Fee::deploy_contract_byte) * code.len() as u64
+        }
+        Action::FunctionCall {
+            method_name, args, ..
+        } => {
+            fee(Fee::function_call_base)
+                + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
+        }
+        Action::Transfer { .. } => fee(Fee::transfer),
+        Action::AddKey {
+            permission: AccessKeyPermission::FullAccess,
+            ..
+        } => fee(Fee::add_full_access_key),
+        Action::AddKey {
+            permission: AccessKeyPermission::FunctionCall { method_names, .. },
+            ..
+        } => {
+            let bytes: usize = method_names.iter().map(|m| m.len() + 1).sum();
+            fee(Fee::add_function_call_key_base)
+                + fee(Fee::add_function_call_key_byte) * bytes as u64
+        }
+        Action::DeleteKey { .. } => fee(Fee::delete_key),
+        Action::DeleteAccount { .. } => fee(Fee::delete_account),
     }
 }

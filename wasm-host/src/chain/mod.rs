@@ -481,7 +481,7 @@ impl Chain {
             .map(|(id, _)| *id)
             .collect();
         for data_id in expired {
-            if let Some(timeout) = self.take_yield(data_id, None) {
+            if let Some(timeout) = self.resume_receipt(data_id, None) {
                 queue.push_back(timeout);
             }
         }
@@ -494,17 +494,14 @@ impl Chain {
         match &receipt.kind {
             ReceiptKind::Data { data_id, data } => {
                 self.tx_of.remove(&receipt.id);
-                self.received.insert(*data_id, data.clone());
-                let Some(waiting) = self.waiting.remove(data_id) else {
-                    return;
-                };
-                let Some((_, missing)) = self.postponed.get_mut(&waiting) else {
-                    return;
-                };
-                *missing -= 1;
-                if *missing == 0 {
-                    let (ready, _) = self.postponed.remove(&waiting).expect("postponed receipt");
-                    self.run_ready(ready);
+                self.deliver(*data_id, data.clone());
+            }
+            ReceiptKind::PromiseResume { data_id, data } => {
+                self.tx_of.remove(&receipt.id);
+                // The yield leaves the state with the first resume (or timeout) to arrive;
+                // another one, sent while it still waited, is dropped.
+                if self.yields.remove(data_id).is_some() {
+                    self.deliver(*data_id, data.clone());
                 }
             }
             ReceiptKind::Action(action) => {
@@ -523,6 +520,22 @@ impl Chain {
                 }
                 self.postponed.insert(receipt.id, (receipt, missing.len()));
             }
+        }
+    }
+
+    /// Stores data that arrived and runs the receipt waiting for it if it was the last missing.
+    fn deliver(&mut self, data_id: CryptoHash, data: Option<Vec<u8>>) {
+        self.received.insert(data_id, data);
+        let Some(waiting) = self.waiting.remove(&data_id) else {
+            return;
+        };
+        let Some((_, missing)) = self.postponed.get_mut(&waiting) else {
+            return;
+        };
+        *missing -= 1;
+        if *missing == 0 {
+            let (ready, _) = self.postponed.remove(&waiting).expect("postponed receipt");
+            self.run_ready(ready);
         }
     }
 
@@ -612,14 +625,15 @@ impl Chain {
         );
     }
 
-    /// Ends a pending yield with `payload` (`None`: timeout): the data receipt for its callback.
-    fn take_yield(&mut self, data_id: CryptoHash, payload: Option<Vec<u8>>) -> Option<Receipt> {
-        let pending = self.yields.remove(&data_id)?;
+    /// A resume of pending yield `data_id` with `payload` (`None`: its timeout), for its
+    /// callback; the yield stays pending until the first such receipt arrives.
+    fn resume_receipt(&mut self, data_id: CryptoHash, payload: Option<Vec<u8>>) -> Option<Receipt> {
+        let pending = self.yields.get(&data_id)?.clone();
         let receipt = Receipt {
             id: self.next_id(&pending.origin),
             predecessor_id: pending.account.clone(),
             receiver_id: pending.account,
-            kind: ReceiptKind::Data {
+            kind: ReceiptKind::PromiseResume {
                 data_id,
                 data: payload,
             },

@@ -16,6 +16,12 @@ pub enum ActionError {
         account: AccountId,
         predecessor: AccountId,
     },
+    /// `actor` may not run this action (deploy, key changes, deletion) on another account.
+    #[error("`{actor}` does not have permission to act on account `{account}`")]
+    ActorNoPermission {
+        account: AccountId,
+        actor: AccountId,
+    },
     #[error("account `{0}` has no contract code")]
     CodeDoesNotExist(AccountId),
     #[error("access key already exists on `{account}`")]

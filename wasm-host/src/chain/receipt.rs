@@ -17,8 +17,14 @@ pub struct Receipt {
 pub enum ReceiptKind {
     /// Actions to run once every input data id has arrived.
     Action(ActionReceipt),
-    /// A result (`None`: the sender failed, or a yield timed out) for a waiting receipt.
+    /// A result (`None`: the sender failed) for a waiting receipt.
     Data {
+        data_id: CryptoHash,
+        data: Option<Vec<u8>>,
+    },
+    /// The payload of a yield created by an earlier receipt (`None`: it timed out). The yield
+    /// waits until the first of these arrives; any later one is dropped, as on NEAR.
+    PromiseResume {
         data_id: CryptoHash,
         data: Option<Vec<u8>>,
     },

@@ -4,9 +4,7 @@
 use super::block::IncludedTx;
 use super::{Chain, GAS_PRICE, NONCE_RANGE_MULTIPLIER};
 use crate::abi::{self, AccessKeyPermission};
-use crate::tx::{
-    Action, ActionsValidationError, InvalidAccessKeyError, InvalidTxError, SignedTransaction,
-};
+use crate::tx::{Action, InvalidAccessKeyError, InvalidTxError, SignedTransaction};
 
 impl Chain {
     /// Checks a signed transaction and, if valid, charges its signer (fees, attached gas and
@@ -30,8 +28,8 @@ impl Chain {
             Some(height) if self.height - height <= self.transaction_validity_period => {}
             _ => return Err(InvalidTxError::Expired),
         }
-        self.validate_actions(&tx.actions)?;
         let actions: Vec<abi::Action> = tx.actions.iter().map(abi::Action::from).collect();
+        super::validate::validate_actions(limits, &actions)?;
         let sir = tx.signer_id == tx.receiver_id;
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
@@ -148,77 +146,5 @@ impl Chain {
             gas_burnt: send,
         });
         Ok(hash)
-    }
-
-    /// NEAR's checks of a transaction's actions against the limits.
-    fn validate_actions(&self, actions: &[Action]) -> Result<(), ActionsValidationError> {
-        let limits = self.fees.limits();
-        let deploys = actions
-            .iter()
-            .filter(|a| matches!(a, Action::DeployContract { .. }))
-            .count();
-        let delete_at = actions
-            .iter()
-            .position(|a| matches!(a, Action::DeleteAccount { .. }));
-        super::validate::validate_shape(limits, actions.len(), deploys, delete_at)?;
-        let mut total_gas: u64 = 0;
-        for action in actions {
-            match action {
-                Action::DeployContract { code } if code.len() as u64 > limits.max_contract_size => {
-                    return Err(ActionsValidationError::ContractSizeExceeded {
-                        size: code.len() as u64,
-                        limit: limits.max_contract_size,
-                    });
-                }
-                Action::FunctionCall(call) => {
-                    if call.gas == 0 {
-                        return Err(ActionsValidationError::FunctionCallZeroAttachedGas);
-                    }
-                    let length = call.method_name.len() as u64;
-                    if length > limits.max_length_method_name {
-                        return Err(
-                            ActionsValidationError::FunctionCallMethodNameLengthExceeded {
-                                length,
-                                limit: limits.max_length_method_name,
-                            },
-                        );
-                    }
-                    let length = call.args.len() as u64;
-                    if length > limits.max_arguments_length {
-                        return Err(
-                            ActionsValidationError::FunctionCallArgumentsLengthExceeded {
-                                length,
-                                limit: limits.max_arguments_length,
-                            },
-                        );
-                    }
-                    total_gas = total_gas.saturating_add(call.gas);
-                }
-                Action::AddKey { access_key, .. } => {
-                    if let crate::tx::AccessKeyPermission::FunctionCall(p) = &access_key.permission
-                    {
-                        let bytes: usize = p.method_names.iter().map(|m| m.len() + 1).sum();
-                        let bytes = bytes as u64;
-                        if bytes > limits.max_number_bytes_method_names {
-                            return Err(
-                                ActionsValidationError::AddKeyMethodNamesNumberOfBytesExceeded {
-                                    total_number_of_bytes: bytes,
-                                    limit: limits.max_number_bytes_method_names,
-                                },
-                            );
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        let limit = limits.max_total_prepaid_gas.as_gas();
-        if total_gas > limit {
-            return Err(ActionsValidationError::TotalPrepaidGasExceeded {
-                total_prepaid_gas: total_gas,
-                limit,
-            });
-        }
-        Ok(())
     }
 }

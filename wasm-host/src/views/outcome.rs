@@ -79,11 +79,13 @@ pub fn receipt_view(receipt: &Receipt) -> Value {
             "actions": action.actions.iter().map(action_view).collect::<Vec<_>>(),
             "is_promise_yield": false,
         }}),
-        ReceiptKind::Data { data_id, data } => json!({"Data": {
-            "data_id": hash58(data_id),
-            "data": data.as_deref().map(base64),
-            "is_promise_resume": false,
-        }}),
+        ReceiptKind::Data { data_id, data } | ReceiptKind::PromiseResume { data_id, data } => {
+            json!({"Data": {
+                "data_id": hash58(data_id),
+                "data": data.as_deref().map(base64),
+                "is_promise_resume": matches!(receipt.kind, ReceiptKind::PromiseResume { .. }),
+            }})
+        }
     };
     json!({
         "predecessor_id": receipt.predecessor_id,
@@ -162,6 +164,10 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         } => json!({"CreateAccountNotAllowed": {
             "account_id": account,
             "predecessor_id": predecessor,
+        }}),
+        ActionError::ActorNoPermission { account, actor } => json!({"ActorNoPermission": {
+            "account_id": account,
+            "actor_id": actor,
         }}),
         ActionError::CodeDoesNotExist(id) => json!({"FunctionCallError": {
             "CompilationError": {"CodeDoesNotExist": {"account_id": id}},
@@ -351,6 +357,21 @@ mod tests {
             json!({"Failure": {"ActionError": {"index": 0, "kind": {"FunctionCallError": {
                 "CompilationError": {"CodeDoesNotExist": {"account_id": "alice.test"}}
             }}}}})
+        );
+    }
+
+    #[test]
+    fn actor_no_permission_has_nears_shape() {
+        let error = ActionError::ActorNoPermission {
+            account: "bob.test".parse().unwrap(),
+            actor: "alice.test".parse().unwrap(),
+        };
+        assert_eq!(
+            action_error_view(&error, Some(0)),
+            json!({"ActionError": {"index": 0, "kind": {"ActorNoPermission": {
+                "account_id": "bob.test",
+                "actor_id": "alice.test",
+            }}}})
         );
     }
 }

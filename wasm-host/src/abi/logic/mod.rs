@@ -158,8 +158,15 @@ impl<E: External> Logic<E> {
         self.gas.burn(self.fees.ext(cost))
     }
 
+    /// Charges `n` times `cost`; a product that overflows is `IntegerOverflow` (nearcore's
+    /// `pay_per`), burning nothing.
     fn charge_n(&mut self, cost: Ext, n: u64) -> Result<(), HostError> {
-        self.gas.burn(self.fees.ext(cost).saturating_mul(n))
+        let gas = self
+            .fees
+            .ext(cost)
+            .checked_mul(n)
+            .ok_or(HostError::IntegerOverflow)?;
+        self.gas.burn(gas)
     }
 
     fn forbid_in_view(&self, method: &'static str) -> Result<(), HostError> {
@@ -238,19 +245,25 @@ impl<E: External> Logic<E> {
         }
     }
 
-    /// A UTF-8 string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`.
+    /// A UTF-8 string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`, at
+    /// most what the log budget has left (nearcore's `get_utf8_string`: a longer `len` is refused
+    /// before memory is read).
     fn read_utf8(&mut self, mem: &dyn MemoryLike, len: u64, ptr: u64) -> Result<String, HostError> {
         self.charge(Ext::utf8_decoding_base)?;
         let bytes = if len == u64::MAX {
             self.read_terminated(mem, ptr, 1)?
         } else {
+            if len > self.log_budget() {
+                return Err(self.log_length_exceeded());
+            }
             self.read_memory(mem, ptr, len)?
         };
         self.charge_n(Ext::utf8_decoding_byte, bytes.len() as u64)?;
         String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)
     }
 
-    /// A UTF-16LE string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`.
+    /// A UTF-16LE string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`, at
+    /// most what the log budget has left (nearcore's `get_utf16_string`).
     fn read_utf16(
         &mut self,
         mem: &dyn MemoryLike,
@@ -263,10 +276,13 @@ impl<E: External> Logic<E> {
         } else {
             self.read_memory(mem, ptr, len)?
         };
-        self.charge_n(Ext::utf16_decoding_byte, bytes.len() as u64)?;
         if bytes.len() % 2 != 0 {
             return Err(HostError::BadUtf16);
         }
+        if bytes.len() as u64 > self.log_budget() {
+            return Err(self.log_length_exceeded());
+        }
+        self.charge_n(Ext::utf16_decoding_byte, bytes.len() as u64)?;
         let units: Vec<u16> = bytes
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -274,15 +290,16 @@ impl<E: External> Logic<E> {
         String::from_utf16(&units).map_err(|_| HostError::BadUtf16)
     }
 
-    /// Units of `width` bytes from `ptr` up to (not including) an all-zero unit, at most the log
-    /// length limit.
+    /// Units of `width` bytes from `ptr` up to (not including) an all-zero unit; more than the
+    /// log budget has left is `TotalLogLengthExceeded`. Each unit read is charged as a memory
+    /// read.
     fn read_terminated(
         &mut self,
         mem: &dyn MemoryLike,
         ptr: u64,
         width: u64,
     ) -> Result<Vec<u8>, HostError> {
-        let limit = self.fees.limits().max_total_log_length;
+        let budget = self.log_budget();
         let mut bytes = Vec::new();
         loop {
             let at = ptr.saturating_add(bytes.len() as u64);
@@ -290,11 +307,22 @@ impl<E: External> Logic<E> {
             if unit.iter().all(|b| *b == 0) {
                 return Ok(bytes);
             }
-            bytes.extend_from_slice(&unit);
-            if bytes.len() as u64 > limit {
-                return Err(HostError::TotalLogLengthExceeded { limit });
+            if bytes.len() as u64 + width > budget {
+                return Err(self.log_length_exceeded());
             }
+            bytes.extend_from_slice(&unit);
         }
+    }
+
+    /// Bytes of log (or panic message) the call may still write.
+    fn log_budget(&self) -> u64 {
+        let limit = self.fees.limits().max_total_log_length;
+        limit.saturating_sub(self.total_log_length)
+    }
+
+    fn log_length_exceeded(&self) -> HostError {
+        let limit = self.fees.limits().max_total_log_length;
+        HostError::TotalLogLengthExceeded { limit }
     }
 }
 

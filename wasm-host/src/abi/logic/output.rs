@@ -25,7 +25,10 @@ impl<E: External> Logic<E> {
             let sir = receiver == &self.context.current_account_id;
             let per_byte = self.fees.send(Action::new_data_receipt_byte, sir)
                 + self.fees.exec(Action::new_data_receipt_byte);
-            burn = burn.saturating_add(per_byte.saturating_mul(length));
+            burn = per_byte
+                .checked_mul(length)
+                .and_then(|gas| gas.checked_add(burn))
+                .ok_or(HostError::IntegerOverflow)?;
         }
         self.gas.burn(burn)?;
         self.return_data = ReturnData::Value(value);
@@ -51,7 +54,7 @@ impl<E: External> Logic<E> {
     }
 
     /// AssemblyScript's abort: message and file name are UTF-16 strings whose byte length is
-    /// stored just before them.
+    /// stored just before them. Logs "ABORT: " and the text, which it panics with.
     pub fn abort(
         &mut self,
         mem: &mut dyn MemoryLike,
@@ -64,9 +67,13 @@ impl<E: External> Logic<E> {
         if msg_ptr < 4 || filename_ptr < 4 {
             return Err(HostError::BadUtf16);
         }
-        let message = self.read_prefixed_utf16(mem, msg_ptr)?;
-        let filename = self.read_prefixed_utf16(mem, filename_ptr)?;
+        self.check_log_count()?;
+        let msg_len = self.read_u32(mem, u64::from(msg_ptr) - 4)?;
+        let filename_len = self.read_u32(mem, u64::from(filename_ptr) - 4)?;
+        let message = self.read_utf16(mem, msg_len, u64::from(msg_ptr))?;
+        let filename = self.read_utf16(mem, filename_len, u64::from(filename_ptr))?;
         let text = format!("{message}, filename: \"{filename}\" line: {line} col: {col}");
+        self.charge_log(&text)?;
         self.push_log(format!("ABORT: {text}"))?;
         Err(HostError::GuestPanic(text))
     }
@@ -81,6 +88,7 @@ impl<E: External> Logic<E> {
         self.charge(Ext::base)?;
         self.check_log_count()?;
         let message = self.read_utf8(mem, len, ptr)?;
+        self.charge_log(&message)?;
         self.push_log(message)
     }
 
@@ -94,13 +102,15 @@ impl<E: External> Logic<E> {
         self.charge(Ext::base)?;
         self.check_log_count()?;
         let message = self.read_utf16(mem, len, ptr)?;
+        self.charge_log(&message)?;
         self.push_log(message)
     }
 
-    fn read_prefixed_utf16(&mut self, mem: &dyn MemoryLike, ptr: u32) -> Result<String, HostError> {
-        let len = self.read_memory(mem, u64::from(ptr) - 4, 4)?;
-        let len = u32::from_le_bytes(len.try_into().expect("read 4 bytes"));
-        self.read_utf16(mem, u64::from(len), u64::from(ptr))
+    fn read_u32(&mut self, mem: &dyn MemoryLike, ptr: u64) -> Result<u64, HostError> {
+        let bytes = self.read_memory(mem, ptr, 4)?;
+        Ok(u64::from(u32::from_le_bytes(
+            bytes.try_into().expect("read 4 bytes"),
+        )))
     }
 
     fn check_log_count(&self) -> Result<(), HostError> {
@@ -111,14 +121,17 @@ impl<E: External> Logic<E> {
         Ok(())
     }
 
-    fn push_log(&mut self, message: String) -> Result<(), HostError> {
-        let limit = self.fees.limits().max_total_log_length;
-        self.total_log_length += message.len() as u64;
-        if self.total_log_length > limit {
-            return Err(HostError::TotalLogLengthExceeded { limit });
-        }
+    fn charge_log(&mut self, message: &str) -> Result<(), HostError> {
         self.charge(Ext::log_base)?;
-        self.charge_n(Ext::log_byte, message.len() as u64)?;
+        self.charge_n(Ext::log_byte, message.len() as u64)
+    }
+
+    /// Adds a log line, within the total length allowed (nearcore's `checked_push_log`).
+    fn push_log(&mut self, message: String) -> Result<(), HostError> {
+        self.total_log_length += message.len() as u64;
+        if self.total_log_length > self.fees.limits().max_total_log_length {
+            return Err(self.log_length_exceeded());
+        }
         self.logs.push(message);
         Ok(())
     }

@@ -78,7 +78,9 @@ impl<E: External> Logic<E> {
         self.charge(Ext::base)?;
         self.forbid_in_view("promise_and")?;
         self.charge(Ext::promise_and_base)?;
-        let bytes_len = promise_idx_count.saturating_mul(8);
+        let bytes_len = promise_idx_count
+            .checked_mul(8)
+            .ok_or(HostError::IntegerOverflow)?;
         self.charge_n(Ext::promise_and_per_promise, bytes_len)?;
         let bytes = self.read_memory(mem, promise_idx_ptr, bytes_len)?;
         let limit = self.fees.limits().max_number_input_data_dependencies;
@@ -581,9 +583,19 @@ impl<E: External> Logic<E> {
     }
 
     pub(super) fn pay_action(&mut self, fee: Fee, count: u64, sir: bool) -> Result<(), HostError> {
-        let burn = self.fees.send(fee, sir).saturating_mul(count);
-        let exec = self.fees.exec(fee).saturating_mul(count);
-        self.gas.deduct(burn, burn.saturating_add(exec))
+        let overflow = || HostError::IntegerOverflow;
+        let burn = self
+            .fees
+            .send(fee, sir)
+            .checked_mul(count)
+            .ok_or_else(overflow)?;
+        let exec = self
+            .fees
+            .exec(fee)
+            .checked_mul(count)
+            .ok_or_else(overflow)?;
+        self.gas
+            .deduct(burn, burn.checked_add(exec).ok_or_else(overflow)?)
     }
 
     fn deduct_balance(&mut self, amount: u128) -> Result<(), HostError> {

@@ -112,6 +112,32 @@ fn logs_are_limited_in_number() {
 }
 
 #[test]
+fn strings_are_bounded_by_what_the_log_budget_has_left_before_memory_is_read() {
+    // As nearcore's `get_utf8_string`: a length over the budget (16,384 bytes of logs per call)
+    // is refused before the memory is read or charged.
+    let exceeded = Err(HostError::TotalLogLengthExceeded { limit: 16_384 });
+    let mut logic = logic(false);
+    let mut mem = vec![b'a'; 16_400];
+    assert_eq!(logic.log_utf8(&mut mem, 1 << 40, 0), exceeded);
+    assert_eq!(logic.panic_utf8(&mut mem, 20_000, 0), exceeded);
+    assert!(
+        logic.gas().burnt() < 10_000_000_000,
+        "no memory was charged"
+    );
+    logic.log_utf8(&mut mem, 16_000, 0).unwrap();
+    // 384 bytes are left: a longer message fails, whether panicked or logged, with its length
+    // given or NUL-terminated.
+    assert_eq!(logic.panic_utf8(&mut mem, 385, 0), exceeded);
+    mem[385] = 0;
+    assert_eq!(logic.log_utf8(&mut mem, u64::MAX, 0), exceeded);
+    mem[384] = 0;
+    let panic = logic.panic_utf8(&mut mem, u64::MAX, 0);
+    assert_eq!(panic, Err(HostError::GuestPanic("a".repeat(384))));
+    logic.log_utf8(&mut mem, u64::MAX, 0).unwrap();
+    assert_eq!(logic.log_utf8(&mut mem, 1, 0), exceeded);
+}
+
+#[test]
 fn failed_calls_keep_logs_and_gas_but_drop_everything_else() {
     let mut logic = logic(false);
     let mut mem = vec![0u8; 64];
@@ -215,13 +241,15 @@ fn promise_results_and_yield_resume() {
             limit: 1024
         })
     );
+    // A yield in the state takes every resume until the first one arrives (the chain delivers
+    // that one only), so a second resume in the same call succeeds too, as on NEAR.
     assert_eq!(
         logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
         1
     );
     assert_eq!(
         logic.promise_yield_resume(&mut mem, 32, 0, 4, 32).unwrap(),
-        0
+        1
     );
     assert_eq!(
         logic.promise_yield_resume(&mut mem, 31, 0, 4, 32),
@@ -229,7 +257,7 @@ fn promise_results_and_yield_resume() {
     );
     let (outcome, _) = logic.finish(false);
     assert_eq!(outcome.receipts[0].yield_data_id, Some(data_id));
-    assert_eq!(outcome.resumes.len(), 1);
+    assert_eq!(outcome.resumes.len(), 2);
 }
 
 #[test]
@@ -287,6 +315,8 @@ fn a_yield_resumed_by_the_call_that_created_it_gets_the_payload() {
     );
     let (outcome, _) = logic.finish(false);
     assert_eq!(outcome.resumes, vec![(data_id, b"done".to_vec())]);
+    // Resolved at once: the callback is an ordinary receipt waiting for the payload.
+    assert_eq!(outcome.receipts[0].yield_data_id, None);
 }
 
 #[test]

@@ -41,9 +41,11 @@ impl<E: External> Logic<E> {
         Ok(promise)
     }
 
-    /// Delivers `payload` to the yield `data_id` of the current account: 1 if it was waiting
-    /// (created earlier, or by this very call), 0 if not (unknown, already resumed, or timed
-    /// out).
+    /// Delivers `payload` to the yield `data_id` of the current account: 1 if it was waiting, 0
+    /// if not (unknown, or its resume or timeout already arrived). As on NEAR, a yield created
+    /// by an earlier receipt waits until its first resume arrives, so every resume sent before
+    /// that returns 1 (only the first to arrive is delivered); a yield this very call created is
+    /// resolved at once and only once.
     pub fn promise_yield_resume(
         &mut self,
         mem: &mut dyn MemoryLike,
@@ -66,13 +68,17 @@ impl<E: External> Logic<E> {
             });
         }
         let data_id: [u8; 32] = data_id.try_into().map_err(|_| HostError::DataIdMalformed)?;
-        let already = self.resumes.iter().any(|(id, _)| *id == data_id);
-        let created_here = self
-            .receipts
-            .iter()
-            .any(|r| r.yield_data_id == Some(data_id));
-        if already || !(created_here || self.ext.yield_pending(&data_id)) {
-            return Ok(0);
+        if !self.ext.yield_pending(&data_id) {
+            // Created here: its callback becomes an ordinary receipt waiting for this payload
+            // (nearcore's `checked_resolve_promise_yield`), no longer a yield.
+            let Some(created) = self
+                .receipts
+                .iter_mut()
+                .find(|r| r.yield_data_id == Some(data_id))
+            else {
+                return Ok(0);
+            };
+            created.yield_data_id = None;
         }
         self.resumes.push((data_id, payload));
         Ok(1)
