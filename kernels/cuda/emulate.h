@@ -5,8 +5,8 @@
 // Every thread of a block is a coroutine with its own stack (started with ucontext, switched
 // with _setjmp/_longjmp, which save no signal mask: no system call per switch; the coroutines
 // are made once per block size and run block after block). A scheduler resumes the runnable
-// threads in index order; a thread runs until it reaches a synchronization point and then
-// yields:
+// threads in one of four orders (see the schedules below); a thread runs until it reaches a
+// synchronization point and then yields:
 //   - __syncthreads(): waits until every live thread of the block has arrived;
 //   - warp shuffles: each lane publishes its value, waits for all 32 lanes of its warp, reads its
 //     source lane's value, and waits again (so no lane overwrites a value another still needs).

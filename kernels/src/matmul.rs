@@ -122,7 +122,8 @@ impl Compute {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("kernels-{i}"))
-            // SPEC.md §0 keeps denormals, whatever mode the spawning thread was in.
+            // SPEC.md §0's float mode (denormals kept, round to nearest-even), whatever mode
+            // the spawning thread was in.
             .start_handler(|_| crate::cpu::use_spec_float_mode())
             .build()
             .map_err(|e| ComputeError::Threads {

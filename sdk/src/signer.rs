@@ -1,7 +1,10 @@
 //! Signs and sends transactions for one account key. The key's nonce is fetched once and then
 //! counted locally under a lock, so many tasks can send at once through clones of one
 //! [`Signer`]; a refused nonce (another signer used the key) is re-read from the chain's answer
-//! and the transaction re-signed; an expired block hash is refreshed; a transaction the node
+//! and the transaction re-signed, but only once the chain says it does not know the earlier
+//! signature's transaction (if it knows it, that one's outcome is awaited; if it cannot be
+//! asked, the error is returned rather than risk running the call twice); an expired block
+//! hash is refreshed; a transaction the node
 //! stopped waiting for is polled by hash until it finishes or a deadline passes. Transport
 //! failures resend the same signed bytes (same hash: NEAR runs a transaction once).
 

@@ -55,7 +55,8 @@ pub struct OracleContract {
     /// Ids of requests still waiting for a quorum.
     pending: IterableSet<u64>,
     next_request_id: u64,
-    /// Slashed stake not paid to reporters, withdrawable by the owner (yoctoNEAR).
+    /// The `slash_bps` share of every slash (reporters' rewards are taken from the node on
+    /// top), withdrawable by the owner (yoctoNEAR).
     treasury: u128,
 }
 

@@ -214,8 +214,10 @@ impl OracleContract {
         promise
     }
 
-    /// Removes a finished request once `retention_blocks` (as configured when it finished) have
-    /// passed since it finished, and returns its storage deposit to the request's `storage_refund_to` account (default: the
+    /// Removes a finished request once `retention_blocks` (as configured at that moment) have
+    /// passed since `on_request_finished` handed its outcome to the requester's callback (a
+    /// resolved request whose answer has not been delivered yet cannot be removed), and
+    /// returns its storage deposit to the request's `storage_refund_to` account (default: the
     /// requester). Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let request = self

@@ -46,6 +46,13 @@ pub async fn verify(home: &Path, config: &NodeConfig, request_id: u64) -> Result
             config.oracle_contract
         );
     };
+    if view.request_id != request_id {
+        bail!(
+            "asked for request {request_id}, the RPC endpoint returned request {}: the endpoint \
+             is wrong; try another",
+            view.request_id
+        );
+    }
     let Some(answer) = view.answer.clone() else {
         bail!(
             "request {request_id} is {}; only resolved requests can be verified",

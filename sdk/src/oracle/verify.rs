@@ -1,7 +1,8 @@
 //! Checking an oracle answer: every attestation's ed25519 signature against its node's registered
 //! key, each signer on the request's committee, a quorum of equal `(result_digest,
 //! output_hash)`, the answer equal to the quorum's, and the output's SHA-256 equal to
-//! `output_hash` — and, given the model, re-running the request to compare the digest.
+//! `output_hash` — and, given the model, re-running the request to compare the digest and the
+//! output (its SHA-256 must be the signed output hash, a truncated answer a prefix of it).
 //!
 //! Trust model. [`verify_view`] trusts only its inputs: the request view, the chain id and the
 //! nodes' keys. [`OracleClient::verify`] reads all three from the RPC endpoint, so it proves

@@ -99,7 +99,7 @@ enum Command {
     /// Check a request's answer offline: signatures, committee, quorum, output hash.
     Verify {
         request_id: u64,
-        /// Also re-run the request on the model and compare the result digest.
+        /// Also re-run the request on the model and compare the result digest and the output.
         #[arg(long, env = "ORACLE_REEXECUTE")]
         reexecute: bool,
         /// The model's GGUF for --reexecute (default: $AI_ORACLE_MODEL or the model cache).
