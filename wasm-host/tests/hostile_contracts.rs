@@ -86,7 +86,21 @@ fn deposits_whose_sum_overflows_are_refused() {
     let refused = chain.submit("alice.test", "bob.test", vec![call(u64::MAX), call(2)]);
     assert!(matches!(
         refused,
-        Err(ChainError::TotalPrepaidGasExceeded { .. })
+        Err(ChainError::InvalidActions(
+            wasm_host::tx::ActionsValidationError::IntegerOverflow
+        ))
+    ));
+    let delete_then_transfer = vec![
+        Action::DeleteAccount {
+            beneficiary_id: "alice.test".parse().unwrap(),
+        },
+        Action::Transfer { deposit: 1 },
+    ];
+    assert!(matches!(
+        chain.submit("alice.test", "alice.test", delete_then_transfer),
+        Err(ChainError::InvalidActions(
+            wasm_host::tx::ActionsValidationError::DeleteActionMustBeFinal
+        ))
     ));
     assert_eq!(chain.balance("alice.test"), 100 * ONE_NEAR);
 }

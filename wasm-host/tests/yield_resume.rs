@@ -60,14 +60,15 @@ fn a_yield_times_out_after_200_blocks() {
     let created = request.receipts[0].block_height;
     let timeout = chain.fees().limits().yield_timeout_length_in_blocks;
     assert_eq!(timeout, 200);
-    chain.advance_blocks(created + timeout - 1 - chain.block_height());
+    // The timeout is sent at the end of the expiry block and arrives in the next one.
+    chain.advance_blocks(created + timeout - chain.block_height());
     assert_eq!(chain.tx_result(&request.tx_id).status, FinalStatus::Pending);
     chain.advance_blocks(1);
     let request = chain.tx_result(&request.tx_id);
     assert_eq!(request.json::<String>(), "timeout");
     assert_eq!(
         request.receipts.last().unwrap().block_height,
-        created + timeout
+        created + timeout + 1
     );
     // Too late to resume now.
     let late = chain
@@ -81,6 +82,33 @@ fn a_yield_times_out_after_200_blocks() {
         )
         .unwrap();
     assert!(!late.json::<bool>());
+}
+
+#[test]
+fn a_resume_sent_in_the_expiry_block_arrives_before_the_timeout() {
+    let mut chain = chain_with(&[("yield.test", "test_yield")]);
+    let request = chain
+        .call("alice.test", "yield.test", "request", "{}", 0, GAS)
+        .unwrap();
+    let created = request.receipts[0].block_height;
+    let timeout = chain.fees().limits().yield_timeout_length_in_blocks;
+    // A submitted transaction's receipt runs in the next block: the expiry block.
+    chain.advance_blocks(created + timeout - 1 - chain.block_height());
+    let respond = chain
+        .call(
+            "alice.test",
+            "yield.test",
+            "respond",
+            json!({"id": 0, "answer": "just in time"}).to_string(),
+            0,
+            GAS,
+        )
+        .unwrap();
+    assert_eq!(respond.receipts[0].block_height, created + timeout);
+    assert!(respond.json::<bool>());
+    chain.advance_blocks(2);
+    let request = chain.tx_result(&request.tx_id);
+    assert_eq!(request.json::<String>(), "just in time");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Errors of the chain's test API (a transaction that cannot even be submitted, a failed view).
 
-use crate::abi::{AccountId, Balance, Gas};
+use crate::abi::{AccountId, Balance};
 use crate::engine::FunctionCallError;
 use thiserror::Error;
 
@@ -19,8 +19,9 @@ pub enum ChainError {
         cost: Balance,
         balance: Balance,
     },
-    #[error("transaction attaches {gas} gas, more than the limit of {limit}")]
-    TotalPrepaidGasExceeded { gas: Gas, limit: Gas },
+    /// The actions fail NEAR's checks of a transaction's actions (count, order, sizes, gas).
+    #[error("the transaction's actions are refused: {0}")]
+    InvalidActions(crate::tx::ActionsValidationError),
     #[error("the transaction's cost (gas and deposits) overflows u128")]
     CostOverflow,
     #[error("account `{0}` has no contract code")]

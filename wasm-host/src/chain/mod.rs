@@ -323,14 +323,11 @@ impl Chain {
         let signer_id = parse_account(signer)?;
         let receiver_id = parse_account(receiver)?;
         let sir = signer_id == receiver_id;
-        let limit = self.fees.limits().max_total_prepaid_gas.as_gas();
-        let prepaid = Action::total_prepaid_gas(&actions).unwrap_or(Gas::MAX);
-        if prepaid > limit {
-            return Err(ChainError::TotalPrepaidGasExceeded {
-                gas: prepaid,
-                limit,
-            });
-        }
+        // As a signed transaction's: a `[DeleteAccount, Transfer]` would refund the balance,
+        // then refund the failed transfer's deposit too.
+        validate::validate_actions(self.fees.limits(), &actions)
+            .map_err(ChainError::InvalidActions)?;
+        let prepaid = Action::total_prepaid_gas(&actions).ok_or(ChainError::CostOverflow)?;
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
         let cost = Action::total_deposit(&actions)
@@ -471,22 +468,25 @@ impl Chain {
         }
     }
 
-    /// Fires expired yields, then runs the receipts sent for this block.
+    /// Runs the receipts sent for this block, then sends the timeouts of the yields that expire
+    /// at it to the next block, as nearcore resolves timeouts after a chunk's receipts: behind
+    /// any resume this block's receipts sent, which arrives first (and the timeout is dropped).
     fn run_block(&mut self) {
         let mut queue = std::mem::take(&mut self.next_block);
+        while let Some(receipt) = queue.pop_front() {
+            self.process(receipt);
+        }
         let expired: Vec<CryptoHash> = self
             .yields
             .iter()
             .filter(|(_, y)| y.expires_at <= self.height)
             .map(|(id, _)| *id)
             .collect();
+        // Sent once: the next block's first resume or timeout takes the yield out of the state.
         for data_id in expired {
             if let Some(timeout) = self.resume_receipt(data_id, None) {
-                queue.push_back(timeout);
+                self.next_block.push_back(timeout);
             }
-        }
-        while let Some(receipt) = queue.pop_front() {
-            self.process(receipt);
         }
     }
 

@@ -104,6 +104,7 @@ fn host_error_message(error: &HostError) -> String {
         HostError::GasLimitExceeded => {
             "Exceeded the maximum amount of gas allowed to burn per contract.".into()
         }
+        HostError::IntegerOverflow => "Integer overflow.".into(),
         other => other.to_string(),
     }
 }
@@ -372,6 +373,17 @@ mod tests {
                 "account_id": "bob.test",
                 "actor_id": "alice.test",
             }}}})
+        );
+    }
+
+    #[test]
+    fn host_errors_clients_match_on_read_as_nears() {
+        let message = |error| host_error_message(&error);
+        assert_eq!(message(HostError::GasExceeded), "Exceeded the prepaid gas.");
+        assert_eq!(message(HostError::IntegerOverflow), "Integer overflow.");
+        assert_eq!(
+            message(HostError::GuestPanic("no".into())),
+            "Smart contract panicked: no"
         );
     }
 }
