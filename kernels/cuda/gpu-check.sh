@@ -292,7 +292,8 @@ probe() {
     echo "no nvidia-smi"
   fi
   if command -v nvcc >/dev/null; then nvcc --version | tail -2; else echo "no nvcc"; fi
-  "$PYTHON" -c 'import torch, numpy; print("python torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "numpy", numpy.__version__)'
+  "$PYTHON" -c 'import torch, numpy; print("python torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "numpy", numpy.__version__)' ||
+    echo "$PYTHON has no torch or numpy: stage 2's peer needs them (GPU_CHECK_PYTHON)"
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   ldd "$BIN/detinfer"
 }
