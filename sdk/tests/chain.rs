@@ -23,23 +23,16 @@ async fn status_chain() -> Localnet {
     chain
 }
 
-/// An endpoint that answers every request with HTTP 503.
-async fn unavailable_url() -> String {
+/// An endpoint that answers every request with the HTTP `answer` (status line, headers, body).
+async fn endpoint_answering(answer: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut buffer = [0u8; 4096];
                 let _ = socket.read(&mut buffer).await;
-                let body = "upstream overloaded";
-                let answer = format!(
-                    "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
                 let _ = socket.write_all(answer.as_bytes()).await;
             });
         }
@@ -47,36 +40,32 @@ async fn unavailable_url() -> String {
     url
 }
 
+/// An endpoint that answers every request with HTTP 503.
+async fn unavailable_url() -> String {
+    let body = "upstream overloaded";
+    endpoint_answering(format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await
+}
+
 /// An endpoint of another network: it answers every request with a `status` of chain
 /// `othernet`.
 async fn other_chain_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
-                let _ = socket.read(&mut buffer).await;
-                let body = json!({"jsonrpc": "2.0", "id": "sdk", "result": {
-                    "chain_id": "othernet",
-                    "sync_info": {
-                        "latest_block_height": 7,
-                        "latest_block_hash": "11111111111111111111111111111111",
-                    },
-                }})
-                .to_string();
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    url
+    let body = json!({"jsonrpc": "2.0", "id": "sdk", "result": {
+        "chain_id": "othernet",
+        "sync_info": {
+            "latest_block_height": 7,
+            "latest_block_hash": "11111111111111111111111111111111",
+        },
+    }})
+    .to_string();
+    endpoint_answering(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The request a resumed job is for.
+const RESUMED: u64 = 5;
+
 /// Runs the daemon until it returns on its own; fails the test after 30 s.
 async fn run_to_end(home: &std::path::Path, config: NodeConfig) -> anyhow::Result<()> {
     let run = oracle::daemon::run_until(home, config, std::future::pending());
@@ -179,51 +182,12 @@ async fn a_resumed_job_whose_request_cannot_be_read_is_tried_again() {
         rpc_urls: vec![rpc.url.clone()],
         ..config
     };
-    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
-    Journal::open(&journal_path)
-        .unwrap()
-        .accept(5, &model_id.to_hex())
-        .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn({
-        let home = dir.path().to_path_buf();
-        async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
-    eventually("a second read of the request", || {
-        rpc.calls("get_request") >= 2
-    })
-    .await;
-    let addr = std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
-    let mut health: oracle::health::HealthReport;
-    let mut tries = 0;
-    loop {
-        health = oracle::commands::status::fetch_json(&addr, "/health")
-            .await
-            .unwrap();
-        if health.queue_depth == 0 || tries == 100 {
-            break;
-        }
-        tries += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (state, health) = resume_job(dir.path(), config, &model_id.to_hex(), &rpc, 2).await;
     assert_eq!(health.queue_depth, 0, "the job's slot is given back");
     assert_eq!(health.status, "ok");
-    stop.send(()).unwrap();
-    daemon.await.unwrap().unwrap();
-    let job = Journal::open(&journal_path)
-        .unwrap()
-        .get(5)
-        .unwrap()
-        .unwrap();
     assert!(
-        matches!(&job.state, JobState::Finished(Finished::Late(reason)) if reason.contains("timed")),
-        "{:?}",
-        job.state
+        matches!(&state, JobState::Finished(Finished::Late(reason)) if reason.contains("timed")),
+        "{state:?}"
     );
 }
 
@@ -246,14 +210,33 @@ async fn a_resumed_job_for_a_model_this_node_no_longer_serves_is_missed_without_
         rpc_urls: vec![rpc.url.clone()],
         ..config
     };
-    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    let (state, _) = resume_job(dir.path(), config, &old_model.to_hex(), &rpc, 1).await;
+    assert!(
+        matches!(&state, JobState::Finished(Finished::Missed(reason))
+            if reason.contains(&format!("asks for model {old_model}"))
+                && reason.contains(&format!("now serves {model_id}"))),
+        "{state:?}"
+    );
+}
+
+/// Runs the daemon of `dir` with request [`RESUMED`] accepted in its journal for model
+/// `model_hex`, until it read the request `reads` times and gave the job's slot back (at most
+/// 5 s); stops it and returns the job's journaled state and the last `/health`.
+async fn resume_job(
+    dir: &std::path::Path,
+    config: NodeConfig,
+    model_hex: &str,
+    rpc: &FakeRpc,
+    reads: usize,
+) -> (JobState, oracle::health::HealthReport) {
+    let journal_path = NodeConfig::path_in(dir, &config.journal).unwrap();
     Journal::open(&journal_path)
         .unwrap()
-        .accept(5, &old_model.to_hex())
+        .accept(RESUMED, model_hex)
         .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let daemon = tokio::spawn({
-        let home = dir.path().to_path_buf();
+        let home = dir.to_path_buf();
         async move {
             oracle::daemon::run_until(&home, config, async {
                 let _ = stopped.await;
@@ -261,30 +244,25 @@ async fn a_resumed_job_for_a_model_this_node_no_longer_serves_is_missed_without_
             .await
         }
     });
-    eventually("the request read", || rpc.calls("get_request") >= 1).await;
-    let addr = std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
-    for _ in 0..100 {
+    eventually("the reads of the request", || {
+        rpc.calls("get_request") >= reads
+    })
+    .await;
+    let addr = std::fs::read_to_string(dir.join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
+    let mut tries = 0;
+    let health = loop {
         let health: oracle::health::HealthReport =
             oracle::commands::status::fetch_json(&addr, "/health")
                 .await
                 .unwrap();
-        if health.queue_depth == 0 {
-            break;
+        if health.queue_depth == 0 || tries == 100 {
+            break health;
         }
+        tries += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
-    let state = Journal::open(&journal_path)
-        .unwrap()
-        .get(5)
-        .unwrap()
-        .unwrap()
-        .state;
-    assert!(
-        matches!(&state, JobState::Finished(Finished::Missed(reason))
-            if reason.contains(&format!("asks for model {old_model}"))
-                && reason.contains(&format!("now serves {model_id}"))),
-        "{state:?}"
-    );
+    let job = Journal::open(&journal_path).unwrap().get(RESUMED).unwrap();
+    (job.unwrap().state, health)
 }
