@@ -101,33 +101,32 @@ mod tests {
     use crate::matmul::Compute;
     use crate::quant::KernelPath;
 
-    #[test]
-    fn flushing_is_detected_and_pool_threads_keep_denormals() {
+    /// On a fresh thread (the test harness's keep their mode): `leave_spec` takes it out of
+    /// SPEC.md §0's float mode, which `shows` (true) in arithmetic; then the mode is detected,
+    /// the pool's threads (which start from it) reset it, the engine refuses to load on the
+    /// thread, and once `use_spec_float_mode` reset it there, arithmetic is the spec's again
+    /// and the engine loads.
+    fn off_spec_mode_is_caught(leave_spec: fn(), shows: fn() -> bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
         crate::tiny_model::TinyModel::default()
             .write(&path)
             .unwrap();
-        // A fresh thread, so the test harness's threads keep their mode.
         std::thread::spawn(move || {
-            assert!(!float_mode_off_spec());
-            flush_denormals();
-            assert!(float_mode_off_spec());
-            let tiny = f32::MIN_POSITIVE / 4.0;
-            assert_eq!(std::hint::black_box(tiny) * 1.0, 0.0);
-            // The pool's threads start from this thread's mode and clear it.
+            assert!(!float_mode_off_spec() && !shows());
+            leave_spec();
+            assert!(float_mode_off_spec() && shows());
             let compute = Compute::new(KernelPath::Scalar, 2).unwrap();
             assert!(!compute
                 .install(|| rayon::broadcast(|_| float_mode_off_spec()))
                 .into_iter()
-                .any(|f| f));
+                .any(|off| off));
             match Engine::load(&path, KernelPath::Scalar, 1) {
                 Err(e @ EngineError::FloatModeOffSpec) => assert!(!e.is_caused_by_request()),
                 other => panic!("{other:?}"),
             }
             use_spec_float_mode();
-            assert!(!float_mode_off_spec());
-            assert_ne!(std::hint::black_box(tiny) * 1.0, 0.0);
+            assert!(!float_mode_off_spec() && !shows());
             Engine::load(&path, KernelPath::Scalar, 1).unwrap();
         })
         .join()
@@ -135,33 +134,17 @@ mod tests {
     }
 
     #[test]
+    fn flushing_is_detected_and_pool_threads_keep_denormals() {
+        off_spec_mode_is_caught(flush_denormals, || {
+            std::hint::black_box(f32::MIN_POSITIVE / 4.0) * 1.0 == 0.0
+        });
+    }
+
+    #[test]
     fn another_rounding_mode_is_detected_and_pool_threads_round_to_nearest() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tiny.gguf");
-        crate::tiny_model::TinyModel::default()
-            .write(&path)
-            .unwrap();
-        std::thread::spawn(move || {
-            let sum = || std::hint::black_box(1.0f32) + std::hint::black_box(f32::EPSILON * 0.75);
-            assert_eq!(sum(), 1.0 + f32::EPSILON, "nearest rounds up");
-            round_toward_zero();
-            assert!(float_mode_off_spec());
-            assert_eq!(sum(), 1.0, "toward zero truncates");
-            let compute = Compute::new(KernelPath::Scalar, 2).unwrap();
-            assert!(!compute
-                .install(|| rayon::broadcast(|_| float_mode_off_spec()))
-                .into_iter()
-                .any(|off| off));
-            assert!(matches!(
-                Engine::load(&path, KernelPath::Scalar, 1),
-                Err(EngineError::FloatModeOffSpec)
-            ));
-            use_spec_float_mode();
-            assert!(!float_mode_off_spec());
-            assert_eq!(sum(), 1.0 + f32::EPSILON);
-            Engine::load(&path, KernelPath::Scalar, 1).unwrap();
-        })
-        .join()
-        .unwrap();
+        // Nearest rounds 1 + 0.75 ulp up; toward zero truncates it.
+        off_spec_mode_is_caught(round_toward_zero, || {
+            std::hint::black_box(1.0f32) + std::hint::black_box(f32::EPSILON * 0.75) == 1.0
+        });
     }
 }

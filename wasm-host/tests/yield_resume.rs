@@ -7,6 +7,16 @@ use common::{chain_with, GAS};
 use serde_json::json;
 use wasm_host::chain::FinalStatus;
 
+/// A chain whose account `y.test` runs the wasm module `code`.
+fn chain_with_module(code: Vec<u8>) -> wasm_host::chain::Chain {
+    let mut chain = chain_with(&[]);
+    chain
+        .create_account("y.test", 10 * wasm_host::chain::ONE_NEAR)
+        .unwrap();
+    chain.deploy("y.test", code).unwrap().into_result().unwrap();
+    chain
+}
+
 #[test]
 fn a_yield_is_resumed_by_a_later_transaction() {
     let mut chain = chain_with(&[("yield.test", "test_yield")]);
@@ -140,11 +150,7 @@ fn a_yield_resumed_by_the_call_that_created_it_delivers_the_payload() {
                 (call $log (call $len (i64.const 2)) (i64.const 128))))"#,
     )
     .unwrap();
-    let mut chain = chain_with(&[]);
-    chain
-        .create_account("y.test", 10 * wasm_host::chain::ONE_NEAR)
-        .unwrap();
-    chain.deploy("y.test", code).unwrap().into_result().unwrap();
+    let mut chain = chain_with_module(code);
     let result = chain
         .call("alice.test", "y.test", "go", "", 0, GAS)
         .unwrap();
@@ -195,11 +201,7 @@ fn every_resume_sent_while_a_yield_waits_succeeds_and_the_first_to_arrive_is_del
                 (call $log (call $len (i64.const 3)) (i64.const 128))))"#,
     )
     .unwrap();
-    let mut chain = chain_with(&[]);
-    chain
-        .create_account("y.test", 10 * wasm_host::chain::ONE_NEAR)
-        .unwrap();
-    chain.deploy("y.test", code).unwrap().into_result().unwrap();
+    let mut chain = chain_with_module(code);
     let yielded = chain.call("alice.test", "y.test", "y", "", 0, GAS).unwrap();
     assert_eq!(yielded.status, FinalStatus::SuccessValue(Vec::new()));
     chain.advance_blocks(2);
