@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::oracle_net::{deploy, params, ORACLE};
+use common::oracle_net::{deploy, params, NODES, ORACLE};
 use common::NEAR;
 use kernels::engine::Engine;
 use kernels::quant::KernelPath;
@@ -84,20 +84,8 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
 
     let chain_id = client.rpc().status().await.unwrap().chain_id;
     let digest = Digest32([7; 32]);
-    let committee = client
-        .get_request(pending.request_id)
-        .await
-        .unwrap()
-        .committee;
-    for node in net
-        .nodes
-        .iter()
-        .filter(|n| committee.contains(&n.account))
-        .take(2)
-    {
-        node.attest(&chain_id, pending.request_id, model_id, "4", digest)
-            .await;
-    }
+    net.committee_attests(pending.request_id, 2, model_id, "4", digest)
+        .await;
     let response = pending.wait(Duration::from_secs(60)).await.unwrap();
     assert_eq!(response.request_id, pending.request_id);
     match &response.status {
@@ -236,20 +224,14 @@ async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc
     let generation = engine
         .generate(&engine_request(&key, &view.input, &view.params).unwrap())
         .unwrap();
-    for node in net
-        .nodes
-        .iter()
-        .filter(|n| view.committee.contains(&n.account))
-    {
-        node.attest(
-            &chain_id,
-            pending.request_id,
-            model_id,
-            &generation.text,
-            Digest32(generation.digest),
-        )
-        .await;
-    }
+    net.committee_attests(
+        pending.request_id,
+        NODES.len(),
+        model_id,
+        &generation.text,
+        Digest32(generation.digest),
+    )
+    .await;
     let response = pending.wait(Duration::from_secs(60)).await.unwrap();
     assert!(
         matches!(response.status, ResponseStatus::Resolved(_)),
@@ -334,20 +316,14 @@ async fn reexecution_catches_another_output_attached_to_the_honest_digest() {
         .generate(&engine_request(&key, &view.input, &view.params).unwrap())
         .unwrap();
     let fabricated = format!("FABRICATED {:?}", honest.text);
-    for node in net
-        .nodes
-        .iter()
-        .filter(|n| view.committee.contains(&n.account))
-    {
-        node.attest(
-            &chain_id,
-            pending.request_id,
-            model_id,
-            &fabricated,
-            Digest32(honest.digest),
-        )
-        .await;
-    }
+    net.committee_attests(
+        pending.request_id,
+        NODES.len(),
+        model_id,
+        &fabricated,
+        Digest32(honest.digest),
+    )
+    .await;
     let response = pending.wait(Duration::from_secs(60)).await.unwrap();
     assert!(matches!(response.status, ResponseStatus::Resolved(_)));
     // The signatures hold: only re-running the request shows the output is not the model's.
@@ -474,26 +450,8 @@ async fn an_endpoint_serving_another_requests_answer_is_caught() {
             .request(&model_id, question, &params())
             .await
             .unwrap();
-        let committee = client
-            .get_request(pending.request_id)
-            .await
-            .unwrap()
-            .committee;
-        for node in net
-            .nodes
-            .iter()
-            .filter(|n| committee.contains(&n.account))
-            .take(2)
-        {
-            node.attest(
-                &chain_id,
-                pending.request_id,
-                model_id,
-                answer,
-                sha256(answer),
-            )
+        net.committee_attests(pending.request_id, 2, model_id, answer, sha256(answer))
             .await;
-        }
         pending.wait(Duration::from_secs(60)).await.unwrap();
         ids.push(pending.request_id);
     }

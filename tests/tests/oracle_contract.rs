@@ -301,6 +301,15 @@ impl World {
         )
     }
 
+    /// Node `node`'s signed claim that `output` answers `request_id` (equivocation evidence).
+    fn claim(&self, node: usize, request_id: u64, output: &str) -> Value {
+        json!({
+            "result_digest": digest_of(output),
+            "output_hash": sha256(output.as_bytes()),
+            "signature": self.sign(node, request_id, output),
+        })
+    }
+
     /// Node `node` attests to `output` for `request_id` with a valid signature.
     fn attest(&mut self, node: usize, request_id: u64, output: &str) -> TxResult {
         let signature = self.sign(node, request_id, output);
@@ -902,15 +911,8 @@ fn equivocation_evidence_slashes_and_rewards_the_reporter() {
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     let node = world.committee(0)[0];
-    let claim = |world: &World, output: &str| {
-        json!({
-            "result_digest": digest_of(output),
-            "output_hash": sha256(output.as_bytes()),
-            "signature": world.sign(node, 0, output),
-        })
-    };
-    let first = claim(&world, ANSWER);
-    let second = claim(&world, "Lyon");
+    let first = world.claim(node, 0, ANSWER);
+    let second = world.claim(node, 0, "Lyon");
     let stake_before = world.stake(node);
 
     let same = world.call(
@@ -961,14 +963,10 @@ fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
     let committee = world.committee(0);
     let liar = committee[0];
     let stake_before = world.stake(liar);
-    let claim = |world: &World, output: &str| {
-        json!({
-            "result_digest": digest_of(output),
-            "output_hash": sha256(output.as_bytes()),
-            "signature": world.sign(liar, 0, output),
-        })
-    };
-    let (first, second) = (claim(&world, "Lyon"), claim(&world, "Marseille"));
+    let (first, second) = (
+        world.claim(liar, 0, "Lyon"),
+        world.claim(liar, 0, "Marseille"),
+    );
     // The liar reports itself (any account of its own would do), then attests a wrong answer,
     // which it cannot be slashed for again.
     let report = world.call(

@@ -28,6 +28,27 @@ pub struct Deployment {
     pub nodes: Vec<ScriptedNode>,
 }
 
+impl Deployment {
+    /// The first `count` members of request `request_id`'s committee attest `output` with
+    /// `result_digest` (model `model_id`), each signing for this chain.
+    pub async fn committee_attests(
+        &self,
+        request_id: u64,
+        count: usize,
+        model_id: ModelId,
+        output: &str,
+        result_digest: Digest32,
+    ) {
+        let chain_id = self.client.rpc().status().await.unwrap().chain_id;
+        let committee = self.client.get_request(request_id).await.unwrap().committee;
+        let members = self.nodes.iter().filter(|n| committee.contains(&n.account));
+        for node in members.take(count) {
+            node.attest(&chain_id, request_id, model_id, output, result_digest)
+                .await;
+        }
+    }
+}
+
 pub fn params() -> RequestParams {
     RequestParams {
         temperature_milli: 0,
