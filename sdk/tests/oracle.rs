@@ -4,15 +4,15 @@
 
 mod common;
 
-use common::oracle_net::{deploy, params, NODES, ORACLE};
+use common::oracle_net::{deploy, params, Deployment, NODES, ORACLE};
 use common::NEAR;
-use kernels::engine::Engine;
+use kernels::engine::{Engine, Generation};
 use kernels::quant::KernelPath;
 use kernels::tiny_model::TinyModel;
 use oracle_protocol::{Digest32, ModelId, RequestView, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
 use sdk::oracle::verify::{reexecute_view, verify_view};
-use sdk::oracle::{NewRequest, OracleClient, OracleError, VerifyError};
+use sdk::oracle::{NewRequest, OracleClient, OracleError, PendingRequest, VerifyError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -205,13 +205,16 @@ fn tiny_model(dir: &Path, seed: u64) -> (Engine, ModelId) {
     )
 }
 
-/// Committee nodes run `engine` (model `model_id`) and attest; re-execution on `engine` confirms
-/// the answer and re-execution on `other` (another model) refuses it.
-async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc<Engine>) {
-    let net = deploy(model_id).await;
+/// Asks `question` of model `model_id` and runs the request on `engine` as an honest node would.
+async fn ask_and_run(
+    net: &Deployment,
+    engine: &Engine,
+    model_id: ModelId,
+    question: &str,
+) -> (PendingRequest, Generation) {
     let client = &net.client;
     let pending = client
-        .request(&model_id, "What is the capital of France?", &params())
+        .request(&model_id, question, &params())
         .await
         .unwrap();
     let chain_id = client.rpc().status().await.unwrap().chain_id;
@@ -224,6 +227,18 @@ async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc
     let generation = engine
         .generate(&engine_request(&key, &view.input, &view.params).unwrap())
         .unwrap();
+    (pending, generation)
+}
+
+/// Committee nodes run `engine` (model `model_id`) and attest; re-execution on `engine` confirms
+/// the answer and re-execution on `other` (another model) refuses it.
+async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc<Engine>) {
+    let net = deploy(model_id).await;
+    let client = &net.client;
+    let (pending, generation) =
+        ask_and_run(&net, &engine, model_id, "What is the capital of France?").await;
+    let chain_id = client.rpc().status().await.unwrap().chain_id;
+    let view = client.get_request(pending.request_id).await.unwrap();
     net.committee_attests(
         pending.request_id,
         NODES.len(),
@@ -301,20 +316,8 @@ async fn reexecution_catches_another_output_attached_to_the_honest_digest() {
     let engine = Arc::new(engine);
     let net = deploy(model_id).await;
     let client = &net.client;
-    let pending = client
-        .request(&model_id, "Approve the claim?", &params())
-        .await
-        .unwrap();
+    let (pending, honest) = ask_and_run(&net, &engine, model_id, "Approve the claim?").await;
     let chain_id = client.rpc().status().await.unwrap().chain_id;
-    let view = client.get_request(pending.request_id).await.unwrap();
-    let key = RequestKey {
-        chain_id: &chain_id,
-        oracle_contract: ORACLE,
-        request_id: pending.request_id,
-    };
-    let honest = engine
-        .generate(&engine_request(&key, &view.input, &view.params).unwrap())
-        .unwrap();
     let fabricated = format!("FABRICATED {:?}", honest.text);
     net.committee_attests(
         pending.request_id,

@@ -1,9 +1,7 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
 //! with, a home that does not exist, logs written to a file, and `init`'s hint.
 
-use crate::common::fake_rpc::FakeRpc;
-use crate::common::{eventually, node_home, oracle_node, quiet_chain, registered, save_config};
-use oracle::config::NodeConfig;
+use crate::common::{eventually, oracle_node, quiet_node, save_config};
 use oracle::daemon::HTTP_ADDR_FILE;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -12,12 +10,7 @@ use tokio::sync::oneshot;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_home_is_refused_before_the_model_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, model_id) = node_home(dir.path(), Vec::new());
-    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
-    let config = NodeConfig {
-        rpc_urls: vec![rpc.url.clone()],
-        ..config
-    };
+    let (config, _, rpc) = quiet_node(dir.path()).await;
     save_config(dir.path(), &config);
     let (stop, stopped) = oneshot::channel::<()>();
     let daemon = tokio::spawn({
@@ -93,15 +86,8 @@ fn every_command_on_a_missing_home_says_how_to_create_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_written_to_a_file_has_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, model_id) = node_home(dir.path(), Vec::new());
-    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
-    save_config(
-        dir.path(),
-        &NodeConfig {
-            rpc_urls: vec![rpc.url.clone()],
-            ..config
-        },
-    );
+    let (config, _, _rpc) = quiet_node(dir.path()).await;
+    save_config(dir.path(), &config);
     let log_path = dir.path().join("node.log");
     let mut node = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
         .stdout(Stdio::null())

@@ -1,9 +1,12 @@
 //! The daemon against a scripted chain: it refuses to start when the chain does not know it as
-//! configured or its journal is another deployment's, stops with an error (never idles looking healthy) when its journal is damaged,
-//! and keeps trying a resumed job whose request cannot be read.
+//! configured or its journal is another deployment's, stops with an error (never idles looking
+//! healthy) when its journal is damaged, keeps trying a resumed job whose request cannot be
+//! read, and misses one for a model it no longer serves.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, quiet_chain, registered, request, CHAIN_ID};
+use crate::common::{
+    eventually, node_home, quiet_chain, quiet_node, registered, request, CHAIN_ID,
+};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
@@ -96,12 +99,7 @@ async fn endpoints_on_different_chains_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_of_another_deployment_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, model_id) = node_home(dir.path(), Vec::new());
-    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
-    let config = NodeConfig {
-        rpc_urls: vec![rpc.url.clone()],
-        ..config
-    };
+    let (config, model_id, _rpc) = quiet_node(dir.path()).await;
     let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
     {
         let journal = Journal::open(&journal_path).unwrap();
@@ -128,12 +126,7 @@ async fn a_journal_of_another_deployment_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_journal_entry_stops_the_node_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, model_id) = node_home(dir.path(), Vec::new());
-    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
-    let config = NodeConfig {
-        rpc_urls: vec![rpc.url.clone()],
-        ..config
-    };
+    let (config, model_id, _rpc) = quiet_node(dir.path()).await;
     {
         let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
         let journal = Journal::open(&journal_path).unwrap();

@@ -33,6 +33,19 @@ pub fn node_home(dir: &Path, rpc_urls: Vec<String>) -> (NodeConfig, ModelId) {
     (config, model_id)
 }
 
+/// A node home in `dir` whose config points at a fake chain where it is registered for its
+/// model and nothing else happens; the fake RPC lives as long as the returned handle.
+pub async fn quiet_node(dir: &Path) -> (NodeConfig, ModelId, fake_rpc::FakeRpc) {
+    let (config, model_id) = node_home(dir, Vec::new());
+    let node = registered(dir, &config, vec![model_id]);
+    let rpc = fake_rpc::FakeRpc::start(quiet_chain(node)).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    (config, model_id, rpc)
+}
+
 /// A chain where this node is registered with `node` and nothing else happens.
 pub fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> + Send + Sync {
     move |method, args| match method {
