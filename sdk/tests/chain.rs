@@ -244,6 +244,53 @@ async fn a_client_pinned_to_a_chain_never_fails_over_to_another() {
     chain.shutdown().await;
 }
 
+/// An endpoint that lags behind the chain: it answers every request with the view of an
+/// account at block 1.
+async fn lagging_url() -> String {
+    let body = json!({"jsonrpc": "2.0", "id": "sdk", "result": {
+        "amount": "1", "locked": "0", "code_hash": "11111111111111111111111111111111",
+        "storage_usage": 100, "storage_paid_at": 0,
+        "block_height": 1, "block_hash": "11111111111111111111111111111111",
+    }})
+    .to_string();
+    endpoint_answering(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_never_reads_an_older_block_than_already_read() {
+    let chain = status_chain().await;
+    let lagging = lagging_url().await;
+    let rpc = NearRpc::new(vec![chain.url.clone(), lagging.clone()], quick_policy()).unwrap();
+    let account = rpc.view_account(ALICE).await.unwrap();
+    assert!(account.block_height > 1, "{account:?}");
+    assert_eq!(account.amount, 1000 * NEAR);
+    chain.shutdown().await;
+
+    // The chain's endpoint is gone; the lagging one still answers, from block 1: refused.
+    let error = rpc.view_account(ALICE).await.unwrap_err();
+    match &error {
+        ChainError::AllEndpointsFailed { last, .. } => match &**last {
+            ChainError::BehindChain {
+                endpoint,
+                answered_at: 1,
+                already_read,
+            } => {
+                assert!(endpoint.starts_with(&lagging), "{endpoint}");
+                assert_eq!(*already_read, account.block_height);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    // A client that has read nothing newer takes the lagging endpoint's answer.
+    let fresh = NearRpc::new(vec![lagging], quick_policy()).unwrap();
+    assert_eq!(fresh.view_account(ALICE).await.unwrap().block_height, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_answer_is_refused_not_held_in_memory() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

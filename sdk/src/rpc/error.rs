@@ -32,6 +32,14 @@ pub enum ChainError {
         expected: String,
         served: String,
     },
+    /// An endpoint answered a view at an older final block than this client already read at
+    /// (it lags behind, or the chain was reset): skipped, like an unreachable one.
+    #[error("{endpoint} answered at block {answered_at}, older than block {already_read} this client already read at: it lags behind (it is skipped), or the chain was reset (then start a new client)")]
+    BehindChain {
+        endpoint: String,
+        answered_at: u64,
+        already_read: u64,
+    },
     #[error("this RPC client is pinned to chain `{pinned}`, not `{asked}`: make another client for another chain")]
     ChainAlreadyPinned { pinned: String, asked: String },
     #[error("all RPC endpoints failed ({attempts} attempts over {endpoints}); last error: {last}")]
@@ -100,12 +108,14 @@ fn http_message(status: u16, body: &str) -> String {
 
 impl ChainError {
     /// Whether another endpoint (or the same one later) may answer: transport failures,
-    /// timeouts, HTTP 5xx/429, NEAR's `INTERNAL_ERROR`, and an endpoint on another chain.
+    /// timeouts, HTTP 5xx/429, NEAR's `INTERNAL_ERROR`, an endpoint on another chain or behind
+    /// the block already read.
     pub fn is_retryable(&self) -> bool {
         match self {
             ChainError::Transport { .. }
             | ChainError::RequestTimeout { .. }
-            | ChainError::WrongChain { .. } => true,
+            | ChainError::WrongChain { .. }
+            | ChainError::BehindChain { .. } => true,
             ChainError::Http { status, .. } => *status >= 500 || *status == 429,
             ChainError::Rpc { name, .. } => name == "INTERNAL_ERROR",
             _ => false,

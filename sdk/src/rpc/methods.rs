@@ -32,7 +32,12 @@ impl NearRpc {
     async fn query(&self, account: &str, mut params: Value) -> Result<Value, ChainError> {
         params["finality"] = json!("final");
         params["account_id"] = json!(account);
-        match self.call("query", params).await {
+        let answer = self
+            .call_accepting("query", params, |index, answer| {
+                self.accept_query_height(index, answer)
+            })
+            .await;
+        match answer {
             Err(error) if error.rpc_cause() == Some("UNKNOWN_ACCOUNT") => {
                 Err(ChainError::UnknownAccount {
                     account: account.to_string(),

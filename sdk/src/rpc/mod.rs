@@ -2,7 +2,10 @@
 //! transport errors, timeouts, HTTP 5xx and NEAR's `INTERNAL_ERROR`, with exponential backoff
 //! between rounds; the last endpoint that answered is tried first next time. Once a chain id
 //! is pinned ([`NearRpc::pin_chain_id`]), an endpoint serves calls only after it said it
-//! serves that chain: failover never lands on another network.
+//! serves that chain: failover never lands on another network. Reads are monotonic: a `query`
+//! answered at an older final block than one this client already read at is refused (and the
+//! next endpoint tried), so failing over to a lagging endpoint never reads the chain's past —
+//! a request that exists is never reported gone because the endpoint has not seen it yet.
 
 mod error;
 mod methods;
@@ -15,7 +18,7 @@ pub use outcome::{Nep297Event, ReceiptOutcome, TxOutcome, TxStatus};
 pub use views::{AccessKeyView, AccountView, ChainStatus, TxWait};
 
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, warn};
@@ -65,6 +68,8 @@ struct Inner {
     chain_id: OnceLock<String>,
     /// For each endpoint, whether it said it serves the pinned chain.
     on_chain: Vec<AtomicBool>,
+    /// The highest block a `query` was answered at: no answer from an older block is taken.
+    highest_read: AtomicU64,
 }
 
 impl std::fmt::Debug for NearRpc {
@@ -117,6 +122,7 @@ impl NearRpc {
                 healthy: AtomicUsize::new(0),
                 chain_id: OnceLock::new(),
                 on_chain,
+                highest_read: AtomicU64::new(0),
             }),
         })
     }
@@ -151,6 +157,17 @@ impl NearRpc {
     /// NEAR's structured errors are returned as they are (they are answers, not failures of
     /// the endpoint), except `INTERNAL_ERROR`, which is retried.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        self.call_accepting(method, params, |_, _| Ok(())).await
+    }
+
+    /// [`NearRpc::call`], where `accept(endpoint index, result)` may refuse an answer: a
+    /// retryable refusal moves on to the next endpoint like a failed call.
+    pub(crate) async fn call_accepting(
+        &self,
+        method: &str,
+        params: Value,
+        accept: impl Fn(usize, &Value) -> Result<(), ChainError>,
+    ) -> Result<Value, ChainError> {
         let inner = &self.inner;
         let count = inner.endpoints.len();
         let first = inner.healthy.load(Ordering::Relaxed);
@@ -167,6 +184,7 @@ impl NearRpc {
                 Ok(()) => self.call_once(index, method, &params).await,
                 Err(error) => Err(error),
             };
+            let answer = answer.and_then(|result| accept(index, &result).map(|()| result));
             match answer {
                 Ok(result) => {
                     inner.healthy.store(index, Ordering::Relaxed);
@@ -184,6 +202,27 @@ impl NearRpc {
             endpoints: self.endpoints().join(", "),
             last: Box::new(last.expect("at least one attempt was made")),
         })
+    }
+
+    /// Takes a `query` answer of endpoint `index` unless it was read at an older block than
+    /// one already read ([`ChainError::BehindChain`]); an answer without a height is taken.
+    pub(crate) fn accept_query_height(
+        &self,
+        index: usize,
+        answer: &Value,
+    ) -> Result<(), ChainError> {
+        let Some(height) = answer.get("block_height").and_then(Value::as_u64) else {
+            return Ok(());
+        };
+        let highest = self.inner.highest_read.fetch_max(height, Ordering::Relaxed);
+        if height < highest {
+            return Err(ChainError::BehindChain {
+                endpoint: self.inner.endpoints[index].to_string(),
+                answered_at: height,
+                already_read: highest,
+            });
+        }
+        Ok(())
     }
 
     /// Whether endpoint `index` may serve calls: always, until a chain id is pinned; then once
