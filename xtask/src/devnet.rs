@@ -37,6 +37,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     step("build localnet, oracle-node and oracle-client");
     cargo(&[
         "build",
+        "--locked",
         "--bin",
         "localnet",
         "--bin",

@@ -50,6 +50,7 @@ pub fn run() -> Result<()> {
         &[
             "build",
             "--release",
+            "--locked",
             "-p",
             "kernels",
             "--features",
@@ -63,6 +64,7 @@ pub fn run() -> Result<()> {
         &[
             "test",
             "--release",
+            "--locked",
             "-p",
             "kernels",
             "--features",

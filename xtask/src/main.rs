@@ -12,6 +12,7 @@ mod devnet;
 mod gpu_bundle;
 mod model_split;
 mod nvrtc;
+mod toolchain;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -82,6 +83,8 @@ pub(crate) fn fetch_model() -> Result<PathBuf> {
 
 fn test() -> Result<()> {
     let started = Instant::now();
+    toolchain::ensure_lint_components()?;
+    toolchain::ensure_cxx()?;
     contracts::build_all()?;
     fetch_model()?;
     let nvrtc_dir = nvrtc::fetch_for_this_machine()?;

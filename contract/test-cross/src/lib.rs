@@ -1,5 +1,8 @@
 //! test-cross: calls test-status contracts on other accounts, with callbacks that read the
 //! results, `promise_and` joins, and transfers.
+//!
+//! A test contract only: it must never be deployed for real use, and depends on nothing but
+//! near-sdk.
 
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;

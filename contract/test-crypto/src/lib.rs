@@ -1,4 +1,7 @@
 //! test-crypto: exposes the hash and signature host functions, hex in and hex out.
+//!
+//! A test contract only: it must never be deployed for real use, and depends on nothing but
+//! near-sdk.
 
 use near_sdk::{env, near};
 

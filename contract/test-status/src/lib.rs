@@ -1,5 +1,8 @@
 //! test-status: a small contract for wasm-host's tests of storage, state, NEP-297 events,
 //! deposits, panics that roll back, and gas exhaustion.
+//!
+//! A test contract only: it must never be deployed for real use, and depends on nothing but
+//! near-sdk.
 
 use near_sdk::json_types::U128;
 use near_sdk::store::LookupMap;

@@ -1,4 +1,7 @@
 //! test-yield: a request is answered later by a resume, or times out after 200 blocks.
+//!
+//! A test contract only: it must never be deployed for real use, and depends on nothing but
+//! near-sdk.
 
 use near_sdk::store::LookupMap;
 use near_sdk::{env, near, Gas, GasWeight, PanicOnDefault, Promise, YieldId};
