@@ -57,6 +57,7 @@ fn the_oracle_contract_exports_its_methods() {
         "register_node",
         "get_request",
         "list_pending_requests",
+        "list_pending_assignments",
         "migrate",
     ] {
         assert!(

@@ -356,6 +356,66 @@ impl World {
     }
 }
 
+impl World {
+    /// `list_pending_assignments` of node `node` from `from_index`, `limit` at a time: the
+    /// request ids listed, and where the next page starts.
+    fn assignments(&self, node: usize, from_index: u64, limit: u32) -> (Vec<u64>, Option<u64>) {
+        let page = self.view(
+            ORACLE,
+            "list_pending_assignments",
+            json!({"account_id": node_name(node), "from_index": from_index, "limit": limit}),
+        );
+        let ids = page["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|assignment| {
+                assert_eq!(assignment["model_id"], json!(model_id()));
+                assignment["request_id"].as_u64().unwrap()
+            })
+            .collect();
+        (ids, page["next_index"].as_u64())
+    }
+}
+
+#[test]
+fn a_node_polls_its_assignments_by_id_without_the_inputs() {
+    let mut world = setup();
+    for question in ["first?", "second?", "third?", "fourth?"] {
+        let deposit = world.deposit_for(question);
+        world.ask(question, deposit);
+    }
+    let assigned_to = |world: &World, node: usize| -> Vec<u64> {
+        (0..4)
+            .filter(|id| world.committee(*id).contains(&node))
+            .collect()
+    };
+    for node in 0..NODES {
+        let (mut ids, next) = world.assignments(node, 0, 50);
+        ids.sort();
+        assert_eq!(ids, assigned_to(&world, node), "node {node}");
+        assert_eq!(next, None);
+        // A page at a time, following next_index, lists the same requests.
+        let mut paged = Vec::new();
+        let mut from = Some(0);
+        while let Some(index) = from {
+            let (ids, next) = world.assignments(node, index, 1);
+            assert!(ids.len() <= 1);
+            paged.extend(ids);
+            from = next;
+        }
+        paged.sort();
+        assert_eq!(paged, assigned_to(&world, node), "node {node}, paged");
+    }
+    // A node that attested is no longer asked; its fellow members still are.
+    let committee = world.committee(0);
+    world.attest(committee[0], 0, ANSWER);
+    assert!(!world.assignments(committee[0], 0, 50).0.contains(&0));
+    assert!(world.assignments(committee[1], 0, 50).0.contains(&0));
+    // A page past the end is empty and ends the scan.
+    assert_eq!(world.assignments(committee[1], 10, 50), (vec![], None));
+}
+
 #[test]
 fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback() {
     let mut world = setup();

@@ -7,7 +7,8 @@ use crate::requests::request_view;
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::{near, AccountId};
 use oracle_protocol::{
-    FeeEstimate, ModelId, ModelView, NodeView, OracleInfo, RequestParams, RequestView,
+    FeeEstimate, ModelId, ModelView, NodeView, OracleInfo, PendingAssignment, PendingAssignments,
+    RequestParams, RequestView,
 };
 
 #[near]
@@ -82,6 +83,38 @@ impl OracleContract {
             .take(take)
             .filter_map(|id| self.get_request(*id))
             .collect()
+    }
+
+    /// Scans `limit` pending requests from `from_index` (a page, as `list_pending_requests`
+    /// counts) and returns those on `account_id`'s committee that it has not attested, ids and
+    /// models only: what a node polls, then reads each new one with `get_request`.
+    pub fn list_pending_assignments(
+        &self,
+        account_id: AccountId,
+        from_index: Option<u32>,
+        limit: Option<u32>,
+    ) -> PendingAssignments {
+        let (skip, take) = page(from_index, limit);
+        let assignments = self
+            .pending
+            .iter()
+            .skip(skip)
+            .take(take)
+            .filter_map(|id| Some((*id, self.requests.get(id)?)))
+            .filter(|(_, request)| {
+                request.committee.contains(&account_id)
+                    && !request.attestations.iter().any(|a| a.node == account_id)
+            })
+            .map(|(request_id, request)| PendingAssignment {
+                request_id,
+                model_id: request.model_id.clone(),
+            })
+            .collect();
+        let scanned = skip.saturating_add(take).min(self.pending.len() as usize);
+        PendingAssignments {
+            assignments,
+            next_index: (scanned < self.pending.len() as usize).then_some(scanned as u32),
+        }
     }
 
     pub fn get_node(&self, account_id: AccountId) -> Option<NodeView> {

@@ -26,7 +26,9 @@ pub use request::{
 };
 pub use response::{OracleResponse, ResolvedOutput, ResponseStatus};
 pub use signature::Signature64;
-pub use view::{AttestationView, FeeEstimate, RequestPhase, RequestView};
+pub use view::{
+    AttestationView, FeeEstimate, PendingAssignment, PendingAssignments, RequestPhase, RequestView,
+};
 
 /// NEP-297 standard name of the oracle's events:
 /// `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.

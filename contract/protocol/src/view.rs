@@ -58,6 +58,24 @@ pub struct AttestationView {
     pub signature: Signature64,
 }
 
+/// What `list_pending_assignments` returns: among the pending requests it scanned, those on
+/// the node's committee that it has not attested yet, without their inputs (a node's poll
+/// stays a few bytes per request whatever the inputs are).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAssignments {
+    /// Request id and model of each assignment, in the order of the pending set.
+    pub assignments: Vec<PendingAssignment>,
+    /// Where the next page starts (`from_index`), or `None` when the scan reached the end.
+    pub next_index: Option<u32>,
+}
+
+/// One pending request a node is asked to answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAssignment {
+    pub request_id: u64,
+    pub model_id: ModelId,
+}
+
 /// A request as `get_request` and `list_pending_requests` return it (JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestView {
