@@ -190,7 +190,7 @@ impl Engine {
         let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(
             &content,
-            &ModelSource::new(file),
+            &ModelSource::new(file).map_err(io)?,
             model_sha256,
             kernels,
             threads,

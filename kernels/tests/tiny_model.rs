@@ -266,6 +266,39 @@ fn hostile_headers_are_typed_errors_not_aborts() {
     }
 }
 
+/// Where the offset of 2-D tensor `name` lies in the GGUF header at `bytes`: after the name,
+/// its dimension count, two dimensions and its type.
+fn offset_field(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .expect("tensor named in the header");
+    let start = at + name.len() + 4 + 2 * 8 + 4;
+    start..start + 8
+}
+
+#[test]
+fn tensors_sharing_bytes_are_refused_before_any_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tiny.gguf", TinyModel::default());
+    let mut bytes = std::fs::read(&path).unwrap();
+    // blk.1.attn_q points at blk.0.attn_q's bytes: a hostile file could alias one blob
+    // thousands of times and have each copy read into memory.
+    let first = offset_field(&bytes, "blk.0.attn_q.weight");
+    let second = offset_field(&bytes, "blk.1.attn_q.weight");
+    let offset = bytes[first].to_vec();
+    bytes[second].copy_from_slice(&offset);
+    std::fs::write(&path, bytes).unwrap();
+    match load_error(&path) {
+        EngineError::Model(ModelError::OverlappingTensors { first, second }) => {
+            let mut names = [first, second];
+            names.sort();
+            assert_eq!(names, ["blk.0.attn_q.weight", "blk.1.attn_q.weight"]);
+        }
+        other => panic!("{other}"),
+    }
+}
+
 #[test]
 fn llama_variants_computed_differently_are_refused() {
     let dir = tempfile::tempdir().unwrap();
