@@ -324,6 +324,19 @@ fn llama_variants_computed_differently_are_refused() {
         m.insert("llama.rope.scaling.factor".into(), Value::F32(8.0));
     });
     assert!(what.contains("llama.rope.scaling."), "{what}");
+    // A tensor the engine would ignore: the file's model is not the one computed.
+    let what = refused("bias.gguf", &|_, tensors| {
+        let bias = Tensor::zeros(EMBEDDING, DType::F32, &Device::Cpu).unwrap();
+        let bias = QTensor::quantize(&bias, GgmlDType::F32).unwrap();
+        tensors.push(("blk.0.attn_q.bias".into(), bias));
+    });
+    assert!(what.contains("blk.0.attn_q.bias"), "{what}");
+    // A mixture of experts, refused as such rather than for a missing dense tensor.
+    let what = refused("experts.gguf", &|m, _| {
+        m.insert("llama.expert_count".into(), Value::U32(8));
+        m.insert("llama.expert_used_count".into(), Value::U32(2));
+    });
+    assert!(what.contains("llama.expert_count"), "{what}");
     for key in [
         "llama.rope.dimension_count",
         "llama.attention.key_length",

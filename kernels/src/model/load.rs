@@ -4,6 +4,7 @@ use super::{LlamaConfig, ModelError, Rope};
 use crate::matmul::{Compute, Weight};
 use crate::quant::{dequantize_row, QMatrix, WeightFormat};
 use candle_core::quantized::gguf_file::Content;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -151,11 +152,27 @@ fn refuse_overlaps(located: &[Located]) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Refuses a file with tensors beyond those located (biases, experts, extra norms): the engine
+/// would ignore them and compute another function than the file's model. The first such name
+/// in sorted order is reported.
+fn refuse_unexpected(content: &Content, located: &[Located]) -> Result<(), ModelError> {
+    let expected: HashSet<&str> = located.iter().map(|t| t.name.as_str()).collect();
+    let unexpected = content
+        .tensor_infos
+        .keys()
+        .filter(|name| !expected.contains(name.as_str()))
+        .min();
+    match unexpected {
+        Some(name) => Err(ModelError::UnsupportedFeature(format!("tensor `{name}`"))),
+        None => Ok(()),
+    }
+}
+
 /// The weights read from the file, by name, each prepared for the compute path.
 struct Loaded<'a> {
     source: &'a ModelSource,
     compute: &'a Compute,
-    tensors: std::collections::HashMap<String, Located>,
+    tensors: HashMap<String, Located>,
 }
 
 impl Loaded<'_> {
@@ -244,6 +261,7 @@ impl LlamaModel {
         }
         located.push(t.locate("token_embd.weight", vocab, e)?);
         located.push(t.locate("output_norm.weight", 1, e)?);
+        refuse_unexpected(content, &located)?;
         refuse_overlaps(&located)?;
         let mut weights = Loaded {
             source,
