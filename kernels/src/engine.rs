@@ -267,13 +267,13 @@ impl Engine {
         self.model_sha256
     }
 
-    /// The prompt's token ids.
-    pub fn prompt_tokens(&self, prompt: &Prompt) -> Vec<u32> {
-        match prompt {
-            Prompt::Chat(messages) => self.tokenizer.encode_chat(messages, true),
+    /// The prompt's token ids; a chat prompt fails on a model without ChatML's control tokens.
+    pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, TokenizerError> {
+        Ok(match prompt {
+            Prompt::Chat(messages) => self.tokenizer.encode_chat(messages, true)?,
             Prompt::Text(text) => self.tokenizer.encode(text, true),
             Prompt::Tokens(ids) => ids.clone(),
-        }
+        })
     }
 
     pub fn generate(&self, request: &Request) -> Result<Generation, EngineError> {
@@ -390,7 +390,7 @@ impl Engine {
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
-        let prompt = self.prompt_tokens(&request.prompt);
+        let prompt = self.prompt_tokens(&request.prompt)?;
         if prompt.is_empty() {
             return Err(EngineError::EmptyPrompt);
         }
