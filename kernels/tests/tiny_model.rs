@@ -241,6 +241,19 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         ),
         "alignment 0"
     );
+    // A long metadata array the parser would turn into 32-byte values, one per byte.
+    let junk = rewritten(dir.path(), "junk.gguf", |m, _| {
+        m.insert(
+            "general.junk".into(),
+            Value::Array(vec![Value::U8(7); 70_000]),
+        );
+    });
+    match load_error(&junk) {
+        EngineError::Model(ModelError::Gguf(reason)) => {
+            assert!(reason.contains("general.junk"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
     // An embedding of 2^62 rows: its byte size overflows.
     let path = write(dir.path(), "huge.gguf", TinyModel::default());
     let vocab = 256 + 4 + 3; // byte tokens, merges, specials

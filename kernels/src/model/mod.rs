@@ -6,6 +6,7 @@ mod forward;
 mod gguf;
 mod kv_cache;
 mod load;
+mod metadata_scan;
 mod rope;
 
 pub use config::{LlamaConfig, MAX_CONTEXT};
