@@ -7,7 +7,7 @@ use crate::device::{Device, DeviceCache, DeviceError, DeviceItem, DeviceModel};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
 use crate::model::{read_header, BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
-use crate::model_cache::sha256_file;
+use crate::model_cache::sha256_open_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
 use crate::tokenizer::{ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError};
@@ -178,15 +178,16 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
+    /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads. The file
+    /// is opened once: the model id is the hash of the bytes the weights are read from.
     pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
         check_float_mode()?;
         let io = |source| ModelError::Io {
             path: path.display().to_string(),
             source,
         };
-        let model_sha256 = sha256_file(path, false).map_err(io)?;
-        let file = std::fs::File::open(path).map_err(io)?;
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let model_sha256 = sha256_open_file(&mut file, false).map_err(io)?;
         let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(
             &content,

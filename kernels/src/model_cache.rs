@@ -12,7 +12,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use thiserror::Error;
@@ -424,7 +424,14 @@ pub fn resolve_model(explicit: Option<&Path>) -> Result<PathBuf, FetchError> {
 
 /// SHA-256 of a file, with a progress bar on a terminal when `progress` is set.
 pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
-    let mut file = File::open(path)?;
+    sha256_open_file(&mut File::open(path)?, progress)
+}
+
+/// SHA-256 of the whole of an open file, read from its start; the file is left rewound, so
+/// what is read next is what was hashed (a file renamed over the path in between cannot slip
+/// in, as it could between hashing a path and opening it again).
+pub fn sha256_open_file(file: &mut File, progress: bool) -> io::Result<[u8; 32]> {
+    file.seek(SeekFrom::Start(0))?;
     let len = file.metadata()?.len();
     let bar = if progress {
         let bar = ProgressBar::new(len).with_message("hashing");
@@ -437,8 +444,9 @@ pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
     } else {
         ProgressBar::hidden()
     };
-    let hash = copy_hashing(&mut file, &mut io::sink(), &bar);
+    let hash = copy_hashing(file, &mut io::sink(), &bar);
     bar.finish_and_clear();
+    file.seek(SeekFrom::Start(0))?;
     hash
 }
 

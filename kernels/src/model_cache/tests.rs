@@ -87,6 +87,25 @@ fn sha256_of_a_known_file() {
 }
 
 #[test]
+fn hashing_an_open_file_reads_it_all_and_rewinds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("abc");
+    fs::write(&path, b"abc").unwrap();
+    let mut file = File::open(&path).unwrap();
+    file.seek(SeekFrom::Start(2)).unwrap();
+    assert_eq!(
+        hex::encode(sha256_open_file(&mut file, false).unwrap()),
+        ABC_SHA256
+    );
+    // Replacing the path does not change what the open file reads next.
+    fs::write(dir.path().join("other"), b"xyz").unwrap();
+    fs::rename(dir.path().join("other"), &path).unwrap();
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"abc");
+}
+
+#[test]
 fn present_and_verified_model_is_not_fetched_again() {
     let dir = tempfile::tempdir().unwrap();
     let model = local_model(b"abc", ABC_SHA256);
