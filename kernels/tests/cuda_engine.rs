@@ -57,7 +57,7 @@ fn gpu_digests_equal_the_cpu_goldens() {
 fn gpu_logits_equal_cpu_logits_bitwise() {
     let gpu = gpu_engine();
     let cpu = Engine::load(&model_path(), KernelPath::detect(), 2).unwrap();
-    let prompt = cpu.prompt_tokens(&chat("Name three colors."));
+    let prompt = cpu.prompt_tokens(&chat("Name three colors.")).unwrap();
     let config = &cpu.model().config;
     let mut cache = KvCache::new(config.layers, config.kv_width());
     let mut items = [BatchItem {

@@ -62,7 +62,7 @@ fn logits_and_greedy_text_are_close_to_llama_cpp() {
     let engine = default_engine();
     for case in vectors()["chat"].as_array().unwrap() {
         let user = case["user"].as_str().unwrap();
-        let prompt = engine.prompt_tokens(&chat(user));
+        let prompt = engine.prompt_tokens(&chat(user)).unwrap();
         let expected_ids: Vec<u32> = case["prompt_ids"]
             .as_array()
             .unwrap()
@@ -150,7 +150,7 @@ fn batch_composition_and_prompt_chunking_do_not_change_bits() {
 #[test]
 fn kernel_paths_and_thread_counts_give_identical_bits() {
     let base = default_engine();
-    let prompt = base.prompt_tokens(&chat("Name three colors."));
+    let prompt = base.prompt_tokens(&chat("Name three colors.")).unwrap();
     let reference_logits = bits(&first_logits(base, &prompt));
     let request = Request {
         params: SamplingParams {
@@ -185,7 +185,7 @@ fn kernel_paths_and_thread_counts_give_identical_bits() {
 #[test]
 fn layer_traces_are_reproducible_and_sensitive() {
     let engine = default_engine();
-    let prompt = engine.prompt_tokens(&chat("Hello"));
+    let prompt = engine.prompt_tokens(&chat("Hello")).unwrap();
     let trace = |tokens: &[u32]| {
         let config = &engine.model().config;
         let mut cache = KvCache::new(config.layers, config.kv_width());

@@ -241,6 +241,19 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         ),
         "alignment 0"
     );
+    // A long metadata array the parser would turn into 32-byte values, one per byte.
+    let junk = rewritten(dir.path(), "junk.gguf", |m, _| {
+        m.insert(
+            "general.junk".into(),
+            Value::Array(vec![Value::U8(7); 70_000]),
+        );
+    });
+    match load_error(&junk) {
+        EngineError::Model(ModelError::Gguf(reason)) => {
+            assert!(reason.contains("general.junk"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
     // An embedding of 2^62 rows: its byte size overflows.
     let path = write(dir.path(), "huge.gguf", TinyModel::default());
     let vocab = 256 + 4 + 3; // byte tokens, merges, specials
@@ -261,6 +274,39 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         EngineError::Model(ModelError::TensorOutOfBounds { name, reason }) => {
             assert_eq!(name, "token_embd.weight");
             assert!(reason.contains("overflows"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// Where the offset of 2-D tensor `name` lies in the GGUF header at `bytes`: after the name,
+/// its dimension count, two dimensions and its type.
+fn offset_field(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .expect("tensor named in the header");
+    let start = at + name.len() + 4 + 2 * 8 + 4;
+    start..start + 8
+}
+
+#[test]
+fn tensors_sharing_bytes_are_refused_before_any_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tiny.gguf", TinyModel::default());
+    let mut bytes = std::fs::read(&path).unwrap();
+    // blk.1.attn_q points at blk.0.attn_q's bytes: a hostile file could alias one blob
+    // thousands of times and have each copy read into memory.
+    let first = offset_field(&bytes, "blk.0.attn_q.weight");
+    let second = offset_field(&bytes, "blk.1.attn_q.weight");
+    let offset = bytes[first].to_vec();
+    bytes[second].copy_from_slice(&offset);
+    std::fs::write(&path, bytes).unwrap();
+    match load_error(&path) {
+        EngineError::Model(ModelError::OverlappingTensors { first, second }) => {
+            let mut names = [first, second];
+            names.sort();
+            assert_eq!(names, ["blk.0.attn_q.weight", "blk.1.attn_q.weight"]);
         }
         other => panic!("{other}"),
     }
@@ -291,6 +337,19 @@ fn llama_variants_computed_differently_are_refused() {
         m.insert("llama.rope.scaling.factor".into(), Value::F32(8.0));
     });
     assert!(what.contains("llama.rope.scaling."), "{what}");
+    // A tensor the engine would ignore: the file's model is not the one computed.
+    let what = refused("bias.gguf", &|_, tensors| {
+        let bias = Tensor::zeros(EMBEDDING, DType::F32, &Device::Cpu).unwrap();
+        let bias = QTensor::quantize(&bias, GgmlDType::F32).unwrap();
+        tensors.push(("blk.0.attn_q.bias".into(), bias));
+    });
+    assert!(what.contains("blk.0.attn_q.bias"), "{what}");
+    // A mixture of experts, refused as such rather than for a missing dense tensor.
+    let what = refused("experts.gguf", &|m, _| {
+        m.insert("llama.expert_count".into(), Value::U32(8));
+        m.insert("llama.expert_used_count".into(), Value::U32(2));
+    });
+    assert!(what.contains("llama.expert_count"), "{what}");
     for key in [
         "llama.rope.dimension_count",
         "llama.attention.key_length",

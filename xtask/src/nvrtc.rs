@@ -53,11 +53,10 @@ pub fn fetch() -> Result<PathBuf> {
     }
     crate::step("fetch NVRTC (for the CUDA kernels' compile check)");
     let cache = ModelCache::new(default_cache_dir().join(format!("nvrtc-{VERSION}")));
-    for library in &LIBRARIES {
-        cache
-            .ensure(library)
-            .with_context(|| format!("fetching {} from {PACKAGE} {VERSION}", library.file_name))?;
-    }
+    // Both libraries come from one wheel: one download, both extracted from it.
+    cache
+        .ensure_all(&LIBRARIES)
+        .with_context(|| format!("fetching NVRTC from {PACKAGE} {VERSION}"))?;
     println!("NVRTC {VERSION}: {}", cache.dir().display());
     Ok(cache.dir().to_path_buf())
 }

@@ -139,7 +139,9 @@ fn run_parent(args: &BenchArgs) -> Result<()> {
     // Our tokenizer gives the prompt ids that both engines are fed.
     let tokenizer_engine = Engine::load(&model, KernelPath::detect(), 1)
         .with_context(|| format!("loading {}", model.display()))?;
-    let prompt_ids = tokenizer_engine.prompt_tokens(&chat_prompt(&args.prompt));
+    let prompt_ids = tokenizer_engine
+        .prompt_tokens(&chat_prompt(&args.prompt))
+        .context("encoding the chat prompt")?;
     let kernels = KernelPath::detect();
     eprintln!(
         "model {}\nprompt {:?}: {} tokens (chat template); up to {} new tokens, greedy; \

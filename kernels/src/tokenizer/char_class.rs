@@ -6,6 +6,10 @@
 //! combining marks (the Devanagari vowel sign `ा`) and circled letters (`Ⓐ`), and would split
 //! Hindi or Bengali words differently from llama.cpp. `\s` is the White_Space property, which
 //! is exactly what `char::is_whitespace` tests.
+//!
+//! The tables are Unicode 18.0.0's (`unicode-properties` 0.1.5, pinned exactly in the
+//! workspace): a newer table may class a character differently, cut a prompt into other words
+//! and so change token ids and result digests (SPEC.md §11).
 
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
@@ -83,5 +87,10 @@ mod tests {
         }
         assert!(is_punctuation('!') && is_punctuation('_') && is_punctuation('—'));
         assert!(!is_punctuation('$') && !is_punctuation('+') && !is_punctuation('`'));
+    }
+
+    #[test]
+    fn the_tables_are_the_pinned_unicode_version() {
+        assert_eq!(unicode_properties::UNICODE_VERSION, (18, 0, 0));
     }
 }

@@ -65,4 +65,10 @@ pub enum TokenizerError {
 
     #[error("token id {id} is outside the vocabulary of {vocab_size} tokens")]
     UnknownId { id: u32, vocab_size: usize },
+
+    #[error(
+        "the vocabulary has no control token `{marker}`, so it cannot encode the ChatML chat \
+         template chat prompts use; send this model a text or token prompt instead"
+    )]
+    UnsupportedChatTemplate { marker: &'static str },
 }

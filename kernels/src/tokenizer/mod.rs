@@ -20,7 +20,8 @@ mod vocab;
 mod word_split;
 
 pub use chat::{
-    apply_chat_template, chat_template_parts, ChatMessage, ChatPart, DEFAULT_SYSTEM_PROMPT,
+    apply_chat_template, chat_template_parts, ChatMessage, ChatPart, CHATML_MARKERS,
+    DEFAULT_SYSTEM_PROMPT,
 };
 pub use error::TokenizerError;
 pub use pretokenize::PreTokenizer;
@@ -149,7 +150,25 @@ impl Tokenizer {
     /// with special-token parsing, message text without, so the ids equal those of the rendered
     /// prompt whenever no message spells a control token, and a message that does cannot forge
     /// a turn.
-    pub fn encode_chat(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Vec<u32> {
+    ///
+    /// The template is SmolLM2's ChatML (see [`chat_template_parts`]); a vocabulary without
+    /// ChatML's turn markers as control tokens would encode them as plain text, a prompt the
+    /// model was never trained on, so it is refused.
+    pub fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>, TokenizerError> {
+        for marker in CHATML_MARKERS {
+            let control = self
+                .vocab
+                .id_of(marker)
+                .and_then(|id| self.vocab.token_type(id))
+                == Some(TokenType::Control);
+            if !control {
+                return Err(TokenizerError::UnsupportedChatTemplate { marker });
+            }
+        }
         let mut ids = Vec::new();
         for part in chat_template_parts(messages, add_generation_prompt) {
             match part {
@@ -157,7 +176,7 @@ impl Tokenizer {
                 ChatPart::Text(text) => ids.extend(self.encode(&text, false)),
             }
         }
-        ids
+        Ok(ids)
     }
 
     /// Encodes one pre-tokenized word.

@@ -290,3 +290,33 @@ fn malformed_gguf_metadata_gives_typed_errors() {
     let err = with("tokenizer.ggml.eos_token_id", Some(Value::U32(999)));
     assert!(err.to_string().contains("999"), "{err}");
 }
+
+#[test]
+fn chat_prompts_need_chatml_markers_as_control_tokens() {
+    let messages = [ChatMessage::new("user", "hello")];
+    let ids = tiny().encode_chat(&messages, true).unwrap();
+    assert_eq!(ids.iter().filter(|&&id| id == 265).count(), 3);
+    assert_eq!(ids.iter().filter(|&&id| id == 266).count(), 2);
+    // Without the markers, or with a marker as plain or user-defined text, the template would
+    // be encoded as text the model was never trained on.
+    let without = Tokenizer::new(TinyVocab::new().spec(PreTokenizer::SmolLm)).unwrap();
+    assert_eq!(
+        without.encode_chat(&messages, true),
+        Err(TokenizerError::UnsupportedChatTemplate {
+            marker: "<|im_start|>"
+        })
+    );
+    for token_type in [TokenType::Normal, TokenType::UserDefined] {
+        let vocab = TinyVocab::new()
+            .special("<|im_start|>", TokenType::Control)
+            .special("<|im_end|>", token_type);
+        let tokenizer = Tokenizer::new(vocab.spec(PreTokenizer::SmolLm)).unwrap();
+        assert_eq!(
+            tokenizer.encode_chat(&messages, false),
+            Err(TokenizerError::UnsupportedChatTemplate {
+                marker: "<|im_end|>"
+            }),
+            "{token_type:?}"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! A bounded pass over a GGUF file's metadata before candle parses it. The parser turns every
+//! array element into a 32-byte `Value`, so a 1 GiB array of bytes — which the file does hold —
+//! would take 32 GiB. This pass reads the same bytes into nothing, and refuses metadata larger
+//! than [`MAX_METADATA_BYTES`] or arrays longer than the limits below before any is built.
+
+use std::io::{self, Read};
+
+/// The most bytes the metadata section may take (SmolLM2's takes about 1 MiB; a 256k-token
+/// vocabulary with its merges, some tens of MiB).
+pub const MAX_METADATA_BYTES: u64 = 256 << 20;
+/// The most elements of all metadata arrays together (tokens, their types, merges, ...).
+pub const MAX_ARRAY_ELEMENTS: u64 = 1 << 23;
+/// The most elements of one array outside the tokenizer's (`tokenizer.*`) keys.
+pub const MAX_OTHER_ARRAY_ELEMENTS: u64 = 1 << 16;
+/// The deepest nesting of arrays in arrays.
+const MAX_DEPTH: usize = 8;
+
+const TYPE_STRING: u32 = 8;
+const TYPE_ARRAY: u32 = 9;
+
+/// Checks the metadata of the GGUF file `reader` starts at against the limits above. A file
+/// that is not GGUF, or ends early, passes: the parser reports those.
+pub fn check_metadata<R: Read>(reader: &mut R) -> Result<(), String> {
+    match Scan::new(reader).metadata() {
+        Ok(()) => Ok(()),
+        Err(Stop::Refused(reason)) => Err(reason),
+        Err(Stop::Unreadable) => Ok(()),
+    }
+}
+
+enum Stop {
+    /// Over a limit; why.
+    Refused(String),
+    /// Not GGUF, or unreadable; left to the parser.
+    Unreadable,
+}
+
+impl From<io::Error> for Stop {
+    fn from(_: io::Error) -> Self {
+        Self::Unreadable
+    }
+}
+
+struct Scan<'a, R> {
+    reader: &'a mut R,
+    /// Whether lengths are 64-bit (GGUF v2 and v3) or 32-bit (v1).
+    long_lengths: bool,
+    /// Metadata bytes read so far.
+    bytes: u64,
+    /// Array elements seen so far.
+    elements: u64,
+}
+
+impl<'a, R: Read> Scan<'a, R> {
+    fn new(reader: &'a mut R) -> Self {
+        Self {
+            reader,
+            long_lengths: true,
+            bytes: 0,
+            elements: 0,
+        }
+    }
+
+    fn metadata(&mut self) -> Result<(), Stop> {
+        let mut magic = [0u8; 4];
+        self.reader.read_exact(&mut magic)?;
+        if &magic != b"GGUF" {
+            return Err(Stop::Unreadable);
+        }
+        self.long_lengths = match self.u32()? {
+            1 => false,
+            2 | 3 => true,
+            _ => return Err(Stop::Unreadable),
+        };
+        let _tensor_count = self.length()?;
+        let entries = self.length()?;
+        for _ in 0..entries {
+            let key = self.key()?;
+            let value_type = self.u32()?;
+            self.value(&key, value_type, 0)?;
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, key: &str, value_type: u32, depth: usize) -> Result<(), Stop> {
+        match value_type {
+            TYPE_STRING => {
+                let len = self.length()?;
+                self.skip(len)
+            }
+            TYPE_ARRAY => {
+                if depth >= MAX_DEPTH {
+                    return Err(refused(format!(
+                        "`{key}` nests arrays deeper than {MAX_DEPTH}"
+                    )));
+                }
+                let element_type = self.u32()?;
+                let count = self.length()?;
+                self.count_elements(key, count)?;
+                match fixed_size(element_type) {
+                    Some(size) => self.skip(count.saturating_mul(size)),
+                    None => (0..count).try_for_each(|_| self.value(key, element_type, depth + 1)),
+                }
+            }
+            other => self.skip(fixed_size(other).ok_or(Stop::Unreadable)?),
+        }
+    }
+
+    fn count_elements(&mut self, key: &str, count: u64) -> Result<(), Stop> {
+        let tokenizer = key.starts_with("tokenizer.");
+        if !tokenizer && count > MAX_OTHER_ARRAY_ELEMENTS {
+            return Err(refused(format!(
+                "metadata array `{key}` has {count} elements; outside the tokenizer's keys at \
+                 most {MAX_OTHER_ARRAY_ELEMENTS} are accepted"
+            )));
+        }
+        self.elements = self.elements.saturating_add(count);
+        if self.elements > MAX_ARRAY_ELEMENTS {
+            return Err(refused(format!(
+                "metadata arrays hold more than {MAX_ARRAY_ELEMENTS} elements in all (at `{key}`)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn key(&mut self) -> Result<String, Stop> {
+        let len = self.length()?;
+        self.charge(len)?;
+        let mut key = Vec::new();
+        self.reader.by_ref().take(len).read_to_end(&mut key)?;
+        if key.len() as u64 != len {
+            return Err(Stop::Unreadable);
+        }
+        Ok(String::from_utf8_lossy(&key).into_owned())
+    }
+
+    /// Reads `len` bytes into nothing.
+    fn skip(&mut self, len: u64) -> Result<(), Stop> {
+        self.charge(len)?;
+        let skipped = io::copy(&mut self.reader.by_ref().take(len), &mut io::sink())?;
+        if skipped != len {
+            return Err(Stop::Unreadable);
+        }
+        Ok(())
+    }
+
+    /// Counts `len` more metadata bytes, refusing them past the limit.
+    fn charge(&mut self, len: u64) -> Result<(), Stop> {
+        self.bytes = self.bytes.saturating_add(len);
+        if self.bytes > MAX_METADATA_BYTES {
+            return Err(refused(format!(
+                "the metadata takes more than {MAX_METADATA_BYTES} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    fn length(&mut self) -> Result<u64, Stop> {
+        if self.long_lengths {
+            self.u64()
+        } else {
+            self.u32().map(u64::from)
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, Stop> {
+        let mut bytes = [0u8; 4];
+        self.reader.read_exact(&mut bytes)?;
+        self.charge(4)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn u64(&mut self) -> Result<u64, Stop> {
+        let mut bytes = [0u8; 8];
+        self.reader.read_exact(&mut bytes)?;
+        self.charge(8)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+}
+
+fn refused(reason: String) -> Stop {
+    Stop::Refused(reason)
+}
+
+/// The size of a value of fixed-size GGUF type `value_type` (`None`: a string or an array, or
+/// no type).
+fn fixed_size(value_type: u32) -> Option<u64> {
+    match value_type {
+        0 | 1 | 7 => Some(1), // u8, i8, bool
+        2 | 3 => Some(2),     // u16, i16
+        4..=6 => Some(4),     // u32, i32, f32
+        10..=12 => Some(8),   // u64, i64, f64
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GGUF v3 header with no tensors and the given metadata entries (already encoded).
+    fn header(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend(3u32.to_le_bytes());
+        bytes.extend(0u64.to_le_bytes());
+        bytes.extend((entries.len() as u64).to_le_bytes());
+        for entry in entries {
+            bytes.extend(entry);
+        }
+        bytes
+    }
+
+    fn string(text: &str) -> Vec<u8> {
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(text.as_bytes());
+        bytes
+    }
+
+    /// An entry `key` holding an array of `count` u8 values, of which only `present` follow.
+    fn u8_array(key: &str, count: u64, present: usize) -> Vec<u8> {
+        let mut bytes = string(key);
+        bytes.extend(TYPE_ARRAY.to_le_bytes());
+        bytes.extend(0u32.to_le_bytes());
+        bytes.extend(count.to_le_bytes());
+        bytes.extend(vec![7u8; present]);
+        bytes
+    }
+
+    fn check(bytes: &[u8]) -> Result<(), String> {
+        check_metadata(&mut &bytes[..])
+    }
+
+    #[test]
+    fn ordinary_metadata_passes() {
+        let mut name = string("general.name");
+        name.extend(TYPE_STRING.to_le_bytes());
+        name.extend(string("tiny"));
+        let mut count = string("llama.block_count");
+        count.extend(4u32.to_le_bytes());
+        count.extend(30u32.to_le_bytes());
+        let tokens = u8_array("tokenizer.ggml.token_type", 100_000, 100_000);
+        check(&header(&[name, count, tokens])).unwrap();
+    }
+
+    #[test]
+    fn a_huge_array_is_refused_before_it_is_read() {
+        // Claims a 1 GiB array in a file of a few dozen bytes.
+        let err = check(&header(&[u8_array("general.junk", 1 << 30, 0)])).unwrap_err();
+        assert!(
+            err.contains("general.junk") && err.contains("elements"),
+            "{err}"
+        );
+        let err = check(&header(&[u8_array("tokenizer.junk", 1 << 30, 0)])).unwrap_err();
+        assert!(err.contains("in all"), "{err}");
+    }
+
+    #[test]
+    fn long_arrays_outside_the_tokenizer_are_refused() {
+        let entry = u8_array("general.junk", MAX_OTHER_ARRAY_ELEMENTS + 1, 70_000);
+        assert!(check(&header(&[entry])).is_err());
+        let entry = u8_array("general.junk", MAX_OTHER_ARRAY_ELEMENTS, 70_000);
+        check(&header(&[entry])).unwrap();
+    }
+
+    #[test]
+    fn metadata_past_the_byte_limit_is_refused() {
+        let mut entry = string("general.blob");
+        entry.extend(TYPE_STRING.to_le_bytes());
+        entry.extend((MAX_METADATA_BYTES + 1).to_le_bytes());
+        let err = check(&header(&[entry])).unwrap_err();
+        assert!(err.contains("bytes"), "{err}");
+    }
+
+    #[test]
+    fn files_the_parser_must_judge_pass() {
+        check(b"").unwrap();
+        check(b"GGML\x03\x00\x00\x00").unwrap();
+        // Ends in the middle of an entry.
+        let mut cut = header(&[u8_array("general.junk", 10, 10)]);
+        cut.truncate(cut.len() - 3);
+        check(&cut).unwrap();
+    }
+}
