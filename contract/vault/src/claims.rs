@@ -9,9 +9,8 @@
 //! changes nothing but passing on a refunded fee.
 
 use crate::events::Event;
-use crate::prompt::{
-    check_fenced_text, claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS,
-};
+use crate::fenced_text::check_fenced_text;
+use crate::prompt::{claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS};
 use crate::reasons::RejectReason;
 use crate::storage::{borsh_len, charge, cost_of, send, RECORD_OVERHEAD_BYTES};
 use crate::verdict::{parse_verdict, Verdict};

@@ -3,8 +3,9 @@
 //! proposal. Limits may also be tightened at once (that only ever protects the funds).
 
 use crate::events::Event;
+use crate::fenced_text::check_fenced_text;
 use crate::limits::Limits;
-use crate::prompt::{check_fenced_text, MAX_RULE_BYTES};
+use crate::prompt::MAX_RULE_BYTES;
 use crate::storage::{borsh_len, charge, cost_of, send};
 use crate::{sha256, Vault, VaultExt};
 use near_sdk::serde_json::json;
