@@ -3,9 +3,9 @@
 use near_sdk::{env, serde_json, AccountId, PromiseError};
 use oracle_protocol::OracleResponse;
 
-/// The most output the oracle ever returns inline (its `MAX_INLINE_OUTPUT_CAP`: no oracle
-/// configuration may set `max_inline_output_bytes` above it).
-pub const MAX_INLINE_OUTPUT_BYTES: usize = 16 * 1024;
+/// The most output the oracle ever returns inline (`oracle_protocol::MAX_INLINE_OUTPUT_CAP`,
+/// which the oracle holds its `max_inline_output_bytes` to).
+pub const MAX_INLINE_OUTPUT_BYTES: usize = oracle_protocol::MAX_INLINE_OUTPUT_CAP as usize;
 
 /// Longest answer read from the promise result: the inline output as JSON, where one byte may
 /// take 6 (`\u0001`), plus 1 KiB for the digests, numbers and field names. A longer result would
