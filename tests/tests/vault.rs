@@ -37,6 +37,8 @@ const MAX_PER_CLAIM: u128 = 5 * ONE_NEAR;
 const MAX_PER_DAY: u128 = 8 * ONE_NEAR;
 const FUNDING: u128 = 20 * ONE_NEAR;
 const DELAY: u64 = 20;
+/// yoctoNEAR a byte of storage locks.
+const BYTE_COST: u128 = 10u128.pow(19);
 const RULE: &str = "Refund customers whose order was never delivered. The evidence must name the order number and the courier's tracking number.";
 
 fn sha256(bytes: &[u8]) -> Digest32 {
@@ -242,6 +244,11 @@ impl World {
         while self.chain.block_height() < height {
             self.chain.advance_blocks(1);
         }
+    }
+
+    /// The vault account's storage, in bytes.
+    fn storage_usage(&self) -> u64 {
+        self.chain.account(VAULT).unwrap().storage_usage
     }
 
     fn claim(&self, claim_id: u64) -> Value {
@@ -653,9 +660,23 @@ fn the_rule_changes_only_after_the_delay_and_claims_keep_their_rule() {
     while world.chain.block_height() < applicable_at {
         world.chain.advance_blocks(1);
     }
+    let (owner_before, storage_before) = (world.chain.balance(OWNER), world.storage_usage());
     let applied = world.call(EVE, VAULT, "apply_rule", json!({}), 0);
     assert_success(&applied);
     assert_eq!(vault_events(&applied, "rule_changed")[0]["version"], 1);
+    // The proposal charged its record (tag, text, hash, two heights) plus 128 bytes for the
+    // history entry; the entry stores key (5), NEAR's 40 and the rule (text, hash, height): the
+    // difference goes back to the owner, and the vault's storage grows by the entry less the
+    // proposal it replaces.
+    let text = new_rule.len() as u64;
+    let proposal = 1 + (4 + text + 32 + 8 + 8);
+    let entry = 5 + 40 + (4 + text + 32 + 8);
+    let refund = world.chain.balance(OWNER) - owner_before;
+    assert_eq!(refund, u128::from(proposal + 128 - entry) * BYTE_COST);
+    assert_eq!(
+        world.storage_usage() - storage_before,
+        entry - (proposal - 1)
+    );
     let vault = world.vault();
     assert_eq!(vault["rule"]["text"], new_rule);
     assert_eq!(vault["rule_version"], 1);
@@ -711,7 +732,15 @@ fn the_rule_changes_only_after_the_delay_and_claims_keep_their_rule() {
         "recipient_not_allowed",
     );
     world.chain.advance_blocks(DELAY);
+    let owner_before = world.chain.balance(OWNER);
     assert_success(&world.call(EVE, VAULT, "apply_limits", json!({}), 0));
+    // The looser limits drop the allow-list: they store less than the old ones, so the whole
+    // proposal's deposit (tag, limits, two heights) goes back to the owner.
+    let new_limits_bytes: u64 = 16 + 16 + 1;
+    assert_eq!(
+        world.chain.balance(OWNER) - owner_before,
+        u128::from(1 + new_limits_bytes + 8 + 8) * BYTE_COST
+    );
     let limits_now = world.vault()["limits"].clone();
     assert_eq!(limits_now["max_per_claim"], looser["max_per_claim"]);
     assert_eq!(limits_now["allowed_recipients"], Value::Null);
@@ -743,6 +772,10 @@ fn the_owner_withdraws_after_the_delay_and_never_what_claims_in_flight_need() {
     assert_fails(
         &propose_withdrawal(&mut world, OWNER, 0, CAROL),
         "the amount must be more than 0",
+    );
+    assert_fails(
+        &propose_withdrawal(&mut world, OWNER, ONE_NEAR, VAULT),
+        "the receiver may not be the vault itself",
     );
     assert_fails(
         &world.call(OWNER, VAULT, "apply_withdrawal", json!({}), 0),
