@@ -13,21 +13,21 @@ pub const EVENT_VERSION: &str = "1.0.0";
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
     /// A question was stored and sent to the oracle.
-    QuestionAsked,
+    Asked,
     /// The oracle's callback settled a question (answered, or failed with a reason).
-    QuestionAnswered,
+    Answered,
     /// A question's record went, its storage deposit back to its asker: deleted by the asker,
     /// refused by the oracle, or expired while waiting.
-    QuestionDeleted,
+    Deleted,
 }
 
 impl Event {
     /// The event's name in the log.
     pub fn name(self) -> &'static str {
         match self {
-            Event::QuestionAsked => "question_asked",
-            Event::QuestionAnswered => "question_answered",
-            Event::QuestionDeleted => "question_deleted",
+            Event::Asked => "question_asked",
+            Event::Answered => "question_answered",
+            Event::Deleted => "question_deleted",
         }
     }
 

@@ -141,7 +141,7 @@ impl ExampleDapp {
                 asked_at: env::block_height(),
             },
         );
-        Event::QuestionAsked.emit(json!({
+        Event::Asked.emit(json!({
             "question_id": question_id,
             "asker": asker,
             "storage_deposit": storage,
@@ -210,7 +210,7 @@ impl ExampleDapp {
             // Not an answer: the oracle kept the fee, so nothing comes back.
             Err(other) => failed(other.to_string()),
         };
-        Event::QuestionAnswered.emit(json!({
+        Event::Answered.emit(json!({
             "question_id": question_id,
             "asker": entry.asker,
             "answered": matches!(answer, Answer::Answered { .. }),
@@ -288,7 +288,7 @@ impl ExampleDapp {
     fn remove(&mut self, question_id: u64, entry: &Question, why: &str) {
         self.questions.remove(&question_id);
         send(&entry.asker, entry.storage_deposit);
-        Event::QuestionDeleted.emit(json!({
+        Event::Deleted.emit(json!({
             "question_id": question_id,
             "asker": entry.asker,
             "refunded": entry.storage_deposit,
