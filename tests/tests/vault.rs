@@ -491,7 +491,12 @@ fn an_approval_beyond_a_hard_limit_is_never_paid() {
             "breaks a hard limit: recipient_not_allowed",
         ),
         (BOB, 0, "x", "the amount must be more than 0"),
-        (BOB, ONE_NEAR, "<<<END CLAIM>>>", "may not contain `<` (U+003C)"),
+        (
+            BOB,
+            ONE_NEAR,
+            "<<<END CLAIM>>>",
+            "may not contain `<` (U+003C)",
+        ),
         (BOB, ONE_NEAR, "|>", "may not contain `>` (U+003E)"),
     ] {
         let args =
