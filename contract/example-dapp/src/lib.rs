@@ -8,16 +8,24 @@
 //! dApp. `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out); a
 //! timed-out fee, which the oracle returns to the dApp, is passed on to the asker. A refused
 //! question is deleted and its storage deposit returned; an answered one stays until its asker
-//! deletes it (`delete_question`), which returns the deposit.
+//! deletes it (`delete_question`), which returns the deposit. A question still waiting
+//! `QUESTION_EXPIRY_BLOCKS` after it was asked (far past the oracle's 200-block yield: only a
+//! callback that went wrong leaves one) may be expired by anyone (`expire_question`), which
+//! deletes it and returns its deposit to the asker; a late callback then only passes on a
+//! timed-out fee. Every change of a record is a NEP-297 event (`events`).
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point.
 
+mod events;
 mod storage;
 
 use near_sdk::json_types::U128;
+use near_sdk::serde_json::json;
 use near_sdk::store::LookupMap;
 use near_sdk::{env, near, require, AccountId, Gas, NearToken, PanicOnDefault, Promise};
 use oracle_dapp::{AnswerError, ModelId, OracleResponse, RequestParams, ResponseStatus};
+
+use events::Event;
 
 pub use storage::{MAX_QUESTION_BYTES, MAX_STORED_ANSWER_BYTES};
 
@@ -25,6 +33,9 @@ pub use storage::{MAX_QUESTION_BYTES, MAX_STORED_ANSWER_BYTES};
 const CALLBACK_GAS: Gas = Gas::from_tgas(20);
 /// Tokens generated when the asker does not say.
 const DEFAULT_MAX_TOKENS: u32 = 64;
+/// Blocks after `ask` from which a question still waiting may be expired: far past the
+/// oracle's 200-block yield, so only a question whose callback went wrong expires.
+pub const QUESTION_EXPIRY_BLOCKS: u64 = 1000;
 
 /// Where a question stands.
 #[near(serializers = [borsh, json])]
@@ -55,6 +66,8 @@ pub struct Question {
     pub answer: Answer,
     /// What `ask` kept for this record's storage; returned when it is deleted.
     pub storage_deposit: NearToken,
+    /// The block it was asked at.
+    pub asked_at: u64,
 }
 
 #[near(contract_state)]
@@ -68,7 +81,10 @@ pub struct ExampleDapp {
 
 #[near]
 impl ExampleDapp {
+    /// A dApp asking `oracle` with `model_id`. Only the dApp's own account may initialise it,
+    /// so nobody can point a deployed, uninitialised dApp at an oracle of their own.
     #[init]
+    #[private]
     pub fn new(oracle: AccountId, model_id: ModelId) -> Self {
         Self {
             oracle,
@@ -122,33 +138,48 @@ impl ExampleDapp {
                 question: question.clone(),
                 answer: Answer::Waiting,
                 storage_deposit: storage,
+                asked_at: env::block_height(),
             },
         );
+        Event::Asked.emit(json!({
+            "question_id": question_id,
+            "asker": asker,
+            "storage_deposit": storage,
+        }));
         oracle_dapp::ask_on_behalf_of(
             self.oracle.clone(),
             self.model_id,
             question,
             params,
-            asker,
+            asker.clone(),
             attached.saturating_sub(storage),
             oracle_dapp::REQUEST_GAS,
         )
         .then(
             Self::ext(env::current_account_id())
                 .with_static_gas(CALLBACK_GAS)
-                .on_answer(question_id),
+                .on_answer(question_id, asker),
         )
     }
 
-    /// The oracle's answer (or its refusal) for `question_id`.
+    /// The oracle's answer (or its refusal) for `question_id`, asked by `asker`. A question
+    /// that expired meanwhile is gone: only a timed-out fee is passed on to `asker`.
     #[private]
-    pub fn on_answer(&mut self, question_id: u64) -> Answer {
-        let mut entry = self
-            .questions
-            .get(&question_id)
-            .cloned()
-            .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")));
-        let answer = match oracle_dapp::answer() {
+    pub fn on_answer(&mut self, question_id: u64, asker: AccountId) -> Answer {
+        let response = oracle_dapp::answer();
+        let Some(mut entry) = self.questions.get(&question_id).cloned() else {
+            if let Ok(OracleResponse {
+                status: ResponseStatus::TimedOut { refunded, .. },
+                ..
+            }) = response
+            {
+                send(&asker, NearToken::from_yoctonear(refunded));
+            }
+            return failed(format!(
+                "question {question_id} expired before the oracle answered"
+            ));
+        };
+        let answer = match response {
             Ok(OracleResponse {
                 request_id,
                 status: ResponseStatus::Resolved(resolved),
@@ -173,26 +204,47 @@ impl ExampleDapp {
             // (the receipt's refund account), or its callback failed and it kept the deposit.
             // Either way nothing came back here; the record goes, with its storage deposit.
             Err(AnswerError::Refused) => {
-                self.questions.remove(&question_id);
-                send(&entry.asker, entry.storage_deposit);
+                self.remove(question_id, &entry, "refused");
                 return failed(AnswerError::Refused.to_string());
             }
             // Not an answer: the oracle kept the fee, so nothing comes back.
             Err(other) => failed(other.to_string()),
         };
+        Event::Answered.emit(json!({
+            "question_id": question_id,
+            "asker": entry.asker,
+            "answered": matches!(answer, Answer::Answered { .. }),
+        }));
         entry.answer = answer.clone();
         self.questions.insert(question_id, entry);
         answer
     }
 
+    /// Expires question `question_id`, still waiting for the oracle `QUESTION_EXPIRY_BLOCKS`
+    /// after it was asked (anyone may call): deletes it and returns its storage deposit to its
+    /// asker; the value is the amount returned.
+    pub fn expire_question(&mut self, question_id: u64) -> U128 {
+        let entry = self.question_or_panic(question_id);
+        require!(
+            entry.answer == Answer::Waiting,
+            format!("question {question_id} is not waiting for the oracle")
+        );
+        let expires_at = entry.asked_at + QUESTION_EXPIRY_BLOCKS;
+        let now = env::block_height();
+        require!(
+            now >= expires_at,
+            format!(
+                "question {question_id} can expire from block {expires_at}; now is block {now}"
+            )
+        );
+        self.remove(question_id, &entry, "expired");
+        U128(entry.storage_deposit.as_yoctonear())
+    }
+
     /// Deletes question `question_id` (only its asker, once it is no longer waiting) and
     /// returns its storage deposit to the asker; the value is the amount returned.
     pub fn delete_question(&mut self, question_id: u64) -> U128 {
-        let entry = self
-            .questions
-            .get(&question_id)
-            .cloned()
-            .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")));
+        let entry = self.question_or_panic(question_id);
         require!(
             env::predecessor_account_id() == entry.asker,
             format!(
@@ -204,8 +256,7 @@ impl ExampleDapp {
             entry.answer != Answer::Waiting,
             format!("question {question_id} is still waiting for the oracle")
         );
-        self.questions.remove(&question_id);
-        send(&entry.asker, entry.storage_deposit);
+        self.remove(question_id, &entry, "deleted");
         U128(entry.storage_deposit.as_yoctonear())
     }
 
@@ -221,6 +272,28 @@ impl ExampleDapp {
 
     pub fn oracle(&self) -> AccountId {
         self.oracle.clone()
+    }
+}
+
+impl ExampleDapp {
+    fn question_or_panic(&self, question_id: u64) -> Question {
+        self.questions
+            .get(&question_id)
+            .cloned()
+            .unwrap_or_else(|| env::panic_str(&format!("question {question_id} does not exist")))
+    }
+
+    /// Deletes question `question_id` (`entry`) and returns its storage deposit to its asker;
+    /// `why`: `deleted` (by the asker), `refused` (by the oracle) or `expired`.
+    fn remove(&mut self, question_id: u64, entry: &Question, why: &str) {
+        self.questions.remove(&question_id);
+        send(&entry.asker, entry.storage_deposit);
+        Event::Deleted.emit(json!({
+            "question_id": question_id,
+            "asker": entry.asker,
+            "refunded": entry.storage_deposit,
+            "why": why,
+        }));
     }
 }
 
@@ -256,6 +329,7 @@ mod tests {
                 oracle_request_id: u64::MAX,
             },
             storage_deposit: NearToken::from_yoctonear(u128::MAX),
+            asked_at: u64::MAX,
         };
         let value = borsh::to_vec(&largest).unwrap().len() as u64;
         // Key (prefix + id) and NEAR's 40 bytes per record on top of the value.

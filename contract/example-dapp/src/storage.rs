@@ -17,8 +17,9 @@ const KEY_BYTES: u64 = 1 + 8;
 /// Longest account id, so the price does not depend on who asks.
 const MAX_ACCOUNT_BYTES: u64 = 64;
 /// A record's fixed part in borsh: the asker (length + at most 64 bytes), the question's length
-/// prefix, the storage deposit (u128) and the answer's variant tag.
-const FIXED_RECORD_BYTES: u64 = 4 + MAX_ACCOUNT_BYTES + 4 + 16 + 1;
+/// prefix, the storage deposit (u128), the block it was asked at (u64) and the answer's variant
+/// tag.
+const FIXED_RECORD_BYTES: u64 = 4 + MAX_ACCOUNT_BYTES + 4 + 16 + 8 + 1;
 /// The largest answer's fields in borsh, the larger of `Answered` (output, truncated flag,
 /// 64-character hex hash, request id) and `Failed` (reason).
 const ANSWER_BYTES: u64 = 4 + MAX_STORED_ANSWER_BYTES as u64 + 1 + (4 + 64) + 8;

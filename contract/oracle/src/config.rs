@@ -8,8 +8,9 @@ pub const YIELD_TIMEOUT_BLOCKS: u64 = 200;
 pub const MAX_COMMITTEE_SIZE: u32 = 32;
 /// Largest output a node may submit (bytes); NEAR caps a call's arguments at 4 MiB.
 pub const MAX_OUTPUT_BYTES_CAP: u32 = 256 * 1024;
-/// Largest output prefix kept in state and returned inline to the dApp (bytes).
-pub const MAX_INLINE_OUTPUT_CAP: u32 = 16 * 1024;
+/// Largest output prefix kept in state and returned inline to the dApp (bytes): the protocol's,
+/// which dApps read answers by.
+pub use oracle_protocol::MAX_INLINE_OUTPUT_CAP;
 /// Longest `retention_blocks` (about 11 days of 1-second blocks).
 pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
 /// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.

@@ -24,7 +24,7 @@ pub use request::{
     RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_OUTPUT_SCHEMA_BYTES,
     MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
 };
-pub use response::{OracleResponse, ResolvedOutput, ResponseStatus};
+pub use response::{OracleResponse, ResolvedOutput, ResponseStatus, MAX_INLINE_OUTPUT_CAP};
 pub use signature::Signature64;
 pub use view::{
     AttestationView, FeeEstimate, PendingAssignment, PendingAssignments, RequestPhase, RequestView,

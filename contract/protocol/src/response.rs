@@ -4,6 +4,11 @@ use crate::ids::Digest32;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+/// The most output bytes the oracle ever keeps in state and returns inline to a dApp: no oracle
+/// configuration may set `max_inline_output_bytes` above it, and a dApp sizes what it reads of
+/// an answer by it.
+pub const MAX_INLINE_OUTPUT_CAP: u32 = 16 * 1024;
+
 /// The answer to one request, delivered to the requesting contract's callback.
 ///
 /// JSON: `{"request_id":7,"status":{"resolved":{...}}}` or

@@ -9,9 +9,8 @@
 //! changes nothing but passing on a refunded fee.
 
 use crate::events::Event;
-use crate::prompt::{
-    check_fenced_text, claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS,
-};
+use crate::fenced_text::check_fenced_text;
+use crate::prompt::{claim_prompt, verdict_schema, MAX_EVIDENCE_BYTES, VERDICT_MAX_TOKENS};
 use crate::reasons::RejectReason;
 use crate::storage::{borsh_len, charge, cost_of, send, RECORD_OVERHEAD_BYTES};
 use crate::verdict::{parse_verdict, Verdict};
@@ -455,6 +454,69 @@ fn reason_name(reason: RejectReason) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prompt::REASON_MAX_CHARS;
+
+    /// A claim as filed, its variable parts at their largest.
+    fn largest_filed_claim() -> Claim {
+        let account: AccountId = "a".repeat(64).parse().unwrap();
+        Claim {
+            claim_id: u64::MAX,
+            claimant: account.clone(),
+            recipient: account,
+            amount: U128(u128::MAX),
+            evidence: "e".repeat(MAX_EVIDENCE_BYTES),
+            rule_version: u32::MAX,
+            filed_at: u64::MAX,
+            oracle_fee: U128(0),
+            budget: U128(u128::MAX),
+            oracle_request_id: None,
+            verdict_reason: None,
+            status: ClaimStatus::Quoting,
+            storage_deposit: U128(u128::MAX),
+        }
+    }
+
+    #[test]
+    fn the_verdict_reserve_covers_the_largest_final_claim() {
+        let filed = largest_filed_claim();
+        // The longest reason the verdict allows, every character 4 bytes in UTF-8.
+        let reason = "\u{1F600}".repeat(REASON_MAX_CHARS as usize);
+        assert_eq!(reason.len(), 4 * REASON_MAX_CHARS as usize);
+        let reasons = [
+            RejectReason::ModelRejected,
+            RejectReason::MalformedVerdict,
+            RejectReason::OverMaxPerClaim,
+            RejectReason::OverDailyCap,
+            RejectReason::RecipientNotAllowed,
+            RejectReason::InsufficientFunds,
+            RejectReason::OracleRefused,
+            RejectReason::InsufficientDeposit,
+            RejectReason::OracleTimedOut,
+            RejectReason::NoAnswer,
+            RejectReason::PayoutFailed,
+            RejectReason::Expired,
+            RejectReason::RecipientIsVault,
+        ];
+        let finals = reasons
+            .map(|reason| ClaimStatus::Rejected { reason })
+            .into_iter()
+            .chain([ClaimStatus::Paid, ClaimStatus::Paying]);
+        for status in finals {
+            let last = Claim {
+                oracle_fee: U128(u128::MAX),
+                budget: U128(0),
+                oracle_request_id: Some(u64::MAX),
+                verdict_reason: Some(reason.clone()),
+                status: status.clone(),
+                ..filed.clone()
+            };
+            let growth = borsh_len(&last) - borsh_len(&filed);
+            assert!(
+                growth <= VERDICT_RESERVE_BYTES,
+                "{status:?}: the claim grows by {growth} bytes, {VERDICT_RESERVE_BYTES} reserved"
+            );
+        }
+    }
 
     #[test]
     fn only_unsettled_claims_hold_a_reservation_and_only_settled_ones_are_final() {

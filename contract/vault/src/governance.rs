@@ -3,9 +3,10 @@
 //! proposal. Limits may also be tightened at once (that only ever protects the funds).
 
 use crate::events::Event;
+use crate::fenced_text::check_fenced_text;
 use crate::limits::Limits;
-use crate::prompt::{check_fenced_text, MAX_RULE_BYTES};
-use crate::storage::{borsh_len, charge, cost_of, send};
+use crate::prompt::MAX_RULE_BYTES;
+use crate::storage::{borsh_len, charge, cost_of, send, RECORD_OVERHEAD_BYTES};
 use crate::{sha256, Vault, VaultExt};
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require};
@@ -13,6 +14,8 @@ use oracle_dapp::Digest32;
 
 /// Bytes reserved at a proposal for the rule-history entry it becomes: key, hash, block, tag.
 const RULE_HISTORY_RESERVE_BYTES: u64 = 128;
+/// Key of a rule-history entry: the map's prefix byte and the version.
+const RULE_KEY_BYTES: u64 = 1 + 4;
 
 /// A rule in force (now or in the past).
 #[near(serializers = [borsh, json])]
@@ -87,7 +90,8 @@ impl Vault {
         pending
     }
 
-    /// Puts the pending rule in force once its delay has passed (anyone may call).
+    /// Puts the pending rule in force once its delay has passed (anyone may call). The proposal's
+    /// storage deposit, less what the rule-history entry now stores, goes back to the owner.
     pub fn apply_rule(&mut self) -> Rule {
         let pending = self
             .pending_rule
@@ -101,9 +105,12 @@ impl Vault {
                 pending.applicable_at
             )
         );
+        let charged = borsh_len(&Some(pending.clone())) + RULE_HISTORY_RESERVE_BYTES;
         let rule = Rule::new(pending.text);
         self.rule_version += 1;
+        let stored = RULE_KEY_BYTES + RECORD_OVERHEAD_BYTES + borsh_len(&rule);
         self.rules.insert(self.rule_version, rule.clone());
+        send(&self.owner, cost_of(charged.saturating_sub(stored)));
         Event::RuleChanged.emit(json!({
             "version": self.rule_version,
             "rule_hash": rule.hash,
@@ -150,7 +157,9 @@ impl Vault {
         pending
     }
 
-    /// Puts the pending limits in force once the delay has passed (anyone may call).
+    /// Puts the pending limits in force once the delay has passed (anyone may call). The
+    /// proposal's storage deposit, less what the new limits store beyond the old ones, goes back
+    /// to the owner.
     pub fn apply_limits(&mut self) -> Limits {
         let pending = self
             .pending_limits
@@ -164,7 +173,10 @@ impl Vault {
                 pending.applicable_at
             )
         );
+        let charged = borsh_len(&Some(pending.clone()));
+        let growth = borsh_len(&pending.limits).saturating_sub(borsh_len(&self.limits));
         self.limits = pending.limits;
+        send(&self.owner, cost_of(charged.saturating_sub(growth)));
         Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": false }));
         self.limits.clone()
     }

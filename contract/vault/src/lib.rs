@@ -12,12 +12,20 @@
 //! oracle never answers as expected expires after `CLAIM_EXPIRY_BLOCKS` (`expire_claim`, anyone),
 //! releasing its reservation.
 //!
+//! The verdict protects nothing on its own. The prompt is public (`get_claim_prompt`), the model
+//! public and decoding greedy, so anyone can run the same inference offline and try wordings
+//! until one is approved, then file that one: assume every claim the limits allow is approved.
+//! What bounds a loss is the code: `max_per_claim`, `max_per_day` (per UTC day of block time, so
+//! up to two days' caps can leave around midnight) and the funds; the allow-list is the only
+//! protection of who receives. Only `deposit` adds to the funds.
+//!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point:
 //! every amount is an integer.
 
 mod claims;
 mod deletion;
 mod events;
+mod fenced_text;
 mod governance;
 mod limits;
 mod prompt;
@@ -73,8 +81,11 @@ pub struct Vault {
 #[near]
 impl Vault {
     /// A vault of `owner` that asks `oracle` to judge claims with `model_id` under `rule`,
-    /// within `limits`; rule and limit changes wait `rule_change_delay_blocks` blocks.
+    /// within `limits`; rule and limit changes wait `rule_change_delay_blocks` blocks. Only
+    /// the vault's own account may initialise it (deploy and init in one transaction, or init
+    /// signed by the account's key), so nobody can seize a deployed, uninitialised vault.
     #[init]
+    #[private]
     pub fn new(
         owner: AccountId,
         oracle: AccountId,
@@ -83,7 +94,7 @@ impl Vault {
         limits: Limits,
         rule_change_delay_blocks: u64,
     ) -> Self {
-        prompt::check_fenced_text("rule", &rule, MAX_RULE_BYTES)
+        fenced_text::check_fenced_text("rule", &rule, MAX_RULE_BYTES)
             .unwrap_or_else(|e| env::panic_str(&e));
         require!(!rule.trim().is_empty(), "the rule is empty");
         limits.validate().unwrap_or_else(|e| env::panic_str(&e));
@@ -108,7 +119,9 @@ impl Vault {
         }
     }
 
-    /// Adds the attached NEAR to the vault's funds; anyone may fund it.
+    /// Adds the attached NEAR to the vault's funds; anyone may fund it. The only way into the
+    /// funds: NEAR that reaches the account otherwise (a plain transfer) is not counted, and no
+    /// claim or withdrawal can move it.
     #[payable]
     pub fn deposit(&mut self) -> U128 {
         let amount = env::attached_deposit().as_yoctonear();

@@ -30,7 +30,7 @@ pub struct PendingWithdrawal {
 #[near]
 impl Vault {
     /// Proposes taking `amount` yoctoNEAR out of the funds, paid to `receiver` (default: the
-    /// owner). Owner only; attach the proposal's storage, the rest is refunded. It may be
+    /// owner; never the vault itself). Owner only; attach the proposal's storage, the rest is refunded. It may be
     /// applied after `rule_change_delay_blocks`; `amount` must be within the funds now and,
     /// when applied, within the funds not reserved by claims in flight.
     #[payable]
@@ -52,10 +52,16 @@ impl Vault {
             self.pending_withdrawal.is_none(),
             "a withdrawal is already pending; cancel it first"
         );
+        let receiver = receiver.unwrap_or_else(|| self.owner.clone());
+        require!(
+            receiver != env::current_account_id(),
+            "the receiver may not be the vault itself: the NEAR would leave the funds and stay \
+             unreachable in the account"
+        );
         let now = env::block_height();
         let pending = PendingWithdrawal {
             amount,
-            receiver: receiver.unwrap_or_else(|| self.owner.clone()),
+            receiver,
             proposed_at: now,
             applicable_at: now + self.rule_change_delay_blocks,
         };

@@ -1,11 +1,11 @@
 //! Reading the oracle's answer in the dApp's callback, with the promise result checked.
 
-use near_sdk::{env, serde_json, PromiseError};
+use near_sdk::{env, serde_json, AccountId, PromiseError};
 use oracle_protocol::OracleResponse;
 
-/// The most output the oracle ever returns inline (its `MAX_INLINE_OUTPUT_CAP`: no oracle
-/// configuration may set `max_inline_output_bytes` above it).
-pub const MAX_INLINE_OUTPUT_BYTES: usize = 16 * 1024;
+/// The most output the oracle ever returns inline (`oracle_protocol::MAX_INLINE_OUTPUT_CAP`,
+/// which the oracle holds its `max_inline_output_bytes` to).
+pub const MAX_INLINE_OUTPUT_BYTES: usize = oracle_protocol::MAX_INLINE_OUTPUT_CAP as usize;
 
 /// Longest answer read from the promise result: the inline output as JSON, where one byte may
 /// take 6 (`\u0001`), plus 1 KiB for the digests, numbers and field names. A longer result would
@@ -15,6 +15,10 @@ pub const MAX_RESPONSE_BYTES: usize = 6 * MAX_INLINE_OUTPUT_BYTES + 1024;
 /// Why a callback holds no oracle answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnswerError {
+    /// The callback was called by another account than the contract itself: any account can
+    /// call a public method with a promise of its own chained before it, and that promise's
+    /// result would pass for the oracle's answer. Mark the callback `#[private]`.
+    NotPrivate { caller: AccountId },
     /// The callback did not run after exactly one promise (it was not chained to `ask`).
     NotACallback { promise_results: u64 },
     /// The oracle's `request` call failed. Almost always the oracle refused the request (bad
@@ -34,6 +38,11 @@ pub enum AnswerError {
 impl core::fmt::Display for AnswerError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            AnswerError::NotPrivate { caller } => write!(
+                f,
+                "the callback was called by {caller}, not by the contract itself (make it \
+                 #[private])"
+            ),
             AnswerError::NotACallback { promise_results } => write!(
                 f,
                 "expected the result of one promise (the oracle's request), got {promise_results}"
@@ -53,14 +62,26 @@ impl core::fmt::Display for AnswerError {
 }
 
 /// The answer in the current callback: the result of the single promise it was chained to.
-/// Call it only in a `#[private]` callback: any contract can chain a promise of its own to a
-/// public method, and that promise's result would be read here as the oracle's answer.
+/// Refused as [`AnswerError::NotPrivate`] unless the contract itself called the callback (mark
+/// it `#[private]`): any account can chain a promise of its own to a public method, and that
+/// promise's result would otherwise be read here as the oracle's answer.
 pub fn answer() -> Result<OracleResponse, AnswerError> {
+    called_by_itself(env::predecessor_account_id(), &env::current_account_id())?;
     let promise_results = env::promise_results_count();
     if promise_results != 1 {
         return Err(AnswerError::NotACallback { promise_results });
     }
     decode(env::promise_result_checked(0, MAX_RESPONSE_BYTES))
+}
+
+/// `Ok` when `caller` is `contract` itself, the only account whose callbacks carry the
+/// results of the contract's own promises.
+fn called_by_itself(caller: AccountId, contract: &AccountId) -> Result<(), AnswerError> {
+    if caller == *contract {
+        Ok(())
+    } else {
+        Err(AnswerError::NotPrivate { caller })
+    }
 }
 
 /// Decodes a promise result (as `env::promise_result_checked` gives it) into the answer.
@@ -132,6 +153,18 @@ mod tests {
             bytes.len()
         );
         assert_eq!(decode(Ok(bytes)), Ok(response));
+    }
+
+    #[test]
+    fn only_the_contract_itself_may_call_the_callback() {
+        let dapp: AccountId = "dapp.test".parse().unwrap();
+        let eve: AccountId = "eve.test".parse().unwrap();
+        assert_eq!(called_by_itself(dapp.clone(), &dapp), Ok(()));
+        let refused = called_by_itself(eve.clone(), &dapp).unwrap_err();
+        assert_eq!(refused, AnswerError::NotPrivate { caller: eve });
+        assert!(refused
+            .to_string()
+            .contains("eve.test, not by the contract itself"));
     }
 
     #[test]

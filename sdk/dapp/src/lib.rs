@@ -9,16 +9,19 @@
 //! #[payable]
 //! pub fn ask(&mut self, question: String) -> Promise {
 //!     let asker = env::predecessor_account_id();
-//!     // Charge the storage this call adds (the question, room for the answer) first.
+//!     // Store the question under a new id and keep its storage cost out of the deposit;
+//!     // forward only the rest.
+//!     let (question_id, storage) = self.store_question(&asker, &question);
+//!     let forwarded = env::attached_deposit().saturating_sub(storage);
 //!     oracle_dapp::ask_on_behalf_of(self.oracle.clone(), self.model_id, question, params,
-//!                                   asker, env::attached_deposit(), oracle_dapp::REQUEST_GAS)
+//!                                   asker, forwarded, oracle_dapp::REQUEST_GAS)
 //!         .then(Self::ext(env::current_account_id())
 //!             .with_static_gas(Gas::from_tgas(20))
-//!             .on_answer())
+//!             .on_answer(question_id))
 //! }
 //!
-//! #[private]
-//! pub fn on_answer(&mut self) {
+//! #[private] // `answer()` refuses any other caller anyway (`AnswerError::NotPrivate`)
+//! pub fn on_answer(&mut self, question_id: u64) {
 //!     match oracle_dapp::answer() {
 //!         Ok(OracleResponse { status: ResponseStatus::Resolved(out), .. }) => { /* use out.output */ }
 //!         Ok(OracleResponse { status: ResponseStatus::TimedOut { refunded, .. }, .. }) => { /* the fee came back here */ }

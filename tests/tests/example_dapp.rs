@@ -1,0 +1,234 @@
+//! The example dApp as wasm on wasm-host, asking the slow oracle stand-in (`test-slow-oracle`,
+//! whose answers come only after some 200-block yields): only the dApp's own account
+//! initialises it; every change of a question's record is a NEP-297 event; a question left
+//! waiting expires, its storage deposit back to the asker, and a late answer then changes
+//! nothing.
+
+use e2e_tests::layout::contracts_dir;
+use serde_json::{json, Value};
+use wasm_host::abi::{Action, CryptoHash};
+use wasm_host::chain::{Chain, FinalStatus, TxResult, ONE_NEAR, TGAS};
+
+const SLOW_ORACLE: &str = "slow-oracle.test";
+const DAPP: &str = "dapp.test";
+const ALICE: &str = "alice.test";
+const EVE: &str = "eve.test";
+const GAS: u64 = 100 * TGAS;
+const ASK_GAS: u64 = 300 * TGAS;
+const PRICE: u128 = ONE_NEAR / 10;
+/// The dApp's `QUESTION_EXPIRY_BLOCKS`.
+const QUESTION_EXPIRY_BLOCKS: u64 = 1000;
+/// Yields the slow oracle waits out before answering: 1,200 blocks, past the expiry.
+const REQUEST_ROUNDS: u32 = 6;
+const OUTPUT: &str = "Paris";
+const QUESTION: &str = "What is the capital of France?";
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = contracts_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `cargo xtask build-contracts` first",
+            path.display()
+        )
+    })
+}
+
+fn assert_success(result: &TxResult) {
+    assert!(
+        matches!(result.status, FinalStatus::SuccessValue(_)),
+        "{}",
+        result.status_message()
+    );
+}
+
+fn assert_fails(result: &TxResult, expected: &str) {
+    let message = result.status_message();
+    assert!(
+        matches!(result.status, FinalStatus::Failure(_)) && message.contains(expected),
+        "expected a failure containing `{expected}`, got: {message}"
+    );
+}
+
+/// The data of every dApp event named `event` in `result`.
+fn events(result: &TxResult, event: &str) -> Vec<Value> {
+    result
+        .logs()
+        .iter()
+        .filter_map(|log| log.strip_prefix("EVENT_JSON:"))
+        .map(|body| serde_json::from_str::<Value>(body).unwrap())
+        .filter(|body| {
+            body["standard"] == "ai-oracle-example-dapp"
+                && body["version"] == "1.0.0"
+                && body["event"] == event
+        })
+        .map(|body| body["data"][0].clone())
+        .collect()
+}
+
+fn yocto(value: &Value) -> u128 {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// A chain with the slow oracle and the dApp deployed on it, not yet initialised.
+fn deployed() -> Chain {
+    let mut chain = Chain::new();
+    for account in [SLOW_ORACLE, DAPP, ALICE, EVE] {
+        chain.create_account(account, 10 * ONE_NEAR).unwrap();
+    }
+    assert_success(&chain.deploy(SLOW_ORACLE, wasm("test_slow_oracle")).unwrap());
+    let init = json!({"price": PRICE.to_string(), "estimate_rounds": 0,
+        "request_rounds": REQUEST_ROUNDS, "output": OUTPUT});
+    let init = chain.call(SLOW_ORACLE, SLOW_ORACLE, "new", init.to_string(), 0, GAS);
+    assert_success(&init.unwrap());
+    assert_success(&chain.deploy(DAPP, wasm("example_dapp")).unwrap());
+    chain
+}
+
+fn dapp_init() -> String {
+    json!({"oracle": SLOW_ORACLE, "model_id": "00".repeat(32)}).to_string()
+}
+
+/// The deployed dApp, initialised by its own account.
+fn world() -> Chain {
+    let mut chain = deployed();
+    assert_success(&chain.call(DAPP, DAPP, "new", dapp_init(), 0, GAS).unwrap());
+    chain
+}
+
+fn storage_deposit(chain: &Chain) -> u128 {
+    let args = json!({"question_bytes": QUESTION.len()}).to_string();
+    yocto(
+        &chain
+            .view(DAPP, "question_storage_deposit", args)
+            .unwrap()
+            .json()
+            .unwrap(),
+    )
+}
+
+/// Alice asks `QUESTION`; returns the transaction a few blocks later (the oracle is waiting).
+fn ask(chain: &mut Chain) -> CryptoHash {
+    let action = Action::FunctionCall {
+        method_name: "ask".into(),
+        args: json!({"question": QUESTION}).to_string().into_bytes(),
+        deposit: storage_deposit(chain) + PRICE,
+        gas: ASK_GAS,
+    };
+    let tx = chain.submit(ALICE, DAPP, vec![action]).unwrap();
+    chain.advance_blocks(3);
+    tx
+}
+
+/// Transaction `tx` once its outcome is final (the slow oracle answers within 1,300 blocks).
+fn settle(chain: &mut Chain, tx: &CryptoHash) -> TxResult {
+    for _ in 0..150 {
+        let result = chain.tx_result(tx);
+        if !matches!(result.status, FinalStatus::Pending) {
+            return result;
+        }
+        chain.advance_blocks(10);
+    }
+    panic!("the transaction is still pending after 1,500 blocks");
+}
+
+fn question(chain: &Chain, id: u64) -> Value {
+    let args = json!({"question_id": id}).to_string();
+    chain
+        .view(DAPP, "get_question", args)
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn call(chain: &mut Chain, signer: &str, method: &str, id: u64) -> TxResult {
+    let args = json!({"question_id": id}).to_string();
+    chain.call(signer, DAPP, method, args, 0, GAS).unwrap()
+}
+
+#[test]
+fn only_the_dapp_account_initialises_a_deployed_dapp() {
+    let mut chain = deployed();
+    assert_fails(
+        &chain.call(EVE, DAPP, "new", dapp_init(), 0, GAS).unwrap(),
+        "is private",
+    );
+    assert_success(&chain.call(DAPP, DAPP, "new", dapp_init(), 0, GAS).unwrap());
+    let oracle: Value = chain.view(DAPP, "oracle", "{}").unwrap().json().unwrap();
+    assert_eq!(oracle, SLOW_ORACLE);
+}
+
+#[test]
+fn a_question_left_waiting_expires_with_its_deposit_back_and_a_late_answer_changes_nothing() {
+    let mut chain = world();
+    let deposit = storage_deposit(&chain);
+    let stuck = ask(&mut chain);
+    let waiting = question(&chain, 0);
+    assert_eq!(waiting["answer"], "waiting");
+    let asked_at = waiting["asked_at"].as_u64().unwrap();
+    let expires_at = asked_at + QUESTION_EXPIRY_BLOCKS;
+
+    assert_fails(
+        &call(&mut chain, EVE, "expire_question", 0),
+        &format!("question 0 can expire from block {expires_at}"),
+    );
+    while chain.block_height() < expires_at {
+        chain.advance_blocks(1);
+    }
+    let alice_before = chain.balance(ALICE);
+    // Anyone may expire it; the deposit goes to the asker.
+    let expired = call(&mut chain, EVE, "expire_question", 0);
+    assert_success(&expired);
+    assert_eq!(yocto(&expired.json::<Value>()), deposit);
+    let deleted = events(&expired, "question_deleted");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["question_id"], 0);
+    assert_eq!(deleted[0]["asker"], ALICE);
+    assert_eq!(yocto(&deleted[0]["refunded"]), deposit);
+    assert_eq!(deleted[0]["why"], "expired");
+    chain.advance_blocks(2);
+    assert_eq!(chain.balance(ALICE) - alice_before, deposit);
+    assert_eq!(question(&chain, 0), Value::Null);
+    assert_fails(
+        &call(&mut chain, EVE, "expire_question", 0),
+        "question 0 does not exist",
+    );
+
+    // The answer arrives after 1,200 blocks: the callback does not fail, and changes nothing.
+    let late = settle(&mut chain, &stuck);
+    let answer: Value = late.json();
+    assert_eq!(
+        answer["failed"]["reason"],
+        "question 0 expired before the oracle answered"
+    );
+    assert!(events(&late, "question_answered").is_empty());
+    assert_eq!(question(&chain, 0), Value::Null);
+}
+
+#[test]
+fn asking_answering_and_deleting_are_events() {
+    let mut chain = world();
+    let deposit = storage_deposit(&chain);
+    let tx = ask(&mut chain);
+    let result = settle(&mut chain, &tx);
+    let asked = events(&result, "question_asked");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["question_id"], 0);
+    assert_eq!(asked[0]["asker"], ALICE);
+    assert_eq!(yocto(&asked[0]["storage_deposit"]), deposit);
+    let answered = events(&result, "question_answered");
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["question_id"], 0);
+    assert_eq!(answered[0]["answered"], true);
+    assert_eq!(question(&chain, 0)["answer"]["answered"]["output"], OUTPUT);
+
+    // Answered: no longer waiting, so it cannot expire; its asker deletes it.
+    assert_fails(
+        &call(&mut chain, EVE, "expire_question", 0),
+        "question 0 is not waiting for the oracle",
+    );
+    let deleted = call(&mut chain, ALICE, "delete_question", 0);
+    assert_success(&deleted);
+    let event = &events(&deleted, "question_deleted")[0];
+    assert_eq!(yocto(&event["refunded"]), deposit);
+    assert_eq!(event["why"], "deleted");
+}
