@@ -33,6 +33,7 @@ pub struct Metrics {
     generated_tokens: Counter,
     batch_size: Histogram,
     rpc_errors: Family<OperationLabel, Counter>,
+    unreadable_requests: Counter,
     engine_errors: Counter,
     engine_consecutive_failures: Gauge,
     last_block_height: Gauge,
@@ -58,6 +59,7 @@ impl Metrics {
             generated_tokens: Counter::default(),
             batch_size: Histogram::new(linear_buckets(1.0, 1.0, 16)),
             rpc_errors: Family::default(),
+            unreadable_requests: Counter::default(),
             engine_errors: Counter::default(),
             engine_consecutive_failures: Gauge::default(),
             last_block_height: Gauge::default(),
@@ -106,6 +108,11 @@ impl Metrics {
             metrics.rpc_errors.clone(),
         );
         registry.register(
+            "unreadable_requests",
+            "Pending requests skipped by the watcher because even alone they could not be read",
+            metrics.unreadable_requests.clone(),
+        );
+        registry.register(
             "engine_errors",
             "Inference runs this machine failed (device, threads, panics); the jobs are retried",
             metrics.engine_errors.clone(),
@@ -145,6 +152,11 @@ impl Metrics {
                 operation: operation.to_string(),
             })
             .inc();
+    }
+
+    /// The watcher skipped a pending request it could not read, even alone.
+    pub fn unreadable_request(&self) {
+        self.unreadable_requests.inc();
     }
 
     /// The engine failed a job on this machine (it is tried again).
@@ -215,6 +227,7 @@ mod tests {
         metrics.rpc_error("poll");
         metrics.attested(3, 1.5);
         metrics.engine_error();
+        metrics.unreadable_request();
         let health = Health::default();
         health.last_block_height.store(77, Ordering::Relaxed);
         health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
@@ -230,6 +243,7 @@ mod tests {
             "oracle_node_request_latency_blocks_count 1",
             "oracle_node_batch_size_count 1",
             "oracle_node_engine_errors_total 1",
+            "oracle_node_unreadable_requests_total 1",
             "oracle_node_engine_consecutive_failures 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

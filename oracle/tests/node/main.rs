@@ -6,3 +6,4 @@ mod daemon;
 mod engine_health;
 mod register;
 mod submit;
+mod watcher;
