@@ -132,7 +132,11 @@ fn main() -> Result<ExitCode> {
         }
         Command::Run { home } => {
             let config = NodeConfig::load(&home)?;
-            runtime()?.block_on(oracle::daemon::run(&home, config))?;
+            let runtime = runtime()?;
+            let ran = runtime.block_on(oracle::daemon::run(&home, config));
+            // A model still loading (the node was stopped while it started) holds no exit up.
+            runtime.shutdown_background();
+            ran?;
         }
         Command::Status { home } => {
             let config = NodeConfig::load(&home)?;

@@ -16,8 +16,15 @@ use tracing::{debug, info, warn};
 
 pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
     let interval = Duration::from_millis(ctx.config.poll_interval_ms);
-    loop {
-        if let Err(e) = poll(&ctx, &jobs).await {
+    // A stopped node takes no new work: a stop during a round ends it (a job journaled as
+    // accepted and not handed on yet is resumed at the next start).
+    while !ctx.stop.is_stopped() {
+        let polled = tokio::select! {
+            biased;
+            _ = ctx.stop.stopped() => return,
+            polled = poll(&ctx, &jobs) => polled,
+        };
+        if let Err(e) = polled {
             ctx.stop.fail(format_args!("the journal failed: {e}"));
         }
         if !ctx.stop.sleep(interval).await {

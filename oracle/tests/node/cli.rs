@@ -134,3 +134,74 @@ fn init_says_where_an_existing_accounts_key_goes() {
     assert!(stdout.contains(&register), "{stdout}");
     assert!(stdout.contains(&existing), "{stdout}");
 }
+
+/// Sends `signal` (`TERM`, `INT`) to process `pid`.
+#[cfg(unix)]
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_hand() {
+    use crate::common::fake_rpc::FakeRpc;
+    use crate::common::{node_home, quiet_chain, registered, request};
+    use oracle::config::NodeConfig;
+    use oracle_protocol::RequestPhase;
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    // The node's attestation takes long to send: a graceful stop waits for it.
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "list_pending_requests" => Ok(json!([request(3, model_id, RequestPhase::Pending)])),
+        "get_request" => Ok(request(3, model_id, RequestPhase::Pending)),
+        "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
+        "query" => Ok(
+            json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
+            "block_hash": "11111111111111111111111111111111"}),
+        ),
+        "send_tx" => {
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(6)));
+            Err(json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}}))
+        }
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        rpc_timeout_secs: 30,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let mut node = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the attestation being sent", || rpc.calls("send_tx") > 0).await;
+    signal(node.id(), "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if node.try_wait().unwrap().is_some() {
+        let output = node.wait_with_output().unwrap();
+        panic!(
+            "stopped before the job in hand was done: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    signal(node.id(), "INT");
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || node.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{stderr}");
+    assert!(stderr.contains("second signal"), "{stderr}");
+}
