@@ -33,7 +33,7 @@ pub const LOCK_FILE: &str = "run.lock";
 const GRACE: Duration = Duration::from_secs(30);
 
 /// The RPC retry policy the config describes.
-fn retry_policy(config: &NodeConfig) -> RetryPolicy {
+pub fn retry_policy(config: &NodeConfig) -> RetryPolicy {
     RetryPolicy {
         attempts: config.rpc_attempts,
         request_timeout: Duration::from_secs(config.rpc_timeout_secs),
@@ -327,6 +327,8 @@ pub async fn run_until(
     let ended = supervise(tokio::spawn(pipeline::run(ctx)), &stop).await;
     server_stop.stop();
     let _ = server.await;
+    // No stale address for `status` (or a second `run`) to point at.
+    let _ = std::fs::remove_file(home.join(HTTP_ADDR_FILE));
     if let Err(error) = ended {
         stop.fail(format_args!("{error:#}"));
     }

@@ -92,6 +92,10 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
     assert!(
+        !dir.path().join(oracle::daemon::HTTP_ADDR_FILE).exists(),
+        "a stopped node leaves no address behind"
+    );
+    assert!(
         metrics.contains("oracle_node_unreadable_requests_total "),
         "{metrics}"
     );
