@@ -10,6 +10,7 @@ use oracle::commands::{register, status, verify};
 use oracle::config::NodeConfig;
 use oracle_protocol::RequestParams;
 use sdk::inference::{engine_request, RequestKey};
+use sdk::rpc::redact_url;
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -259,7 +260,8 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
     println!("home:      {}", home.display());
     println!("account:   {}", config.account_id);
     println!("contract:  {}", config.oracle_contract);
-    println!("rpc:       {}", config.rpc_urls.join(", "));
+    let rpc_urls: Vec<String> = config.rpc_urls.iter().map(|url| redact_url(url)).collect();
+    println!("rpc:       {}", rpc_urls.join(", "));
     if !config.fault_injection.is_off() {
         println!("FAULT INJECTION ON: {:?}", config.fault_injection);
     }

@@ -205,3 +205,34 @@ async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_han
     assert!(started.elapsed() < Duration::from_secs(3), "{stderr}");
     assert!(stderr.contains("second signal"), "{stderr}");
 }
+
+#[test]
+fn status_never_shows_the_api_keys_in_rpc_urls() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, rpc) = runtime.block_on(quiet_node(dir.path()));
+    let live = rpc.url.replace("http://", "http://user:PASSWORD@");
+    let config = oracle::config::NodeConfig {
+        // A dead endpoint first: its failure is logged and failed over.
+        rpc_urls: vec![
+            "http://127.0.0.1:1/v3/SECRET?apiKey=SECRET".into(),
+            format!("{live}/?apiKey=SECRET"),
+        ],
+        rpc_attempts: 2,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let output = oracle_node(["status".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(shown.contains("on chain:  stake"), "{shown}");
+    assert!(shown.contains("RPC attempt failed"), "{shown}");
+    for secret in ["SECRET", "PASSWORD", "user"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}

@@ -86,7 +86,10 @@ async fn endpoints_on_different_chains_are_refused() {
     })
     .await;
     let config = NodeConfig {
-        rpc_urls: vec![testnet.url.clone(), mainnet.url.clone()],
+        rpc_urls: vec![
+            format!("{}/?apiKey=SECRET", testnet.url),
+            format!("{}/?apiKey=SECRET", mainnet.url),
+        ],
         ..config
     };
     let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
@@ -94,6 +97,7 @@ async fn endpoints_on_different_chains_are_refused() {
         error.contains("different chains") && error.contains("mainnet"),
         "{error}"
     );
+    assert!(!error.contains("SECRET"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
