@@ -236,3 +236,52 @@ fn status_never_shows_the_api_keys_in_rpc_urls() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+/// The `result digest:` line of an `oracle-node infer` run with `args`.
+fn infer_digest(args: &[&std::ffi::OsStr]) -> String {
+    let output = oracle_node(
+        ["infer".as_ref(), "the capital of France".as_ref()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["--max-tokens".as_ref(), "4".as_ref()]),
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find(|line| line.starts_with("result digest:"))
+        .unwrap_or_else(|| panic!("no digest in {stdout}"))
+        .to_string()
+}
+
+#[test]
+fn infer_with_a_home_runs_as_that_node_would() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _rpc) = runtime.block_on(quiet_node(dir.path()));
+    let config = oracle::config::NodeConfig {
+        oracle_contract: "other-oracle.test".into(),
+        threads: 0,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let model = dir.path().join("tiny.gguf");
+    let as_the_node = infer_digest(&["--home".as_ref(), dir.path().as_os_str()]);
+    let spelled_out = infer_digest(&[
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--chain-id".as_ref(),
+        crate::common::CHAIN_ID.as_ref(),
+        "--oracle-contract".as_ref(),
+        "other-oracle.test".as_ref(),
+    ]);
+    assert_eq!(as_the_node, spelled_out);
+    let defaults = infer_digest(&["--model".as_ref(), model.as_os_str()]);
+    assert_ne!(as_the_node, defaults, "bound to localnet and oracle.test");
+}
