@@ -35,7 +35,7 @@ pub struct Metrics {
     rpc_errors: Family<OperationLabel, Counter>,
     unreadable_requests: Counter,
     engine_errors: Counter,
-    engine_consecutive_failures: Gauge,
+    engine_unrecovered_failures: Gauge,
     last_block_height: Gauge,
     queue_depth: Gauge,
 }
@@ -61,7 +61,7 @@ impl Metrics {
             rpc_errors: Family::default(),
             unreadable_requests: Counter::default(),
             engine_errors: Counter::default(),
-            engine_consecutive_failures: Gauge::default(),
+            engine_unrecovered_failures: Gauge::default(),
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
             registry: Registry::default(),
@@ -118,10 +118,12 @@ impl Metrics {
             metrics.engine_errors.clone(),
         );
         registry.register(
-            "engine_consecutive_failures",
-            "Inference runs this machine failed since its last successful one (0: the engine \
-             works; above 0: /health is degraded)",
-            metrics.engine_consecutive_failures.clone(),
+            "engine_unrecovered_failures",
+            "Inference runs this machine failed that no success has cleared yet, summed over the \
+             jobs whose last run failed (each since its own last success) and the jobs that \
+             ended failing (until any inference works); 0: the engine works; above 0: /health \
+             is degraded",
+            metrics.engine_unrecovered_failures.clone(),
         );
         registry.register(
             "last_block_height",
@@ -203,7 +205,7 @@ impl Metrics {
             .set(health.last_block_height.load(Ordering::Relaxed) as i64);
         self.queue_depth
             .set(health.in_flight.load(Ordering::Relaxed) as i64);
-        self.engine_consecutive_failures
+        self.engine_unrecovered_failures
             .set(health.engine_failures() as i64);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
@@ -244,14 +246,14 @@ mod tests {
             "oracle_node_batch_size_count 1",
             "oracle_node_engine_errors_total 1",
             "oracle_node_unreadable_requests_total 1",
-            "oracle_node_engine_consecutive_failures 2",
+            "oracle_node_engine_unrecovered_failures 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
         health.engine_worked(1);
         let text = metrics.render(&journal, &health);
         assert!(
-            text.contains("oracle_node_engine_consecutive_failures 0"),
+            text.contains("oracle_node_engine_unrecovered_failures 0"),
             "{text}"
         );
     }
