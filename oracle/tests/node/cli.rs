@@ -206,6 +206,9 @@ async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_han
     assert!(stderr.contains("second signal"), "{stderr}");
 }
 
+/// An API key as providers put it in the path (`/v3/<key>`).
+const PATH_KEY: &str = "0123456789abcdef0123456789abcdef";
+
 #[test]
 fn status_never_shows_the_api_keys_in_rpc_urls() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -215,7 +218,7 @@ fn status_never_shows_the_api_keys_in_rpc_urls() {
     let config = oracle::config::NodeConfig {
         // A dead endpoint first: its failure is logged and failed over.
         rpc_urls: vec![
-            "http://127.0.0.1:1/v3/SECRET?apiKey=SECRET".into(),
+            format!("http://127.0.0.1:1/v3/{PATH_KEY}?apiKey=SECRET"),
             format!("{live}/?apiKey=SECRET"),
         ],
         rpc_attempts: 2,
@@ -232,7 +235,7 @@ fn status_never_shows_the_api_keys_in_rpc_urls() {
     );
     assert!(shown.contains("on chain:  stake"), "{shown}");
     assert!(shown.contains("RPC attempt failed"), "{shown}");
-    for secret in ["SECRET", "PASSWORD", "user"] {
+    for secret in ["SECRET", "PASSWORD", "user", PATH_KEY] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
