@@ -117,9 +117,7 @@ impl OracleChain {
     }
 
     pub async fn get_node(&self, account: &str) -> Result<Option<NodeView>, ChainError> {
-        self.rpc()
-            .view_json(self.contract(), "get_node", &json!({"account_id": account}))
-            .await
+        node_entry(self.rpc(), self.contract(), account).await
     }
 
     pub async fn get_model(&self, model_id: &ModelId) -> Result<Option<ModelView>, ChainError> {
@@ -196,6 +194,16 @@ impl OracleChain {
             .tx_status(tx_hash, self.account(), TxWait::ExecutedOptimistic)
             .await
     }
+}
+
+/// `account`'s node entry in oracle `contract`, through `rpc`: a view, which needs no key.
+pub async fn node_entry(
+    rpc: &NearRpc,
+    contract: &str,
+    account: &str,
+) -> Result<Option<NodeView>, ChainError> {
+    rpc.view_json(contract, "get_node", &json!({"account_id": account}))
+        .await
 }
 
 /// The base58 hash NEAR names `signed` by.

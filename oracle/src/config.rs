@@ -663,7 +663,9 @@ fn write_comment(out: &mut String, path: &str, default: Option<&toml::Value>) {
     out.push('\n');
 }
 
-/// Overlays the `ORACLE_NODE_*` variables among `env` on `table`.
+/// Overlays the `ORACLE_NODE_*` variables among `env` on `table`. An empty variable counts as
+/// unset. Each value is checked alone (on the defaults), so one the config cannot hold is an
+/// error naming its variable, never the file.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
@@ -682,24 +684,48 @@ fn apply_env(
             variable: variable.clone(),
             message,
         };
-        if let Some(field) = key.strip_prefix("fault_injection_") {
-            let Some(example) = defaults["fault_injection"].get(field) else {
-                return Err(ConfigError::UnknownVariable { variable });
-            };
-            let value = env_value(example, &text).map_err(bad)?;
-            table
-                .entry("fault_injection")
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .ok_or_else(|| ConfigError::Invalid("fault_injection is not a table".into()))?
-                .insert(field.to_string(), value);
-        } else if let Some(example) = defaults.get(&key).filter(|_| key != "fault_injection") {
-            let value = env_value(example, &text).map_err(bad)?;
-            table.insert(key, value);
-        } else {
+        let (section, field, example) = match key.strip_prefix("fault_injection_") {
+            Some(field) => (
+                Some("fault_injection"),
+                field,
+                defaults["fault_injection"].get(field),
+            ),
+            None if key == "fault_injection" => (None, key.as_str(), None),
+            None => (None, key.as_str(), defaults.get(&key)),
+        };
+        let Some(example) = example else {
             return Err(ConfigError::UnknownVariable { variable });
+        };
+        if text.trim().is_empty() {
+            continue;
         }
+        let value = env_value(example, &text).map_err(bad)?;
+        let mut probe = toml::Table::from_iter([("account_id".into(), "probe.test".into())]);
+        overlay(&mut probe, section, field, value.clone())?;
+        toml::Value::Table(probe)
+            .try_into::<NodeConfig>()
+            .map_err(|error| bad(format!("not a valid {field}: {}", error.message().trim())))?;
+        overlay(table, section, field, value)?;
     }
+    Ok(())
+}
+
+/// Sets `field` (of table `section`, if any) in `table` to `value`.
+fn overlay(
+    table: &mut toml::Table,
+    section: Option<&str>,
+    field: &str,
+    value: toml::Value,
+) -> Result<(), ConfigError> {
+    let table = match section {
+        None => table,
+        Some(section) => table
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("{section} is not a table")))?,
+    };
+    table.insert(field.to_string(), value);
     Ok(())
 }
 
@@ -714,7 +740,7 @@ fn env_value(example: &toml::Value, text: &str) -> Result<toml::Value, String> {
         ),
         toml::Value::Boolean(_) => match text {
             "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
-            "0" | "false" | "no" | "off" | "" => toml::Value::Boolean(false),
+            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
             _ => return Err(format!("`{text}` is not true/false")),
         },
         toml::Value::Array(_) => toml::Value::Array(
@@ -1155,6 +1181,25 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_variable_is_unset() {
+        let home =
+            home_with("account_id = \"a.test\"\noracle_contract = \"o.test\"\nthreads = 3\n");
+        let config = NodeConfig::load_with_env(
+            home.path(),
+            env(&[
+                ("ORACLE_NODE_ORACLE_CONTRACT", ""),
+                ("ORACLE_NODE_THREADS", " "),
+                ("ORACLE_NODE_RPC_URLS", ""),
+                ("ORACLE_NODE_FAULT_INJECTION_CORRUPT_OUTPUT", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.oracle_contract, "o.test");
+        assert_eq!(config.threads, 3);
+        assert_eq!(config.rpc_urls, NodeConfig::new("a.test".into()).rpc_urls);
+    }
+
+    #[test]
     fn bad_variables_are_named() {
         let home = home_with("account_id = \"a.test\"");
         for (variable, value, expected) in [
@@ -1166,6 +1211,12 @@ mod tests {
                 "crash_after",
             ),
             ("ORACLE_NODE_KERNELS", "gpu", "unknown kernels `gpu`"),
+            (
+                "ORACLE_NODE_MAX_BATCH",
+                "-1",
+                "variable ORACLE_NODE_MAX_BATCH: not a valid max_batch: invalid value: integer `-1`",
+            ),
+            ("ORACLE_NODE_FAULT_INJECTION", "x", "names no config option"),
         ] {
             let err = NodeConfig::load_with_env(home.path(), env(&[(variable, value)]))
                 .unwrap_err()

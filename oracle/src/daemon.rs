@@ -1,6 +1,6 @@
 //! Starting and stopping the node: keys, chain client, engine, journal, HTTP server and the
 //! pipeline; graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let the jobs in hand
-//! finish their journal writes). Before any work it checks the node's registration
+//! finish their journal writes; during startup, stop at once; a second signal exits at once). Before any work it checks the node's registration
 //! (`startup`); a fatal error later (the journal fails, the pipeline dies) stops the node and
 //! is returned, so the process exits non-zero instead of idling with a healthy `/health`.
 
@@ -33,7 +33,7 @@ pub const LOCK_FILE: &str = "run.lock";
 const GRACE: Duration = Duration::from_secs(30);
 
 /// The RPC retry policy the config describes.
-fn retry_policy(config: &NodeConfig) -> RetryPolicy {
+pub fn retry_policy(config: &NodeConfig) -> RetryPolicy {
     RetryPolicy {
         attempts: config.rpc_attempts,
         request_timeout: Duration::from_secs(config.rpc_timeout_secs),
@@ -113,9 +113,28 @@ fn announce_faults(config: &NodeConfig) {
     }
 }
 
-/// Runs the node in `home` until SIGTERM or Ctrl-C.
+/// Runs the node in `home` until SIGTERM or Ctrl-C. A second signal while it stops exits the
+/// process at once (code 130): the journal resumes the jobs in hand at the next start.
 pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
-    run_until(home, config, stop_signal()).await
+    run_until(home, config, async {
+        stop_signal().await;
+        tokio::spawn(async {
+            stop_signal().await;
+            warn!("second signal: exiting now; the journal resumes the jobs in hand");
+            std::process::exit(130);
+        });
+    })
+    .await
+}
+
+/// Runs `work` unless the node is stopped first (`None`): startup steps that can take long (a
+/// slow endpoint, loading the model) never hold a stop up.
+async fn unless_stopped<T>(stop: &Stop, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = stop.stopped() => None,
+        done = work => Some(done),
+    }
 }
 
 /// Waits for the chain; `None` if the node was stopped first.
@@ -144,7 +163,10 @@ where
     F: Future<Output = Result<T, sdk::rpc::ChainError>>,
 {
     loop {
-        match read().await {
+        let Some(answer) = unless_stopped(stop, read()).await else {
+            return Ok(None);
+        };
+        match answer {
             Ok(value) => return Ok(Some(value)),
             Err(error) if pipeline::is_transient(&error) => {
                 warn!(%error, "waiting for the chain to read {what}");
@@ -183,13 +205,15 @@ pub async fn run_until(
             stop.stop();
         }
     });
-    let Some(status) = wait_for_chain(&chain, &stop).await else {
+    let Some(Some(status)) = unless_stopped(&stop, wait_for_chain(&chain, &stop)).await else {
         return Ok(());
     };
-    let chain_id = match startup::common_chain_id(&config.rpc_urls, &retry_policy(&config)).await? {
-        Some(chain_id) => chain_id,
-        None => status.chain_id,
+    let policy = retry_policy(&config);
+    let common = startup::common_chain_id(&config.rpc_urls, &policy);
+    let Some(common) = unless_stopped(&stop, common).await else {
+        return Ok(());
     };
+    let chain_id = common?.unwrap_or(status.chain_id);
     // An endpoint that did not answer now is checked when failover first reaches it.
     chain.rpc().pin_chain_id(&chain_id)?;
     let Some(node) = read_at_start("this node's registration", &stop, || {
@@ -215,10 +239,15 @@ pub async fn run_until(
     journal
         .bind_deployment(&chain_id, &config.oracle_contract)
         .with_context(|| format!("the journal {}", journal_path.display()))?;
-    let (engine, model_id) = {
+    let loading = {
         let (home, config) = (home.to_path_buf(), config.clone());
-        tokio::task::spawn_blocking(move || engine::load(&home, &config)).await??
+        tokio::task::spawn_blocking(move || engine::load(&home, &config))
     };
+    let Some(loaded) = unless_stopped(&stop, loading).await else {
+        info!("stopped while the model loaded");
+        return Ok(());
+    };
+    let (engine, model_id) = loaded??;
     startup::check_model(&node, model_id)?;
     let Some(model) = read_at_start("the served model's entry", &stop, || {
         chain.get_model(&model_id)
@@ -298,6 +327,8 @@ pub async fn run_until(
     let ended = supervise(tokio::spawn(pipeline::run(ctx)), &stop).await;
     server_stop.stop();
     let _ = server.await;
+    // No stale address for `status` (or a second `run`) to point at.
+    let _ = std::fs::remove_file(home.join(HTTP_ADDR_FILE));
     if let Err(error) = ended {
         stop.fail(format_args!("{error:#}"));
     }

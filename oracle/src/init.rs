@@ -4,6 +4,7 @@ use crate::config::{NodeConfig, CONFIG_FILE};
 use anyhow::{bail, Context, Result};
 use sdk::keys::{Credentials, SecretKey};
 use sdk::wire::AccountId;
+use std::io::Write;
 use std::path::Path;
 
 /// What `init` created.
@@ -15,7 +16,10 @@ pub struct Initialized {
 }
 
 /// Creates `home` with `config.toml`, the account key and the attestation key. Refuses to touch a
-/// home that already has a config, so an existing node's keys are never lost.
+/// home that already has a config, so an existing node's keys are never lost. The config is
+/// written last, and atomically (a temporary file renamed), so a home has one only once it is
+/// complete; an init that stopped before it is resumed: key files it left (or an existing
+/// account's credentials put in its place) are kept and used.
 pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
     let account: AccountId = account_id
         .parse()
@@ -29,19 +33,67 @@ pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
     }
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let config = NodeConfig::new(account_id.to_string());
-    let account_key = SecretKey::generate();
-    let attestation_key = SecretKey::generate();
-    Credentials::new(account.clone(), &account_key)
-        .write(&NodeConfig::path_in(home, &config.account_key)?)?;
-    Credentials::new(account, &attestation_key)
-        .write(&NodeConfig::path_in(home, &config.attestation_key)?)?;
-    std::fs::write(&config_path, config.to_toml())
-        .with_context(|| format!("writing {}", config_path.display()))?;
+    let account_key = key_file(&NodeConfig::path_in(home, &config.account_key)?, &account)?;
+    let attestation_key = key_file(
+        &NodeConfig::path_in(home, &config.attestation_key)?,
+        &account,
+    )?;
+    if account_key.public_key() == attestation_key.public_key() {
+        bail!(
+            "{} and {} hold the same key: the attestation key must be another one (delete {} and \
+             run init again)",
+            config.account_key.display(),
+            config.attestation_key.display(),
+            config.attestation_key.display()
+        );
+    }
+    write_atomically(&config_path, &config.to_toml())?;
     Ok(Initialized {
         account_public_key: account_key.public_key().to_string(),
         attestation_public_key: attestation_key.public_key().to_string(),
         config,
     })
+}
+
+/// The key of `account` in the credentials file at `path`: the one there (left by an init that
+/// did not finish, or put there by the operator), else a new one written there.
+fn key_file(path: &Path, account: &AccountId) -> Result<SecretKey> {
+    if !path.exists() {
+        let key = SecretKey::generate();
+        Credentials::new(account.clone(), &key).write(path)?;
+        return Ok(key);
+    }
+    let (found, key) = Credentials::read(path).with_context(|| {
+        format!(
+            "{} is left from an init that did not finish, and unreadable: delete it and run \
+             init again",
+            path.display()
+        )
+    })?;
+    if found.account_id != *account {
+        bail!(
+            "{} holds a key of {}, not of {account}: delete it (if that key is not needed) and \
+             run init again",
+            path.display(),
+            found.account_id
+        );
+    }
+    Ok(key)
+}
+
+/// Writes `text` to `path` all at once: into a temporary file beside it, synced, then renamed.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let temporary = path.with_extension("toml.partial");
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
@@ -60,6 +112,45 @@ mod tests {
         let (account, key) = Credentials::read(&home.join(&config.account_key)).unwrap();
         assert_eq!(account.account_id.as_str(), "node1.test");
         assert_eq!(key.public_key().to_string(), created.account_public_key);
+    }
+
+    #[test]
+    fn an_init_that_stopped_before_the_config_is_resumed_with_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = init_home(dir.path(), "node1.test").unwrap();
+        std::fs::remove_file(dir.path().join(CONFIG_FILE)).unwrap();
+        let resumed = init_home(dir.path(), "node1.test").unwrap();
+        assert_eq!(resumed.account_public_key, first.account_public_key);
+        assert_eq!(resumed.attestation_public_key, first.attestation_public_key);
+        assert_eq!(NodeConfig::load(dir.path()).unwrap(), resumed.config);
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(files.len(), 2, "config.toml and keys/ only: {files:?}");
+    }
+
+    #[test]
+    fn a_left_key_of_another_account_or_unreadable_says_what_to_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        init_home(dir.path(), "node1.test").unwrap();
+        std::fs::remove_file(dir.path().join(CONFIG_FILE)).unwrap();
+        let account_key = dir.path().join("keys/account.json");
+        let error = format!("{:#}", init_home(dir.path(), "other.test").unwrap_err());
+        assert!(
+            error.contains(&format!(
+                "{} holds a key of node1.test",
+                account_key.display()
+            )) && error.contains("delete it"),
+            "{error}"
+        );
+        std::fs::write(&account_key, "{\"account_id\": \"node1.te").unwrap();
+        let error = format!("{:#}", init_home(dir.path(), "node1.test").unwrap_err());
+        assert!(
+            error.contains(&account_key.display().to_string()) && error.contains("delete it"),
+            "{error}"
+        );
+        assert!(!dir.path().join(CONFIG_FILE).exists());
     }
 
     #[test]

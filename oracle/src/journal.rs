@@ -4,7 +4,10 @@
 //! twice. Counts by state are kept with every change (reading them costs nothing), and finished
 //! jobs are indexed by when they finished, so those past the retention can be pruned.
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition, TableError,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +34,8 @@ pub fn unix_now() -> u64 {
 pub enum JournalError {
     #[error("journal database: {0}")]
     Database(String),
+    #[error("the journal is open in another process (a running node)")]
+    InUse,
     #[error("journal entry for request {0} is corrupted: {1}")]
     Corrupted(u64, String),
     #[error("request {0} is not in the journal")]
@@ -47,6 +52,44 @@ pub enum JournalError {
         from: &'static str,
         to: &'static str,
     },
+}
+
+/// The counts of the journal at `path` (as [`Journal::counts`]), read without writing or
+/// creating it: what `oracle-node status` shows while no node runs. A missing journal has no
+/// jobs; one a running node holds open is [`JournalError::InUse`] (ask the node instead).
+pub fn read_counts(path: &Path) -> Result<BTreeMap<String, u64>, JournalError> {
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let db = ReadOnlyDatabase::open(path).map_err(|e| match e {
+        DatabaseError::DatabaseAlreadyOpen => JournalError::InUse,
+        DatabaseError::RepairAborted => JournalError::Database(
+            "it was not closed cleanly (the node stopped abruptly); the node repairs it when \
+             it next starts"
+                .into(),
+        ),
+        other => db_error(other),
+    })?;
+    counts_in(&db.begin_read().map_err(db_error)?)
+}
+
+/// The counts as `tx` sees them.
+fn counts_in(tx: &ReadTransaction) -> Result<BTreeMap<String, u64>, JournalError> {
+    let table = tx.open_table(COUNTS).map_err(|e| match e {
+        // A journal of a node from before the counts (`Journal::open` builds them).
+        TableError::TableDoesNotExist(_) => JournalError::Database(
+            "it has no job counts yet; the node builds them when it next starts".into(),
+        ),
+        other => db_error(other),
+    })?;
+    let mut counts = BTreeMap::new();
+    for entry in table.iter().map_err(db_error)? {
+        let (key, value) = entry.map_err(db_error)?;
+        if value.value() > 0 {
+            counts.insert(key.value().to_string(), value.value());
+        }
+    }
+    Ok(counts)
 }
 
 fn db_error(e: impl std::fmt::Display) -> JournalError {
@@ -311,16 +354,7 @@ impl Journal {
 
     /// Number of jobs by [`JobState::count_key`] (finished ones by how they ended).
     pub fn counts(&self) -> Result<BTreeMap<String, u64>, JournalError> {
-        let tx = self.db.begin_read().map_err(db_error)?;
-        let table = tx.open_table(COUNTS).map_err(db_error)?;
-        let mut counts = BTreeMap::new();
-        for entry in table.iter().map_err(db_error)? {
-            let (key, value) = entry.map_err(db_error)?;
-            if value.value() > 0 {
-                counts.insert(key.value().to_string(), value.value());
-            }
-        }
-        Ok(counts)
+        counts_in(&self.db.begin_read().map_err(db_error)?)
     }
 
     /// Every job, by request id.
@@ -433,6 +467,30 @@ fn decode(request_id: u64, bytes: &[u8]) -> Result<Job, JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_read_without_writing_or_creating_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.redb");
+        assert_eq!(read_counts(&path).unwrap(), BTreeMap::new());
+        assert!(!path.exists(), "a missing journal is not created");
+        let journal = Journal::open(&path).unwrap();
+        journal.accept(1, "m").unwrap();
+        assert!(
+            matches!(read_counts(&path), Err(JournalError::InUse)),
+            "held open by a node"
+        );
+        drop(journal);
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let counts = read_counts(&path).unwrap();
+        assert_eq!(counts, BTreeMap::from([("accepted".to_string(), 1)]));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            modified
+        );
+        // Read while another reader holds it: the node can still open it afterwards.
+        Journal::open(&path).unwrap();
+    }
 
     fn computed() -> Computed {
         Computed {

@@ -2,14 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use kernels::engine::Engine;
 use kernels::model_cache::{resolve_model, sha256_file};
 use kernels::model_info::GgufSummary;
-use kernels::quant::KernelPath;
-use oracle::commands::{register, status, verify};
+use oracle::commands::{infer, register, status, verify};
 use oracle::config::NodeConfig;
 use oracle_protocol::RequestParams;
 use sdk::inference::{engine_request, RequestKey};
+use sdk::rpc::redact_url;
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -64,19 +63,25 @@ enum Command {
         home: PathBuf,
     },
     /// Run the engine locally on a prompt exactly as a node would for an on-chain request, and
-    /// print the answer, its result digest and the speed.
+    /// print the answer, its result digest and the speed. With --home, as that node would: its
+    /// model, kernels, threads and oracle contract, and the chain id its RPC reports.
     Infer {
         /// The request's input (the user message).
         input: String,
-        /// A local GGUF file; the default model when absent.
-        #[arg(long, env = "AI_ORACLE_MODEL")]
+        /// A node home whose config sets the model, kernels, threads, contract and chain.
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// A local GGUF file; else the home's model, else AI_ORACLE_MODEL, else the default
+        /// model.
+        #[arg(long)]
         model: Option<PathBuf>,
         /// The chain id, oracle contract and request id the run is bound to (they key the
-        /// random stream and enter the digest).
-        #[arg(long, default_value = "localnet")]
-        chain_id: String,
-        #[arg(long, default_value = "oracle.test")]
-        oracle_contract: String,
+        /// random stream and enter the digest). Defaults: the home's, else localnet and
+        /// oracle.test.
+        #[arg(long)]
+        chain_id: Option<String>,
+        #[arg(long)]
+        oracle_contract: Option<String>,
         #[arg(long, default_value_t = 0)]
         request_id: u64,
         /// Sampling temperature in thousandths; 0 is greedy.
@@ -90,8 +95,9 @@ enum Command {
         max_tokens: u32,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        #[arg(long, env = "ORACLE_NODE_THREADS", default_value_t = default_threads())]
-        threads: usize,
+        /// Engine threads; 0 is every core. Default: the home's, else every core.
+        #[arg(long, env = "ORACLE_NODE_THREADS")]
+        threads: Option<usize>,
     },
     /// Make sure a model is present and verified (fetching the default one if needed), and
     /// describe it.
@@ -132,7 +138,11 @@ fn main() -> Result<ExitCode> {
         }
         Command::Run { home } => {
             let config = NodeConfig::load(&home)?;
-            runtime()?.block_on(oracle::daemon::run(&home, config))?;
+            let runtime = runtime()?;
+            let ran = runtime.block_on(oracle::daemon::run(&home, config));
+            // A model still loading (the node was stopped while it started) holds no exit up.
+            runtime.shutdown_background();
+            ran?;
         }
         Command::Status { home } => {
             let config = NodeConfig::load(&home)?;
@@ -175,6 +185,7 @@ fn main() -> Result<ExitCode> {
         }
         Command::Infer {
             input,
+            home,
             model,
             chain_id,
             oracle_contract,
@@ -195,11 +206,17 @@ fn main() -> Result<ExitCode> {
                 output_schema: None,
             };
             params.check().map_err(anyhow::Error::msg)?;
-            let path = resolve_model(model.as_deref())?;
-            let engine = Engine::load(&path, KernelPath::detect(), threads)?;
+            let setup = runtime()?.block_on(infer::setup(infer::InferArgs {
+                home,
+                model,
+                chain_id,
+                oracle_contract,
+                threads,
+            }))?;
+            let (engine, _) = oracle::engine::load(&setup.home, &setup.config)?;
             let key = RequestKey {
-                chain_id: &chain_id,
-                oracle_contract: &oracle_contract,
+                chain_id: &setup.chain_id,
+                oracle_contract: &setup.config.oracle_contract,
                 request_id,
             };
             let generation = engine.generate(&engine_request(&key, &input, &params)?)?;
@@ -212,6 +229,10 @@ fn main() -> Result<ExitCode> {
                 hex::encode(Sha256::digest(generation.text.as_bytes()))
             );
             println!("model id:      {}", hex::encode(engine.model_sha256()));
+            println!(
+                "bound to:      chain {}, contract {}, request {request_id}",
+                setup.chain_id, setup.config.oracle_contract
+            );
             println!(
                 "tokens:        {} prompt, {} generated ({:.1} tok/s)",
                 generation.prompt_tokens.len(),
@@ -255,7 +276,8 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
     println!("home:      {}", home.display());
     println!("account:   {}", config.account_id);
     println!("contract:  {}", config.oracle_contract);
-    println!("rpc:       {}", config.rpc_urls.join(", "));
+    let rpc_urls: Vec<String> = config.rpc_urls.iter().map(|url| redact_url(url)).collect();
+    println!("rpc:       {}", rpc_urls.join(", "));
     if !config.fault_injection.is_off() {
         println!("FAULT INJECTION ON: {:?}", config.fault_injection);
     }
@@ -296,8 +318,4 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
         }
         Err(e) => println!("daemon:    not reachable ({e:#})"),
     }
-}
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

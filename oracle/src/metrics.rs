@@ -33,8 +33,9 @@ pub struct Metrics {
     generated_tokens: Counter,
     batch_size: Histogram,
     rpc_errors: Family<OperationLabel, Counter>,
+    unreadable_requests: Counter,
     engine_errors: Counter,
-    engine_consecutive_failures: Gauge,
+    engine_unrecovered_failures: Gauge,
     last_block_height: Gauge,
     queue_depth: Gauge,
 }
@@ -58,8 +59,9 @@ impl Metrics {
             generated_tokens: Counter::default(),
             batch_size: Histogram::new(linear_buckets(1.0, 1.0, 16)),
             rpc_errors: Family::default(),
+            unreadable_requests: Counter::default(),
             engine_errors: Counter::default(),
-            engine_consecutive_failures: Gauge::default(),
+            engine_unrecovered_failures: Gauge::default(),
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
             registry: Registry::default(),
@@ -106,15 +108,22 @@ impl Metrics {
             metrics.rpc_errors.clone(),
         );
         registry.register(
+            "unreadable_requests",
+            "Pending requests skipped by the watcher because even alone they could not be read",
+            metrics.unreadable_requests.clone(),
+        );
+        registry.register(
             "engine_errors",
             "Inference runs this machine failed (device, threads, panics); the jobs are retried",
             metrics.engine_errors.clone(),
         );
         registry.register(
-            "engine_consecutive_failures",
-            "Inference runs this machine failed since its last successful one (0: the engine \
-             works; above 0: /health is degraded)",
-            metrics.engine_consecutive_failures.clone(),
+            "engine_unrecovered_failures",
+            "Inference runs this machine failed that no success has cleared yet, summed over the \
+             jobs whose last run failed (each since its own last success) and the jobs that \
+             ended failing (until any inference works); 0: the engine works; above 0: /health \
+             is degraded",
+            metrics.engine_unrecovered_failures.clone(),
         );
         registry.register(
             "last_block_height",
@@ -145,6 +154,11 @@ impl Metrics {
                 operation: operation.to_string(),
             })
             .inc();
+    }
+
+    /// The watcher skipped a pending request it could not read, even alone.
+    pub fn unreadable_request(&self) {
+        self.unreadable_requests.inc();
     }
 
     /// The engine failed a job on this machine (it is tried again).
@@ -191,7 +205,7 @@ impl Metrics {
             .set(health.last_block_height.load(Ordering::Relaxed) as i64);
         self.queue_depth
             .set(health.in_flight.load(Ordering::Relaxed) as i64);
-        self.engine_consecutive_failures
+        self.engine_unrecovered_failures
             .set(health.engine_failures() as i64);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
@@ -215,6 +229,7 @@ mod tests {
         metrics.rpc_error("poll");
         metrics.attested(3, 1.5);
         metrics.engine_error();
+        metrics.unreadable_request();
         let health = Health::default();
         health.last_block_height.store(77, Ordering::Relaxed);
         health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
@@ -230,14 +245,15 @@ mod tests {
             "oracle_node_request_latency_blocks_count 1",
             "oracle_node_batch_size_count 1",
             "oracle_node_engine_errors_total 1",
-            "oracle_node_engine_consecutive_failures 2",
+            "oracle_node_unreadable_requests_total 1",
+            "oracle_node_engine_unrecovered_failures 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
         health.engine_worked(1);
         let text = metrics.render(&journal, &health);
         assert!(
-            text.contains("oracle_node_engine_consecutive_failures 0"),
+            text.contains("oracle_node_engine_unrecovered_failures 0"),
             "{text}"
         );
     }

@@ -6,7 +6,7 @@
 
 use oracle_protocol::{ModelId, ModelView, NodeView};
 use sdk::keys::PublicKey;
-use sdk::rpc::{ChainError, NearRpc, RetryPolicy};
+use sdk::rpc::{redact_url, ChainError, NearRpc, RetryPolicy};
 use thiserror::Error;
 use tracing::warn;
 
@@ -34,6 +34,7 @@ pub enum StartupError {
         registered: String,
         local: String,
     },
+    /// The URLs as [`redact_url`] shows them.
     #[error("the RPC endpoints are on different chains: {first_url} on `{first}`, {url} on `{other}`; list endpoints of one network only")]
     ChainMismatch {
         first_url: String,
@@ -128,9 +129,9 @@ pub async fn common_chain_id(
             None => first = Some((url.clone(), chain_id)),
             Some((first_url, first_id)) if *first_id != chain_id => {
                 return Err(StartupError::ChainMismatch {
-                    first_url: first_url.clone(),
+                    first_url: redact_url(first_url),
                     first: first_id.clone(),
-                    url: url.clone(),
+                    url: redact_url(url),
                     other: chain_id,
                 })
             }
@@ -141,7 +142,7 @@ pub async fn common_chain_id(
 }
 
 fn warn_unreachable(url: &str, error: &ChainError) {
-    warn!(endpoint = url, %error, "cannot read the chain id of this endpoint");
+    warn!(endpoint = redact_url(url), %error, "cannot read the chain id of this endpoint");
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //!
 //! Failures are told apart by whose fault they are: the request's (the same on every honest
 //! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
-//! may succeed if tried again).
+//! may succeed if tried again). A batch that panics is run again one job at a time, so a
+//! request that makes the engine panic fails alone and the others still get their answers.
 
 use kernels::engine::{Engine, EngineError, Generation, Request};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -121,7 +122,7 @@ fn run(
         }
         let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
         let started = Instant::now();
-        let results = run_batch(requests.len(), || engine.generate_batch(&requests));
+        let results = run_batch(&requests, |batch| engine.generate_batch(batch));
         let generated_tokens = results
             .iter()
             .filter_map(|r| r.as_ref().ok())
@@ -139,19 +140,34 @@ fn run(
     }
 }
 
-/// Runs one batch of `jobs` jobs with `batch`; a panic fails them all (as this machine's fault)
-/// and leaves the worker running. The engine fails only the jobs that fail alone, so each
-/// result is that job's own.
+/// Runs `requests` as one batch with `generate`. The engine fails only the jobs that fail
+/// alone, so each result is that job's own; a panic re-runs the jobs one at a time (batch
+/// invariance: the same bits), so only a job that panics alone fails (as this machine's fault,
+/// to be tried again) and the others get their answers. The worker keeps running either way.
 fn run_batch(
-    jobs: usize,
-    batch: impl FnOnce() -> Vec<Result<Generation, EngineError>>,
+    requests: &[Request],
+    generate: impl Fn(&[Request]) -> Vec<Result<Generation, EngineError>>,
 ) -> Vec<Result<Generation, WorkerError>> {
-    match guarded(batch) {
-        Ok(results) => results
-            .into_iter()
-            .map(|result| result.map_err(|e| WorkerError::classify(&e)))
-            .collect(),
-        Err(panic) => (0..jobs).map(|_| Err(panic.clone())).collect(),
+    let classify =
+        |result: Result<Generation, EngineError>| result.map_err(|e| WorkerError::classify(&e));
+    match guarded(|| generate(requests)) {
+        Ok(results) => results.into_iter().map(classify).collect(),
+        Err(panic) if requests.len() == 1 => vec![Err(panic)],
+        Err(_) => {
+            tracing::warn!(
+                jobs = requests.len(),
+                "the engine panicked on a batch; running its jobs one at a time"
+            );
+            requests
+                .iter()
+                .map(|request| {
+                    let mut alone = guarded(|| generate(std::slice::from_ref(request)))?;
+                    alone.pop().map(classify).unwrap_or_else(|| {
+                        Err(WorkerError::Machine("the engine returned no result".into()))
+                    })
+                })
+                .collect()
+        }
     }
 }
 
@@ -253,13 +269,52 @@ mod tests {
         assert!(good.is_ok());
     }
 
+    /// Runs batches on `engine`, panicking (as a kernel bug would) on any batch that holds
+    /// the request with seed [`CULPRIT`].
+    fn panicking_on_culprit(
+        engine: &Engine,
+    ) -> impl Fn(&[Request]) -> Vec<Result<Generation, EngineError>> + '_ {
+        |batch| {
+            assert!(
+                batch.iter().all(|r| r.params.seed != CULPRIT),
+                "index out of bounds"
+            );
+            engine.generate_batch(batch)
+        }
+    }
+
+    const CULPRIT: u64 = 2;
+
     #[test]
-    fn a_panicking_batch_fails_its_jobs_as_retryable() {
-        let results = run_batch(3, || panic!("index out of bounds"));
+    fn a_panic_fails_only_the_job_that_panics_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        let engine = Engine::load(&path, KernelPath::detect(), 1).unwrap();
+        let requests: Vec<Request> = (0..4).map(request).collect();
+        let results = run_batch(&requests, panicking_on_culprit(&engine));
+        assert_eq!(results.len(), 4);
+        for (i, result) in results.iter().enumerate() {
+            if i as u64 == CULPRIT {
+                assert!(
+                    matches!(result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                    "{result:?}"
+                );
+            } else {
+                let alone = engine.generate(&requests[i]).unwrap();
+                assert_eq!(result.as_ref().unwrap().digest, alone.digest, "job {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_that_always_panics_fails_every_job_as_retryable() {
+        let requests: Vec<Request> = (0..3).map(request).collect();
+        let results = run_batch(&requests, |_| panic!("device lost"));
         assert_eq!(results.len(), 3);
         for result in results {
             assert!(
-                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("device lost")),
                 "{result:?}"
             );
         }

@@ -1,5 +1,6 @@
-//! The operator commands besides `init` and `run`: `register`, `status` and `verify`.
+//! The operator commands besides `init` and `run`: `infer`, `register`, `status` and `verify`.
 
+pub mod infer;
 pub mod register;
 pub mod status;
 pub mod verify;

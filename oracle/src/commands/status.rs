@@ -1,12 +1,16 @@
 //! `oracle-node status`: the node as its config, the chain, its journal and its running daemon
-//! see it.
+//! see it. It only reads: chain views need no key (the account key is never loaded), and the
+//! journal is opened read-only, never created, and not at all while a node runs with the home
+//! (that node holds it; its HTTP API answers instead).
 
+use crate::chain::node_entry;
 use crate::config::NodeConfig;
-use crate::daemon::{connect, HTTP_ADDR_FILE};
+use crate::daemon::{retry_policy, HTTP_ADDR_FILE, LOCK_FILE};
 use crate::health::HealthReport;
-use crate::journal::Journal;
+use crate::journal::{read_counts, JournalError};
 use anyhow::{anyhow, bail, Context, Result};
 use oracle_protocol::NodeView;
+use sdk::rpc::NearRpc;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -58,19 +62,35 @@ pub async fn fetch_json<T: serde::de::DeserializeOwned>(addr: &str, path: &str) 
     serde_json::from_str(body).with_context(|| format!("http://{addr}{path}: bad JSON"))
 }
 
+/// Whether a node runs with `home` now: it holds the home's lock file (never created here).
+fn node_running(home: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(home.join(LOCK_FILE)) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
 pub async fn status(home: &Path, config: &NodeConfig) -> NodeStatus {
     let node = async {
-        let chain = connect(home, config)?;
-        Ok(chain.get_node(&config.account_id).await?)
+        let rpc = NearRpc::new(config.rpc_urls.clone(), retry_policy(config))?;
+        Ok(node_entry(&rpc, &config.oracle_contract, &config.account_id).await?)
     }
     .await;
     let addr = daemon_addr(home, config);
+    let from_daemon = || async {
+        fetch_json::<BTreeMap<String, u64>>(&addr, "/jobs/counts")
+            .await
+            .context("a running node holds the journal; asking it")
+    };
     let jobs = match NodeConfig::path_in(home, &config.journal) {
         Err(error) => Err(error.into()),
-        Ok(journal_path) => match Journal::open(&journal_path) {
-            Ok(journal) => journal.counts().map_err(Into::into),
-            // The daemon holds the journal open: ask it.
-            Err(_) => fetch_json::<BTreeMap<String, u64>>(&addr, "/jobs/counts").await,
+        Ok(_) if node_running(home) => from_daemon().await,
+        Ok(journal_path) => match read_counts(&journal_path) {
+            Err(JournalError::InUse) => from_daemon().await,
+            read => read.with_context(|| format!("reading {}", journal_path.display())),
         },
     };
     let health = fetch_json(&addr, "/health").await;

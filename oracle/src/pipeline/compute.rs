@@ -2,13 +2,15 @@
 //! node and verifier shares, `sdk::inference::engine_request`) and goes to the engine worker,
 //! several at once so the worker can batch them; the result is journaled as computed and handed
 //! to the submitter. A job whose request cannot be read, or that this machine failed to compute
-//! (a device error, a panic), stays accepted and is tried again alone with backoff, until its
-//! request ends on chain (timed out, or answered without this node: late); a failure caused
-//! by the request itself ends it as missed. Each run's outcome goes to the
+//! (a device error, a panic), stays accepted and is tried again with backoff, until its request
+//! ends on chain (timed out, or answered without this node: late); it gives its compute slot
+//! back while it waits, so failing jobs never hold the others up. A panic costs only the job
+//! that panics alone: the worker re-runs a panicked batch job by job. A failure caused by the
+//! request itself ends it as missed. Each run's outcome goes to the
 //! node's health: a failure of this machine degrades `/health` until an inference succeeds.
 
 use super::retry::{retry, Backoff, GaveUp};
-use super::{another_model, check_joined, ComputeJob, Context};
+use super::{another_model, check_joined, ComputeJob, Context, Stop};
 use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
@@ -18,7 +20,7 @@ use oracle_protocol::RequestView;
 use sdk::inference::{engine_request, RequestKey};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
@@ -41,15 +43,15 @@ pub async fn stage(
             _ = ctx.stop.stopped() => break,
             job = jobs.recv() => match job { Some(job) => job, None => break },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Some(mut slot) = Slot::take(slots.clone()).await else {
             break;
         };
         let (job_ctx, computed) = (ctx.clone(), computed.clone());
         let span = tracing::info_span!("compute", request_id = job.request_id);
         running.spawn(
             async move {
-                let (ctx, _slot) = (job_ctx, slot);
-                match compute(&ctx, job).await {
+                let ctx = job_ctx;
+                match compute(&ctx, job, &mut slot).await {
                     Ok(Some(request_id)) => {
                         let _ = computed.send(request_id).await;
                     }
@@ -68,8 +70,46 @@ pub async fn stage(
     }
 }
 
+/// A job's place among the jobs computed at once: held while it computes, given back while it
+/// waits to try again.
+struct Slot {
+    slots: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    /// Waits for a free place; `None` once the stage closed them.
+    async fn take(slots: Arc<Semaphore>) -> Option<Self> {
+        let permit = slots.clone().acquire_owned().await.ok()?;
+        Some(Self {
+            slots,
+            permit: Some(permit),
+        })
+    }
+
+    /// Gives the place back for `backoff`'s next pause and takes one again after it; `false`
+    /// when the node stopped first.
+    async fn pause(&mut self, backoff: &mut Backoff, stop: &Stop) -> bool {
+        self.permit = None;
+        if !backoff.pause(stop).await {
+            return false;
+        }
+        tokio::select! {
+            permit = self.slots.clone().acquire_owned() => {
+                self.permit = permit.ok();
+                self.permit.is_some()
+            }
+            _ = stop.stopped() => false,
+        }
+    }
+}
+
 /// Reads the request of a resumed job until an answer comes (or the node stops: `None`).
-async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestView>> {
+async fn read_request(
+    ctx: &Context,
+    request_id: u64,
+    slot: &mut Slot,
+) -> Option<Option<RequestView>> {
     let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_READ_PAUSE);
     loop {
         match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
@@ -77,7 +117,7 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
             Err(GaveUp::Stopped) => return None,
             Err(GaveUp::Failed(e)) => {
                 warn!(error = %e, retry_in = ?backoff.next(), "cannot read the request; trying again");
-                if !backoff.pause(&ctx.stop).await {
+                if !slot.pause(&mut backoff, &ctx.stop).await {
                     return None;
                 }
             }
@@ -120,11 +160,11 @@ async fn infer(ctx: &Context, request: Request) -> Result<Generation, WorkerErro
 }
 
 /// Computes one job; `Some(request id)` when it is ready to submit.
-async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> {
+async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Result<Option<u64>> {
     let request_id = job.request_id;
     let view = match job.view {
         Some(view) => Some(view),
-        None => match read_request(ctx, request_id).await {
+        None => match read_request(ctx, request_id, slot).await {
             Some(view) => view,
             None => return Ok(None),
         },
@@ -182,7 +222,7 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
                 ctx.metrics.engine_error();
                 let failures = ctx.health.engine_failed(request_id, &error);
                 warn!(%error, failures, retry_in = ?backoff.next(), "computing again");
-                if !backoff.pause(&ctx.stop).await {
+                if !slot.pause(&mut backoff, &ctx.stop).await {
                     return Ok(None);
                 }
                 // The request's window runs while this machine fails: a job whose request
@@ -219,4 +259,27 @@ async fn compute(ctx: &Context, job: ComputeJob) -> anyhow::Result<Option<u64>> 
         std::process::abort();
     }
     Ok(Some(request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_waiting_to_try_again_gives_its_slot_back() {
+        let slots = Arc::new(Semaphore::new(1));
+        let mut slot = Slot::take(slots.clone()).await.unwrap();
+        assert_eq!(slots.available_permits(), 0);
+        let stop = Stop::default();
+        let mut backoff = Backoff::new(Duration::from_millis(300), LONGEST_PAUSE);
+        let pausing = slot.pause(&mut backoff, &stop);
+        tokio::pin!(pausing);
+        tokio::select! {
+            _ = &mut pausing => panic!("the pause ended early"),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        assert_eq!(slots.available_permits(), 1, "free while it waits");
+        assert!(pausing.await);
+        assert_eq!(slots.available_permits(), 0, "taken again to compute");
+    }
 }

@@ -7,6 +7,7 @@
 
 mod compute;
 mod context;
+mod pages;
 mod prune;
 mod retry;
 mod submit;

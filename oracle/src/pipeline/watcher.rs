@@ -2,9 +2,12 @@
 //! requests; a request whose committee includes this node, for the model it serves, that it
 //! has not attested, is journaled as accepted (exactly once: the journal refuses a second
 //! entry) and handed to the compute stage — unless the node already holds `max_in_flight`
-//! unfinished jobs, in which case it waits for the next round (back-pressure).
+//! unfinished jobs, in which case it waits for the next round (back-pressure). A page that
+//! cannot be read is read again in smaller pages, and a single request that cannot be read is
+//! skipped ([`super::pages`]), so one oversized page never hides the requests after it.
 
-use super::{ComputeJob, Context};
+use super::pages::{Next, PageCursor};
+use super::{is_transient, ComputeJob, Context};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +16,15 @@ use tracing::{debug, info, warn};
 
 pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
     let interval = Duration::from_millis(ctx.config.poll_interval_ms);
-    loop {
-        if let Err(e) = poll(&ctx, &jobs).await {
+    // A stopped node takes no new work: a stop during a round ends it (a job journaled as
+    // accepted and not handed on yet is resumed at the next start).
+    while !ctx.stop.is_stopped() {
+        let polled = tokio::select! {
+            biased;
+            _ = ctx.stop.stopped() => return,
+            polled = poll(&ctx, &jobs) => polled,
+        };
+        if let Err(e) = polled {
             ctx.stop.fail(format_args!("the journal failed: {e}"));
         }
         if !ctx.stop.sleep(interval).await {
@@ -39,22 +49,33 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
             return Ok(());
         }
     }
-    let page_size = ctx.config.page_size;
-    let mut from = 0u32;
-    loop {
+    let mut cursor = PageCursor::new(ctx.config.page_size);
+    let mut next = cursor.start();
+    while let Next::Read { from, limit } = next {
         if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
             debug!("at capacity; accepting nothing more this round");
             return Ok(());
         }
-        let page = match ctx.chain.pending_page(from, page_size).await {
+        let page = match ctx.chain.pending_page(from, limit).await {
             Ok(page) => page,
             Err(error) => {
                 ctx.metrics.rpc_error("list_pending_requests");
-                warn!(%error, "cannot list pending requests");
-                return Ok(());
+                let (skipped, then) = cursor.read_failed(is_transient(&error));
+                match skipped {
+                    Some(index) => {
+                        ctx.metrics.unreadable_request();
+                        warn!(%error, index, "skipping a pending request that cannot be read");
+                    }
+                    None if then == Next::Done => {
+                        warn!(%error, from, limit, "cannot list pending requests")
+                    }
+                    None => debug!(%error, from, limit, "cannot read this page; reading less"),
+                }
+                next = then;
+                continue;
             }
         };
-        let full = page.len() as u32 == page_size;
+        next = cursor.read_ok(page.len());
         for view in page {
             if !view.on_committee(ctx.account())
                 || view.model_id != ctx.model_id
@@ -78,9 +99,6 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
                 return Ok(());
             }
         }
-        if !full {
-            return Ok(());
-        }
-        from += page_size;
     }
+    Ok(())
 }

@@ -134,3 +134,157 @@ fn init_says_where_an_existing_accounts_key_goes() {
     assert!(stdout.contains(&register), "{stdout}");
     assert!(stdout.contains(&existing), "{stdout}");
 }
+
+/// Sends `signal` (`TERM`, `INT`) to process `pid`.
+#[cfg(unix)]
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_hand() {
+    use crate::common::fake_rpc::FakeRpc;
+    use crate::common::{node_home, quiet_chain, registered, request};
+    use oracle::config::NodeConfig;
+    use oracle_protocol::RequestPhase;
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    // The node's attestation takes long to send: a graceful stop waits for it.
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "list_pending_requests" => Ok(json!([request(3, model_id, RequestPhase::Pending)])),
+        "get_request" => Ok(request(3, model_id, RequestPhase::Pending)),
+        "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
+        "query" => Ok(
+            json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
+            "block_hash": "11111111111111111111111111111111"}),
+        ),
+        "send_tx" => {
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(6)));
+            Err(json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}}))
+        }
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        rpc_timeout_secs: 30,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let mut node = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the attestation being sent", || rpc.calls("send_tx") > 0).await;
+    signal(node.id(), "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if node.try_wait().unwrap().is_some() {
+        let output = node.wait_with_output().unwrap();
+        panic!(
+            "stopped before the job in hand was done: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    signal(node.id(), "INT");
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || node.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{stderr}");
+    assert!(stderr.contains("second signal"), "{stderr}");
+}
+
+/// An API key as providers put it in the path (`/v3/<key>`).
+const PATH_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn status_never_shows_the_api_keys_in_rpc_urls() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, rpc) = runtime.block_on(quiet_node(dir.path()));
+    let live = rpc.url.replace("http://", "http://user:PASSWORD@");
+    let config = oracle::config::NodeConfig {
+        // A dead endpoint first: its failure is logged and failed over.
+        rpc_urls: vec![
+            format!("http://127.0.0.1:1/v3/{PATH_KEY}?apiKey=SECRET"),
+            format!("{live}/?apiKey=SECRET"),
+        ],
+        rpc_attempts: 2,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let output = oracle_node(["status".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(shown.contains("on chain:  stake"), "{shown}");
+    assert!(shown.contains("RPC attempt failed"), "{shown}");
+    for secret in ["SECRET", "PASSWORD", "user", PATH_KEY] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+/// The `result digest:` line of an `oracle-node infer` run with `args`.
+fn infer_digest(args: &[&std::ffi::OsStr]) -> String {
+    let output = oracle_node(
+        ["infer".as_ref(), "the capital of France".as_ref()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["--max-tokens".as_ref(), "4".as_ref()]),
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find(|line| line.starts_with("result digest:"))
+        .unwrap_or_else(|| panic!("no digest in {stdout}"))
+        .to_string()
+}
+
+#[test]
+fn infer_with_a_home_runs_as_that_node_would() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _rpc) = runtime.block_on(quiet_node(dir.path()));
+    let config = oracle::config::NodeConfig {
+        oracle_contract: "other-oracle.test".into(),
+        threads: 0,
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let model = dir.path().join("tiny.gguf");
+    let as_the_node = infer_digest(&["--home".as_ref(), dir.path().as_os_str()]);
+    let spelled_out = infer_digest(&[
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--chain-id".as_ref(),
+        crate::common::CHAIN_ID.as_ref(),
+        "--oracle-contract".as_ref(),
+        "other-oracle.test".as_ref(),
+    ]);
+    assert_eq!(as_the_node, spelled_out);
+    let defaults = infer_digest(&["--model".as_ref(), model.as_os_str()]);
+    assert_ne!(as_the_node, defaults, "bound to localnet and oracle.test");
+}

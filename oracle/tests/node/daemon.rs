@@ -86,7 +86,10 @@ async fn endpoints_on_different_chains_are_refused() {
     })
     .await;
     let config = NodeConfig {
-        rpc_urls: vec![testnet.url.clone(), mainnet.url.clone()],
+        rpc_urls: vec![
+            format!("{}/?apiKey=SECRET", testnet.url),
+            format!("{}/?apiKey=SECRET", mainnet.url),
+        ],
         ..config
     };
     let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
@@ -94,6 +97,7 @@ async fn endpoints_on_different_chains_are_refused() {
         error.contains("different chains") && error.contains("mainnet"),
         "{error}"
     );
+    assert!(!error.contains("SECRET"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,4 +262,33 @@ async fn resume_job(
     daemon.await.unwrap().unwrap();
     let job = Journal::open(&journal_path).unwrap().get(RESUMED).unwrap();
     (job.unwrap().state, health)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_while_it_starts_takes_no_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "list_pending_requests" => Ok(serde_json::json!([request(
+            RESUMED,
+            model_id,
+            RequestPhase::Pending
+        )])),
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    let run = oracle::daemon::run_until(dir.path(), config, std::future::ready(()));
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the node stops by itself")
+        .unwrap();
+    assert_eq!(rpc.calls("list_pending_requests"), 0, "no look for work");
+    let journal = Journal::open(&journal_path).unwrap();
+    assert!(journal.get(RESUMED).unwrap().is_none(), "no job taken");
 }

@@ -231,7 +231,7 @@ async fn oracle_node_status_shows_an_engine_that_keeps_failing() {
     };
     let gauge: u64 = metrics
         .lines()
-        .find_map(|line| line.strip_prefix("oracle_node_engine_consecutive_failures "))
+        .find_map(|line| line.strip_prefix("oracle_node_engine_unrecovered_failures "))
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no engine failure gauge in\n{metrics}"));
     assert!(gauge >= failing.engine_failures, "{metrics}");

@@ -5,4 +5,6 @@ mod common;
 mod daemon;
 mod engine_health;
 mod register;
+mod status;
 mod submit;
+mod watcher;

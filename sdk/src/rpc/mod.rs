@@ -27,6 +27,54 @@ use tracing::{debug, warn};
 /// longer one is refused rather than held in memory.
 pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 
+/// The longest path segment [`redact_url`] shows; a longer one is likely a key.
+const LONGEST_SHOWN_SEGMENT: usize = 12;
+
+/// `url` fit for logs and errors. RPC providers put API keys in the query (`?apiKey=`), the
+/// user info (`user:key@`) or a path segment (`/v3/<key>`), so the query shows as `?…`, the
+/// user info not at all, and a path segment longer than 12 characters as `…`; the scheme, host,
+/// port and short segments (`/rpc`, `/v3`) stay, so a wrong path can still be seen.
+pub fn redact_url(url: &str) -> String {
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => parsed,
+        // Not a URL (a config error names it): what precedes the path, less any user info.
+        _ => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            let more = if rest.trim_end_matches('/') == host {
+                ""
+            } else {
+                "/…"
+            };
+            return match scheme {
+                "" => format!("{host}{more}"),
+                scheme => format!("{scheme}://{host}{more}"),
+            };
+        }
+    };
+    let mut shown = format!(
+        "{}://{}",
+        parsed.scheme(),
+        parsed.host_str().unwrap_or_default()
+    );
+    if let Some(port) = parsed.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    for segment in parsed.path_segments().into_iter().flatten() {
+        shown.push('/');
+        if segment.len() > LONGEST_SHOWN_SEGMENT {
+            shown.push('…');
+        } else {
+            shown.push_str(segment);
+        }
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        shown.push_str("?…");
+    }
+    shown
+}
+
 /// How hard [`NearRpc`] tries before giving up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -62,6 +110,8 @@ pub struct NearRpc {
 struct Inner {
     http: reqwest::Client,
     endpoints: Vec<reqwest::Url>,
+    /// The endpoints as logs and errors show them ([`redact_url`]).
+    shown: Vec<String>,
     policy: RetryPolicy,
     healthy: AtomicUsize,
     /// The chain every endpoint must serve, once pinned.
@@ -75,7 +125,7 @@ struct Inner {
 impl std::fmt::Debug for NearRpc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NearRpc")
-            .field("endpoints", &self.endpoints())
+            .field("endpoints", &self.inner.shown)
             .field("policy", &self.inner.policy)
             .finish()
     }
@@ -91,13 +141,13 @@ impl NearRpc {
             .iter()
             .map(|url| {
                 let parsed = reqwest::Url::parse(url).map_err(|e| ChainError::InvalidUrl {
-                    url: url.clone(),
+                    url: redact_url(url),
                     message: e.to_string(),
                 })?;
                 match parsed.scheme() {
                     "http" | "https" => Ok(parsed),
                     other => Err(ChainError::InvalidUrl {
-                        url: url.clone(),
+                        url: redact_url(url),
                         message: format!("scheme `{other}`"),
                     }),
                 }
@@ -110,13 +160,18 @@ impl NearRpc {
             .connect_timeout(policy.request_timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| ChainError::Transport {
-                endpoint: urls.join(", "),
+                endpoint: urls
+                    .iter()
+                    .map(|url| redact_url(url))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
         let on_chain = endpoints.iter().map(|_| AtomicBool::new(false)).collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                shown: urls.iter().map(|url| redact_url(url)).collect(),
                 endpoints,
                 policy,
                 healthy: AtomicUsize::new(0),
@@ -142,7 +197,8 @@ impl NearRpc {
         Ok(())
     }
 
-    /// The endpoints, in the order given.
+    /// The endpoints, in the order given, in full (API keys included: [`redact_url`] them
+    /// before showing them).
     pub fn endpoints(&self) -> Vec<String> {
         self.inner.endpoints.iter().map(|u| u.to_string()).collect()
     }
@@ -191,7 +247,7 @@ impl NearRpc {
                     return Ok(result);
                 }
                 Err(error) if error.is_retryable() => {
-                    warn!(endpoint = %inner.endpoints[index], method, %error, "RPC attempt failed");
+                    warn!(endpoint = %inner.shown[index], method, %error, "RPC attempt failed");
                     last = Some(error);
                 }
                 Err(error) => return Err(error),
@@ -199,7 +255,7 @@ impl NearRpc {
         }
         Err(ChainError::AllEndpointsFailed {
             attempts,
-            endpoints: self.endpoints().join(", "),
+            endpoints: inner.shown.join(", "),
             last: Box::new(last.expect("at least one attempt was made")),
         })
     }
@@ -217,7 +273,7 @@ impl NearRpc {
         let highest = self.inner.highest_read.fetch_max(height, Ordering::Relaxed);
         if height < highest {
             return Err(ChainError::BehindChain {
-                endpoint: self.inner.endpoints[index].to_string(),
+                endpoint: self.inner.shown[index].clone(),
                 answered_at: height,
                 already_read: highest,
             });
@@ -237,13 +293,13 @@ impl NearRpc {
         let status = self.call_once(index, "status", &json!([])).await?;
         let served = status["chain_id"].as_str().ok_or_else(|| {
             ChainError::decode(
-                format!("the status answer of {}", self.inner.endpoints[index]),
+                format!("the status answer of {}", self.inner.shown[index]),
                 "no chain_id",
             )
         })?;
         if served != expected {
             return Err(ChainError::WrongChain {
-                endpoint: self.inner.endpoints[index].to_string(),
+                endpoint: self.inner.shown[index].clone(),
                 expected: expected.clone(),
                 served: served.to_string(),
             });
@@ -260,7 +316,7 @@ impl NearRpc {
         params: &Value,
     ) -> Result<Value, ChainError> {
         let url = &self.inner.endpoints[index];
-        let endpoint = url.to_string();
+        let endpoint = self.inner.shown[index].clone();
         debug!(%endpoint, method, "RPC request");
         let body = json!({"jsonrpc": "2.0", "id": "sdk", "method": method, "params": params});
         let transport = |e: reqwest::Error| {
@@ -272,7 +328,8 @@ impl NearRpc {
             } else {
                 ChainError::Transport {
                     endpoint: endpoint.clone(),
-                    message: error_chain(&e),
+                    // reqwest names the URL it failed on: in full, with its API key.
+                    message: error_chain(&e.without_url()),
                 }
             }
         };
@@ -332,4 +389,62 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_keys() {
+        for (url, shown) in [
+            ("http://127.0.0.1:3030", "http://127.0.0.1:3030/"),
+            (
+                "https://rpc.testnet.near.org",
+                "https://rpc.testnet.near.org/",
+            ),
+            ("http://127.0.0.1:3030/rpc", "http://127.0.0.1:3030/rpc"),
+            ("https://rpc.x.io/?apiKey=SECRET", "https://rpc.x.io/?…"),
+            (
+                "https://user:SECRET@rpc.x.io:8443/",
+                "https://rpc.x.io:8443/",
+            ),
+            (
+                "https://near-mainnet.x.io/v3/0123456789abcdef0123456789abcdef",
+                "https://near-mainnet.x.io/v3/…",
+            ),
+            ("https://rpc.x.io#SECRET", "https://rpc.x.io/?…"),
+            ("https://user:SECRET@", "https:///…"),
+            ("not a url?key=SECRET", "not a url/…"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_and_the_client_never_show_an_endpoints_key() {
+        let url = "http://user:PASSWORD@127.0.0.1:1/?apiKey=SECRET";
+        let policy = RetryPolicy {
+            attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let rpc = NearRpc::new(vec![url.into()], policy).unwrap();
+        let error = rpc.status().await.unwrap_err();
+        let shown = format!("{error} {error:?} {rpc:?}");
+        assert!(shown.contains("127.0.0.1:1"), "{shown}");
+        for secret in ["SECRET", "PASSWORD", "user"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let invalid = NearRpc::new(
+            vec!["ftp://user:PASSWORD@h/?apiKey=SECRET".into()],
+            RetryPolicy::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !invalid.contains("SECRET") && !invalid.contains("PASSWORD"),
+            "{invalid}"
+        );
+    }
 }
