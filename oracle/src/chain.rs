@@ -3,7 +3,7 @@
 //! transactions signed first and sent after, so their hash can be journaled before they leave.
 
 use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
-use oracle_protocol::{Digest32, ModelId, ModelView, NodeView, RequestView};
+use oracle_protocol::{Digest32, ModelId, ModelView, NodeView, PendingAssignments, RequestView};
 use sdk::rpc::{hash58, ChainError, ChainStatus, NearRpc, TxOutcome, TxStatus, TxWait};
 use sdk::signer::Signer;
 use serde::Serialize;
@@ -81,17 +81,18 @@ impl OracleChain {
         self.rpc().status().await
     }
 
-    /// One page of `list_pending_requests`.
-    pub async fn pending_page(
+    /// One page of `list_pending_assignments` for this node: of `limit` pending requests from
+    /// index `from`, the ids and models of those on its committee it has not attested.
+    pub async fn assignments_page(
         &self,
         from: u32,
         limit: u32,
-    ) -> Result<Vec<RequestView>, ChainError> {
+    ) -> Result<PendingAssignments, ChainError> {
         self.rpc()
             .view_json(
                 self.contract(),
-                "list_pending_requests",
-                &json!({"from_index": from, "limit": limit}),
+                "list_pending_assignments",
+                &json!({"account_id": self.account(), "from_index": from, "limit": limit}),
             )
             .await
     }

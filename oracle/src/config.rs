@@ -11,8 +11,8 @@ use thiserror::Error;
 pub const CONFIG_FILE: &str = "config.toml";
 /// Prefix of the environment variables that override options.
 pub const ENV_PREFIX: &str = "ORACLE_NODE_";
-/// Most requests one `list_pending_requests` page returns: the oracle contract's `MAX_PAGE`
-/// (contract/oracle/src/models.rs). A larger `page_size` would read short pages as the end.
+/// Most pending requests one `list_pending_assignments` page scans: the oracle contract's
+/// `MAX_PAGE` (contract/oracle/src/models.rs).
 pub const MAX_PAGE_SIZE: u32 = 200;
 /// Most gas a NEAR function call may attach, in TGas.
 pub const MAX_ATTESTATION_TGAS: u64 = 300;
@@ -85,7 +85,8 @@ pub struct NodeConfig {
     /// Milliseconds between two looks at the pending requests. Default: 1000.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
-    /// Requests read per `list_pending_requests` page, 1 to 200 (the contract's largest page).
+    /// Pending requests scanned per `list_pending_assignments` page, 1 to 200 (the contract's
+    /// largest page).
     /// Default: 50.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
@@ -486,8 +487,8 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "page_size",
-        about: "Requests read per list_pending_requests page, 1 to 200 (the contract's largest \
-                page).",
+        about: "Pending requests scanned per list_pending_assignments page, 1 to 200 (the \
+                contract's largest page).",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {

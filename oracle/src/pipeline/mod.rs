@@ -7,7 +7,6 @@
 
 mod compute;
 mod context;
-mod pages;
 mod prune;
 mod retry;
 mod submit;

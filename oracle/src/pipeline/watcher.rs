@@ -1,13 +1,15 @@
-//! The watcher: each poll interval, reads the chain's head and pages through the pending
-//! requests; a request whose committee includes this node, for the model it serves, that it
-//! has not attested, is journaled as accepted (exactly once: the journal refuses a second
-//! entry) and handed to the compute stage — unless the node already holds `max_in_flight`
-//! unfinished jobs, in which case it waits for the next round (back-pressure). A page that
-//! cannot be read is read again in smaller pages, and a single request that cannot be read is
-//! skipped ([`super::pages`]), so one oversized page never hides the requests after it.
+//! The watcher: each poll interval, reads the chain's head and pages through this node's
+//! assignments (`list_pending_assignments`: ids and models only, a few bytes per pending
+//! request whatever its input); each one for the model it serves that the journal does not
+//! hold yet is read whole (`get_request`), checked (on the committee, not attested, this
+//! model), journaled as accepted (exactly once: the journal refuses a second entry) and handed
+//! to the compute stage — unless the node already holds `max_in_flight` unfinished jobs, in
+//! which case it waits for the next round (back-pressure). A request whose view cannot be read
+//! for good is skipped (counted), so it never hides the requests after it; an unreachable
+//! chain ends the round.
 
-use super::pages::{Next, PageCursor};
 use super::{is_transient, ComputeJob, Context};
+use oracle_protocol::RequestView;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,42 +51,35 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
             return Ok(());
         }
     }
-    let mut cursor = PageCursor::new(ctx.config.page_size);
-    let mut next = cursor.start();
-    while let Next::Read { from, limit } = next {
-        if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
-            debug!("at capacity; accepting nothing more this round");
-            return Ok(());
-        }
-        let page = match ctx.chain.pending_page(from, limit).await {
+    let mut from = Some(0);
+    while let Some(index) = from {
+        let page = match ctx
+            .chain
+            .assignments_page(index, ctx.config.page_size)
+            .await
+        {
             Ok(page) => page,
             Err(error) => {
-                ctx.metrics.rpc_error("list_pending_requests");
-                let (skipped, then) = cursor.read_failed(is_transient(&error));
-                match skipped {
-                    Some(index) => {
-                        ctx.metrics.unreadable_request();
-                        warn!(%error, index, "skipping a pending request that cannot be read");
-                    }
-                    None if then == Next::Done => {
-                        warn!(%error, from, limit, "cannot list pending requests")
-                    }
-                    None => debug!(%error, from, limit, "cannot read this page; reading less"),
-                }
-                next = then;
-                continue;
+                ctx.metrics.rpc_error("list_pending_assignments");
+                warn!(%error, "cannot list this node's pending requests");
+                return Ok(());
             }
         };
-        next = cursor.read_ok(page.len());
-        for view in page {
-            if !view.on_committee(ctx.account())
-                || view.model_id != ctx.model_id
-                || view.has_attested(ctx.account())
-                || ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight
-            {
+        from = page.next_index;
+        for assignment in page.assignments {
+            if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
+                debug!("at capacity; accepting nothing more this round");
+                return Ok(());
+            }
+            let request_id = assignment.request_id;
+            if assignment.model_id != ctx.model_id || ctx.journal.get(request_id)?.is_some() {
                 continue;
             }
-            let request_id = view.request_id;
+            let view = match read_new(ctx, request_id).await {
+                Read::View(view) => view,
+                Read::Skip => continue,
+                Read::EndRound => return Ok(()),
+            };
             if !ctx.journal.accept(request_id, &ctx.model_id.to_hex())? {
                 continue;
             }
@@ -93,7 +88,7 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
             info!(request_id, created_at = view.created_at, "accepted");
             let job = ComputeJob {
                 request_id,
-                view: Some(view),
+                view: Some(*view),
             };
             if jobs.send(job).await.is_err() {
                 return Ok(());
@@ -101,4 +96,42 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// What reading a newly listed assignment gave.
+enum Read {
+    /// A pending request for this node to answer.
+    View(Box<RequestView>),
+    /// Nothing to do: it ended since the listing, is not this node's after all, or its view
+    /// cannot be read for good.
+    Skip,
+    /// The chain cannot be reached: the next round reads it again.
+    EndRound,
+}
+
+async fn read_new(ctx: &Context, request_id: u64) -> Read {
+    match ctx.chain.get_request(request_id).await {
+        // The listing is a hint: the full view decides (a request may have ended since, or a
+        // faulty endpoint listed another node's).
+        Ok(Some(view))
+            if view.is_pending()
+                && view.on_committee(ctx.account())
+                && !view.has_attested(ctx.account())
+                && view.model_id == ctx.model_id =>
+        {
+            Read::View(Box::new(view))
+        }
+        Ok(_) => Read::Skip,
+        Err(error) if is_transient(&error) => {
+            ctx.metrics.rpc_error("get_request");
+            warn!(%error, request_id, "cannot read a request assigned to this node");
+            Read::EndRound
+        }
+        Err(error) => {
+            ctx.metrics.rpc_error("get_request");
+            ctx.metrics.unreadable_request();
+            warn!(%error, request_id, "skipping an assigned request whose view cannot be read");
+            Read::Skip
+        }
+    }
 }

@@ -159,7 +159,11 @@ async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_han
     let node = registered(dir.path(), &config, vec![model_id]);
     // The node's attestation takes long to send: a graceful stop waits for it.
     let rpc = FakeRpc::start(move |method, args| match method {
-        "list_pending_requests" => Ok(json!([request(3, model_id, RequestPhase::Pending)])),
+        "list_pending_assignments" => Ok(crate::common::fake_rpc::assignments(&[request(
+            3,
+            model_id,
+            RequestPhase::Pending,
+        )])),
         "get_request" => Ok(request(3, model_id, RequestPhase::Pending)),
         "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
         "query" => Ok(

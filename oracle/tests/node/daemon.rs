@@ -270,10 +270,10 @@ async fn a_node_stopped_while_it_starts_takes_no_work() {
     let (config, model_id) = node_home(dir.path(), Vec::new());
     let node = registered(dir.path(), &config, vec![model_id]);
     let rpc = FakeRpc::start(move |method, args| match method {
-        "list_pending_requests" => Ok(serde_json::json!([request(
+        "list_pending_assignments" => Ok(fake_rpc::assignments(&[request(
             RESUMED,
             model_id,
-            RequestPhase::Pending
+            RequestPhase::Pending,
         )])),
         _ => quiet_chain(node.clone())(method, args),
     })
@@ -288,7 +288,7 @@ async fn a_node_stopped_while_it_starts_takes_no_work() {
         .await
         .expect("the node stops by itself")
         .unwrap();
-    assert_eq!(rpc.calls("list_pending_requests"), 0, "no look for work");
+    assert_eq!(rpc.calls("list_pending_assignments"), 0, "no look for work");
     let journal = Journal::open(&journal_path).unwrap();
     assert!(journal.get(RESUMED).unwrap().is_none(), "no job taken");
 }

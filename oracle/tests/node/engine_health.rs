@@ -32,7 +32,7 @@ fn chain(
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
         "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
-        "list_pending_requests" => Ok(json!([])),
+        "list_pending_assignments" => Ok(fake_rpc::assignments(&[])),
         "get_request" => {
             let phase = if reads.fetch_add(1, Ordering::SeqCst) < pending_reads {
                 RequestPhase::Pending

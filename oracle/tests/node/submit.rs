@@ -22,7 +22,7 @@ fn pending_chain(node: Value, model_id: ModelId) -> impl Fn(&str, &Value) -> Res
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
         "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
-        "list_pending_requests" => Ok(json!([])),
+        "list_pending_assignments" => Ok(fake_rpc::assignments(&[])),
         "get_request" => Ok(request(
             args["request_id"].as_u64().unwrap(),
             model_id,

@@ -1,5 +1,6 @@
-//! The watcher against a scripted chain: a pending request that makes every page holding it
-//! fail (a view's return is capped at 4 MiB) does not hide the requests after it.
+//! The watcher against a scripted chain: it lists this node's assignments (ids only) and reads
+//! each new one whole; a request whose view cannot be read does not hide the ones after it, and
+//! listed requests that are not this node's after all are not taken.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
@@ -9,13 +10,16 @@ use oracle_protocol::RequestPhase;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-/// The pending list's index whose request cannot be read.
-const UNREADABLE: u64 = 2;
-/// The pending requests, by index: request id `10 + index`; only the one after the unreadable
-/// one has this node on its committee.
-const PENDING: u64 = 5;
-/// The request for this node, right after the unreadable one.
-const OURS: u64 = 10 + UNREADABLE + 1;
+/// The listed requests: ids 10 to 14, on two pages of `PAGE` (the listing is what a faulty
+/// endpoint might say: the full views decide).
+const LISTED: [u64; 5] = [10, 11, 12, 13, 14];
+const PAGE: u64 = 3;
+/// Its view cannot be read (a view's return is capped at 4 MiB).
+const UNREADABLE: u64 = 12;
+/// The only request really this node's, right after the unreadable one.
+const OURS: u64 = 13;
+/// Already attested by this node, per its full view.
+const ATTESTED: u64 = 14;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_after_an_unreadable_one_is_still_attested() {
@@ -24,8 +28,10 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
     let node = registered(dir.path(), &config, vec![model_id]);
     let view = move |request_id: u64| {
         let mut view = request(request_id, model_id, RequestPhase::Pending);
-        if request_id != OURS {
-            view["committee"] = json!(["someone-else.test"]);
+        match request_id {
+            OURS => {}
+            ATTESTED => view["attested"] = json!([crate::common::ACCOUNT]),
+            _ => view["committee"] = json!(["someone-else.test"]),
         }
         view
     };
@@ -33,17 +39,21 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
         "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
-        "list_pending_requests" => {
-            let from = args["from_index"].as_u64().unwrap();
-            let to = (from + args["limit"].as_u64().unwrap()).min(PENDING);
-            if (from..to).contains(&UNREADABLE) {
-                return Err(fake_rpc::view_panicked(
-                    "wasm execution failed with error: HostError(ReturnedValueLengthExceeded)",
-                ));
-            }
-            Ok(Value::Array((from..to).map(|i| view(10 + i)).collect()))
+        "list_pending_assignments" => {
+            assert_eq!(args["account_id"], crate::common::ACCOUNT);
+            let from = args["from_index"].as_u64().unwrap() as usize;
+            let to = (from + PAGE as usize).min(LISTED.len());
+            let views: Vec<Value> = LISTED[from..to].iter().map(|id| view(*id)).collect();
+            let mut page = fake_rpc::assignments(&views);
+            page["next_index"] = json!((to < LISTED.len()).then_some(to));
+            Ok(page)
         }
-        "get_request" => Ok(view(args["request_id"].as_u64().unwrap())),
+        "get_request" => match args["request_id"].as_u64().unwrap() {
+            UNREADABLE => Err(fake_rpc::view_panicked(
+                "wasm execution failed with error: HostError(ReturnedValueLengthExceeded)",
+            )),
+            id => Ok(view(id)),
+        },
         "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
         "query" => Ok(
             json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
@@ -57,7 +67,7 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
     .await;
     let config = NodeConfig {
         rpc_urls: vec![rpc.url.clone()],
-        page_size: 4,
+        page_size: PAGE as u32,
         ..config
     };
     let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
@@ -108,7 +118,7 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         journal.get(OURS).unwrap().unwrap().state,
         JobState::Finished(Finished::Attested)
     );
-    for other in (10..10 + PENDING).filter(|id| *id != OURS) {
+    for other in LISTED.into_iter().filter(|id| *id != OURS) {
         assert!(journal.get(other).unwrap().is_none(), "request {other}");
     }
 }

@@ -93,6 +93,15 @@ pub fn status(chain_id: &str, height: u64) -> Value {
     }})
 }
 
+/// `list_pending_assignments`' answer listing `requests` (request views) on one page.
+pub fn assignments(requests: &[Value]) -> Value {
+    let listed: Vec<Value> = requests
+        .iter()
+        .map(|view| json!({"request_id": view["request_id"], "model_id": view["model_id"]}))
+        .collect();
+    json!({"assignments": listed, "next_index": null})
+}
+
 /// NEAR's error for a view that panicked: an answer, not a transport failure.
 pub fn view_panicked(message: &str) -> Value {
     json!({"name": "HANDLER_ERROR", "cause": {"name": "CONTRACT_EXECUTION_ERROR", "info": {}},

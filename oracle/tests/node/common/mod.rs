@@ -52,7 +52,7 @@ pub fn quiet_chain(node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value>
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
         "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
-        "list_pending_requests" => Ok(json!([])),
+        "list_pending_assignments" => Ok(fake_rpc::assignments(&[])),
         other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
     }
 }
