@@ -8,7 +8,7 @@ use oracle::config::{FaultInjection, NodeConfig, CONFIG_FILE};
 use oracle::health::HealthReport;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::{ModelId, RequestPhase};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

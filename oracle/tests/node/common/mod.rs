@@ -8,7 +8,7 @@ use oracle_protocol::{
     Digest32, ModelId, NodeStatus, NodeView, RequestParams, RequestPhase, RequestView,
 };
 use sdk::keys::Credentials;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 
 pub const ACCOUNT: &str = "node0.test";
