@@ -167,4 +167,65 @@ mod tests {
         assert!(Page::parse(Some("after=x")).unwrap_err().contains("after"));
         assert!(Page::parse(Some("from=3")).unwrap_err().contains("from"));
     }
+
+    /// `GET path` from the server at `addr`: status code and body.
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.0\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer.split_once("\r\n\r\n").unwrap().1.to_string();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn jobs_are_served_a_bounded_page_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(Journal::open(&dir.path().join("journal.redb")).unwrap());
+        for request_id in 1..=5 {
+            assert!(journal.accept(request_id, "model").unwrap());
+        }
+        let shared = Shared {
+            account_id: "node0.test".into(),
+            journal,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
+            stop: Stop::default(),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr, server) = bind("127.0.0.1:0", shared, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        let server = tokio::spawn(server);
+        let ids = |body: &str| -> Vec<u64> {
+            let jobs: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+            jobs.iter()
+                .map(|job| job["request_id"].as_u64().unwrap())
+                .collect()
+        };
+
+        let (status, body) = get(addr, "/jobs").await;
+        assert_eq!((status, ids(&body)), (200, vec![1, 2, 3, 4, 5]));
+        let (status, body) = get(addr, "/jobs?after=2&limit=2").await;
+        assert_eq!((status, ids(&body)), (200, vec![3, 4]));
+        let (status, body) = get(addr, "/jobs?limit=0").await;
+        assert_eq!((status, ids(&body)), (200, vec![1]), "at least one a page");
+        let (status, body) = get(addr, "/jobs?limit=-1").await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("limit must be a whole number"), "{body}");
+        let (status, body) = get(addr, "/jobs?page=2").await;
+        assert_eq!(status, 400, "{body}");
+        let (status, body) = get(addr, "/jobs/counts").await;
+        assert_eq!(status, 200);
+        let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(counts["accepted"], 5, "{counts}");
+
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
 }
