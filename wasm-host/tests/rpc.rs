@@ -41,7 +41,7 @@ fn genesis(accounts: &[&str]) -> Vec<GenesisAccount> {
 
 impl Localnet {
     async fn start(dir: &std::path::Path, accounts: &[&str], config: RpcConfig) -> Self {
-        Self::start_with_blocks(dir, accounts, config, BlockMode::OnDemand).await
+        Self::start_with_blocks(dir, accounts, config, BlockMode::on_demand()).await
     }
 
     async fn start_with_blocks(
@@ -140,6 +140,52 @@ fn temp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// NEAR's limits with a long wait: tests that compile contracts run beside others on few cores.
+fn patient() -> RpcConfig {
+    RpcConfig {
+        tx_timeout: Duration::from_secs(60),
+        ..RpcConfig::default()
+    }
+}
+
+fn function_call(method: &str, args: Value) -> Action {
+    Action::FunctionCall(Box::new(FunctionCallAction {
+        method_name: method.into(),
+        args: args.to_string().into_bytes(),
+        gas: 100 * TGAS,
+        deposit: 0,
+    }))
+}
+
+/// Deploys contract/test-yield on `alice.test` and initialises it.
+async fn deploy_test_yield(net: &Localnet) {
+    let code = common::contract("test_yield");
+    let deploy = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![
+                Action::DeployContract { code },
+                function_call("new", json!({})),
+            ],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    let outcome = net.commit(&deploy).await.unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+}
+
+/// A signed call of test-yield's `request` (it yields until a resume or its timeout).
+async fn yield_request(net: &Localnet) -> SignedTransaction {
+    net.tx(
+        "alice.test",
+        "alice.test",
+        vec![function_call("request", json!({}))],
+    )
+    .await
+    .sign(&key_of("alice.test"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
     let dir = temp();
@@ -213,7 +259,7 @@ async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contracts_deploy_run_and_answer_views_over_rpc() {
     let dir = temp();
-    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    let net = Localnet::start(dir.path(), &["alice.test"], patient()).await;
     let code = common::contract("test_status");
     let deploy = net
         .tx(
@@ -416,6 +462,17 @@ async fn refused_transactions_get_nears_errors() {
         invalid_tx_error(net.commit(&replay).await),
         json!({"InvalidNonce": {"tx_nonce": 1, "ak_nonce": 1}})
     );
+    // `send_tx` with `NONE` is fire and forget, as on nearcore: the same refused transaction
+    // answers `NONE` (only the log says it was refused).
+    let fire_and_forget = net
+        .client
+        .call(
+            "send_tx",
+            json!({"signed_tx_base64": base64(&replay.to_bytes()), "wait_until": "NONE"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fire_and_forget, json!({"final_execution_status": "NONE"}));
     // Unknown signer.
     let ghost = Transaction {
         signer_id: "ghost.test".parse().unwrap(),
@@ -663,4 +720,100 @@ async fn queries_at_the_head_answer_while_blocks_are_produced() {
         panic!("every client has finished")
     };
     net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_blocks_go_on_while_a_yield_waits_so_that_it_times_out() {
+    let dir = temp();
+    let mode = BlockMode::OnDemand {
+        yield_pace: Duration::from_millis(1),
+    };
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    deploy_test_yield(&net).await;
+    let request = yield_request(&net).await;
+    // Nobody resumes it: its 200 blocks pass and its callback gets the timeout.
+    let outcome = net.commit(&request).await.unwrap();
+    assert_eq!(
+        outcome["status"],
+        json!({"SuccessValue": base64(br#""timeout""#)})
+    );
+    // No yield waits any more: no more blocks without work.
+    let height = net.node.chain().head().height;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(net.node.chain().head().height, height);
+    net.shutdown().await;
+}
+
+/// Waits until `ready` holds, polling.
+async fn until(ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_includes_accepted_transactions_and_refuses_new_ones() {
+    let dir = temp();
+    // Blocks hourly: an accepted transaction waits for the next block.
+    let mode = BlockMode::Every(Duration::from_secs(3600));
+    let net = Localnet::start_with_blocks(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+        mode,
+    )
+    .await;
+    let tx = net.tx("alice.test", "bob.test", transfer(ONE_NEAR)).await;
+    let signed = tx.clone().sign(&key_of("alice.test"));
+    let client = RpcClient::new(net.addr);
+    let bytes = base64(&signed.to_bytes());
+    let commit =
+        tokio::spawn(async move { client.call("broadcast_tx_commit", json!([bytes])).await });
+    let node = net.node.clone();
+    until(|| node.chain().is_incoming(&signed.hash())).await;
+    let stopping = std::time::Instant::now();
+    net.shutdown().await;
+    let outcome = commit.await.unwrap().unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+    assert_eq!(node.chain().balance("bob.test"), 101 * ONE_NEAR);
+    let late = Transaction {
+        nonce: tx.nonce + 1,
+        ..tx
+    }
+    .sign(&key_of("alice.test"));
+    assert!(matches!(
+        node.submit(&late),
+        Err(wasm_host::node::SubmitError::ShuttingDown)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_tells_its_waiters_at_once() {
+    let dir = temp();
+    let mode = BlockMode::OnDemand {
+        yield_pace: Duration::from_secs(3600),
+    };
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    deploy_test_yield(&net).await;
+    let request = yield_request(&net).await;
+    let client = RpcClient::new(net.addr);
+    let bytes = base64(&request.to_bytes());
+    let commit =
+        tokio::spawn(async move { client.call("broadcast_tx_commit", json!([bytes])).await });
+    let node = net.node.clone();
+    until(|| node.store().transaction(&request.hash()).unwrap().is_some()).await;
+    let stopping = std::time::Instant::now();
+    net.shutdown().await;
+    let Err(ClientError::Rpc(error)) = commit.await.unwrap() else {
+        panic!("a waiter of a yield that never ends gets an error")
+    };
+    assert_eq!(error["cause"]["name"], "INTERNAL_ERROR");
+    assert!(
+        error["data"].as_str().unwrap().contains("shutting down"),
+        "{error}"
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(5));
 }

@@ -4,7 +4,10 @@
 //!   --genesis-account alice.test:1000 …` opens the chain in `D` (creating it, with the genesis
 //!   accounts, if `D` holds none), writes each genesis account's key to `D/keys/<account>.json`
 //!   in NEAR's credentials format, writes the RPC address to `D/rpc.addr`, and serves until
-//!   SIGINT or SIGTERM. `--block-time-ms 0` produces blocks on demand.
+//!   SIGINT or SIGTERM. `--block-time-ms 0` produces blocks on demand (and, while yields wait,
+//!   one a second, NEAR's pace, so that they time out). On SIGINT/SIGTERM the node accepts no
+//!   more transactions, includes the accepted ones in final blocks, and tells whoever still
+//!   waits that it is shutting down.
 //! - `localnet reset --data-dir D` deletes the chain (keys stay).
 
 use clap::{Parser, Subcommand};
@@ -143,7 +146,7 @@ async fn run(
     std::fs::write(&addr_file, bound.to_string())
         .map_err(|e| format!("{}: {e}", addr_file.display()))?;
     let mode = match block_time_ms {
-        0 => BlockMode::OnDemand,
+        0 => BlockMode::on_demand(),
         ms => BlockMode::Every(Duration::from_millis(ms)),
     };
     let (stop, stopped) = watch::channel(false);

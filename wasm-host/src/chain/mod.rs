@@ -559,6 +559,11 @@ impl Chain {
         !self.incoming.is_empty() || !self.next_block.is_empty()
     }
 
+    /// Whether yields wait for a resume or their timeout (which only blocks bring).
+    pub fn has_pending_yields(&self) -> bool {
+        !self.yields.is_empty()
+    }
+
     /// Whether signed transaction `hash` was accepted and awaits the next block.
     pub fn is_incoming(&self, hash: &CryptoHash) -> bool {
         self.incoming.iter().any(|tx| &tx.hash == hash)

@@ -1,15 +1,17 @@
 //! A chain node: the chain in memory, its store on disk, blocks produced on a timer or on
-//! demand, and notifications of new blocks for the RPC server.
+//! demand, notifications of new blocks for the RPC server, and an orderly stop (no more
+//! transactions, the accepted ones included, then whoever still waits is told).
 
 mod producer;
 
-pub use producer::{run_producer, BlockMode};
+pub use producer::{run_producer, BlockMode, NEAR_BLOCK_TIME};
 
 use crate::abi::{AccountId, Balance, CryptoHash};
 use crate::chain::{BlockHeader, Chain, ChainError};
 use crate::store::{Store, StoreError};
 use crate::tx::{InvalidTxError, PublicKey, SignedTransaction};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -23,6 +25,17 @@ pub enum NodeError {
     Store(#[from] StoreError),
     #[error("genesis account: {0}")]
     Genesis(#[from] ChainError),
+}
+
+/// A transaction the node did not accept.
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    /// The chain refused it, as NEAR would.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTxError),
+    /// The node is stopping and accepts no more transactions.
+    #[error("the node is shutting down: it accepts no more transactions")]
+    ShuttingDown,
 }
 
 /// An account created at genesis with a full access key.
@@ -41,6 +54,10 @@ pub struct Node {
     blocks: watch::Sender<u64>,
     work: Notify,
     started: Instant,
+    /// Whether transactions are accepted (read and changed under the chain's lock).
+    accepting: AtomicBool,
+    /// Turns true once the node has stopped producing blocks.
+    closed: watch::Sender<bool>,
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -102,6 +119,8 @@ impl Node {
             blocks,
             work: Notify::new(),
             started: Instant::now(),
+            accepting: AtomicBool::new(true),
+            closed: watch::channel(false).0,
         })
     }
 
@@ -132,9 +151,14 @@ impl Node {
         self.blocks.subscribe()
     }
 
-    /// Checks and accepts a signed transaction for the next block.
-    pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
-        let result = self.chain().submit_signed(signed);
+    /// Checks and accepts a signed transaction for the next block (none once the node stops).
+    pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, SubmitError> {
+        let mut chain = self.chain();
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let result = chain.submit_signed(signed).map_err(SubmitError::from);
+        drop(chain);
         match &result {
             Ok(hash) => {
                 debug!(tx = %crate::views::hash58(hash), signer = %signed.transaction.signer_id, "accepted transaction");
@@ -168,5 +192,29 @@ impl Node {
     /// Waits until a transaction arrives (for blocks on demand).
     pub async fn work_arrived(&self) {
         self.work.notified().await;
+    }
+
+    /// Accepts no more transactions: once this returns, no submission can still slip in.
+    pub fn stop_accepting(&self) {
+        let _chain = self.chain();
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// Marks the node stopped: no more blocks come (see [`Node::closed`]).
+    pub fn close(&self) {
+        self.stop_accepting();
+        self.closed.send_replace(true);
+    }
+
+    /// Whether the node has stopped producing blocks.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Completes once the node has stopped producing blocks.
+    pub async fn closed(&self) {
+        let mut closed = self.closed.subscribe();
+        // The sender lives as long as the node: waiting cannot fail.
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 }
