@@ -321,6 +321,31 @@ async fn contracts_deploy_run_and_answer_views_over_rpc() {
         .await
         .unwrap();
     assert!(!state["values"].as_array().unwrap().is_empty());
+    // A state larger than nearcore's 50,000-byte viewer limit is refused, as nearcore does.
+    let big = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![call("store_blob", json!({"bytes": 60_000}))],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    assert_eq!(
+        net.commit(&big).await.unwrap()["status"],
+        json!({"SuccessValue": ""})
+    );
+    let Err(ClientError::Rpc(too_large)) = net
+        .client
+        .call("query", json!({"request_type": "view_state", "finality": "final", "account_id": "alice.test", "prefix_base64": ""}))
+        .await
+    else {
+        panic!("expected an error")
+    };
+    assert_eq!(too_large["cause"]["name"], "TOO_LARGE_CONTRACT_STATE");
+    assert_eq!(
+        too_large["cause"]["info"]["contract_account_id"],
+        "alice.test"
+    );
     let fail = net
         .tx(
             "alice.test",
@@ -816,4 +841,58 @@ async fn a_stopping_node_tells_its_waiters_at_once() {
         "{error}"
     );
     assert!(stopping.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_read_the_state_of_recent_blocks() {
+    let dir = temp();
+    let net = Localnet::start(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+    )
+    .await;
+    let before = net
+        .client
+        .call("block", json!({"finality": "final"}))
+        .await
+        .unwrap();
+    let (height, hash) = (
+        before["header"]["height"].clone(),
+        before["header"]["hash"].clone(),
+    );
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    net.commit(&signed).await.unwrap();
+    let bob_at = |block_id: Value| {
+        let client = RpcClient::new(net.addr);
+        async move {
+            client
+                .call(
+                    "query",
+                    json!({"request_type": "view_account", "block_id": block_id,
+                           "account_id": "bob.test"}),
+                )
+                .await
+        }
+    };
+    // The block before the transfer, by height and by hash: its state, not the head's.
+    for id in [height.clone(), hash] {
+        let view = bob_at(id).await.unwrap();
+        assert_eq!(view["amount"], (100 * ONE_NEAR).to_string());
+        assert_eq!(view["block_height"], height);
+    }
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    // Once it is older than the kept states, it is garbage-collected, as on nearcore.
+    for _ in 0..wasm_host::node::KEPT_STATES {
+        net.node.produce_block().unwrap();
+    }
+    let Err(ClientError::Rpc(error)) = bob_at(height.clone()).await else {
+        panic!("expected an error")
+    };
+    assert_eq!(error["cause"]["name"], "GARBAGE_COLLECTED_BLOCK");
+    assert_eq!(error["cause"]["info"]["block_height"], height);
+    net.shutdown().await;
 }

@@ -1,18 +1,22 @@
-//! A chain node: the chain in memory, its store on disk, blocks produced on a timer or on
-//! demand, notifications of new blocks for the RPC server, and an orderly stop (no more
-//! transactions, the accepted ones included, then whoever still waits is told).
+//! A chain node: the chain in memory, its store on disk, the states of the last blocks for
+//! queries, blocks produced on a timer or on demand, notifications of new blocks for the RPC
+//! server, and an orderly stop (no more transactions, the accepted ones included, then whoever
+//! still waits is told).
 
 mod producer;
+mod states;
 
 pub use producer::{run_producer, BlockMode, NEAR_BLOCK_TIME};
+pub use states::KEPT_STATES;
 
 use crate::abi::{AccountId, Balance, CryptoHash};
-use crate::chain::{BlockHeader, Chain, ChainError};
+use crate::chain::{BlockHeader, Chain, ChainError, ChainState};
 use crate::store::{Store, StoreError};
 use crate::tx::{InvalidTxError, PublicKey, SignedTransaction};
+use states::StateHistory;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
@@ -49,6 +53,8 @@ pub struct GenesisAccount {
 /// The chain, its store and who waits for blocks.
 pub struct Node {
     chain: Mutex<Chain>,
+    /// The states of the last blocks, for queries.
+    states: StateHistory,
     store: Store,
     genesis: BlockHeader,
     blocks: watch::Sender<u64>,
@@ -113,6 +119,7 @@ impl Node {
         let genesis = store.genesis()?.unwrap_or_else(|| chain.head().clone());
         let (blocks, _) = watch::channel(chain.head().height);
         Ok(Self {
+            states: StateHistory::new(chain.state()),
             chain: Mutex::new(chain),
             store,
             genesis,
@@ -129,6 +136,16 @@ impl Node {
         self.chain
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state at the end of the head block.
+    pub fn head_state(&self) -> Arc<ChainState> {
+        self.states.head()
+    }
+
+    /// The state at the end of block `hash`, if it is one of the last [`KEPT_STATES`].
+    pub fn state_at(&self, hash: &CryptoHash) -> Option<Arc<ChainState>> {
+        self.states.at(hash)
     }
 
     /// The store.
@@ -179,6 +196,7 @@ impl Node {
         let header = block.header.clone();
         let (txs, receipts) = (block.transactions.len(), block.outcomes.len());
         self.store.commit_block(block)?;
+        self.states.push(chain.state());
         drop(chain);
         if txs + receipts > 0 {
             info!(height = header.height, txs, receipts, "block");
