@@ -896,3 +896,97 @@ async fn queries_read_the_state_of_recent_blocks() {
     assert_eq!(error["cause"]["info"]["block_height"], height);
     net.shutdown().await;
 }
+
+/// Sends a raw HTTP/1.1 request (the connection closed after it); returns the status, the
+/// headers (lower-cased names) and the body.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra_headers: &str,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{extra_headers}\r\n"
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_cors_get_status_health_and_the_protocol_config() {
+    let dir = temp();
+    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    // A browser's preflight, then every answer readable from any origin (nearcore's default).
+    let (status, headers, _) = http(
+        net.addr,
+        "OPTIONS",
+        "/",
+        "origin: http://dapp.example\r\naccess-control-request-method: POST\r\naccess-control-request-headers: content-type\r\n",
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("access-control-allow-methods: get, post"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-type"), "{headers}");
+    let (status, headers, body) = http(net.addr, "GET", "/status", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["chain_id"], "localnet");
+    assert!(view["sync_info"]["latest_block_height"].is_u64());
+    let (status, _, body) = http(net.addr, "GET", "/health", "").await;
+    assert_eq!((status, body.as_str()), (200, "null"));
+    assert_eq!(
+        net.client.call("health", json!([])).await.unwrap(),
+        Value::Null
+    );
+    let (status, headers, _) = http(net.addr, "GET", "/nowhere", "").await;
+    assert_eq!(status, 404);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    let config = net
+        .client
+        .call("EXPERIMENTAL_protocol_config", json!({"finality": "final"}))
+        .await
+        .unwrap();
+    assert_eq!(config["protocol_version"], 88);
+    assert_eq!(config["chain_id"], "localnet");
+    assert_eq!(config["min_gas_price"], "100000000");
+    assert_eq!(
+        config["runtime_config"]["storage_amount_per_byte"],
+        "10000000000000000000"
+    );
+    assert_eq!(
+        config["runtime_config"]["wasm_config"]["limit_config"]["yield_timeout_length_in_blocks"],
+        200
+    );
+    // A stopped node is not healthy.
+    let addr = net.addr;
+    let node = net.node.clone();
+    node.close();
+    let (status, _, _) = http(addr, "GET", "/health", "").await;
+    assert_eq!(status, 503);
+    net.shutdown().await;
+}

@@ -1,10 +1,13 @@
-//! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `block`,
-//! `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
-//! `EXPERIMENTAL_tx_status` — with NEAR's shapes and error forms, and a small client.
+//! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `health`,
+//! `block`, `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
+//! `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_protocol_config` — with NEAR's shapes and error
+//! forms, `GET /status` and `GET /health`, CORS for any origin, and a small client.
 
 mod client;
 mod error;
+mod http;
 mod params;
+mod protocol;
 mod query;
 mod transactions;
 
@@ -16,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -68,8 +71,11 @@ pub async fn serve(
         addr: addr.to_string(),
     };
     let app = Router::new()
-        .route("/", post(handle))
+        .route("/", post(handle).options(http::preflight))
+        .route("/status", get(http::status).options(http::preflight))
+        .route("/health", get(http::health).options(http::preflight))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(http::allow_any_origin))
         .with_state(server);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -110,6 +116,8 @@ async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value,
     let timeout = server.config.tx_timeout;
     match method {
         "status" => Ok(query::status(&node, &server.addr)),
+        "health" => health(&node),
+        "EXPERIMENTAL_protocol_config" => protocol::protocol_config(&node, &params),
         "block" => query::block(&node, &params),
         "gas_price" => query::gas_price(&node, &params),
         "query" => blocking(move || query::query(&node, &params)).await,
@@ -122,6 +130,14 @@ async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value,
         }
         other => Err(RpcError::method_not_found(other)),
     }
+}
+
+/// `health`: `null` while the node produces blocks.
+fn health(node: &Node) -> Result<Value, RpcError> {
+    if node.is_closed() {
+        return Err(RpcError::internal("the node has stopped"));
+    }
+    Ok(Value::Null)
 }
 
 /// Runs work that may execute a contract (views) off the async workers.

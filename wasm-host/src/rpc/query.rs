@@ -21,7 +21,7 @@ pub fn status(node: &Node, rpc_addr: &str) -> Value {
 }
 
 /// The header a block reference names.
-fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
+pub(super) fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
     let found = match reference {
         BlockRef::Latest => Some(node.chain().head().clone()),
         BlockRef::Height(height) => node.store().block_at(*height)?,
