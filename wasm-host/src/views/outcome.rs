@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 fn action_view(action: &Action) -> Value {
     match action {
         Action::CreateAccount => json!("CreateAccount"),
-        Action::DeployContract { code } => json!({"DeployContract": {"code": base64(code)}}),
+        // nearcore shows the code's SHA-256, not the code (which may be megabytes).
+        Action::DeployContract { code } => {
+            json!({"DeployContract": {"code": base64(&crate::chain::hash(code))}})
+        }
         Action::FunctionCall {
             method_name,
             args,
@@ -320,6 +323,16 @@ pub fn final_outcome_view(
 mod tests {
     use super::*;
     use crate::chain::{Chain, ONE_NEAR};
+
+    #[test]
+    fn deploys_show_the_codes_hash_as_nearcore_does() {
+        let code = vec![0, 97, 115, 109, 1, 0, 0, 0];
+        let view = action_view(&Action::DeployContract {
+            code: std::sync::Arc::new(code.clone()),
+        });
+        let hash = crate::chain::hash(&code);
+        assert_eq!(view, json!({"DeployContract": {"code": base64(&hash)}}));
+    }
 
     #[test]
     fn statuses_follow_receipt_ids_to_the_end() {
