@@ -116,7 +116,7 @@ async fn wait_for(
     let mut blocks = node.subscribe();
     loop {
         if let Some(record) = node.store().transaction(&hash)? {
-            let status = node.store().tx_status(&record);
+            let status = node.store().tx_status(&record)?;
             // Included: the outcome so far (as nearcore answers), receipts still running or not.
             if wait == WaitUntil::Included {
                 return final_outcome(node, &record, &status, detail);

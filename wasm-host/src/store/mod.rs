@@ -250,9 +250,10 @@ impl Store {
         value.map(|v| json(name, v.value())).transpose()
     }
 
-    /// A transaction's status, read from its receipts' outcomes.
-    pub fn tx_status(&self, record: &TxRecord) -> views::OutcomeStatus {
-        views::status_of(&record.receipt_id, |id| self.outcome(id).ok().flatten())
+    /// A transaction's status, read from its receipts' outcomes (an outcome that cannot be read
+    /// is an error, never taken for one not yet recorded).
+    pub fn tx_status(&self, record: &TxRecord) -> Result<views::OutcomeStatus, StoreError> {
+        views::status_of(&record.receipt_id, |id| self.outcome(id))
     }
 }
 

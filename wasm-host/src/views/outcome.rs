@@ -270,15 +270,16 @@ pub enum OutcomeStatus {
     Done(Value),
 }
 
-/// Follows `SuccessReceiptId` from `first` through `outcome` (receipt id → outcome view).
-pub fn status_of(
+/// Follows `SuccessReceiptId` from `first` through `outcome` (receipt id → outcome view, or
+/// the error that kept it from being read, which is returned).
+pub fn status_of<E>(
     first: &CryptoHash,
-    outcome: impl Fn(&CryptoHash) -> Option<Value>,
-) -> OutcomeStatus {
+    outcome: impl Fn(&CryptoHash) -> Result<Option<Value>, E>,
+) -> Result<OutcomeStatus, E> {
     let mut current = *first;
     loop {
-        let Some(view) = outcome(&current) else {
-            return OutcomeStatus::Started;
+        let Some(view) = outcome(&current)? else {
+            return Ok(OutcomeStatus::Started);
         };
         let status = &view["outcome"]["status"];
         match status["SuccessReceiptId"]
@@ -286,7 +287,7 @@ pub fn status_of(
             .and_then(super::parse_hash58)
         {
             Some(next) => current = next,
-            None => return OutcomeStatus::Done(status.clone()),
+            None => return Ok(OutcomeStatus::Done(status.clone())),
         }
     }
 }
@@ -342,10 +343,10 @@ mod tests {
             json!({"outcome": {"status": {"SuccessReceiptId": hash58(&[2; 32])}}}),
         );
         let lookup = |views: &std::collections::HashMap<CryptoHash, Value>, id: &CryptoHash| {
-            views.get(id).cloned()
+            Ok::<_, ()>(views.get(id).cloned())
         };
         assert_eq!(
-            status_of(&[1; 32], |id| lookup(&views, id)),
+            status_of(&[1; 32], |id| lookup(&views, id)).unwrap(),
             OutcomeStatus::Started
         );
         views.insert(
@@ -353,7 +354,7 @@ mod tests {
             json!({"outcome": {"status": {"SuccessValue": "AQ=="}}}),
         );
         assert_eq!(
-            status_of(&[1; 32], |id| lookup(&views, id)),
+            status_of(&[1; 32], |id| lookup(&views, id)).unwrap(),
             OutcomeStatus::Done(json!({"SuccessValue": "AQ=="}))
         );
     }
