@@ -885,6 +885,31 @@ async fn queries_read_the_state_of_recent_blocks() {
         assert_eq!(view["block_height"], height);
     }
     assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    // The legacy `[path, data]` form reads the latest state, as on nearcore.
+    let legacy = net
+        .client
+        .call("query", json!(["account/bob.test", ""]))
+        .await
+        .unwrap();
+    assert_eq!(legacy["amount"], (101 * ONE_NEAR).to_string());
+    // `sync_checkpoint` names block 0, not the head.
+    let genesis = net
+        .client
+        .call("block", json!({"sync_checkpoint": "genesis"}))
+        .await
+        .unwrap();
+    assert_eq!(genesis["header"]["height"], 0);
+    let earliest = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_account", "sync_checkpoint": "earliest_available",
+                   "account_id": "bob.test"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(earliest["block_height"], 0);
+    assert_eq!(earliest["amount"], (100 * ONE_NEAR).to_string());
     // Once it is older than the kept states, it is garbage-collected, as on nearcore.
     for _ in 0..wasm_host::node::KEPT_STATES {
         net.node.produce_block().unwrap();

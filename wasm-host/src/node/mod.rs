@@ -143,6 +143,11 @@ impl Node {
         self.states.head()
     }
 
+    /// The oldest state kept (a query's `earliest_available` block).
+    pub fn oldest_state(&self) -> Arc<ChainState> {
+        self.states.oldest()
+    }
+
     /// The state at the end of block `hash`, if it is one of the last [`KEPT_STATES`].
     pub fn state_at(&self, hash: &CryptoHash) -> Option<Arc<ChainState>> {
         self.states.at(hash)

@@ -45,6 +45,14 @@ impl StateHistory {
             .expect("a history is never empty")
     }
 
+    /// The oldest state kept.
+    pub fn oldest(&self) -> Arc<ChainState> {
+        self.lock()
+            .front()
+            .cloned()
+            .expect("a history is never empty")
+    }
+
     /// The state at the end of block `hash`, if it is still kept.
     pub fn at(&self, hash: &CryptoHash) -> Option<Arc<ChainState>> {
         self.lock()

@@ -1,7 +1,7 @@
 //! `status`, `block`, `gas_price` and `query`.
 
 use super::error::RpcError;
-use super::params::{block_ref, string, BlockRef};
+use super::params::{self, block_ref, string, BlockRef};
 use crate::chain::{BlockHeader, ChainError, ChainState, GAS_PRICE};
 use crate::node::{Node, KEPT_STATES};
 use crate::tx::PublicKey;
@@ -24,6 +24,8 @@ pub fn status(node: &Node, rpc_addr: &str) -> Value {
 pub(super) fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
     let found = match reference {
         BlockRef::Latest => Some(node.chain().head().clone()),
+        // Every block is kept: the earliest available is block 0.
+        BlockRef::Genesis | BlockRef::EarliestAvailable => Some(node.genesis().clone()),
         BlockRef::Height(height) => node.store().block_at(*height)?,
         BlockRef::Hash(hash) => match node.store().height_of(hash)? {
             Some(height) => node.store().block_at(height)?,
@@ -60,8 +62,10 @@ pub const VIEW_STATE_SIZE_LIMIT: u64 = 50_000;
 /// [`crate::node::KEPT_STATES`]; older ones are gone, as from a nearcore node that has
 /// garbage-collected them).
 fn state(node: &Node, reference: BlockRef) -> Result<Arc<ChainState>, RpcError> {
-    if reference == BlockRef::Latest {
-        return Ok(node.head_state());
+    match reference {
+        BlockRef::Latest => return Ok(node.head_state()),
+        BlockRef::EarliestAvailable => return Ok(node.oldest_state()),
+        _ => {}
     }
     let wanted = header(node, &reference)?;
     node.state_at(&wanted.hash).ok_or_else(|| {
@@ -78,6 +82,14 @@ fn state(node: &Node, reference: BlockRef) -> Result<Arc<ChainState>, RpcError> 
 
 /// `query`, read from the state at the end of the block it names, without holding the chain.
 pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
+    let legacy;
+    let params = match params {
+        Value::Array(items) => {
+            legacy = params::legacy_query(items)?;
+            &legacy
+        }
+        object => object,
+    };
     let chain = state(node, block_ref(params)?)?;
     let (height, hash) = (chain.header().height, chain.header().hash);
     let block = json!({"block_height": height, "block_hash": hash58(&hash)});
