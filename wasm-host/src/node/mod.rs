@@ -64,6 +64,8 @@ pub struct Node {
     accepting: AtomicBool,
     /// Turns true once the node has stopped producing blocks.
     closed: watch::Sender<bool>,
+    /// Whether [`Node::open`] created the chain (with its genesis accounts).
+    created: bool,
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -78,7 +80,9 @@ impl Node {
     /// Opens the chain in `data_dir`, or creates it with `genesis` accounts if there is none.
     pub fn open(data_dir: &Path, genesis: &[GenesisAccount]) -> Result<Self, NodeError> {
         let store = Store::open(data_dir)?;
-        let chain = match store.load()? {
+        let loaded = store.load()?;
+        let created = loaded.is_none();
+        let chain = match loaded {
             Some(chain) => {
                 let head = chain.head();
                 info!(
@@ -128,7 +132,14 @@ impl Node {
             started: Instant::now(),
             accepting: AtomicBool::new(true),
             closed: watch::channel(false).0,
+            created,
         })
+    }
+
+    /// Whether [`Node::open`] created the chain, with the genesis accounts it was given (if
+    /// not, they were ignored).
+    pub fn created_chain(&self) -> bool {
+        self.created
     }
 
     /// The chain, locked.

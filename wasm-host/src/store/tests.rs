@@ -78,6 +78,10 @@ fn committed_blocks_load_back() {
             ..
         })
     ));
+    // Not while a node has it open.
+    assert!(matches!(reset(dir.path()), Err(StoreError::InUse { .. })));
+    assert!(database_path(dir.path()).exists());
+    drop(store);
     assert!(reset(dir.path()).unwrap());
     assert!(!reset(dir.path()).unwrap());
 }
