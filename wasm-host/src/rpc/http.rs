@@ -1,9 +1,10 @@
 //! What the server answers besides JSON-RPC, as nearcore's does: CORS for any origin (its
 //! default), `GET /status` (the `status` result) and `GET /health` (`null`, 503 once the node
-//! has stopped).
+//! has stopped); and request bodies read up to a limit.
 
 use super::query;
 use super::Server;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -11,6 +12,36 @@ use axum::http::header::{
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+/// Bytes past the limit still read (and dropped) before answering 413: a client still sending
+/// its body then reads the answer, where closing at once would reset its connection under it.
+const DRAIN_BYTES: usize = 1 << 20;
+
+/// The request body if it holds at most `limit` bytes; otherwise HTTP 413.
+pub async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, Response> {
+    let mut kept = Vec::new();
+    let mut dropped = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if dropped == 0 && kept.len() + data.len() <= limit {
+            kept.extend_from_slice(&data);
+            continue;
+        }
+        dropped += data.len();
+        if dropped > DRAIN_BYTES {
+            break;
+        }
+    }
+    if dropped > 0 {
+        let message = format!("request body larger than {limit} bytes");
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, message).into_response());
+    }
+    Ok(kept.into())
+}
 
 /// Every answer may be read by a page of any origin.
 pub async fn allow_any_origin(mut response: Response) -> Response {

@@ -15,8 +15,8 @@ pub use client::{ClientError, RpcClient};
 pub use error::RpcError;
 
 use crate::node::Node;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -64,7 +64,6 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     info!(%addr, "JSON-RPC listening");
-    let limit = config.max_body_bytes;
     let server = Server {
         node,
         config,
@@ -74,7 +73,6 @@ pub async fn serve(
         .route("/", post(handle).options(http::preflight))
         .route("/status", get(http::status).options(http::preflight))
         .route("/health", get(http::health).options(http::preflight))
-        .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(http::allow_any_origin))
         .with_state(server);
     axum::serve(listener, app)
@@ -91,7 +89,11 @@ fn answer(id: Value, result: Result<Value, RpcError>) -> Response {
     ([(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-async fn handle(State(server): State<Server>, body: Bytes) -> Response {
+async fn handle(State(server): State<Server>, body: Body) -> Response {
+    let body = match http::read_body(body, server.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(too_large) => return too_large,
+    };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
