@@ -92,7 +92,7 @@ fn answer(id: Value, result: Result<Value, RpcError>) -> Response {
 async fn handle(State(server): State<Server>, body: Body) -> Response {
     let body = match http::read_body(body, server.config.max_body_bytes).await {
         Ok(body) => body,
-        Err(too_large) => return too_large,
+        Err(refused) => return refused,
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
