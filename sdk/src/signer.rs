@@ -144,11 +144,14 @@ impl Signer {
             .await
     }
 
-    /// Sends `actions` to `receiver` without waiting; returns the transaction's base58 hash
-    /// (follow it with [`NearRpc::tx_status`]).
+    /// Sends `actions` to `receiver` without waiting for them to run; returns the transaction's
+    /// base58 hash once a block includes it (follow it with [`NearRpc::tx_status`]). It waits
+    /// for inclusion, not `NONE`: nearcore answers `NONE` without checking the transaction, so
+    /// a stale nonce or a short balance would hand back a hash that never lands; at `INCLUDED`
+    /// the node checks it first, so a refusal is an error (or a nonce re-signed) here.
     pub async fn submit(&self, receiver: &str, actions: Vec<Action>) -> Result<String, ChainError> {
         Ok(self
-            .send_until(receiver, actions, TxWait::None)
+            .send_until(receiver, actions, TxWait::Included)
             .await?
             .tx_hash)
     }

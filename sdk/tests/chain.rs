@@ -475,3 +475,43 @@ async fn a_node_that_stops_waiting_early_is_polled_by_hash() {
     assert!(outcome.is_success(), "{:?}", outcome.status);
     chain.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_with_a_stale_nonce_lands_and_a_refused_one_is_an_error() {
+    let chain = Localnet::start(&[ALICE, "bob.test"]).await;
+    let transfer = |deposit| vec![Action::Transfer { deposit }];
+    // `stale` reads the key's nonce once, then another signer of the key uses the next ones.
+    let stale = chain.signer(ALICE);
+    assert!(stale
+        .send("bob.test", transfer(1))
+        .await
+        .unwrap()
+        .is_success());
+    let other = chain.signer(ALICE);
+    for _ in 0..2 {
+        assert!(other
+            .send("bob.test", transfer(1))
+            .await
+            .unwrap()
+            .is_success());
+    }
+    // Its next nonce is taken: the chain refuses it, and the submit re-signs rather than hand
+    // back the hash of a transaction that never lands.
+    let hash = stale.submit("bob.test", transfer(NEAR)).await.unwrap();
+    let outcome = chain
+        .rpc()
+        .tx_status(&hash, ALICE, TxWait::Final)
+        .await
+        .unwrap();
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_eq!(
+        chain.rpc().view_account("bob.test").await.unwrap().amount,
+        1001 * NEAR + 3
+    );
+    // A transaction the chain refuses outright is an error, not a hash.
+    match stale.submit("bob.test", transfer(10_000 * NEAR)).await {
+        Err(ChainError::InvalidTx(InvalidTxError::NotEnoughBalance { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    chain.shutdown().await;
+}

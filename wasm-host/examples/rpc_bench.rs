@@ -46,7 +46,7 @@ async fn main() {
     let (stop, stopped) = watch::channel(false);
     let producer = tokio::spawn(run_producer(
         node.clone(),
-        BlockMode::OnDemand,
+        BlockMode::on_demand(),
         stopped.clone(),
     ));
     let mut server_stop = stopped.clone();

@@ -51,6 +51,12 @@ impl Fees {
         self.config.fees.fee(cost).exec_fee().gas.as_gas()
     }
 
+    /// The whole runtime configuration as nearcore's RPC shows it (`runtime_config` of
+    /// `EXPERIMENTAL_protocol_config`).
+    pub fn runtime_config_view(&self) -> near_parameters::view::RuntimeConfigView {
+        RuntimeConfig::clone(&self.config).into()
+    }
+
     /// The protocol's limits (registers, logs, sizes, yields, gas).
     pub fn limits(&self) -> &LimitConfig {
         &self.config.wasm_config.limit_config

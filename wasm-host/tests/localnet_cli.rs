@@ -28,8 +28,14 @@ impl Drop for Running {
     }
 }
 
-/// Starts `localnet run` on `dir` with 50 ms blocks; returns it and its RPC address.
+/// Starts `localnet run` on `dir` with 50 ms blocks and genesis accounts `alice.test` (100
+/// NEAR) and `bob.test` (1000); returns it and its RPC address.
 fn start(dir: &Path) -> (Running, std::net::SocketAddr) {
+    start_with(dir, &[])
+}
+
+/// As [`start`], with `more` genesis accounts.
+fn start_with(dir: &Path, more: &[&str]) -> (Running, std::net::SocketAddr) {
     let addr_file = dir.join("rpc.addr");
     let _ = std::fs::remove_file(&addr_file);
     let child = Running(
@@ -43,6 +49,7 @@ fn start(dir: &Path) -> (Running, std::net::SocketAddr) {
                 "--genesis-account",
                 "bob.test",
             ])
+            .args(more.iter().flat_map(|name| ["--genesis-account", name]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -213,6 +220,55 @@ async fn the_chain_survives_kill_9_and_resets() {
     assert_eq!(alice.balance("bob.test").await, 1000 * ONE_NEAR);
     assert_eq!(alice.nonce().await, 0, "a new chain, with the same keys");
     node.kill9();
+}
+
+/// `localnet reset --data-dir dir`: whether it succeeded, and its log.
+fn reset(dir: &Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["reset", "--data-dir"])
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_written_only_for_accounts_the_chain_has_and_reset_waits_for_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, addr) = start(dir.path());
+    // A running chain is not deleted from under its node.
+    let (deleted, log) = reset(dir.path());
+    assert!(!deleted, "{log}");
+    assert!(log.contains("in use by a running node"), "{log}");
+    assert!(dir.path().join("chain.redb").exists());
+    let client = RpcClient::new(addr);
+    assert!(client.call("status", json!([])).await.is_ok());
+    node.kill9();
+    // The chain exists: an account named now is not created, so no key is written for it.
+    let (node, addr) = start_with(dir.path(), &["carol.test"]);
+    assert!(!dir.path().join("keys/carol.test.json").exists());
+    let Err(ClientError::Rpc(error)) = RpcClient::new(addr)
+        .call(
+            "query",
+            json!({"request_type": "view_account", "finality": "final", "account_id": "carol.test"}),
+        )
+        .await
+    else {
+        panic!("carol.test is not on the chain")
+    };
+    assert_eq!(error["cause"]["name"], "UNKNOWN_ACCOUNT");
+    node.kill9();
+    // Stopped (even by kill -9): reset deletes the chain and the stale address.
+    assert!(dir.path().join("rpc.addr").exists());
+    let (deleted, log) = reset(dir.path());
+    assert!(deleted, "{log}");
+    assert!(!dir.path().join("chain.redb").exists());
+    assert!(!dir.path().join("rpc.addr").exists());
+    assert!(dir.path().join("keys/alice.test.json").exists());
 }
 
 #[test]

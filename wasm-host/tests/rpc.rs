@@ -41,7 +41,7 @@ fn genesis(accounts: &[&str]) -> Vec<GenesisAccount> {
 
 impl Localnet {
     async fn start(dir: &std::path::Path, accounts: &[&str], config: RpcConfig) -> Self {
-        Self::start_with_blocks(dir, accounts, config, BlockMode::OnDemand).await
+        Self::start_with_blocks(dir, accounts, config, BlockMode::on_demand()).await
     }
 
     async fn start_with_blocks(
@@ -140,6 +140,52 @@ fn temp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// NEAR's limits with a long wait: tests that compile contracts run beside others on few cores.
+fn patient() -> RpcConfig {
+    RpcConfig {
+        tx_timeout: Duration::from_secs(60),
+        ..RpcConfig::default()
+    }
+}
+
+fn function_call(method: &str, args: Value) -> Action {
+    Action::FunctionCall(Box::new(FunctionCallAction {
+        method_name: method.into(),
+        args: args.to_string().into_bytes(),
+        gas: 100 * TGAS,
+        deposit: 0,
+    }))
+}
+
+/// Deploys contract/test-yield on `alice.test` and initialises it.
+async fn deploy_test_yield(net: &Localnet) {
+    let code = common::contract("test_yield");
+    let deploy = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![
+                Action::DeployContract { code },
+                function_call("new", json!({})),
+            ],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    let outcome = net.commit(&deploy).await.unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+}
+
+/// A signed call of test-yield's `request` (it yields until a resume or its timeout).
+async fn yield_request(net: &Localnet) -> SignedTransaction {
+    net.tx(
+        "alice.test",
+        "alice.test",
+        vec![function_call("request", json!({}))],
+    )
+    .await
+    .sign(&key_of("alice.test"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
     let dir = temp();
@@ -213,7 +259,7 @@ async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contracts_deploy_run_and_answer_views_over_rpc() {
     let dir = temp();
-    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    let net = Localnet::start(dir.path(), &["alice.test"], patient()).await;
     let code = common::contract("test_status");
     let deploy = net
         .tx(
@@ -275,6 +321,31 @@ async fn contracts_deploy_run_and_answer_views_over_rpc() {
         .await
         .unwrap();
     assert!(!state["values"].as_array().unwrap().is_empty());
+    // A state larger than nearcore's 50,000-byte viewer limit is refused, as nearcore does.
+    let big = net
+        .tx(
+            "alice.test",
+            "alice.test",
+            vec![call("store_blob", json!({"bytes": 60_000}))],
+        )
+        .await
+        .sign(&key_of("alice.test"));
+    assert_eq!(
+        net.commit(&big).await.unwrap()["status"],
+        json!({"SuccessValue": ""})
+    );
+    let Err(ClientError::Rpc(too_large)) = net
+        .client
+        .call("query", json!({"request_type": "view_state", "finality": "final", "account_id": "alice.test", "prefix_base64": ""}))
+        .await
+    else {
+        panic!("expected an error")
+    };
+    assert_eq!(too_large["cause"]["name"], "TOO_LARGE_CONTRACT_STATE");
+    assert_eq!(
+        too_large["cause"]["info"]["contract_account_id"],
+        "alice.test"
+    );
     let fail = net
         .tx(
             "alice.test",
@@ -416,6 +487,17 @@ async fn refused_transactions_get_nears_errors() {
         invalid_tx_error(net.commit(&replay).await),
         json!({"InvalidNonce": {"tx_nonce": 1, "ak_nonce": 1}})
     );
+    // `send_tx` with `NONE` is fire and forget, as on nearcore: the same refused transaction
+    // answers `NONE` (only the log says it was refused).
+    let fire_and_forget = net
+        .client
+        .call(
+            "send_tx",
+            json!({"signed_tx_base64": base64(&replay.to_bytes()), "wait_until": "NONE"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fire_and_forget, json!({"final_execution_status": "NONE"}));
     // Unknown signer.
     let ghost = Transaction {
         signer_id: "ghost.test".parse().unwrap(),
@@ -662,5 +744,274 @@ async fn queries_at_the_head_answer_while_blocks_are_produced() {
     let Ok(net) = Arc::try_unwrap(net) else {
         panic!("every client has finished")
     };
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_blocks_go_on_while_a_yield_waits_so_that_it_times_out() {
+    let dir = temp();
+    let mode = BlockMode::OnDemand {
+        yield_pace: Duration::from_millis(1),
+    };
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    deploy_test_yield(&net).await;
+    let request = yield_request(&net).await;
+    // Nobody resumes it: its 200 blocks pass and its callback gets the timeout.
+    let outcome = net.commit(&request).await.unwrap();
+    assert_eq!(
+        outcome["status"],
+        json!({"SuccessValue": base64(br#""timeout""#)})
+    );
+    // No yield waits any more: no more blocks without work.
+    let height = net.node.chain().head().height;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(net.node.chain().head().height, height);
+    net.shutdown().await;
+}
+
+/// Waits until `ready` holds, polling.
+async fn until(ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_includes_accepted_transactions_and_refuses_new_ones() {
+    let dir = temp();
+    // Blocks hourly: an accepted transaction waits for the next block.
+    let mode = BlockMode::Every(Duration::from_secs(3600));
+    let net = Localnet::start_with_blocks(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+        mode,
+    )
+    .await;
+    let tx = net.tx("alice.test", "bob.test", transfer(ONE_NEAR)).await;
+    let signed = tx.clone().sign(&key_of("alice.test"));
+    let client = RpcClient::new(net.addr);
+    let bytes = base64(&signed.to_bytes());
+    let commit =
+        tokio::spawn(async move { client.call("broadcast_tx_commit", json!([bytes])).await });
+    let node = net.node.clone();
+    until(|| node.chain().is_incoming(&signed.hash())).await;
+    let stopping = std::time::Instant::now();
+    net.shutdown().await;
+    let outcome = commit.await.unwrap().unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+    assert_eq!(node.chain().balance("bob.test"), 101 * ONE_NEAR);
+    let late = Transaction {
+        nonce: tx.nonce + 1,
+        ..tx
+    }
+    .sign(&key_of("alice.test"));
+    assert!(matches!(
+        node.submit(&late),
+        Err(wasm_host::node::SubmitError::ShuttingDown)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_tells_its_waiters_at_once() {
+    let dir = temp();
+    let mode = BlockMode::OnDemand {
+        yield_pace: Duration::from_secs(3600),
+    };
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    deploy_test_yield(&net).await;
+    let request = yield_request(&net).await;
+    let client = RpcClient::new(net.addr);
+    let bytes = base64(&request.to_bytes());
+    let commit =
+        tokio::spawn(async move { client.call("broadcast_tx_commit", json!([bytes])).await });
+    let node = net.node.clone();
+    until(|| node.store().transaction(&request.hash()).unwrap().is_some()).await;
+    let stopping = std::time::Instant::now();
+    net.shutdown().await;
+    let Err(ClientError::Rpc(error)) = commit.await.unwrap() else {
+        panic!("a waiter of a yield that never ends gets an error")
+    };
+    assert_eq!(error["cause"]["name"], "INTERNAL_ERROR");
+    assert!(
+        error["data"].as_str().unwrap().contains("shutting down"),
+        "{error}"
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_read_the_state_of_recent_blocks() {
+    let dir = temp();
+    let net = Localnet::start(
+        dir.path(),
+        &["alice.test", "bob.test"],
+        RpcConfig::default(),
+    )
+    .await;
+    let before = net
+        .client
+        .call("block", json!({"finality": "final"}))
+        .await
+        .unwrap();
+    let (height, hash) = (
+        before["header"]["height"].clone(),
+        before["header"]["hash"].clone(),
+    );
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    net.commit(&signed).await.unwrap();
+    let bob_at = |block_id: Value| {
+        let client = RpcClient::new(net.addr);
+        async move {
+            client
+                .call(
+                    "query",
+                    json!({"request_type": "view_account", "block_id": block_id,
+                           "account_id": "bob.test"}),
+                )
+                .await
+        }
+    };
+    // The block before the transfer, by height and by hash: its state, not the head's.
+    for id in [height.clone(), hash] {
+        let view = bob_at(id).await.unwrap();
+        assert_eq!(view["amount"], (100 * ONE_NEAR).to_string());
+        assert_eq!(view["block_height"], height);
+    }
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    // The legacy `[path, data]` form reads the latest state, as on nearcore.
+    let legacy = net
+        .client
+        .call("query", json!(["account/bob.test", ""]))
+        .await
+        .unwrap();
+    assert_eq!(legacy["amount"], (101 * ONE_NEAR).to_string());
+    // `sync_checkpoint` names block 0, not the head.
+    let genesis = net
+        .client
+        .call("block", json!({"sync_checkpoint": "genesis"}))
+        .await
+        .unwrap();
+    assert_eq!(genesis["header"]["height"], 0);
+    let earliest = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_account", "sync_checkpoint": "earliest_available",
+                   "account_id": "bob.test"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(earliest["block_height"], 0);
+    assert_eq!(earliest["amount"], (100 * ONE_NEAR).to_string());
+    // Once it is older than the kept states, it is garbage-collected, as on nearcore.
+    for _ in 0..wasm_host::node::KEPT_STATES {
+        net.node.produce_block().unwrap();
+    }
+    let Err(ClientError::Rpc(error)) = bob_at(height.clone()).await else {
+        panic!("expected an error")
+    };
+    assert_eq!(error["cause"]["name"], "GARBAGE_COLLECTED_BLOCK");
+    assert_eq!(error["cause"]["info"]["block_height"], height);
+    net.shutdown().await;
+}
+
+/// Sends a raw HTTP/1.1 request (the connection closed after it); returns the status, the
+/// headers (lower-cased names) and the body.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra_headers: &str,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{extra_headers}\r\n"
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_cors_get_status_health_and_the_protocol_config() {
+    let dir = temp();
+    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    // A browser's preflight, then every answer readable from any origin (nearcore's default).
+    let (status, headers, _) = http(
+        net.addr,
+        "OPTIONS",
+        "/",
+        "origin: http://dapp.example\r\naccess-control-request-method: POST\r\naccess-control-request-headers: content-type\r\n",
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("access-control-allow-methods: get, post"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-type"), "{headers}");
+    let (status, headers, body) = http(net.addr, "GET", "/status", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["chain_id"], "localnet");
+    assert!(view["sync_info"]["latest_block_height"].is_u64());
+    let (status, _, body) = http(net.addr, "GET", "/health", "").await;
+    assert_eq!((status, body.as_str()), (200, "null"));
+    assert_eq!(
+        net.client.call("health", json!([])).await.unwrap(),
+        Value::Null
+    );
+    let (status, headers, _) = http(net.addr, "GET", "/nowhere", "").await;
+    assert_eq!(status, 404);
+    assert!(
+        headers.contains("access-control-allow-origin: *"),
+        "{headers}"
+    );
+    let config = net
+        .client
+        .call("EXPERIMENTAL_protocol_config", json!({"finality": "final"}))
+        .await
+        .unwrap();
+    assert_eq!(config["protocol_version"], 88);
+    assert_eq!(config["chain_id"], "localnet");
+    assert_eq!(config["min_gas_price"], "100000000");
+    assert_eq!(
+        config["runtime_config"]["storage_amount_per_byte"],
+        "10000000000000000000"
+    );
+    assert_eq!(
+        config["runtime_config"]["wasm_config"]["limit_config"]["yield_timeout_length_in_blocks"],
+        200
+    );
+    // A stopped node is not healthy.
+    let addr = net.addr;
+    let node = net.node.clone();
+    node.close();
+    let (status, _, _) = http(addr, "GET", "/health", "").await;
+    assert_eq!(status, 503);
     net.shutdown().await;
 }

@@ -181,7 +181,8 @@ impl OracleClient {
     }
 
     /// Asks `model_id` about `input`: pays `estimate_fee(..).total`, submits without waiting
-    /// for the answer, and returns once the oracle has created the request (its id read from
+    /// for the answer (only for a block to include the transaction, so a refused one is an
+    /// error: see [`Signer::submit`]), and returns once the oracle has created the request (its id read from
     /// the `request_created` event). The request names no `storage_refund_to`: the signer paid,
     /// so its storage deposit comes back to the signer on cleanup.
     pub async fn request(

@@ -84,7 +84,7 @@ impl Localnet {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = watch::channel(false);
-        let producer = run_producer(node.clone(), BlockMode::OnDemand, stopped.clone());
+        let producer = run_producer(node.clone(), BlockMode::on_demand(), stopped.clone());
         let mut server_stop = stopped;
         let server = serve(node.clone(), listener, config, async move {
             let _ = server_stop.wait_for(|s| *s).await;

@@ -97,32 +97,71 @@ impl Credentials {
     }
 
     /// Writes a new file (creating its directory), never replacing an existing one: a key once
-    /// written is not lost to a second `write`. On Unix the file is created readable by its owner
-    /// only, before any key byte is written.
+    /// written is not lost to a second `write`. The file appears whole or not at all: the text
+    /// goes to a temporary file beside it (on Unix readable by its owner only, before any key
+    /// byte is written), is synced, and is then linked under `path` (which fails if `path`
+    /// exists), and the directory is synced.
     pub fn write(&self, path: &Path) -> Result<(), CredentialsError> {
         let name = path.display().to_string();
         let io = |error| CredentialsError::Write {
             path: name.clone(),
             error,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        if path.exists() {
+            return Err(CredentialsError::Exists { path: name });
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|error| {
+        let temp = temp_path(dir, path);
+        let written = self
+            .write_new(&temp)
+            .and_then(|()| std::fs::hard_link(&temp, path));
+        // The temporary name goes whatever happened; the key lives on under `path` if linked.
+        let _ = std::fs::remove_file(&temp);
+        written.map_err(|error| {
             if error.kind() == std::io::ErrorKind::AlreadyExists {
                 CredentialsError::Exists { path: name.clone() }
             } else {
                 io(error)
             }
         })?;
-        let text = serde_json::to_string_pretty(self).expect("credentials serialise");
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        sync_dir(dir).map_err(io)
     }
+
+    /// Creates `path` (which must not exist) with this file's text, synced to disk.
+    fn write_new(&self, path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        let text = serde_json::to_string_pretty(self).expect("credentials serialise");
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    }
+}
+
+/// A name beside `path` no other writer uses: hidden, with the process id and a counter.
+fn temp_path(dir: &Path, path: &Path) -> std::path::PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{file}.{}.{count}.tmp", std::process::id()))
+}
+
+/// Makes a new directory entry durable (a no-op where directories cannot be synced).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -166,6 +205,12 @@ mod tests {
             Credentials::read(&path).unwrap().1.public_key(),
             first.public_key()
         );
+        // No temporary file is left behind, written or refused.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("node.test.json")]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

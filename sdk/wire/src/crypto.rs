@@ -14,9 +14,11 @@ pub enum KeyError {
     /// The type the text names before its first `:`, when that looks like a type name.
     #[error("key type `{0}` is not supported: only ed25519 keys (`ed25519:<base58>`) are")]
     UnknownKeyType(String),
-    #[error("the key has no type prefix: write it as `ed25519:<base58>`")]
-    MissingKeyType,
-    #[error("the text after `ed25519:` is not valid base58")]
+    /// The text before the first `:` is not a type name (it is never echoed: it may be part of
+    /// a secret).
+    #[error("the text before `:` is not a key type: write the key as `ed25519:<base58>`")]
+    MalformedKeyType,
+    #[error("the key data is not valid base58")]
     Base58,
     #[error("expected {expected} bytes, found {found}")]
     Length { expected: usize, found: usize },
@@ -99,14 +101,19 @@ fn key_type(text: &str) -> Option<String> {
     is_name.then(|| kind.to_string())
 }
 
-/// Reads `ed25519:<base58>` into exactly `N` bytes.
+/// Reads `ed25519:<base58>` into exactly `N` bytes, as near-crypto does: the type is matched
+/// without regard to case, and bare base58 (no type) is ed25519.
 fn parse_prefixed<const N: usize>(text: &str) -> Result<[u8; N], KeyError> {
-    let data = text
-        .strip_prefix("ed25519:")
-        .ok_or_else(|| match key_type(text) {
-            Some(kind) => KeyError::UnknownKeyType(kind),
-            None => KeyError::MissingKeyType,
-        })?;
+    let data = match text.split_once(':') {
+        None => text,
+        Some((kind, data)) if kind.eq_ignore_ascii_case("ed25519") => data,
+        Some(_) => {
+            return Err(match key_type(text) {
+                Some(kind) => KeyError::UnknownKeyType(kind),
+                None => KeyError::MalformedKeyType,
+            })
+        }
+    };
     let bytes = bs58::decode(data)
         .into_vec()
         .map_err(|_| KeyError::Base58)?;
@@ -215,6 +222,33 @@ mod tests {
     }
 
     #[test]
+    fn keys_without_a_prefix_or_in_another_case_read_as_near_crypto_reads_them() {
+        let secret = SecretKey::from_seed([9; 32]);
+        let public = secret.public_key();
+        let text = public.to_string();
+        let bare = text.strip_prefix("ed25519:").unwrap();
+        assert_eq!(bare.parse::<PublicKey>().unwrap(), public);
+        assert_eq!(
+            format!("ED25519:{bare}").parse::<PublicKey>().unwrap(),
+            public
+        );
+        assert_eq!(
+            format!("Ed25519:{bare}").parse::<PublicKey>().unwrap(),
+            public
+        );
+        let secret_text = secret.to_string();
+        let bare_secret = secret_text.strip_prefix("ed25519:").unwrap();
+        assert_eq!(
+            bare_secret.parse::<SecretKey>().unwrap().public_key(),
+            public
+        );
+        let signature = secret.sign(b"m");
+        let signature_text = signature.to_string();
+        let bare_signature = signature_text.strip_prefix("ed25519:").unwrap();
+        assert_eq!(bare_signature.parse::<Signature>().unwrap(), signature);
+    }
+
+    #[test]
     fn bad_keys_are_refused() {
         assert!(matches!(
             "secp256k1:abc".parse::<PublicKey>(),
@@ -249,8 +283,10 @@ mod tests {
             assert!(!error.contains(&payload[..16]), "{error}");
         }
         assert_eq!(
-            payload.parse::<SecretKey>().unwrap_err(),
-            KeyError::MissingKeyType
+            format!("{payload}:{payload}")
+                .parse::<SecretKey>()
+                .unwrap_err(),
+            KeyError::MalformedKeyType
         );
         assert_eq!(
             "secp256k1:abc"

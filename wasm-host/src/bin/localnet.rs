@@ -4,8 +4,14 @@
 //!   --genesis-account alice.test:1000 …` opens the chain in `D` (creating it, with the genesis
 //!   accounts, if `D` holds none), writes each genesis account's key to `D/keys/<account>.json`
 //!   in NEAR's credentials format, writes the RPC address to `D/rpc.addr`, and serves until
-//!   SIGINT or SIGTERM. `--block-time-ms 0` produces blocks on demand.
-//! - `localnet reset --data-dir D` deletes the chain (keys stay).
+//!   SIGINT or SIGTERM. `--block-time-ms 0` produces blocks on demand (and, while yields wait,
+//!   one a second, NEAR's pace, so that they time out). On SIGINT/SIGTERM the node accepts no
+//!   more transactions, includes the accepted ones in final blocks, and tells whoever still
+//!   waits that it is shutting down.
+//!   A genesis account's key is read from its file if there is one; otherwise it is made, and
+//!   written only once the chain has been created with it.
+//! - `localnet reset --data-dir D` deletes the chain and `D/rpc.addr` (keys stay); it refuses
+//!   while a node runs on `D`.
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -14,7 +20,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
+use wasm_host::abi::AccountId;
 use wasm_host::chain::ONE_NEAR;
 use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
 use wasm_host::rpc::{serve, RpcConfig};
@@ -77,27 +84,54 @@ fn parse_genesis(text: &str) -> Result<(String, u128), String> {
     Ok((name.to_string(), yocto))
 }
 
-/// The key of a genesis account: read from its credentials file, or made and written there.
-fn genesis_account(keys_dir: &Path, name: &str, balance: u128) -> Result<GenesisAccount, String> {
-    let account_id = name
+/// A genesis account and, when its key was made now, the key and the file it goes to once the
+/// chain is created with it.
+struct GenesisKey {
+    account: GenesisAccount,
+    new_key: Option<(PathBuf, Credentials)>,
+}
+
+/// The key of a genesis account: read from its credentials file, or made (not yet written).
+fn genesis_key(keys_dir: &Path, name: &str, balance: u128) -> Result<GenesisKey, String> {
+    let account_id: AccountId = name
         .parse()
         .map_err(|_| format!("`{name}` is not a valid NEAR account id"))?;
     let path = keys_dir.join(format!("{name}.json"));
-    let key = if path.exists() {
-        Credentials::read(&path).map_err(|e| e.to_string())?.1
+    let (key, new_key) = if path.exists() {
+        (Credentials::read(&path).map_err(|e| e.to_string())?.1, None)
     } else {
         let key = SecretKey::generate();
-        Credentials::new(name.parse().expect("checked above"), &key)
-            .write(&path)
-            .map_err(|e| e.to_string())?;
-        info!(path = %path.display(), "wrote key");
-        key
+        let credentials = Credentials::new(account_id.clone(), &key);
+        (key, Some((path, credentials)))
     };
-    Ok(GenesisAccount {
-        account_id,
-        balance,
-        public_key: key.public_key(),
+    Ok(GenesisKey {
+        account: GenesisAccount {
+            account_id,
+            balance,
+            public_key: key.public_key(),
+        },
+        new_key,
     })
+}
+
+/// Writes the keys made for genesis accounts if the chain was created with them; otherwise
+/// (the chain existed) they match nothing and are dropped.
+fn write_genesis_keys(node: &Node, keys: Vec<GenesisKey>) -> Result<(), String> {
+    for key in keys {
+        let Some((path, credentials)) = key.new_key else {
+            continue;
+        };
+        if node.created_chain() {
+            credentials.write(&path).map_err(|e| e.to_string())?;
+            info!(path = %path.display(), "wrote key");
+        } else {
+            warn!(
+                account = %key.account.account_id,
+                "the chain exists without this genesis account: no key written"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn stop_signal() {
@@ -130,11 +164,13 @@ async fn run(
     tx_timeout_secs: u64,
 ) -> Result<(), String> {
     let keys_dir = data_dir.join("keys");
-    let mut genesis = Vec::new();
+    let mut keys = Vec::new();
     for (name, balance) in &genesis_accounts {
-        genesis.push(genesis_account(&keys_dir, name, *balance)?);
+        keys.push(genesis_key(&keys_dir, name, *balance)?);
     }
+    let genesis: Vec<GenesisAccount> = keys.iter().map(|key| key.account.clone()).collect();
     let node = Arc::new(Node::open(&data_dir, &genesis).map_err(|e| e.to_string())?);
+    write_genesis_keys(&node, keys)?;
     let listener = tokio::net::TcpListener::bind(rpc_addr)
         .await
         .map_err(|e| format!("binding {rpc_addr}: {e}"))?;
@@ -143,7 +179,7 @@ async fn run(
     std::fs::write(&addr_file, bound.to_string())
         .map_err(|e| format!("{}: {e}", addr_file.display()))?;
     let mode = match block_time_ms {
-        0 => BlockMode::OnDemand,
+        0 => BlockMode::on_demand(),
         ms => BlockMode::Every(Duration::from_millis(ms)),
     };
     let (stop, stopped) = watch::channel(false);
@@ -180,6 +216,18 @@ async fn run(
     outcome
 }
 
+/// Deletes the chain in `data_dir` (refused while a node runs on it) and the stale `rpc.addr`.
+fn reset(data_dir: &Path) -> Result<bool, String> {
+    let deleted = wasm_host::store::reset(data_dir).map_err(|e| e.to_string())?;
+    let addr_file = data_dir.join("rpc.addr");
+    match std::fs::remove_file(&addr_file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", addr_file.display())),
+    }
+    Ok(deleted)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -210,7 +258,7 @@ fn main() -> ExitCode {
                     tx_timeout_secs,
                 ))
             }),
-        Command::Reset { data_dir } => match wasm_host::store::reset(&data_dir) {
+        Command::Reset { data_dir } => match reset(&data_dir) {
             Ok(true) => {
                 info!(dir = %data_dir.display(), "chain deleted");
                 Ok(())
@@ -219,7 +267,7 @@ fn main() -> ExitCode {
                 info!(dir = %data_dir.display(), "no chain to delete");
                 Ok(())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         },
     };
     match result {

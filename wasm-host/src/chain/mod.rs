@@ -14,6 +14,7 @@ mod overlay;
 mod persist;
 mod receipt;
 mod signed;
+mod state;
 mod validate;
 mod view;
 
@@ -26,6 +27,7 @@ pub use outcome::{
 pub use overlay::StateOverlay;
 pub use persist::{Queues, StateChanges};
 pub use receipt::{ActionReceipt, Receipt, ReceiptKind};
+pub use state::ChainState;
 pub use view::PreparedView;
 
 use crate::abi::{AccountId, Action, Balance, CryptoHash, Gas, PromiseResult, VMContext};
@@ -248,23 +250,6 @@ impl Chain {
     pub fn storage_value(&self, id: &str, key: &[u8]) -> Option<&[u8]> {
         let id: AccountId = id.parse().ok()?;
         self.accounts.get(&id)?.storage.get(key).map(Vec::as_slice)
-    }
-
-    /// An account's storage entries whose keys start with `prefix`, in key order.
-    pub fn storage_entries<'a>(
-        &'a self,
-        id: &str,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
-        let storage = id
-            .parse::<AccountId>()
-            .ok()
-            .and_then(|id| self.accounts.get(&id))
-            .map(|a| &a.storage);
-        storage
-            .into_iter()
-            .flat_map(move |s| s.range(prefix.to_vec()..))
-            .take_while(move |(key, _)| key.starts_with(prefix))
     }
 
     /// Deploys `code` on `account` with a transaction the account signs.
@@ -559,6 +544,11 @@ impl Chain {
         !self.incoming.is_empty() || !self.next_block.is_empty()
     }
 
+    /// Whether yields wait for a resume or their timeout (which only blocks bring).
+    pub fn has_pending_yields(&self) -> bool {
+        !self.yields.is_empty()
+    }
+
     /// Whether signed transaction `hash` was accepted and awaits the next block.
     pub fn is_incoming(&self, hash: &CryptoHash) -> bool {
         self.incoming.iter().any(|tx| &tx.hash == hash)
@@ -663,28 +653,34 @@ impl Chain {
 
     /// The block fields of a context for running `account`'s contract; the call fills the rest.
     fn block_context(&self, account: &AccountId) -> VMContext {
-        VMContext {
-            current_account_id: account.clone(),
-            signer_account_id: account.clone(),
-            signer_account_pk: Vec::new(),
-            predecessor_account_id: account.clone(),
-            refund_to_account_id: account.clone(),
-            input: Arc::default(),
-            promise_results: Arc::default(),
-            block_height: self.height,
-            block_timestamp: self.head.timestamp_ns,
-            epoch_height: self.height / EPOCH_LENGTH,
-            account_balance: 0,
-            account_locked_balance: 0,
-            storage_usage: 0,
-            attached_deposit: 0,
-            prepaid_gas: 0,
-            random_seed: hash(&self.height.to_le_bytes()).to_vec(),
-            view: false,
-            output_data_receivers: Vec::new(),
-            chain_id: CHAIN_ID.to_string(),
-            code_hash: [0; 32],
-        }
+        block_context(self.height, self.head.timestamp_ns, account)
+    }
+}
+
+/// The block fields of a context for running `account`'s contract in the block at `height` and
+/// `timestamp_ns`; the call fills the rest.
+fn block_context(height: u64, timestamp_ns: u64, account: &AccountId) -> VMContext {
+    VMContext {
+        current_account_id: account.clone(),
+        signer_account_id: account.clone(),
+        signer_account_pk: Vec::new(),
+        predecessor_account_id: account.clone(),
+        refund_to_account_id: account.clone(),
+        input: Arc::default(),
+        promise_results: Arc::default(),
+        block_height: height,
+        block_timestamp: timestamp_ns,
+        epoch_height: height / EPOCH_LENGTH,
+        account_balance: 0,
+        account_locked_balance: 0,
+        storage_usage: 0,
+        attached_deposit: 0,
+        prepaid_gas: 0,
+        random_seed: hash(&height.to_le_bytes()).to_vec(),
+        view: false,
+        output_data_receivers: Vec::new(),
+        chain_id: CHAIN_ID.to_string(),
+        code_hash: [0; 32],
     }
 }
 

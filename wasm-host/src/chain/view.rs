@@ -1,12 +1,12 @@
 //! View calls: a snapshot of the account taken from the chain (cheap: code and storage are
 //! shared, not copied), then run apart from it, so a long view never holds up the chain.
 
-use super::account::Storage;
-use super::{parse_account, Chain, ChainError, StateOverlay, ViewResult};
+use super::account::{Account, Storage};
+use super::{block_context, parse_account, Chain, ChainError, StateOverlay, ViewResult};
 use crate::abi::{AccountId, CryptoHash, ReturnData, VMContext};
 use crate::engine::Engine;
 use crate::fees::Fees;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// A view call ready to run: everything it reads, taken from the chain at one height.
@@ -40,9 +40,35 @@ impl Chain {
         method: &str,
         args: impl Into<Vec<u8>>,
     ) -> Result<PreparedView, ChainError> {
+        let block = ViewBlock {
+            engine: &self.engine,
+            fees: &self.fees,
+            height: self.height,
+            timestamp_ns: self.head.timestamp_ns,
+        };
+        block.prepare(&self.accounts, account, method, args.into())
+    }
+}
+
+/// The block a view runs in, and what runs it.
+pub(super) struct ViewBlock<'a> {
+    pub engine: &'a Arc<Engine<StateOverlay>>,
+    pub fees: &'a Fees,
+    pub height: u64,
+    pub timestamp_ns: u64,
+}
+
+impl ViewBlock<'_> {
+    /// A view call of `method` on `account` among `accounts`, at this block.
+    pub fn prepare(
+        &self,
+        accounts: &BTreeMap<AccountId, Account>,
+        account: &str,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<PreparedView, ChainError> {
         let account_id = parse_account(account)?;
-        let state = self
-            .accounts
+        let state = accounts
             .get(&account_id)
             .ok_or_else(|| ChainError::AccountNotFound(account_id.clone()))?;
         let code = state
@@ -51,13 +77,13 @@ impl Chain {
             .clone()
             .ok_or_else(|| ChainError::NoContract(account_id.clone()))?;
         let context = VMContext {
-            input: Arc::new(args.into()),
+            input: Arc::new(args),
             account_balance: state.info.balance,
             account_locked_balance: state.info.locked,
             storage_usage: state.info.storage_usage,
             view: true,
             code_hash: state.info.code_hash,
-            ..self.block_context(&account_id)
+            ..block_context(self.height, self.timestamp_ns, &account_id)
         };
         Ok(PreparedView {
             engine: self.engine.clone(),

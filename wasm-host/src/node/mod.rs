@@ -1,16 +1,22 @@
-//! A chain node: the chain in memory, its store on disk, blocks produced on a timer or on
-//! demand, and notifications of new blocks for the RPC server.
+//! A chain node: the chain in memory, its store on disk, the states of the last blocks for
+//! queries, blocks produced on a timer or on demand, notifications of new blocks for the RPC
+//! server, and an orderly stop (no more transactions, the accepted ones included, then whoever
+//! still waits is told).
 
 mod producer;
+mod states;
 
-pub use producer::{run_producer, BlockMode};
+pub use producer::{run_producer, BlockMode, NEAR_BLOCK_TIME};
+pub use states::KEPT_STATES;
 
 use crate::abi::{AccountId, Balance, CryptoHash};
-use crate::chain::{BlockHeader, Chain, ChainError};
+use crate::chain::{BlockHeader, Chain, ChainError, ChainState};
 use crate::store::{Store, StoreError};
 use crate::tx::{InvalidTxError, PublicKey, SignedTransaction};
+use states::StateHistory;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tokio::sync::{watch, Notify};
@@ -25,6 +31,17 @@ pub enum NodeError {
     Genesis(#[from] ChainError),
 }
 
+/// A transaction the node did not accept.
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    /// The chain refused it, as NEAR would.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTxError),
+    /// The node is stopping and accepts no more transactions.
+    #[error("the node is shutting down: it accepts no more transactions")]
+    ShuttingDown,
+}
+
 /// An account created at genesis with a full access key.
 #[derive(Debug, Clone)]
 pub struct GenesisAccount {
@@ -36,11 +53,19 @@ pub struct GenesisAccount {
 /// The chain, its store and who waits for blocks.
 pub struct Node {
     chain: Mutex<Chain>,
+    /// The states of the last blocks, for queries.
+    states: StateHistory,
     store: Store,
     genesis: BlockHeader,
     blocks: watch::Sender<u64>,
     work: Notify,
     started: Instant,
+    /// Whether transactions are accepted (read and changed under the chain's lock).
+    accepting: AtomicBool,
+    /// Turns true once the node has stopped producing blocks.
+    closed: watch::Sender<bool>,
+    /// Whether [`Node::open`] created the chain (with its genesis accounts).
+    created: bool,
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -55,7 +80,9 @@ impl Node {
     /// Opens the chain in `data_dir`, or creates it with `genesis` accounts if there is none.
     pub fn open(data_dir: &Path, genesis: &[GenesisAccount]) -> Result<Self, NodeError> {
         let store = Store::open(data_dir)?;
-        let chain = match store.load()? {
+        let loaded = store.load()?;
+        let created = loaded.is_none();
+        let chain = match loaded {
             Some(chain) => {
                 let head = chain.head();
                 info!(
@@ -96,13 +123,23 @@ impl Node {
         let genesis = store.genesis()?.unwrap_or_else(|| chain.head().clone());
         let (blocks, _) = watch::channel(chain.head().height);
         Ok(Self {
+            states: StateHistory::new(chain.state()),
             chain: Mutex::new(chain),
             store,
             genesis,
             blocks,
             work: Notify::new(),
             started: Instant::now(),
+            accepting: AtomicBool::new(true),
+            closed: watch::channel(false).0,
+            created,
         })
+    }
+
+    /// Whether [`Node::open`] created the chain, with the genesis accounts it was given (if
+    /// not, they were ignored).
+    pub fn created_chain(&self) -> bool {
+        self.created
     }
 
     /// The chain, locked.
@@ -110,6 +147,21 @@ impl Node {
         self.chain
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state at the end of the head block.
+    pub fn head_state(&self) -> Arc<ChainState> {
+        self.states.head()
+    }
+
+    /// The oldest state kept (a query's `earliest_available` block).
+    pub fn oldest_state(&self) -> Arc<ChainState> {
+        self.states.oldest()
+    }
+
+    /// The state at the end of block `hash`, if it is one of the last [`KEPT_STATES`].
+    pub fn state_at(&self, hash: &CryptoHash) -> Option<Arc<ChainState>> {
+        self.states.at(hash)
     }
 
     /// The store.
@@ -132,9 +184,14 @@ impl Node {
         self.blocks.subscribe()
     }
 
-    /// Checks and accepts a signed transaction for the next block.
-    pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
-        let result = self.chain().submit_signed(signed);
+    /// Checks and accepts a signed transaction for the next block (none once the node stops).
+    pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, SubmitError> {
+        let mut chain = self.chain();
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let result = chain.submit_signed(signed).map_err(SubmitError::from);
+        drop(chain);
         match &result {
             Ok(hash) => {
                 debug!(tx = %crate::views::hash58(hash), signer = %signed.transaction.signer_id, "accepted transaction");
@@ -155,6 +212,7 @@ impl Node {
         let header = block.header.clone();
         let (txs, receipts) = (block.transactions.len(), block.outcomes.len());
         self.store.commit_block(block)?;
+        self.states.push(chain.state());
         drop(chain);
         if txs + receipts > 0 {
             info!(height = header.height, txs, receipts, "block");
@@ -168,5 +226,29 @@ impl Node {
     /// Waits until a transaction arrives (for blocks on demand).
     pub async fn work_arrived(&self) {
         self.work.notified().await;
+    }
+
+    /// Accepts no more transactions: once this returns, no submission can still slip in.
+    pub fn stop_accepting(&self) {
+        let _chain = self.chain();
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// Marks the node stopped: no more blocks come (see [`Node::closed`]).
+    pub fn close(&self) {
+        self.stop_accepting();
+        self.closed.send_replace(true);
+    }
+
+    /// Whether the node has stopped producing blocks.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Completes once the node has stopped producing blocks.
+    pub async fn closed(&self) {
+        let mut closed = self.closed.subscribe();
+        // The sender lives as long as the node: waiting cannot fail.
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 }

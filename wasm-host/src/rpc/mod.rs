@@ -1,10 +1,13 @@
-//! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `block`,
-//! `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
-//! `EXPERIMENTAL_tx_status` — with NEAR's shapes and error forms, and a small client.
+//! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `health`,
+//! `block`, `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
+//! `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_protocol_config` — with NEAR's shapes and error
+//! forms, `GET /status` and `GET /health`, CORS for any origin, and a small client.
 
 mod client;
 mod error;
+mod http;
 mod params;
+mod protocol;
 mod query;
 mod transactions;
 
@@ -12,11 +15,11 @@ pub use client::{ClientError, RpcClient};
 pub use error::RpcError;
 
 use crate::node::Node;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::future::Future;
@@ -61,15 +64,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     info!(%addr, "JSON-RPC listening");
-    let limit = config.max_body_bytes;
     let server = Server {
         node,
         config,
         addr: addr.to_string(),
     };
     let app = Router::new()
-        .route("/", post(handle))
-        .layer(DefaultBodyLimit::max(limit))
+        .route("/", post(handle).options(http::preflight))
+        .route("/status", get(http::status).options(http::preflight))
+        .route("/health", get(http::health).options(http::preflight))
+        .layer(axum::middleware::map_response(http::allow_any_origin))
         .with_state(server);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -85,7 +89,11 @@ fn answer(id: Value, result: Result<Value, RpcError>) -> Response {
     ([(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-async fn handle(State(server): State<Server>, body: Bytes) -> Response {
+async fn handle(State(server): State<Server>, body: Body) -> Response {
+    let body = match http::read_body(body, server.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -110,6 +118,8 @@ async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value,
     let timeout = server.config.tx_timeout;
     match method {
         "status" => Ok(query::status(&node, &server.addr)),
+        "health" => health(&node),
+        "EXPERIMENTAL_protocol_config" => protocol::protocol_config(&node, &params),
         "block" => query::block(&node, &params),
         "gas_price" => query::gas_price(&node, &params),
         "query" => blocking(move || query::query(&node, &params)).await,
@@ -122,6 +132,14 @@ async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value,
         }
         other => Err(RpcError::method_not_found(other)),
     }
+}
+
+/// `health`: `null` while the node produces blocks.
+fn health(node: &Node) -> Result<Value, RpcError> {
+    if node.is_closed() {
+        return Err(RpcError::internal("the node has stopped"));
+    }
+    Ok(Value::Null)
 }
 
 /// Runs work that may execute a contract (views) off the async workers.

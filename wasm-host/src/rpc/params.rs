@@ -3,8 +3,8 @@
 use super::error::RpcError;
 use crate::abi::CryptoHash;
 use crate::tx::SignedTransaction;
-use crate::views::{parse_base64, parse_hash58};
-use serde_json::Value;
+use crate::views::{base64, parse_base64, parse_hash58};
+use serde_json::{json, Value};
 
 /// Which block a request is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,10 @@ pub enum BlockRef {
     /// The latest block (`finality`: every finality is the head here, blocks being final at
     /// once).
     Latest,
+    /// `sync_checkpoint` `genesis`.
+    Genesis,
+    /// `sync_checkpoint` `earliest_available`: the oldest block whose data is still kept.
+    EarliestAvailable,
     Height(u64),
     Hash(CryptoHash),
 }
@@ -52,12 +56,20 @@ pub fn block_ref(params: &Value) -> Result<BlockRef, RpcError> {
             if let Some(id) = map.get("block_id") {
                 return block_id(id);
             }
+            if let Some(checkpoint) = map.get("sync_checkpoint") {
+                return match checkpoint.as_str() {
+                    Some("genesis") => Ok(BlockRef::Genesis),
+                    Some("earliest_available") => Ok(BlockRef::EarliestAvailable),
+                    _ => Err(RpcError::parse(format!(
+                        "unknown sync_checkpoint {checkpoint}: `genesis` or `earliest_available`"
+                    ))),
+                };
+            }
             match map.get("finality").and_then(Value::as_str) {
                 Some("optimistic" | "near-final" | "final") => Ok(BlockRef::Latest),
                 Some(other) => Err(RpcError::parse(format!("unknown finality `{other}`"))),
-                None if map.contains_key("sync_checkpoint") => Ok(BlockRef::Latest),
                 None => Err(RpcError::parse(
-                    "either `block_id` or `finality` is required",
+                    "one of `block_id`, `finality` or `sync_checkpoint` is required",
                 )),
             }
         }
@@ -101,6 +113,57 @@ pub fn single_tx(params: &Value) -> Result<SignedTransaction, RpcError> {
     }
 }
 
+/// `query`'s legacy params `[path, data]` (`data` base58) in the object form, as nearcore reads
+/// them: `account/ID`, `access_key/ID`, `access_key/ID/KEY`, `code/ID`, `contract/ID` (`data`:
+/// the key prefix), `call/ID/METHOD` (`data`: the arguments), at the latest block.
+pub fn legacy_query(items: &[Value]) -> Result<Value, RpcError> {
+    let [Value::String(path), Value::String(data)] = items else {
+        return Err(RpcError::parse("expected params [path, data]"));
+    };
+    let data = bs58::decode(data)
+        .into_vec()
+        .map_err(|e| RpcError::parse(format!("data is not base58: {e}")))?;
+    let mut parts = path.splitn(3, '/');
+    let (kind, account, extra) = (parts.next(), parts.next(), parts.next());
+    let Some(account) = account else {
+        return Err(RpcError::parse("Not enough query parameters provided"));
+    };
+    let mut query = json!({"finality": "optimistic", "account_id": account});
+    match (kind, extra) {
+        (Some("account"), _) => query["request_type"] = json!("view_account"),
+        (Some("access_key"), None) => query["request_type"] = json!("view_access_key_list"),
+        (Some("access_key"), Some(key)) => {
+            query["request_type"] = json!("view_access_key");
+            query["public_key"] = json!(key);
+        }
+        (Some("code"), _) => query["request_type"] = json!("view_code"),
+        (Some("contract"), _) => {
+            query["request_type"] = json!("view_state");
+            query["prefix_base64"] = json!(base64(&data));
+        }
+        (Some("call"), Some(method)) => {
+            query["request_type"] = json!("call_function");
+            query["method_name"] = json!(method);
+            query["args_base64"] = json!(base64(&data));
+        }
+        (Some("call"), None) => return Err(RpcError::parse("Method name is missing")),
+        (other, _) => {
+            return Err(RpcError::parse(format!(
+                "Unknown path {}",
+                other.unwrap_or_default()
+            )))
+        }
+    }
+    Ok(query)
+}
+
+/// A valid account id of params (`what` names it in the error).
+fn account_id(text: &str, what: &str) -> Result<(), RpcError> {
+    text.parse::<crate::abi::AccountId>()
+        .map(|_| ())
+        .map_err(|_| RpcError::parse(format!("invalid {what} `{text}`")))
+}
+
 /// What a transaction-status request names: the hash and sender, or the signed transaction.
 pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>), RpcError> {
     let hash = |text: &str| {
@@ -108,7 +171,10 @@ pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>
     };
     match params {
         Value::Array(items) => match items.as_slice() {
-            [Value::String(h), Value::String(_)] => Ok((hash(h)?, None)),
+            [Value::String(h), Value::String(sender)] => {
+                account_id(sender, "sender_account_id")?;
+                Ok((hash(h)?, None))
+            }
             [Value::String(encoded)] => {
                 let signed = signed_tx(encoded)?;
                 Ok((signed.hash(), Some(signed)))
@@ -120,7 +186,7 @@ pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>
                 let signed = signed_tx(encoded)?;
                 return Ok((signed.hash(), Some(signed)));
             }
-            string(params, "sender_account_id")?;
+            account_id(string(params, "sender_account_id")?, "sender_account_id")?;
             Ok((hash(string(params, "tx_hash")?)?, None))
         }
         other => Err(RpcError::parse(format!("invalid params {other}"))),
@@ -147,6 +213,43 @@ mod tests {
         assert!(block_ref(&json!({"finality": "soon"})).is_err());
         assert!(block_ref(&json!({})).is_err());
         assert!(block_ref(&json!({"block_id": "not base58 0OIl"})).is_err());
+        assert_eq!(
+            block_ref(&json!({"sync_checkpoint": "genesis"})),
+            Ok(BlockRef::Genesis)
+        );
+        assert_eq!(
+            block_ref(&json!({"sync_checkpoint": "earliest_available"})),
+            Ok(BlockRef::EarliestAvailable)
+        );
+        assert!(block_ref(&json!({"sync_checkpoint": "latest"})).is_err());
+    }
+
+    #[test]
+    fn legacy_queries_read_as_nearcore_reads_them() {
+        let legacy = |path: &str, data: &[u8]| {
+            legacy_query(&[json!(path), json!(bs58::encode(data).into_string())])
+        };
+        assert_eq!(
+            legacy("account/alice.test", b"").unwrap(),
+            json!({"finality": "optimistic", "account_id": "alice.test", "request_type": "view_account"})
+        );
+        assert_eq!(
+            legacy("access_key/alice.test", b"").unwrap()["request_type"],
+            "view_access_key_list"
+        );
+        let key = legacy("access_key/alice.test/ed25519:abc", b"").unwrap();
+        assert_eq!(key["public_key"], "ed25519:abc");
+        let call = legacy("call/c.test/get/more", b"{}").unwrap();
+        assert_eq!(call["method_name"], "get/more");
+        assert_eq!(call["args_base64"], base64(b"{}"));
+        assert_eq!(
+            legacy("contract/c.test", b"k").unwrap()["prefix_base64"],
+            base64(b"k")
+        );
+        assert!(legacy("call/c.test", b"").is_err());
+        assert!(legacy("account", b"").is_err());
+        assert!(legacy("nonsense/alice.test", b"").is_err());
+        assert!(legacy_query(&[json!("account/a.test"), json!("0OIl")]).is_err());
     }
 
     #[test]
@@ -160,6 +263,8 @@ mod tests {
         );
         assert_eq!(tx_query(&json!([hash, "a.test"])).unwrap().0, [0; 32]);
         assert!(tx_query(&json!({"tx_hash": hash})).is_err());
+        assert!(tx_query(&json!({"tx_hash": hash, "sender_account_id": "Not Valid!"})).is_err());
+        assert!(tx_query(&json!([hash, "Not Valid!"])).is_err());
         assert!(single_tx(&json!(["!!"])).is_err());
         assert!(single_tx(&json!([])).is_err());
         assert_eq!(wait_until(&json!({})), Ok(WaitUntil::Executed));

@@ -1,12 +1,13 @@
 //! `status`, `block`, `gas_price` and `query`.
 
 use super::error::RpcError;
-use super::params::{block_ref, string, BlockRef};
-use crate::chain::{BlockHeader, ChainError, GAS_PRICE};
-use crate::node::Node;
+use super::params::{self, block_ref, string, BlockRef};
+use crate::chain::{BlockHeader, ChainError, ChainState, GAS_PRICE};
+use crate::node::{Node, KEPT_STATES};
 use crate::tx::PublicKey;
 use crate::views::{self, hash58, parse_base64, StatusInfo};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// `status`.
 pub fn status(node: &Node, rpc_addr: &str) -> Value {
@@ -20,9 +21,11 @@ pub fn status(node: &Node, rpc_addr: &str) -> Value {
 }
 
 /// The header a block reference names.
-fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
+pub(super) fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
     let found = match reference {
         BlockRef::Latest => Some(node.chain().head().clone()),
+        // Every block is kept: the earliest available is block 0.
+        BlockRef::Genesis | BlockRef::EarliestAvailable => Some(node.genesis().clone()),
         BlockRef::Height(height) => node.store().block_at(*height)?,
         BlockRef::Hash(hash) => match node.store().height_of(hash)? {
             Some(height) => node.store().block_at(height)?,
@@ -51,26 +54,44 @@ pub fn gas_price(node: &Node, params: &Value) -> Result<Value, RpcError> {
     Ok(json!({"gas_price": GAS_PRICE.to_string()}))
 }
 
-/// `query`: the state at the head (older states are not kept, as on a node that has
+/// nearcore's `trie_viewer_state_size_limit`: `view_state` refuses a contract whose state
+/// (storage usage less its code) is larger.
+pub const VIEW_STATE_SIZE_LIMIT: u64 = 50_000;
+
+/// The state a query reads: the head's, or a recent block's (the last
+/// [`crate::node::KEPT_STATES`]; older ones are gone, as from a nearcore node that has
 /// garbage-collected them).
-pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
-    let reference = block_ref(params)?;
-    // One lock for the whole query (a contract view only until its snapshot is taken): the head
-    // it answers at is the state it reads, even while blocks are being produced.
-    let chain = node.chain();
-    let head = chain.head().clone();
-    let wanted = match reference {
-        BlockRef::Latest => head.clone(),
-        other => header(node, &other)?,
-    };
-    if wanted.hash != head.hash {
-        return Err(RpcError::handler(
+fn state(node: &Node, reference: BlockRef) -> Result<Arc<ChainState>, RpcError> {
+    match reference {
+        BlockRef::Latest => return Ok(node.head_state()),
+        BlockRef::EarliestAvailable => return Ok(node.oldest_state()),
+        _ => {}
+    }
+    let wanted = header(node, &reference)?;
+    node.state_at(&wanted.hash).ok_or_else(|| {
+        RpcError::handler(
             "GARBAGE_COLLECTED_BLOCK",
             json!({"block_height": wanted.height, "block_hash": hash58(&wanted.hash)}),
-            json!(format!("state of block {} is not kept", wanted.height)),
-        ));
-    }
-    let (height, hash) = (head.height, head.hash);
+            json!(format!(
+                "state of block {} is not kept: only the last {KEPT_STATES} blocks' are",
+                wanted.height
+            )),
+        )
+    })
+}
+
+/// `query`, read from the state at the end of the block it names, without holding the chain.
+pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
+    let legacy;
+    let params = match params {
+        Value::Array(items) => {
+            legacy = params::legacy_query(items)?;
+            &legacy
+        }
+        object => object,
+    };
+    let chain = state(node, block_ref(params)?)?;
+    let (height, hash) = (chain.header().height, chain.header().hash);
     let block = json!({"block_height": height, "block_hash": hash58(&hash)});
     let account_text = string(params, "account_id")?;
     let Ok(account_id) = account_text.parse::<crate::abi::AccountId>() else {
@@ -163,9 +184,21 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
             Ok(view)
         }
         "view_state" => {
-            chain
+            let info = chain
                 .account(account_id.as_str())
                 .ok_or_else(unknown_account)?;
+            let code_bytes = info.code.as_ref().map_or(0, |code| code.len() as u64);
+            if info.storage_usage.saturating_sub(code_bytes) > VIEW_STATE_SIZE_LIMIT {
+                let mut info = block.clone();
+                info["contract_account_id"] = json!(account_id);
+                return Err(RpcError::handler(
+                    "TOO_LARGE_CONTRACT_STATE",
+                    info,
+                    json!(format!(
+                        "State of contract {account_id} is too large to be viewed"
+                    )),
+                ));
+            }
             let prefix = parse_base64(string(params, "prefix_base64")?)
                 .ok_or_else(|| RpcError::parse("invalid prefix_base64"))?;
             let values: Vec<Value> = chain
@@ -181,9 +214,7 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
             let method = string(params, "method_name")?;
             let args = parse_base64(string(params, "args_base64")?)
                 .ok_or_else(|| RpcError::parse("invalid args_base64"))?;
-            // The view runs on a snapshot, after the chain is let go: blocks go on meanwhile.
             let view = chain.prepare_view(account_id.as_str(), method, args);
-            drop(chain);
             match view.and_then(|view| view.run()) {
                 Ok(result) => {
                     let mut view = block.clone();

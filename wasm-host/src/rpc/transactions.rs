@@ -3,7 +3,7 @@
 use super::error::RpcError;
 use super::params::{self, WaitUntil};
 use crate::abi::CryptoHash;
-use crate::node::Node;
+use crate::node::{Node, SubmitError};
 use crate::store::TxRecord;
 use crate::tx::SignedTransaction;
 use crate::views::{self, hash58, OutcomeStatus};
@@ -26,14 +26,22 @@ fn submit(node: &Node, signed: &SignedTransaction) -> Result<CryptoHash, RpcErro
     if node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some() {
         return Ok(hash);
     }
-    node.submit(signed)
-        .map_err(|error| RpcError::invalid_transaction(&error))
+    node.submit(signed).map_err(|error| match error {
+        SubmitError::Invalid(error) => RpcError::invalid_transaction(&error),
+        SubmitError::ShuttingDown => RpcError::internal(error.to_string()),
+    })
 }
 
-/// `send_tx`.
+/// `send_tx`. With `wait_until` `NONE` it is fire and forget, as on nearcore: the transaction
+/// is routed like `broadcast_tx_async`'s and the answer is `NONE` whether the chain took it or
+/// not (a refusal is only logged); every other level checks it first and answers a refusal.
 pub async fn send_tx(node: Arc<Node>, params: Value, timeout: Duration) -> Result<Value, RpcError> {
     let signed = params::signed_tx(params::string(&params, "signed_tx_base64")?)?;
     let wait = params::wait_until(&params)?;
+    if wait == WaitUntil::None {
+        submit_or_log(&node, &signed, "send_tx NONE");
+        return Ok(json!({"final_execution_status": "NONE"}));
+    }
     let hash = submit(&node, &signed)?;
     wait_for(&node, hash, wait, Detail::Outcomes, timeout).await
 }
@@ -53,11 +61,15 @@ pub async fn broadcast_tx_commit(
 /// logged.
 pub fn broadcast_tx_async(node: &Node, params: &Value) -> Result<Value, RpcError> {
     let signed = params::single_tx(params)?;
-    let hash = signed.hash();
-    if let Err(error) = submit(node, &signed) {
-        tracing::info!(tx = %hash58(&hash), error = %error.0, "broadcast_tx_async: refused");
+    submit_or_log(node, &signed, "broadcast_tx_async");
+    Ok(json!(hash58(&signed.hash())))
+}
+
+/// Submits `signed` for a method that answers before checking it: a refusal is only logged.
+fn submit_or_log(node: &Node, signed: &SignedTransaction, method: &str) {
+    if let Err(error) = submit(node, signed) {
+        tracing::info!(tx = %hash58(&signed.hash()), error = %error.0, method, "refused");
     }
-    Ok(json!(hash58(&hash)))
 }
 
 /// `tx` and `EXPERIMENTAL_tx_status`.
@@ -88,7 +100,8 @@ pub async fn tx_status(
     wait_for(&node, hash, wait, detail, timeout).await
 }
 
-/// Waits until transaction `hash` reaches `wait` (or `timeout` passes) and answers its state.
+/// Waits until transaction `hash` reaches `wait` (or `timeout` passes, or the node stops) and
+/// answers its state.
 async fn wait_for(
     node: &Node,
     hash: CryptoHash,
@@ -103,7 +116,7 @@ async fn wait_for(
     let mut blocks = node.subscribe();
     loop {
         if let Some(record) = node.store().transaction(&hash)? {
-            let status = node.store().tx_status(&record);
+            let status = node.store().tx_status(&record)?;
             // Included: the outcome so far (as nearcore answers), receipts still running or not.
             if wait == WaitUntil::Included {
                 return final_outcome(node, &record, &status, detail);
@@ -113,12 +126,20 @@ async fn wait_for(
                 return final_outcome(node, &record, &status, detail);
             }
         }
+        if node.is_closed() {
+            return Err(RpcError::internal(format!(
+                "the node is shutting down: transaction {} did not reach {wait:?} before it stopped",
+                hash58(&hash)
+            )));
+        }
         tokio::select! {
             changed = blocks.changed() => {
                 if changed.is_err() {
                     return Err(RpcError::internal("the node is shutting down"));
                 }
             }
+            // Looks once more: the last block may have brought it.
+            _ = node.closed() => {}
             _ = tokio::time::sleep_until(deadline) => return Err(RpcError::timeout()),
         }
     }

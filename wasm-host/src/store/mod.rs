@@ -44,6 +44,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("database {path} is in use by a running node: stop it first")]
+    InUse { path: PathBuf },
     #[error("corrupt record in table {table}: {message}")]
     Corrupt {
         table: &'static str,
@@ -250,16 +252,28 @@ impl Store {
         value.map(|v| json(name, v.value())).transpose()
     }
 
-    /// A transaction's status, read from its receipts' outcomes.
-    pub fn tx_status(&self, record: &TxRecord) -> views::OutcomeStatus {
-        views::status_of(&record.receipt_id, |id| self.outcome(id).ok().flatten())
+    /// A transaction's status, read from its receipts' outcomes (an outcome that cannot be read
+    /// is an error, never taken for one not yet recorded).
+    pub fn tx_status(&self, record: &TxRecord) -> Result<views::OutcomeStatus, StoreError> {
+        views::status_of(&record.receipt_id, |id| self.outcome(id))
     }
 }
 
-/// Removes a data directory's database.
+/// Removes a data directory's database; refuses while a node has it open (redb's lock, held
+/// while the file is removed, so no node can open it meanwhile). A database that cannot be
+/// opened for another reason (damaged, an old format) is removed all the same.
 pub fn reset(data_dir: &Path) -> Result<bool, StoreError> {
     let path = database_path(data_dir);
-    match std::fs::remove_file(&path) {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let lock = match Database::open(&path) {
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse { path }),
+        opened => opened.ok(),
+    };
+    let removed = std::fs::remove_file(&path);
+    drop(lock);
+    match removed {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(source) => Err(StoreError::Io { path, source }),

@@ -60,10 +60,28 @@ fn committed_blocks_load_back() {
     assert_eq!(record.block_height, 1);
     assert!(!record.receipts.is_empty());
     assert_eq!(
-        store.tx_status(&record),
+        store.tx_status(&record).unwrap(),
         views::OutcomeStatus::Done(serde_json::json!({"SuccessValue": ""}))
     );
     assert_eq!(store.block_at(2).unwrap().unwrap().height, 2);
+    // An outcome that cannot be read makes the status an error, not "not yet run".
+    let txn = store.db.begin_write().unwrap();
+    txn.open_table(OUTCOMES)
+        .unwrap()
+        .insert(record.receipt_id.as_slice(), b"not json".as_slice())
+        .unwrap();
+    txn.commit().unwrap();
+    assert!(matches!(
+        store.tx_status(&record),
+        Err(StoreError::Corrupt {
+            table: "outcomes",
+            ..
+        })
+    ));
+    // Not while a node has it open.
+    assert!(matches!(reset(dir.path()), Err(StoreError::InUse { .. })));
+    assert!(database_path(dir.path()).exists());
+    drop(store);
     assert!(reset(dir.path()).unwrap());
     assert!(!reset(dir.path()).unwrap());
 }

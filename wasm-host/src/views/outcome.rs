@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 fn action_view(action: &Action) -> Value {
     match action {
         Action::CreateAccount => json!("CreateAccount"),
-        Action::DeployContract { code } => json!({"DeployContract": {"code": base64(code)}}),
+        // nearcore shows the code's SHA-256, not the code (which may be megabytes).
+        Action::DeployContract { code } => {
+            json!({"DeployContract": {"code": base64(&crate::chain::hash(code))}})
+        }
         Action::FunctionCall {
             method_name,
             args,
@@ -267,15 +270,16 @@ pub enum OutcomeStatus {
     Done(Value),
 }
 
-/// Follows `SuccessReceiptId` from `first` through `outcome` (receipt id → outcome view).
-pub fn status_of(
+/// Follows `SuccessReceiptId` from `first` through `outcome` (receipt id → outcome view, or
+/// the error that kept it from being read, which is returned).
+pub fn status_of<E>(
     first: &CryptoHash,
-    outcome: impl Fn(&CryptoHash) -> Option<Value>,
-) -> OutcomeStatus {
+    outcome: impl Fn(&CryptoHash) -> Result<Option<Value>, E>,
+) -> Result<OutcomeStatus, E> {
     let mut current = *first;
     loop {
-        let Some(view) = outcome(&current) else {
-            return OutcomeStatus::Started;
+        let Some(view) = outcome(&current)? else {
+            return Ok(OutcomeStatus::Started);
         };
         let status = &view["outcome"]["status"];
         match status["SuccessReceiptId"]
@@ -283,7 +287,7 @@ pub fn status_of(
             .and_then(super::parse_hash58)
         {
             Some(next) => current = next,
-            None => return OutcomeStatus::Done(status.clone()),
+            None => return Ok(OutcomeStatus::Done(status.clone())),
         }
     }
 }
@@ -322,6 +326,16 @@ mod tests {
     use crate::chain::{Chain, ONE_NEAR};
 
     #[test]
+    fn deploys_show_the_codes_hash_as_nearcore_does() {
+        let code = vec![0, 97, 115, 109, 1, 0, 0, 0];
+        let view = action_view(&Action::DeployContract {
+            code: std::sync::Arc::new(code.clone()),
+        });
+        let hash = crate::chain::hash(&code);
+        assert_eq!(view, json!({"DeployContract": {"code": base64(&hash)}}));
+    }
+
+    #[test]
     fn statuses_follow_receipt_ids_to_the_end() {
         let mut views = std::collections::HashMap::new();
         views.insert(
@@ -329,10 +343,10 @@ mod tests {
             json!({"outcome": {"status": {"SuccessReceiptId": hash58(&[2; 32])}}}),
         );
         let lookup = |views: &std::collections::HashMap<CryptoHash, Value>, id: &CryptoHash| {
-            views.get(id).cloned()
+            Ok::<_, ()>(views.get(id).cloned())
         };
         assert_eq!(
-            status_of(&[1; 32], |id| lookup(&views, id)),
+            status_of(&[1; 32], |id| lookup(&views, id)).unwrap(),
             OutcomeStatus::Started
         );
         views.insert(
@@ -340,7 +354,7 @@ mod tests {
             json!({"outcome": {"status": {"SuccessValue": "AQ=="}}}),
         );
         assert_eq!(
-            status_of(&[1; 32], |id| lookup(&views, id)),
+            status_of(&[1; 32], |id| lookup(&views, id)).unwrap(),
             OutcomeStatus::Done(json!({"SuccessValue": "AQ=="}))
         );
     }
