@@ -107,7 +107,7 @@ impl OracleContract {
             })
             .map(|(request_id, request)| PendingAssignment {
                 request_id,
-                model_id: request.model_id.clone(),
+                model_id: request.model_id,
             })
             .collect();
         let scanned = skip.saturating_add(take).min(self.pending.len() as usize);
