@@ -113,7 +113,7 @@ pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
     if !options.exit_after_demo {
         report::print_usage(&devnet);
         let signal = stop_signal().await?;
-        println!("  {signal}");
+        println!("  {signal} received");
     }
     drop(devnet);
     Ok(report)
