@@ -65,7 +65,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
             report = devnet::run(&options) => report.map(|_| ()),
             // Ctrl-C, SIGTERM or SIGHUP at any point: dropping the devnet (or what had started
             // of it) stops it.
-            signal = devnet::stop_signal() => signal.map(|signal| println!("  stopped on {signal}")),
+            signal = devnet::stop_signal() => {
+                signal.map(|signal| println!("  stopped on {signal}"))
+            }
         }
     });
     // Without a bound, a model load or a re-execution on the blocking pool would hold the exit

@@ -159,9 +159,10 @@ pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
 }
 
 /// Waits until `settled` gives a value (it answers `None` while the value is not there, or a
-/// view failed: the chain busy; an error ends the wait). Every turn it also checks that `sent` has not failed and
-/// that every devnet process still runs, and fails saying which did (naming the log of a
-/// process that exited), or after [`ANSWER_TIMEOUT`] saying `awaited` did not come.
+/// view failed: the chain busy; an error ends the wait). Every turn it also checks that `sent`
+/// has not failed and that every devnet process still runs, and fails saying which did (naming
+/// the log of a process that exited), or after [`ANSWER_TIMEOUT`] saying `awaited` did not
+/// come.
 async fn wait_for<T>(
     devnet: &mut Devnet,
     sent: Option<&Sent>,
