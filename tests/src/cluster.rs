@@ -1,9 +1,12 @@
 //! A local oracle network of real processes, for the node tests and the benchmark: a `localnet`
 //! chain (wasm-host's binary) reached over NEAR RPC, the oracle contract and the example dApp
 //! deployed through the sdk's signer, and `oracle-node` processes (init, register, run), each
-//! in its own home. Every process is killed when its handle is dropped.
+//! in its own home. Every process is killed when its handle is dropped, and dies with the
+//! thread that started it if this process is killed outright.
 
 use crate::layout::contracts_dir;
+use crate::process::dies_with_parent;
+pub use crate::process::Process;
 use anyhow::{bail, Context, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
 use oracle::config::{NodeConfig, CONFIG_FILE};
@@ -14,7 +17,7 @@ use sdk::wire::{Action, SecretKey};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ONE_NEAR: u128 = 1_000_000_000_000_000_000_000_000;
@@ -46,65 +49,6 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A child process killed (SIGKILL) and reaped on drop.
-pub struct Process(Option<Child>);
-
-impl Process {
-    /// `kill -9`, and reap it.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Waits up to `timeout` for the process to exit; its status if it did.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let started = Instant::now();
-        while started.elapsed() < timeout {
-            if let Some(child) = self.0.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.0 = None;
-                    return Some(status);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-
-    /// Its exit status, if it has exited.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.0
-            .as_mut()
-            .and_then(|child| child.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, then `kill -9` if it has not exited within `grace`.
-    pub fn stop(&mut self, grace: Duration) {
-        self.terminate();
-        if self.wait_exit(grace).is_none() {
-            self.kill9();
-        }
-    }
-
-    /// SIGTERM (graceful stop).
-    pub fn terminate(&self) {
-        if let Some(child) = &self.0 {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 /// A `localnet` process on a fixed port, restartable on the same data directory.
 pub struct Localnet {
     pub dir: PathBuf,
@@ -133,7 +77,7 @@ impl Localnet {
             port,
             block_time_ms,
             accounts: accounts.to_vec(),
-            process: Process(None),
+            process: Process::default(),
         };
         localnet.restart()?;
         Ok(localnet)
@@ -146,6 +90,11 @@ impl Localnet {
     /// `kill -9` the chain (its RPC endpoint disappears).
     pub fn kill9(&mut self) {
         self.process.kill9();
+    }
+
+    /// The chain's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.process.exited()
     }
 
     /// (Re)starts the chain on the same data directory and port; waits until it answers.
@@ -164,7 +113,7 @@ impl Localnet {
         for account in &self.accounts {
             command.args(["--genesis-account", account]);
         }
-        self.process = Process(Some(command.spawn().context("starting localnet")?));
+        self.process = Process::spawn(&mut command).context("starting localnet")?;
         let started = Instant::now();
         while !addr_file.exists() {
             if let Some(status) = self.process.exited() {
@@ -430,7 +379,7 @@ impl OracleNode {
     /// `oracle-node init` for genesis account `account` of `localnet` (whose key becomes the
     /// node's account key), configured for the chain through the environment.
     pub fn init(localnet: &Localnet, home: &Path, account: &str) -> Result<Self> {
-        let status = Command::new(binary("oracle-node")?)
+        let status = dies_with_parent(&mut Command::new(binary("oracle-node")?))
             .args(["init", "--home"])
             .arg(home)
             .args(["--account-id", account])
@@ -456,7 +405,7 @@ impl OracleNode {
             account: account.to_string(),
             home: home.to_path_buf(),
             env,
-            process: Process(None),
+            process: Process::default(),
         })
     }
 
@@ -469,9 +418,8 @@ impl OracleNode {
 
     /// `oracle-node register --stake N`; its standard output.
     pub fn register(&self, stake_near: u32) -> Result<String> {
-        let output = self
-            .command(&["register", "--stake", &stake_near.to_string()])?
-            .output()?;
+        let mut command = self.command(&["register", "--stake", &stake_near.to_string()])?;
+        let output = dies_with_parent(&mut command).output()?;
         if !output.status.success() {
             bail!(
                 "oracle-node register failed for {}: {}",
@@ -495,7 +443,8 @@ impl OracleNode {
             .envs(faults.iter().copied())
             .stdout(Stdio::null())
             .stderr(log);
-        self.process = Process(Some(command.spawn()?));
+        self.process = Process::spawn(&mut command)
+            .with_context(|| format!("starting oracle-node for {}", self.account))?;
         Ok(())
     }
 
@@ -547,8 +496,11 @@ impl OracleNode {
     }
 
     /// `oracle-node <args> --home H` to completion: exit status and standard output.
-    pub fn run_command(&self, args: &[&str]) -> Result<(std::process::ExitStatus, String)> {
-        let output = self.command(args)?.stderr(Stdio::null()).output()?;
+    pub fn run_command(&self, args: &[&str]) -> Result<(ExitStatus, String)> {
+        let mut command = self.command(args)?;
+        let output = dies_with_parent(&mut command)
+            .stderr(Stdio::null())
+            .output()?;
         Ok((
             output.status,
             String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -8,3 +8,4 @@
 pub mod cluster;
 pub mod devnet;
 pub mod layout;
+pub mod process;

@@ -70,13 +70,23 @@ async fn the_devnet_answers_alike_on_three_engine_configurations() {
         serde_json::from_str(&claim.request.answer.as_ref().unwrap().output).unwrap();
     assert!(["approve", "reject"].contains(&verdict["decision"].as_str().unwrap()));
 
+    // Re-executed here to the quorum's digest and output: the answers the dApp stored and the
+    // vault acted on.
     let verified: Vec<u64> = report.verifications.iter().map(|v| v.request_id).collect();
     assert_eq!(
         verified,
         [question.request.request_id, claim.request.request_id]
     );
-    for verification in &report.verifications {
-        assert!(verification.agreeing.len() >= verification.quorum as usize);
-        assert!(verification.output_checked);
+    for (verification, request) in report
+        .verifications
+        .iter()
+        .zip([&question.request, &claim.request])
+    {
+        let answer = request.answer.as_ref().unwrap();
+        assert_eq!(verification.agreeing.len(), 3, "{verification:?}");
+        assert_eq!(verification.result_digest, answer.result_digest);
+        assert_eq!(verification.output_hash, answer.output_hash);
+        assert_eq!(verification.answer.output, answer.output);
     }
+    assert_eq!(report.verifications[0].answer.output, output);
 }

