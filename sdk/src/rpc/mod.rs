@@ -4,8 +4,10 @@
 //! is pinned ([`NearRpc::pin_chain_id`]), an endpoint serves calls only after it said it
 //! serves that chain: failover never lands on another network. Reads are monotonic: a `query`
 //! answered at an older final block than one this client already read at is refused (and the
-//! next endpoint tried), so failing over to a lagging endpoint never reads the chain's past —
-//! a request that exists is never reported gone because the endpoint has not seen it yet.
+//! next endpoint tried), so failing over to a lagging endpoint never reads older state than this
+//! client already saw — a request read at some block is never reported gone by an endpoint that
+//! has not reached that block. (A chain reset to a lower height looks the same: use a new
+//! client for a reset chain.)
 
 mod error;
 mod methods;
@@ -197,13 +199,8 @@ impl NearRpc {
         Ok(())
     }
 
-    /// The endpoints, in the order given, in full (API keys included: [`redact_url`] them
-    /// before showing them).
-    pub fn endpoints(&self) -> Vec<String> {
-        self.inner.endpoints.iter().map(|u| u.to_string()).collect()
-    }
-
-    /// The endpoint that answered last (the first one tried next).
+    /// The endpoint that answered last (the first one tried next), in full (API keys included:
+    /// [`redact_url`] it before showing it).
     pub fn healthy_endpoint(&self) -> String {
         let index = self.inner.healthy.load(Ordering::Relaxed);
         self.inner.endpoints[index].to_string()
