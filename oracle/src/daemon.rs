@@ -248,6 +248,7 @@ pub async fn run_until(
         return Ok(());
     };
     let (engine, model_id) = loaded??;
+    startup::check_chat_template(engine.tokenizer(), model_id)?;
     startup::check_model(&node, model_id)?;
     let Some(model) = read_at_start("the served model's entry", &stop, || {
         chain.get_model(&model_id)
