@@ -75,6 +75,7 @@ async fn poll(
         }
     }
     let mut listed = HashSet::new();
+    let mut whole_listing = true;
     let mut from = Some(0);
     while let Some(index) = from {
         let page = match ctx
@@ -91,6 +92,7 @@ async fn poll(
         };
         // A next index that does not move forward would list the same page forever.
         from = page.next_index.filter(|&next| next > index);
+        whole_listing &= from.is_some() || page.next_index.is_none();
         for assignment in page.assignments {
             listed.insert(assignment.request_id);
             if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
@@ -128,7 +130,9 @@ async fn poll(
             }
         }
     }
-    skipped.keep_only(&listed);
+    if whole_listing {
+        skipped.keep_only(&listed);
+    }
     Ok(())
 }
 
