@@ -11,6 +11,7 @@ use crate::health::Health;
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Context, Stop};
+use crate::signals::StopSignals;
 use crate::worker::{BatchPolicy, EngineWorker};
 use crate::{engine, http, startup};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -116,10 +117,11 @@ fn announce_faults(config: &NodeConfig) {
 /// Runs the node in `home` until SIGTERM or Ctrl-C. A second signal while it stops exits the
 /// process at once (code 130): the journal resumes the jobs in hand at the next start.
 pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
-    run_until(home, config, async {
-        stop_signal().await;
-        tokio::spawn(async {
-            stop_signal().await;
+    let mut signals = StopSignals::listen()?;
+    run_until(home, config, async move {
+        signals.next().await;
+        tokio::spawn(async move {
+            signals.next().await;
             warn!("second signal: exiting now; the journal resumes the jobs in hand");
             std::process::exit(130);
         });
@@ -248,6 +250,7 @@ pub async fn run_until(
         return Ok(());
     };
     let (engine, model_id) = loaded??;
+    startup::check_chat_template(engine.tokenizer(), model_id)?;
     startup::check_model(&node, model_id)?;
     let Some(model) = read_at_start("the served model's entry", &stop, || {
         chain.get_model(&model_id)
@@ -373,19 +376,4 @@ async fn supervise(mut pipeline: JoinHandle<Result<()>>, stop: &Stop) -> Result<
         Ok(result) => result,
         Err(join) => Err(anyhow!("the pipeline died: {join}")),
     }
-}
-
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

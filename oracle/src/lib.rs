@@ -17,5 +17,6 @@ pub mod init;
 pub mod journal;
 pub mod metrics;
 pub mod pipeline;
+mod signals;
 pub mod startup;
 pub mod worker;

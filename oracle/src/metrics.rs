@@ -109,7 +109,7 @@ impl Metrics {
         );
         registry.register(
             "unreadable_requests",
-            "Pending requests skipped by the watcher because even alone they could not be read",
+            "Pending requests the watcher could not read (each counted once)",
             metrics.unreadable_requests.clone(),
         );
         registry.register(

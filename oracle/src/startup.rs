@@ -1,9 +1,11 @@
 //! What a node checks before it takes any work: every RPC endpoint is on the same chain, and
 //! the contract knows this node as it is configured — registered, with the attestation key it
-//! signs with, for the model it serves, registered under the determinism spec this engine runs.
+//! signs with, for the model it serves, registered under the determinism spec this engine runs
+//! — and that the model's vocabulary can encode the chat prompt every on-chain request is.
 //! A node that fails these would idle, compute and pay gas for attestations the contract
 //! refuses, or disagree with every other node (and be slashed for it).
 
+use kernels::tokenizer::{Tokenizer, TokenizerError};
 use oracle_protocol::{ModelId, ModelView, NodeView};
 use sdk::keys::PublicKey;
 use sdk::rpc::{redact_url, ChainError, NearRpc, RetryPolicy};
@@ -33,6 +35,11 @@ pub enum StartupError {
         model: ModelId,
         registered: String,
         local: String,
+    },
+    #[error("model {model} cannot serve oracle requests, which are all chat prompts: {source}; serve a model with ChatML control tokens (such as the default SmolLM2-Instruct)")]
+    NoChatTemplate {
+        model: ModelId,
+        source: TokenizerError,
     },
     /// The URLs as [`redact_url`] shows them.
     #[error("the RPC endpoints are on different chains: {first_url} on `{first}`, {url} on `{other}`; list endpoints of one network only")]
@@ -82,6 +89,17 @@ pub fn check_model(node: &NodeView, served: ModelId) -> Result<(), StartupError>
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// Checks that `tokenizer`, the one of the model `served`, can encode chat prompts: without it
+/// the node would take every request and miss each one, while reporting itself healthy.
+pub fn check_chat_template(tokenizer: &Tokenizer, served: ModelId) -> Result<(), StartupError> {
+    tokenizer
+        .check_chat_template()
+        .map_err(|source| StartupError::NoChatTemplate {
+            model: served,
+            source,
+        })
 }
 
 /// Checks that the contract's entry for `served` (`get_model`'s answer) names the determinism

@@ -1,7 +1,7 @@
 //! The ChatML chat template, as SmolLM2-Instruct's `tokenizer.chat_template` writes it.
 
 /// The tokens that open and close a ChatML turn; a model must have both as control tokens.
-pub const CHATML_MARKERS: [&str; 2] = ["<|im_start|>", "<|im_end|>"];
+pub(super) const CHATML_MARKERS: [&str; 2] = ["<|im_start|>", "<|im_end|>"];
 
 /// The system prompt SmolLM2's template puts first when the conversation has none.
 pub const DEFAULT_SYSTEM_PROMPT: &str =

@@ -68,7 +68,7 @@ pub enum TokenizerError {
 
     #[error(
         "the vocabulary has no control token `{marker}`, so it cannot encode the ChatML chat \
-         template chat prompts use; send this model a text or token prompt instead"
+         template chat prompts use (text and token prompts still work)"
     )]
     UnsupportedChatTemplate { marker: &'static str },
 }

@@ -20,8 +20,7 @@ mod vocab;
 mod word_split;
 
 pub use chat::{
-    apply_chat_template, chat_template_parts, ChatMessage, ChatPart, CHATML_MARKERS,
-    DEFAULT_SYSTEM_PROMPT,
+    apply_chat_template, chat_template_parts, ChatMessage, ChatPart, DEFAULT_SYSTEM_PROMPT,
 };
 pub use error::TokenizerError;
 pub use pretokenize::PreTokenizer;
@@ -31,6 +30,7 @@ pub use vocab::TokenType;
 use bpe::MergeTable;
 pub(crate) use byte_map::byte_to_char;
 use byte_map::encode_bytes;
+use chat::CHATML_MARKERS;
 use special::{Segment, SpecialMatcher};
 use vocab::Vocab;
 
@@ -151,14 +151,29 @@ impl Tokenizer {
     /// prompt whenever no message spells a control token, and a message that does cannot forge
     /// a turn.
     ///
-    /// The template is SmolLM2's ChatML (see [`chat_template_parts`]); a vocabulary without
-    /// ChatML's turn markers as control tokens would encode them as plain text, a prompt the
-    /// model was never trained on, so it is refused.
+    /// The template is SmolLM2's ChatML (see [`chat_template_parts`]); a vocabulary that fails
+    /// [`Tokenizer::check_chat_template`] is refused.
     pub fn encode_chat(
         &self,
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<Vec<u32>, TokenizerError> {
+        self.check_chat_template()?;
+        let mut ids = Vec::new();
+        for part in chat_template_parts(messages, add_generation_prompt) {
+            match part {
+                ChatPart::Control(text) => ids.extend(self.encode(text, true)),
+                ChatPart::Text(text) => ids.extend(self.encode(&text, false)),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Whether this vocabulary can encode chat prompts: it must hold ChatML's turn markers
+    /// (`<|im_start|>`, `<|im_end|>`) as control tokens. Without them the template would be
+    /// encoded as plain text, a prompt the model was never trained on; the error names the
+    /// first marker missing.
+    pub fn check_chat_template(&self) -> Result<(), TokenizerError> {
         for marker in CHATML_MARKERS {
             let control = self
                 .vocab
@@ -169,14 +184,7 @@ impl Tokenizer {
                 return Err(TokenizerError::UnsupportedChatTemplate { marker });
             }
         }
-        let mut ids = Vec::new();
-        for part in chat_template_parts(messages, add_generation_prompt) {
-            match part {
-                ChatPart::Control(text) => ids.extend(self.encode(text, true)),
-                ChatPart::Text(text) => ids.extend(self.encode(&text, false)),
-            }
-        }
-        Ok(ids)
+        Ok(())
     }
 
     /// Encodes one pre-tokenized word.

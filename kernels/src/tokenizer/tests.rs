@@ -294,12 +294,19 @@ fn malformed_gguf_metadata_gives_typed_errors() {
 #[test]
 fn chat_prompts_need_chatml_markers_as_control_tokens() {
     let messages = [ChatMessage::new("user", "hello")];
+    assert_eq!(tiny().check_chat_template(), Ok(()));
     let ids = tiny().encode_chat(&messages, true).unwrap();
     assert_eq!(ids.iter().filter(|&&id| id == 265).count(), 3);
     assert_eq!(ids.iter().filter(|&&id| id == 266).count(), 2);
     // Without the markers, or with a marker as plain or user-defined text, the template would
     // be encoded as text the model was never trained on.
     let without = Tokenizer::new(TinyVocab::new().spec(PreTokenizer::SmolLm)).unwrap();
+    assert_eq!(
+        without.check_chat_template(),
+        Err(TokenizerError::UnsupportedChatTemplate {
+            marker: "<|im_start|>"
+        })
+    );
     assert_eq!(
         without.encode_chat(&messages, true),
         Err(TokenizerError::UnsupportedChatTemplate {
@@ -311,6 +318,13 @@ fn chat_prompts_need_chatml_markers_as_control_tokens() {
             .special("<|im_start|>", TokenType::Control)
             .special("<|im_end|>", token_type);
         let tokenizer = Tokenizer::new(vocab.spec(PreTokenizer::SmolLm)).unwrap();
+        assert_eq!(
+            tokenizer.check_chat_template(),
+            Err(TokenizerError::UnsupportedChatTemplate {
+                marker: "<|im_end|>"
+            }),
+            "{token_type:?}"
+        );
         assert_eq!(
             tokenizer.encode_chat(&messages, false),
             Err(TokenizerError::UnsupportedChatTemplate {

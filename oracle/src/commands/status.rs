@@ -27,11 +27,15 @@ pub struct NodeStatus {
     pub health: Result<HealthReport>,
 }
 
-/// The running daemon's HTTP address: the one it wrote at start, else the configured one.
+/// The running daemon's HTTP address: the one it wrote at start while it runs, else the
+/// configured one. Only a graceful stop removes the written one: a node that was killed or
+/// crashed leaves it behind, and its port may serve something else since.
 pub fn daemon_addr(home: &Path, config: &NodeConfig) -> String {
-    std::fs::read_to_string(home.join(HTTP_ADDR_FILE))
-        .map(|text| text.trim().to_string())
-        .unwrap_or_else(|_| config.http_addr.clone())
+    let written = || std::fs::read_to_string(home.join(HTTP_ADDR_FILE)).ok();
+    match node_running(home).then(written).flatten() {
+        Some(text) => text.trim().to_string(),
+        None => config.http_addr.clone(),
+    }
 }
 
 /// GETs `path` of the daemon at `addr` (plain HTTP/1.0 on the local port) and reads the body
@@ -95,4 +99,24 @@ pub async fn status(home: &Path, config: &NodeConfig) -> NodeStatus {
     };
     let health = fetch_json(&addr, "/health").await;
     NodeStatus { node, jobs, health }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::lock_home;
+
+    #[test]
+    fn the_written_address_counts_only_while_a_node_holds_the_home() {
+        let home = tempfile::tempdir().unwrap();
+        let config = NodeConfig {
+            http_addr: "127.0.0.1:9100".into(),
+            ..NodeConfig::new("node0.test".into())
+        };
+        // Left behind by a node that was killed.
+        std::fs::write(home.path().join(HTTP_ADDR_FILE), "127.0.0.1:4567\n").unwrap();
+        assert_eq!(daemon_addr(home.path(), &config), "127.0.0.1:9100");
+        let _running = lock_home(home.path()).unwrap();
+        assert_eq!(daemon_addr(home.path(), &config), "127.0.0.1:4567");
+    }
 }

@@ -3,8 +3,9 @@
 //! several at once so the worker can batch them; the result is journaled as computed and handed
 //! to the submitter. A job whose request cannot be read, or that this machine failed to compute
 //! (a device error, a panic), stays accepted and is tried again with backoff, until its request
-//! ends on chain (timed out, or answered without this node: late); it gives its compute slot
-//! back while it waits, so failing jobs never hold the others up. A panic costs only the job
+//! ends on chain (timed out, or answered without this node: late); it holds a compute slot
+//! only while the engine runs it — never while it waits, reads the chain or retries an
+//! unreachable one — so failing jobs never hold the others up. A panic costs only the job
 //! that panics alone: the worker re-runs a panicked batch job by job. A failure caused by the
 //! request itself ends it as missed. Each run's outcome goes to the
 //! node's health: a failure of this machine degrades `/health` until an inference succeeds.
@@ -43,9 +44,7 @@ pub async fn stage(
             _ = ctx.stop.stopped() => break,
             job = jobs.recv() => match job { Some(job) => job, None => break },
         };
-        let Some(mut slot) = Slot::take(slots.clone()).await else {
-            break;
-        };
+        let mut slot = Slot::take(slots.clone()).await;
         let (job_ctx, computed) = (ctx.clone(), computed.clone());
         let span = tracing::info_span!("compute", request_id = job.request_id);
         running.spawn(
@@ -70,46 +69,56 @@ pub async fn stage(
     }
 }
 
-/// A job's place among the jobs computed at once: held while it computes, given back while it
-/// waits to try again.
+/// A job's place among the jobs computed at once: taken when the job starts (so the stage
+/// takes no more jobs than it has places), held while the engine runs it, given back while it
+/// waits for anything else.
 struct Slot {
     slots: Arc<Semaphore>,
     permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Slot {
-    /// Waits for a free place; `None` once the stage closed them.
-    async fn take(slots: Arc<Semaphore>) -> Option<Self> {
-        let permit = slots.clone().acquire_owned().await.ok()?;
-        Some(Self {
+    /// Waits for a free place.
+    async fn take(slots: Arc<Semaphore>) -> Self {
+        let permit = Self::acquire(&slots).await;
+        Self {
             slots,
             permit: Some(permit),
-        })
+        }
     }
 
-    /// Gives the place back for `backoff`'s next pause and takes one again after it; `false`
-    /// when the node stopped first.
-    async fn pause(&mut self, backoff: &mut Backoff, stop: &Stop) -> bool {
+    async fn acquire(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+        slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the compute slots are never closed")
+    }
+
+    /// Gives the place back (if held) while the job waits.
+    fn give_back(&mut self) {
         self.permit = None;
-        if !backoff.pause(stop).await {
-            return false;
+    }
+
+    /// Holds a place again, waiting for a free one if it was given back; `false` when the
+    /// node stopped first.
+    async fn hold(&mut self, stop: &Stop) -> bool {
+        if self.permit.is_some() {
+            return true;
         }
         tokio::select! {
-            permit = self.slots.clone().acquire_owned() => {
-                self.permit = permit.ok();
-                self.permit.is_some()
-            }
+            biased;
             _ = stop.stopped() => false,
+            permit = Self::acquire(&self.slots) => {
+                self.permit = Some(permit);
+                true
+            }
         }
     }
 }
 
 /// Reads the request of a resumed job until an answer comes (or the node stops: `None`).
-async fn read_request(
-    ctx: &Context,
-    request_id: u64,
-    slot: &mut Slot,
-) -> Option<Option<RequestView>> {
+async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestView>> {
     let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_READ_PAUSE);
     loop {
         match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
@@ -117,7 +126,7 @@ async fn read_request(
             Err(GaveUp::Stopped) => return None,
             Err(GaveUp::Failed(e)) => {
                 warn!(error = %e, retry_in = ?backoff.next(), "cannot read the request; trying again");
-                if !slot.pause(&mut backoff, &ctx.stop).await {
+                if !backoff.pause(&ctx.stop).await {
                     return None;
                 }
             }
@@ -164,10 +173,13 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
     let request_id = job.request_id;
     let view = match job.view {
         Some(view) => Some(view),
-        None => match read_request(ctx, request_id, slot).await {
-            Some(view) => view,
-            None => return Ok(None),
-        },
+        None => {
+            slot.give_back();
+            match read_request(ctx, request_id).await {
+                Some(view) => view,
+                None => return Ok(None),
+            }
+        }
     };
     if let Some(view) = &view {
         ctx.note_started(request_id, view.created_at);
@@ -194,6 +206,9 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
     };
     let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     let generation = loop {
+        if !slot.hold(&ctx.stop).await {
+            return Ok(None);
+        }
         match infer(ctx, request.clone()).await {
             Ok(generation) => {
                 let failures = ctx.health.engine_worked(request_id);
@@ -222,7 +237,8 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
                 ctx.metrics.engine_error();
                 let failures = ctx.health.engine_failed(request_id, &error);
                 warn!(%error, failures, retry_in = ?backoff.next(), "computing again");
-                if !slot.pause(&mut backoff, &ctx.stop).await {
+                slot.give_back();
+                if !backoff.pause(&ctx.stop).await {
                     return Ok(None);
                 }
                 // The request's window runs while this machine fails: a job whose request
@@ -265,21 +281,39 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
 mod tests {
     use super::*;
 
+    /// Whether `future` is still pending after one poll (no timers: nothing races).
+    async fn pending_after_one_poll(future: std::pin::Pin<&mut impl std::future::Future>) -> bool {
+        tokio::select! {
+            biased;
+            _ = future => false,
+            _ = std::future::ready(()) => true,
+        }
+    }
+
     #[tokio::test]
     async fn a_job_waiting_to_try_again_gives_its_slot_back() {
         let slots = Arc::new(Semaphore::new(1));
-        let mut slot = Slot::take(slots.clone()).await.unwrap();
-        assert_eq!(slots.available_permits(), 0);
         let stop = Stop::default();
-        let mut backoff = Backoff::new(Duration::from_millis(300), LONGEST_PAUSE);
-        let pausing = slot.pause(&mut backoff, &stop);
-        tokio::pin!(pausing);
-        tokio::select! {
-            _ = &mut pausing => panic!("the pause ended early"),
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
+        let mut slot = Slot::take(slots.clone()).await;
+        assert_eq!(slots.available_permits(), 0);
+        assert!(slot.hold(&stop).await, "held already");
+        slot.give_back();
         assert_eq!(slots.available_permits(), 1, "free while it waits");
-        assert!(pausing.await);
+        let other = Slot::take(slots.clone()).await;
+        {
+            let holding = slot.hold(&stop);
+            tokio::pin!(holding);
+            assert!(
+                pending_after_one_poll(holding.as_mut()).await,
+                "waits while another job computes"
+            );
+            drop(other);
+            assert!(holding.await);
+        }
         assert_eq!(slots.available_permits(), 0, "taken again to compute");
+        slot.give_back();
+        let _other = Slot::take(slots.clone()).await;
+        stop.stop();
+        assert!(!slot.hold(&stop).await, "a stop ends the wait");
     }
 }

@@ -5,11 +5,14 @@
 //! model), journaled as accepted (exactly once: the journal refuses a second entry) and handed
 //! to the compute stage — unless the node already holds `max_in_flight` unfinished jobs, in
 //! which case it waits for the next round (back-pressure). A request whose view cannot be read
-//! for good is skipped (counted), so it never hides the requests after it; an unreachable
+//! for good is skipped (warned and counted once), so it never hides the requests after it; it
+//! and the listed requests whose full view says they are not this node's to answer are
+//! remembered while they stay listed, so later rounds do not read them again; an unreachable
 //! chain ends the round.
 
 use super::{is_transient, ComputeJob, Context};
 use oracle_protocol::RequestView;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +21,14 @@ use tracing::{debug, info, warn};
 
 pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
     let interval = Duration::from_millis(ctx.config.poll_interval_ms);
+    let mut skipped = Skipped::default();
     // A stopped node takes no new work: a stop during a round ends it (a job journaled as
     // accepted and not handed on yet is resumed at the next start).
     while !ctx.stop.is_stopped() {
         let polled = tokio::select! {
             biased;
             _ = ctx.stop.stopped() => return,
-            polled = poll(&ctx, &jobs) => polled,
+            polled = poll(&ctx, &jobs, &mut skipped) => polled,
         };
         if let Err(e) = polled {
             ctx.stop.fail(format_args!("the journal failed: {e}"));
@@ -35,8 +39,27 @@ pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
     }
 }
 
+/// The listed requests the watcher passed over for good: their views could not be read, or
+/// said they are not this node's to answer (ended, not on the committee, already attested,
+/// another model). Kept across rounds while they stay listed.
+#[derive(Default)]
+struct Skipped {
+    ids: HashSet<u64>,
+}
+
+impl Skipped {
+    /// After a round that read the whole listing: forgets the ids no longer listed.
+    fn keep_only(&mut self, listed: &HashSet<u64>) {
+        self.ids.retain(|id| listed.contains(id));
+    }
+}
+
 /// One look at the chain.
-async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<()> {
+async fn poll(
+    ctx: &Context,
+    jobs: &mpsc::Sender<ComputeJob>,
+    skipped: &mut Skipped,
+) -> anyhow::Result<()> {
     match ctx.chain.status().await {
         Ok(status) => {
             ctx.health
@@ -51,6 +74,8 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
             return Ok(());
         }
     }
+    let mut listed = HashSet::new();
+    let mut whole_listing = true;
     let mut from = Some(0);
     while let Some(index) = from {
         let page = match ctx
@@ -65,19 +90,29 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
                 return Ok(());
             }
         };
-        from = page.next_index;
+        // A next index that does not move forward would list the same page forever.
+        from = page.next_index.filter(|&next| next > index);
+        whole_listing &= from.is_some() || page.next_index.is_none();
         for assignment in page.assignments {
+            listed.insert(assignment.request_id);
             if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
                 debug!("at capacity; accepting nothing more this round");
                 return Ok(());
             }
             let request_id = assignment.request_id;
-            if assignment.model_id != ctx.model_id || ctx.journal.get(request_id)?.is_some() {
+            if assignment.model_id != ctx.model_id
+                || skipped.ids.contains(&request_id)
+                || ctx.journal.get(request_id)?.is_some()
+            {
                 continue;
             }
             let view = match read_new(ctx, request_id).await {
                 Read::View(view) => view,
-                Read::Skip => continue,
+                Read::Gone => continue,
+                Read::Skip => {
+                    skipped.ids.insert(request_id);
+                    continue;
+                }
                 Read::EndRound => return Ok(()),
             };
             if !ctx.journal.accept(request_id, &ctx.model_id.to_hex())? {
@@ -95,6 +130,9 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
             }
         }
     }
+    if whole_listing {
+        skipped.keep_only(&listed);
+    }
     Ok(())
 }
 
@@ -102,8 +140,11 @@ async fn poll(ctx: &Context, jobs: &mpsc::Sender<ComputeJob>) -> anyhow::Result<
 enum Read {
     /// A pending request for this node to answer.
     View(Box<RequestView>),
-    /// Nothing to do: it ended since the listing, is not this node's after all, or its view
-    /// cannot be read for good.
+    /// The endpoint does not know it (it may lag behind the one that listed it): the next
+    /// round reads it again if it is still listed.
+    Gone,
+    /// Never this node's to answer: it ended since the listing, is not this node's after all,
+    /// or its view cannot be read for good.
     Skip,
     /// The chain cannot be reached: the next round reads it again.
     EndRound,
@@ -121,7 +162,8 @@ async fn read_new(ctx: &Context, request_id: u64) -> Read {
         {
             Read::View(Box::new(view))
         }
-        Ok(_) => Read::Skip,
+        Ok(Some(_)) => Read::Skip,
+        Ok(None) => Read::Gone,
         Err(error) if is_transient(&error) => {
             ctx.metrics.rpc_error("get_request");
             warn!(%error, request_id, "cannot read a request assigned to this node");

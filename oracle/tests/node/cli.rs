@@ -153,6 +153,8 @@ async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_han
     use oracle::config::NodeConfig;
     use oracle_protocol::RequestPhase;
     use serde_json::json;
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Mutex};
 
     let dir = tempfile::tempdir().unwrap();
     let (config, model_id) = node_home(dir.path(), Vec::new());
@@ -188,26 +190,41 @@ async fn a_second_signal_exits_at_once_while_the_first_waits_for_the_jobs_in_han
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The node's log, as it comes.
+    let log = Arc::new(Mutex::new(String::new()));
+    let reading = {
+        let (log, stderr) = (log.clone(), node.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap();
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+    };
+    let log_now = || log.lock().unwrap().clone();
     eventually("the attestation being sent", || rpc.calls("send_tx") > 0).await;
     signal(node.id(), "TERM");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    if node.try_wait().unwrap().is_some() {
-        let output = node.wait_with_output().unwrap();
-        panic!(
-            "stopped before the job in hand was done: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    // The second signal comes once the node is stopping, the job still in hand.
+    eventually("the node stopping", || log_now().contains("stopping:")).await;
+    assert!(
+        node.try_wait().unwrap().is_none(),
+        "stopped before the job in hand was done: {}",
+        log_now()
+    );
     signal(node.id(), "INT");
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || node.wait_with_output())
+    let status = tokio::task::spawn_blocking(move || node.wait())
         .await
         .unwrap()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{stderr}");
-    assert!(stderr.contains("second signal"), "{stderr}");
+    let waited = started.elapsed();
+    reading.join().unwrap();
+    let log = log_now();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(waited < Duration::from_secs(3), "{log}");
+    assert!(log.contains("second signal"), "{log}");
 }
 
 /// An API key as providers put it in the path (`/v3/<key>`).

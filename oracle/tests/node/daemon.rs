@@ -1,5 +1,5 @@
 //! The daemon against a scripted chain: it refuses to start when the chain does not know it as
-//! configured or its journal is another deployment's, stops with an error (never idles looking
+//! configured, its model cannot encode chat prompts or its journal is another deployment's, stops with an error (never idles looking
 //! healthy) when its journal is damaged, keeps trying a resumed job whose request cannot be
 //! read, and misses one for a model it no longer serves.
 
@@ -72,6 +72,40 @@ async fn a_model_registered_under_another_spec_is_refused() {
         error.contains("detspec-0") && error.contains(kernels::SPEC_VERSION),
         "{error}"
     );
+}
+
+/// Every on-chain request is a chat prompt: a model without ChatML's control tokens would miss
+/// each one while the node looked healthy, so it does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_without_chat_control_tokens_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = node_home(dir.path(), Vec::new());
+    // The tiny model with its `<|im_end|>` token renamed (same length, so the GGUF stays valid).
+    let path = config.model.clone().unwrap();
+    let gguf = std::fs::read(&path).unwrap();
+    let (marker, renamed) = (b"<|im_end|>", b"<|im_enX|>");
+    let at = gguf
+        .windows(marker.len())
+        .position(|window| window == marker)
+        .unwrap();
+    let mut changed = gguf.clone();
+    changed[at..at + marker.len()].copy_from_slice(renamed);
+    assert!(!changed.windows(marker.len()).any(|window| window == marker));
+    std::fs::write(&path, changed).unwrap();
+    let model_id =
+        oracle_protocol::Digest32(kernels::model_cache::sha256_file(&path, false).unwrap());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let rpc = FakeRpc::start(quiet_chain(node)).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains(&model_id.to_string()) && error.contains("`<|im_end|>`"),
+        "{error}"
+    );
+    assert_eq!(rpc.calls("list_pending_assignments"), 0, "it took no work");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The watcher against a scripted chain: it lists this node's assignments (ids only) and reads
 //! each new one whole; a request whose view cannot be read does not hide the ones after it, and
-//! listed requests that are not this node's after all are not taken.
+//! listed requests that are not this node's after all are not taken — nor read again in later
+//! rounds; a listing whose next index does not move forward ends the round.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
@@ -8,6 +9,8 @@ use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// The listed requests: ids 10 to 14, on two pages of `PAGE` (the listing is what a faulty
@@ -35,6 +38,8 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         }
         view
     };
+    let reads = Arc::new(Mutex::new(HashMap::<u64, usize>::new()));
+    let counted = reads.clone();
     let rpc = FakeRpc::start(move |method, args: &Value| match method {
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(node.clone()),
@@ -48,12 +53,17 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
             page["next_index"] = json!((to < LISTED.len()).then_some(to));
             Ok(page)
         }
-        "get_request" => match args["request_id"].as_u64().unwrap() {
-            UNREADABLE => Err(fake_rpc::view_panicked(
-                "wasm execution failed with error: HostError(ReturnedValueLengthExceeded)",
-            )),
-            id => Ok(view(id)),
-        },
+        "get_request" => {
+            let id = args["request_id"].as_u64().unwrap();
+            *counted.lock().unwrap().entry(id).or_default() += 1;
+            if id == UNREADABLE {
+                Err(fake_rpc::view_panicked(
+                    "wasm execution failed with error: HostError(ReturnedValueLengthExceeded)",
+                ))
+            } else {
+                Ok(view(id))
+            }
+        }
         "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
         "query" => Ok(
             json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
@@ -86,6 +96,12 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         || rpc.calls("send_tx") > 0,
     )
     .await;
+    // Three more rounds (two pages each) list the same requests again.
+    let listed = rpc.calls("list_pending_assignments");
+    eventually("three more rounds", || {
+        rpc.calls("list_pending_assignments") >= listed + 6
+    })
+    .await;
     let metrics: String = {
         let addr =
             std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
@@ -106,13 +122,13 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         "a stopped node leaves no address behind"
     );
     assert!(
-        metrics.contains("oracle_node_unreadable_requests_total "),
-        "{metrics}"
+        metrics.contains("oracle_node_unreadable_requests_total 1\n"),
+        "counted once: {metrics}"
     );
-    assert!(
-        !metrics.contains("oracle_node_unreadable_requests_total 0"),
-        "{metrics}"
-    );
+    let reads = reads.lock().unwrap();
+    for skipped in LISTED.into_iter().filter(|id| *id != OURS) {
+        assert_eq!(reads.get(&skipped), Some(&1), "reads of request {skipped}");
+    }
     let journal = Journal::open(&journal_path).unwrap();
     assert_eq!(
         journal.get(OURS).unwrap().unwrap().state,
@@ -121,4 +137,44 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
     for other in LISTED.into_iter().filter(|id| *id != OURS) {
         assert!(journal.get(other).unwrap().is_none(), "request {other}");
     }
+}
+
+/// An endpoint whose listing says "next: page 0" forever: each round reads that page once and
+/// ends, so the watcher keeps polling (with its pause) instead of listing without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_that_does_not_move_forward_ends_the_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let rpc = FakeRpc::start(move |method, args: &Value| match method {
+        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
+        "get_node" => Ok(node.clone()),
+        "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
+        "list_pending_assignments" => {
+            let mut page = fake_rpc::assignments(&[]);
+            page["next_index"] = json!(0);
+            Ok(page)
+        }
+        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn({
+        let home = dir.path().to_path_buf();
+        async move {
+            oracle::daemon::run_until(&home, config, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    eventually("several rounds", || rpc.calls("status") >= 6).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    let (rounds, pages) = (rpc.calls("status"), rpc.calls("list_pending_assignments"));
+    assert!(pages <= rounds, "{pages} pages listed in {rounds} rounds");
 }
