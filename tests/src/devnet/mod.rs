@@ -9,24 +9,27 @@
 mod demo;
 mod folder;
 mod report;
+mod signals;
 mod vault;
 
 pub use demo::{ClaimOutcome, DemoReport, QuestionOutcome};
+pub use signals::{stop_signal, StopSignals};
 
 use crate::cluster::{
     deploy, Deployment, Localnet, OracleNode, OracleSettings, DAPP, ORACLE, OWNER, USER,
 };
-use anyhow::{bail, Context, Result};
+use crate::process::stop_all;
+use anyhow::{bail, Result};
 use folder::FolderLock;
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::quant::KernelPath;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{signal, SignalKind};
 
 /// A funded genesis account left for the reader's own node (README's operator walkthrough).
 pub const OPERATOR: &str = "operator.test";
-/// How long a stopping process gets before `kill -9`.
+/// How long the stopping nodes (together), then the chain, get before `kill -9`.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the nodes get to load the model.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -97,7 +100,7 @@ pub struct Devnet {
 
 /// The devnet's processes and its hold on the folder. Dropping it, from a devnet fully started
 /// or one whose start failed half-way, stops the nodes started so far and the chain gracefully
-/// (SIGTERM, then SIGKILL after [`STOP_GRACE`]), then releases the folder.
+/// (one SIGTERM, then SIGKILL after [`STOP_GRACE`]), then releases the folder.
 struct Processes {
     localnet: Localnet,
     nodes: Vec<(OracleNode, EngineSetup)>,
@@ -113,24 +116,10 @@ pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
     if !options.exit_after_demo {
         report::print_usage(&devnet);
         let signal = stop_signal().await?;
-        println!("  {signal} received");
+        say(&format!("  {signal} received"));
     }
     drop(devnet);
     Ok(report)
-}
-
-/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP; which one came.
-pub async fn stop_signal() -> Result<&'static str> {
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
-    tokio::select! {
-        interrupt = tokio::signal::ctrl_c() => {
-            interrupt.context("listening for Ctrl-C")?;
-            Ok("Ctrl-C")
-        }
-        _ = terminate.recv() => Ok("SIGTERM"),
-        _ = hangup.recv() => Ok("SIGHUP"),
-    }
 }
 
 impl Devnet {
@@ -211,25 +200,7 @@ impl Devnet {
 
     /// An error naming the log of the first devnet process found to have exited.
     pub fn check_running(&mut self) -> Result<()> {
-        let Processes {
-            localnet, nodes, ..
-        } = &mut self.processes;
-        if let Some(status) = localnet.exited() {
-            bail!(
-                "the chain (localnet) exited ({status}); its log: {}",
-                localnet.log_path().display()
-            );
-        }
-        for (node, _) in nodes {
-            if let Some(status) = node.process().exited() {
-                bail!(
-                    "{} exited ({status}); its log: {}",
-                    node.account,
-                    node.home.join("node.log").display()
-                );
-            }
-        }
-        Ok(())
+        self.processes.check_running()
     }
 
     /// Waits (with a progress bar) until every node has loaded the model and serves HTTP.
@@ -275,21 +246,48 @@ impl Devnet {
     }
 }
 
+impl Processes {
+    /// An error naming the log of the first of them found to have exited.
+    fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.localnet.exited() {
+            bail!(
+                "the chain (localnet) exited ({status}); its log: {}",
+                self.localnet.log_path().display()
+            );
+        }
+        for (node, _) in &mut self.nodes {
+            if let Some(status) = node.process().exited() {
+                bail!(
+                    "{} exited ({status}); its log: {}",
+                    node.account,
+                    node.home.join("node.log").display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Processes {
-    /// Stops the nodes (SIGTERM, then `kill -9` after a grace period), then the chain.
+    /// Stops the nodes (one SIGTERM each, then `kill -9` to those still running after one
+    /// shared grace period), then the chain (the same): at most twice [`STOP_GRACE`].
     fn drop(&mut self) {
         step("stop the nodes and the chain");
-        for (node, _) in &mut self.nodes {
-            node.process().terminate();
-        }
-        for (node, _) in &mut self.nodes {
-            node.process().stop(STOP_GRACE);
-        }
+        stop_all(
+            self.nodes.iter_mut().map(|(node, _)| node.process()),
+            STOP_GRACE,
+        );
         self.localnet.stop(STOP_GRACE);
     }
 }
 
 /// A step's headline.
 fn step(text: &str) {
-    println!("==> {text}");
+    say(&format!("==> {text}"));
+}
+
+/// Prints `line` on standard output, ignoring a failure: the terminal may be gone (after
+/// SIGHUP), and a panic on the way out would skip stopping the devnet gracefully.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
