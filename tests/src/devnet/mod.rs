@@ -291,3 +291,43 @@ fn step(text: &str) {
 pub fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{say, step};
+    use std::process::{Command, Stdio};
+
+    /// Set when this test binary runs as the speaker of the test below.
+    const SPEAKER_ROLE: &str = "E2E_TESTS_SPEAK_TO_NOBODY";
+    const TEST_NAME: &str = "devnet::tests::printing_to_a_gone_terminal_does_not_panic";
+
+    #[test]
+    fn printing_to_a_gone_terminal_does_not_panic() {
+        if std::env::var_os(SPEAKER_ROLE).is_some() {
+            // Standard output becomes a pipe nobody reads (as a terminal that hung up: every
+            // write fails).
+            let mut ends = [0; 2];
+            // SAFETY: pipe(2) writes two descriptors into `ends`; close(2) and dup2(2) touch
+            // only descriptors.
+            unsafe {
+                assert_eq!(libc::pipe(ends.as_mut_ptr()), 0);
+                libc::close(ends[0]);
+                assert_eq!(
+                    libc::dup2(ends[1], libc::STDOUT_FILENO),
+                    libc::STDOUT_FILENO
+                );
+            }
+            step("stop the nodes and the chain");
+            say("  SIGHUP received");
+            std::process::exit(0);
+        }
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(SPEAKER_ROLE, "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the speaker panicked: {status}");
+    }
+}
