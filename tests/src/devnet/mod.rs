@@ -2,9 +2,11 @@
 //! example dApp and the smart-asset vault deployed, and three `oracle-node` processes on the real
 //! model, each with a different engine configuration. It sends a demo question and a demo claim,
 //! prints the answers with their attestations and a verification by re-execution, then (unless
-//! told to exit) prints how to send more and runs until Ctrl-C, SIGTERM or SIGHUP. Every child
-//! process is stopped when the devnet (or the part of it started so far) is dropped, whatever the
-//! path out, and dies with this process if it is killed outright.
+//! told to exit) prints how to send more and runs until Ctrl-C, SIGTERM or SIGHUP (unless
+//! started under `nohup`). Every child process is stopped when the devnet (or the part of it
+//! started so far) is dropped, whatever the path out, and dies with this process if it is killed
+//! outright; the children have process groups of their own, so the terminal's signals reach only
+//! this process.
 
 mod demo;
 mod folder;
@@ -13,7 +15,7 @@ mod signals;
 mod vault;
 
 pub use demo::{ClaimOutcome, DemoReport, QuestionOutcome};
-pub use signals::{stop_signal, StopSignals};
+pub use signals::stop_signal;
 
 use crate::cluster::{
     deploy, Deployment, Localnet, OracleNode, OracleSettings, DAPP, ORACLE, OWNER, USER,
