@@ -104,6 +104,7 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
     assert_eq!(verification.result_digest, digest);
     assert_eq!(verification.agreeing.len(), 2);
     assert!(verification.output_checked);
+    assert_eq!(verification.reexecution, None, "not re-run");
 
     // What a lying RPC node could show: each alteration is caught.
     let view = client.get_request(pending.request_id).await.unwrap();
@@ -259,6 +260,9 @@ async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc
     assert_eq!(verification.result_digest, Digest32(generation.digest));
     assert_eq!(verification.agreeing.len(), 3);
     assert!(verification.unchecked.is_empty());
+    let reexecution = verification.reexecution.expect("re-run here");
+    assert_eq!(reexecution.result_digest, Digest32(generation.digest));
+    assert_eq!(reexecution.output, generation.text);
     assert!(matches!(
         client
             .verify_by_reexecution(pending.request_id, other)

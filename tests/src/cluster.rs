@@ -6,7 +6,7 @@
 
 use crate::layout::contracts_dir;
 use crate::process::dies_with_parent;
-pub use crate::process::Process;
+use crate::process::Process;
 use anyhow::{bail, Context, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
 use oracle::config::{NodeConfig, CONFIG_FILE};

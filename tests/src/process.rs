@@ -1,29 +1,39 @@
 //! Child processes of the test network and the devnet: a handle that kills and reaps its
-//! process when dropped, stops it gracefully on demand (SIGTERM through kill(2), then SIGKILL),
-//! and, on Linux, a child that dies with the thread that started it, so that no process
-//! outlives a test or a devnet killed outright.
+//! process when dropped, stops it gracefully on demand (one SIGTERM through kill(2), then
+//! SIGKILL), alone or several under one deadline, and a child in its own process group that, on
+//! Linux, dies with the thread that started it, so that no process outlives a test or a devnet
+//! killed outright, and none gets the terminal's signals (Ctrl-C, hang-up) directly.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// A child process killed (SIGKILL) and reaped on drop; by default, none yet.
 #[derive(Default)]
-pub struct Process(Option<Child>);
+pub struct Process {
+    child: Option<Child>,
+    /// Whether it was sent SIGTERM: it is sent once only, since a second one may stop a process
+    /// at once instead of gracefully (`oracle-node` exits with code 130 on it).
+    terminated: bool,
+}
 
 impl Process {
     /// Starts `command` as a process that dies with its parent ([`dies_with_parent`]).
     pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
-        Ok(Self(Some(dies_with_parent(command).spawn()?)))
+        Ok(Self {
+            child: Some(dies_with_parent(command).spawn()?),
+            terminated: false,
+        })
     }
 
     /// Its process id, until it is reaped.
     pub fn id(&self) -> Option<u32> {
-        self.0.as_ref().map(Child::id)
+        self.child.as_ref().map(Child::id)
     }
 
     /// `kill -9`, and reap it.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.0.take() {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -31,56 +41,81 @@ impl Process {
 
     /// Waits up to `timeout` for the process to exit; its status if it did.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let started = Instant::now();
-        while started.elapsed() < timeout {
-            if let Some(child) = self.0.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.0 = None;
-                    return Some(status);
-                }
+        self.wait_until(Instant::now() + timeout)
+    }
+
+    /// Waits until `deadline` for the process to exit; its status if it did.
+    fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        loop {
+            if let Some(status) = self.exited() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        None
     }
 
     /// Its exit status, if it has exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.0
+        self.child
             .as_mut()
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
-    /// SIGTERM, then `kill -9` if it has not exited within `grace`.
+    /// SIGTERM (unless sent already), then `kill -9` if it has not exited within `grace`.
     pub fn stop(&mut self, grace: Duration) {
+        self.stop_by(Instant::now() + grace);
+    }
+
+    /// SIGTERM (unless sent already), then `kill -9` if it has not exited by `deadline`.
+    fn stop_by(&mut self, deadline: Instant) {
         self.terminate();
-        if self.wait_exit(grace).is_none() {
+        if self.wait_until(deadline).is_none() {
             self.kill9();
         }
     }
 
-    /// SIGTERM (graceful stop), unless it has exited already.
+    /// SIGTERM (graceful stop), unless it was sent already or the process has exited.
     pub fn terminate(&mut self) {
-        if self.exited().is_some() {
+        if self.terminated || self.exited().is_some() {
             return;
         }
-        if let Some(child) = &self.0 {
+        if let Some(child) = &self.child {
             let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
             // SAFETY: kill(2) touches no memory of ours. The child is not reaped yet (checked
             // just above; only this handle reaps it), so `pid` still names it.
             unsafe { libc::kill(pid, libc::SIGTERM) };
+            self.terminated = true;
         }
     }
 }
 
-/// Makes the process `command` starts get SIGKILL when the thread that started it ends — with
-/// this process, however it ends (SIGKILL included). A long-lived process must be started from
-/// a thread that lives as long as its handle: the main thread or an async runtime's worker, not
-/// a short-lived thread (tokio's blocking pool ends idle threads). Linux only; elsewhere a child
-/// is stopped only by its handle.
+/// Stops `processes` together: SIGTERM to each (unless sent already), then `kill -9` to those
+/// still running `grace` after that — one grace for all, not one each.
+pub fn stop_all<'a>(processes: impl IntoIterator<Item = &'a mut Process>, grace: Duration) {
+    let mut processes: Vec<&mut Process> = processes.into_iter().collect();
+    for process in &mut processes {
+        process.terminate();
+    }
+    let deadline = Instant::now() + grace;
+    for process in processes {
+        process.stop_by(deadline);
+    }
+}
+
+/// Makes the process `command` starts a process group of its own, so that the terminal's
+/// signals (Ctrl-C's SIGINT, SIGHUP when it closes) reach only this process, which stops its
+/// children its own way; and, on Linux, makes it get SIGKILL when the thread that started it
+/// ends — with this process, however it ends (SIGKILL included). A long-lived process must be
+/// started from a thread that lives as long as its handle: the main thread or an async
+/// runtime's worker, not a short-lived thread (tokio's blocking pool ends idle threads).
+/// Elsewhere than Linux a child is stopped only by its handle.
 #[cfg(target_os = "linux")]
 pub fn dies_with_parent(command: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
+    command.process_group(0);
     let parent = libc::pid_t::try_from(std::process::id()).expect("a pid fits pid_t");
     // SAFETY: the closure runs in the forked child before exec; it only makes async-signal-safe
     // system calls and allocates nothing (errors from raw codes).
@@ -100,7 +135,7 @@ pub fn dies_with_parent(command: &mut Command) -> &mut Command {
 
 #[cfg(not(target_os = "linux"))]
 pub fn dies_with_parent(command: &mut Command) -> &mut Command {
-    command
+    command.process_group(0)
 }
 
 impl Drop for Process {
@@ -147,7 +182,7 @@ mod tests {
                 .stdout(Stdio::piped()),
         )
         .unwrap();
-        let stdout = parent.0.as_mut().unwrap().stdout.take().unwrap();
+        let stdout = parent.child.as_mut().unwrap().stdout.take().unwrap();
         let child: u32 = BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
@@ -176,5 +211,77 @@ mod tests {
         assert!(!running(pid));
         // Terminating a process already gone signals nothing.
         process.terminate();
+    }
+
+    /// A `sh` that records each SIGTERM in `record` (one `T` line) without exiting, and says
+    /// once its trap is set (a `ready` line).
+    fn term_recorder(record: &std::path::Path) -> Process {
+        let script =
+            r#"trap 'echo T >> "$F"' TERM; echo ready >> "$F"; while :; do sleep 0.05; done"#;
+        let process =
+            Process::spawn(Command::new("sh").args(["-c", script]).env("F", record)).unwrap();
+        wait_for_lines(record, 1);
+        process
+    }
+
+    /// Waits until `file` holds `count` lines.
+    fn wait_for_lines(file: &std::path::Path, count: usize) {
+        let started = Instant::now();
+        while std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            < count
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no line {count}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_process_gets_one_sigterm_from_terminate_then_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("signals");
+        let mut process = term_recorder(&record);
+        process.terminate();
+        // The trap ran: a second SIGTERM now would be recorded apart from the first.
+        wait_for_lines(&record, 2);
+        process.stop(Duration::from_millis(500));
+        assert!(process.id().is_none(), "killed after the grace");
+        let lines = std::fs::read_to_string(&record).unwrap();
+        assert_eq!(lines, "ready\nT\n", "one SIGTERM only");
+    }
+
+    #[test]
+    fn stop_all_gives_every_process_one_grace_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut processes: Vec<Process> = (0..3)
+            .map(|i| term_recorder(&dir.path().join(format!("signals{i}"))))
+            .collect();
+        let grace = Duration::from_millis(800);
+        let started = Instant::now();
+        stop_all(&mut processes, grace);
+        let took = started.elapsed();
+        assert!(took >= grace, "{took:?}");
+        assert!(took < 2 * grace, "one grace, not one each: {took:?}");
+        for (i, process) in processes.iter().enumerate() {
+            assert!(process.id().is_none(), "process {i} was killed");
+            let lines = std::fs::read_to_string(dir.path().join(format!("signals{i}"))).unwrap();
+            assert_eq!(lines, "ready\nT\n", "process {i}: one SIGTERM");
+        }
+    }
+
+    #[test]
+    fn a_child_has_a_process_group_of_its_own() {
+        let process = Process::spawn(Command::new("sleep").arg("600")).unwrap();
+        let pid = libc::pid_t::try_from(process.id().unwrap()).unwrap();
+        // SAFETY: getpgid(2) reads no memory of ours.
+        let group = unsafe { libc::getpgid(pid) };
+        assert_eq!(group, pid, "its own group, not the test's");
+        // SAFETY: as above.
+        assert_ne!(group, unsafe { libc::getpgid(0) });
     }
 }

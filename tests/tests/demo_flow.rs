@@ -70,8 +70,8 @@ async fn the_devnet_answers_alike_on_three_engine_configurations() {
         serde_json::from_str(&claim.request.answer.as_ref().unwrap().output).unwrap();
     assert!(["approve", "reject"].contains(&verdict["decision"].as_str().unwrap()));
 
-    // Re-executed here to the quorum's digest and output: the answers the dApp stored and the
-    // vault acted on.
+    // Re-executed here, on this machine's engine: the local digest and output are the ones the
+    // committee signed, and the output the one the dApp stored and the vault acted on.
     let verified: Vec<u64> = report.verifications.iter().map(|v| v.request_id).collect();
     assert_eq!(
         verified,
@@ -84,9 +84,11 @@ async fn the_devnet_answers_alike_on_three_engine_configurations() {
     {
         let answer = request.answer.as_ref().unwrap();
         assert_eq!(verification.agreeing.len(), 3, "{verification:?}");
-        assert_eq!(verification.result_digest, answer.result_digest);
-        assert_eq!(verification.output_hash, answer.output_hash);
-        assert_eq!(verification.answer.output, answer.output);
+        let rerun = verification.reexecution.as_ref().expect("re-executed here");
+        assert_eq!(rerun.result_digest, answer.result_digest);
+        assert_eq!(rerun.output.len(), answer.output_bytes as usize);
+        assert!(rerun.output.starts_with(&answer.output), "{rerun:?}");
     }
-    assert_eq!(report.verifications[0].answer.output, output);
+    let rerun = report.verifications[0].reexecution.as_ref().unwrap();
+    assert_eq!(rerun.output, output, "the dApp stored the model's output");
 }

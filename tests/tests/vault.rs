@@ -1427,7 +1427,7 @@ impl World {
     }
 
     /// Submits (without producing a block) the attestation of the committee's first member
-    /// that `output` answers claim `claim_id`; with one attested before, it makes the quorum.
+    /// that `output` answers `request`; with one attested before, it makes the quorum.
     fn submit_deciding_attestation(&mut self, request: &RequestView, output: &str) {
         let member = request.committee[0].clone();
         let args = self.attestation(request, &member, output, sha256(output.as_bytes()));
@@ -1440,8 +1440,8 @@ impl World {
         self.chain.submit(&member, ORACLE, vec![action]).unwrap();
     }
 
-    /// The committee's last member attests `output` for claim `claim_id` (one short of the
-    /// quorum of 2).
+    /// The committee's last member attests `output` for `request` (one short of the quorum
+    /// of 2).
     fn attest_one(&mut self, request: &RequestView, output: &str) {
         let member = request.committee[2].clone();
         let args = self.attestation(request, &member, output, sha256(output.as_bytes()));

@@ -1,7 +1,7 @@
 //! The main command: set up (contracts, model), build the binaries the devnet runs, and run the
 //! devnet (`e2e_tests::devnet`): a local chain with the oracle, the example dApp and the vault,
 //! three nodes on the real model with different engine configurations, a demo question and
-//! claim, then the devnet keeps running until Ctrl-C, SIGTERM or SIGHUP.
+//! claim, then the devnet keeps running until Ctrl-C, SIGTERM or SIGHUP (ignored under `nohup`).
 
 use crate::{cargo, contracts, fetch_model, step};
 use anyhow::{bail, Result};
@@ -64,10 +64,11 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     let ended = runtime.block_on(async {
         tokio::select! {
             report = devnet::run(&options) => report.map(|_| ()),
-            // Ctrl-C, SIGTERM or SIGHUP at any point: dropping the devnet (or what had started
-            // of it) stops it.
+            // Ctrl-C, SIGTERM or SIGHUP (unless started under `nohup`) at any point: dropping
+            // the devnet (or what had started of it) stops it. Its processes have process
+            // groups of their own: the terminal's signals reach only this process.
             signal = devnet::stop_signal() => {
-                signal.map(|signal| println!("  stopped on {signal}"))
+                signal.map(|signal| devnet::say(&format!("  stopped on {signal}")))
             }
         }
     });

@@ -52,6 +52,18 @@ pub struct Verification {
     pub answer: ResolvedOutput,
     /// The request's input, as the committee answered it.
     pub input: String,
+    /// What re-running the request here gave, when it was re-run
+    /// ([`OracleClient::verify_by_reexecution`]).
+    pub reexecution: Option<Reexecution>,
+}
+
+/// What re-running a request on a local engine gave (equal to the signed answer, or the
+/// re-execution would have failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reexecution {
+    pub result_digest: Digest32,
+    /// The whole output (the answer's may be a truncated prefix of it).
+    pub output: String,
 }
 
 /// Why an answer did not verify.
@@ -239,18 +251,20 @@ pub fn verify_view(
         output_checked: !answer.output_truncated,
         answer: answer.clone(),
         input: view.input.clone(),
+        reexecution: None,
     })
 }
 
 /// Re-runs `view`'s request on `engine` (which must hold the request's model) and compares the
 /// result with the answer: the quorum's result digest, and the output (its SHA-256 is the
-/// signed output hash; the answer's output is all of it, or a prefix when truncated).
+/// signed output hash; the answer's output is all of it, or a prefix when truncated). What the
+/// re-run gave when it matches.
 pub fn reexecute_view(
     view: &RequestView,
     chain_id: &str,
     oracle_contract: &str,
     engine: &Engine,
-) -> Result<Digest32, VerifyError> {
+) -> Result<Reexecution, VerifyError> {
     let answer = view.answer.as_ref().ok_or(VerifyError::NotResolved {
         request_id: view.request_id,
         status: view.status,
@@ -304,7 +318,10 @@ pub fn reexecute_view(
             detail,
         });
     }
-    Ok(local)
+    Ok(Reexecution {
+        result_digest: local,
+        output: generation.text,
+    })
 }
 
 impl OracleClient {
@@ -342,13 +359,14 @@ impl OracleClient {
         let rerun = tokio::task::spawn_blocking(move || {
             reexecute_view(&view, &chain_id, &contract, &engine)
         });
-        match rerun.await {
-            Ok(digest) => digest?,
+        let reexecution = match rerun.await {
+            Ok(reexecution) => reexecution?,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => return Err(VerifyError::ReexecutionCancelled),
         };
         Ok(Verification {
             output_checked: true,
+            reexecution: Some(reexecution),
             ..verification
         })
     }

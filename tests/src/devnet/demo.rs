@@ -77,20 +77,7 @@ pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
         signer: USER,
         what: "the question to the dApp",
     };
-    let dapp_state = wait_for(
-        devnet,
-        Some(&ask),
-        "the dApp's answer",
-        async |deployment| {
-            let question = deployment
-                .view(DAPP, "get_question", json!({"question_id": 0}))
-                .await
-                .unwrap_or(Value::Null);
-            let waiting = question.is_null() || question["answer"] == json!("waiting");
-            Ok((!waiting).then_some(question))
-        },
-    )
-    .await?;
+    let dapp_state = wait_for(devnet, Some(&ask), "the dApp's answer", dapp_answer).await?;
     let request_id = dapp_state["answer"]["answered"]["oracle_request_id"]
         .as_u64()
         .with_context(|| format!("the dApp holds no answer: {dapp_state}"))?;
@@ -115,7 +102,10 @@ pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
         devnet,
         Some(&file_claim),
         "the vault's verdict",
-        async |deployment| Ok(vault::settled_claim(deployment, 0).await),
+        async |deployment| {
+            let claim = vault::claim(deployment, 0).await;
+            Ok(look_at(claim, "get_claim", vault::settled))
+        },
     )
     .await?;
     let vault_after = vault::state(&devnet.deployment).await?;
@@ -158,46 +148,125 @@ pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
     })
 }
 
-/// Waits until `settled` gives a value (it answers `None` while the value is not there, or a
-/// view failed: the chain busy; an error ends the wait). Every turn it also checks that `sent`
-/// has not failed and that every devnet process still runs, and fails saying which did (naming
-/// the log of a process that exited), or after [`ANSWER_TIMEOUT`] saying `awaited` did not
-/// come.
+/// One look at an awaited value.
+enum Look<T> {
+    /// It came.
+    Came(T),
+    /// Not yet: what was seen instead (the value so far, or why a view failed).
+    NotYet(String),
+}
+
+/// What a view gave, as a look for a value that came once `came` holds for it. A failed view
+/// (`method`'s error: the chain busy) is not an error, only not yet.
+fn look_at(view: Result<Value>, method: &str, came: impl Fn(&Value) -> bool) -> Look<Value> {
+    match view {
+        Ok(value) if came(&value) => Look::Came(value),
+        Ok(value) => Look::NotYet(value.to_string()),
+        Err(error) => Look::NotYet(format!("{method} failed: {error:#}")),
+    }
+}
+
+/// The dApp's question 0, once it is no longer waiting (`null` while it is not stored, or
+/// after the dApp deleted it).
+async fn dapp_answer(deployment: &Deployment) -> Result<Look<Value>> {
+    let question = deployment
+        .view(DAPP, "get_question", json!({"question_id": 0}))
+        .await;
+    Ok(look_at(question, "get_question", |question| {
+        !question.is_null() && question["answer"] != json!("waiting")
+    }))
+}
+
+/// Waits until `look` sees the value come ([`ANSWER_TIMEOUT`] at most); every turn it also
+/// checks that every devnet process still runs (naming the log of one that exited) and that
+/// `sent` has not failed. See [`wait_on`].
 async fn wait_for<T>(
     devnet: &mut Devnet,
     sent: Option<&Sent>,
     awaited: &str,
-    mut settled: impl AsyncFnMut(&Deployment) -> Result<Option<T>>,
+    look: impl AsyncFnMut(&Deployment) -> Result<Look<T>>,
 ) -> Result<T> {
+    let Devnet {
+        deployment,
+        processes,
+        ..
+    } = devnet;
+    let waited = Waited {
+        sent,
+        awaited,
+        timeout: ANSWER_TIMEOUT,
+    };
+    wait_on(deployment, || processes.check_running(), &waited, look).await
+}
+
+/// What [`wait_on`] waits for.
+struct Waited<'a> {
+    /// The transaction whose effect is awaited, if any.
+    sent: Option<&'a Sent>,
+    /// What is awaited, for errors.
+    awaited: &'a str,
+    timeout: Duration,
+}
+
+/// Waits until `look` sees the value come (an error from it ends the wait). Every turn it
+/// also runs `running` (an error ends the wait) and checks the transaction `waited.sent`: a
+/// failure ends the wait with the chain's error, and so does its successful end followed by a
+/// look that still finds nothing — with its return value, which says why (a dApp's `Failed`
+/// answer, say). After `waited.timeout` it fails with what it saw last.
+async fn wait_on<T>(
+    deployment: &Deployment,
+    mut running: impl FnMut() -> Result<()>,
+    waited: &Waited<'_>,
+    mut look: impl AsyncFnMut(&Deployment) -> Result<Look<T>>,
+) -> Result<T> {
+    let awaited = waited.awaited;
     let started = Instant::now();
+    // The transaction's return value, once it finished successfully.
+    let mut returned: Option<String> = None;
     loop {
-        if let Some(value) = settled(&devnet.deployment).await? {
-            return Ok(value);
+        let last_seen = match look(deployment).await? {
+            Look::Came(value) => return Ok(value),
+            Look::NotYet(seen) => seen,
+        };
+        if let (Some(sent), Some(value)) = (waited.sent, &returned) {
+            bail!(
+                "{} (transaction {}) finished, returning {value}, but {awaited} did not come; \
+                 last seen: {last_seen}",
+                sent.what,
+                sent.hash
+            );
         }
-        devnet.check_running()?;
-        if let Some(sent) = sent {
-            check_not_failed(&devnet.deployment, sent).await?;
+        running()?;
+        if let Some(sent) = waited.sent {
+            returned = finished(deployment, sent).await?;
         }
-        if started.elapsed() > ANSWER_TIMEOUT {
-            bail!("no {awaited} after {ANSWER_TIMEOUT:?}");
+        if started.elapsed() > waited.timeout {
+            bail!(
+                "{awaited} did not come after {:?}; last seen: {last_seen}",
+                waited.timeout
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// An error carrying the chain's error when transaction `sent` failed (its outcome so far).
-async fn check_not_failed(deployment: &Deployment, sent: &Sent) -> Result<()> {
-    // Not found yet, or the chain busy: nothing known against it.
-    if let Ok(outcome) = deployment
+/// Transaction `sent`'s return value once it finished successfully (`None` while it runs, is
+/// not found yet, or the chain is busy); an error carrying the chain's error when it failed.
+async fn finished(deployment: &Deployment, sent: &Sent) -> Result<Option<String>> {
+    let Ok(outcome) = deployment
         .rpc
         .tx_status(&sent.hash, sent.signer, TxWait::Included)
         .await
-    {
-        if let TxStatus::Failure(error) = outcome.status {
-            bail!("{} (transaction {}) failed: {error}", sent.what, sent.hash);
+    else {
+        return Ok(None);
+    };
+    match outcome.status {
+        TxStatus::Failure(error) => {
+            bail!("{} (transaction {}) failed: {error}", sent.what, sent.hash)
         }
+        TxStatus::SuccessValue(value) => Ok(Some(String::from_utf8_lossy(&value).into_owned())),
+        TxStatus::NotStarted | TxStatus::Started => Ok(None),
     }
-    Ok(())
 }
 
 /// Request `request_id` once every committee member attested (with the devnet's quorum of the
@@ -207,10 +276,11 @@ async fn all_attested(
     client: &OracleClient,
     request_id: u64,
 ) -> Result<RequestView> {
-    let awaited = format!("attestation from every committee member on request {request_id}");
+    let awaited = format!("an attestation from every committee member on request {request_id}");
     wait_for(devnet, None, &awaited, async |_| {
-        let Ok(request) = client.get_request(request_id).await else {
-            return Ok(None);
+        let request = match client.get_request(request_id).await {
+            Ok(request) => request,
+            Err(error) => return Ok(Look::NotYet(format!("get_request failed: {error}"))),
         };
         if request.status == RequestPhase::TimedOut {
             bail!(
@@ -220,8 +290,14 @@ async fn all_attested(
                 request.committee.len()
             );
         }
-        let complete = request.attestations.len() == request.committee.len();
-        Ok(complete.then_some(request))
+        let (attested, committee) = (request.attestations.len(), request.committee.len());
+        if attested == committee {
+            return Ok(Look::Came(request));
+        }
+        Ok(Look::NotYet(format!(
+            "{attested} of {committee} attested, status {:?}",
+            request.status
+        )))
     })
     .await
 }
@@ -247,32 +323,43 @@ mod tests {
     use crate::cluster::{deploy, Localnet, OracleSettings, OWNER, TGAS};
     use sdk::wire::{Action, FunctionCallAction};
 
-    /// A question sent without the dApp's storage deposit fails at once, and the check says so
-    /// with the contract's error instead of waiting for an answer that cannot come.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failed_question_is_reported_with_its_error() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A chain with the oracle (committee 1, no node running) and the dApp deployed.
+    async fn chain(dir: &std::path::Path) -> (Localnet, Deployment) {
         let accounts: Vec<String> = [OWNER, ORACLE, DAPP, USER].map(String::from).to_vec();
-        let localnet = Localnet::start(&dir.path().join("chain"), 100, &accounts).unwrap();
+        let localnet = Localnet::start(&dir.join("chain"), 100, &accounts).unwrap();
         let settings = OracleSettings {
             committee_size: 1,
             quorum: 1,
         };
         let deployment = deploy(&localnet, settings).await.unwrap();
+        (localnet, deployment)
+    }
+
+    /// `alice.test` asks the dApp, attaching `deposit`.
+    async fn ask(deployment: &Deployment, deposit: u128) -> Sent {
         let action = Action::FunctionCall(Box::new(FunctionCallAction {
             method_name: "ask".into(),
             args: serde_json::to_vec(&json!({"question": QUESTION})).unwrap(),
             gas: 200 * TGAS,
-            deposit: 0,
+            deposit,
         }));
-        let sent = Sent {
+        Sent {
             hash: deployment.user.submit(DAPP, vec![action]).await.unwrap(),
             signer: USER,
             what: "the question to the dApp",
-        };
+        }
+    }
+
+    /// A question sent without the dApp's storage deposit fails at once, and the check says so
+    /// with the contract's error instead of waiting for an answer that cannot come.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_question_is_reported_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_localnet, deployment) = chain(dir.path()).await;
+        let sent = ask(&deployment, 0).await;
         let started = Instant::now();
         let error = loop {
-            if let Err(error) = check_not_failed(&deployment, &sent).await {
+            if let Err(error) = finished(&deployment, &sent).await {
                 break error.to_string();
             }
             assert!(
@@ -286,5 +373,66 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("attach at least"), "{error}");
+    }
+
+    /// A question the oracle refuses (no fee attached, only the dApp's storage) succeeds as a
+    /// transaction while the dApp deletes it: the wait ends at once with the dApp's answer,
+    /// which says why, instead of waiting for an answer that cannot come.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_question_ends_the_wait_with_the_dapps_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_localnet, deployment) = chain(dir.path()).await;
+        let storage: String = deployment
+            .view(
+                DAPP,
+                "question_storage_deposit",
+                json!({"question_bytes": QUESTION.len()}),
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .into();
+        let sent = ask(&deployment, storage.parse().unwrap()).await;
+        let waited = Waited {
+            sent: Some(&sent),
+            awaited: "the dApp's answer",
+            timeout: Duration::from_secs(60),
+        };
+        let started = Instant::now();
+        let error = wait_on(&deployment, || Ok(()), &waited, dapp_answer)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < Duration::from_secs(30), "{error}");
+        assert!(
+            error.starts_with("the question to the dApp (transaction"),
+            "{error}"
+        );
+        assert!(error.contains("finished, returning {\"failed\""), "{error}");
+        assert!(
+            error.ends_with("but the dApp's answer did not come; last seen: null"),
+            "{error}"
+        );
+    }
+
+    /// Without the value, the timeout says what was seen last.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timeout_says_what_it_saw_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_localnet, deployment) = chain(dir.path()).await;
+        let waited = Waited {
+            sent: None,
+            awaited: "question 0",
+            timeout: Duration::from_millis(500),
+        };
+        let error = wait_on(&deployment, || Ok(()), &waited, dapp_answer)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "question 0 did not come after 500ms; last seen: null"
+        );
     }
 }

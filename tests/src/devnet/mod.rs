@@ -2,31 +2,36 @@
 //! example dApp and the smart-asset vault deployed, and three `oracle-node` processes on the real
 //! model, each with a different engine configuration. It sends a demo question and a demo claim,
 //! prints the answers with their attestations and a verification by re-execution, then (unless
-//! told to exit) prints how to send more and runs until Ctrl-C, SIGTERM or SIGHUP. Every child
-//! process is stopped when the devnet (or the part of it started so far) is dropped, whatever the
-//! path out, and dies with this process if it is killed outright.
+//! told to exit) prints how to send more and runs until Ctrl-C, SIGTERM or SIGHUP (unless
+//! started under `nohup`). Every child process is stopped when the devnet (or the part of it
+//! started so far) is dropped, whatever the path out, and dies with this process if it is killed
+//! outright; the children have process groups of their own, so the terminal's signals reach only
+//! this process.
 
 mod demo;
 mod folder;
 mod report;
+mod signals;
 mod vault;
 
 pub use demo::{ClaimOutcome, DemoReport, QuestionOutcome};
+pub use signals::stop_signal;
 
 use crate::cluster::{
     deploy, Deployment, Localnet, OracleNode, OracleSettings, DAPP, ORACLE, OWNER, USER,
 };
-use anyhow::{bail, Context, Result};
+use crate::process::stop_all;
+use anyhow::{bail, Result};
 use folder::FolderLock;
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::quant::KernelPath;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{signal, SignalKind};
 
 /// A funded genesis account left for the reader's own node (README's operator walkthrough).
 pub const OPERATOR: &str = "operator.test";
-/// How long a stopping process gets before `kill -9`.
+/// How long the stopping nodes (together), then the chain, get before `kill -9`.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long the nodes get to load the model.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -97,7 +102,7 @@ pub struct Devnet {
 
 /// The devnet's processes and its hold on the folder. Dropping it, from a devnet fully started
 /// or one whose start failed half-way, stops the nodes started so far and the chain gracefully
-/// (SIGTERM, then SIGKILL after [`STOP_GRACE`]), then releases the folder.
+/// (one SIGTERM, then SIGKILL after [`STOP_GRACE`]), then releases the folder.
 struct Processes {
     localnet: Localnet,
     nodes: Vec<(OracleNode, EngineSetup)>,
@@ -113,24 +118,10 @@ pub async fn run(options: &DevnetOptions) -> Result<DemoReport> {
     if !options.exit_after_demo {
         report::print_usage(&devnet);
         let signal = stop_signal().await?;
-        println!("  {signal} received");
+        say(&format!("  {signal} received"));
     }
     drop(devnet);
     Ok(report)
-}
-
-/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP; which one came.
-pub async fn stop_signal() -> Result<&'static str> {
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
-    tokio::select! {
-        interrupt = tokio::signal::ctrl_c() => {
-            interrupt.context("listening for Ctrl-C")?;
-            Ok("Ctrl-C")
-        }
-        _ = terminate.recv() => Ok("SIGTERM"),
-        _ = hangup.recv() => Ok("SIGHUP"),
-    }
 }
 
 impl Devnet {
@@ -211,25 +202,7 @@ impl Devnet {
 
     /// An error naming the log of the first devnet process found to have exited.
     pub fn check_running(&mut self) -> Result<()> {
-        let Processes {
-            localnet, nodes, ..
-        } = &mut self.processes;
-        if let Some(status) = localnet.exited() {
-            bail!(
-                "the chain (localnet) exited ({status}); its log: {}",
-                localnet.log_path().display()
-            );
-        }
-        for (node, _) in nodes {
-            if let Some(status) = node.process().exited() {
-                bail!(
-                    "{} exited ({status}); its log: {}",
-                    node.account,
-                    node.home.join("node.log").display()
-                );
-            }
-        }
-        Ok(())
+        self.processes.check_running()
     }
 
     /// Waits (with a progress bar) until every node has loaded the model and serves HTTP.
@@ -275,21 +248,88 @@ impl Devnet {
     }
 }
 
+impl Processes {
+    /// An error naming the log of the first of them found to have exited.
+    fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.localnet.exited() {
+            bail!(
+                "the chain (localnet) exited ({status}); its log: {}",
+                self.localnet.log_path().display()
+            );
+        }
+        for (node, _) in &mut self.nodes {
+            if let Some(status) = node.process().exited() {
+                bail!(
+                    "{} exited ({status}); its log: {}",
+                    node.account,
+                    node.home.join("node.log").display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Processes {
-    /// Stops the nodes (SIGTERM, then `kill -9` after a grace period), then the chain.
+    /// Stops the nodes (one SIGTERM each, then `kill -9` to those still running after one
+    /// shared grace period), then the chain (the same): at most twice [`STOP_GRACE`].
     fn drop(&mut self) {
         step("stop the nodes and the chain");
-        for (node, _) in &mut self.nodes {
-            node.process().terminate();
-        }
-        for (node, _) in &mut self.nodes {
-            node.process().stop(STOP_GRACE);
-        }
+        stop_all(
+            self.nodes.iter_mut().map(|(node, _)| node.process()),
+            STOP_GRACE,
+        );
         self.localnet.stop(STOP_GRACE);
     }
 }
 
 /// A step's headline.
 fn step(text: &str) {
-    println!("==> {text}");
+    say(&format!("==> {text}"));
+}
+
+/// Prints `line` on standard output, ignoring a failure: the terminal may be gone (after
+/// SIGHUP), and a panic on the way out would skip stopping the devnet gracefully.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{say, step};
+    use std::process::{Command, Stdio};
+
+    /// Set when this test binary runs as the speaker of the test below.
+    const SPEAKER_ROLE: &str = "E2E_TESTS_SPEAK_TO_NOBODY";
+    const TEST_NAME: &str = "devnet::tests::printing_to_a_gone_terminal_does_not_panic";
+
+    #[test]
+    fn printing_to_a_gone_terminal_does_not_panic() {
+        if std::env::var_os(SPEAKER_ROLE).is_some() {
+            // Standard output becomes a pipe nobody reads (as a terminal that hung up: every
+            // write fails).
+            let mut ends = [0; 2];
+            // SAFETY: pipe(2) writes two descriptors into `ends`; close(2) and dup2(2) touch
+            // only descriptors.
+            unsafe {
+                assert_eq!(libc::pipe(ends.as_mut_ptr()), 0);
+                libc::close(ends[0]);
+                assert_eq!(
+                    libc::dup2(ends[1], libc::STDOUT_FILENO),
+                    libc::STDOUT_FILENO
+                );
+            }
+            step("stop the nodes and the chain");
+            say("  SIGHUP received");
+            std::process::exit(0);
+        }
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(SPEAKER_ROLE, "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the speaker panicked: {status}");
+    }
 }

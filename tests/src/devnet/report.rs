@@ -35,15 +35,19 @@ pub fn print_demo(report: &DemoReport) {
     step("verification by re-execution");
     for verification in &report.verifications {
         println!(
-            "  request {}: {} valid signatures from the committee agree (quorum {}): {}; re-run here \
-             ({}) to the same result digest {} and the same output (its SHA-256 is the signed one)",
+            "  request {}: {} valid signatures from the committee agree (quorum {}): {}",
             verification.request_id,
             verification.agreeing.len(),
             verification.quorum,
             verification.agreeing.join(", "),
-            report.verifier_engine,
-            verification.result_digest,
         );
+        if let Some(rerun) = &verification.reexecution {
+            println!(
+                "    re-run here ({}): result digest {}, the signed one; output {:?}, whose \
+                 SHA-256 is the signed one",
+                report.verifier_engine, rerun.result_digest, rerun.output
+            );
+        }
     }
 }
 

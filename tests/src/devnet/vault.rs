@@ -69,14 +69,15 @@ pub async fn state(deployment: &Deployment) -> Result<Value> {
     deployment.view(VAULT, "get_vault", json!({})).await
 }
 
-/// Claim `claim_id` if it is paid or rejected; `None` while it waits for its verdict, or when
-/// the view failed (the chain busy: ask again).
-pub async fn settled_claim(deployment: &Deployment, claim_id: u64) -> Option<Value> {
-    let claim = deployment
+/// Claim `claim_id` (`get_claim`; `null` when there is none).
+pub async fn claim(deployment: &Deployment, claim_id: u64) -> Result<Value> {
+    deployment
         .view(VAULT, "get_claim", json!({"claim_id": claim_id}))
         .await
-        .unwrap_or(Value::Null);
+}
+
+/// Whether `claim` is paid or rejected (not waiting for its verdict).
+pub fn settled(claim: &Value) -> bool {
     let status = &claim["status"];
-    let settled = status == "paid" || status.get("rejected").is_some();
-    settled.then_some(claim)
+    status == "paid" || status.get("rejected").is_some()
 }
