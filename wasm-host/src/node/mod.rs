@@ -64,8 +64,6 @@ pub struct Node {
     accepting: AtomicBool,
     /// Turns true once the node has stopped producing blocks.
     closed: watch::Sender<bool>,
-    /// Whether [`Node::open`] created the chain (with its genesis accounts).
-    created: bool,
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -79,9 +77,19 @@ fn now_ns() -> u64 {
 impl Node {
     /// Opens the chain in `data_dir`, or creates it with `genesis` accounts if there is none.
     pub fn open(data_dir: &Path, genesis: &[GenesisAccount]) -> Result<Self, NodeError> {
-        let store = Store::open(data_dir)?;
+        Self::with_store(Store::open(data_dir)?, data_dir, genesis)
+    }
+
+    /// Opens the chain `store` (opened on `data_dir`) holds, or creates it there with `genesis`
+    /// accounts if it holds none. The store's lock is held from [`Store::open`] on, so a caller
+    /// that asked [`Store::has_chain`] first (to write genesis keys before the chain is created
+    /// with them) gets the answer it was given.
+    pub fn with_store(
+        store: Store,
+        data_dir: &Path,
+        genesis: &[GenesisAccount],
+    ) -> Result<Self, NodeError> {
         let loaded = store.load()?;
-        let created = loaded.is_none();
         let chain = match loaded {
             Some(chain) => {
                 let head = chain.head();
@@ -132,14 +140,7 @@ impl Node {
             started: Instant::now(),
             accepting: AtomicBool::new(true),
             closed: watch::channel(false).0,
-            created,
         })
-    }
-
-    /// Whether [`Node::open`] created the chain, with the genesis accounts it was given (if
-    /// not, they were ignored).
-    pub fn created_chain(&self) -> bool {
-        self.created
     }
 
     /// The chain, locked.
