@@ -843,6 +843,67 @@ async fn a_stopping_node_tells_its_waiters_at_once() {
     assert!(stopping.elapsed() < Duration::from_secs(5));
 }
 
+/// Waits (spinning, to catch the moment) until `found` finds something; returns it.
+fn spin_until<T>(found: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn a_block_is_queryable_as_soon_as_it_is_seen() {
+    let dir = temp();
+    let node = Arc::new(Node::open(dir.path(), &genesis(&["alice.test", "bob.test"])).unwrap());
+    for nonce in 1..=30 {
+        let signed = Transaction {
+            signer_id: "alice.test".parse().unwrap(),
+            public_key: key_of("alice.test").public_key(),
+            nonce,
+            receiver_id: "bob.test".parse().unwrap(),
+            block_hash: node.chain().head().hash,
+            actions: transfer(1),
+        }
+        .sign(&key_of("alice.test"));
+        let hash = node.submit(&signed).unwrap();
+        let height = node.head_state().header().height;
+        // One reader acts on the transaction's record (as `tx` answers it), another on the
+        // head state (as a `final` query answers it), each the moment it appears.
+        let included = {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let record = spin_until(|| node.store().transaction(&hash).unwrap());
+                let kept = node.state_at(&record.block_hash).is_some();
+                let head = node.head_state().header().height;
+                (kept, head >= record.block_height)
+            })
+        };
+        let queried = {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let head = spin_until(|| {
+                    let head = node.head_state();
+                    (head.header().height > height).then(|| head.header().hash)
+                });
+                node.settled();
+                node.store().height_of(&head).unwrap().is_some()
+            })
+        };
+        node.produce_block().unwrap();
+        let (kept, head_current) = included.join().unwrap();
+        assert!(kept, "block {nonce}: the state of a stored block is kept");
+        assert!(head_current, "block {nonce}: the head state is not older");
+        assert!(
+            queried.join().unwrap(),
+            "block {nonce}: a settled block the head state names is stored"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_read_the_state_of_recent_blocks() {
     let dir = temp();

@@ -206,14 +206,17 @@ impl Node {
     }
 
     /// Produces a block now and commits it; the chain stays locked until the block is durable,
-    /// so blocks reach the store in order.
+    /// so blocks reach the store in order. The block's state is kept for queries before the
+    /// block is committed: whoever reads a block (or a transaction's outcome) from the store can
+    /// query the state at its end. (A query may name the block a moment before the store has
+    /// it; [`Node::settled`] waits for that commit.) A commit that fails stops the producer.
     pub fn produce_block(&self) -> Result<BlockHeader, StoreError> {
         let mut chain = self.chain();
         let block = chain.produce_block_at(now_ns());
         let header = block.header.clone();
         let (txs, receipts) = (block.transactions.len(), block.outcomes.len());
-        self.store.commit_block(block)?;
         self.states.push(chain.state());
+        self.store.commit_block(block)?;
         drop(chain);
         if txs + receipts > 0 {
             info!(height = header.height, txs, receipts, "block");
@@ -222,6 +225,12 @@ impl Node {
         }
         self.blocks.send_replace(header.height);
         Ok(header)
+    }
+
+    /// Waits for a block being committed, if one is: once this returns, every block whose
+    /// state a query has read is in the store.
+    pub fn settled(&self) {
+        drop(self.chain());
     }
 
     /// Waits until a transaction arrives (for blocks on demand).
