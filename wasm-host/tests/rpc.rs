@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use wasm_host::chain::{ONE_NEAR, TGAS};
-use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
-use wasm_host::rpc::{serve, ClientError, RpcClient, RpcConfig};
+use wasm_host::node::{BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{run_node, ClientError, RpcClient, RpcConfig};
 use wasm_host::tx::{Action, FunctionCallAction, SecretKey, SignedTransaction, Transaction};
 use wasm_host::views::{base64, hash58, parse_hash58};
 
@@ -53,16 +53,11 @@ impl Localnet {
         let node = Arc::new(Node::open(dir, &genesis(accounts)).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = watch::channel(false);
-        let producer = run_producer(node.clone(), mode, stopped.clone());
-        let mut server_stop = stopped.clone();
-        let server = serve(node.clone(), listener, config, async move {
-            let _ = server_stop.wait_for(|s| *s).await;
+        let (stop, mut stopped) = watch::channel(false);
+        let run = run_node(node.clone(), listener, mode, config, async move {
+            let _ = stopped.wait_for(|s| *s).await;
         });
-        let tasks = vec![
-            tokio::spawn(async move { producer.await.unwrap() }),
-            tokio::spawn(async move { server.await.unwrap() }),
-        ];
+        let tasks = vec![tokio::spawn(async move { run.await.unwrap() })];
         Self {
             node,
             client: RpcClient::new(addr),
@@ -73,7 +68,8 @@ impl Localnet {
     }
 
     async fn shutdown(self) {
-        self.stop.send(true).unwrap();
+        // A test may have sent it already (the node then no longer listens).
+        self.stop.send_replace(true);
         for task in self.tasks {
             task.await.unwrap();
         }
@@ -841,6 +837,47 @@ async fn a_stopping_node_tells_its_waiters_at_once() {
         "{error}"
     );
     assert!(stopping.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_until_the_stopping_node_has_closed() {
+    let dir = temp();
+    let mode = BlockMode::Every(Duration::from_secs(3600));
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    // The chain held: the producer, told to stop, cannot finish (its closing blocks wait).
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let node = net.node.clone();
+    let holder = std::thread::spawn(move || {
+        let _chain = node.chain();
+        locked.send(()).unwrap();
+        held.recv().unwrap();
+    });
+    is_locked.recv().unwrap();
+    net.stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Still closing: the server answers queries (they read no locked chain).
+    let view = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_account", "finality": "final", "account_id": "alice.test"}),
+        )
+        .await
+        .expect("the server answers while the node is closing");
+    assert_eq!(view["amount"], (100 * ONE_NEAR).to_string());
+    assert!(!net.node.is_closed());
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    // Closed, the node stops its server.
+    let node = net.node.clone();
+    let addr = net.addr;
+    net.shutdown().await;
+    assert!(node.is_closed());
+    assert!(matches!(
+        RpcClient::new(addr).call("status", json!([])).await,
+        Err(ClientError::Transport { .. })
+    ));
 }
 
 /// Waits (spinning, to catch the moment) until `found` finds something; returns it.

@@ -19,12 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tracing::{error, info, warn};
 use wasm_host::abi::AccountId;
 use wasm_host::chain::ONE_NEAR;
-use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
-use wasm_host::rpc::{serve, RpcConfig};
+use wasm_host::node::{BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{run_node, RpcConfig};
 use wasm_host::store::Store;
 use wasm_host::tx::{Credentials, SecretKey};
 
@@ -209,36 +208,13 @@ async fn run(
         0 => BlockMode::on_demand(),
         ms => BlockMode::Every(Duration::from_millis(ms)),
     };
-    let (stop, stopped) = watch::channel(false);
-    let mut producer = tokio::spawn(run_producer(node.clone(), mode, stopped.clone()));
     let config = RpcConfig {
         tx_timeout: Duration::from_secs(tx_timeout_secs),
         ..RpcConfig::default()
     };
-    let mut server_stopped = stopped.clone();
-    let server = tokio::spawn(serve(node.clone(), listener, config, async move {
-        let _ = server_stopped.wait_for(|stop| *stop).await;
-    }));
-    let outcome = tokio::select! {
-        _ = stop_signal() => {
-            info!("stopping");
-            Ok(())
-        }
-        result = &mut producer => match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("block production stopped: {e}")),
-            Err(e) => Err(format!("block producer failed: {e}")),
-        },
-    };
-    let _ = stop.send(true);
-    if !producer.is_finished() {
-        let _ = producer.await;
-    }
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("RPC server: {e}")),
-        Err(e) => return Err(format!("RPC server failed: {e}")),
-    }
+    let outcome = run_node(node.clone(), listener, mode, config, stop_signal())
+        .await
+        .map_err(|e| e.to_string());
     info!(height = node.chain().head().height, "stopped");
     outcome
 }
