@@ -271,6 +271,88 @@ async fn keys_are_written_only_for_accounts_the_chain_has_and_reset_waits_for_th
     assert!(dir.path().join("keys/alice.test.json").exists());
 }
 
+/// `localnet run` on `dir` with genesis account `alice.test`, expected to fail at once: its log.
+fn run_failing(dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["run", "--data-dir"])
+        .arg(dir)
+        .args([
+            "--rpc-addr",
+            "127.0.0.1:0",
+            "--genesis-account",
+            "alice.test",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{log}");
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_chain_is_created_with_a_key_that_could_not_be_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    // `keys` is a file: no key can be written under it.
+    std::fs::write(dir.path().join("keys"), "").unwrap();
+    let log = run_failing(dir.path());
+    assert!(log.contains("keys"), "{log}");
+    std::fs::remove_file(dir.path().join("keys")).unwrap();
+    // The chain was not created: now it is, with the key written this time.
+    let (node, addr) = start(dir.path());
+    let (_, key) = Credentials::read(&dir.path().join("keys/alice.test.json")).unwrap();
+    let alice = Alice {
+        client: RpcClient::new(addr),
+        key,
+    };
+    assert_eq!(alice.nonce().await, 0, "alice.test holds the key written");
+    node.kill9();
+    // A key file lost later is reported as such, not as an account the chain lacks.
+    std::fs::remove_file(dir.path().join("keys/bob.test.json")).unwrap();
+    let (log, node) = start_logged(dir.path());
+    node.kill9();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("key file missing; the on-chain key is unknown") && log.contains("bob.test"),
+        "{log}"
+    );
+    assert!(!log.contains("the chain exists without"), "{log}");
+    assert!(!dir.path().join("keys/bob.test.json").exists());
+}
+
+/// As [`start`], logging to `dir/node.log`; returns the log's path once the node serves.
+fn start_logged(dir: &Path) -> (std::path::PathBuf, Running) {
+    let log = dir.join("node.log");
+    let addr_file = dir.join("rpc.addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let child = Running(
+        Command::new(env!("CARGO_BIN_EXE_localnet"))
+            .args(["run", "--data-dir"])
+            .arg(dir)
+            .args(["--rpc-addr", "127.0.0.1:0"])
+            .args([
+                "--genesis-account",
+                "alice.test",
+                "--genesis-account",
+                "bob.test",
+            ])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("localnet starts"),
+    );
+    let started = Instant::now();
+    while !addr_file.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "localnet did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (log, child)
+}
+
 #[test]
 fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use wasm_host::chain::{ONE_NEAR, TGAS};
-use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
-use wasm_host::rpc::{serve, ClientError, RpcClient, RpcConfig};
+use wasm_host::node::{BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{run_node, ClientError, RpcClient, RpcConfig};
 use wasm_host::tx::{Action, FunctionCallAction, SecretKey, SignedTransaction, Transaction};
 use wasm_host::views::{base64, hash58, parse_hash58};
 
@@ -53,16 +53,11 @@ impl Localnet {
         let node = Arc::new(Node::open(dir, &genesis(accounts)).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = watch::channel(false);
-        let producer = run_producer(node.clone(), mode, stopped.clone());
-        let mut server_stop = stopped.clone();
-        let server = serve(node.clone(), listener, config, async move {
-            let _ = server_stop.wait_for(|s| *s).await;
+        let (stop, mut stopped) = watch::channel(false);
+        let run = run_node(node.clone(), listener, mode, config, async move {
+            let _ = stopped.wait_for(|s| *s).await;
         });
-        let tasks = vec![
-            tokio::spawn(async move { producer.await.unwrap() }),
-            tokio::spawn(async move { server.await.unwrap() }),
-        ];
+        let tasks = vec![tokio::spawn(async move { run.await.unwrap() })];
         Self {
             node,
             client: RpcClient::new(addr),
@@ -73,7 +68,8 @@ impl Localnet {
     }
 
     async fn shutdown(self) {
-        self.stop.send(true).unwrap();
+        // A test may have sent it already (the node then no longer listens).
+        self.stop.send_replace(true);
         for task in self.tasks {
             task.await.unwrap();
         }
@@ -841,6 +837,108 @@ async fn a_stopping_node_tells_its_waiters_at_once() {
         "{error}"
     );
     assert!(stopping.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_until_the_stopping_node_has_closed() {
+    let dir = temp();
+    let mode = BlockMode::Every(Duration::from_secs(3600));
+    let net = Localnet::start_with_blocks(dir.path(), &["alice.test"], patient(), mode).await;
+    // The chain held: the producer, told to stop, cannot finish (its closing blocks wait).
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let node = net.node.clone();
+    let holder = std::thread::spawn(move || {
+        let _chain = node.chain();
+        locked.send(()).unwrap();
+        held.recv().unwrap();
+    });
+    is_locked.recv().unwrap();
+    net.stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Still closing: the server answers queries (they read no locked chain).
+    let view = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_account", "finality": "final", "account_id": "alice.test"}),
+        )
+        .await
+        .expect("the server answers while the node is closing");
+    assert_eq!(view["amount"], (100 * ONE_NEAR).to_string());
+    assert!(!net.node.is_closed());
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    // Closed, the node stops its server.
+    let node = net.node.clone();
+    let addr = net.addr;
+    net.shutdown().await;
+    assert!(node.is_closed());
+    assert!(matches!(
+        RpcClient::new(addr).call("status", json!([])).await,
+        Err(ClientError::Transport { .. })
+    ));
+}
+
+/// Waits (spinning, to catch the moment) until `found` finds something; returns it.
+fn spin_until<T>(found: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn a_block_is_queryable_as_soon_as_it_is_seen() {
+    let dir = temp();
+    let node = Arc::new(Node::open(dir.path(), &genesis(&["alice.test", "bob.test"])).unwrap());
+    for nonce in 1..=30 {
+        let signed = Transaction {
+            signer_id: "alice.test".parse().unwrap(),
+            public_key: key_of("alice.test").public_key(),
+            nonce,
+            receiver_id: "bob.test".parse().unwrap(),
+            block_hash: node.chain().head().hash,
+            actions: transfer(1),
+        }
+        .sign(&key_of("alice.test"));
+        let hash = node.submit(&signed).unwrap();
+        let height = node.head_state().header().height;
+        // One reader acts on the transaction's record (as `tx` answers it), another on the
+        // head state (as a `final` query answers it), each the moment it appears.
+        let included = {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let record = spin_until(|| node.store().transaction(&hash).unwrap());
+                let kept = node.state_at(&record.block_hash).is_some();
+                let head = node.head_state().header().height;
+                (kept, head >= record.block_height)
+            })
+        };
+        let queried = {
+            let node = node.clone();
+            std::thread::spawn(move || {
+                let head = spin_until(|| {
+                    let head = node.head_state();
+                    (head.header().height > height).then(|| head.header().hash)
+                });
+                node.settled();
+                node.store().height_of(&head).unwrap().is_some()
+            })
+        };
+        node.produce_block().unwrap();
+        let (kept, head_current) = included.join().unwrap();
+        assert!(kept, "block {nonce}: the state of a stored block is kept");
+        assert!(head_current, "block {nonce}: the head state is not older");
+        assert!(
+            queried.join().unwrap(),
+            "block {nonce}: a settled block the head state names is stored"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

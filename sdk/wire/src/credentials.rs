@@ -100,7 +100,10 @@ impl Credentials {
     /// written is not lost to a second `write`. The file appears whole or not at all: the text
     /// goes to a temporary file beside it (on Unix readable by its owner only, before any key
     /// byte is written), is synced, and is then linked under `path` (which fails if `path`
-    /// exists), and the directory is synced.
+    /// exists), and the directory is synced where directories can be. Temporary files a crashed
+    /// writer of this name left behind are removed first. On a filesystem without hard links
+    /// the file is created under `path` directly (still never over an existing one, and removed
+    /// again if writing it fails).
     pub fn write(&self, path: &Path) -> Result<(), CredentialsError> {
         let name = path.display().to_string();
         let io = |error| CredentialsError::Write {
@@ -115,14 +118,21 @@ impl Credentials {
         if path.exists() {
             return Err(CredentialsError::Exists { path: name });
         }
+        remove_stale_temps(dir, path).map_err(io)?;
         let temp = temp_path(dir, path);
         let written = self
             .write_new(&temp)
-            .and_then(|()| std::fs::hard_link(&temp, path));
+            .and_then(|()| match std::fs::hard_link(&temp, path) {
+                Err(error) if no_hard_links(&error) => self.write_in_place(path),
+                linked => linked,
+            });
         // The temporary name goes whatever happened; the key lives on under `path` if linked.
         let _ = std::fs::remove_file(&temp);
         written.map_err(|error| {
-            if error.kind() == std::io::ErrorKind::AlreadyExists {
+            // NotFound with `path` there: a writer of the same name won, removing this one's
+            // temporary file as it cleared stale ones.
+            let lost_race = error.kind() == std::io::ErrorKind::NotFound && path.exists();
+            if error.kind() == std::io::ErrorKind::AlreadyExists || lost_race {
                 CredentialsError::Exists { path: name.clone() }
             } else {
                 io(error)
@@ -142,23 +152,87 @@ impl Credentials {
         file.write_all(text.as_bytes())?;
         file.sync_all()
     }
+
+    /// [`Self::write_new`] straight to `path`, for filesystems without hard links: a file this
+    /// created but could not finish is removed, so no partial key stays under `path`.
+    fn write_in_place(&self, path: &Path) -> std::io::Result<()> {
+        let written = self.write_new(path);
+        if let Err(error) = &written {
+            if error.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        written
+    }
+}
+
+/// Whether `hard_link` failed because the filesystem has no hard links (FAT answers EPERM;
+/// some FUSE and network filesystems EOPNOTSUPP or ENOSYS).
+fn no_hard_links(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied
+    )
 }
 
 /// A name beside `path` no other writer uses: hidden, with the process id and a counter.
 fn temp_path(dir: &Path, path: &Path) -> std::path::PathBuf {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let file = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{file}.{}.{count}.tmp", std::process::id()))
+    dir.join(format!(
+        ".{}.{}.{count}.tmp",
+        file_name(path),
+        std::process::id()
+    ))
 }
 
-/// Makes a new directory entry durable (a no-op where directories cannot be synced).
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `entry` is a temporary file [`temp_path`] names for `file`: `.<file>.<pid>.<n>.tmp`.
+fn is_temp_of(entry: &str, file: &str) -> bool {
+    let Some(middle) = entry
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(file))
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    middle
+        .split_once('.')
+        .is_some_and(|(pid, count)| digits(pid) && digits(count))
+}
+
+/// Removes the temporary copies of `path`'s key that a writer killed before it could remove
+/// them left in `dir`.
+fn remove_stale_temps(dir: &Path, path: &Path) -> std::io::Result<()> {
+    let file = file_name(path);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if is_temp_of(&entry.file_name().to_string_lossy(), &file) {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes a new directory entry durable; a no-op where directories cannot be synced (some
+/// filesystems answer EINVAL or EOPNOTSUPP to a directory's fsync).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
+    match std::fs::File::open(dir)?.sync_all() {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {}
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        result => result?,
+    }
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
@@ -217,6 +291,50 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn secret_copies_a_crashed_writer_left_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.test.json");
+        let stale = dir.path().join(".node.test.json.4242.7.tmp");
+        std::fs::write(&stale, "a secret key").unwrap();
+        // Another key's temporary file, and files that only look alike, stay.
+        let kept = [
+            ".node.test.json.x.json.4242.7.tmp",
+            ".node.test.json.4242.tmp",
+            ".other.json.4242.7.tmp",
+            "node.test.json.4242.7.tmp",
+        ];
+        for name in kept {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let key = SecretKey::from_seed([4; 32]);
+        Credentials::new("node.test".parse().unwrap(), &key)
+            .write(&path)
+            .unwrap();
+        assert!(!stale.exists());
+        for name in kept {
+            assert!(dir.path().join(name).exists(), "{name} was removed");
+        }
+        assert_eq!(
+            Credentials::read(&path).unwrap().1.public_key(),
+            key.public_key()
+        );
+    }
+
+    #[test]
+    fn a_key_written_in_place_is_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fat.test.json");
+        let key = SecretKey::from_seed([7; 32]);
+        let credentials = Credentials::new("fat.test".parse().unwrap(), &key);
+        credentials.write_in_place(&path).unwrap();
+        assert_eq!(Credentials::read(&path).unwrap().0, credentials);
+        let other = Credentials::new("fat.test".parse().unwrap(), &SecretKey::from_seed([8; 32]));
+        let refused = other.write_in_place(&path).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(Credentials::read(&path).unwrap().0, credentials);
     }
 
     #[test]

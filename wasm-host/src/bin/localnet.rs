@@ -8,8 +8,8 @@
 //!   one a second, NEAR's pace, so that they time out). On SIGINT/SIGTERM the node accepts no
 //!   more transactions, includes the accepted ones in final blocks, and tells whoever still
 //!   waits that it is shutting down.
-//!   A genesis account's key is read from its file if there is one; otherwise it is made, and
-//!   written only once the chain has been created with it.
+//!   A genesis account's key is read from its file if there is one; otherwise, when the chain is
+//!   created, it is made and written before the chain is created with it.
 //! - `localnet reset --data-dir D` deletes the chain and `D/rpc.addr` (keys stay); it refuses
 //!   while a node runs on `D`.
 
@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tracing::{error, info, warn};
 use wasm_host::abi::AccountId;
 use wasm_host::chain::ONE_NEAR;
-use wasm_host::node::{run_producer, BlockMode, GenesisAccount, Node};
-use wasm_host::rpc::{serve, RpcConfig};
+use wasm_host::node::{BlockMode, GenesisAccount, Node};
+use wasm_host::rpc::{run_node, RpcConfig};
+use wasm_host::store::Store;
 use wasm_host::tx::{Credentials, SecretKey};
 
 #[derive(Parser)]
@@ -84,54 +84,82 @@ fn parse_genesis(text: &str) -> Result<(String, u128), String> {
     Ok((name.to_string(), yocto))
 }
 
-/// A genesis account and, when its key was made now, the key and the file it goes to once the
-/// chain is created with it.
-struct GenesisKey {
-    account: GenesisAccount,
-    new_key: Option<(PathBuf, Credentials)>,
+/// A genesis account named on the command line and its key file.
+struct Named {
+    account_id: AccountId,
+    balance: u128,
+    key_file: PathBuf,
 }
 
-/// The key of a genesis account: read from its credentials file, or made (not yet written).
-fn genesis_key(keys_dir: &Path, name: &str, balance: u128) -> Result<GenesisKey, String> {
+fn named(keys_dir: &Path, name: &str, balance: u128) -> Result<Named, String> {
     let account_id: AccountId = name
         .parse()
         .map_err(|_| format!("`{name}` is not a valid NEAR account id"))?;
-    let path = keys_dir.join(format!("{name}.json"));
-    let (key, new_key) = if path.exists() {
-        (Credentials::read(&path).map_err(|e| e.to_string())?.1, None)
-    } else {
-        let key = SecretKey::generate();
-        let credentials = Credentials::new(account_id.clone(), &key);
-        (key, Some((path, credentials)))
-    };
-    Ok(GenesisKey {
-        account: GenesisAccount {
-            account_id,
-            balance,
-            public_key: key.public_key(),
-        },
-        new_key,
+    Ok(Named {
+        key_file: keys_dir.join(format!("{name}.json")),
+        account_id,
+        balance,
     })
 }
 
-/// Writes the keys made for genesis accounts if the chain was created with them; otherwise
-/// (the chain existed) they match nothing and are dropped.
-fn write_genesis_keys(node: &Node, keys: Vec<GenesisKey>) -> Result<(), String> {
-    for key in keys {
-        let Some((path, credentials)) = key.new_key else {
-            continue;
-        };
-        if node.created_chain() {
-            credentials.write(&path).map_err(|e| e.to_string())?;
-            info!(path = %path.display(), "wrote key");
+/// The genesis accounts of a chain about to be created: each key is read from its file, or
+/// made and written (atomically) before the chain is created with it, so that no account
+/// exists with a key nobody kept.
+fn genesis_with_keys(accounts: &[Named]) -> Result<Vec<GenesisAccount>, String> {
+    let mut genesis = Vec::new();
+    for account in accounts {
+        let key = if account.key_file.exists() {
+            Credentials::read(&account.key_file)
+                .map_err(|e| e.to_string())?
+                .1
         } else {
+            let key = SecretKey::generate();
+            Credentials::new(account.account_id.clone(), &key)
+                .write(&account.key_file)
+                .map_err(|e| e.to_string())?;
+            info!(path = %account.key_file.display(), "wrote key");
+            key
+        };
+        genesis.push(GenesisAccount {
+            account_id: account.account_id.clone(),
+            balance: account.balance,
+            public_key: key.public_key(),
+        });
+    }
+    Ok(genesis)
+}
+
+/// Says which genesis accounts named for a chain that already existed are not usable here:
+/// those it lacks (they are not created now) and those whose key file is missing.
+fn warn_about_existing(node: &Node, accounts: &[Named]) {
+    let state = node.head_state();
+    for account in accounts {
+        if state.account(account.account_id.as_str()).is_none() {
             warn!(
-                account = %key.account.account_id,
-                "the chain exists without this genesis account: no key written"
+                account = %account.account_id,
+                "the chain exists without this genesis account: it is not created"
+            );
+        } else if !account.key_file.exists() {
+            warn!(
+                account = %account.account_id,
+                path = %account.key_file.display(),
+                "key file missing; the on-chain key is unknown"
             );
         }
     }
-    Ok(())
+}
+
+/// Opens the chain in `data_dir`, or creates it with `accounts` (their keys written first).
+fn open_node(data_dir: &Path, accounts: &[Named]) -> Result<Node, String> {
+    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+    if store.has_chain().map_err(|e| e.to_string())? {
+        let node = Node::with_store(store, data_dir, &[]).map_err(|e| e.to_string())?;
+        warn_about_existing(&node, accounts);
+        Ok(node)
+    } else {
+        let genesis = genesis_with_keys(accounts)?;
+        Node::with_store(store, data_dir, &genesis).map_err(|e| e.to_string())
+    }
 }
 
 async fn stop_signal() {
@@ -164,13 +192,11 @@ async fn run(
     tx_timeout_secs: u64,
 ) -> Result<(), String> {
     let keys_dir = data_dir.join("keys");
-    let mut keys = Vec::new();
-    for (name, balance) in &genesis_accounts {
-        keys.push(genesis_key(&keys_dir, name, *balance)?);
-    }
-    let genesis: Vec<GenesisAccount> = keys.iter().map(|key| key.account.clone()).collect();
-    let node = Arc::new(Node::open(&data_dir, &genesis).map_err(|e| e.to_string())?);
-    write_genesis_keys(&node, keys)?;
+    let accounts = genesis_accounts
+        .iter()
+        .map(|(name, balance)| named(&keys_dir, name, *balance))
+        .collect::<Result<Vec<_>, _>>()?;
+    let node = Arc::new(open_node(&data_dir, &accounts)?);
     let listener = tokio::net::TcpListener::bind(rpc_addr)
         .await
         .map_err(|e| format!("binding {rpc_addr}: {e}"))?;
@@ -182,36 +208,13 @@ async fn run(
         0 => BlockMode::on_demand(),
         ms => BlockMode::Every(Duration::from_millis(ms)),
     };
-    let (stop, stopped) = watch::channel(false);
-    let mut producer = tokio::spawn(run_producer(node.clone(), mode, stopped.clone()));
     let config = RpcConfig {
         tx_timeout: Duration::from_secs(tx_timeout_secs),
         ..RpcConfig::default()
     };
-    let mut server_stopped = stopped.clone();
-    let server = tokio::spawn(serve(node.clone(), listener, config, async move {
-        let _ = server_stopped.wait_for(|stop| *stop).await;
-    }));
-    let outcome = tokio::select! {
-        _ = stop_signal() => {
-            info!("stopping");
-            Ok(())
-        }
-        result = &mut producer => match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("block production stopped: {e}")),
-            Err(e) => Err(format!("block producer failed: {e}")),
-        },
-    };
-    let _ = stop.send(true);
-    if !producer.is_finished() {
-        let _ = producer.await;
-    }
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("RPC server: {e}")),
-        Err(e) => return Err(format!("RPC server failed: {e}")),
-    }
+    let outcome = run_node(node.clone(), listener, mode, config, stop_signal())
+        .await
+        .map_err(|e| e.to_string());
     info!(height = node.chain().head().height, "stopped");
     outcome
 }

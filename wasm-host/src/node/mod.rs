@@ -64,8 +64,6 @@ pub struct Node {
     accepting: AtomicBool,
     /// Turns true once the node has stopped producing blocks.
     closed: watch::Sender<bool>,
-    /// Whether [`Node::open`] created the chain (with its genesis accounts).
-    created: bool,
 }
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -79,9 +77,19 @@ fn now_ns() -> u64 {
 impl Node {
     /// Opens the chain in `data_dir`, or creates it with `genesis` accounts if there is none.
     pub fn open(data_dir: &Path, genesis: &[GenesisAccount]) -> Result<Self, NodeError> {
-        let store = Store::open(data_dir)?;
+        Self::with_store(Store::open(data_dir)?, data_dir, genesis)
+    }
+
+    /// Opens the chain `store` (opened on `data_dir`) holds, or creates it there with `genesis`
+    /// accounts if it holds none. The store's lock is held from [`Store::open`] on, so a caller
+    /// that asked [`Store::has_chain`] first (to write genesis keys before the chain is created
+    /// with them) gets the answer it was given.
+    pub fn with_store(
+        store: Store,
+        data_dir: &Path,
+        genesis: &[GenesisAccount],
+    ) -> Result<Self, NodeError> {
         let loaded = store.load()?;
-        let created = loaded.is_none();
         let chain = match loaded {
             Some(chain) => {
                 let head = chain.head();
@@ -132,14 +140,7 @@ impl Node {
             started: Instant::now(),
             accepting: AtomicBool::new(true),
             closed: watch::channel(false).0,
-            created,
         })
-    }
-
-    /// Whether [`Node::open`] created the chain, with the genesis accounts it was given (if
-    /// not, they were ignored).
-    pub fn created_chain(&self) -> bool {
-        self.created
     }
 
     /// The chain, locked.
@@ -205,14 +206,17 @@ impl Node {
     }
 
     /// Produces a block now and commits it; the chain stays locked until the block is durable,
-    /// so blocks reach the store in order.
+    /// so blocks reach the store in order. The block's state is kept for queries before the
+    /// block is committed: whoever reads a block (or a transaction's outcome) from the store can
+    /// query the state at its end. (A query may name the block a moment before the store has
+    /// it; [`Node::settled`] waits for that commit.) A commit that fails stops the producer.
     pub fn produce_block(&self) -> Result<BlockHeader, StoreError> {
         let mut chain = self.chain();
         let block = chain.produce_block_at(now_ns());
         let header = block.header.clone();
         let (txs, receipts) = (block.transactions.len(), block.outcomes.len());
-        self.store.commit_block(block)?;
         self.states.push(chain.state());
+        self.store.commit_block(block)?;
         drop(chain);
         if txs + receipts > 0 {
             info!(height = header.height, txs, receipts, "block");
@@ -221,6 +225,12 @@ impl Node {
         }
         self.blocks.send_replace(header.height);
         Ok(header)
+    }
+
+    /// Waits for a block being committed, if one is: once this returns, every block whose
+    /// state a query has read is in the store.
+    pub fn settled(&self) {
+        drop(self.chain());
     }
 
     /// Waits until a transaction arrives (for blocks on demand).

@@ -53,7 +53,11 @@ pub async fn run_producer(
 ) -> Result<(), StoreError> {
     info!(?mode, "producing blocks");
     let mut result = produce_until(&node, mode, &mut shutdown).await;
-    node.stop_accepting();
+    // It waits for a block being committed: not on an async worker.
+    let stopping = node.clone();
+    tokio::task::spawn_blocking(move || stopping.stop_accepting())
+        .await
+        .expect("stopping does not panic");
     let mut closing_blocks = 0;
     while result.is_ok() && closing_blocks < MAX_CLOSING_BLOCKS && node.chain().has_pending_work() {
         result = produce(&node).await;

@@ -1,7 +1,8 @@
 //! A JSON-RPC server speaking NEAR's RPC for the methods clients use — `status`, `health`,
 //! `block`, `gas_price`, `query`, `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx`,
 //! `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_protocol_config` — with NEAR's shapes and error
-//! forms, `GET /status` and `GET /health`, CORS for any origin, and a small client.
+//! forms, `GET /status` and `GET /health`, CORS for any origin, and a small client; and
+//! [`run_node`], a node's producer and server run and stopped together.
 
 mod client;
 mod error;
@@ -9,10 +10,12 @@ mod http;
 mod params;
 mod protocol;
 mod query;
+mod run;
 mod transactions;
 
 pub use client::{ClientError, RpcClient};
 pub use error::RpcError;
+pub use run::{run_node, RunError};
 
 use crate::node::Node;
 use axum::body::Body;

@@ -22,7 +22,24 @@ pub fn status(node: &Node, rpc_addr: &str) -> Value {
 
 /// The header a block reference names.
 pub(super) fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, RpcError> {
-    let found = match reference {
+    let mut found = stored_header(node, reference)?;
+    if found.is_none() {
+        // A query may have named a block whose commit is under way: wait for it, look again.
+        node.settled();
+        found = stored_header(node, reference)?;
+    }
+    found.ok_or_else(|| {
+        RpcError::handler(
+            "UNKNOWN_BLOCK",
+            json!({}),
+            json!(format!("DB Not Found Error: block {reference:?}")),
+        )
+    })
+}
+
+/// The header a block reference names, as the store has it now.
+fn stored_header(node: &Node, reference: &BlockRef) -> Result<Option<BlockHeader>, RpcError> {
+    Ok(match reference {
         BlockRef::Latest => Some(node.chain().head().clone()),
         // Every block is kept: the earliest available is block 0.
         BlockRef::Genesis | BlockRef::EarliestAvailable => Some(node.genesis().clone()),
@@ -31,13 +48,6 @@ pub(super) fn header(node: &Node, reference: &BlockRef) -> Result<BlockHeader, R
             Some(height) => node.store().block_at(height)?,
             None => None,
         },
-    };
-    found.ok_or_else(|| {
-        RpcError::handler(
-            "UNKNOWN_BLOCK",
-            json!({}),
-            json!(format!("DB Not Found Error: block {reference:?}")),
-        )
     })
 }
 

@@ -116,6 +116,11 @@ impl Store {
         self.meta("head")
     }
 
+    /// Whether the store holds a chain (a node opening it restores it rather than creating one).
+    pub fn has_chain(&self) -> Result<bool, StoreError> {
+        Ok(self.head()?.is_some())
+    }
+
     /// Block 0.
     pub fn genesis(&self) -> Result<Option<BlockHeader>, StoreError> {
         self.meta("genesis")
