@@ -1105,11 +1105,10 @@ async fn the_server_answers_cors_get_status_health_and_the_protocol_config() {
         config["runtime_config"]["wasm_config"]["limit_config"]["yield_timeout_length_in_blocks"],
         200
     );
-    // A stopped node is not healthy.
-    let addr = net.addr;
-    let node = net.node.clone();
-    node.close();
-    let (status, _, _) = http(addr, "GET", "/health", "").await;
+    // A stopping node is not healthy (its server answers until the node has closed).
+    net.node.stop_accepting();
+    let (status, _, _) = http(net.addr, "GET", "/health", "").await;
     assert_eq!(status, 503);
+    assert!(net.client.call("health", json!([])).await.is_err());
     net.shutdown().await;
 }

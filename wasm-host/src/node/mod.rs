@@ -244,6 +244,11 @@ impl Node {
         self.accepting.store(false, Ordering::SeqCst);
     }
 
+    /// Whether the node still takes transactions (it is not stopping).
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
     /// Marks the node stopped: no more blocks come (see [`Node::closed`]).
     pub fn close(&self) {
         self.stop_accepting();

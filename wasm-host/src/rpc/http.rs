@@ -1,6 +1,6 @@
 //! What the server answers besides JSON-RPC, as nearcore's does: CORS for any origin (its
 //! default), `GET /status` (the `status` result) and `GET /health` (`null`, 503 once the node
-//! has stopped); and request bodies read up to a limit.
+//! is stopping); and request bodies read up to a limit.
 
 use super::query;
 use super::Server;
@@ -77,9 +77,10 @@ pub async fn status(State(server): State<Server>) -> Response {
     json(StatusCode::OK, view.to_string())
 }
 
-/// `GET /health`: `null` while the node produces blocks, 503 once it has stopped.
+/// `GET /health`: `null` while the node takes transactions, 503 once it is stopping (the
+/// server itself stops once the node has closed).
 pub async fn health(State(server): State<Server>) -> Response {
-    if server.node.is_closed() {
+    if !server.node.is_accepting() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     json(StatusCode::OK, "null".into())

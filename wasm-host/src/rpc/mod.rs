@@ -139,8 +139,8 @@ async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value,
 
 /// `health`: `null` while the node produces blocks.
 fn health(node: &Node) -> Result<Value, RpcError> {
-    if node.is_closed() {
-        return Err(RpcError::internal("the node has stopped"));
+    if !node.is_accepting() {
+        return Err(RpcError::internal("the node is stopping"));
     }
     Ok(Value::Null)
 }
