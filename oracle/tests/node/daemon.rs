@@ -5,7 +5,7 @@
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
-    eventually, node_home, quiet_chain, quiet_node, registered, request, CHAIN_ID,
+    eventually, node_home, quiet_chain, quiet_node, registered, request, spawn_node, CHAIN_ID,
 };
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
@@ -14,7 +14,6 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// The request a resumed job is for.
 const RESUMED: u64 = 5;
@@ -265,16 +264,7 @@ async fn resume_job(
         .unwrap()
         .accept(RESUMED, model_hex)
         .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn({
-        let home = dir.to_path_buf();
-        async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, daemon) = spawn_node(dir, config);
     eventually("the reads of the request", || {
         rpc.calls("get_request") >= reads
     })

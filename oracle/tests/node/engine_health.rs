@@ -84,14 +84,7 @@ impl Daemon {
             .unwrap()
             .accept(REQUEST_ID, &model_id.to_hex())
             .unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let home = dir.to_path_buf();
-        let task = tokio::spawn(async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let (stop, task) = crate::common::spawn_node(dir, config);
         let addr_file = dir.join(oracle::daemon::HTTP_ADDR_FILE);
         let started = Instant::now();
         let addr = loop {

@@ -4,14 +4,13 @@
 //! rounds; a listing whose next index does not move forward ends the round.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
+use crate::common::{eventually, node_home, registered, request, spawn_node, CHAIN_ID};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
 use oracle_protocol::RequestPhase;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
 /// The listed requests: ids 10 to 14, on two pages of `PAGE` (the listing is what a faulty
 /// endpoint might say: the full views decide).
@@ -81,16 +80,7 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         ..config
     };
     let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn({
-        let home = dir.path().to_path_buf();
-        async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, daemon) = spawn_node(dir.path(), config);
     eventually(
         "the attestation of the request after the unreadable one",
         || rpc.calls("send_tx") > 0,
@@ -162,16 +152,7 @@ async fn a_listing_that_does_not_move_forward_ends_the_round() {
         rpc_urls: vec![rpc.url.clone()],
         ..config
     };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn({
-        let home = dir.path().to_path_buf();
-        async move {
-            oracle::daemon::run_until(&home, config, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, daemon) = spawn_node(dir.path(), config);
     eventually("several rounds", || rpc.calls("status") >= 6).await;
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();

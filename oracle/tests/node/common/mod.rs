@@ -10,6 +10,8 @@ use oracle_protocol::{
 use sdk::keys::Credentials;
 use serde_json::Value;
 use std::path::Path;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 pub const ACCOUNT: &str = "node0.test";
 pub const CHAIN_ID: &str = "testnet";
@@ -132,4 +134,20 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// `oracle-node run` on `home` with `config`, in a task, until the returned sender is used.
+pub fn spawn_node(
+    home: &Path,
+    config: NodeConfig,
+) -> (oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let home = home.to_path_buf();
+    let daemon = tokio::spawn(async move {
+        oracle::daemon::run_until(&home, config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, daemon)
 }
