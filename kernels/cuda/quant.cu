@@ -22,10 +22,13 @@ extern "C" __global__ void q8a_quantize(const float* x, i8* q, float* d, i32* s,
         float scale = 0.0f;
         if (non_finite) {
             scale = __int_as_float(0x7fc00000);
-        } else if (amax != 0.0f) {
-            scale = __fdiv_rn(amax, 127.0f);
+        } else {
+            // amax = 0, or below about 3.7e-37 where 127 / amax overflows: a zero block.
             float inv = __fdiv_rn(127.0f, amax);
-            qi = (int)fminf(fmaxf(rintf(__fmul_rn(v, inv)), -127.0f), 127.0f);
+            if (det_is_finite(inv)) {
+                scale = __fdiv_rn(amax, 127.0f);
+                qi = (int)fminf(fmaxf(rintf(__fmul_rn(v, inv)), -127.0f), 127.0f);
+            }
         }
         q[(i64)blk * 32 + lane] = (i8)qi;
         int sum = qi;

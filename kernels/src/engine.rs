@@ -10,7 +10,9 @@ use crate::model::{read_header, BatchItem, KvCache, LlamaModel, ModelError, Mode
 use crate::model_cache::sha256_open_file;
 use crate::quant::KernelPath;
 use crate::sampling::{Sampler, SamplingError, SamplingParams};
-use crate::tokenizer::{ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError};
+use crate::tokenizer::{
+    output_text, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
+};
 use candle_core::quantized::gguf_file::Content;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -532,7 +534,7 @@ impl Sequence {
         }
         .digest();
         Generation {
-            text: String::from_utf8_lossy(self.stops.text()).into_owned(),
+            text: output_text(self.stops.text()),
             prompt_tokens: self.prompt,
             output_tokens: self.output,
             finish,

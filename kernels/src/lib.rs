@@ -26,4 +26,4 @@ pub mod tiny_model;
 pub mod tokenizer;
 
 /// The determinism spec this crate implements (SPEC.md); part of every result digest.
-pub const SPEC_VERSION: &str = "detspec-2";
+pub const SPEC_VERSION: &str = "detspec-3";

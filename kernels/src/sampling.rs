@@ -50,6 +50,15 @@ pub enum SamplingError {
     Empty,
     #[error("token {id} is outside the {len} logits")]
     OutOfRange { id: u32, len: usize },
+    #[error(
+        "logit {logit} of token {id} divided by temperature {temperature} is not finite; \
+         use a higher temperature"
+    )]
+    ScaledLogitOverflow {
+        id: u32,
+        logit: f32,
+        temperature: f32,
+    },
 }
 
 impl SamplingParams {
@@ -119,7 +128,19 @@ impl Sampler {
             return Ok(argmax_among(logits, ids));
         }
         let t = self.params.temperature;
-        let mut candidates: Vec<(f32, u32)> = ids.map(|i| (logits[i as usize] / t, i)).collect();
+        let mut candidates = Vec::new();
+        for id in ids {
+            let logit = logits[id as usize];
+            let scaled = logit / t;
+            if !scaled.is_finite() {
+                return Err(SamplingError::ScaledLogitOverflow {
+                    id,
+                    logit,
+                    temperature: t,
+                });
+            }
+            candidates.push((scaled, id));
+        }
         // By value (so −0 and +0 tie, as in SPEC.md §7), then by index; values are finite.
         candidates.sort_unstable_by(|a, b| {
             b.0.partial_cmp(&a.0)
@@ -268,5 +289,24 @@ mod tests {
         assert!(Sampler::new(params(f32::NAN, 0, 1.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 0.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 1.5, 0), b"").is_err());
+    }
+
+    #[test]
+    fn a_logit_that_overflows_at_low_temperature_is_an_error() {
+        // 1e36 / 0.001 is beyond f32's range: no meaningless draw, an error naming the token.
+        let mut sampler = Sampler::new(params(0.001, 0, 1.0, 0), b"r").unwrap();
+        assert_eq!(
+            sampler.sample(&[1.0, 1e36, 2.0]),
+            Err(SamplingError::ScaledLogitOverflow {
+                id: 1,
+                logit: 1e36,
+                temperature: 0.001
+            })
+        );
+        // The same logit is fine at temperature 1, and greedy never divides.
+        let mut sampler = Sampler::new(params(1.0, 0, 1.0, 0), b"r").unwrap();
+        assert_eq!(sampler.sample(&[1.0, 1e36, 2.0]), Ok(1));
+        let mut greedy = Sampler::new(params(0.0, 0, 1.0, 0), b"r").unwrap();
+        assert_eq!(greedy.sample(&[1.0, 1e36, 2.0]), Ok(1));
     }
 }

@@ -58,7 +58,8 @@ fn metadata_is_read() {
     assert_eq!(special.unknown, Some(0));
     assert_eq!(special.padding, Some(2));
     assert!(!tokenizer.add_bos());
-    assert_eq!(tokenizer.end_of_generation_ids(), [2]);
+    // `<|im_end|>` (EOS) and `<|endoftext|>` (by its text, SPEC.md §12).
+    assert_eq!(tokenizer.end_of_generation_ids(), [0, 2]);
     assert_eq!(tokenizer.token_id("<|im_start|>"), Some(1));
     assert_eq!(tokenizer.token_bytes(2).unwrap(), b"<|im_end|>");
 }

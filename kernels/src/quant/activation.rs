@@ -94,7 +94,8 @@ impl QuantizedActivations {
 
 crate::ops::fma_dispatch! {
     /// One block of SPEC.md §3.2: returns `d` and the half sums, writes the integers to `q`.
-    /// A block holding a NaN or an infinity is poisoned (`d` = NaN, `q` = 0): every product
+    /// A block whose `127 / amax` is not finite (all zeros, or below about 3.7e-37) is all
+    /// zeros with `d` = 0. A block holding a NaN or an infinity is poisoned (`d` = NaN, `q` = 0): every product
     /// over it is NaN, which the forward pass's next check reports (§8).
     pub fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, [i32; 2]) {
     if x.iter().any(|v| !v.is_finite()) {
@@ -102,12 +103,13 @@ crate::ops::fma_dispatch! {
         return (f32::NAN, [0, 0]);
     }
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if amax == 0.0 {
+    let inv = 127.0 / amax;
+    // amax = 0, or so small (below about 3.7e-37) that 127 / amax overflows: a zero block.
+    if !inv.is_finite() {
         q.fill(0);
         return (0.0, [0, 0]);
     }
     let d = amax / 127.0;
-    let inv = 127.0 / amax;
     let mut sums = [0i32; 2];
     for (j, (v, out)) in x.iter().zip(q.iter_mut()).enumerate() {
         let r = rne(v * inv).clamp(-127.0, 127.0) as i32;

@@ -15,6 +15,7 @@ const MERGES: &str = "tokenizer.ggml.merges";
 const BOS: &str = "tokenizer.ggml.bos_token_id";
 const EOS: &str = "tokenizer.ggml.eos_token_id";
 const EOT: &str = "tokenizer.ggml.eot_token_id";
+const EOM: &str = "tokenizer.ggml.eom_token_id";
 const UNKNOWN: &str = "tokenizer.ggml.unknown_token_id";
 const PADDING: &str = "tokenizer.ggml.padding_token_id";
 const ADD_BOS: &str = "tokenizer.ggml.add_bos_token";
@@ -50,6 +51,7 @@ fn spec_from_metadata(metadata: &Metadata) -> Result<TokenizerSpec, TokenizerErr
         bos: optional_id(metadata, BOS)?,
         eos: optional_id(metadata, EOS)?,
         eot: optional_id(metadata, EOT)?,
+        eom: optional_id(metadata, EOM)?,
         unknown: optional_id(metadata, UNKNOWN)?,
         padding: optional_id(metadata, PADDING)?,
     };

@@ -24,7 +24,7 @@ pub use chat::{
 };
 pub use error::TokenizerError;
 pub use pretokenize::PreTokenizer;
-pub use stop::{Stop, StopDetector, StopReason};
+pub use stop::{output_text, Stop, StopDetector, StopReason};
 pub use vocab::TokenType;
 
 use bpe::MergeTable;
@@ -33,6 +33,38 @@ use byte_map::encode_bytes;
 use chat::CHATML_MARKERS;
 use special::{Segment, SpecialMatcher};
 use vocab::Vocab;
+
+/// Token texts that end generation whatever the model's metadata says (SPEC.md §11), as
+/// llama.cpp treats them: chat templates end a turn with them though many GGUF files name only
+/// one of them (SmolLM2's EOS is `<|im_end|>`, yet it may also emit `<|endoftext|>`).
+pub const END_OF_GENERATION_TEXTS: [&str; 9] = [
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+];
+
+/// The tokens that end generation (SPEC.md §11): EOS, EOT and EOM where the model names them,
+/// and every token spelled as one of [`END_OF_GENERATION_TEXTS`]; in id order.
+fn end_of_generation_ids(vocab: &Vocab, named: SpecialTokenIds) -> Vec<u32> {
+    let by_text = vocab
+        .iter()
+        .filter(|(_, text, _)| END_OF_GENERATION_TEXTS.contains(text))
+        .map(|(id, _, _)| id);
+    let mut ids: Vec<u32> = [named.eos, named.eot, named.eom]
+        .into_iter()
+        .flatten()
+        .chain(by_text)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
 
 /// The ids of the tokens with a special role, where the model has them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +75,8 @@ pub struct SpecialTokenIds {
     pub eos: Option<u32>,
     /// End of turn (`tokenizer.ggml.eot_token_id`); generation stops on it too.
     pub eot: Option<u32>,
+    /// End of message (`tokenizer.ggml.eom_token_id`); generation stops on it too.
+    pub eom: Option<u32>,
     /// Unknown (`tokenizer.ggml.unknown_token_id`).
     pub unknown: Option<u32>,
     /// Padding (`tokenizer.ggml.padding_token_id`).
@@ -75,6 +109,7 @@ pub struct Tokenizer {
     pre_tokenizer: PreTokenizer,
     specials: SpecialMatcher,
     special_ids: SpecialTokenIds,
+    end_of_generation: Vec<u32>,
     add_bos: bool,
 }
 
@@ -99,6 +134,7 @@ impl Tokenizer {
             ("BOS", ids.bos),
             ("EOS", ids.eos),
             ("EOT", ids.eot),
+            ("EOM", ids.eom),
             ("unknown", ids.unknown),
             ("padding", ids.padding),
         ] {
@@ -117,6 +153,7 @@ impl Tokenizer {
             }
         }
         Ok(Self {
+            end_of_generation: end_of_generation_ids(&vocab, ids),
             vocab,
             merges,
             pre_tokenizer: spec.pre_tokenizer,
@@ -249,14 +286,9 @@ impl Tokenizer {
         self.special_ids
     }
 
-    /// The tokens that end generation: EOS and EOT, where the model has them.
-    pub fn end_of_generation_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = [self.special_ids.eos, self.special_ids.eot]
-            .into_iter()
-            .flatten()
-            .collect();
-        ids.dedup();
-        ids
+    /// The tokens that end generation (SPEC.md §11), in id order.
+    pub fn end_of_generation_ids(&self) -> &[u32] {
+        &self.end_of_generation
     }
 
     /// Whether the model expects a BOS token before a prompt (never added by [`Self::encode`]).

@@ -38,11 +38,11 @@ impl StopDetector {
     ///
     /// [`Tokenizer::end_of_generation_ids`]: super::Tokenizer::end_of_generation_ids
     pub fn new<S: AsRef<[u8]>>(
-        stop_ids: impl IntoIterator<Item = u32>,
+        stop_ids: &[u32],
         stop_strings: impl IntoIterator<Item = S>,
     ) -> Self {
         Self {
-            stop_ids: stop_ids.into_iter().collect(),
+            stop_ids: stop_ids.to_vec(),
             stop_strings: stop_strings
                 .into_iter()
                 .map(|s| s.as_ref().to_vec())
@@ -99,6 +99,23 @@ impl StopDetector {
     }
 }
 
+/// The text of a generation's output bytes (SPEC.md §11): an incomplete character at the very
+/// end (a generation cut by `max_tokens` or a stop string inside a character) is left out, and
+/// every other invalid UTF-8 sequence becomes U+FFFD.
+pub fn output_text(bytes: &[u8]) -> String {
+    let complete = match bytes.utf8_chunks().last() {
+        Some(last) if is_cut_character(last.invalid()) => bytes.len() - last.invalid().len(),
+        _ => bytes.len(),
+    };
+    String::from_utf8_lossy(&bytes[..complete]).into_owned()
+}
+
+/// Whether `bytes` (an invalid sequence at the end of the output) is the beginning of a valid
+/// character that was cut, rather than bytes no character starts with.
+fn is_cut_character(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && std::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_none())
+}
+
 /// The first position of `needle` in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
@@ -112,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_stop_string_across_pushes_cuts_before_it() {
-        let mut detector = StopDetector::new([2], ["\nUser:"]);
+        let mut detector = StopDetector::new(&[2], ["\nUser:"]);
         assert_eq!(detector.push(10, b"Hello"), None);
         assert_eq!(detector.push(11, b".\nUs"), None);
         assert_eq!(detector.text(), b"Hello.\nUs");
@@ -130,7 +147,7 @@ mod tests {
 
     #[test]
     fn end_of_generation_token_is_not_part_of_the_text() {
-        let mut detector = StopDetector::new([2, 7], Vec::<String>::new());
+        let mut detector = StopDetector::new(&[2, 7], Vec::<String>::new());
         assert_eq!(detector.push(5, b"Paris."), None);
         let stop = detector.push(7, b"<|eot|>").unwrap();
         assert_eq!(stop.reason, StopReason::EndOfGeneration { id: 7 });
@@ -140,7 +157,7 @@ mod tests {
 
     #[test]
     fn the_earliest_of_several_stop_strings_wins() {
-        let mut detector = StopDetector::new([], ["cd", "bcd", ""]);
+        let mut detector = StopDetector::new(&[], ["cd", "bcd", ""]);
         let stop = detector.push(1, b"abcde").unwrap();
         assert_eq!(stop.reason, StopReason::StopString { index: 1 });
         assert_eq!(stop.text_len, 1);
@@ -148,17 +165,42 @@ mod tests {
 
     #[test]
     fn a_stop_names_its_string_by_its_place_among_all_given_empty_ones_too() {
-        let mut detector = StopDetector::new([], ["", "b", "", "c"]);
+        let mut detector = StopDetector::new(&[], ["", "b", "", "c"]);
         let stop = detector.push(1, b"abc").unwrap();
         assert_eq!(stop.reason, StopReason::StopString { index: 1 });
-        let mut detector = StopDetector::new([], ["", "x", "", "c"]);
+        let mut detector = StopDetector::new(&[], ["", "x", "", "c"]);
         let stop = detector.push(1, b"abc").unwrap();
         assert_eq!(stop.reason, StopReason::StopString { index: 3 });
     }
 
     #[test]
+    fn a_character_cut_at_the_end_is_left_out_of_the_text() {
+        // "é" is C3 A9, "€" E2 82 AC, "🙂" F0 9F 99 82.
+        assert_eq!(output_text(b"caf\xc3"), "caf");
+        assert_eq!(output_text(b"1 \xe2\x82"), "1 ");
+        assert_eq!(output_text(b"ok \xf0\x9f\x99"), "ok ");
+        assert_eq!(output_text(b"\xf0"), "");
+        assert_eq!(output_text("café €".as_bytes()), "café €");
+        assert_eq!(output_text(b""), "");
+    }
+
+    #[test]
+    fn invalid_bytes_that_are_not_a_cut_character_become_replacement_characters() {
+        // A lone continuation byte, a lead byte followed by ASCII, and bytes no character
+        // starts with — at the end too.
+        assert_eq!(output_text(b"a\xa9b"), "a\u{fffd}b");
+        assert_eq!(output_text(b"a\xc3b"), "a\u{fffd}b");
+        assert_eq!(output_text(b"a\xff"), "a\u{fffd}");
+        assert_eq!(output_text(b"a\xa9"), "a\u{fffd}");
+        // An invalid sequence, then a cut character: only the cut one is left out.
+        assert_eq!(output_text(b"\xff\xe2\x82"), "\u{fffd}");
+        // Surrogates (ED A0..) are never a character's beginning.
+        assert_eq!(output_text(b"x\xed\xa0"), "x\u{fffd}\u{fffd}");
+    }
+
+    #[test]
     fn a_stop_string_inside_one_token_and_at_the_very_start() {
-        let mut detector = StopDetector::new([], ["###"]);
+        let mut detector = StopDetector::new(&[], ["###"]);
         let stop = detector.push(1, b"###x").unwrap();
         assert_eq!(stop.text_len, 0);
         assert!(detector.text().is_empty());

@@ -124,6 +124,36 @@ fn special_tokens_decode_to_their_text_and_unknown_ids_fail() {
 }
 
 #[test]
+fn end_of_generation_is_eos_eot_eom_and_the_tokens_spelled_as_an_end() {
+    // 256 `<|endoftext|>` (not named by the file, typed normal even), 257 EOS, 258 EOM,
+    // 259 a control token with another text, 260 `<|end|>` inside a longer text.
+    let vocab = TinyVocab::new()
+        .special("<|endoftext|>", TokenType::Normal)
+        .special("<|im_end|>", TokenType::Control)
+        .special("<|message_end|>", TokenType::Control)
+        .special("<|im_start|>", TokenType::Control)
+        .special("<|end|>x", TokenType::Control);
+    let mut spec = vocab.spec(PreTokenizer::SmolLm);
+    spec.special_ids.eos = Some(257);
+    spec.special_ids.eom = Some(258);
+    let tokenizer = Tokenizer::new(spec).unwrap();
+    assert_eq!(tokenizer.end_of_generation_ids(), [256, 257, 258]);
+    // No named ids and no end texts: nothing ends generation but max_tokens and stop strings.
+    let plain = Tokenizer::new(TinyVocab::new().spec(PreTokenizer::SmolLm)).unwrap();
+    assert!(plain.end_of_generation_ids().is_empty());
+}
+
+#[test]
+fn an_eom_id_outside_the_vocabulary_is_refused() {
+    let mut spec = TinyVocab::new().spec(PreTokenizer::SmolLm);
+    spec.special_ids.eom = Some(300);
+    assert!(matches!(
+        Tokenizer::new(spec),
+        Err(TokenizerError::SpecialIdOutOfRange { role: "EOM", .. })
+    ));
+}
+
+#[test]
 fn bytes_missing_from_the_vocabulary_are_left_out() {
     // Without a token for "e", "hello" keeps "h" and the merged "llo" parts only.
     let mut vocab = TinyVocab::new().merge("l", "l").merge("ll", "o");

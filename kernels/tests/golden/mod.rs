@@ -49,12 +49,12 @@ pub fn requests() -> Vec<Request> {
     ]
 }
 
-/// Digests of fixed requests on the pinned model, under detspec-2 (computed by the engine; the
-/// output tokens are those of detspec-1). A change here is a change of the spec or a bug: every
+/// Digests of fixed requests on the pinned model, under detspec-3 (computed by the engine; the
+/// output tokens are those of detspec-1 and detspec-2). A change here is a change of the spec or a bug: every
 /// node would disagree with older nodes.
 pub const GOLDEN: [&str; 4] = [
-    "9aca6534d8b92dc687099622bc2f57df6fcb95a6ede948f9d6a3d3a3d783254a",
-    "025beab1cd329e67e6b1da3aa336f41d7744749f3b39e5a51e42085ab3e898d3",
-    "f5bca6ceb62886db9eba30db488560688e3ebf3afb8c15369de1e5b645b76596",
-    "0d832cde40dec2b109de325a9958026a7d9a817809ba733ef74274d6ea4dbe14",
+    "83b0fd4405745be208e98d61570819e39ce658e2af1f6f1a237c7ee46d24f275",
+    "0b7edfb568f1b03df97ea2b80ebb8dd7f83d2eefdf5ccb3127eae4e2e29a1cbf",
+    "57291688609b624508d313430739f8279a6d09cb17bfcbb3930f7684fcb87224",
+    "f216c92a23318bc3ab6b4cf32e379cbfe6616c1d82f9af8d068d95bb439a347b",
 ];

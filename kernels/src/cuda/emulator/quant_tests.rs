@@ -81,6 +81,35 @@ fn q8a_matches_the_reference() {
 }
 
 #[test]
+fn q8a_blocks_too_small_to_scale_quantize_to_zeros_on_both() {
+    // Block 0: its largest magnitude 1e-37 makes 127 / amax overflow (zeros met 0 × ∞ before
+    // detspec-3); block 1: the smallest amax that still scales (2^-121 ≈ 3.8e-37) next to zeros.
+    let mut x = vec![0f32; 64];
+    x[3] = 1e-37;
+    x[4] = -5e-38;
+    x[32] = f32::from_bits(0x0300_0000);
+    x[33] = -f32::from_bits(0x0300_0000) / 2.0;
+    let reference = QuantizedActivations::quantize(&x, 64);
+    assert_eq!(reference.block(0, 0), [0; 32]);
+    assert_eq!(reference.scale(0, 0).to_bits(), 0);
+    assert_eq!(reference.block(0, 1)[..2], [127, -64]);
+    assert_eq!(reference.block(0, 1)[2..], [0; 30]);
+    for launch in GEOMETRIES {
+        let out = quantize(&x, launch);
+        let (scales, sums) = (f32s(&out[1]), i32s(&out[2]));
+        for b in 0..2 {
+            let q: Vec<i8> = out[0][b * 32..b * 32 + 32]
+                .iter()
+                .map(|&v| v as i8)
+                .collect();
+            assert_eq!(q, reference.block(0, b), "block {b}");
+            assert_eq!(scales[b].to_bits(), reference.scale(0, b).to_bits());
+            assert_eq!(sums[b], reference.sum(0, b));
+        }
+    }
+}
+
+#[test]
 fn every_format_product_matches_the_reference() {
     // 40 rows and 3 tokens: more items than warps in both geometries, and a ragged last pass.
     let (rows, cols, tokens) = (40, 512, 3);
