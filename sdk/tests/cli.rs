@@ -7,8 +7,9 @@ use common::key_of;
 use common::oracle_net::{deploy, ORACLE};
 use oracle_protocol::Digest32;
 use sdk::wire::Credentials;
+use std::io::Read;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn client(url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_oracle-client"));
@@ -63,7 +64,7 @@ async fn ask_get_and_verify_from_the_command_line() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--credentials"));
 
-    let asking = client(
+    let mut asking = client(
         &url,
         &[
             "ask",
@@ -79,12 +80,28 @@ async fn ask_get_and_verify_from_the_command_line() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    // Play the committee once the request exists.
+    // Play the committee once the request exists; a command that gave up first is a failure
+    // with its own words, not a wait without end.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let request = loop {
         let pending = net.client.list_pending_requests(0, 10).await.unwrap();
         if let Some(request) = pending.into_iter().next() {
             break request;
         }
+        if let Some(status) = asking.try_wait().unwrap() {
+            let mut stderr = String::new();
+            asking
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            panic!("oracle-client ask exited ({status}) before its request was pending: {stderr}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pending request 60 s after oracle-client ask started"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let chain_id = net.client.rpc().status().await.unwrap().chain_id;
@@ -154,7 +171,7 @@ fn a_missing_credentials_file_after_the_subcommand_is_one_clear_line() {
 /// body is empty and where NEAR serves JSON-RPC.
 #[test]
 fn a_wrong_rpc_path_says_the_body_is_empty_and_hints() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/rpc", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -242,4 +259,38 @@ async fn call_and_view_drive_any_contract_method() {
     );
     let unsigned = call(&["call", ORACLE, "unregister_node"]);
     assert!(String::from_utf8_lossy(&unsigned.stderr).contains("give --credentials"));
+}
+
+/// `--rpc` and `--oracle` are required (before or after the subcommand): a command without one
+/// exits with clap's usage status and names it. The environment is cleared, so an
+/// `ORACLE_RPC` or `ORACLE_CONTRACT` of the developer's cannot stand in for the missing option.
+#[test]
+fn missing_chain_options_are_refused_by_name() {
+    let refused = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_oracle-client"))
+            .env_clear()
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let no_oracle = refused(&["models", "--rpc", "http://127.0.0.1:3030"]);
+    assert!(
+        no_oracle.starts_with(
+            "error: --oracle <ACCOUNT> (or ORACLE_CONTRACT) is required \
+             (before or after the subcommand)"
+        ),
+        "{no_oracle}"
+    );
+    let no_rpc = refused(&["--oracle", "oracle.test", "nodes"]);
+    assert!(
+        no_rpc.starts_with(
+            "error: --rpc <URL> (or ORACLE_RPC) is required (before or after the subcommand)"
+        ),
+        "{no_rpc}"
+    );
+    // `call` names its own contract: only the RPC endpoint is required.
+    let call = refused(&["call", "oracle.test", "unregister_node"]);
+    assert!(call.starts_with("error: --rpc <URL>"), "{call}");
 }
