@@ -32,10 +32,10 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
 
     // node1: SIGKILL as soon as it has journaled the job (mid-job), then restart.
     let started = Instant::now();
-    loop {
+    let jobs = loop {
         if let Ok(jobs) = cluster.nodes[1].jobs().await {
             if !jobs.is_empty() {
-                break;
+                break jobs;
             }
         }
         assert!(
@@ -43,7 +43,11 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
             "node1 took no job"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    assert!(
+        jobs.iter().all(|job| job.state.name() != "finished"),
+        "node1 finished its job before the SIGKILL could interrupt it: {jobs:?}"
+    );
     cluster.nodes[1].process().kill9();
     cluster.nodes[1].start(&[]).unwrap();
 
@@ -91,6 +95,12 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
     assert!(cluster.nodes[2]
         .log()
         .contains("FAULT INJECTION: crash_after = compute"));
+    // The journal node1 was killed with held its job unfinished: the restarted node resumed it.
+    assert!(
+        cluster.nodes[1].log().contains("resuming unfinished jobs"),
+        "{}",
+        cluster.nodes[1].log()
+    );
 
     // SIGTERM: a prompt, clean exit; the journal (read directly once the daemon let it go)
     // still holds the finished job.
