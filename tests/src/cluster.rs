@@ -4,7 +4,8 @@
 //! in its own home. Every process is killed when its handle is dropped, and dies with the
 //! thread that started it if this process is killed outright.
 
-use crate::layout::contracts_dir;
+use crate::freshness::newer_source;
+use crate::layout::{contracts_dir, workspace_root};
 use crate::process::dies_with_parent;
 use crate::process::Process;
 use anyhow::{bail, Context, Result};
@@ -27,7 +28,8 @@ pub const ORACLE: &str = "oracle.test";
 pub const DAPP: &str = "dapp.test";
 pub const USER: &str = "alice.test";
 
-/// Where cargo put the workspace's binaries: next to the running test executable's folder.
+/// Where cargo put the workspace's binary `name`: next to the running test executable's
+/// folder. Missing, or older than a workspace source it is built from, is an error.
 pub fn binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().context("test executable has a folder")?;
@@ -39,6 +41,14 @@ pub fn binary(name: &str) -> Result<PathBuf> {
         bail!(
             "{} is missing: build the binaries first (cargo build --workspace --bins; cargo xtask test does)",
             path.display()
+        );
+    }
+    if let Some(source) = newer_source(&path, &workspace_root())? {
+        bail!(
+            "{} is stale: {} changed since it was built; run cargo build --workspace --bins \
+             (cargo test does not rebuild the binaries the tests start; cargo xtask test does)",
+            path.display(),
+            source.display()
         );
     }
     Ok(path)
