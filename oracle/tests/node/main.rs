@@ -7,4 +7,5 @@ mod engine_health;
 mod register;
 mod status;
 mod submit;
+mod verify;
 mod watcher;
