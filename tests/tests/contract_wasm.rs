@@ -1,7 +1,9 @@
 //! Every built contract must load on NEAR protocol 88: only the accepted wasm features, and only
-//! imports that are NEAR host functions from `env` with their exact signatures.
+//! imports that are NEAR host functions from `env` with their exact signatures. And its bytes do
+//! not depend on where it was built: no path of the build machine's is in them.
 
-use e2e_tests::layout::contract_crates;
+use e2e_tests::layout::{contract_crates, workspace_root};
+use std::path::PathBuf;
 use wasm_host::prepare::prepare;
 
 #[test]
@@ -19,12 +21,8 @@ fn every_contract_validates_under_nears_feature_set() {
                 path.display()
             )
         });
+        // `prepare` refuses an import that is not an `env` host function with its signature.
         let summary = prepare(&wasm).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(
-            summary.imports.iter().all(|name| !name.is_empty()),
-            "{}",
-            contract.package
-        );
         assert!(
             !summary.exports.is_empty(),
             "{} exports no methods",
@@ -68,4 +66,40 @@ fn the_oracle_contract_exports_its_methods() {
     }
     // It verifies with NEAR's own hashing and storage host functions, not in-wasm code.
     assert!(summary.imports.iter().any(|i| i == "storage_write"));
+}
+
+/// The contracts are built with `--remap-path-prefix` for the checkout and the cargo home, so
+/// the source paths panic messages embed are `/build/...` and `/cargo/...`: none of the build
+/// machine's own paths (the checkout, the cargo home, the home folder) is in any wasm.
+#[test]
+fn no_contract_embeds_a_path_of_the_build_machine() {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|home| home.join(".cargo")));
+    let machine_paths: Vec<PathBuf> = [Some(workspace_root()), cargo_home, home]
+        .into_iter()
+        .flatten()
+        // A home of `/` would be in every path, not a sign of one.
+        .filter(|path| path.as_os_str().len() > 1)
+        .collect();
+    assert!(!machine_paths.is_empty());
+    for contract in contract_crates().unwrap() {
+        let path = contract.built_wasm();
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; build the contracts first with `cargo xtask build-contracts`",
+                path.display()
+            )
+        });
+        for machine_path in &machine_paths {
+            let needle = machine_path.as_os_str().as_encoded_bytes();
+            assert!(
+                !wasm.windows(needle.len()).any(|window| window == needle),
+                "{} embeds {}: its bytes depend on where it was built",
+                path.display(),
+                machine_path.display()
+            );
+        }
+    }
 }
