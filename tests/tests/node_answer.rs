@@ -58,9 +58,20 @@ async fn three_nodes_answer_the_dapp_with_one_digest() {
     assert!(health.last_block_height > 0);
 
     let (status, text) = cluster.nodes[1].run_command(&["status"]).unwrap();
-    assert!(status.success());
-    assert!(text.contains("finished"), "{text}");
-    assert!(text.contains("ok"), "{text}");
+    assert!(status.success(), "{text}");
+    let line = |label: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label:?} line: {text}"))
+            .trim_start()
+    };
+    assert_eq!(line("journal:"), r#"{"finished (attested)": 1}"#, "{text}");
+    let daemon = line("daemon:");
+    let block = daemon
+        .strip_prefix("ok — block ")
+        .and_then(|rest| rest.strip_suffix(", rpc reachable true, queue depth 0"))
+        .unwrap_or_else(|| panic!("not a healthy, idle daemon: {text}"));
+    assert!(block.parse::<u64>().unwrap() > 0, "{text}");
 
     let (status, text) = cluster.nodes[2]
         .run_command(&["verify", &request_id.to_string()])
