@@ -47,47 +47,61 @@ fn digests(engine: &Engine, requests: &[Request]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn emulated_gpu_engine_gives_the_cpu_digests() {
+/// The emulated GPU engine gives the CPU engine's digests for a tiny model with `weights` and
+/// `embedding` (and a separate output head when `separate_output`): each request alone,
+/// batched, and with chunked prefill.
+fn assert_emulated_gpu_gives_the_cpu_digests(
+    weights: GgmlDType,
+    embedding: GgmlDType,
+    separate_output: bool,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let formats = [
-        (GgmlDType::Q4_1, GgmlDType::Q8_0),
-        (GgmlDType::Q4K, GgmlDType::Q6K),
-    ];
     let requests = [
         request("the cat", 1, 0.9),
         request("is he there", 2, 0.0),
         request("hi", 3, 1.3),
     ];
-    for (weights, embedding) in formats {
-        let path = write(
-            dir.path(),
-            TinyModel {
-                weights,
-                embedding,
-                separate_output: weights == GgmlDType::Q4K,
-                ..TinyModel::default()
-            },
-        );
-        let cpu = Engine::load(&path, KernelPath::Scalar, 1).unwrap();
-        let gpu = Engine::load_cuda_emulated(&path).unwrap();
-        let want = digests(&cpu, &requests);
-        let alone: Vec<String> = requests
-            .iter()
-            .map(|r| hex::encode(gpu.generate(r).unwrap().digest))
-            .collect();
-        assert_eq!(alone, want, "{weights:?}/{embedding:?} alone");
-        assert_eq!(digests(&gpu, &requests), want, "{weights:?} batched");
-        let chunked: Vec<Request> = requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Request {
-                prefill_chunk: Some(1 + 2 * i),
-                ..r.clone()
-            })
-            .collect();
-        assert_eq!(digests(&gpu, &chunked), want, "{weights:?} chunked prefill");
-    }
+    let path = write(
+        dir.path(),
+        TinyModel {
+            weights,
+            embedding,
+            separate_output,
+            ..TinyModel::default()
+        },
+    );
+    let cpu = Engine::load(&path, KernelPath::Scalar, 1).unwrap();
+    let gpu = Engine::load_cuda_emulated(&path).unwrap();
+    let want = digests(&cpu, &requests);
+    let alone: Vec<String> = requests
+        .iter()
+        .map(|r| hex::encode(gpu.generate(r).unwrap().digest))
+        .collect();
+    assert_eq!(alone, want, "{weights:?}/{embedding:?} alone");
+    assert_eq!(digests(&gpu, &requests), want, "{weights:?} batched");
+    let chunked: Vec<Request> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Request {
+            prefill_chunk: Some(1 + 2 * i),
+            ..r.clone()
+        })
+        .collect();
+    assert_eq!(digests(&gpu, &chunked), want, "{weights:?} chunked prefill");
+}
+
+// One test per format group, so that the test harness runs them side by side.
+
+/// The default model's formats: Q4_1 weights, a Q8_0 embedding tied to the output head.
+#[test]
+fn emulated_gpu_engine_gives_the_cpu_digests_for_q4_1_with_a_tied_head() {
+    assert_emulated_gpu_gives_the_cpu_digests(GgmlDType::Q4_1, GgmlDType::Q8_0, false);
+}
+
+/// K-quants: Q4_K weights, a Q6_K embedding, a separate output head.
+#[test]
+fn emulated_gpu_engine_gives_the_cpu_digests_for_k_quants_with_a_separate_head() {
+    assert_emulated_gpu_gives_the_cpu_digests(GgmlDType::Q4K, GgmlDType::Q6K, true);
 }
 
 #[test]
