@@ -139,8 +139,17 @@ fn test() -> Result<()> {
     // as processes: build them first, with the profile the tests use.
     step("cargo build --bins");
     cargo(&["build", "--workspace", "--bins", "--locked"])?;
+    // Every test target (`--tests`: unit tests and integration tests; no doctests, since no doc
+    // example runs, and no example programs, which clippy has checked), and every failure, not
+    // only the first test binary's.
     step("cargo test");
-    cargo(&["test", "--workspace", "--locked"])?;
+    cargo(&[
+        "test",
+        "--workspace",
+        "--tests",
+        "--no-fail-fast",
+        "--locked",
+    ])?;
     println!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()
