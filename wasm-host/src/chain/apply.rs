@@ -6,8 +6,9 @@ use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
+use super::settle::{settle, GasUse, Settlement};
 use super::validate::validate_actions;
-use super::{Chain, SYSTEM_ACCOUNT};
+use super::{Chain, GAS_PRICE, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
     VMContext,
@@ -68,6 +69,7 @@ impl Chain {
             .unwrap_or_default();
         let pending = self.pending_yields_of(&receipt.receiver_id);
         let mut overlay = StateOverlay::new(storage, receipt.id, pending);
+        let existed = applied.info.is_some();
         let results = Arc::new(results);
         let mut result = Ok(());
         let mut failed_action = None;
@@ -91,7 +93,6 @@ impl Chain {
                 });
             }
         }
-        let gas_price = action.gas_price;
         let prepaid: u64 = action.actions.iter().map(Action::prepaid_gas).sum();
         let status = match result {
             Ok(()) => {
@@ -110,14 +111,31 @@ impl Chain {
                 Some((error, failed_action))
             }
         };
+        // NEP-642: gas bought at the receipt's price burns at the block's if that is lower.
+        let burn_price = action.gas_price.min(GAS_PRICE);
         // As on NEAR, the contract earns its share of the gas its calls burnt whether the receipt
         // succeeded or not, if the account still exists.
-        let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
+        let reward = self.burnt_gas_reward(applied.call_gas_burnt, burn_price);
         if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
             account.info.balance += reward;
         }
-        let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
-        self.refund_gas(&receipt, action, unused);
+        let settlement = if refund {
+            Settlement::default()
+        } else {
+            settle(
+                &self.fees,
+                GasUse {
+                    purchase_price: action.gas_price,
+                    burn_price,
+                    burnt: applied.gas_burnt,
+                    unused: (prepaid + exec_fees).saturating_sub(applied.gas_used),
+                    created_account: status.is_none()
+                        && !existed
+                        && self.accounts.contains_key(&receipt.receiver_id),
+                },
+            )
+        };
+        self.send_refund(&receipt, action.signer_id.clone(), settlement.refund);
         if status.is_some() {
             let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
             let to = action
@@ -126,7 +144,7 @@ impl Chain {
                 .unwrap_or(receipt.predecessor_id.clone());
             self.send_refund(&receipt, to, deposits);
         }
-        self.finish_receipt(receipt, applied, status);
+        self.finish_receipt(receipt, applied, status, settlement.tokens_burnt);
     }
 
     /// Runs one action.
@@ -330,6 +348,7 @@ impl Chain {
         receipt: Receipt,
         mut applied: Applied,
         error: Option<(ActionError, Option<u64>)>,
+        tokens_burnt: u128,
     ) {
         let logged = receipt.clone();
         let ReceiptKind::Action(action) = receipt.kind else {
@@ -427,7 +446,7 @@ impl Chain {
             block_height: self.height,
             logs: applied.logs,
             gas_burnt: applied.gas_burnt,
-            tokens_burnt: u128::from(applied.gas_burnt) * action.gas_price,
+            tokens_burnt,
             status,
             failed_action: error.and_then(|(_, index)| index),
             receipt_ids,
@@ -442,15 +461,6 @@ impl Chain {
             .iter()
             .map(|item| action_fee(item, &fee))
             .fold(receipt, |total, gas| total + gas)
-    }
-
-    fn refund_gas(&mut self, receipt: &Receipt, action: &ActionReceipt, unused: u64) {
-        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT || unused == 0 {
-            return;
-        }
-        let refund = unused - self.fees.refund_penalty(unused);
-        let amount = u128::from(refund) * action.gas_price;
-        self.send_refund(receipt, action.signer_id.clone(), amount);
     }
 
     /// A transfer from the system (refunds, balances of deleted accounts), run next block. A

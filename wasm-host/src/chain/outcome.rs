@@ -73,7 +73,9 @@ pub struct ExecutionOutcome {
     /// Gas burnt executing it (action execution fees, wasm, host functions, send fees of the
     /// receipts it created).
     pub gas_burnt: Gas,
-    /// `gas_burnt` at the receipt's gas price.
+    /// NEAR burnt: `gas_burnt` at the burn price (the lower of the receipt's purchase price and
+    /// the block's), plus the refund penalty and, for a receipt that created an account, the
+    /// account creation charge.
     pub tokens_burnt: Balance,
     pub status: ExecutionStatus,
     /// On failure, the index of the action that failed (`None`: the receipt as a whole, e.g.
