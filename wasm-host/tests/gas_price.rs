@@ -3,7 +3,7 @@
 //! the block's price, the difference comes back with the refund, and creating an account costs
 //! `account_creation_charge` in all.
 
-use wasm_host::abi::Action;
+use wasm_host::abi::{AccessKeyPermission, Action};
 use wasm_host::chain::{Chain, ChainError, FinalStatus, GAS_PRICE, ONE_NEAR, TGAS};
 use wasm_host::fees::Action as Fee;
 use wasm_host::tx::{self, FunctionCallAction, InvalidTxError, SecretKey, Transaction};
@@ -148,4 +148,65 @@ fn creating_an_account_charges_the_account_creation_charge() {
     );
     let spent = before - chain.balance("alice.test");
     assert_eq!(spent, u128::from(result.total_gas_burnt()) * GAS_PRICE);
+}
+
+#[test]
+fn a_function_call_key_gets_its_gas_refund_back_in_its_allowance() {
+    let mut chain = Chain::new();
+    let key = SecretKey::from_seed([5; 32]);
+    chain.create_account("alice.test", 10 * ONE_NEAR).unwrap();
+    chain.create_account("c.test", 10 * ONE_NEAR).unwrap();
+    chain
+        .deploy("c.test", wat::parse_str(NOOP).unwrap())
+        .unwrap()
+        .into_result()
+        .unwrap();
+    // 300 TGas bought at the purchase price is 0.3 NEAR.
+    let allowance = ONE_NEAR / 2;
+    let add = Action::AddKey {
+        public_key: key.public_key().to_bytes(),
+        nonce: 0,
+        permission: AccessKeyPermission::FunctionCall {
+            allowance: Some(allowance),
+            receiver_id: "c.test".into(),
+            method_names: Vec::new(),
+        },
+    };
+    chain
+        .execute("alice.test", "alice.test", vec![add])
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let key_bytes = key.public_key().to_bytes();
+    let signed = Transaction {
+        signer_id: "alice.test".parse().unwrap(),
+        public_key: key.public_key(),
+        nonce: chain.account("alice.test").unwrap().keys[&key_bytes].nonce + 1,
+        receiver_id: "c.test".parse().unwrap(),
+        block_hash: chain.head().hash,
+        actions: vec![tx::Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: "go".into(),
+            args: Vec::new(),
+            gas: 300 * TGAS,
+            deposit: 0,
+        }))],
+    }
+    .sign(&key);
+    let hash = chain.submit_signed(&signed).unwrap();
+    // The call, then its refund.
+    chain.advance_blocks(3);
+    let result = chain.tx_result(&hash);
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let alice = chain.account("alice.test").unwrap();
+    let AccessKeyPermission::FunctionCall {
+        allowance: Some(left),
+        ..
+    } = alice.keys[&key_bytes].permission
+    else {
+        panic!("a function-call key with an allowance");
+    };
+    // The key paid what the transaction burnt, at the block's price, and no more.
+    let burnt = u128::from(result.total_gas_burnt()) * GAS_PRICE;
+    assert!(burnt < u128::from(10 * TGAS) * GAS_PRICE);
+    assert_eq!(allowance - left, burnt);
 }

@@ -390,3 +390,38 @@ fn no_register_may_be_set_once_the_limit_of_registers_exists() {
         HostError::RegistersExceeded { count: 100, .. }
     ));
 }
+
+#[test]
+fn refunds_are_listed_among_the_receipts_a_receipt_created() {
+    // nearcore appends a deleted account's balance, the deposit refund and the gas refund to a
+    // receipt's new receipts: its outcome's `receipt_ids` name them.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", 10 * ONE_NEAR).unwrap();
+    let refunds_of = |result: &wasm_host::chain::TxResult| {
+        let ids: Vec<_> = result.receipts[1..].iter().map(|o| o.receipt_id).collect();
+        assert_eq!(result.receipts[0].receipt_ids, ids);
+        ids.len()
+    };
+    // A call to an account without code fails: the transfer's deposit and the gas come back.
+    let failing = vec![
+        Action::FunctionCall {
+            method_name: "x".into(),
+            args: Vec::new(),
+            deposit: 0,
+            gas: 10 * TGAS,
+        },
+        Action::Transfer { deposit: ONE_NEAR },
+    ];
+    let result = chain.execute("alice.test", "bob.test", failing).unwrap();
+    assert!(matches!(result.status, FinalStatus::Failure(_)));
+    assert_eq!(refunds_of(&result), 2, "deposit and gas refunds");
+
+    // A deleted account's balance goes to its beneficiary, then the gas refund.
+    let delete = vec![Action::DeleteAccount {
+        beneficiary_id: "alice.test".parse().unwrap(),
+    }];
+    let result = chain.execute("bob.test", "bob.test", delete).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert_eq!(refunds_of(&result), 2, "the balance and the gas refund");
+}

@@ -5,7 +5,7 @@
 use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
-use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
+use super::receipt::{ActionReceipt, Receipt, ReceiptKind, Refund};
 use super::settle::{settle, GasUse, Settlement};
 use super::validate::validate_actions;
 use super::{Chain, GAS_PRICE, SYSTEM_ACCOUNT};
@@ -29,6 +29,9 @@ struct Applied {
     gas_used: u64,
     return_data: ReturnData,
     new_receipts: Vec<ReceiptSpec>,
+    /// Transfers from `system` it sends after the new receipts (a deleted account's balance, the
+    /// deposit and gas refunds), as nearcore appends them to its new receipts.
+    refunds: Vec<Refund>,
     resumes: Vec<([u8; 32], Vec<u8>)>,
 }
 
@@ -59,6 +62,7 @@ impl Chain {
             gas_used: receipt_fee,
             return_data: ReturnData::None,
             new_receipts: Vec::new(),
+            refunds: Vec::new(),
             resumes: Vec::new(),
         };
         // A snapshot: the account keeps its storage whatever happens while the actions run.
@@ -107,6 +111,7 @@ impl Chain {
             Err(error) => {
                 applied.gas_used = applied.gas_burnt;
                 applied.new_receipts.clear();
+                applied.refunds.clear();
                 applied.resumes.clear();
                 Some((error, failed_action))
             }
@@ -135,15 +140,34 @@ impl Chain {
                 },
             )
         };
-        self.send_refund(&receipt, action.signer_id.clone(), settlement.refund);
         if status.is_some() {
             let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
             let to = action
                 .refund_to
                 .clone()
                 .unwrap_or(receipt.predecessor_id.clone());
-            self.send_refund(&receipt, to, deposits);
+            if refund && deposits > 0 {
+                // A refund that fails is not refunded again (it would bounce between the system
+                // and a missing account forever): as on NEAR, its amount is burnt.
+                tracing::warn!(
+                    receipt = %bs58::encode(receipt.id).into_string(),
+                    receiver = %receipt.receiver_id,
+                    amount = deposits,
+                    "refund failed; its amount is burnt"
+                );
+            } else {
+                applied.refunds.push(Refund {
+                    to,
+                    amount: deposits,
+                    signer_key: None,
+                });
+            }
         }
+        applied.refunds.push(Refund {
+            to: action.signer_id.clone(),
+            amount: settlement.refund,
+            signer_key: Some(action.signer_public_key.clone()),
+        });
         self.finish_receipt(receipt, applied, status, settlement.tokens_burnt);
     }
 
@@ -198,11 +222,24 @@ impl Chain {
                 info.code = Some(code.clone());
             }
             Action::Transfer { deposit } => {
-                applied
-                    .info
-                    .as_mut()
-                    .expect("account checked above")
-                    .balance += deposit;
+                let info = applied.info.as_mut().expect("account checked above");
+                info.balance += deposit;
+                // A gas refund to its signer restores the allowance of the key that paid, as
+                // nearcore's `try_refund_allowance` does.
+                let system = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
+                if system && &action.signer_id == receiver {
+                    if let Some(AccessKey {
+                        permission:
+                            AccessKeyPermission::FunctionCall {
+                                allowance: Some(allowance),
+                                ..
+                            },
+                        ..
+                    }) = info.keys.get_mut(&action.signer_public_key)
+                    {
+                        *allowance = allowance.saturating_add(*deposit);
+                    }
+                }
             }
             Action::AddKey {
                 public_key,
@@ -238,7 +275,11 @@ impl Chain {
             }
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
-                self.send_refund(receipt, beneficiary_id.clone(), info.balance);
+                applied.refunds.push(Refund {
+                    to: beneficiary_id.clone(),
+                    amount: info.balance,
+                    signer_key: None,
+                });
                 applied.actor = receipt.predecessor_id.clone();
             }
             Action::FunctionCall {
@@ -419,6 +460,14 @@ impl Chain {
                 &receipt.id,
             );
         }
+        for refund in applied.refunds {
+            if refund.amount == 0 {
+                continue;
+            }
+            let id = self.next_id(&receipt.id);
+            receipt_ids.push(id);
+            self.send(refund.into_receipt(id), &receipt.id);
+        }
         for (data_id, payload) in applied.resumes {
             // A yield in the state (created by an earlier receipt) gets a resume, delivered if
             // it is the first to arrive; one this call created and resumed was never registered:
@@ -461,40 +510,6 @@ impl Chain {
             .iter()
             .map(|item| action_fee(item, &fee))
             .fold(receipt, |total, gas| total + gas)
-    }
-
-    /// A transfer from the system (refunds, balances of deleted accounts), run next block. A
-    /// refund that fails is not refunded again (it would bounce between the system and a missing
-    /// account forever): as on NEAR, its amount is burnt.
-    fn send_refund(&mut self, receipt: &Receipt, to: AccountId, amount: u128) {
-        if amount == 0 {
-            return;
-        }
-        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
-            tracing::warn!(
-                receipt = %bs58::encode(receipt.id).into_string(),
-                receiver = %receipt.receiver_id,
-                amount,
-                "refund failed; its amount is burnt"
-            );
-            return;
-        }
-        let id = self.next_id(&receipt.id);
-        let refund = Receipt {
-            id,
-            predecessor_id: SYSTEM_ACCOUNT.parse().expect("valid system account id"),
-            receiver_id: to.clone(),
-            kind: ReceiptKind::Action(ActionReceipt {
-                signer_id: to,
-                signer_public_key: Vec::new(),
-                gas_price: 0,
-                output_data_receivers: Vec::new(),
-                input_data_ids: Vec::new(),
-                actions: vec![Action::Transfer { deposit: amount }],
-                refund_to: None,
-            }),
-        };
-        self.send(refund, &receipt.id);
     }
 
     /// Storage an access key uses, as NEAR counts it: the borsh-encoded public key and access
