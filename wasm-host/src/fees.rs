@@ -105,6 +105,11 @@ impl Fees {
         self.config.account_creation_charge.as_yoctonear()
     }
 
+    /// The account that may create top-level accounts of any length.
+    pub fn registrar_account_id(&self) -> &near_account_id::AccountId {
+        &self.config.account_creation_config.registrar_account_id
+    }
+
     /// Shortest top-level account name anyone may create (shorter ones belong to the registrar).
     pub fn min_top_level_account_length(&self) -> usize {
         usize::from(

@@ -425,3 +425,57 @@ fn refunds_are_listed_among_the_receipts_a_receipt_created() {
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
     assert_eq!(refunds_of(&result), 2, "the balance and the gas refund");
 }
+
+#[test]
+fn create_account_refuses_implicit_ids_and_short_top_level_names() {
+    // nearcore's `check_account_existence` refuses `CreateAccount` on every implicit id kind at
+    // protocol 88, whoever sends it; `action_create_account` keeps short top-level names for
+    // the registrar.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("registrar", 100 * ONE_NEAR).unwrap();
+    let create = || {
+        vec![
+            Action::CreateAccount,
+            Action::Transfer { deposit: ONE_NEAR },
+        ]
+    };
+    let implicit = [
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_string(),
+        format!("0x{}", "ab".repeat(20)),
+        format!("0s{}", "cd".repeat(20)),
+        format!("0u{}0", "a".repeat(51)),
+    ];
+    for id in &implicit {
+        let account: wasm_host::abi::AccountId = id.parse().unwrap();
+        assert!(account.get_account_type().is_implicit(), "{id}");
+        let result = chain.execute("registrar", id, create()).unwrap();
+        assert_eq!(
+            result.status,
+            FinalStatus::Failure(ActionError::OnlyImplicitAccountCreationAllowed(account)),
+            "{id}"
+        );
+        assert!(chain.account(id).is_none());
+    }
+
+    let result = chain.execute("alice.test", "short", create()).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CreateAccountOnlyByRegistrar {
+            account: "short".parse().unwrap(),
+            registrar: "registrar".parse().unwrap(),
+            predecessor: "alice.test".parse().unwrap(),
+        })
+    );
+    let result = chain.execute("registrar", "short", create()).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+
+    let result = chain.execute("alice.test", "sub.short", create()).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CreateAccountNotAllowed {
+            account: "sub.short".parse().unwrap(),
+            predecessor: "alice.test".parse().unwrap(),
+        })
+    );
+}

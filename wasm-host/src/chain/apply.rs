@@ -203,13 +203,7 @@ impl Chain {
                 if applied.info.is_some() {
                     return Err(ActionError::AccountAlreadyExists(receiver.clone()));
                 }
-                if !self.may_create(&receipt.predecessor_id, receiver) {
-                    let error = ActionError::CreateAccountNotAllowed {
-                        account: receiver.clone(),
-                        predecessor: receipt.predecessor_id.clone(),
-                    };
-                    return Err(error);
-                }
+                self.may_create(&receipt.predecessor_id, receiver)?;
                 applied.info = Some(AccountInfo::new(0, self.fees.storage_bytes_account()));
                 // The new account's owner acts from here on (it may get keys and code).
                 applied.actor = receiver.clone();
@@ -543,14 +537,35 @@ impl Chain {
         }
     }
 
-    /// NEAR's rule: a sub-account may be created by its parent; a top-level account by the
-    /// registrar, or by anyone when its name is long enough.
-    fn may_create(&self, predecessor: &AccountId, account: &AccountId) -> bool {
-        if account.is_top_level() {
-            return account.len() >= self.fees.min_top_level_account_length()
-                || predecessor.as_str() == "registrar";
+    /// NEAR's rules (nearcore's `check_account_existence` and `action_create_account`): an
+    /// implicit account (64 hex, `0x…`, `0s…`, `0u…`) is never created by `CreateAccount`; a
+    /// sub-account is created by its parent; a top-level account by the registrar, or by anyone
+    /// when its name is long enough.
+    fn may_create(&self, predecessor: &AccountId, account: &AccountId) -> Result<(), ActionError> {
+        if account.get_account_type().is_implicit() {
+            return Err(ActionError::OnlyImplicitAccountCreationAllowed(
+                account.clone(),
+            ));
         }
-        account.is_sub_account_of(predecessor)
+        if account.is_top_level() {
+            let registrar = self.fees.registrar_account_id();
+            if account.len() < self.fees.min_top_level_account_length() && predecessor != registrar
+            {
+                return Err(ActionError::CreateAccountOnlyByRegistrar {
+                    account: account.clone(),
+                    registrar: registrar.clone(),
+                    predecessor: predecessor.clone(),
+                });
+            }
+            return Ok(());
+        }
+        if !account.is_sub_account_of(predecessor) {
+            return Err(ActionError::CreateAccountNotAllowed {
+                account: account.clone(),
+                predecessor: predecessor.clone(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -11,11 +11,24 @@ pub enum ActionError {
     AccountDoesNotExist(AccountId),
     #[error("account `{0}` already exists")]
     AccountAlreadyExists(AccountId),
+    /// A sub-account created by another account than its parent.
     #[error("`{predecessor}` may not create account `{account}`")]
     CreateAccountNotAllowed {
         account: AccountId,
         predecessor: AccountId,
     },
+    /// A top-level account shorter than `min_allowed_top_level_account_length`, created by
+    /// another account than the registrar.
+    #[error("only `{registrar}` may create the short top-level account `{account}`, not `{predecessor}`")]
+    CreateAccountOnlyByRegistrar {
+        account: AccountId,
+        registrar: AccountId,
+        predecessor: AccountId,
+    },
+    /// `CreateAccount` on an implicit account id (nearcore's name for the error, which it
+    /// admits is the wrong way round).
+    #[error("implicit account `{0}` cannot be created with CreateAccount")]
+    OnlyImplicitAccountCreationAllowed(AccountId),
     /// `actor` may not run this action (deploy, key changes, deletion) on another account.
     #[error("`{actor}` does not have permission to act on account `{account}`")]
     ActorNoPermission {

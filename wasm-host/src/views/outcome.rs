@@ -169,6 +169,18 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
             "account_id": account,
             "predecessor_id": predecessor,
         }}),
+        ActionError::CreateAccountOnlyByRegistrar {
+            account,
+            registrar,
+            predecessor,
+        } => json!({"CreateAccountOnlyByRegistrar": {
+            "account_id": account,
+            "registrar_account_id": registrar,
+            "predecessor_id": predecessor,
+        }}),
+        ActionError::OnlyImplicitAccountCreationAllowed(id) => {
+            json!({"OnlyImplicitAccountCreationAllowed": {"account_id": id}})
+        }
         ActionError::ActorNoPermission { account, actor } => json!({"ActorNoPermission": {
             "account_id": account,
             "actor_id": actor,
