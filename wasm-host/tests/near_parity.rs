@@ -479,3 +479,30 @@ fn create_account_refuses_implicit_ids_and_short_top_level_names() {
         })
     );
 }
+
+#[test]
+fn a_receipts_result_is_its_last_actions() {
+    // nearcore's `ActionResult::merge` keeps the last action's result: a call returning "x"
+    // followed by a transfer ends with an empty value.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "value_return" (func $return (param i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "x")
+            (func (export "go") (call $return (i64.const 1) (i64.const 0))))"#,
+    );
+    let go = || Action::FunctionCall {
+        method_name: "go".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas: 10 * TGAS,
+    };
+    let result = chain.execute("alice.test", "c.test", vec![go()]).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(b"x".to_vec()));
+    let actions = vec![go(), Action::Transfer { deposit: 1 }];
+    let result = chain.execute("alice.test", "c.test", actions).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let actions = vec![Action::Transfer { deposit: 1 }, go()];
+    let result = chain.execute("alice.test", "c.test", actions).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(b"x".to_vec()));
+}

@@ -81,6 +81,9 @@ impl Chain {
             let fee = action_fee(item, exec);
             applied.gas_burnt += fee;
             applied.gas_used += fee;
+            // The receipt's result is its last action's (nearcore's `ActionResult::merge`): a
+            // function call's return value is dropped by any action after it.
+            applied.return_data = ReturnData::None;
             result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
             if result.is_err() {
                 failed_action = Some(index as u64);
