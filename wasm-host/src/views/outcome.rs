@@ -113,7 +113,7 @@ fn host_error_message(error: &HostError) -> String {
 }
 
 /// NEAR's `PrepareError` name closest to why a contract was refused.
-fn prepare_error_name(error: &PrepareError) -> &'static str {
+pub(super) fn prepare_error_name(error: &PrepareError) -> &'static str {
     match error {
         PrepareError::TooLarge(_) | PrepareError::Invalid(_) => "Deserialization",
         PrepareError::ForeignImport { .. }
