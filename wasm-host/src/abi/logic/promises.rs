@@ -615,10 +615,7 @@ impl<E: External> Logic<E> {
         len: u64,
         ptr: u64,
     ) -> Result<AccountId, HostError> {
-        let bytes = self.memory_or_register(mem, ptr, len)?;
-        self.charge(Ext::utf8_decoding_base)?;
-        self.charge_n(Ext::utf8_decoding_byte, bytes.len() as u64)?;
-        let text = String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)?;
+        let text = self.read_account_text(mem, len, ptr)?;
         text.parse().map_err(|_| HostError::InvalidAccountId(text))
     }
 
