@@ -234,8 +234,26 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
              (i64.const {names_ptr}))"
         )
     };
+    // A call of the method named by the `len` bytes at 128 (nearcore checks the length with the
+    // new receipt, after the call).
+    let named = |len: u64| {
+        format!(
+            "(call $call (local.get $p) (i64.const {len}) (i64.const 128) (i64.const 0) \
+             (i64.const 0) (i64.const 96) (i64.const {TGAS}))"
+        )
+    };
     let max_args = 4 << 20;
     let cases = [
+        (named(256), None),
+        (
+            named(257),
+            Some(
+                ActionsValidationError::FunctionCallMethodNameLengthExceeded {
+                    length: 257,
+                    limit: 256,
+                },
+            ),
+        ),
         (
             call(0, 0),
             Some(ActionsValidationError::FunctionCallZeroAttachedGas),
@@ -290,6 +308,12 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
             ),
         }
     }
+    // An empty method name fails the call itself, as nearcore's host function does.
+    let mut chain = chain_with_contract(&contract(&named(0)));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(host_error(&result.status), &HostError::EmptyMethodName);
 }
 
 #[test]

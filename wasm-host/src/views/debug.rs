@@ -59,7 +59,6 @@ fn host_error_debug(error: &HostError) -> String {
             format!("NumberPromisesExceeded {{ number_of_promises: {limit}, limit: {limit} }}")
         }
         HostError::InvalidAccountId(_) => "InvalidAccountId".into(),
-        HostError::InvalidMethodName(_) => "InvalidMethodName".into(),
         HostError::EmptyMethodName => "EmptyMethodName".into(),
         HostError::InvalidPublicKey => "InvalidPublicKey".into(),
         HostError::NumberOfLogsExceeded { limit } => {

@@ -472,6 +472,9 @@ impl<E: External> Logic<E> {
         });
     }
 
+    /// A method name to call, as nearcore reads it: empty is `EmptyMethodName`, not UTF-8 is
+    /// `BadUTF8`; its length is checked with the new receipt after the call
+    /// (`FunctionCallMethodNameLengthExceeded`).
     pub(super) fn read_method_name(
         &mut self,
         mem: &dyn MemoryLike,
@@ -480,15 +483,9 @@ impl<E: External> Logic<E> {
     ) -> Result<String, HostError> {
         let name = self.memory_or_register(mem, ptr, len)?;
         if name.is_empty() {
-            return Err(HostError::InvalidMethodName("empty".into()));
+            return Err(HostError::EmptyMethodName);
         }
-        let limit = self.fees.limits().max_length_method_name;
-        if name.len() as u64 > limit {
-            return Err(HostError::InvalidMethodName(format!(
-                "longer than {limit} bytes"
-            )));
-        }
-        String::from_utf8(name).map_err(|_| HostError::InvalidMethodName("not UTF-8".into()))
+        String::from_utf8(name).map_err(|_| HostError::BadUtf8)
     }
 
     /// Pays for a new receipt (and its data dependencies, `true` for same-receiver ones).
