@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use wasm_host::abi::{AccessKeyPermission, Action, HostError};
-use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
+use wasm_host::chain::{ActionError, Chain, FinalStatus, ReceiptValidationError, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
 use wasm_host::tx::ActionsValidationError;
@@ -137,10 +137,12 @@ fn a_call_creating_an_invalid_receipt_fails() {
     assert_eq!(
         result.status,
         FinalStatus::Failure(ActionError::NewReceiptValidation(
-            ActionsValidationError::TotalNumberOfDeployActionsExceeded {
-                number_of_deploy_actions: 11,
-                limit: 10
-            }
+            ReceiptValidationError::ActionsValidation(
+                ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                    number_of_deploy_actions: 11,
+                    limit: 10
+                }
+            )
         ))
     );
     assert_eq!(result.receipts.len(), 2, "the call and its refund only");
@@ -295,7 +297,9 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
             Some(error) => {
                 assert_eq!(
                     result.status,
-                    FinalStatus::Failure(ActionError::NewReceiptValidation(error)),
+                    FinalStatus::Failure(ActionError::NewReceiptValidation(
+                        ReceiptValidationError::ActionsValidation(error)
+                    )),
                     "{body}"
                 );
                 assert_eq!(result.receipts.len(), 2, "the call and its refund only");
@@ -529,4 +533,89 @@ fn a_receipts_result_is_its_last_actions() {
     let actions = vec![Action::Transfer { deposit: 1 }, go()];
     let result = chain.execute("alice.test", "c.test", actions).unwrap();
     assert_eq!(result.status, FinalStatus::SuccessValue(b"x".to_vec()));
+}
+
+#[test]
+fn invalid_account_ids_in_promises_fail_the_call_once_it_returned() {
+    // nearcore reads account ids unvalidated in its host functions and checks the receipts the
+    // call created afterwards: a NewReceiptValidationError, not a host error. A function-call
+    // key's receiver id is never checked.
+    let contract = |body: &str| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_set_refund_to" (func $refund_to (param i64 i64 i64)))
+            (import "env" "promise_batch_action_transfer" (func $transfer (param i64 i64)))
+            (import "env" "promise_batch_action_delete_account"
+                (func $delete (param i64 i64 i64)))
+            (import "env" "promise_batch_action_add_key_with_function_call"
+                (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "NOT VALID")
+            (data (i32.const 32) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (func (export "go") (local $p i64)
+                {body}))"#
+        )
+    };
+    let run = |body: &str| {
+        let mut chain = chain_with_contract(&contract(body));
+        chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap()
+    };
+    let invalid = || "NOT VALID".to_string();
+    let create = |at: u64, len: u64| {
+        format!("(local.set $p (call $create (i64.const {len}) (i64.const {at})))")
+    };
+    let result = run(&create(16, 9));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidReceiverId {
+                account_id: invalid()
+            }
+        ))
+    );
+    let result = run(&format!(
+        "{} (call $refund_to (local.get $p) (i64.const 9) (i64.const 16))",
+        create(0, 6)
+    ));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidRefundTo {
+                account_id: invalid()
+            }
+        ))
+    );
+    let result = run(&format!(
+        "{} (call $delete (local.get $p) (i64.const 9) (i64.const 16))",
+        create(0, 6)
+    ));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidAccountId {
+                account_id: invalid()
+            }
+        ))
+    );
+    // A key for the invalid receiver is added.
+    let mut chain = chain_with_contract(&contract(&format!(
+        "{} (call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
+         (i64.const 0) (i64.const 9) (i64.const 16) (i64.const 0) (i64.const 0))",
+        create(0, 6)
+    )));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let keys = &chain.account("c.test").unwrap().keys;
+    let Some(AccessKeyPermission::FunctionCall { receiver_id, .. }) =
+        keys.values().next().map(|k| &k.permission)
+    else {
+        panic!("a function-call key: {keys:?}");
+    };
+    assert_eq!(receiver_id, "NOT VALID");
 }

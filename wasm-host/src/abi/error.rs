@@ -37,8 +37,6 @@ pub enum HostError {
     CannotReturnJointPromise,
     #[error("a contract may create at most {limit} promises per call")]
     NumberPromisesExceeded { limit: u64 },
-    #[error("`{0}` is not a valid account id")]
-    InvalidAccountId(String),
     #[error("a method name is empty")]
     EmptyMethodName,
     #[error("public key is invalid")]

@@ -7,7 +7,7 @@ use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind, Refund};
 use super::settle::{settle, GasUse, Settlement};
-use super::validate::validate_actions;
+use super::validate::validate_new_receipt;
 use super::{Chain, GAS_PRICE, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
@@ -364,7 +364,7 @@ impl Chain {
             return Err(ActionError::FunctionCall(error));
         }
         for spec in &outcome.receipts {
-            validate_actions(self.fees.limits(), &spec.actions)
+            validate_new_receipt(self.fees.limits(), spec)
                 .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;

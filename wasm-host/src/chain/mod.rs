@@ -23,7 +23,8 @@ pub use account::{AccessKey, Account, AccountInfo, Storage};
 pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
 pub use error::ChainError;
 pub use outcome::{
-    ActionError, ExecutionOutcome, ExecutionStatus, FinalStatus, TxResult, ViewResult,
+    ActionError, ExecutionOutcome, ExecutionStatus, FinalStatus, ReceiptValidationError, TxResult,
+    ViewResult,
 };
 pub use overlay::StateOverlay;
 pub use persist::{Queues, StateChanges};

@@ -58,7 +58,22 @@ pub enum ActionError {
     #[error("{0}")]
     FunctionCall(#[from] FunctionCallError),
     #[error("the call created an invalid receipt: {0}")]
-    NewReceiptValidation(crate::tx::ActionsValidationError),
+    NewReceiptValidation(ReceiptValidationError),
+}
+
+/// Why a receipt a call created was refused (nearcore's `ReceiptValidationError`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReceiptValidationError {
+    #[error("`{account_id}` is not a valid receiver id")]
+    InvalidReceiverId { account_id: String },
+    #[error("`{account_id}` is not a valid account id to refund to")]
+    InvalidRefundTo { account_id: String },
+    #[error("{0}")]
+    ActionsValidation(crate::tx::ActionsValidationError),
+    /// A `DeleteAccount` beneficiary that is no valid account id (nearcore's
+    /// `ActionsValidationError::InvalidAccountId`, which the wire types lack).
+    #[error("`{account_id}` is not a valid account id")]
+    InvalidAccountId { account_id: String },
 }
 
 /// How a receipt ended.

@@ -58,7 +58,6 @@ fn host_error_debug(error: &HostError) -> String {
         HostError::NumberPromisesExceeded { limit } => {
             format!("NumberPromisesExceeded {{ number_of_promises: {limit}, limit: {limit} }}")
         }
-        HostError::InvalidAccountId(_) => "InvalidAccountId".into(),
         HostError::EmptyMethodName => "EmptyMethodName".into(),
         HostError::InvalidPublicKey => "InvalidPublicKey".into(),
         HostError::NumberOfLogsExceeded { limit } => {

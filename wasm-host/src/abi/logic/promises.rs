@@ -606,6 +606,10 @@ impl<E: External> Logic<E> {
         Ok(())
     }
 
+    /// An account id as nearcore reads it (`read_and_parse_account_id`): not validated here. The
+    /// receipts it goes into are checked after the call (`chain::validate_new_receipt`), where an
+    /// invalid one fails the call with a `NewReceiptValidationError`; a function-call key's
+    /// receiver id is never checked, as on NEAR.
     fn read_account_id(
         &mut self,
         mem: &dyn MemoryLike,
@@ -613,7 +617,8 @@ impl<E: External> Logic<E> {
         ptr: u64,
     ) -> Result<AccountId, HostError> {
         let text = self.read_account_text(mem, len, ptr)?;
-        text.parse().map_err(|_| HostError::InvalidAccountId(text))
+        #[allow(deprecated)] // nearcore's own way: validated with the receipt, after the call
+        Ok(AccountId::new_unvalidated(text))
     }
 
     /// A borsh-encoded public key: type 0 (ed25519, 32 bytes) or 1 (secp256k1, 64 bytes).
