@@ -143,34 +143,13 @@ impl Chain {
                 },
             )
         };
-        if status.is_some() {
-            let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
-            let to = action
-                .refund_to
-                .clone()
-                .unwrap_or(receipt.predecessor_id.clone());
-            if refund && deposits > 0 {
-                // A refund that fails is not refunded again (it would bounce between the system
-                // and a missing account forever): as on NEAR, its amount is burnt.
-                tracing::warn!(
-                    receipt = %bs58::encode(receipt.id).into_string(),
-                    receiver = %receipt.receiver_id,
-                    amount = deposits,
-                    "refund failed; its amount is burnt"
-                );
-            } else {
-                applied.refunds.push(Refund {
-                    to,
-                    amount: deposits,
-                    signer_key: None,
-                });
-            }
-        }
-        applied.refunds.push(Refund {
-            to: action.signer_id.clone(),
-            amount: settlement.refund,
-            signer_key: Some(action.signer_public_key.clone()),
-        });
+        push_refunds(
+            &receipt,
+            action,
+            &mut applied,
+            status.is_some(),
+            settlement.refund,
+        );
         self.finish_receipt(receipt, applied, status, settlement.tokens_burnt);
     }
 
@@ -570,6 +549,47 @@ impl Chain {
         }
         Ok(())
     }
+}
+
+/// Queues what a receipt gives back, after what it created (nearcore's order): on failure its
+/// deposits (to `refund_to` or the predecessor), then its gas refund to the signer, whose key's
+/// allowance it restores. A refund receipt is free and refunds nothing; its own failure burns
+/// its amount, as on NEAR (sending it again would bounce it between the system and a missing
+/// account forever).
+fn push_refunds(
+    receipt: &Receipt,
+    action: &ActionReceipt,
+    applied: &mut Applied,
+    failed: bool,
+    gas_refund: u128,
+) {
+    if failed {
+        let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
+        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
+            if deposits > 0 {
+                tracing::warn!(
+                    receipt = %bs58::encode(receipt.id).into_string(),
+                    receiver = %receipt.receiver_id,
+                    amount = deposits,
+                    "refund failed; its amount is burnt"
+                );
+            }
+        } else {
+            applied.refunds.push(Refund {
+                to: action
+                    .refund_to
+                    .clone()
+                    .unwrap_or(receipt.predecessor_id.clone()),
+                amount: deposits,
+                signer_key: None,
+            });
+        }
+    }
+    applied.refunds.push(Refund {
+        to: action.signer_id.clone(),
+        amount: gas_refund,
+        signer_key: Some(action.signer_public_key.clone()),
+    });
 }
 
 /// The fee of one action, one side (`fee` gives send or exec gas).
