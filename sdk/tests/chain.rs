@@ -111,7 +111,11 @@ async fn views_read_status_accounts_keys_and_contracts() {
             method, message, ..
         }) => {
             assert_eq!(method, "no_such_method");
-            assert!(message.contains("not found"), "{message}");
+            // nearcore's text: the `{:?}` of its `FunctionCallError`.
+            assert!(
+                message.contains("MethodResolveError(MethodNotFound)"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }

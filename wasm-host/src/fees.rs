@@ -93,6 +93,23 @@ impl Fees {
             .as_gas()
     }
 
+    /// The least price gas attached to a receipt is bought at (NEP-642, protocol 85): a
+    /// transaction buys its receipt's gas at the block's gas price or this, whichever is higher.
+    pub fn min_gas_purchase_price(&self) -> u128 {
+        self.config.min_gas_purchase_price.as_yoctonear()
+    }
+
+    /// What creating an account costs in all (NEP-642): the creating receipt's signer pays it,
+    /// out of the gas refund, on top of the `create_account` execution gas already burnt.
+    pub fn account_creation_charge(&self) -> u128 {
+        self.config.account_creation_charge.as_yoctonear()
+    }
+
+    /// The account that may create top-level accounts of any length.
+    pub fn registrar_account_id(&self) -> &near_account_id::AccountId {
+        &self.config.account_creation_config.registrar_account_id
+    }
+
     /// Shortest top-level account name anyone may create (shorter ones belong to the registrar).
     pub fn min_top_level_account_length(&self) -> usize {
         usize::from(
@@ -116,6 +133,8 @@ mod tests {
         assert_eq!(fees.limits().max_number_logs, 100);
         assert_eq!(fees.limits().max_length_returned_data, 4 * 1024 * 1024);
         assert_eq!(fees.storage_amount_per_byte(), 10_u128.pow(19));
+        assert_eq!(fees.min_gas_purchase_price(), 1_000_000_000);
+        assert_eq!(fees.account_creation_charge(), 7 * 10_u128.pow(21));
         assert!(fees.ext(Ext::base) > 0);
         assert!(fees.send(Action::function_call_base, false) > 0);
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use wasm_host::abi::{AccessKeyPermission, Action, HostError};
-use wasm_host::chain::{ActionError, Chain, FinalStatus, ONE_NEAR, TGAS};
+use wasm_host::chain::{ActionError, Chain, FinalStatus, ReceiptValidationError, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
 use wasm_host::tx::ActionsValidationError;
@@ -137,10 +137,12 @@ fn a_call_creating_an_invalid_receipt_fails() {
     assert_eq!(
         result.status,
         FinalStatus::Failure(ActionError::NewReceiptValidation(
-            ActionsValidationError::TotalNumberOfDeployActionsExceeded {
-                number_of_deploy_actions: 11,
-                limit: 10
-            }
+            ReceiptValidationError::ActionsValidation(
+                ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                    number_of_deploy_actions: 11,
+                    limit: 10
+                }
+            )
         ))
     );
     assert_eq!(result.receipts.len(), 2, "the call and its refund only");
@@ -234,8 +236,26 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
              (i64.const {names_ptr}))"
         )
     };
+    // A call of the method named by the `len` bytes at 128 (nearcore checks the length with the
+    // new receipt, after the call).
+    let named = |len: u64| {
+        format!(
+            "(call $call (local.get $p) (i64.const {len}) (i64.const 128) (i64.const 0) \
+             (i64.const 0) (i64.const 96) (i64.const {TGAS}))"
+        )
+    };
     let max_args = 4 << 20;
     let cases = [
+        (named(256), None),
+        (
+            named(257),
+            Some(
+                ActionsValidationError::FunctionCallMethodNameLengthExceeded {
+                    length: 257,
+                    limit: 256,
+                },
+            ),
+        ),
         (
             call(0, 0),
             Some(ActionsValidationError::FunctionCallZeroAttachedGas),
@@ -277,7 +297,9 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
             Some(error) => {
                 assert_eq!(
                     result.status,
-                    FinalStatus::Failure(ActionError::NewReceiptValidation(error)),
+                    FinalStatus::Failure(ActionError::NewReceiptValidation(
+                        ReceiptValidationError::ActionsValidation(error)
+                    )),
                     "{body}"
                 );
                 assert_eq!(result.receipts.len(), 2, "the call and its refund only");
@@ -290,6 +312,12 @@ fn a_call_creating_a_receipt_with_an_invalid_action_fails() {
             ),
         }
     }
+    // An empty method name fails the call itself, as nearcore's host function does.
+    let mut chain = chain_with_contract(&contract(&named(0)));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(host_error(&result.status), &HostError::EmptyMethodName);
 }
 
 #[test]
@@ -389,4 +417,205 @@ fn no_register_may_be_set_once_the_limit_of_registers_exists() {
         host_error(&result.status),
         HostError::RegistersExceeded { count: 100, .. }
     ));
+}
+
+#[test]
+fn refunds_are_listed_among_the_receipts_a_receipt_created() {
+    // nearcore appends a deleted account's balance, the deposit refund and the gas refund to a
+    // receipt's new receipts: its outcome's `receipt_ids` name them.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("bob.test", 10 * ONE_NEAR).unwrap();
+    let refunds_of = |result: &wasm_host::chain::TxResult| {
+        let ids: Vec<_> = result.receipts[1..].iter().map(|o| o.receipt_id).collect();
+        assert_eq!(result.receipts[0].receipt_ids, ids);
+        ids.len()
+    };
+    // A call to an account without code fails: the transfer's deposit and the gas come back.
+    let failing = vec![
+        Action::FunctionCall {
+            method_name: "x".into(),
+            args: Vec::new(),
+            deposit: 0,
+            gas: 10 * TGAS,
+        },
+        Action::Transfer { deposit: ONE_NEAR },
+    ];
+    let result = chain.execute("alice.test", "bob.test", failing).unwrap();
+    assert!(matches!(result.status, FinalStatus::Failure(_)));
+    assert_eq!(refunds_of(&result), 2, "deposit and gas refunds");
+
+    // A deleted account's balance goes to its beneficiary, then the gas refund.
+    let delete = vec![Action::DeleteAccount {
+        beneficiary_id: "alice.test".parse().unwrap(),
+    }];
+    let result = chain.execute("bob.test", "bob.test", delete).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    assert_eq!(refunds_of(&result), 2, "the balance and the gas refund");
+}
+
+#[test]
+fn create_account_refuses_implicit_ids_and_short_top_level_names() {
+    // nearcore's `check_account_existence` refuses `CreateAccount` on every implicit id kind at
+    // protocol 88, whoever sends it; `action_create_account` keeps short top-level names for
+    // the registrar.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    chain.create_account("registrar", 100 * ONE_NEAR).unwrap();
+    let create = || {
+        vec![
+            Action::CreateAccount,
+            Action::Transfer { deposit: ONE_NEAR },
+        ]
+    };
+    let implicit = [
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_string(),
+        format!("0x{}", "ab".repeat(20)),
+        format!("0s{}", "cd".repeat(20)),
+        format!("0u{}0", "a".repeat(51)),
+    ];
+    for id in &implicit {
+        let account: wasm_host::abi::AccountId = id.parse().unwrap();
+        assert!(account.get_account_type().is_implicit(), "{id}");
+        let result = chain.execute("registrar", id, create()).unwrap();
+        assert_eq!(
+            result.status,
+            FinalStatus::Failure(ActionError::OnlyImplicitAccountCreationAllowed(account)),
+            "{id}"
+        );
+        assert!(chain.account(id).is_none());
+    }
+
+    let result = chain.execute("alice.test", "short", create()).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CreateAccountOnlyByRegistrar {
+            account: "short".parse().unwrap(),
+            registrar: "registrar".parse().unwrap(),
+            predecessor: "alice.test".parse().unwrap(),
+        })
+    );
+    let result = chain.execute("registrar", "short", create()).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+
+    let result = chain.execute("alice.test", "sub.short", create()).unwrap();
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::CreateAccountNotAllowed {
+            account: "sub.short".parse().unwrap(),
+            predecessor: "alice.test".parse().unwrap(),
+        })
+    );
+}
+
+#[test]
+fn a_receipts_result_is_its_last_actions() {
+    // nearcore's `ActionResult::merge` keeps the last action's result: a call returning "x"
+    // followed by a transfer ends with an empty value.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "value_return" (func $return (param i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "x")
+            (func (export "go") (call $return (i64.const 1) (i64.const 0))))"#,
+    );
+    let go = || Action::FunctionCall {
+        method_name: "go".into(),
+        args: Vec::new(),
+        deposit: 0,
+        gas: 10 * TGAS,
+    };
+    let result = chain.execute("alice.test", "c.test", vec![go()]).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(b"x".to_vec()));
+    let actions = vec![go(), Action::Transfer { deposit: 1 }];
+    let result = chain.execute("alice.test", "c.test", actions).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let actions = vec![Action::Transfer { deposit: 1 }, go()];
+    let result = chain.execute("alice.test", "c.test", actions).unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(b"x".to_vec()));
+}
+
+#[test]
+fn invalid_account_ids_in_promises_fail_the_call_once_it_returned() {
+    // nearcore reads account ids unvalidated in its host functions and checks the receipts the
+    // call created afterwards: a NewReceiptValidationError, not a host error. A function-call
+    // key's receiver id is never checked.
+    let contract = |body: &str| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_set_refund_to" (func $refund_to (param i64 i64 i64)))
+            (import "env" "promise_batch_action_transfer" (func $transfer (param i64 i64)))
+            (import "env" "promise_batch_action_delete_account"
+                (func $delete (param i64 i64 i64)))
+            (import "env" "promise_batch_action_add_key_with_function_call"
+                (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 16) "NOT VALID")
+            (data (i32.const 32) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (func (export "go") (local $p i64)
+                {body}))"#
+        )
+    };
+    let run = |body: &str| {
+        let mut chain = chain_with_contract(&contract(body));
+        chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap()
+    };
+    let invalid = || "NOT VALID".to_string();
+    let create = |at: u64, len: u64| {
+        format!("(local.set $p (call $create (i64.const {len}) (i64.const {at})))")
+    };
+    let result = run(&create(16, 9));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidReceiverId {
+                account_id: invalid()
+            }
+        ))
+    );
+    let result = run(&format!(
+        "{} (call $refund_to (local.get $p) (i64.const 9) (i64.const 16))",
+        create(0, 6)
+    ));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidRefundTo {
+                account_id: invalid()
+            }
+        ))
+    );
+    let result = run(&format!(
+        "{} (call $delete (local.get $p) (i64.const 9) (i64.const 16))",
+        create(0, 6)
+    ));
+    assert_eq!(
+        result.status,
+        FinalStatus::Failure(ActionError::NewReceiptValidation(
+            ReceiptValidationError::InvalidAccountId {
+                account_id: invalid()
+            }
+        ))
+    );
+    // A key for the invalid receiver is added.
+    let mut chain = chain_with_contract(&contract(&format!(
+        "{} (call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
+         (i64.const 0) (i64.const 9) (i64.const 16) (i64.const 0) (i64.const 0))",
+        create(0, 6)
+    )));
+    let result = chain
+        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let keys = &chain.account("c.test").unwrap().keys;
+    let Some(AccessKeyPermission::FunctionCall { receiver_id, .. }) =
+        keys.values().next().map(|k| &k.permission)
+    else {
+        panic!("a function-call key: {keys:?}");
+    };
+    assert_eq!(receiver_id, "NOT VALID");
 }

@@ -37,11 +37,7 @@ pub enum HostError {
     CannotReturnJointPromise,
     #[error("a contract may create at most {limit} promises per call")]
     NumberPromisesExceeded { limit: u64 },
-    #[error("`{0}` is not a valid account id")]
-    InvalidAccountId(String),
-    #[error("method name is invalid: {0}")]
-    InvalidMethodName(String),
-    #[error("a method name in the list is empty")]
+    #[error("a method name is empty")]
     EmptyMethodName,
     #[error("public key is invalid")]
     InvalidPublicKey,

@@ -5,9 +5,10 @@
 use super::account::{AccessKey, AccountInfo};
 use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
-use super::receipt::{ActionReceipt, Receipt, ReceiptKind};
-use super::validate::validate_actions;
-use super::{Chain, SYSTEM_ACCOUNT};
+use super::receipt::{ActionReceipt, Receipt, ReceiptKind, Refund};
+use super::settle::{settle, GasUse, Settlement};
+use super::validate::validate_new_receipt;
+use super::{Chain, GAS_PRICE, SYSTEM_ACCOUNT};
 use crate::abi::{
     AccessKeyPermission, AccountId, Action, DataDependency, PromiseResult, ReceiptSpec, ReturnData,
     VMContext,
@@ -28,6 +29,9 @@ struct Applied {
     gas_used: u64,
     return_data: ReturnData,
     new_receipts: Vec<ReceiptSpec>,
+    /// Transfers from `system` it sends after the new receipts (a deleted account's balance, the
+    /// deposit and gas refunds), as nearcore appends them to its new receipts.
+    refunds: Vec<Refund>,
     resumes: Vec<([u8; 32], Vec<u8>)>,
 }
 
@@ -58,6 +62,7 @@ impl Chain {
             gas_used: receipt_fee,
             return_data: ReturnData::None,
             new_receipts: Vec::new(),
+            refunds: Vec::new(),
             resumes: Vec::new(),
         };
         // A snapshot: the account keeps its storage whatever happens while the actions run.
@@ -68,6 +73,7 @@ impl Chain {
             .unwrap_or_default();
         let pending = self.pending_yields_of(&receipt.receiver_id);
         let mut overlay = StateOverlay::new(storage, receipt.id, pending);
+        let existed = applied.info.is_some();
         let results = Arc::new(results);
         let mut result = Ok(());
         let mut failed_action = None;
@@ -75,6 +81,9 @@ impl Chain {
             let fee = action_fee(item, exec);
             applied.gas_burnt += fee;
             applied.gas_used += fee;
+            // The receipt's result is its last action's (nearcore's `ActionResult::merge`): a
+            // function call's return value is dropped by any action after it.
+            applied.return_data = ReturnData::None;
             result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
             if result.is_err() {
                 failed_action = Some(index as u64);
@@ -91,7 +100,6 @@ impl Chain {
                 });
             }
         }
-        let gas_price = action.gas_price;
         let prepaid: u64 = action.actions.iter().map(Action::prepaid_gas).sum();
         let status = match result {
             Ok(()) => {
@@ -106,27 +114,43 @@ impl Chain {
             Err(error) => {
                 applied.gas_used = applied.gas_burnt;
                 applied.new_receipts.clear();
+                applied.refunds.clear();
                 applied.resumes.clear();
                 Some((error, failed_action))
             }
         };
+        // NEP-642: gas bought at the receipt's price burns at the block's if that is lower.
+        let burn_price = action.gas_price.min(GAS_PRICE);
         // As on NEAR, the contract earns its share of the gas its calls burnt whether the receipt
         // succeeded or not, if the account still exists.
-        let reward = self.burnt_gas_reward(applied.call_gas_burnt, gas_price);
+        let reward = self.burnt_gas_reward(applied.call_gas_burnt, burn_price);
         if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
             account.info.balance += reward;
         }
-        let unused = (prepaid + exec_fees).saturating_sub(applied.gas_used);
-        self.refund_gas(&receipt, action, unused);
-        if status.is_some() {
-            let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
-            let to = action
-                .refund_to
-                .clone()
-                .unwrap_or(receipt.predecessor_id.clone());
-            self.send_refund(&receipt, to, deposits);
-        }
-        self.finish_receipt(receipt, applied, status);
+        let settlement = if refund {
+            Settlement::default()
+        } else {
+            settle(
+                &self.fees,
+                GasUse {
+                    purchase_price: action.gas_price,
+                    burn_price,
+                    burnt: applied.gas_burnt,
+                    unused: (prepaid + exec_fees).saturating_sub(applied.gas_used),
+                    created_account: status.is_none()
+                        && !existed
+                        && self.accounts.contains_key(&receipt.receiver_id),
+                },
+            )
+        };
+        push_refunds(
+            &receipt,
+            action,
+            &mut applied,
+            status.is_some(),
+            settlement.refund,
+        );
+        self.finish_receipt(receipt, applied, status, settlement.tokens_burnt);
     }
 
     /// Runs one action.
@@ -161,13 +185,7 @@ impl Chain {
                 if applied.info.is_some() {
                     return Err(ActionError::AccountAlreadyExists(receiver.clone()));
                 }
-                if !self.may_create(&receipt.predecessor_id, receiver) {
-                    let error = ActionError::CreateAccountNotAllowed {
-                        account: receiver.clone(),
-                        predecessor: receipt.predecessor_id.clone(),
-                    };
-                    return Err(error);
-                }
+                self.may_create(&receipt.predecessor_id, receiver)?;
                 applied.info = Some(AccountInfo::new(0, self.fees.storage_bytes_account()));
                 // The new account's owner acts from here on (it may get keys and code).
                 applied.actor = receiver.clone();
@@ -180,11 +198,24 @@ impl Chain {
                 info.code = Some(code.clone());
             }
             Action::Transfer { deposit } => {
-                applied
-                    .info
-                    .as_mut()
-                    .expect("account checked above")
-                    .balance += deposit;
+                let info = applied.info.as_mut().expect("account checked above");
+                info.balance += deposit;
+                // A gas refund to its signer restores the allowance of the key that paid, as
+                // nearcore's `try_refund_allowance` does.
+                let system = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
+                if system && &action.signer_id == receiver {
+                    if let Some(AccessKey {
+                        permission:
+                            AccessKeyPermission::FunctionCall {
+                                allowance: Some(allowance),
+                                ..
+                            },
+                        ..
+                    }) = info.keys.get_mut(&action.signer_public_key)
+                    {
+                        *allowance = allowance.saturating_add(*deposit);
+                    }
+                }
             }
             Action::AddKey {
                 public_key,
@@ -220,7 +251,11 @@ impl Chain {
             }
             Action::DeleteAccount { beneficiary_id } => {
                 let info = applied.info.take().expect("account checked above");
-                self.send_refund(receipt, beneficiary_id.clone(), info.balance);
+                applied.refunds.push(Refund {
+                    to: beneficiary_id.clone(),
+                    amount: info.balance,
+                    signer_key: None,
+                });
                 applied.actor = receipt.predecessor_id.clone();
             }
             Action::FunctionCall {
@@ -308,7 +343,7 @@ impl Chain {
             return Err(ActionError::FunctionCall(error));
         }
         for spec in &outcome.receipts {
-            validate_actions(self.fees.limits(), &spec.actions)
+            validate_new_receipt(self.fees.limits(), spec)
                 .map_err(ActionError::NewReceiptValidation)?;
         }
         info.balance = outcome.balance;
@@ -330,6 +365,7 @@ impl Chain {
         receipt: Receipt,
         mut applied: Applied,
         error: Option<(ActionError, Option<u64>)>,
+        tokens_burnt: u128,
     ) {
         let logged = receipt.clone();
         let ReceiptKind::Action(action) = receipt.kind else {
@@ -400,6 +436,14 @@ impl Chain {
                 &receipt.id,
             );
         }
+        for refund in applied.refunds {
+            if refund.amount == 0 {
+                continue;
+            }
+            let id = self.next_id(&receipt.id);
+            receipt_ids.push(id);
+            self.send(refund.into_receipt(id), &receipt.id);
+        }
         for (data_id, payload) in applied.resumes {
             // A yield in the state (created by an earlier receipt) gets a resume, delivered if
             // it is the first to arrive; one this call created and resumed was never registered:
@@ -427,7 +471,7 @@ impl Chain {
             block_height: self.height,
             logs: applied.logs,
             gas_burnt: applied.gas_burnt,
-            tokens_burnt: u128::from(applied.gas_burnt) * action.gas_price,
+            tokens_burnt,
             status,
             failed_action: error.and_then(|(_, index)| index),
             receipt_ids,
@@ -442,49 +486,6 @@ impl Chain {
             .iter()
             .map(|item| action_fee(item, &fee))
             .fold(receipt, |total, gas| total + gas)
-    }
-
-    fn refund_gas(&mut self, receipt: &Receipt, action: &ActionReceipt, unused: u64) {
-        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT || unused == 0 {
-            return;
-        }
-        let refund = unused - self.fees.refund_penalty(unused);
-        let amount = u128::from(refund) * action.gas_price;
-        self.send_refund(receipt, action.signer_id.clone(), amount);
-    }
-
-    /// A transfer from the system (refunds, balances of deleted accounts), run next block. A
-    /// refund that fails is not refunded again (it would bounce between the system and a missing
-    /// account forever): as on NEAR, its amount is burnt.
-    fn send_refund(&mut self, receipt: &Receipt, to: AccountId, amount: u128) {
-        if amount == 0 {
-            return;
-        }
-        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
-            tracing::warn!(
-                receipt = %bs58::encode(receipt.id).into_string(),
-                receiver = %receipt.receiver_id,
-                amount,
-                "refund failed; its amount is burnt"
-            );
-            return;
-        }
-        let id = self.next_id(&receipt.id);
-        let refund = Receipt {
-            id,
-            predecessor_id: SYSTEM_ACCOUNT.parse().expect("valid system account id"),
-            receiver_id: to.clone(),
-            kind: ReceiptKind::Action(ActionReceipt {
-                signer_id: to,
-                signer_public_key: Vec::new(),
-                gas_price: 0,
-                output_data_receivers: Vec::new(),
-                input_data_ids: Vec::new(),
-                actions: vec![Action::Transfer { deposit: amount }],
-                refund_to: None,
-            }),
-        };
-        self.send(refund, &receipt.id);
     }
 
     /// Storage an access key uses, as NEAR counts it: the borsh-encoded public key and access
@@ -518,15 +519,77 @@ impl Chain {
         }
     }
 
-    /// NEAR's rule: a sub-account may be created by its parent; a top-level account by the
-    /// registrar, or by anyone when its name is long enough.
-    fn may_create(&self, predecessor: &AccountId, account: &AccountId) -> bool {
-        if account.is_top_level() {
-            return account.len() >= self.fees.min_top_level_account_length()
-                || predecessor.as_str() == "registrar";
+    /// NEAR's rules (nearcore's `check_account_existence` and `action_create_account`): an
+    /// implicit account (64 hex, `0x…`, `0s…`, `0u…`) is never created by `CreateAccount`; a
+    /// sub-account is created by its parent; a top-level account by the registrar, or by anyone
+    /// when its name is long enough.
+    fn may_create(&self, predecessor: &AccountId, account: &AccountId) -> Result<(), ActionError> {
+        if account.get_account_type().is_implicit() {
+            return Err(ActionError::OnlyImplicitAccountCreationAllowed(
+                account.clone(),
+            ));
         }
-        account.is_sub_account_of(predecessor)
+        if account.is_top_level() {
+            let registrar = self.fees.registrar_account_id();
+            if account.len() < self.fees.min_top_level_account_length() && predecessor != registrar
+            {
+                return Err(ActionError::CreateAccountOnlyByRegistrar {
+                    account: account.clone(),
+                    registrar: registrar.clone(),
+                    predecessor: predecessor.clone(),
+                });
+            }
+            return Ok(());
+        }
+        if !account.is_sub_account_of(predecessor) {
+            return Err(ActionError::CreateAccountNotAllowed {
+                account: account.clone(),
+                predecessor: predecessor.clone(),
+            });
+        }
+        Ok(())
     }
+}
+
+/// Queues what a receipt gives back, after what it created (nearcore's order): on failure its
+/// deposits (to `refund_to` or the predecessor), then its gas refund to the signer, whose key's
+/// allowance it restores. A refund receipt is free and refunds nothing; its own failure burns
+/// its amount, as on NEAR (sending it again would bounce it between the system and a missing
+/// account forever).
+fn push_refunds(
+    receipt: &Receipt,
+    action: &ActionReceipt,
+    applied: &mut Applied,
+    failed: bool,
+    gas_refund: u128,
+) {
+    if failed {
+        let deposits: u128 = action.actions.iter().map(Action::deposit).sum();
+        if receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT {
+            if deposits > 0 {
+                tracing::warn!(
+                    receipt = %bs58::encode(receipt.id).into_string(),
+                    receiver = %receipt.receiver_id,
+                    amount = deposits,
+                    "refund failed; its amount is burnt"
+                );
+            }
+        } else {
+            applied.refunds.push(Refund {
+                to: action
+                    .refund_to
+                    .clone()
+                    .unwrap_or(receipt.predecessor_id.clone()),
+                amount: deposits,
+                signer_key: None,
+            });
+        }
+    }
+    applied.refunds.push(Refund {
+        to: action.signer_id.clone(),
+        amount: gas_refund,
+        signer_key: Some(action.signer_public_key.clone()),
+    });
 }
 
 /// The fee of one action, one side (`fee` gives send or exec gas).

@@ -13,6 +13,7 @@ mod outcome;
 mod overlay;
 mod persist;
 mod receipt;
+mod settle;
 mod signed;
 mod state;
 mod validate;
@@ -22,7 +23,8 @@ pub use account::{AccessKey, Account, AccountInfo, Storage};
 pub use block::{BlockHeader, BlockOutput, IncludedTx, LoggedOutcome};
 pub use error::ChainError;
 pub use outcome::{
-    ActionError, ExecutionOutcome, ExecutionStatus, FinalStatus, TxResult, ViewResult,
+    ActionError, ExecutionOutcome, ExecutionStatus, FinalStatus, ReceiptValidationError, TxResult,
+    ViewResult,
 };
 pub use overlay::StateOverlay;
 pub use persist::{Queues, StateChanges};
@@ -316,10 +318,7 @@ impl Chain {
         let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
         let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
         let cost = Action::total_deposit(&actions)
-            .and_then(|deposits| {
-                let gas = u128::from(send) + u128::from(exec) + u128::from(prepaid);
-                deposits.checked_add(gas * GAS_PRICE)
-            })
+            .and_then(|deposits| self.tx_cost(send, exec, prepaid, deposits))
             .ok_or(ChainError::CostOverflow)?;
         let account = self
             .accounts
@@ -347,6 +346,24 @@ impl Chain {
         Ok(tx_id)
     }
 
+    /// The price a transaction buys its receipt's gas at (NEP-642): the block's gas price, or
+    /// the protocol's `min_gas_purchase_price` if that is higher. The receipts it leads to keep
+    /// this price; their gas burns at the block's.
+    pub fn gas_purchase_price(&self) -> Balance {
+        GAS_PRICE.max(self.fees.min_gas_purchase_price())
+    }
+
+    /// What a transaction costs its signer up front, as nearcore's `tx_cost`: its send fees
+    /// (burnt now) at the block's gas price, its execution fees and attached gas at the purchase
+    /// price, and its deposits. `None` on overflow.
+    fn tx_cost(&self, send: Gas, exec: Gas, prepaid: Gas, deposits: Balance) -> Option<Balance> {
+        let burnt = u128::from(send).checked_mul(GAS_PRICE)?;
+        let bought = u128::from(exec)
+            .checked_add(u128::from(prepaid))?
+            .checked_mul(self.gas_purchase_price())?;
+        burnt.checked_add(bought)?.checked_add(deposits)
+    }
+
     /// Queues the receipt of an accepted transaction for the next block; returns its id.
     fn enqueue_transaction(
         &mut self,
@@ -369,7 +386,7 @@ impl Chain {
             kind: ReceiptKind::Action(ActionReceipt {
                 signer_id,
                 signer_public_key,
-                gas_price: GAS_PRICE,
+                gas_price: self.gas_purchase_price(),
                 output_data_receivers: Vec::new(),
                 input_data_ids: Vec::new(),
                 actions,

@@ -11,11 +11,24 @@ pub enum ActionError {
     AccountDoesNotExist(AccountId),
     #[error("account `{0}` already exists")]
     AccountAlreadyExists(AccountId),
+    /// A sub-account created by another account than its parent.
     #[error("`{predecessor}` may not create account `{account}`")]
     CreateAccountNotAllowed {
         account: AccountId,
         predecessor: AccountId,
     },
+    /// A top-level account shorter than `min_allowed_top_level_account_length`, created by
+    /// another account than the registrar.
+    #[error("only `{registrar}` may create the short top-level account `{account}`, not `{predecessor}`")]
+    CreateAccountOnlyByRegistrar {
+        account: AccountId,
+        registrar: AccountId,
+        predecessor: AccountId,
+    },
+    /// `CreateAccount` on an implicit account id (nearcore's name for the error, which it
+    /// admits is the wrong way round).
+    #[error("implicit account `{0}` cannot be created with CreateAccount")]
+    OnlyImplicitAccountCreationAllowed(AccountId),
     /// `actor` may not run this action (deploy, key changes, deletion) on another account.
     #[error("`{actor}` does not have permission to act on account `{account}`")]
     ActorNoPermission {
@@ -45,7 +58,22 @@ pub enum ActionError {
     #[error("{0}")]
     FunctionCall(#[from] FunctionCallError),
     #[error("the call created an invalid receipt: {0}")]
-    NewReceiptValidation(crate::tx::ActionsValidationError),
+    NewReceiptValidation(ReceiptValidationError),
+}
+
+/// Why a receipt a call created was refused (nearcore's `ReceiptValidationError`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReceiptValidationError {
+    #[error("`{account_id}` is not a valid receiver id")]
+    InvalidReceiverId { account_id: String },
+    #[error("`{account_id}` is not a valid account id to refund to")]
+    InvalidRefundTo { account_id: String },
+    #[error("{0}")]
+    ActionsValidation(crate::tx::ActionsValidationError),
+    /// A `DeleteAccount` beneficiary that is no valid account id (nearcore's
+    /// `ActionsValidationError::InvalidAccountId`, which the wire types lack).
+    #[error("`{account_id}` is not a valid account id")]
+    InvalidAccountId { account_id: String },
 }
 
 /// How a receipt ended.
@@ -73,7 +101,9 @@ pub struct ExecutionOutcome {
     /// Gas burnt executing it (action execution fees, wasm, host functions, send fees of the
     /// receipts it created).
     pub gas_burnt: Gas,
-    /// `gas_burnt` at the receipt's gas price.
+    /// NEAR burnt: `gas_burnt` at the burn price (the lower of the receipt's purchase price and
+    /// the block's), plus the refund penalty and, for a receipt that created an account, the
+    /// account creation charge.
     pub tokens_burnt: Balance,
     pub status: ExecutionStatus,
     /// On failure, the index of the action that failed (`None`: the receipt as a whole, e.g.

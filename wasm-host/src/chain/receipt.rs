@@ -42,3 +42,43 @@ pub struct ActionReceipt {
     /// Where deposit refunds go (the predecessor when unset).
     pub refund_to: Option<AccountId>,
 }
+
+/// A transfer from `system` that a receipt sends once it ran: a deleted account's balance, a
+/// deposit refund (nearcore's `new_balance_refund`) or a gas refund (`new_gas_refund`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Refund {
+    pub to: AccountId,
+    pub amount: Balance,
+    /// For a gas refund, the key of the signer (`to`) that paid for the gas: the refund adds back
+    /// to its allowance.
+    pub signer_key: Option<Vec<u8>>,
+}
+
+impl Refund {
+    /// The refund receipt, with id `id`.
+    pub fn into_receipt(self, id: CryptoHash) -> Receipt {
+        let system: AccountId = super::SYSTEM_ACCOUNT
+            .parse()
+            .expect("valid system account id");
+        let (signer_id, signer_public_key) = match self.signer_key {
+            Some(key) => (self.to.clone(), key),
+            None => (system.clone(), Vec::new()),
+        };
+        Receipt {
+            id,
+            predecessor_id: system,
+            receiver_id: self.to,
+            kind: ReceiptKind::Action(ActionReceipt {
+                signer_id,
+                signer_public_key,
+                gas_price: 0,
+                output_data_receivers: Vec::new(),
+                input_data_ids: Vec::new(),
+                actions: vec![Action::Transfer {
+                    deposit: self.amount,
+                }],
+                refund_to: None,
+            }),
+        }
+    }
+}

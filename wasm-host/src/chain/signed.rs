@@ -2,7 +2,7 @@
 //! block hash, actions, signer, access key and its permission, nonce, cost and allowance.
 
 use super::block::IncludedTx;
-use super::{Chain, GAS_PRICE, NONCE_RANGE_MULTIPLIER};
+use super::{Chain, NONCE_RANGE_MULTIPLIER};
 use crate::abi::{self, AccessKeyPermission};
 use crate::tx::{Action, InvalidAccessKeyError, InvalidTxError, SignedTransaction};
 
@@ -36,11 +36,8 @@ impl Chain {
         let prepaid =
             abi::Action::total_prepaid_gas(&actions).ok_or(InvalidTxError::CostOverflow)?;
         let deposits = abi::Action::total_deposit(&actions).ok_or(InvalidTxError::CostOverflow)?;
-        let cost = u128::from(send)
-            .checked_add(u128::from(exec))
-            .and_then(|gas| gas.checked_add(u128::from(prepaid)))
-            .and_then(|gas| gas.checked_mul(GAS_PRICE))
-            .and_then(|fees| fees.checked_add(deposits))
+        let cost = self
+            .tx_cost(send, exec, prepaid, deposits)
             .ok_or(InvalidTxError::CostOverflow)?;
         let per_byte = self.fees.storage_amount_per_byte();
         let signer = self.accounts.get_mut(&tx.signer_id).ok_or_else(|| {

@@ -2,9 +2,39 @@
 //! mode, `NewReceipt`): the same for a transaction's actions and for a receipt a contract created.
 //! An invalid transaction is refused; an invalid new receipt fails the call that made it.
 
-use crate::abi::{AccessKeyPermission, Action};
+use super::outcome::ReceiptValidationError;
+use crate::abi::{AccessKeyPermission, AccountId, Action, ReceiptSpec};
 use crate::tx::ActionsValidationError;
 use near_parameters::vm::LimitConfig;
+
+/// Checks a receipt a call created, as nearcore's `validate_receipt` does: its receiver and
+/// refund account are valid account ids (the host functions read them unvalidated, as nearcore's
+/// do), then its actions, and a `DeleteAccount`'s beneficiary.
+pub(super) fn validate_new_receipt(
+    limits: &LimitConfig,
+    receipt: &ReceiptSpec,
+) -> Result<(), ReceiptValidationError> {
+    let invalid = |id: &AccountId| AccountId::validate(id.as_str()).is_err();
+    if invalid(&receipt.receiver_id) {
+        let account_id = receipt.receiver_id.to_string();
+        return Err(ReceiptValidationError::InvalidReceiverId { account_id });
+    }
+    if let Some(refund_to) = receipt.refund_to.as_ref().filter(|id| invalid(id)) {
+        let account_id = refund_to.to_string();
+        return Err(ReceiptValidationError::InvalidRefundTo { account_id });
+    }
+    validate_actions(limits, &receipt.actions)
+        .map_err(ReceiptValidationError::ActionsValidation)?;
+    for action in &receipt.actions {
+        if let Action::DeleteAccount { beneficiary_id } = action {
+            if invalid(beneficiary_id) {
+                let account_id = beneficiary_id.to_string();
+                return Err(ReceiptValidationError::InvalidAccountId { account_id });
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Checks, in nearcore's order: at most `max_actions_per_receipt` actions and
 /// `max_deploy_actions_per_receipt` deploys; then each action (a `DeleteAccount` only last,

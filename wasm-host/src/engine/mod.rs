@@ -8,7 +8,7 @@ mod link;
 mod memory_import;
 
 pub use cache::MODULE_CACHE_CAPACITY;
-pub use error::FunctionCallError;
+pub use error::{FunctionCallError, WasmTrap};
 pub use memory_import::import_env_memory;
 
 use crate::abi::{CryptoHash, External, HostError, Logic, VMContext, VMOutcome};
@@ -208,8 +208,11 @@ impl<E: External + 'static> Engine<E> {
 
 fn trap(error: wasmtime::Error) -> FunctionCallError {
     match error.downcast_ref::<Trap>() {
-        Some(trap) => FunctionCallError::Trap(trap.to_string()),
-        None => FunctionCallError::Trap(error.to_string()),
+        Some(trap) => FunctionCallError::Trap(trap.into()),
+        None => {
+            tracing::warn!(%error, "the contract stopped on an error that is no wasm trap");
+            FunctionCallError::Trap(WasmTrap::GenericTrap)
+        }
     }
 }
 

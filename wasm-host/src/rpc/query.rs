@@ -234,10 +234,11 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
                 }
                 Err(ChainError::AccountNotFound(_)) => Err(unknown_account()),
                 Err(ChainError::NoContract(_)) => Ok(legacy_error(format!(
-                    "wasm execution failed with error: CompilationError(CodeDoesNotExist {{ account_id: {account_id} }})"
+                    "wasm execution failed with error: CompilationError(CodeDoesNotExist {{ account_id: {account_id:?} }})"
                 ))),
                 Err(ChainError::View { error, .. }) => Ok(legacy_error(format!(
-                    "wasm execution failed with error: {error}"
+                    "wasm execution failed with error: {}",
+                    views::function_call_error_debug(&error)
                 ))),
                 Err(other) => Err(RpcError::internal(other.to_string())),
             }

@@ -2,10 +2,12 @@
 //! transactions, receipts and outcomes: base58 hashes, base64 bytes, balances as decimal strings.
 
 mod block;
+mod debug;
 mod outcome;
 mod state;
 
 pub use block::{block_view, rfc3339, status_view, StatusInfo};
+pub use debug::function_call_error_debug;
 pub use outcome::{
     action_error_view, final_outcome_view, outcome_view, receipt_view, status_of, tx_view,
     OutcomeStatus,

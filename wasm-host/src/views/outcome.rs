@@ -4,7 +4,9 @@
 use super::state::permission_view;
 use super::{base64, hash58, public_key_text};
 use crate::abi::{Action, CryptoHash, HostError};
-use crate::chain::{ActionError, ExecutionOutcome, ExecutionStatus, Receipt, ReceiptKind};
+use crate::chain::{
+    ActionError, ExecutionOutcome, ExecutionStatus, Receipt, ReceiptKind, ReceiptValidationError,
+};
 use crate::engine::FunctionCallError;
 use crate::prepare::PrepareError;
 use crate::tx::SignedTransaction;
@@ -113,7 +115,7 @@ fn host_error_message(error: &HostError) -> String {
 }
 
 /// NEAR's `PrepareError` name closest to why a contract was refused.
-fn prepare_error_name(error: &PrepareError) -> &'static str {
+pub(super) fn prepare_error_name(error: &PrepareError) -> &'static str {
     match error {
         PrepareError::TooLarge(_) | PrepareError::Invalid(_) => "Deserialization",
         PrepareError::ForeignImport { .. }
@@ -153,6 +155,22 @@ fn function_call_error_view(error: &FunctionCallError) -> Value {
     }
 }
 
+/// Why a new receipt was refused, as NEAR shows it (`ReceiptValidationError`).
+fn receipt_validation_error_view(error: &ReceiptValidationError) -> Value {
+    match error {
+        ReceiptValidationError::InvalidReceiverId { account_id } => {
+            json!({"InvalidReceiverId": {"account_id": account_id}})
+        }
+        ReceiptValidationError::InvalidRefundTo { account_id } => {
+            json!({"InvalidRefundTo": {"account_id": account_id}})
+        }
+        ReceiptValidationError::ActionsValidation(error) => json!({"ActionsValidation": error}),
+        ReceiptValidationError::InvalidAccountId { account_id } => {
+            json!({"ActionsValidation": {"InvalidAccountId": {"account_id": account_id}}})
+        }
+    }
+}
+
 /// A failed receipt's error as NEAR shows it: `{"ActionError": {"index", "kind"}}`.
 pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
     let kind = match error {
@@ -169,6 +187,18 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
             "account_id": account,
             "predecessor_id": predecessor,
         }}),
+        ActionError::CreateAccountOnlyByRegistrar {
+            account,
+            registrar,
+            predecessor,
+        } => json!({"CreateAccountOnlyByRegistrar": {
+            "account_id": account,
+            "registrar_account_id": registrar,
+            "predecessor_id": predecessor,
+        }}),
+        ActionError::OnlyImplicitAccountCreationAllowed(id) => {
+            json!({"OnlyImplicitAccountCreationAllowed": {"account_id": id}})
+        }
         ActionError::ActorNoPermission { account, actor } => json!({"ActorNoPermission": {
             "account_id": account,
             "actor_id": actor,
@@ -202,7 +232,7 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
             json!({"FunctionCallError": function_call_error_view(error)})
         }
         ActionError::NewReceiptValidation(error) => {
-            json!({"NewReceiptValidationError": {"ActionsValidation": error}})
+            json!({"NewReceiptValidationError": receipt_validation_error_view(error)})
         }
     };
     json!({"ActionError": {"index": index, "kind": kind}})
@@ -333,6 +363,29 @@ mod tests {
         });
         let hash = crate::chain::hash(&code);
         assert_eq!(view, json!({"DeployContract": {"code": base64(&hash)}}));
+    }
+
+    #[test]
+    fn refused_new_receipts_show_as_nearcores_receipt_validation_errors() {
+        let view = |error| action_error_view(&ActionError::NewReceiptValidation(error), Some(0));
+        let kind = |error| view(error)["ActionError"]["kind"]["NewReceiptValidationError"].clone();
+        let account_id = "NOT VALID".to_string();
+        assert_eq!(
+            kind(ReceiptValidationError::InvalidReceiverId {
+                account_id: account_id.clone()
+            }),
+            json!({"InvalidReceiverId": {"account_id": "NOT VALID"}})
+        );
+        assert_eq!(
+            kind(ReceiptValidationError::InvalidAccountId { account_id }),
+            json!({"ActionsValidation": {"InvalidAccountId": {"account_id": "NOT VALID"}}})
+        );
+        assert_eq!(
+            kind(ReceiptValidationError::ActionsValidation(
+                crate::tx::ActionsValidationError::FunctionCallZeroAttachedGas
+            )),
+            json!({"ActionsValidation": "FunctionCallZeroAttachedGas"})
+        );
     }
 
     #[test]

@@ -245,6 +245,20 @@ impl<E: External> Logic<E> {
         }
     }
 
+    /// An account id's text, from memory or a register (`len` `u64::MAX`), charged as UTF-8
+    /// decoding, not yet validated (nearcore's `read_and_parse_account_id`).
+    fn read_account_text(
+        &mut self,
+        mem: &dyn MemoryLike,
+        len: u64,
+        ptr: u64,
+    ) -> Result<String, HostError> {
+        let bytes = self.memory_or_register(mem, ptr, len)?;
+        self.charge(Ext::utf8_decoding_base)?;
+        self.charge_n(Ext::utf8_decoding_byte, bytes.len() as u64)?;
+        String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)
+    }
+
     /// A UTF-8 string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`, at
     /// most what the log budget has left (nearcore's `get_utf8_string`: a longer `len` is refused
     /// before memory is read).

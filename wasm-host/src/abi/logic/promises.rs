@@ -472,6 +472,9 @@ impl<E: External> Logic<E> {
         });
     }
 
+    /// A method name to call, as nearcore reads it: empty is `EmptyMethodName`, not UTF-8 is
+    /// `BadUTF8`; its length is checked with the new receipt after the call
+    /// (`FunctionCallMethodNameLengthExceeded`).
     pub(super) fn read_method_name(
         &mut self,
         mem: &dyn MemoryLike,
@@ -480,15 +483,9 @@ impl<E: External> Logic<E> {
     ) -> Result<String, HostError> {
         let name = self.memory_or_register(mem, ptr, len)?;
         if name.is_empty() {
-            return Err(HostError::InvalidMethodName("empty".into()));
+            return Err(HostError::EmptyMethodName);
         }
-        let limit = self.fees.limits().max_length_method_name;
-        if name.len() as u64 > limit {
-            return Err(HostError::InvalidMethodName(format!(
-                "longer than {limit} bytes"
-            )));
-        }
-        String::from_utf8(name).map_err(|_| HostError::InvalidMethodName("not UTF-8".into()))
+        String::from_utf8(name).map_err(|_| HostError::BadUtf8)
     }
 
     /// Pays for a new receipt (and its data dependencies, `true` for same-receiver ones).
@@ -609,17 +606,19 @@ impl<E: External> Logic<E> {
         Ok(())
     }
 
+    /// An account id as nearcore reads it (`read_and_parse_account_id`): not validated here. The
+    /// receipts it goes into are checked after the call (`chain::validate_new_receipt`), where an
+    /// invalid one fails the call with a `NewReceiptValidationError`; a function-call key's
+    /// receiver id is never checked, as on NEAR.
     fn read_account_id(
         &mut self,
         mem: &dyn MemoryLike,
         len: u64,
         ptr: u64,
     ) -> Result<AccountId, HostError> {
-        let bytes = self.memory_or_register(mem, ptr, len)?;
-        self.charge(Ext::utf8_decoding_base)?;
-        self.charge_n(Ext::utf8_decoding_byte, bytes.len() as u64)?;
-        let text = String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)?;
-        text.parse().map_err(|_| HostError::InvalidAccountId(text))
+        let text = self.read_account_text(mem, len, ptr)?;
+        #[allow(deprecated)] // nearcore's own way: validated with the receipt, after the call
+        Ok(AccountId::new_unvalidated(text))
     }
 
     /// A borsh-encoded public key: type 0 (ed25519, 32 bytes) or 1 (secp256k1, 64 bytes).

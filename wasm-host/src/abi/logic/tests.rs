@@ -328,3 +328,32 @@ fn gas_exhaustion_in_a_host_function() {
     assert_eq!(logic.sha256(&mut mem, 8, 0, 0), Err(HostError::GasExceeded));
     assert_eq!(logic.gas().burnt(), 1_000_000);
 }
+
+#[test]
+fn validator_stake_reads_the_account_id_as_nearcore_does() {
+    // From memory or a register, charged as UTF-8 decoding, not validated; bad UTF-8 fails.
+    let fees = Fees::default();
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 64];
+    mem[..7].copy_from_slice(b"NOT-ID!");
+    let before = logic.gas().burnt();
+    logic.validator_stake(&mut mem, 7, 0, 32).unwrap();
+    assert_eq!(mem[32..48], [0; 16]);
+    let charged = fees.ext(Ext::base)
+        + fees.ext(Ext::read_memory_base)
+        + 7 * fees.ext(Ext::read_memory_byte)
+        + fees.ext(Ext::utf8_decoding_base)
+        + 7 * fees.ext(Ext::utf8_decoding_byte)
+        + fees.ext(Ext::validator_stake_base)
+        + fees.ext(Ext::write_memory_base)
+        + 16 * fees.ext(Ext::write_memory_byte);
+    assert_eq!(logic.gas().burnt() - before, charged);
+
+    logic.write_register(&mut mem, 3, 4, 0).unwrap();
+    logic.validator_stake(&mut mem, u64::MAX, 3, 32).unwrap();
+    mem[0] = 0xff;
+    assert_eq!(
+        logic.validator_stake(&mut mem, 1, 0, 32),
+        Err(HostError::BadUtf8)
+    );
+}
