@@ -35,8 +35,8 @@ pub enum EngineError {
     Device(#[from] crate::device::DeviceError),
     #[error(
         "this thread's floating-point mode is not SPEC.md §0's: it flushes denormals to zero \
-         (MXCSR FTZ/DAZ, e.g. set by a library built with -ffast-math) or rounds otherwise than \
-         to nearest (fesetround)"
+         (x86-64 MXCSR FTZ/DAZ, AArch64 FPCR FZ, e.g. set by a library built with -ffast-math) \
+         or rounds otherwise than to nearest (fesetround)"
     )]
     FloatModeOffSpec,
     #[error("the prompt is empty")]

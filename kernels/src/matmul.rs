@@ -211,6 +211,8 @@ fn plain_row_dot(m: &QMatrix, r: usize, input: &Input<'_>, t: usize) -> f32 {
 
 /// # Safety
 /// `path` must be supported by the CPU and `out` must hold `acts.tokens() × stride` floats.
+// Elsewhere than on x86-64 no path packs matrices, so nothing reaches here.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 unsafe fn packed_product(
     path: KernelPath,
     w: &PackedMatrix,

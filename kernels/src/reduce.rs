@@ -3,6 +3,7 @@
 //! which changes speed, never bits: every `mul_add` is fused either way and the compiler never
 //! reorders float additions.
 
+#[cfg(target_arch = "x86_64")]
 use crate::cpu::has_avx2_fma;
 
 #[inline(always)]

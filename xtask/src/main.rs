@@ -1,6 +1,7 @@
 //! xtask: the project's build orchestration, run as `cargo xtask <command>`.
 //!
-//! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
+//! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy (also
+//!   of kernels for AArch64), tests.
 //! - `devnet`: the main job: a local devnet with a demo, running until Ctrl-C.
 //! - `build-contracts`, `fetch-model`, `fetch-nvrtc`: the set-up steps on their own.
 //! - `gpu-bundle`: what the on-GPU check needs on a machine without Rust, in `.gpu/`.
@@ -81,6 +82,9 @@ pub(crate) fn fetch_model() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The second architecture the kernels crate is linted for.
+const AARCH64_TARGET: &str = "aarch64-unknown-linux-gnu";
+
 fn test() -> Result<()> {
     let started = Instant::now();
     toolchain::ensure_lint_components()?;
@@ -112,6 +116,23 @@ fn test() -> Result<()> {
         "--all-targets",
         "--features",
         "oracle/cuda",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // The kernels crate must build on AArch64 too (its float-mode checks are per
+    // architecture): lint it for that target (about 10 s warm; the first run builds its
+    // dependencies for the target, about 3 min).
+    step("cargo clippy -p kernels --target aarch64-unknown-linux-gnu");
+    toolchain::ensure_target(AARCH64_TARGET)?;
+    cargo(&[
+        "clippy",
+        "-p",
+        "kernels",
+        "--all-targets",
+        "--target",
+        AARCH64_TARGET,
         "--locked",
         "--",
         "-D",

@@ -9,7 +9,6 @@ pub(crate) mod packed;
 mod reference;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
-#[cfg(target_arch = "x86_64")]
 pub use activation::QuantizedActivations;
 pub use blocks::{decode_block, BlockWeights, Coefficients};
 pub use format::WeightFormat;
