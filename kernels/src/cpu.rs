@@ -12,6 +12,22 @@ pub fn has_avx2_fma() -> bool {
     })
 }
 
+/// True when `f32::mul_add` is the hardware's fused multiply-add: on x86-64 with the FMA
+/// extension, and always on AArch64 (where it is in the base instruction set). Elsewhere, and
+/// on x86-64 without FMA, `mul_add` may be a software `fmaf`, which is not correctly rounded
+/// for every subnormal result (rust-lang/compiler-builtins#1262): SPEC.md §0's `fma` could
+/// silently give other bits.
+pub fn has_hardware_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        cfg!(target_arch = "aarch64")
+    }
+}
+
 /// The thread's float control register: MXCSR on x86-64.
 #[cfg(target_arch = "x86_64")]
 mod control {

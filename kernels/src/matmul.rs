@@ -95,6 +95,13 @@ impl std::fmt::Debug for Compute {
 pub enum ComputeError {
     #[error("kernel path {0} is not supported by this CPU")]
     Unsupported(&'static str),
+    #[error(
+        "this CPU has no hardware fused multiply-add (x86-64 without the FMA extension, or an \
+         architecture other than x86-64 and AArch64): a software fmaf is not correctly rounded \
+         for every subnormal result (rust-lang/compiler-builtins#1262), so results could \
+         differ from other machines' (SPEC.md §0)"
+    )]
+    NoHardwareFma,
     #[error("cannot start {threads} threads: {reason}")]
     Threads { threads: usize, reason: String },
 }
@@ -114,7 +121,20 @@ impl OutPtr {
 }
 
 impl Compute {
+    /// Refuses a CPU without hardware FMA (see [`ComputeError::NoHardwareFma`]) and a path the
+    /// CPU cannot run.
     pub fn new(path: KernelPath, threads: usize) -> Result<Self, ComputeError> {
+        Self::new_with_fma(path, threads, crate::cpu::has_hardware_fma())
+    }
+
+    fn new_with_fma(
+        path: KernelPath,
+        threads: usize,
+        hardware_fma: bool,
+    ) -> Result<Self, ComputeError> {
+        if !hardware_fma {
+            return Err(ComputeError::NoHardwareFma);
+        }
         if !path.is_supported() {
             return Err(ComputeError::Unsupported(path.name()));
         }
@@ -227,5 +247,23 @@ unsafe fn packed_product(
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2 => crate::quant::x86::matmul_avx2(w, acts, groups, out, stride),
         _ => unreachable!("packed matrices exist only on SIMD paths"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_without_hardware_fma_is_refused() {
+        match Compute::new_with_fma(KernelPath::Scalar, 1, false) {
+            Err(e @ ComputeError::NoHardwareFma) => {
+                assert!(e.to_string().contains("compiler-builtins#1262"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Compute::new_with_fma(KernelPath::Scalar, 1, true).is_ok());
+        // The machines this crate runs on have it.
+        assert!(crate::cpu::has_hardware_fma());
     }
 }
