@@ -1,5 +1,6 @@
 //! What this CPU can do, detected once, and the floating-point mode SPEC.md §0 needs.
 
+use std::cell::Cell;
 #[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
 
@@ -10,6 +11,32 @@ pub fn has_avx2_fma() -> bool {
     *DETECTED.get_or_init(|| {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     })
+}
+
+thread_local! {
+    /// Set on the threads of a scalar-path pool: they run the portable builds only.
+    static PORTABLE_BUILDS_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread runs the AVX2+FMA builds of the ops compiled twice (`reduce`, `ops`,
+/// activation quantization): when the CPU has them, except on the threads of a
+/// [`KernelPath::Scalar`](crate::quant::KernelPath::Scalar) pool, which run the portable builds
+/// (the same bits by SPEC.md; so the scalar path checks them).
+#[cfg(any(test, target_arch = "x86_64"))]
+pub fn avx2_fma_builds() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2_fma() && !PORTABLE_BUILDS_ONLY.get()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Makes this thread run only the portable builds (`true`), or the fastest the CPU has.
+pub fn use_portable_builds_only(portable: bool) {
+    PORTABLE_BUILDS_ONLY.set(portable);
 }
 
 /// True when `f32::mul_add` is the hardware's fused multiply-add: on x86-64 with the FMA

@@ -383,11 +383,7 @@ impl Engine {
                 want_logits: *want_logits,
             })
             .collect();
-        // The whole step runs on the pool, so its many products do not each hop threads.
-        let output = self
-            .compute
-            .install(|| self.model.forward(&self.compute, &mut items, false))?;
-        Ok(output.logits)
+        Ok(self.model.forward(&self.compute, &mut items, false)?.logits)
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {

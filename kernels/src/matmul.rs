@@ -143,8 +143,11 @@ impl Compute {
             .num_threads(threads)
             .thread_name(|i| format!("kernels-{i}"))
             // SPEC.md §0's float mode (denormals kept, round to nearest-even), whatever mode
-            // the spawning thread was in.
-            .start_handler(|_| crate::cpu::use_spec_float_mode())
+            // the spawning thread was in; the scalar path runs the portable builds of every op.
+            .start_handler(move |_| {
+                crate::cpu::use_spec_float_mode();
+                crate::cpu::use_portable_builds_only(path == KernelPath::Scalar);
+            })
             .build()
             .map_err(|e| ComputeError::Threads {
                 threads,
