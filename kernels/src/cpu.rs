@@ -1,4 +1,5 @@
-//! What this CPU can do, detected once, and the floating-point mode SPEC.md §0 needs.
+//! What this CPU can do (detected once), which builds of the ops compiled twice a thread runs,
+//! and the floating-point mode SPEC.md §0 needs.
 
 use std::cell::Cell;
 #[cfg(target_arch = "x86_64")]
