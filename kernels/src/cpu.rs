@@ -1,64 +1,33 @@
-//! What this CPU can do, detected once, and the floating-point mode SPEC.md §0 needs.
+//! What this CPU can do (detected once), which builds of the ops compiled twice a thread runs,
+//! and the floating-point mode SPEC.md §0 needs.
 
+use std::cell::Cell;
+#[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
 
-/// True when AVX2 and FMA are available (x86-64 only).
+/// True when AVX2 and FMA are available.
+#[cfg(target_arch = "x86_64")]
 pub fn has_avx2_fma() -> bool {
     static DETECTED: OnceLock<bool> = OnceLock::new();
     *DETECTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     })
 }
 
-/// The MXCSR bits that drop denormals, against SPEC.md §0: flush-to-zero (15) and
-/// denormals-are-zero (6). A library built with `-ffast-math` may set them.
-#[cfg(target_arch = "x86_64")]
-const FLUSH_DENORMALS: u32 = (1 << 15) | (1 << 6);
-/// MXCSR's rounding control (bits 13–14); 0 is round-to-nearest-even, SPEC.md §0's only
-/// rounding. `fesetround` changes it.
-#[cfg(target_arch = "x86_64")]
-const ROUNDING_CONTROL: u32 = 0b11 << 13;
-/// Every MXCSR bit SPEC.md §0 needs clear.
-#[cfg(target_arch = "x86_64")]
-const OFF_SPEC: u32 = FLUSH_DENORMALS | ROUNDING_CONTROL;
-
-#[cfg(target_arch = "x86_64")]
-fn mxcsr() -> u32 {
-    let mut csr = 0u32;
-    // SAFETY: `stmxcsr` stores the 32-bit MXCSR at the address of `csr`.
-    unsafe {
-        std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
-    }
-    csr
+thread_local! {
+    /// Set on the threads of a scalar-path pool: they run the portable builds only.
+    static PORTABLE_BUILDS_ONLY: Cell<bool> = const { Cell::new(false) };
 }
 
-#[cfg(target_arch = "x86_64")]
-fn set_mxcsr(csr: u32) {
-    // SAFETY: `ldmxcsr` loads MXCSR from the address of `csr`; callers only toggle defined
-    // bits of a value read from MXCSR.
-    unsafe {
-        std::arch::asm!(
-            "ldmxcsr [{}]",
-            in(reg) &csr,
-            options(nostack, preserves_flags, readonly)
-        );
-    }
-}
-
-/// True when this thread's float mode is not SPEC.md §0's: it drops denormals (x86-64 FTZ or
-/// DAZ set) or rounds otherwise than to nearest-even.
-pub fn float_mode_off_spec() -> bool {
+/// Whether this thread runs the AVX2+FMA builds of the ops compiled twice (`reduce`, `ops`,
+/// activation quantization): when the CPU has them, except on the threads of a
+/// [`KernelPath::Scalar`](crate::quant::KernelPath::Scalar) pool, which run the portable builds
+/// (the same bits by SPEC.md; so the scalar path checks them).
+#[cfg(any(test, target_arch = "x86_64"))]
+pub fn avx2_fma_builds() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        mxcsr() & OFF_SPEC != 0
+        has_avx2_fma() && !PORTABLE_BUILDS_ONLY.get()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -66,35 +35,138 @@ pub fn float_mode_off_spec() -> bool {
     }
 }
 
-/// Puts this thread in SPEC.md §0's float mode (clears FTZ, DAZ and the rounding control);
-/// says when it had to.
-pub fn use_spec_float_mode() {
+/// Makes this thread run only the portable builds (`true`), or the fastest the CPU has.
+pub fn use_portable_builds_only(portable: bool) {
+    PORTABLE_BUILDS_ONLY.set(portable);
+}
+
+/// True when `f32::mul_add` is the hardware's fused multiply-add: on x86-64 with the FMA
+/// extension, and always on AArch64 (where it is in the base instruction set). Elsewhere, and
+/// on x86-64 without FMA, `mul_add` may be a software `fmaf`, which is not correctly rounded
+/// for every subnormal result (rust-lang/compiler-builtins#1262): SPEC.md §0's `fma` could
+/// silently give other bits.
+pub fn has_hardware_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let csr = mxcsr();
-        if csr & OFF_SPEC != 0 {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        cfg!(target_arch = "aarch64")
+    }
+}
+
+/// The thread's float control register: MXCSR on x86-64.
+#[cfg(target_arch = "x86_64")]
+mod control {
+    pub type Bits = u32;
+    /// Flush-to-zero (15) and denormals-are-zero (6): what a library built with `-ffast-math`
+    /// sets (crtfastmath.o).
+    pub const FAST_MATH_FLUSH: Bits = (1 << 15) | (1 << 6);
+    /// Every bit that drops denormals.
+    pub const FLUSH_DENORMALS: Bits = FAST_MATH_FLUSH;
+    /// Rounding control (bits 13–14); 0 is round-to-nearest-even. `fesetround` changes it.
+    pub const ROUNDING_CONTROL: Bits = 0b11 << 13;
+
+    pub fn read() -> Bits {
+        let mut csr: Bits = 0;
+        // SAFETY: `stmxcsr` stores the 32-bit MXCSR at the address of `csr`.
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
+        }
+        csr
+    }
+
+    pub fn write(csr: Bits) {
+        // SAFETY: `ldmxcsr` loads MXCSR from the address of `csr`; callers only toggle defined
+        // bits of a value read from MXCSR.
+        unsafe {
+            std::arch::asm!(
+                "ldmxcsr [{}]",
+                in(reg) &csr,
+                options(nostack, preserves_flags, readonly)
+            );
+        }
+    }
+}
+
+/// The thread's float control register: FPCR on AArch64.
+#[cfg(target_arch = "aarch64")]
+mod control {
+    pub type Bits = u64;
+    /// FZ (24): single- and double-precision denormals flush to zero; what a library built
+    /// with `-ffast-math` sets (crtfastmath.o).
+    pub const FAST_MATH_FLUSH: Bits = 1 << 24;
+    /// Every bit that drops denormals: FZ, FZ16 (19: half-precision ones) and FIZ (0,
+    /// FEAT_AFP, reads as zero without it: denormal inputs).
+    pub const FLUSH_DENORMALS: Bits = FAST_MATH_FLUSH | (1 << 19) | 1;
+    /// RMode (bits 22–23); 0 is round-to-nearest-even. `fesetround` changes it.
+    pub const ROUNDING_CONTROL: Bits = 0b11 << 22;
+
+    pub fn read() -> Bits {
+        let fpcr: Bits;
+        // SAFETY: reading FPCR has no side effect.
+        unsafe {
+            std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags));
+        }
+        fpcr
+    }
+
+    pub fn write(fpcr: Bits) {
+        // SAFETY: callers only toggle defined bits of a value read from FPCR.
+        unsafe {
+            std::arch::asm!("msr fpcr, {}", in(reg) fpcr, options(nomem, nostack, preserves_flags));
+        }
+    }
+}
+
+/// Every control bit SPEC.md §0 needs clear.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const OFF_SPEC: control::Bits = control::FLUSH_DENORMALS | control::ROUNDING_CONTROL;
+
+/// True when this thread's float mode is not SPEC.md §0's: it drops denormals (x86-64 MXCSR
+/// FTZ or DAZ, AArch64 FPCR FZ, FZ16 or FIZ set) or rounds otherwise than to nearest-even.
+pub fn float_mode_off_spec() -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        control::read() & OFF_SPEC != 0
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// Puts this thread in SPEC.md §0's float mode (clears the flush and rounding-control bits);
+/// says when it had to.
+pub fn use_spec_float_mode() {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let register = control::read();
+        if register & OFF_SPEC != 0 {
             tracing::warn!(
-                mxcsr = csr,
+                register,
                 "this thread flushed denormals or rounded otherwise than to nearest; reset"
             );
-            set_mxcsr(csr & !OFF_SPEC);
+            control::write(register & !OFF_SPEC);
         }
     }
 }
 
 /// Makes this thread flush denormals, as a `-ffast-math` library would (for tests).
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub fn flush_denormals() {
-    set_mxcsr(mxcsr() | FLUSH_DENORMALS);
+    control::write(control::read() | control::FAST_MATH_FLUSH);
 }
 
-/// Makes this thread round toward zero, as `fesetround(FE_TOWARDZERO)` would (for tests).
-#[cfg(all(test, target_arch = "x86_64"))]
+/// Makes this thread round toward zero, as `fesetround(FE_TOWARDZERO)` would (for tests): the
+/// value 3 of x86-64's rounding control, 0b11 of AArch64's RMode.
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub fn round_toward_zero() {
-    set_mxcsr(mxcsr() | ROUNDING_CONTROL);
+    control::write(control::read() | control::ROUNDING_CONTROL);
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
     use crate::engine::{Engine, EngineError};

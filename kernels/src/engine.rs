@@ -14,6 +14,7 @@ use crate::tokenizer::{
     output_text, ChatMessage, StopDetector, StopReason, Tokenizer, TokenizerError,
 };
 use candle_core::quantized::gguf_file::Content;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -37,8 +38,8 @@ pub enum EngineError {
     Device(#[from] crate::device::DeviceError),
     #[error(
         "this thread's floating-point mode is not SPEC.md §0's: it flushes denormals to zero \
-         (MXCSR FTZ/DAZ, e.g. set by a library built with -ffast-math) or rounds otherwise than \
-         to nearest (fesetround)"
+         (x86-64 MXCSR FTZ/DAZ, AArch64 FPCR FZ, e.g. set by a library built with -ffast-math) \
+         or rounds otherwise than to nearest (fesetround)"
     )]
     FloatModeOffSpec,
     #[error("the prompt is empty")]
@@ -166,6 +167,9 @@ pub struct Engine {
     /// The model on a device (a GPU, or the emulator): when present, every forward step runs
     /// there.
     device: Option<DeviceModel>,
+    /// The most tokens one forward step holds: longer prompts are fed in chunks, larger
+    /// batches in several steps (neither changes a bit).
+    max_step_tokens: usize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -225,6 +229,7 @@ impl Engine {
             compute,
             model_sha256,
             device: None,
+            max_step_tokens: usize::MAX,
         })
     }
 
@@ -232,7 +237,9 @@ impl Engine {
     /// they are (scalar path) and uploaded; forward steps run on the device.
     pub fn load_on_device(path: &Path, device: Box<dyn Device>) -> Result<Self, EngineError> {
         let mut engine = Self::load(path, KernelPath::Scalar, 1)?;
-        engine.device = Some(DeviceModel::upload(&engine.model, device)?);
+        let model = DeviceModel::upload(&engine.model, device)?;
+        engine.max_step_tokens = model.max_step_tokens();
+        engine.device = Some(model);
         Ok(engine)
     }
 
@@ -246,6 +253,21 @@ impl Engine {
     /// forward pass, run on the CPU (slow; for checking them where no GPU is).
     pub fn load_cuda_emulated(path: &Path) -> Result<Self, EngineError> {
         Self::load_on_device(path, Box::new(crate::cuda::emulator::Emulator::start()?))
+    }
+
+    /// The same engine with at most `tokens` tokens in one forward step (a device engine keeps
+    /// its own limit when that is lower). Results are the same bits whatever the limit.
+    pub fn with_max_step_tokens(self, tokens: NonZeroUsize) -> Self {
+        Self {
+            max_step_tokens: self.max_step_tokens.min(tokens.get()),
+            ..self
+        }
+    }
+
+    /// The most tokens one forward step holds (unbounded on the CPU unless set with
+    /// [`Engine::with_max_step_tokens`]; on a device, [`DeviceModel::max_step_tokens`]).
+    pub fn max_step_tokens(&self) -> usize {
+        self.max_step_tokens
     }
 
     /// The model on its device, for engines loaded with [`Engine::load_on_device`].
@@ -305,13 +327,21 @@ impl Engine {
             }
         }
         while !active.is_empty() {
-            let step_started = Instant::now();
             let inputs: Vec<(Vec<u32>, bool)> =
                 active.iter().map(|(_, s)| s.next_input()).collect();
-            let logits = self.step_each(&mut active, &inputs);
-            let elapsed = step_started.elapsed();
+            let mut outcomes = Vec::with_capacity(active.len());
+            let mut first = 0;
+            for end in step_ends(&inputs, self.max_step_tokens) {
+                let step_started = Instant::now();
+                let logits = self.step_each(&mut active[first..end], &inputs[first..end]);
+                let elapsed = step_started.elapsed();
+                outcomes.extend(logits.into_iter().map(|logits| (logits, elapsed)));
+                first = end;
+            }
             let mut still = Vec::with_capacity(active.len());
-            for (((i, mut s), (tokens, _)), logits) in active.drain(..).zip(&inputs).zip(logits) {
+            for (((i, mut s), (tokens, _)), (logits, elapsed)) in
+                active.drain(..).zip(&inputs).zip(outcomes)
+            {
                 let outcome = logits.and_then(|logits| {
                     s.account(tokens.len(), elapsed);
                     match logits {
@@ -385,11 +415,7 @@ impl Engine {
                 want_logits: *want_logits,
             })
             .collect();
-        // The whole step runs on the pool, so its many products do not each hop threads.
-        let output = self
-            .compute
-            .install(|| self.model.forward(&self.compute, &mut items, false))?;
-        Ok(output.logits)
+        Ok(self.model.forward(&self.compute, &mut items, false)?.logits)
     }
 
     fn start(&self, request: &Request) -> Result<Sequence, EngineError> {
@@ -419,7 +445,10 @@ impl Engine {
         Ok(Sequence {
             cache: KvCache::new(config.layers, config.kv_width()),
             device_cache: None,
-            chunk: request.prefill_chunk.unwrap_or(usize::MAX).max(1),
+            chunk: request
+                .prefill_chunk
+                .unwrap_or(usize::MAX)
+                .clamp(1, self.max_step_tokens),
             fed: 0,
             output: Vec::new(),
             stops: StopDetector::new(self.tokenizer.end_of_generation_ids(), &request.stop),
@@ -430,6 +459,22 @@ impl Engine {
             prompt,
         })
     }
+}
+
+/// Where the steps of one round end: runs of consecutive sequences whose inputs hold at most
+/// `max_tokens` tokens together (each input holds at most that many).
+fn step_ends(inputs: &[(Vec<u32>, bool)], max_tokens: usize) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut tokens = 0;
+    for (i, (input, _)) in inputs.iter().enumerate() {
+        if tokens > 0 && tokens + input.len() > max_tokens {
+            ends.push(i);
+            tokens = 0;
+        }
+        tokens += input.len();
+    }
+    ends.push(inputs.len());
+    ends
 }
 
 /// Fails on a thread whose float mode is not the spec's (denormals dropped, rounding not to
@@ -541,5 +586,20 @@ impl Sequence {
             digest,
             timings: self.timings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_ends;
+
+    #[test]
+    fn a_round_splits_into_steps_of_at_most_the_limit() {
+        let inputs = |lens: &[usize]| -> Vec<(Vec<u32>, bool)> {
+            lens.iter().map(|&n| (vec![0; n], true)).collect()
+        };
+        assert_eq!(step_ends(&inputs(&[3, 1, 2, 3, 1]), 3), [1, 3, 4, 5]);
+        assert_eq!(step_ends(&inputs(&[1, 1, 1]), 1), [1, 2, 3]);
+        assert_eq!(step_ends(&inputs(&[5, 1, 7]), usize::MAX), [3]);
     }
 }

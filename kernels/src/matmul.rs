@@ -95,6 +95,13 @@ impl std::fmt::Debug for Compute {
 pub enum ComputeError {
     #[error("kernel path {0} is not supported by this CPU")]
     Unsupported(&'static str),
+    #[error(
+        "this CPU has no hardware fused multiply-add (x86-64 without the FMA extension, or an \
+         architecture other than x86-64 and AArch64): a software fmaf is not correctly rounded \
+         for every subnormal result (rust-lang/compiler-builtins#1262), so results could \
+         differ from other machines' (SPEC.md §0)"
+    )]
+    NoHardwareFma,
     #[error("cannot start {threads} threads: {reason}")]
     Threads { threads: usize, reason: String },
 }
@@ -114,7 +121,20 @@ impl OutPtr {
 }
 
 impl Compute {
+    /// Refuses a CPU without hardware FMA (see [`ComputeError::NoHardwareFma`]) and a path the
+    /// CPU cannot run.
     pub fn new(path: KernelPath, threads: usize) -> Result<Self, ComputeError> {
+        Self::new_with_fma(path, threads, crate::cpu::has_hardware_fma())
+    }
+
+    fn new_with_fma(
+        path: KernelPath,
+        threads: usize,
+        hardware_fma: bool,
+    ) -> Result<Self, ComputeError> {
+        if !hardware_fma {
+            return Err(ComputeError::NoHardwareFma);
+        }
         if !path.is_supported() {
             return Err(ComputeError::Unsupported(path.name()));
         }
@@ -123,8 +143,11 @@ impl Compute {
             .num_threads(threads)
             .thread_name(|i| format!("kernels-{i}"))
             // SPEC.md §0's float mode (denormals kept, round to nearest-even), whatever mode
-            // the spawning thread was in.
-            .start_handler(|_| crate::cpu::use_spec_float_mode())
+            // the spawning thread was in; the scalar path runs the portable builds of every op.
+            .start_handler(move |_| {
+                crate::cpu::use_spec_float_mode();
+                crate::cpu::use_portable_builds_only(path == KernelPath::Scalar);
+            })
             .build()
             .map_err(|e| ComputeError::Threads {
                 threads,
@@ -211,6 +234,8 @@ fn plain_row_dot(m: &QMatrix, r: usize, input: &Input<'_>, t: usize) -> f32 {
 
 /// # Safety
 /// `path` must be supported by the CPU and `out` must hold `acts.tokens() × stride` floats.
+// Elsewhere than on x86-64 no path packs matrices, so nothing reaches here.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 unsafe fn packed_product(
     path: KernelPath,
     w: &PackedMatrix,
@@ -225,5 +250,23 @@ unsafe fn packed_product(
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2 => crate::quant::x86::matmul_avx2(w, acts, groups, out, stride),
         _ => unreachable!("packed matrices exist only on SIMD paths"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_without_hardware_fma_is_refused() {
+        match Compute::new_with_fma(KernelPath::Scalar, 1, false) {
+            Err(e @ ComputeError::NoHardwareFma) => {
+                assert!(e.to_string().contains("compiler-builtins#1262"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Compute::new_with_fma(KernelPath::Scalar, 1, true).is_ok());
+        // The machines this crate runs on have it.
+        assert!(crate::cpu::has_hardware_fma());
     }
 }

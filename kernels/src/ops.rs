@@ -1,12 +1,14 @@
 //! The element-wise and per-head operations of the forward pass (SPEC.md §4, §6). Each public
 //! function is compiled twice — portable, and with AVX2+FMA for speed — through
-//! [`fma_dispatch!`]; both builds give the same bits (see `reduce`).
+//! [`fma_dispatch!`]; both builds give the same bits (see `reduce`), and the scalar kernel path
+//! runs the portable one.
 
 use crate::math::{exp32, silu};
 use crate::reduce::{dot16, sum16};
 
 /// Defines `pub fn $name` that runs its body compiled with AVX2+FMA when the CPU has them, and
-/// portable otherwise. Same arithmetic, same bits; only speed differs.
+/// portable otherwise or on the threads of a scalar-path pool (see
+/// [`crate::cpu::avx2_fma_builds`]). Same arithmetic, same bits; only speed differs.
 macro_rules! fma_dispatch {
     ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
@@ -21,7 +23,7 @@ macro_rules! fma_dispatch {
                 body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
-            if crate::cpu::has_avx2_fma() {
+            if crate::cpu::avx2_fma_builds() {
                 // SAFETY: the CPU supports AVX2 and FMA.
                 return unsafe { fast($($arg),*) };
             }
@@ -112,6 +114,63 @@ fma_dispatch! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matmul::Compute;
+    use crate::quant::tests::Lcg;
+    use crate::quant::{KernelPath, QuantizedActivations};
+    use crate::reduce::{dot16, sum16};
+
+    /// Every op compiled twice, on fixed data with values down in the denormal range: the bits
+    /// of all their outputs.
+    fn every_op_bits() -> Vec<u32> {
+        let mut rng = Lcg::new(17);
+        let mut random =
+            |n: usize, scale: f32| -> Vec<f32> { (0..n).map(|_| rng.next_f32() * scale).collect() };
+        let (d, n) = (64, 9);
+        let x = random(d * n, 3.0);
+        let tiny = random(d, f32::MIN_POSITIVE * 64.0);
+        let mut out = vec![dot16(&x[..d], &tiny), sum16(&tiny), dot16(&x, &x)];
+        let mut normed = vec![0f32; d];
+        assert!(rmsnorm(&x[..d], &x[d..2 * d], 1e-5, &mut normed));
+        out.extend(&normed);
+        let mut gate = x[..2 * d].to_vec();
+        silu_mul(&mut gate, &x[2 * d..4 * d]);
+        add_assign(&mut gate, &x[4 * d..6 * d]);
+        out.extend(&gate);
+        let (mut scores, mut attended) = (vec![0f32; n], vec![0f32; d]);
+        assert!(attend(
+            &x[..d],
+            &x,
+            &x,
+            n,
+            d,
+            0,
+            0.125,
+            &mut scores,
+            &mut attended
+        ));
+        out.extend(&attended);
+        let q = QuantizedActivations::quantize(&x, d);
+        out.extend((0..n).map(|t| q.scale(t, 1)));
+        let mut bits: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+        bits.extend(q.block(n - 1, 0).iter().map(|&i| i as u32));
+        bits
+    }
+
+    #[test]
+    fn the_scalar_path_runs_the_portable_builds_and_every_path_the_same_bits() {
+        let on = |path| {
+            Compute::new(path, 1)
+                .unwrap()
+                .install(|| (crate::cpu::avx2_fma_builds(), every_op_bits()))
+        };
+        let (simd, portable) = on(KernelPath::Scalar);
+        assert!(!simd, "the scalar path ran the AVX2+FMA builds");
+        for path in KernelPath::to_compare() {
+            let (simd, bits) = on(path);
+            assert_eq!(simd, path != KernelPath::Scalar, "{path:?}");
+            assert_eq!(bits, portable, "{path:?}");
+        }
+    }
 
     #[test]
     fn attention_of_one_key_returns_its_value() {

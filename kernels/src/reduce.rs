@@ -3,7 +3,8 @@
 //! which changes speed, never bits: every `mul_add` is fused either way and the compiler never
 //! reorders float additions.
 
-use crate::cpu::has_avx2_fma;
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::avx2_fma_builds;
 
 #[inline(always)]
 fn tree(mut a: [f32; 16]) -> f32 {
@@ -63,7 +64,7 @@ unsafe fn sum16_fma(x: &[f32]) -> f32 {
 #[inline]
 pub fn dot16(x: &[f32], y: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    if avx2_fma_builds() {
         // SAFETY: the CPU supports AVX2 and FMA.
         return unsafe { dot16_fma(x, y) };
     }
@@ -74,7 +75,7 @@ pub fn dot16(x: &[f32], y: &[f32]) -> f32 {
 #[inline]
 pub fn sum16(x: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    if avx2_fma_builds() {
         // SAFETY: the CPU supports AVX2 and FMA.
         return unsafe { sum16_fma(x) };
     }
@@ -121,6 +122,9 @@ mod tests {
 
     #[test]
     fn both_builds_agree_bitwise() {
+        // Without AVX2 both are the portable build (said on stderr, or a failure when the
+        // path is required).
+        crate::quant::KernelPath::to_compare();
         let mut state = 12345u32;
         let mut next = || {
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

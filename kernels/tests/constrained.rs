@@ -223,7 +223,7 @@ fn the_mask_is_exactly_the_tokens_whose_bytes_advance() {
     let tokenizer = engine.tokenizer();
     let index = TokenIndex::new(tokenizer);
     let schema = verdict_schema();
-    let automaton = Automaton::new(&schema);
+    let automaton = Automaton::new(&schema).unwrap();
     for (prefix, budget) in [
         ("", 100),
         (r#"{"decision":""#, 100),

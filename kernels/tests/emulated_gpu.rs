@@ -8,13 +8,18 @@
 mod golden;
 
 use candle_core::quantized::GgmlDType;
-use kernels::device::DeviceItem;
+use kernels::cuda::emulator::Emulator;
+use kernels::device::{self, Arg, Buffer, Device, DeviceItem, LaunchConfig};
 use kernels::engine::{Engine, Prompt, Request};
 use kernels::model::{BatchItem, KvCache};
 use kernels::quant::KernelPath;
 use kernels::sampling::SamplingParams;
 use kernels::tiny_model::TinyModel;
+use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 fn write(dir: &Path, model: TinyModel) -> PathBuf {
     let path = dir.join(format!("{:?}-{:?}.gguf", model.weights, model.embedding));
@@ -102,6 +107,105 @@ fn emulated_gpu_engine_gives_the_cpu_digests_for_q4_1_with_a_tied_head() {
 #[test]
 fn emulated_gpu_engine_gives_the_cpu_digests_for_k_quants_with_a_separate_head() {
     assert_emulated_gpu_gives_the_cpu_digests(GgmlDType::Q4K, GgmlDType::Q6K, true);
+}
+
+/// The emulator, recording the most tokens a step embeds.
+struct StepRecorder {
+    emulator: Emulator,
+    most_tokens: Arc<AtomicUsize>,
+}
+
+impl StepRecorder {
+    fn start() -> (Self, Arc<AtomicUsize>) {
+        let most_tokens = Arc::new(AtomicUsize::new(0));
+        let device = Self {
+            emulator: Emulator::start().unwrap(),
+            most_tokens: most_tokens.clone(),
+        };
+        (device, most_tokens)
+    }
+}
+
+impl Device for StepRecorder {
+    fn name(&self) -> &str {
+        self.emulator.name()
+    }
+    fn alloc_zeros(&self, len: usize) -> device::Result<Buffer> {
+        self.emulator.alloc_zeros(len)
+    }
+    fn upload(&self, bytes: &[u8]) -> device::Result<Buffer> {
+        self.emulator.upload(bytes)
+    }
+    fn download(&self, buffer: &Buffer, range: Range<usize>) -> device::Result<Vec<u8>> {
+        self.emulator.download(buffer, range)
+    }
+    fn copy(
+        &self,
+        src: &Buffer,
+        src_range: Range<usize>,
+        dst: &Buffer,
+        dst_at: usize,
+    ) -> device::Result<()> {
+        self.emulator.copy(src, src_range, dst, dst_at)
+    }
+    fn launch(&self, kernel: &str, config: LaunchConfig, args: &[Arg<'_>]) -> device::Result<()> {
+        // A step's first launch embeds its tokens: `embed_*(weights, ids, out, count, cols)`.
+        if let (true, Some(Arg::I32(count))) = (kernel.starts_with("embed_"), args.get(3)) {
+            self.most_tokens
+                .fetch_max(*count as usize, Ordering::Relaxed);
+        }
+        self.emulator.launch(kernel, config, args)
+    }
+}
+
+#[test]
+fn a_step_token_limit_splits_prompts_and_batches_with_the_same_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), TinyModel::default());
+    let requests = [
+        request("the cat is here", 1, 0.9),
+        request("is he there", 2, 0.0),
+        request("hi", 3, 1.3),
+    ];
+    let want = digests(
+        &Engine::load(&path, KernelPath::Scalar, 1).unwrap(),
+        &requests,
+    );
+    let limit = |tokens| NonZeroUsize::new(tokens).unwrap();
+    let gpu = Engine::load_cuda_emulated(&path).unwrap();
+    // The device's own limit: a step's widest launch fits the kernels' int thread indices.
+    let c = &gpu.model().config;
+    let widest = 32
+        * [c.embedding, c.kv_width(), c.feed_forward, c.vocab_size]
+            .into_iter()
+            .max()
+            .unwrap();
+    let most = gpu.max_step_tokens();
+    assert_eq!(most, gpu.device_model().unwrap().max_step_tokens());
+    assert!(most * widest <= i32::MAX as usize && (most + 1) * widest > i32::MAX as usize);
+    assert_eq!(
+        gpu.with_max_step_tokens(limit(usize::MAX))
+            .max_step_tokens(),
+        most
+    );
+    // Steps of 3 tokens: each prompt in chunks, the batch's sequences in several steps.
+    let (device, most_tokens) = StepRecorder::start();
+    let gpu = Engine::load_on_device(&path, Box::new(device))
+        .unwrap()
+        .with_max_step_tokens(limit(3));
+    assert_eq!(gpu.max_step_tokens(), 3);
+    assert_eq!(digests(&gpu, &requests), want, "device, 3 tokens a step");
+    assert_eq!(most_tokens.load(Ordering::Relaxed), 3);
+    for tokens in [1, 4] {
+        let cpu = Engine::load(&path, KernelPath::Scalar, 1)
+            .unwrap()
+            .with_max_step_tokens(limit(tokens));
+        assert_eq!(
+            digests(&cpu, &requests),
+            want,
+            "cpu, {tokens} tokens a step"
+        );
+    }
 }
 
 #[test]

@@ -163,11 +163,13 @@ fn kernel_paths_and_thread_counts_give_identical_bits() {
     let mut others = vec![
         engine(KernelPath::detect(), 1),
         engine(KernelPath::detect(), 4),
-        engine(KernelPath::Scalar, 2),
     ];
-    if KernelPath::Avx2.is_supported() {
-        others.push(engine(KernelPath::Avx2, 2));
-    }
+    others.extend(
+        KernelPath::to_compare()
+            .into_iter()
+            .filter(|&path| path != KernelPath::detect())
+            .map(|path| engine(path, 2)),
+    );
     for other in &others {
         assert_eq!(
             bits(&first_logits(other, &prompt)),

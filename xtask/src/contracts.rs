@@ -5,7 +5,6 @@ use anyhow::{bail, Context, Result};
 use e2e_tests::layout::{contract_crates, contracts_dir, workspace_root};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use std::process::Command;
 use wasm_host::prepare::prepare;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -32,7 +31,7 @@ fn rustflags() -> String {
 /// Builds every contract, checks that it loads on NEAR and copies it to `target/contracts/`.
 pub fn build_all() -> Result<()> {
     step("build contracts");
-    ensure_wasm_target()?;
+    crate::toolchain::ensure_target(WASM_TARGET)?;
     let crates = contract_crates().context("listing contract/")?;
     if crates.is_empty() {
         bail!("no contract crates under contract/");
@@ -79,20 +78,4 @@ pub fn build_all() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Installs the wasm32 target with rustup when the toolchain lacks it.
-fn ensure_wasm_target() -> Result<()> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .context("running `rustup target list` (is rustup installed?)")?;
-    if String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|line| line.trim() == WASM_TARGET)
-    {
-        return Ok(());
-    }
-    step("rustup target add wasm32-unknown-unknown");
-    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
 }

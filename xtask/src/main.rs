@@ -1,6 +1,7 @@
 //! xtask: the project's build orchestration, run as `cargo xtask <command>`.
 //!
-//! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy, tests.
+//! - `test`: everything CI checks — set-up (wasm target, contracts, model), fmt, clippy (also
+//!   of kernels for AArch64), tests.
 //! - `devnet`: the main job: a local devnet with a demo, running until Ctrl-C.
 //! - `build-contracts`, `fetch-model`, `fetch-nvrtc`: the set-up steps on their own.
 //! - `gpu-bundle`: what the on-GPU check needs on a machine without Rust, in `.gpu/`.
@@ -17,6 +18,7 @@ mod toolchain;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
+use kernels::quant::REQUIRE_PATHS_ENV;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -81,6 +83,32 @@ pub(crate) fn fetch_model() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The SIMD kernel paths this CPU has by the flags Linux reports in `/proc/cpuinfo` (a source
+/// apart from the kernels' own detection), which the tests must then compare with the scalar
+/// path rather than skip: `avx2` (AVX2, FMA, F16C) and `avx512-vnni` (AVX-512 F, BW, VNNI).
+/// None where the file cannot be read. `KERNELS_REQUIRE_PATHS` (empty: none) overrides it.
+fn kernel_paths_of_this_cpu() -> Vec<&'static str> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags: Vec<&str> = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("flags"))
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, flags)| flags.split_whitespace().collect())
+        .unwrap_or_default();
+    let has = |wanted: &[&str]| wanted.iter().all(|flag| flags.contains(flag));
+    [
+        ("avx2", &["avx2", "fma", "f16c"][..]),
+        ("avx512-vnni", &["avx512f", "avx512bw", "avx512_vnni"][..]),
+    ]
+    .into_iter()
+    .filter(|(_, wanted)| has(wanted))
+    .map(|(path, _)| path)
+    .collect()
+}
+
+/// The second architecture the kernels crate is linted for.
+const AARCH64_TARGET: &str = "aarch64-unknown-linux-gnu";
+
 fn test() -> Result<()> {
     let started = Instant::now();
     toolchain::ensure_lint_components()?;
@@ -117,6 +145,23 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The kernels crate must build on AArch64 too (its float-mode checks are per
+    // architecture): lint it for that target (about 10 s warm; the first run builds its
+    // dependencies for the target, about 3 min).
+    step("cargo clippy -p kernels --target aarch64-unknown-linux-gnu");
+    toolchain::ensure_target(AARCH64_TARGET)?;
+    cargo(&[
+        "clippy",
+        "-p",
+        "kernels",
+        "--all-targets",
+        "--target",
+        AARCH64_TARGET,
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     // No GPU here, but a real NVRTC: the kernels compiled as the GPU backend compiles them,
     // for every GPU generation, and their PTX audited instruction by instruction.
     step("NVRTC compiles the CUDA kernels to exact PTX");
@@ -143,13 +188,18 @@ fn test() -> Result<()> {
     // example runs, and no example programs, which clippy has checked), and every failure, not
     // only the first test binary's.
     step("cargo test");
-    cargo(&[
+    let mut test = cargo_command();
+    // The tests that compare kernel paths fail, rather than skip, a path this CPU has.
+    if std::env::var_os(REQUIRE_PATHS_ENV).is_none() {
+        test.env(REQUIRE_PATHS_ENV, kernel_paths_of_this_cpu().join(","));
+    }
+    run(test.args([
         "test",
         "--workspace",
         "--tests",
         "--no-fail-fast",
         "--locked",
-    ])?;
+    ]))?;
     println!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()

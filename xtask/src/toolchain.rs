@@ -1,6 +1,7 @@
 //! What the test command needs beyond cargo itself, checked (and installed with rustup where
 //! rustup can) before anything is built: rustfmt and clippy (a minimal rustup profile lacks
-//! them) and a C++ compiler (the CUDA kernels are checked on the CPU as C++).
+//! them), the compilation targets beyond the host's, and a C++ compiler (the CUDA kernels are
+//! checked on the CPU as C++).
 
 use crate::{run, step};
 use anyhow::{bail, Context, Result};
@@ -48,6 +49,22 @@ fn cargo_subcommand_runs(subcommand: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// Installs the standard library for `target` with rustup when the toolchain lacks it.
+pub fn ensure_target(target: &str) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running `rustup target list` (is rustup installed?)")?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == target)
+    {
+        return Ok(());
+    }
+    step(&format!("rustup target add {target}"));
+    run(Command::new("rustup").args(["target", "add", target]))
 }
 
 /// Checks that the C++ compiler the CUDA emulator tests use (`$CXX`, else `g++`) runs.

@@ -3,6 +3,7 @@
 //! booleans), free strings and integers — so a state is a segment index and the partial value
 //! of that segment.
 
+use super::error::SchemaError;
 use super::integer::{IntegerState, Range};
 use super::schema::{quote, Schema, StringSchema};
 use super::text::{TextState, TextStep};
@@ -47,8 +48,10 @@ pub struct Automaton {
 }
 
 impl Automaton {
-    /// Compiles an object schema (see [`Schema::from_json_schema`]).
-    pub fn new(schema: &Schema) -> Self {
+    /// Compiles an object schema (see [`Schema::from_json_schema`]), refusing one that
+    /// [`Schema::validate`] refuses.
+    pub fn new(schema: &Schema) -> Result<Self, SchemaError> {
+        schema.validate()?;
         let mut builder = Builder::default();
         builder.value(schema);
         builder.flush();
@@ -57,7 +60,7 @@ impl Automaton {
         for i in (0..segments.len().saturating_sub(1)).rev() {
             rest[i] = rest[i + 1] + segment_min(&segments[i + 1]);
         }
-        Self { segments, rest }
+        Ok(Self { segments, rest })
     }
 
     /// The state before any output.

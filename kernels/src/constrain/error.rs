@@ -38,6 +38,8 @@ pub enum SchemaError {
 /// A constrained request that cannot go on.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ConstraintError {
+    #[error("the output schema: {0}")]
+    Schema(#[from] SchemaError),
     #[error(
         "the shortest output of the schema is {needed} bytes, more than max_tokens = {max_tokens}"
     )]

@@ -14,10 +14,11 @@ pub struct ConstrainedOutput {
 }
 
 impl ConstrainedOutput {
-    /// Starts an output under `schema`, refusing it if even its shortest serialisation needs
-    /// more than `max_tokens` tokens of one byte.
+    /// Starts an output under `schema`, refusing a schema outside the subset
+    /// ([`Schema::validate`]) and one whose shortest serialisation needs more than `max_tokens`
+    /// tokens of one byte.
     pub fn new(schema: &Schema, max_tokens: u32) -> Result<Self, ConstraintError> {
-        let automaton = Automaton::new(schema);
+        let automaton = Automaton::new(schema)?;
         let state = automaton.start();
         let needed = automaton.bytes_to_go(state);
         if needed > u64::from(max_tokens) {

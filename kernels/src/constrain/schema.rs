@@ -5,6 +5,8 @@ use super::error::SchemaError;
 use serde_json::{Map, Value};
 
 /// A schema of the supported subset. The top level of a constraint is always an object.
+/// [`Schema::from_json_schema`] gives only valid schemas; one built by hand is checked by
+/// [`Schema::validate`] before an automaton is made of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schema {
     /// An object whose properties all appear, in this order, and no others.
@@ -38,9 +40,55 @@ impl Schema {
     /// only be `false`. Any other keyword or form is an error that names it.
     pub fn from_json_schema(value: &Value) -> Result<Self, SchemaError> {
         let schema = parse(value, "$")?;
-        match schema {
-            Schema::Object(_) => Ok(schema),
+        schema.validate()?;
+        Ok(schema)
+    }
+
+    /// Checks that the schema is one of the subset: the top level is an object, property
+    /// names are distinct, an enum lists at least one value and none twice, integer bounds are
+    /// in order, and no name or value holds a control character.
+    pub fn validate(&self) -> Result<(), SchemaError> {
+        match self {
+            Schema::Object(_) => self.check("$"),
             _ => Err(SchemaError::TopLevelNotObject),
+        }
+    }
+
+    fn check(&self, path: &str) -> Result<(), SchemaError> {
+        let invalid = |reason: String| SchemaError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        match self {
+            Schema::Object(properties) => {
+                for (i, (name, schema)) in properties.iter().enumerate() {
+                    check_text(name, path)?;
+                    if properties[..i].iter().any(|(n, _)| n == name) {
+                        return Err(invalid(format!("property `{name}` appears twice")));
+                    }
+                    schema.check(&format!("{path}.{name}"))?;
+                }
+                Ok(())
+            }
+            Schema::String(StringSchema::Enum(values)) => {
+                if values.is_empty() {
+                    return Err(invalid("`enum` must be a non-empty array".into()));
+                }
+                for (i, value) in values.iter().enumerate() {
+                    check_text(value, path)?;
+                    if values[..i].contains(value) {
+                        return Err(invalid(format!("`{value}` is listed twice in `enum`")));
+                    }
+                }
+                Ok(())
+            }
+            Schema::Integer {
+                minimum: Some(lo),
+                maximum: Some(hi),
+            } if lo > hi => Err(SchemaError::EmptyRange {
+                path: path.to_owned(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -147,18 +195,10 @@ fn parse(value: &Value, path: &str) -> Result<Schema, SchemaError> {
     match kind {
         "object" => parse_object(object, path),
         "string" => parse_string(object, path),
-        "integer" => {
-            let minimum = bound(object, "minimum", path)?;
-            let maximum = bound(object, "maximum", path)?;
-            if let (Some(lo), Some(hi)) = (minimum, maximum) {
-                if lo > hi {
-                    return Err(SchemaError::EmptyRange {
-                        path: path.to_owned(),
-                    });
-                }
-            }
-            Ok(Schema::Integer { minimum, maximum })
-        }
+        "integer" => Ok(Schema::Integer {
+            minimum: bound(object, "minimum", path)?,
+            maximum: bound(object, "maximum", path)?,
+        }),
         _ => Ok(Schema::Boolean),
     }
 }
@@ -194,7 +234,6 @@ fn parse_object(object: &Map<String, Value>, path: &str) -> Result<Schema, Schem
     };
     let mut fields = Vec::with_capacity(required.len());
     for name in &required {
-        check_text(name, path)?;
         if fields.iter().any(|(n, _)| n == name) {
             return Err(invalid(&format!("`{name}` is listed twice in `required`")));
         }
@@ -222,20 +261,16 @@ fn parse_string(object: &Map<String, Value>, path: &str) -> Result<Schema, Schem
         (Some(values), None) => {
             let values = values
                 .as_array()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| invalid("`enum` must be a non-empty array"))?;
-            let mut out: Vec<String> = Vec::with_capacity(values.len());
-            for value in values {
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| invalid("`enum` must list strings"))?;
-                check_text(value, path)?;
-                if out.iter().any(|v| v == value) {
-                    return Err(invalid(&format!("`{value}` is listed twice in `enum`")));
-                }
-                out.push(value.to_owned());
-            }
-            Ok(Schema::String(StringSchema::Enum(out)))
+                .ok_or_else(|| invalid("`enum` must be a non-empty array"))?
+                .iter()
+                .map(|value| {
+                    value
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| invalid("`enum` must list strings"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Schema::String(StringSchema::Enum(values)))
         }
         (None, max_length) => {
             let max_length = max_length

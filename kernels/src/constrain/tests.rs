@@ -39,14 +39,14 @@ fn nested() -> Schema {
 
 /// Whether the automaton takes all of `text` and is then complete.
 fn accepts(schema: &Schema, text: &str) -> bool {
-    let a = Automaton::new(schema);
+    let a = Automaton::new(schema).unwrap();
     a.advance_all(a.start(), text.as_bytes())
         .is_some_and(|s| a.is_complete(s))
 }
 
 /// Whether `text` is a prefix of some accepted output.
 fn is_prefix(schema: &Schema, text: &[u8]) -> bool {
-    let a = Automaton::new(schema);
+    let a = Automaton::new(schema).unwrap();
     a.advance_all(a.start(), text).is_some()
 }
 
@@ -133,7 +133,7 @@ fn prefixes_are_cut_at_the_first_wrong_byte() {
 #[test]
 fn bytes_to_go_is_the_shortest_completion() {
     let v = verdict();
-    let a = Automaton::new(&v);
+    let a = Automaton::new(&v).unwrap();
     let shortest = r#"{"decision":"reject","amount":0,"reason":""}"#;
     assert_eq!(a.bytes_to_go(a.start()), shortest.len() as u64);
     for (prefix, rest) in [
@@ -150,7 +150,7 @@ fn bytes_to_go_is_the_shortest_completion() {
         "properties": {"n": {"type": "integer", "minimum": 1000}}
     }))
     .unwrap();
-    let a = Automaton::new(&low);
+    let a = Automaton::new(&low).unwrap();
     assert_eq!(a.bytes_to_go(a.start()), r#"{"n":1000}"#.len() as u64);
 }
 
@@ -228,7 +228,7 @@ fn random_values_are_accepted_and_mutations_are_accepted_only_if_valid() {
     let mut rng = Lcg(7);
     let mut valid_mutations = 0;
     for schema in [verdict(), nested()] {
-        let a = Automaton::new(&schema);
+        let a = Automaton::new(&schema).unwrap();
         for _ in 0..300 {
             let text = random_value(&schema, &mut rng);
             let value: Value = serde_json::from_str(&text).unwrap();
@@ -342,7 +342,7 @@ fn end_of_generation_tokens_are_never_allowed_even_typed_normal() {
     })
     .unwrap();
     let schema = verdict();
-    let automaton = Automaton::new(&schema);
+    let automaton = Automaton::new(&schema).unwrap();
     let in_reason = automaton
         .advance_all(
             automaton.start(),
@@ -355,4 +355,81 @@ fn end_of_generation_tokens_are_never_allowed_even_typed_normal() {
         !allowed.contains(&256) && !allowed.contains(&257),
         "{allowed:?}"
     );
+}
+
+#[test]
+fn schemas_built_by_hand_are_validated_before_an_automaton_is_made() {
+    let object = |name: &str, schema: Schema| Schema::Object(vec![(name.to_owned(), schema)]);
+    let enumeration = |values: &[&str]| {
+        Schema::String(StringSchema::Enum(
+            values.iter().map(|v| v.to_string()).collect(),
+        ))
+    };
+    let invalid = |path: &str, reason: &str| SchemaError::Invalid {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let cases = [
+        (
+            object("x", enumeration(&[])),
+            invalid("$.x", "`enum` must be a non-empty array"),
+        ),
+        (
+            object("x", enumeration(&["a", "b", "a"])),
+            invalid("$.x", "`a` is listed twice in `enum`"),
+        ),
+        (
+            object(
+                "n",
+                Schema::Integer {
+                    minimum: Some(5),
+                    maximum: Some(1),
+                },
+            ),
+            SchemaError::EmptyRange {
+                path: "$.n".to_owned(),
+            },
+        ),
+        (
+            Schema::Object(vec![
+                ("a".to_owned(), Schema::Boolean),
+                ("a".to_owned(), Schema::Boolean),
+            ]),
+            invalid("$", "property `a` appears twice"),
+        ),
+        (
+            object("o", object("a\u{1}", Schema::Boolean)),
+            SchemaError::ControlCharacter {
+                path: "$.o".to_owned(),
+                text: "a\u{1}".to_owned(),
+            },
+        ),
+        (
+            object("x", enumeration(&["ok", "tab\there"])),
+            SchemaError::ControlCharacter {
+                path: "$.x".to_owned(),
+                text: "tab\there".to_owned(),
+            },
+        ),
+        (Schema::Boolean, SchemaError::TopLevelNotObject),
+    ];
+    for (schema, error) in cases {
+        assert_eq!(schema.validate(), Err(error.clone()), "{schema:?}");
+        assert_eq!(Automaton::new(&schema), Err(error.clone()), "{schema:?}");
+        assert_eq!(
+            ConstrainedOutput::new(&schema, 100).unwrap_err(),
+            ConstraintError::Schema(error),
+            "{schema:?}"
+        );
+    }
+    // Bounds in order, one of them open, and an empty object are fine.
+    let fine = object(
+        "n",
+        Schema::Integer {
+            minimum: Some(5),
+            maximum: Some(5),
+        },
+    );
+    assert!(ConstrainedOutput::new(&fine, 100).is_ok());
+    assert!(ConstrainedOutput::new(&Schema::Object(Vec::new()), 100).is_ok());
 }

@@ -28,6 +28,11 @@ pub enum DeviceError {
     Backend(String),
     #[error("the device backends need file-layout weights (load the model on the scalar path)")]
     NotPlain,
+    #[error(
+        "a launch of {items} work items of {per_item} threads overflows the kernels' int \
+         thread indices (a step of too many tokens)"
+    )]
+    LaunchTooLarge { items: usize, per_item: u32 },
     #[error(transparent)]
     Model(#[from] ModelError),
 }
@@ -124,20 +129,21 @@ const _: () = assert!(THREADS.is_multiple_of(32) && THREADS <= 256);
 impl LaunchConfig {
     /// Blocks of [`THREADS`] threads covering `items` work items of `per_item` threads
     /// (kernels stride over the rest, so the cap never changes a result). The kernels index
-    /// threads with `int`: `items × per_item` must fit one (the context limit keeps every
-    /// launch of a forward step far below).
-    pub fn covering(items: usize, per_item: u32) -> Self {
-        assert!(
-            items
-                .checked_mul(per_item as usize)
-                .is_some_and(|threads| threads <= i32::MAX as usize),
-            "{items} work items of {per_item} threads overflow the kernels' int thread indices"
-        );
+    /// threads with `int`: `items × per_item` must fit one, else
+    /// [`DeviceError::LaunchTooLarge`] (a step of at most
+    /// [`DeviceModel::max_step_tokens`] tokens, which the engine keeps to, always fits).
+    pub fn covering(items: usize, per_item: u32) -> Result<Self> {
+        if items
+            .checked_mul(per_item as usize)
+            .is_none_or(|threads| threads > i32::MAX as usize)
+        {
+            return Err(DeviceError::LaunchTooLarge { items, per_item });
+        }
         let per_block = (THREADS / per_item).max(1) as usize;
-        Self {
+        Ok(Self {
             grid: items.div_ceil(per_block).clamp(1, 65_535) as u32,
             threads: THREADS,
-        }
+        })
     }
 }
 
@@ -209,4 +215,26 @@ pub fn i32s(bytes: &[u8]) -> Vec<i32> {
         .chunks_exact(4)
         .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_launch_past_the_int_thread_indices_is_an_error() {
+        let most = i32::MAX as usize / 32;
+        assert_eq!(LaunchConfig::covering(most, 32).unwrap().grid, 65_535);
+        for (items, per_item) in [(most + 1, 32), (usize::MAX, 2)] {
+            match LaunchConfig::covering(items, per_item) {
+                Err(DeviceError::LaunchTooLarge {
+                    items: i,
+                    per_item: p,
+                }) => {
+                    assert_eq!((i, p), (items, per_item))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

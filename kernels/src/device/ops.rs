@@ -51,7 +51,7 @@ impl<'a> Activations<'a> {
         };
         device.launch(
             "q8a_quantize",
-            LaunchConfig::covering(blocks, 32),
+            LaunchConfig::covering(blocks, 32)?,
             &[
                 Arg::buf(self.values),
                 Arg::buf(&out.q),
@@ -82,14 +82,14 @@ pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Res
         ];
         device.launch(
             &kernel,
-            LaunchConfig::covering(items, 32),
+            LaunchConfig::covering(items, 32)?,
             &[&args[..], &shape].concat(),
         )?;
     } else {
         let args = [Arg::buf(&w.bytes), Arg::buf(x.values), Arg::buf(&y)];
         device.launch(
             &kernel,
-            LaunchConfig::covering(items, 16),
+            LaunchConfig::covering(items, 16)?,
             &[&args[..], &shape].concat(),
         )?;
     }
@@ -101,7 +101,7 @@ pub fn embed(device: &dyn Device, w: &DeviceMatrix, ids: &Buffer, count: usize) 
     let out = device.alloc_zeros(count * w.cols * 4)?;
     device.launch(
         &format!("embed_{}", w.format.cuda_suffix()),
-        LaunchConfig::covering(count * w.cols, 1),
+        LaunchConfig::covering(count * w.cols, 1)?,
         &[
             Arg::buf(&w.bytes),
             Arg::buf(ids),
@@ -129,7 +129,7 @@ pub fn rmsnorm(device: &dyn Device, norm: &Norm<'_>, weight: &Buffer) -> Result<
     let y = device.alloc_zeros(norm.tokens * norm.len * 4)?;
     device.launch(
         "rmsnorm",
-        LaunchConfig::covering(norm.tokens, THREADS),
+        LaunchConfig::covering(norm.tokens, THREADS)?,
         &[
             Arg::at(norm.x, norm.first * norm.len),
             Arg::buf(weight),
@@ -153,7 +153,7 @@ pub fn elementwise(
 ) -> Result<()> {
     device.launch(
         kernel,
-        LaunchConfig::covering(len, 1),
+        LaunchConfig::covering(len, 1)?,
         &[Arg::buf(a), Arg::buf(b), Arg::int(len)],
     )
 }
@@ -168,7 +168,7 @@ pub fn rope(
 ) -> Result<()> {
     device.launch(
         "rope",
-        LaunchConfig::covering(tokens * width / 2, 1),
+        LaunchConfig::covering(tokens * width / 2, 1)?,
         &[
             Arg::buf(x),
             Arg::buf(cos),
@@ -224,7 +224,7 @@ fn attention_in_tiles(
         let first = a.first + t0;
         device.launch(
             "attention",
-            LaunchConfig::covering(tokens * a.heads, THREADS),
+            LaunchConfig::covering(tokens * a.heads, THREADS)?,
             &[
                 Arg::at(q, first * width),
                 Arg::buf(a.keys),

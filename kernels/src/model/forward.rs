@@ -35,14 +35,16 @@ struct TokenSlot {
 
 impl LlamaModel {
     /// Runs one step for every item; appends their keys and values to their caches. When the
-    /// step fails, every cache is left exactly as it was before it.
+    /// step fails, every cache is left exactly as it was before it. The whole step runs on
+    /// `compute`'s pool: its many products do not each hop threads, and every op runs the
+    /// builds of `compute`'s path.
     pub fn forward(
         &self,
         compute: &Compute,
         items: &mut [BatchItem<'_>],
         trace: bool,
     ) -> Result<ForwardOutput, ModelError> {
-        let output = self.forward_uncommitted(compute, items, trace);
+        let output = compute.install(|| self.forward_uncommitted(compute, items, trace));
         for item in items.iter_mut() {
             if output.is_ok() {
                 item.cache.commit(item.tokens.len());

@@ -9,7 +9,6 @@ pub(crate) mod packed;
 mod reference;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
-#[cfg(target_arch = "x86_64")]
 pub use activation::QuantizedActivations;
 pub use blocks::{decode_block, BlockWeights, Coefficients};
 pub use format::WeightFormat;
@@ -17,10 +16,18 @@ pub use matrix::{QMatrix, QuantError};
 pub use packed::PackedMatrix;
 pub use reference::{dequantize_row, reference_row_dot};
 
-/// Which implementation computes quantized products. All give the same bits.
+/// The environment variable that lists (comma-separated [`KernelPath::name`]s) the paths tests
+/// must compare: a CPU without one of them fails [`KernelPath::to_compare`] instead of skipping
+/// it.
+pub const REQUIRE_PATHS_ENV: &str = "KERNELS_REQUIRE_PATHS";
+
+/// Which implementation computes quantized products and runs the forward pass's other ops
+/// (the scalar path runs their portable builds, the SIMD paths their AVX2+FMA builds). All give
+/// the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelPath {
-    /// The scalar reference, straight from SPEC.md, over the file's own block bytes.
+    /// The scalar reference, straight from SPEC.md, over the file's own block bytes; every
+    /// other op in its portable build.
     Scalar,
     /// AVX2 (256-bit, `pmaddubsw`), over the repacked layout.
     Avx2,
@@ -49,12 +56,56 @@ impl KernelPath {
         KernelPath::Scalar
     }
 
+    /// Every path, the scalar reference first.
+    pub const ALL: [KernelPath; 3] = [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni];
+
     /// Every path this CPU can run, the scalar reference first.
     pub fn supported() -> Vec<KernelPath> {
-        [KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni]
+        KernelPath::ALL
             .into_iter()
             .filter(|p| p.is_supported())
             .collect()
+    }
+
+    /// The paths a test compares: every supported one. A path this CPU lacks is skipped with a
+    /// line on stderr saying so — unless [`REQUIRE_PATHS_ENV`] names it, which makes the CPU's
+    /// lack of it a failure (so a CI machine that has the paths cannot silently compare the
+    /// scalar path with itself).
+    ///
+    /// # Panics
+    /// When a required path is missing, or the variable names no path.
+    pub fn to_compare() -> Vec<KernelPath> {
+        let required = std::env::var(REQUIRE_PATHS_ENV).unwrap_or_default();
+        let required: Vec<KernelPath> = required
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                KernelPath::from_name(name).unwrap_or_else(|| {
+                    panic!("{REQUIRE_PATHS_ENV} names `{name}`, not a kernel path (scalar, avx2, avx512-vnni)")
+                })
+            })
+            .collect();
+        for path in KernelPath::ALL {
+            if path.is_supported() {
+                continue;
+            }
+            assert!(
+                !required.contains(&path),
+                "{REQUIRE_PATHS_ENV} requires the {} path, which this CPU lacks",
+                path.name()
+            );
+            eprintln!(
+                "skipped: CPU lacks the {} path (set {REQUIRE_PATHS_ENV} to fail instead)",
+                path.name()
+            );
+        }
+        KernelPath::supported()
+    }
+
+    /// The path called `name` ([`KernelPath::name`]).
+    pub fn from_name(name: &str) -> Option<KernelPath> {
+        KernelPath::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// Whether this CPU can run `self`.
