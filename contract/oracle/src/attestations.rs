@@ -5,6 +5,7 @@
 //! is open, and only when it matches that commitment. The k-th matching claim resolves the
 //! request.
 
+use crate::commitments::require_committed;
 use crate::events::Event;
 use crate::fees::split_fee;
 use crate::quorum::{agreed_claim, inline_prefix, Claim};
@@ -148,7 +149,7 @@ impl OracleContract {
             !request.attestations.iter().any(|a| &a.node == node),
             format!("{node} has already attested to request {request_id}")
         );
-        self.check_reveal(request_id, &request, node, signature);
+        let phase = self.require_reveal_open(request_id, &request);
         require!(
             self.signature_valid(request_id, &request, node, claim, signature),
             format!(
@@ -156,6 +157,7 @@ impl OracleContract {
                  result digest and output"
             )
         );
+        require_committed(request_id, &phase, node, signature);
         request.attestations.push(AttestationRecord {
             node: node.clone(),
             result_digest: claim.0,

@@ -136,16 +136,9 @@ impl OracleContract {
         }
     }
 
-    /// Panics unless `node` may reveal `signature` for request `request_id` now: the reveal
-    /// phase is open (always, once the request is resolved) and the signature is the one the
-    /// node committed to.
-    pub(crate) fn check_reveal(
-        &self,
-        request_id: u64,
-        request: &Request,
-        node: &AccountId,
-        signature: &Signature64,
-    ) {
+    /// Panics unless request `request_id` takes attestations now: its reveal phase is open
+    /// (always, once it is no longer pending). Returns its commit phase.
+    pub(crate) fn require_reveal_open(&self, request_id: u64, request: &Request) -> CommitPhase {
         let phase = self.commit_phase(request_id, request);
         let pending = matches!(request.status, RequestStatus::Pending { .. });
         if pending && !phase.reveal_open(request, env::block_height()) {
@@ -157,19 +150,29 @@ impl OracleContract {
                 phase.reveal_opens_at
             ));
         }
-        let committed = phase.commitment_of(node).unwrap_or_else(|| {
-            env::panic_str(&format!(
-                "{node} did not commit to request {request_id} before its reveal phase; its \
-                 attestation is not accepted"
-            ))
-        });
-        let revealed = Digest32(env::sha256_array(commitment_preimage(signature)));
-        require!(
-            revealed == committed,
-            format!(
-                "the attestation of {node} does not match the node's commitment for request \
-                 {request_id}"
-            )
-        );
+        phase
     }
+}
+
+/// Panics unless `signature` is the attestation `node` committed to in `phase`.
+pub(crate) fn require_committed(
+    request_id: u64,
+    phase: &CommitPhase,
+    node: &AccountId,
+    signature: &Signature64,
+) {
+    let committed = phase.commitment_of(node).unwrap_or_else(|| {
+        env::panic_str(&format!(
+            "{node} did not commit to request {request_id} before its reveal phase; its \
+             attestation is not accepted"
+        ))
+    });
+    let revealed = Digest32(env::sha256_array(commitment_preimage(signature)));
+    require!(
+        revealed == committed,
+        format!(
+            "the attestation of {node} does not match the node's commitment for request \
+             {request_id}"
+        )
+    );
 }
