@@ -131,7 +131,7 @@ fn setup(model_id: ModelId, rule: &str, vault_limits: Value) -> World {
         "unbonding_blocks": 1000, "slash_bps": 1000, "reporter_bps": 5000,
         "max_output_bytes": 4096, "max_inline_output_bytes": 256, "retention_blocks": 100,
         // The longest commit window: these tests answer some requests many blocks late.
-        "commit_window_blocks": 100,
+        "commit_window_blocks": 150,
     });
     let init = json!({"owner": OWNER, "config": config}).to_string();
     assert_success(&chain.call(ORACLE, ORACLE, "new", init, 0, GAS).unwrap());

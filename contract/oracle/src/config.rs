@@ -15,9 +15,12 @@ pub use oracle_protocol::MAX_INLINE_OUTPUT_CAP;
 pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
 /// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.
 pub const MAX_UNBONDING_BLOCKS: u64 = 2_000_000;
-/// Longest `commit_window_blocks`: half a request's lifetime, so that at least the other half
-/// is left to reveal.
-pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS / 2;
+/// Blocks a request's reveal phase lasts at least: the yield timeout less the longest
+/// `commit_window_blocks`.
+pub const MIN_REVEAL_BLOCKS: u64 = 50;
+/// Longest `commit_window_blocks`: a request's lifetime less [`MIN_REVEAL_BLOCKS`] left to
+/// reveal.
+pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOCKS;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
@@ -90,8 +93,8 @@ pub fn validate(config: &Config) -> Result<(), String> {
     }
     if config.commit_window_blocks == 0 || config.commit_window_blocks > MAX_COMMIT_WINDOW_BLOCKS {
         return Err(format!(
-            "commit_window_blocks must be 1 to {MAX_COMMIT_WINDOW_BLOCKS} (half of a request's \
-             {YIELD_TIMEOUT_BLOCKS} blocks, leaving the rest to reveal), got {}",
+            "commit_window_blocks must be 1 to {MAX_COMMIT_WINDOW_BLOCKS} (a request's \
+             {YIELD_TIMEOUT_BLOCKS} blocks less {MIN_REVEAL_BLOCKS} left to reveal), got {}",
             config.commit_window_blocks
         ));
     }

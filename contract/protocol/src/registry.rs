@@ -37,8 +37,8 @@ pub struct OracleConfig {
     pub retention_blocks: u64,
     /// Blocks from a request's creation after which its reveal phase opens even if some
     /// committee members never committed (it opens sooner once every member has). Commitments
-    /// are taken until then, attestations from then on. At least 1 and at most half a request's
-    /// lifetime, so the other half is left to reveal. Default (absent from JSON): 40.
+    /// are taken until then, attestations from then on. 1 to 150: a request's 200 blocks less
+    /// at least 50 left to reveal. Default (absent from JSON): 40.
     #[serde(default = "default_commit_window_blocks")]
     pub commit_window_blocks: u64,
 }
