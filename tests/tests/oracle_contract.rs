@@ -1030,14 +1030,14 @@ fn a_copied_answer_cannot_complete_the_quorum() {
 fn the_commit_window_is_validated() {
     let mut world = setup();
     let config = world.view(ORACLE, "get_config", json!({}));
-    for bad in [0, 101] {
+    for bad in [0, 151] {
         let mut config = config.clone();
         config["commit_window_blocks"] = json!(bad);
         assert_fails(
             &world.call(OWNER, "update_config", json!({"config": config}), 0),
             &format!(
-                "commit_window_blocks must be 1 to 100 (half of a request's 200 blocks, leaving \
-                 the rest to reveal), got {bad}"
+                "commit_window_blocks must be 1 to 150 (a request's 200 blocks less 50 left to \
+                 reveal), got {bad}"
             ),
         );
     }
@@ -1914,6 +1914,85 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
     );
+}
+
+/// A contract that stores its call's raw arguments as the contract state (`STATE`): it
+/// stands in for the oracle's old code writing a state of an old layout.
+const STATE_WRITER: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64)))
+  (import "env" "storage_write" (func $storage_write (param i64 i64 i64 i64 i64) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "STATE")
+  (func (export "write_state")
+    (call $input (i64.const 0))
+    (call $read_register (i64.const 0) (i64.const 64))
+    (drop (call $storage_write (i64.const 5) (i64.const 0)
+      (call $register_len (i64.const 0)) (i64.const 64) (i64.const 1)))))"#;
+
+/// `state` (layout version 2) as layout version 1 stored it: no `commit_window_blocks` at the
+/// end of the settings, no `commit_phases` map after `requests`.
+fn as_layout_v1(state: &[u8]) -> Vec<u8> {
+    let mut v1 = state.to_vec();
+    v1[..4].copy_from_slice(&1u32.to_le_bytes());
+    let owner_len = u32::from_le_bytes(v1[4..8].try_into().unwrap()) as usize;
+    let config = 8 + owner_len;
+    // The settings are 64 bytes; the commit window is the last 8.
+    v1.drain(config + 56..config + 64);
+    // `requests` (prefix tag 2) is followed by `commit_phases` (prefix tag 7).
+    let maps = [1, 0, 0, 0, 2, 1, 0, 0, 0, 7];
+    let at = v1
+        .windows(maps.len())
+        .position(|w| w == maps)
+        .expect("the requests and commit_phases prefixes");
+    v1.drain(at + 5..at + 10);
+    v1
+}
+
+#[test]
+fn a_version_1_state_migrates_to_commit_reveal() {
+    let mut world = setup();
+    let state = world
+        .chain
+        .storage_value(ORACLE, b"STATE")
+        .unwrap()
+        .to_vec();
+    let config_before = world.view(ORACLE, "get_config", json!({}));
+    let info_before = world.view(ORACLE, "get_info", json!({}));
+    // The oracle's state as the code before commit–reveal left it.
+    let writer = wat::parse_str(STATE_WRITER).unwrap();
+    assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
+    let v1 = as_layout_v1(&state);
+    assert_eq!(v1.len(), state.len() - 13);
+    assert_success(
+        &world
+            .chain
+            .call(ORACLE, ORACLE, "write_state", v1, 0, GAS)
+            .unwrap(),
+    );
+    // Today's code, then its migrate (as `upgrade` does).
+    assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
+    let migrated = world.call(ORACLE, "migrate", json!({}), 0);
+    assert_eq!(
+        events(&migrated, "state_migrated"),
+        vec![json!({"from": 1, "to": 2})]
+    );
+    let mut info = world.view(ORACLE, "get_info", json!({}));
+    assert_eq!(info["state_version"], 2);
+    info["state_version"] = info_before["state_version"].clone();
+    assert_eq!(info, info_before);
+    assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
+    assert_eq!(config_before["commit_window_blocks"], 40, "the default");
+    // The migrated oracle takes requests, commitments and reveals.
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    for node in &world.commit_all(0, ANSWER)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
 }
 
 /// The example dApp's `MAX_QUESTION_BYTES`.
