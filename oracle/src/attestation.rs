@@ -1,10 +1,11 @@
-//! The signer stage: a computed result becomes the arguments of `submit_attestation`, signed
+//! The signer stage: a computed result becomes the arguments of `submit_attestation` (and, from
+//! their signature, the commitment `commit_attestation` takes first), signed
 //! with the node's attestation key over the message the contract checks
 //! (`oracle_protocol::AttestationMessage`, see contract/oracle/README.md).
 
 use crate::chain::AttestationArgs;
 use crate::journal::Computed;
-use oracle_protocol::{AttestationMessage, Digest32, ModelId};
+use oracle_protocol::{AttestationMessage, Digest32, ModelId, Signature64};
 use sdk::keys::SecretKey;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -53,7 +54,7 @@ pub fn attest(
         request_id,
         output: computed.output.clone(),
         result_digest,
-        signature: hex::encode(signature),
+        signature: Signature64(signature),
     })
 }
 
@@ -103,7 +104,7 @@ mod tests {
     }
 
     fn signature(args: &AttestationArgs) -> [u8; 64] {
-        hex::decode(&args.signature).unwrap().try_into().unwrap()
+        args.signature.0
     }
 
     #[test]

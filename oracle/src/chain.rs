@@ -1,9 +1,13 @@
 //! The node's side of the oracle contract, through the sdk's chain client only (the same code
-//! against the local chain and real NEAR RPC): the views it reads, registration, and attestation
-//! transactions signed first and sent after, so their hash can be journaled before they leave.
+//! against the local chain and real NEAR RPC): the views it reads, registration, and commitment
+//! and attestation transactions signed first and sent after, so their hash can be journaled
+//! before they leave.
 
 use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
-use oracle_protocol::{Digest32, ModelId, ModelView, NodeView, PendingAssignments, RequestView};
+use oracle_protocol::{
+    Digest32, ModelId, ModelView, NodeView, OracleConfig, PendingAssignments, RequestView,
+    Signature64,
+};
 use sdk::rpc::{hash58, ChainError, ChainStatus, NearRpc, TxOutcome, TxStatus, TxWait};
 use sdk::signer::Signer;
 use serde::Serialize;
@@ -15,6 +19,8 @@ pub const TGAS: u64 = 1_000_000_000_000;
 pub const ONE_NEAR: u128 = 1_000_000_000_000_000_000_000_000;
 /// What the contract says when a node attests twice: the first one counted.
 const ALREADY_ATTESTED: &str = "has already attested";
+/// What the contract says when a node commits twice: the first one counted.
+const ALREADY_COMMITTED: &str = "has already committed";
 
 /// The arguments of `submit_attestation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,14 +28,15 @@ pub struct AttestationArgs {
     pub request_id: u64,
     pub output: String,
     pub result_digest: Digest32,
-    /// 128 hex characters.
-    pub signature: String,
+    /// 128 hex characters in JSON.
+    pub signature: Signature64,
 }
 
 /// How a sent transaction ended, as far as the node cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
-    /// The contract accepted it (or had already accepted this node's attestation).
+    /// The contract accepted it (or had already accepted this node's attestation or
+    /// commitment).
     Accepted,
     /// The contract refused it; NEAR's error text.
     Refused(String),
@@ -117,6 +124,13 @@ impl OracleChain {
         }
     }
 
+    /// The oracle's settings (`get_config`).
+    pub async fn get_config(&self) -> Result<OracleConfig, ChainError> {
+        self.rpc()
+            .view_json(self.contract(), "get_config", &json!({}))
+            .await
+    }
+
     pub async fn get_node(&self, account: &str) -> Result<Option<NodeView>, ChainError> {
         node_entry(self.rpc(), self.contract(), account).await
     }
@@ -145,12 +159,32 @@ impl OracleChain {
         &self,
         args: &AttestationArgs,
     ) -> Result<SignedTransaction, ChainError> {
+        self.sign_call("submit_attestation", args).await
+    }
+
+    /// A signed `commit_attestation` transaction committing to `commitment` for request
+    /// `request_id`, not sent yet.
+    pub async fn sign_commitment(
+        &self,
+        request_id: u64,
+        commitment: Digest32,
+    ) -> Result<SignedTransaction, ChainError> {
+        let args = json!({"request_id": request_id, "commitment": commitment});
+        self.sign_call("commit_attestation", &args).await
+    }
+
+    /// A signed call of the oracle's `method` with `args` and the attestation gas.
+    async fn sign_call(
+        &self,
+        method: &str,
+        args: &impl Serialize,
+    ) -> Result<SignedTransaction, ChainError> {
         let args = serde_json::to_vec(args).map_err(|e| ChainError::Decode {
-            what: "the attestation arguments".into(),
+            what: format!("the arguments of {method}"),
             message: e.to_string(),
         })?;
         let action = Action::FunctionCall(Box::new(FunctionCallAction {
-            method_name: "submit_attestation".into(),
+            method_name: method.into(),
             args,
             gas: self.attestation_gas,
             deposit: 0,
@@ -216,7 +250,11 @@ pub fn tx_hash(signed: &SignedTransaction) -> String {
 fn judge(outcome: &TxOutcome) -> Option<Sent> {
     match &outcome.status {
         TxStatus::SuccessValue(_) => Some(Sent::Accepted),
-        TxStatus::Failure(text) if text.contains(ALREADY_ATTESTED) => Some(Sent::Accepted),
+        TxStatus::Failure(text)
+            if text.contains(ALREADY_ATTESTED) || text.contains(ALREADY_COMMITTED) =>
+        {
+            Some(Sent::Accepted)
+        }
         TxStatus::Failure(text) => Some(Sent::Refused(text.clone())),
         TxStatus::NotStarted | TxStatus::Started => None,
     }

@@ -107,7 +107,8 @@ pub struct NodeConfig {
     /// Milliseconds the first request of a batch waits for company. Default: 20.
     #[serde(default = "default_batch_window_ms")]
     pub batch_window_ms: u64,
-    /// Gas attached to `submit_attestation`, in TGas, 1 to 300. Default: 100.
+    /// Gas attached to `commit_attestation` and `submit_attestation`, in TGas, 1 to 300.
+    /// Default: 100.
     #[serde(default = "default_attestation_tgas")]
     pub attestation_tgas: u64,
     /// Attempts per RPC call across the endpoints before it counts as failed. Default: 4.
@@ -132,7 +133,8 @@ pub struct FaultInjection {
     /// Submit attestations with a signature that does not verify.
     #[serde(default)]
     pub bad_signature: bool,
-    /// Abort the process right after journaling a computed result ("compute"), or right after
+    /// Abort the process right after journaling a computed result ("compute"), right after
+    /// journaling its commitment as landed, before the reveal ("commit"), or right after
     /// sending an attestation transaction, before journaling its outcome ("submit").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_after: Option<CrashPoint>,
@@ -147,6 +149,8 @@ pub struct FaultInjection {
 #[serde(rename_all = "snake_case")]
 pub enum CrashPoint {
     Compute,
+    /// Once the commitment is on chain and journaled, before the reveal.
+    Commit,
     Submit,
 }
 
@@ -520,7 +524,7 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "attestation_tgas",
-        about: "Gas attached to submit_attestation, in TGas, 1 to 300.",
+        about: "Gas attached to commit_attestation and submit_attestation, in TGas, 1 to 300.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -552,9 +556,10 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "fault_injection.crash_after",
-        about: "Abort the process right after journaling a computed result (\"compute\"), or \
-                right after sending an attestation transaction, before journaling its outcome \
-                (\"submit\").",
+        about: "Abort the process right after journaling a computed result (\"compute\"), \
+                right after journaling its commitment as landed, before the reveal \
+                (\"commit\"), or right after sending an attestation transaction, before \
+                journaling its outcome (\"submit\").",
         when_absent: WhenAbsent::Unset("never"),
     },
     OptionDoc {

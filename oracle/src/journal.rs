@@ -138,8 +138,13 @@ impl Finished {
 pub enum JobState {
     /// Assigned to this node; not computed yet.
     Accepted,
-    /// Computed; not submitted yet.
+    /// Computed; not committed yet.
     Computed(Computed),
+    /// Committed on chain (the contract holds this node's commitment to its signed result);
+    /// waiting for the reveal phase, then submitted. Never committed again: the signature is
+    /// deterministic, so the attestation that matches the commitment is re-derived from
+    /// `Computed`.
+    Committed(Computed),
     /// An attestation transaction was signed and is being (or was) sent: `attempts` signed
     /// transactions so far; the last one's hash and bytes (base64), so a restarted node can ask
     /// the chain about it or send the very same bytes again.
@@ -167,6 +172,7 @@ impl JobState {
         match self {
             JobState::Accepted => "accepted",
             JobState::Computed(_) => "computed",
+            JobState::Committed(_) => "committed",
             JobState::Submitted { .. } => "submitted",
             JobState::Finished(_) => "finished",
         }
@@ -298,8 +304,16 @@ impl Journal {
         })
     }
 
-    /// Records that an attestation transaction is being sent; call it before sending, so a crash
-    /// right after sending is known to have (maybe) sent it.
+    /// Records that the chain holds this node's commitment for a computed job.
+    pub fn record_committed(&self, request_id: u64) -> Result<(), JournalError> {
+        self.update(request_id, "committed", |job| match &job.state {
+            JobState::Computed(computed) => Some(JobState::Committed(computed.clone())),
+            _ => None,
+        })
+    }
+
+    /// Records that an attestation transaction is being sent (for a committed job, or again);
+    /// call it before sending, so a crash right after sending is known to have (maybe) sent it.
     pub fn record_submitted(
         &self,
         request_id: u64,
@@ -309,7 +323,7 @@ impl Journal {
         let mut attempts = 0;
         self.update(request_id, "submitted", |job| {
             let (computed, previous) = match &job.state {
-                JobState::Computed(c) => (c.clone(), 0),
+                JobState::Committed(c) => (c.clone(), 0),
                 JobState::Submitted {
                     computed, attempts, ..
                 } => (computed.clone(), *attempts),
@@ -545,10 +559,22 @@ mod tests {
                 "accepting twice adds nothing"
             );
             journal.record_computed(7, computed()).unwrap();
+            journal.record_committed(7).unwrap();
             assert_eq!(journal.record_submitted(7, "tx1", "AQ==").unwrap(), 1);
             assert!(journal.accept(8, "model").unwrap());
+            assert!(journal.accept(9, "model").unwrap());
+            journal.record_computed(9, computed()).unwrap();
+            journal.record_committed(9).unwrap();
         }
         let journal = Journal::open(&path).unwrap();
+        assert_eq!(
+            journal.get(9).unwrap().unwrap().state,
+            JobState::Committed(computed()),
+            "a committed job resumes at the reveal"
+        );
+        journal
+            .record_finished(9, Finished::Late("timed out".into()))
+            .unwrap();
         let job = journal.get(7).unwrap().unwrap();
         assert_eq!(
             job.state,
@@ -577,7 +603,8 @@ mod tests {
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished (attested)"), Some(&1));
         assert_eq!(counts.get("accepted"), Some(&1));
-        assert_eq!(counts.len(), 2, "{counts:?}");
+        assert_eq!(counts.get("finished (late)"), Some(&1));
+        assert_eq!(counts.len(), 3, "{counts:?}");
     }
 
     /// The counts as a scan of every job gives them.
@@ -701,6 +728,19 @@ mod tests {
         );
         journal.record_computed(1, computed()).unwrap();
         assert!(journal.record_computed(1, computed()).is_err());
+        let err = journal.record_submitted(1, "tx", "").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JournalError::BadTransition {
+                    from: "computed",
+                    ..
+                }
+            ),
+            "an attestation is only sent after its commitment: {err}"
+        );
+        journal.record_committed(1).unwrap();
+        assert!(journal.record_committed(1).is_err(), "committed once");
         journal
             .record_finished(1, Finished::Missed("expired".into()))
             .unwrap();

@@ -27,6 +27,7 @@ pub struct Metrics {
     jobs: Family<StateLabel, Gauge>,
     journal_jobs: Gauge,
     finished: Family<StateLabel, Counter>,
+    commitments: Counter,
     latency_blocks: Histogram,
     latency_seconds: Histogram,
     tokens_per_second: Gauge<f64, AtomicU64>,
@@ -53,6 +54,7 @@ impl Metrics {
             jobs: Family::default(),
             journal_jobs: Gauge::default(),
             finished: Family::default(),
+            commitments: Counter::default(),
             latency_blocks: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
             latency_seconds: Histogram::new(exponential_buckets(0.25, 2.0, 12)),
             tokens_per_second: Gauge::default(),
@@ -76,6 +78,11 @@ impl Metrics {
             "jobs_finished",
             "Jobs finished since start, by result (attested, late, refused, missed)",
             metrics.finished.clone(),
+        );
+        registry.register(
+            "commitments",
+            "Commitments to attestations this node's transactions put on chain since start",
+            metrics.commitments.clone(),
         );
         registry.register(
             "request_latency_blocks",
@@ -175,6 +182,11 @@ impl Metrics {
             .inc();
     }
 
+    /// This node's commitment to its attestation landed on chain.
+    pub fn committed(&self) {
+        self.commitments.inc();
+    }
+
     /// This node's attestation landed `blocks` blocks after the request was made, `seconds`
     /// after the node accepted it.
     pub fn attested(&self, blocks: u64, seconds: f64) {
@@ -186,7 +198,7 @@ impl Metrics {
     /// reading them is cheap) read now.
     pub fn render(&self, journal: &Journal, health: &Health) -> String {
         if let Ok(counts) = journal.counts() {
-            for state in ["accepted", "computed", "submitted", "finished"] {
+            for state in ["accepted", "computed", "committed", "submitted", "finished"] {
                 // Finished jobs are counted by ending (`finished (attested)`, ...).
                 let count: u64 = counts
                     .iter()

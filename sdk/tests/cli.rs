@@ -104,16 +104,10 @@ async fn ask_get_and_verify_from_the_command_line() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let chain_id = net.client.rpc().status().await.unwrap().chain_id;
     let digest = Digest32([7; 32]);
-    for node in net
-        .nodes
-        .iter()
-        .filter(|n| request.committee.contains(&n.account))
-    {
-        node.attest(&chain_id, request.request_id, model_id, "4", digest)
-            .await;
-    }
+    let committee = request.committee.len();
+    net.committee_attests(request.request_id, committee, model_id, "4", digest)
+        .await;
     let asked = tokio::task::spawn_blocking(move || asking.wait_with_output())
         .await
         .unwrap()

@@ -217,6 +217,9 @@ pub async fn deploy(localnet: &Localnet, settings: OracleSettings) -> Result<Dep
         "min_stake": (5 * ONE_NEAR).to_string(), "unbonding_blocks": 1000, "slash_bps": 1000,
         "reporter_bps": 5000, "max_output_bytes": 4096, "max_inline_output_bytes": 1024,
         "retention_blocks": 100,
+        // The longest commit window: the cluster's blocks come fast (100 ms), and a node
+        // (re)started with the request pending loads its model first.
+        "commit_window_blocks": 150,
     });
     let code = contract_wasm("oracle_contract.wasm")?;
     succeed(

@@ -49,6 +49,7 @@ fn the_oracle_contract_exports_its_methods() {
         "request",
         "on_request_finished",
         "estimate_fee",
+        "commit_attestation",
         "submit_attestation",
         "submit_attestation_bundle",
         "report_equivocation",

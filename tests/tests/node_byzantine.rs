@@ -1,5 +1,6 @@
-//! A byzantine node (fault injection `corrupt_output`) attests a different result; the two
-//! honest nodes outvote it, the request resolves to their answer and the liar is slashed.
+//! A byzantine node (fault injection `corrupt_output`) commits to and attests a different
+//! result; the two honest nodes outvote it, the request resolves to their answer and the liar
+//! is slashed.
 
 use e2e_tests::cluster::{Cluster, OracleSettings};
 use serde_json::json;
@@ -12,26 +13,28 @@ async fn a_corrupt_node_is_outvoted_and_slashed() {
         committee_size: 3,
         quorum: 2,
     };
-    let mut cluster = Cluster::new(dir.path(), 3, 100, settings).await.unwrap();
+    // 200 ms blocks: a 30 s commit window, room for the liar to start and commit last.
+    let mut cluster = Cluster::new(dir.path(), 3, 200, settings).await.unwrap();
     let deployment = &cluster.deployment;
     let liar = cluster.nodes[0].account.clone();
     let stake_before = deployment.stake(&liar).await.unwrap();
-    // The liar runs first, so its attestation is on chain before the quorum forms.
-    cluster.nodes[0]
-        .start(&[("ORACLE_NODE_FAULT_INJECTION_CORRUPT_OUTPUT", "true")])
-        .unwrap();
+    // Commit–reveal: the honest nodes commit first and read the request every 3 s; the liar
+    // commits last, which opens the reveal phase, and reveals at once, so its attestation is
+    // on chain before the honest nodes' reveals (up to 3 s later) complete the quorum.
+    for node in &mut cluster.nodes[1..] {
+        node.start(&[("ORACLE_NODE_POLL_INTERVAL_MS", "3000")])
+            .unwrap();
+    }
     deployment.ask("Name a primary colour.", 8).await.unwrap();
     deployment
         .wait_request(0, Duration::from_secs(180), |r| {
-            r["attested"]
-                .as_array()
-                .is_some_and(|a| a.contains(&json!(liar)))
+            r["commitments"].as_array().is_some_and(|c| c.len() == 2)
         })
         .await
         .unwrap();
-    for node in &mut cluster.nodes[1..] {
-        node.start(&[]).unwrap();
-    }
+    cluster.nodes[0]
+        .start(&[("ORACLE_NODE_FAULT_INJECTION_CORRUPT_OUTPUT", "true")])
+        .unwrap();
     let request = deployment
         .wait_request(0, Duration::from_secs(180), |r| r["status"] == "resolved")
         .await

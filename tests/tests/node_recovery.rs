@@ -1,7 +1,8 @@
 //! kill -9 recovery: a node that aborts right after sending its attestation (fault injection
 //! `crash_after = "submit"`), one that aborts right after journaling its result
-//! (`crash_after = "compute"`) and one killed with SIGKILL mid-job are restarted; each finishes
-//! its job with exactly one attestation on chain and no refused duplicate. Then SIGTERM stops a
+//! (`crash_after = "compute"`), one that aborts between its commitment and its reveal
+//! (`crash_after = "commit"`) and one killed with SIGKILL mid-job are restarted; each finishes
+//! its job with exactly one commitment and one attestation on chain and no refused duplicate. Then SIGTERM stops a
 //! node promptly with status 0 and its journal consistent.
 
 use e2e_tests::cluster::{Cluster, OracleSettings};
@@ -11,18 +12,22 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_nodes_resume_without_losing_or_repeating_work() {
     let dir = tempfile::tempdir().unwrap();
-    // Quorum 3 of 3: the request resolves only if every node (both crashed ones) attests.
+    // Quorum 4 of 4: the request resolves only if every node (every crashed one) attests.
     let settings = OracleSettings {
-        committee_size: 3,
-        quorum: 3,
+        committee_size: 4,
+        quorum: 4,
     };
-    let mut cluster = Cluster::new(dir.path(), 3, 100, settings).await.unwrap();
+    // 200 ms blocks: a 30 s commit window, room for the restarted nodes to load their model.
+    let mut cluster = Cluster::new(dir.path(), 4, 200, settings).await.unwrap();
     cluster.nodes[0]
         .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "submit")])
         .unwrap();
     cluster.nodes[1].start(&[]).unwrap();
     cluster.nodes[2]
         .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "compute")])
+        .unwrap();
+    cluster.nodes[3]
+        .start(&[("ORACLE_NODE_FAULT_INJECTION_CRASH_AFTER", "commit")])
         .unwrap();
     cluster
         .deployment
@@ -51,20 +56,29 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
     cluster.nodes[1].process().kill9();
     cluster.nodes[1].start(&[]).unwrap();
 
-    // node0 aborts by itself after sending; restart it without the fault.
-    let exited = cluster.nodes[0]
-        .process()
-        .wait_exit(Duration::from_secs(180))
-        .expect("node0 aborts after submitting");
-    assert!(!exited.success());
-    cluster.nodes[0].start(&[]).unwrap();
-    // node2 aborts by itself once its result is journaled; restarted, it submits that result.
+    // node2 aborts by itself once its result is journaled; restarted, it commits to that
+    // result and submits it.
     let exited = cluster.nodes[2]
         .process()
         .wait_exit(Duration::from_secs(180))
         .expect("node2 aborts after computing");
     assert!(!exited.success());
     cluster.nodes[2].start(&[]).unwrap();
+    // node3 aborts once its commitment is on chain and journaled; restarted, it reveals.
+    let exited = cluster.nodes[3]
+        .process()
+        .wait_exit(Duration::from_secs(180))
+        .expect("node3 aborts after committing");
+    assert!(!exited.success());
+    cluster.nodes[3].start(&[]).unwrap();
+    // node0 aborts by itself after sending its attestation (once all committed and the reveal
+    // opened); restart it without the fault.
+    let exited = cluster.nodes[0]
+        .process()
+        .wait_exit(Duration::from_secs(180))
+        .expect("node0 aborts after submitting");
+    assert!(!exited.success());
+    cluster.nodes[0].start(&[]).unwrap();
 
     let request = cluster
         .deployment
@@ -73,7 +87,11 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
         .unwrap();
     let mut attested: Vec<String> = serde_json::from_value(request["attested"].clone()).unwrap();
     attested.sort();
-    assert_eq!(attested, ["node0.test", "node1.test", "node2.test"]);
+    assert_eq!(
+        attested,
+        ["node0.test", "node1.test", "node2.test", "node3.test"]
+    );
+    assert_eq!(request["commitments"].as_array().unwrap().len(), 4);
     for node in &cluster.nodes {
         let started = Instant::now();
         let jobs = loop {
@@ -88,6 +106,11 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
         assert_eq!(jobs[0].state, JobState::Finished(Finished::Attested));
         let log = node.log();
         assert!(!log.contains("refused"), "{}:\n{log}", node.account);
+        assert!(
+            log.matches("committing to the attestation").count() <= 1,
+            "{}: one commitment transaction at most:\n{log}",
+            node.account
+        );
     }
     assert!(cluster.nodes[0]
         .log()
@@ -100,6 +123,13 @@ async fn crashed_nodes_resume_without_losing_or_repeating_work() {
         cluster.nodes[1].log().contains("resuming unfinished jobs"),
         "{}",
         cluster.nodes[1].log()
+    );
+    let resumed = cluster.nodes[3].log();
+    assert!(resumed.contains("FAULT INJECTION: crash_after = commit"));
+    assert_eq!(
+        resumed.matches("committing to the attestation").count(),
+        1,
+        "restarted between commit and reveal, node3 did not commit again:\n{resumed}"
     );
 
     // SIGTERM: a prompt, clean exit; the journal (read directly once the daemon let it go)

@@ -5,8 +5,8 @@
 
 use e2e_tests::layout::contracts_dir;
 use oracle_protocol::{
-    AttestationMessage, Digest32, ModelId, RequestPhase, RequestView, Signature64,
-    MAX_OUTPUT_SCHEMA_BYTES,
+    attestation_commitment, AttestationMessage, Digest32, ModelId, RequestPhase, RequestView,
+    Signature64, MAX_OUTPUT_SCHEMA_BYTES,
 };
 use sdk::keys::SecretKey;
 use serde_json::{json, Value};
@@ -310,7 +310,60 @@ impl World {
         })
     }
 
-    /// Node `node` attests to `output` for `request_id` with a valid signature.
+    /// Node `node` commits to its attestation of `output` for `request_id`.
+    fn commit(&mut self, node: usize, request_id: u64, output: &str) -> TxResult {
+        let signature = self.sign(node, request_id, output);
+        self.commit_signed(node, request_id, signature)
+    }
+
+    /// Node `node` commits to the attestation signed `signature` for `request_id`.
+    fn commit_signed(&mut self, node: usize, request_id: u64, signature: Signature64) -> TxResult {
+        let args = json!({
+            "request_id": request_id,
+            "commitment": attestation_commitment(&signature),
+        });
+        self.chain
+            .call(
+                &node_name(node),
+                ORACLE,
+                "commit_attestation",
+                args.to_string(),
+                0,
+                GAS,
+            )
+            .unwrap()
+    }
+
+    /// Each of `answers`' nodes commits to its output for `request_id`; then the blocks pass
+    /// until the reveal phase is open (at once when every member committed).
+    fn commit_answers(&mut self, request_id: u64, answers: &[(usize, &str)]) {
+        for (node, output) in answers {
+            assert_success(&self.commit(*node, request_id, output));
+        }
+        self.open_reveal(request_id);
+    }
+
+    /// Every committee member of `request_id` commits to `output` (the reveal phase opens).
+    fn commit_all(&mut self, request_id: u64, output: &str) -> Vec<usize> {
+        let committee = self.committee(request_id);
+        let answers: Vec<(usize, &str)> = committee.iter().map(|n| (*n, output)).collect();
+        self.commit_answers(request_id, &answers);
+        committee
+    }
+
+    /// Lets the blocks pass until the reveal phase of `request_id` is open.
+    fn open_reveal(&mut self, request_id: u64) {
+        let request = self.request(request_id);
+        if request["reveal_open"] != true {
+            let opens_at = request["reveal_opens_at"].as_u64().unwrap();
+            let now = self.chain.block_height();
+            self.chain.advance_blocks(opens_at.saturating_sub(now));
+            assert_eq!(self.request(request_id)["reveal_open"], true);
+        }
+    }
+
+    /// Node `node` attests to `output` for `request_id` with a valid signature (the reveal of
+    /// its commitment).
     fn attest(&mut self, node: usize, request_id: u64, output: &str) -> TxResult {
         let signature = self.sign(node, request_id, output);
         self.attest_signed(node, request_id, output, signature)
@@ -412,7 +465,7 @@ fn a_node_polls_its_assignments_by_id_without_the_inputs() {
         assert_eq!(paged, assigned_to(&world, node), "node {node}, paged");
     }
     // A node that attested is no longer asked; its fellow members still are.
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, ANSWER);
     world.attest(committee[0], 0, ANSWER);
     assert!(!world.assignments(committee[0], 0, 50).0.contains(&0));
     assert!(world.assignments(committee[1], 0, 50).0.contains(&0));
@@ -449,6 +502,22 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
 
     let committee = world.committee(0);
     assert_eq!(committee.len(), 4);
+    let commit = world.commit(committee[0], 0, ANSWER);
+    assert!(
+        !commit.json::<bool>(),
+        "the reveal phase waits for the others"
+    );
+    let committed = events(&commit, "attestation_committed");
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0]["node"], node_name(committee[0]));
+    for node in &committee[1..3] {
+        assert_success(&world.commit(*node, 0, ANSWER));
+    }
+    let last_commit = world.commit(committee[3], 0, ANSWER);
+    assert!(
+        last_commit.json::<bool>(),
+        "the last member's commitment opens the reveal phase"
+    );
     let first = world.attest(committee[0], 0, ANSWER);
     assert_eq!(first.json::<String>(), "recorded");
     assert_eq!(events(&first, "attestation_submitted").len(), 1);
@@ -511,6 +580,11 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
 
     println!("gas: request (oracle `request` receipt) {request_gas}");
     println!(
+        "gas: commitment (whole tx) {}, last one {}",
+        commit.total_gas_burnt(),
+        last_commit.total_gas_burnt()
+    );
+    println!(
         "gas: attestation (whole tx) {}, {}",
         first.total_gas_burnt(),
         second.total_gas_burnt()
@@ -564,7 +638,7 @@ fn an_output_schema_is_paid_for_stored_and_returned_with_verifiable_attestations
     // Every committee member attests (the last one after resolution): each record carries a
     // signature that verifies offline against the node's key.
     let output = r#"{"ok":true}"#;
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, output);
     for node in &committee {
         assert_success(&world.attest(*node, 0, output));
     }
@@ -632,6 +706,7 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
     let deposit = world.deposit_for("Will it rain?");
     let ask = world.ask("Will it rain?", deposit);
     let committee = world.committee(0);
+    world.commit_answers(0, &[(committee[0], ANSWER)]);
     assert_success(&world.attest(committee[0], 0, ANSWER));
     let alice_before = world.chain.balance(ALICE);
 
@@ -738,6 +813,15 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let liar = committee[0];
     let stake_before = world.stake(liar);
     let honest_stakes: Vec<u128> = committee[1..].iter().map(|n| world.stake(*n)).collect();
+    world.commit_answers(
+        0,
+        &[
+            (liar, "Lyon is the capital of France."),
+            (committee[1], ANSWER),
+            (committee[2], ANSWER),
+            (committee[3], ANSWER),
+        ],
+    );
 
     let wrong = world.attest(liar, 0, "Lyon is the capital of France.");
     assert_eq!(wrong.json::<String>(), "recorded");
@@ -770,6 +854,15 @@ fn a_dissent_after_resolution_is_slashed_too() {
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     let committee = world.committee(0);
+    world.commit_answers(
+        0,
+        &[
+            (committee[0], ANSWER),
+            (committee[1], ANSWER),
+            (committee[2], ANSWER),
+            (committee[3], "something else"),
+        ],
+    );
     for node in &committee[..3] {
         assert_success(&world.attest(*node, 0, ANSWER));
     }
@@ -779,12 +872,197 @@ fn a_dissent_after_resolution_is_slashed_too() {
 }
 
 #[test]
+fn the_reveal_phase_opens_when_all_committed_or_at_the_window_and_commits_close_then() {
+    let mut world = setup();
+    let config = world.view(ORACLE, "get_config", json!({}));
+    assert_eq!(config["commit_window_blocks"], 40, "the default");
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    world.ask("q", deposit);
+
+    // Request 0: every member commits, and the last commitment opens the reveal phase at once.
+    let committee = world.committee(0);
+    let created_at = world.request(0)["created_at"].as_u64().unwrap();
+    assert_eq!(world.request(0)["reveal_opens_at"], created_at + 40);
+    // Before the reveal phase, an attestation is refused (even a committed one).
+    assert_success(&world.commit(committee[0], 0, ANSWER));
+    assert_fails(
+        &world.attest(committee[0], 0, ANSWER),
+        &format!(
+            "the reveal phase of request 0 is not open: 1 of 4 members committed, it opens at \
+             block {}",
+            created_at + 40
+        ),
+    );
+    assert_fails(
+        &world.commit(committee[0], 0, ANSWER),
+        &format!(
+            "{} has already committed to request 0",
+            node_name(committee[0])
+        ),
+    );
+    let outsider = world.non_member(0);
+    assert_fails(
+        &world.commit(outsider, 0, ANSWER),
+        &format!(
+            "{} is not on the committee of request 0",
+            node_name(outsider)
+        ),
+    );
+    for node in &committee[1..] {
+        assert_success(&world.commit(*node, 0, ANSWER));
+    }
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert!(
+        view.reveal_open,
+        "open before its window ends: all committed"
+    );
+    assert!(world.chain.block_height() < created_at + 40);
+    assert_eq!(view.commitments.len(), 4);
+    assert!(view.has_committed(&node_name(committee[3])));
+    assert_eq!(
+        view.commitments[0].commitment,
+        attestation_commitment(&world.sign(committee[0], 0, ANSWER))
+    );
+    assert_success(&world.attest(committee[0], 0, ANSWER));
+
+    // Request 1: two members commit; the phase stays closed until the window ends, then
+    // opens without the others, and their commitments come too late.
+    let committee_0 = committee;
+    let committee = world.committee(1);
+    assert_success(&world.commit(committee[0], 1, ANSWER));
+    assert_success(&world.commit(committee[1], 1, ANSWER));
+    let opens_at = world.request(1)["reveal_opens_at"].as_u64().unwrap();
+    world
+        .chain
+        .advance_blocks(opens_at - 1 - world.chain.block_height());
+    assert_eq!(world.request(1)["reveal_open"], false, "one block before");
+    world.chain.advance_blocks(1);
+    assert_eq!(world.request(1)["reveal_open"], true, "at the window's end");
+    assert_fails(
+        &world.commit(committee[2], 1, ANSWER),
+        &format!(
+            "the commit phase of request 1 is closed: its window ended at block {opens_at} \
+             with 2 of 4 members committed"
+        ),
+    );
+    assert_success(&world.attest(committee[0], 1, ANSWER));
+    // A member that did not commit cannot attest, even to the answer everyone can now see.
+    assert_fails(
+        &world.attest(committee[2], 1, ANSWER),
+        &format!(
+            "{} did not commit to request 1 before its reveal phase",
+            node_name(committee[2])
+        ),
+    );
+    assert_eq!(
+        world.request(1)["attested"],
+        json!([node_name(committee[0])])
+    );
+    // After the quorum, no more commitments: the request is no longer pending.
+    assert_success(&world.attest(committee_0[1], 0, ANSWER));
+    assert_success(&world.attest(committee_0[2], 0, ANSWER));
+    assert_eq!(world.request(0)["status"], "resolved");
+    assert_fails(
+        &world.commit(committee_0[0], 0, ANSWER),
+        "request 0 is no longer pending; it takes no more commitments",
+    );
+}
+
+#[test]
+fn a_copied_answer_cannot_complete_the_quorum() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["committee_size"] = json!(3);
+    config["quorum"] = json!(2);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.committee(0);
+    let (honest, copier, guesser) = (committee[0], committee[1], committee[2]);
+    // The honest member commits to its answer; the guesser commits to a guess; the copier
+    // commits to nothing, waiting to see an answer.
+    world.commit_answers(0, &[(honest, ANSWER), (guesser, "Lyon")]);
+    assert_eq!(world.attest(honest, 0, ANSWER).json::<String>(), "recorded");
+    // Both now read the honest answer and sign it as their own: the copier made no commitment,
+    // the guesser's commitment is to another signature. Neither completes the quorum.
+    assert_fails(
+        &world.attest(copier, 0, ANSWER),
+        &format!(
+            "{} did not commit to request 0 before its reveal phase",
+            node_name(copier)
+        ),
+    );
+    assert_fails(
+        &world.attest(guesser, 0, ANSWER),
+        &format!(
+            "the attestation of {} does not match the node's commitment for request 0",
+            node_name(guesser)
+        ),
+    );
+    // A relayer cannot slip the copy in through a bundle either.
+    let copied = json!({
+        "node": node_name(copier),
+        "result_digest": digest_of(ANSWER),
+        "signature": world.sign(copier, 0, ANSWER),
+    });
+    assert_fails(
+        &world.call(
+            RELAYER,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": [copied]}),
+            0,
+        ),
+        "did not commit to request 0",
+    );
+    assert_eq!(world.request(0)["status"], "pending");
+    // Without a second independent answer the request times out; the fee goes back.
+    world.chain.advance_blocks(200);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert!(answer["failed"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("request 0 timed out"));
+}
+
+#[test]
+fn the_commit_window_is_validated() {
+    let mut world = setup();
+    let config = world.view(ORACLE, "get_config", json!({}));
+    for bad in [0, 151] {
+        let mut config = config.clone();
+        config["commit_window_blocks"] = json!(bad);
+        assert_fails(
+            &world.call(OWNER, "update_config", json!({"config": config}), 0),
+            &format!(
+                "commit_window_blocks must be 1 to 150 (a request's 200 blocks less 50 left to \
+                 reveal), got {bad}"
+            ),
+        );
+    }
+    let mut config = config.clone();
+    config["commit_window_blocks"] = json!(5);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    assert_eq!(
+        world.view(ORACLE, "get_config", json!({}))["commit_window_blocks"],
+        5
+    );
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let request = world.request(0);
+    assert_eq!(
+        request["reveal_opens_at"].as_u64().unwrap(),
+        request["created_at"].as_u64().unwrap() + 5
+    );
+}
+
+#[test]
 fn invalid_attestations_are_rejected_with_clear_errors() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     world.ask("q", deposit);
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, ANSWER);
     let member = committee[0];
 
     // Forged: signed by a key that is not the node's attestation key.
@@ -872,7 +1150,7 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
 
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, ANSWER);
     let (first, second) = (committee[0], committee[1]);
     // A node's own key signing a message that names another node does not verify.
     let naming_other = World::sign_with(&world.keys[first], second, 0, digest_of(ANSWER), ANSWER);
@@ -920,7 +1198,7 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, ANSWER);
     let balances_before: Vec<u128> = committee
         .iter()
         .map(|n| world.chain.balance(&node_name(*n)))
@@ -1043,6 +1321,15 @@ fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
     assert_success(&report);
     let reward = yocto(&events(&report, "node_slashed")[0]["reporter_reward"]);
     assert!(reward > 0);
+    world.commit_answers(
+        0,
+        &[
+            (liar, "Lyon"),
+            (committee[1], ANSWER),
+            (committee[2], ANSWER),
+            (committee[3], ANSWER),
+        ],
+    );
     assert_eq!(world.attest(liar, 0, "Lyon").json::<String>(), "recorded");
     for node in &committee[1..3] {
         assert_success(&world.attest(*node, 0, ANSWER));
@@ -1072,7 +1359,7 @@ fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
     assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
-    let committee = world.committee(0);
+    let committee = world.commit_all(0, ANSWER);
     assert_success(&world.attest(committee[0], 0, ANSWER));
     assert_success(&world.attest(committee[1], 0, ANSWER));
     // The resolving attestation and, in the same block, a third party's cleanup.
@@ -1165,7 +1452,7 @@ fn long_outputs_are_returned_as_a_prefix_with_the_full_hash() {
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let long = "é".repeat(100); // 200 bytes; the inline limit (64) falls on a boundary
-    for node in &world.committee(0)[..3] {
+    for node in &world.commit_all(0, &long)[..3] {
         assert_success(&world.attest(*node, 0, &long));
     }
     world.chain.advance_blocks(3);
@@ -1186,7 +1473,7 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
-    for node in &world.committee(0)[..3] {
+    for node in &world.commit_all(0, ANSWER)[..3] {
         assert_success(&world.attest(*node, 0, ANSWER));
     }
     world.chain.advance_blocks(3);
@@ -1232,7 +1519,7 @@ fn block_settings_are_capped_and_retention_is_fixed_when_a_request_finishes() {
 
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
-    for node in &world.committee(0)[..3] {
+    for node in &world.commit_all(0, ANSWER)[..3] {
         assert_success(&world.attest(*node, 0, ANSWER));
     }
     // Lengthening the retention afterwards does not hold back a request that already finished.
@@ -1268,7 +1555,7 @@ fn request_directly(world: &mut World, args: Value, deposit: u128) -> CryptoHash
 
 /// Resolves `request_id` with a quorum and waits out its retention.
 fn resolve_and_retire(world: &mut World, request_id: u64) {
-    for node in &world.committee(request_id)[..3] {
+    for node in &world.commit_all(request_id, ANSWER)[..3] {
         assert_success(&world.attest(*node, request_id, ANSWER));
     }
     world.chain.advance_blocks(3 + RETENTION_BLOCKS);
@@ -1619,13 +1906,92 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         .unwrap();
     assert_success(&upgraded);
     let migrated = events(&upgraded, "state_migrated");
-    assert_eq!(migrated, vec![json!({"from": 1, "to": 1})]);
+    assert_eq!(migrated, vec![json!({"from": 2, "to": 2})]);
     assert_eq!(world.view(ORACLE, "get_info", json!({})), info_before);
-    assert_eq!(info_before["state_version"], 1);
+    assert_eq!(info_before["state_version"], 2);
     assert_fails(
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
     );
+}
+
+/// A contract that stores its call's raw arguments as the contract state (`STATE`): it
+/// stands in for the oracle's old code writing a state of an old layout.
+const STATE_WRITER: &str = r#"(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i64)))
+  (import "env" "storage_write" (func $storage_write (param i64 i64 i64 i64 i64) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "STATE")
+  (func (export "write_state")
+    (call $input (i64.const 0))
+    (call $read_register (i64.const 0) (i64.const 64))
+    (drop (call $storage_write (i64.const 5) (i64.const 0)
+      (call $register_len (i64.const 0)) (i64.const 64) (i64.const 1)))))"#;
+
+/// `state` (layout version 2) as layout version 1 stored it: no `commit_window_blocks` at the
+/// end of the settings, no `commit_phases` map after `requests`.
+fn as_layout_v1(state: &[u8]) -> Vec<u8> {
+    let mut v1 = state.to_vec();
+    v1[..4].copy_from_slice(&1u32.to_le_bytes());
+    let owner_len = u32::from_le_bytes(v1[4..8].try_into().unwrap()) as usize;
+    let config = 8 + owner_len;
+    // The settings are 64 bytes; the commit window is the last 8.
+    v1.drain(config + 56..config + 64);
+    // `requests` (prefix tag 2) is followed by `commit_phases` (prefix tag 7).
+    let maps = [1, 0, 0, 0, 2, 1, 0, 0, 0, 7];
+    let at = v1
+        .windows(maps.len())
+        .position(|w| w == maps)
+        .expect("the requests and commit_phases prefixes");
+    v1.drain(at + 5..at + 10);
+    v1
+}
+
+#[test]
+fn a_version_1_state_migrates_to_commit_reveal() {
+    let mut world = setup();
+    let state = world
+        .chain
+        .storage_value(ORACLE, b"STATE")
+        .unwrap()
+        .to_vec();
+    let config_before = world.view(ORACLE, "get_config", json!({}));
+    let info_before = world.view(ORACLE, "get_info", json!({}));
+    // The oracle's state as the code before commit–reveal left it.
+    let writer = wat::parse_str(STATE_WRITER).unwrap();
+    assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
+    let v1 = as_layout_v1(&state);
+    assert_eq!(v1.len(), state.len() - 13);
+    assert_success(
+        &world
+            .chain
+            .call(ORACLE, ORACLE, "write_state", v1, 0, GAS)
+            .unwrap(),
+    );
+    // Today's code, then its migrate (as `upgrade` does).
+    assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
+    let migrated = world.call(ORACLE, "migrate", json!({}), 0);
+    assert_eq!(
+        events(&migrated, "state_migrated"),
+        vec![json!({"from": 1, "to": 2})]
+    );
+    let mut info = world.view(ORACLE, "get_info", json!({}));
+    assert_eq!(info["state_version"], 2);
+    info["state_version"] = info_before["state_version"].clone();
+    assert_eq!(info, info_before);
+    assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
+    assert_eq!(config_before["commit_window_blocks"], 40, "the default");
+    // The migrated oracle takes requests, commitments and reveals.
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    for node in &world.commit_all(0, ANSWER)[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
 }
 
 /// The example dApp's `MAX_QUESTION_BYTES`.
@@ -1704,7 +2070,7 @@ fn an_answered_question_stays_within_its_storage_deposit_which_its_asker_gets_ba
     // The longest answer the oracle returns inline: the record grows to hold it, within what
     // Alice paid.
     let long = "é".repeat(100);
-    for node in &world.committee(0)[..3] {
+    for node in &world.commit_all(0, &long)[..3] {
         assert_success(&world.attest(*node, 0, &long));
     }
     world.chain.advance_blocks(3);

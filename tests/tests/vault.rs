@@ -9,7 +9,10 @@ use e2e_tests::layout::contracts_dir;
 use kernels::engine::Engine;
 use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
 use kernels::quant::KernelPath;
-use oracle_protocol::{AttestationMessage, Digest32, ModelId, RequestParams, RequestView};
+use oracle_protocol::{
+    attestation_commitment, AttestationMessage, Digest32, ModelId, RequestParams, RequestView,
+    Signature64,
+};
 use sdk::inference::{engine_request, RequestKey};
 use sdk::keys::SecretKey;
 use serde_json::{json, Value};
@@ -127,6 +130,8 @@ fn setup(model_id: ModelId, rule: &str, vault_limits: Value) -> World {
         "committee_size": 3, "quorum": 2, "min_stake": (5 * ONE_NEAR).to_string(),
         "unbonding_blocks": 1000, "slash_bps": 1000, "reporter_bps": 5000,
         "max_output_bytes": 4096, "max_inline_output_bytes": 256, "retention_blocks": 100,
+        // The longest commit window: these tests answer some requests many blocks late.
+        "commit_window_blocks": 150,
     });
     let init = json!({"owner": OWNER, "config": config}).to_string();
     assert_success(&chain.call(ORACLE, ORACLE, "new", init, 0, GAS).unwrap());
@@ -319,8 +324,65 @@ impl World {
         })
     }
 
-    /// Every committee member attests that `output` (with `digest`) answers `request`.
+    /// `commit_attestation` arguments by committee `member`: its commitment to the
+    /// attestation that `output` (with `digest`) answers `request`.
+    fn commitment(
+        &self,
+        request: &RequestView,
+        member: &str,
+        output: &str,
+        digest: Digest32,
+    ) -> Value {
+        let args = self.attestation(request, member, output, digest);
+        let signature: Signature64 = serde_json::from_value(args["signature"].clone()).unwrap();
+        json!({
+            "request_id": request.request_id,
+            "commitment": attestation_commitment(&signature),
+        })
+    }
+
+    /// Every committee member commits to its attestation that `output` (with `digest`)
+    /// answers `request`: the reveal phase opens.
+    fn commit_all(&mut self, request: &RequestView, output: &str, digest: Digest32) {
+        for member in &request.committee {
+            let commit = self.commitment(request, member, output, digest);
+            let result = self.call(member, ORACLE, "commit_attestation", commit, 0);
+            assert_success(&result);
+        }
+    }
+
+    /// Every committee member commits to its answer of each request of `answers` (`output`
+    /// with `digest`), all in the same few blocks.
+    fn commit_at_once(&mut self, answers: &[(&RequestView, &str, Digest32)]) {
+        let mut sent = Vec::new();
+        for (request, output, digest) in answers {
+            for member in &request.committee {
+                let commit = self.commitment(request, member, output, *digest);
+                let action = Action::FunctionCall {
+                    method_name: "commit_attestation".into(),
+                    args: commit.to_string().into_bytes(),
+                    deposit: 0,
+                    gas: GAS,
+                };
+                sent.push(self.chain.submit(member, ORACLE, vec![action]).unwrap());
+            }
+        }
+        self.chain.advance_blocks(3);
+        for tx in sent {
+            assert_success(&self.chain.tx_result(&tx));
+        }
+    }
+
+    /// Every committee member commits to, then attests, that `output` (with `digest`) answers
+    /// `request`.
     fn attest_all(&mut self, request: &RequestView, output: &str, digest: Digest32) {
+        self.commit_all(request, output, digest);
+        self.reveal_all(request, output, digest);
+    }
+
+    /// Every committee member, committed already, attests that `output` (with `digest`)
+    /// answers `request`.
+    fn reveal_all(&mut self, request: &RequestView, output: &str, digest: Digest32) {
         for member in &request.committee {
             let args = self.attestation(request, member, output, digest);
             let result = self.call(member, ORACLE, "submit_attestation", args, 0);
@@ -1069,10 +1131,10 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
         );
         filed.push((tx, recipient, before));
     }
-    let mut trials = Vec::new();
-    for (index, ((label, legitimate, amount, _), (tx, recipient, before))) in
-        claims.iter().zip(&filed).enumerate()
-    {
+    // The committee computes every verdict and commits to them all at once while the requests
+    // are fresh (the commit window), then reveals them one by one.
+    let mut verdicts = Vec::new();
+    for index in 0..claims.len() {
         let request = world.oracle_request_of(index as u64);
         let params: RequestParams = request.params.clone();
         let key = RequestKey {
@@ -1083,7 +1145,24 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
         let generation = engine
             .generate(&engine_request(&key, &request.input, &params).unwrap())
             .unwrap();
-        world.attest_all(&request, &generation.text, Digest32(generation.digest));
+        verdicts.push((request, generation));
+    }
+    let answers: Vec<(&RequestView, &str, Digest32)> = verdicts
+        .iter()
+        .map(|(request, generation)| {
+            (
+                request,
+                generation.text.as_str(),
+                Digest32(generation.digest),
+            )
+        })
+        .collect();
+    world.commit_at_once(&answers);
+    let mut trials = Vec::new();
+    for (((label, legitimate, amount, _), (tx, recipient, before)), (request, generation)) in
+        claims.iter().zip(&filed).zip(&verdicts)
+    {
+        world.reveal_all(request, &generation.text, Digest32(generation.digest));
         let status: Value = world.chain.tx_result(tx).json();
         let received = world.chain.balance(recipient) - before;
         match status.as_str() {
@@ -1094,7 +1173,7 @@ fn the_real_model_never_moves_more_than_the_caps_under_prompt_injection() {
             label,
             legitimate: *legitimate,
             amount: *amount,
-            output: generation.text,
+            output: generation.text.clone(),
             status,
         });
     }
@@ -1441,9 +1520,10 @@ impl World {
         self.chain.submit(&member, ORACLE, vec![action]).unwrap();
     }
 
-    /// The committee's last member attests `output` for `request` (one short of the quorum
-    /// of 2).
+    /// The committee commits to `output` for `request` and its last member attests it (one
+    /// short of the quorum of 2).
     fn attest_one(&mut self, request: &RequestView, output: &str) {
+        self.commit_all(request, output, sha256(output.as_bytes()));
         let member = request.committee[2].clone();
         let args = self.attestation(request, &member, output, sha256(output.as_bytes()));
         assert_success(&self.call(&member, ORACLE, "submit_attestation", args, 0));

@@ -1,8 +1,11 @@
 //! Attestations: a committee node's signed claim about a request's result. The signed message is
 //! `oracle_protocol::AttestationMessage` (chain id, this contract, request id, the node's account,
-//! model id, result digest, output hash), checked with the host's `ed25519_verify`. The k-th matching claim
-//! resolves the request.
+//! model id, result digest, output hash), checked with the host's `ed25519_verify`. It is the
+//! reveal of the node's earlier commitment (`commitments.rs`): taken only once the reveal phase
+//! is open, and only when it matches that commitment. The k-th matching claim resolves the
+//! request.
 
+use crate::commitments::require_committed;
 use crate::events::Event;
 use crate::fees::split_fee;
 use crate::quorum::{agreed_claim, inline_prefix, Claim};
@@ -35,7 +38,8 @@ pub enum AttestationOutcome {
 #[near]
 impl OracleContract {
     /// The caller, a committee node, attests that `output` is the result of `request_id` with
-    /// engine digest `result_digest`, signed with its attestation key.
+    /// engine digest `result_digest`, signed with its attestation key: the reveal of the
+    /// commitment it made with `commit_attestation`, once the reveal phase is open.
     pub fn submit_attestation(
         &mut self,
         request_id: u64,
@@ -55,7 +59,8 @@ impl OracleContract {
     }
 
     /// A relayer submits several nodes' attestations of the same `output` in one transaction;
-    /// each is checked as if its node had sent it. Returns each one's outcome, in order.
+    /// each is checked as if its node had sent it (each node must have committed to it
+    /// itself). Returns each one's outcome, in order.
     pub fn submit_attestation_bundle(
         &mut self,
         request_id: u64,
@@ -144,6 +149,7 @@ impl OracleContract {
             !request.attestations.iter().any(|a| &a.node == node),
             format!("{node} has already attested to request {request_id}")
         );
+        let phase = self.require_reveal_open(request_id, &request);
         require!(
             self.signature_valid(request_id, &request, node, claim, signature),
             format!(
@@ -151,6 +157,7 @@ impl OracleContract {
                  result digest and output"
             )
         );
+        require_committed(request_id, &phase, node, signature);
         request.attestations.push(AttestationRecord {
             node: node.clone(),
             result_digest: claim.0,

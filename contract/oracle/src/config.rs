@@ -1,5 +1,5 @@
-//! The oracle's settings: committee size and quorum, stake, unbonding, slashing, output limits
-//! and how long finished requests are kept. Set at `new`, changed by the owner.
+//! The oracle's settings: committee size and quorum, stake, unbonding, slashing, output limits,
+//! the commit window and how long finished requests are kept. Set at `new`, changed by the owner.
 
 /// Blocks a NEAR yield waits for its resume before it times out (protocol 88:
 /// `yield_timeout_length_in_blocks`).
@@ -15,6 +15,12 @@ pub use oracle_protocol::MAX_INLINE_OUTPUT_CAP;
 pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
 /// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.
 pub const MAX_UNBONDING_BLOCKS: u64 = 2_000_000;
+/// Blocks a request's reveal phase lasts at least: the yield timeout less the longest
+/// `commit_window_blocks`.
+pub const MIN_REVEAL_BLOCKS: u64 = 50;
+/// Longest `commit_window_blocks`: a request's lifetime less [`MIN_REVEAL_BLOCKS`] left to
+/// reveal.
+pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOCKS;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
@@ -85,6 +91,13 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.max_inline_output_bytes
         ));
     }
+    if config.commit_window_blocks == 0 || config.commit_window_blocks > MAX_COMMIT_WINDOW_BLOCKS {
+        return Err(format!(
+            "commit_window_blocks must be 1 to {MAX_COMMIT_WINDOW_BLOCKS} (a request's \
+             {YIELD_TIMEOUT_BLOCKS} blocks less {MIN_REVEAL_BLOCKS} left to reveal), got {}",
+            config.commit_window_blocks
+        ));
+    }
     Ok(())
 }
 
@@ -103,6 +116,7 @@ mod tests {
             max_output_bytes: 8192,
             max_inline_output_bytes: 1024,
             retention_blocks: 100,
+            commit_window_blocks: 40,
         }
     }
 
@@ -112,9 +126,15 @@ mod tests {
         let longest = Config {
             retention_blocks: MAX_RETENTION_BLOCKS,
             unbonding_blocks: MAX_UNBONDING_BLOCKS,
+            commit_window_blocks: MAX_COMMIT_WINDOW_BLOCKS,
             ..config()
         };
         assert_eq!(validate(&longest), Ok(()));
+        let shortest = Config {
+            commit_window_blocks: 1,
+            ..config()
+        };
+        assert_eq!(validate(&shortest), Ok(()));
     }
 
     #[test]
@@ -204,6 +224,20 @@ mod tests {
                     ..config()
                 },
                 "max_inline_output_bytes",
+            ),
+            (
+                Config {
+                    commit_window_blocks: 0,
+                    ..config()
+                },
+                "commit_window_blocks",
+            ),
+            (
+                Config {
+                    commit_window_blocks: MAX_COMMIT_WINDOW_BLOCKS + 1,
+                    ..config()
+                },
+                "commit_window_blocks",
             ),
         ];
         for (bad, field) in cases {

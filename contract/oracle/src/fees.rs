@@ -1,15 +1,21 @@
-//! Money arithmetic: what a request must deposit for its storage, how a fee is split among the
-//! agreeing nodes, and basis-point shares (slashing, reporter rewards). Integers only.
+//! Money arithmetic: what a request must deposit for its storage (its commitments and
+//! attestations included: the requester pays for them up front, the nodes never do), how a fee
+//! is split among the agreeing nodes, and basis-point shares (slashing, reporter rewards).
+//! Integers only.
 
 use crate::config::BPS_DENOMINATOR;
 
 /// Bytes reserved for a request's fixed fields (the requester's account id and the option tag
-/// of its storage refund account included), its map keys and its pending-set entry.
-pub const REQUEST_BASE_BYTES: u64 = 640;
+/// of its storage refund account included), its map keys and its pending-set entry, and its
+/// commit phase entry (the record's 40 bytes, a 9-byte key, the reveal block and the list's
+/// length).
+pub const REQUEST_BASE_BYTES: u64 = 640 + COMMIT_PHASE_BYTES;
+/// Bytes of a request's commit phase entry before any commitment.
+pub const COMMIT_PHASE_BYTES: u64 = 40 + 9 + 8 + 4;
 /// Bytes reserved per committee seat: the member's account id in the committee list, its
-/// attestation record (account id, two digests, a 64-byte signature) and a possible entry in
-/// the slashed list.
-pub const PER_SEAT_BYTES: u64 = 3 * (4 + 64) + 2 * 32 + 64 + 16;
+/// commitment (account id, digest), its attestation record (account id, two digests, a 64-byte
+/// signature) and a possible entry in the slashed list.
+pub const PER_SEAT_BYTES: u64 = 4 * (4 + 64) + 3 * 32 + 64 + 16;
 /// Bytes an `output_schema` takes besides its text: the option tag and the length prefix.
 pub const SCHEMA_OVERHEAD_BYTES: u64 = 1 + 4;
 /// Bytes a named storage refund account takes besides its text: the length prefix.

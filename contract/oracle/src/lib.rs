@@ -2,7 +2,9 @@
 //! run on the real NEAR runtime (protocol 88 feature set) or on our wasm-host.
 //!
 //! A dApp calls `request`; the contract picks a committee of staked nodes from the block's random
-//! seed and yields. Committee nodes submit signed attestations; when a quorum agrees on a result,
+//! seed and yields. Committee nodes first commit to their signed attestations (a hash), then,
+//! once every member has committed or the commit window has passed, reveal them; when a quorum
+//! agrees on a result,
 //! the yield is resumed with the request id, the dApp's callback receives the answer, the fee is
 //! split among the agreeing nodes and disagreeing members are slashed. Without a quorum the
 //! yield times out and the fee goes back to the requester.
@@ -13,6 +15,7 @@
 mod active_nodes;
 mod admin;
 mod attestations;
+mod commitments;
 mod committee;
 mod config;
 mod events;
@@ -50,6 +53,8 @@ pub struct OracleContract {
     /// Which node each attestation key belongs to: a key serves one node at a time.
     attestation_keys: LookupMap<[u8; 32], AccountId>,
     requests: LookupMap<u64, Request>,
+    /// Each request's commit phase (apart from the request, whose layout predates it).
+    commit_phases: LookupMap<u64, commitments::CommitPhase>,
     /// Request inputs, apart from the request so attestations do not load them.
     inputs: LookupMap<u64, String>,
     /// Ids of requests still waiting for a quorum.
@@ -74,6 +79,7 @@ impl OracleContract {
             active_nodes: LookupMap::new(StorageKey::ActiveNodes),
             attestation_keys: LookupMap::new(StorageKey::AttestationKeys),
             requests: LookupMap::new(StorageKey::Requests),
+            commit_phases: LookupMap::new(StorageKey::CommitPhases),
             inputs: LookupMap::new(StorageKey::Inputs),
             pending: IterableSet::new(StorageKey::Pending),
             next_request_id: 0,
@@ -92,4 +98,5 @@ enum StorageKey {
     Pending,
     AttestationKeys,
     ActiveNodes,
+    CommitPhases,
 }

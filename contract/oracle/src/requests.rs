@@ -3,6 +3,7 @@
 //! the request (the yield is resumed with the request id) or the yield times out (fee refunded;
 //! `finish.rs`). Finished requests are cleaned up after their retention.
 
+use crate::commitments::CommitPhase;
 use crate::committee;
 use crate::config::YIELD_TIMEOUT_BLOCKS;
 use crate::events::Event;
@@ -90,8 +91,14 @@ impl Request {
     }
 }
 
-/// `request` as views return it.
-pub fn request_view(request_id: u64, request: &Request, input: String) -> RequestView {
+/// `request` as views return it, with its commit `phase` as of block `now`.
+pub fn request_view(
+    request_id: u64,
+    request: &Request,
+    input: String,
+    phase: &CommitPhase,
+    now: u64,
+) -> RequestView {
     let (status, answer) = match &request.status {
         RequestStatus::Pending { .. } => (RequestPhase::Pending, None),
         RequestStatus::Resolved { answer, .. } => (RequestPhase::Resolved, Some(answer.clone())),
@@ -109,6 +116,9 @@ pub fn request_view(request_id: u64, request: &Request, input: String) -> Reques
         storage_deposit: request.storage_deposit,
         committee: accounts(&request.committee),
         quorum: request.quorum,
+        commitments: phase.views(),
+        reveal_opens_at: phase.reveal_opens_at,
+        reveal_open: phase.reveal_open(request, now),
         attested: request
             .attestations
             .iter()
@@ -208,6 +218,8 @@ impl OracleContract {
             expires_at_block: request.expires_at,
         });
         send(request.refund_account(), attached - quote.total());
+        self.commit_phases
+            .insert(request_id, self.new_commit_phase(now));
         self.requests.insert(request_id, request);
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
@@ -246,6 +258,7 @@ impl OracleContract {
         );
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
+        self.commit_phases.remove(&request_id);
         let refund_to = request.refund_account();
         send(refund_to, request.storage_deposit);
         Event::RequestCleanedUp.emit(json!({

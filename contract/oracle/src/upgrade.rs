@@ -1,15 +1,25 @@
 //! Upgrades. The state starts with a `version: u32`; `upgrade` deploys new code and calls its
 //! `migrate`, which reads that version first and converts the old layout. To change the layout:
-//! copy today's struct here as `OracleContractV1`, bump `STATE_VERSION`, and add a `1 =>` arm
-//! that reads `OracleContractV1` and builds the new state.
+//! copy today's struct here as `OracleContractV<n>`, bump `STATE_VERSION`, and add an `<n> =>`
+//! arm that reads it and builds the new state.
+//!
+//! Version 2 added commit–reveal: `commit_window_blocks` in the settings (a version 1 state
+//! gets the default) and the `commit_phases` map. Requests are stored apart and keep their
+//! layout; a request pending across the upgrade gets its commit phase when first asked
+//! (`OracleContract::commit_phase`).
 
 use crate::events::Event;
-use crate::{OracleContract, OracleContractExt};
+use crate::models::ModelInfo;
+use crate::nodes::Node;
+use crate::requests::Request;
+use crate::{OracleContract, OracleContractExt, StorageKey};
 use near_sdk::serde_json::json;
-use near_sdk::{env, near, Gas, NearToken, Promise};
+use near_sdk::store::{IterableMap, IterableSet, LookupMap};
+use near_sdk::{env, near, AccountId, Gas, NearToken, Promise};
+use oracle_protocol::{ModelId, OracleConfig, DEFAULT_COMMIT_WINDOW_BLOCKS};
 
 /// Layout version of the state this code reads and writes.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 /// Gas for `migrate` after the new code is deployed.
 const MIGRATE_GAS: Gas = Gas::from_tgas(50);
 /// Where near-sdk keeps the contract's state.
@@ -48,13 +58,79 @@ impl OracleContract {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or_else(|| env::panic_str("the state is too short to hold a version"));
         let state: Self = match version {
+            1 => near_sdk::borsh::from_slice::<OracleContractV1>(&raw)
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 1"))
+                .into_current(),
             STATE_VERSION => near_sdk::borsh::from_slice(&raw)
-                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 1")),
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 2")),
             other => env::panic_str(&format!(
                 "state version {other} is unknown to this code (it reads {STATE_VERSION})"
             )),
         };
         Event::StateMigrated.emit(json!({ "from": version, "to": STATE_VERSION }));
         state
+    }
+}
+
+/// The settings of layout version 1: today's without `commit_window_blocks`.
+#[near(serializers = [borsh])]
+struct ConfigV1 {
+    committee_size: u32,
+    quorum: u32,
+    min_stake: u128,
+    unbonding_blocks: u64,
+    slash_bps: u32,
+    reporter_bps: u32,
+    max_output_bytes: u32,
+    max_inline_output_bytes: u32,
+    retention_blocks: u64,
+}
+
+/// The state of layout version 1: today's without `commit_phases`.
+#[near(serializers = [borsh])]
+struct OracleContractV1 {
+    version: u32,
+    owner: AccountId,
+    config: ConfigV1,
+    models: IterableMap<ModelId, ModelInfo>,
+    nodes: IterableMap<AccountId, Node>,
+    active_nodes: LookupMap<ModelId, Vec<AccountId>>,
+    attestation_keys: LookupMap<[u8; 32], AccountId>,
+    requests: LookupMap<u64, Request>,
+    inputs: LookupMap<u64, String>,
+    pending: IterableSet<u64>,
+    next_request_id: u64,
+    treasury: u128,
+}
+
+impl OracleContractV1 {
+    fn into_current(self) -> OracleContract {
+        let c = self.config;
+        OracleContract {
+            version: STATE_VERSION,
+            owner: self.owner,
+            config: OracleConfig {
+                committee_size: c.committee_size,
+                quorum: c.quorum,
+                min_stake: c.min_stake,
+                unbonding_blocks: c.unbonding_blocks,
+                slash_bps: c.slash_bps,
+                reporter_bps: c.reporter_bps,
+                max_output_bytes: c.max_output_bytes,
+                max_inline_output_bytes: c.max_inline_output_bytes,
+                retention_blocks: c.retention_blocks,
+                commit_window_blocks: DEFAULT_COMMIT_WINDOW_BLOCKS,
+            },
+            models: self.models,
+            nodes: self.nodes,
+            active_nodes: self.active_nodes,
+            attestation_keys: self.attestation_keys,
+            requests: self.requests,
+            commit_phases: LookupMap::new(StorageKey::CommitPhases),
+            inputs: self.inputs,
+            pending: self.pending,
+            next_request_id: self.next_request_id,
+            treasury: self.treasury,
+        }
     }
 }

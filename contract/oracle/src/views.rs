@@ -5,7 +5,7 @@ use crate::models::{model_view, page};
 use crate::nodes::node_view;
 use crate::requests::request_view;
 use crate::{OracleContract, OracleContractExt};
-use near_sdk::{near, AccountId};
+use near_sdk::{env, near, AccountId};
 use oracle_protocol::{
     FeeEstimate, ModelId, ModelView, NodeView, OracleInfo, PendingAssignment, PendingAssignments,
     RequestParams, RequestView,
@@ -66,7 +66,14 @@ impl OracleContract {
     pub fn get_request(&self, request_id: u64) -> Option<RequestView> {
         let request = self.requests.get(&request_id)?;
         let input = self.inputs.get(&request_id).cloned().unwrap_or_default();
-        Some(request_view(request_id, request, input))
+        let phase = self.commit_phase(request_id, request);
+        Some(request_view(
+            request_id,
+            request,
+            input,
+            &phase,
+            env::block_height(),
+        ))
     }
 
     /// Requests still waiting for a quorum, a page at a time (the order changes as requests

@@ -1,12 +1,14 @@
 //! oracle-protocol: the byte-exact messages that the oracle contract, the oracle nodes and the
-//! SDK must agree on — model ids, result digests, the domain-separated attestation message, the
-//! request parameters, the request view clients read (with every attestation's signature), the
-//! answer a dApp's callback receives, and the event envelope.
+//! SDK must agree on — model ids, result digests, the domain-separated attestation message and
+//! the commitment that precedes it, the request parameters, the request view clients read (with
+//! every commitment and attestation's signature), the answer a dApp's callback receives, and the
+//! event envelope.
 //!
 //! It compiles to wasm32 inside contracts, so it must never depend on near-sdk, an async runtime,
 //! the inference engine or anything that touches floats or the operating system.
 
 mod attestation;
+mod commitment;
 mod event;
 mod ids;
 pub mod json_numbers;
@@ -17,9 +19,12 @@ mod signature;
 mod view;
 
 pub use attestation::{AttestationMessage, ATTESTATION_DOMAIN};
+pub use commitment::{attestation_commitment, commitment_preimage, COMMITMENT_DOMAIN};
 pub use event::{event_log_line, EVENT_LOG_PREFIX};
 pub use ids::{Digest32, IdError, ModelId};
-pub use registry::{ModelView, NodeStatus, NodeView, OracleConfig, OracleInfo};
+pub use registry::{
+    ModelView, NodeStatus, NodeView, OracleConfig, OracleInfo, DEFAULT_COMMIT_WINDOW_BLOCKS,
+};
 pub use request::{
     RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_OUTPUT_SCHEMA_BYTES,
     MAX_TEMPERATURE_MILLI, TOP_P_ALL_MILLI,
@@ -27,7 +32,8 @@ pub use request::{
 pub use response::{OracleResponse, ResolvedOutput, ResponseStatus, MAX_INLINE_OUTPUT_CAP};
 pub use signature::Signature64;
 pub use view::{
-    AttestationView, FeeEstimate, PendingAssignment, PendingAssignments, RequestPhase, RequestView,
+    AttestationView, CommitmentView, FeeEstimate, PendingAssignment, PendingAssignments,
+    RequestPhase, RequestView,
 };
 
 /// NEP-297 standard name of the oracle's events:

@@ -35,6 +35,19 @@ pub struct OracleConfig {
     /// may clean it up, counted from when its outcome reached the requester's callback, with
     /// the value of that moment (at most 1 000 000).
     pub retention_blocks: u64,
+    /// Blocks from a request's creation after which its reveal phase opens even if some
+    /// committee members never committed (it opens sooner once every member has). Commitments
+    /// are taken until then, attestations from then on. 1 to 150: a request's 200 blocks less
+    /// at least 50 left to reveal. Default (absent from JSON): 40.
+    #[serde(default = "default_commit_window_blocks")]
+    pub commit_window_blocks: u64,
+}
+
+/// `commit_window_blocks` when a config's JSON leaves it out.
+pub const DEFAULT_COMMIT_WINDOW_BLOCKS: u64 = 40;
+
+fn default_commit_window_blocks() -> u64 {
+    DEFAULT_COMMIT_WINDOW_BLOCKS
 }
 
 /// Counters and balances of the oracle (`get_info`).
@@ -121,6 +134,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((config.quorum, config.min_stake), (2, 5));
+        assert_eq!(
+            config.commit_window_blocks, DEFAULT_COMMIT_WINDOW_BLOCKS,
+            "a config without commit_window_blocks gets the default"
+        );
     }
 
     #[test]
@@ -141,9 +158,11 @@ mod tests {
             max_output_bytes: 4096,
             max_inline_output_bytes: 1024,
             retention_blocks: 100,
+            commit_window_blocks: 40,
         };
         let bytes = borsh::to_vec(&config).unwrap();
-        assert_eq!(bytes.len(), 4 + 4 + 16 + 8 + 4 + 4 + 4 + 4 + 8);
+        assert_eq!(bytes.len(), 4 + 4 + 16 + 8 + 4 + 4 + 4 + 4 + 8 + 8);
+        assert_eq!(&bytes[56..64], &40u64.to_le_bytes());
         assert_eq!(&bytes[8..24], &5u128.to_le_bytes());
         assert_eq!(borsh::from_slice::<OracleConfig>(&bytes).unwrap(), config);
     }

@@ -58,6 +58,14 @@ pub struct AttestationView {
     pub signature: Signature64,
 }
 
+/// One commitment the contract accepted: the node and its
+/// [`crate::attestation_commitment`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentView {
+    pub node: String,
+    pub commitment: Digest32,
+}
+
 /// What `list_pending_assignments` returns: among the pending requests it scanned, those on
 /// the node's committee that it has not attested yet, without their inputs (a node's poll
 /// stays a few bytes per request whatever the inputs are).
@@ -97,6 +105,18 @@ pub struct RequestView {
     /// The nodes chosen to answer, in rank order.
     pub committee: Vec<String>,
     pub quorum: u32,
+    /// Every accepted commitment, in order: a member must commit before the reveal phase
+    /// opens, and its attestation must then match its commitment.
+    #[serde(default)]
+    pub commitments: Vec<CommitmentView>,
+    /// The block from which attestations are revealed even if some members never committed
+    /// (the request's creation plus the oracle's `commit_window_blocks`).
+    #[serde(default)]
+    pub reveal_opens_at: u64,
+    /// Whether attestations are taken (as of the block the view was read at): every member
+    /// committed, or `reveal_opens_at` was reached. From then on commitments are refused.
+    #[serde(default)]
+    pub reveal_open: bool,
     /// Accounts that have attested so far, in order (the nodes of `attestations`).
     pub attested: Vec<String>,
     /// Every accepted attestation, in order, with its signature.
@@ -117,6 +137,11 @@ impl RequestView {
     /// Whether `account` is on the request's committee.
     pub fn on_committee(&self, account: &str) -> bool {
         self.committee.iter().any(|member| member == account)
+    }
+
+    /// Whether the contract holds a commitment from `account`.
+    pub fn has_committed(&self, account: &str) -> bool {
+        self.commitments.iter().any(|c| c.node == account)
     }
 
     /// Whether the contract holds an attestation from `account`.
@@ -167,6 +192,12 @@ mod tests {
             storage_deposit: 20,
             committee: vec!["node0.test".into()],
             quorum: 1,
+            commitments: vec![CommitmentView {
+                node: "node0.test".into(),
+                commitment: Digest32([5; 32]),
+            }],
+            reveal_opens_at: 41,
+            reveal_open: true,
             attested: vec!["node0.test".into()],
             attestations: vec![AttestationView {
                 node: "node0.test".into(),
@@ -190,6 +221,8 @@ mod tests {
         assert_eq!(json["storage_refund_to"], "alice.test");
         assert_eq!(json["attestations"][0]["signature"], "04".repeat(64));
         assert_eq!(json["params"].get("output_schema"), None);
+        assert_eq!(json["commitments"][0]["commitment"], "05".repeat(32));
+        assert!(view().has_committed("node0.test") && !view().has_committed("node1.test"));
         assert_eq!(serde_json::from_value::<RequestView>(json).unwrap(), view());
         assert_eq!(
             serde_json::to_value(RequestPhase::TimedOut).unwrap(),

@@ -134,8 +134,8 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
     }
 }
 
-/// The request (`None`: it no longer exists) while it still needs an answer from this node;
-/// otherwise how the job ends.
+/// The request (`None`: it no longer exists) while it still needs an answer from this node
+/// (pending, not attested, and still open to its commitment); otherwise how the job ends.
 fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView, Finished> {
     let Some(view) = view else {
         return Err(Finished::Missed("the request no longer exists".into()));
@@ -151,6 +151,14 @@ fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView,
     }
     if view.model_id != ctx.model_id {
         return Err(Finished::Missed(another_model(&view, ctx)));
+    }
+    if view.reveal_open && !view.has_committed(ctx.account()) {
+        // The contract takes no more commitments, so no attestation of this node either.
+        return Err(Finished::Late(format!(
+            "the commit phase closed (the reveal opened by block {}) before this node computed \
+             the request",
+            view.reveal_opens_at
+        )));
     }
     Ok(view)
 }

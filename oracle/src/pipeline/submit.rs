@@ -1,20 +1,28 @@
-//! The submitter: signs each computed job's attestation, journals the signed transaction, sends
-//! it and journals how it ended. Exactly once from the contract's view: before (re)sending it
-//! reads the request (already attested → finished; resolved or timed out → late, not sent; gone
-//! → missed), a
-//! journaled transaction is first looked up on chain and, if unknown, resent as the very same
-//! bytes (NEAR runs one transaction once), and the contract's "has already attested" counts as
-//! success. Chain failures are retried with capped exponential backoff; a journal that cannot
-//! be read or written stops the node (it could no longer promise exactly-once).
+//! The submitter: commit–reveal of each computed job's attestation. It signs the attestation,
+//! commits to it (`commit_attestation` with `oracle_protocol::attestation_commitment` of the
+//! signature) and journals the job as committed once the chain holds the commitment; then it
+//! waits, reading the request, until the reveal phase opens (every member committed, or the
+//! commit window passed), and submits the attestation: the signed transaction is journaled,
+//! sent, and how it ended journaled. An output longer than the oracle's `max_output_bytes` is
+//! never committed (the contract would refuse its reveal): the job ends as missed. Exactly once
+//! from the contract's view: before (re)sending it reads the request (already committed → on to
+//! the reveal; already attested → finished; resolved or timed out → late, not sent; gone →
+//! missed), a journaled attestation transaction is first looked up on chain and, if unknown,
+//! resent as the very same bytes (NEAR runs one transaction once), and the contract's "has
+//! already committed" / "has already attested" count as success. A committed job is never
+//! committed again: the signature is deterministic, so its reveal is re-derived from the
+//! journaled result. Chain failures are retried with capped exponential backoff; a journal that
+//! cannot be read or written stops the node (it could no longer promise exactly-once).
 
 use super::retry::{is_transient, retry, Backoff, GaveUp};
 use super::{another_model, check_joined, Context};
 use crate::attestation;
-use crate::chain::{tx_hash, Sent};
+use crate::chain::{tx_hash, AttestationArgs, Sent};
 use crate::config::CrashPoint;
 use crate::journal::{Computed, Finished, JobState};
 use base64::Engine as _;
 use near_wire::{InvalidTxError, SignedTransaction};
+use oracle_protocol::{attestation_commitment, RequestView};
 use sdk::rpc::ChainError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +71,8 @@ pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
 /// What the chain says about a request before this node (re)sends.
 enum Check {
     Done(Finished),
-    Send,
+    /// The request still wants this node's attestation; its view.
+    Send(Box<RequestView>),
 }
 
 /// Why a round of a submission ended without finishing the job.
@@ -95,7 +104,8 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
         };
         let step = match job.state {
             JobState::Accepted | JobState::Finished(_) => return Ok(()),
-            JobState::Computed(computed) => sign_and_send(ctx, request_id, &computed).await,
+            JobState::Computed(computed) => commit(ctx, request_id, &computed).await,
+            JobState::Committed(computed) => reveal(ctx, request_id, &computed).await,
             JobState::Submitted {
                 computed,
                 tx_hash,
@@ -138,12 +148,144 @@ async fn check(ctx: &Context, request_id: u64) -> Result<Check, Stall> {
         }
         Some(view) => {
             ctx.note_started(request_id, view.created_at);
-            Check::Send
+            Check::Send(Box::new(view))
         }
     })
 }
 
-/// Checks the chain, signs a new transaction, journals it, sends it.
+/// The signed attestation of `computed` for `request_id` (deterministic: the same every time).
+fn attestation_of(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+) -> Result<AttestationArgs, Stall> {
+    attestation::attest(
+        &ctx.attestation_key,
+        &ctx.deployment,
+        request_id,
+        ctx.model_id,
+        computed,
+        ctx.config.fault_injection.bad_signature,
+    )
+    .map_err(|e| Stall::Fatal(anyhow::anyhow!("the journaled result is damaged: {e}")))
+}
+
+/// Why the oracle would refuse `computed`, when its output is longer than the oracle's
+/// `max_output_bytes`: the job ends as missed before anything is signed or sent.
+async fn oversized(ctx: &Context, computed: &Computed) -> Result<Option<Finished>, Stall> {
+    let config = retry(ctx, "get_config", || ctx.chain.get_config()).await?;
+    let limit = config.max_output_bytes;
+    let bytes = computed.output.len();
+    Ok((bytes > limit as usize).then(|| {
+        Finished::Missed(format!(
+            "the output is {bytes} bytes and the oracle accepts at most {limit}: nothing to \
+             commit or attest"
+        ))
+    }))
+}
+
+/// Commits to the job's attestation (unless the chain already holds this node's commitment),
+/// journals the job as committed, and goes on to the reveal.
+async fn commit(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+) -> Result<Option<Finished>, Stall> {
+    let view = match check(ctx, request_id).await? {
+        Check::Done(finished) => return Ok(Some(finished)),
+        Check::Send(view) => view,
+    };
+    if !view.has_committed(ctx.account()) {
+        if let Some(missed) = oversized(ctx, computed).await? {
+            return Ok(Some(missed));
+        }
+        if view.reveal_open {
+            return Ok(Some(Finished::Late(format!(
+                "the commit phase closed before this node committed ({} of {} members \
+                 committed; the reveal opened by block {})",
+                view.commitments.len(),
+                view.committee.len(),
+                view.reveal_opens_at
+            ))));
+        }
+        let args = attestation_of(ctx, request_id, computed)?;
+        let commitment = attestation_commitment(&args.signature);
+        let signed = retry(ctx, "sign", || {
+            ctx.chain.sign_commitment(request_id, commitment)
+        })
+        .await?;
+        info!(tx = %tx_hash(&signed), %commitment, "committing to the attestation");
+        match send_commitment(ctx, request_id, &signed).await? {
+            Some(Sent::Accepted) => {}
+            Some(Sent::Refused(reason)) => return Ok(Some(Finished::Refused(reason))),
+            // Look again: the next round reads whether the commitment landed.
+            None => return Ok(None),
+        }
+    }
+    ctx.journal
+        .record_committed(request_id)
+        .map_err(|e| Stall::Fatal(e.into()))?;
+    ctx.metrics.committed();
+    if ctx.config.fault_injection.crash_after == Some(CrashPoint::Commit) {
+        error!("FAULT INJECTION: crash_after = commit; aborting before the reveal");
+        std::process::abort();
+    }
+    reveal(ctx, request_id, computed).await
+}
+
+/// Sends a commitment transaction; `Ok(None)` means: look again. A refusal is checked against
+/// the chain: the commitment may have landed after all (an earlier transaction).
+async fn send_commitment(
+    ctx: &Context,
+    request_id: u64,
+    signed: &SignedTransaction,
+) -> Result<Option<Sent>, Stall> {
+    match ctx.chain.send(signed).await {
+        Ok(Sent::Accepted) => Ok(Some(Sent::Accepted)),
+        Ok(Sent::Refused(reason)) => {
+            warn!(%reason, "the contract refused the commitment");
+            Ok(match check(ctx, request_id).await? {
+                Check::Send(view) if view.has_committed(ctx.account()) => Some(Sent::Accepted),
+                _ => Some(Sent::Refused(reason)),
+            })
+        }
+        Err(error) if is_transient(&error) => {
+            ctx.metrics.rpc_error("send_tx");
+            warn!(%error, "sending the commitment failed; will look again");
+            Ok(None)
+        }
+        Err(error) => {
+            if let ChainError::InvalidTx(InvalidTxError::InvalidNonce { ak_nonce, .. }) = error {
+                ctx.chain.observe_nonce(ak_nonce).await;
+            }
+            Err(Stall::Failed(error))
+        }
+    }
+}
+
+/// Waits (reading the request every poll interval) until the reveal phase of a committed job
+/// opens, then submits its attestation; ends the job if the request ends first.
+async fn reveal(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+) -> Result<Option<Finished>, Stall> {
+    let pause = Duration::from_millis(ctx.config.poll_interval_ms);
+    loop {
+        let view = match check(ctx, request_id).await? {
+            Check::Done(finished) => return Ok(Some(finished)),
+            Check::Send(view) => view,
+        };
+        if view.reveal_open {
+            return send_attestation(ctx, request_id, computed).await;
+        }
+        if !ctx.stop.sleep(pause).await {
+            return Err(Stall::Stopped);
+        }
+    }
+}
+
+/// Checks the chain, signs a new attestation transaction, journals it, sends it.
 async fn sign_and_send(
     ctx: &Context,
     request_id: u64,
@@ -152,15 +294,16 @@ async fn sign_and_send(
     if let Check::Done(finished) = check(ctx, request_id).await? {
         return Ok(Some(finished));
     }
-    let args = attestation::attest(
-        &ctx.attestation_key,
-        &ctx.deployment,
-        request_id,
-        ctx.model_id,
-        computed,
-        ctx.config.fault_injection.bad_signature,
-    )
-    .map_err(|e| Stall::Fatal(anyhow::anyhow!("the journaled result is damaged: {e}")))?;
+    send_attestation(ctx, request_id, computed).await
+}
+
+/// Signs a new attestation transaction, journals it, sends it.
+async fn send_attestation(
+    ctx: &Context,
+    request_id: u64,
+    computed: &Computed,
+) -> Result<Option<Finished>, Stall> {
+    let args = attestation_of(ctx, request_id, computed)?;
     let signed = retry(ctx, "sign", || ctx.chain.sign_attestation(&args)).await?;
     let hash = tx_hash(&signed);
     let bytes = base64::engine::general_purpose::STANDARD.encode(signed.to_bytes());
@@ -246,7 +389,7 @@ async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished
             warn!(%reason, "the contract refused the attestation");
             Ok(match check(ctx, request_id).await? {
                 Check::Done(finished) => finished,
-                Check::Send => Finished::Refused(reason),
+                Check::Send(_) => Finished::Refused(reason),
             })
         }
     }

@@ -5,7 +5,8 @@
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
-    eventually, node_home, quiet_chain, quiet_node, registered, request, spawn_node, CHAIN_ID,
+    eventually, node_home, quiet_chain, quiet_node, registered, request, spawn_node,
+    uncommitted_request, CHAIN_ID,
 };
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
@@ -247,6 +248,40 @@ async fn a_resumed_job_for_a_model_this_node_no_longer_serves_is_missed_without_
                 && reason.contains(&format!("now serves {model_id}"))),
         "{state:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_commit_phase_closed_is_late_without_computing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let rpc = FakeRpc::start(move |method, args| match method {
+        "get_request" => {
+            let mut view = uncommitted_request(
+                args["request_id"].as_u64().unwrap(),
+                model_id,
+                RequestPhase::Pending,
+            );
+            view["reveal_open"] = true.into();
+            Ok(view)
+        }
+        _ => quiet_chain(node.clone())(method, args),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    let (state, _) = resume_job(dir.path(), config, &model_id.to_hex(), &rpc, 1).await;
+    assert!(
+        matches!(&state, JobState::Finished(Finished::Late(reason))
+            if reason.contains("the commit phase closed")),
+        "{state:?}"
+    );
+    let job = Journal::open(&journal_path).unwrap().get(RESUMED).unwrap();
+    assert_eq!(job.unwrap().result_digest, None, "not computed");
+    assert_eq!(rpc.calls("send_tx"), 0);
 }
 
 /// Runs the daemon of `dir` with request [`RESUMED`] accepted in its journal for model

@@ -1,14 +1,19 @@
 //! The submitter against a scripted chain: a damaged journal entry stops the node instead of
-//! being retried forever, and a refused nonce is replaced by the one after the chain's.
+//! being retried forever, a refused nonce is replaced by the one after the chain's, a computed
+//! job commits, waits for the reveal phase and attests, a restarted committed job reveals
+//! without committing again, and an output the oracle would refuse is never sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, registered, request, CHAIN_ID};
+use crate::common::{
+    eventually, node_home, registered, request, spawn_node, uncommitted_request, CHAIN_ID,
+};
 use base64::Engine as _;
-use near_wire::SignedTransaction;
+use near_wire::{Action, SignedTransaction};
 use oracle::config::NodeConfig;
 use oracle::journal::{Computed, Finished, JobState, Journal};
 use oracle_protocol::{ModelId, RequestPhase};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -151,4 +156,170 @@ async fn a_refused_nonce_is_replaced_by_the_one_after_the_chains() {
         journal.get(5).unwrap().unwrap().state,
         JobState::Finished(Finished::Attested)
     );
+}
+
+/// What the scripted chain of the commit–reveal tests holds: whether this node's commitment
+/// landed, whether the reveal phase is open, and the oracle methods sent, in order.
+#[derive(Default)]
+struct CommitReveal {
+    committed: AtomicBool,
+    reveal_open: AtomicBool,
+    sent: Mutex<Vec<String>>,
+}
+
+impl CommitReveal {
+    fn sent(&self) -> Vec<String> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+/// The oracle's settings on the scripted chain: outputs of at most `max_output_bytes`.
+fn oracle_config(max_output_bytes: u32) -> Value {
+    json!({"committee_size": 1, "quorum": 1, "min_stake": "1", "unbonding_blocks": 1000,
+        "slash_bps": 1000, "reporter_bps": 5000, "max_output_bytes": max_output_bytes,
+        "max_inline_output_bytes": max_output_bytes, "retention_blocks": 100,
+        "commit_window_blocks": 40})
+}
+
+/// A pending request whose view shows what `state` holds; each transaction sent lands.
+fn commit_reveal_chain(
+    node: Value,
+    model_id: ModelId,
+    state: Arc<CommitReveal>,
+    max_output_bytes: u32,
+) -> impl Fn(&str, &Value) -> Result<Value, Value> {
+    let quiet = pending_chain(node, model_id);
+    move |method, params| match method {
+        "get_config" => Ok(oracle_config(max_output_bytes)),
+        "get_request" => {
+            let id = params["request_id"].as_u64().unwrap();
+            let mut view = if state.committed.load(Ordering::SeqCst) {
+                request(id, model_id, RequestPhase::Pending)
+            } else {
+                uncommitted_request(id, model_id, RequestPhase::Pending)
+            };
+            view["reveal_open"] = state.reveal_open.load(Ordering::SeqCst).into();
+            Ok(view)
+        }
+        "send_tx" => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(params["signed_tx_base64"].as_str().unwrap())
+                .unwrap();
+            let signed = SignedTransaction::from_bytes(&bytes).unwrap();
+            let Action::FunctionCall(call) = &signed.transaction.actions[0] else {
+                panic!("not a function call");
+            };
+            if call.method_name == "commit_attestation" {
+                state.committed.store(true, Ordering::SeqCst);
+            }
+            state.sent.lock().unwrap().push(call.method_name.clone());
+            Ok(json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
+                "status": {"SuccessValue": ""}, "receipts_outcome": [],
+                "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}}))
+        }
+        _ => quiet(method, params),
+    }
+}
+
+/// A node on `home` with a scripted commit–reveal chain, the job of request 5 journaled in
+/// `state` (computed, or committed too) with `output`.
+async fn commit_reveal_node(
+    home: &std::path::Path,
+    state: Arc<CommitReveal>,
+    committed: bool,
+    output: &str,
+    max_output_bytes: u32,
+) -> (FakeRpc, NodeConfig) {
+    let (config, model_id) = node_home(home, Vec::new());
+    let rpc = FakeRpc::start(commit_reveal_chain(
+        registered(home, &config, vec![model_id]),
+        model_id,
+        state,
+        max_output_bytes,
+    ))
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal = Journal::open(&NodeConfig::path_in(home, &config.journal).unwrap()).unwrap();
+    journal.accept(5, &model_id.to_hex()).unwrap();
+    journal
+        .record_computed(
+            5,
+            Computed {
+                output: output.into(),
+                result_digest: "ab".repeat(32),
+                output_hash: "cd".repeat(32),
+            },
+        )
+        .unwrap();
+    if committed {
+        journal.record_committed(5).unwrap();
+    }
+    (rpc, config)
+}
+
+fn job_state(home: &std::path::Path, config: &NodeConfig) -> JobState {
+    let journal = Journal::open(&NodeConfig::path_in(home, &config.journal).unwrap()).unwrap();
+    journal.get(5).unwrap().unwrap().state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_computed_job_commits_waits_for_the_reveal_phase_then_attests() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    let (rpc, config) = commit_reveal_node(dir.path(), state.clone(), false, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the commitment", || state.committed.load(Ordering::SeqCst)).await;
+    // While the phase is closed the node only reads the request.
+    let reads = rpc.calls("get_request");
+    eventually("a few more reads", || rpc.calls("get_request") >= reads + 3).await;
+    assert_eq!(state.sent(), ["commit_attestation"], "nothing revealed yet");
+    state.reveal_open.store(true, Ordering::SeqCst);
+    eventually("the reveal", || state.sent().len() == 2).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["commit_attestation", "submit_attestation"]);
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_after_committing_reveals_without_committing_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.committed.store(true, Ordering::SeqCst);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (_rpc, config) = commit_reveal_node(dir.path(), state.clone(), true, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["submit_attestation"], "no second commitment");
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_longer_than_the_oracle_takes_is_missed_without_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    let (rpc, config) = commit_reveal_node(dir.path(), state.clone(), false, "Paris", 4).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    // Once the settings are read the job ends at once; a clean stop lets it journal that.
+    eventually("the oracle's settings read", || rpc.calls("get_config") > 0).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    let state_now = job_state(dir.path(), &config);
+    assert!(
+        matches!(&state_now, JobState::Finished(Finished::Missed(reason))
+            if reason.contains("the output is 5 bytes and the oracle accepts at most 4")),
+        "{state_now:?}"
+    );
+    assert_eq!(rpc.calls("send_tx"), 0, "nothing signed or sent");
 }

@@ -2,7 +2,9 @@
 //! whose attestations the tests script, and a client paying as `alice.test`.
 
 use super::{Localnet, NEAR};
-use oracle_protocol::{AttestationMessage, Digest32, ModelId, RequestParams, Signature64};
+use oracle_protocol::{
+    attestation_commitment, AttestationMessage, Digest32, ModelId, RequestParams, Signature64,
+};
 use sdk::keys::SecretKey;
 use sdk::oracle::OracleClient;
 use sdk::signer::Signer;
@@ -41,9 +43,30 @@ impl Deployment {
     ) {
         let chain_id = self.client.rpc().status().await.unwrap().chain_id;
         let committee = self.client.get_request(request_id).await.unwrap().committee;
-        let members = self.nodes.iter().filter(|n| committee.contains(&n.account));
-        for node in members.take(count) {
-            node.attest(&chain_id, request_id, model_id, output, result_digest)
+        let members: Vec<&ScriptedNode> = self
+            .nodes
+            .iter()
+            .filter(|n| committee.contains(&n.account))
+            .take(count)
+            .collect();
+        let claim = |node: &ScriptedNode| {
+            node.signature(&chain_id, request_id, model_id, output, result_digest)
+        };
+        for node in &members {
+            node.commit(request_id, claim(node)).await;
+        }
+        // The reveal phase opens once all have committed, else after the commit window.
+        while !self
+            .client
+            .get_request(request_id)
+            .await
+            .unwrap()
+            .reveal_open
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        for node in &members {
+            node.reveal(request_id, output, result_digest, claim(node))
                 .await;
         }
     }
@@ -68,6 +91,7 @@ pub async fn deploy(model_id: ModelId) -> Deployment {
         "committee_size": 3, "quorum": 2, "min_stake": (5 * NEAR).to_string(),
         "unbonding_blocks": 1000, "slash_bps": 1000, "reporter_bps": 5000,
         "max_output_bytes": 4096, "max_inline_output_bytes": 1024, "retention_blocks": 100,
+        "commit_window_blocks": 20,
     });
     chain
         .deploy(
@@ -111,15 +135,15 @@ pub async fn deploy(model_id: ModelId) -> Deployment {
 }
 
 impl ScriptedNode {
-    /// Signs and submits an attestation of `output` with `result_digest`.
-    pub async fn attest(
+    /// The node's signature of its attestation of `output` with `result_digest`.
+    pub fn signature(
         &self,
         chain_id: &str,
         request_id: u64,
         model_id: ModelId,
         output: &str,
         result_digest: Digest32,
-    ) -> String {
+    ) -> Signature64 {
         let message = AttestationMessage {
             chain_id: chain_id.into(),
             oracle_contract: ORACLE.into(),
@@ -129,7 +153,30 @@ impl ScriptedNode {
             result_digest,
             output_hash: Digest32(Sha256::digest(output.as_bytes()).into()),
         };
-        let signature = Signature64(sdk::attest::sign(&self.key, &message));
+        Signature64(sdk::attest::sign(&self.key, &message))
+    }
+
+    /// Commits to the attestation signed `signature`.
+    pub async fn commit(&self, request_id: u64, signature: Signature64) {
+        let args = json!({"request_id": request_id,
+            "commitment": attestation_commitment(&signature)});
+        let outcome = self
+            .signer
+            .call(ORACLE, "commit_attestation", &args, GAS, 0)
+            .await
+            .unwrap();
+        outcome.json::<bool>().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Submits the attestation of `output` with `result_digest`, signed `signature` (the
+    /// reveal of its commitment).
+    pub async fn reveal(
+        &self,
+        request_id: u64,
+        output: &str,
+        result_digest: Digest32,
+        signature: Signature64,
+    ) -> String {
         let args = json!({"request_id": request_id, "output": output,
             "result_digest": result_digest, "signature": signature});
         let outcome = self

@@ -5,7 +5,8 @@ pub mod fake_rpc;
 use kernels::tiny_model::TinyModel;
 use oracle::config::NodeConfig;
 use oracle_protocol::{
-    Digest32, ModelId, NodeStatus, NodeView, RequestParams, RequestPhase, RequestView,
+    CommitmentView, Digest32, ModelId, NodeStatus, NodeView, RequestParams, RequestPhase,
+    RequestView,
 };
 use sdk::keys::Credentials;
 use serde_json::Value;
@@ -94,8 +95,20 @@ pub fn registered(dir: &Path, config: &NodeConfig, models: Vec<ModelId>) -> Valu
     .unwrap()
 }
 
-/// Request `request_id` for `model_id` with this node on its committee, in `status`.
+/// Request `request_id` for `model_id` with this node on its committee, in `status`, in its
+/// reveal phase with this node's commitment (so a computed job goes straight to its reveal).
 pub fn request(request_id: u64, model_id: ModelId, status: RequestPhase) -> Value {
+    let mut view = uncommitted_request(request_id, model_id, status);
+    view["commitments"] = serde_json::json!([CommitmentView {
+        node: ACCOUNT.into(),
+        commitment: Digest32([9; 32]),
+    }]);
+    view["reveal_open"] = true.into();
+    view
+}
+
+/// Request `request_id` as [`request`] gives it, but in its commit phase with no commitment.
+pub fn uncommitted_request(request_id: u64, model_id: ModelId, status: RequestPhase) -> Value {
     serde_json::to_value(RequestView {
         request_id,
         model_id,
@@ -114,6 +127,9 @@ pub fn request(request_id: u64, model_id: ModelId, status: RequestPhase) -> Valu
         storage_deposit: 1,
         committee: vec![ACCOUNT.into()],
         quorum: 1,
+        commitments: Vec::new(),
+        reveal_opens_at: 41,
+        reveal_open: false,
         attested: Vec::new(),
         attestations: Vec::new(),
         slashed: Vec::new(),

@@ -365,7 +365,8 @@ fn print_status(status: &ResponseStatus) {
 }
 
 /// Who must answer and who has: the committee, the quorum, the nodes still awaited while the
-/// request is pending (the ones to look at when it stalls), and its deadline.
+/// request is pending (the ones to look at when it stalls), how far its commit–reveal is, and
+/// its deadline.
 fn committee_line(view: &RequestView) -> String {
     let mut line = format!(
         "committee {} (quorum {}), attested {}/{}",
@@ -381,9 +382,16 @@ fn committee_line(view: &RequestView) -> String {
             .filter(|node| !view.attested.contains(node))
             .map(String::as_str)
             .collect();
+        let reveal = if view.reveal_open {
+            "reveal open".to_string()
+        } else {
+            format!("reveal opens at block {}", view.reveal_opens_at)
+        };
         line.push_str(&format!(
-            ", awaiting {}; times out at block {}",
+            ", awaiting {}; committed {}/{}, {reveal}; times out at block {}",
             awaited.join(", "),
+            view.commitments.len(),
+            view.committee.len(),
             view.expires_at
         ));
     }
@@ -434,6 +442,14 @@ mod tests {
             storage_deposit: 20,
             committee: vec!["n2.test".into(), "n0.test".into(), "n1.test".into()],
             quorum: 3,
+            commitments: ["n0.test", "n1.test"]
+                .map(|node| oracle_protocol::CommitmentView {
+                    node: node.into(),
+                    commitment: oracle_protocol::Digest32([1; 32]),
+                })
+                .to_vec(),
+            reveal_opens_at: 41,
+            reveal_open: false,
             attested: vec!["n0.test".into(), "n1.test".into()],
             attestations: Vec::new(),
             slashed: Vec::new(),
@@ -445,8 +461,10 @@ mod tests {
         assert_eq!(
             committee_line(&view),
             "committee n2.test, n0.test, n1.test (quorum 3), attested 2/3, awaiting n2.test; \
-             times out at block 201"
+             committed 2/3, reveal opens at block 41; times out at block 201"
         );
+        view.reveal_open = true;
+        assert!(committee_line(&view).contains("committed 2/3, reveal open; times out"));
         view.status = RequestPhase::TimedOut;
         view.slashed = vec!["n1.test".into()];
         assert_eq!(
