@@ -270,6 +270,25 @@ impl World {
         (0..NODES).find(|i| !committee.contains(i)).unwrap()
     }
 
+    /// The attestation message of `output` with `result_digest` for `request_id` by node
+    /// `node`, on this chain and oracle.
+    fn message(
+        node: usize,
+        request_id: u64,
+        result_digest: Digest32,
+        output: &str,
+    ) -> AttestationMessage {
+        AttestationMessage {
+            chain_id: CHAIN_ID.into(),
+            oracle_contract: ORACLE.into(),
+            request_id,
+            node: node_name(node),
+            model_id: model_id(),
+            result_digest,
+            output_hash: sha256(output.as_bytes()),
+        }
+    }
+
     /// `key`'s signature of the attestation of `output` with `result_digest` for `request_id`
     /// by node `node`.
     fn sign_with(
@@ -279,15 +298,7 @@ impl World {
         result_digest: Digest32,
         output: &str,
     ) -> Signature64 {
-        let message = AttestationMessage {
-            chain_id: CHAIN_ID.into(),
-            oracle_contract: ORACLE.into(),
-            request_id,
-            node: node_name(node),
-            model_id: model_id(),
-            result_digest,
-            output_hash: sha256(output.as_bytes()),
-        };
+        let message = Self::message(node, request_id, result_digest, output);
         Signature64(sdk::attest::sign(key, &message))
     }
 
@@ -1094,6 +1105,28 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
         &world.attest_signed(member, 0, ANSWER, other_output),
         "does not verify",
     );
+
+    // Domain separation: the node's own key, this request and output, but signed for another
+    // chain or another oracle contract.
+    let key = world.keys[member].clone();
+    let on_other_chain = AttestationMessage {
+        chain_id: "mainnet".into(),
+        ..World::message(member, 0, digest_of(ANSWER), ANSWER)
+    };
+    let for_other_oracle = AttestationMessage {
+        oracle_contract: "other-oracle.test".into(),
+        ..World::message(member, 0, digest_of(ANSWER), ANSWER)
+    };
+    for message in [on_other_chain, for_other_oracle] {
+        let signature = Signature64(sdk::attest::sign(&key, &message));
+        assert_fails(
+            &world.attest_signed(member, 0, ANSWER, signature),
+            &format!(
+                "the signature of {} does not verify for request 0",
+                node_name(member)
+            ),
+        );
+    }
 
     // Not on the committee, even with a valid signature.
     let outsider = world.non_member(0);
