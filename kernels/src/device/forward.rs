@@ -6,7 +6,7 @@
 use super::cache::DeviceCache;
 use super::ops::{self, Activations, Attention, Norm};
 use super::weights::DeviceWeights;
-use super::{f32_bytes, f32s, i32_bytes, i32s, Buffer, Device, Result, THREADS};
+use super::{f32_bytes, f32s, i32_bytes, i32s, Buffer, Device, Result, MAX_STRIDE, THREADS};
 use crate::model::{LlamaConfig, LlamaModel, ModelError, Rope};
 
 /// New tokens of one sequence for one step (as [`crate::model::BatchItem`]).
@@ -57,7 +57,8 @@ impl DeviceModel {
     /// The most tokens one step may hold. Every launch of a step covers at most its tokens ×
     /// `32 × max(embedding, kv width, feed-forward, vocabulary)` threads (a quantized product
     /// of the widest matrix, the output head counting one row per token at most), or tokens ×
-    /// heads × [`THREADS`] (attention): that must fit the kernels' `int` thread indices.
+    /// heads × [`THREADS`] (attention): that, plus the stride of a full grid, must fit the
+    /// kernels' `int` thread indices ([`super::LaunchConfig::covering`]).
     pub fn max_step_tokens(&self) -> usize {
         let c = &self.config;
         let widest = [c.embedding, c.kv_width(), c.feed_forward, c.vocab_size]
@@ -65,7 +66,7 @@ impl DeviceModel {
             .max()
             .unwrap_or(1);
         let per_token = (32 * widest).max(c.heads * THREADS as usize);
-        (i32::MAX as usize / per_token).max(1)
+        ((i32::MAX as usize - MAX_STRIDE) / per_token).max(1)
     }
 
     /// An empty KV cache for one sequence.

@@ -125,23 +125,31 @@ pub struct LaunchConfig {
 /// Threads per block for every launch (a multiple of 32, at most attention's 256).
 pub const THREADS: u32 = 128;
 const _: () = assert!(THREADS.is_multiple_of(32) && THREADS <= 256);
+/// The most blocks of a launch (kernels stride over the items beyond).
+pub const MAX_GRID: u32 = 65_535;
+/// A full grid's thread count: the stride of the kernels' loops over their items.
+pub const MAX_STRIDE: usize = MAX_GRID as usize * THREADS as usize;
 
 impl LaunchConfig {
     /// Blocks of [`THREADS`] threads covering `items` work items of `per_item` threads
     /// (kernels stride over the rest, so the cap never changes a result). The kernels index
-    /// threads with `int`: `items × per_item` must fit one, else
+    /// threads with `int` and stride by the launch's thread count: `items × per_item` plus that
+    /// stride must fit one (the last stride computes an index past the end), else
     /// [`DeviceError::LaunchTooLarge`] (a step of at most
     /// [`DeviceModel::max_step_tokens`] tokens, which the engine keeps to, always fits).
     pub fn covering(items: usize, per_item: u32) -> Result<Self> {
+        let per_block = (THREADS / per_item).max(1) as usize;
+        let grid = items.div_ceil(per_block).clamp(1, MAX_GRID as usize);
+        let stride = grid * THREADS as usize;
         if items
             .checked_mul(per_item as usize)
-            .is_none_or(|threads| threads > i32::MAX as usize)
+            .and_then(|threads| threads.checked_add(stride))
+            .is_none_or(|end| end > i32::MAX as usize)
         {
             return Err(DeviceError::LaunchTooLarge { items, per_item });
         }
-        let per_block = (THREADS / per_item).max(1) as usize;
         Ok(Self {
-            grid: items.div_ceil(per_block).clamp(1, 65_535) as u32,
+            grid: grid as u32,
             threads: THREADS,
         })
     }
@@ -223,9 +231,13 @@ mod tests {
 
     #[test]
     fn a_launch_past_the_int_thread_indices_is_an_error() {
-        let most = i32::MAX as usize / 32;
+        // The last stride of a full grid computes an index up to 65,535 × THREADS past the
+        // end: that too must fit an int.
+        let most_single = i32::MAX as usize - MAX_STRIDE;
+        let most = (i32::MAX as usize - MAX_STRIDE) / 32;
         assert_eq!(LaunchConfig::covering(most, 32).unwrap().grid, 65_535);
-        for (items, per_item) in [(most + 1, 32), (usize::MAX, 2)] {
+        assert_eq!(LaunchConfig::covering(most_single, 1).unwrap().grid, 65_535);
+        for (items, per_item) in [(most + 1, 32), (most_single + 1, 1), (usize::MAX, 2)] {
             match LaunchConfig::covering(items, per_item) {
                 Err(DeviceError::LaunchTooLarge {
                     items: i,

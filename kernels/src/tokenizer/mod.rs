@@ -34,7 +34,7 @@ use chat::CHATML_MARKERS;
 use special::{Segment, SpecialMatcher};
 use vocab::Vocab;
 
-/// Token texts that end generation whatever the model's metadata says (SPEC.md §11), as
+/// Token texts that end generation whatever the model's metadata says (SPEC.md §12), as
 /// llama.cpp treats them: chat templates end a turn with them though many GGUF files name only
 /// one of them (SmolLM2's EOS is `<|im_end|>`, yet it may also emit `<|endoftext|>`).
 pub const END_OF_GENERATION_TEXTS: [&str; 9] = [
@@ -49,7 +49,7 @@ pub const END_OF_GENERATION_TEXTS: [&str; 9] = [
     "<|end_of_text|>",
 ];
 
-/// The tokens that end generation (SPEC.md §11): EOS, EOT and EOM where the model names them,
+/// The tokens that end generation (SPEC.md §12): EOS, EOT and EOM where the model names them,
 /// and every token spelled as one of [`END_OF_GENERATION_TEXTS`]; in id order.
 fn end_of_generation_ids(vocab: &Vocab, named: SpecialTokenIds) -> Vec<u32> {
     let by_text = vocab
@@ -286,7 +286,7 @@ impl Tokenizer {
         self.special_ids
     }
 
-    /// The tokens that end generation (SPEC.md §11), in id order.
+    /// The tokens that end generation (SPEC.md §12), in id order.
     pub fn end_of_generation_ids(&self) -> &[u32] {
         &self.end_of_generation
     }

@@ -99,7 +99,7 @@ impl StopDetector {
     }
 }
 
-/// The text of a generation's output bytes (SPEC.md §11): an incomplete character at the very
+/// The text of a generation's output bytes (SPEC.md §12): an incomplete character at the very
 /// end (a generation cut by `max_tokens` or a stop string inside a character) is left out, and
 /// every other invalid UTF-8 sequence becomes U+FFFD.
 pub fn output_text(bytes: &[u8]) -> String {
