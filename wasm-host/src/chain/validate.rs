@@ -38,9 +38,10 @@ fn is_valid(account_id: &str) -> bool {
 const SHOWN_RECEIVER_BYTES: usize = 2 * AccountId::MAX_LEN;
 
 /// Checks, in nearcore's order: at most `max_actions_per_receipt` actions and
-/// `max_deploy_actions_per_receipt` deploys; then each action (a `DeleteAccount` only last,
-/// code size, a function call's gas, method name and arguments, a key's method names); then the
-/// gas the calls attach together.
+/// `max_deploy_actions_per_receipt` deploys; then each action (a `DeleteAccount` only last and
+/// its beneficiary a valid id, code size, a function call's gas, method name and arguments, a
+/// function-call key's receiver a valid id and its method names); then the gas the calls attach
+/// together.
 pub(super) fn validate_actions(
     limits: &LimitConfig,
     actions: &[Action],
