@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 use wasm_host::abi::{AccessKeyPermission, Action, HostError};
-use wasm_host::chain::{ActionError, Chain, FinalStatus, ReceiptValidationError, ONE_NEAR, TGAS};
+use wasm_host::chain::{
+    ActionError, Chain, ChainError, FinalStatus, ReceiptValidationError, ONE_NEAR, TGAS,
+};
 use wasm_host::engine::FunctionCallError;
 use wasm_host::fees::Action as Fee;
 use wasm_host::tx::ActionsValidationError;
@@ -536,86 +538,131 @@ fn a_receipts_result_is_its_last_actions() {
 }
 
 #[test]
-fn invalid_account_ids_in_promises_fail_the_call_once_it_returned() {
-    // nearcore reads account ids unvalidated in its host functions and checks the receipts the
-    // call created afterwards: a NewReceiptValidationError, not a host error. A function-call
-    // key's receiver id is never checked.
+fn invalid_account_ids_fail_the_host_call_at_once() {
+    // Protocol 83 on (account id validity rules version 2): nearcore's host functions parse
+    // the account ids they read and fail with `InvalidAccountId`, a function-call key's
+    // receiver included; nothing of the call's promises survives.
     let contract = |body: &str| {
         format!(
             r#"(module
             (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_then" (func $then (param i64 i64 i64) (result i64)))
             (import "env" "promise_set_refund_to" (func $refund_to (param i64 i64 i64)))
-            (import "env" "promise_batch_action_transfer" (func $transfer (param i64 i64)))
             (import "env" "promise_batch_action_delete_account"
                 (func $delete (param i64 i64 i64)))
             (import "env" "promise_batch_action_add_key_with_function_call"
                 (func $add (param i64 i64 i64 i64 i64 i64 i64 i64 i64)))
+            (import "env" "validator_stake" (func $stake (param i64 i64 i64)))
             (memory (export "memory") 1)
             (data (i32.const 0) "c.test")
             (data (i32.const 16) "NOT VALID")
             (data (i32.const 32) "\00\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01")
+            (data (i32.const 80) "NOT-ID!")
             (func (export "go") (local $p i64)
                 {body}))"#
         )
     };
-    let run = |body: &str| {
-        let mut chain = chain_with_contract(&contract(body));
-        chain
-            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
-            .unwrap()
-    };
-    let invalid = || "NOT VALID".to_string();
     let create = |at: u64, len: u64| {
         format!("(local.set $p (call $create (i64.const {len}) (i64.const {at})))")
     };
-    let result = run(&create(16, 9));
-    assert_eq!(
-        result.status,
-        FinalStatus::Failure(ActionError::NewReceiptValidation(
-            ReceiptValidationError::InvalidReceiverId {
-                account_id: invalid()
-            }
-        ))
-    );
-    let result = run(&format!(
-        "{} (call $refund_to (local.get $p) (i64.const 9) (i64.const 16))",
-        create(0, 6)
-    ));
-    assert_eq!(
-        result.status,
-        FinalStatus::Failure(ActionError::NewReceiptValidation(
-            ReceiptValidationError::InvalidRefundTo {
-                account_id: invalid()
-            }
-        ))
-    );
-    let result = run(&format!(
-        "{} (call $delete (local.get $p) (i64.const 9) (i64.const 16))",
-        create(0, 6)
-    ));
-    assert_eq!(
-        result.status,
-        FinalStatus::Failure(ActionError::NewReceiptValidation(
-            ReceiptValidationError::InvalidAccountId {
-                account_id: invalid()
-            }
-        ))
-    );
-    // A key for the invalid receiver is added.
-    let mut chain = chain_with_contract(&contract(&format!(
-        "{} (call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
-         (i64.const 0) (i64.const 9) (i64.const 16) (i64.const 0) (i64.const 0))",
-        create(0, 6)
-    )));
-    let result = chain
-        .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
-        .unwrap();
-    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
-    let keys = &chain.account("c.test").unwrap().keys;
-    let Some(AccessKeyPermission::FunctionCall { receiver_id, .. }) =
-        keys.values().next().map(|k| &k.permission)
-    else {
-        panic!("a function-call key: {keys:?}");
+    let bodies = [
+        create(16, 9),
+        format!(
+            "{} (drop (call $then (local.get $p) (i64.const 9) (i64.const 16)))",
+            create(0, 6)
+        ),
+        format!(
+            "{} (call $refund_to (local.get $p) (i64.const 9) (i64.const 16))",
+            create(0, 6)
+        ),
+        format!(
+            "{} (call $delete (local.get $p) (i64.const 9) (i64.const 16))",
+            create(0, 6)
+        ),
+        format!(
+            "{} (call $add (local.get $p) (i64.const 33) (i64.const 32) (i64.const 0) \
+             (i64.const 0) (i64.const 9) (i64.const 16) (i64.const 0) (i64.const 0))",
+            create(0, 6)
+        ),
+        "(call $stake (i64.const 7) (i64.const 80) (i64.const 128))".to_string(),
+    ];
+    for body in bodies {
+        let mut chain = chain_with_contract(&contract(&body));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        assert_eq!(
+            host_error(&result.status),
+            &HostError::InvalidAccountId,
+            "{body}"
+        );
+        assert_eq!(result.receipts.len(), 2, "the call and its refund only");
+        assert!(chain.account("c.test").unwrap().keys.is_empty(), "{body}");
+    }
+}
+
+#[test]
+fn a_function_call_key_for_an_invalid_receiver_is_refused_in_a_transaction() {
+    // nearcore's `validate_access_key_permission`: the receiver must be a valid account id.
+    let mut chain = chain_with_contract("(module)");
+    let key = Action::AddKey {
+        public_key: [vec![0], vec![1; 32]].concat(),
+        nonce: 0,
+        permission: AccessKeyPermission::FunctionCall {
+            allowance: None,
+            receiver_id: "NOT VALID".into(),
+            method_names: Vec::new(),
+        },
     };
-    assert_eq!(receiver_id, "NOT VALID");
+    let error = chain.execute("c.test", "c.test", vec![key]).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ChainError::InvalidActions(ActionsValidationError::InvalidAccountId { account_id })
+                if account_id == "NOT VALID"
+        ),
+        "{error:?}"
+    );
+    assert!(chain.account("c.test").unwrap().keys.is_empty());
+}
+
+#[test]
+fn a_non_utf8_method_name_fails_the_call_after_its_fees() {
+    // nearcore checks a method name is UTF-8 when it appends the function call, after paying
+    // the action's fees: `InvalidMethodName`, the fees' burnt part burnt with the failed call.
+    let contract = |name: &str| {
+        format!(
+            r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_function_call"
+                (func $call (param i64 i64 i64 i64 i64 i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "c.test")
+            (data (i32.const 8) "{name}")
+            (func (export "go")
+                (call $call (call $create (i64.const 6) (i64.const 0))
+                    (i64.const 1) (i64.const 8) (i64.const 0) (i64.const 0) (i64.const 64)
+                    (i64.const 5000000000000))
+                unreachable))"#
+        )
+    };
+    let burnt = |name: &str| {
+        let mut chain = chain_with_contract(&contract(name));
+        let result = chain
+            .call("alice.test", "c.test", "go", "", 0, 100 * TGAS)
+            .unwrap();
+        (result.status, result.receipts[0].gas_burnt)
+    };
+    let (status, invalid_burnt) = burnt("\\ff");
+    assert_eq!(host_error(&status), &HostError::InvalidMethodName);
+    // A valid name of one byte gets as far (its call then traps): the same gas burnt.
+    let (status, valid_burnt) = burnt("a");
+    assert!(
+        matches!(
+            status,
+            FinalStatus::Failure(ActionError::FunctionCall(FunctionCallError::Trap(_)))
+        ),
+        "{status:?}"
+    );
+    assert_eq!(invalid_burnt, valid_burnt);
 }

@@ -123,6 +123,10 @@ pub enum ActionsValidationError {
     AddKeyMethodNameLengthExceeded { length: u64, limit: u64 },
     #[error("the actions' gas overflows")]
     IntegerOverflow,
+    /// A function-call key's receiver or a deletion's beneficiary that is no valid account id
+    /// (a key's receiver is cut to 128 bytes here, as nearcore does).
+    #[error("`{account_id}` is not a valid account id")]
+    InvalidAccountId { account_id: String },
 }
 
 impl From<InvalidAccessKeyError> for InvalidTxError {
@@ -180,6 +184,14 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&key).unwrap(),
             json!({"InvalidAccessKeyError": {"AccessKeyNotFound": {"account_id": "a.test", "public_key": "ed25519:1"}}})
+        );
+        let invalid: InvalidTxError = ActionsValidationError::InvalidAccountId {
+            account_id: "NOT VALID".into(),
+        }
+        .into();
+        assert_eq!(
+            serde_json::to_value(&invalid).unwrap(),
+            json!({"ActionsValidation": {"InvalidAccountId": {"account_id": "NOT VALID"}}})
         );
     }
 }

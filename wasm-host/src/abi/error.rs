@@ -37,8 +37,12 @@ pub enum HostError {
     CannotReturnJointPromise,
     #[error("a contract may create at most {limit} promises per call")]
     NumberPromisesExceeded { limit: u64 },
+    #[error("an account id is not valid")]
+    InvalidAccountId,
     #[error("a method name is empty")]
     EmptyMethodName,
+    #[error("a method name is not UTF-8")]
+    InvalidMethodName,
     #[error("public key is invalid")]
     InvalidPublicKey,
     #[error("more than {limit} logs")]

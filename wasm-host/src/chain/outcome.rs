@@ -70,10 +70,6 @@ pub enum ReceiptValidationError {
     InvalidRefundTo { account_id: String },
     #[error("{0}")]
     ActionsValidation(crate::tx::ActionsValidationError),
-    /// A `DeleteAccount` beneficiary that is no valid account id (nearcore's
-    /// `ActionsValidationError::InvalidAccountId`, which the wire types lack).
-    #[error("`{account_id}` is not a valid account id")]
-    InvalidAccountId { account_id: String },
 }
 
 /// How a receipt ended.

@@ -6,40 +6,42 @@ use super::outcome::ReceiptValidationError;
 use crate::abi::{AccessKeyPermission, AccountId, Action, ReceiptSpec};
 use crate::tx::ActionsValidationError;
 use near_parameters::vm::LimitConfig;
+use near_primitives_core::config::AccountIdValidityRulesVersion;
 
 /// Checks a receipt a call created, as nearcore's `validate_receipt` does: its receiver and
-/// refund account are valid account ids (the host functions read them unvalidated, as nearcore's
-/// do), then its actions, and a `DeleteAccount`'s beneficiary.
+/// refund account are valid account ids (the host functions refuse invalid ones already under
+/// protocol 88's rules), then its actions.
 pub(super) fn validate_new_receipt(
     limits: &LimitConfig,
     receipt: &ReceiptSpec,
 ) -> Result<(), ReceiptValidationError> {
-    let invalid = |id: &AccountId| AccountId::validate(id.as_str()).is_err();
-    if invalid(&receipt.receiver_id) {
+    if !is_valid(receipt.receiver_id.as_str()) {
         let account_id = receipt.receiver_id.to_string();
         return Err(ReceiptValidationError::InvalidReceiverId { account_id });
     }
-    if let Some(refund_to) = receipt.refund_to.as_ref().filter(|id| invalid(id)) {
+    if let Some(refund_to) = receipt
+        .refund_to
+        .as_ref()
+        .filter(|id| !is_valid(id.as_str()))
+    {
         let account_id = refund_to.to_string();
         return Err(ReceiptValidationError::InvalidRefundTo { account_id });
     }
-    validate_actions(limits, &receipt.actions)
-        .map_err(ReceiptValidationError::ActionsValidation)?;
-    for action in &receipt.actions {
-        if let Action::DeleteAccount { beneficiary_id } = action {
-            if invalid(beneficiary_id) {
-                let account_id = beneficiary_id.to_string();
-                return Err(ReceiptValidationError::InvalidAccountId { account_id });
-            }
-        }
-    }
-    Ok(())
+    validate_actions(limits, &receipt.actions).map_err(ReceiptValidationError::ActionsValidation)
 }
 
+fn is_valid(account_id: &str) -> bool {
+    AccountId::validate(account_id).is_ok()
+}
+
+/// nearcore cuts an invalid key receiver to twice the longest account id in its error.
+const SHOWN_RECEIVER_BYTES: usize = 2 * AccountId::MAX_LEN;
+
 /// Checks, in nearcore's order: at most `max_actions_per_receipt` actions and
-/// `max_deploy_actions_per_receipt` deploys; then each action (a `DeleteAccount` only last,
-/// code size, a function call's gas, method name and arguments, a key's method names); then the
-/// gas the calls attach together.
+/// `max_deploy_actions_per_receipt` deploys; then each action (a `DeleteAccount` only last and
+/// its beneficiary a valid id, code size, a function call's gas, method name and arguments, a
+/// function-call key's receiver a valid id and its method names); then the gas the calls attach
+/// together.
 pub(super) fn validate_actions(
     limits: &LimitConfig,
     actions: &[Action],
@@ -116,10 +118,29 @@ fn validate_action(limits: &LimitConfig, action: &Action) -> Result<(), ActionsV
             }
             Ok(())
         }
+        Action::DeleteAccount { beneficiary_id } if !is_valid(beneficiary_id.as_str()) => {
+            Err(ActionsValidationError::InvalidAccountId {
+                account_id: beneficiary_id.to_string(),
+            })
+        }
         Action::AddKey {
-            permission: AccessKeyPermission::FunctionCall { method_names, .. },
+            permission:
+                AccessKeyPermission::FunctionCall {
+                    receiver_id,
+                    method_names,
+                    ..
+                },
             ..
         } => {
+            // A key's receiver must be a valid id from the version 1 rules on (nearcore's
+            // `validate_access_key_permission`).
+            if limits.account_id_validity_rules_version != AccountIdValidityRulesVersion::V0
+                && !is_valid(receiver_id)
+            {
+                return Err(ActionsValidationError::InvalidAccountId {
+                    account_id: shown_receiver(receiver_id).to_string(),
+                });
+            }
             let mut total_number_of_bytes = 0;
             for name in method_names {
                 let length = name.len() as u64;
@@ -146,6 +167,16 @@ fn validate_action(limits: &LimitConfig, action: &Action) -> Result<(), ActionsV
     }
 }
 
+/// The longest prefix of `receiver_id`, cut at a character boundary, within
+/// [`SHOWN_RECEIVER_BYTES`].
+fn shown_receiver(receiver_id: &str) -> &str {
+    let mut end = receiver_id.len().min(SHOWN_RECEIVER_BYTES);
+    while !receiver_id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &receiver_id[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,15 +193,48 @@ mod tests {
     }
 
     fn key_for(method_names: Vec<String>) -> Action {
+        key_to("c.test", method_names)
+    }
+
+    fn key_to(receiver_id: &str, method_names: Vec<String>) -> Action {
         Action::AddKey {
             public_key: vec![0; 33],
             nonce: 0,
             permission: AccessKeyPermission::FunctionCall {
                 allowance: None,
-                receiver_id: "c.test".into(),
+                receiver_id: receiver_id.into(),
                 method_names,
             },
         }
+    }
+
+    #[test]
+    fn a_keys_receiver_and_a_beneficiary_must_be_valid_account_ids() {
+        let limits = Fees::default().limits().clone();
+        let invalid = |account_id: &str| {
+            Err(ActionsValidationError::InvalidAccountId {
+                account_id: account_id.into(),
+            })
+        };
+        // The receiver is checked before the method names.
+        let key = key_to("NOT VALID", vec!["a".repeat(257)]);
+        assert_eq!(validate_actions(&limits, &[key]), invalid("NOT VALID"));
+        // A long one is shown cut to 128 bytes, at a character boundary.
+        let long = format!("{}é{}", "a".repeat(127), "b".repeat(200));
+        let key = key_to(&long, Vec::new());
+        assert_eq!(validate_actions(&limits, &[key]), invalid(&"a".repeat(127)));
+        #[allow(deprecated)] // an id as a legacy host function read it
+        let beneficiary_id = AccountId::new_unvalidated("NOT VALID".into());
+        let delete = Action::DeleteAccount { beneficiary_id };
+        assert_eq!(validate_actions(&limits, &[delete]), invalid("NOT VALID"));
+        // Version 0 of the rules (before protocol 57) let a key name any receiver.
+        let legacy = Fees::for_protocol(56).limits().clone();
+        assert_eq!(
+            legacy.account_id_validity_rules_version,
+            AccountIdValidityRulesVersion::V0
+        );
+        let key = key_to("NOT VALID", Vec::new());
+        assert_eq!(validate_actions(&legacy, &[key]), Ok(()));
     }
 
     #[test]

@@ -58,7 +58,9 @@ fn host_error_debug(error: &HostError) -> String {
         HostError::NumberPromisesExceeded { limit } => {
             format!("NumberPromisesExceeded {{ number_of_promises: {limit}, limit: {limit} }}")
         }
+        HostError::InvalidAccountId => "InvalidAccountId".into(),
         HostError::EmptyMethodName => "EmptyMethodName".into(),
+        HostError::InvalidMethodName => "InvalidMethodName".into(),
         HostError::InvalidPublicKey => "InvalidPublicKey".into(),
         HostError::NumberOfLogsExceeded { limit } => {
             format!("NumberOfLogsExceeded {{ limit: {limit} }}")
@@ -113,6 +115,14 @@ mod tests {
             r#"HostError(GuestPanic { panic_msg: "say \"no\"" })"#
         );
         assert_eq!(text(HostError::GasExceeded), "HostError(GasExceeded)");
+        assert_eq!(
+            text(HostError::InvalidAccountId),
+            "HostError(InvalidAccountId)"
+        );
+        assert_eq!(
+            text(HostError::InvalidMethodName),
+            "HostError(InvalidMethodName)"
+        );
         let not_found = FunctionCallError::MethodNotFound {
             method: "x".into(),
             account: "c.test".into(),

@@ -165,9 +165,6 @@ fn receipt_validation_error_view(error: &ReceiptValidationError) -> Value {
             json!({"InvalidRefundTo": {"account_id": account_id}})
         }
         ReceiptValidationError::ActionsValidation(error) => json!({"ActionsValidation": error}),
-        ReceiptValidationError::InvalidAccountId { account_id } => {
-            json!({"ActionsValidation": {"InvalidAccountId": {"account_id": account_id}}})
-        }
     }
 }
 
@@ -377,7 +374,9 @@ mod tests {
             json!({"InvalidReceiverId": {"account_id": "NOT VALID"}})
         );
         assert_eq!(
-            kind(ReceiptValidationError::InvalidAccountId { account_id }),
+            kind(ReceiptValidationError::ActionsValidation(
+                crate::tx::ActionsValidationError::InvalidAccountId { account_id }
+            )),
             json!({"ActionsValidation": {"InvalidAccountId": {"account_id": "NOT VALID"}}})
         );
         assert_eq!(

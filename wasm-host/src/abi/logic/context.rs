@@ -177,7 +177,8 @@ impl<E: External> Logic<E> {
     }
 
     /// A validator's stake: the in-process chain has no validators, so always 0. The account id
-    /// is read as nearcore reads it: from memory or a register, charged as UTF-8, not validated.
+    /// is read as nearcore reads it: from memory or a register, charged as UTF-8, and (under
+    /// protocol 88's rules) an invalid one is `InvalidAccountId`.
     pub fn validator_stake(
         &mut self,
         mem: &mut dyn MemoryLike,
@@ -186,7 +187,7 @@ impl<E: External> Logic<E> {
         stake_ptr: u64,
     ) -> Result<(), HostError> {
         self.charge(Ext::base)?;
-        self.read_account_text(mem, account_id_len, account_id_ptr)?;
+        self.read_account_id(mem, account_id_len, account_id_ptr)?;
         self.charge(Ext::validator_stake_base)?;
         self.write_memory(mem, stake_ptr, &0u128.to_le_bytes())
     }

@@ -17,8 +17,9 @@ use super::gas::GasCounter;
 use super::memory::{MemoryError, MemoryLike};
 use super::receipts::ReceiptSpec;
 use super::registers::Registers;
-use super::types::{Balance, CryptoHash, Gas, ReturnData};
+use super::types::{AccountId, Balance, CryptoHash, Gas, ReturnData};
 use crate::fees::{Ext, Fees};
+use near_primitives_core::config::AccountIdValidityRulesVersion;
 
 pub(crate) use promises::Promise;
 
@@ -245,18 +246,30 @@ impl<E: External> Logic<E> {
         }
     }
 
-    /// An account id's text, from memory or a register (`len` `u64::MAX`), charged as UTF-8
-    /// decoding, not yet validated (nearcore's `read_and_parse_account_id`).
-    fn read_account_text(
+    /// An account id as nearcore reads it (`read_and_parse_account_id`): from memory or a
+    /// register (`len` `u64::MAX`), charged as UTF-8 decoding (`BadUTF8` if it is not). Under
+    /// the account id validity rules of protocol 83 on (version 2, as the limits say) it must be
+    /// a valid id, else `InvalidAccountId` at once; older rules took it unvalidated, leaving it
+    /// to the checks of the receipt it goes into.
+    fn read_account_id(
         &mut self,
         mem: &dyn MemoryLike,
         len: u64,
         ptr: u64,
-    ) -> Result<String, HostError> {
+    ) -> Result<AccountId, HostError> {
         let bytes = self.memory_or_register(mem, ptr, len)?;
         self.charge(Ext::utf8_decoding_base)?;
         self.charge_n(Ext::utf8_decoding_byte, bytes.len() as u64)?;
-        String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)
+        let text = String::from_utf8(bytes).map_err(|_| HostError::BadUtf8)?;
+        match self.fees.limits().account_id_validity_rules_version {
+            AccountIdValidityRulesVersion::V0 | AccountIdValidityRulesVersion::V1 => {
+                #[allow(deprecated)] // nearcore's legacy rules: validated with the receipt
+                Ok(AccountId::new_unvalidated(text))
+            }
+            AccountIdValidityRulesVersion::V2 => {
+                text.parse().map_err(|_| HostError::InvalidAccountId)
+            }
+        }
     }
 
     /// A UTF-8 string at `ptr` of `len` bytes, or NUL-terminated when `len` is `u64::MAX`, at

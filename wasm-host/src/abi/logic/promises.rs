@@ -314,16 +314,15 @@ impl<E: External> Logic<E> {
         let allowance = self.read_u128(mem, allowance_ptr)?;
         let receiver_id = self.read_account_id(mem, receiver_id_len, receiver_id_ptr)?;
         let names = self.memory_or_register(mem, method_names_ptr, method_names_len)?;
-        let names = String::from_utf8(names).map_err(|_| HostError::BadUtf8)?;
         // As nearcore: no names means any method; otherwise none of them may be empty ("a,,b").
-        let method_names: Vec<String> = if names.is_empty() {
+        let method_names: Vec<&[u8]> = if names.is_empty() {
             Vec::new()
         } else {
             names
-                .split(',')
+                .split(|&byte| byte == b',')
                 .map(|name| match name {
-                    "" => Err(HostError::EmptyMethodName),
-                    name => Ok(name.to_string()),
+                    [] => Err(HostError::EmptyMethodName),
+                    name => Ok(name),
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -331,6 +330,10 @@ impl<E: External> Logic<E> {
         let (receipt, sir) = self.receipt_of(promise_idx)?;
         self.pay_action(Fee::add_function_call_key_base, 1, sir)?;
         self.pay_action(Fee::add_function_call_key_byte, name_bytes, sir)?;
+        let method_names = method_names
+            .into_iter()
+            .map(|name| method_name_text(name.to_vec()))
+            .collect::<Result<_, _>>()?;
         self.receipts[receipt].actions.push(Action::AddKey {
             public_key,
             nonce,
@@ -447,6 +450,7 @@ impl<E: External> Logic<E> {
         self.pay_action(Fee::function_call_byte, bytes, sir)?;
         self.gas.deduct(0, gas)?;
         self.deduct_balance(deposit)?;
+        let method_name = method_name_text(method_name)?;
         self.push_function_call(receipt, method_name, args, deposit, gas, gas_weight);
         Ok(())
     }
@@ -472,20 +476,20 @@ impl<E: External> Logic<E> {
         });
     }
 
-    /// A method name to call, as nearcore reads it: empty is `EmptyMethodName`, not UTF-8 is
-    /// `BadUTF8`; its length is checked with the new receipt after the call
-    /// (`FunctionCallMethodNameLengthExceeded`).
+    /// A method name's bytes, as nearcore reads them: empty is `EmptyMethodName`; its length is
+    /// checked with the new receipt after the call (`FunctionCallMethodNameLengthExceeded`), and
+    /// whether it is UTF-8 only once the action's fees are paid ([`method_name_text`]).
     pub(super) fn read_method_name(
         &mut self,
         mem: &dyn MemoryLike,
         len: u64,
         ptr: u64,
-    ) -> Result<String, HostError> {
+    ) -> Result<Vec<u8>, HostError> {
         let name = self.memory_or_register(mem, ptr, len)?;
         if name.is_empty() {
             return Err(HostError::EmptyMethodName);
         }
-        String::from_utf8(name).map_err(|_| HostError::BadUtf8)
+        Ok(name)
     }
 
     /// Pays for a new receipt (and its data dependencies, `true` for same-receiver ones).
@@ -606,21 +610,6 @@ impl<E: External> Logic<E> {
         Ok(())
     }
 
-    /// An account id as nearcore reads it (`read_and_parse_account_id`): not validated here. The
-    /// receipts it goes into are checked after the call (`chain::validate_new_receipt`), where an
-    /// invalid one fails the call with a `NewReceiptValidationError`; a function-call key's
-    /// receiver id is never checked, as on NEAR.
-    fn read_account_id(
-        &mut self,
-        mem: &dyn MemoryLike,
-        len: u64,
-        ptr: u64,
-    ) -> Result<AccountId, HostError> {
-        let text = self.read_account_text(mem, len, ptr)?;
-        #[allow(deprecated)] // nearcore's own way: validated with the receipt, after the call
-        Ok(AccountId::new_unvalidated(text))
-    }
-
     /// A borsh-encoded public key: type 0 (ed25519, 32 bytes) or 1 (secp256k1, 64 bytes).
     fn read_public_key(
         &mut self,
@@ -634,4 +623,10 @@ impl<E: External> Logic<E> {
             _ => Err(HostError::InvalidPublicKey),
         }
     }
+}
+
+/// A method name as text: nearcore checks it is UTF-8 when the action is appended, after its
+/// fees are paid, and calls it `InvalidMethodName` if not.
+pub(super) fn method_name_text(name: Vec<u8>) -> Result<String, HostError> {
+    String::from_utf8(name).map_err(|_| HostError::InvalidMethodName)
 }

@@ -331,29 +331,194 @@ fn gas_exhaustion_in_a_host_function() {
 
 #[test]
 fn validator_stake_reads_the_account_id_as_nearcore_does() {
-    // From memory or a register, charged as UTF-8 decoding, not validated; bad UTF-8 fails.
+    // From memory or a register, charged as UTF-8 decoding; bad UTF-8 fails, and so (under
+    // protocol 88's validity rules) does an invalid id, before the stake lookup is charged.
     let fees = Fees::default();
     let mut logic = logic(false);
     let mut mem = vec![0u8; 64];
-    mem[..7].copy_from_slice(b"NOT-ID!");
+    mem[..8].copy_from_slice(b"val.test");
+    let read = |len: u64| {
+        fees.ext(Ext::base)
+            + fees.ext(Ext::read_memory_base)
+            + len * fees.ext(Ext::read_memory_byte)
+            + fees.ext(Ext::utf8_decoding_base)
+            + len * fees.ext(Ext::utf8_decoding_byte)
+    };
     let before = logic.gas().burnt();
-    logic.validator_stake(&mut mem, 7, 0, 32).unwrap();
+    logic.validator_stake(&mut mem, 8, 0, 32).unwrap();
     assert_eq!(mem[32..48], [0; 16]);
-    let charged = fees.ext(Ext::base)
-        + fees.ext(Ext::read_memory_base)
-        + 7 * fees.ext(Ext::read_memory_byte)
-        + fees.ext(Ext::utf8_decoding_base)
-        + 7 * fees.ext(Ext::utf8_decoding_byte)
+    let charged = read(8)
         + fees.ext(Ext::validator_stake_base)
         + fees.ext(Ext::write_memory_base)
         + 16 * fees.ext(Ext::write_memory_byte);
     assert_eq!(logic.gas().burnt() - before, charged);
-
-    logic.write_register(&mut mem, 3, 4, 0).unwrap();
+    logic.write_register(&mut mem, 3, 8, 0).unwrap();
     logic.validator_stake(&mut mem, u64::MAX, 3, 32).unwrap();
+
+    mem[..7].copy_from_slice(b"NOT-ID!");
+    let before = logic.gas().burnt();
+    assert_eq!(
+        logic.validator_stake(&mut mem, 7, 0, 32),
+        Err(HostError::InvalidAccountId)
+    );
+    assert_eq!(logic.gas().burnt() - before, read(7));
+    logic.write_register(&mut mem, 3, 7, 0).unwrap();
+    assert_eq!(
+        logic.validator_stake(&mut mem, u64::MAX, 3, 32),
+        Err(HostError::InvalidAccountId)
+    );
     mem[0] = 0xff;
     assert_eq!(
         logic.validator_stake(&mut mem, 1, 0, 32),
         Err(HostError::BadUtf8)
     );
+}
+
+#[test]
+fn account_id_validation_follows_the_protocols_rules() {
+    // Before protocol 83 (validity rules version 1) nearcore took any UTF-8 text here.
+    let logic_for = |fees| Logic::new(fees, context(false), MapExt::default());
+    let mut logic = logic_for(Fees::for_protocol(82));
+    let mut mem = vec![0u8; 64];
+    mem[..7].copy_from_slice(b"NOT-ID!");
+    logic.validator_stake(&mut mem, 7, 0, 32).unwrap();
+    let mut logic = logic_for(Fees::for_protocol(83));
+    assert_eq!(
+        logic.validator_stake(&mut mem, 7, 0, 32),
+        Err(HostError::InvalidAccountId)
+    );
+}
+
+#[test]
+fn invalid_account_ids_fail_the_host_call_at_once() {
+    let fees = Fees::default();
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 128];
+    mem[..9].copy_from_slice(b"NOT VALID");
+    let before = logic.gas().burnt();
+    assert_eq!(
+        logic.promise_batch_create(&mut mem, 9, 0),
+        Err(HostError::InvalidAccountId)
+    );
+    // Charged for reading and decoding the id only, not for a receipt.
+    let read = fees.ext(Ext::base)
+        + fees.ext(Ext::read_memory_base)
+        + 9 * fees.ext(Ext::read_memory_byte)
+        + fees.ext(Ext::utf8_decoding_base)
+        + 9 * fees.ext(Ext::utf8_decoding_byte);
+    assert_eq!(logic.gas().burnt() - before, read);
+
+    mem[16..24].copy_from_slice(b"bob.test");
+    let promise = logic.promise_batch_create(&mut mem, 8, 16).unwrap();
+    assert_eq!(promise, 0, "the invalid id made no promise");
+    mem[32] = 0; // an ed25519 key
+    assert_eq!(
+        logic.promise_batch_action_add_key_with_function_call(
+            &mut mem, promise, 33, 32, 0, 96, 9, 0, 0, 0
+        ),
+        Err(HostError::InvalidAccountId)
+    );
+    assert_eq!(
+        logic.promise_set_refund_to(&mut mem, promise, 9, 0),
+        Err(HostError::InvalidAccountId)
+    );
+    assert_eq!(
+        logic.promise_batch_action_delete_account(&mut mem, promise, 9, 0),
+        Err(HostError::InvalidAccountId)
+    );
+    assert_eq!(
+        logic.promise_batch_then(&mut mem, promise, 9, 0),
+        Err(HostError::InvalidAccountId)
+    );
+    let (outcome, _) = logic.finish(false);
+    assert_eq!(outcome.receipts.len(), 1);
+    assert!(outcome.receipts[0].actions.is_empty());
+    assert_eq!(outcome.receipts[0].refund_to, None);
+}
+
+/// Gas used and burnt after one host call on a fresh `Logic`, and the call's result.
+fn gas_after<T>(
+    call: impl FnOnce(&mut Logic<MapExt>, &mut Vec<u8>) -> Result<T, HostError>,
+) -> (u64, u64, Result<T, HostError>) {
+    let mut logic = logic(false);
+    let mut mem = vec![0u8; 256];
+    mem[..8].copy_from_slice(b"bob.test");
+    mem[64] = 0; // an ed25519 key at 64..97
+    let result = call(&mut logic, &mut mem);
+    (logic.gas().used(), logic.gas().burnt(), result)
+}
+
+#[test]
+fn non_utf8_method_names_fail_after_the_action_fees_are_paid() {
+    // nearcore appends the action (checking UTF-8) after paying its fees, prepaid gas and
+    // deposit: the same gas as a valid name of the same length, then `InvalidMethodName`.
+    let with_name = |name: &'static [u8]| {
+        gas_after(move |logic, mem| {
+            mem[8..8 + name.len()].copy_from_slice(name);
+            let promise = logic.promise_batch_create(mem, 8, 0)?;
+            logic.promise_batch_action_function_call_weight(
+                mem,
+                promise,
+                name.len() as u64,
+                8,
+                0,
+                0,
+                128,
+                1_000_000,
+                1,
+            )
+        })
+    };
+    let (used, burnt, result) = with_name(b"\xff");
+    assert_eq!(result, Err(HostError::InvalidMethodName));
+    let (valid_used, valid_burnt, valid) = with_name(b"a");
+    valid.unwrap();
+    assert_eq!((used, burnt), (valid_used, valid_burnt));
+
+    let yield_with = |name: &'static [u8]| {
+        gas_after(move |logic, mem| {
+            mem[8..8 + name.len()].copy_from_slice(name);
+            logic.promise_yield_create(mem, name.len() as u64, 8, 0, 0, 1_000_000, 0, 5)
+        })
+    };
+    let (used, burnt, result) = yield_with(b"\xff");
+    assert_eq!(result, Err(HostError::InvalidMethodName));
+    let (valid_used, valid_burnt, valid) = yield_with(b"a");
+    valid.unwrap();
+    // The valid one then also writes its data id to the register.
+    let fees = Fees::default();
+    let register = fees.ext(Ext::write_register_base) + 32 * fees.ext(Ext::write_register_byte);
+    assert_eq!(
+        (used, burnt),
+        (valid_used - register, valid_burnt - register)
+    );
+
+    let key_with = |names: &'static [u8]| {
+        gas_after(move |logic, mem| {
+            mem[8..16].copy_from_slice(b"bob.test");
+            mem[16..16 + names.len()].copy_from_slice(names);
+            let promise = logic.promise_batch_create(mem, 8, 0)?;
+            logic.promise_batch_action_add_key_with_function_call(
+                mem,
+                promise,
+                33,
+                64,
+                0,
+                128,
+                8,
+                8,
+                names.len() as u64,
+                16,
+            )
+        })
+    };
+    let (used, burnt, result) = key_with(b"a,\xff");
+    assert_eq!(result, Err(HostError::InvalidMethodName));
+    let (valid_used, valid_burnt, valid) = key_with(b"a,b");
+    valid.unwrap();
+    assert_eq!((used, burnt), (valid_used, valid_burnt));
+    // An empty name is refused before any fee.
+    let (_, empty_burnt, result) = key_with(b"a,,b");
+    assert_eq!(result, Err(HostError::EmptyMethodName));
+    assert!(empty_burnt < valid_burnt);
 }

@@ -36,6 +36,7 @@ impl<E: External> Logic<E> {
         // The callback is a function call action like any other, and pays its action fees.
         self.pay_action(Fee::function_call_base, 1, true)?;
         self.pay_action(Fee::function_call_byte, bytes, true)?;
+        let method_name = super::promises::method_name_text(method_name)?;
         self.push_function_call(receipt, method_name, args, 0, gas, gas_weight);
         self.set_register(register_id, &data_id)?;
         Ok(promise)
