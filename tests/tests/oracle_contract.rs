@@ -135,15 +135,8 @@ fn setup() -> World {
         chain,
         keys: Vec::new(),
     };
-    for index in 0..NODES {
-        let key = SecretKey::from_seed([index as u8 + 1; 32]);
-        world
-            .chain
-            .create_account(&node_name(index), 100 * ONE_NEAR)
-            .unwrap();
-        let registered = world.register_node(index, &key, NODE_DEPOSIT);
-        assert_success(&registered);
-        world.keys.push(key);
+    for _ in 0..NODES {
+        world.add_node();
     }
     world
 }
@@ -182,6 +175,18 @@ fn yocto(value: &Value) -> u128 {
 }
 
 impl World {
+    /// Creates and registers the next staked node for the test model.
+    fn add_node(&mut self) {
+        let index = self.keys.len();
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
+        self.chain
+            .create_account(&node_name(index), 100 * ONE_NEAR)
+            .unwrap();
+        let registered = self.register_node(index, &key, NODE_DEPOSIT);
+        assert_success(&registered);
+        self.keys.push(key);
+    }
+
     fn register_node(&mut self, index: usize, key: &SecretKey, deposit: u128) -> TxResult {
         let args = json!({
             "attestation_key": key.public_key().to_string(),
@@ -258,7 +263,7 @@ impl World {
             .unwrap()
             .iter()
             .map(|account| {
-                (0..NODES)
+                (0..self.keys.len())
                     .find(|i| node_name(*i) == account.as_str().unwrap())
                     .unwrap()
             })
@@ -912,8 +917,9 @@ fn resolve_by_three_of_four(world: &mut World, request_id: u64) -> Vec<usize> {
     committee
 }
 
-/// Cleans up `request_id` once its retention has passed; returns the `node_slashed` events.
-fn clean_up_after_retention(world: &mut World, request_id: u64) -> Vec<Value> {
+/// Cleans up `request_id` once its retention has passed; returns the `node_slashed` events
+/// and the gas the cleanup burnt.
+fn clean_up_after_retention(world: &mut World, request_id: u64) -> (Vec<Value>, u64) {
     world.chain.advance_blocks(3 + RETENTION_BLOCKS);
     let cleaned = world.call(
         RELAYER,
@@ -922,7 +928,7 @@ fn clean_up_after_retention(world: &mut World, request_id: u64) -> Vec<Value> {
         0,
     );
     assert_success(&cleaned);
-    events(&cleaned, "node_slashed")
+    (events(&cleaned, "node_slashed"), cleaned.total_gas_burnt())
 }
 
 #[test]
@@ -935,7 +941,7 @@ fn a_member_that_commits_to_a_resolved_request_and_never_reveals_is_slashed_at_c
     let committee = resolve_by_three_of_four(&mut world, 0);
     let guesser = committee[3];
     let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
-    let slashed = clean_up_after_retention(&mut world, 0);
+    let (slashed, _) = clean_up_after_retention(&mut world, 0);
     let penalty = stakes[3] / 10;
     assert_eq!(
         slashed,
@@ -952,6 +958,34 @@ fn a_member_that_commits_to_a_resolved_request_and_never_reveals_is_slashed_at_c
 }
 
 #[test]
+fn cleaning_up_a_full_committee_that_slashes_every_silent_committer_stays_cheap() {
+    let mut world = setup();
+    while world.keys.len() < 32 {
+        world.add_node();
+    }
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["committee_size"] = json!(32);
+    config["quorum"] = json!(17);
+    // Time for 32 commitment transactions.
+    config["commit_window_blocks"] = json!(150);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.commit_all(0, ANSWER);
+    assert_eq!(committee.len(), 32);
+    for node in &committee[..17] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3 + RETENTION_BLOCKS);
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_success(&cleaned);
+    assert_eq!(events(&cleaned, "node_slashed").len(), 15);
+    let gas = cleaned.total_gas_burnt();
+    println!("gas: cleanup_request slashing 15 of a committee of 32 {gas}");
+    assert!(gas < 15 * TGAS, "{gas}");
+}
+
+#[test]
 fn a_member_that_reveals_after_resolution_is_not_slashed_at_cleanup() {
     let mut world = setup();
     let deposit = world.deposit_for("q");
@@ -960,7 +994,9 @@ fn a_member_that_reveals_after_resolution_is_not_slashed_at_cleanup() {
     let late = world.attest(committee[3], 0, ANSWER);
     assert_eq!(late.json::<String>(), "agreed");
     let stake = world.stake(committee[3]);
-    assert_eq!(clean_up_after_retention(&mut world, 0), Vec::<Value>::new());
+    let (slashed, gas) = clean_up_after_retention(&mut world, 0);
+    assert_eq!(slashed, Vec::<Value>::new());
+    println!("gas: cleanup_request of a resolved request, nobody slashed {gas}");
     assert_eq!(world.stake(committee[3]), stake);
 }
 
@@ -974,7 +1010,10 @@ fn a_timed_out_request_slashes_no_member_that_committed_without_revealing() {
     world.chain.advance_blocks(200);
     assert_eq!(world.request(0)["status"], "timed_out");
     let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
-    assert_eq!(clean_up_after_retention(&mut world, 0), Vec::<Value>::new());
+    assert_eq!(
+        clean_up_after_retention(&mut world, 0).0,
+        Vec::<Value>::new()
+    );
     for (node, stake) in committee.iter().zip(&stakes) {
         assert_eq!(world.stake(*node), *stake, "node {node}");
     }
@@ -1617,6 +1656,12 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     // The dApp asked on Alice's behalf: the request's storage deposit goes to her.
     let (alice_before, dapp_before) = (world.chain.balance(ALICE), world.chain.balance(DAPP));
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    // Its fourth member committed and never revealed.
+    assert_eq!(events(&cleaned, "node_slashed").len(), 1);
+    println!(
+        "gas: cleanup_request of a resolved request slashing one member {}",
+        cleaned.total_gas_burnt()
+    );
     let released = yocto(&cleaned.json::<Value>());
     assert_eq!(released, deposit - PRICE - world.dapp_storage("q"));
     assert_eq!(world.chain.balance(ALICE) - alice_before, released);
