@@ -135,15 +135,8 @@ fn setup() -> World {
         chain,
         keys: Vec::new(),
     };
-    for index in 0..NODES {
-        let key = SecretKey::from_seed([index as u8 + 1; 32]);
-        world
-            .chain
-            .create_account(&node_name(index), 100 * ONE_NEAR)
-            .unwrap();
-        let registered = world.register_node(index, &key, NODE_DEPOSIT);
-        assert_success(&registered);
-        world.keys.push(key);
+    for _ in 0..NODES {
+        world.add_node();
     }
     world
 }
@@ -182,6 +175,18 @@ fn yocto(value: &Value) -> u128 {
 }
 
 impl World {
+    /// Creates and registers the next staked node for the test model.
+    fn add_node(&mut self) {
+        let index = self.keys.len();
+        let key = SecretKey::from_seed([index as u8 + 1; 32]);
+        self.chain
+            .create_account(&node_name(index), 100 * ONE_NEAR)
+            .unwrap();
+        let registered = self.register_node(index, &key, NODE_DEPOSIT);
+        assert_success(&registered);
+        self.keys.push(key);
+    }
+
     fn register_node(&mut self, index: usize, key: &SecretKey, deposit: u128) -> TxResult {
         let args = json!({
             "attestation_key": key.public_key().to_string(),
@@ -258,7 +263,7 @@ impl World {
             .unwrap()
             .iter()
             .map(|account| {
-                (0..NODES)
+                (0..self.keys.len())
                     .find(|i| node_name(*i) == account.as_str().unwrap())
                     .unwrap()
             })
@@ -482,6 +487,25 @@ fn a_node_polls_its_assignments_by_id_without_the_inputs() {
     assert!(world.assignments(committee[1], 0, 50).0.contains(&0));
     // A page past the end is empty and ends the scan.
     assert_eq!(world.assignments(committee[1], 10, 50), (vec![], None));
+
+    // Once the commit phase of request 1 has closed, only its members that committed in time
+    // are still asked: the others could no longer have an attestation accepted.
+    let committee = world.committee(1);
+    assert_success(&world.commit(committee[0], 1, ANSWER));
+    for node in &committee[..2] {
+        assert!(
+            world.assignments(*node, 0, 50).0.contains(&1),
+            "commit phase open"
+        );
+    }
+    world.open_reveal(1);
+    assert!(world.assignments(committee[0], 0, 50).0.contains(&1));
+    for node in &committee[1..] {
+        assert!(
+            !world.assignments(*node, 0, 50).0.contains(&1),
+            "node {node}"
+        );
+    }
 }
 
 #[test]
@@ -882,6 +906,119 @@ fn a_dissent_after_resolution_is_slashed_too() {
     assert_eq!(events(&late, "node_slashed")[0]["reason"], "wrong_digest");
 }
 
+/// Every member of `request_id`'s committee commits to `ANSWER` and the first three reveal
+/// it: the request resolves, its committee is returned.
+fn resolve_by_three_of_four(world: &mut World, request_id: u64) -> Vec<usize> {
+    let committee = world.commit_all(request_id, ANSWER);
+    for node in &committee[..3] {
+        assert_success(&world.attest(*node, request_id, ANSWER));
+    }
+    assert_eq!(world.request(request_id)["status"], "resolved");
+    committee
+}
+
+/// Cleans up `request_id` once its retention has passed; returns the `node_slashed` events
+/// and the gas the cleanup burnt.
+fn clean_up_after_retention(world: &mut World, request_id: u64) -> (Vec<Value>, u64) {
+    world.chain.advance_blocks(3 + RETENTION_BLOCKS);
+    let cleaned = world.call(
+        RELAYER,
+        "cleanup_request",
+        json!({"request_id": request_id}),
+        0,
+    );
+    assert_success(&cleaned);
+    (events(&cleaned, "node_slashed"), cleaned.total_gas_burnt())
+}
+
+#[test]
+fn a_member_that_commits_to_a_resolved_request_and_never_reveals_is_slashed_at_cleanup() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    // A guesser commits like everyone else, sees the quorum resolve on an answer its guess
+    // does not match, and keeps its attestation to itself.
+    let committee = resolve_by_three_of_four(&mut world, 0);
+    let guesser = committee[3];
+    let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
+    let (slashed, _) = clean_up_after_retention(&mut world, 0);
+    let penalty = stakes[3] / 10;
+    assert_eq!(
+        slashed,
+        vec![json!({
+            "node": node_name(guesser), "request_id": 0, "reason": "committed_without_reveal",
+            "amount": penalty.to_string(), "remaining_stake": (stakes[3] - penalty).to_string(),
+            "reporter": null, "reporter_reward": "0",
+        })]
+    );
+    assert_eq!(world.stake(guesser), stakes[3] - penalty);
+    for (node, stake) in committee[..3].iter().zip(&stakes) {
+        assert_eq!(world.stake(*node), *stake, "node {node} revealed");
+    }
+}
+
+#[test]
+fn cleaning_up_a_full_committee_that_slashes_every_silent_committer_stays_cheap() {
+    let mut world = setup();
+    while world.keys.len() < 32 {
+        world.add_node();
+    }
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["committee_size"] = json!(32);
+    config["quorum"] = json!(17);
+    // Time for 32 commitment transactions.
+    config["commit_window_blocks"] = json!(150);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.commit_all(0, ANSWER);
+    assert_eq!(committee.len(), 32);
+    for node in &committee[..17] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3 + RETENTION_BLOCKS);
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_success(&cleaned);
+    assert_eq!(events(&cleaned, "node_slashed").len(), 15);
+    let gas = cleaned.total_gas_burnt();
+    println!("gas: cleanup_request slashing 15 of a committee of 32 {gas}");
+    assert!(gas < 15 * TGAS, "{gas}");
+}
+
+#[test]
+fn a_member_that_reveals_after_resolution_is_not_slashed_at_cleanup() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = resolve_by_three_of_four(&mut world, 0);
+    let late = world.attest(committee[3], 0, ANSWER);
+    assert_eq!(late.json::<String>(), "agreed");
+    let stake = world.stake(committee[3]);
+    let (slashed, gas) = clean_up_after_retention(&mut world, 0);
+    assert_eq!(slashed, Vec::<Value>::new());
+    println!("gas: cleanup_request of a resolved request, nobody slashed {gas}");
+    assert_eq!(world.stake(committee[3]), stake);
+}
+
+#[test]
+fn a_timed_out_request_slashes_no_member_that_committed_without_revealing() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.commit_all(0, ANSWER);
+    assert_success(&world.attest(committee[0], 0, ANSWER));
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
+    assert_eq!(
+        clean_up_after_retention(&mut world, 0).0,
+        Vec::<Value>::new()
+    );
+    for (node, stake) in committee.iter().zip(&stakes) {
+        assert_eq!(world.stake(*node), *stake, "node {node}");
+    }
+}
+
 #[test]
 fn the_reveal_phase_opens_when_all_committed_or_at_the_window_and_commits_close_then() {
     let mut world = setup();
@@ -1040,30 +1177,31 @@ fn a_copied_answer_cannot_complete_the_quorum() {
 fn the_commit_window_is_validated() {
     let mut world = setup();
     let config = world.view(ORACLE, "get_config", json!({}));
-    for bad in [0, 151] {
+    for bad in [0, 1, 9, 151] {
         let mut config = config.clone();
         config["commit_window_blocks"] = json!(bad);
         assert_fails(
             &world.call(OWNER, "update_config", json!({"config": config}), 0),
             &format!(
-                "commit_window_blocks must be 1 to 150 (a request's 200 blocks less 50 left to \
-                 reveal), got {bad}"
+                "commit_window_blocks must be 10 to 150: at least 10 so that nodes have time to \
+                 run the model and commit, at most a request's 200 blocks less 50 left to \
+                 reveal; got {bad}"
             ),
         );
     }
     let mut config = config.clone();
-    config["commit_window_blocks"] = json!(5);
+    config["commit_window_blocks"] = json!(10);
     assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
     assert_eq!(
         world.view(ORACLE, "get_config", json!({}))["commit_window_blocks"],
-        5
+        10
     );
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     let request = world.request(0);
     assert_eq!(
         request["reveal_opens_at"].as_u64().unwrap(),
-        request["created_at"].as_u64().unwrap() + 5
+        request["created_at"].as_u64().unwrap() + 10
     );
 }
 
@@ -1518,6 +1656,12 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
     // The dApp asked on Alice's behalf: the request's storage deposit goes to her.
     let (alice_before, dapp_before) = (world.chain.balance(ALICE), world.chain.balance(DAPP));
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    // Its fourth member committed and never revealed.
+    assert_eq!(events(&cleaned, "node_slashed").len(), 1);
+    println!(
+        "gas: cleanup_request of a resolved request slashing one member {}",
+        cleaned.total_gas_burnt()
+    );
     let released = yocto(&cleaned.json::<Value>());
     assert_eq!(released, deposit - PRICE - world.dapp_storage("q"));
     assert_eq!(world.chain.balance(ALICE) - alice_before, released);
@@ -1948,20 +2092,35 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
     );
 }
 
-/// A contract that stores its call's raw arguments as the contract state (`STATE`): it
-/// stands in for the oracle's old code writing a state of an old layout.
+/// A contract that stores its call's raw arguments as the contract state (`STATE`), or
+/// removes the storage key its arguments name: it stands in for the oracle's old code writing
+/// a state of an old layout.
 const STATE_WRITER: &str = r#"(module
   (import "env" "input" (func $input (param i64)))
   (import "env" "register_len" (func $register_len (param i64) (result i64)))
   (import "env" "read_register" (func $read_register (param i64 i64)))
   (import "env" "storage_write" (func $storage_write (param i64 i64 i64 i64 i64) (result i64)))
+  (import "env" "storage_remove" (func $storage_remove (param i64 i64 i64) (result i64)))
   (memory (export "memory") 1)
   (data (i32.const 0) "STATE")
   (func (export "write_state")
     (call $input (i64.const 0))
     (call $read_register (i64.const 0) (i64.const 64))
     (drop (call $storage_write (i64.const 5) (i64.const 0)
-      (call $register_len (i64.const 0)) (i64.const 64) (i64.const 1)))))"#;
+      (call $register_len (i64.const 0)) (i64.const 64) (i64.const 1))))
+  (func (export "remove_key")
+    (call $input (i64.const 0))
+    (call $read_register (i64.const 0) (i64.const 64))
+    (drop (call $storage_remove (call $register_len (i64.const 0)) (i64.const 64)
+      (i64.const 1)))))"#;
+
+/// The storage key of request `request_id`'s commit phase: the `commit_phases` prefix (tag 7)
+/// and the id.
+fn commit_phase_key(request_id: u64) -> Vec<u8> {
+    let mut key = vec![7];
+    key.extend_from_slice(&request_id.to_le_bytes());
+    key
+}
 
 /// `state` (layout version 2) as layout version 1 stored it: no `commit_window_blocks` at the
 /// end of the settings, no `commit_phases` map after `requests`.
@@ -1985,6 +2144,9 @@ fn as_layout_v1(state: &[u8]) -> Vec<u8> {
 #[test]
 fn a_version_1_state_migrates_to_commit_reveal() {
     let mut world = setup();
+    // Request 0 is pending across the upgrade.
+    let deposit = world.deposit_for("q");
+    let legacy_ask = world.ask("q", deposit);
     let state = world
         .chain
         .storage_value(ORACLE, b"STATE")
@@ -2003,8 +2165,20 @@ fn a_version_1_state_migrates_to_commit_reveal() {
             .call(ORACLE, ORACLE, "write_state", v1, 0, GAS)
             .unwrap(),
     );
+    // Version 1 kept no commit phases.
+    assert!(world
+        .chain
+        .storage_value(ORACLE, &commit_phase_key(0))
+        .is_some());
+    assert_success(
+        &world
+            .chain
+            .call(ORACLE, ORACLE, "remove_key", commit_phase_key(0), 0, GAS)
+            .unwrap(),
+    );
     // Today's code, then its migrate (as `upgrade` does).
     assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
+    let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
     let migrated = world.call(ORACLE, "migrate", json!({}), 0);
     assert_eq!(
         events(&migrated, "state_migrated"),
@@ -2016,15 +2190,59 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     assert_eq!(info, info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
+    // The state grew by its 13 new bytes, and nothing was written for the request pending
+    // across the upgrade.
+    assert_eq!(
+        world.chain.account(ORACLE).unwrap().storage_usage,
+        storage_before + 13
+    );
+    assert!(world
+        .chain
+        .storage_value(ORACLE, &commit_phase_key(0))
+        .is_none());
+
     // The migrated oracle takes requests, commitments and reveals.
-    let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
-    for node in &world.commit_all(0, ANSWER)[..3] {
-        assert_success(&world.attest(*node, 0, ANSWER));
+    for node in &world.commit_all(1, ANSWER)[..3] {
+        assert_success(&world.attest(*node, 1, ANSWER));
     }
     world.chain.advance_blocks(3);
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);
+
+    // Request 0, made before the upgrade, finishes under version 1's rules, even past the
+    // commit window of today's settings: no commit phase, its members attest without
+    // committing (and are still asked to).
+    let created_at = world.request(0)["created_at"].as_u64().unwrap();
+    world
+        .chain
+        .advance_blocks(created_at + 41 - world.chain.block_height());
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert!(view.reveal_open);
+    assert_eq!(view.reveal_opens_at, created_at);
+    assert!(view.commitments.is_empty());
+    let committee = world.committee(0);
+    for node in &committee {
+        assert!(
+            world.assignments(*node, 0, 50).0.contains(&0),
+            "node {node}"
+        );
+    }
+    assert_fails(
+        &world.commit(committee[0], 0, ANSWER),
+        "request 0 was made before commit–reveal; it takes attestations without commitments",
+    );
+    for node in &committee[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3);
+    let answer: Value = world.chain.tx_result(&legacy_ask).json();
+    assert_eq!(answer["answered"]["output"], ANSWER);
+    // Its silent member is no guesser: without a commit phase, the cleanup slashes nobody.
+    world.chain.advance_blocks(RETENTION_BLOCKS);
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert_success(&cleaned);
+    assert!(events(&cleaned, "node_slashed").is_empty());
 }
 
 /// The example dApp's `MAX_QUESTION_BYTES`.

@@ -157,7 +157,9 @@ impl OracleContract {
                  result digest and output"
             )
         );
-        require_committed(request_id, &phase, node, signature);
+        if let Some(phase) = &phase {
+            require_committed(request_id, phase, node, signature);
+        }
         request.attestations.push(AttestationRecord {
             node: node.clone(),
             result_digest: claim.0,

@@ -3,7 +3,14 @@
 //! shown, so that no member can copy another's answer instead of running the model. The reveal
 //! phase opens once every member has committed or `commit_window_blocks` after the request was
 //! made; from then on commitments are refused and each attestation must match its node's
-//! commitment. A member that never commits, or commits and never reveals, counts as silent.
+//! commitment. A member that never commits counts as silent; one that commits and has not
+//! revealed when a resolved request is cleaned up is slashed (`slashing.rs`), so committing to a
+//! guessed answer and revealing only a lucky guess does not pay.
+//!
+//! Every request made since commit–reveal exists stores its commit phase when it is made. A
+//! request without one was made before (layout version 1, pending across the upgrade): it has
+//! no commit phase and finishes under version 1's rules, its attestations taken without
+//! commitments.
 
 use crate::events::Event;
 use crate::requests::{Request, RequestStatus};
@@ -73,7 +80,12 @@ impl OracleContract {
             request.committee.contains(&node),
             format!("{node} is not on the committee of request {request_id}")
         );
-        let mut phase = self.commit_phase(request_id, &request);
+        let mut phase = self.commit_phase(request_id).cloned().unwrap_or_else(|| {
+            env::panic_str(&format!(
+                "request {request_id} was made before commit–reveal; it takes attestations \
+                 without commitments"
+            ))
+        });
         let now = env::block_height();
         if phase.reveal_open(&request, now) {
             env::panic_str(&format!(
@@ -118,14 +130,10 @@ fn closed_because(phase: &CommitPhase, request: &Request) -> String {
 }
 
 impl OracleContract {
-    /// The commit phase of `request_id`: as stored when the request was made; a request made
-    /// before commit–reveal existed (an upgrade) gets one that opens the reveal
-    /// `commit_window_blocks` after its creation, with no commitments yet.
-    pub(crate) fn commit_phase(&self, request_id: u64, request: &Request) -> CommitPhase {
-        self.commit_phases
-            .get(&request_id)
-            .cloned()
-            .unwrap_or_else(|| self.new_commit_phase(request.created_at))
+    /// The commit phase of `request_id` as stored when the request was made; none for a request
+    /// made before commit–reveal existed (it takes attestations without commitments).
+    pub(crate) fn commit_phase(&self, request_id: u64) -> Option<&CommitPhase> {
+        self.commit_phases.get(&request_id)
     }
 
     /// The commit phase of a request made at block `created_at`.
@@ -137,9 +145,14 @@ impl OracleContract {
     }
 
     /// Panics unless request `request_id` takes attestations now: its reveal phase is open
-    /// (always, once it is no longer pending). Returns its commit phase.
-    pub(crate) fn require_reveal_open(&self, request_id: u64, request: &Request) -> CommitPhase {
-        let phase = self.commit_phase(request_id, request);
+    /// (always, once it is no longer pending, or without a commit phase). Returns its commit
+    /// phase, if it has one.
+    pub(crate) fn require_reveal_open(
+        &self,
+        request_id: u64,
+        request: &Request,
+    ) -> Option<CommitPhase> {
+        let phase = self.commit_phase(request_id)?.clone();
         let pending = matches!(request.status, RequestStatus::Pending { .. });
         if pending && !phase.reveal_open(request, env::block_height()) {
             env::panic_str(&format!(
@@ -150,7 +163,22 @@ impl OracleContract {
                 phase.reveal_opens_at
             ));
         }
-        phase
+        Some(phase)
+    }
+
+    /// Whether `node`, on the committee of pending `request_id`, can still have an attestation
+    /// accepted at block `now`: the request has no commit phase, or its commit phase is still
+    /// open, or `node` committed in time.
+    pub(crate) fn may_still_attest(
+        &self,
+        request_id: u64,
+        request: &Request,
+        node: &AccountId,
+        now: u64,
+    ) -> bool {
+        self.commit_phase(request_id).is_none_or(|phase| {
+            !phase.reveal_open(request, now) || phase.commitment_of(node).is_some()
+        })
     }
 }
 

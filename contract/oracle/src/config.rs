@@ -21,6 +21,10 @@ pub const MIN_REVEAL_BLOCKS: u64 = 50;
 /// Longest `commit_window_blocks`: a request's lifetime less [`MIN_REVEAL_BLOCKS`] left to
 /// reveal.
 pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOCKS;
+/// Shortest `commit_window_blocks`: a node sees a request only after the block that made it and
+/// needs a few blocks to read it, run the model and land its commitment; a shorter window closes
+/// the commit phase before honest members can commit, and every request times out.
+pub const MIN_COMMIT_WINDOW_BLOCKS: u64 = 10;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
@@ -91,10 +95,14 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.max_inline_output_bytes
         ));
     }
-    if config.commit_window_blocks == 0 || config.commit_window_blocks > MAX_COMMIT_WINDOW_BLOCKS {
+    if config.commit_window_blocks < MIN_COMMIT_WINDOW_BLOCKS
+        || config.commit_window_blocks > MAX_COMMIT_WINDOW_BLOCKS
+    {
         return Err(format!(
-            "commit_window_blocks must be 1 to {MAX_COMMIT_WINDOW_BLOCKS} (a request's \
-             {YIELD_TIMEOUT_BLOCKS} blocks less {MIN_REVEAL_BLOCKS} left to reveal), got {}",
+            "commit_window_blocks must be {MIN_COMMIT_WINDOW_BLOCKS} to \
+             {MAX_COMMIT_WINDOW_BLOCKS}: at least {MIN_COMMIT_WINDOW_BLOCKS} so that nodes have \
+             time to run the model and commit, at most a request's {YIELD_TIMEOUT_BLOCKS} blocks \
+             less {MIN_REVEAL_BLOCKS} left to reveal; got {}",
             config.commit_window_blocks
         ));
     }
@@ -131,7 +139,7 @@ mod tests {
         };
         assert_eq!(validate(&longest), Ok(()));
         let shortest = Config {
-            commit_window_blocks: 1,
+            commit_window_blocks: MIN_COMMIT_WINDOW_BLOCKS,
             ..config()
         };
         assert_eq!(validate(&shortest), Ok(()));
@@ -228,6 +236,13 @@ mod tests {
             (
                 Config {
                     commit_window_blocks: 0,
+                    ..config()
+                },
+                "commit_window_blocks",
+            ),
+            (
+                Config {
+                    commit_window_blocks: MIN_COMMIT_WINDOW_BLOCKS - 1,
                     ..config()
                 },
                 "commit_window_blocks",

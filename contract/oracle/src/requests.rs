@@ -91,12 +91,13 @@ impl Request {
     }
 }
 
-/// `request` as views return it, with its commit `phase` as of block `now`.
+/// `request` as views return it, with its commit `phase` as of block `now` (a request without
+/// one, made before commit–reveal, shows its reveal open from its creation).
 pub fn request_view(
     request_id: u64,
     request: &Request,
     input: String,
-    phase: &CommitPhase,
+    phase: Option<&CommitPhase>,
     now: u64,
 ) -> RequestView {
     let (status, answer) = match &request.status {
@@ -116,9 +117,9 @@ pub fn request_view(
         storage_deposit: request.storage_deposit,
         committee: accounts(&request.committee),
         quorum: request.quorum,
-        commitments: phase.views(),
-        reveal_opens_at: phase.reveal_opens_at,
-        reveal_open: phase.reveal_open(request, now),
+        commitments: phase.map(CommitPhase::views).unwrap_or_default(),
+        reveal_opens_at: phase.map_or(request.created_at, |p| p.reveal_opens_at),
+        reveal_open: phase.is_none_or(|p| p.reveal_open(request, now)),
         attested: request
             .attestations
             .iter()
@@ -230,19 +231,20 @@ impl OracleContract {
     /// passed since `on_request_finished` handed its outcome to the requester's callback (a
     /// resolved request whose answer has not been delivered yet cannot be removed), and
     /// returns its storage deposit to the request's `storage_refund_to` account (default: the
-    /// requester). Anyone may call it.
+    /// requester). A resolved request's committee members that committed and never revealed
+    /// are slashed now. Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
-        let request = self
+        let mut request = self
             .requests
             .get(&request_id)
             .cloned()
             .unwrap_or_else(|| env::panic_str(&format!("request {request_id} does not exist")));
-        let cleanable_at = match request.status {
+        let (cleanable_at, resolved) = match request.status {
             RequestStatus::Pending { .. } => {
                 env::panic_str(&format!("request {request_id} is still pending"))
             }
-            RequestStatus::Resolved { cleanable_at, .. }
-            | RequestStatus::TimedOut { cleanable_at } => cleanable_at,
+            RequestStatus::Resolved { cleanable_at, .. } => (cleanable_at, true),
+            RequestStatus::TimedOut { cleanable_at } => (cleanable_at, false),
         };
         require!(
             cleanable_at != AWAITING_DELIVERY,
@@ -256,6 +258,9 @@ impl OracleContract {
             now >= cleanable_at,
             format!("request {request_id} can be cleaned up from block {cleanable_at}; now is block {now}")
         );
+        if resolved {
+            self.slash_unrevealed_commitments(request_id, &mut request);
+        }
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
         self.commit_phases.remove(&request_id);

@@ -1,12 +1,16 @@
 //! Slashing. A committee member loses `slash_bps` of its stake, at most once per request, when
 //! (1) its attested result differs from the one the quorum resolved, before or after the
-//! resolution, or (2) anyone shows two valid signatures of its attestation key over different
-//! results for the same request (equivocation). The `slash_bps` share goes to the treasury; for
-//! (2) the reporter's reward, `reporter_bps` of that share, is taken from the node on top of it,
-//! so a node that reports itself (from any account) loses as much as any slashed node and
-//! cannot buy off the slash its wrong answer would cost. Inference is deterministic, so an
-//! honest node's result always equals the quorum's and it never signs two results: it cannot
-//! be slashed.
+//! resolution, (2) anyone shows two valid signatures of its attestation key over different
+//! results for the same request (equivocation), or (3) it committed to an attestation of a
+//! resolved request and had not revealed it when the request is cleaned up (a guesser that
+//! commits to a likely short answer and reveals only if the quorum agrees with it). The
+//! `slash_bps` share goes to the treasury; for (2) the reporter's reward, `reporter_bps` of
+//! that share, is taken from the node on top of it, so a node that reports itself (from any
+//! account) loses as much as any slashed node and cannot buy off the slash its wrong answer
+//! would cost. Inference is deterministic, so an honest node's result always equals the
+//! quorum's, it never signs two results, and it reveals what it committed to (after the
+//! resolution too, until the cleanup): it cannot be slashed. A timed-out request slashes
+//! nobody for (3): an honest reveal may have missed its end.
 
 use crate::events::Event;
 use crate::fees::bps_share;
@@ -25,6 +29,8 @@ pub enum SlashReason {
     WrongDigest,
     /// Signed two different results for one request.
     Equivocation,
+    /// Committed to an attestation of a resolved request and never revealed it.
+    CommittedWithoutReveal,
 }
 
 impl SlashReason {
@@ -32,6 +38,7 @@ impl SlashReason {
         match self {
             SlashReason::WrongDigest => "wrong_digest",
             SlashReason::Equivocation => "equivocation",
+            SlashReason::CommittedWithoutReveal => "committed_without_reveal",
         }
     }
 }
@@ -86,6 +93,31 @@ impl OracleContract {
 }
 
 impl OracleContract {
+    /// Slashes each member that committed to an attestation of resolved `request` and has not
+    /// revealed it: called when the request is cleaned up, after the retention in which such
+    /// attestations are still accepted. A request without a commit phase slashes nobody.
+    pub(crate) fn slash_unrevealed_commitments(&mut self, request_id: u64, request: &mut Request) {
+        let Some(phase) = self.commit_phase(request_id) else {
+            return;
+        };
+        let unrevealed: Vec<AccountId> = phase
+            .commitments
+            .iter()
+            .map(|c| &c.node)
+            .filter(|node| !request.attestations.iter().any(|a| &a.node == *node))
+            .cloned()
+            .collect();
+        for node in unrevealed {
+            self.slash(
+                request_id,
+                request,
+                &node,
+                SlashReason::CommittedWithoutReveal,
+                None,
+            );
+        }
+    }
+
     /// Takes `slash_bps` of `node`'s stake for `request_id` (once per request) for the
     /// treasury and, with a reporter, the reporter's reward (`reporter_bps` of that share, as
     /// far as the stake goes) on top. Returns the amount taken from the node.

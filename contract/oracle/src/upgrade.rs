@@ -5,8 +5,9 @@
 //!
 //! Version 2 added commit–reveal: `commit_window_blocks` in the settings (a version 1 state
 //! gets the default) and the `commit_phases` map. Requests are stored apart and keep their
-//! layout; a request pending across the upgrade gets its commit phase when first asked
-//! (`OracleContract::commit_phase`).
+//! layout. A request made before the upgrade has no stored commit phase, and that marks it: it
+//! finishes under version 1's rules, its attestations taken without commitments
+//! (`commitments.rs`), so nothing is written for it and no storage goes unpaid.
 
 use crate::events::Event;
 use crate::models::ModelInfo;

@@ -66,12 +66,11 @@ impl OracleContract {
     pub fn get_request(&self, request_id: u64) -> Option<RequestView> {
         let request = self.requests.get(&request_id)?;
         let input = self.inputs.get(&request_id).cloned().unwrap_or_default();
-        let phase = self.commit_phase(request_id, request);
         Some(request_view(
             request_id,
             request,
             input,
-            &phase,
+            self.commit_phase(request_id),
             env::block_height(),
         ))
     }
@@ -93,8 +92,9 @@ impl OracleContract {
     }
 
     /// Scans `limit` pending requests from `from_index` (a page, as `list_pending_requests`
-    /// counts) and returns those on `account_id`'s committee that it has not attested, ids and
-    /// models only: what a node polls, then reads each new one with `get_request`.
+    /// counts) and returns those on `account_id`'s committee that it has not attested and can
+    /// still attest (a request whose commit phase closed without its commitment is left out),
+    /// ids and models only: what a node polls, then reads each new one with `get_request`.
     pub fn list_pending_assignments(
         &self,
         account_id: AccountId,
@@ -102,15 +102,17 @@ impl OracleContract {
         limit: Option<u32>,
     ) -> PendingAssignments {
         let (skip, take) = page(from_index, limit);
+        let now = env::block_height();
         let assignments = self
             .pending
             .iter()
             .skip(skip)
             .take(take)
             .filter_map(|id| Some((*id, self.requests.get(id)?)))
-            .filter(|(_, request)| {
+            .filter(|(request_id, request)| {
                 request.committee.contains(&account_id)
                     && !request.attestations.iter().any(|a| a.node == account_id)
+                    && self.may_still_attest(*request_id, request, &account_id, now)
             })
             .map(|(request_id, request)| PendingAssignment {
                 request_id,

@@ -110,7 +110,8 @@ pub struct RequestView {
     #[serde(default)]
     pub commitments: Vec<CommitmentView>,
     /// The block from which attestations are revealed even if some members never committed
-    /// (the request's creation plus the oracle's `commit_window_blocks`).
+    /// (the request's creation plus the oracle's `commit_window_blocks`; its creation for a
+    /// request made before commit–reveal, which takes attestations without commitments).
     #[serde(default)]
     pub reveal_opens_at: u64,
     /// Whether attestations are taken (as of the block the view was read at): every member
