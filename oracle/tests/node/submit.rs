@@ -1,7 +1,8 @@
 //! The submitter against a scripted chain: a damaged journal entry stops the node instead of
 //! being retried forever, a refused nonce is replaced by the one after the chain's, a computed
 //! job commits, waits for the reveal phase and attests, jobs waiting for their reveal phase
-//! keep no others from committing, a restarted committed job reveals without committing again,
+//! keep no others from committing (nor do committed jobs resumed after a restart), a restarted
+//! committed job reveals without committing again,
 //! a committed job reveals after its request resolved (late) but not after it timed out, a
 //! commitment refused because the commit phase just closed ends the job late, and an output
 //! the oracle would refuse is never sent.
@@ -507,5 +508,46 @@ async fn a_commitment_refused_as_the_commit_phase_closes_ends_the_job_late() {
         matches!(&state_now, JobState::Finished(Finished::Late(reason))
             if reason.contains("the commit phase closed before this node committed")),
         "{state_now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_committed_jobs_wait_for_their_reveal_without_keeping_others_from_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    for request_id in 1..=20 {
+        state.commit(request_id);
+    }
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 1..=20, true, "Paris", 4096).await;
+    let journal =
+        Journal::open(&NodeConfig::path_in(dir.path(), &config.journal).unwrap()).unwrap();
+    let model_id = journal.get(1).unwrap().unwrap().model_id;
+    journal.accept(21, &model_id).unwrap();
+    journal
+        .record_computed(
+            21,
+            Computed {
+                output: "Paris".into(),
+                result_digest: RESULT_DIGEST.into(),
+                output_hash: OUTPUT_HASH.into(),
+            },
+        )
+        .unwrap();
+    drop(journal);
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the computed job's commitment", || state.is_committed(21)).await;
+    assert_eq!(state.sent(), ["commit_attestation"], "nothing revealed yet");
+    state.reveal_open.store(true, Ordering::SeqCst);
+    eventually("21 reveals", || {
+        state.count_sent("submit_attestation") == 21
+    })
+    .await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(
+        state.count_sent("commit_attestation"),
+        1,
+        "none committed again"
     );
 }
