@@ -2,10 +2,9 @@
 //! being retried forever, a refused nonce is replaced by the one after the chain's, a computed
 //! job commits, waits for the reveal phase and attests, jobs waiting for their reveal phase
 //! keep no others from committing (nor do committed jobs resumed after a restart), a restarted
-//! committed job reveals without committing again,
-//! a committed job reveals after its request resolved (late) but not after it timed out, a
-//! commitment refused because the commit phase just closed ends the job late, and an output
-//! the oracle would refuse is never sent.
+//! committed job reveals without committing again, a committed job reveals after its request
+//! resolved (late) but not after it timed out, a commitment refused because the commit phase
+//! just closed ends the job late, and an output the oracle would refuse is never sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
