@@ -136,7 +136,8 @@ async fn submit(
             JobState::Accepted | JobState::Finished(_) => return Ok(()),
             JobState::Computed(computed) => commit(ctx, request_id, &computed).await,
             JobState::Committed(computed) => {
-                slot.take();
+                // The place goes back: the reveal phase may open only at the window's end.
+                drop(slot.take());
                 reveal(ctx, request_id, &computed).await
             }
             JobState::Submitted {
