@@ -109,9 +109,9 @@ pub struct Computed {
 pub enum Finished {
     /// The contract recorded our attestation.
     Attested,
-    /// The request was resolved or timed out before this node attested, so it did not. The
-    /// contract would still take a late attestation, but an honest late one earns nothing (the
-    /// fee went to the quorum) and costs gas, and a different one is slashed: skipping is right.
+    /// The request was resolved or timed out, or its commit phase closed, before this node
+    /// attested: it did not (a reveal needs a commitment made in the commit phase), or, having
+    /// committed, revealed after the resolution (recorded unpaid: a commitment must be revealed).
     /// Frequent late jobs mean the node is too slow for its committees.
     Late(String),
     /// The contract refused the attestation (a bad signature, a node no longer on the

@@ -1,10 +1,11 @@
 //! `oracle-node run`: a pipeline of small tokio tasks joined by bounded channels —
 //! watcher (finds requests assigned to this node, journals them once) → compute (feeds the
-//! engine worker, which batches) → submitter (signs, commits, waits for the reveal phase,
-//! journals, sends, confirms). Every transition is journaled before the next step, so a restart
-//! resumes each job where it stopped: accepted jobs are computed, computed ones committed,
-//! committed ones revealed (never committed again), submitted ones checked on chain and then
-//! finished or sent again. Finished jobs past the retention are pruned hourly.
+//! engine worker, which batches) → submitter (signs, commits, waits for the reveal phase
+//! without holding a commit place, journals, sends, confirms). Every transition is journaled
+//! before the next step, so a restart resumes each job where it stopped: accepted jobs are
+//! computed, computed ones committed, committed ones revealed (never committed again),
+//! submitted ones checked on chain and then finished or sent again. Finished jobs past the
+//! retention are pruned hourly.
 
 mod compute;
 mod context;

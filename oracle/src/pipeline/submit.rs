@@ -1,32 +1,37 @@
 //! The submitter: commit–reveal of each computed job's attestation. It signs the attestation,
 //! commits to it (`commit_attestation` with `oracle_protocol::attestation_commitment` of the
 //! signature) and journals the job as committed once the chain holds the commitment; then it
-//! waits, reading the request, until the reveal phase opens (every member committed, or the
-//! commit window passed), and submits the attestation: the signed transaction is journaled,
-//! sent, and how it ended journaled. An output longer than the oracle's `max_output_bytes` is
-//! never committed (the contract would refuse its reveal): the job ends as missed. Exactly once
-//! from the contract's view: before (re)sending it reads the request (already committed → on to
-//! the reveal; already attested → finished; resolved or timed out → late, not sent; gone →
-//! missed), a journaled attestation transaction is first looked up on chain and, if unknown,
-//! resent as the very same bytes (NEAR runs one transaction once), and the contract's "has
-//! already committed" / "has already attested" count as success. A committed job is never
-//! committed again: the signature is deterministic, so its reveal is re-derived from the
-//! journaled result. Chain failures are retried with capped exponential backoff; a journal that
-//! cannot be read or written stops the node (it could no longer promise exactly-once).
+//! gives back its submitter place (at most `PARALLEL_SUBMISSIONS` jobs commit at once, and a
+//! silent committee member can hold a reveal phase shut for the whole commit window, which must
+//! not stop other jobs from committing) and waits, reading the request, until the reveal phase
+//! opens (every member committed, or the commit window passed), and submits the attestation:
+//! the signed transaction is journaled, sent, and how it ended journaled. A committed job
+//! reveals even after its request resolved (the contract records an agreeing reveal unpaid and
+//! penalises a commitment never revealed); it ends as late then. An output longer than the
+//! oracle's `max_output_bytes` is never committed (the contract would refuse its reveal): the
+//! job ends as missed. Exactly once from the contract's view: before (re)sending it reads the
+//! request (already committed → on to the reveal; already attested → finished; not committed
+//! and resolved, or timed out → late, not sent; commit phase closed → late; gone → missed), a
+//! journaled attestation transaction is first looked up on chain and, if unknown, resent as the
+//! very same bytes (NEAR runs one transaction once), and the contract's "has already committed"
+//! / "has already attested" count as success. A committed job is never committed again: the
+//! signature is deterministic, so its reveal is re-derived from the journaled result. Chain
+//! failures are retried with capped exponential backoff; a journal that cannot be read or
+//! written stops the node (it could no longer promise exactly-once).
 
 use super::retry::{is_transient, retry, Backoff, GaveUp};
 use super::{another_model, check_joined, Context};
 use crate::attestation;
 use crate::chain::{tx_hash, AttestationArgs, Sent};
 use crate::config::CrashPoint;
-use crate::journal::{Computed, Finished, JobState};
+use crate::journal::{Computed, Finished, Job, JobState};
 use base64::Engine as _;
 use near_wire::{InvalidTxError, SignedTransaction};
-use oracle_protocol::{attestation_commitment, RequestView};
+use oracle_protocol::{attestation_commitment, RequestPhase, RequestView};
 use sdk::rpc::ChainError;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
@@ -46,15 +51,22 @@ pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
             _ = ctx.stop.stopped() => break,
             job = jobs.recv() => match job { Some(id) => id, None => break },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
+        // A committed job (resumed after a restart) only waits for its reveal: no place.
+        let slot = if is_committed(&ctx, request_id) {
+            None
+        } else {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            Some(slot)
         };
         let job_ctx = ctx.clone();
         running.spawn(
             async move {
-                let (ctx, _slot) = (job_ctx, slot);
-                if let Err(e) = submit(&ctx, request_id).await {
-                    ctx.stop.fail(format_args!("request {request_id}: {e:#}"));
+                if let Err(e) = submit(&job_ctx, request_id, slot).await {
+                    job_ctx
+                        .stop
+                        .fail(format_args!("request {request_id}: {e:#}"));
                 }
             }
             .instrument(tracing::info_span!("submit", request_id)),
@@ -66,6 +78,18 @@ pub async fn stage(ctx: Arc<Context>, mut jobs: mpsc::Receiver<u64>) {
     while let Some(ended) = running.join_next().await {
         check_joined(&ctx, ended);
     }
+}
+
+/// Whether the journal holds `request_id` as committed (a journal that cannot be read is
+/// reported by the job's own task).
+fn is_committed(ctx: &Context, request_id: u64) -> bool {
+    matches!(
+        ctx.journal.get(request_id),
+        Ok(Some(Job {
+            state: JobState::Committed(_),
+            ..
+        }))
+    )
 }
 
 /// What the chain says about a request before this node (re)sends.
@@ -95,8 +119,14 @@ impl From<GaveUp> for Stall {
     }
 }
 
-/// Drives one job from computed (or submitted) to finished.
-async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
+/// Drives one job from computed (or submitted) to finished. `slot`, its submitter place, is
+/// given back as soon as the job is committed: waiting for the reveal phase (up to the whole
+/// commit window, when a member is silent) must not keep other jobs from committing.
+async fn submit(
+    ctx: &Context,
+    request_id: u64,
+    mut slot: Option<OwnedSemaphorePermit>,
+) -> anyhow::Result<()> {
     let mut backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     while !ctx.stop.is_stopped() {
         let Some(job) = ctx.journal.get(request_id)? else {
@@ -105,7 +135,11 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
         let step = match job.state {
             JobState::Accepted | JobState::Finished(_) => return Ok(()),
             JobState::Computed(computed) => commit(ctx, request_id, &computed).await,
-            JobState::Committed(computed) => reveal(ctx, request_id, &computed).await,
+            JobState::Committed(computed) => {
+                // The place goes back: the reveal phase may open only at the window's end.
+                drop(slot.take());
+                reveal(ctx, request_id, &computed).await
+            }
             JobState::Submitted {
                 computed,
                 tx_hash,
@@ -118,6 +152,8 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
                 ctx.finish(request_id, finished)?;
                 return Ok(());
             }
+            // Committed: on to the reveal, at once.
+            Ok(None) if is_committed(ctx, request_id) => continue,
             Ok(None) => {}
             Err(Stall::Stopped) => return Ok(()),
             Err(Stall::Fatal(e)) => return Err(e),
@@ -133,16 +169,32 @@ async fn submit(ctx: &Context, request_id: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which half of commit–reveal a job is in, as far as the request's end goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not committed: a request that resolved or timed out ends the job as late.
+    Commit,
+    /// Committed: the job reveals until the request times out or is cleaned up, even after it
+    /// resolved (the contract records an agreeing reveal, unpaid, and penalises a member that
+    /// committed and never revealed).
+    Reveal,
+}
+
 /// Reads the request: whether this node still has something to send.
-async fn check(ctx: &Context, request_id: u64) -> Result<Check, Stall> {
+async fn check(ctx: &Context, request_id: u64, phase: Phase) -> Result<Check, Stall> {
     let view = retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await?;
     Ok(match view {
         None => Check::Done(Finished::Missed("the request no longer exists".into())),
         Some(view) if view.has_attested(ctx.account()) => Check::Done(Finished::Attested),
-        Some(view) if !view.is_pending() => Check::Done(Finished::Late(format!(
-            "the request was {} before this node attested",
-            view.status
-        ))),
+        Some(view)
+            if view.status == RequestPhase::TimedOut
+                || (phase == Phase::Commit && !view.is_pending()) =>
+        {
+            Check::Done(Finished::Late(format!(
+                "the request was {} before this node attested",
+                view.status
+            )))
+        }
         Some(view) if view.model_id != ctx.model_id => {
             Check::Done(Finished::Missed(another_model(&view, ctx)))
         }
@@ -151,6 +203,29 @@ async fn check(ctx: &Context, request_id: u64) -> Result<Check, Stall> {
             Check::Send(Box::new(view))
         }
     })
+}
+
+/// How a reveal the contract accepted ends: attested, or late when the request had resolved
+/// before it (the contract records it unpaid: as agreeing, or slashing this node when it
+/// differs from the answer).
+fn revealed(view: &RequestView, computed: &Computed, finished: Finished) -> Finished {
+    match (&finished, &view.answer) {
+        (Finished::Attested, Some(answer)) if !view.is_pending() => {
+            let agrees = computed.result_digest.parse().ok() == Some(answer.result_digest)
+                && computed.output_hash.parse().ok() == Some(answer.output_hash);
+            Finished::Late(
+                if agrees {
+                    "the request was resolved before this node revealed; its reveal agrees \
+                     with the answer (recorded, unpaid)"
+                } else {
+                    "the request was resolved before this node revealed; its reveal differs \
+                     from the answer, and the contract slashed this node"
+                }
+                .into(),
+            )
+        }
+        _ => finished,
+    }
 }
 
 /// The signed attestation of `computed` for `request_id` (deterministic: the same every time).
@@ -184,14 +259,14 @@ async fn oversized(ctx: &Context, computed: &Computed) -> Result<Option<Finished
     }))
 }
 
-/// Commits to the job's attestation (unless the chain already holds this node's commitment),
-/// journals the job as committed, and goes on to the reveal.
+/// Commits to the job's attestation (unless the chain already holds this node's commitment)
+/// and journals the job as committed (`Ok(None)`: the reveal comes next).
 async fn commit(
     ctx: &Context,
     request_id: u64,
     computed: &Computed,
 ) -> Result<Option<Finished>, Stall> {
-    let view = match check(ctx, request_id).await? {
+    let view = match check(ctx, request_id, Phase::Commit).await? {
         Check::Done(finished) => return Ok(Some(finished)),
         Check::Send(view) => view,
     };
@@ -200,13 +275,7 @@ async fn commit(
             return Ok(Some(missed));
         }
         if view.reveal_open {
-            return Ok(Some(Finished::Late(format!(
-                "the commit phase closed before this node committed ({} of {} members \
-                 committed; the reveal opened by block {})",
-                view.commitments.len(),
-                view.committee.len(),
-                view.reveal_opens_at
-            ))));
+            return Ok(Some(commit_closed(&view)));
         }
         let args = attestation_of(ctx, request_id, computed)?;
         let commitment = attestation_commitment(&args.signature);
@@ -216,8 +285,8 @@ async fn commit(
         .await?;
         info!(tx = %tx_hash(&signed), %commitment, "committing to the attestation");
         match send_commitment(ctx, request_id, &signed).await? {
-            Some(Sent::Accepted) => {}
-            Some(Sent::Refused(reason)) => return Ok(Some(Finished::Refused(reason))),
+            Some(Committing::Landed) => {}
+            Some(Committing::Ended(finished)) => return Ok(Some(finished)),
             // Look again: the next round reads whether the commitment landed.
             None => return Ok(None),
         }
@@ -230,24 +299,46 @@ async fn commit(
         error!("FAULT INJECTION: crash_after = commit; aborting before the reveal");
         std::process::abort();
     }
-    reveal(ctx, request_id, computed).await
+    Ok(None)
+}
+
+/// Why a job whose request's commit phase closed before this node committed ends as late.
+fn commit_closed(view: &RequestView) -> Finished {
+    Finished::Late(format!(
+        "the commit phase closed before this node committed ({} of {} members committed; the \
+         reveal opened by block {})",
+        view.commitments.len(),
+        view.committee.len(),
+        view.reveal_opens_at
+    ))
+}
+
+/// How a commitment transaction ended.
+enum Committing {
+    /// The chain holds this node's commitment.
+    Landed,
+    /// The job ends here.
+    Ended(Finished),
 }
 
 /// Sends a commitment transaction; `Ok(None)` means: look again. A refusal is checked against
-/// the chain: the commitment may have landed after all (an earlier transaction).
+/// the chain: the commitment may have landed after all (an earlier transaction), the commit
+/// phase may have closed just before it (late), or the request ended.
 async fn send_commitment(
     ctx: &Context,
     request_id: u64,
     signed: &SignedTransaction,
-) -> Result<Option<Sent>, Stall> {
+) -> Result<Option<Committing>, Stall> {
     match ctx.chain.send(signed).await {
-        Ok(Sent::Accepted) => Ok(Some(Sent::Accepted)),
+        Ok(Sent::Accepted) => Ok(Some(Committing::Landed)),
         Ok(Sent::Refused(reason)) => {
             warn!(%reason, "the contract refused the commitment");
-            Ok(match check(ctx, request_id).await? {
-                Check::Send(view) if view.has_committed(ctx.account()) => Some(Sent::Accepted),
-                _ => Some(Sent::Refused(reason)),
-            })
+            Ok(Some(match check(ctx, request_id, Phase::Commit).await? {
+                Check::Send(view) if view.has_committed(ctx.account()) => Committing::Landed,
+                Check::Send(view) if view.reveal_open => Committing::Ended(commit_closed(&view)),
+                Check::Done(finished) => Committing::Ended(finished),
+                Check::Send(_) => Committing::Ended(Finished::Refused(reason)),
+            }))
         }
         Err(error) if is_transient(&error) => {
             ctx.metrics.rpc_error("send_tx");
@@ -264,7 +355,8 @@ async fn send_commitment(
 }
 
 /// Waits (reading the request every poll interval) until the reveal phase of a committed job
-/// opens, then submits its attestation; ends the job if the request ends first.
+/// opens, then submits its attestation; ends the job if the request times out or goes first.
+/// A request that resolved meanwhile is still revealed to.
 async fn reveal(
     ctx: &Context,
     request_id: u64,
@@ -272,12 +364,13 @@ async fn reveal(
 ) -> Result<Option<Finished>, Stall> {
     let pause = Duration::from_millis(ctx.config.poll_interval_ms);
     loop {
-        let view = match check(ctx, request_id).await? {
+        let view = match check(ctx, request_id, Phase::Reveal).await? {
             Check::Done(finished) => return Ok(Some(finished)),
             Check::Send(view) => view,
         };
-        if view.reveal_open {
-            return send_attestation(ctx, request_id, computed).await;
+        if view.reveal_open || !view.is_pending() {
+            let sent = send_attestation(ctx, request_id, computed).await?;
+            return Ok(sent.map(|finished| revealed(&view, computed, finished)));
         }
         if !ctx.stop.sleep(pause).await {
             return Err(Stall::Stopped);
@@ -291,10 +384,12 @@ async fn sign_and_send(
     request_id: u64,
     computed: &Computed,
 ) -> Result<Option<Finished>, Stall> {
-    if let Check::Done(finished) = check(ctx, request_id).await? {
-        return Ok(Some(finished));
-    }
-    send_attestation(ctx, request_id, computed).await
+    let view = match check(ctx, request_id, Phase::Reveal).await? {
+        Check::Done(finished) => return Ok(Some(finished)),
+        Check::Send(view) => view,
+    };
+    let sent = send_attestation(ctx, request_id, computed).await?;
+    Ok(sent.map(|finished| revealed(&view, computed, finished)))
 }
 
 /// Signs a new attestation transaction, journals it, sends it.
@@ -329,9 +424,10 @@ async fn resume(
         info!(tx = %tx_hash, "the journaled attestation transaction has landed");
         return conclude(ctx, request_id, sent).await.map(Some);
     }
-    if let Check::Done(finished) = check(ctx, request_id).await? {
-        return Ok(Some(finished));
-    }
+    let view = match check(ctx, request_id, Phase::Reveal).await? {
+        Check::Done(finished) => return Ok(Some(finished)),
+        Check::Send(view) => view,
+    };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(signed_tx)
         .ok()
@@ -345,7 +441,7 @@ async fn resume(
                 Err(Stall::Failed(ChainError::InvalidTx(
                     InvalidTxError::Expired | InvalidTxError::InvalidNonce { .. },
                 ))) => sign_and_send(ctx, request_id, computed).await,
-                other => other,
+                other => Ok(other?.map(|finished| revealed(&view, computed, finished))),
             }
         }
         None => sign_and_send(ctx, request_id, computed).await,
@@ -387,7 +483,7 @@ async fn conclude(ctx: &Context, request_id: u64, sent: Sent) -> Result<Finished
         Sent::Accepted => Ok(Finished::Attested),
         Sent::Refused(reason) => {
             warn!(%reason, "the contract refused the attestation");
-            Ok(match check(ctx, request_id).await? {
+            Ok(match check(ctx, request_id, Phase::Reveal).await? {
                 Check::Done(finished) => finished,
                 Check::Send(_) => Finished::Refused(reason),
             })

@@ -1,7 +1,10 @@
 //! The submitter against a scripted chain: a damaged journal entry stops the node instead of
 //! being retried forever, a refused nonce is replaced by the one after the chain's, a computed
-//! job commits, waits for the reveal phase and attests, a restarted committed job reveals
-//! without committing again, and an output the oracle would refuse is never sent.
+//! job commits, waits for the reveal phase and attests, jobs waiting for their reveal phase
+//! keep no others from committing (nor do committed jobs resumed after a restart), a restarted
+//! committed job reveals without committing again, a committed job reveals after its request
+//! resolved (late) but not after it timed out, a commitment refused because the commit phase
+//! just closed ends the job late, and an output the oracle would refuse is never sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
@@ -11,12 +14,18 @@ use base64::Engine as _;
 use near_wire::{Action, SignedTransaction};
 use oracle::config::NodeConfig;
 use oracle::journal::{Computed, Finished, JobState, Journal};
-use oracle_protocol::{ModelId, RequestPhase};
+use oracle_protocol::{ModelId, RequestPhase, ResolvedOutput};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// The result this node journaled for every job of the commit–reveal tests.
+const RESULT_DIGEST: &str = "abababababababababababababababababababababababababababababababab";
+/// The output hash journaled with it (the scripted chain does not check it).
+const OUTPUT_HASH: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
 
 /// The access key's nonce on chain: a transaction must use a higher one.
 const CHAIN_NONCE: u64 = 50;
@@ -158,12 +167,16 @@ async fn a_refused_nonce_is_replaced_by_the_one_after_the_chains() {
     );
 }
 
-/// What the scripted chain of the commit–reveal tests holds: whether this node's commitment
-/// landed, whether the reveal phase is open, and the oracle methods sent, in order.
+/// What the scripted chain of the commit–reveal tests holds: the requests this node's
+/// commitment landed for, whether the reveal phase is open, where the requests stand (with the
+/// answer a resolved one holds), whether the commit phase closes as a commitment is sent (the
+/// contract refuses it), and the oracle methods sent, in order.
 #[derive(Default)]
 struct CommitReveal {
-    committed: AtomicBool,
+    committed: Mutex<BTreeSet<u64>>,
     reveal_open: AtomicBool,
+    resolved_to: Mutex<Option<(RequestPhase, Option<ResolvedOutput>)>>,
+    close_at_commit: AtomicBool,
     sent: Mutex<Vec<String>>,
 }
 
@@ -171,6 +184,50 @@ impl CommitReveal {
     fn sent(&self) -> Vec<String> {
         self.sent.lock().unwrap().clone()
     }
+
+    fn count_sent(&self, method: &str) -> usize {
+        self.sent().iter().filter(|m| *m == method).count()
+    }
+
+    fn is_committed(&self, request_id: u64) -> bool {
+        self.committed.lock().unwrap().contains(&request_id)
+    }
+
+    fn commit(&self, request_id: u64) {
+        self.committed.lock().unwrap().insert(request_id);
+    }
+
+    /// Request `request_id` ends in `status` (with `answer`) before this node reveals.
+    fn end(&self, status: RequestPhase, answer: Option<ResolvedOutput>) {
+        *self.resolved_to.lock().unwrap() = Some((status, answer));
+    }
+}
+
+/// An answer the quorum agreed on: `result_digest` with the output "Paris".
+fn answer(result_digest: &str) -> ResolvedOutput {
+    ResolvedOutput {
+        output: "Paris".into(),
+        output_truncated: false,
+        output_bytes: 5,
+        result_digest: result_digest.parse().unwrap(),
+        output_hash: OUTPUT_HASH.parse().unwrap(),
+    }
+}
+
+/// A transaction that ran and returned nothing.
+fn landed() -> Value {
+    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
+        "status": {"SuccessValue": ""}, "receipts_outcome": [],
+        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
+}
+
+/// A transaction whose call panicked with `message`.
+fn panicked(message: &str) -> Value {
+    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
+        "status": {"Failure": {"ActionError": {"index": 0, "kind": {"FunctionCallError":
+            {"ExecutionError": format!("Smart contract panicked: {message}")}}}}},
+        "receipts_outcome": [],
+        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
 }
 
 /// The oracle's settings on the scripted chain: outputs of at most `max_output_bytes`.
@@ -181,7 +238,8 @@ fn oracle_config(max_output_bytes: u32) -> Value {
         "commit_window_blocks": 40})
 }
 
-/// A pending request whose view shows what `state` holds; each transaction sent lands.
+/// The requests whose views show what `state` holds; each transaction sent lands, but a
+/// commitment sent as the commit phase closes.
 fn commit_reveal_chain(
     node: Value,
     model_id: ModelId,
@@ -193,12 +251,16 @@ fn commit_reveal_chain(
         "get_config" => Ok(oracle_config(max_output_bytes)),
         "get_request" => {
             let id = params["request_id"].as_u64().unwrap();
-            let mut view = if state.committed.load(Ordering::SeqCst) {
+            let mut view = if state.is_committed(id) {
                 request(id, model_id, RequestPhase::Pending)
             } else {
                 uncommitted_request(id, model_id, RequestPhase::Pending)
             };
             view["reveal_open"] = state.reveal_open.load(Ordering::SeqCst).into();
+            if let Some((status, answer)) = state.resolved_to.lock().unwrap().clone() {
+                view["status"] = serde_json::to_value(status).unwrap();
+                view["answer"] = serde_json::to_value(answer).unwrap();
+            }
             Ok(view)
         }
         "send_tx" => {
@@ -209,23 +271,31 @@ fn commit_reveal_chain(
             let Action::FunctionCall(call) = &signed.transaction.actions[0] else {
                 panic!("not a function call");
             };
-            if call.method_name == "commit_attestation" {
-                state.committed.store(true, Ordering::SeqCst);
-            }
+            let args: Value = serde_json::from_slice(&call.args).unwrap();
+            let request_id = args["request_id"].as_u64().unwrap();
             state.sent.lock().unwrap().push(call.method_name.clone());
-            Ok(json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
-                "status": {"SuccessValue": ""}, "receipts_outcome": [],
-                "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}}))
+            if call.method_name == "commit_attestation" {
+                if state.close_at_commit.load(Ordering::SeqCst) {
+                    state.reveal_open.store(true, Ordering::SeqCst);
+                    return Ok(panicked(&format!(
+                        "the commit phase of request {request_id} is closed: its window ended \
+                         at block 41 with 0 of 1 members committed"
+                    )));
+                }
+                state.commit(request_id);
+            }
+            Ok(landed())
         }
         _ => quiet(method, params),
     }
 }
 
-/// A node on `home` with a scripted commit–reveal chain, the job of request 5 journaled in
-/// `state` (computed, or committed too) with `output`.
+/// A node on `home` with a scripted commit–reveal chain, the jobs of `request_ids` journaled
+/// (computed, or committed too) with `output`.
 async fn commit_reveal_node(
     home: &std::path::Path,
     state: Arc<CommitReveal>,
+    request_ids: std::ops::RangeInclusive<u64>,
     committed: bool,
     output: &str,
     max_output_bytes: u32,
@@ -243,35 +313,42 @@ async fn commit_reveal_node(
         ..config
     };
     let journal = Journal::open(&NodeConfig::path_in(home, &config.journal).unwrap()).unwrap();
-    journal.accept(5, &model_id.to_hex()).unwrap();
-    journal
-        .record_computed(
-            5,
-            Computed {
-                output: output.into(),
-                result_digest: "ab".repeat(32),
-                output_hash: "cd".repeat(32),
-            },
-        )
-        .unwrap();
-    if committed {
-        journal.record_committed(5).unwrap();
+    for request_id in request_ids {
+        journal.accept(request_id, &model_id.to_hex()).unwrap();
+        journal
+            .record_computed(
+                request_id,
+                Computed {
+                    output: output.into(),
+                    result_digest: RESULT_DIGEST.into(),
+                    output_hash: OUTPUT_HASH.into(),
+                },
+            )
+            .unwrap();
+        if committed {
+            journal.record_committed(request_id).unwrap();
+        }
     }
     (rpc, config)
 }
 
 fn job_state(home: &std::path::Path, config: &NodeConfig) -> JobState {
+    job_state_of(home, config, 5)
+}
+
+fn job_state_of(home: &std::path::Path, config: &NodeConfig, request_id: u64) -> JobState {
     let journal = Journal::open(&NodeConfig::path_in(home, &config.journal).unwrap()).unwrap();
-    journal.get(5).unwrap().unwrap().state
+    journal.get(request_id).unwrap().unwrap().state
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_computed_job_commits_waits_for_the_reveal_phase_then_attests() {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    let (rpc, config) = commit_reveal_node(dir.path(), state.clone(), false, "Paris", 4096).await;
+    let (rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
     let (stop, daemon) = spawn_node(dir.path(), config.clone());
-    eventually("the commitment", || state.committed.load(Ordering::SeqCst)).await;
+    eventually("the commitment", || state.is_committed(5)).await;
     // While the phase is closed the node only reads the request.
     let reads = rpc.calls("get_request");
     eventually("a few more reads", || rpc.calls("get_request") >= reads + 3).await;
@@ -291,9 +368,10 @@ async fn a_computed_job_commits_waits_for_the_reveal_phase_then_attests() {
 async fn a_node_restarted_after_committing_reveals_without_committing_again() {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    state.committed.store(true, Ordering::SeqCst);
+    state.commit(5);
     state.reveal_open.store(true, Ordering::SeqCst);
-    let (_rpc, config) = commit_reveal_node(dir.path(), state.clone(), true, "Paris", 4096).await;
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
     let (stop, daemon) = spawn_node(dir.path(), config.clone());
     eventually("the reveal", || !state.sent().is_empty()).await;
     stop.send(()).unwrap();
@@ -309,7 +387,8 @@ async fn a_node_restarted_after_committing_reveals_without_committing_again() {
 async fn an_output_longer_than_the_oracle_takes_is_missed_without_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    let (rpc, config) = commit_reveal_node(dir.path(), state.clone(), false, "Paris", 4).await;
+    let (rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4).await;
     let (stop, daemon) = spawn_node(dir.path(), config.clone());
     // Once the settings are read the job ends at once; a clean stop lets it journal that.
     eventually("the oracle's settings read", || rpc.calls("get_config") > 0).await;
@@ -322,4 +401,152 @@ async fn an_output_longer_than_the_oracle_takes_is_missed_without_a_transaction(
         "{state_now:?}"
     );
     assert_eq!(rpc.calls("send_tx"), 0, "nothing signed or sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_waiting_for_their_reveal_phase_keep_none_from_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    // More jobs than the submitter works on at once (16).
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 1..=20, false, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("20 commitments while no reveal phase is open", || {
+        state.count_sent("commit_attestation") == 20
+    })
+    .await;
+    assert_eq!(
+        state.count_sent("submit_attestation"),
+        0,
+        "nothing revealed yet"
+    );
+    state.reveal_open.store(true, Ordering::SeqCst);
+    eventually("20 reveals", || {
+        state.count_sent("submit_attestation") == 20
+    })
+    .await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    for request_id in 1..=20 {
+        assert_eq!(
+            job_state_of(dir.path(), &config, request_id),
+            JobState::Finished(Finished::Attested),
+            "request {request_id}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    state.end(RequestPhase::Resolved, Some(answer(RESULT_DIGEST)));
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["submit_attestation"]);
+    let state_now = job_state(dir.path(), &config);
+    assert!(
+        matches!(&state_now, JobState::Finished(Finished::Late(reason))
+            if reason.contains("resolved before this node revealed")
+                && reason.contains("agrees with the answer")),
+        "{state_now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_job_whose_request_timed_out_ends_late_without_a_reveal() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    state.end(RequestPhase::TimedOut, None);
+    let (rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    // The job ends on its first read; a clean stop lets it journal that.
+    eventually("the request read", || rpc.calls("get_request") > 0).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(
+        rpc.calls("send_tx"),
+        0,
+        "the contract takes nothing after a timeout"
+    );
+    let state_now = job_state(dir.path(), &config);
+    assert!(
+        matches!(&state_now, JobState::Finished(Finished::Late(reason))
+            if reason.contains("timed_out")),
+        "{state_now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_refused_as_the_commit_phase_closes_ends_the_job_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.close_at_commit.store(true, Ordering::SeqCst);
+    let (rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    // Read before committing, and again on the refusal: then the job ends.
+    eventually("the request read after the refusal", || {
+        !state.sent().is_empty() && rpc.calls("get_request") >= 2
+    })
+    .await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["commit_attestation"]);
+    let state_now = job_state(dir.path(), &config);
+    assert!(
+        matches!(&state_now, JobState::Finished(Finished::Late(reason))
+            if reason.contains("the commit phase closed before this node committed")),
+        "{state_now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_committed_jobs_wait_for_their_reveal_without_keeping_others_from_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    for request_id in 1..=20 {
+        state.commit(request_id);
+    }
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 1..=20, true, "Paris", 4096).await;
+    let journal =
+        Journal::open(&NodeConfig::path_in(dir.path(), &config.journal).unwrap()).unwrap();
+    let model_id = journal.get(1).unwrap().unwrap().model_id;
+    journal.accept(21, &model_id).unwrap();
+    journal
+        .record_computed(
+            21,
+            Computed {
+                output: "Paris".into(),
+                result_digest: RESULT_DIGEST.into(),
+                output_hash: OUTPUT_HASH.into(),
+            },
+        )
+        .unwrap();
+    drop(journal);
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the computed job's commitment", || state.is_committed(21)).await;
+    assert_eq!(state.sent(), ["commit_attestation"], "nothing revealed yet");
+    state.reveal_open.store(true, Ordering::SeqCst);
+    eventually("21 reveals", || {
+        state.count_sent("submit_attestation") == 21
+    })
+    .await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(
+        state.count_sent("commit_attestation"),
+        1,
+        "none committed again"
+    );
 }
