@@ -25,8 +25,10 @@ pub struct DevnetArgs {
     /// Default: target/devnet.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Milliseconds between blocks. A request times out after 200 blocks, and the scalar node on
-    /// one thread needs about 40 s for the vault's verdict on this kind of machine.
+    /// Milliseconds between blocks. Every node must commit within a request's commit window
+    /// (150 blocks on the devnet) and the request times out after 200; the scalar node on one
+    /// thread needs about 40 s for the vault's verdict on this kind of machine (raise this on a
+    /// slower or busy one).
     #[arg(long, default_value_t = 500)]
     block_time_ms: u64,
     /// Tokens the demo question may generate.
