@@ -204,6 +204,7 @@ mod tests {
             stake: 5,
             status: NodeStatus::Active,
             registered_at: 1,
+            missed_commits: 0,
         }
     }
 

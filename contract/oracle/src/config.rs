@@ -125,6 +125,8 @@ mod tests {
             max_inline_output_bytes: 1024,
             retention_blocks: 100,
             commit_window_blocks: 40,
+            max_missed_commits: 10,
+            jail_blocks: 1000,
         }
     }
 

@@ -38,6 +38,7 @@ pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
         stake: node.stake,
         status: node.status.clone(),
         registered_at: node.registered_at,
+        missed_commits: 0,
     }
 }
 

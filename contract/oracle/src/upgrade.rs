@@ -17,7 +17,10 @@ use crate::{OracleContract, OracleContractExt, StorageKey};
 use near_sdk::serde_json::json;
 use near_sdk::store::{IterableMap, IterableSet, LookupMap};
 use near_sdk::{env, near, AccountId, Gas, NearToken, Promise};
-use oracle_protocol::{ModelId, OracleConfig, DEFAULT_COMMIT_WINDOW_BLOCKS};
+use oracle_protocol::{
+    ModelId, OracleConfig, DEFAULT_COMMIT_WINDOW_BLOCKS, DEFAULT_JAIL_BLOCKS,
+    DEFAULT_MAX_MISSED_COMMITS,
+};
 
 /// Layout version of the state this code reads and writes.
 pub const STATE_VERSION: u32 = 2;
@@ -121,6 +124,8 @@ impl OracleContractV1 {
                 max_inline_output_bytes: c.max_inline_output_bytes,
                 retention_blocks: c.retention_blocks,
                 commit_window_blocks: DEFAULT_COMMIT_WINDOW_BLOCKS,
+                max_missed_commits: DEFAULT_MAX_MISSED_COMMITS,
+                jail_blocks: DEFAULT_JAIL_BLOCKS,
             },
             models: self.models,
             nodes: self.nodes,

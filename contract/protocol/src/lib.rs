@@ -24,6 +24,7 @@ pub use event::{event_log_line, EVENT_LOG_PREFIX};
 pub use ids::{Digest32, IdError, ModelId};
 pub use registry::{
     ModelView, NodeStatus, NodeView, OracleConfig, OracleInfo, DEFAULT_COMMIT_WINDOW_BLOCKS,
+    DEFAULT_JAIL_BLOCKS, DEFAULT_MAX_MISSED_COMMITS,
 };
 pub use request::{
     RequestCreated, RequestParams, SignedAttestation, SignedClaim, MAX_OUTPUT_SCHEMA_BYTES,

@@ -41,6 +41,15 @@ pub struct OracleConfig {
     /// at least 50 left to reveal. Default (absent from JSON): 40.
     #[serde(default = "default_commit_window_blocks")]
     pub commit_window_blocks: u64,
+    /// Requests in a row a committee member may let pass without committing before it is
+    /// jailed: taken off committees until it calls `unjail_node`, `jail_blocks` later at the
+    /// earliest. 1 to 1000. Default (absent from JSON): 10.
+    #[serde(default = "default_max_missed_commits")]
+    pub max_missed_commits: u32,
+    /// Blocks a jailed node waits before it may call `unjail_node` (at most 1 000 000).
+    /// Default (absent from JSON): 1000.
+    #[serde(default = "default_jail_blocks")]
+    pub jail_blocks: u64,
 }
 
 /// `commit_window_blocks` when a config's JSON leaves it out.
@@ -48,6 +57,20 @@ pub const DEFAULT_COMMIT_WINDOW_BLOCKS: u64 = 40;
 
 fn default_commit_window_blocks() -> u64 {
     DEFAULT_COMMIT_WINDOW_BLOCKS
+}
+
+/// `max_missed_commits` when a config's JSON leaves it out.
+pub const DEFAULT_MAX_MISSED_COMMITS: u32 = 10;
+
+fn default_max_missed_commits() -> u32 {
+    DEFAULT_MAX_MISSED_COMMITS
+}
+
+/// `jail_blocks` when a config's JSON leaves it out.
+pub const DEFAULT_JAIL_BLOCKS: u64 = 1000;
+
+fn default_jail_blocks() -> u64 {
+    DEFAULT_JAIL_BLOCKS
 }
 
 /// Counters and balances of the oracle (`get_info`).
@@ -87,6 +110,12 @@ pub enum NodeStatus {
     Unbonding {
         unlocks_at: u64,
     },
+    /// Taken off committees: it let `max_missed_commits` requests in a row pass without
+    /// committing, or slashing took its stake below the minimum. From block `until`, with at
+    /// least the minimum stake, it may call `unjail_node` to serve again.
+    Jailed {
+        until: u64,
+    },
 }
 
 impl core::fmt::Display for NodeStatus {
@@ -95,6 +124,9 @@ impl core::fmt::Display for NodeStatus {
             NodeStatus::Active => f.write_str("active"),
             NodeStatus::Unbonding { unlocks_at } => {
                 write!(f, "unbonding (stake unlocks at block {unlocks_at})")
+            }
+            NodeStatus::Jailed { until } => {
+                write!(f, "jailed (may call unjail_node from block {until})")
             }
         }
     }
@@ -111,6 +143,10 @@ pub struct NodeView {
     pub stake: u128,
     pub status: NodeStatus,
     pub registered_at: u64,
+    /// Requests in a row it was on the committee of and let pass without committing (reset by
+    /// a commitment or by `unjail_node`).
+    #[serde(default)]
+    pub missed_commits: u32,
 }
 
 #[cfg(test)]
@@ -127,6 +163,14 @@ mod tests {
         .unwrap();
         assert_eq!(node.stake, 5000);
         assert_eq!(node.status, NodeStatus::Unbonding { unlocks_at: 9 });
+        assert_eq!(
+            node.missed_commits, 0,
+            "absent from an older contract's answer"
+        );
+        assert_eq!(
+            serde_json::to_value(NodeStatus::Jailed { until: 7 }).unwrap(),
+            serde_json::json!({"jailed": {"until": 7}})
+        );
         assert_eq!(serde_json::to_value(NodeStatus::Active).unwrap(), "active");
         let config: OracleConfig = serde_json::from_str(
             r#"{"committee_size":3,"quorum":2,"min_stake":"5","unbonding_blocks":1000,"slash_bps":1000,
@@ -138,6 +182,10 @@ mod tests {
             config.commit_window_blocks, DEFAULT_COMMIT_WINDOW_BLOCKS,
             "a config without commit_window_blocks gets the default"
         );
+        assert_eq!(
+            (config.max_missed_commits, config.jail_blocks),
+            (DEFAULT_MAX_MISSED_COMMITS, DEFAULT_JAIL_BLOCKS)
+        );
     }
 
     #[test]
@@ -147,6 +195,10 @@ mod tests {
         assert_eq!(
             borsh::to_vec(&NodeStatus::Unbonding { unlocks_at: 9 }).unwrap(),
             [1, 9, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            borsh::to_vec(&NodeStatus::Jailed { until: 9 }).unwrap(),
+            [2, 9, 0, 0, 0, 0, 0, 0, 0]
         );
         let config = OracleConfig {
             committee_size: 3,
@@ -159,10 +211,14 @@ mod tests {
             max_inline_output_bytes: 1024,
             retention_blocks: 100,
             commit_window_blocks: 40,
+            max_missed_commits: 10,
+            jail_blocks: 1000,
         };
         let bytes = borsh::to_vec(&config).unwrap();
-        assert_eq!(bytes.len(), 4 + 4 + 16 + 8 + 4 + 4 + 4 + 4 + 8 + 8);
+        assert_eq!(bytes.len(), 4 + 4 + 16 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8);
         assert_eq!(&bytes[56..64], &40u64.to_le_bytes());
+        assert_eq!(&bytes[64..68], &10u32.to_le_bytes());
+        assert_eq!(&bytes[68..76], &1000u64.to_le_bytes());
         assert_eq!(&bytes[8..24], &5u128.to_le_bytes());
         assert_eq!(borsh::from_slice::<OracleConfig>(&bytes).unwrap(), config);
     }

@@ -446,6 +446,7 @@ mod tests {
             stake: 1,
             status: oracle_protocol::NodeStatus::Active,
             registered_at,
+            missed_commits: 0,
         };
         let keys = keys_in_force(&view, vec![node("n1.test", 50), node("n2.test", 51)]);
         assert_eq!(keys.len(), 1);

@@ -91,6 +91,7 @@ pub fn registered(dir: &Path, config: &NodeConfig, models: Vec<ModelId>) -> Valu
         stake: 10,
         status: NodeStatus::Active,
         registered_at: 1,
+        missed_commits: 0,
     })
     .unwrap()
 }
