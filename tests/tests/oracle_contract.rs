@@ -2021,6 +2021,34 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     // A node that leaves frees its seat at once.
     assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));
     assert_success(&register_many(&mut world, "y", 1, json!([model_id()]))[0]);
+
+    // A jailed node keeps its seat until a new node needs it; unjailing then needs a free seat.
+    // (Request 1 times out first, counted under the default of 10 misses.)
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(1)["status"], "timed_out");
+    set_liveness(&mut world, 1, 0);
+    world.ask("q", deposit);
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(2)["status"], "timed_out");
+    let jailed: Vec<String> =
+        serde_json::from_value(world.request(2)["committee"].clone()).unwrap();
+    assert_eq!(jailed.len(), 4);
+    let newcomers = register_many(&mut world, "x", 5, json!([model_id()]));
+    for result in &newcomers[..4] {
+        assert_success(result);
+    }
+    assert_fails(
+        &newcomers[4],
+        &format!(
+            "model {} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes",
+            model_id()
+        ),
+    );
+    let unjail = world.call(&jailed[0], "unjail_node", json!({}), 0);
+    assert_fails(
+        &unjail,
+        "a seat frees when one of them unregisters or is jailed",
+    );
 }
 
 #[test]
@@ -2083,9 +2111,9 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         .unwrap();
     assert_success(&upgraded);
     let migrated = events(&upgraded, "state_migrated");
-    assert_eq!(migrated, vec![json!({"from": 2, "to": 2})]);
+    assert_eq!(migrated, vec![json!({"from": 3, "to": 3})]);
     assert_eq!(world.view(ORACLE, "get_info", json!({})), info_before);
-    assert_eq!(info_before["state_version"], 2);
+    assert_eq!(info_before["state_version"], 3);
     assert_fails(
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
@@ -2122,14 +2150,41 @@ fn commit_phase_key(request_id: u64) -> Vec<u8> {
     key
 }
 
-/// `state` (layout version 2) as layout version 1 stored it: no `commit_window_blocks` at the
-/// end of the settings, no `commit_phases` map after `requests`.
+/// The storage key of `node`'s missed-commit count: the `missed_commits` prefix (tag 8) and
+/// the borsh account id.
+fn missed_commits_key(node: &str) -> Vec<u8> {
+    let mut key = vec![8];
+    key.extend_from_slice(&(node.len() as u32).to_le_bytes());
+    key.extend_from_slice(node.as_bytes());
+    key
+}
+
+/// `state` (layout version 3) as layout version 2 stored it: no `max_missed_commits` and
+/// `jail_blocks` at the end of the settings, no `missed_commits` map before the two counters
+/// that end the state.
+fn as_layout_v2(state: &[u8]) -> Vec<u8> {
+    let mut v2 = state.to_vec();
+    v2[..4].copy_from_slice(&2u32.to_le_bytes());
+    let owner_len = u32::from_le_bytes(v2[4..8].try_into().unwrap()) as usize;
+    let config = 8 + owner_len;
+    // The settings are 76 bytes; the liveness settings are the last 12.
+    v2.drain(config + 64..config + 76);
+    // `missed_commits` (prefix tag 8) comes before `next_request_id` (u64) and `treasury` (u128).
+    let end = v2.len() - 24;
+    assert_eq!(&v2[end - 5..end], [1, 0, 0, 0, 8]);
+    v2.drain(end - 5..end);
+    v2
+}
+
+/// `state` (layout version 3) as layout version 1 stored it: version 2's without
+/// `commit_window_blocks` at the end of the settings and the `commit_phases` map after
+/// `requests`.
 fn as_layout_v1(state: &[u8]) -> Vec<u8> {
-    let mut v1 = state.to_vec();
+    let mut v1 = as_layout_v2(state);
     v1[..4].copy_from_slice(&1u32.to_le_bytes());
     let owner_len = u32::from_le_bytes(v1[4..8].try_into().unwrap()) as usize;
     let config = 8 + owner_len;
-    // The settings are 64 bytes; the commit window is the last 8.
+    // Version 2's settings are 64 bytes; the commit window is the last 8.
     v1.drain(config + 56..config + 64);
     // `requests` (prefix tag 2) is followed by `commit_phases` (prefix tag 7).
     let maps = [1, 0, 0, 0, 2, 1, 0, 0, 0, 7];
@@ -2158,7 +2213,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let writer = wat::parse_str(STATE_WRITER).unwrap();
     assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v1 = as_layout_v1(&state);
-    assert_eq!(v1.len(), state.len() - 13);
+    assert_eq!(v1.len(), state.len() - 30);
     assert_success(
         &world
             .chain
@@ -2182,19 +2237,19 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let migrated = world.call(ORACLE, "migrate", json!({}), 0);
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 1, "to": 2})]
+        vec![json!({"from": 1, "to": 3})]
     );
     let mut info = world.view(ORACLE, "get_info", json!({}));
-    assert_eq!(info["state_version"], 2);
+    assert_eq!(info["state_version"], 3);
     info["state_version"] = info_before["state_version"].clone();
     assert_eq!(info, info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
-    // The state grew by its 13 new bytes, and nothing was written for the request pending
+    // The state grew by its 30 new bytes, and nothing was written for the request pending
     // across the upgrade.
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 13
+        storage_before + 30
     );
     assert!(world
         .chain
@@ -2243,6 +2298,329 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
     assert_success(&cleaned);
     assert!(events(&cleaned, "node_slashed").is_empty());
+}
+
+#[test]
+fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_stake() {
+    let mut world = setup();
+    let state = world
+        .chain
+        .storage_value(ORACLE, b"STATE")
+        .unwrap()
+        .to_vec();
+    let config_before = world.view(ORACLE, "get_config", json!({}));
+    let info_before = world.view(ORACLE, "get_info", json!({}));
+    // The oracle's state as the code before liveness left it: no missed-commit counts.
+    let writer = wat::parse_str(STATE_WRITER).unwrap();
+    assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
+    let v2 = as_layout_v2(&state);
+    assert_eq!(v2.len(), state.len() - 17);
+    assert_success(
+        &world
+            .chain
+            .call(ORACLE, ORACLE, "write_state", v2, 0, GAS)
+            .unwrap(),
+    );
+    for node in 0..NODES {
+        let key = missed_commits_key(&node_name(node));
+        assert!(world.chain.storage_value(ORACLE, &key).is_some());
+        assert_success(
+            &world
+                .chain
+                .call(ORACLE, ORACLE, "remove_key", key, 0, GAS)
+                .unwrap(),
+        );
+    }
+    assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
+    let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
+    let migrated = world.call(ORACLE, "migrate", json!({}), 0);
+    assert_eq!(
+        events(&migrated, "state_migrated"),
+        vec![json!({"from": 2, "to": 3})]
+    );
+    let mut info = world.view(ORACLE, "get_info", json!({}));
+    assert_eq!(info["state_version"], 3);
+    info["state_version"] = info_before["state_version"].clone();
+    assert_eq!(info, info_before);
+    assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
+    assert_eq!(
+        (
+            &config_before["max_missed_commits"],
+            &config_before["jail_blocks"]
+        ),
+        (&json!(10), &json!(1000)),
+        "the defaults"
+    );
+    assert_eq!(
+        world.chain.account(ORACLE).unwrap().storage_usage,
+        storage_before + 17
+    );
+
+    // A node registered before pays its count's storage from its stake at its first miss,
+    // once; members that commit write nothing.
+    let stakes: Vec<u128> = (0..NODES).map(|n| world.stake(n)).collect();
+    let deposit = world.deposit_for("q");
+    let mut silent = None;
+    for request_id in 0..2 {
+        world.ask("q", deposit);
+        let committee = world.committee(request_id);
+        let silent = *silent.get_or_insert(committee[3]);
+        let answering: Vec<(usize, &str)> = committee
+            .iter()
+            .filter(|n| **n != silent)
+            .map(|n| (*n, ANSWER))
+            .collect();
+        world.commit_answers(request_id, &answering);
+        for (node, _) in &answering[..3] {
+            assert_success(&world.attest(*node, request_id, ANSWER));
+        }
+        assert_eq!(world.request(request_id)["status"], "resolved");
+        if !committee.contains(&silent) {
+            continue;
+        }
+        let view = world.view(ORACLE, "get_node", json!({"account_id": node_name(silent)}));
+        let entry_bytes = missed_commits_key(&node_name(silent)).len() as u128 + 4 + 40;
+        assert_eq!(
+            world.stake(silent),
+            stakes[silent] - entry_bytes * STORAGE_BYTE_COST,
+            "request {request_id}"
+        );
+        assert!(view["missed_commits"].as_u64().unwrap() >= 1);
+        for (node, _) in &answering {
+            let key = missed_commits_key(&node_name(*node));
+            assert!(world.chain.storage_value(ORACLE, &key).is_none());
+            assert_eq!(world.stake(*node), stakes[*node]);
+        }
+    }
+}
+
+/// Sets the oracle's `max_missed_commits` and `jail_blocks`.
+fn set_liveness(world: &mut World, max_missed_commits: u32, jail_blocks: u64) {
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["max_missed_commits"] = json!(max_missed_commits);
+    config["jail_blocks"] = json!(jail_blocks);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+}
+
+/// `node`'s entry as `get_node` returns it.
+fn node_entry(world: &World, node: usize) -> Value {
+    world.view(ORACLE, "get_node", json!({"account_id": node_name(node)}))
+}
+
+/// Asks one question as request `request_id`, which every committee member but `silent`
+/// commits to and three reveal: it resolves. Returns the committee and the resolving
+/// attestation.
+fn resolve_without(world: &mut World, request_id: u64, silent: usize) -> (Vec<usize>, TxResult) {
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(request_id);
+    let answering: Vec<(usize, &str)> = committee
+        .iter()
+        .filter(|n| **n != silent)
+        .map(|n| (*n, ANSWER))
+        .collect();
+    world.commit_answers(request_id, &answering);
+    let mut resolving = None;
+    for (node, _) in &answering[..3] {
+        resolving = Some(world.attest(*node, request_id, ANSWER));
+    }
+    assert_eq!(world.request(request_id)["status"], "resolved");
+    (committee, resolving.unwrap())
+}
+
+#[test]
+fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
+    let mut world = setup();
+    set_liveness(&mut world, 2, 200);
+    let silent = 0;
+    let mut request_id = 0;
+    let mut missed = 0;
+    let jailed = loop {
+        let (committee, resolving) = resolve_without(&mut world, request_id, silent);
+        request_id += 1;
+        for node in committee.iter().filter(|n| **n != silent) {
+            assert_eq!(node_entry(&world, *node)["missed_commits"], 0);
+        }
+        if !committee.contains(&silent) {
+            assert!(events(&resolving, "node_jailed").is_empty());
+            continue;
+        }
+        missed += 1;
+        assert_eq!(node_entry(&world, silent)["missed_commits"], missed);
+        if missed == 2 {
+            break resolving;
+        }
+        assert_eq!(node_entry(&world, silent)["status"], "active");
+        assert!(events(&resolving, "node_jailed").is_empty());
+    };
+    let until = jailed.receipts[0].block_height + 200;
+    let stake = world.stake(silent);
+    assert_eq!(
+        events(&jailed, "node_jailed"),
+        vec![json!({
+            "node": node_name(silent), "reason": "missed_commits", "until": until,
+            "missed_commits": 2, "stake": stake.to_string(),
+        })]
+    );
+    assert_eq!(
+        node_entry(&world, silent)["status"],
+        json!({"jailed": {"until": until}})
+    );
+    // Off committees: four nodes remain for a committee of four.
+    for _ in 0..3 {
+        let (committee, _) = resolve_without(&mut world, request_id, silent);
+        assert!(!committee.contains(&silent), "{committee:?}");
+        request_id += 1;
+    }
+    let early = world.call(&node_name(silent), "unjail_node", json!({}), 0);
+    assert_fails(
+        &early,
+        &format!("{} is jailed until block {until}", node_name(silent)),
+    );
+    let now = world.chain.block_height();
+    world.chain.advance_blocks(until.saturating_sub(now));
+    let unjailed = world.call(&node_name(silent), "unjail_node", json!({}), 0);
+    assert_success(&unjailed);
+    let view = node_entry(&world, silent);
+    assert_eq!(events(&unjailed, "node_unjailed"), vec![view.clone()]);
+    assert_eq!(
+        (&view["status"], &view["missed_commits"]),
+        (&json!("active"), &json!(0))
+    );
+    assert_fails(
+        &world.call(&node_name(silent), "unjail_node", json!({}), 0),
+        "is not jailed (it is active)",
+    );
+
+    // A commitment starts the count again: one miss, then a commitment.
+    let first_miss = loop {
+        let (committee, _) = resolve_without(&mut world, request_id, silent);
+        request_id += 1;
+        if committee.contains(&silent) {
+            break request_id - 1;
+        }
+    };
+    assert_eq!(node_entry(&world, silent)["missed_commits"], 1);
+    loop {
+        let (committee, _) = resolve_without(&mut world, request_id, usize::MAX);
+        request_id += 1;
+        if committee.contains(&silent) {
+            break;
+        }
+    }
+    assert_eq!(node_entry(&world, silent)["missed_commits"], 0);
+    assert_eq!(node_entry(&world, silent)["status"], "active");
+    assert!(request_id > first_miss);
+}
+
+#[test]
+fn a_timed_out_request_jails_a_whole_silent_committee_within_the_callback_gas() {
+    let mut world = setup();
+    // The heaviest nodes to jail: each serves the most models a node may (16).
+    let mut models = vec![model_id()];
+    for i in 1..16u8 {
+        let other = sha256(&[i]);
+        let model = json!({"model": {
+            "model_id": other, "name": format!("model {i}"), "spec_version": "detspec-1",
+            "max_input_bytes": 64, "max_output_tokens": 16, "price": "1",
+        }});
+        assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+        models.push(other);
+    }
+    for result in register_many(&mut world, "s", 32 - NODES, json!(models)) {
+        assert_success(&result);
+    }
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["committee_size"] = json!(32);
+    config["quorum"] = json!(17);
+    config["max_missed_commits"] = json!(1);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee: Vec<String> =
+        serde_json::from_value(world.request(0)["committee"].clone()).unwrap();
+    assert_eq!(committee.len(), 32);
+    // Nobody commits: every member is counted a miss and jailed when the request ends.
+    world.chain.advance_blocks(200);
+    let result = world.chain.tx_result(&ask);
+    let finished = result
+        .receipts
+        .iter()
+        .find(|o| o.logs.iter().any(|l| l.contains("\"request_timed_out\"")))
+        .expect("the yield's callback");
+    assert!(
+        matches!(
+            finished.status,
+            wasm_host::chain::ExecutionStatus::SuccessValue(_)
+        ),
+        "{:?}",
+        finished.status
+    );
+    println!(
+        "gas: the yield's callback timing out a request and jailing its 32 silent members {}",
+        finished.gas_burnt
+    );
+    let jailed = finished
+        .logs
+        .iter()
+        .filter(|l| l.contains("\"node_jailed\""))
+        .count();
+    assert_eq!(jailed, 32);
+    // The callback's 40 TGas leave room.
+    assert!(finished.gas_burnt < 30 * TGAS, "{}", finished.gas_burnt);
+    for node in &committee {
+        let view = world.view(ORACLE, "get_node", json!({"account_id": node}));
+        assert_eq!(view["missed_commits"], 1, "{node}");
+        assert!(view["status"]["jailed"].is_object(), "{node}");
+    }
+    // With five active nodes left and a quorum of 17, the model takes no request until the
+    // jailed ones unjail.
+    let refused = world.ask("q", deposit);
+    world.chain.advance_blocks(3);
+    assert!(events(&world.chain.tx_result(&refused), "request_created").is_empty());
+}
+
+#[test]
+fn a_slash_below_the_minimum_stake_jails_until_the_stake_is_topped_up() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["slash_bps"] = json!(6000);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let wrong = committee[3];
+    world.commit_answers(
+        0,
+        &[
+            (committee[0], ANSWER),
+            (committee[1], ANSWER),
+            (committee[2], ANSWER),
+            (wrong, "Lyon"),
+        ],
+    );
+    assert_success(&world.attest(wrong, 0, "Lyon"));
+    assert_success(&world.attest(committee[0], 0, ANSWER));
+    assert_success(&world.attest(committee[1], 0, ANSWER));
+    let resolving = world.attest(committee[2], 0, ANSWER);
+    let stake = world.stake(wrong);
+    assert!(stake < MIN_STAKE, "{stake}");
+    let now = resolving.receipts[0].block_height;
+    assert_eq!(
+        events(&resolving, "node_jailed"),
+        vec![json!({
+            "node": node_name(wrong), "reason": "stake_below_minimum", "until": now,
+            "missed_commits": 0, "stake": stake.to_string(),
+        })]
+    );
+    let short = MIN_STAKE - stake;
+    assert_fails(
+        &world.call(&node_name(wrong), "unjail_node", json!({}), 0),
+        &format!("call add_stake with at least {short} yoctoNEAR first"),
+    );
+    assert_success(&world.call(&node_name(wrong), "add_stake", json!({}), short));
+    assert_success(&world.call(&node_name(wrong), "unjail_node", json!({}), 0));
+    assert_eq!(node_entry(&world, wrong)["status"], "active");
 }
 
 /// The example dApp's `MAX_QUESTION_BYTES`.

@@ -1,7 +1,8 @@
 //! The per-model index of active nodes: committee selection reads the nodes that serve the
 //! requested model and have not left, never the whole registry, so idle nodes of other models
 //! cannot make a request run out of gas. Each model has at most `MAX_ACTIVE_NODES_PER_MODEL`
-//! active nodes, which bounds the gas of selection.
+//! listed nodes, which bounds the gas of selection. A jailed node stays listed (jailing must not
+//! rewrite the lists) but is never chosen, and gives up its seat when a new node needs it.
 
 use crate::OracleContract;
 use near_sdk::{env, AccountId};
@@ -11,15 +12,26 @@ use oracle_protocol::{ModelId, NodeStatus};
 pub const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 
 impl OracleContract {
-    /// Lists `account` among the active nodes of each of `models`; panics naming the first
-    /// model that has no seat left.
+    /// Lists `account` among the active nodes of each of `models` (where it is not listed
+    /// yet); a full list first drops the nodes no longer active (jailed ones stay listed until
+    /// then). Panics naming the first model that has no seat left.
     pub(crate) fn activate_node(&mut self, account: &AccountId, models: &[ModelId]) {
         for model in models {
             let mut active = self.active_nodes.get(model).cloned().unwrap_or_default();
+            if active.contains(account) {
+                continue;
+            }
+            if active.len() >= MAX_ACTIVE_NODES_PER_MODEL {
+                active.retain(|listed| {
+                    self.nodes
+                        .get(listed)
+                        .is_some_and(|node| node.status == NodeStatus::Active)
+                });
+            }
             if active.len() >= MAX_ACTIVE_NODES_PER_MODEL {
                 env::panic_str(&format!(
                     "model {model} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes; a \
-                     seat frees when one of them unregisters"
+                     seat frees when one of them unregisters or is jailed"
                 ));
             }
             active.push(account.clone());
@@ -40,8 +52,8 @@ impl OracleContract {
         }
     }
 
-    /// Accounts that may join a committee for `model`: its active nodes that hold at least the
-    /// minimum stake (slashing may have taken them below it).
+    /// Accounts that may join a committee for `model`: its listed nodes that are active and hold
+    /// at least the minimum stake (the owner may have raised it).
     pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
         let min_stake = self.config.min_stake;
         let Some(active) = self.active_nodes.get(model) else {

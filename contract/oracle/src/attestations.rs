@@ -204,7 +204,8 @@ impl OracleContract {
     }
 
     /// Resumes the requester's call flow with the request id, stores the answer, pays the
-    /// agreeing nodes and slashes the members that attested to something else.
+    /// agreeing nodes, slashes the members that attested to something else and counts a miss
+    /// for those that never committed.
     /// `request` must be pending.
     fn resolve(&mut self, request_id: u64, request: &mut Request, agreed: Claim, output: &str) {
         let resumed = match &request.status {
@@ -260,6 +261,7 @@ impl OracleContract {
         for node in dissenters {
             self.slash(request_id, request, &node, SlashReason::WrongDigest, None);
         }
+        self.record_commit_misses(request_id, request);
     }
 
     pub(crate) fn request_or_panic(&self, request_id: u64) -> Request {

@@ -1,5 +1,5 @@
 //! The oracle's settings: committee size and quorum, stake, unbonding, slashing, output limits,
-//! the commit window and how long finished requests are kept. Set at `new`, changed by the owner.
+//! the commit window, how long finished requests are kept, and when silent nodes are jailed. Set at `new`, changed by the owner.
 
 /// Blocks a NEAR yield waits for its resume before it times out (protocol 88:
 /// `yield_timeout_length_in_blocks`).
@@ -25,6 +25,10 @@ pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOC
 /// needs a few blocks to read it, run the model and land its commitment; a shorter window closes
 /// the commit phase before honest members can commit, and every request times out.
 pub const MIN_COMMIT_WINDOW_BLOCKS: u64 = 10;
+/// Most `max_missed_commits`.
+pub const MAX_MISSED_COMMITS_CAP: u32 = 1000;
+/// Longest `jail_blocks` (about 11 days of 1-second blocks).
+pub const MAX_JAIL_BLOCKS: u64 = 1_000_000;
 /// 100% in basis points.
 pub const BPS_DENOMINATOR: u32 = 10_000;
 
@@ -106,6 +110,18 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.commit_window_blocks
         ));
     }
+    if config.max_missed_commits == 0 || config.max_missed_commits > MAX_MISSED_COMMITS_CAP {
+        return Err(format!(
+            "max_missed_commits must be 1 to {MAX_MISSED_COMMITS_CAP}, got {}",
+            config.max_missed_commits
+        ));
+    }
+    if config.jail_blocks > MAX_JAIL_BLOCKS {
+        return Err(format!(
+            "jail_blocks must be at most {MAX_JAIL_BLOCKS}, got {}",
+            config.jail_blocks
+        ));
+    }
     Ok(())
 }
 
@@ -137,6 +153,8 @@ mod tests {
             retention_blocks: MAX_RETENTION_BLOCKS,
             unbonding_blocks: MAX_UNBONDING_BLOCKS,
             commit_window_blocks: MAX_COMMIT_WINDOW_BLOCKS,
+            max_missed_commits: MAX_MISSED_COMMITS_CAP,
+            jail_blocks: MAX_JAIL_BLOCKS,
             ..config()
         };
         assert_eq!(validate(&longest), Ok(()));
@@ -255,6 +273,27 @@ mod tests {
                     ..config()
                 },
                 "commit_window_blocks",
+            ),
+            (
+                Config {
+                    max_missed_commits: 0,
+                    ..config()
+                },
+                "max_missed_commits",
+            ),
+            (
+                Config {
+                    max_missed_commits: MAX_MISSED_COMMITS_CAP + 1,
+                    ..config()
+                },
+                "max_missed_commits",
+            ),
+            (
+                Config {
+                    jail_blocks: MAX_JAIL_BLOCKS + 1,
+                    ..config()
+                },
+                "jail_blocks",
             ),
         ];
         for (bad, field) in cases {

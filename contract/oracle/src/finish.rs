@@ -68,7 +68,7 @@ impl OracleContract {
     }
 
     /// Ends pending `request` without an answer: it becomes cleanable after the retention, its
-    /// fee goes back to the requester. `resumed` tells whether the yield saw a resume (it never
+    /// fee goes back to the requester, and members that never committed are counted a miss. `resumed` tells whether the yield saw a resume (it never
     /// should without a resolution; the request ends all the same).
     fn time_out(
         &mut self,
@@ -81,6 +81,7 @@ impl OracleContract {
         };
         self.pending.remove(&request_id);
         send(&request.requester, request.fee);
+        self.record_commit_misses(request_id, request);
         let why = if resumed {
             "was resumed without a resolution".to_string()
         } else {

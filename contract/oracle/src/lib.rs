@@ -7,7 +7,8 @@
 //! agrees on a result,
 //! the yield is resumed with the request id, the dApp's callback receives the answer, the fee is
 //! split among the agreeing nodes and disagreeing members are slashed. Without a quorum the
-//! yield times out and the fee goes back to the requester.
+//! yield times out and the fee goes back to the requester. Members that keep letting requests
+//! pass without committing are jailed (off committees until they ask to serve again).
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point
 //! arithmetic: every value that decides consensus is an integer or bytes.
@@ -21,6 +22,7 @@ mod config;
 mod events;
 mod fees;
 mod finish;
+mod liveness;
 mod models;
 mod nodes;
 mod quorum;
@@ -59,6 +61,8 @@ pub struct OracleContract {
     inputs: LookupMap<u64, String>,
     /// Ids of requests still waiting for a quorum.
     pending: IterableSet<u64>,
+    /// Each node's requests in a row let pass without committing (`liveness.rs`).
+    missed_commits: LookupMap<AccountId, u32>,
     next_request_id: u64,
     /// The `slash_bps` share of every slash (reporters' rewards are taken from the node on
     /// top), withdrawable by the owner (yoctoNEAR).
@@ -82,6 +86,7 @@ impl OracleContract {
             commit_phases: LookupMap::new(StorageKey::CommitPhases),
             inputs: LookupMap::new(StorageKey::Inputs),
             pending: IterableSet::new(StorageKey::Pending),
+            missed_commits: LookupMap::new(StorageKey::MissedCommits),
             next_request_id: 0,
             treasury: 0,
         }
@@ -99,4 +104,5 @@ enum StorageKey {
     AttestationKeys,
     ActiveNodes,
     CommitPhases,
+    MissedCommits,
 }

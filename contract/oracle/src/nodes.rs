@@ -1,5 +1,6 @@
 //! The node registry: operators stake to serve models, name the ed25519 key their attestations
-//! are signed with, and get their stake back only after an unbonding delay.
+//! are signed with, and get their stake back only after an unbonding delay. (Jailing and
+//! `unjail_node`: `liveness.rs`.)
 
 use crate::events::Event;
 use crate::storage::{cost_of, send};
@@ -27,8 +28,9 @@ pub struct Node {
     pub registered_at: u64,
 }
 
-/// `account_id`'s `node` as views and events show it (the protocol's `NodeView`).
-pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
+/// `account_id`'s `node`, with its `missed_commits` in a row, as views and events show it (the
+/// protocol's `NodeView`).
+pub fn node_view(account_id: &AccountId, node: &Node, missed_commits: u32) -> NodeView {
     let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
         .unwrap_or_else(|_| env::abort());
     NodeView {
@@ -38,7 +40,7 @@ pub fn node_view(account_id: &AccountId, node: &Node) -> NodeView {
         stake: node.stake,
         status: node.status.clone(),
         registered_at: node.registered_at,
-        missed_commits: 0,
+        missed_commits,
     }
 }
 
@@ -97,6 +99,8 @@ impl OracleContract {
         self.attestation_keys.flush();
         self.activate_node(&account, &node.models);
         self.active_nodes.flush();
+        self.missed_commits.insert(account.clone(), 0);
+        self.missed_commits.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
@@ -111,18 +115,19 @@ impl OracleContract {
         node.stake = attached - storage_deposit;
         node.storage_deposit = storage_deposit;
         self.nodes.insert(account.clone(), node.clone());
-        let view = node_view(&account, &node);
+        let view = node_view(&account, &node, 0);
         Event::NodeRegistered.emit(&view);
         view
     }
 
-    /// Adds the attached deposit to the caller's stake.
+    /// Adds the attached deposit to the caller's stake (active or jailed: a node jailed for a
+    /// stake below the minimum tops it up before `unjail_node`).
     #[payable]
     pub fn add_stake(&mut self) -> U128 {
         let account = env::predecessor_account_id();
         let node = self.node_mut(&account);
         require!(
-            node.status == NodeStatus::Active,
+            !matches!(node.status, NodeStatus::Unbonding { .. }),
             "an unbonding node cannot add stake"
         );
         node.stake += env::attached_deposit().as_yoctonear();
@@ -135,7 +140,7 @@ impl OracleContract {
         U128(stake)
     }
 
-    /// Stops the caller being chosen for committees; its stake unlocks after
+    /// Stops the caller (active or jailed) being chosen for committees; its stake unlocks after
     /// `unbonding_blocks`. It stays answerable (and slashable) for requests it already serves.
     pub fn unregister_node(&mut self) -> u64 {
         let account = env::predecessor_account_id();
@@ -150,7 +155,7 @@ impl OracleContract {
             });
         let node = self.node_mut(&account);
         require!(
-            node.status == NodeStatus::Active,
+            !matches!(node.status, NodeStatus::Unbonding { .. }),
             format!("{account} is already unbonding")
         );
         node.status = NodeStatus::Unbonding { unlocks_at };
@@ -175,6 +180,7 @@ impl OracleContract {
         );
         self.nodes.remove(&account);
         self.attestation_keys.remove(&node.attestation_key);
+        self.missed_commits.remove(&account);
         let amount = node.stake + node.storage_deposit;
         send(&account, amount);
         Event::NodeWithdrawn.emit(json!({ "node": account, "amount": U128(amount) }));

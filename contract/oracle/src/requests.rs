@@ -19,7 +19,7 @@ use oracle_protocol::{
 };
 
 /// Gas reserved for `on_request_finished`, the yield's callback.
-pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(20);
+pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(40);
 
 /// Where a request stands.
 #[near(serializers = [borsh])]

@@ -8,7 +8,13 @@
 //! layout. A request made before the upgrade has no stored commit phase, and that marks it: it
 //! finishes under version 1's rules, its attestations taken without commitments
 //! (`commitments.rs`), so nothing is written for it and no storage goes unpaid.
+//!
+//! Version 3 added liveness: `max_missed_commits` and `jail_blocks` in the settings (a version
+//! 1 or 2 state gets the defaults) and the `missed_commits` map, empty after the upgrade: a
+//! node registered before pays its entry from its stake when its first miss is counted
+//! (`liveness.rs`).
 
+use crate::commitments::CommitPhase;
 use crate::events::Event;
 use crate::models::ModelInfo;
 use crate::nodes::Node;
@@ -23,7 +29,7 @@ use oracle_protocol::{
 };
 
 /// Layout version of the state this code reads and writes.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 /// Gas for `migrate` after the new code is deployed.
 const MIGRATE_GAS: Gas = Gas::from_tgas(50);
 /// Where near-sdk keeps the contract's state.
@@ -64,9 +70,13 @@ impl OracleContract {
         let state: Self = match version {
             1 => near_sdk::borsh::from_slice::<OracleContractV1>(&raw)
                 .unwrap_or_else(|_| env::panic_str("the state does not match layout version 1"))
+                .into_version_2()
+                .into_current(),
+            2 => near_sdk::borsh::from_slice::<OracleContractV2>(&raw)
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 2"))
                 .into_current(),
             STATE_VERSION => near_sdk::borsh::from_slice(&raw)
-                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 2")),
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 3")),
             other => env::panic_str(&format!(
                 "state version {other} is unknown to this code (it reads {STATE_VERSION})"
             )),
@@ -76,7 +86,7 @@ impl OracleContract {
     }
 }
 
-/// The settings of layout version 1: today's without `commit_window_blocks`.
+/// The settings of layout version 1: version 2's without `commit_window_blocks`.
 #[near(serializers = [borsh])]
 struct ConfigV1 {
     committee_size: u32,
@@ -90,7 +100,7 @@ struct ConfigV1 {
     retention_blocks: u64,
 }
 
-/// The state of layout version 1: today's without `commit_phases`.
+/// The state of layout version 1: version 2's without `commit_phases`.
 #[near(serializers = [borsh])]
 struct OracleContractV1 {
     version: u32,
@@ -108,6 +118,71 @@ struct OracleContractV1 {
 }
 
 impl OracleContractV1 {
+    fn into_version_2(self) -> OracleContractV2 {
+        let c = self.config;
+        OracleContractV2 {
+            version: 2,
+            owner: self.owner,
+            config: ConfigV2 {
+                committee_size: c.committee_size,
+                quorum: c.quorum,
+                min_stake: c.min_stake,
+                unbonding_blocks: c.unbonding_blocks,
+                slash_bps: c.slash_bps,
+                reporter_bps: c.reporter_bps,
+                max_output_bytes: c.max_output_bytes,
+                max_inline_output_bytes: c.max_inline_output_bytes,
+                retention_blocks: c.retention_blocks,
+                commit_window_blocks: DEFAULT_COMMIT_WINDOW_BLOCKS,
+            },
+            models: self.models,
+            nodes: self.nodes,
+            active_nodes: self.active_nodes,
+            attestation_keys: self.attestation_keys,
+            requests: self.requests,
+            commit_phases: LookupMap::new(StorageKey::CommitPhases),
+            inputs: self.inputs,
+            pending: self.pending,
+            next_request_id: self.next_request_id,
+            treasury: self.treasury,
+        }
+    }
+}
+
+/// The settings of layout version 2: today's without `max_missed_commits` and `jail_blocks`.
+#[near(serializers = [borsh])]
+struct ConfigV2 {
+    committee_size: u32,
+    quorum: u32,
+    min_stake: u128,
+    unbonding_blocks: u64,
+    slash_bps: u32,
+    reporter_bps: u32,
+    max_output_bytes: u32,
+    max_inline_output_bytes: u32,
+    retention_blocks: u64,
+    commit_window_blocks: u64,
+}
+
+/// The state of layout version 2: today's without `missed_commits`.
+#[near(serializers = [borsh])]
+struct OracleContractV2 {
+    version: u32,
+    owner: AccountId,
+    config: ConfigV2,
+    models: IterableMap<ModelId, ModelInfo>,
+    nodes: IterableMap<AccountId, Node>,
+    active_nodes: LookupMap<ModelId, Vec<AccountId>>,
+    attestation_keys: LookupMap<[u8; 32], AccountId>,
+    requests: LookupMap<u64, Request>,
+    commit_phases: LookupMap<u64, CommitPhase>,
+    inputs: LookupMap<u64, String>,
+    pending: IterableSet<u64>,
+    next_request_id: u64,
+    treasury: u128,
+}
+
+impl OracleContractV2 {
     fn into_current(self) -> OracleContract {
         let c = self.config;
         OracleContract {
@@ -123,7 +198,7 @@ impl OracleContractV1 {
                 max_output_bytes: c.max_output_bytes,
                 max_inline_output_bytes: c.max_inline_output_bytes,
                 retention_blocks: c.retention_blocks,
-                commit_window_blocks: DEFAULT_COMMIT_WINDOW_BLOCKS,
+                commit_window_blocks: c.commit_window_blocks,
                 max_missed_commits: DEFAULT_MAX_MISSED_COMMITS,
                 jail_blocks: DEFAULT_JAIL_BLOCKS,
             },
@@ -132,9 +207,10 @@ impl OracleContractV1 {
             active_nodes: self.active_nodes,
             attestation_keys: self.attestation_keys,
             requests: self.requests,
-            commit_phases: LookupMap::new(StorageKey::CommitPhases),
+            commit_phases: self.commit_phases,
             inputs: self.inputs,
             pending: self.pending,
+            missed_commits: LookupMap::new(StorageKey::MissedCommits),
             next_request_id: self.next_request_id,
             treasury: self.treasury,
         }

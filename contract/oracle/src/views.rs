@@ -129,7 +129,7 @@ impl OracleContract {
     pub fn get_node(&self, account_id: AccountId) -> Option<NodeView> {
         self.nodes
             .get(&account_id)
-            .map(|node| node_view(&account_id, node))
+            .map(|node| node_view(&account_id, node, self.missed_commits_of(&account_id)))
     }
 
     pub fn list_nodes(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<NodeView> {
@@ -138,7 +138,7 @@ impl OracleContract {
             .iter()
             .skip(skip)
             .take(take)
-            .map(|(account, node)| node_view(account, node))
+            .map(|(account, node)| node_view(account, node, self.missed_commits_of(account)))
             .collect()
     }
 

@@ -4,8 +4,8 @@ use near_sdk::{ext_contract, AccountId, Gas, NearToken, Promise};
 use oracle_protocol::{FeeEstimate, ModelId, OracleResponse, RequestParams};
 
 /// Gas to attach to the oracle's `request`: its checks and committee selection plus the
-/// 20 TGas it reserves for its yield callback, with margin.
-pub const REQUEST_GAS: Gas = Gas::from_tgas(60);
+/// 40 TGas it reserves for its yield callback, with margin.
+pub const REQUEST_GAS: Gas = Gas::from_tgas(80);
 
 /// The oracle contract's interface (`ext_oracle::ext(oracle)...`). The trait itself is never
 /// implemented: only the `ext_oracle` module the macro generates from it is used.
