@@ -4,7 +4,9 @@
 //! jailed or no longer registered and healthy again once the chain shows it active.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{eventually, node_home, registered, spawn_node, CHAIN_ID};
+use crate::common::{
+    eventually, node_home, oracle_node, registered, save_config, spawn_node, CHAIN_ID,
+};
 use base64::Engine as _;
 use near_wire::{Action, SignedTransaction};
 use oracle::config::NodeConfig;
@@ -134,6 +136,7 @@ impl Node {
             standing_interval_ms: STANDING_INTERVAL_MS,
             ..config
         };
+        save_config(dir, &config);
         let (stop, task) = spawn_node(dir, config);
         let addr_file = dir.join(oracle::daemon::HTTP_ADDR_FILE);
         eventually("the node's HTTP address", || {
@@ -193,6 +196,20 @@ impl Node {
     }
 }
 
+/// What `oracle-node status` prints for the node in `dir`.
+async fn printed_status(dir: &Path) -> String {
+    let home = dir.to_path_buf();
+    let status = tokio::task::spawn_blocking(move || {
+        oracle_node(["status".as_ref(), "--home".as_ref(), home.as_os_str()])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    String::from_utf8(status.stdout).unwrap()
+}
+
 fn is_jailed_until(health: &HealthReport, until: u64) -> bool {
     health.status == "degraded"
         && health.standing == Standing::Jailed
@@ -217,6 +234,16 @@ async fn a_jailed_node_unjails_itself_once_when_its_jail_time_is_over() {
         "unjail_node sent before block 20"
     );
     assert!(is_jailed_until(&node.health().await, 20));
+    let printed = printed_status(dir.path()).await;
+    for line in [
+        "status jailed (may call unjail_node from block 20)",
+        "10 requests in a row passed without a commitment from this node",
+        "a running node sends unjail_node itself from block 20",
+        "daemon:    degraded — block 10, rpc reachable true, queue depth 0, standing jailed \
+         (until block 20)",
+    ] {
+        assert!(printed.contains(line), "no `{line}` in:\n{printed}");
+    }
 
     chain.height.store(20, Ordering::SeqCst);
     node.health_until("health once unjailed", is_active_and_ok)
