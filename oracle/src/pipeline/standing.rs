@@ -144,7 +144,11 @@ async fn unjail(ctx: &Context, until: u64) -> Result<(), GaveUp> {
         Err(error) => {
             ctx.metrics.rpc_error("send_tx");
             ctx.metrics.unjail_sent(UnjailOutcome::Unknown);
-            warn!(%error, ?retry_in, "sending unjail_node failed; the next check reads whether it landed");
+            warn!(
+                %error,
+                ?retry_in,
+                "sending unjail_node failed; the next check reads whether it landed"
+            );
         }
     }
     Ok(())
