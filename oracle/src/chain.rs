@@ -1,9 +1,9 @@
 //! The node's side of the oracle contract, through the sdk's chain client only (the same code
-//! against the local chain and real NEAR RPC): the views it reads, registration, and commitment
-//! and attestation transactions signed first and sent after, so their hash can be journaled
-//! before they leave.
+//! against the local chain and real NEAR RPC): the views it reads, registration, and commitment,
+//! attestation and unjail transactions signed first and sent after, so their hash can be
+//! journaled before they leave.
 
-use near_wire::{AccountId, Action, FunctionCallAction, SignedTransaction};
+use near_wire::{AccountId, Action, FunctionCallAction, InvalidTxError, SignedTransaction};
 use oracle_protocol::{
     Digest32, ModelId, ModelView, NodeView, OracleConfig, PendingAssignments, RequestView,
     Signature64,
@@ -173,6 +173,11 @@ impl OracleChain {
         self.sign_call("commit_attestation", &args).await
     }
 
+    /// A signed `unjail_node` transaction (no arguments, no deposit), not sent yet.
+    pub async fn sign_unjail(&self) -> Result<SignedTransaction, ChainError> {
+        self.sign_call("unjail_node", &json!({})).await
+    }
+
     /// A signed call of the oracle's `method` with `args` and the attestation gas.
     async fn sign_call(
         &self,
@@ -192,15 +197,18 @@ impl OracleChain {
         self.signer.sign(&self.contract, vec![action]).await
     }
 
-    /// The chain refused a transaction because the key's nonce is already `ak_nonce`: sign the
-    /// next one after it.
-    pub async fn observe_nonce(&self, ak_nonce: u64) {
-        self.signer.observe_nonce(ak_nonce).await;
+    /// Sends `signed` (again, if it was sent before: the same bytes run once) and waits for its
+    /// outcome. A transaction the chain refuses because the key's nonce is already past its
+    /// own (`InvalidNonce`) makes the next one signed take the nonce after the chain's.
+    pub async fn send(&self, signed: &SignedTransaction) -> Result<Sent, ChainError> {
+        let sent = self.send_and_wait(signed).await;
+        if let Err(ChainError::InvalidTx(InvalidTxError::InvalidNonce { ak_nonce, .. })) = &sent {
+            self.signer.observe_nonce(*ak_nonce).await;
+        }
+        sent
     }
 
-    /// Sends `signed` (again, if it was sent before: the same bytes run once) and waits for its
-    /// outcome.
-    pub async fn send(&self, signed: &SignedTransaction) -> Result<Sent, ChainError> {
+    async fn send_and_wait(&self, signed: &SignedTransaction) -> Result<Sent, ChainError> {
         let outcome = match self.rpc().send_tx(signed, TxWait::ExecutedOptimistic).await {
             Err(ChainError::Timeout { tx_hash }) => self.wait_outcome(&tx_hash).await?,
             Ok(outcome) if !outcome.is_final() => self.wait_outcome(&outcome.tx_hash).await?,

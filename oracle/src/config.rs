@@ -85,6 +85,11 @@ pub struct NodeConfig {
     /// Milliseconds between two looks at the pending requests. Default: 1000.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Milliseconds between two reads of this node's entry on chain (its standing: active,
+    /// jailed, unbonding); a jailed node sends `unjail_node` at the first read from the block
+    /// it may. Default: 10000.
+    #[serde(default = "default_standing_interval_ms")]
+    pub standing_interval_ms: u64,
     /// Pending requests scanned per `list_pending_assignments` page, 1 to 200 (the contract's
     /// largest page).
     /// Default: 50.
@@ -184,6 +189,9 @@ fn default_http_addr() -> String {
 fn default_poll_interval_ms() -> u64 {
     1000
 }
+fn default_standing_interval_ms() -> u64 {
+    10_000
+}
 fn default_page_size() -> u32 {
     50
 }
@@ -260,8 +268,10 @@ impl NodeConfig {
         if self.rpc_urls.is_empty() {
             return invalid("rpc_urls is empty");
         }
-        if self.poll_interval_ms == 0 || self.page_size == 0 {
-            return invalid("poll_interval_ms and page_size must be at least 1");
+        if self.poll_interval_ms == 0 || self.standing_interval_ms == 0 || self.page_size == 0 {
+            return invalid(
+                "poll_interval_ms, standing_interval_ms and page_size must be at least 1",
+            );
         }
         if self.max_in_flight == 0 || self.max_batch == 0 || self.rpc_attempts == 0 {
             return invalid("max_in_flight, max_batch and rpc_attempts must be at least 1");
@@ -487,6 +497,13 @@ const OPTION_DOCS: &[OptionDoc] = &[
     OptionDoc {
         key: "poll_interval_ms",
         about: "Milliseconds between two looks at the pending requests; at least 1.",
+        when_absent: WhenAbsent::Default,
+    },
+    OptionDoc {
+        key: "standing_interval_ms",
+        about: "Milliseconds between two reads of this node's entry on chain (active, jailed, \
+                unbonding); a jailed node sends unjail_node at the first read from the block it \
+                may; at least 1.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -825,6 +842,7 @@ mod tests {
             journal_retention_hours: 24,
             http_addr: "0.0.0.0:0".into(),
             poll_interval_ms: 250,
+            standing_interval_ms: 2500,
             page_size: MAX_PAGE_SIZE,
             max_in_flight: 4,
             kernels: "scalar".into(),
@@ -1095,6 +1113,7 @@ mod tests {
     fn out_of_bounds_options_are_refused() {
         for (option, expected) in [
             ("page_size = 201", "page_size 201 is above 200"),
+            ("standing_interval_ms = 0", "standing_interval_ms"),
             ("attestation_tgas = 0", "attestation_tgas 0"),
             ("attestation_tgas = 300000000", "attestation_tgas 300000000"),
             ("rpc_timeout_secs = 0", "rpc_timeout_secs"),

@@ -1,8 +1,10 @@
 //! Starting and stopping the node: keys, chain client, engine, journal, HTTP server and the
 //! pipeline; graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let the jobs in hand
-//! finish their journal writes; during startup, stop at once; a second signal exits at once). Before any work it checks the node's registration
-//! (`startup`); a fatal error later (the journal fails, the pipeline dies) stops the node and
-//! is returned, so the process exits non-zero instead of idling with a healthy `/health`.
+//! finish their journal writes; during startup, stop at once; a second signal exits at once).
+//! Before any work it checks the node's registration (`startup`) and says at once if the oracle
+//! gives it no new work (jailed, unbonding); a fatal error later (the journal fails, the
+//! pipeline dies) stops the node and is returned, so the process exits non-zero instead of
+//! idling with a healthy `/health`.
 
 use crate::attestation::Deployment;
 use crate::chain::OracleChain;
@@ -232,6 +234,9 @@ pub async fn run_until(
         &attestation_key.public_key(),
     )?
     .clone();
+    // A jailed or unbonding node runs (it still answers the requests it is on, and the
+    // standing check unjails a jailed one), but the operator hears of it at once.
+    pipeline::announce_standing(Some(&node));
     // Before the model loads: a journal of another deployment is refused at once.
     let journal_path = NodeConfig::path_in(home, &config.journal)?;
     let journal = Arc::new(
@@ -267,6 +272,7 @@ pub async fn run_until(
     )?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
+    health.note_on_chain(Some(&node));
     let worker = {
         let metrics = metrics.clone();
         EngineWorker::spawn(

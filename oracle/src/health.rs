@@ -1,7 +1,9 @@
 //! The node's live health, shared by its tasks, and the `/health` answer built from it: the
-//! chain's reachability, the jobs in hand, and whether the engine keeps failing on this
-//! machine (a node whose engine fails computes nothing, so it misses every request it is on).
+//! chain's reachability, the jobs in hand, whether the engine keeps failing on this machine (a
+//! node whose engine fails computes nothing, so it misses every request it is on), and the
+//! node's standing with the oracle (a jailed, unbonding or unregistered node gets no new work).
 
+use oracle_protocol::{NodeStatus, NodeView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,6 +24,76 @@ pub struct Health {
     pub in_flight: AtomicUsize,
     /// How the engine fares on this machine.
     engine: Mutex<EngineState>,
+    /// This node's entry on chain, as last read.
+    on_chain: Mutex<OnChain>,
+}
+
+/// Whether the oracle gives this node new work, from its entry on chain (`get_node`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Not read yet, or reported by a node from before this field.
+    #[default]
+    Unknown,
+    /// Chosen for committees.
+    Active,
+    /// Taken off committees until it unjails (`jailed_until`).
+    Jailed,
+    /// Left the oracle: its stake unbonds; no new committees.
+    Unbonding,
+    /// Not registered (its stake was withdrawn, or it never registered).
+    Unregistered,
+}
+
+impl Standing {
+    /// Whether the oracle gives this node new work (or, unknown, it may).
+    pub fn gets_work(self) -> bool {
+        matches!(self, Standing::Active | Standing::Unknown)
+    }
+}
+
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Standing::Unknown => "unknown",
+            Standing::Active => "active",
+            Standing::Jailed => "jailed",
+            Standing::Unbonding => "unbonding",
+            Standing::Unregistered => "unregistered",
+        })
+    }
+}
+
+/// What `/health` tells of this node's entry on chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnChain {
+    pub standing: Standing,
+    /// While jailed: the block from which it may unjail.
+    pub jailed_until: Option<u64>,
+    /// Requests in a row it let pass without committing.
+    pub missed_commits: u32,
+}
+
+impl OnChain {
+    /// `node` (`get_node`'s answer: `None` when not registered) as `/health` tells it.
+    pub fn of(node: Option<&NodeView>) -> Self {
+        let Some(node) = node else {
+            return OnChain {
+                standing: Standing::Unregistered,
+                ..OnChain::default()
+            };
+        };
+        let (standing, jailed_until) = match node.status {
+            NodeStatus::Active => (Standing::Active, None),
+            NodeStatus::Unbonding { .. } => (Standing::Unbonding, None),
+            NodeStatus::Jailed { until } => (Standing::Jailed, Some(until)),
+        };
+        OnChain {
+            standing,
+            jailed_until,
+            missed_commits: node.missed_commits,
+        }
+    }
 }
 
 /// The jobs whose last inference failed on this machine, each with its failures in a row, the
@@ -50,9 +122,10 @@ impl EngineState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
     /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false, also from the
-    /// start until the first look at it) or a job's last inference failed on this machine
-    /// (`engine_failures` above 0, `engine_error` says why); `failed` when the node stopped on
-    /// a fatal error (`error`) and is about to exit, whatever else holds.
+    /// start until the first look at it), a job's last inference failed on this machine
+    /// (`engine_failures` above 0, `engine_error` says why) or the oracle gives this node no
+    /// new work (`standing` jailed, unbonding or unregistered); `failed` when the node stopped
+    /// on a fatal error (`error`) and is about to exit, whatever else holds.
     pub status: String,
     /// The fatal error, when `status` is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +145,19 @@ pub struct HealthReport {
     /// `engine_failures` is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_error: Option<String>,
+    /// This node's standing with the oracle, as read at start and every
+    /// `standing_interval_ms` since: `active`, `jailed`, `unbonding` or `unregistered`
+    /// (`unknown` from a node that does not report it).
+    #[serde(default)]
+    pub standing: Standing,
+    /// While jailed: the block from which it may unjail (the node sends `unjail_node` itself
+    /// then, if its stake is at least the oracle's minimum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jailed_until: Option<u64>,
+    /// Requests in a row this node was on the committee of and let pass without committing;
+    /// the oracle jails it at its `max_missed_commits`.
+    #[serde(default)]
+    pub missed_commits: u32,
 }
 
 impl Health {
@@ -113,6 +199,19 @@ impl Health {
         self.engine.lock().expect("not poisoned").failures()
     }
 
+    /// Notes this node's entry on chain (`get_node`'s answer); returns what was noted before.
+    pub fn note_on_chain(&self, node: Option<&NodeView>) -> OnChain {
+        std::mem::replace(
+            &mut *self.on_chain.lock().expect("not poisoned"),
+            OnChain::of(node),
+        )
+    }
+
+    /// This node's entry on chain, as last noted.
+    pub fn on_chain(&self) -> OnChain {
+        *self.on_chain.lock().expect("not poisoned")
+    }
+
     /// The report, given the fatal error the node stopped on (if any). One engine failure is
     /// enough to be `degraded`: a job that failed is not computed until it succeeds, and a
     /// passing fault clears when the job's retry (after 1 s) works.
@@ -120,9 +219,10 @@ impl Health {
         let rpc_reachable = self.rpc_reachable.load(Ordering::Relaxed);
         let engine = self.engine.lock().expect("not poisoned").clone();
         let engine_failures = engine.failures();
+        let on_chain = self.on_chain();
         let status = if failure.is_some() {
             "failed"
-        } else if !rpc_reachable || engine_failures > 0 {
+        } else if !rpc_reachable || engine_failures > 0 || !on_chain.standing.gets_work() {
             "degraded"
         } else {
             "ok"
@@ -136,6 +236,9 @@ impl Health {
             queue_depth: self.in_flight.load(Ordering::Relaxed),
             engine_failures,
             engine_error: engine.last_error,
+            standing: on_chain.standing,
+            jailed_until: on_chain.jailed_until,
+            missed_commits: on_chain.missed_commits,
         }
     }
 }
@@ -269,8 +372,83 @@ mod tests {
             "rpc_reachable":true,"queue_depth":0}"#;
         let report: HealthReport = serde_json::from_str(old).unwrap();
         assert_eq!((report.engine_failures, report.engine_error), (0, None));
+        assert_eq!(
+            (report.standing, report.jailed_until, report.missed_commits),
+            (Standing::Unknown, None, 0)
+        );
         let healthy = serde_json::to_value(reachable().report("n.test", None)).unwrap();
         assert!(healthy.get("engine_error").is_none(), "{healthy}");
+        assert!(healthy.get("jailed_until").is_none(), "{healthy}");
         assert_eq!(healthy["engine_failures"], 0);
+        assert_eq!(healthy["standing"], "unknown");
+    }
+
+    fn entry(status: NodeStatus, missed_commits: u32) -> NodeView {
+        NodeView {
+            account_id: "n.test".into(),
+            attestation_key: "ed25519:11111111111111111111111111111111".into(),
+            models: Vec::new(),
+            stake: 5,
+            status,
+            registered_at: 1,
+            missed_commits,
+        }
+    }
+
+    #[test]
+    fn a_node_the_oracle_gives_no_work_is_degraded() {
+        let health = reachable();
+        let before = health.note_on_chain(Some(&entry(NodeStatus::Active, 3)));
+        assert_eq!(before, OnChain::default());
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "ok");
+        assert_eq!(
+            (report.standing, report.jailed_until, report.missed_commits),
+            (Standing::Active, None, 3)
+        );
+
+        health.note_on_chain(Some(&entry(NodeStatus::Jailed { until: 70 }, 10)));
+        let report = health.report("n.test", None);
+        assert_eq!(report.status, "degraded");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            (
+                &json["standing"],
+                &json["jailed_until"],
+                &json["missed_commits"]
+            ),
+            (&"jailed".into(), &70.into(), &10.into()),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_value::<HealthReport>(json).unwrap(),
+            report
+        );
+
+        let unbonding = NodeStatus::Unbonding { unlocks_at: 900 };
+        let before = health.note_on_chain(Some(&entry(unbonding, 0)));
+        assert_eq!(before.jailed_until, Some(70));
+        let report = health.report("n.test", None);
+        assert_eq!(
+            (report.status.as_str(), report.standing),
+            ("degraded", Standing::Unbonding)
+        );
+        assert_eq!(report.jailed_until, None);
+
+        health.note_on_chain(None);
+        let report = health.report("n.test", None);
+        assert_eq!(
+            (report.status.as_str(), report.standing),
+            ("degraded", Standing::Unregistered)
+        );
+
+        health.note_on_chain(Some(&entry(NodeStatus::Active, 0)));
+        assert_eq!(health.report("n.test", None).status, "ok");
+        assert_eq!(
+            health
+                .report("n.test", Some("the journal failed".into()))
+                .status,
+            "failed"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The node's HTTP server: `/metrics` (Prometheus text), `/health` (JSON, `health::HealthReport`:
 //! ok, degraded or failed, last block seen, RPC reachable, queue depth, the engine's failures
-//! on this machine, the fatal error a failing node stops on), `/jobs`
+//! on this machine, the node's standing with the oracle, the fatal error a failing node stops
+//! on), `/jobs`
 //! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`) and
 //! `/jobs/counts` (jobs by state).
 

@@ -6,7 +6,7 @@ use kernels::model_cache::{resolve_model, sha256_file};
 use kernels::model_info::GgufSummary;
 use oracle::commands::{infer, register, status, verify};
 use oracle::config::NodeConfig;
-use oracle_protocol::RequestParams;
+use oracle_protocol::{NodeStatus, RequestParams};
 use sdk::inference::{engine_request, RequestKey};
 use sdk::rpc::redact_url;
 use sha2::{Digest, Sha256};
@@ -287,6 +287,22 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
                 "on chain:  stake {} yoctoNEAR, status {}",
                 node.stake, node.status
             );
+            if node.missed_commits > 0 {
+                println!(
+                    "           {} requests in a row passed without a commitment from this node",
+                    node.missed_commits
+                );
+            }
+            if let NodeStatus::Jailed { until } = node.status {
+                println!(
+                    "           no new committees; a running node sends unjail_node itself from \
+                     block {until}"
+                );
+                println!(
+                    "           if its stake is at least the oracle's min_stake (else top it up \
+                     with the oracle's add_stake)"
+                );
+            }
             for model in &node.models {
                 println!("           serves {model}");
             }
@@ -301,9 +317,17 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
     }
     match &found.health {
         Ok(health) => {
+            let jailed_until = health
+                .jailed_until
+                .map(|until| format!(" (until block {until})"))
+                .unwrap_or_default();
             println!(
-                "daemon:    {} — block {}, rpc reachable {}, queue depth {}",
-                health.status, health.last_block_height, health.rpc_reachable, health.queue_depth
+                "daemon:    {} — block {}, rpc reachable {}, queue depth {}, standing {}{jailed_until}",
+                health.status,
+                health.last_block_height,
+                health.rpc_reachable,
+                health.queue_depth,
+                health.standing
             );
             if let Some(error) = &health.error {
                 println!("           fatal error: {error}");

@@ -1,7 +1,7 @@
 //! The node's Prometheus metrics (`/metrics`): counters and histograms the pipeline feeds, and
 //! gauges read from the journal and the live health state when scraped.
 
-use crate::health::Health;
+use crate::health::{Health, Standing};
 use crate::journal::Journal;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -21,6 +21,46 @@ struct OperationLabel {
     operation: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StandingLabel {
+    standing: String,
+}
+
+/// How an `unjail_node` transaction this node sent ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnjailOutcome {
+    /// The oracle unjailed the node.
+    Accepted,
+    /// The oracle refused (too early, stake below the minimum, no free seat, ...).
+    Refused,
+    /// Its outcome could not be read (the next standing check sees whether it landed).
+    Unknown,
+}
+
+impl UnjailOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            UnjailOutcome::Accepted => "accepted",
+            UnjailOutcome::Refused => "refused",
+            UnjailOutcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// Every standing, for the `standing` state set.
+const STANDINGS: [Standing; 5] = [
+    Standing::Unknown,
+    Standing::Active,
+    Standing::Jailed,
+    Standing::Unbonding,
+    Standing::Unregistered,
+];
+
 /// The node's Prometheus metrics.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +79,9 @@ pub struct Metrics {
     engine_unrecovered_failures: Gauge,
     last_block_height: Gauge,
     queue_depth: Gauge,
+    unjail_calls: Family<OutcomeLabel, Counter>,
+    standing: Family<StandingLabel, Gauge>,
+    missed_commits: Gauge,
 }
 
 impl Default for Metrics {
@@ -66,6 +109,9 @@ impl Metrics {
             engine_unrecovered_failures: Gauge::default(),
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
+            unjail_calls: Family::default(),
+            standing: Family::default(),
+            missed_commits: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("jobs", "Jobs in the journal by state", metrics.jobs.clone());
@@ -142,6 +188,24 @@ impl Metrics {
             "Jobs accepted and not finished",
             metrics.queue_depth.clone(),
         );
+        registry.register(
+            "unjail_calls",
+            "unjail_node transactions this node sent since start, by outcome (accepted, refused, \
+             unknown)",
+            metrics.unjail_calls.clone(),
+        );
+        registry.register(
+            "standing",
+            "This node's standing with the oracle as last read: 1 for the current one (active, \
+             jailed, unbonding, unregistered, unknown), 0 for the others",
+            metrics.standing.clone(),
+        );
+        registry.register(
+            "missed_commits",
+            "Requests in a row this node let pass without committing (the oracle jails it at its \
+             max_missed_commits)",
+            metrics.missed_commits.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -187,6 +251,15 @@ impl Metrics {
         self.commitments.inc();
     }
 
+    /// This node sent an `unjail_node` transaction, which ended as `outcome`.
+    pub fn unjail_sent(&self, outcome: UnjailOutcome) {
+        self.unjail_calls
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.label().to_string(),
+            })
+            .inc();
+    }
+
     /// This node's attestation landed `blocks` blocks after the request was made, `seconds`
     /// after the node accepted it.
     pub fn attested(&self, blocks: u64, seconds: f64) {
@@ -219,6 +292,15 @@ impl Metrics {
             .set(health.in_flight.load(Ordering::Relaxed) as i64);
         self.engine_unrecovered_failures
             .set(health.engine_failures() as i64);
+        let on_chain = health.on_chain();
+        for standing in STANDINGS {
+            self.standing
+                .get_or_create(&StandingLabel {
+                    standing: standing.to_string(),
+                })
+                .set(i64::from(standing == on_chain.standing));
+        }
+        self.missed_commits.set(i64::from(on_chain.missed_commits));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
@@ -242,7 +324,19 @@ mod tests {
         metrics.attested(3, 1.5);
         metrics.engine_error();
         metrics.unreadable_request();
+        metrics.unjail_sent(UnjailOutcome::Refused);
+        metrics.unjail_sent(UnjailOutcome::Refused);
+        metrics.unjail_sent(UnjailOutcome::Accepted);
         let health = Health::default();
+        health.note_on_chain(Some(&oracle_protocol::NodeView {
+            account_id: "n.test".into(),
+            attestation_key: "ed25519:11111111111111111111111111111111".into(),
+            models: Vec::new(),
+            stake: 5,
+            status: oracle_protocol::NodeStatus::Jailed { until: 9 },
+            registered_at: 1,
+            missed_commits: 10,
+        }));
         health.last_block_height.store(77, Ordering::Relaxed);
         health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
         health.engine_failed(1, "CUDA_ERROR_LAUNCH_FAILED");
@@ -259,6 +353,11 @@ mod tests {
             "oracle_node_engine_errors_total 1",
             "oracle_node_unreadable_requests_total 1",
             "oracle_node_engine_unrecovered_failures 2",
+            "oracle_node_unjail_calls_total{outcome=\"refused\"} 2",
+            "oracle_node_unjail_calls_total{outcome=\"accepted\"} 1",
+            "oracle_node_standing{standing=\"jailed\"} 1",
+            "oracle_node_standing{standing=\"active\"} 0",
+            "oracle_node_missed_commits 10",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

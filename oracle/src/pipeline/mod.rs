@@ -5,17 +5,20 @@
 //! before the next step, so a restart resumes each job where it stopped: accepted jobs are
 //! computed, computed ones committed, committed ones revealed (never committed again),
 //! submitted ones checked on chain and then finished or sent again. Finished jobs past the
-//! retention are pruned hourly.
+//! retention are pruned hourly. Beside them, the standing check reads this node's entry on
+//! chain for `/health` and unjails a jailed node once it may.
 
 mod compute;
 mod context;
 mod prune;
 mod retry;
+mod standing;
 mod submit;
 mod watcher;
 
 pub use context::{Context, Stop};
 pub use retry::is_transient;
+pub use standing::announce as announce_standing;
 
 use crate::journal::JobState;
 use anyhow::{Context as _, Result};
@@ -89,9 +92,11 @@ pub async fn run(ctx: Arc<Context>) -> Result<()> {
         })
     };
     let pruning = tokio::spawn(prune::run(ctx.clone()));
+    let checking_standing = tokio::spawn(standing::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), compute_tx));
     watching.await?;
     pruning.await?;
+    checking_standing.await?;
     resume.abort();
     computing.await?;
     submitting.await?;

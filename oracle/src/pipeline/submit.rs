@@ -345,12 +345,7 @@ async fn send_commitment(
             warn!(%error, "sending the commitment failed; will look again");
             Ok(None)
         }
-        Err(error) => {
-            if let ChainError::InvalidTx(InvalidTxError::InvalidNonce { ak_nonce, .. }) = error {
-                ctx.chain.observe_nonce(ak_nonce).await;
-            }
-            Err(Stall::Failed(error))
-        }
+        Err(error) => Err(Stall::Failed(error)),
     }
 }
 
@@ -467,13 +462,8 @@ async fn send(
             warn!(%error, "sending failed; will look again");
             Ok(None)
         }
-        Err(error) => {
-            if let ChainError::InvalidTx(InvalidTxError::InvalidNonce { ak_nonce, .. }) = error {
-                // The next transaction signed takes the nonce after the chain's.
-                ctx.chain.observe_nonce(ak_nonce).await;
-            }
-            Err(Stall::Failed(error))
-        }
+        // A refused nonce: the chain client signs the next one after the chain's.
+        Err(error) => Err(Stall::Failed(error)),
     }
 }
 

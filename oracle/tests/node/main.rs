@@ -5,6 +5,7 @@ mod common;
 mod daemon;
 mod engine_health;
 mod register;
+mod standing;
 mod status;
 mod submit;
 mod verify;

@@ -214,22 +214,6 @@ fn answer(result_digest: &str) -> ResolvedOutput {
     }
 }
 
-/// A transaction that ran and returned nothing.
-fn landed() -> Value {
-    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
-        "status": {"SuccessValue": ""}, "receipts_outcome": [],
-        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
-}
-
-/// A transaction whose call panicked with `message`.
-fn panicked(message: &str) -> Value {
-    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
-        "status": {"Failure": {"ActionError": {"index": 0, "kind": {"FunctionCallError":
-            {"ExecutionError": format!("Smart contract panicked: {message}")}}}}},
-        "receipts_outcome": [],
-        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
-}
-
 /// The oracle's settings on the scripted chain: outputs of at most `max_output_bytes`.
 fn oracle_config(max_output_bytes: u32) -> Value {
     json!({"committee_size": 1, "quorum": 1, "min_stake": "1", "unbonding_blocks": 1000,
@@ -277,14 +261,14 @@ fn commit_reveal_chain(
             if call.method_name == "commit_attestation" {
                 if state.close_at_commit.load(Ordering::SeqCst) {
                     state.reveal_open.store(true, Ordering::SeqCst);
-                    return Ok(panicked(&format!(
+                    return Ok(fake_rpc::panicked(&format!(
                         "the commit phase of request {request_id} is closed: its window ended \
                          at block 41 with 0 of 1 members committed"
                     )));
                 }
                 state.commit(request_id);
             }
-            Ok(landed())
+            Ok(fake_rpc::landed())
         }
         _ => quiet(method, params),
     }

@@ -108,6 +108,22 @@ pub fn view_panicked(message: &str) -> Value {
         "code": -32000, "message": message, "data": message})
 }
 
+/// A transaction that ran and returned nothing (`send_tx`'s answer).
+pub fn landed() -> Value {
+    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
+        "status": {"SuccessValue": ""}, "receipts_outcome": [],
+        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
+}
+
+/// A transaction whose call panicked with `message` (`send_tx`'s answer).
+pub fn panicked(message: &str) -> Value {
+    json!({"final_execution_status": "EXECUTED_OPTIMISTIC",
+        "status": {"Failure": {"ActionError": {"index": 0, "kind": {"FunctionCallError":
+            {"ExecutionError": format!("Smart contract panicked: {message}")}}}}},
+        "receipts_outcome": [],
+        "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}})
+}
+
 /// `get_model`'s answer for the model `args` asks about, registered under `spec`.
 pub fn model(args: &Value, spec: &str) -> Value {
     json!({"model_id": args["model_id"], "name": "tiny", "spec_version": spec,
