@@ -1,12 +1,17 @@
 //! A request nobody serves times out after 200 blocks: the dApp's callback gets the failure and
 //! the fee goes back to the asker. The one node running signs with a bad key (fault injection
 //! `bad_signature`): the contract refuses its attestation, and the node ends the job as
-//! refused instead of retrying it.
+//! refused instead of retrying it. The two members that never committed are jailed (the
+//! oracle jails at the first miss here); one of them, started then, unjails itself once its
+//! jail time is over.
 
-use e2e_tests::cluster::{Cluster, OracleSettings, USER};
+use e2e_tests::cluster::{succeed, Cluster, OracleSettings, TGAS, USER};
 use oracle::journal::{Finished, JobState};
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// Blocks a jailed node waits before it may unjail.
+const JAIL_BLOCKS: u64 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unserved_request_times_out_and_is_refunded() {
@@ -18,6 +23,25 @@ async fn an_unserved_request_times_out_and_is_refunded() {
     // 50 ms blocks: the 200-block yield timeout passes in about 10 s, time enough for the
     // faulty node to compute and have its attestation refused even on a loaded machine.
     let mut cluster = Cluster::new(dir.path(), 3, 50, settings).await.unwrap();
+    let deployment = &cluster.deployment;
+    let mut config = deployment
+        .view("oracle.test", "get_config", json!({}))
+        .await
+        .unwrap();
+    config["max_missed_commits"] = json!(1);
+    config["jail_blocks"] = json!(JAIL_BLOCKS);
+    let updated = deployment
+        .owner
+        .call(
+            "oracle.test",
+            "update_config",
+            &json!({ "config": config }),
+            30 * TGAS,
+            0,
+        )
+        .await
+        .unwrap();
+    succeed(updated, "update_config").unwrap();
     cluster.nodes[0]
         .start(&[("ORACLE_NODE_FAULT_INJECTION_BAD_SIGNATURE", "true")])
         .unwrap();
@@ -86,4 +110,38 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         "sent once, not retried:\n{log}"
     );
     assert!(log.contains("refused: not retrying"), "{log}");
+
+    // Node 0 committed (to its badly signed attestation); nodes 1 and 2 never did: jailed.
+    let deployment = &cluster.deployment;
+    let entry = |account: &'static str| async move {
+        deployment
+            .view("oracle.test", "get_node", json!({ "account_id": account }))
+            .await
+            .unwrap()
+    };
+    assert_eq!(entry("node0.test").await["status"], "active");
+    for account in ["node1.test", "node2.test"] {
+        let view = entry(account).await;
+        assert!(view["status"]["jailed"]["until"].is_u64(), "{view}");
+        assert_eq!(view["missed_commits"], 1, "{view}");
+    }
+    // Node 1 starts jailed, says so, and sends unjail_node itself once its time is over.
+    let node = &mut cluster.nodes[1];
+    node.write_config(|config| config.standing_interval_ms = 200)
+        .unwrap();
+    node.start(&[]).unwrap();
+    let active_by = Instant::now() + Duration::from_secs(120);
+    while entry("node1.test").await["status"] != "active" {
+        assert!(
+            Instant::now() < active_by,
+            "node 1 did not unjail itself:\n{}",
+            cluster.log_tails(40)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = cluster.nodes[1].log();
+    assert!(log.contains("this node is jailed"), "{log}");
+    assert!(log.contains("sending unjail_node"), "{log}");
+    assert_eq!(entry("node1.test").await["missed_commits"], 0);
+    assert!(entry("node2.test").await["status"]["jailed"].is_object());
 }
