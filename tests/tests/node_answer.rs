@@ -69,7 +69,7 @@ async fn three_nodes_answer_the_dapp_with_one_digest() {
     let daemon = line("daemon:");
     let block = daemon
         .strip_prefix("ok — block ")
-        .and_then(|rest| rest.strip_suffix(", rpc reachable true, queue depth 0"))
+        .and_then(|rest| rest.strip_suffix(", rpc reachable true, queue depth 0, standing active"))
         .unwrap_or_else(|| panic!("not a healthy, idle daemon: {text}"));
     assert!(block.parse::<u64>().unwrap() > 0, "{text}");
 
