@@ -2028,23 +2028,24 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     assert_eq!(world.request(1)["status"], "timed_out");
     set_liveness(&mut world, 1, 0);
     world.ask("q", deposit);
+    let committee: Vec<String> =
+        serde_json::from_value(world.request(2)["committee"].clone()).unwrap();
+    for account in &committee[..3] {
+        commit_as(&mut world, account, 2);
+    }
     world.chain.advance_blocks(200);
     assert_eq!(world.request(2)["status"], "timed_out");
-    let jailed: Vec<String> =
-        serde_json::from_value(world.request(2)["committee"].clone()).unwrap();
-    assert_eq!(jailed.len(), 4);
-    let newcomers = register_many(&mut world, "x", 5, json!([model_id()]));
-    for result in &newcomers[..4] {
-        assert_success(result);
-    }
+    let jailed = &committee[3];
+    let newcomers = register_many(&mut world, "x", 2, json!([model_id()]));
+    assert_success(&newcomers[0]);
     assert_fails(
-        &newcomers[4],
+        &newcomers[1],
         &format!(
             "model {} already has {MAX_ACTIVE_NODES_PER_MODEL} active nodes",
             model_id()
         ),
     );
-    let unjail = world.call(&jailed[0], "unjail_node", json!({}), 0);
+    let unjail = world.call(jailed, "unjail_node", json!({}), 0);
     assert_fails(
         &unjail,
         "a seat frees when one of them unregisters or is jailed",
@@ -2513,8 +2514,14 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
     assert!(request_id > first_miss);
 }
 
+/// `account` commits to `request_id` (a commitment it will never reveal).
+fn commit_as(world: &mut World, account: &str, request_id: u64) {
+    let args = json!({"request_id": request_id, "commitment": sha256(account.as_bytes())});
+    assert_success(&world.call(account, "commit_attestation", args, 0));
+}
+
 #[test]
-fn a_timed_out_request_jails_a_whole_silent_committee_within_the_callback_gas() {
+fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
     let mut world = setup();
     // The heaviest nodes to jail: each serves the most models a node may (16).
     let mut models = vec![model_id()];
@@ -2534,13 +2541,20 @@ fn a_timed_out_request_jails_a_whole_silent_committee_within_the_callback_gas() 
     config["committee_size"] = json!(32);
     config["quorum"] = json!(17);
     config["max_missed_commits"] = json!(1);
+    // Time for 17 commitment transactions.
+    config["commit_window_blocks"] = json!(150);
     assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let committee: Vec<String> =
         serde_json::from_value(world.request(0)["committee"].clone()).unwrap();
     assert_eq!(committee.len(), 32);
-    // Nobody commits: every member is counted a miss and jailed when the request ends.
+    // A quorum commits and nobody reveals: the other 15, the most a committee of 32 can leave
+    // silent and still be counted, are counted a miss and jailed when the request times out.
+    let (committed, silent) = committee.split_at(17);
+    for account in committed {
+        commit_as(&mut world, account, 0);
+    }
     world.chain.advance_blocks(200);
     let result = world.chain.tx_result(&ask);
     let finished = result
@@ -2557,7 +2571,7 @@ fn a_timed_out_request_jails_a_whole_silent_committee_within_the_callback_gas() 
         finished.status
     );
     println!(
-        "gas: the yield's callback timing out a request and jailing its 32 silent members {}",
+        "gas: the yield's callback timing out a request and jailing its 15 silent members {}",
         finished.gas_burnt
     );
     let jailed = finished
@@ -2565,19 +2579,59 @@ fn a_timed_out_request_jails_a_whole_silent_committee_within_the_callback_gas() 
         .iter()
         .filter(|l| l.contains("\"node_jailed\""))
         .count();
-    assert_eq!(jailed, 32);
+    assert_eq!(jailed, 15);
     // The callback's 40 TGas leave room.
-    assert!(finished.gas_burnt < 30 * TGAS, "{}", finished.gas_burnt);
-    for node in &committee {
+    assert!(finished.gas_burnt < 20 * TGAS, "{}", finished.gas_burnt);
+    for node in silent {
         let view = world.view(ORACLE, "get_node", json!({"account_id": node}));
         assert_eq!(view["missed_commits"], 1, "{node}");
         assert!(view["status"]["jailed"].is_object(), "{node}");
     }
-    // With five active nodes left and a quorum of 17, the model takes no request until the
-    // jailed ones unjail.
-    let refused = world.ask("q", deposit);
-    world.chain.advance_blocks(3);
-    assert!(events(&world.chain.tx_result(&refused), "request_created").is_empty());
+    for node in committed {
+        let view = world.view(ORACLE, "get_node", json!({"account_id": node}));
+        assert_eq!(
+            (&view["missed_commits"], &view["status"]),
+            (&json!(0), &json!("active")),
+            "{node}"
+        );
+    }
+    // With 17 active nodes left, the next committee has 17 members.
+    world.ask("q", deposit);
+    assert_eq!(world.request(1)["committee"].as_array().unwrap().len(), 17);
+}
+
+#[test]
+fn a_request_that_fewer_than_a_quorum_committed_to_counts_no_miss() {
+    let mut world = setup();
+    set_liveness(&mut world, 1, 0);
+    // A request no honest node can serve (an output over the byte limit, a schema outside the
+    // subset) gets no commitment from any: its end counts nothing, so a requester cannot get
+    // honest nodes jailed. Nor can fewer colluders than a quorum frame the others as silent.
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    for node in &committee[..2] {
+        commit_as(&mut world, &node_name(*node), 0);
+    }
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    for node in 0..NODES {
+        let view = node_entry(&world, node);
+        assert_eq!(
+            (&view["missed_commits"], &view["status"]),
+            (&json!(0), &json!("active")),
+            "node {node}"
+        );
+    }
+    // With a quorum committed, the silent member is counted (and jailed at once here).
+    world.ask("q", deposit);
+    let committee = world.committee(1);
+    for node in &committee[..3] {
+        commit_as(&mut world, &node_name(*node), 1);
+    }
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(1)["status"], "timed_out");
+    assert!(node_entry(&world, committee[3])["status"]["jailed"].is_object());
 }
 
 #[test]

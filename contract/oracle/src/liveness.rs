@@ -5,8 +5,15 @@
 //! stake), with at least the minimum stake, it calls `unjail_node` to serve again.
 //!
 //! A miss is counted when a request made under commit–reveal ends (resolved or timed out) with
-//! the member's commitment missing: by then its commit window has closed (a request resolves
-//! only after its reveal phase opened). A commitment resets the count. Each node's count is
+//! the member's commitment missing, provided at least `quorum` members committed to it: by then
+//! its commit window has closed (a request resolves only after its reveal phase opened). With
+//! fewer commitments nothing is counted: every honest node fails a request that cannot be
+//! served (an output over `max_output_bytes`, a schema outside the subset, a prompt too long for
+//! the model) the same way and commits nothing, so a requester cannot get honest nodes jailed
+//! with such requests; and framing an honest member as silent takes `quorum` commitments, more
+//! colluders than a committee is assumed to hold. A silent node never resets its count, so it is
+//! still jailed through the requests where enough others committed. A commitment resets the
+//! count. Each node's count is
 //! stored apart from its entry (`missed_commits`); the entry is written at registration, paid
 //! with the registration's storage deposit. A node registered before liveness existed pays its
 //! entry from its stake when its first miss is counted (moved to its storage deposit, returned
@@ -82,12 +89,16 @@ impl OracleContract {
 
 impl OracleContract {
     /// Counts a miss for each member of `request` (which has just ended) that did not commit to
-    /// it, jailing those that reach `max_missed_commits`. A request made before commit–reveal
-    /// counts nothing.
+    /// it, jailing those that reach `max_missed_commits` — when at least `quorum` members
+    /// committed (see the module's comment). A request made before commit–reveal counts
+    /// nothing.
     pub(crate) fn record_commit_misses(&mut self, request_id: u64, request: &Request) {
         let Some(phase) = self.commit_phase(request_id) else {
             return;
         };
+        if phase.commitments.len() < request.quorum as usize {
+            return;
+        }
         let silent: Vec<AccountId> = request
             .committee
             .iter()
