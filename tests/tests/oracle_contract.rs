@@ -2038,6 +2038,16 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     let jailed = &committee[3];
     let newcomers = register_many(&mut world, "x", 2, json!([model_id()]));
     assert_success(&newcomers[0]);
+    println!(
+        "gas: register_node dropping a jailed node from a full list of {MAX_ACTIVE_NODES_PER_MODEL} {}",
+        newcomers[0].total_gas_burnt()
+    );
+    // The newcomer paid for its whole seat: the bytes the jailed node freed are not taken off
+    // its bill (y0, registered with a free seat, has a name as long).
+    let stake_of = |world: &World, account: &str| {
+        yocto(&world.view(ORACLE, "get_node", json!({"account_id": account}))["stake"])
+    };
+    assert_eq!(stake_of(&world, "x0.test"), stake_of(&world, "y0.test"));
     assert_fails(
         &newcomers[1],
         &format!(
@@ -2049,6 +2059,13 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     assert_fails(
         &unjail,
         "a seat frees when one of them unregisters or is jailed",
+    );
+    // Once a seat frees, it unjails into it, listed once: the list is full again.
+    assert_success(&world.call("x0.test", "unregister_node", json!({}), 0));
+    assert_success(&world.call(jailed, "unjail_node", json!({}), 0));
+    assert_fails(
+        &register_many(&mut world, "v", 1, json!([model_id()]))[0],
+        "already has 100 active nodes",
     );
 }
 
@@ -2393,6 +2410,32 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
             assert_eq!(world.stake(*node), stakes[*node]);
         }
     }
+
+    // A node registered before, never counted (so without an entry), that a slash jails
+    // unjails without getting an entry nobody paid for.
+    let silent = silent.unwrap();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["slash_bps"] = json!(6000);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.ask("q", deposit);
+    let committee = world.committee(2);
+    let wrong = *committee.iter().find(|n| **n != silent).unwrap();
+    let answers: Vec<(usize, &str)> = committee
+        .iter()
+        .map(|n| (*n, if *n == wrong { "Lyon" } else { ANSWER }))
+        .collect();
+    world.commit_answers(2, &answers);
+    for (node, output) in &answers {
+        world.attest(*node, 2, output);
+    }
+    assert_eq!(world.request(2)["status"], "resolved");
+    let key = missed_commits_key(&node_name(wrong));
+    assert!(node_entry(&world, wrong)["status"]["jailed"].is_object());
+    let short = MIN_STAKE - world.stake(wrong);
+    assert_success(&world.call(&node_name(wrong), "add_stake", json!({}), short));
+    assert_success(&world.call(&node_name(wrong), "unjail_node", json!({}), 0));
+    assert!(world.chain.storage_value(ORACLE, &key).is_none());
+    assert_eq!(node_entry(&world, wrong)["status"], "active");
 }
 
 /// Sets the oracle's `max_missed_commits` and `jail_blocks`.

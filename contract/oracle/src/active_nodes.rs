@@ -12,21 +12,40 @@ use oracle_protocol::{ModelId, NodeStatus};
 pub const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 
 impl OracleContract {
+    /// Drops the nodes no longer active from each of `models`' lists that is full (jailed ones
+    /// stay listed until a seat is needed).
+    pub(crate) fn make_room(&mut self, models: &[ModelId]) {
+        for model in models {
+            let Some(active) = self.active_nodes.get(model) else {
+                continue;
+            };
+            if active.len() < MAX_ACTIVE_NODES_PER_MODEL {
+                continue;
+            }
+            let kept: Vec<AccountId> = active
+                .iter()
+                .filter(|listed| {
+                    self.nodes
+                        .get(*listed)
+                        .is_some_and(|node| node.status == NodeStatus::Active)
+                })
+                .cloned()
+                .collect();
+            if kept.len() < active.len() {
+                self.active_nodes.insert(*model, kept);
+            }
+        }
+    }
+
     /// Lists `account` among the active nodes of each of `models` (where it is not listed
-    /// yet); a full list first drops the nodes no longer active (jailed ones stay listed until
-    /// then). Panics naming the first model that has no seat left.
+    /// yet), making room first (`make_room`). Panics naming the first model that has no seat
+    /// left.
     pub(crate) fn activate_node(&mut self, account: &AccountId, models: &[ModelId]) {
+        self.make_room(models);
         for model in models {
             let mut active = self.active_nodes.get(model).cloned().unwrap_or_default();
             if active.contains(account) {
                 continue;
-            }
-            if active.len() >= MAX_ACTIVE_NODES_PER_MODEL {
-                active.retain(|listed| {
-                    self.nodes
-                        .get(listed)
-                        .is_some_and(|node| node.status == NodeStatus::Active)
-                });
             }
             if active.len() >= MAX_ACTIVE_NODES_PER_MODEL {
                 env::panic_str(&format!(

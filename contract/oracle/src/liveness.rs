@@ -80,7 +80,7 @@ impl OracleContract {
         node.status = NodeStatus::Active;
         let models = node.models.clone();
         self.activate_node(&account, &models);
-        self.missed_commits.insert(account.clone(), 0);
+        self.reset_missed_commits(&account);
         let view = self.node_view_of(&account);
         Event::NodeUnjailed.emit(&view);
         view
@@ -110,7 +110,9 @@ impl OracleContract {
         }
     }
 
-    /// A commitment of `node`: its misses in a row start again from 0.
+    /// A commitment of `node` (or its unjailing): its misses in a row start again from 0. Writes
+    /// only over an entry that counts misses, so a node without one (registered before
+    /// liveness, never counted) gets no unpaid entry.
     pub(crate) fn reset_missed_commits(&mut self, node: &AccountId) {
         if self
             .missed_commits

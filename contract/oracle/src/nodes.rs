@@ -84,6 +84,10 @@ impl OracleContract {
                 String::from(&attestation_key)
             ));
         }
+        // Seats of jailed nodes a full list gives up are freed first, so that the bytes they
+        // free are not taken off this node's own storage bill.
+        self.make_room(&models);
+        self.active_nodes.flush();
         let before = env::storage_usage();
         let mut node = Node {
             attestation_key: key,

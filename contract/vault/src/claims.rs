@@ -29,7 +29,7 @@ const VERDICT_GAS: Gas = Gas::from_tgas(30);
 /// Gas for `on_payout`.
 const PAYOUT_GAS: Gas = Gas::from_tgas(10);
 /// Gas for `on_fee_quoted`: its own work plus the oracle request and `on_verdict`.
-const QUOTED_GAS: Gas = Gas::from_tgas(10 + 60 + 30);
+const QUOTED_GAS: Gas = Gas::from_tgas(10 + oracle_dapp::REQUEST_GAS.as_tgas() + 30);
 /// Longest `estimate_fee` answer read.
 const MAX_ESTIMATE_BYTES: usize = 512;
 /// Bytes reserved at filing for what the claim stores later (request id, verdict reason).
