@@ -179,6 +179,8 @@ mod tests {
             max_input_bytes: 1,
             max_output_tokens: 1,
             price: 1,
+            price_per_input_byte: 0,
+            price_per_output_token: 0,
         };
         let local = kernels::SPEC_VERSION;
         assert_eq!(

@@ -2178,8 +2178,8 @@ fn missed_commits_key(node: &str) -> Vec<u8> {
 }
 
 /// `state` (layout version 3) as layout version 2 stored it: no `max_missed_commits` and
-/// `jail_blocks` at the end of the settings, no `missed_commits` map before the two counters
-/// that end the state.
+/// `jail_blocks` at the end of the settings, no `missed_commits` and `model_pricing` maps before
+/// the two counters that end the state.
 fn as_layout_v2(state: &[u8]) -> Vec<u8> {
     let mut v2 = state.to_vec();
     v2[..4].copy_from_slice(&2u32.to_le_bytes());
@@ -2187,10 +2187,11 @@ fn as_layout_v2(state: &[u8]) -> Vec<u8> {
     let config = 8 + owner_len;
     // The settings are 76 bytes; the liveness settings are the last 12.
     v2.drain(config + 64..config + 76);
-    // `missed_commits` (prefix tag 8) comes before `next_request_id` (u64) and `treasury` (u128).
+    // `missed_commits` and `model_pricing` (prefix tags 8 and 9) come before `next_request_id`
+    // (u64) and `treasury` (u128).
     let end = v2.len() - 24;
-    assert_eq!(&v2[end - 5..end], [1, 0, 0, 0, 8]);
-    v2.drain(end - 5..end);
+    assert_eq!(&v2[end - 10..end], [1, 0, 0, 0, 8, 1, 0, 0, 0, 9]);
+    v2.drain(end - 10..end);
     v2
 }
 
@@ -2231,7 +2232,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let writer = wat::parse_str(STATE_WRITER).unwrap();
     assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v1 = as_layout_v1(&state);
-    assert_eq!(v1.len(), state.len() - 30);
+    assert_eq!(v1.len(), state.len() - 35);
     assert_success(
         &world
             .chain
@@ -2263,11 +2264,11 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     assert_eq!(info, info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
-    // The state grew by its 30 new bytes, and nothing was written for the request pending
+    // The state grew by its 35 new bytes, and nothing was written for the request pending
     // across the upgrade.
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 30
+        storage_before + 35
     );
     assert!(world
         .chain
@@ -2332,7 +2333,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     let writer = wat::parse_str(STATE_WRITER).unwrap();
     assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v2 = as_layout_v2(&state);
-    assert_eq!(v2.len(), state.len() - 17);
+    assert_eq!(v2.len(), state.len() - 22);
     assert_success(
         &world
             .chain
@@ -2371,7 +2372,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     );
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 17
+        storage_before + 22
     );
 
     // A node registered before pays its count's storage from its stake at its first miss,
@@ -2436,6 +2437,85 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     assert_success(&world.call(&node_name(wrong), "unjail_node", json!({}), 0));
     assert!(world.chain.storage_value(ORACLE, &key).is_none());
     assert_eq!(node_entry(&world, wrong)["status"], "active");
+}
+
+#[test]
+fn a_model_priced_by_size_charges_for_input_bytes_and_max_tokens() {
+    let mut world = setup();
+    let (per_byte, per_token) = (ONE_NEAR / 10_000, ONE_NEAR / 1_000);
+    let model = |per_byte: u128, per_token: u128| {
+        json!({"model": {
+            "model_id": model_id(), "name": "test model", "spec_version": "detspec-1",
+            "max_input_bytes": MAX_INPUT_BYTES, "max_output_tokens": 128,
+            "price": PRICE.to_string(), "price_per_input_byte": per_byte.to_string(),
+            "price_per_output_token": per_token.to_string(),
+        }})
+    };
+    let registered = world.call(
+        OWNER,
+        "register_model",
+        model(per_byte, per_token),
+        ONE_NEAR,
+    );
+    assert_success(&registered);
+    let view = world.view(ORACLE, "get_model", json!({"model_id": model_id()}));
+    assert_eq!(events(&registered, "model_registered"), vec![view.clone()]);
+    assert_eq!(yocto(&view["price_per_input_byte"]), per_byte);
+    assert_eq!(yocto(&view["price_per_output_token"]), per_token);
+    // The dApp asks with max_tokens 32.
+    let question = "What is the capital of France?";
+    let fee = PRICE + question.len() as u128 * per_byte + 32 * per_token;
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": question.len()}),
+    );
+    assert_eq!(yocto(&estimate["fee"]), fee);
+    // What the flat price alone would have needed is refused.
+    let flat_total = yocto(&estimate["total"]) - fee + PRICE;
+    let args = json!({"model_id": model_id(), "input": question, "params": params(32)});
+    let refused = world
+        .chain
+        .call(
+            ALICE,
+            ORACLE,
+            "request",
+            args.to_string(),
+            flat_total,
+            ASK_GAS,
+        )
+        .unwrap();
+    assert_fails(&refused, "attach at least");
+
+    let deposit = world.deposit_for(question);
+    world.ask(question, deposit);
+    let committee = world.commit_all(0, ANSWER);
+    let mut resolving = None;
+    for node in &committee[..3] {
+        resolving = Some(world.attest(*node, 0, ANSWER));
+    }
+    let resolved = events(&resolving.unwrap(), "request_resolved");
+    let paid: u128 = resolved[0]["paid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| yocto(&p["amount"]))
+        .sum();
+    assert_eq!(paid, fee);
+
+    // Registered again without fees by size, it charges its flat price only.
+    assert_success(&world.call(OWNER, "register_model", model(0, 0), ONE_NEAR));
+    let estimate = world.view(
+        ORACLE,
+        "estimate_fee",
+        json!({"model_id": model_id(), "params": params(32), "input_bytes": question.len()}),
+    );
+    assert_eq!(yocto(&estimate["fee"]), PRICE);
+    // Prices that could overflow a fee are refused at registration.
+    assert_fails(
+        &world.call(OWNER, "register_model", model(0, u128::MAX / 100), ONE_NEAR),
+        "the request's fee overflows",
+    );
 }
 
 /// Sets the oracle's `max_missed_commits` and `jail_blocks`.

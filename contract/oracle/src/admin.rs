@@ -3,7 +3,7 @@
 
 use crate::config::{validate, Config};
 use crate::events::Event;
-use crate::models::{model_view, ModelRegistration};
+use crate::models::{model_view, ModelRegistration, SizePricing};
 use crate::storage::{charge_storage, send};
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
@@ -23,8 +23,14 @@ impl OracleContract {
         let storage_before = env::storage_usage();
         self.models.insert(id, registration.info);
         self.models.flush();
+        if registration.pricing == SizePricing::default() {
+            self.model_pricing.remove(&id);
+        } else {
+            self.model_pricing.insert(id, registration.pricing);
+        }
+        self.model_pricing.flush();
         charge_storage(storage_before, env::storage_usage());
-        let view = model_view(id, &self.models[&id]);
+        let view = model_view(id, &self.models[&id], registration.pricing);
         Event::ModelRegistered.emit(&view);
         view
     }
@@ -40,6 +46,8 @@ impl OracleContract {
         let before = env::storage_usage();
         self.models.remove(&model_id);
         self.models.flush();
+        self.model_pricing.remove(&model_id);
+        self.model_pricing.flush();
         let released = crate::storage::cost_of(before.saturating_sub(env::storage_usage()));
         send(&self.owner, released);
         Event::ModelRemoved.emit(json!({ "model_id": model_id, "released": U128(released) }));

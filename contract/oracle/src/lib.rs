@@ -63,6 +63,9 @@ pub struct OracleContract {
     pending: IterableSet<u64>,
     /// Each node's requests in a row let pass without committing (`liveness.rs`).
     missed_commits: LookupMap<AccountId, u32>,
+    /// Each model's fees by size, when it has any (apart from the model, whose layout predates
+    /// them).
+    model_pricing: LookupMap<ModelId, models::SizePricing>,
     next_request_id: u64,
     /// The `slash_bps` share of every slash (reporters' rewards are taken from the node on
     /// top), withdrawable by the owner (yoctoNEAR).
@@ -87,6 +90,7 @@ impl OracleContract {
             inputs: LookupMap::new(StorageKey::Inputs),
             pending: IterableSet::new(StorageKey::Pending),
             missed_commits: LookupMap::new(StorageKey::MissedCommits),
+            model_pricing: LookupMap::new(StorageKey::ModelPricing),
             next_request_id: 0,
             treasury: 0,
         }
@@ -105,4 +109,5 @@ enum StorageKey {
     ActiveNodes,
     CommitPhases,
     MissedCommits,
+    ModelPricing,
 }

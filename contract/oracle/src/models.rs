@@ -1,5 +1,5 @@
 //! The model registry: which GGUF files (by SHA-256) the oracle serves, under which determinism
-//! spec, with which limits and price.
+//! spec, with which limits and prices (flat per request, and by input bytes and output tokens).
 
 use near_sdk::json_types::U128;
 use near_sdk::near;
@@ -25,6 +25,12 @@ pub struct ModelRegistration {
     pub max_output_tokens: u32,
     /// Fee per request in yoctoNEAR, paid to the agreeing nodes.
     pub price: U128,
+    /// Fee per byte of input on top of `price` (yoctoNEAR; default 0).
+    #[serde(default)]
+    pub price_per_input_byte: U128,
+    /// Fee per token of the request's `max_tokens` on top of `price` (yoctoNEAR; default 0).
+    #[serde(default)]
+    pub price_per_output_token: U128,
 }
 
 /// A model entry as stored.
@@ -38,8 +44,48 @@ pub struct ModelInfo {
     pub price: u128,
 }
 
+/// A model's fees by size, on top of its flat `price`; stored apart from the entry, whose layout
+/// predates them (a model without one charges its flat price only).
+#[near(serializers = [borsh])]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SizePricing {
+    pub per_input_byte: u128,
+    pub per_output_token: u128,
+}
+
+impl SizePricing {
+    /// The fee of a request of `model` with `input_bytes` of input and `max_tokens`, or why it
+    /// cannot be priced.
+    pub fn fee(
+        &self,
+        model: &ModelInfo,
+        input_bytes: u64,
+        max_tokens: u32,
+    ) -> Result<u128, String> {
+        self.per_input_byte
+            .checked_mul(u128::from(input_bytes))
+            .and_then(|input| {
+                self.per_output_token
+                    .checked_mul(u128::from(max_tokens))
+                    .and_then(|output| input.checked_add(output))
+            })
+            .and_then(|sized| sized.checked_add(model.price))
+            .ok_or_else(|| "the request's fee overflows: the model's prices are too high".into())
+    }
+}
+
+impl crate::OracleContract {
+    /// `model_id`'s fees by size (none: its flat price only).
+    pub(crate) fn pricing_of(&self, model_id: &ModelId) -> SizePricing {
+        self.model_pricing
+            .get(model_id)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
 /// The model `model_id` as views and events show it (the protocol's `ModelView`).
-pub fn model_view(model_id: ModelId, info: &ModelInfo) -> ModelView {
+pub fn model_view(model_id: ModelId, info: &ModelInfo, pricing: SizePricing) -> ModelView {
     ModelView {
         model_id,
         name: info.name.clone(),
@@ -47,12 +93,15 @@ pub fn model_view(model_id: ModelId, info: &ModelInfo) -> ModelView {
         max_input_bytes: info.max_input_bytes,
         max_output_tokens: info.max_output_tokens,
         price: info.price,
+        price_per_input_byte: pricing.per_input_byte,
+        price_per_output_token: pricing.per_output_token,
     }
 }
 
 pub struct ValidRegistration {
     pub id: ModelId,
     pub info: ModelInfo,
+    pub pricing: SizePricing,
 }
 
 impl ModelRegistration {
@@ -82,15 +131,22 @@ impl ModelRegistration {
                 self.max_output_tokens
             ));
         }
+        let info = ModelInfo {
+            name: self.name,
+            spec_version: self.spec_version,
+            max_input_bytes: self.max_input_bytes,
+            max_output_tokens: self.max_output_tokens,
+            price: self.price.0,
+        };
+        let pricing = SizePricing {
+            per_input_byte: self.price_per_input_byte.0,
+            per_output_token: self.price_per_output_token.0,
+        };
+        pricing.fee(&info, info.max_input_bytes.into(), info.max_output_tokens)?;
         Ok(ValidRegistration {
             id: self.model_id,
-            info: ModelInfo {
-                name: self.name,
-                spec_version: self.spec_version,
-                max_input_bytes: self.max_input_bytes,
-                max_output_tokens: self.max_output_tokens,
-                price: self.price.0,
-            },
+            info,
+            pricing,
         })
     }
 }
@@ -120,6 +176,8 @@ mod tests {
             max_input_bytes: 4096,
             max_output_tokens: 256,
             price: U128(10u128.pow(21)),
+            price_per_input_byte: U128(0),
+            price_per_output_token: U128(0),
         }
     }
 
@@ -132,7 +190,14 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(ModelRegistration, &str); 6] = [
+        let cases: [(ModelRegistration, &str); 7] = [
+            (
+                ModelRegistration {
+                    price_per_output_token: U128(u128::MAX / 1000),
+                    ..registration()
+                },
+                "fee overflows",
+            ),
             (
                 ModelRegistration {
                     name: String::new(),
@@ -180,6 +245,23 @@ mod tests {
             let err = bad.validate().err().expect("must be refused");
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn the_fee_grows_with_input_bytes_and_max_tokens() {
+        let valid = ModelRegistration {
+            price: U128(1000),
+            price_per_input_byte: U128(3),
+            price_per_output_token: U128(7),
+            ..registration()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(valid.pricing.fee(&valid.info, 0, 0), Ok(1000));
+        assert_eq!(valid.pricing.fee(&valid.info, 10, 2), Ok(1000 + 30 + 14));
+        let flat = registration().validate().unwrap();
+        assert_eq!(flat.pricing, SizePricing::default());
+        assert_eq!(flat.pricing.fee(&flat.info, 4096, 256), Ok(10u128.pow(21)));
     }
 
     #[test]

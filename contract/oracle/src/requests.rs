@@ -334,8 +334,12 @@ impl OracleContract {
             self.config.committee_size,
             self.config.max_inline_output_bytes,
         );
+        let fee = self
+            .pricing_of(model_id)
+            .fee(model, input_bytes as u64, params.max_tokens)
+            .unwrap_or_else(|e| env::panic_str(&e));
         Quote {
-            fee: model.price,
+            fee,
             storage: cost_of(storage_bytes),
             storage_bytes,
         }

@@ -12,7 +12,8 @@
 //! Version 3 added liveness: `max_missed_commits` and `jail_blocks` in the settings (a version
 //! 1 or 2 state gets the defaults) and the `missed_commits` map, empty after the upgrade: a
 //! node registered before pays its entry from its stake when its first miss is counted
-//! (`liveness.rs`).
+//! (`liveness.rs`); and the `model_pricing` map, empty: models registered before charge their
+//! flat price only, until the owner registers them again with fees by size.
 
 use crate::commitments::CommitPhase;
 use crate::events::Event;
@@ -164,7 +165,7 @@ struct ConfigV2 {
     commit_window_blocks: u64,
 }
 
-/// The state of layout version 2: today's without `missed_commits`.
+/// The state of layout version 2: today's without `missed_commits` and `model_pricing`.
 #[near(serializers = [borsh])]
 struct OracleContractV2 {
     version: u32,
@@ -211,6 +212,7 @@ impl OracleContractV2 {
             inputs: self.inputs,
             pending: self.pending,
             missed_commits: LookupMap::new(StorageKey::MissedCommits),
+            model_pricing: LookupMap::new(StorageKey::ModelPricing),
             next_request_id: self.next_request_id,
             treasury: self.treasury,
         }

@@ -145,7 +145,7 @@ impl OracleContract {
     pub fn get_model(&self, model_id: ModelId) -> Option<ModelView> {
         self.models
             .get(&model_id)
-            .map(|info| model_view(model_id, info))
+            .map(|info| model_view(model_id, info, self.pricing_of(&model_id)))
     }
 
     pub fn list_models(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<ModelView> {
@@ -154,7 +154,7 @@ impl OracleContract {
             .iter()
             .skip(skip)
             .take(take)
-            .map(|(id, info)| model_view(*id, info))
+            .map(|(id, info)| model_view(*id, info, self.pricing_of(id)))
             .collect()
     }
 }

@@ -99,6 +99,13 @@ pub struct ModelView {
     /// Fee per request, yoctoNEAR.
     #[serde(with = "u128_string")]
     pub price: u128,
+    /// Fee per byte of input on top of `price`, yoctoNEAR (0 when absent).
+    #[serde(with = "u128_string", default)]
+    pub price_per_input_byte: u128,
+    /// Fee per token of the request's `max_tokens` on top of `price`, yoctoNEAR (0 when
+    /// absent).
+    #[serde(with = "u128_string", default)]
+    pub price_per_output_token: u128,
 }
 
 /// Whether a node may be chosen for new committees.

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 /// `total`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeEstimate {
-    /// The model's price, paid to the agreeing nodes (refunded on timeout).
+    /// The model's price for this request — `price` + input bytes × `price_per_input_byte` +
+    /// `max_tokens` × `price_per_output_token` — paid to the agreeing nodes (refunded on
+    /// timeout).
     #[serde(with = "u128_string")]
     pub fee: u128,
     /// The request's storage, released when it is cleaned up (to its `storage_refund_to`
