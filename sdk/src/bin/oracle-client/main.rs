@@ -203,13 +203,14 @@ async fn main() -> Result<()> {
         Command::Models => {
             for model in client.all_models().await? {
                 println!(
-                    "{}  {}  {}  max input {} B, max output {} tokens, price {} yoctoNEAR",
+                    "{}  {}  {}  max input {} B, max output {} tokens, price {} yoctoNEAR{}",
                     model.model_id,
                     model.name,
                     model.spec_version,
                     model.max_input_bytes,
                     model.max_output_tokens,
-                    model.price
+                    model.price,
+                    size_pricing(&model)
                 );
             }
         }
@@ -411,6 +412,17 @@ fn print_attestations(view: &RequestView) {
             attestation.signature
         );
     }
+}
+
+/// A model's fees by size as `models` prints them after its flat price (nothing without any).
+fn size_pricing(model: &oracle_protocol::ModelView) -> String {
+    if model.price_per_input_byte == 0 && model.price_per_output_token == 0 {
+        return String::new();
+    }
+    format!(
+        " + {} per input byte + {} per max_tokens token",
+        model.price_per_input_byte, model.price_per_output_token
+    )
 }
 
 #[cfg(test)]
