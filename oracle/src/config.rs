@@ -87,7 +87,8 @@ pub struct NodeConfig {
     pub poll_interval_ms: u64,
     /// Milliseconds between two reads of this node's entry on chain (its standing: active,
     /// jailed, unbonding); a jailed node sends `unjail_node` at the first read from the block
-    /// it may. Default: 10000.
+    /// it may (stake and engine permitting), and waits this long after a refusal, twice as
+    /// long after each further one in a row, at most 1 hour. Default: 10000.
     #[serde(default = "default_standing_interval_ms")]
     pub standing_interval_ms: u64,
     /// Pending requests scanned per `list_pending_assignments` page, 1 to 200 (the contract's
@@ -503,7 +504,8 @@ const OPTION_DOCS: &[OptionDoc] = &[
         key: "standing_interval_ms",
         about: "Milliseconds between two reads of this node's entry on chain (active, jailed, \
                 unbonding); a jailed node sends unjail_node at the first read from the block it \
-                may; at least 1.",
+                may, and waits this long after a refusal, doubling with each refusal in a row up \
+                to 1 hour; at least 1.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {

@@ -2,7 +2,8 @@
 //! pipeline; graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let the jobs in hand
 //! finish their journal writes; during startup, stop at once; a second signal exits at once).
 //! Before any work it checks the node's registration (`startup`) and says at once if the oracle
-//! gives it no new work (jailed, unbonding); a fatal error later (the journal fails, the
+//! gives it no new work (jailed, unbonding) or if it is registered for models it does not serve
+//! (the oracle would jail it for missing their requests); a fatal error later (the journal fails, the
 //! pipeline dies) stops the node and is returned, so the process exits non-zero instead of
 //! idling with a healthy `/health`.
 
@@ -257,6 +258,9 @@ pub async fn run_until(
     let (engine, model_id) = loaded??;
     startup::check_chat_template(engine.tokenizer(), model_id)?;
     startup::check_model(&node, model_id)?;
+    if let Some(warning) = startup::unserved_models_warning(&node, model_id) {
+        warn!("{warning}");
+    }
     let Some(model) = read_at_start("the served model's entry", &stop, || {
         chain.get_model(&model_id)
     })

@@ -199,6 +199,11 @@ impl Health {
         self.engine.lock().expect("not poisoned").failures()
     }
 
+    /// The last failure of this machine, while [`Self::engine_failures`] is above 0.
+    pub fn engine_error(&self) -> Option<String> {
+        self.engine.lock().expect("not poisoned").last_error.clone()
+    }
+
     /// Notes this node's entry on chain (`get_node`'s answer); returns what was noted before.
     pub fn note_on_chain(&self, node: Option<&NodeView>) -> OnChain {
         std::mem::replace(

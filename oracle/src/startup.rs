@@ -3,7 +3,8 @@
 //! signs with, for the model it serves, registered under the determinism spec this engine runs
 //! — and that the model's vocabulary can encode the chat prompt every on-chain request is.
 //! A node that fails these would idle, compute and pay gas for attestations the contract
-//! refuses, or disagree with every other node (and be slashed for it).
+//! refuses, or disagree with every other node (and be slashed for it). A node also registered
+//! for models it does not serve is only warned of ([`unserved_models_warning`]).
 
 use kernels::tokenizer::{Tokenizer, TokenizerError};
 use oracle_protocol::{ModelId, ModelView, NodeView};
@@ -89,6 +90,32 @@ pub fn check_model(node: &NodeView, served: ModelId) -> Result<(), StartupError>
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// Why a node registered for models besides `served`, the one it serves (a node serves one
+/// model; registering for several is done by hand), is jailed in time: the oracle puts it on
+/// those models' committees too and counts it silent on each of their requests. `None` when
+/// `node` is registered for `served` alone. A warning, not a refusal: an operator may be
+/// moving the node to another model.
+pub fn unserved_models_warning(node: &NodeView, served: ModelId) -> Option<String> {
+    let unserved: Vec<String> = node
+        .models
+        .iter()
+        .filter(|model| **model != served)
+        .map(ToString::to_string)
+        .collect();
+    if unserved.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} is registered for models [{}] besides {served}, the one this node serves: the oracle \
+         puts it on their committees too, and each of their requests it lets pass without a \
+         commitment counts as missed, so it will be jailed; register it for the served model \
+         only (unregister_node, withdraw_stake once unbonded, then `oracle-node register` again), \
+         or run one node (account) per model",
+        node.account_id,
+        unserved.join(", ")
+    ))
 }
 
 /// Checks that `tokenizer`, the one of the model `served`, can encode chat prompts: without it
@@ -235,11 +262,30 @@ mod tests {
         let found =
             check_registration(Some(&registered), "node0.test", "oracle.test", &key).unwrap();
         assert_eq!(check_model(found, served), Ok(()));
+        assert_eq!(unserved_models_warning(found, served), None);
         let wrong_model = check_model(found, elsewhere).unwrap_err();
         assert!(
             wrong_model.to_string().contains(&elsewhere.to_string())
                 && wrong_model.to_string().contains(&served.to_string()),
             "{wrong_model}"
+        );
+    }
+
+    #[test]
+    fn a_node_registered_for_models_it_does_not_serve_is_warned_of_jailing() {
+        let key = SecretKey::from_seed([1; 32]).public_key();
+        let (served, second, third) = (Digest32([7; 32]), Digest32([8; 32]), Digest32([9; 32]));
+        let several = node(&key, vec![second, served, third]);
+        assert_eq!(check_model(&several, served), Ok(()), "it still starts");
+        let warning = unserved_models_warning(&several, served).unwrap();
+        let names = format!("[{second}, {third}] besides {served}");
+        assert!(warning.contains(&names), "{warning}");
+        for advice in ["jailed", "unregister_node", "withdraw_stake", "one node"] {
+            assert!(warning.contains(advice), "no `{advice}` in {warning}");
+        }
+        assert_eq!(
+            unserved_models_warning(&node(&key, vec![served]), served),
+            None
         );
     }
 }

@@ -1,17 +1,20 @@
 //! The node's standing against a scripted chain: a jailed node sends exactly one `unjail_node`
-//! once its jail time is over (none before, none while its stake is below the minimum), tries a
-//! refused one again at its next check (not at once), and `/health` is degraded while it is
-//! jailed or no longer registered and healthy again once the chain shows it active.
+//! once its jail time is over (none before, none while its stake is below the minimum, none
+//! while its engine fails on this machine, until an inference works or a restart), tries a
+//! refused one again after a wait that doubles with each refusal in a row (never at once),
+//! and `/health` is degraded while it is jailed or no longer registered, and healthy again
+//! once the chain shows it active or the oracle took its `unjail_node`.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
-    eventually, node_home, oracle_node, registered, save_config, spawn_node, CHAIN_ID,
+    eventually, node_home, oracle_node, registered, request, save_config, spawn_node, CHAIN_ID,
 };
 use base64::Engine as _;
 use near_wire::{Action, SignedTransaction};
-use oracle::config::NodeConfig;
+use oracle::config::{FaultInjection, NodeConfig};
 use oracle::health::{HealthReport, Standing};
-use oracle_protocol::NodeStatus;
+use oracle::journal::Journal;
+use oracle_protocol::{ModelId, NodeStatus, RequestPhase};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -25,16 +28,29 @@ const STANDING_INTERVAL_MS: u64 = 100;
 /// The oracle's `min_stake` on the scripted chain.
 const MIN_STAKE: u64 = 10;
 
+/// The request a node's journal holds as accepted when it starts, if the test gives it one.
+const REQUEST_ID: u64 = 5;
+
 /// What the scripted chain holds: the head's height, this node's entry (status, stake, missed
 /// commitments; gone once withdrawn), how many `unjail_node` calls it refuses before it takes
-/// one, and when each one came.
+/// one, when each one came (with the reads of the entry before it), and how many times the
+/// entry and request [`REQUEST_ID`] were read.
 struct Chain {
     height: AtomicU64,
     status: Mutex<NodeStatus>,
     stake: AtomicU64,
     withdrawn: AtomicBool,
     refusals_left: AtomicUsize,
-    unjails: Mutex<Vec<Instant>>,
+    unjails: Mutex<Vec<Unjail>>,
+    entry_reads: AtomicUsize,
+    request_reads: AtomicUsize,
+}
+
+/// An `unjail_node` call the chain received: when, and after how many reads of the entry.
+#[derive(Debug, Clone, Copy)]
+struct Unjail {
+    at: Instant,
+    entry_reads: usize,
 }
 
 impl Chain {
@@ -46,15 +62,18 @@ impl Chain {
             withdrawn: AtomicBool::new(false),
             refusals_left: AtomicUsize::new(0),
             unjails: Mutex::new(Vec::new()),
+            entry_reads: AtomicUsize::new(0),
+            request_reads: AtomicUsize::new(0),
         })
     }
 
-    fn unjails(&self) -> Vec<Instant> {
+    fn unjails(&self) -> Vec<Unjail> {
         self.unjails.lock().unwrap().clone()
     }
 
     /// `get_node`'s answer: `node` (the entry as registered) as the chain holds it now.
     fn entry(&self, mut node: Value) -> Value {
+        self.entry_reads.fetch_add(1, Ordering::SeqCst);
         if self.withdrawn.load(Ordering::SeqCst) {
             return Value::Null;
         }
@@ -67,7 +86,10 @@ impl Chain {
     /// `send_tx`'s answer to an `unjail_node` call: refused while refusals are left, else the
     /// node is active again (the contract checks the rest; the node must not send too early).
     fn unjail(&self) -> Value {
-        self.unjails.lock().unwrap().push(Instant::now());
+        self.unjails.lock().unwrap().push(Unjail {
+            at: Instant::now(),
+            entry_reads: self.entry_reads.load(Ordering::SeqCst),
+        });
         let refuse = self
             .refusals_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
@@ -94,7 +116,14 @@ fn sent_method(params: &Value) -> String {
     call.method_name.clone()
 }
 
-fn scripted(chain: Arc<Chain>, node: Value) -> impl Fn(&str, &Value) -> Result<Value, Value> {
+/// The scripted chain; request [`REQUEST_ID`] (for `model_id`) is pending for its first
+/// `job.pending_reads` reads and `job.then` after, when the test gives the node a job.
+fn scripted(
+    chain: Arc<Chain>,
+    node: Value,
+    model_id: ModelId,
+    job: Option<Job>,
+) -> impl Fn(&str, &Value) -> Result<Value, Value> {
     move |method, args| match method {
         "status" => Ok(fake_rpc::status(
             CHAIN_ID,
@@ -113,14 +142,52 @@ fn scripted(chain: Arc<Chain>, node: Value) -> impl Fn(&str, &Value) -> Result<V
             json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
             "block_hash": "11111111111111111111111111111111"}),
         ),
+        "get_request" if job.is_some() => {
+            let job = job.unwrap();
+            let phase = if chain.request_reads.fetch_add(1, Ordering::SeqCst) < job.pending_reads {
+                RequestPhase::Pending
+            } else {
+                job.then
+            };
+            Ok(request(REQUEST_ID, model_id, phase))
+        }
         "send_tx" if sent_method(args) == "unjail_node" => Ok(chain.unjail()),
         other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
     }
 }
 
-/// A running node on the scripted chain: its endpoint, HTTP address, stop switch and task.
+/// Request [`REQUEST_ID`], accepted in the journal of a node that starts: pending for its
+/// first `pending_reads` reads and `then` from then on (so the submitter sends nothing).
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    pending_reads: usize,
+    then: RequestPhase,
+}
+
+/// How a node under test starts: its standing interval, the inference runs its engine fails
+/// (the `fail_inferences` fault injection) and the job in its journal, if any.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    standing_interval_ms: u64,
+    fail_inferences: u32,
+    job: Option<Job>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            standing_interval_ms: STANDING_INTERVAL_MS,
+            fail_inferences: 0,
+            job: None,
+        }
+    }
+}
+
+/// A running node on the scripted chain: its endpoint, config, HTTP address, stop switch and
+/// task.
 struct Node {
     rpc: FakeRpc,
+    config: NodeConfig,
     addr: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -128,16 +195,35 @@ struct Node {
 
 impl Node {
     async fn start(dir: &Path, chain: Arc<Chain>) -> Self {
+        Self::start_with(dir, chain, Setup::default()).await
+    }
+
+    async fn start_with(dir: &Path, chain: Arc<Chain>, setup: Setup) -> Self {
         let (config, model_id) = node_home(dir, Vec::new());
         let node = registered(dir, &config, vec![model_id]);
-        let rpc = FakeRpc::start(scripted(chain, node)).await;
+        let rpc = FakeRpc::start(scripted(chain, node, model_id, setup.job)).await;
         let config = NodeConfig {
             rpc_urls: vec![rpc.url.clone()],
-            standing_interval_ms: STANDING_INTERVAL_MS,
+            standing_interval_ms: setup.standing_interval_ms,
+            fault_injection: FaultInjection {
+                fail_inferences: setup.fail_inferences,
+                ..FaultInjection::default()
+            },
             ..config
         };
+        if setup.job.is_some() {
+            Journal::open(&NodeConfig::path_in(dir, &config.journal).unwrap())
+                .unwrap()
+                .accept(REQUEST_ID, &model_id.to_hex())
+                .unwrap();
+        }
+        Self::run(dir, rpc, config).await
+    }
+
+    /// Runs a node in `dir` (already set up) with `config` on the chain `rpc` serves.
+    async fn run(dir: &Path, rpc: FakeRpc, config: NodeConfig) -> Self {
         save_config(dir, &config);
-        let (stop, task) = spawn_node(dir, config);
+        let (stop, task) = spawn_node(dir, config.clone());
         let addr_file = dir.join(oracle::daemon::HTTP_ADDR_FILE);
         eventually("the node's HTTP address", || {
             std::fs::read_to_string(&addr_file).is_ok_and(|addr| !addr.trim().is_empty())
@@ -149,10 +235,18 @@ impl Node {
             .to_string();
         Self {
             rpc,
+            config,
             addr,
             stop,
             task,
         }
+    }
+
+    /// Stops the node and starts it again with `config` (its operator's fix), on the same chain.
+    async fn restart(self, dir: &Path, config: NodeConfig) -> Self {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+        Self::run(dir, self.rpc, config).await
     }
 
     async fn health(&self) -> HealthReport {
@@ -278,21 +372,123 @@ async fn a_jailed_node_below_the_minimum_stake_sends_nothing_until_topped_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_unjail_is_sent_again_at_the_next_check_not_at_once() {
+async fn a_refused_unjail_is_sent_again_after_a_wait_that_doubles_with_each_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let chain = Chain::jailed(5, 10, MIN_STAKE);
-    chain.refusals_left.store(1, Ordering::SeqCst);
+    chain.refusals_left.store(3, Ordering::SeqCst);
     let node = Node::start(dir.path(), chain.clone()).await;
     node.health_until("health once unjailed", is_active_and_ok)
         .await;
     node.checks(3).await;
     let unjails = chain.unjails();
-    assert_eq!(unjails.len(), 2, "the refused one, then one more");
-    let gap = unjails[1] - unjails[0];
-    assert!(
-        gap >= Duration::from_millis(STANDING_INTERVAL_MS),
-        "sent again after {gap:?}"
+    assert_eq!(unjails.len(), 4, "three refused ones, then the one taken");
+    for (refusals, pair) in unjails.windows(2).enumerate() {
+        let gap = pair[1].at - pair[0].at;
+        let wait = Duration::from_millis(STANDING_INTERVAL_MS << refusals);
+        assert!(
+            gap >= wait,
+            "sent again {gap:?} after refusal {}, not {wait:?}",
+            refusals + 1
+        );
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_unjail_shows_the_node_active_before_the_next_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::jailed(5, 10, MIN_STAKE);
+    let setup = Setup {
+        standing_interval_ms: 1500,
+        ..Setup::default()
+    };
+    let node = Node::start_with(dir.path(), chain.clone(), setup).await;
+    let health = node
+        .health_until("health once unjailed", is_active_and_ok)
+        .await;
+    assert_eq!(health.missed_commits, 0, "unjail_node sets it back to 0");
+    let unjails = chain.unjails();
+    assert_eq!(unjails.len(), 1);
+    assert_eq!(
+        chain.entry_reads.load(Ordering::SeqCst),
+        unjails[0].entry_reads,
+        "active in /health before the entry was read again"
     );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jailed_node_whose_engine_fails_unjails_only_once_an_inference_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::jailed(20, 10, MIN_STAKE);
+    // Pending through the two failures and the inference that works; resolved for the submitter.
+    let setup = Setup {
+        fail_inferences: 2,
+        job: Some(Job {
+            pending_reads: 3,
+            then: RequestPhase::Resolved,
+        }),
+        ..Setup::default()
+    };
+    let node = Node::start_with(dir.path(), chain.clone(), setup).await;
+    node.health_until("a failing engine", |h| {
+        h.engine_failures > 0 && is_jailed_until(h, 20)
+    })
+    .await;
+    // Its jail time is over while its engine fails (1 s, then 2 s before the next tries).
+    chain.height.store(20, Ordering::SeqCst);
+    node.checks(3).await;
+    assert!(
+        chain.unjails().is_empty(),
+        "unjail_node sent while the engine fails"
+    );
+    assert!(
+        node.health().await.engine_failures > 0,
+        "the engine still fails"
+    );
+
+    node.health_until("health once unjailed", is_active_and_ok)
+        .await;
+    node.checks(3).await;
+    assert_eq!(chain.unjails().len(), 1, "exactly one unjail_node");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jailed_node_whose_engine_failed_to_the_end_unjails_once_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::jailed(20, 10, MIN_STAKE);
+    // Pending for the first read and the one after the first failure; timed out at the next:
+    // the job ends failing, and a jailed node gets no other job whose inference could work.
+    let setup = Setup {
+        fail_inferences: u32::MAX,
+        job: Some(Job {
+            pending_reads: 2,
+            then: RequestPhase::TimedOut,
+        }),
+        ..Setup::default()
+    };
+    let node = Node::start_with(dir.path(), chain.clone(), setup).await;
+    node.health_until("the job ended failing", |h| {
+        h.queue_depth == 0 && h.engine_failures == 2 && is_jailed_until(h, 20)
+    })
+    .await;
+    chain.height.store(20, Ordering::SeqCst);
+    node.checks(3).await;
+    assert!(
+        chain.unjails().is_empty(),
+        "unjail_node sent while the engine fails"
+    );
+
+    // The operator fixes the machine and restarts the node.
+    let fixed = NodeConfig {
+        fault_injection: FaultInjection::default(),
+        ..node.config.clone()
+    };
+    let node = node.restart(dir.path(), fixed).await;
+    node.health_until("health once unjailed", is_active_and_ok)
+        .await;
+    assert_eq!(chain.unjails().len(), 1, "exactly one unjail_node");
     node.stop().await;
 }
 
