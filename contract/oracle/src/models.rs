@@ -193,7 +193,7 @@ mod tests {
         let cases: [(ModelRegistration, &str); 7] = [
             (
                 ModelRegistration {
-                    price_per_output_token: U128(u128::MAX / 1000),
+                    price_per_output_token: U128(u128::MAX / 10),
                     ..registration()
                 },
                 "fee overflows",
