@@ -575,10 +575,10 @@ fn request_then_quorum_of_attestations_delivers_the_answer_to_the_dapp_callback(
         .collect();
     let expected: Vec<(String, u128)> = committee[..3]
         .iter()
-        .enumerate()
-        .map(|(i, n)| (node_name(*n), fee_share(i, 3)))
+        .map(|n| (node_name(*n), SEAT_SHARE))
         .collect();
     assert_eq!(paid, expected);
+    assert_eq!(yocto(&resolved[0]["held"]), PRICE - 3 * SEAT_SHARE);
 
     world.chain.advance_blocks(3);
     let ask_result = world.chain.tx_result(&ask);
@@ -730,9 +730,66 @@ fn an_output_schema_is_paid_for_stored_and_returned_with_verifiable_attestations
     );
 }
 
-/// The fee share of the `i`-th of `agreeing` nodes: equal parts, the remainder to the first.
-fn fee_share(i: usize, agreeing: u128) -> u128 {
-    PRICE / agreeing + if i == 0 { PRICE % agreeing } else { 0 }
+/// An agreeing member's share of the fee: one of the committee's four seats.
+const SEAT_SHARE: u128 = PRICE / 4;
+
+#[test]
+fn a_member_agreeing_after_the_resolution_is_paid_its_share_and_the_rest_returns_at_cleanup() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    // The fourth member reveals after the quorum resolved: it is paid its seat's share from
+    // what the request holds.
+    let committee = resolve_by_three_of_four(&mut world, 0);
+    let late = world.attest(committee[3], 0, ANSWER);
+    assert_eq!(late.json::<String>(), "agreed");
+    assert_eq!(
+        events(&late, "late_fee_paid"),
+        vec![json!({
+            "request_id": 0, "node": node_name(committee[3]),
+            "amount": SEAT_SHARE.to_string(), "held": (PRICE - 4 * SEAT_SHARE).to_string(),
+        })]
+    );
+    let (cleaned, _) = clean_up(&mut world, 0);
+    assert_eq!(cleaned["fee_returned"], "0");
+
+    // A member that never commits leaves its share held: it goes back to the refund account
+    // (Alice) with the storage at cleanup.
+    world.ask("q", deposit);
+    let committee = world.committee(1);
+    let answering: Vec<(usize, &str)> = committee[..3].iter().map(|n| (*n, ANSWER)).collect();
+    world.commit_answers(1, &answering);
+    for node in &committee[..3] {
+        world.attest(*node, 1, ANSWER);
+    }
+    assert_eq!(world.request(1)["status"], "resolved");
+    // (The answer's delivery and the ask's gas refund land first.)
+    world.chain.advance_blocks(5);
+    let alice_before = world.chain.balance(ALICE);
+    let (cleaned, returned) = clean_up(&mut world, 1);
+    assert_eq!(cleaned["refunded_to"], ALICE);
+    assert_eq!(yocto(&cleaned["fee_returned"]), PRICE - 3 * SEAT_SHARE);
+    assert_eq!(
+        returned,
+        yocto(&cleaned["released"]) + PRICE - 3 * SEAT_SHARE
+    );
+    world.chain.advance_blocks(2);
+    assert_eq!(world.chain.balance(ALICE) - alice_before, returned);
+}
+
+/// Cleans up `request_id` (Relayer pays the gas) once its retention has passed; returns the
+/// `request_cleaned_up` event and the amount the call returned.
+fn clean_up(world: &mut World, request_id: u64) -> (Value, u128) {
+    world.chain.advance_blocks(3 + RETENTION_BLOCKS);
+    let cleaned = world.call(
+        RELAYER,
+        "cleanup_request",
+        json!({"request_id": request_id}),
+        0,
+    );
+    assert_success(&cleaned);
+    let returned = yocto(&cleaned.json::<Value>());
+    (events(&cleaned, "request_cleaned_up").remove(0), returned)
 }
 
 #[test]
@@ -1411,7 +1468,7 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
     // The relayer paid the gas, so the nodes' balances moved by their fee shares only.
     for (i, node) in committee.iter().enumerate() {
         let gained = world.chain.balance(&node_name(*node)) - balances_before[i];
-        let expected = if i < 3 { fee_share(i, 3) } else { 0 };
+        let expected = if i < 3 { SEAT_SHARE } else { 0 };
         assert_eq!(gained, expected, "node {node}");
     }
     world.chain.advance_blocks(3);
@@ -1663,7 +1720,11 @@ fn finished_requests_are_cleaned_up_after_retention_and_release_storage() {
         cleaned.total_gas_burnt()
     );
     let released = yocto(&cleaned.json::<Value>());
-    assert_eq!(released, deposit - PRICE - world.dapp_storage("q"));
+    // The storage, and the fee share its silent member left.
+    assert_eq!(
+        released,
+        deposit - PRICE - world.dapp_storage("q") + SEAT_SHARE
+    );
     assert_eq!(world.chain.balance(ALICE) - alice_before, released);
     assert_eq!(world.chain.balance(DAPP), dapp_before);
     assert_eq!(events(&cleaned, "request_cleaned_up").len(), 1);
@@ -1782,12 +1843,13 @@ fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
     assert!(used <= reserved, "used {used} bytes, reserved {reserved}");
     println!("storage with a storage refund account: used {used} of {reserved}");
 
-    // A third party cleans up: Carol receives exactly the storage deposit, Alice nothing.
+    // A third party cleans up: Carol receives exactly the storage deposit and the fee share the
+    // member that never revealed left, Alice nothing.
     let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
     assert_success(&cleaned);
     let released = yocto(&cleaned.json::<Value>());
-    assert_eq!(released, yocto(&named["storage"]));
+    assert_eq!(released, yocto(&named["storage"]) + SEAT_SHARE);
     assert_eq!(world.chain.balance(CAROL) - carol_before, released);
     assert_eq!(world.chain.balance(ALICE), alice_before);
     let cleaned_up = events(&cleaned, "request_cleaned_up");
@@ -1803,11 +1865,9 @@ fn cleanup_returns_the_storage_deposit_to_the_account_the_request_names() {
     resolve_and_retire(&mut world, 1);
     let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 1}), 0);
-    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&plain["storage"]));
-    assert_eq!(
-        world.chain.balance(ALICE) - alice_before,
-        yocto(&plain["storage"])
-    );
+    let returned = yocto(&plain["storage"]) + SEAT_SHARE;
+    assert_eq!(yocto(&cleaned.json::<Value>()), returned);
+    assert_eq!(world.chain.balance(ALICE) - alice_before, returned);
     assert_eq!(world.chain.balance(CAROL), carol_before);
 
     // An invalid account id is refused before anything is stored, with the reason.
@@ -1843,11 +1903,9 @@ fn the_named_refund_account_gets_the_excess_at_once_and_the_storage_at_cleanup()
     resolve_and_retire(&mut world, 0);
     let (alice_before, carol_before) = (world.chain.balance(ALICE), world.chain.balance(CAROL));
     let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
-    assert_eq!(yocto(&cleaned.json::<Value>()), yocto(&estimate["storage"]));
-    assert_eq!(
-        world.chain.balance(CAROL) - carol_before,
-        yocto(&estimate["storage"])
-    );
+    let returned = yocto(&estimate["storage"]) + SEAT_SHARE;
+    assert_eq!(yocto(&cleaned.json::<Value>()), returned);
+    assert_eq!(world.chain.balance(CAROL) - carol_before, returned);
     assert_eq!(world.chain.balance(ALICE), alice_before);
 }
 
@@ -2178,8 +2236,8 @@ fn missed_commits_key(node: &str) -> Vec<u8> {
 }
 
 /// `state` (layout version 3) as layout version 2 stored it: no `max_missed_commits` and
-/// `jail_blocks` at the end of the settings, no `missed_commits` and `model_pricing` maps before
-/// the two counters that end the state.
+/// `jail_blocks` at the end of the settings, no `missed_commits`, `model_pricing` and
+/// `held_fees` maps before the two counters that end the state.
 fn as_layout_v2(state: &[u8]) -> Vec<u8> {
     let mut v2 = state.to_vec();
     v2[..4].copy_from_slice(&2u32.to_le_bytes());
@@ -2187,11 +2245,14 @@ fn as_layout_v2(state: &[u8]) -> Vec<u8> {
     let config = 8 + owner_len;
     // The settings are 76 bytes; the liveness settings are the last 12.
     v2.drain(config + 64..config + 76);
-    // `missed_commits` and `model_pricing` (prefix tags 8 and 9) come before `next_request_id`
-    // (u64) and `treasury` (u128).
+    // `missed_commits`, `model_pricing` and `held_fees` (prefix tags 8 to 10) come before
+    // `next_request_id` (u64) and `treasury` (u128).
     let end = v2.len() - 24;
-    assert_eq!(&v2[end - 10..end], [1, 0, 0, 0, 8, 1, 0, 0, 0, 9]);
-    v2.drain(end - 10..end);
+    assert_eq!(
+        &v2[end - 15..end],
+        [1, 0, 0, 0, 8, 1, 0, 0, 0, 9, 1, 0, 0, 0, 10]
+    );
+    v2.drain(end - 15..end);
     v2
 }
 
@@ -2232,7 +2293,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let writer = wat::parse_str(STATE_WRITER).unwrap();
     assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v1 = as_layout_v1(&state);
-    assert_eq!(v1.len(), state.len() - 35);
+    assert_eq!(v1.len(), state.len() - 40);
     assert_success(
         &world
             .chain
@@ -2264,11 +2325,11 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     assert_eq!(info, info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
-    // The state grew by its 35 new bytes, and nothing was written for the request pending
+    // The state grew by its 40 new bytes, and nothing was written for the request pending
     // across the upgrade.
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 35
+        storage_before + 40
     );
     assert!(world
         .chain
@@ -2333,7 +2394,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     let writer = wat::parse_str(STATE_WRITER).unwrap();
     assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v2 = as_layout_v2(&state);
-    assert_eq!(v2.len(), state.len() - 22);
+    assert_eq!(v2.len(), state.len() - 27);
     assert_success(
         &world
             .chain
@@ -2372,7 +2433,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     );
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 22
+        storage_before + 27
     );
 
     // A node registered before pays its count's storage from its stake at its first miss,
@@ -2495,13 +2556,15 @@ fn a_model_priced_by_size_charges_for_input_bytes_and_max_tokens() {
         resolving = Some(world.attest(*node, 0, ANSWER));
     }
     let resolved = events(&resolving.unwrap(), "request_resolved");
-    let paid: u128 = resolved[0]["paid"]
+    // Each of the three agreeing members is paid a seat's share; the fourth's is held.
+    let paid: Vec<u128> = resolved[0]["paid"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| yocto(&p["amount"]))
-        .sum();
-    assert_eq!(paid, fee);
+        .collect();
+    assert_eq!(paid, vec![fee / 4; 3]);
+    assert_eq!(yocto(&resolved[0]["held"]), fee - 3 * (fee / 4));
 
     // Registered again without fees by size, it charges its flat price only.
     assert_success(&world.call(OWNER, "register_model", model(0, 0), ONE_NEAR));

@@ -7,11 +7,9 @@
 
 use crate::commitments::require_committed;
 use crate::events::Event;
-use crate::fees::split_fee;
 use crate::quorum::{agreed_claim, inline_prefix, Claim};
 use crate::requests::{AttestationRecord, Request, RequestStatus, AWAITING_DELIVERY};
 use crate::slashing::SlashReason;
-use crate::storage::send;
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
@@ -187,7 +185,10 @@ impl OracleContract {
                     None => AttestationOutcome::Recorded,
                 }
             }
-            Some(resolved) if resolved == claim => AttestationOutcome::Agreed,
+            Some(resolved) if resolved == claim => {
+                self.pay_late_member(request_id, &request, node);
+                AttestationOutcome::Agreed
+            }
             Some(_) => {
                 self.slash(
                     request_id,
@@ -204,7 +205,7 @@ impl OracleContract {
     }
 
     /// Resumes the requester's call flow with the request id, stores the answer, pays the
-    /// agreeing nodes, slashes the members that attested to something else and counts a miss
+    /// agreeing nodes a seat's share each (holding the rest: `held_fees.rs`), slashes the members that attested to something else and counts a miss
     /// for those that never committed.
     /// `request` must be pending.
     fn resolve(&mut self, request_id: u64, request: &mut Request, agreed: Claim, output: &str) {
@@ -237,10 +238,7 @@ impl OracleContract {
             .filter(|a| (a.result_digest, a.output_hash) == agreed)
             .map(|a| a.node.clone())
             .collect();
-        let shares = split_fee(request.fee, agreeing.len());
-        for (node, share) in agreeing.iter().zip(&shares) {
-            send(node, *share);
-        }
+        let (share, held) = self.pay_quorum(request_id, request, &agreeing);
         Event::RequestResolved.emit(json!({
             "request_id": request_id,
             "result_digest": agreed.0,
@@ -248,9 +246,9 @@ impl OracleContract {
             "output_truncated": truncated,
             "paid": agreeing
                 .iter()
-                .zip(&shares)
-                .map(|(node, share)| json!({ "node": node, "amount": U128(*share) }))
+                .map(|node| json!({ "node": node, "amount": U128(share) }))
                 .collect::<Vec<_>>(),
+            "held": U128(held),
         }));
         let dissenters: Vec<AccountId> = request
             .attestations

@@ -1,17 +1,19 @@
 //! Money arithmetic: what a request must deposit for its storage (its commitments and
 //! attestations included: the requester pays for them up front, the nodes never do), how a fee
-//! is split among the agreeing nodes, and basis-point shares (slashing, reporter rewards).
+//! is shared among the committee's seats, and basis-point shares (slashing, reporter rewards).
 //! Integers only.
 
 use crate::config::BPS_DENOMINATOR;
 
 /// Bytes reserved for a request's fixed fields (the requester's account id and the option tag
-/// of its storage refund account included), its map keys and its pending-set entry, and its
+/// of its storage refund account included), its map keys and its pending-set entry, its
 /// commit phase entry (the record's 40 bytes, a 9-byte key, the reveal block and the list's
-/// length).
-pub const REQUEST_BASE_BYTES: u64 = 640 + COMMIT_PHASE_BYTES;
+/// length) and the entry of the fee it holds for late agreeing members.
+pub const REQUEST_BASE_BYTES: u64 = 640 + COMMIT_PHASE_BYTES + HELD_FEE_BYTES;
 /// Bytes of a request's commit phase entry before any commitment.
 pub const COMMIT_PHASE_BYTES: u64 = 40 + 9 + 8 + 4;
+/// Bytes of a resolved request's held fee entry (the record's 40, a 9-byte key, a u128).
+pub const HELD_FEE_BYTES: u64 = 40 + 9 + 16;
 /// Bytes reserved per committee seat: the member's account id in the committee list, its
 /// commitment (account id, digest), its attestation record (account id, two digests, a 64-byte
 /// signature) and a possible entry in the slashed list.
@@ -60,15 +62,13 @@ pub fn bps_share(amount: u128, bps: u32) -> u128 {
     amount / denominator * bps + amount % denominator * bps / denominator
 }
 
-/// Splits `fee` equally among `recipients`; the remainder of the division goes to the first.
-pub fn split_fee(fee: u128, recipients: usize) -> Vec<u128> {
-    if recipients == 0 {
-        return Vec::new();
+/// A committee seat's share of `fee`: equal parts for `seats` seats, rounded down (what is left
+/// goes back to the requester at cleanup).
+pub fn seat_share(fee: u128, seats: usize) -> u128 {
+    match seats {
+        0 => 0,
+        seats => fee / seats as u128,
     }
-    let count = recipients as u128;
-    let mut shares = vec![fee / count; recipients];
-    shares[0] += fee % count;
-    shares
 }
 
 #[cfg(test)]
@@ -76,13 +76,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fee_splits_equally_with_the_remainder_to_the_first() {
-        assert_eq!(split_fee(10, 3), vec![4, 3, 3]);
-        assert_eq!(split_fee(9, 3), vec![3, 3, 3]);
-        assert_eq!(split_fee(0, 2), vec![0, 0]);
-        assert_eq!(split_fee(5, 0), Vec::<u128>::new());
-        let big = u128::MAX;
-        assert_eq!(split_fee(big, 7).iter().sum::<u128>(), big);
+    fn a_seat_gets_an_equal_share_rounded_down() {
+        assert_eq!(seat_share(10, 3), 3);
+        assert_eq!(seat_share(9, 3), 3);
+        assert_eq!(seat_share(0, 2), 0);
+        assert_eq!(seat_share(5, 0), 0);
+        assert_eq!(seat_share(u128::MAX, 7), u128::MAX / 7);
     }
 
     #[test]

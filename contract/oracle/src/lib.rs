@@ -5,8 +5,9 @@
 //! seed and yields. Committee nodes first commit to their signed attestations (a hash), then,
 //! once every member has committed or the commit window has passed, reveal them; when a quorum
 //! agrees on a result,
-//! the yield is resumed with the request id, the dApp's callback receives the answer, the fee is
-//! split among the agreeing nodes and disagreeing members are slashed. Without a quorum the
+//! the yield is resumed with the request id, the dApp's callback receives the answer, each
+//! agreeing node is paid a seat's share of the fee (late agreeing members too; the rest goes
+//! back at cleanup) and disagreeing members are slashed. Without a quorum the
 //! yield times out and the fee goes back to the requester. Members that keep letting requests
 //! pass without committing are jailed (off committees until they ask to serve again).
 //!
@@ -22,6 +23,7 @@ mod config;
 mod events;
 mod fees;
 mod finish;
+mod held_fees;
 mod liveness;
 mod models;
 mod nodes;
@@ -66,6 +68,9 @@ pub struct OracleContract {
     /// Each model's fees by size, when it has any (apart from the model, whose layout predates
     /// them).
     model_pricing: LookupMap<ModelId, models::SizePricing>,
+    /// What each resolved request still holds of its fee for late agreeing members
+    /// (`held_fees.rs`).
+    held_fees: LookupMap<u64, u128>,
     next_request_id: u64,
     /// The `slash_bps` share of every slash (reporters' rewards are taken from the node on
     /// top), withdrawable by the owner (yoctoNEAR).
@@ -91,6 +96,7 @@ impl OracleContract {
             pending: IterableSet::new(StorageKey::Pending),
             missed_commits: LookupMap::new(StorageKey::MissedCommits),
             model_pricing: LookupMap::new(StorageKey::ModelPricing),
+            held_fees: LookupMap::new(StorageKey::HeldFees),
             next_request_id: 0,
             treasury: 0,
         }
@@ -110,4 +116,5 @@ enum StorageKey {
     CommitPhases,
     MissedCommits,
     ModelPricing,
+    HeldFees,
 }

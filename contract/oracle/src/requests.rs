@@ -230,9 +230,10 @@ impl OracleContract {
     /// Removes a finished request once `retention_blocks` (as configured at that moment) have
     /// passed since `on_request_finished` handed its outcome to the requester's callback (a
     /// resolved request whose answer has not been delivered yet cannot be removed), and
-    /// returns its storage deposit to the request's `storage_refund_to` account (default: the
-    /// requester). A resolved request's committee members that committed and never revealed
-    /// are slashed now. Anyone may call it.
+    /// returns its storage deposit, and what it still holds of its fee (`held_fees.rs`), to the
+    /// request's `storage_refund_to` account (default: the requester); returns that amount. A
+    /// resolved request's committee members that committed and never revealed are slashed now.
+    /// Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let mut request = self
             .requests
@@ -264,15 +265,17 @@ impl OracleContract {
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
         self.commit_phases.remove(&request_id);
+        let fee_returned = self.release_held_fee(request_id);
         let refund_to = request.refund_account();
-        send(refund_to, request.storage_deposit);
+        send(refund_to, request.storage_deposit + fee_returned);
         Event::RequestCleanedUp.emit(json!({
             "request_id": request_id,
             "requester": request.requester,
             "refunded_to": refund_to,
             "released": U128(request.storage_deposit),
+            "fee_returned": U128(fee_returned),
         }));
-        U128(request.storage_deposit)
+        U128(request.storage_deposit + fee_returned)
     }
 }
 

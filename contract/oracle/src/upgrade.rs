@@ -13,7 +13,9 @@
 //! 1 or 2 state gets the defaults) and the `missed_commits` map, empty after the upgrade: a
 //! node registered before pays its entry from its stake when its first miss is counted
 //! (`liveness.rs`); and the `model_pricing` map, empty: models registered before charge their
-//! flat price only, until the owner registers them again with fees by size.
+//! flat price only, until the owner registers them again with fees by size; and the
+//! `held_fees` map, empty: requests resolved before paid their whole fee to their quorum, as
+//! then (`held_fees.rs`).
 
 use crate::commitments::CommitPhase;
 use crate::events::Event;
@@ -165,7 +167,8 @@ struct ConfigV2 {
     commit_window_blocks: u64,
 }
 
-/// The state of layout version 2: today's without `missed_commits` and `model_pricing`.
+/// The state of layout version 2: today's without `missed_commits`, `model_pricing` and
+/// `held_fees`.
 #[near(serializers = [borsh])]
 struct OracleContractV2 {
     version: u32,
@@ -213,6 +216,7 @@ impl OracleContractV2 {
             pending: self.pending,
             missed_commits: LookupMap::new(StorageKey::MissedCommits),
             model_pricing: LookupMap::new(StorageKey::ModelPricing),
+            held_fees: LookupMap::new(StorageKey::HeldFees),
             next_request_id: self.next_request_id,
             treasury: self.treasury,
         }
