@@ -736,26 +736,66 @@ const SEAT_SHARE: u128 = PRICE / 4;
 #[test]
 fn a_member_agreeing_after_the_resolution_is_paid_its_share_and_the_rest_returns_at_cleanup() {
     let mut world = setup();
+    // A price four seats do not divide: 3 yoctoNEAR are left over.
+    let price = PRICE + 3;
+    let model = json!({"model": {
+        "model_id": model_id(), "name": "test model", "spec_version": "detspec-1",
+        "max_input_bytes": MAX_INPUT_BYTES, "max_output_tokens": 128,
+        "price": price.to_string(),
+    }});
+    assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+    let share = price / 4;
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
-    // The fourth member reveals after the quorum resolved: it is paid its seat's share from
-    // what the request holds.
-    let committee = resolve_by_three_of_four(&mut world, 0);
-    let late = world.attest(committee[3], 0, ANSWER);
-    assert_eq!(late.json::<String>(), "agreed");
+    assert_eq!(world.request(0)["held_fee"], "0");
+    let committee = world.commit_all(0, ANSWER);
+    let mut resolving = None;
+    for node in &committee[..3] {
+        resolving = Some(world.attest(*node, 0, ANSWER));
+    }
+    let resolved = &events(&resolving.unwrap(), "request_resolved")[0];
+    assert_eq!(yocto(&resolved["held"]), price - 3 * share);
+    assert_eq!(yocto(&world.request(0)["held_fee"]), price - 3 * share);
+    // The fourth member reveals after the resolution, through a relayer: the node, not the
+    // relayer, is paid its seat's share from what the request holds.
+    let late_entry = json!([{
+        "node": node_name(committee[3]), "result_digest": digest_of(ANSWER),
+        "signature": world.sign(committee[3], 0, ANSWER),
+    }]);
+    let node_before = world.chain.balance(&node_name(committee[3]));
+    let late = world.call(
+        RELAYER,
+        "submit_attestation_bundle",
+        json!({"request_id": 0, "output": ANSWER, "attestations": late_entry}),
+        0,
+    );
+    assert_eq!(late.json::<Vec<String>>(), vec!["agreed"]);
+    println!(
+        "gas: a late agreeing reveal (relayed), paid its share {}",
+        late.total_gas_burnt()
+    );
     assert_eq!(
         events(&late, "late_fee_paid"),
         vec![json!({
             "request_id": 0, "node": node_name(committee[3]),
-            "amount": SEAT_SHARE.to_string(), "held": (PRICE - 4 * SEAT_SHARE).to_string(),
+            "amount": share.to_string(), "held": "3",
         })]
     );
+    world.chain.advance_blocks(2);
+    assert_eq!(
+        world.chain.balance(&node_name(committee[3])) - node_before,
+        share
+    );
+    // At cleanup the division's remainder goes back.
     let (cleaned, _) = clean_up(&mut world, 0);
-    assert_eq!(cleaned["fee_returned"], "0");
+    assert_eq!(cleaned["fee_returned"], "3");
 
     // A member that never commits leaves its share held: it goes back to the refund account
-    // (Alice) with the storage at cleanup.
+    // (Alice) with the storage at cleanup. The request stays within the storage it paid for
+    // while it holds the share.
+    let oracle_storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
     world.ask("q", deposit);
+    let reserved = world.request(1)["storage_deposit"].clone();
     let committee = world.committee(1);
     let answering: Vec<(usize, &str)> = committee[..3].iter().map(|n| (*n, ANSWER)).collect();
     world.commit_answers(1, &answering);
@@ -763,18 +803,39 @@ fn a_member_agreeing_after_the_resolution_is_paid_its_share_and_the_rest_returns
         world.attest(*node, 1, ANSWER);
     }
     assert_eq!(world.request(1)["status"], "resolved");
+    let used = world.chain.account(ORACLE).unwrap().storage_usage - oracle_storage_before;
+    assert!(
+        u128::from(used) * STORAGE_BYTE_COST <= yocto(&reserved),
+        "used {used} bytes"
+    );
     // (The answer's delivery and the ask's gas refund land first.)
     world.chain.advance_blocks(5);
     let alice_before = world.chain.balance(ALICE);
     let (cleaned, returned) = clean_up(&mut world, 1);
     assert_eq!(cleaned["refunded_to"], ALICE);
-    assert_eq!(yocto(&cleaned["fee_returned"]), PRICE - 3 * SEAT_SHARE);
-    assert_eq!(
-        returned,
-        yocto(&cleaned["released"]) + PRICE - 3 * SEAT_SHARE
-    );
+    assert_eq!(yocto(&cleaned["fee_returned"]), price - 3 * share);
+    assert_eq!(returned, yocto(&cleaned["released"]) + price - 3 * share);
     world.chain.advance_blocks(2);
     assert_eq!(world.chain.balance(ALICE) - alice_before, returned);
+
+    // A member slashed for equivocation on the request is paid nothing when it agrees late:
+    // its share goes back at cleanup.
+    world.ask("q", deposit);
+    let committee = resolve_by_three_of_four(&mut world, 2);
+    let cheat = committee[3];
+    let report = world.call(
+        RELAYER,
+        "report_equivocation",
+        json!({"request_id": 2, "node": node_name(cheat),
+            "first": world.claim(cheat, 2, ANSWER), "second": world.claim(cheat, 2, "Lyon")}),
+        0,
+    );
+    assert_success(&report);
+    let late = world.attest(cheat, 2, ANSWER);
+    assert_eq!(late.json::<String>(), "agreed");
+    assert!(events(&late, "late_fee_paid").is_empty());
+    let (cleaned, _) = clean_up(&mut world, 2);
+    assert_eq!(yocto(&cleaned["fee_returned"]), price - 3 * share);
 }
 
 /// Cleans up `request_id` (Relayer pays the gas) once its retention has passed; returns the
@@ -2235,6 +2296,14 @@ fn missed_commits_key(node: &str) -> Vec<u8> {
     key
 }
 
+/// The storage key of request `request_id`'s held fee: the `held_fees` prefix (tag 10) and the
+/// id.
+fn held_fee_key(request_id: u64) -> Vec<u8> {
+    let mut key = vec![10];
+    key.extend_from_slice(&request_id.to_le_bytes());
+    key
+}
+
 /// `state` (layout version 3) as layout version 2 stored it: no `max_missed_commits` and
 /// `jail_blocks` at the end of the settings, no `missed_commits`, `model_pricing` and
 /// `held_fees` maps before the two counters that end the state.
@@ -2311,6 +2380,13 @@ fn a_version_1_state_migrates_to_commit_reveal() {
             .call(ORACLE, ORACLE, "remove_key", commit_phase_key(0), 0, GAS)
             .unwrap(),
     );
+    // Nor held fees.
+    assert_success(
+        &world
+            .chain
+            .call(ORACLE, ORACLE, "remove_key", held_fee_key(0), 0, GAS)
+            .unwrap(),
+    );
     // Today's code, then its migrate (as `upgrade` does).
     assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
     let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
@@ -2367,9 +2443,21 @@ fn a_version_1_state_migrates_to_commit_reveal() {
         &world.commit(committee[0], 0, ANSWER),
         "request 0 was made before commit–reveal; it takes attestations without commitments",
     );
+    let mut resolving = None;
     for node in &committee[..3] {
-        assert_success(&world.attest(*node, 0, ANSWER));
+        resolving = Some(world.attest(*node, 0, ANSWER));
     }
+    // Its quorum splits the whole fee, as under version 1: nothing is held.
+    let resolved = &events(&resolving.unwrap(), "request_resolved")[0];
+    let paid: Vec<u128> = resolved["paid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| yocto(&p["amount"]))
+        .collect();
+    assert_eq!(paid, vec![PRICE / 3 + PRICE % 3, PRICE / 3, PRICE / 3]);
+    assert_eq!(resolved["held"], "0");
+    assert!(events(&world.attest(committee[3], 0, ANSWER), "late_fee_paid").is_empty());
     world.chain.advance_blocks(3);
     let answer: Value = world.chain.tx_result(&legacy_ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);

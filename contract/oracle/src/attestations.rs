@@ -238,16 +238,13 @@ impl OracleContract {
             .filter(|a| (a.result_digest, a.output_hash) == agreed)
             .map(|a| a.node.clone())
             .collect();
-        let (share, held) = self.pay_quorum(request_id, request, &agreeing);
+        let (paid, held) = self.pay_quorum(request_id, request, &agreeing);
         Event::RequestResolved.emit(json!({
             "request_id": request_id,
             "result_digest": agreed.0,
             "output_hash": agreed.1,
             "output_truncated": truncated,
-            "paid": agreeing
-                .iter()
-                .map(|node| json!({ "node": node, "amount": U128(share) }))
-                .collect::<Vec<_>>(),
+            "paid": paid,
             "held": U128(held),
         }));
         let dissenters: Vec<AccountId> = request

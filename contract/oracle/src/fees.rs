@@ -71,9 +71,29 @@ pub fn seat_share(fee: u128, seats: usize) -> u128 {
     }
 }
 
+/// Splits `fee` equally among `recipients`, the remainder of the division to the first: how a
+/// request made before held fees pays its quorum.
+pub fn split_fee(fee: u128, recipients: usize) -> Vec<u128> {
+    if recipients == 0 {
+        return Vec::new();
+    }
+    let count = recipients as u128;
+    let mut shares = vec![fee / count; recipients];
+    shares[0] += fee % count;
+    shares
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fee_splits_equally_with_the_remainder_to_the_first() {
+        assert_eq!(split_fee(10, 3), vec![4, 3, 3]);
+        assert_eq!(split_fee(9, 3), vec![3, 3, 3]);
+        assert_eq!(split_fee(5, 0), Vec::<u128>::new());
+        assert_eq!(split_fee(u128::MAX, 7).iter().sum::<u128>(), u128::MAX);
+    }
 
     #[test]
     fn a_seat_gets_an_equal_share_rounded_down() {

@@ -9,6 +9,8 @@ use oracle_protocol::{ModelId, ModelView};
 pub const MAX_INPUT_BYTES_CAP: u32 = 64 * 1024;
 /// Most tokens a model entry may allow one request to generate.
 pub const MAX_OUTPUT_TOKENS_CAP: u32 = 4096;
+/// Largest fee a request may cost (10⁹ NEAR): far from overflowing when storage is added.
+pub const MAX_REQUEST_FEE: u128 = 10u128.pow(33);
 const MAX_NAME_LEN: usize = 64;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -23,7 +25,7 @@ pub struct ModelRegistration {
     pub spec_version: String,
     pub max_input_bytes: u32,
     pub max_output_tokens: u32,
-    /// Fee per request in yoctoNEAR, paid to the agreeing nodes.
+    /// Fee per request in yoctoNEAR, paid to the agreeing nodes (a committee seat's share each).
     pub price: U128,
     /// Fee per byte of input on top of `price` (yoctoNEAR; default 0).
     #[serde(default)]
@@ -142,7 +144,13 @@ impl ModelRegistration {
             per_input_byte: self.price_per_input_byte.0,
             per_output_token: self.price_per_output_token.0,
         };
-        pricing.fee(&info, info.max_input_bytes.into(), info.max_output_tokens)?;
+        let largest = pricing.fee(&info, info.max_input_bytes.into(), info.max_output_tokens)?;
+        if largest > MAX_REQUEST_FEE {
+            return Err(format!(
+                "a request at the model's limits would cost {largest} yoctoNEAR; the fee may be \
+                 at most {MAX_REQUEST_FEE} (10^9 NEAR)"
+            ));
+        }
         Ok(ValidRegistration {
             id: self.model_id,
             info,
@@ -190,13 +198,20 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(ModelRegistration, &str); 7] = [
+        let cases: [(ModelRegistration, &str); 8] = [
             (
                 ModelRegistration {
                     price_per_output_token: U128(u128::MAX / 10),
                     ..registration()
                 },
                 "fee overflows",
+            ),
+            (
+                ModelRegistration {
+                    price: U128(MAX_REQUEST_FEE + 1),
+                    ..registration()
+                },
+                "the fee may be at most",
             ),
             (
                 ModelRegistration {

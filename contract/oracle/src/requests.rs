@@ -98,6 +98,7 @@ pub fn request_view(
     request: &Request,
     input: String,
     phase: Option<&CommitPhase>,
+    held_fee: u128,
     now: u64,
 ) -> RequestView {
     let (status, answer) = match &request.status {
@@ -114,6 +115,7 @@ pub fn request_view(
         input,
         params: request.params.clone(),
         fee: request.fee,
+        held_fee,
         storage_deposit: request.storage_deposit,
         committee: accounts(&request.committee),
         quorum: request.quorum,
@@ -224,6 +226,7 @@ impl OracleContract {
         self.requests.insert(request_id, request);
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
+        self.open_held_fee(request_id);
         promise
     }
 

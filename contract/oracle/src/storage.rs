@@ -9,9 +9,11 @@ pub fn cost_of(bytes: u64) -> u128 {
         .saturating_mul(u128::from(bytes))
 }
 
-/// The caller pays for every byte its call added; the rest of its deposit goes back to it.
+/// The caller pays for every byte its call added; the rest of its deposit goes back to it, with
+/// the cost of the bytes its call freed (it paid for them when it wrote them).
 pub fn charge_storage(storage_before: u64, storage_after: u64) {
     let cost = cost_of(storage_after.saturating_sub(storage_before));
+    let freed = cost_of(storage_before.saturating_sub(storage_after));
     let attached = env::attached_deposit().as_yoctonear();
     require!(
         attached >= cost,
@@ -20,7 +22,7 @@ pub fn charge_storage(storage_before: u64, storage_after: u64) {
             storage_after.saturating_sub(storage_before)
         )
     );
-    send(&env::predecessor_account_id(), attached - cost);
+    send(&env::predecessor_account_id(), attached - cost + freed);
 }
 
 /// Sends `amount` yoctoNEAR to `receiver` (nothing when it is zero).

@@ -71,6 +71,7 @@ impl OracleContract {
             request,
             input,
             self.commit_phase(request_id),
+            self.held_fee(request_id),
             env::block_height(),
         ))
     }

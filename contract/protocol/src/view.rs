@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeEstimate {
     /// The model's price for this request — `price` + input bytes × `price_per_input_byte` +
-    /// `max_tokens` × `price_per_output_token` — paid to the agreeing nodes (refunded on
-    /// timeout).
+    /// `max_tokens` × `price_per_output_token` — paid to the agreeing nodes, a committee seat's
+    /// share each, what no member earns going back at cleanup (refunded on timeout).
     #[serde(with = "u128_string")]
     pub fee: u128,
     /// The request's storage, released when it is cleaned up (to its `storage_refund_to`
@@ -98,9 +98,15 @@ pub struct RequestView {
     pub storage_refund_to: String,
     pub input: String,
     pub params: RequestParams,
-    /// Paid to the agreeing nodes on resolution, refunded on timeout (yoctoNEAR).
+    /// Paid to the agreeing nodes, a committee seat's share each (at resolution, or when they
+    /// agree after it), refunded on timeout (yoctoNEAR).
     #[serde(with = "u128_string")]
     pub fee: u128,
+    /// What a resolved request still holds of its fee for members that agree later; it goes to
+    /// the refund account at cleanup (yoctoNEAR; 0 before the resolution, and for requests made
+    /// before held fees existed).
+    #[serde(with = "u128_string", default)]
+    pub held_fee: u128,
     /// Locked for the request's storage until cleanup (yoctoNEAR).
     #[serde(with = "u128_string")]
     pub storage_deposit: u128,
@@ -192,6 +198,7 @@ mod tests {
                 output_schema: None,
             },
             fee: 10,
+            held_fee: 0,
             storage_deposit: 20,
             committee: vec!["node0.test".into()],
             quorum: 1,

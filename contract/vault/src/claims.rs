@@ -103,7 +103,7 @@ impl Vault {
     /// the rule. Attach the claim's storage (under 0.02 NEAR, kept as its `storage_deposit`)
     /// plus the oracle's price for the verdict request, `estimate_fee(model, params, input
     /// bytes, storage_refund_to: you).total` — the model's price plus the request's storage
-    /// (0.3056 NEAR with the tests' oracle), see the README's *Money*. The vault asks the
+    /// (0.3482 NEAR with the tests' oracle), see the README's *Money*. The vault asks the
     /// oracle for the exact price and refunds the rest. Refused at once when it breaks a hard
     /// limit.
     #[payable]

@@ -14,7 +14,8 @@ pub const REQUEST_GAS: Gas = Gas::from_tgas(80);
 pub trait Oracle {
     /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
     /// Attach at least `estimate_fee(...).total`. The excess goes at once, and the request's
-    /// storage deposit at cleanup, to `storage_refund_to` (default: the caller).
+    /// storage deposit with the fee no committee member earned at cleanup, to
+    /// `storage_refund_to` (default: the caller).
     fn request(
         &mut self,
         model_id: ModelId,
@@ -36,8 +37,8 @@ pub trait Oracle {
 }
 
 /// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`; when the
-/// oracle refuses it the deposit comes back to this contract, and so does the request's
-/// storage deposit on cleanup. Chain a callback with `.then(...)`; read its result with
+/// oracle refuses it the deposit comes back to this contract, and so do the request's storage
+/// deposit and the fee no committee member earned, on cleanup. Chain a callback with `.then(...)`; read its result with
 /// [`crate::answer`].
 pub fn ask(
     oracle: AccountId,

@@ -1,8 +1,8 @@
 //! oracle-dapp: what a near-sdk contract links to ask the AI oracle — the oracle's call
 //! interface, its argument and answer types (re-exported from `oracle-protocol`), and a helper
 //! that turns the callback's promise result into `Result<OracleResponse, AnswerError>`.
-//! `ask` leaves what comes back (a refused request's deposit, the request's storage deposit on
-//! cleanup) to the calling contract; a contract spending a user's money uses `ask_on_behalf_of`
+//! `ask` leaves what comes back (a refused request's deposit, the request's storage deposit and
+//! the fee no committee member earned, on cleanup) to the calling contract; a contract spending a user's money uses `ask_on_behalf_of`
 //! so it all goes straight back to that user.
 //!
 //! ```ignore

@@ -425,6 +425,7 @@ mod tests {
                 output_schema: None,
             },
             fee: 1,
+            held_fee: 0,
             storage_deposit: 1,
             committee: vec!["n1.test".into(), "n2.test".into()],
             quorum: 2,

@@ -125,6 +125,7 @@ pub fn uncommitted_request(request_id: u64, model_id: ModelId, status: RequestPh
             output_schema: None,
         },
         fee: 1,
+        held_fee: 0,
         storage_deposit: 1,
         committee: vec![ACCOUNT.into()],
         quorum: 1,

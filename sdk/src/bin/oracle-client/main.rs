@@ -451,6 +451,7 @@ mod tests {
                 output_schema: None,
             },
             fee: 10,
+            held_fee: 0,
             storage_deposit: 20,
             committee: vec!["n2.test".into(), "n0.test".into(), "n1.test".into()],
             quorum: 3,
