@@ -2654,8 +2654,22 @@ fn a_model_priced_by_size_charges_for_input_bytes_and_max_tokens() {
     assert_eq!(paid, vec![fee / 4; 3]);
     assert_eq!(yocto(&resolved[0]["held"]), fee - 3 * (fee / 4));
 
-    // Registered again without fees by size, it charges its flat price only.
-    assert_success(&world.call(OWNER, "register_model", model(0, 0), ONE_NEAR));
+    // Registered again without fees by size, it charges its flat price only; its pricing
+    // entry (a 33-byte key, two u128 and the record's 40 bytes) is gone, and its storage went
+    // back to the owner with the attached deposit.
+    let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
+    let owner_before = world.chain.balance(OWNER);
+    let flat = world.call(OWNER, "register_model", model(0, 0), ONE_NEAR);
+    assert_success(&flat);
+    let freed = storage_before - world.chain.account(ORACLE).unwrap().storage_usage;
+    assert_eq!(freed, 33 + 32 + 40);
+    world.chain.advance_blocks(2);
+    // Without the refund the owner would be down by the call's gas (about 0.0003 NEAR).
+    let gained = world.chain.balance(OWNER).saturating_sub(owner_before);
+    assert!(
+        gained > u128::from(freed) * STORAGE_BYTE_COST / 2,
+        "the freed storage was not refunded: gained {gained}"
+    );
     let estimate = world.view(
         ORACLE,
         "estimate_fee",
