@@ -2547,7 +2547,8 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
             continue;
         }
         let view = world.view(ORACLE, "get_node", json!({"account_id": node_name(silent)}));
-        let entry_bytes = missed_commits_key(&node_name(silent)).len() as u128 + 4 + 40;
+        // The key, the record (misses u32, jailings u32, last jail's end u64), 40 bytes.
+        let entry_bytes = missed_commits_key(&node_name(silent)).len() as u128 + 16 + 40;
         assert_eq!(
             world.stake(silent),
             stakes[silent] - entry_bytes * STORAGE_BYTE_COST,
@@ -2748,7 +2749,7 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
         events(&jailed, "node_jailed"),
         vec![json!({
             "node": node_name(silent), "reason": "missed_commits", "until": until,
-            "missed_commits": 2, "stake": stake.to_string(),
+            "missed_commits": 2, "jailings": 1, "stake": stake.to_string(),
         })]
     );
     assert_eq!(
@@ -2800,6 +2801,25 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
     assert_eq!(node_entry(&world, silent)["missed_commits"], 0);
     assert_eq!(node_entry(&world, silent)["status"], "active");
     assert!(request_id > first_miss);
+
+    // Jailed again soon after its last jailing ended: for twice as long.
+    let mut missed = 0;
+    let jailed = loop {
+        let (committee, resolving) = resolve_without(&mut world, request_id, silent);
+        request_id += 1;
+        if committee.contains(&silent) {
+            missed += 1;
+            if missed == 2 {
+                break resolving;
+            }
+        }
+    };
+    let event = &events(&jailed, "node_jailed")[0];
+    assert_eq!(event["jailings"], 2);
+    assert_eq!(
+        event["until"].as_u64().unwrap(),
+        jailed.receipts[0].block_height + 2 * 200
+    );
 }
 
 /// `account` commits to `request_id` (a commitment it will never reveal).
@@ -2952,7 +2972,7 @@ fn a_slash_below_the_minimum_stake_jails_until_the_stake_is_topped_up() {
         events(&resolving, "node_jailed"),
         vec![json!({
             "node": node_name(wrong), "reason": "stake_below_minimum", "until": now,
-            "missed_commits": 0, "stake": stake.to_string(),
+            "missed_commits": 0, "jailings": 0, "stake": stake.to_string(),
         })]
     );
     let short = MIN_STAKE - stake;

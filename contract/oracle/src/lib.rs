@@ -64,7 +64,7 @@ pub struct OracleContract {
     /// Ids of requests still waiting for a quorum.
     pending: IterableSet<u64>,
     /// Each node's requests in a row let pass without committing (`liveness.rs`).
-    missed_commits: LookupMap<AccountId, u32>,
+    missed_commits: LookupMap<AccountId, liveness::LivenessRecord>,
     /// Each model's fees by size, when it has any (apart from the model, whose layout predates
     /// them).
     model_pricing: LookupMap<ModelId, models::SizePricing>,

@@ -19,6 +19,12 @@
 //! entry from its stake when its first miss is counted (moved to its storage deposit, returned
 //! at withdrawal).
 //!
+//! Jailings for missed commitments escalate: each one that starts within
+//! `ESCALATION_WINDOW_JAILS` × `jail_blocks` blocks of the end of the node's previous one lasts
+//! twice as long as that one (at most `2^MAX_JAIL_DOUBLINGS` × `jail_blocks`), so a node that is
+//! broken for good, unjailed again and again by its daemon, holds up fewer and fewer requests;
+//! a node that stays out of jail for that long starts again from `jail_blocks`.
+//!
 //! Jailing only marks the node: committee selection already skips nodes that are not active,
 //! and a model's list of active nodes drops jailed ones when a new node needs the seat
 //! (`active_nodes.rs`), so counting a miss never rewrites those lists.
@@ -32,6 +38,40 @@ use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId};
 use oracle_protocol::{NodeStatus, NodeView};
+
+/// Jail periods (`jail_blocks` each) after the end of a jailing within which the next jailing
+/// for missed commitments lasts twice as long.
+pub const ESCALATION_WINDOW_JAILS: u64 = 32;
+/// Most doublings of a jailing for missed commitments: at most 32 × `jail_blocks`.
+pub const MAX_JAIL_DOUBLINGS: u32 = 5;
+
+/// A node's liveness as stored: its misses in a row, and its jailings for missed commitments
+/// that followed each other closely (`ESCALATION_WINDOW_JAILS`), the last one's end.
+#[near(serializers = [borsh])]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LivenessRecord {
+    pub missed: u32,
+    pub jailings: u32,
+    pub last_jailed_until: u64,
+}
+
+impl LivenessRecord {
+    /// The block a jailing for missed commitments that starts `now` ends at, given `jail_blocks`
+    /// and this record's jailings before; records the jailing.
+    fn jail_until(&mut self, now: u64, jail_blocks: u64) -> u64 {
+        let window = jail_blocks.saturating_mul(ESCALATION_WINDOW_JAILS);
+        let follows = self.jailings > 0 && now <= self.last_jailed_until.saturating_add(window);
+        self.jailings = if follows {
+            self.jailings.saturating_add(1)
+        } else {
+            1
+        };
+        let doublings = (self.jailings - 1).min(MAX_JAIL_DOUBLINGS);
+        let until = now.saturating_add(jail_blocks.saturating_mul(1 << doublings));
+        self.last_jailed_until = until;
+        until
+    }
+}
 
 /// Why a node was jailed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,55 +154,46 @@ impl OracleContract {
     /// only over an entry that counts misses, so a node without one (registered before
     /// liveness, never counted) gets no unpaid entry.
     pub(crate) fn reset_missed_commits(&mut self, node: &AccountId) {
-        if self
-            .missed_commits
-            .get(node)
-            .is_some_and(|missed| *missed > 0)
-        {
-            self.missed_commits.insert(node.clone(), 0);
+        if let Some(record) = self.missed_commits.get(node).copied() {
+            if record.missed > 0 {
+                let record = LivenessRecord {
+                    missed: 0,
+                    ..record
+                };
+                self.missed_commits.insert(node.clone(), record);
+            }
         }
     }
 
-    /// Jails active `account` (`entry` is its node) for `reason`: off committees until
-    /// `unjail_node`, allowed `jail_blocks` from now for missed commitments and at once (with
-    /// the stake topped up) for a stake below the minimum.
-    pub(crate) fn jail(
+    /// Jails active `account` (`entry` is its node) for `reason` until block `until` (when it
+    /// may call `unjail_node`); `record` is its liveness.
+    fn jail(
         account: &AccountId,
         entry: &mut Node,
         reason: JailReason,
-        jail_blocks: u64,
-        missed_commits: u32,
+        until: u64,
+        record: LivenessRecord,
     ) {
-        if entry.status != NodeStatus::Active {
-            return;
-        }
-        let now = env::block_height();
-        let until = match reason {
-            JailReason::MissedCommits => now.saturating_add(jail_blocks),
-            JailReason::StakeBelowMinimum => now,
-        };
         entry.status = NodeStatus::Jailed { until };
         Event::NodeJailed.emit(json!({
             "node": account,
             "reason": reason.name(),
             "until": until,
-            "missed_commits": missed_commits,
+            "missed_commits": record.missed,
+            "jailings": record.jailings,
             "stake": U128(entry.stake),
         }));
     }
 
-    /// Jails `account`, whose stake slashing took below the minimum.
+    /// Jails `account`, whose stake slashing took below the minimum, if it is active: it may
+    /// unjail at once once its stake is topped up.
     pub(crate) fn jail_for_stake(&mut self, account: &AccountId) {
-        let missed = self.missed_commits_of(account);
-        let jail_blocks = self.config.jail_blocks;
+        let record = self.liveness_of(account);
+        let now = env::block_height();
         let entry = self.node_mut(account);
-        Self::jail(
-            account,
-            entry,
-            JailReason::StakeBelowMinimum,
-            jail_blocks,
-            missed,
-        );
+        if entry.status == NodeStatus::Active {
+            Self::jail(account, entry, JailReason::StakeBelowMinimum, now, record);
+        }
     }
 
     /// `account`'s view, with its missed-commit count.
@@ -176,7 +207,15 @@ impl OracleContract {
 
     /// `account`'s misses in a row (0 without an entry).
     pub(crate) fn missed_commits_of(&self, account: &AccountId) -> u32 {
-        self.missed_commits.get(account).copied().unwrap_or(0)
+        self.liveness_of(account).missed
+    }
+
+    /// `account`'s liveness record (all zero without an entry).
+    fn liveness_of(&self, account: &AccountId) -> LivenessRecord {
+        self.missed_commits
+            .get(account)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// One more miss for `member` of `request_id`; jails it at `max_missed_commits`.
@@ -185,39 +224,40 @@ impl OracleContract {
             // Withdrew after the owner shortened `unbonding_blocks`: nothing to count against.
             return;
         }
-        let missed = match self.missed_commits.get(member) {
-            Some(missed) => missed.saturating_add(1),
+        let mut record = match self.missed_commits.get(member).copied() {
+            Some(record) => record,
             None => {
                 self.pay_entry_from_stake(member);
-                1
+                LivenessRecord::default()
             }
         };
-        self.missed_commits.insert(member.clone(), missed);
+        record.missed = record.missed.saturating_add(1);
         let (max_missed, jail_blocks) = (self.config.max_missed_commits, self.config.jail_blocks);
-        if missed < max_missed {
+        let active = self
+            .nodes
+            .get(member)
+            .is_some_and(|node| node.status == NodeStatus::Active);
+        if record.missed < max_missed || !active {
+            self.missed_commits.insert(member.clone(), record);
             return;
         }
+        let until = record.jail_until(env::block_height(), jail_blocks);
+        self.missed_commits.insert(member.clone(), record);
+        env::log_str(&format!(
+            "{member} let {} requests in a row pass without committing (the last, request \
+             {request_id}): jailed until block {until}",
+            record.missed
+        ));
         let entry = self.node_mut(member);
-        if entry.status == NodeStatus::Active {
-            env::log_str(&format!(
-                "{member} let {missed} requests in a row pass without committing (the last, \
-                 request {request_id}): jailed"
-            ));
-        }
-        Self::jail(
-            member,
-            entry,
-            JailReason::MissedCommits,
-            jail_blocks,
-            missed,
-        );
+        Self::jail(member, entry, JailReason::MissedCommits, until, record);
     }
 
     /// Writes the missed-commit entry of `member`, a node registered before liveness existed,
     /// and moves its storage cost from the node's stake to its storage deposit.
     fn pay_entry_from_stake(&mut self, member: &AccountId) {
         let before = env::storage_usage();
-        self.missed_commits.insert(member.clone(), 0);
+        self.missed_commits
+            .insert(member.clone(), LivenessRecord::default());
         self.missed_commits.flush();
         let cost = cost_of(env::storage_usage().saturating_sub(before));
         let node = self.node_mut(member);
@@ -227,5 +267,40 @@ impl OracleContract {
         if node.stake < self.config.min_stake {
             self.jail_for_stake(member);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jailings_that_follow_each_other_double_up_to_the_cap() {
+        let mut record = LivenessRecord::default();
+        assert_eq!(record.jail_until(100, 10), 110);
+        // Within 32 jail periods of the last one's end: twice as long, and so on.
+        assert_eq!(record.jail_until(200, 10), 220);
+        assert_eq!(record.jail_until(300, 10), 340);
+        assert_eq!(record.jailings, 3);
+        for _ in 0..10 {
+            let now = record.last_jailed_until;
+            record.jail_until(now, 10);
+        }
+        let now = record.last_jailed_until;
+        assert_eq!(record.jail_until(now, 10), now + 320, "at most 32 periods");
+        // Out of jail for longer than the window: back to one period.
+        let later = record.last_jailed_until + 32 * 10 + 1;
+        assert_eq!(record.jail_until(later, 10), later + 10);
+        assert_eq!(record.jailings, 1);
+    }
+
+    #[test]
+    fn a_long_jail_period_saturates_instead_of_overflowing() {
+        let mut record = LivenessRecord {
+            missed: 0,
+            jailings: 9,
+            last_jailed_until: u64::MAX - 5,
+        };
+        assert_eq!(record.jail_until(u64::MAX - 3, u64::MAX / 2), u64::MAX);
     }
 }

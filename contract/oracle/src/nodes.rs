@@ -103,7 +103,8 @@ impl OracleContract {
         self.attestation_keys.flush();
         self.activate_node(&account, &node.models);
         self.active_nodes.flush();
-        self.missed_commits.insert(account.clone(), 0);
+        self.missed_commits
+            .insert(account.clone(), crate::liveness::LivenessRecord::default());
         self.missed_commits.flush();
         let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
         let attached = env::attached_deposit().as_yoctonear();
