@@ -2279,6 +2279,36 @@ const STATE_WRITER: &str = r#"(module
     (drop (call $storage_remove (call $register_len (i64.const 0)) (i64.const 64)
       (i64.const 1)))))"#;
 
+impl World {
+    /// The oracle's stored state (`STATE`).
+    fn oracle_state(&self) -> Vec<u8> {
+        self.chain.storage_value(ORACLE, b"STATE").unwrap().to_vec()
+    }
+
+    /// Deploys the state writer over the oracle and stores `state` as the oracle's state, as
+    /// the code of an older layout left it.
+    fn write_old_state(&mut self, state: Vec<u8>) {
+        let writer = wat::parse_str(STATE_WRITER).unwrap();
+        assert_success(&self.chain.deploy(ORACLE, writer).unwrap());
+        assert_success(
+            &self
+                .chain
+                .call(ORACLE, ORACLE, "write_state", state, 0, GAS)
+                .unwrap(),
+        );
+    }
+
+    /// Removes the oracle's storage key `key` (the state writer must be deployed).
+    fn remove_oracle_key(&mut self, key: Vec<u8>) {
+        assert_success(
+            &self
+                .chain
+                .call(ORACLE, ORACLE, "remove_key", key, 0, GAS)
+                .unwrap(),
+        );
+    }
+}
+
 /// The storage key of request `request_id`'s commit phase: the `commit_phases` prefix (tag 7)
 /// and the id.
 fn commit_phase_key(request_id: u64) -> Vec<u8> {
@@ -2351,42 +2381,21 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     // Request 0 is pending across the upgrade.
     let deposit = world.deposit_for("q");
     let legacy_ask = world.ask("q", deposit);
-    let state = world
-        .chain
-        .storage_value(ORACLE, b"STATE")
-        .unwrap()
-        .to_vec();
+    let state = world.oracle_state();
     let config_before = world.view(ORACLE, "get_config", json!({}));
     let info_before = world.view(ORACLE, "get_info", json!({}));
     // The oracle's state as the code before commit–reveal left it.
-    let writer = wat::parse_str(STATE_WRITER).unwrap();
-    assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v1 = as_layout_v1(&state);
     assert_eq!(v1.len(), state.len() - 40);
-    assert_success(
-        &world
-            .chain
-            .call(ORACLE, ORACLE, "write_state", v1, 0, GAS)
-            .unwrap(),
-    );
+    world.write_old_state(v1);
     // Version 1 kept no commit phases.
     assert!(world
         .chain
         .storage_value(ORACLE, &commit_phase_key(0))
         .is_some());
-    assert_success(
-        &world
-            .chain
-            .call(ORACLE, ORACLE, "remove_key", commit_phase_key(0), 0, GAS)
-            .unwrap(),
-    );
+    world.remove_oracle_key(commit_phase_key(0));
     // Nor held fees.
-    assert_success(
-        &world
-            .chain
-            .call(ORACLE, ORACLE, "remove_key", held_fee_key(0), 0, GAS)
-            .unwrap(),
-    );
+    world.remove_oracle_key(held_fee_key(0));
     // Today's code, then its migrate (as `upgrade` does).
     assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
     let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
@@ -2471,33 +2480,17 @@ fn a_version_1_state_migrates_to_commit_reveal() {
 #[test]
 fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_stake() {
     let mut world = setup();
-    let state = world
-        .chain
-        .storage_value(ORACLE, b"STATE")
-        .unwrap()
-        .to_vec();
+    let state = world.oracle_state();
     let config_before = world.view(ORACLE, "get_config", json!({}));
     let info_before = world.view(ORACLE, "get_info", json!({}));
     // The oracle's state as the code before liveness left it: no missed-commit counts.
-    let writer = wat::parse_str(STATE_WRITER).unwrap();
-    assert_success(&world.chain.deploy(ORACLE, writer).unwrap());
     let v2 = as_layout_v2(&state);
     assert_eq!(v2.len(), state.len() - 27);
-    assert_success(
-        &world
-            .chain
-            .call(ORACLE, ORACLE, "write_state", v2, 0, GAS)
-            .unwrap(),
-    );
+    world.write_old_state(v2);
     for node in 0..NODES {
         let key = missed_commits_key(&node_name(node));
         assert!(world.chain.storage_value(ORACLE, &key).is_some());
-        assert_success(
-            &world
-                .chain
-                .call(ORACLE, ORACLE, "remove_key", key, 0, GAS)
-                .unwrap(),
-        );
+        world.remove_oracle_key(key);
     }
     assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
     let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
