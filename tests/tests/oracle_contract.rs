@@ -2298,6 +2298,22 @@ impl World {
         );
     }
 
+    /// Deploys today's oracle code and calls its `migrate` (as `upgrade` does); returns the
+    /// call and the oracle's storage usage before it.
+    fn migrate_to_today(&mut self) -> (TxResult, u64) {
+        assert_success(&self.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
+        let storage_before = self.chain.account(ORACLE).unwrap().storage_usage;
+        (self.call(ORACLE, "migrate", json!({}), 0), storage_before)
+    }
+
+    /// Checks that `get_info` reads layout version 3 and otherwise equals `before`.
+    fn assert_info_at_version_3(&self, before: &Value) {
+        let mut info = self.view(ORACLE, "get_info", json!({}));
+        assert_eq!(info["state_version"], 3);
+        info["state_version"] = before["state_version"].clone();
+        assert_eq!(&info, before);
+    }
+
     /// Removes the oracle's storage key `key` (the state writer must be deployed).
     fn remove_oracle_key(&mut self, key: Vec<u8>) {
         assert_success(
@@ -2397,17 +2413,12 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     // Nor held fees.
     world.remove_oracle_key(held_fee_key(0));
     // Today's code, then its migrate (as `upgrade` does).
-    assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
-    let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
-    let migrated = world.call(ORACLE, "migrate", json!({}), 0);
+    let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
         vec![json!({"from": 1, "to": 3})]
     );
-    let mut info = world.view(ORACLE, "get_info", json!({}));
-    assert_eq!(info["state_version"], 3);
-    info["state_version"] = info_before["state_version"].clone();
-    assert_eq!(info, info_before);
+    world.assert_info_at_version_3(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
     // The state grew by its 40 new bytes, and nothing was written for the request pending
@@ -2492,17 +2503,12 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
         assert!(world.chain.storage_value(ORACLE, &key).is_some());
         world.remove_oracle_key(key);
     }
-    assert_success(&world.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
-    let storage_before = world.chain.account(ORACLE).unwrap().storage_usage;
-    let migrated = world.call(ORACLE, "migrate", json!({}), 0);
+    let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
         vec![json!({"from": 2, "to": 3})]
     );
-    let mut info = world.view(ORACLE, "get_info", json!({}));
-    assert_eq!(info["state_version"], 3);
-    info["state_version"] = info_before["state_version"].clone();
-    assert_eq!(info, info_before);
+    world.assert_info_at_version_3(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(
         (
