@@ -71,6 +71,38 @@ fn node_name(index: usize) -> String {
     format!("node{index}.test")
 }
 
+/// The attestation message of `account` for `output` with `result_digest` as the answer to
+/// `request_id`.
+fn attestation_message(
+    account: &str,
+    request_id: u64,
+    result_digest: Digest32,
+    output: &str,
+) -> AttestationMessage {
+    AttestationMessage {
+        chain_id: CHAIN_ID.into(),
+        oracle_contract: ORACLE.into(),
+        request_id,
+        node: account.into(),
+        model_id: model_id(),
+        result_digest,
+        output_hash: sha256(output.as_bytes()),
+    }
+}
+
+/// `key`'s signature of `account`'s attestation of `output` with `result_digest` for
+/// `request_id`.
+fn sign_as(
+    key: &SecretKey,
+    account: &str,
+    request_id: u64,
+    result_digest: Digest32,
+    output: &str,
+) -> Signature64 {
+    let message = attestation_message(account, request_id, result_digest, output);
+    Signature64(sdk::attest::sign(key, &message))
+}
+
 fn setup() -> World {
     let mut chain = Chain::new();
     for (account, balance) in [
@@ -277,23 +309,6 @@ impl World {
 
     /// The attestation message of `output` with `result_digest` for `request_id` by node
     /// `node`, on this chain and oracle.
-    fn message(
-        node: usize,
-        request_id: u64,
-        result_digest: Digest32,
-        output: &str,
-    ) -> AttestationMessage {
-        AttestationMessage {
-            chain_id: CHAIN_ID.into(),
-            oracle_contract: ORACLE.into(),
-            request_id,
-            node: node_name(node),
-            model_id: model_id(),
-            result_digest,
-            output_hash: sha256(output.as_bytes()),
-        }
-    }
-
     /// `key`'s signature of the attestation of `output` with `result_digest` for `request_id`
     /// by node `node`.
     fn sign_with(
@@ -303,8 +318,7 @@ impl World {
         result_digest: Digest32,
         output: &str,
     ) -> Signature64 {
-        let message = Self::message(node, request_id, result_digest, output);
-        Signature64(sdk::attest::sign(key, &message))
+        sign_as(key, &node_name(node), request_id, result_digest, output)
     }
 
     fn sign(&self, node: usize, request_id: u64, output: &str) -> Signature64 {
@@ -891,6 +905,97 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 }
 
 #[test]
+fn a_timeout_pays_the_members_whose_reveals_match_and_refunds_the_rest() {
+    let mut world = setup();
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["quorum"] = json!(4);
+    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    let deposit = world.deposit_for("Will it rain?");
+    let ask = world.ask("Will it rain?", deposit);
+    let committee = world.committee(0);
+    // Two members reveal the same answer, a third its own: no quorum of four. The two matching
+    // reveals are public; the requester pays for them.
+    let (pair, lone, cheat) = (&committee[..2], committee[2], committee[3]);
+    world.commit_answers(
+        0,
+        &[
+            (pair[0], ANSWER),
+            (pair[1], ANSWER),
+            (lone, "Lyon"),
+            (cheat, ANSWER),
+        ],
+    );
+    for node in [pair[0], pair[1], lone, cheat] {
+        assert_success(&world.attest(node, 0, if node == lone { "Lyon" } else { ANSWER }));
+    }
+    // The fourth revealed the pair's answer too, but is slashed for equivocating: it is neither
+    // paid nor counted as a match.
+    let report = world.call(
+        RELAYER,
+        "report_equivocation",
+        json!({"request_id": 0, "node": node_name(cheat),
+            "first": world.claim(cheat, 0, ANSWER), "second": world.claim(cheat, 0, "Nice")}),
+        0,
+    );
+    assert_success(&report);
+    world.chain.advance_blocks(5);
+    let balances: Vec<u128> = committee
+        .iter()
+        .map(|n| world.chain.balance(&node_name(*n)))
+        .collect();
+    let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
+    let alice_before = world.chain.balance(ALICE);
+
+    world.chain.advance_blocks(200);
+    let result = world.chain.tx_result(&ask);
+    let reason = result.json::<Value>()["failed"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refunded = PRICE - 2 * SEAT_SHARE;
+    assert!(
+        reason.contains(&format!(
+            "2 members whose answers matched another member's were paid {} yoctoNEAR of the \
+             fee, the other {refunded} yoctoNEAR was refunded to {DAPP}",
+            2 * SEAT_SHARE
+        )),
+        "{reason}"
+    );
+    let timed_out = events(&result, "request_timed_out");
+    assert_eq!(
+        timed_out,
+        vec![json!({
+            "request_id": 0,
+            "paid": [
+                {"node": node_name(pair[0]), "amount": SEAT_SHARE.to_string()},
+                {"node": node_name(pair[1]), "amount": SEAT_SHARE.to_string()},
+            ],
+            "refunded": refunded.to_string(),
+            "requester": DAPP,
+        })]
+    );
+    world.chain.advance_blocks(2);
+    for (i, node) in committee.iter().enumerate() {
+        let gained = world.chain.balance(&node_name(*node)) - balances[i];
+        let expected = if pair.contains(node) { SEAT_SHARE } else { 0 };
+        assert_eq!(gained, expected, "node {node}");
+    }
+    // Nobody is slashed for a timeout: the lone answer has no quorum to be judged by.
+    assert_eq!(world.stake(lone), stakes[2]);
+    // The dApp passed the refund on to Alice.
+    let gained = world.chain.balance(ALICE) - alice_before;
+    let most_gas = u128::from(ASK_GAS) * world.chain.gas_purchase_price();
+    assert!(
+        gained >= refunded && gained < refunded + most_gas,
+        "{gained}"
+    );
+    // Nothing is held back for cleanup.
+    assert_eq!(world.request(0)["held_fee"], "0");
+    let (cleaned, _) = clean_up(&mut world, 0);
+    assert_eq!(cleaned["fee_returned"], "0");
+}
+
+#[test]
 fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
     let mut world = setup();
     // Only the oracle's own account may call its callback directly; it stands in here for every
@@ -1367,11 +1472,11 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
     let key = world.keys[member].clone();
     let on_other_chain = AttestationMessage {
         chain_id: "mainnet".into(),
-        ..World::message(member, 0, digest_of(ANSWER), ANSWER)
+        ..attestation_message(&node_name(member), 0, digest_of(ANSWER), ANSWER)
     };
     let for_other_oracle = AttestationMessage {
         oracle_contract: "other-oracle.test".into(),
-        ..World::message(member, 0, digest_of(ANSWER), ANSWER)
+        ..attestation_message(&node_name(member), 0, digest_of(ANSWER), ANSWER)
     };
     for message in [on_other_chain, for_other_oracle] {
         let signature = Signature64(sdk::attest::sign(&key, &message));
@@ -2037,15 +2142,20 @@ fn nodes_stake_unbond_and_withdraw() {
 }
 
 /// Registers `count` new nodes named `{prefix}{i}.test` serving `models`, each with its own key.
+/// The attestation key of `register_many`'s `i`-th node named with `prefix`.
+fn many_key(prefix: &str, i: usize) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    seed[24..].copy_from_slice(&(i as u64).to_le_bytes());
+    SecretKey::from_seed(seed)
+}
+
 fn register_many(world: &mut World, prefix: &str, count: usize, models: Value) -> Vec<TxResult> {
     (0..count)
         .map(|i| {
             let account = format!("{prefix}{i}.test");
             world.chain.create_account(&account, 20 * ONE_NEAR).unwrap();
-            let mut seed = [0u8; 32];
-            seed[..prefix.len()].copy_from_slice(prefix.as_bytes());
-            seed[24..].copy_from_slice(&(i as u64).to_le_bytes());
-            let key = SecretKey::from_seed(seed);
+            let key = many_key(prefix, i);
             let args = json!({"attestation_key": key.public_key().to_string(), "models": models});
             world
                 .chain
@@ -2856,12 +2966,42 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
     let committee: Vec<String> =
         serde_json::from_value(world.request(0)["committee"].clone()).unwrap();
     assert_eq!(committee.len(), 32);
-    // A quorum commits and nobody reveals: the other 15, the most a committee of 32 can leave
-    // silent and still be counted, are counted a miss and jailed when the request times out.
+    // A quorum commits and all but one of them reveal the same answer: the callback pays those
+    // 16 their shares, and the other 15, the most a committee of 32 can leave silent and still
+    // be counted, are counted a miss and jailed when the request times out.
     let (committed, silent) = committee.split_at(17);
-    for account in committed {
-        commit_as(&mut world, account, 0);
+    let key_of = |account: &str| match account.strip_prefix('s') {
+        Some(rest) => many_key("s", rest.trim_end_matches(".test").parse().unwrap()),
+        None => world.keys[(0..NODES).find(|i| node_name(*i) == account).unwrap()].clone(),
+    };
+    let signatures: Vec<Signature64> = committed
+        .iter()
+        .map(|account| sign_as(&key_of(account), account, 0, digest_of(ANSWER), ANSWER))
+        .collect();
+    for (account, signature) in committed.iter().zip(&signatures) {
+        let args = json!({"request_id": 0, "commitment": attestation_commitment(signature)});
+        assert_success(&world.call(account, "commit_attestation", args, 0));
     }
+    world.open_reveal(0);
+    let revealed: Vec<Value> = committed[..16]
+        .iter()
+        .zip(&signatures)
+        .map(|(account, signature)| {
+            json!({"node": account, "result_digest": digest_of(ANSWER), "signature": signature})
+        })
+        .collect();
+    let bundle = world
+        .chain
+        .call(
+            RELAYER,
+            ORACLE,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": revealed}).to_string(),
+            0,
+            300 * TGAS,
+        )
+        .unwrap();
+    assert_eq!(bundle.json::<Vec<String>>(), vec!["recorded"; 16]);
     world.chain.advance_blocks(200);
     let result = world.chain.tx_result(&ask);
     let finished = result
@@ -2878,9 +3018,19 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
         finished.status
     );
     println!(
-        "gas: the yield's callback timing out a request and jailing its 15 silent members {}",
+        "gas: the yield's callback timing out a request, paying 16 matching reveals and jailing \
+         its 15 silent members {}",
         finished.gas_burnt
     );
+    let timed_out = finished
+        .logs
+        .iter()
+        .filter(|l| l.contains("\"request_timed_out\""))
+        .find_map(|l| l.strip_prefix("EVENT_JSON:"))
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"][0].clone())
+        .unwrap();
+    assert_eq!(timed_out["paid"].as_array().unwrap().len(), 16);
+    assert_eq!(yocto(&timed_out["refunded"]), PRICE - 16 * (PRICE / 32));
     let jailed = finished
         .logs
         .iter()

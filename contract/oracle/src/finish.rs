@@ -1,5 +1,6 @@
 //! The yield's callback, `on_request_finished`: it hands the requester's callback the answer of a
-//! resolved request, or ends a request still pending as timed out (fee refunded). It never
+//! resolved request, or ends a request still pending as timed out (the members whose reveals
+//! matched another's paid their seats' shares, the rest of the fee refunded). It never
 //! panics, whatever it finds, so a request can never stay pending with its fee and storage
 //! locked, and the requester's callback always receives an `OracleResponse`.
 
@@ -20,8 +21,8 @@ const RESUME_PAYLOAD_BYTES: usize = 8;
 impl OracleContract {
     /// The yield's callback. A resolved request returns its answer (and becomes cleanable
     /// `retention_blocks` from now). A pending one (the yield
-    /// timed out) is marked timed out, its fee refunded to the requester, and returns
-    /// `timed_out`. A request already ended or gone returns `timed_out` with nothing refunded
+    /// timed out) is marked timed out, its corroborated reveals paid and the rest of its fee
+    /// refunded to the requester, and returns `timed_out`. A request already ended or gone returns `timed_out` with nothing refunded
     /// and the reason.
     #[private]
     pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
@@ -67,9 +68,11 @@ impl OracleContract {
         self.requests.insert(request_id, request);
     }
 
-    /// Ends pending `request` without an answer: it becomes cleanable after the retention, its
-    /// fee goes back to the requester, and members that never committed are counted a miss. `resumed` tells whether the yield saw a resume (it never
-    /// should without a resolution; the request ends all the same).
+    /// Ends pending `request` without an answer: it becomes cleanable after the retention, the
+    /// members whose reveals another's matched are paid a seat's share each
+    /// (`held_fees.rs`), the rest of the fee goes back to the requester, and members that
+    /// never committed are counted a miss. `resumed` tells whether the yield saw a resume (it
+    /// never should without a resolution; the request ends all the same).
     fn time_out(
         &mut self,
         request_id: u64,
@@ -80,7 +83,9 @@ impl OracleContract {
             cleanable_at: self.cleanable_from_now(),
         };
         self.pending.remove(&request_id);
-        send(&request.requester, request.fee);
+        let (paid, paid_total) = self.pay_corroborated_reveals(request_id, request);
+        let refunded = request.fee - paid_total;
+        send(&request.requester, refunded);
         self.record_commit_misses(request_id, request);
         let why = if resumed {
             "was resumed without a resolution".to_string()
@@ -93,19 +98,27 @@ impl OracleContract {
                 request.quorum,
             )
         };
-        let message = format!(
-            "request {request_id} {why}; the fee of {} yoctoNEAR was refunded to {}",
-            request.fee, request.requester
-        );
+        let message = if paid.is_empty() {
+            format!(
+                "request {request_id} {why}; the fee of {} yoctoNEAR was refunded to {}",
+                request.fee, request.requester
+            )
+        } else {
+            format!(
+                "request {request_id} {why}; {} members whose answers matched another \
+                 member's were paid {paid_total} yoctoNEAR of the fee, the other {refunded} \
+                 yoctoNEAR was refunded to {}",
+                paid.len(),
+                request.requester
+            )
+        };
         Event::RequestTimedOut.emit(json!({
             "request_id": request_id,
-            "refunded": U128(request.fee),
+            "paid": paid,
+            "refunded": U128(refunded),
             "requester": request.requester,
         }));
-        ResponseStatus::TimedOut {
-            message,
-            refunded: request.fee,
-        }
+        ResponseStatus::TimedOut { message, refunded }
     }
 }
 

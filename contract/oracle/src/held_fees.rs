@@ -7,6 +7,11 @@
 //! is still held (the shares of members that never agreed and the division's remainder) goes
 //! back to the request's refund account: a requester pays for the answers it got.
 //!
+//! A request that times out pays, from its fee, a seat's share to each member whose reveal
+//! another member's reveal matches (their answers are public in their transactions: a requester
+//! holding enough silent seats to block the quorum would otherwise read them for free); the
+//! rest goes back to the requester. A lone reveal (a guess, or one honest answer) earns nothing.
+//!
 //! The held amount is stored apart from the request (`held_fees`), in an entry every request
 //! gets when it is made (0 until it resolves), paid for in its storage reserve. The entry marks
 //! the requests made under these rules: a request made before (pending across the upgrade,
@@ -16,6 +21,7 @@
 
 use crate::events::Event;
 use crate::fees::{seat_share, split_fee};
+use crate::quorum::corroborated;
 use crate::requests::Request;
 use crate::storage::send;
 use crate::OracleContract;
@@ -90,6 +96,41 @@ impl OracleContract {
             "held": U128(left),
         }));
         paid
+    }
+
+    /// Pays the members of timed-out `request` whose reveals another member's reveal matches a
+    /// seat's share each. A member slashed on the request (an equivocation) is neither paid nor
+    /// counted as a match; a request made before held fees pays nothing. Returns the payments,
+    /// for the `request_timed_out` event, and their total.
+    pub(crate) fn pay_corroborated_reveals(
+        &mut self,
+        request_id: u64,
+        request: &Request,
+    ) -> (Vec<Value>, u128) {
+        if !self.held_fees.contains_key(&request_id) {
+            return (Vec::new(), 0);
+        }
+        let share = seat_share(request.fee, request.committee.len());
+        let unslashed: Vec<_> = request
+            .attestations
+            .iter()
+            .filter(|a| !request.slashed.contains(&a.node))
+            .collect();
+        let claims: Vec<_> = unslashed
+            .iter()
+            .map(|a| (a.result_digest, a.output_hash))
+            .collect();
+        let mut paid = Vec::new();
+        let mut total = 0;
+        for (attestation, corroborated) in unslashed.iter().zip(corroborated(&claims)) {
+            if !corroborated || share == 0 {
+                continue;
+            }
+            send(&attestation.node, share);
+            total += share;
+            paid.push(json!({ "node": attestation.node, "amount": U128(share) }));
+        }
+        (paid, total)
     }
 
     /// The held fee entry of new request `request_id` (nothing held yet).

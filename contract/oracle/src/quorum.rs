@@ -18,6 +18,22 @@ pub fn agreed_claim(claims: &[Claim], quorum: u32) -> Option<Claim> {
         .copied()
 }
 
+/// For each of `claims`, whether another claim of the list matches it: the reveals a timed-out
+/// request pays. A lone claim (a guess, or the one honest answer among silent members) earns
+/// nothing, so a member cannot be paid for blocking a quorum with an answer of its own.
+pub fn corroborated(claims: &[Claim]) -> Vec<bool> {
+    claims
+        .iter()
+        .enumerate()
+        .map(|(i, claim)| {
+            claims
+                .iter()
+                .enumerate()
+                .any(|(j, other)| i != j && other == claim)
+        })
+        .collect()
+}
+
 /// The longest prefix of `output` of at most `limit` bytes that ends on a character boundary,
 /// and whether it is shorter than the output.
 pub fn inline_prefix(output: &str, limit: u32) -> (&str, bool) {
@@ -55,6 +71,19 @@ mod tests {
         let a = claim(1, 1);
         let b = claim(1, 2);
         assert_eq!(agreed_claim(&[a, b], 2), None);
+    }
+
+    #[test]
+    fn a_claim_is_corroborated_when_another_member_made_the_same() {
+        let (a, b, c) = (claim(1, 1), claim(2, 2), claim(1, 2));
+        assert_eq!(corroborated(&[a, b, a]), vec![true, false, true]);
+        assert_eq!(corroborated(&[a, c]), vec![false, false]);
+        assert_eq!(corroborated(&[a]), vec![false]);
+        assert_eq!(corroborated(&[]), Vec::<bool>::new());
+        assert_eq!(
+            corroborated(&[b, a, b, a, c]),
+            vec![true, true, true, true, false]
+        );
     }
 
     #[test]

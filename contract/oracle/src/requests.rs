@@ -1,7 +1,7 @@
 //! Requests: a dApp calls `request` with a deposit in an ordinary cross-contract call; the
 //! contract yields, and the dApp's callback receives the `OracleResponse` once a quorum resolves
-//! the request (the yield is resumed with the request id) or the yield times out (fee refunded;
-//! `finish.rs`). Finished requests are cleaned up after their retention.
+//! the request (the yield is resumed with the request id) or the yield times out (the fee refunded but
+//! for the shares of corroborated reveals; `finish.rs`). Finished requests are cleaned up after their retention.
 
 use crate::commitments::CommitPhase;
 use crate::committee;
@@ -34,7 +34,8 @@ pub enum RequestStatus {
         answer: ResolvedOutput,
         cleanable_at: u64,
     },
-    /// The yield timed out; the fee went back to the requester. Cleanable from `cleanable_at`.
+    /// The yield timed out; the fee went back to the requester (less the shares of the members
+    /// whose reveals matched another's). Cleanable from `cleanable_at`.
     TimedOut { cleanable_at: u64 },
 }
 
@@ -68,7 +69,8 @@ pub struct Request {
     pub params: RequestParams,
     pub input_hash: Digest32,
     pub input_bytes: u32,
-    /// Paid to the agreeing nodes on resolution, refunded on timeout (yoctoNEAR).
+    /// Paid to the agreeing nodes on resolution; on timeout to the members whose reveals
+    /// matched another's, the rest refunded (yoctoNEAR).
     pub fee: u128,
     /// Locked for the request's storage until it is cleaned up (yoctoNEAR).
     pub storage_deposit: u128,

@@ -25,8 +25,8 @@ pub struct OracleResponse {
 pub enum ResponseStatus {
     /// A quorum of the committee agreed on this output.
     Resolved(ResolvedOutput),
-    /// No quorum before the yield timed out; `refunded` yoctoNEAR (the fee) went back to the
-    /// requester.
+    /// No quorum before the yield timed out; `refunded` yoctoNEAR went back to the requester:
+    /// the fee, less a seat's share for each member whose reveal another member's matched.
     TimedOut {
         message: String,
         #[serde(with = "crate::json_numbers::u128_string")]
