@@ -70,7 +70,7 @@ pub struct OnChain {
     pub standing: Standing,
     /// While jailed: the block from which it may unjail.
     pub jailed_until: Option<u64>,
-    /// Requests in a row it let pass without committing.
+    /// Requests in a row it let pass without committing (or, on a timeout, revealing).
     pub missed_commits: u32,
 }
 
@@ -154,8 +154,8 @@ pub struct HealthReport {
     /// then, if its stake is at least the oracle's minimum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jailed_until: Option<u64>,
-    /// Requests in a row this node was on the committee of and let pass without committing;
-    /// the oracle jails it at its `max_missed_commits`.
+    /// Requests in a row this node was on the committee of and let pass without committing (or,
+    /// on a timeout, revealing); the oracle jails it at its `max_missed_commits`.
     #[serde(default)]
     pub missed_commits: u32,
 }

@@ -202,8 +202,8 @@ impl Metrics {
         );
         registry.register(
             "missed_commits",
-            "Requests in a row this node let pass without committing (the oracle jails it at its \
-             max_missed_commits)",
+            "Requests in a row this node let pass without committing or, on a timeout, revealing \
+             (the oracle jails it at its max_missed_commits)",
             metrics.missed_commits.clone(),
         );
         Self {

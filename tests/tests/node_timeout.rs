@@ -3,8 +3,10 @@
 //! `bad_signature`): the contract refuses its attestation, and the node ends the job as
 //! refused instead of retrying it. One commitment is fewer than the quorum, so the two silent
 //! members are not counted as missing it; on a second request a healthy node commits too, and
-//! the one member still silent is jailed (the oracle jails at the first miss here) — and,
-//! started then, unjails itself once its jail time is over.
+//! when that request times out the member still silent is jailed (the oracle jails at the first
+//! miss here), and so is the faulty node, whose commitment was never revealed — while the
+//! healthy node, which revealed, is not. Started then, the silent node unjails itself once its
+//! jail time is over.
 
 use e2e_tests::cluster::{succeed, Cluster, OracleSettings, TGAS, USER};
 use oracle::journal::{Finished, JobState};
@@ -127,7 +129,8 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         assert_eq!(view["missed_commits"], 0, "{view}");
     }
     // Node 2 serves the next request with node 0: a quorum of commitments (node 0's reveal is
-    // refused again, so it times out), and node 1, silent, is jailed.
+    // refused again, so it times out). Node 1, silent, is jailed, and node 0 too: it committed
+    // and never revealed. Node 2 revealed: not counted.
     cluster.nodes[2].start(&[]).unwrap();
     cluster.nodes[2]
         .http_addr(Duration::from_secs(120))
@@ -151,12 +154,17 @@ async fn an_unserved_request_times_out_and_is_refunded() {
         2,
         "{request}"
     );
-    for account in ["node0.test", "node2.test"] {
-        assert_eq!(entry(account).await["status"], "active");
+    let view = entry("node2.test").await;
+    assert_eq!(
+        (&view["status"], &view["missed_commits"]),
+        (&json!("active"), &json!(0)),
+        "{view}"
+    );
+    for account in ["node0.test", "node1.test"] {
+        let view = entry(account).await;
+        assert!(view["status"]["jailed"]["until"].is_u64(), "{view}");
+        assert_eq!(view["missed_commits"], 1, "{view}");
     }
-    let view = entry("node1.test").await;
-    assert!(view["status"]["jailed"]["until"].is_u64(), "{view}");
-    assert_eq!(view["missed_commits"], 1, "{view}");
     // Node 1 starts jailed, says so, and sends unjail_node itself once its time is over.
     let node = &mut cluster.nodes[1];
     node.write_config(|config| config.standing_interval_ms = 200)

@@ -2259,8 +2259,20 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     world.ask("q", deposit);
     let committee: Vec<String> =
         serde_json::from_value(world.request(2)["committee"].clone()).unwrap();
-    for account in &committee[..3] {
-        commit_as(&mut world, account, 2);
+    // Three members commit and reveal three different answers; the fourth stays silent.
+    let outputs = ["Paris", "Lyon", "Nice"];
+    let signatures: Vec<Signature64> = committee[..3]
+        .iter()
+        .zip(outputs)
+        .map(|(account, output)| commit_signed_as(&mut world, account, 2, output))
+        .collect();
+    world.open_reveal(2);
+    for ((account, output), signature) in committee[..3].iter().zip(outputs).zip(&signatures) {
+        let args = json!({
+            "request_id": 2, "output": output,
+            "result_digest": digest_of(output), "signature": signature,
+        });
+        assert_success(&world.call(account, "submit_attestation", args, 0));
     }
     world.chain.advance_blocks(200);
     assert_eq!(world.request(2)["status"], "timed_out");
@@ -2891,7 +2903,8 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
         "is not jailed (it is active)",
     );
 
-    // A commitment starts the count again: one miss, then a commitment.
+    // A reveal starts the count again, not a commitment alone: one miss, then a commitment
+    // whose reveal comes after the resolution.
     let first_miss = loop {
         let (committee, _) = resolve_without(&mut world, request_id, silent);
         request_id += 1;
@@ -2901,9 +2914,20 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
     };
     assert_eq!(node_entry(&world, silent)["missed_commits"], 1);
     loop {
-        let (committee, _) = resolve_without(&mut world, request_id, usize::MAX);
+        let deposit = world.deposit_for("q");
+        world.ask("q", deposit);
+        let committee = world.committee(request_id);
+        world.commit_all(request_id, ANSWER);
+        let others: Vec<usize> = committee.iter().copied().filter(|n| *n != silent).collect();
+        for node in &others[..3] {
+            assert_success(&world.attest(*node, request_id, ANSWER));
+        }
+        assert_eq!(world.request(request_id)["status"], "resolved");
         request_id += 1;
         if committee.contains(&silent) {
+            assert_eq!(node_entry(&world, silent)["missed_commits"], 1);
+            let late = world.attest(silent, request_id - 1, ANSWER);
+            assert_eq!(late.json::<String>(), "agreed");
             break;
         }
     }
@@ -2929,6 +2953,33 @@ fn a_member_that_keeps_missing_commitments_is_jailed_until_it_unjails() {
         event["until"].as_u64().unwrap(),
         jailed.receipts[0].block_height + 2 * 200
     );
+}
+
+/// The attestation key of `account`: a node of `setup` or one `register_many` made.
+fn key_of(world: &World, account: &str) -> SecretKey {
+    if let Some(node) = (0..NODES).find(|i| node_name(*i) == account) {
+        return world.keys[node].clone();
+    }
+    let name = account.trim_end_matches(".test");
+    let digits = name
+        .find(|c: char| c.is_ascii_digit())
+        .expect("a numbered account");
+    many_key(&name[..digits], name[digits..].parse().unwrap())
+}
+
+/// `account` commits to its attestation of `output` for `request_id`; returns the signature,
+/// for the reveal.
+fn commit_signed_as(
+    world: &mut World,
+    account: &str,
+    request_id: u64,
+    output: &str,
+) -> Signature64 {
+    let key = key_of(world, account);
+    let signature = sign_as(&key, account, request_id, digest_of(output), output);
+    let args = json!({"request_id": request_id, "commitment": attestation_commitment(&signature)});
+    assert_success(&world.call(account, "commit_attestation", args, 0));
+    signature
 }
 
 /// `account` commits to `request_id` (a commitment it will never reveal).
@@ -2966,24 +3017,18 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
     let committee: Vec<String> =
         serde_json::from_value(world.request(0)["committee"].clone()).unwrap();
     assert_eq!(committee.len(), 32);
-    // A quorum commits and all but one of them reveal the same answer: the callback pays those
-    // 16 their shares, and the other 15, the most a committee of 32 can leave silent and still
-    // be counted, are counted a miss and jailed when the request times out.
+    // A quorum commits and two of them reveal the same answer: when the request times out the
+    // callback pays those two their shares, and counts a miss for — and jails — the other 15
+    // that committed without revealing and the 15 that never committed (the most a committee of
+    // 32 can leave silent and still be counted): 30 jailings, near the callback's heaviest (32).
     let (committed, silent) = committee.split_at(17);
-    let key_of = |account: &str| match account.strip_prefix('s') {
-        Some(rest) => many_key("s", rest.trim_end_matches(".test").parse().unwrap()),
-        None => world.keys[(0..NODES).find(|i| node_name(*i) == account).unwrap()].clone(),
-    };
+    let (revealing, withholding) = committed.split_at(2);
     let signatures: Vec<Signature64> = committed
         .iter()
-        .map(|account| sign_as(&key_of(account), account, 0, digest_of(ANSWER), ANSWER))
+        .map(|account| commit_signed_as(&mut world, account, 0, ANSWER))
         .collect();
-    for (account, signature) in committed.iter().zip(&signatures) {
-        let args = json!({"request_id": 0, "commitment": attestation_commitment(signature)});
-        assert_success(&world.call(account, "commit_attestation", args, 0));
-    }
     world.open_reveal(0);
-    let revealed: Vec<Value> = committed[..16]
+    let revealed: Vec<Value> = revealing
         .iter()
         .zip(&signatures)
         .map(|(account, signature)| {
@@ -3001,7 +3046,7 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
             300 * TGAS,
         )
         .unwrap();
-    assert_eq!(bundle.json::<Vec<String>>(), vec!["recorded"; 16]);
+    assert_eq!(bundle.json::<Vec<String>>(), vec!["recorded"; 2]);
     world.chain.advance_blocks(200);
     let result = world.chain.tx_result(&ask);
     let finished = result
@@ -3018,8 +3063,8 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
         finished.status
     );
     println!(
-        "gas: the yield's callback timing out a request, paying 16 matching reveals and jailing \
-         its 15 silent members {}",
+        "gas: the yield's callback timing out a committee of 32, paying 2 matching reveals and \
+         jailing 30 members (15 silent, 15 unrevealed) {}",
         finished.gas_burnt
     );
     let timed_out = finished
@@ -3029,22 +3074,22 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
         .find_map(|l| l.strip_prefix("EVENT_JSON:"))
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"][0].clone())
         .unwrap();
-    assert_eq!(timed_out["paid"].as_array().unwrap().len(), 16);
-    assert_eq!(yocto(&timed_out["refunded"]), PRICE - 16 * (PRICE / 32));
+    assert_eq!(timed_out["paid"].as_array().unwrap().len(), 2);
+    assert_eq!(yocto(&timed_out["refunded"]), PRICE - 2 * (PRICE / 32));
     let jailed = finished
         .logs
         .iter()
         .filter(|l| l.contains("\"node_jailed\""))
         .count();
-    assert_eq!(jailed, 15);
+    assert_eq!(jailed, 30);
     // The callback's 40 TGas leave room.
-    assert!(finished.gas_burnt < 20 * TGAS, "{}", finished.gas_burnt);
-    for node in silent {
+    assert!(finished.gas_burnt < 30 * TGAS, "{}", finished.gas_burnt);
+    for node in silent.iter().chain(withholding) {
         let view = world.view(ORACLE, "get_node", json!({"account_id": node}));
         assert_eq!(view["missed_commits"], 1, "{node}");
         assert!(view["status"]["jailed"].is_object(), "{node}");
     }
-    for node in committed {
+    for node in revealing {
         let view = world.view(ORACLE, "get_node", json!({"account_id": node}));
         assert_eq!(
             (&view["missed_commits"], &view["status"]),
@@ -3052,9 +3097,6 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
             "{node}"
         );
     }
-    // With 17 active nodes left, the next committee has 17 members.
-    world.ask("q", deposit);
-    assert_eq!(world.request(1)["committee"].as_array().unwrap().len(), 17);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! model id, result digest, output hash), checked with the host's `ed25519_verify`. It is the
 //! reveal of the node's earlier commitment (`commitments.rs`): taken only once the reveal phase
 //! is open, and only when it matches that commitment. The k-th matching claim resolves the
-//! request.
+//! request. A reveal resets the node's count of missed requests (`liveness.rs`).
 
 use crate::commitments::require_committed;
 use crate::events::Event;
@@ -164,6 +164,7 @@ impl OracleContract {
             output_hash: claim.1,
             signature: *signature,
         });
+        self.reset_missed_commits(node);
         Event::AttestationSubmitted.emit(json!({
             "request_id": request_id,
             "node": node,

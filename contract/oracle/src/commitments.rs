@@ -111,7 +111,6 @@ impl OracleContract {
             "reveal_open": opened,
         }));
         self.commit_phases.insert(request_id, phase);
-        self.reset_missed_commits(&node);
         opened
     }
 }

@@ -69,10 +69,10 @@ impl OracleContract {
     }
 
     /// Ends pending `request` without an answer: it becomes cleanable after the retention, the
-    /// members whose reveals another's matched are paid a seat's share each
-    /// (`held_fees.rs`), the rest of the fee goes back to the requester, and members that
-    /// never committed are counted a miss. `resumed` tells whether the yield saw a resume (it
-    /// never should without a resolution; the request ends all the same).
+    /// members whose reveals another's matched are paid a seat's share each (`held_fees.rs`),
+    /// the rest of the fee goes back to the requester, and members that never committed, or
+    /// committed and never revealed, are counted a miss. `resumed` tells whether the yield saw
+    /// a resume (it never should without a resolution; the request ends all the same).
     fn time_out(
         &mut self,
         request_id: u64,
@@ -86,7 +86,7 @@ impl OracleContract {
         let (paid, paid_total) = self.pay_corroborated_reveals(request_id, request);
         let refunded = request.fee - paid_total;
         send(&request.requester, refunded);
-        self.record_commit_misses(request_id, request);
+        self.record_timeout_misses(request_id, request);
         let why = if resumed {
             "was resumed without a resolution".to_string()
         } else {

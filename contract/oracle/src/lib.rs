@@ -8,8 +8,9 @@
 //! the yield is resumed with the request id, the dApp's callback receives the answer, each
 //! agreeing node is paid a seat's share of the fee (late agreeing members too; the rest goes
 //! back at cleanup) and disagreeing members are slashed. Without a quorum the
-//! yield times out and the fee goes back to the requester. Members that keep letting requests
-//! pass without committing are jailed (off committees until they ask to serve again).
+//! yield times out and the fee goes back to the requester (less the shares of matching reveals).
+//! Members that keep letting requests pass without committing (or, on a timeout, revealing) are
+//! jailed (off committees until they ask to serve again).
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point
 //! arithmetic: every value that decides consensus is an integer or bytes.
@@ -63,7 +64,8 @@ pub struct OracleContract {
     inputs: LookupMap<u64, String>,
     /// Ids of requests still waiting for a quorum.
     pending: IterableSet<u64>,
-    /// Each node's requests in a row let pass without committing (`liveness.rs`).
+    /// Each node's requests in a row let pass without committing or, on a timeout, revealing
+    /// (`liveness.rs`).
     missed_commits: LookupMap<AccountId, liveness::LivenessRecord>,
     /// Each model's fees by size, when it has any (apart from the model, whose layout predates
     /// them).

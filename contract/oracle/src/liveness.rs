@@ -1,6 +1,7 @@
 //! Liveness: a committee member that lets `max_missed_commits` requests in a row pass without
-//! committing is jailed — taken off committees — so that silent nodes cannot hold a model's
-//! seats and make its requests wait out the commit window or time out. A node is also jailed
+//! committing — or, on a request that times out, without revealing what it committed to — is
+//! jailed (taken off committees), so that silent nodes cannot hold a model's seats and make
+//! its requests wait out the commit window or time out. A node is also jailed
 //! when slashing takes its stake below the minimum. From `jail_blocks` later (at once for the
 //! stake), with at least the minimum stake, it calls `unjail_node` to serve again.
 //!
@@ -12,8 +13,14 @@
 //! the model) the same way and commits nothing, so a requester cannot get honest nodes jailed
 //! with such requests; and framing an honest member as silent takes `quorum` commitments, more
 //! colluders than a committee is assumed to hold. A silent node never resets its count, so it is
-//! still jailed through the requests where enough others committed. A commitment resets the
-//! count. Each node's count is
+//! still jailed through the requests where enough others committed.
+//!
+//! A member that commits and then withholds its reveal blocks a quorum just as well, so on a
+//! request that times out a commitment without a reveal is a miss too (on a resolved request
+//! it is slashed at cleanup instead). Every committer has had at least `MIN_REVEAL_BLOCKS` to
+//! reveal by then, and honest members reveal as soon as the phase opens. A reveal — not a
+//! commitment — resets the count, so committing to everything and revealing nothing does not
+//! keep a node out of jail. Each node's count is
 //! stored apart from its entry (`missed_commits`); the entry is written at registration, paid
 //! with the registration's storage deposit. A node registered before liveness existed pays its
 //! entry from its stake when its first miss is counted (moved to its storage deposit, returned
@@ -76,7 +83,8 @@ impl LivenessRecord {
 /// Why a node was jailed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JailReason {
-    /// Let `max_missed_commits` requests in a row pass without committing.
+    /// Let `max_missed_commits` requests in a row pass without committing (or, on a timeout,
+    /// revealing).
     MissedCommits,
     /// Slashing took its stake below `min_stake`.
     StakeBelowMinimum,
@@ -128,29 +136,41 @@ impl OracleContract {
 }
 
 impl OracleContract {
-    /// Counts a miss for each member of `request` (which has just ended) that did not commit to
-    /// it, jailing those that reach `max_missed_commits` — when at least `quorum` members
-    /// committed (see the module's comment). A request made before commit–reveal counts
-    /// nothing.
+    /// Counts a miss for each member of resolved `request` that did not commit to it, jailing
+    /// those that reach `max_missed_commits` — when at least `quorum` members committed (see
+    /// the module's comment). A request made before commit–reveal counts nothing.
     pub(crate) fn record_commit_misses(&mut self, request_id: u64, request: &Request) {
+        self.record_misses(request_id, request, false);
+    }
+
+    /// As [`Self::record_commit_misses`] for `request`, which has just timed out: a member that
+    /// committed and never revealed is counted a miss too.
+    pub(crate) fn record_timeout_misses(&mut self, request_id: u64, request: &Request) {
+        self.record_misses(request_id, request, true);
+    }
+
+    fn record_misses(&mut self, request_id: u64, request: &Request, unrevealed_count: bool) {
         let Some(phase) = self.commit_phase(request_id) else {
             return;
         };
         if phase.commitments.len() < request.quorum as usize {
             return;
         }
-        let silent: Vec<AccountId> = request
+        let revealed = |member: &AccountId| request.attestations.iter().any(|a| &a.node == member);
+        let missed: Vec<AccountId> = request
             .committee
             .iter()
-            .filter(|member| phase.commitment_of(member).is_none())
+            .filter(|member| {
+                phase.commitment_of(member).is_none() || (unrevealed_count && !revealed(member))
+            })
             .cloned()
             .collect();
-        for member in silent {
+        for member in missed {
             self.count_miss(request_id, &member);
         }
     }
 
-    /// A commitment of `node` (or its unjailing): its misses in a row start again from 0. Writes
+    /// A reveal of `node` (or its unjailing): its misses in a row start again from 0. Writes
     /// only over an entry that counts misses, so a node without one (registered before
     /// liveness, never counted) gets no unpaid entry.
     pub(crate) fn reset_missed_commits(&mut self, node: &AccountId) {
@@ -244,8 +264,8 @@ impl OracleContract {
         let until = record.jail_until(env::block_height(), jail_blocks);
         self.missed_commits.insert(member.clone(), record);
         env::log_str(&format!(
-            "{member} let {} requests in a row pass without committing (the last, request \
-             {request_id}): jailed until block {until}",
+            "{member} let {} requests in a row pass without committing or, on a timeout, \
+             revealing (the last, request {request_id}): jailed until block {until}",
             record.missed
         ));
         let entry = self.node_mut(member);

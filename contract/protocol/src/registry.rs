@@ -41,8 +41,8 @@ pub struct OracleConfig {
     /// at least 50 left to reveal. Default (absent from JSON): 40.
     #[serde(default = "default_commit_window_blocks")]
     pub commit_window_blocks: u64,
-    /// Requests in a row a committee member may let pass without committing before it is
-    /// jailed: taken off committees until it calls `unjail_node`, `jail_blocks` later at the
+    /// Requests in a row a committee member may let pass without committing (or, on a timeout,
+    /// revealing) before it is jailed: taken off committees until it calls `unjail_node`, `jail_blocks` later at the
     /// earliest. 1 to 1000. Default (absent from JSON): 10.
     #[serde(default = "default_max_missed_commits")]
     pub max_missed_commits: u32,
@@ -150,8 +150,8 @@ pub struct NodeView {
     pub stake: u128,
     pub status: NodeStatus,
     pub registered_at: u64,
-    /// Requests in a row it was on the committee of and let pass without committing (reset by
-    /// a commitment or by `unjail_node`).
+    /// Requests in a row it was on the committee of and let pass without committing or, on a
+    /// timeout, revealing (reset by a reveal or by `unjail_node`).
     #[serde(default)]
     pub missed_commits: u32,
 }

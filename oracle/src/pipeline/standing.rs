@@ -103,8 +103,8 @@ pub fn announce(node: Option<&NodeView>) {
             missed_commits = node.missed_commits,
             stake = %node.stake,
             "this node is jailed: the oracle puts it on no new committee (it let too many \
-             requests in a row pass without committing, or slashing took its stake below the \
-             minimum); it still answers the requests it is on, and sends unjail_node itself from \
+             requests in a row pass without committing or, on a timeout, revealing, or slashing \
+             took its stake below the minimum); it still answers the requests it is on, and sends unjail_node itself from \
              block {until} if its stake is at least the oracle's min_stake: keep it running"
         ),
         NodeStatus::Unbonding { unlocks_at } => warn!(
