@@ -1,6 +1,6 @@
 //! The yield's callback, `on_request_finished`: it hands the requester's callback the answer of a
-//! resolved request, or ends a request still pending as timed out (the members whose reveals
-//! matched another's paid their seats' shares, the rest of the fee refunded). It never
+//! resolved request, or ends a request still pending as timed out (the members in the largest
+//! group of equal reveals paid their seats' shares, the rest of the fee refunded). It never
 //! panics, whatever it finds, so a request can never stay pending with its fee and storage
 //! locked, and the requester's callback always receives an `OracleResponse`.
 
@@ -20,10 +20,10 @@ const RESUME_PAYLOAD_BYTES: usize = 8;
 #[near]
 impl OracleContract {
     /// The yield's callback. A resolved request returns its answer (and becomes cleanable
-    /// `retention_blocks` from now). A pending one (the yield
-    /// timed out) is marked timed out, its corroborated reveals paid and the rest of its fee
-    /// refunded to the requester, and returns `timed_out`. A request already ended or gone returns `timed_out` with nothing refunded
-    /// and the reason.
+    /// `retention_blocks` from now). A pending one (the yield timed out) is marked timed out,
+    /// its largest group of equal reveals paid and the rest of its fee refunded to the
+    /// requester, and returns `timed_out`. A request already ended or gone returns `timed_out`
+    /// with nothing refunded and the reason.
     #[private]
     pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
         let Some(mut request) = self.requests.get(&request_id).cloned() else {
@@ -69,7 +69,7 @@ impl OracleContract {
     }
 
     /// Ends pending `request` without an answer: it becomes cleanable after the retention, the
-    /// members whose reveals another's matched are paid a seat's share each (`held_fees.rs`),
+    /// members in the largest group of equal reveals are paid a seat's share each (`held_fees.rs`),
     /// the rest of the fee goes back to the requester, and members that never committed, or
     /// committed and never revealed, are counted a miss. `resumed` tells whether the yield saw
     /// a resume (it never should without a resolution; the request ends all the same).
@@ -83,7 +83,7 @@ impl OracleContract {
             cleanable_at: self.cleanable_from_now(),
         };
         self.pending.remove(&request_id);
-        let (paid, paid_total) = self.pay_corroborated_reveals(request_id, request);
+        let (paid, paid_total) = self.pay_timeout_reveals(request_id, request);
         let refunded = request.fee - paid_total;
         send(&request.requester, refunded);
         self.record_timeout_misses(request_id, request);
@@ -105,8 +105,8 @@ impl OracleContract {
             )
         } else {
             format!(
-                "request {request_id} {why}; {} members whose answers matched another \
-                 member's were paid {paid_total} yoctoNEAR of the fee, the other {refunded} \
+                "request {request_id} {why}; the {} members that revealed the most \
+                 common answer were paid {paid_total} yoctoNEAR of the fee, the other {refunded} \
                  yoctoNEAR was refunded to {}",
                 paid.len(),
                 request.requester

@@ -7,10 +7,10 @@
 //! is still held (the shares of members that never agreed and the division's remainder) goes
 //! back to the request's refund account: a requester pays for the answers it got.
 //!
-//! A request that times out pays, from its fee, a seat's share to each member whose reveal
-//! another member's reveal matches (their answers are public in their transactions: a requester
-//! holding enough silent seats to block the quorum would otherwise read them for free); the
-//! rest goes back to the requester. A lone reveal (a guess, or one honest answer) earns nothing.
+//! A request that times out pays, from its fee, a seat's share to each member of the largest
+//! group of equal reveals — at least two, and no other group as large (`quorum::timeout_claim`):
+//! their answers are public in their transactions, and a requester holding enough silent seats
+//! to block the quorum would otherwise read them for free. The rest goes back to the requester.
 //!
 //! The held amount is stored apart from the request (`held_fees`), in an entry every request
 //! gets when it is made (0 until it resolves), paid for in its storage reserve. The entry marks
@@ -21,7 +21,7 @@
 
 use crate::events::Event;
 use crate::fees::{seat_share, split_fee};
-use crate::quorum::corroborated;
+use crate::quorum::timeout_claim;
 use crate::requests::Request;
 use crate::storage::send;
 use crate::OracleContract;
@@ -98,11 +98,11 @@ impl OracleContract {
         paid
     }
 
-    /// Pays the members of timed-out `request` whose reveals another member's reveal matches a
-    /// seat's share each. A member slashed on the request (an equivocation) is neither paid nor
-    /// counted as a match; a request made before held fees pays nothing. Returns the payments,
-    /// for the `request_timed_out` event, and their total.
-    pub(crate) fn pay_corroborated_reveals(
+    /// Pays the members of timed-out `request` in the largest group of equal reveals
+    /// (`quorum::timeout_claim`) a seat's share each. A member slashed on the request (an
+    /// equivocation) is neither paid nor counted; a request made before held fees pays nothing.
+    /// Returns the payments, for the `request_timed_out` event, and their total.
+    pub(crate) fn pay_timeout_reveals(
         &mut self,
         request_id: u64,
         request: &Request,
@@ -120,10 +120,13 @@ impl OracleContract {
             .iter()
             .map(|a| (a.result_digest, a.output_hash))
             .collect();
+        let Some(paid_claim) = timeout_claim(&claims) else {
+            return (Vec::new(), 0);
+        };
         let mut paid = Vec::new();
         let mut total = 0;
-        for (attestation, corroborated) in unslashed.iter().zip(corroborated(&claims)) {
-            if !corroborated || share == 0 {
+        for (attestation, claim) in unslashed.iter().zip(&claims) {
+            if *claim != paid_claim || share == 0 {
                 continue;
             }
             send(&attestation.node, share);

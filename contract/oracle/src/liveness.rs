@@ -36,6 +36,7 @@
 //! and a model's list of active nodes drops jailed ones when a new node needs the seat
 //! (`active_nodes.rs`), so counting a miss never rewrites those lists.
 
+use crate::config::MIN_REVEAL_BLOCKS;
 use crate::events::Event;
 use crate::nodes::{node_view, Node};
 use crate::requests::Request;
@@ -156,6 +157,10 @@ impl OracleContract {
         if phase.commitments.len() < request.quorum as usize {
             return;
         }
+        // Only once every committer has had its `MIN_REVEAL_BLOCKS` (a request ended early, by a
+        // resume without a resolution, counts commitments alone).
+        let unrevealed_count = unrevealed_count
+            && env::block_height() >= phase.reveal_opens_at.saturating_add(MIN_REVEAL_BLOCKS);
         let revealed = |member: &AccountId| request.attestations.iter().any(|a| &a.node == member);
         let missed: Vec<AccountId> = request
             .committee
@@ -166,7 +171,7 @@ impl OracleContract {
             .cloned()
             .collect();
         for member in missed {
-            self.count_miss(request_id, &member);
+            self.count_miss(&member);
         }
     }
 
@@ -238,8 +243,8 @@ impl OracleContract {
             .unwrap_or_default()
     }
 
-    /// One more miss for `member` of `request_id`; jails it at `max_missed_commits`.
-    fn count_miss(&mut self, request_id: u64, member: &AccountId) {
+    /// One more miss for `member`; jails it at `max_missed_commits`.
+    fn count_miss(&mut self, member: &AccountId) {
         if !self.nodes.contains_key(member) {
             // Withdrew after the owner shortened `unbonding_blocks`: nothing to count against.
             return;
@@ -261,13 +266,10 @@ impl OracleContract {
             self.missed_commits.insert(member.clone(), record);
             return;
         }
+        // The `node_jailed` event says it all: one log line per jailing keeps a callback that
+        // jails a whole committee far below NEAR's 16 KiB of logs per receipt.
         let until = record.jail_until(env::block_height(), jail_blocks);
         self.missed_commits.insert(member.clone(), record);
-        env::log_str(&format!(
-            "{member} let {} requests in a row pass without committing or, on a timeout, \
-             revealing (the last, request {request_id}): jailed until block {until}",
-            record.missed
-        ));
         let entry = self.node_mut(member);
         Self::jail(member, entry, JailReason::MissedCommits, until, record);
     }

@@ -18,20 +18,20 @@ pub fn agreed_claim(claims: &[Claim], quorum: u32) -> Option<Claim> {
         .copied()
 }
 
-/// For each of `claims`, whether another claim of the list matches it: the reveals a timed-out
-/// request pays. A lone claim (a guess, or the one honest answer among silent members) earns
-/// nothing, so a member cannot be paid for blocking a quorum with an answer of its own.
-pub fn corroborated(claims: &[Claim]) -> Vec<bool> {
-    claims
+/// The claim a timed-out request pays for, if any: the one that most of `claims` share, when
+/// at least two share it and no other claim has as many. A lone claim (a guess, or the one
+/// honest answer among silent members) earns nothing, so a member cannot be paid for blocking a
+/// quorum with an answer of its own; nor can a blocking group that only matches the other
+/// revealers' number (with a quorum of just over half, the members that can block a quorum are
+/// at least as many as the rest).
+pub fn timeout_claim(claims: &[Claim]) -> Option<Claim> {
+    let votes = |claim: &Claim| claims.iter().filter(|c| *c == claim).count();
+    let (best, most) = claims
         .iter()
-        .enumerate()
-        .map(|(i, claim)| {
-            claims
-                .iter()
-                .enumerate()
-                .any(|(j, other)| i != j && other == claim)
-        })
-        .collect()
+        .map(|claim| (*claim, votes(claim)))
+        .max_by_key(|(_, n)| *n)?;
+    let tied = claims.iter().any(|c| *c != best && votes(c) == most);
+    (most >= 2 && !tied).then_some(best)
 }
 
 /// The longest prefix of `output` of at most `limit` bytes that ends on a character boundary,
@@ -74,16 +74,15 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_is_corroborated_when_another_member_made_the_same() {
+    fn a_timeout_pays_the_largest_group_of_at_least_two_without_a_tie() {
         let (a, b, c) = (claim(1, 1), claim(2, 2), claim(1, 2));
-        assert_eq!(corroborated(&[a, b, a]), vec![true, false, true]);
-        assert_eq!(corroborated(&[a, c]), vec![false, false]);
-        assert_eq!(corroborated(&[a]), vec![false]);
-        assert_eq!(corroborated(&[]), Vec::<bool>::new());
-        assert_eq!(
-            corroborated(&[b, a, b, a, c]),
-            vec![true, true, true, true, false]
-        );
+        assert_eq!(timeout_claim(&[a, b, a]), Some(a));
+        assert_eq!(timeout_claim(&[b, a, b, a, b, c]), Some(b));
+        // A tie pays nobody; nor do lone claims.
+        assert_eq!(timeout_claim(&[a, b, a, b]), None);
+        assert_eq!(timeout_claim(&[a, c]), None);
+        assert_eq!(timeout_claim(&[a]), None);
+        assert_eq!(timeout_claim(&[]), None);
     }
 
     #[test]

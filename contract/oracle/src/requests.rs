@@ -1,7 +1,8 @@
 //! Requests: a dApp calls `request` with a deposit in an ordinary cross-contract call; the
 //! contract yields, and the dApp's callback receives the `OracleResponse` once a quorum resolves
-//! the request (the yield is resumed with the request id) or the yield times out (the fee refunded but
-//! for the shares of corroborated reveals; `finish.rs`). Finished requests are cleaned up after their retention.
+//! the request (the yield is resumed with the request id) or the yield times out (the fee
+//! refunded but for the shares of the largest group of equal reveals; `finish.rs`). Finished
+//! requests are cleaned up after their retention.
 
 use crate::commitments::CommitPhase;
 use crate::committee;
@@ -35,7 +36,7 @@ pub enum RequestStatus {
         cleanable_at: u64,
     },
     /// The yield timed out; the fee went back to the requester (less the shares of the members
-    /// whose reveals matched another's). Cleanable from `cleanable_at`.
+    /// in the largest group of equal reveals). Cleanable from `cleanable_at`.
     TimedOut { cleanable_at: u64 },
 }
 
@@ -70,7 +71,7 @@ pub struct Request {
     pub input_hash: Digest32,
     pub input_bytes: u32,
     /// Paid to the agreeing nodes on resolution; on timeout to the members whose reveals
-    /// matched another's, the rest refunded (yoctoNEAR).
+    /// form the largest group of equal answers, the rest refunded (yoctoNEAR).
     pub fee: u128,
     /// Locked for the request's storage until it is cleaned up (yoctoNEAR).
     pub storage_deposit: u128,

@@ -10,7 +10,8 @@
 //! would cost. Inference is deterministic, so an honest node's result always equals the
 //! quorum's, it never signs two results, and it reveals what it committed to (after the
 //! resolution too, until the cleanup): it cannot be slashed. A timed-out request slashes
-//! nobody for (3): an honest reveal may have missed its end. A slash that leaves the stake
+//! nobody for (3): with no quorum, withholding a reveal is a liveness fault, not a wrong answer
+//! (it counts a miss: `liveness.rs`). A slash that leaves the stake
 //! below `min_stake` jails the node (`liveness.rs`) until it tops up its stake and unjails.
 
 use crate::events::Event;

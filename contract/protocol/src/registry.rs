@@ -42,8 +42,8 @@ pub struct OracleConfig {
     #[serde(default = "default_commit_window_blocks")]
     pub commit_window_blocks: u64,
     /// Requests in a row a committee member may let pass without committing (or, on a timeout,
-    /// revealing) before it is jailed: taken off committees until it calls `unjail_node`, `jail_blocks` later at the
-    /// earliest. 1 to 1000. Default (absent from JSON): 10.
+    /// revealing) before it is jailed: taken off committees until it calls `unjail_node`,
+    /// `jail_blocks` later at the earliest. 1 to 1000. Default (absent from JSON): 10.
     #[serde(default = "default_max_missed_commits")]
     pub max_missed_commits: u32,
     /// Blocks a jailed node waits before it may call `unjail_node` (at most 1 000 000).

@@ -113,7 +113,8 @@ pub struct RequestCreated {
     /// Fee in yoctoNEAR paid to the agreeing nodes.
     #[serde(with = "u128_string")]
     pub fee: u128,
-    /// The request times out (fee refunded) at this block height.
+    /// The request times out (the fee refunded, less the shares of the largest group of equal
+    /// reveals) at this block height.
     pub expires_at_block: u64,
 }
 

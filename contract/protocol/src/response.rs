@@ -26,7 +26,8 @@ pub enum ResponseStatus {
     /// A quorum of the committee agreed on this output.
     Resolved(ResolvedOutput),
     /// No quorum before the yield timed out; `refunded` yoctoNEAR went back to the requester:
-    /// the fee, less a seat's share for each member whose reveal another member's matched.
+    /// the fee, less a seat's share for each member of the largest group of equal reveals (at
+    /// least two, no other group as large).
     TimedOut {
         message: String,
         #[serde(with = "crate::json_numbers::u128_string")]

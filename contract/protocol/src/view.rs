@@ -17,7 +17,7 @@ pub struct FeeEstimate {
     /// The model's price for this request — `price` + input bytes × `price_per_input_byte` +
     /// `max_tokens` × `price_per_output_token` — paid to the agreeing nodes, a committee seat's
     /// share each, what no member earns going back at cleanup (on timeout: each member whose
-    /// reveal another member's matched is paid its share, the rest refunded).
+    /// reveal is in the largest group of equal reveals is paid its share, the rest refunded).
     #[serde(with = "u128_string")]
     pub fee: u128,
     /// The request's storage, released when it is cleaned up (to its `storage_refund_to`
@@ -100,8 +100,8 @@ pub struct RequestView {
     pub input: String,
     pub params: RequestParams,
     /// Paid to the agreeing nodes, a committee seat's share each (at resolution, or when they
-    /// agree after it); on timeout the members whose reveals another's matched are paid their
-    /// shares and the rest is refunded (yoctoNEAR).
+    /// agree after it); on timeout the members in the largest group of equal reveals are paid
+    /// their shares and the rest is refunded (yoctoNEAR).
     #[serde(with = "u128_string")]
     pub fee: u128,
     /// What a resolved request still holds of its fee for members that agree later; it goes to

@@ -27,8 +27,8 @@ pub enum RejectReason {
     OracleRefused,
     /// The claimant's deposit did not cover the oracle's fee plus the claim's storage.
     InsufficientDeposit,
-    /// No quorum answered in time; the oracle refunded the fee (less the shares of matching
-    /// reveals), passed on to the claimant.
+    /// No quorum answered in time; the oracle refunded the fee (less the shares of the largest
+    /// group of equal reveals), passed on to the claimant.
     OracleTimedOut,
     /// The callback held something other than an oracle answer.
     NoAnswer,
