@@ -10,8 +10,10 @@
 //! penalises a commitment never revealed); it ends as late then. An output longer than the
 //! oracle's `max_output_bytes` is never committed (the contract would refuse its reveal): the
 //! job ends as missed. Exactly once from the contract's view: before (re)sending it reads the
-//! request (already committed → on to the reveal; already attested → finished; not committed
-//! and resolved, or timed out → late, not sent; commit phase closed → late; gone → missed), a
+//! request (already committed, even unjournaled and after a resolution → on to the reveal;
+//! already attested → finished; not committed and resolved, or timed out → late, not sent;
+//! commit phase closed → late; gone → missed; a committed job is revealed even when the node
+//! now serves another model, signed for the request's model), a
 //! journaled attestation transaction is first looked up on chain and, if unknown, resent as the
 //! very same bytes (NEAR runs one transaction once), and the contract's "has already committed"
 //! / "has already attested" count as success. A committed job is never committed again: the
@@ -27,7 +29,7 @@ use crate::config::CrashPoint;
 use crate::journal::{Computed, Finished, Job, JobState};
 use base64::Engine as _;
 use near_wire::{InvalidTxError, SignedTransaction};
-use oracle_protocol::{attestation_commitment, RequestPhase, RequestView};
+use oracle_protocol::{attestation_commitment, ModelId, RequestPhase, RequestView};
 use sdk::rpc::ChainError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,7 +174,10 @@ async fn submit(
 /// Which half of commit–reveal a job is in, as far as the request's end goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Not committed: a request that resolved or timed out ends the job as late.
+    /// Not committed as far as the journal knows: a request that timed out, or resolved
+    /// without this node's commitment on chain, ends the job as late; one that holds the
+    /// commitment (it landed, and the node stopped or the send failed before journaling it)
+    /// goes on to the reveal, which the contract expects even after a resolution.
     Commit,
     /// Committed: the job reveals until the request times out or is cleaned up, even after it
     /// resolved (the contract records an agreeing reveal, unpaid, and penalises a member that
@@ -188,14 +193,22 @@ async fn check(ctx: &Context, request_id: u64, phase: Phase) -> Result<Check, St
         Some(view) if view.has_attested(ctx.account()) => Check::Done(Finished::Attested),
         Some(view)
             if view.status == RequestPhase::TimedOut
-                || (phase == Phase::Commit && !view.is_pending()) =>
+                || (phase == Phase::Commit
+                    && !view.is_pending()
+                    && !view.has_committed(ctx.account())) =>
         {
             Check::Done(Finished::Late(format!(
                 "the request was {} before this node attested",
                 view.status
             )))
         }
-        Some(view) if view.model_id != ctx.model_id => {
+        // A job computed before the node changed models is not committed to now; one already
+        // committed is still revealed (signed for the request's model, as its commitment was).
+        Some(view)
+            if phase == Phase::Commit
+                && !view.has_committed(ctx.account())
+                && view.model_id != ctx.model_id =>
+        {
             Check::Done(Finished::Missed(another_model(&view, ctx)))
         }
         Some(view) => {
@@ -228,17 +241,19 @@ fn revealed(view: &RequestView, computed: &Computed, finished: Finished) -> Fini
     }
 }
 
-/// The signed attestation of `computed` for `request_id` (deterministic: the same every time).
+/// The signed attestation of `computed` for `request_id`, which asks for `model_id`
+/// (deterministic: the same every time).
 fn attestation_of(
     ctx: &Context,
     request_id: u64,
+    model_id: ModelId,
     computed: &Computed,
 ) -> Result<AttestationArgs, Stall> {
     attestation::attest(
         &ctx.attestation_key,
         &ctx.deployment,
         request_id,
-        ctx.model_id,
+        model_id,
         computed,
         ctx.config.fault_injection.bad_signature,
     )
@@ -277,7 +292,7 @@ async fn commit(
         if view.reveal_open {
             return Ok(Some(commit_closed(&view)));
         }
-        let args = attestation_of(ctx, request_id, computed)?;
+        let args = attestation_of(ctx, request_id, view.model_id, computed)?;
         let commitment = attestation_commitment(&args.signature);
         let signed = retry(ctx, "sign", || {
             ctx.chain.sign_commitment(request_id, commitment)
@@ -364,7 +379,7 @@ async fn reveal(
             Check::Send(view) => view,
         };
         if view.reveal_open || !view.is_pending() {
-            let sent = send_attestation(ctx, request_id, computed).await?;
+            let sent = send_attestation(ctx, request_id, view.model_id, computed).await?;
             return Ok(sent.map(|finished| revealed(&view, computed, finished)));
         }
         if !ctx.stop.sleep(pause).await {
@@ -383,17 +398,19 @@ async fn sign_and_send(
         Check::Done(finished) => return Ok(Some(finished)),
         Check::Send(view) => view,
     };
-    let sent = send_attestation(ctx, request_id, computed).await?;
+    let sent = send_attestation(ctx, request_id, view.model_id, computed).await?;
     Ok(sent.map(|finished| revealed(&view, computed, finished)))
 }
 
-/// Signs a new attestation transaction, journals it, sends it.
+/// Signs a new attestation transaction for `request_id`, which asks for `model_id`, journals
+/// it, sends it.
 async fn send_attestation(
     ctx: &Context,
     request_id: u64,
+    model_id: ModelId,
     computed: &Computed,
 ) -> Result<Option<Finished>, Stall> {
-    let args = attestation_of(ctx, request_id, computed)?;
+    let args = attestation_of(ctx, request_id, model_id, computed)?;
     let signed = retry(ctx, "sign", || ctx.chain.sign_attestation(&args)).await?;
     let hash = tx_hash(&signed);
     let bytes = base64::engine::general_purpose::STANDARD.encode(signed.to_bytes());

@@ -3,18 +3,23 @@
 //! job commits, waits for the reveal phase and attests, jobs waiting for their reveal phase
 //! keep no others from committing (nor do committed jobs resumed after a restart), a restarted
 //! committed job reveals without committing again, a committed job reveals after its request
-//! resolved (late) but not after it timed out, a commitment refused because the commit phase
-//! just closed ends the job late, and an output the oracle would refuse is never sent.
+//! resolved (late) but not after it timed out — also when its commitment landed unjournaled, and
+//! for its request's model after the node changed models —, a commitment refused because the
+//! commit phase just closed ends the job late, and an output the oracle would refuse is never
+//! sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
-    eventually, node_home, registered, request, spawn_node, uncommitted_request, CHAIN_ID,
+    eventually, node_home, registered, request, spawn_node, uncommitted_request, ACCOUNT, CHAIN_ID,
 };
 use base64::Engine as _;
 use near_wire::{Action, SignedTransaction};
 use oracle::config::NodeConfig;
 use oracle::journal::{Computed, Finished, JobState, Journal};
-use oracle_protocol::{ModelId, RequestPhase, ResolvedOutput};
+use oracle_protocol::{
+    AttestationMessage, Digest32, ModelId, RequestPhase, ResolvedOutput, Signature64,
+};
+use sdk::keys::Credentials;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,6 +183,10 @@ struct CommitReveal {
     resolved_to: Mutex<Option<(RequestPhase, Option<ResolvedOutput>)>>,
     close_at_commit: AtomicBool,
     sent: Mutex<Vec<String>>,
+    /// The model the requests ask for, when not the one the node serves.
+    request_model: Mutex<Option<ModelId>>,
+    /// The arguments of each `submit_attestation` sent.
+    reveals: Mutex<Vec<Value>>,
 }
 
 impl CommitReveal {
@@ -235,6 +244,7 @@ fn commit_reveal_chain(
         "get_config" => Ok(oracle_config(max_output_bytes)),
         "get_request" => {
             let id = params["request_id"].as_u64().unwrap();
+            let model_id = state.request_model.lock().unwrap().unwrap_or(model_id);
             let mut view = if state.is_committed(id) {
                 request(id, model_id, RequestPhase::Pending)
             } else {
@@ -258,6 +268,9 @@ fn commit_reveal_chain(
             let args: Value = serde_json::from_slice(&call.args).unwrap();
             let request_id = args["request_id"].as_u64().unwrap();
             state.sent.lock().unwrap().push(call.method_name.clone());
+            if call.method_name == "submit_attestation" {
+                state.reveals.lock().unwrap().push(args.clone());
+            }
             if call.method_name == "commit_attestation" {
                 if state.close_at_commit.load(Ordering::SeqCst) {
                     state.reveal_open.store(true, Ordering::SeqCst);
@@ -441,6 +454,71 @@ async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
                 && reason.contains("agrees with the answer")),
         "{state_now:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_that_landed_unjournaled_is_revealed_after_the_resolution() {
+    // The commitment landed, but the node stopped (or its send failed) before journaling it,
+    // and the request resolved meanwhile: the node must still reveal, or be slashed at cleanup.
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    state.end(RequestPhase::Resolved, Some(answer(RESULT_DIGEST)));
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["submit_attestation"], "no second commitment");
+    let state_now = job_state(dir.path(), &config);
+    assert!(
+        matches!(&state_now, JobState::Finished(Finished::Late(reason))
+            if reason.contains("agrees with the answer")),
+        "{state_now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_job_is_revealed_for_its_requests_model_after_the_node_changed_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    let other_model = Digest32([7; 32]);
+    *state.request_model.lock().unwrap() = Some(other_model);
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["submit_attestation"]);
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+    // Signed for the request's model, as the commitment was, not the one the node serves now.
+    let reveal = state.reveals.lock().unwrap()[0].clone();
+    let (_, key) =
+        Credentials::read(&NodeConfig::path_in(dir.path(), &config.attestation_key).unwrap())
+            .unwrap();
+    let signature: Signature64 = serde_json::from_value(reveal["signature"].clone()).unwrap();
+    let message = AttestationMessage {
+        chain_id: CHAIN_ID.into(),
+        oracle_contract: config.oracle_contract.clone(),
+        request_id: 5,
+        node: ACCOUNT.into(),
+        model_id: other_model,
+        result_digest: RESULT_DIGEST.parse().unwrap(),
+        output_hash: OUTPUT_HASH.parse().unwrap(),
+    };
+    assert!(sdk::attest::verify(
+        &key.public_key(),
+        &message,
+        &signature.0
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
