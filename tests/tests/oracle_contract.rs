@@ -2641,13 +2641,18 @@ fn a_version_1_state_migrates_to_commit_reveal() {
 #[test]
 fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_stake() {
     let mut world = setup();
+    // Request 0 is pending across the upgrade.
+    let deposit = world.deposit_for("q");
+    let legacy_ask = world.ask("q", deposit);
     let state = world.oracle_state();
     let config_before = world.view(ORACLE, "get_config", json!({}));
     let info_before = world.view(ORACLE, "get_info", json!({}));
-    // The oracle's state as the code before liveness left it: no missed-commit counts.
+    // The oracle's state as the code before liveness left it: no missed-commit counts, no
+    // held fees.
     let v2 = as_layout_v2(&state);
     assert_eq!(v2.len(), state.len() - 27);
     world.write_old_state(v2);
+    world.remove_oracle_key(held_fee_key(0));
     for node in 0..NODES {
         let key = missed_commits_key(&node_name(node));
         assert!(world.chain.storage_value(ORACLE, &key).is_some());
@@ -2673,12 +2678,23 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
         storage_before + 27
     );
 
+    // Request 0, made before held fees, times out as then: two matching reveals (fewer than
+    // the quorum of commitments, so no miss is counted) are not paid, the whole fee is refunded.
+    let committee = world.committee(0);
+    world.commit_answers(0, &[(committee[0], ANSWER), (committee[1], ANSWER)]);
+    for node in &committee[..2] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(200);
+    let timed_out = events(&world.chain.tx_result(&legacy_ask), "request_timed_out");
+    assert_eq!(timed_out[0]["paid"], json!([]));
+    assert_eq!(yocto(&timed_out[0]["refunded"]), PRICE);
+
     // A node registered before pays its count's storage from its stake at its first miss,
-    // once; members that commit write nothing.
+    // once; members that reveal write nothing.
     let stakes: Vec<u128> = (0..NODES).map(|n| world.stake(n)).collect();
-    let deposit = world.deposit_for("q");
     let mut silent = None;
-    for request_id in 0..2 {
+    for request_id in 1..3 {
         world.ask("q", deposit);
         let committee = world.committee(request_id);
         let silent = *silent.get_or_insert(committee[3]);
@@ -2718,17 +2734,17 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     config["slash_bps"] = json!(6000);
     assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
     world.ask("q", deposit);
-    let committee = world.committee(2);
+    let committee = world.committee(3);
     let wrong = *committee.iter().find(|n| **n != silent).unwrap();
     let answers: Vec<(usize, &str)> = committee
         .iter()
         .map(|n| (*n, if *n == wrong { "Lyon" } else { ANSWER }))
         .collect();
-    world.commit_answers(2, &answers);
+    world.commit_answers(3, &answers);
     for (node, output) in &answers {
-        world.attest(*node, 2, output);
+        world.attest(*node, 3, output);
     }
-    assert_eq!(world.request(2)["status"], "resolved");
+    assert_eq!(world.request(3)["status"], "resolved");
     let key = missed_commits_key(&node_name(wrong));
     assert!(node_entry(&world, wrong)["status"]["jailed"].is_object());
     let short = MIN_STAKE - world.stake(wrong);
