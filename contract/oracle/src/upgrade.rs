@@ -14,8 +14,8 @@
 //! node registered before pays its entry from its stake when its first miss is counted
 //! (`liveness.rs`); and the `model_pricing` map, empty: models registered before charge their
 //! flat price only, until the owner registers them again with fees by size; and the
-//! `held_fees` map, empty: requests resolved before paid their whole fee to their quorum, as
-//! then (`held_fees.rs`).
+//! `held_fees` map, empty: requests made before pay their whole fee to their quorum, or refund
+//! it whole when they time out, as then (`held_fees.rs`).
 
 use crate::commitments::CommitPhase;
 use crate::events::Event;
