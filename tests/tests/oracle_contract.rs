@@ -340,6 +340,20 @@ impl World {
         })
     }
 
+    /// A relayer reports node `node`'s signed claims of `first` and `second` for `request_id`.
+    fn report_equivocation(
+        &mut self,
+        node: usize,
+        request_id: u64,
+        first: &str,
+        second: &str,
+    ) -> TxResult {
+        let args = json!({"request_id": request_id, "node": node_name(node),
+            "first": self.claim(node, request_id, first),
+            "second": self.claim(node, request_id, second)});
+        self.call(RELAYER, "report_equivocation", args, 0)
+    }
+
     /// Node `node` commits to its attestation of `output` for `request_id`.
     fn commit(&mut self, node: usize, request_id: u64, output: &str) -> TxResult {
         let signature = self.sign(node, request_id, output);
@@ -837,14 +851,7 @@ fn a_member_agreeing_after_the_resolution_is_paid_its_share_and_the_rest_returns
     world.ask("q", deposit);
     let committee = resolve_by_three_of_four(&mut world, 2);
     let cheat = committee[3];
-    let report = world.call(
-        RELAYER,
-        "report_equivocation",
-        json!({"request_id": 2, "node": node_name(cheat),
-            "first": world.claim(cheat, 2, ANSWER), "second": world.claim(cheat, 2, "Lyon")}),
-        0,
-    );
-    assert_success(&report);
+    assert_success(&world.report_equivocation(cheat, 2, ANSWER, "Lyon"));
     let late = world.attest(cheat, 2, ANSWER);
     assert_eq!(late.json::<String>(), "agreed");
     assert!(events(&late, "late_fee_paid").is_empty());
@@ -930,14 +937,7 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
     }
     // The fourth revealed the pair's answer too, but is slashed for equivocating: it is neither
     // paid nor counted as a match.
-    let report = world.call(
-        RELAYER,
-        "report_equivocation",
-        json!({"request_id": 0, "node": node_name(cheat),
-            "first": world.claim(cheat, 0, ANSWER), "second": world.claim(cheat, 0, "Nice")}),
-        0,
-    );
-    assert_success(&report);
+    assert_success(&world.report_equivocation(cheat, 0, ANSWER, "Nice"));
     world.chain.advance_blocks(5);
     let balances: Vec<u128> = committee
         .iter()
@@ -1006,14 +1006,7 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
         assert_success(&world.attest(*node, 1, output));
     }
     let cheat = committee[0];
-    let report = world.call(
-        RELAYER,
-        "report_equivocation",
-        json!({"request_id": 1, "node": node_name(cheat),
-            "first": world.claim(cheat, 1, ANSWER), "second": world.claim(cheat, 1, "Nice")}),
-        0,
-    );
-    assert_success(&report);
+    assert_success(&world.report_equivocation(cheat, 1, ANSWER, "Nice"));
     world.chain.advance_blocks(200);
     let timed_out = events(&world.chain.tx_result(&ask), "request_timed_out");
     assert_eq!(

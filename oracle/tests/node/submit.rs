@@ -329,6 +329,32 @@ async fn commit_reveal_node(
     (rpc, config)
 }
 
+/// Runs a node whose commitment to request 5 is on chain, with the reveal phase open (the job
+/// journaled as committed, or only as computed when `journaled_committed` is false), until it
+/// sends its first transaction; then stops it. Returns its config, for the journal.
+async fn reveal_once(
+    home: &std::path::Path,
+    state: &Arc<CommitReveal>,
+    journaled_committed: bool,
+) -> NodeConfig {
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (_rpc, config) = commit_reveal_node(
+        home,
+        state.clone(),
+        5..=5,
+        journaled_committed,
+        "Paris",
+        4096,
+    )
+    .await;
+    let (stop, daemon) = spawn_node(home, config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    config
+}
+
 fn job_state(home: &std::path::Path, config: &NodeConfig) -> JobState {
     job_state_of(home, config, 5)
 }
@@ -365,14 +391,7 @@ async fn a_computed_job_commits_waits_for_the_reveal_phase_then_attests() {
 async fn a_node_restarted_after_committing_reveals_without_committing_again() {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    state.commit(5);
-    state.reveal_open.store(true, Ordering::SeqCst);
-    let (_rpc, config) =
-        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
-    let (stop, daemon) = spawn_node(dir.path(), config.clone());
-    eventually("the reveal", || !state.sent().is_empty()).await;
-    stop.send(()).unwrap();
-    daemon.await.unwrap().unwrap();
+    let config = reveal_once(dir.path(), &state, true).await;
     assert_eq!(state.sent(), ["submit_attestation"], "no second commitment");
     assert_eq!(
         job_state(dir.path(), &config),
@@ -437,15 +456,8 @@ async fn jobs_waiting_for_their_reveal_phase_keep_none_from_committing() {
 async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    state.commit(5);
-    state.reveal_open.store(true, Ordering::SeqCst);
     state.end(RequestPhase::Resolved, Some(answer(RESULT_DIGEST)));
-    let (_rpc, config) =
-        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
-    let (stop, daemon) = spawn_node(dir.path(), config.clone());
-    eventually("the reveal", || !state.sent().is_empty()).await;
-    stop.send(()).unwrap();
-    daemon.await.unwrap().unwrap();
+    let config = reveal_once(dir.path(), &state, true).await;
     assert_eq!(state.sent(), ["submit_attestation"]);
     let state_now = job_state(dir.path(), &config);
     assert!(
@@ -462,15 +474,8 @@ async fn a_commitment_that_landed_unjournaled_is_revealed_after_the_resolution()
     // and the request resolved meanwhile: the node must still reveal, or be slashed at cleanup.
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
-    state.commit(5);
-    state.reveal_open.store(true, Ordering::SeqCst);
     state.end(RequestPhase::Resolved, Some(answer(RESULT_DIGEST)));
-    let (_rpc, config) =
-        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
-    let (stop, daemon) = spawn_node(dir.path(), config.clone());
-    eventually("the reveal", || !state.sent().is_empty()).await;
-    stop.send(()).unwrap();
-    daemon.await.unwrap().unwrap();
+    let config = reveal_once(dir.path(), &state, false).await;
     assert_eq!(state.sent(), ["submit_attestation"], "no second commitment");
     let state_now = job_state(dir.path(), &config);
     assert!(
@@ -486,14 +491,7 @@ async fn a_committed_job_is_revealed_for_its_requests_model_after_the_node_chang
     let state = Arc::new(CommitReveal::default());
     let other_model = Digest32([7; 32]);
     *state.request_model.lock().unwrap() = Some(other_model);
-    state.commit(5);
-    state.reveal_open.store(true, Ordering::SeqCst);
-    let (_rpc, config) =
-        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
-    let (stop, daemon) = spawn_node(dir.path(), config.clone());
-    eventually("the reveal", || !state.sent().is_empty()).await;
-    stop.send(()).unwrap();
-    daemon.await.unwrap().unwrap();
+    let config = reveal_once(dir.path(), &state, true).await;
     assert_eq!(state.sent(), ["submit_attestation"]);
     assert_eq!(
         job_state(dir.path(), &config),
