@@ -18,6 +18,7 @@ use crate::signals::StopSignals;
 use crate::worker::{BatchPolicy, EngineWorker};
 use crate::{engine, http, startup};
 use anyhow::{anyhow, bail, Context as _, Result};
+use oracle_protocol::NodeView;
 use sdk::keys::Credentials;
 use sdk::rpc::{ChainStatus, NearRpc, RetryPolicy};
 use sdk::signer::Signer;
@@ -247,97 +248,61 @@ pub async fn run_until(
     journal
         .bind_deployment(&chain_id, &config.oracle_contract)
         .with_context(|| format!("the journal {}", journal_path.display()))?;
-    let loading = {
-        let (home, config) = (home.to_path_buf(), config.clone());
-        tokio::task::spawn_blocking(move || engine::load(&home, &config))
-    };
-    let Some(loaded) = unless_stopped(&stop, loading).await else {
-        info!("stopped while the model loaded");
-        return Ok(());
-    };
-    let (engine, model_id) = loaded??;
-    startup::check_chat_template(engine.tokenizer(), model_id)?;
-    startup::check_model(&node, model_id)?;
-    if let Some(warning) = startup::unserved_models_warning(&node, model_id) {
-        warn!("{warning}");
-    }
-    let Some(model) = read_at_start("the served model's entry", &stop, || {
-        chain.get_model(&model_id)
-    })
-    .await?
-    else {
-        return Ok(());
-    };
-    startup::check_spec(
-        model.as_ref(),
-        model_id,
-        &config.oracle_contract,
-        kernels::SPEC_VERSION,
-    )?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     health.note_on_chain(Some(&node));
-    let worker = {
-        let metrics = metrics.clone();
-        EngineWorker::spawn(
-            engine,
-            BatchPolicy {
-                max_batch: config.max_batch,
-                window: Duration::from_millis(config.batch_window_ms),
-                queue: config.max_batch * 2,
-            },
-            move |batch| {
-                metrics.batch(
-                    batch.jobs,
-                    batch.generated_tokens,
-                    batch.elapsed.as_secs_f64(),
-                )
-            },
-        )
-    };
-    // The server outlives the pipeline, so /health reports a failing node until it exits.
-    let server_stop = Stop::default();
-    let shared = http::Shared {
-        account_id: config.account_id.clone(),
-        journal: journal.clone(),
-        metrics: metrics.clone(),
-        health: health.clone(),
-        stop: stop.clone(),
-    };
-    let (addr, server) = http::bind(&config.http_addr, shared, {
-        let server_stop = server_stop.clone();
-        async move { server_stop.stopped().await }
-    })
-    .await
-    .with_context(|| format!("binding the HTTP server to {}", config.http_addr))?;
-    std::fs::write(home.join(HTTP_ADDR_FILE), addr.to_string())?;
-    let server = tokio::spawn(server);
-    info!(
-        account = %config.account_id,
-        contract = %config.oracle_contract,
-        %chain_id,
-        model = %model_id,
-        http = %addr,
-        "node running"
-    );
     let deployment = Deployment {
-        chain_id,
+        chain_id: chain_id.clone(),
         oracle_contract: config.oracle_contract.clone(),
         node: config.account_id.clone(),
     };
     let ctx = Arc::new(Context::new(
-        config,
+        config.clone(),
         chain,
         journal.clone(),
         attestation_key,
         deployment,
-        model_id,
-        worker,
-        metrics,
-        health,
+        metrics.clone(),
+        health.clone(),
         stop.clone(),
     ));
-    let ended = supervise(tokio::spawn(pipeline::run(ctx)), &stop).await;
+    // Before the model loads: a committed job's reveal needs no engine, and its reveal phase
+    // does not wait for a model to load.
+    let submitter = pipeline::start_submitter(ctx.clone())
+        .map_err(|error| anyhow!("the node stopped on a fatal error: {error:#}"))?;
+    let started = async {
+        let Some(served) = load_engine(home, &config, &ctx, &node).await? else {
+            return Ok(None);
+        };
+        let http = start_http(home, &config, &journal, &metrics, &health, &stop).await?;
+        Ok(Some((served, http)))
+    }
+    .await;
+    let (served, (server_stop, server, addr)) = match started {
+        Ok(Some(started)) => started,
+        ended => {
+            stop.stop();
+            if tokio::time::timeout(GRACE, submitter.join()).await.is_err() {
+                warn!("jobs still running after {GRACE:?}; the journal resumes them");
+            }
+            if let Some(failure) = stop.failure() {
+                return Err(anyhow!("the node stopped on a fatal error: {failure}"));
+            }
+            if let Ok(None) = ended {
+                info!("stopped while starting");
+            }
+            return ended.map(|_| ());
+        }
+    };
+    info!(
+        account = %config.account_id,
+        contract = %config.oracle_contract,
+        %chain_id,
+        model = %served.model_id,
+        http = %addr,
+        "node running"
+    );
+    let ended = supervise(tokio::spawn(pipeline::run(ctx, served, submitter)), &stop).await;
     server_stop.stop();
     let _ = server.await;
     // No stale address for `status` (or a second `run`) to point at.
@@ -355,6 +320,89 @@ pub async fn run_until(
             Ok(())
         }
     }
+}
+
+/// Starts the HTTP server (`/health`, `/metrics`, `/jobs`) and writes its address to the home.
+/// It outlives the pipeline, so `/health` reports a failing node until it exits: it stops with
+/// the returned [`Stop`].
+async fn start_http(
+    home: &Path,
+    config: &NodeConfig,
+    journal: &Arc<Journal>,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+    stop: &Stop,
+) -> Result<(Stop, JoinHandle<std::io::Result<()>>, std::net::SocketAddr)> {
+    let server_stop = Stop::default();
+    let shared = http::Shared {
+        account_id: config.account_id.clone(),
+        journal: journal.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+        stop: stop.clone(),
+    };
+    let (addr, server) = http::bind(&config.http_addr, shared, {
+        let server_stop = server_stop.clone();
+        async move { server_stop.stopped().await }
+    })
+    .await
+    .with_context(|| format!("binding the HTTP server to {}", config.http_addr))?;
+    std::fs::write(home.join(HTTP_ADDR_FILE), addr.to_string())?;
+    Ok((server_stop, tokio::spawn(server), addr))
+}
+
+/// Loads the model and checks it against the chain (this node's registration, the model's entry
+/// and its spec version), then starts the engine worker; `Ok(None)` if the node was stopped
+/// first.
+async fn load_engine(
+    home: &Path,
+    config: &NodeConfig,
+    ctx: &Context,
+    node: &NodeView,
+) -> Result<Option<pipeline::Served>> {
+    let loading = {
+        let (home, config) = (home.to_path_buf(), config.clone());
+        tokio::task::spawn_blocking(move || engine::load(&home, &config))
+    };
+    let Some(loaded) = unless_stopped(&ctx.stop, loading).await else {
+        return Ok(None);
+    };
+    let (engine, model_id) = loaded??;
+    startup::check_chat_template(engine.tokenizer(), model_id)?;
+    startup::check_model(node, model_id)?;
+    if let Some(warning) = startup::unserved_models_warning(node, model_id) {
+        warn!("{warning}");
+    }
+    let Some(model) = read_at_start("the served model's entry", &ctx.stop, || {
+        ctx.chain.get_model(&model_id)
+    })
+    .await?
+    else {
+        return Ok(None);
+    };
+    startup::check_spec(
+        model.as_ref(),
+        model_id,
+        &config.oracle_contract,
+        kernels::SPEC_VERSION,
+    )?;
+    let metrics = ctx.metrics.clone();
+    let worker = EngineWorker::spawn(
+        engine,
+        BatchPolicy {
+            max_batch: config.max_batch,
+            window: Duration::from_millis(config.batch_window_ms),
+            queue: config.max_batch * 2,
+        },
+        move |batch| {
+            metrics.batch(
+                batch.jobs,
+                batch.generated_tokens,
+                batch.elapsed.as_secs_f64(),
+            )
+        },
+    );
+    Ok(Some(pipeline::Served { model_id, worker }))
 }
 
 /// Waits for the pipeline: until the stop signal (then at most [`GRACE`] for the jobs in hand),

@@ -11,7 +11,7 @@
 //! node's health: a failure of this machine degrades `/health` until an inference succeeds.
 
 use super::retry::{retry, Backoff, GaveUp};
-use super::{another_model, check_joined, ComputeJob, Context, Stop};
+use super::{another_model, check_joined, ComputeJob, Context, Served, Stop};
 use crate::attestation;
 use crate::config::CrashPoint;
 use crate::journal::Finished;
@@ -34,6 +34,7 @@ const LONGEST_READ_PAUSE: Duration = Duration::from_secs(5);
 
 pub async fn stage(
     ctx: Arc<Context>,
+    served: Arc<Served>,
     mut jobs: mpsc::Receiver<ComputeJob>,
     computed: mpsc::Sender<u64>,
 ) {
@@ -45,12 +46,12 @@ pub async fn stage(
             job = jobs.recv() => match job { Some(job) => job, None => break },
         };
         let mut slot = Slot::take(slots.clone()).await;
-        let (job_ctx, computed) = (ctx.clone(), computed.clone());
+        let (job_ctx, served, computed) = (ctx.clone(), served.clone(), computed.clone());
         let span = tracing::info_span!("compute", request_id = job.request_id);
         running.spawn(
             async move {
                 let ctx = job_ctx;
-                match compute(&ctx, job, &mut slot).await {
+                match compute(&ctx, &served, job, &mut slot).await {
                     Ok(Some(request_id)) => {
                         let _ = computed.send(request_id).await;
                     }
@@ -136,7 +137,11 @@ async fn read_request(ctx: &Context, request_id: u64) -> Option<Option<RequestVi
 
 /// The request (`None`: it no longer exists) while it still needs an answer from this node
 /// (pending, not attested, and still open to its commitment); otherwise how the job ends.
-fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView, Finished> {
+fn still_needed(
+    view: Option<RequestView>,
+    ctx: &Context,
+    served: &Served,
+) -> Result<RequestView, Finished> {
     let Some(view) = view else {
         return Err(Finished::Missed("the request no longer exists".into()));
     };
@@ -149,8 +154,8 @@ fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView,
             view.status
         )));
     }
-    if view.model_id != ctx.model_id {
-        return Err(Finished::Missed(another_model(&view, ctx)));
+    if view.model_id != served.model_id {
+        return Err(Finished::Missed(another_model(&view, served.model_id)));
     }
     if view.reveal_open && !view.has_committed(ctx.account()) {
         // The contract takes no more commitments, so no attestation of this node either.
@@ -165,7 +170,11 @@ fn still_needed(view: Option<RequestView>, ctx: &Context) -> Result<RequestView,
 
 /// Runs `request` on the engine worker, unless the `fail_inferences` fault injection fails
 /// this run as this machine's fault.
-async fn infer(ctx: &Context, request: Request) -> Result<Generation, WorkerError> {
+async fn infer(
+    ctx: &Context,
+    served: &Served,
+    request: Request,
+) -> Result<Generation, WorkerError> {
     if let Some(failure) = ctx.inject_engine_failure() {
         let limit = ctx.config.fault_injection.fail_inferences;
         warn!(failure, limit, "FAULT INJECTION: failing the inference");
@@ -173,11 +182,16 @@ async fn infer(ctx: &Context, request: Request) -> Result<Generation, WorkerErro
             "FAULT INJECTION: inference failure {failure} of {limit} (fail_inferences)"
         )));
     }
-    ctx.worker.infer(request).await
+    served.worker.infer(request).await
 }
 
 /// Computes one job; `Some(request id)` when it is ready to submit.
-async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Result<Option<u64>> {
+async fn compute(
+    ctx: &Context,
+    served: &Served,
+    job: ComputeJob,
+    slot: &mut Slot,
+) -> anyhow::Result<Option<u64>> {
     let request_id = job.request_id;
     let view = match job.view {
         Some(view) => Some(view),
@@ -192,7 +206,7 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
     if let Some(view) = &view {
         ctx.note_started(request_id, view.created_at);
     }
-    let view = match still_needed(view, ctx) {
+    let view = match still_needed(view, ctx, served) {
         Ok(view) => view,
         Err(ended) => {
             ctx.finish(request_id, ended)?;
@@ -217,7 +231,7 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
         if !slot.hold(&ctx.stop).await {
             return Ok(None);
         }
-        match infer(ctx, request.clone()).await {
+        match infer(ctx, served, request.clone()).await {
             Ok(generation) => {
                 let failures = ctx.health.engine_worked(request_id);
                 if failures > 0 {
@@ -253,7 +267,7 @@ async fn compute(ctx: &Context, job: ComputeJob, slot: &mut Slot) -> anyhow::Res
                 // ended (timed out, or answered by the others) is not computed again.
                 match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
                     Ok(view) => {
-                        if let Err(ended) = still_needed(view, ctx) {
+                        if let Err(ended) = still_needed(view, ctx, served) {
                             ctx.health.engine_job_ended(request_id);
                             ctx.finish(request_id, ended)?;
                             return Ok(None);

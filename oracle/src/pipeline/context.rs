@@ -1,5 +1,6 @@
-//! What every stage of the pipeline shares: the config, the chain, the journal, the keys, the
-//! engine worker, metrics and health, and the stop signal.
+//! What every stage of the pipeline shares: the config, the chain, the journal, the keys,
+//! metrics and health, and the stop signal. (The engine is not part of it: the submitter runs
+//! before the model has loaded.)
 
 use crate::attestation::Deployment;
 use crate::chain::OracleChain;
@@ -7,8 +8,6 @@ use crate::config::NodeConfig;
 use crate::health::Health;
 use crate::journal::{Finished, Journal, JournalError};
 use crate::metrics::Metrics;
-use crate::worker::EngineWorker;
-use oracle_protocol::ModelId;
 use sdk::keys::SecretKey;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -89,8 +88,6 @@ pub struct Context {
     pub journal: Arc<Journal>,
     pub attestation_key: SecretKey,
     pub deployment: Deployment,
-    pub model_id: ModelId,
-    pub worker: EngineWorker,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     pub stop: Stop,
@@ -107,8 +104,6 @@ impl Context {
         journal: Arc<Journal>,
         attestation_key: SecretKey,
         deployment: Deployment,
-        model_id: ModelId,
-        worker: EngineWorker,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
         stop: Stop,
@@ -119,8 +114,6 @@ impl Context {
             journal,
             attestation_key,
             deployment,
-            model_id,
-            worker,
             metrics,
             health,
             stop,

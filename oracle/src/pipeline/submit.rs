@@ -12,8 +12,9 @@
 //! job ends as missed. Exactly once from the contract's view: before (re)sending it reads the
 //! request (already committed, even unjournaled and after a resolution → on to the reveal;
 //! already attested → finished; not committed and resolved, or timed out → late, not sent;
-//! commit phase closed → late; gone → missed; a committed job is revealed even when the node
-//! now serves another model, signed for the request's model), a
+//! commit phase closed → late; gone → missed; a job computed or committed before the node
+//! changed models goes on all the same, signed for the request's model: its result is that
+//! model's), a
 //! journaled attestation transaction is first looked up on chain and, if unknown, resent as the
 //! very same bytes (NEAR runs one transaction once), and the contract's "has already committed"
 //! / "has already attested" count as success. A committed job is never committed again: the
@@ -22,7 +23,7 @@
 //! written stops the node (it could no longer promise exactly-once).
 
 use super::retry::{is_transient, retry, Backoff, GaveUp};
-use super::{another_model, check_joined, Context};
+use super::{check_joined, Context};
 use crate::attestation;
 use crate::chain::{tx_hash, AttestationArgs, Sent};
 use crate::config::CrashPoint;
@@ -201,15 +202,6 @@ async fn check(ctx: &Context, request_id: u64, phase: Phase) -> Result<Check, St
                 "the request was {} before this node attested",
                 view.status
             )))
-        }
-        // A job computed before the node changed models is not committed to now; one already
-        // committed is still revealed (signed for the request's model, as its commitment was).
-        Some(view)
-            if phase == Phase::Commit
-                && !view.has_committed(ctx.account())
-                && view.model_id != ctx.model_id =>
-        {
-            Check::Done(Finished::Missed(another_model(&view, ctx)))
         }
         Some(view) => {
             ctx.note_started(request_id, view.created_at);

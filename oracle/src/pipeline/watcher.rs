@@ -11,7 +11,7 @@
 //! chain ends the round.
 
 use super::{is_transient, ComputeJob, Context};
-use oracle_protocol::RequestView;
+use oracle_protocol::{ModelId, RequestView};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,7 +19,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
+/// Watches for requests for `model_id`, the model this node serves.
+pub async fn run(ctx: Arc<Context>, model_id: ModelId, jobs: mpsc::Sender<ComputeJob>) {
     let interval = Duration::from_millis(ctx.config.poll_interval_ms);
     let mut skipped = Skipped::default();
     // A stopped node takes no new work: a stop during a round ends it (a job journaled as
@@ -28,7 +29,7 @@ pub async fn run(ctx: Arc<Context>, jobs: mpsc::Sender<ComputeJob>) {
         let polled = tokio::select! {
             biased;
             _ = ctx.stop.stopped() => return,
-            polled = poll(&ctx, &jobs, &mut skipped) => polled,
+            polled = poll(&ctx, model_id, &jobs, &mut skipped) => polled,
         };
         if let Err(e) = polled {
             ctx.stop.fail(format_args!("the journal failed: {e}"));
@@ -57,6 +58,7 @@ impl Skipped {
 /// One look at the chain.
 async fn poll(
     ctx: &Context,
+    model_id: ModelId,
     jobs: &mpsc::Sender<ComputeJob>,
     skipped: &mut Skipped,
 ) -> anyhow::Result<()> {
@@ -100,13 +102,13 @@ async fn poll(
                 return Ok(());
             }
             let request_id = assignment.request_id;
-            if assignment.model_id != ctx.model_id
+            if assignment.model_id != model_id
                 || skipped.ids.contains(&request_id)
                 || ctx.journal.get(request_id)?.is_some()
             {
                 continue;
             }
-            let view = match read_new(ctx, request_id).await {
+            let view = match read_new(ctx, model_id, request_id).await {
                 Read::View(view) => view,
                 Read::Gone => continue,
                 Read::Skip => {
@@ -115,7 +117,7 @@ async fn poll(
                 }
                 Read::EndRound => return Ok(()),
             };
-            if !ctx.journal.accept(request_id, &ctx.model_id.to_hex())? {
+            if !ctx.journal.accept(request_id, &model_id.to_hex())? {
                 continue;
             }
             ctx.health.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -150,7 +152,7 @@ enum Read {
     EndRound,
 }
 
-async fn read_new(ctx: &Context, request_id: u64) -> Read {
+async fn read_new(ctx: &Context, model_id: ModelId, request_id: u64) -> Read {
     match ctx.chain.get_request(request_id).await {
         // The listing is a hint: the full view decides (a request may have ended since, or a
         // faulty endpoint listed another node's).
@@ -158,7 +160,7 @@ async fn read_new(ctx: &Context, request_id: u64) -> Read {
             if view.is_pending()
                 && view.on_committee(ctx.account())
                 && !view.has_attested(ctx.account())
-                && view.model_id == ctx.model_id =>
+                && view.model_id == model_id =>
         {
             Read::View(Box::new(view))
         }

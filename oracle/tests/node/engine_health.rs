@@ -3,7 +3,7 @@
 //! successful inference clears it; a job that keeps failing ends with its request.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{node_home, registered, request, CHAIN_ID};
+use crate::common::{node_home, registered, uncommitted_request, CHAIN_ID};
 use oracle::config::{FaultInjection, NodeConfig, CONFIG_FILE};
 use oracle::health::HealthReport;
 use oracle::journal::{Finished, JobState, Journal};
@@ -39,7 +39,8 @@ fn chain(
             } else {
                 then
             };
-            Ok(request(
+            // This node never commits here: a request that ended is late for it.
+            Ok(uncommitted_request(
                 args["request_id"].as_u64().unwrap(),
                 model_id,
                 phase,

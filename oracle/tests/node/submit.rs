@@ -329,6 +329,30 @@ async fn commit_reveal_node(
     (rpc, config)
 }
 
+/// A model file whose load waits until this is dropped: a named pipe that no one writes to. On
+/// drop its writing end opens and closes (without blocking: when nothing reads, nothing
+/// waits), so a load blocked on it reads an empty file and fails, and the test ends.
+struct LoadingModel(std::path::PathBuf);
+
+impl LoadingModel {
+    fn new(dir: &std::path::Path) -> Self {
+        let path = dir.join("loading.gguf");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success(), "mkfifo {}", path.display());
+        Self(path)
+    }
+}
+
+impl Drop for LoadingModel {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.0);
+    }
+}
+
 /// Runs a node whose commitment to request 5 is on chain, with the reveal phase open (the job
 /// journaled as committed, or only as computed when `journaled_committed` is false), until it
 /// sends its first transaction; then stops it. Returns its config, for the journal.
@@ -450,6 +474,31 @@ async fn jobs_waiting_for_their_reveal_phase_keep_none_from_committing() {
             "request {request_id}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_reveals_while_its_model_is_still_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    // A model that does not load until the test lets it: a named pipe nobody writes to yet.
+    let fifo = LoadingModel::new(dir.path());
+    let config = NodeConfig {
+        model: Some(fifo.0.clone()),
+        ..config
+    };
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || !state.sent().is_empty()).await;
+    assert_eq!(state.sent(), ["submit_attestation"]);
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
