@@ -282,8 +282,10 @@ pub async fn run_until(
         Ok(Some(started)) => started,
         ended => {
             stop.stop();
-            if tokio::time::timeout(GRACE, submitter.join()).await.is_err() {
-                warn!("jobs still running after {GRACE:?}; the journal resumes them");
+            match tokio::time::timeout(GRACE, submitter.join()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => stop.fail(format_args!("{error:#}")),
+                Err(_) => warn!("jobs still running after {GRACE:?}; the journal resumes them"),
             }
             if let Some(failure) = stop.failure() {
                 return Err(anyhow!("the node stopped on a fatal error: {failure}"));

@@ -63,17 +63,19 @@ pub struct Served {
     pub worker: EngineWorker,
 }
 
-/// The submitter, started before the model loads: the journaled jobs that need no engine —
-/// computed, committed, submitted — go on at once, so a node restarted during a reveal phase
-/// reveals while its model loads. The accepted ones wait for [`run`].
+/// The submitter, started before the model loads: the journaled jobs already committed to —
+/// committed, submitted — go on at once, so a node restarted during a reveal phase reveals
+/// while its model loads. The others wait for [`run`], after the model's checks passed: a
+/// node that fails to start commits to nothing new.
 pub struct Submitter {
     jobs: mpsc::Sender<u64>,
     stage: JoinHandle<()>,
     resuming: JoinHandle<()>,
     accepted: Vec<u64>,
+    computed: Vec<u64>,
 }
 
-/// Starts the submitter and resumes the journal's unfinished jobs that need no engine.
+/// Starts the submitter and resumes the journal's committed and submitted jobs.
 pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
     let (jobs, queue) = mpsc::channel(ctx.config.max_in_flight);
     let stage = tokio::spawn(submit::stage(ctx.clone(), queue));
@@ -87,34 +89,42 @@ pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
     if !unfinished.is_empty() {
         info!(jobs = unfinished.len(), "resuming unfinished jobs");
     }
-    let (accepted, submittable): (Vec<_>, Vec<_>) = unfinished
-        .into_iter()
-        .partition(|job| matches!(job.state, JobState::Accepted));
-    let resuming = {
-        let jobs = jobs.clone();
-        tokio::spawn(async move {
-            for job in submittable {
-                if jobs.send(job.request_id).await.is_err() {
-                    break;
-                }
-            }
-        })
-    };
+    let (mut accepted, mut computed, mut committed) = (Vec::new(), Vec::new(), Vec::new());
+    for job in unfinished {
+        match job.state {
+            JobState::Accepted => accepted.push(job.request_id),
+            JobState::Computed(_) => computed.push(job.request_id),
+            _ => committed.push(job.request_id),
+        }
+    }
+    let resuming = tokio::spawn(send_all(jobs.clone(), committed));
     Ok(Submitter {
         jobs,
         stage,
         resuming,
-        accepted: accepted.into_iter().map(|job| job.request_id).collect(),
+        accepted,
+        computed,
     })
 }
 
+/// Sends each of `ids` to `queue`, in order, until it closes.
+async fn send_all<T>(queue: mpsc::Sender<T>, ids: Vec<T>) {
+    for id in ids {
+        if queue.send(id).await.is_err() {
+            break;
+        }
+    }
+}
+
 impl Submitter {
-    /// Waits for the submitter to end after a stop that came before [`run`] (while the model
-    /// loaded).
-    pub async fn join(self) {
+    /// Waits for the submitter to end after a stop that came before [`run`] (the node did not
+    /// start); a panic in it is an error.
+    pub async fn join(self) -> Result<()> {
         self.resuming.abort();
         drop(self.jobs);
-        let _ = self.stage.await;
+        self.stage
+            .await
+            .map_err(|e| anyhow::anyhow!("the submitter died: {e}"))
     }
 }
 
@@ -130,29 +140,20 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
         compute_rx,
         submitter.jobs.clone(),
     ));
-    let resume = {
-        let compute_tx = compute_tx.clone();
-        let accepted = submitter.accepted;
-        tokio::spawn(async move {
-            for request_id in accepted {
-                let job = ComputeJob {
-                    request_id,
-                    view: None,
-                };
-                if compute_tx.send(job).await.is_err() {
-                    break;
-                }
-            }
-        })
-    };
-    drop(submitter.jobs);
+    let accepted = submitter.accepted.into_iter().map(|request_id| ComputeJob {
+        request_id,
+        view: None,
+    });
+    let resume_computing = tokio::spawn(send_all(compute_tx.clone(), accepted.collect()));
+    let resume_committing = tokio::spawn(send_all(submitter.jobs, submitter.computed));
     let pruning = tokio::spawn(prune::run(ctx.clone()));
     let checking_standing = tokio::spawn(standing::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), model_id, compute_tx));
     watching.await?;
     pruning.await?;
     checking_standing.await?;
-    resume.abort();
+    resume_computing.abort();
+    resume_committing.abort();
     submitter.resuming.abort();
     computing.await?;
     submitter.stage.await?;

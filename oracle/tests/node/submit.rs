@@ -4,7 +4,9 @@
 //! keep no others from committing (nor do committed jobs resumed after a restart), a restarted
 //! committed job reveals without committing again, a committed job reveals after its request
 //! resolved (late) but not after it timed out — also when its commitment landed unjournaled, and
-//! for its request's model after the node changed models —, a commitment refused because the
+//! for its request's model after the node changed models, and while the model of a restarted
+//! node still loads —, a computed job from before a model change is committed for its request's
+//! model, a commitment refused because the
 //! commit phase just closed ends the job late, and an output the oracle would refuse is never
 //! sent.
 
@@ -298,6 +300,8 @@ async fn commit_reveal_node(
     max_output_bytes: u32,
 ) -> (FakeRpc, NodeConfig) {
     let (config, model_id) = node_home(home, Vec::new());
+    // Jobs are accepted for the model their requests ask for.
+    let request_model = state.request_model.lock().unwrap().unwrap_or(model_id);
     let rpc = FakeRpc::start(commit_reveal_chain(
         registered(home, &config, vec![model_id]),
         model_id,
@@ -311,7 +315,7 @@ async fn commit_reveal_node(
     };
     let journal = Journal::open(&NodeConfig::path_in(home, &config.journal).unwrap()).unwrap();
     for request_id in request_ids {
-        journal.accept(request_id, &model_id.to_hex()).unwrap();
+        journal.accept(request_id, &request_model.to_hex()).unwrap();
         journal
             .record_computed(
                 request_id,
@@ -337,19 +341,32 @@ struct LoadingModel(std::path::PathBuf);
 impl LoadingModel {
     fn new(dir: &std::path::Path) -> Self {
         let path = dir.join("loading.gguf");
-        let made = std::process::Command::new("mkfifo").arg(&path).status();
-        assert!(made.unwrap().success(), "mkfifo {}", path.display());
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+        assert_eq!(made, 0, "mkfifo {}", path.display());
         Self(path)
     }
 }
 
 impl Drop for LoadingModel {
+    /// Opens the writing end once a reader waits (for at most 10 s: a load that has not reached
+    /// the pipe by then never will in this test), and closes it.
     fn drop(&mut self) {
         use std::os::unix::fs::OpenOptionsExt;
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&self.0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.0);
+            match opened {
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -547,25 +564,51 @@ async fn a_committed_job_is_revealed_for_its_requests_model_after_the_node_chang
         JobState::Finished(Finished::Attested)
     );
     // Signed for the request's model, as the commitment was, not the one the node serves now.
+    assert!(revealed_for(dir.path(), &config, &state, other_model));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_computed_job_is_committed_and_revealed_for_its_requests_model_after_a_model_change() {
+    // Computed before the node changed models: the result is the request's model's, so the job
+    // goes on, signed for that model.
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    let other_model = Digest32([7; 32]);
+    *state.request_model.lock().unwrap() = Some(other_model);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the commitment", || state.is_committed(5)).await;
+    state.reveal_open.store(true, Ordering::SeqCst);
+    eventually("the reveal", || state.sent().len() == 2).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["commit_attestation", "submit_attestation"]);
+    assert!(revealed_for(dir.path(), &config, &state, other_model));
+}
+
+/// Whether the first reveal sent carries this node's signature of the attestation of request 5
+/// for `model_id`.
+fn revealed_for(
+    home: &std::path::Path,
+    config: &NodeConfig,
+    state: &CommitReveal,
+    model_id: ModelId,
+) -> bool {
     let reveal = state.reveals.lock().unwrap()[0].clone();
     let (_, key) =
-        Credentials::read(&NodeConfig::path_in(dir.path(), &config.attestation_key).unwrap())
-            .unwrap();
+        Credentials::read(&NodeConfig::path_in(home, &config.attestation_key).unwrap()).unwrap();
     let signature: Signature64 = serde_json::from_value(reveal["signature"].clone()).unwrap();
     let message = AttestationMessage {
         chain_id: CHAIN_ID.into(),
         oracle_contract: config.oracle_contract.clone(),
         request_id: 5,
         node: ACCOUNT.into(),
-        model_id: other_model,
+        model_id,
         result_digest: RESULT_DIGEST.parse().unwrap(),
         output_hash: OUTPUT_HASH.parse().unwrap(),
     };
-    assert!(sdk::attest::verify(
-        &key.public_key(),
-        &message,
-        &signature.0
-    ));
+    sdk::attest::verify(&key.public_key(), &message, &signature.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
