@@ -93,10 +93,14 @@ impl LlamaConfig {
         if content.tensor_infos.contains_key("rope_freqs.weight") {
             return unsupported("RoPE frequency factors (tensor rope_freqs.weight)".into());
         }
-        for (key, value) in &content.metadata {
-            let Some(setting) = key.strip_prefix("llama.rope.scaling.") else {
-                continue;
-            };
+        // In key order, so that every node names the same key (the map's order is random).
+        let mut scaling: Vec<_> = content
+            .metadata
+            .iter()
+            .filter_map(|(key, value)| Some((key, key.strip_prefix("llama.rope.scaling.")?, value)))
+            .collect();
+        scaling.sort_by_key(|(key, ..)| *key);
+        for (key, setting, value) in scaling {
             let neutral = match setting {
                 "type" => value.to_string().is_ok_and(|t| t == "none"),
                 "factor" => value.to_f32().is_ok_and(|f| f == 1.0),

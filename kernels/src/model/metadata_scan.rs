@@ -19,7 +19,8 @@ const TYPE_STRING: u32 = 8;
 const TYPE_ARRAY: u32 = 9;
 
 /// Checks the metadata of the GGUF file `reader` starts at against the limits above. A file
-/// that is not GGUF, or ends early, passes: the parser reports those.
+/// that does not start with the GGUF magic is refused; one that ends early passes: the parser
+/// reports it.
 pub fn check_metadata<R: Read>(reader: &mut R) -> Result<(), String> {
     match Scan::new(reader).metadata() {
         Ok(()) => Ok(()),
@@ -64,8 +65,13 @@ impl<'a, R: Read> Scan<'a, R> {
     fn metadata(&mut self) -> Result<(), Stop> {
         let mut magic = [0u8; 4];
         self.reader.read_exact(&mut magic)?;
+        // The parser also takes the byte-swapped magic ("FUGG"), which this scan does not
+        // read: refused here, so that no file reaches the parser unchecked.
         if &magic != b"GGUF" {
-            return Err(Stop::Unreadable);
+            return Err(Stop::Refused(format!(
+                "not a GGUF file: it starts with {:?}, not \"GGUF\"",
+                String::from_utf8_lossy(&magic)
+            )));
         }
         self.long_lengths = match self.u32()? {
             1 => false,
@@ -272,9 +278,19 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_the_gguf_magic_is_refused() {
+        let err = check(b"GGML\x03\x00\x00\x00").unwrap_err();
+        assert!(err.contains("not a GGUF file"), "{err}");
+        // The byte-swapped magic the parser would take, with an array it would build into 32 GiB.
+        let mut swapped = header(&[u8_array("general.junk", 1 << 30, 0)]);
+        swapped[..4].copy_from_slice(b"FUGG");
+        let err = check(&swapped).unwrap_err();
+        assert!(err.contains("\"FUGG\""), "{err}");
+    }
+
+    #[test]
     fn files_the_parser_must_judge_pass() {
         check(b"").unwrap();
-        check(b"GGML\x03\x00\x00\x00").unwrap();
         // Ends in the middle of an entry.
         let mut cut = header(&[u8_array("general.junk", 10, 10)]);
         cut.truncate(cut.len() - 3);

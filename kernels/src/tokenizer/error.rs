@@ -63,6 +63,11 @@ pub enum TokenizerError {
         vocab_size: usize,
     },
 
+    #[error(
+        "the vocabulary's special tokens cannot be matched in text: {0}; the file is malformed"
+    )]
+    SpecialTokens(String),
+
     #[error("token id {id} is outside the vocabulary of {vocab_size} tokens")]
     UnknownId { id: u32, vocab_size: usize },
 

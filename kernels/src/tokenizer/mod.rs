@@ -146,12 +146,12 @@ impl Tokenizer {
                 });
             }
         }
-        let mut specials = SpecialMatcher::default();
-        for (id, text, token_type) in vocab.iter() {
-            if token_type.is_special() {
-                specials.add(text, id, token_type.needs_parse_special());
-            }
-        }
+        let specials = SpecialMatcher::new(
+            vocab
+                .iter()
+                .filter(|(_, _, token_type)| token_type.is_special())
+                .map(|(id, text, token_type)| (text, id, token_type.needs_parse_special())),
+        )?;
         Ok(Self {
             end_of_generation: end_of_generation_ids(&vocab, ids),
             vocab,

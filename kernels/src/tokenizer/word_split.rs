@@ -41,8 +41,14 @@ impl<'a> Chars<'a> {
     }
 
     /// The first position at or after `pos` whose class is not `class`.
-    fn skip_class(&self, mut pos: usize, class: CharClass) -> usize {
-        while self.class(pos) == Some(class) {
+    fn skip_class(&self, pos: usize, class: CharClass) -> usize {
+        self.skip_class_at_most(pos, class, usize::MAX)
+    }
+
+    /// Like [`Self::skip_class`], but stops after `most` characters.
+    fn skip_class_at_most(&self, mut pos: usize, class: CharClass, most: usize) -> usize {
+        let limit = pos.saturating_add(most);
+        while pos < limit && self.class(pos) == Some(class) {
             pos += 1;
         }
         pos
@@ -147,7 +153,8 @@ fn llama3_word_end(chars: &Chars, pos: usize) -> usize {
     }
     // `\p{N}{1,3}`
     if class == Some(CharClass::Number) {
-        return chars.skip_class(pos, CharClass::Number).min(pos + 3);
+        // At most three: scanning the whole run for each word would take quadratic time.
+        return chars.skip_class_at_most(pos, CharClass::Number, 3);
     }
     // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
     let lead = usize::from(c == Some(' '));
@@ -213,6 +220,16 @@ mod tests {
         assert_eq!(llama3("\"quoted\""), ["\"quoted", "\""]);
         assert_eq!(llama3("I'M here"), ["I", "'M", " here"]);
         assert_eq!(llama3("a.\n\nb"), ["a", ".\n\n", "b"]);
+    }
+
+    #[test]
+    fn llama3_splits_a_long_digit_run_in_linear_time() {
+        // Each triple once scanned the rest of the run: some 10^10 steps for this one.
+        let digits = "9".repeat(300_001);
+        let words = llama3(&digits);
+        assert_eq!(words.len(), 100_001);
+        assert!(words[..100_000].iter().all(|w| *w == "999"));
+        assert_eq!(words[100_000], "9");
     }
 
     #[test]
