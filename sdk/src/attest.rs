@@ -2,7 +2,7 @@
 //! on-chain with `ed25519_verify`.
 
 use crate::keys::{PublicKey, SecretKey, Signature};
-use oracle_protocol::AttestationMessage;
+use oracle_protocol::{is_weak_ed25519_key, AttestationMessage};
 
 /// Signs the domain-separated bytes of `message`.
 pub fn sign(key: &SecretKey, message: &AttestationMessage) -> [u8; 64] {
@@ -11,9 +11,18 @@ pub fn sign(key: &SecretKey, message: &AttestationMessage) -> [u8; 64] {
 }
 
 /// True when `signature` is `key`'s signature over exactly this message, checked as NEAR's
-/// `ed25519_verify` host function checks it (canonical scalars only).
+/// `ed25519_verify` host function checks it (canonical scalars only). Never true for a weak
+/// key (of small order), with which one signature verifies for any message; the oracle
+/// contract registers none.
 pub fn verify(key: &PublicKey, message: &AttestationMessage, signature: &[u8; 64]) -> bool {
-    key.verify(&message.signing_bytes(), &Signature::Ed25519(*signature))
+    !is_weak(key) && key.verify(&message.signing_bytes(), &Signature::Ed25519(*signature))
+}
+
+/// Whether `key` is of small order ([`is_weak_ed25519_key`]): one signature verifies with it
+/// for any message.
+pub fn is_weak(key: &PublicKey) -> bool {
+    let PublicKey::Ed25519(bytes) = key;
+    is_weak_ed25519_key(bytes)
 }
 
 #[cfg(test)]
@@ -64,5 +73,20 @@ mod tests {
         let mut tampered = signature;
         tampered[10] ^= 1;
         assert!(!verify(&key.public_key(), &message(), &tampered));
+    }
+
+    #[test]
+    fn a_weak_key_verifies_nothing() {
+        // The identity point, and the signature (R = identity, S = 0) that the host's
+        // ed25519_verify accepts with it for every message.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey::Ed25519(identity);
+        assert!(is_weak(&weak));
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        assert!(weak.verify(&message().signing_bytes(), &Signature::Ed25519(signature)));
+        assert!(!verify(&weak, &message(), &signature));
+        assert!(!is_weak(&SecretKey::from_seed([4; 32]).public_key()));
     }
 }

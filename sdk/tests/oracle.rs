@@ -11,6 +11,7 @@ use kernels::quant::KernelPath;
 use kernels::tiny_model::TinyModel;
 use oracle_protocol::{Digest32, ModelId, RequestView, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
+use sdk::keys::PublicKey;
 use sdk::oracle::verify::{reexecute_view, verify_view};
 use sdk::oracle::{NewRequest, OracleClient, OracleError, PendingRequest, VerifyError};
 use sha2::{Digest, Sha256};
@@ -128,6 +129,21 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         verify_view(&forged, &chain_id, ORACLE, &keys),
         Err(VerifyError::BadSignature { .. })
     ));
+    // A weak key (the identity point) with its any-message signature: refused, not counted.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut weak_keys = keys.clone();
+    let weak_node = view.attestations[0].node.clone();
+    weak_keys.insert(weak_node.clone(), PublicKey::Ed25519(identity).to_string());
+    let mut universal = view.clone();
+    universal.attestations[0].signature.0 = [0; 64];
+    universal.attestations[0].signature.0[0] = 1;
+    match verify_view(&universal, &chain_id, ORACLE, &weak_keys) {
+        Err(error @ VerifyError::BadNodeKey { .. }) => {
+            assert!(error.to_string().contains("weak ed25519 key"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
     let mut outsider = view.clone();
     outsider
         .committee
@@ -145,6 +161,13 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
             quorum: 2,
             ..
         })
+    ));
+    // A view that shrinks the quorum to what one attestation reaches: no such request exists.
+    let mut one_of_two = lonely.clone();
+    one_of_two.quorum = 1;
+    assert!(matches!(
+        verify_view(&one_of_two, &chain_id, ORACLE, &keys),
+        Err(VerifyError::ImpossibleQuorum { quorum: 1, .. })
     ));
     // A node that withdrew has no key any more: its attestation is unchecked, not counted.
     let withdrawn = &view.attestations[0].node;

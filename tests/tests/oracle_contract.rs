@@ -8,7 +8,7 @@ use oracle_protocol::{
     attestation_commitment, AttestationMessage, Digest32, ModelId, RequestPhase, RequestView,
     Signature64, MAX_OUTPUT_SCHEMA_BYTES,
 };
-use sdk::keys::SecretKey;
+use sdk::keys::{PublicKey, SecretKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wasm_host::abi::{Action, CryptoHash};
@@ -1020,6 +1020,54 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
 }
 
 #[test]
+fn a_timeout_pays_nobody_when_a_seat_share_rounds_to_zero() {
+    let mut world = setup();
+    // A fee of 3 yoctoNEAR over four seats: a seat's share is 0, so matching reveals earn
+    // nothing and the whole fee goes back.
+    let model = json!({"model": {
+        "model_id": model_id(), "name": "test model", "spec_version": "detspec-1",
+        "max_input_bytes": MAX_INPUT_BYTES, "max_output_tokens": 128, "price": "3",
+    }});
+    assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+    let deposit = world.deposit_for("Will it rain?");
+    let ask = world.ask("Will it rain?", deposit);
+    let committee = world.committee(0);
+    let pair = &committee[..2];
+    world.commit_answers(0, &[(pair[0], ANSWER), (pair[1], ANSWER)]);
+    for node in pair {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(5);
+    let balances: Vec<u128> = pair
+        .iter()
+        .map(|n| world.chain.balance(&node_name(*n)))
+        .collect();
+
+    world.chain.advance_blocks(200);
+    let result = world.chain.tx_result(&ask);
+    let reason = result.json::<Value>()["failed"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains(&format!("the fee of 3 yoctoNEAR was refunded to {DAPP}")),
+        "{reason}"
+    );
+    let timed_out = events(&result, "request_timed_out");
+    assert_eq!(timed_out[0]["paid"], json!([]));
+    assert_eq!(yocto(&timed_out[0]["refunded"]), 3);
+    world.chain.advance_blocks(2);
+    for (node, before) in pair.iter().zip(balances) {
+        assert_eq!(
+            world.chain.balance(&node_name(*node)),
+            before,
+            "node {node}"
+        );
+    }
+    assert_eq!(world.request(0)["held_fee"], "0");
+}
+
+#[test]
 fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
     let mut world = setup();
     // Only the oracle's own account may call its callback directly; it stands in here for every
@@ -1565,6 +1613,32 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
         &copycat,
         &format!("attestation key {key_0} is already used by node node0.test"),
     );
+    // Nor with a weak key, whose one signature would verify for every answer: the identity
+    // point, also written with the sign bit set, and a point of order 8.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut signed_identity = identity;
+    signed_identity[31] = 0x80;
+    let order_8 =
+        hex::decode("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05").unwrap();
+    for weak in [identity, signed_identity, order_8.try_into().unwrap()] {
+        let args = json!({
+            "attestation_key": PublicKey::Ed25519(weak).to_string(),
+            "models": [model_id()],
+        });
+        let weak_key = world
+            .chain
+            .call(
+                "copycat.test",
+                ORACLE,
+                "register_node",
+                args.to_string(),
+                NODE_DEPOSIT,
+                GAS,
+            )
+            .unwrap();
+        assert_fails(&weak_key, "attestation_key is a weak ed25519 key");
+    }
 
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);

@@ -107,10 +107,10 @@ impl OracleContract {
         request_id: u64,
         request: &Request,
     ) -> (Vec<Value>, u128) {
-        if !self.held_fees.contains_key(&request_id) {
+        let share = seat_share(request.fee, request.committee.len());
+        if share == 0 || !self.held_fees.contains_key(&request_id) {
             return (Vec::new(), 0);
         }
-        let share = seat_share(request.fee, request.committee.len());
         let unslashed: Vec<_> = request
             .attestations
             .iter()
@@ -126,7 +126,7 @@ impl OracleContract {
         let mut paid = Vec::new();
         let mut total = 0;
         for (attestation, claim) in unslashed.iter().zip(&claims) {
-            if *claim != paid_claim || share == 0 {
+            if *claim != paid_claim {
                 continue;
             }
             send(&attestation.node, share);

@@ -8,7 +8,7 @@ use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, CurveType, PublicKey};
-use oracle_protocol::{ModelId, NodeStatus, NodeView};
+use oracle_protocol::{is_weak_ed25519_key, ModelId, NodeStatus, NodeView};
 
 /// Most models one node may serve.
 pub const MAX_MODELS_PER_NODE: usize = 16;
@@ -78,6 +78,11 @@ impl OracleContract {
         let key: [u8; 32] = attestation_key.as_bytes()[1..]
             .try_into()
             .unwrap_or_else(|_| env::panic_str("an ed25519 key is 32 bytes"));
+        require!(
+            !is_weak_ed25519_key(&key),
+            "attestation_key is a weak ed25519 key (a point of small order, for which one \
+             signature verifies for any message); generate a fresh key (oracle-node init does)"
+        );
         if let Some(holder) = self.attestation_keys.get(&key) {
             env::panic_str(&format!(
                 "attestation key {} is already used by node {holder}; each node needs its own",

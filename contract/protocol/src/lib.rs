@@ -17,6 +17,7 @@ mod request;
 mod response;
 mod signature;
 mod view;
+mod weak_keys;
 
 pub use attestation::{AttestationMessage, ATTESTATION_DOMAIN};
 pub use commitment::{attestation_commitment, commitment_preimage, COMMITMENT_DOMAIN};
@@ -36,6 +37,7 @@ pub use view::{
     AttestationView, CommitmentView, FeeEstimate, PendingAssignment, PendingAssignments,
     RequestPhase, RequestView,
 };
+pub use weak_keys::is_weak_ed25519_key;
 
 /// NEP-297 standard name of the oracle's events:
 /// `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.

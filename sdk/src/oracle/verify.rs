@@ -79,8 +79,22 @@ pub enum VerifyError {
     },
     #[error("{node} attested but is not on the committee of request {request_id}")]
     NotOnCommittee { node: String, request_id: u64 },
-    #[error("{node}'s registered key `{key}` is not an ed25519 key")]
-    BadNodeKey { node: String, key: String },
+    #[error("{node}'s registered key `{key}` {reason}")]
+    BadNodeKey {
+        node: String,
+        key: String,
+        reason: &'static str,
+    },
+    /// The oracle contract never makes such a request: two answers could both reach it.
+    #[error(
+        "request {request_id} claims a quorum of {quorum} in a committee of {committee}, which the \
+         oracle contract never sets (it needs more than half): the view is forged"
+    )]
+    ImpossibleQuorum {
+        request_id: u64,
+        quorum: u32,
+        committee: usize,
+    },
     #[error("{node} attested twice to request {request_id}")]
     DuplicateAttestation { node: String, request_id: u64 },
     #[error("the signature of {node} does not verify for request {request_id} with its digests")]
@@ -179,6 +193,14 @@ pub fn verify_view(
             })
         }
     };
+    let committee = view.committee.len();
+    if 2 * u64::from(view.quorum) <= committee as u64 || view.quorum as usize > committee {
+        return Err(VerifyError::ImpossibleQuorum {
+            request_id,
+            quorum: view.quorum,
+            committee,
+        });
+    }
     let mut seen = Vec::new();
     let mut unchecked = Vec::new();
     let mut groups: BTreeMap<(Digest32, Digest32), Vec<String>> = BTreeMap::new();
@@ -195,12 +217,20 @@ pub fn verify_view(
             unchecked.push(node);
             continue;
         };
+        let bad_key = |reason| VerifyError::BadNodeKey {
+            node: node.clone(),
+            key: key_text.clone(),
+            reason,
+        };
         let key = key_text
             .parse::<PublicKey>()
-            .map_err(|_| VerifyError::BadNodeKey {
-                node: node.clone(),
-                key: key_text.clone(),
-            })?;
+            .map_err(|_| bad_key("is not an ed25519 key"))?;
+        if attest::is_weak(&key) {
+            return Err(bad_key(
+                "is a weak ed25519 key (a point of small order), for which one signature \
+                 verifies for any message: its attestations prove nothing",
+            ));
+        }
         let message = view.attestation_message(chain_id, oracle_contract, attestation);
         if !attest::verify(&key, &message, attestation.signature.as_bytes()) {
             return Err(VerifyError::BadSignature { node, request_id });
