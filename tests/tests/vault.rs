@@ -1437,6 +1437,37 @@ fn the_vault_never_pays_itself() {
 }
 
 #[test]
+fn a_change_refused_for_its_storage_deposit_logs_no_event() {
+    // Without an allow-list, so that tightening to one stores more bytes.
+    let mut world = setup(
+        sha256(b"scripted model"),
+        RULE,
+        limits(MAX_PER_CLAIM, MAX_PER_DAY, None),
+    );
+    let tighter = limits(ONE_NEAR, ONE_NEAR, Some(&[BOB, CAROL]));
+    for (method, args) in [
+        ("propose_rule", json!({"new_rule": "Refund nothing."})),
+        (
+            "propose_limits",
+            json!({"limits": limits(2 * ONE_NEAR, MAX_PER_DAY, None)}),
+        ),
+        (
+            "propose_withdrawal",
+            json!({"amount": ONE_NEAR.to_string(), "receiver": CAROL}),
+        ),
+        ("tighten_limits", json!({"limits": tighter})),
+    ] {
+        let refused = world.call(OWNER, VAULT, method, args, 0);
+        assert_fails(&refused, "attach at least");
+        let logs = refused.logs();
+        assert!(
+            logs.iter().all(|line| !line.starts_with("EVENT_JSON")),
+            "{method} logged an event for a change that did not happen: {logs:?}"
+        );
+    }
+}
+
+#[test]
 fn only_the_vault_account_initialises_a_deployed_vault() {
     let mut world = scripted_world();
     const FRESH: &str = "fresh-vault.test";
@@ -1450,6 +1481,13 @@ fn only_the_vault_account_initialises_a_deployed_vault() {
     assert_fails(
         &world.call(EVE, FRESH, "new", init.clone(), 0),
         "is private",
+    );
+    // A delay past the bound would lock the funds and the rule for good.
+    let mut forever = init.clone();
+    forever["rule_change_delay_blocks"] = json!(u64::MAX - 1);
+    assert_fails(
+        &world.call(FRESH, FRESH, "new", forever, 0),
+        "rule_change_delay_blocks may be at most 10000000",
     );
     assert_success(&world.call(FRESH, FRESH, "new", init, 0));
     assert_eq!(

@@ -80,12 +80,13 @@ impl Vault {
             applicable_at: now + self.rule_change_delay_blocks,
         };
         self.pending_rule = Some(pending.clone());
+        // Charged before the event: a proposal that fails for its deposit logs none.
+        let left = charge(borsh_len(&self.pending_rule) + RULE_HISTORY_RESERVE_BYTES);
         Event::RuleChangeProposed.emit(json!({
             "rule_hash": pending.hash,
             "proposed_at": pending.proposed_at,
             "applicable_at": pending.applicable_at,
         }));
-        let left = charge(borsh_len(&self.pending_rule) + RULE_HISTORY_RESERVE_BYTES);
         send(&env::predecessor_account_id(), left);
         pending
     }
@@ -148,11 +149,11 @@ impl Vault {
             applicable_at: now + self.rule_change_delay_blocks,
         };
         self.pending_limits = Some(pending.clone());
+        let left = charge(borsh_len(&self.pending_limits));
         Event::LimitsChangeProposed.emit(json!({
             "limits": pending.limits,
             "applicable_at": pending.applicable_at,
         }));
-        let left = charge(borsh_len(&self.pending_limits));
         send(&env::predecessor_account_id(), left);
         pending
     }
@@ -202,8 +203,8 @@ impl Vault {
         );
         let growth = borsh_len(&limits).saturating_sub(borsh_len(&self.limits));
         self.limits = limits;
-        Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": true }));
         let left = charge(growth);
+        Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": true }));
         send(&env::predecessor_account_id(), left);
         self.limits.clone()
     }

@@ -53,6 +53,11 @@ pub use withdrawal::PendingWithdrawal;
 use events::Event;
 use window::DayWindow;
 
+/// The longest `rule_change_delay_blocks` a vault accepts: 10 million blocks, about four months
+/// at one block a second. Bounded so that no delay overflows a block height or locks the
+/// funds for good.
+pub const MAX_CHANGE_DELAY_BLOCKS: u64 = 10_000_000;
+
 #[near(contract_state)]
 #[derive(PanicOnDefault)]
 pub struct Vault {
@@ -98,6 +103,13 @@ impl Vault {
             .unwrap_or_else(|e| env::panic_str(&e));
         require!(!rule.trim().is_empty(), "the rule is empty");
         limits.validate().unwrap_or_else(|e| env::panic_str(&e));
+        require!(
+            rule_change_delay_blocks <= MAX_CHANGE_DELAY_BLOCKS,
+            format!(
+                "rule_change_delay_blocks may be at most {MAX_CHANGE_DELAY_BLOCKS} (about four \
+                 months of blocks): a longer delay would lock the funds and the rule for good"
+            )
+        );
         let mut rules = LookupMap::new(StorageKey::Rules);
         rules.insert(0, Rule::new(rule));
         Self {

@@ -66,13 +66,13 @@ impl Vault {
             applicable_at: now + self.rule_change_delay_blocks,
         };
         self.pending_withdrawal = Some(pending.clone());
+        let left = charge(borsh_len(&self.pending_withdrawal));
         Event::WithdrawalProposed.emit(json!({
             "amount": pending.amount,
             "receiver": pending.receiver,
             "proposed_at": pending.proposed_at,
             "applicable_at": pending.applicable_at,
         }));
-        let left = charge(borsh_len(&self.pending_withdrawal));
         send(&env::predecessor_account_id(), left);
         pending
     }
