@@ -206,6 +206,13 @@ impl Signer {
                     info!(signer = %self.inner.account_id, "block hash expired; re-signing");
                     last = InvalidTxError::Expired;
                 }
+                // Resending, or re-signing, could run the call twice: the caller must look.
+                Err(error) if error.may_have_sent() => {
+                    return Err(ChainError::SendUnconfirmed {
+                        tx_hash,
+                        source: Box::new(error),
+                    })
+                }
                 Err(other) => return Err(other),
             }
         }

@@ -75,6 +75,14 @@ pub enum ChainError {
     },
     #[error("transaction {tx_hash} did not reach the requested stage in time; it may still execute: poll tx_status with its hash")]
     Timeout { tx_hash: String },
+    #[error(
+        "transaction {tx_hash} was sent, but no endpoint confirmed it: {source}; it may have \
+         executed, so look it up by its hash (tx_status) before sending it again"
+    )]
+    SendUnconfirmed {
+        tx_hash: String,
+        source: Box<ChainError>,
+    },
     #[error("transaction {tx_hash} failed: {error}")]
     TxFailed { tx_hash: String, error: String },
     #[error(transparent)]
@@ -118,6 +126,19 @@ impl ChainError {
             | ChainError::BehindChain { .. } => true,
             ChainError::Http { status, .. } => *status >= 500 || *status == 429,
             ChainError::Rpc { name, .. } => name == "INTERNAL_ERROR",
+            _ => false,
+        }
+    }
+
+    /// Whether a transaction sent when this came back may have reached the chain: the request
+    /// went out but no answer came (the connection failed or timed out, a gateway answered
+    /// with a server error, every endpoint failed).
+    pub fn may_have_sent(&self) -> bool {
+        match self {
+            ChainError::Transport { .. }
+            | ChainError::RequestTimeout { .. }
+            | ChainError::AllEndpointsFailed { .. } => true,
+            ChainError::Http { status, .. } => *status >= 500,
             _ => false,
         }
     }
