@@ -41,6 +41,13 @@ impl Fees {
         u64::from(self.config.wasm_config.regular_op_cost)
     }
 
+    /// Gas of a bulk memory or table instruction (`memory.copy`, `table.fill`, ...): a base, plus
+    /// a charge per byte or element it touches.
+    pub fn linear_op(&self) -> (u64, u64) {
+        let wasm = &self.config.wasm_config;
+        (wasm.linear_op_base_cost, wasm.linear_op_unit_cost)
+    }
+
     /// Send fee of an action (`sir`: sender is receiver).
     pub fn send(&self, cost: ActionCosts, sir: bool) -> u64 {
         self.config.fees.fee(cost).send_fee(sir).gas.as_gas()

@@ -666,3 +666,38 @@ fn a_non_utf8_method_name_fails_the_call_after_its_fees() {
     );
     assert_eq!(invalid_burnt, valid_burnt);
 }
+
+#[test]
+fn instructions_cost_what_nears_finite_wasm_table_says() {
+    // Since protocol 84 (finite-wasm): one regular op for every instruction but `block`, `end`
+    // and `else`; the bulk ones 26,328,192 gas (32 ops) plus 822,756 (one op) per byte.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (memory 1)
+            (func (export "a") i32.const 0 i32.const 0 i32.const 0 memory.fill)
+            (func (export "b") i32.const 0 i32.const 0 i32.const 0 drop drop drop)
+            (func (export "c") i32.const 0 i32.const 0 i32.const 65536 memory.fill)
+            (func (export "d") (block nop) (loop nop) i32.const 0 drop))"#,
+    );
+    let mut burnt = |method: &str| {
+        let result = chain
+            .call("alice.test", "c.test", method, "", 0, 10 * TGAS)
+            .unwrap();
+        assert!(
+            matches!(result.status, FinalStatus::SuccessValue(_)),
+            "{:?}",
+            result.status
+        );
+        result.receipts[0].gas_burnt
+    };
+    let (a, b, c, d) = (burnt("a"), burnt("b"), burnt("c"), burnt("d"));
+    let op = chain.fees().regular_op();
+    assert_eq!(op, 822_756);
+    // a: 3 constants and a fill (32); b: 3 constants and 3 drops.
+    assert_eq!(a - b, 29 * op);
+    // c fills 65,536 bytes more than a.
+    assert_eq!(c - a, 65_536 * op);
+    // d: a free block and its end, a charged loop, 2 nops, a constant and a drop: 5, against
+    // b's 6.
+    assert_eq!(b - d, op);
+}

@@ -1,11 +1,13 @@
 //! The wasm engine: compiles prepared contracts with wasmtime (Cranelift), imports `env.memory`
 //! the way NEAR does, links the host functions to [`Logic`], and meters instructions with
-//! wasmtime fuel converted to gas at NEAR's `wasm_regular_op_cost`.
+//! wasmtime fuel priced as NEAR prices them ([`op_cost`]), converted to gas at NEAR's
+//! `wasm_regular_op_cost`.
 
 mod cache;
 mod error;
 mod link;
 mod memory_import;
+mod op_cost;
 
 pub use cache::MODULE_CACHE_CAPACITY;
 pub use error::{FunctionCallError, WasmTrap};
@@ -52,9 +54,12 @@ pub struct RunResult<E> {
 impl<E: External + 'static> Engine<E> {
     /// An engine with NEAR's wasm feature set, fuel metering and NaN canonicalisation.
     pub fn new() -> Result<Self, wasmtime::Error> {
+        let operator_cost =
+            op_cost::near_operator_cost(&Fees::default()).map_err(wasmtime::Error::msg)?;
         let mut config = wasmtime::Config::new();
         config
             .consume_fuel(true)
+            .operator_cost(operator_cost)
             .wasm_multi_value(false)
             .wasm_simd(false)
             .wasm_relaxed_simd(false)
