@@ -118,6 +118,11 @@ fn announce_faults(config: &NodeConfig) {
     }
 }
 
+/// The error a node stops on when `failure` ended it.
+fn fatal(failure: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("the node stopped on a fatal error: {failure}")
+}
+
 /// Runs the node in `home` until SIGTERM or Ctrl-C. A second signal while it stops exits the
 /// process at once (code 130): the journal resumes the jobs in hand at the next start.
 pub async fn run(home: &Path, config: NodeConfig) -> Result<()> {
@@ -268,8 +273,8 @@ pub async fn run_until(
     ));
     // Before the model loads: a committed job's reveal needs no engine, and its reveal phase
     // does not wait for a model to load.
-    let submitter = pipeline::start_submitter(ctx.clone())
-        .map_err(|error| anyhow!("the node stopped on a fatal error: {error:#}"))?;
+    let submitter =
+        pipeline::start_submitter(ctx.clone()).map_err(|error| fatal(format_args!("{error:#}")))?;
     let started = async {
         let Some(served) = load_engine(home, &config, &ctx, &node).await? else {
             return Ok(None);
@@ -288,7 +293,7 @@ pub async fn run_until(
                 Err(_) => warn!("jobs still running after {GRACE:?}; the journal resumes them"),
             }
             if let Some(failure) = stop.failure() {
-                return Err(anyhow!("the node stopped on a fatal error: {failure}"));
+                return Err(fatal(failure));
             }
             if let Ok(None) = ended {
                 info!("stopped while starting");
@@ -315,7 +320,7 @@ pub async fn run_until(
     match stop.failure() {
         Some(failure) => {
             error!(%failure, "stopped on a fatal error");
-            Err(anyhow!("the node stopped on a fatal error: {failure}"))
+            Err(fatal(failure))
         }
         None => {
             info!("stopped");
