@@ -655,7 +655,8 @@ fn a_non_utf8_method_name_fails_the_call_after_its_fees() {
     };
     let (status, invalid_burnt) = burnt("\\ff");
     assert_eq!(host_error(&status), &HostError::InvalidMethodName);
-    // A valid name of one byte gets as far (its call then traps): the same gas burnt.
+    // A valid name of one byte gets as far (its call then traps): the same gas burnt, and
+    // the one instruction (`unreachable`) it runs after the call.
     let (status, valid_burnt) = burnt("a");
     assert!(
         matches!(
@@ -664,7 +665,8 @@ fn a_non_utf8_method_name_fails_the_call_after_its_fees() {
         ),
         "{status:?}"
     );
-    assert_eq!(invalid_burnt, valid_burnt);
+    let op = wasm_host::fees::Fees::default().regular_op();
+    assert_eq!(invalid_burnt + op, valid_burnt);
 }
 
 #[test]
@@ -700,4 +702,53 @@ fn instructions_cost_what_nears_finite_wasm_table_says() {
     // d: a free block and its end, a charged loop, 2 nops, a constant and a drop: 5, against
     // b's 6.
     assert_eq!(b - d, op);
+}
+
+#[test]
+fn an_account_of_at_most_770_bytes_needs_no_balance() {
+    // NEP-448 (nearcore's `check_storage_stake`): a new account with a key and no deposit is
+    // allowed; one that stores more than 770 bytes must pay for all of them.
+    let mut chain = Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    let mut key = vec![0];
+    key.extend_from_slice(&[7; 32]);
+    let keyed = vec![
+        Action::CreateAccount,
+        Action::AddKey {
+            public_key: key,
+            nonce: 0,
+            permission: AccessKeyPermission::FullAccess,
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "zero.alice.test", keyed)
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let zero = chain.account("zero.alice.test").unwrap();
+    assert_eq!(zero.balance, 0);
+    assert!(zero.storage_usage <= 770, "{}", zero.storage_usage);
+
+    // 800 bytes of data make the code alone larger than the limit.
+    let padded = wat::parse_str(format!(
+        r#"(module (memory 1) (data (i32.const 0) "{}") (func (export "noop")))"#,
+        "x".repeat(800)
+    ))
+    .unwrap();
+    let coded = vec![
+        Action::CreateAccount,
+        Action::DeployContract {
+            code: Arc::new(padded),
+        },
+    ];
+    let result = chain
+        .execute("alice.test", "big.alice.test", coded)
+        .unwrap();
+    assert!(
+        matches!(
+            result.status,
+            FinalStatus::Failure(ActionError::LackBalanceForState { .. })
+        ),
+        "{:?}",
+        result.status
+    );
 }

@@ -7,6 +7,7 @@ use super::outcome::{ActionError, ExecutionOutcome, ExecutionStatus};
 use super::overlay::{apply_changes, StateOverlay};
 use super::receipt::{ActionReceipt, Receipt, ReceiptKind, Refund};
 use super::settle::{settle, GasUse, Settlement};
+use super::storage_stake::storage_shortfall;
 use super::validate::validate_new_receipt;
 use super::{Chain, GAS_PRICE, SYSTEM_ACCOUNT};
 use crate::abi::{
@@ -91,11 +92,11 @@ impl Chain {
             }
         }
         if let (Ok(()), Some(info)) = (&result, &applied.info) {
-            let needed = u128::from(info.storage_usage) * self.fees.storage_amount_per_byte();
-            if info.balance < needed {
+            let per_byte = self.fees.storage_amount_per_byte();
+            if storage_shortfall(info.balance, info.storage_usage, per_byte).is_some() {
                 result = Err(ActionError::LackBalanceForState {
                     account: receipt.receiver_id.clone(),
-                    needed,
+                    needed: u128::from(info.storage_usage) * per_byte,
                     balance: info.balance,
                 });
             }

@@ -16,6 +16,7 @@ mod receipt;
 mod settle;
 mod signed;
 mod state;
+mod storage_stake;
 mod validate;
 mod view;
 

@@ -2,6 +2,7 @@
 //! block hash, actions, signer, access key and its permission, nonce, cost and allowance.
 
 use super::block::IncludedTx;
+use super::storage_stake::storage_shortfall;
 use super::{Chain, NONCE_RANGE_MULTIPLIER};
 use crate::abi::{self, AccessKeyPermission};
 use crate::tx::{Action, InvalidAccessKeyError, InvalidTxError, SignedTransaction};
@@ -89,11 +90,10 @@ impl Chain {
                 }
             })?;
         }
-        let needed = u128::from(signer.info.storage_usage) * per_byte;
-        if left < needed {
+        if let Some(amount) = storage_shortfall(left, signer.info.storage_usage, per_byte) {
             return Err(InvalidTxError::LackBalanceForState {
                 signer_id: tx.signer_id.clone(),
-                amount: needed - left,
+                amount,
             });
         }
         if let AccessKeyPermission::FunctionCall {
