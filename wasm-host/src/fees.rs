@@ -48,6 +48,35 @@ impl Fees {
         (wasm.linear_op_base_cost, wasm.linear_op_unit_cost)
     }
 
+    /// Send fee of a transfer to `receiver`. One to an implicit account also pays for the
+    /// account it may create (and a NEAR-implicit one for its full-access key), whether or not
+    /// the account exists: nearcore's `transfer_send_fee`.
+    pub fn transfer_send(&self, sir: bool, receiver: &near_account_id::AccountIdRef) -> u64 {
+        let wasm = &self.config.wasm_config;
+        near_parameters::transfer_send_fee(
+            &self.config.fees,
+            sir,
+            wasm.eth_implicit_accounts,
+            wasm.universal_accounts,
+            receiver.get_account_type(),
+        )
+        .gas
+        .as_gas()
+    }
+
+    /// Execution fee of a transfer to `receiver` (nearcore's `transfer_exec_fee`).
+    pub fn transfer_exec(&self, receiver: &near_account_id::AccountIdRef) -> u64 {
+        let wasm = &self.config.wasm_config;
+        near_parameters::transfer_exec_fee(
+            &self.config.fees,
+            wasm.eth_implicit_accounts,
+            wasm.universal_accounts,
+            receiver.get_account_type(),
+        )
+        .gas
+        .as_gas()
+    }
+
     /// Send fee of an action (`sir`: sender is receiver).
     pub fn send(&self, cost: ActionCosts, sir: bool) -> u64 {
         self.config.fees.fee(cost).send_fee(sir).gas.as_gas()

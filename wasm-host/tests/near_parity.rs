@@ -752,3 +752,72 @@ fn an_account_of_at_most_770_bytes_needs_no_balance() {
         result.status
     );
 }
+
+#[test]
+fn a_lone_transfer_creates_a_near_implicit_account_with_its_key() {
+    // As nearcore: a receipt whose only action is a transfer to a missing 64-hex account creates
+    // it, with a full-access key whose public key is the id; the transfer pays for the account
+    // and the key (send and execution fees), whether the account existed or not.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+            (import "env" "promise_batch_action_transfer" (func $transfer (param i64 i64)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "1111111111111111111111111111111111111111111111111111111111111111")
+            (data (i32.const 64) "\00\00\00\a1\ed\cc\ce\1b\c2\d3\00\00\00\00\00\00")
+            (func (export "pay")
+                (call $transfer (call $create (i64.const 64) (i64.const 0)) (i64.const 64))))"#,
+    );
+    let implicit = "2222222222222222222222222222222222222222222222222222222222222222";
+    let result = chain
+        .execute(
+            "alice.test",
+            implicit,
+            vec![Action::Transfer { deposit: ONE_NEAR }],
+        )
+        .unwrap();
+    assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+    let account = chain.account(implicit).unwrap();
+    assert_eq!(account.balance, ONE_NEAR);
+    let mut key = vec![0];
+    key.extend([0x22; 32]);
+    assert!(matches!(
+        account.keys.get(&key).map(|k| &k.permission),
+        Some(AccessKeyPermission::FullAccess)
+    ));
+    let fees = chain.fees();
+    let exec = fees.exec(Fee::new_action_receipt)
+        + fees.exec(Fee::transfer)
+        + fees.exec(Fee::create_account)
+        + fees.exec(Fee::add_full_access_key);
+    assert_eq!(result.receipts[0].gas_burnt, exec);
+    assert_eq!(
+        fees.transfer_exec(&implicit.parse::<wasm_host::abi::AccountId>().unwrap()),
+        exec - fees.exec(Fee::new_action_receipt)
+    );
+
+    // A contract paying one: 1 NEAR from its balance.
+    let paid = chain
+        .call("alice.test", "c.test", "pay", "", 0, 10 * TGAS)
+        .unwrap();
+    assert_eq!(paid.status, FinalStatus::SuccessValue(Vec::new()));
+    let payee = "1111111111111111111111111111111111111111111111111111111111111111";
+    assert_eq!(chain.account(payee).unwrap().balance, ONE_NEAR);
+
+    // Not with another action in the receipt: the account must exist for that.
+    let other = "3333333333333333333333333333333333333333333333333333333333333333";
+    let two = vec![
+        Action::Transfer { deposit: ONE_NEAR },
+        Action::Transfer { deposit: ONE_NEAR },
+    ];
+    let result = chain.execute("alice.test", other, two).unwrap();
+    assert!(
+        matches!(
+            result.status,
+            FinalStatus::Failure(ActionError::AccountDoesNotExist(_))
+        ),
+        "{:?}",
+        result.status
+    );
+    assert!(chain.account(other).is_none());
+}

@@ -15,6 +15,7 @@ use crate::abi::{
     VMContext,
 };
 use crate::fees::Action as Fee;
+use near_account_id::AccountType;
 use std::sync::Arc;
 
 /// What running the actions produced, before it is committed.
@@ -48,7 +49,12 @@ impl Chain {
         let refund = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
         let fees = self.fees.clone();
         let exec = |fee| if refund { 0 } else { fees.exec(fee) };
-        let exec_fees = self.action_fees(&action.actions, exec);
+        let transfer = if refund {
+            0
+        } else {
+            fees.transfer_exec(&receipt.receiver_id)
+        };
+        let exec_fees = self.action_fees(&action.actions, exec, transfer);
         let receipt_fee = exec(Fee::new_action_receipt);
         self.touched.insert(receipt.receiver_id.clone());
         let mut applied = Applied {
@@ -79,7 +85,7 @@ impl Chain {
         let mut result = Ok(());
         let mut failed_action = None;
         for (index, item) in action.actions.iter().enumerate() {
-            let fee = action_fee(item, exec);
+            let fee = action_fee(item, exec, transfer);
             applied.gas_burnt += fee;
             applied.gas_used += fee;
             // The receipt's result is its last action's (nearcore's `ActionResult::merge`): a
@@ -165,8 +171,16 @@ impl Chain {
         overlay: &mut StateOverlay,
     ) -> Result<(), ActionError> {
         let receiver = &receipt.receiver_id;
-        if applied.info.is_none() && !matches!(item, Action::CreateAccount) {
-            return Err(ActionError::AccountDoesNotExist(receiver.clone()));
+        if applied.info.is_none() {
+            match item {
+                Action::CreateAccount => {}
+                Action::Transfer { deposit } if creates_near_implicit_account(receipt, action) => {
+                    applied.info = Some(self.near_implicit_account(receiver, *deposit));
+                    applied.actor = receiver.clone();
+                    return Ok(());
+                }
+                _ => return Err(ActionError::AccountDoesNotExist(receiver.clone())),
+            }
         }
         let owner_only = matches!(
             item,
@@ -481,12 +495,33 @@ impl Chain {
     }
 
     /// Fees of a receipt with `actions`, one side of each (`fee` gives send or exec gas).
-    pub(super) fn action_fees(&self, actions: &[Action], fee: impl Fn(Fee) -> u64) -> u64 {
+    pub(super) fn action_fees(
+        &self,
+        actions: &[Action],
+        fee: impl Fn(Fee) -> u64,
+        transfer: u64,
+    ) -> u64 {
         let receipt = fee(Fee::new_action_receipt);
         actions
             .iter()
-            .map(|item| action_fee(item, &fee))
+            .map(|item| action_fee(item, &fee, transfer))
             .fold(receipt, |total, gas| total + gas)
+    }
+
+    /// The NEAR-implicit account `id` (64 hex digits) a transfer of `deposit` creates, as
+    /// nearcore's `action_implicit_account_creation_transfer`: the deposit, and a full-access
+    /// key whose ed25519 public key is the id, its nonce starting at this block's.
+    fn near_implicit_account(&self, id: &AccountId, deposit: u128) -> AccountInfo {
+        let mut public_key = vec![0u8]; // ed25519
+        public_key.extend(hex::decode(id.as_str()).expect("a NEAR-implicit id is 64 hex digits"));
+        let key = AccessKey {
+            nonce: (self.height - 1) * super::NONCE_RANGE_MULTIPLIER,
+            permission: AccessKeyPermission::FullAccess,
+        };
+        let storage = self.fees.storage_bytes_account() + self.key_storage_bytes(&public_key, &key);
+        let mut info = AccountInfo::new(deposit, storage);
+        info.keys.insert(public_key, key);
+        info
     }
 
     /// Storage an access key uses, as NEAR counts it: the borsh-encoded public key and access
@@ -593,8 +628,20 @@ fn push_refunds(
     });
 }
 
-/// The fee of one action, one side (`fee` gives send or exec gas).
-fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64) -> u64 {
+/// Whether `receipt` creates its missing receiver with a transfer (nearcore's
+/// `check_account_existence`): a NEAR-implicit id (64 hex digits), the transfer the receipt's
+/// only action, and not a refund. The other implicit kinds (`0x…` with its global wallet
+/// contract, `0s…`, `0u…`) are not created here: such a transfer fails as sent to a missing
+/// account.
+fn creates_near_implicit_account(receipt: &Receipt, action: &ActionReceipt) -> bool {
+    receipt.receiver_id.get_account_type() == AccountType::NearImplicitAccount
+        && action.actions.len() == 1
+        && receipt.predecessor_id.as_str() != SYSTEM_ACCOUNT
+}
+
+/// The fee of one action, one side (`fee` gives send or exec gas; `transfer` is a transfer's,
+/// which depends on its receiver).
+fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64, transfer: u64) -> u64 {
     match item {
         Action::CreateAccount => fee(Fee::create_account),
         Action::DeployContract { code } => {
@@ -606,7 +653,7 @@ fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64) -> u64 {
             fee(Fee::function_call_base)
                 + fee(Fee::function_call_byte) * (method_name.len() + args.len()) as u64
         }
-        Action::Transfer { .. } => fee(Fee::transfer),
+        Action::Transfer { .. } => transfer,
         Action::AddKey {
             permission: AccessKeyPermission::FullAccess,
             ..

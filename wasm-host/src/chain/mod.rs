@@ -316,8 +316,10 @@ impl Chain {
         validate::validate_actions(self.fees.limits(), &actions)
             .map_err(ChainError::InvalidActions)?;
         let prepaid = Action::total_prepaid_gas(&actions).ok_or(ChainError::CostOverflow)?;
-        let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
-        let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
+        let transfer_send = self.fees.transfer_send(sir, &receiver_id);
+        let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir), transfer_send);
+        let transfer_exec = self.fees.transfer_exec(&receiver_id);
+        let exec = self.action_fees(&actions, |fee| self.fees.exec(fee), transfer_exec);
         let cost = Action::total_deposit(&actions)
             .and_then(|deposits| self.tx_cost(send, exec, prepaid, deposits))
             .ok_or(ChainError::CostOverflow)?;

@@ -32,8 +32,10 @@ impl Chain {
         let actions: Vec<abi::Action> = tx.actions.iter().map(abi::Action::from).collect();
         super::validate::validate_actions(limits, &actions)?;
         let sir = tx.signer_id == tx.receiver_id;
-        let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir));
-        let exec = self.action_fees(&actions, |fee| self.fees.exec(fee));
+        let transfer_send = self.fees.transfer_send(sir, &tx.receiver_id);
+        let send = self.action_fees(&actions, |fee| self.fees.send(fee, sir), transfer_send);
+        let transfer_exec = self.fees.transfer_exec(&tx.receiver_id);
+        let exec = self.action_fees(&actions, |fee| self.fees.exec(fee), transfer_exec);
         let prepaid =
             abi::Action::total_prepaid_gas(&actions).ok_or(InvalidTxError::CostOverflow)?;
         let deposits = abi::Action::total_deposit(&actions).ok_or(InvalidTxError::CostOverflow)?;

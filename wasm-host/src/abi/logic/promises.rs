@@ -262,7 +262,12 @@ impl<E: External> Logic<E> {
         self.forbid_in_view("promise_batch_action_transfer")?;
         let deposit = self.read_u128(mem, amount_ptr)?;
         let (receipt, sir) = self.receipt_of(promise_idx)?;
-        self.pay_action(Fee::transfer, 1, sir)?;
+        // A transfer to an implicit account pays for the account it may create.
+        let receiver = &self.receipts[receipt].receiver_id;
+        let burn = self.fees.transfer_send(sir, receiver);
+        let exec = self.fees.transfer_exec(receiver);
+        let used = burn.checked_add(exec).ok_or(HostError::IntegerOverflow)?;
+        self.gas.deduct(burn, used)?;
         self.deduct_balance(deposit)?;
         self.receipts[receipt]
             .actions
