@@ -821,3 +821,34 @@ fn a_lone_transfer_creates_a_near_implicit_account_with_its_key() {
     );
     assert!(chain.account(other).is_none());
 }
+
+#[test]
+fn each_call_pays_for_its_frame() {
+    // finite-wasm charges a function's frame on entry: ceil((64 + its parameters and locals,
+    // in bytes) / 8) regular ops.
+    let mut chain = chain_with_contract(
+        r#"(module
+            (memory 1)
+            (func $bare)
+            (func $framed (param i64) (local i32 i32 i64))
+            (func (export "a") call $bare)
+            (func (export "b") i64.const 0 call $framed)
+            (func (export "c") nop)
+            (func (export "d") call $bare call $bare))"#,
+    );
+    let mut burnt = |method: &str| {
+        let result = chain
+            .call("alice.test", "c.test", method, "", 0, 10 * TGAS)
+            .unwrap();
+        assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
+        result.receipts[0].gas_burnt
+    };
+    let (a, b, c, d) = (burnt("a"), burnt("b"), burnt("c"), burnt("d"));
+    let op = chain.fees().regular_op();
+    // a: the call and $bare's 64-byte frame (8); c: a nop.
+    assert_eq!(a - c, 8 * op);
+    // b: a constant, the call and $framed's 64 + 8 + 4 + 4 + 8 = 88-byte frame (11).
+    assert_eq!(b - c, 12 * op);
+    // d: a second call of $bare.
+    assert_eq!(d - a, 9 * op);
+}

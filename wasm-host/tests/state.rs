@@ -4,7 +4,7 @@ mod common;
 
 use common::{chain_with, GAS};
 use serde_json::json;
-use wasm_host::abi::HostError;
+use wasm_host::abi::{Action, HostError};
 use wasm_host::chain::{ActionError, FinalStatus, ONE_NEAR, TGAS};
 use wasm_host::engine::FunctionCallError;
 
@@ -355,4 +355,51 @@ fn warming_up_compiles_every_deployed_contract() {
     let chain = chain_with(&[("status.test", "test_status"), ("yield.test", "test_yield")]);
     // Accounts without code (alice.test and the rest) are not counted.
     assert_eq!(chain.warm_modules(), 2);
+}
+
+#[test]
+fn an_account_storing_more_than_10_kb_besides_its_code_cannot_be_deleted() {
+    // As nearcore (`DeleteAccountWithLargeState`): its code does not count, its state does.
+    let mut chain = wasm_host::chain::Chain::new();
+    chain.create_account("alice.test", 100 * ONE_NEAR).unwrap();
+    for (account, blob) in [("small.test", 1_000u64), ("large.test", 20_000)] {
+        chain.create_account(account, 10 * ONE_NEAR).unwrap();
+        chain
+            .deploy(account, common::contract("test_status"))
+            .unwrap();
+        chain.call(account, account, "new", "{}", 0, GAS).unwrap();
+        let stored = chain
+            .call(
+                account,
+                account,
+                "store_blob",
+                args(json!({"bytes": blob})),
+                0,
+                GAS,
+            )
+            .unwrap();
+        assert!(
+            matches!(stored.status, FinalStatus::SuccessValue(_)),
+            "{:?}",
+            stored.status
+        );
+    }
+    let delete = || {
+        vec![Action::DeleteAccount {
+            beneficiary_id: "alice.test".parse().unwrap(),
+        }]
+    };
+    let small = chain.execute("small.test", "small.test", delete()).unwrap();
+    assert_eq!(small.status, FinalStatus::SuccessValue(Vec::new()));
+    assert!(chain.account("small.test").is_none());
+    let large = chain.execute("large.test", "large.test", delete()).unwrap();
+    assert!(
+        matches!(
+            large.status,
+            FinalStatus::Failure(ActionError::DeleteAccountWithLargeState(_))
+        ),
+        "{:?}",
+        large.status
+    );
+    assert!(chain.account("large.test").is_some());
 }

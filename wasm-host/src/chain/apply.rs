@@ -265,6 +265,11 @@ impl Chain {
                 info.storage_usage = info.storage_usage.saturating_sub(bytes);
             }
             Action::DeleteAccount { beneficiary_id } => {
+                let info = applied.info.as_ref().expect("account checked above");
+                let code = info.code.as_ref().map_or(0, |c| c.len() as u64);
+                if info.storage_usage.saturating_sub(code) > MAX_ACCOUNT_DELETION_STORAGE_USAGE {
+                    return Err(ActionError::DeleteAccountWithLargeState(receiver.clone()));
+                }
                 let info = applied.info.take().expect("account checked above");
                 applied.refunds.push(Refund {
                     to: beneficiary_id.clone(),
@@ -627,6 +632,10 @@ fn push_refunds(
         signer_key: Some(action.signer_public_key.clone()),
     });
 }
+
+/// The most bytes an account may store besides its code and still be deleted (nearcore's
+/// `Account::MAX_ACCOUNT_DELETION_STORAGE_USAGE`): deleting more would cost more than its fees.
+pub const MAX_ACCOUNT_DELETION_STORAGE_USAGE: u64 = 10_000;
 
 /// Whether `receipt` creates its missing receiver with a transfer (nearcore's
 /// `check_account_existence`): a NEAR-implicit id (64 hex digits), the transfer the receipt's

@@ -35,6 +35,13 @@ pub enum ActionError {
         account: AccountId,
         actor: AccountId,
     },
+    /// `DeleteAccount` of an account storing more than 10,000 bytes (nearcore's
+    /// `MAX_ACCOUNT_DELETION_STORAGE_USAGE`) besides its code.
+    #[error(
+        "account `{0}` stores too much state to be deleted (more than 10,000 bytes besides its \
+         code); remove its state first"
+    )]
+    DeleteAccountWithLargeState(AccountId),
     #[error("account `{0}` has no contract code")]
     CodeDoesNotExist(AccountId),
     #[error("access key already exists on `{account}`")]

@@ -5,6 +5,7 @@
 
 mod cache;
 mod error;
+mod frame_charge;
 mod link;
 mod memory_import;
 mod op_cost;
@@ -97,6 +98,7 @@ impl<E: External + 'static> Engine<E> {
         prepare(code).map_err(refused)?;
         let wasm =
             import_env_memory(code, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES).map_err(refused)?;
+        let wasm = frame_charge::charge_frames(&wasm).map_err(refused)?;
         let module = Module::new(&self.engine, &wasm).map_err(|e| FunctionCallError::Compile {
             account: account.to_string(),
             message: e.to_string(),

@@ -177,6 +177,9 @@ pub fn action_error_view(error: &ActionError, index: Option<u64>) -> Value {
         ActionError::AccountAlreadyExists(id) => {
             json!({"AccountAlreadyExists": {"account_id": id}})
         }
+        ActionError::DeleteAccountWithLargeState(id) => {
+            json!({"DeleteAccountWithLargeState": {"account_id": id}})
+        }
         ActionError::CreateAccountNotAllowed {
             account,
             predecessor,
