@@ -97,7 +97,10 @@ pub enum VerifyError {
     },
     #[error("{node} attested twice to request {request_id}")]
     DuplicateAttestation { node: String, request_id: u64 },
-    #[error("the signature of {node} does not verify for request {request_id} with its digests")]
+    #[error(
+        "the signature of {node} does not verify for request {request_id} with its digests (it \
+         signs the chain id and the oracle contract too: check those you verify against)"
+    )]
     BadSignature { node: String, request_id: u64 },
     /// `unchecked`: attesting nodes with no known key (not counted).
     #[error(
