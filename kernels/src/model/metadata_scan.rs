@@ -1,7 +1,8 @@
 //! A bounded pass over a GGUF file's metadata before candle parses it. The parser turns every
 //! array element into a 32-byte `Value`, so a 1 GiB array of bytes — which the file does hold —
 //! would take 32 GiB. This pass reads the same bytes into nothing, and refuses metadata larger
-//! than [`MAX_METADATA_BYTES`] or arrays longer than the limits below before any is built.
+//! than [`MAX_METADATA_BYTES`], arrays longer than the limits below, or more than
+//! [`MAX_TENSORS`] tensors before any is built.
 
 use std::io::{self, Read};
 
@@ -12,6 +13,9 @@ pub const MAX_METADATA_BYTES: u64 = 256 << 20;
 pub const MAX_ARRAY_ELEMENTS: u64 = 1 << 23;
 /// The most elements of one array outside the tokenizer's (`tokenizer.*`) keys.
 pub const MAX_OTHER_ARRAY_ELEMENTS: u64 = 1 << 16;
+/// The most tensors a file may list (a 70B llama has 723; mixtures of experts some thousands).
+/// The parser builds a record of about 100 bytes for each before any is checked.
+pub const MAX_TENSORS: u64 = 1 << 16;
 /// The deepest nesting of arrays in arrays.
 const MAX_DEPTH: usize = 8;
 
@@ -78,7 +82,12 @@ impl<'a, R: Read> Scan<'a, R> {
             2 | 3 => true,
             _ => return Err(Stop::Unreadable),
         };
-        let _tensor_count = self.length()?;
+        let tensors = self.length()?;
+        if tensors > MAX_TENSORS {
+            return Err(Stop::Refused(format!(
+                "the file lists {tensors} tensors; at most {MAX_TENSORS} are accepted"
+            )));
+        }
         let entries = self.length()?;
         for _ in 0..entries {
             let key = self.key()?;
@@ -275,6 +284,16 @@ mod tests {
         entry.extend((MAX_METADATA_BYTES + 1).to_le_bytes());
         let err = check(&header(&[entry])).unwrap_err();
         assert!(err.contains("bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_file_listing_too_many_tensors_is_refused() {
+        let mut many = header(&[]);
+        many[8..16].copy_from_slice(&(MAX_TENSORS + 1).to_le_bytes());
+        let err = check(&many).unwrap_err();
+        assert!(err.contains("tensors"), "{err}");
+        many[8..16].copy_from_slice(&MAX_TENSORS.to_le_bytes());
+        check(&many).unwrap();
     }
 
     #[test]
