@@ -1588,6 +1588,41 @@ fn invalid_attestations_are_rejected_with_clear_errors() {
 }
 
 #[test]
+fn a_weak_key_stored_by_older_code_signs_nothing() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(0);
+    let weak = committee[0];
+    // The node's record as code without the check could have stored it: the identity point as
+    // its attestation key. (`nodes` is an IterableMap: its values lie at SHA-256 of its prefix,
+    // tag 1 and `m`, and the borsh account id.)
+    let name = node_name(weak);
+    let mut preimage = vec![1, b'm'];
+    preimage.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    preimage.extend_from_slice(name.as_bytes());
+    let key = Sha256::digest(&preimage).to_vec();
+    let mut record = world.chain.storage_value(ORACLE, &key).unwrap().to_vec();
+    assert_eq!(record[..32], world.keys[weak].public_key().to_bytes()[1..]);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    record[..32].copy_from_slice(&identity);
+    world.write_oracle_key(&key, &record);
+    // The signature (R = identity, S = 0) the host's ed25519_verify accepts with that key for
+    // every message: committed, then revealed, it is refused.
+    let mut universal = [0u8; 64];
+    universal[0] = 1;
+    assert_success(&world.commit_signed(weak, 0, Signature64(universal)));
+    let others: Vec<(usize, &str)> = committee[1..].iter().map(|n| (*n, ANSWER)).collect();
+    world.commit_answers(0, &others);
+    assert_fails(
+        &world.attest_signed(weak, 0, ANSWER, Signature64(universal)),
+        &format!("the signature of {name} does not verify"),
+    );
+    assert_success(&world.attest(committee[1], 0, ANSWER));
+}
+
+#[test]
 fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
     let mut world = setup();
     // Another account cannot register with node 0's key, so it cannot pass node 0's
@@ -2490,6 +2525,16 @@ const STATE_WRITER: &str = r#"(module
     (call $read_register (i64.const 0) (i64.const 64))
     (drop (call $storage_write (i64.const 5) (i64.const 0)
       (call $register_len (i64.const 0)) (i64.const 64) (i64.const 1))))
+  (func (export "write_key")
+    ;; input: the key's length (u32 LE), the key, the value
+    (call $input (i64.const 0))
+    (call $read_register (i64.const 0) (i64.const 64))
+    (drop (call $storage_write
+      (i64.extend_i32_u (i32.load (i32.const 64))) (i64.const 68)
+      (i64.sub (i64.sub (call $register_len (i64.const 0)) (i64.const 4))
+        (i64.extend_i32_u (i32.load (i32.const 64))))
+      (i64.add (i64.const 68) (i64.extend_i32_u (i32.load (i32.const 64))))
+      (i64.const 1))))
   (func (export "remove_key")
     (call $input (i64.const 0))
     (call $read_register (i64.const 0) (i64.const 64))
@@ -2529,6 +2574,23 @@ impl World {
         assert_eq!(info["state_version"], 3);
         info["state_version"] = before["state_version"].clone();
         assert_eq!(&info, before);
+    }
+
+    /// Overwrites the oracle's storage key `key` with `value`, as older code could have left
+    /// it, and puts today's oracle code back.
+    fn write_oracle_key(&mut self, key: &[u8], value: &[u8]) {
+        let writer = wat::parse_str(STATE_WRITER).unwrap();
+        assert_success(&self.chain.deploy(ORACLE, writer).unwrap());
+        let mut input = (key.len() as u32).to_le_bytes().to_vec();
+        input.extend_from_slice(key);
+        input.extend_from_slice(value);
+        assert_success(
+            &self
+                .chain
+                .call(ORACLE, ORACLE, "write_key", input, 0, GAS)
+                .unwrap(),
+        );
+        assert_success(&self.chain.deploy(ORACLE, wasm("oracle_contract")).unwrap());
     }
 
     /// Removes the oracle's storage key `key` (the state writer must be deployed).

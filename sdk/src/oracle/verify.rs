@@ -10,7 +10,9 @@
 //! endpoint that lies consistently (a made-up view with keys of its own) is not caught. Pin what
 //! you can get elsewhere — the chain id and the nodes' attestation keys —
 //! with [`OracleClient::verify_pinned`]: then a view's attestations must carry signatures of the
-//! pinned keys, which no endpoint can forge. The committee and quorum still come from the view.
+//! pinned keys, which no endpoint can forge. The committee and quorum still come from the view
+//! (no signature covers them): a view whose quorum the contract could never set (not more than
+//! half its committee) is refused, but one that shrinks both consistently is not caught.
 //!
 //! An attestation whose node has no key to check it against (a node that withdrew since, which
 //! removes its entry, or that registered again after the request, whose key may have changed)
@@ -42,7 +44,8 @@ pub struct Verification {
     pub output_hash: Digest32,
     /// Committee members whose valid signatures agree with the answer.
     pub agreeing: Vec<String>,
-    /// Nodes whose attestations could not be checked (no key known for them): not counted.
+    /// Nodes whose attestations could not be checked (no key known for them, or a weak key):
+    /// not counted.
     pub unchecked: Vec<String>,
     pub quorum: u32,
     /// Whether the output was checked against the signed output hash: the answer's own (not
@@ -79,12 +82,8 @@ pub enum VerifyError {
     },
     #[error("{node} attested but is not on the committee of request {request_id}")]
     NotOnCommittee { node: String, request_id: u64 },
-    #[error("{node}'s registered key `{key}` {reason}")]
-    BadNodeKey {
-        node: String,
-        key: String,
-        reason: &'static str,
-    },
+    #[error("{node}'s registered key `{key}` is not an ed25519 key")]
+    BadNodeKey { node: String, key: String },
     /// The oracle contract never makes such a request: two answers could both reach it.
     #[error(
         "request {request_id} claims a quorum of {quorum} in a committee of {committee}, which the \
@@ -102,7 +101,7 @@ pub enum VerifyError {
          signs the chain id and the oracle contract too: check those you verify against)"
     )]
     BadSignature { node: String, request_id: u64 },
-    /// `unchecked`: attesting nodes with no known key (not counted).
+    /// `unchecked`: attesting nodes with no usable key known (not counted).
     #[error(
         "no quorum: at most {agreeing} checked attestations agree, {quorum} are needed{}",
         unchecked_note(unchecked)
@@ -170,7 +169,7 @@ fn unchecked_note(unchecked: &[String]) -> String {
         String::new()
     } else {
         format!(
-            " ({} could not be checked: no key known for {})",
+            " ({} could not be checked: no usable key known for {})",
             unchecked.len(),
             unchecked.join(", ")
         )
@@ -179,7 +178,7 @@ fn unchecked_note(unchecked: &[String]) -> String {
 
 /// Checks `view` (read from the oracle `oracle_contract` on chain `chain_id`) against the nodes'
 /// `keys` (`account → ed25519:<base58>`), trusting nothing else. Attestations of nodes missing
-/// from `keys` are listed as unchecked and not counted.
+/// from `keys`, or whose key is weak (of small order), are listed as unchecked and not counted.
 pub fn verify_view(
     view: &RequestView,
     chain_id: &str,
@@ -220,19 +219,18 @@ pub fn verify_view(
             unchecked.push(node);
             continue;
         };
-        let bad_key = |reason| VerifyError::BadNodeKey {
-            node: node.clone(),
-            key: key_text.clone(),
-            reason,
-        };
         let key = key_text
             .parse::<PublicKey>()
-            .map_err(|_| bad_key("is not an ed25519 key"))?;
+            .map_err(|_| VerifyError::BadNodeKey {
+                node: node.clone(),
+                key: key_text.clone(),
+            })?;
+        // A weak key (of small order): one signature verifies with it for any message, so its
+        // attestation proves nothing. The contract registers none; one older code stored is
+        // not counted, like a node whose key is unknown.
         if attest::is_weak(&key) {
-            return Err(bad_key(
-                "is a weak ed25519 key (a point of small order), for which one signature \
-                 verifies for any message: its attestations prove nothing",
-            ));
+            unchecked.push(node);
+            continue;
         }
         let message = view.attestation_message(chain_id, oracle_contract, attestation);
         if !attest::verify(&key, &message, attestation.signature.as_bytes()) {

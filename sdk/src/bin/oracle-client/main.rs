@@ -323,7 +323,7 @@ async fn main() -> Result<()> {
             );
             if !verification.unchecked.is_empty() {
                 println!(
-                    "not checked (no key known for the request's time: withdrawn, or registered again since): {}",
+                    "not checked (no usable key known for the request's time: withdrawn, registered again since, or a weak key): {}",
                     verification.unchecked.join(", ")
                 );
             }
