@@ -55,6 +55,8 @@ pub struct RunResult<E> {
 impl<E: External + 'static> Engine<E> {
     /// An engine with NEAR's wasm feature set, fuel metering and NaN canonicalisation.
     pub fn new() -> Result<Self, wasmtime::Error> {
+        // The prices of the protocol this runtime follows (`fees::PROTOCOL_VERSION`), whose
+        // `wasm_regular_op_cost` converts fuel to gas in every run.
         let operator_cost =
             op_cost::near_operator_cost(&Fees::default()).map_err(wasmtime::Error::msg)?;
         let mut config = wasmtime::Config::new();
