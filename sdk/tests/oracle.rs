@@ -310,6 +310,21 @@ async fn reexecution_confirms(engine: Arc<Engine>, model_id: ModelId, other: Arc
             .await,
         Err(VerifyError::BadSignature { .. })
     ));
+    let rerun = client
+        .verify_pinned_by_reexecution(pending.request_id, &chain_id, &pinned, engine.clone())
+        .await
+        .unwrap();
+    assert_eq!(rerun.agreeing.len(), 2);
+    assert_eq!(rerun.reexecution.unwrap().output, generation.text);
+    // What the signatures alone do not catch: a view with another input. Re-running it gives
+    // another digest.
+    let mut swapped = client.get_request(pending.request_id).await.unwrap();
+    swapped.input = "What is the capital of Spain?".into();
+    verify_view(&swapped, &chain_id, ORACLE, &pinned).unwrap();
+    assert!(matches!(
+        reexecute_view(&swapped, &chain_id, ORACLE, &engine),
+        Err(VerifyError::DigestMismatch { .. })
+    ));
     net.chain.shutdown().await;
 }
 

@@ -53,7 +53,8 @@ pub struct Verification {
     pub output_checked: bool,
     /// The answer verified: compare it with the one you show.
     pub answer: ResolvedOutput,
-    /// The request's input, as the committee answered it.
+    /// The request's input, as the view gives it: the one the committee answered when the
+    /// request was re-executed (its digest covers the prompt); otherwise no signature covers it.
     pub input: String,
     /// What re-running the request here gave, when it was re-run
     /// ([`OracleClient::verify_by_reexecution`]).
@@ -385,7 +386,34 @@ impl OracleClient {
         engine: Arc<Engine>,
     ) -> Result<Verification, VerifyError> {
         let (view, chain_id, keys) = self.verification_inputs(request_id).await?;
-        let verification = verify_view(&view, &chain_id, self.contract(), &keys)?;
+        self.verify_and_reexecute(view, chain_id, &keys, engine)
+            .await
+    }
+
+    /// [`Self::verify_pinned`], then re-running the request on `engine` as
+    /// [`Self::verify_by_reexecution`] does. The result digest covers the prompt and the
+    /// parameters, so this also proves that the view's input is the one the quorum answered,
+    /// which the signatures alone do not.
+    pub async fn verify_pinned_by_reexecution(
+        &self,
+        request_id: u64,
+        chain_id: &str,
+        keys: &HashMap<String, String>,
+        engine: Arc<Engine>,
+    ) -> Result<Verification, VerifyError> {
+        let view = self.get_request(request_id).await?;
+        self.verify_and_reexecute(view, chain_id.to_string(), keys, engine)
+            .await
+    }
+
+    async fn verify_and_reexecute(
+        &self,
+        view: RequestView,
+        chain_id: String,
+        keys: &HashMap<String, String>,
+        engine: Arc<Engine>,
+    ) -> Result<Verification, VerifyError> {
+        let verification = verify_view(&view, &chain_id, self.contract(), keys)?;
         let contract = self.contract().to_string();
         let rerun = tokio::task::spawn_blocking(move || {
             reexecute_view(&view, &chain_id, &contract, &engine)
