@@ -434,6 +434,9 @@ fn a_valid_claim_within_the_caps_is_paid_exactly() {
     let filed = vault_events(&world.chain.tx_result(&tx), "claim_filed");
     assert_eq!(filed.len(), 1);
     assert_eq!(world.claim(0)["status"], "awaiting_verdict");
+    let asked = vault_events(&world.chain.tx_result(&tx), "claim_asked");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["oracle_fee"], world.claim(0)["oracle_fee"]);
     assert_eq!(
         yocto(&world.claim(0)["oracle_fee"]),
         PRICE
@@ -661,6 +664,10 @@ fn a_timed_out_request_rejects_the_claim_and_refunds_the_fee_and_storage_to_the_
     world.chain.advance_blocks(210);
     let status: Value = world.chain.tx_result(&tx).json();
     assert_eq!(status, rejected("oracle_timed_out"));
+    // The event says what the vault passed on: the oracle's whole price (nobody revealed; the
+    // request's storage comes back at its cleanup, below).
+    let rejection = &vault_events(&world.chain.tx_result(&tx), "claim_rejected")[0];
+    assert_eq!(yocto(&rejection["refunded"]), PRICE);
     // Alice lost only the claim's storage, the oracle request's storage (returned to her at
     // cleanup) and gas: the oracle's price came back to her.
     let spent = alice_before - world.chain.balance(ALICE);
@@ -1315,6 +1322,7 @@ fn a_claim_left_awaiting_its_verdict_expires_and_a_late_approval_pays_nothing() 
     assert_eq!(expired.json::<Value>(), rejected("expired"));
     let events = vault_events(&expired, "claim_rejected");
     assert_eq!(events[0]["reason"], "expired");
+    assert_eq!(events[0]["refunded"], "0", "its budget had gone to the oracle");
     let vault = world.slow_vault();
     assert_eq!(yocto(&vault["reserved"]), 0);
     assert_eq!(yocto(&vault["withdrawable"]), FUNDING);

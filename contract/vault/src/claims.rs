@@ -187,16 +187,21 @@ impl Vault {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<FeeEstimate>(&bytes).ok());
         let Some(estimate) = estimate else {
-            send(&claim.claimant, budget);
-            return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleRefused));
+            let reason = RejectReason::OracleRefused;
+            return PromiseOrValue::Value(self.reject_refunding(claim, reason, budget));
         };
         if estimate.total > budget {
-            send(&claim.claimant, budget);
-            return PromiseOrValue::Value(self.reject(claim, RejectReason::InsufficientDeposit));
+            let reason = RejectReason::InsufficientDeposit;
+            return PromiseOrValue::Value(self.reject_refunding(claim, reason, budget));
         }
         send(&claim.claimant, budget - estimate.total);
         claim.oracle_fee = U128(estimate.total);
         claim.status = ClaimStatus::AwaitingVerdict;
+        Event::ClaimAsked.emit(json!({
+            "claim_id": claim_id,
+            "oracle_fee": claim.oracle_fee,
+            "refunded": U128(budget - estimate.total),
+        }));
         let input = self.prompt_of(&claim);
         let claimant = claim.claimant.clone();
         self.claims.insert(claim_id, claim);
@@ -265,8 +270,8 @@ impl Vault {
                 status: ResponseStatus::TimedOut { refunded, .. },
             }) => {
                 claim.oracle_request_id = Some(request_id);
-                send(&claim.claimant, refunded);
-                return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleTimedOut));
+                let reason = RejectReason::OracleTimedOut;
+                return PromiseOrValue::Value(self.reject_refunding(claim, reason, refunded));
             }
             // The deposit went back to the claimant (the request's refund account), or the
             // oracle kept it: either way the vault has nothing of it to pass on.
@@ -309,8 +314,7 @@ impl Vault {
             format!("claim {claim_id} can expire from block {expires_at}; now is block {now}")
         );
         let budget = take_budget(&mut claim);
-        send(&claim.claimant, budget);
-        self.reject(claim, RejectReason::Expired)
+        self.reject_refunding(claim, RejectReason::Expired, budget)
     }
 
     /// The payout's outcome: `paid`, or the amount back in the vault when the transfer failed.
@@ -382,13 +386,26 @@ impl Vault {
     }
 
     /// Records `claim` as rejected for `reason` and returns its status.
-    fn reject(&mut self, mut claim: Claim, reason: RejectReason) -> ClaimStatus {
+    fn reject(&mut self, claim: Claim, reason: RejectReason) -> ClaimStatus {
+        self.reject_refunding(claim, reason, 0)
+    }
+
+    /// Rejects `claim` for `reason` and sends its claimant `refunded` yoctoNEAR (its budget, or
+    /// the oracle's refund), which the `claim_rejected` event reports.
+    fn reject_refunding(
+        &mut self,
+        mut claim: Claim,
+        reason: RejectReason,
+        refunded: u128,
+    ) -> ClaimStatus {
         self.release_reservation(&claim);
+        send(&claim.claimant, refunded);
         claim.status = ClaimStatus::Rejected { reason };
         Event::ClaimRejected.emit(json!({
             "claim_id": claim.claim_id,
             "reason": reason,
             "model_reason": claim.verdict_reason,
+            "refunded": U128(refunded),
         }));
         let status = claim.status.clone();
         self.claims.insert(claim.claim_id, claim);

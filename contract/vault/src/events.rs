@@ -1,19 +1,21 @@
 //! NEP-297 events, one per state change:
-//! `EVENT_JSON:{"standard":"ai-oracle-vault","version":"1.0.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle-vault","version":"1.1.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
 
 /// NEP-297 standard name of the vault's events.
 pub const EVENT_STANDARD: &str = "ai-oracle-vault";
-/// Version of the vault's event formats.
-pub const EVENT_VERSION: &str = "1.0.0";
+/// Version of the vault's event formats (1.1.0: `claim_asked`, and `refunded` in
+/// `claim_rejected`).
+pub const EVENT_VERSION: &str = "1.1.0";
 
 /// Every event the vault emits.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
     Deposited,
     ClaimFiled,
+    ClaimAsked,
     ClaimApproved,
     ClaimPaid,
     ClaimRejected,
@@ -37,6 +39,7 @@ impl Event {
         match self {
             Event::Deposited => "deposited",
             Event::ClaimFiled => "claim_filed",
+            Event::ClaimAsked => "claim_asked",
             Event::ClaimApproved => "claim_approved",
             Event::ClaimPaid => "claim_paid",
             Event::ClaimRejected => "claim_rejected",
