@@ -1322,7 +1322,10 @@ fn a_claim_left_awaiting_its_verdict_expires_and_a_late_approval_pays_nothing() 
     assert_eq!(expired.json::<Value>(), rejected("expired"));
     let events = vault_events(&expired, "claim_rejected");
     assert_eq!(events[0]["reason"], "expired");
-    assert_eq!(events[0]["refunded"], "0", "its budget had gone to the oracle");
+    assert_eq!(
+        events[0]["refunded"], "0",
+        "its budget had gone to the oracle"
+    );
     let vault = world.slow_vault();
     assert_eq!(yocto(&vault["reserved"]), 0);
     assert_eq!(yocto(&vault["withdrawable"]), FUNDING);
