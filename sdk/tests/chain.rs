@@ -520,59 +520,13 @@ async fn a_submit_with_a_stale_nonce_lands_and_a_refused_one_is_an_error() {
     chain.shutdown().await;
 }
 
-/// An endpoint in front of `upstream` that passes every request on, but hangs up without an
-/// answer on `send_tx`: the transaction lands, its sender never hears so.
-async fn unanswered_sends_url(upstream: String) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (http, upstream) = (http.clone(), upstream.clone());
-            tokio::spawn(async move {
-                let mut received = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let body_at = loop {
-                    let Ok(n @ 1..) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    received.extend_from_slice(&chunk[..n]);
-                    if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&received[..body_at]).to_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length:"))
-                    .map_or(0, |value| value.trim().parse().unwrap());
-                while received.len() < body_at + length {
-                    let n = socket.read(&mut chunk).await.unwrap();
-                    received.extend_from_slice(&chunk[..n]);
-                }
-                let call: serde_json::Value =
-                    serde_json::from_slice(&received[body_at..body_at + length]).unwrap();
-                let answer = http.post(&upstream).json(&call).send().await.unwrap();
-                let body = answer.bytes().await.unwrap();
-                if call["method"] == "send_tx" {
-                    return;
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-            });
-        }
-    });
-    url
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_nobody_confirmed_names_its_hash_and_is_not_sent_again() {
     let chain = status_chain().await;
-    let url = unanswered_sends_url(chain.url.clone()).await;
+    // An endpoint that passes every call on but hangs up without answering `send_tx`: the
+    // transaction lands, its sender never hears so.
+    let url =
+        common::proxy::proxy_endpoint(chain.url.clone(), |call| call["method"] != "send_tx").await;
     let rpc = NearRpc::new(vec![url], quick_policy()).unwrap();
     let alice = Signer::new(rpc, ALICE.parse().unwrap(), common::key_of(ALICE));
     let error = alice

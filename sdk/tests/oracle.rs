@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn node_keys(client: &OracleClient) -> HashMap<String, String> {
     client
@@ -430,59 +429,21 @@ async fn reexecution_catches_another_output_attached_to_the_honest_digest() {
 /// `to` (a lying endpoint serving another request's genuine view).
 async fn substituting_endpoint(upstream: String, from: u64, to: u64) -> String {
     use base64::Engine as _;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (http, upstream) = (http.clone(), upstream.clone());
-            tokio::spawn(async move {
-                let mut received = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let body_at = loop {
-                    let n = socket.read(&mut chunk).await.unwrap();
-                    if n == 0 {
-                        return;
-                    }
-                    received.extend_from_slice(&chunk[..n]);
-                    if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&received[..body_at]).to_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length:"))
-                    .map_or(0, |value| value.trim().parse().unwrap());
-                while received.len() < body_at + length {
-                    let n = socket.read(&mut chunk).await.unwrap();
-                    received.extend_from_slice(&chunk[..n]);
-                }
-                let mut call: serde_json::Value =
-                    serde_json::from_slice(&received[body_at..body_at + length]).unwrap();
-                if call["params"]["method_name"] == "get_request" {
-                    let b64 = base64::engine::general_purpose::STANDARD;
-                    let args = b64
-                        .decode(call["params"]["args_base64"].as_str().unwrap())
-                        .unwrap();
-                    let mut args: serde_json::Value = serde_json::from_slice(&args).unwrap();
-                    if args["request_id"] == from {
-                        args["request_id"] = to.into();
-                        call["params"]["args_base64"] = b64.encode(args.to_string()).into();
-                    }
-                }
-                let answer = http.post(&upstream).json(&call).send().await.unwrap();
-                let body = answer.bytes().await.unwrap();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                socket.write_all(head.as_bytes()).await.unwrap();
-                socket.write_all(&body).await.unwrap();
-            });
+    common::proxy::proxy_endpoint(upstream, move |call| {
+        if call["params"]["method_name"] == "get_request" {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let args = b64
+                .decode(call["params"]["args_base64"].as_str().unwrap())
+                .unwrap();
+            let mut args: serde_json::Value = serde_json::from_slice(&args).unwrap();
+            if args["request_id"] == from {
+                args["request_id"] = to.into();
+                call["params"]["args_base64"] = b64.encode(args.to_string()).into();
+            }
         }
-    });
-    url
+        true
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1632,20 +1632,8 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
         .create_account("copycat.test", 100 * ONE_NEAR)
         .unwrap();
     let key_0 = world.keys[0].public_key().to_string();
-    let args = json!({"attestation_key": key_0, "models": [model_id()]});
-    let copycat = world
-        .chain
-        .call(
-            "copycat.test",
-            ORACLE,
-            "register_node",
-            args.to_string(),
-            NODE_DEPOSIT,
-            GAS,
-        )
-        .unwrap();
     assert_fails(
-        &copycat,
+        &register_copycat(&mut world, &key_0),
         &format!("attestation key {key_0} is already used by node node0.test"),
     );
     // Nor with a weak key, whose one signature would verify for every answer: the identity
@@ -1657,22 +1645,10 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
     let order_8 =
         hex::decode("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05").unwrap();
     for weak in [identity, signed_identity, order_8.try_into().unwrap()] {
-        let args = json!({
-            "attestation_key": PublicKey::Ed25519(weak).to_string(),
-            "models": [model_id()],
-        });
-        let weak_key = world
-            .chain
-            .call(
-                "copycat.test",
-                ORACLE,
-                "register_node",
-                args.to_string(),
-                NODE_DEPOSIT,
-                GAS,
-            )
-            .unwrap();
-        assert_fails(&weak_key, "attestation_key is a weak ed25519 key");
+        assert_fails(
+            &register_copycat(&mut world, &PublicKey::Ed25519(weak).to_string()),
+            "attestation_key is a weak ed25519 key",
+        );
     }
 
     let deposit = world.deposit_for("q");
@@ -1706,7 +1682,13 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
     world.call(&node_name(0), "unregister_node", json!({}), 0);
     world.chain.advance_blocks(UNBONDING_BLOCKS + 1);
     assert_success(&world.call(&node_name(0), "withdraw_stake", json!({}), 0));
-    let copycat = world
+    assert_success(&register_copycat(&mut world, &key_0));
+}
+
+/// `copycat.test` registers as a node of the model with `attestation_key`.
+fn register_copycat(world: &mut World, attestation_key: &str) -> TxResult {
+    let args = json!({"attestation_key": attestation_key, "models": [model_id()]});
+    world
         .chain
         .call(
             "copycat.test",
@@ -1716,8 +1698,7 @@ fn an_attestation_key_serves_one_node_and_signs_as_that_node_only() {
             NODE_DEPOSIT,
             GAS,
         )
-        .unwrap();
-    assert_success(&copycat);
+        .unwrap()
 }
 
 #[test]

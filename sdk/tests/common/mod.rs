@@ -143,3 +143,4 @@ impl Localnet {
     }
 }
 pub mod oracle_net;
+pub mod proxy;
