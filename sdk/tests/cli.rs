@@ -129,6 +129,49 @@ async fn ask_get_and_verify_from_the_command_line() {
         verified.contains("verified request") && verified.contains("3 of quorum 2"),
         "{verified}"
     );
+    // Against keys and a chain id obtained elsewhere (pinned), not the endpoint's.
+    let keys: serde_json::Map<String, serde_json::Value> = net
+        .client
+        .list_nodes(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|node| (node.account_id, node.attestation_key.into()))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let keys_file = dir.path().join("node-keys.json");
+    std::fs::write(&keys_file, serde_json::Value::Object(keys).to_string()).unwrap();
+    let keys_arg = keys_file.to_str().unwrap();
+    let pinned = [
+        "verify",
+        &id,
+        "--node-keys",
+        keys_arg,
+        "--chain-id",
+        "localnet",
+    ];
+    let verified = text(&client(&url, &pinned).output().unwrap());
+    assert!(
+        verified.contains("against pinned node keys and chain `localnet`")
+            && verified.contains("3 of quorum 2"),
+        "{verified}"
+    );
+    let other_chain = [
+        "verify",
+        &id,
+        "--node-keys",
+        keys_arg,
+        "--chain-id",
+        "mainnet",
+    ];
+    let refused = client(&url, &other_chain).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not verify"));
+    let half = client(&url, &["verify", &id, "--node-keys", keys_arg])
+        .output()
+        .unwrap();
+    assert!(!half.status.success());
+    assert!(String::from_utf8_lossy(&half.stderr).contains("--chain-id"));
     let unknown = client(&url, &["verify", "999"]).output().unwrap();
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));

@@ -13,6 +13,7 @@ use oracle_protocol::{ModelId, RequestParams, RequestPhase, RequestView, Respons
 use sdk::oracle::OracleClient;
 use sdk::rpc::{NearRpc, RetryPolicy};
 use sdk::signer::Signer;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +106,14 @@ enum Command {
         /// The model's GGUF for --reexecute (default: $AI_ORACLE_MODEL or the model cache).
         #[arg(long, env = "ORACLE_MODEL_PATH")]
         model_path: Option<PathBuf>,
+        /// Check the signatures against these nodes' attestation keys, obtained elsewhere than
+        /// the RPC endpoint: a JSON object `{"node.near": "ed25519:…", …}` (pinned keys; the
+        /// endpoint's are not read). Needs --chain-id.
+        #[arg(long, requires = "chain_id")]
+        node_keys: Option<PathBuf>,
+        /// The chain id the signatures must name (with --node-keys; `mainnet`, `testnet`, …).
+        #[arg(long, requires = "node_keys")]
+        chain_id: Option<String>,
     },
     /// Call any contract's method as the --credentials account and print its events and
     /// return value (e.g. the vault's `file_claim`).
@@ -291,16 +300,38 @@ async fn main() -> Result<()> {
             request_id,
             reexecute,
             model_path,
+            node_keys,
+            chain_id,
         } => {
-            let verification = if reexecute {
-                let path = kernels::model_cache::resolve_model(model_path.as_deref())?;
-                let engine = Engine::load(&path, KernelPath::detect(), threads())?;
-                client
-                    .verify_by_reexecution(request_id, Arc::new(engine))
-                    .await?
-            } else {
-                client.verify(request_id).await?
+            let pinned = match (node_keys, chain_id) {
+                (Some(path), Some(chain_id)) => Some((read_node_keys(&path)?, chain_id)),
+                _ => None,
             };
+            let engine = if reexecute {
+                let path = kernels::model_cache::resolve_model(model_path.as_deref())?;
+                Some(Arc::new(Engine::load(
+                    &path,
+                    KernelPath::detect(),
+                    threads(),
+                )?))
+            } else {
+                None
+            };
+            let verification = match (&pinned, engine) {
+                (Some((keys, chain_id)), Some(engine)) => {
+                    client
+                        .verify_pinned_by_reexecution(request_id, chain_id, keys, engine)
+                        .await?
+                }
+                (Some((keys, chain_id)), None) => {
+                    client.verify_pinned(request_id, chain_id, keys).await?
+                }
+                (None, Some(engine)) => client.verify_by_reexecution(request_id, engine).await?,
+                (None, None) => client.verify(request_id).await?,
+            };
+            if let Some((_, chain_id)) = &pinned {
+                println!("against pinned node keys and chain `{chain_id}`");
+            }
             println!(
                 "verified request {}: {} of quorum {} agree ({}), result digest {}, output hash {}{}{}",
                 verification.request_id,
@@ -330,6 +361,18 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `--node-keys` file: a JSON object of node accounts and their attestation keys.
+fn read_node_keys(path: &Path) -> Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("cannot read --node-keys {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "--node-keys {} is not a JSON object of node accounts and `ed25519:…` keys: {e}",
+            path.display()
+        )
+    })
 }
 
 /// The signer of the `--credentials` file; an unreadable file is one line that says which
