@@ -236,6 +236,15 @@ impl World {
             .unwrap()
     }
 
+    /// The owner sets the fields of `changes` in the oracle's config (the others stay).
+    fn update_config(&mut self, changes: Value) {
+        let mut config = self.view(ORACLE, "get_config", json!({}));
+        for (field, value) in changes.as_object().expect("an object of config fields") {
+            config[field] = value.clone();
+        }
+        assert_success(&self.call(OWNER, "update_config", json!({"config": config}), 0));
+    }
+
     fn call(&mut self, signer: &str, method: &str, args: Value, deposit: u128) -> TxResult {
         self.chain
             .call(signer, ORACLE, method, args.to_string(), deposit, GAS)
@@ -914,9 +923,7 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 #[test]
 fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
     let mut world = setup();
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["quorum"] = json!(4);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"quorum": 4}));
     let deposit = world.deposit_for("Will it rain?");
     let ask = world.ask("Will it rain?", deposit);
     let committee = world.committee(0);
@@ -1258,12 +1265,8 @@ fn cleaning_up_a_full_committee_that_slashes_every_silent_committer_stays_cheap(
     while world.keys.len() < 32 {
         world.add_node();
     }
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["committee_size"] = json!(32);
-    config["quorum"] = json!(17);
     // Time for 32 commitment transactions.
-    config["commit_window_blocks"] = json!(150);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"committee_size": 32, "quorum": 17, "commit_window_blocks": 150}));
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     let committee = world.commit_all(0, ANSWER);
@@ -1415,10 +1418,7 @@ fn the_reveal_phase_opens_when_all_committed_or_at_the_window_and_commits_close_
 #[test]
 fn a_copied_answer_cannot_complete_the_quorum() {
     let mut world = setup();
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["committee_size"] = json!(3);
-    config["quorum"] = json!(2);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"committee_size": 3, "quorum": 2}));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let committee = world.committee(0);
@@ -1862,9 +1862,7 @@ fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
 #[test]
 fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
     let mut world = setup();
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["retention_blocks"] = json!(0);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"retention_blocks": 0}));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let committee = world.commit_all(0, ANSWER);
@@ -2840,9 +2838,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     // A node registered before, never counted (so without an entry), that a slash jails
     // unjails without getting an entry nobody paid for.
     let silent = silent.unwrap();
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["slash_bps"] = json!(6000);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"slash_bps": 6000}));
     world.ask("q", deposit);
     let committee = world.committee(3);
     let wrong = *committee.iter().find(|n| **n != silent).unwrap();
@@ -2961,10 +2957,9 @@ fn a_model_priced_by_size_charges_for_input_bytes_and_max_tokens() {
 
 /// Sets the oracle's `max_missed_commits` and `jail_blocks`.
 fn set_liveness(world: &mut World, max_missed_commits: u32, jail_blocks: u64) {
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["max_missed_commits"] = json!(max_missed_commits);
-    config["jail_blocks"] = json!(jail_blocks);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(
+        json!({"max_missed_commits": max_missed_commits, "jail_blocks": jail_blocks}),
+    );
 }
 
 /// `node`'s entry as `get_node` returns it.
@@ -3164,13 +3159,10 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
     for node in 0..NODES {
         assert_success(&world.call(&node_name(node), "unregister_node", json!({}), 0));
     }
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["committee_size"] = json!(32);
-    config["quorum"] = json!(17);
-    config["max_missed_commits"] = json!(1);
     // Time for 32 commitment transactions.
-    config["commit_window_blocks"] = json!(150);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({
+        "committee_size": 32, "quorum": 17, "max_missed_commits": 1, "commit_window_blocks": 150,
+    }));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let committee: Vec<String> =
@@ -3260,9 +3252,7 @@ fn a_request_that_fewer_than_a_quorum_committed_to_counts_no_miss() {
 #[test]
 fn a_slash_below_the_minimum_stake_jails_until_the_stake_is_topped_up() {
     let mut world = setup();
-    let mut config = world.view(ORACLE, "get_config", json!({}));
-    config["slash_bps"] = json!(6000);
-    assert_success(&world.call(OWNER, "update_config", json!({"config": config}), 0));
+    world.update_config(json!({"slash_bps": 6000}));
     let deposit = world.deposit_for("q");
     world.ask("q", deposit);
     let committee = world.committee(0);
