@@ -219,11 +219,16 @@ impl OracleChain {
         })
     }
 
-    /// How transaction `tx_hash` of this node ended; `None` if the chain does not know it.
+    /// How transaction `tx_hash` of this node ended; `None` if the chain does not know it or
+    /// it has not finished (sending the same bytes again is then safe: NEAR runs a transaction
+    /// once). Asked at level `NONE`, which answers at once: at any other level nearcore waits
+    /// for a transaction it does not know until its own timeout and answers `TIMEOUT_ERROR`,
+    /// never `UNKNOWN_TRANSACTION`, so a transaction that never reached the chain would look
+    /// in flight for ever.
     pub async fn outcome(&self, tx_hash: &str) -> Result<Option<Sent>, ChainError> {
         match self
             .rpc()
-            .tx_status(tx_hash, self.account(), TxWait::ExecutedOptimistic)
+            .tx_status(tx_hash, self.account(), TxWait::None)
             .await
         {
             Ok(outcome) => Ok(judge(&outcome)),

@@ -245,7 +245,10 @@ async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
         .unwrap();
     // Included at least; the outcome so far comes with it.
     let stage = hash["final_execution_status"].as_str().unwrap();
-    assert!(["INCLUDED_FINAL", "FINAL"].contains(&stage), "{stage}");
+    assert!(
+        ["INCLUDED_FINAL", "EXECUTED", "FINAL"].contains(&stage),
+        "{stage}"
+    );
     assert_eq!(hash["transaction"]["hash"], hash58(&again.hash()));
     let gas = net.client.call("gas_price", json!([null])).await.unwrap();
     assert_eq!(gas["gas_price"], "100000000");
@@ -547,13 +550,64 @@ async fn refused_transactions_get_nears_errors() {
         .client
         .call(
             "tx",
-            json!({"tx_hash": hash58(&[3; 32]), "sender_account_id": "alice.test"}),
+            json!({"tx_hash": hash58(&[3; 32]), "sender_account_id": "alice.test",
+                "wait_until": "NONE"}),
         )
         .await
     else {
         panic!("expected an error")
     };
     assert_eq!(unknown_tx["cause"]["name"], "UNKNOWN_TRANSACTION");
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_transaction_is_waited_for_except_at_level_none() {
+    let dir = temp();
+    let config = RpcConfig {
+        tx_timeout: Duration::from_secs(1),
+        ..RpcConfig::default()
+    };
+    let net = Localnet::start(dir.path(), &["alice.test", "bob.test"], config).await;
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    let query = |wait: &str| {
+        json!({"tx_hash": hash58(&signed.hash()), "sender_account_id": "alice.test",
+            "wait_until": wait})
+    };
+    let cause = |result: Result<Value, ClientError>| match result {
+        Err(ClientError::Rpc(error)) => error["cause"]["name"].clone(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    // nearcore answers UNKNOWN_TRANSACTION only at NONE: at the other levels it waits, since
+    // the transaction may yet arrive, and then times out.
+    assert_eq!(
+        cause(net.client.call("tx", query("NONE")).await),
+        "UNKNOWN_TRANSACTION"
+    );
+    assert_eq!(
+        cause(net.client.call("tx", query("EXECUTED_OPTIMISTIC")).await),
+        "TIMEOUT_ERROR"
+    );
+    // One that arrives while it is waited for is answered.
+    let waiting = tokio::spawn({
+        let client = RpcClient::new(net.addr);
+        let query = query("EXECUTED_OPTIMISTIC");
+        async move { client.call("tx", query).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    net.client
+        .call("broadcast_tx_async", json!([base64(&signed.to_bytes())]))
+        .await
+        .unwrap();
+    let outcome = waiting.await.unwrap().unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+    // At NONE a known transaction's outcome so far comes back at once.
+    let now = net.client.call("tx", query("NONE")).await.unwrap();
+    assert_eq!(now["status"], json!({"SuccessValue": ""}));
+    assert_eq!(now["final_execution_status"], "FINAL");
     net.shutdown().await;
 }
 

@@ -134,9 +134,7 @@ async fn a_refused_nonce_is_replaced_by_the_one_after_the_chains() {
                     "status": {"SuccessValue": ""}, "receipts_outcome": [],
                     "transaction_outcome": {"outcome": {"gas_burnt": 1, "tokens_burnt": "0"}}}))
             }
-            "tx" => Err(json!({"name": "HANDLER_ERROR",
-                "cause": {"name": "UNKNOWN_TRANSACTION", "info": {}},
-                "code": -32000, "message": "Server error", "data": "unknown"})),
+            "tx" => Err(unknown_transaction(params)),
             _ => quiet(method, params),
         }
     })
@@ -172,6 +170,18 @@ async fn a_refused_nonce_is_replaced_by_the_one_after_the_chains() {
         journal.get(5).unwrap().unwrap().state,
         JobState::Finished(Finished::Attested)
     );
+}
+
+/// nearcore's answer to `tx` for a transaction it does not know: `UNKNOWN_TRANSACTION` only at
+/// level `NONE`; at any other level it waits for it until its polling timeout (no need to here)
+/// and answers `TIMEOUT_ERROR`.
+fn unknown_transaction(params: &Value) -> Value {
+    let cause = match params["wait_until"].as_str() {
+        Some("NONE") => "UNKNOWN_TRANSACTION",
+        _ => "TIMEOUT_ERROR",
+    };
+    json!({"name": "HANDLER_ERROR", "cause": {"name": cause, "info": {}},
+        "code": -32000, "message": "Server error", "data": cause})
 }
 
 /// What the scripted chain of the commit–reveal tests holds: the requests this node's

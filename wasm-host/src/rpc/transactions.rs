@@ -88,20 +88,24 @@ pub async fn tx_status(
             Some(signed) => {
                 submit(&node, &signed)?;
             }
-            None => {
+            // At any other level nearcore waits for a transaction it does not know until its
+            // timeout (it may yet arrive), as `wait_for` does.
+            None if wait == WaitUntil::None => {
                 return Err(RpcError::handler(
                     "UNKNOWN_TRANSACTION",
                     json!({"requested_transaction_hash": hash58(&hash)}),
                     json!(format!("Transaction {} doesn't exist", hash58(&hash))),
                 ))
             }
+            None => {}
         }
     }
     wait_for(&node, hash, wait, detail, timeout).await
 }
 
 /// Waits until transaction `hash` reaches `wait` (or `timeout` passes, or the node stops) and
-/// answers its state.
+/// answers its state: at `NONE` and `INCLUDED`, the outcome so far once it is in a block (a
+/// bare `NONE` at level `NONE` before), at the executing levels its outcome once finished.
 async fn wait_for(
     node: &Node,
     hash: CryptoHash,
@@ -109,22 +113,20 @@ async fn wait_for(
     detail: Detail,
     timeout: Duration,
 ) -> Result<Value, RpcError> {
-    if wait == WaitUntil::None {
-        return Ok(json!({"final_execution_status": "NONE"}));
-    }
     let deadline = Instant::now() + timeout;
     let mut blocks = node.subscribe();
     loop {
+        // Asked before the record is read: once nothing of it is left to run, no receipt of it
+        // can commit between the two, so the outcome read holds every receipt.
+        let settled = !node.chain().in_flight(&hash);
         if let Some(record) = node.store().transaction(&hash)? {
             let status = node.store().tx_status(&record)?;
-            // Included: the outcome so far (as nearcore answers), receipts still running or not.
-            if wait == WaitUntil::Included {
-                return final_outcome(node, &record, &status, detail);
+            let done = matches!(status, OutcomeStatus::Done(_));
+            if matches!(wait, WaitUntil::None | WaitUntil::Included) || (done && settled) {
+                return final_outcome(node, &record, &status, settled, detail);
             }
-            let settled = !node.chain().in_flight(&hash);
-            if settled && matches!(status, OutcomeStatus::Done(_)) {
-                return final_outcome(node, &record, &status, detail);
-            }
+        } else if wait == WaitUntil::None {
+            return Ok(json!({"final_execution_status": "NONE"}));
         }
         if node.is_closed() {
             return Err(RpcError::internal(format!(
@@ -150,6 +152,7 @@ fn final_outcome(
     node: &Node,
     record: &TxRecord,
     status: &OutcomeStatus,
+    settled: bool,
     detail: Detail,
 ) -> Result<Value, RpcError> {
     let store = node.store();
@@ -171,6 +174,7 @@ fn final_outcome(
         record.gas_burnt,
         &record.block_hash,
         status,
+        settled,
         outcomes,
         (detail == Detail::WithReceipts).then_some(receipts),
     ))

@@ -323,19 +323,24 @@ pub fn status_of<E>(
 }
 
 /// A transaction's final outcome (`FinalExecutionOutcomeView`, with `final_execution_status`;
-/// with `receipts` for `EXPERIMENTAL_tx_status`).
+/// with `receipts` for `EXPERIMENTAL_tx_status`). Every block is final at once here, so a
+/// finished transaction is `EXECUTED` while receipts of it (refunds) are still to run —
+/// `settled` is false —, and `FINAL` after.
+#[allow(clippy::too_many_arguments)]
 pub fn final_outcome_view(
     signed: &SignedTransaction,
     receipt_id: &CryptoHash,
     gas_burnt: u64,
     block_hash: &CryptoHash,
     status: &OutcomeStatus,
+    settled: bool,
     receipts_outcome: Vec<Value>,
     receipts: Option<Vec<Value>>,
 ) -> Value {
     let (status, execution) = match status {
         OutcomeStatus::Started => (json!("Started"), "INCLUDED_FINAL"),
-        OutcomeStatus::Done(status) => (status.clone(), "FINAL"),
+        OutcomeStatus::Done(status) if settled => (status.clone(), "FINAL"),
+        OutcomeStatus::Done(status) => (status.clone(), "EXECUTED"),
     };
     let mut view = json!({
         "final_execution_status": execution,
