@@ -21,6 +21,7 @@ mod watcher;
 pub use context::{Context, Stop};
 pub use retry::is_transient;
 pub use standing::announce as announce_standing;
+pub use watcher::READ_ROUNDS;
 
 use crate::journal::JobState;
 use crate::worker::EngineWorker;

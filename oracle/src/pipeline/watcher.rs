@@ -4,15 +4,18 @@
 //! hold yet is read whole (`get_request`), checked (on the committee, not attested, this
 //! model), journaled as accepted (exactly once: the journal refuses a second entry) and handed
 //! to the compute stage — unless the node already holds `max_in_flight` unfinished jobs, in
-//! which case it waits for the next round (back-pressure). A request whose view cannot be read
-//! for good is skipped (warned and counted once), so it never hides the requests after it; it
-//! and the listed requests whose full view says they are not this node's to answer are
-//! remembered while they stay listed, so later rounds do not read them again; an unreachable
-//! chain ends the round.
+//! which case it waits for the next round (back-pressure). A request whose view the contract
+//! refuses to give (a view that fails on chain fails alike for everyone) is skipped at once,
+//! one whose view an endpoint could not serve (an error other than an unreachable chain) after
+//! `READ_ROUNDS` rounds in a row — warned each time, counted once —, so it never hides the
+//! requests after it; it and the listed requests whose full view says they are not this node's
+//! to answer are remembered while they stay listed, so later rounds do not read them again; an
+//! unreachable chain ends the round.
 
 use super::{is_transient, ComputeJob, Context};
 use oracle_protocol::{ModelId, RequestView};
-use std::collections::HashSet;
+use sdk::rpc::ChainError;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,18 +43,33 @@ pub async fn run(ctx: Arc<Context>, model_id: ModelId, jobs: mpsc::Sender<Comput
     }
 }
 
+/// Rounds in a row in which a listed request's view could not be read (the chain reachable,
+/// the view not refused by the contract: an endpoint syncing, overloaded, or answering
+/// garbage) before the request is skipped for good.
+pub const READ_ROUNDS: u32 = 3;
+
 /// The listed requests the watcher passed over for good: their views could not be read, or
 /// said they are not this node's to answer (ended, not on the committee, already attested,
-/// another model). Kept across rounds while they stay listed.
+/// another model); and how many rounds in a row each of the others could not be read. Kept
+/// across rounds while they stay listed.
 #[derive(Default)]
 struct Skipped {
     ids: HashSet<u64>,
+    failed_reads: HashMap<u64, u32>,
 }
 
 impl Skipped {
     /// After a round that read the whole listing: forgets the ids no longer listed.
     fn keep_only(&mut self, listed: &HashSet<u64>) {
         self.ids.retain(|id| listed.contains(id));
+        self.failed_reads.retain(|id, _| listed.contains(id));
+    }
+
+    /// Counts a round in which `request_id` could not be read; returns that count.
+    fn failed_read(&mut self, request_id: u64) -> u32 {
+        let rounds = self.failed_reads.entry(request_id).or_default();
+        *rounds += 1;
+        *rounds
     }
 }
 
@@ -115,6 +133,17 @@ async fn poll(
                     skipped.ids.insert(request_id);
                     continue;
                 }
+                Read::Failed(error) => {
+                    let rounds = skipped.failed_read(request_id);
+                    if rounds < READ_ROUNDS {
+                        warn!(%error, request_id, rounds, "cannot read an assigned request; reading it again next round");
+                    } else {
+                        ctx.metrics.unreadable_request();
+                        warn!(%error, request_id, rounds, "skipping an assigned request whose view cannot be read");
+                        skipped.ids.insert(request_id);
+                    }
+                    continue;
+                }
                 Read::EndRound => return Ok(()),
             };
             if !ctx.journal.accept(request_id, &model_id.to_hex())? {
@@ -146,8 +175,11 @@ enum Read {
     /// round reads it again if it is still listed.
     Gone,
     /// Never this node's to answer: it ended since the listing, is not this node's after all,
-    /// or its view cannot be read for good.
+    /// or the contract refuses its view (so it does for every endpoint).
     Skip,
+    /// The endpoint could not serve the view (and the chain is reachable): read again in the
+    /// next rounds, up to `READ_ROUNDS` in a row.
+    Failed(ChainError),
     /// The chain cannot be reached: the next round reads it again.
     EndRound,
 }
@@ -171,11 +203,15 @@ async fn read_new(ctx: &Context, model_id: ModelId, request_id: u64) -> Read {
             warn!(%error, request_id, "cannot read a request assigned to this node");
             Read::EndRound
         }
-        Err(error) => {
+        Err(error @ ChainError::ViewFailed { .. }) => {
             ctx.metrics.rpc_error("get_request");
             ctx.metrics.unreadable_request();
-            warn!(%error, request_id, "skipping an assigned request whose view cannot be read");
+            warn!(%error, request_id, "skipping an assigned request whose view the contract refuses");
             Read::Skip
+        }
+        Err(error) => {
+            ctx.metrics.rpc_error("get_request");
+            Read::Failed(error)
         }
     }
 }

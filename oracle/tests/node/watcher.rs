@@ -7,6 +7,7 @@ use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{eventually, node_home, registered, request, spawn_node, CHAIN_ID};
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
+use oracle::pipeline::READ_ROUNDS;
 use oracle_protocol::RequestPhase;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -92,19 +93,7 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
         rpc.calls("list_pending_assignments") >= listed + 6
     })
     .await;
-    let metrics: String = {
-        let addr =
-            std::fs::read_to_string(dir.path().join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
-        let mut stream = tokio::net::TcpStream::connect(addr.trim()).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
-            .await
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await.unwrap();
-        text
-    };
+    let metrics = metrics_of(dir.path()).await;
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
     assert!(
@@ -127,6 +116,79 @@ async fn a_request_after_an_unreadable_one_is_still_attested() {
     for other in LISTED.into_iter().filter(|id| *id != OURS) {
         assert!(journal.get(other).unwrap().is_none(), "request {other}");
     }
+}
+
+/// An endpoint that cannot serve a view for a moment (nearcore's `TIMEOUT_ERROR` of a busy
+/// view client, not the contract refusing it): the request is read again in the next round
+/// and attested; one whose view never comes is skipped after `READ_ROUNDS` rounds, counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_an_endpoint_could_not_serve_is_read_again_in_the_next_rounds() {
+    const LATE: u64 = 20;
+    const NEVER: u64 = 21;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let reads = Arc::new(Mutex::new(HashMap::<u64, usize>::new()));
+    let counted = reads.clone();
+    let busy = json!({"name": "HANDLER_ERROR", "cause": {"name": "TIMEOUT_ERROR", "info": {}},
+        "code": -32000, "message": "Server error", "data": "Timeout"});
+    let rpc = FakeRpc::start(move |method, args: &Value| match method {
+        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
+        "get_node" => Ok(node.clone()),
+        "get_model" => Ok(fake_rpc::model(args, kernels::SPEC_VERSION)),
+        "list_pending_assignments" => Ok(fake_rpc::assignments(&[
+            request(LATE, model_id, RequestPhase::Pending),
+            request(NEVER, model_id, RequestPhase::Pending),
+        ])),
+        "get_request" => {
+            let id = args["request_id"].as_u64().unwrap();
+            let mut reads = counted.lock().unwrap();
+            let read = reads.entry(id).or_default();
+            *read += 1;
+            match (id, *read) {
+                (LATE, 1) | (NEVER, _) => Err(busy.clone()),
+                _ => Ok(request(id, model_id, RequestPhase::Pending)),
+            }
+        }
+        "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
+        "query" => Ok(
+            json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
+            "block_hash": "11111111111111111111111111111111"}),
+        ),
+        "send_tx" => Ok(fake_rpc::landed()),
+        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    let (stop, daemon) = spawn_node(dir.path(), config);
+    eventually("the attestation of the request read again", || {
+        rpc.calls("send_tx") > 0
+    })
+    .await;
+    let listed = rpc.calls("list_pending_assignments");
+    let rounds = READ_ROUNDS as usize;
+    eventually("more rounds", || {
+        rpc.calls("list_pending_assignments") >= listed + rounds + 1
+    })
+    .await;
+    let metrics = metrics_of(dir.path()).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert!(
+        metrics.contains("oracle_node_unreadable_requests_total 1\n"),
+        "counted once: {metrics}"
+    );
+    assert_eq!(reads.lock().unwrap().get(&NEVER), Some(&rounds));
+    let journal = Journal::open(&journal_path).unwrap();
+    assert_eq!(
+        journal.get(LATE).unwrap().unwrap().state,
+        JobState::Finished(Finished::Attested)
+    );
+    assert!(journal.get(NEVER).unwrap().is_none());
 }
 
 /// An endpoint whose listing says "next: page 0" forever: each round reads that page once and
@@ -158,4 +220,18 @@ async fn a_listing_that_does_not_move_forward_ends_the_round() {
     daemon.await.unwrap().unwrap();
     let (rounds, pages) = (rpc.calls("status"), rpc.calls("list_pending_assignments"));
     assert!(pages <= rounds, "{pages} pages listed in {rounds} rounds");
+}
+
+/// The node's `/metrics` page, read from the address it wrote in `home`.
+async fn metrics_of(home: &std::path::Path) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = std::fs::read_to_string(home.join(oracle::daemon::HTTP_ADDR_FILE)).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr.trim()).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
 }

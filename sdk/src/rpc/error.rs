@@ -114,18 +114,26 @@ fn http_message(status: u16, body: &str) -> String {
     message
 }
 
+/// NEAR error causes that say the endpoint cannot answer yet (it is syncing, or does not track
+/// the shard): another endpoint, or this one later, may.
+const ENDPOINT_STATE_CAUSES: [&str; 3] =
+    ["NO_SYNCED_BLOCKS", "NOT_SYNCED_YET", "UNAVAILABLE_SHARD"];
+
 impl ChainError {
     /// Whether another endpoint (or the same one later) may answer: transport failures,
-    /// timeouts, HTTP 5xx/429, NEAR's `INTERNAL_ERROR`, an endpoint on another chain or behind
-    /// the block already read.
+    /// timeouts, HTTP 5xx/429/408, NEAR's `INTERNAL_ERROR` and the causes that describe the
+    /// endpoint rather than the request (`NO_SYNCED_BLOCKS`, `NOT_SYNCED_YET`,
+    /// `UNAVAILABLE_SHARD`), an endpoint on another chain or behind the block already read.
     pub fn is_retryable(&self) -> bool {
         match self {
             ChainError::Transport { .. }
             | ChainError::RequestTimeout { .. }
             | ChainError::WrongChain { .. }
             | ChainError::BehindChain { .. } => true,
-            ChainError::Http { status, .. } => *status >= 500 || *status == 429,
-            ChainError::Rpc { name, .. } => name == "INTERNAL_ERROR",
+            ChainError::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            ChainError::Rpc { name, cause, .. } => {
+                name == "INTERNAL_ERROR" || ENDPOINT_STATE_CAUSES.contains(&cause.as_str())
+            }
             _ => false,
         }
     }
@@ -250,5 +258,13 @@ mod tests {
         assert!(!error.is_retryable());
         let internal = json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}});
         assert!(ChainError::from_rpc_error(&internal).is_retryable());
+        for cause in ["NO_SYNCED_BLOCKS", "NOT_SYNCED_YET", "UNAVAILABLE_SHARD"] {
+            let syncing = json!({"name": "HANDLER_ERROR", "cause": {"name": cause, "info": {}},
+                "message": "Server error", "data": cause});
+            assert!(
+                ChainError::from_rpc_error(&syncing).is_retryable(),
+                "{cause}"
+            );
+        }
     }
 }
