@@ -65,18 +65,20 @@ pub struct Served {
 }
 
 /// The submitter, started before the model loads: the journaled jobs already committed to —
-/// committed, submitted — go on at once, so a node restarted during a reveal phase reveals
-/// while its model loads. The others wait for [`run`], after the model's checks passed: a
-/// node that fails to start commits to nothing new.
+/// committed, submitted, and computed ones whose commitment the chain holds (it landed, the
+/// node stopped before journaling it) — go on at once, so a node restarted during a reveal
+/// phase reveals while its model loads. The others wait for [`run`], after the model's checks
+/// passed: a node that fails to start commits to nothing new.
 pub struct Submitter {
     jobs: mpsc::Sender<u64>,
     stage: JoinHandle<()>,
-    resuming: JoinHandle<()>,
+    /// Hands the committed jobs on; ends with the computed ones still to commit.
+    resuming: JoinHandle<Vec<u64>>,
     accepted: Vec<u64>,
-    computed: Vec<u64>,
 }
 
-/// Starts the submitter and resumes the journal's committed and submitted jobs.
+/// Starts the submitter and resumes the journal's committed and submitted jobs, and the
+/// computed ones the chain holds a commitment of.
 pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
     let (jobs, queue) = mpsc::channel(ctx.config.max_in_flight);
     let stage = tokio::spawn(submit::stage(ctx.clone(), queue));
@@ -98,14 +100,50 @@ pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
             _ => committed.push(job.request_id),
         }
     }
-    let resuming = tokio::spawn(send_all(jobs.clone(), committed));
+    let resuming = tokio::spawn(resume_committed(ctx, jobs.clone(), committed, computed));
     Ok(Submitter {
         jobs,
         stage,
         resuming,
         accepted,
-        computed,
     })
+}
+
+/// Sends `committed` to the submitter, then each of `computed` whose request holds this node's
+/// commitment (journaled as committed first); returns the rest of `computed`, to commit once
+/// the model passed its checks. One whose request cannot be read is left to that path too.
+async fn resume_committed(
+    ctx: Arc<Context>,
+    queue: mpsc::Sender<u64>,
+    committed: Vec<u64>,
+    computed: Vec<u64>,
+) -> Vec<u64> {
+    send_all(queue.clone(), committed).await;
+    let mut to_commit = Vec::new();
+    for request_id in computed {
+        let view = retry::retry(&ctx, "get_request", || ctx.chain.get_request(request_id)).await;
+        let landed = match view {
+            Ok(Some(view)) => view.has_committed(ctx.account()),
+            Ok(None) | Err(retry::GaveUp::Failed(_)) => false,
+            Err(retry::GaveUp::Stopped) => return Vec::new(),
+        };
+        if !landed {
+            to_commit.push(request_id);
+            continue;
+        }
+        if let Err(e) = ctx.journal.record_committed(request_id) {
+            ctx.stop.fail(format_args!("the journal failed: {e}"));
+            return Vec::new();
+        }
+        info!(
+            request_id,
+            "its commitment landed before the node stopped; revealing"
+        );
+        if queue.send(request_id).await.is_err() {
+            return Vec::new();
+        }
+    }
+    to_commit
 }
 
 /// Sends each of `ids` to `queue`, in order, until it closes.
@@ -146,7 +184,8 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
         view: None,
     });
     let resume_computing = tokio::spawn(send_all(compute_tx.clone(), accepted.collect()));
-    let resume_committing = tokio::spawn(send_all(submitter.jobs, submitter.computed));
+    let computed = submitter.resuming.await?;
+    let resume_committing = tokio::spawn(send_all(submitter.jobs, computed));
     let pruning = tokio::spawn(prune::run(ctx.clone()));
     let checking_standing = tokio::spawn(standing::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), model_id, compute_tx));
@@ -155,7 +194,6 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
     checking_standing.await?;
     resume_computing.abort();
     resume_committing.abort();
-    submitter.resuming.abort();
     computing.await?;
     submitter.stage.await?;
     info!("pipeline stopped");

@@ -505,12 +505,29 @@ async fn jobs_waiting_for_their_reveal_phase_keep_none_from_committing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_reveals_while_its_model_is_still_loading() {
+    restarted_node_reveals_while_its_model_loads(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_that_landed_unjournaled_is_revealed_while_the_model_is_still_loading() {
+    // Journaled as computed only: the chain says whether the commitment landed.
+    restarted_node_reveals_while_its_model_loads(false).await;
+}
+
+async fn restarted_node_reveals_while_its_model_loads(journaled_committed: bool) {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
     state.commit(5);
     state.reveal_open.store(true, Ordering::SeqCst);
-    let (_rpc, config) =
-        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let (_rpc, config) = commit_reveal_node(
+        dir.path(),
+        state.clone(),
+        5..=5,
+        journaled_committed,
+        "Paris",
+        4096,
+    )
+    .await;
     // A model that does not load until the test lets it: a named pipe nobody writes to yet.
     let fifo = LoadingModel::new(dir.path());
     let config = NodeConfig {
