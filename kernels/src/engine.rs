@@ -540,9 +540,6 @@ impl Sequence {
         tokenizer: &Tokenizer,
         index: &TokenIndex,
     ) -> Result<bool, EngineError> {
-        if self.max_tokens == 0 {
-            return Ok(true);
-        }
         let token = match &self.constraint {
             None => self.sampler.sample(logits)?,
             Some(constraint) => {

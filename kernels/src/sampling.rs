@@ -44,6 +44,10 @@ impl Default for SamplingParams {
 pub enum SamplingError {
     #[error("temperature must be 0 (greedy) or between 0.001 and 100, got {0}")]
     Temperature(f32),
+    #[error("max_tokens must be at least 1")]
+    NoTokens,
+    #[error("the allowed token ids must be strictly increasing: {previous} then {id}")]
+    UnorderedAllowed { previous: u32, id: u32 },
     #[error("top_p must be in (0, 1], got {0}")]
     TopP(f32),
     #[error("no logits to sample from")]
@@ -62,10 +66,16 @@ pub enum SamplingError {
 }
 
 impl SamplingParams {
+    /// Refuses parameters SPEC.md §7 does not define: a temperature other than +0 or in
+    /// [0.001, 100] (−0 too: it would sample like +0 under another digest), top_p outside
+    /// (0, 1], no token to generate.
     pub fn validate(&self) -> Result<(), SamplingError> {
         let t = self.temperature;
-        if !(t == 0.0 || (MIN_TEMPERATURE..=MAX_TEMPERATURE).contains(&t)) {
+        if !(t.to_bits() == 0 || (MIN_TEMPERATURE..=MAX_TEMPERATURE).contains(&t)) {
             return Err(SamplingError::Temperature(t));
+        }
+        if self.max_tokens == 0 {
+            return Err(SamplingError::NoTokens);
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(SamplingError::TopP(self.top_p));
@@ -103,11 +113,18 @@ impl Sampler {
         self.pick(logits, 0..logits.len() as u32)
     }
 
-    /// The next token among `allowed` only (SPEC.md §7.1): the other tokens are removed before
-    /// temperature, top-k and top-p apply, as if they were not in the vocabulary.
+    /// The next token among `allowed` (strictly increasing ids) only (SPEC.md §7.1): the other
+    /// tokens are removed before temperature, top-k and top-p apply, as if they were not in
+    /// the vocabulary.
     pub fn sample_among(&mut self, logits: &[f32], allowed: &[u32]) -> Result<u32, SamplingError> {
         if allowed.is_empty() {
             return Err(SamplingError::Empty);
+        }
+        if let Some(pair) = allowed.windows(2).find(|pair| pair[0] >= pair[1]) {
+            return Err(SamplingError::UnorderedAllowed {
+                previous: pair[0],
+                id: pair[1],
+            });
         }
         if let Some(&id) = allowed.iter().find(|&&id| id as usize >= logits.len()) {
             return Err(SamplingError::OutOfRange {
@@ -249,9 +266,9 @@ mod tests {
     #[test]
     fn sampling_among_allowed_tokens_only() {
         let logits = [5.0f32, 4.0, 1.0, 4.0, -1.0];
-        // Greedy: the best allowed token, the lowest id on ties, in any order of the list.
+        // Greedy: the best allowed token, the lowest id on ties.
         let mut s = Sampler::new(params(0.0, 0, 1.0, 0), b"m").unwrap();
-        assert_eq!(s.sample_among(&logits, &[3, 2, 1]).unwrap(), 1);
+        assert_eq!(s.sample_among(&logits, &[1, 2, 3]).unwrap(), 1);
         assert_eq!(s.sample_among(&logits, &[4]).unwrap(), 4);
         // Sampled: only allowed tokens come out, and top-k counts allowed tokens only.
         let mut s = Sampler::new(params(1.0, 1, 1.0, 3), b"m").unwrap();
@@ -279,6 +296,54 @@ mod tests {
             s.sample_among(&logits, &[5]),
             Err(SamplingError::OutOfRange { id: 5, len: 5 })
         );
+        // A repeated id would weigh twice (and take two top-k places): refused, as is disorder.
+        assert_eq!(
+            s.sample_among(&logits, &[1, 1, 2]),
+            Err(SamplingError::UnorderedAllowed { previous: 1, id: 1 })
+        );
+        assert_eq!(
+            s.sample_among(&logits, &[2, 1]),
+            Err(SamplingError::UnorderedAllowed { previous: 2, id: 1 })
+        );
+    }
+
+    /// SPEC.md §7's random stream, derived here from the text of the spec: ChaCha20 keyed by
+    /// SHA-256 of the domain, the seed (u64 LE), the stream id's length (u32 LE) and bytes.
+    fn spec_stream(seed: u64, stream_id: &[u8]) -> ChaCha20Rng {
+        let mut key = Sha256::new();
+        key.update(b"ai-oracle/sampling/detspec-1");
+        key.update(seed.to_le_bytes());
+        key.update((stream_id.len() as u32).to_le_bytes());
+        key.update(stream_id);
+        ChaCha20Rng::from_seed(key.finalize().into())
+    }
+
+    #[test]
+    fn draws_follow_the_spec_stream_and_arithmetic_exactly() {
+        // Four equal logits: weights 1, total 4, and u = (r >> 8) / 2^24 exactly, so the draw
+        // is the first i with i + 1 > 4u: i = r >> 30, the top two bits of the stream's word.
+        let logits = [0.5f32; 4];
+        let mut sampler = Sampler::new(params(0.8, 0, 1.0, 42), b"request-7").unwrap();
+        let mut stream = spec_stream(42, b"request-7");
+        let drawn: Vec<u32> = (0..64).map(|_| sampler.sample(&logits).unwrap()).collect();
+        let expected: Vec<u32> = (0..64).map(|_| stream.next_u32() >> 30).collect();
+        assert_eq!(drawn, expected);
+        assert!((0..4).all(|id| drawn.contains(&id)), "{drawn:?}");
+    }
+
+    #[test]
+    fn top_p_keeps_the_tokens_whose_running_sum_first_reaches_it() {
+        // Equal weights 1 in index order (−0 and +0 tie as equal values): the running sum
+        // reaches top_p × total = 0.5 × 4 = 2 exactly at the second token, which is kept.
+        let logits = [0.0f32, -0.0, 0.0, -0.0];
+        let mut sampler = Sampler::new(params(1.0, 0, 0.5, 9), b"p").unwrap();
+        let drawn: Vec<u32> = (0..200).map(|_| sampler.sample(&logits).unwrap()).collect();
+        assert!(drawn.iter().all(|&id| id < 2), "{drawn:?}");
+        assert!(drawn.contains(&0) && drawn.contains(&1));
+        // top_k 3 of them, then top_p 0.5 of the three (running sum 2 ≥ 1.5 at the second).
+        let mut sampler = Sampler::new(params(1.0, 3, 0.5, 9), b"p").unwrap();
+        let drawn: Vec<u32> = (0..200).map(|_| sampler.sample(&logits).unwrap()).collect();
+        assert!(drawn.iter().all(|&id| id < 2), "{drawn:?}");
     }
 
     #[test]
@@ -289,6 +354,16 @@ mod tests {
         assert!(Sampler::new(params(f32::NAN, 0, 1.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 0.0, 0), b"").is_err());
         assert!(Sampler::new(params(1.0, 0, 1.5, 0), b"").is_err());
+        // −0 would sample greedily like +0 but enter the digest with other bits.
+        assert_eq!(
+            Sampler::new(params(-0.0, 0, 1.0, 0), b"").err(),
+            Some(SamplingError::Temperature(-0.0))
+        );
+        let none = SamplingParams {
+            max_tokens: 0,
+            ..params(0.0, 0, 1.0, 0)
+        };
+        assert_eq!(Sampler::new(none, b"").err(), Some(SamplingError::NoTokens));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! close to llama.cpp's, and identical bits across kernel paths, thread counts, batch
 //! compositions and prompt chunking. Golden digests pin the whole pipeline.
 
-use kernels::engine::{Engine, Generation, Request};
+use kernels::engine::{Engine, Finish, Generation, Request};
 use kernels::model::{BatchItem, KvCache};
 use kernels::quant::KernelPath;
 use kernels::sampling::SamplingParams;
@@ -55,6 +55,51 @@ fn the_capital_of_france_is_paris() {
     );
     let generation = default_engine().generate(&request).unwrap();
     assert!(generation.text.contains("Paris"), "{}", generation.text);
+}
+
+#[test]
+fn a_generation_ends_on_its_end_token_a_stop_string_or_max_tokens() {
+    let engine = default_engine();
+    let tokenizer = engine.tokenizer();
+    let ask = |max_tokens: u32, stop: &[&str]| {
+        let params = SamplingParams {
+            max_tokens,
+            ..SamplingParams::default()
+        };
+        let mut request = Request::chat("What is the capital of France?", params, b"ends");
+        request.stop = stop.iter().map(|s| s.to_string()).collect();
+        engine.generate(&request).unwrap()
+    };
+    let text_of = |tokens: &[u32]| String::from_utf8(tokenizer.decode(tokens).unwrap()).unwrap();
+    // The whole answer: its last token ends the generation and is not in the text.
+    let whole = ask(64, &[]);
+    assert_eq!(whole.finish, Finish::EndOfGeneration, "{}", whole.text);
+    let (last, answer) = whole.output_tokens.split_last().unwrap();
+    assert!(tokenizer.end_of_generation_ids().contains(last));
+    assert!(answer.len() >= 3, "{}", whole.text);
+    assert_eq!(whole.text, text_of(answer));
+    // Cut by max_tokens: the same first tokens.
+    let short = ask(3, &[]);
+    assert_eq!(short.finish, Finish::Length);
+    assert_eq!(short.output_tokens, answer[..3]);
+    assert_eq!(short.text, text_of(&answer[..3]));
+    // A stop string across two tokens (the last byte of the second token and the first of the
+    // third): the text ends before its first occurrence, the generation at the token that
+    // completed it, and the stop strings enter the digest.
+    let second = tokenizer.token_bytes(answer[1]).unwrap();
+    let third = tokenizer.token_bytes(answer[2]).unwrap();
+    let stop = String::from_utf8(vec![*second.last().unwrap(), third[0]]).unwrap();
+    let stopped = ask(64, &["never in this answer \u{1}", &stop]);
+    assert_eq!(stopped.finish, Finish::StopString(1), "{stop:?}");
+    let at = whole.text.find(&stop).unwrap();
+    assert_eq!(stopped.text, whole.text[..at]);
+    let taken = stopped.output_tokens.len();
+    assert!(taken <= 3 && stopped.output_tokens == answer[..taken]);
+    assert!(text_of(&answer[..taken]).contains(&stop));
+    assert!(!text_of(&answer[..taken - 1]).contains(&stop));
+    let unstopped = ask(taken as u32, &[]);
+    assert_eq!(unstopped.output_tokens, stopped.output_tokens);
+    assert_ne!(unstopped.digest, stopped.digest);
 }
 
 #[test]
