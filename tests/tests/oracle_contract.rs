@@ -1862,7 +1862,7 @@ fn a_node_reporting_its_own_equivocation_loses_as_much_as_for_a_wrong_answer() {
 #[test]
 fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
     let mut world = setup();
-    world.update_config(json!({"retention_blocks": 0}));
+    world.update_config(json!({"retention_blocks": 50}));
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let committee = world.commit_all(0, ANSWER);
@@ -1904,7 +1904,8 @@ fn a_resolved_request_cannot_be_cleaned_up_before_its_answer_is_delivered() {
     );
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER, "{answer}");
-    // Delivered: with no retention, cleanable at once.
+    // Delivered: cleanable once the retention has passed.
+    world.chain.advance_blocks(50);
     assert_success(&world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0));
 }
 
@@ -2022,7 +2023,12 @@ fn block_settings_are_capped_and_retention_is_fixed_when_a_request_finishes() {
         (
             "retention_blocks",
             json!(u64::MAX),
-            "retention_blocks must be at most 1000000",
+            "retention_blocks must be 50 to 1000000",
+        ),
+        (
+            "retention_blocks",
+            json!(0),
+            "retention_blocks must be 50 to 1000000",
         ),
     ] {
         let mut bad = config.clone();
@@ -2417,6 +2423,51 @@ fn committee_selection_reads_only_the_models_active_nodes() {
         &register_many(&mut world, "v", 1, json!([model_id()]))[0],
         "already has 100 active nodes",
     );
+
+    // The owner raises min_stake above y0's stake: the nodes under it can no longer be chosen,
+    // and a newcomer holding the new minimum takes the seat of one of them, which is jailed for
+    // its stake (as a slash below the minimum is): topped up, it unjails into a free seat.
+    let raised = stake_of(&world, "y0.test") + 1;
+    world.update_config(json!({"min_stake": raised.to_string()}));
+    world
+        .chain
+        .create_account("rich.test", 40 * ONE_NEAR)
+        .unwrap();
+    let args = json!({"attestation_key": many_key("rich", 0).public_key().to_string(),
+        "models": [model_id()]});
+    let rich = world
+        .chain
+        .call(
+            "rich.test",
+            ORACLE,
+            "register_node",
+            args.to_string(),
+            2 * NODE_DEPOSIT,
+            GAS,
+        )
+        .unwrap();
+    assert_success(&rich);
+    println!(
+        "gas: register_node jailing an under-staked node of a full list {}",
+        rich.total_gas_burnt()
+    );
+    let jailed_for_stake = events(&rich, "node_jailed");
+    assert_eq!(jailed_for_stake.len(), 1, "{jailed_for_stake:?}");
+    assert_eq!(jailed_for_stake[0]["reason"], "stake_below_minimum");
+    let gave_way = jailed_for_stake[0]["node"].as_str().unwrap().to_string();
+    let status = |world: &World, account: &str| {
+        world.view(ORACLE, "get_node", json!({"account_id": account}))["status"].clone()
+    };
+    assert_eq!(status(&world, "rich.test"), "active");
+    assert_ne!(status(&world, &gave_way), "active");
+    // Topped up, it unjails into the seat of the next under-staked node.
+    assert_success(&world.call(&gave_way, "add_stake", json!({}), 2 * ONE_NEAR));
+    let unjailed = world.call(&gave_way, "unjail_node", json!({}), 0);
+    assert_success(&unjailed);
+    assert_eq!(status(&world, &gave_way), "active");
+    let next = events(&unjailed, "node_jailed");
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_ne!(next[0]["node"], gave_way.as_str());
 }
 
 #[test]

@@ -13,8 +13,12 @@ pub const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 
 impl OracleContract {
     /// Drops the nodes no longer active from each of `models`' lists that is full (jailed ones
-    /// stay listed until a seat is needed).
+    /// stay listed until a seat is needed). A list still full of active nodes gives up the seat
+    /// of one whose stake is below the minimum (the owner raised it: it is never chosen), which
+    /// is jailed for its stake, as a slash below the minimum does: topped up, it unjails into
+    /// a free seat. One per call, so the gas and logs of a call stay bounded.
     pub(crate) fn make_room(&mut self, models: &[ModelId]) {
+        let min_stake = self.config.min_stake;
         for model in models {
             let Some(active) = self.active_nodes.get(model) else {
                 continue;
@@ -22,7 +26,8 @@ impl OracleContract {
             if active.len() < MAX_ACTIVE_NODES_PER_MODEL {
                 continue;
             }
-            let kept: Vec<AccountId> = active
+            let listed = active.len();
+            let mut kept: Vec<AccountId> = active
                 .iter()
                 .filter(|listed| {
                     self.nodes
@@ -31,7 +36,18 @@ impl OracleContract {
                 })
                 .cloned()
                 .collect();
-            if kept.len() < active.len() {
+            if kept.len() >= MAX_ACTIVE_NODES_PER_MODEL {
+                let under_staked = kept.iter().position(|account| {
+                    self.nodes
+                        .get(account)
+                        .is_some_and(|node| node.stake < min_stake)
+                });
+                if let Some(index) = under_staked {
+                    let account = kept.remove(index);
+                    self.jail_for_stake(&account);
+                }
+            }
+            if kept.len() < listed {
                 self.active_nodes.insert(*model, kept);
             }
         }

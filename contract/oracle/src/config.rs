@@ -13,6 +13,11 @@ pub const MAX_OUTPUT_BYTES_CAP: u32 = 256 * 1024;
 pub use oracle_protocol::MAX_INLINE_OUTPUT_CAP;
 /// Longest `retention_blocks` (about 11 days of 1-second blocks).
 pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
+/// Shortest `retention_blocks`: a resolved request's cleanup slashes the members that committed
+/// and have not revealed, so it must leave each of them at least the [`MIN_REVEAL_BLOCKS`] a
+/// timed-out request does (the reveal phase opened before the quorum could resolve it) —
+/// else whoever gets the fee back could clean up at once and slash an honest, late member.
+pub const MIN_RETENTION_BLOCKS: u64 = MIN_REVEAL_BLOCKS;
 /// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.
 pub const MAX_UNBONDING_BLOCKS: u64 = 2_000_000;
 /// Blocks a request's reveal phase lasts at least: the yield timeout less the longest
@@ -53,9 +58,9 @@ pub fn validate(config: &Config) -> Result<(), String> {
     if config.min_stake == 0 {
         return Err("min_stake must be positive".to_string());
     }
-    if config.retention_blocks > MAX_RETENTION_BLOCKS {
+    if !(MIN_RETENTION_BLOCKS..=MAX_RETENTION_BLOCKS).contains(&config.retention_blocks) {
         return Err(format!(
-            "retention_blocks must be at most {MAX_RETENTION_BLOCKS}, got {}",
+            "retention_blocks must be {MIN_RETENTION_BLOCKS} to {MAX_RETENTION_BLOCKS} (a              resolved request's cleanup slashes members that have not revealed: they get at              least {MIN_REVEAL_BLOCKS} blocks), got {}",
             config.retention_blocks
         ));
     }
@@ -221,6 +226,13 @@ mod tests {
             (
                 Config {
                     retention_blocks: u64::MAX,
+                    ..config()
+                },
+                "retention_blocks",
+            ),
+            (
+                Config {
+                    retention_blocks: MIN_RETENTION_BLOCKS - 1,
                     ..config()
                 },
                 "retention_blocks",
