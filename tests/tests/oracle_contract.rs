@@ -1183,6 +1183,33 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     let answer: Value = world.chain.tx_result(&ask).json();
     assert_eq!(answer["answered"]["output"], ANSWER);
     assert_eq!(world.request(0)["slashed"], json!([node_name(liar)]));
+
+    // The slashed stake leaves the treasury only to an account that takes it: a transfer to
+    // one that does not exist puts it back.
+    let withdraw = |world: &mut World, receiver: &str| {
+        let args = json!({"receiver_id": receiver, "amount": amount.to_string()});
+        let result = world.call(OWNER, "withdraw_treasury", args, 0);
+        assert_success(&result);
+        result
+    };
+    let treasury = |world: &World| yocto(&world.view(ORACLE, "get_info", json!({}))["treasury"]);
+    let lost = withdraw(&mut world, "nobody-here.test");
+    assert_eq!(lost.json::<bool>(), false);
+    assert_eq!(treasury(&world), amount);
+    assert_eq!(
+        events(&lost, "treasury_withdrawal_failed"),
+        vec![
+            json!({"receiver_id": "nobody-here.test", "amount": amount.to_string(),
+            "treasury": amount.to_string()})
+        ]
+    );
+    assert!(events(&lost, "treasury_withdrawn").is_empty());
+    let alice_before = world.chain.balance(ALICE);
+    let sent = withdraw(&mut world, ALICE);
+    assert_eq!(sent.json::<bool>(), true);
+    assert_eq!(treasury(&world), 0);
+    assert_eq!(world.chain.balance(ALICE) - alice_before, amount);
+    assert_eq!(events(&sent, "treasury_withdrawn").len(), 1);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::storage::{charge_storage, send};
 use crate::{OracleContract, OracleContractExt};
 use near_sdk::json_types::U128;
 use near_sdk::serde_json::json;
-use near_sdk::{env, near, require, AccountId};
+use near_sdk::{env, near, require, AccountId, Gas, NearToken, Promise};
 use oracle_protocol::{ModelId, ModelView};
 
 #[near]
@@ -68,8 +68,10 @@ impl OracleContract {
         self.owner = new_owner;
     }
 
-    /// Sends `amount` of the slashed stake held in the treasury to `receiver_id`.
-    pub fn withdraw_treasury(&mut self, receiver_id: AccountId, amount: U128) {
+    /// Sends `amount` of the slashed stake held in the treasury to `receiver_id`; a transfer
+    /// that fails (no such account) puts it back in the treasury. Returns the promise of
+    /// `on_treasury_withdrawal`'s answer: whether it was sent.
+    pub fn withdraw_treasury(&mut self, receiver_id: AccountId, amount: U128) -> Promise {
         self.require_owner("withdraw from the treasury");
         require!(
             amount.0 <= self.treasury,
@@ -79,10 +81,36 @@ impl OracleContract {
             )
         );
         self.treasury -= amount.0;
-        send(&receiver_id, amount.0);
-        Event::TreasuryWithdrawn.emit(json!({ "receiver_id": receiver_id, "amount": amount }));
+        Promise::new(receiver_id.clone())
+            .transfer(NearToken::from_yoctonear(amount.0))
+            .then(
+                Self::ext(env::current_account_id())
+                    .with_static_gas(TREASURY_CALLBACK_GAS)
+                    .on_treasury_withdrawal(receiver_id, amount),
+            )
+    }
+
+    /// The treasury transfer's outcome: `treasury_withdrawn` when it arrived; otherwise the
+    /// amount is back in the treasury (`treasury_withdrawal_failed`).
+    #[private]
+    pub fn on_treasury_withdrawal(&mut self, receiver_id: AccountId, amount: U128) -> bool {
+        let sent = env::promise_result_checked(0, 0).is_ok();
+        if sent {
+            Event::TreasuryWithdrawn.emit(json!({ "receiver_id": receiver_id, "amount": amount }));
+        } else {
+            self.treasury += amount.0;
+            Event::TreasuryWithdrawalFailed.emit(json!({
+                "receiver_id": receiver_id,
+                "amount": amount,
+                "treasury": U128(self.treasury),
+            }));
+        }
+        sent
     }
 }
+
+/// Gas for `on_treasury_withdrawal`.
+const TREASURY_CALLBACK_GAS: Gas = Gas::from_tgas(5);
 
 impl OracleContract {
     /// Panics unless the caller is the owner, naming what only the owner may do.

@@ -1,5 +1,5 @@
 //! NEP-297 events, one per state change:
-//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.0.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.1.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
@@ -13,6 +13,7 @@ pub enum Event {
     ConfigUpdated,
     OwnerChanged,
     TreasuryWithdrawn,
+    TreasuryWithdrawalFailed,
     StateMigrated,
     NodeRegistered,
     NodeStakeAdded,
@@ -39,6 +40,7 @@ impl Event {
             Event::ConfigUpdated => "config_updated",
             Event::OwnerChanged => "owner_changed",
             Event::TreasuryWithdrawn => "treasury_withdrawn",
+            Event::TreasuryWithdrawalFailed => "treasury_withdrawal_failed",
             Event::StateMigrated => "state_migrated",
             Event::NodeRegistered => "node_registered",
             Event::NodeStakeAdded => "node_stake_added",
