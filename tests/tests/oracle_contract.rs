@@ -1194,7 +1194,7 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     };
     let treasury = |world: &World| yocto(&world.view(ORACLE, "get_info", json!({}))["treasury"]);
     let lost = withdraw(&mut world, "nobody-here.test");
-    assert_eq!(lost.json::<bool>(), false);
+    assert!(!lost.json::<bool>());
     assert_eq!(treasury(&world), amount);
     assert_eq!(
         events(&lost, "treasury_withdrawal_failed"),
@@ -1206,7 +1206,7 @@ fn a_wrong_digest_is_slashed_and_the_right_answer_still_wins() {
     assert!(events(&lost, "treasury_withdrawn").is_empty());
     let alice_before = world.chain.balance(ALICE);
     let sent = withdraw(&mut world, ALICE);
-    assert_eq!(sent.json::<bool>(), true);
+    assert!(sent.json::<bool>());
     assert_eq!(treasury(&world), 0);
     assert_eq!(world.chain.balance(ALICE) - alice_before, amount);
     assert_eq!(events(&sent, "treasury_withdrawn").len(), 1);

@@ -176,9 +176,14 @@ async fn the_chain_survives_kill_9_and_resets() {
         (1003 + u128::from(included)) * ONE_NEAR
     );
     for (i, hash) in sent.iter().enumerate() {
+        // At level NONE: at the others an unknown transaction is waited for, then times out.
         let status = alice
             .client
-            .call("tx", json!([hash58(hash), "alice.test"]))
+            .call(
+                "tx",
+                json!({"tx_hash": hash58(hash), "sender_account_id": "alice.test",
+                    "wait_until": "NONE"}),
+            )
             .await;
         match status {
             Ok(outcome) => {

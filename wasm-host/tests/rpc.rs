@@ -250,6 +250,29 @@ async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
         "{stage}"
     );
     assert_eq!(hash["transaction"]["hash"], hash58(&again.hash()));
+    // Each sending method takes both of nearcore's forms: `[base64]` and the object.
+    for (method, object) in [
+        ("send_tx", false),
+        ("broadcast_tx_commit", true),
+        ("broadcast_tx_async", true),
+    ] {
+        let signed = net
+            .tx("alice.test", "bob.test", transfer(1))
+            .await
+            .sign(&key_of("alice.test"));
+        let encoded = base64(&signed.to_bytes());
+        let params = if object {
+            json!({"signed_tx_base64": encoded})
+        } else {
+            json!([encoded])
+        };
+        let answer = net.client.call(method, params).await.unwrap();
+        if method == "broadcast_tx_async" {
+            assert_eq!(answer, hash58(&signed.hash()));
+        } else {
+            assert_eq!(answer["status"], json!({"SuccessValue": ""}), "{method}");
+        }
+    }
     let gas = net.client.call("gas_price", json!([null])).await.unwrap();
     assert_eq!(gas["gas_price"], "100000000");
     net.shutdown().await;
@@ -968,6 +991,34 @@ fn spin_until<T>(found: impl Fn() -> Option<T>) -> T {
         assert!(std::time::Instant::now() < deadline, "timed out");
         std::hint::spin_loop();
     }
+}
+
+#[test]
+fn a_transaction_submitted_again_is_the_same_transaction_not_a_used_nonce() {
+    let dir = temp();
+    let node = Node::open(dir.path(), &genesis(&["alice.test", "bob.test"])).unwrap();
+    let signed = Transaction {
+        signer_id: "alice.test".parse().unwrap(),
+        public_key: key_of("alice.test").public_key(),
+        nonce: 1,
+        receiver_id: "bob.test".parse().unwrap(),
+        block_hash: node.chain().head().hash,
+        actions: transfer(ONE_NEAR),
+    }
+    .sign(&key_of("alice.test"));
+    // Sent twice before its block (two requests at once, or a client's retry), and once after.
+    let first = node.submit(&signed).unwrap();
+    assert_eq!(node.submit(&signed).unwrap(), first);
+    let block = node.produce_block().unwrap();
+    assert_eq!(node.submit(&signed).unwrap(), first);
+    node.produce_block().unwrap();
+    let record = node.store().transaction(&first).unwrap().unwrap();
+    assert_eq!(record.block_height, block.height);
+    assert_eq!(
+        node.chain().balance("bob.test"),
+        101 * ONE_NEAR,
+        "it ran once"
+    );
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub enum SubmitError {
     /// The node is stopping and accepts no more transactions.
     #[error("the node is shutting down: it accepts no more transactions")]
     ShuttingDown,
+    /// Whether the chain already has it could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// An account created at genesis with a full access key.
@@ -186,8 +189,16 @@ impl Node {
     }
 
     /// Checks and accepts a signed transaction for the next block (none once the node stops).
+    /// One the chain already has — waiting for its block, or in a block — is not submitted
+    /// again: its hash is the answer, as NEAR answers a resend. Decided under the chain's lock
+    /// (blocks are committed under it), so the same transaction sent twice at once is
+    /// accepted once and never refused as a nonce already used.
     pub fn submit(&self, signed: &SignedTransaction) -> Result<CryptoHash, SubmitError> {
         let mut chain = self.chain();
+        let hash = signed.hash();
+        if chain.is_incoming(&hash) || self.store.transaction(&hash)?.is_some() {
+            return Ok(hash);
+        }
         if !self.accepting.load(Ordering::SeqCst) {
             return Err(SubmitError::ShuttingDown);
         }

@@ -103,12 +103,20 @@ pub fn wait_until(params: &Value) -> Result<WaitUntil, RpcError> {
     }
 }
 
-/// The single base64 transaction of `broadcast_tx_*`'s array params.
-pub fn single_tx(params: &Value) -> Result<SignedTransaction, RpcError> {
-    match params.as_array().map(Vec::as_slice) {
-        Some([Value::String(encoded)]) => signed_tx(encoded),
-        _ => Err(RpcError::parse(
-            "expected params [<base64 signed transaction>]",
+/// The transaction of `send_tx` and `broadcast_tx_*`, in either of nearcore's forms: the array
+/// `[<base64 signed transaction>]`, or the object `{"signed_tx_base64", "wait_until"?}`; with
+/// the level the object names (`EXECUTED_OPTIMISTIC` when none does).
+pub fn sent_tx(params: &Value) -> Result<(SignedTransaction, WaitUntil), RpcError> {
+    match params {
+        Value::Array(items) => match items.as_slice() {
+            [Value::String(encoded)] => Ok((signed_tx(encoded)?, WaitUntil::Executed)),
+            _ => Err(RpcError::parse(
+                "expected params [<base64 signed transaction>] or {\"signed_tx_base64\": …}",
+            )),
+        },
+        _ => Ok((
+            signed_tx(string(params, "signed_tx_base64")?)?,
+            wait_until(params)?,
         )),
     }
 }
@@ -265,8 +273,10 @@ mod tests {
         assert!(tx_query(&json!({"tx_hash": hash})).is_err());
         assert!(tx_query(&json!({"tx_hash": hash, "sender_account_id": "Not Valid!"})).is_err());
         assert!(tx_query(&json!([hash, "Not Valid!"])).is_err());
-        assert!(single_tx(&json!(["!!"])).is_err());
-        assert!(single_tx(&json!([])).is_err());
+        assert!(sent_tx(&json!(["!!"])).is_err());
+        assert!(sent_tx(&json!([])).is_err());
+        assert!(sent_tx(&json!({"signed_tx_base64": "!!"})).is_err());
+        assert!(sent_tx(&json!({"wait_until": "NONE"})).is_err());
         assert_eq!(wait_until(&json!({})), Ok(WaitUntil::Executed));
         assert_eq!(
             wait_until(&json!({"wait_until": "NONE"})),

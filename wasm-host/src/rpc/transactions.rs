@@ -22,13 +22,9 @@ pub enum Detail {
 /// Submits `signed` unless the chain knows it already (resending a transaction returns its
 /// result, as on NEAR); returns its hash.
 fn submit(node: &Node, signed: &SignedTransaction) -> Result<CryptoHash, RpcError> {
-    let hash = signed.hash();
-    if node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some() {
-        return Ok(hash);
-    }
     node.submit(signed).map_err(|error| match error {
         SubmitError::Invalid(error) => RpcError::invalid_transaction(&error),
-        SubmitError::ShuttingDown => RpcError::internal(error.to_string()),
+        SubmitError::ShuttingDown | SubmitError::Store(_) => RpcError::internal(error.to_string()),
     })
 }
 
@@ -36,8 +32,7 @@ fn submit(node: &Node, signed: &SignedTransaction) -> Result<CryptoHash, RpcErro
 /// is routed like `broadcast_tx_async`'s and the answer is `NONE` whether the chain took it or
 /// not (a refusal is only logged); every other level checks it first and answers a refusal.
 pub async fn send_tx(node: Arc<Node>, params: Value, timeout: Duration) -> Result<Value, RpcError> {
-    let signed = params::signed_tx(params::string(&params, "signed_tx_base64")?)?;
-    let wait = params::wait_until(&params)?;
+    let (signed, wait) = params::sent_tx(&params)?;
     if wait == WaitUntil::None {
         submit_or_log(&node, &signed, "send_tx NONE");
         return Ok(json!({"final_execution_status": "NONE"}));
@@ -52,7 +47,7 @@ pub async fn broadcast_tx_commit(
     params: Value,
     timeout: Duration,
 ) -> Result<Value, RpcError> {
-    let signed = params::single_tx(&params)?;
+    let (signed, _) = params::sent_tx(&params)?;
     let hash = submit(&node, &signed)?;
     wait_for(&node, hash, WaitUntil::Executed, Detail::Outcomes, timeout).await
 }
@@ -60,7 +55,7 @@ pub async fn broadcast_tx_commit(
 /// `broadcast_tx_async`: the hash at once; as on NEAR, a transaction the chain refuses is only
 /// logged.
 pub fn broadcast_tx_async(node: &Node, params: &Value) -> Result<Value, RpcError> {
-    let signed = params::single_tx(params)?;
+    let (signed, _) = params::sent_tx(params)?;
     submit_or_log(node, &signed, "broadcast_tx_async");
     Ok(json!(hash58(&signed.hash())))
 }
