@@ -1784,6 +1784,47 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
 }
 
 #[test]
+fn a_bundle_entry_copied_and_sent_first_is_skipped_not_fatal() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.commit_all(0, ANSWER);
+    let bundle: Vec<Value> = committee[..3]
+        .iter()
+        .map(|node| {
+            json!({
+                "node": node_name(*node),
+                "result_digest": digest_of(ANSWER),
+                "signature": world.sign(*node, 0, ANSWER),
+            })
+        })
+        .collect();
+    // Anyone can copy an entry of a pending bundle and send it first.
+    let copied = world.call(
+        ALICE,
+        "submit_attestation_bundle",
+        json!({"request_id": 0, "output": ANSWER, "attestations": [bundle[0]]}),
+        0,
+    );
+    assert_eq!(copied.json::<Vec<String>>(), vec!["recorded"]);
+    let relayed = world.call(
+        RELAYER,
+        "submit_attestation_bundle",
+        json!({"request_id": 0, "output": ANSWER, "attestations": bundle}),
+        0,
+    );
+    assert_eq!(
+        relayed.json::<Vec<String>>(),
+        vec!["already_recorded", "recorded", "resolved"]
+    );
+    // A node's own second submission is still refused.
+    assert_fails(
+        &world.attest(committee[1], 0, ANSWER),
+        "has already attested to request 0",
+    );
+}
+
+#[test]
 fn equivocation_evidence_slashes_and_rewards_the_reporter() {
     let mut world = setup();
     let deposit = world.deposit_for("q");

@@ -32,6 +32,9 @@ pub enum AttestationOutcome {
     Agreed,
     /// It arrived after resolution and disagrees: the node was slashed.
     Slashed,
+    /// A bundle entry the request already holds, the same attestation (anyone may copy an
+    /// entry from a pending bundle and send it first): skipped, so the rest still count.
+    AlreadyRecorded,
 }
 
 #[near]
@@ -59,7 +62,8 @@ impl OracleContract {
 
     /// A relayer submits several nodes' attestations of the same `output` in one transaction;
     /// each is checked as if its node had sent it (each node must have committed to it
-    /// itself). Returns each one's outcome, in order.
+    /// itself), except one the request already holds as it is (`already_recorded`). Returns
+    /// each one's outcome, in order.
     pub fn submit_attestation_bundle(
         &mut self,
         request_id: u64,
@@ -75,6 +79,9 @@ impl OracleContract {
                     env::panic_str(&format!("`{}` is not a valid account id", attestation.node))
                 });
                 let claim = (attestation.result_digest, output_hash);
+                if self.holds_attestation(request_id, &node, claim, &attestation.signature) {
+                    return AttestationOutcome::AlreadyRecorded;
+                }
                 self.accept(request_id, &node, claim, &attestation.signature, &output)
             })
             .collect()
@@ -82,6 +89,23 @@ impl OracleContract {
 }
 
 impl OracleContract {
+    /// Whether request `request_id` holds exactly this attestation of `node`.
+    fn holds_attestation(
+        &self,
+        request_id: u64,
+        node: &AccountId,
+        claim: Claim,
+        signature: &Signature64,
+    ) -> bool {
+        self.requests.get(&request_id).is_some_and(|request| {
+            request.attestations.iter().any(|a| {
+                &a.node == node
+                    && (a.result_digest, a.output_hash) == claim
+                    && a.signature == *signature
+            })
+        })
+    }
+
     /// SHA-256 of an output within the size limit.
     fn hash_output(&self, output: &str) -> Digest32 {
         let limit = self.config.max_output_bytes;
