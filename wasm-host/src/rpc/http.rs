@@ -73,8 +73,10 @@ fn json(status: StatusCode, body: String) -> Response {
 
 /// `GET /status`: the `status` method's result.
 pub async fn status(State(server): State<Server>) -> Response {
-    let view = query::status(&server.node, &server.addr);
-    json(StatusCode::OK, view.to_string())
+    match super::blocking(move || Ok(query::status(&server.node, &server.addr))).await {
+        Ok(view) => json(StatusCode::OK, view.to_string()),
+        Err(error) => json(StatusCode::INTERNAL_SERVER_ERROR, error.0.to_string()),
+    }
 }
 
 /// `GET /health`: `null` while the node takes transactions, 503 once it is stopping (the

@@ -116,19 +116,29 @@ async fn handle(State(server): State<Server>, body: Body) -> Response {
     answer(id, result)
 }
 
+/// Every method that reads the chain (whose lock a block in production holds while its
+/// receipts run) or the store does so on the blocking pool, never on an async worker: a long
+/// block must not stall the server's other requests, timers and shutdown.
 async fn dispatch(server: &Server, method: &str, params: Value) -> Result<Value, RpcError> {
     let node = server.node.clone();
     let timeout = server.config.tx_timeout;
     match method {
-        "status" => Ok(query::status(&node, &server.addr)),
+        "status" => {
+            let addr = server.addr.clone();
+            blocking(move || Ok(query::status(&node, &addr))).await
+        }
         "health" => health(&node),
-        "EXPERIMENTAL_protocol_config" => protocol::protocol_config(&node, &params),
-        "block" => query::block(&node, &params),
-        "gas_price" => query::gas_price(&node, &params),
+        "EXPERIMENTAL_protocol_config" => {
+            blocking(move || protocol::protocol_config(&node, &params)).await
+        }
+        "block" => blocking(move || query::block(&node, &params)).await,
+        "gas_price" => blocking(move || query::gas_price(&node, &params)).await,
         "query" => blocking(move || query::query(&node, &params)).await,
         "send_tx" => transactions::send_tx(node, params, timeout).await,
         "broadcast_tx_commit" => transactions::broadcast_tx_commit(node, params, timeout).await,
-        "broadcast_tx_async" => transactions::broadcast_tx_async(&node, &params),
+        "broadcast_tx_async" => {
+            blocking(move || transactions::broadcast_tx_async(&node, &params)).await
+        }
         "tx" => transactions::tx_status(node, params, Detail::Outcomes, timeout).await,
         "EXPERIMENTAL_tx_status" => {
             transactions::tx_status(node, params, Detail::WithReceipts, timeout).await
@@ -145,11 +155,12 @@ fn health(node: &Node) -> Result<Value, RpcError> {
     Ok(Value::Null)
 }
 
-/// Runs work that may execute a contract (views) off the async workers.
-async fn blocking(
-    work: impl FnOnce() -> Result<Value, RpcError> + Send + 'static,
-) -> Result<Value, RpcError> {
+/// Runs work that takes the chain's lock, reads the store or executes a contract (views) off
+/// the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|e| Err(RpcError::internal(format!("query failed: {e}"))))
+        .unwrap_or_else(|e| Err(RpcError::internal(format!("request failed: {e}"))))
 }

@@ -1,5 +1,6 @@
 //! `send_tx`, `broadcast_tx_commit`, `broadcast_tx_async`, `tx` and `EXPERIMENTAL_tx_status`.
 
+use super::blocking;
 use super::error::RpcError;
 use super::params::{self, WaitUntil};
 use crate::abi::CryptoHash;
@@ -34,10 +35,14 @@ fn submit(node: &Node, signed: &SignedTransaction) -> Result<CryptoHash, RpcErro
 pub async fn send_tx(node: Arc<Node>, params: Value, timeout: Duration) -> Result<Value, RpcError> {
     let (signed, wait) = params::sent_tx(&params)?;
     if wait == WaitUntil::None {
-        submit_or_log(&node, &signed, "send_tx NONE");
+        blocking(move || {
+            submit_or_log(&node, &signed, "send_tx NONE");
+            Ok(())
+        })
+        .await?;
         return Ok(json!({"final_execution_status": "NONE"}));
     }
-    let hash = submit(&node, &signed)?;
+    let hash = submit_off_workers(&node, signed).await?;
     wait_for(&node, hash, wait, Detail::Outcomes, timeout).await
 }
 
@@ -48,8 +53,17 @@ pub async fn broadcast_tx_commit(
     timeout: Duration,
 ) -> Result<Value, RpcError> {
     let (signed, _) = params::sent_tx(&params)?;
-    let hash = submit(&node, &signed)?;
+    let hash = submit_off_workers(&node, signed).await?;
     wait_for(&node, hash, WaitUntil::Executed, Detail::Outcomes, timeout).await
+}
+
+/// [`submit`] on the blocking pool (it takes the chain's lock).
+async fn submit_off_workers(
+    node: &Arc<Node>,
+    signed: SignedTransaction,
+) -> Result<CryptoHash, RpcError> {
+    let node = node.clone();
+    blocking(move || submit(&node, &signed)).await
 }
 
 /// `broadcast_tx_async`: the hash at once; as on NEAR, a transaction the chain refuses is only
@@ -76,12 +90,18 @@ pub async fn tx_status(
 ) -> Result<Value, RpcError> {
     let (hash, signed) = params::tx_query(&params)?;
     let wait = params::wait_until(&params)?;
-    let known = node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some();
+    let known = {
+        let node = node.clone();
+        blocking(move || {
+            Ok(node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some())
+        })
+        .await?
+    };
     if !known {
         match signed {
             // Given the whole transaction, NEAR checks and routes it.
             Some(signed) => {
-                submit(&node, &signed)?;
+                submit_off_workers(&node, signed).await?;
             }
             // At any other level nearcore waits for a transaction it does not know until its
             // timeout (it may yet arrive), as `wait_for` does.
@@ -102,7 +122,7 @@ pub async fn tx_status(
 /// answers its state: at `NONE` and `INCLUDED`, the outcome so far once it is in a block (a
 /// bare `NONE` at level `NONE` before), at the executing levels its outcome once finished.
 async fn wait_for(
-    node: &Node,
+    node: &Arc<Node>,
     hash: CryptoHash,
     wait: WaitUntil,
     detail: Detail,
@@ -111,17 +131,12 @@ async fn wait_for(
     let deadline = Instant::now() + timeout;
     let mut blocks = node.subscribe();
     loop {
-        // Asked before the record is read: once nothing of it is left to run, no receipt of it
-        // can commit between the two, so the outcome read holds every receipt.
-        let settled = !node.chain().in_flight(&hash);
-        if let Some(record) = node.store().transaction(&hash)? {
-            let status = node.store().tx_status(&record)?;
-            let done = matches!(status, OutcomeStatus::Done(_));
-            if matches!(wait, WaitUntil::None | WaitUntil::Included) || (done && settled) {
-                return final_outcome(node, &record, &status, settled, detail);
-            }
-        } else if wait == WaitUntil::None {
-            return Ok(json!({"final_execution_status": "NONE"}));
+        let looked = {
+            let node = node.clone();
+            blocking(move || look(&node, hash, wait, detail)).await?
+        };
+        if let Some(answer) = looked {
+            return Ok(answer);
         }
         if node.is_closed() {
             return Err(RpcError::internal(format!(
@@ -140,6 +155,28 @@ async fn wait_for(
             _ = tokio::time::sleep_until(deadline) => return Err(RpcError::timeout()),
         }
     }
+}
+
+/// Transaction `hash`'s answer at level `wait` if it has reached it (`wait_for`).
+fn look(
+    node: &Node,
+    hash: CryptoHash,
+    wait: WaitUntil,
+    detail: Detail,
+) -> Result<Option<Value>, RpcError> {
+    // Asked before the record is read: once nothing of it is left to run, no receipt of it
+    // can commit between the two, so the outcome read holds every receipt.
+    let settled = !node.chain().in_flight(&hash);
+    if let Some(record) = node.store().transaction(&hash)? {
+        let status = node.store().tx_status(&record)?;
+        let done = matches!(status, OutcomeStatus::Done(_));
+        if matches!(wait, WaitUntil::None | WaitUntil::Included) || (done && settled) {
+            return final_outcome(node, &record, &status, settled, detail).map(Some);
+        }
+    } else if wait == WaitUntil::None {
+        return Ok(Some(json!({"final_execution_status": "NONE"})));
+    }
+    Ok(None)
 }
 
 /// The final outcome view of a transaction from its record and its receipts' views.
