@@ -224,6 +224,12 @@ fn the_mask_is_exactly_the_tokens_whose_bytes_advance() {
     let index = TokenIndex::new(tokenizer);
     let schema = verdict_schema();
     let automaton = Automaton::new(&schema).unwrap();
+    // A reason one character short of its maxLength: a token of two plain characters must
+    // be refused even where its bytes would fit the budget.
+    let nearly_full = format!(
+        r#"{{"decision":"reject","amount":12,"reason":"{}"#,
+        "a".repeat(MAX_REASON - 1)
+    );
     for (prefix, budget) in [
         ("", 100),
         (r#"{"decision":""#, 100),
@@ -233,12 +239,14 @@ fn the_mask_is_exactly_the_tokens_whose_bytes_advance() {
         (r#"{"decision":"reject","amount":12,"reason":"ab\"#, 100),
         (r#"{"decision":"reject","amount":12,"reason":"a"#, 3),
         (r#"{"decision":"reject","amount":12,"reason":"a"#, 1),
+        (nearly_full.as_str(), 100),
     ] {
         let state = automaton
             .advance_all(automaton.start(), prefix.as_bytes())
             .unwrap();
         let brute: Vec<u32> = (0..tokenizer.vocab_size() as u32)
             .filter(|&id| !tokenizer.token_type(id).unwrap().is_special())
+            .filter(|id| !tokenizer.end_of_generation_ids().contains(id))
             .filter(|&id| {
                 let bytes = tokenizer.token_bytes(id).unwrap();
                 !bytes.is_empty()
@@ -250,5 +258,12 @@ fn the_mask_is_exactly_the_tokens_whose_bytes_advance() {
         let allowed = index.allowed(&automaton, state, budget);
         assert_eq!(allowed, brute, "{prefix} {budget}");
         assert!(!allowed.is_empty(), "{prefix} {budget}");
+        if prefix == nearly_full {
+            let two_letters = tokenizer.encode("ab", false);
+            assert_eq!(two_letters.len(), 1, "`ab` is one token");
+            assert!(!allowed.contains(&two_letters[0]));
+            let one_letter = tokenizer.encode("b", false);
+            assert!(allowed.contains(&one_letter[0]));
+        }
     }
 }
