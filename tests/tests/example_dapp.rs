@@ -205,6 +205,32 @@ fn a_question_left_waiting_expires_with_its_deposit_back_and_a_late_answer_chang
 }
 
 #[test]
+fn a_timed_out_fee_passed_on_is_never_more_than_the_asker_forwarded() {
+    let mut chain = world();
+    // An oracle that lies: it keeps the fee and claims to have refunded 5 NEAR.
+    let lie = json!({"refunded": (5 * ONE_NEAR).to_string()}).to_string();
+    assert_success(
+        &chain
+            .call(SLOW_ORACLE, SLOW_ORACLE, "claim_timeouts", lie, 0, GAS)
+            .unwrap(),
+    );
+    let dapp_before = chain.balance(DAPP);
+    let tx = ask(&mut chain);
+    let answered = settle(&mut chain, &tx);
+    assert_eq!(
+        answered.json::<Value>()["failed"]["reason"],
+        "request 0 timed out"
+    );
+    // The dApp took the question's storage and the fee, forwarded the fee, and passed on at
+    // most that fee (its callbacks' gas rewards only add): never the 5 NEAR from its own balance.
+    let dapp_after = chain.balance(DAPP);
+    assert!(
+        dapp_after + PRICE >= dapp_before + storage_deposit(&chain),
+        "the dApp paid out more than was forwarded: {dapp_before} → {dapp_after}"
+    );
+}
+
+#[test]
 fn asking_answering_and_deleting_are_events() {
     let mut chain = world();
     let deposit = storage_deposit(&chain);

@@ -1296,6 +1296,25 @@ impl World {
 }
 
 #[test]
+fn a_timed_out_fee_passed_on_is_never_more_than_the_vault_forwarded() {
+    let mut world = slow_world(0, 1, &approve("never read"));
+    // An oracle that lies: it keeps the fee and claims to have refunded 5 NEAR.
+    let lie = json!({"refunded": (5 * ONE_NEAR).to_string()});
+    assert_success(&world.call(SLOW_ORACLE, SLOW_ORACLE, "claim_timeouts", lie, 0));
+    let tx = world.file_slow(BOB, ONE_NEAR);
+    world.chain.advance_blocks(250);
+    let result = world.chain.tx_result(&tx);
+    assert_eq!(result.json::<Value>(), rejected("oracle_timed_out"));
+    let events = vault_events(&result, "claim_rejected");
+    assert_eq!(
+        yocto(&events[0]["refunded"]),
+        PRICE,
+        "the fee forwarded, no more"
+    );
+    assert_eq!(yocto(&world.slow_vault()["withdrawable"]), FUNDING);
+}
+
+#[test]
 fn a_claim_left_awaiting_its_verdict_expires_and_a_late_approval_pays_nothing() {
     // The verdict comes after 6 yields: 1,200 blocks, past the claim's expiry.
     let mut world = slow_world(0, 6, &approve("late but fine"));

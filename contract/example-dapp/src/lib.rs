@@ -146,34 +146,38 @@ impl ExampleDapp {
             "asker": asker,
             "storage_deposit": storage,
         }));
+        let forwarded = attached.saturating_sub(storage);
         oracle_dapp::ask_on_behalf_of(
             self.oracle.clone(),
             self.model_id,
             question,
             params,
             asker.clone(),
-            attached.saturating_sub(storage),
+            forwarded,
             oracle_dapp::REQUEST_GAS,
         )
         .then(
             Self::ext(env::current_account_id())
                 .with_static_gas(CALLBACK_GAS)
-                .on_answer(question_id, asker),
+                .on_answer(question_id, asker, U128(forwarded.as_yoctonear())),
         )
     }
 
-    /// The oracle's answer (or its refusal) for `question_id`, asked by `asker`. A question
-    /// that expired meanwhile is gone: only a timed-out fee is passed on to `asker`.
+    /// The oracle's answer (or its refusal) for `question_id`, asked by `asker`, who forwarded
+    /// `forwarded` yoctoNEAR to it. A question that expired meanwhile is gone: only a timed-out
+    /// fee is passed on to `asker`. A timed-out fee passed on is never more than `forwarded`:
+    /// the figure is the oracle's word, and this contract pays it out of its own balance.
     #[private]
-    pub fn on_answer(&mut self, question_id: u64, asker: AccountId) -> Answer {
+    pub fn on_answer(&mut self, question_id: u64, asker: AccountId, forwarded: U128) -> Answer {
         let response = oracle_dapp::answer();
+        let pass_on = |refunded: u128| NearToken::from_yoctonear(refunded.min(forwarded.0));
         let Some(mut entry) = self.questions.get(&question_id).cloned() else {
             if let Ok(OracleResponse {
                 status: ResponseStatus::TimedOut { refunded, .. },
                 ..
             }) = response
             {
-                send(&asker, NearToken::from_yoctonear(refunded));
+                send(&asker, pass_on(refunded));
             }
             return failed(format!(
                 "question {question_id} expired before the oracle answered"
@@ -197,7 +201,7 @@ impl ExampleDapp {
                 status: ResponseStatus::TimedOut { message, refunded },
                 ..
             }) => {
-                send(&entry.asker, NearToken::from_yoctonear(refunded));
+                send(&entry.asker, pass_on(refunded));
                 failed(message)
             }
             // The request failed: the oracle refused it and refunded the deposit to the asker

@@ -2,7 +2,8 @@
 //! late. `estimate_fee` and `request` take the oracle's arguments and answer as it does, but
 //! only after `rounds` chained yields that are never resumed (each times out after 200 blocks):
 //! `estimate_fee` with a fixed price, `request` (keeping its deposit) with a resolved answer
-//! whose output is the scripted `output`.
+//! whose output is the scripted `output` — or, after `claim_timeouts`, a timed-out answer that
+//! claims to have refunded more than it was sent (a lying oracle: it keeps the deposit).
 //!
 //! A test contract only: it must never be deployed as an oracle, and depends on nothing but
 //! near-sdk and oracle-dapp's wire types.
@@ -30,6 +31,8 @@ pub struct SlowOracle {
     /// The output every request resolves to.
     output: String,
     next_request_id: u64,
+    /// When set, every request times out instead, claiming this much was refunded.
+    claimed_refund: Option<u128>,
 }
 
 #[near]
@@ -42,7 +45,14 @@ impl SlowOracle {
             request_rounds,
             output,
             next_request_id: 0,
+            claimed_refund: None,
         }
+    }
+
+    /// From now on every request times out (after its yields), its answer claiming that
+    /// `refunded` yoctoNEAR went back — none does: the deposit stays here.
+    pub fn claim_timeouts(&mut self, refunded: U128) {
+        self.claimed_refund = Some(refunded.0);
     }
 
     /// Changes the price `request` requires from now on (a price rise between a dApp's
@@ -115,6 +125,15 @@ impl SlowOracle {
 
 impl SlowOracle {
     fn answer_after(&self, request_id: u64, rounds: u32) -> PromiseOrValue<OracleResponse> {
+        if let (0, Some(refunded)) = (rounds, self.claimed_refund) {
+            return PromiseOrValue::Value(OracleResponse {
+                request_id,
+                status: ResponseStatus::TimedOut {
+                    message: format!("request {request_id} timed out"),
+                    refunded,
+                },
+            });
+        }
         if rounds == 0 {
             let output_hash = Digest32(env::sha256_array(self.output.as_bytes()));
             return PromiseOrValue::Value(OracleResponse {

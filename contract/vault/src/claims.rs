@@ -218,23 +218,30 @@ impl Vault {
             .then(
                 Self::ext(env::current_account_id())
                     .with_static_gas(VERDICT_GAS)
-                    .on_verdict(claim_id, claimant),
+                    .on_verdict(claim_id, claimant, U128(estimate.total)),
             ),
         )
     }
 
     /// The oracle's answer: pays an approved claim that is still within every hard limit;
-    /// rejects anything else. A timed-out request's refunded fee goes back to `claimant`; a
-    /// refused request's deposit already went back to it directly. A claim no longer awaiting
-    /// its verdict (it expired meanwhile, perhaps deleted) is left as it is: only a refunded fee
-    /// is passed on.
+    /// rejects anything else. A timed-out request's refunded fee goes back to `claimant` — at
+    /// most `fee`, what was forwarded: the figure is the oracle's word and the vault pays it
+    /// from its own balance —; a refused request's deposit already went back to it directly. A
+    /// claim no longer awaiting its verdict (it expired meanwhile, perhaps deleted) is left as
+    /// it is: only a refunded fee is passed on.
     #[private]
     pub fn on_verdict(
         &mut self,
         claim_id: u64,
         claimant: AccountId,
+        fee: U128,
     ) -> PromiseOrValue<ClaimStatus> {
-        let answer = oracle_dapp::answer();
+        let answer = oracle_dapp::answer().map(|mut response| {
+            if let ResponseStatus::TimedOut { refunded, .. } = &mut response.status {
+                *refunded = (*refunded).min(fee.0);
+            }
+            response
+        });
         let waiting = self
             .claims
             .get(&claim_id)

@@ -51,11 +51,13 @@ pub fn ask(
     request(oracle, model_id, input, params, None, deposit, gas)
 }
 
-/// [`ask`] on behalf of `payer`, the account whose money `deposit` is: everything that comes
-/// back goes to `payer`, never through this contract — the whole deposit when the oracle
-/// refuses the request (the receipt's refund account is `payer`), and the request's storage
-/// deposit on cleanup (`storage_refund_to`). Price it with `estimate_fee(.., Some(payer))`, as
-/// the named account's bytes are paid for too.
+/// [`ask`] on behalf of `payer`, the account whose money `deposit` is: the whole deposit when
+/// the oracle refuses the request goes back to `payer` (the receipt's refund account), and so
+/// does the request's storage deposit on cleanup (`storage_refund_to`), never through this
+/// contract. The fee of a request that times out is the exception: it comes back to this
+/// contract (the requester) with the answer, whose `refunded` says how much — pass it on to
+/// `payer`, at most `deposit` (the figure is the oracle account's word). Price it with
+/// `estimate_fee(.., Some(payer))`, as the named account's bytes are paid for too.
 pub fn ask_on_behalf_of(
     oracle: AccountId,
     model_id: ModelId,
