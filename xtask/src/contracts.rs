@@ -59,6 +59,10 @@ pub fn build_all() -> Result<()> {
 
     let out_dir = contracts_dir();
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    // Every contract is checked before any is replaced, so a refused one leaves none stale
+    // beside fresh ones; each is written beside its place and renamed in, so a test or devnet
+    // deploying meanwhile reads the old file or the new one, never half of one.
+    let mut built = Vec::new();
     for contract in crates {
         let from = target_dir
             .join(WASM_TARGET)
@@ -66,8 +70,15 @@ pub fn build_all() -> Result<()> {
             .join(contract.wasm_file_name());
         let wasm = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
         prepare(&wasm).with_context(|| format!("{} would not load on NEAR", contract.package))?;
+        built.push((contract, wasm));
+    }
+    for (contract, wasm) in built {
         let path = contract.built_wasm();
-        std::fs::write(&path, &wasm).with_context(|| format!("writing {}", path.display()))?;
+        let partial = path.with_extension("wasm.partial");
+        std::fs::write(&partial, &wasm)
+            .with_context(|| format!("writing {}", partial.display()))?;
+        std::fs::rename(&partial, &path)
+            .with_context(|| format!("renaming {} to {}", partial.display(), path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
         println!(
             "contract {:<20} {:>8} bytes  sha256 {}  {}",

@@ -17,7 +17,7 @@ mod toolchain;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use kernels::model_cache::{ModelCache, DEFAULT_MODEL};
+use kernels::model_cache::{ModelCache, DEFAULT_MODEL, MODEL_PATH_ENV};
 use kernels::quant::REQUIRE_PATHS_ENV;
 use std::path::PathBuf;
 use std::process::Command;
@@ -189,6 +189,8 @@ fn test() -> Result<()> {
     // only the first test binary's.
     step("cargo test");
     let mut test = cargo_command();
+    // The tests check the pinned default model, whatever model a devnet was pointed at.
+    test.env_remove(MODEL_PATH_ENV);
     // The tests that compare kernel paths fail, rather than skip, a path this CPU has.
     if std::env::var_os(REQUIRE_PATHS_ENV).is_none() {
         test.env(REQUIRE_PATHS_ENV, kernel_paths_of_this_cpu().join(","));

@@ -45,12 +45,12 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
                "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
     z.writestr("tiny_model-0.1.0.dist-info/RECORD", "")
 "#;
-    let status = Command::new("python3")
+    let status = Command::new(python())
         .args(["-c", script])
         .arg(dir.join("tiny_model-0.1.0-py3-none-any.whl"))
         .args(&args)
         .status()
-        .expect("python3 is needed for this test");
+        .expect("python3 (or the interpreter AI_ORACLE_PYTHON names) is needed for this test");
     assert!(status.success());
     for payload_path in args.iter().step_by(2) {
         fs::remove_file(payload_path).unwrap();
@@ -67,9 +67,15 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The interpreter the cache runs, as the product chooses it: `AI_ORACLE_PYTHON`, else
+/// `python3` — the one with pip that `cargo xtask test` was told to use.
+fn python() -> String {
+    std::env::var(super::PYTHON_ENV).unwrap_or_else(|_| "python3".into())
+}
+
 fn offline_cache(cache_dir: &Path, index_dir: &Path) -> ModelCache {
     ModelCache::new(cache_dir)
-        .with_python("python3")
+        .with_python(python())
         .with_progress(false)
         .with_pip_args(vec![
             "--no-index".into(),

@@ -18,8 +18,17 @@ use std::time::{Duration, Instant};
 pub const QUESTION: &str = "What is the capital of France?";
 pub const CLAIM_EVIDENCE: &str = "My order A-1001 never arrived. Please refund it.";
 pub const CLAIM_AMOUNT: u128 = ONE_NEAR;
-/// How long an answer (and every committee member's attestation) may take.
+/// How long an answer (and every committee member's attestation) may take at least.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Blocks a request lives before it times out: the oracle's yield timeout.
+const REQUEST_LIFETIME_BLOCKS: u32 = 200;
+
+/// How long the demo waits for an answer on a chain of `block_time` blocks: the request's whole
+/// life and a minute more, and never under [`ANSWER_TIMEOUT`] — longer blocks (for a slow
+/// machine) lengthen the wait with them.
+fn answer_timeout(block_time: Duration) -> Duration {
+    (block_time * REQUEST_LIFETIME_BLOCKS + Duration::from_secs(60)).max(ANSWER_TIMEOUT)
+}
 
 /// The question to the example dApp and what came of it.
 #[derive(Debug, Clone)]
@@ -78,6 +87,12 @@ pub async fn run(devnet: &mut Devnet, max_tokens: u32) -> Result<DemoReport> {
         what: "the question to the dApp",
     };
     let dapp_state = wait_for(devnet, Some(&ask), "the dApp's answer", dapp_answer).await?;
+    if let Some(reason) = dapp_state["answer"]["failed"]["reason"].as_str() {
+        bail!(
+            "the dApp's question failed: {reason}. A request that timed out had nodes too slow \
+             for the chain: run the devnet again with longer blocks (--block-time-ms, say 2000)"
+        );
+    }
     let request_id = dapp_state["answer"]["answered"]["oracle_request_id"]
         .as_u64()
         .with_context(|| format!("the dApp holds no answer: {dapp_state}"))?;
@@ -177,7 +192,7 @@ async fn dapp_answer(deployment: &Deployment) -> Result<Look<Value>> {
     }))
 }
 
-/// Waits until `look` sees the value come ([`ANSWER_TIMEOUT`] at most); every turn it also
+/// Waits until `look` sees the value come ([`answer_timeout`] at most); every turn it also
 /// checks that every devnet process still runs (naming the log of one that exited) and that
 /// `sent` has not failed. See [`wait_on`].
 async fn wait_for<T>(
@@ -189,12 +204,13 @@ async fn wait_for<T>(
     let Devnet {
         deployment,
         processes,
+        block_time,
         ..
     } = devnet;
     let waited = Waited {
         sent,
         awaited,
-        timeout: ANSWER_TIMEOUT,
+        timeout: answer_timeout(*block_time),
     };
     wait_on(deployment, || processes.check_running(), &waited, look).await
 }
@@ -322,6 +338,17 @@ mod tests {
     use super::*;
     use crate::cluster::{deploy, Localnet, OracleSettings, OWNER, TGAS};
     use sdk::wire::{Action, FunctionCallAction};
+
+    #[test]
+    fn the_wait_for_an_answer_grows_with_the_block_time() {
+        // The default 500 ms blocks: a request lives 100 s, the floor holds.
+        assert_eq!(answer_timeout(Duration::from_millis(500)), ANSWER_TIMEOUT);
+        // 2 s blocks: a request lives 400 s, waited for with a minute more.
+        assert_eq!(
+            answer_timeout(Duration::from_secs(2)),
+            Duration::from_secs(460)
+        );
+    }
 
     /// A chain with the oracle (committee 1, no node running) and the dApp deployed.
     async fn chain(dir: &std::path::Path) -> (Localnet, Deployment) {

@@ -97,6 +97,8 @@ impl EngineSetup {
 pub struct Devnet {
     pub dir: PathBuf,
     pub deployment: Deployment,
+    /// The chain's block time: what the demo's waits scale with.
+    pub block_time: Duration,
     processes: Processes,
 }
 
@@ -185,6 +187,7 @@ impl Devnet {
         let mut devnet = Self {
             dir: options.dir.clone(),
             deployment,
+            block_time: Duration::from_millis(options.block_time_ms),
             processes,
         };
         devnet.wait_until_loaded().await?;
