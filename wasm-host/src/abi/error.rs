@@ -35,6 +35,8 @@ pub enum HostError {
     CannotAppendActionToJointPromise,
     #[error("a joint promise cannot be returned")]
     CannotReturnJointPromise,
+    #[error("a joint promise has no receipt to send refunds elsewhere")]
+    CannotSetRefundToOnJointPromise,
     #[error("a contract may create at most {limit} promises per call")]
     NumberPromisesExceeded { limit: u64 },
     #[error("an account id is not valid")]

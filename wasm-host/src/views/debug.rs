@@ -54,6 +54,7 @@ fn host_error_debug(error: &HostError) -> String {
         }
         HostError::CannotAppendActionToJointPromise => "CannotAppendActionToJointPromise".into(),
         HostError::CannotReturnJointPromise => "CannotReturnJointPromise".into(),
+        HostError::CannotSetRefundToOnJointPromise => "CannotSetRefundToOnJointPromise".into(),
         // The promise that fails is the first past the limit: its index is the limit.
         HostError::NumberPromisesExceeded { limit } => {
             format!("NumberPromisesExceeded {{ number_of_promises: {limit}, limit: {limit} }}")

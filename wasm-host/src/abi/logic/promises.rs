@@ -161,7 +161,10 @@ impl<E: External> Logic<E> {
         self.charge(Ext::base)?;
         self.forbid_in_view("promise_set_refund_to")?;
         let refund_to = self.read_account_id(mem, account_id_len, account_id_ptr)?;
-        let (receipt, _) = self.receipt_of(promise_idx)?;
+        let receipt = match self.promise(promise_idx)? {
+            Promise::Receipt(receipt) => receipt,
+            Promise::Joint(_) => return Err(HostError::CannotSetRefundToOnJointPromise),
+        };
         self.receipts[receipt].refund_to = Some(refund_to);
         Ok(())
     }

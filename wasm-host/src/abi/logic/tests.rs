@@ -180,6 +180,10 @@ fn callbacks_wire_data_dependencies_and_weights_share_unused_gas() {
         logic.promise_return(&mut mem, joint),
         Err(HostError::CannotReturnJointPromise)
     );
+    assert_eq!(
+        logic.promise_set_refund_to(&mut mem, joint, 8, 0),
+        Err(HostError::CannotSetRefundToOnJointPromise)
+    );
     let (outcome, _) = logic.finish(false);
     assert_eq!(outcome.receipts.len(), 3);
     let callback = &outcome.receipts[2];
