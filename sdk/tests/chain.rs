@@ -521,6 +521,45 @@ async fn a_submit_with_a_stale_nonce_lands_and_a_refused_one_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_after_an_endpoint_may_have_taken_the_send_is_not_final() {
+    let chain = status_chain().await;
+    // The first endpoint passes the transaction on and hangs up; the next refuses the call it
+    // gets (a lagging node's `Expired`, a key-gated provider's error): the transaction landed
+    // all the same, so the refusal must not read as final, nor lead to a second signature.
+    let taken =
+        common::proxy::proxy_endpoint(chain.url.clone(), |call| call["method"] != "send_tx").await;
+    let refusing = common::proxy::proxy_endpoint(chain.url.clone(), |call| {
+        if call["method"] == "send_tx" {
+            call["params"]["signed_tx_base64"] = serde_json::json!("not base64!");
+        }
+        true
+    })
+    .await;
+    let rpc = NearRpc::new(vec![taken, refusing], quick_policy()).unwrap();
+    let alice = Signer::new(rpc, ALICE.parse().unwrap(), common::key_of(ALICE));
+    let error = alice
+        .submit("bob.test", vec![Action::Transfer { deposit: NEAR }])
+        .await
+        .unwrap_err();
+    let ChainError::SendUnconfirmed { tx_hash, source } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(matches!(**source, ChainError::Rpc { .. }), "{source:?}");
+    let outcome = chain
+        .rpc()
+        .tx_status(tx_hash, ALICE, TxWait::Final)
+        .await
+        .unwrap();
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_eq!(
+        chain.rpc().view_account("bob.test").await.unwrap().amount,
+        1001 * NEAR,
+        "sent once"
+    );
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_nobody_confirmed_names_its_hash_and_is_not_sent_again() {
     let chain = status_chain().await;
     // An endpoint that passes every call on but hangs up without answering `send_tx`: the

@@ -143,10 +143,27 @@ impl NearRpc {
             "signed_tx_base64": base64::engine::general_purpose::STANDARD.encode(signed.to_bytes()),
             "wait_until": wait.as_str(),
         });
+        let mut may_have_delivered = false;
         let answer = self
-            .call("send_tx", params)
+            .call_noting_delivery("send_tx", params, |_, _| Ok(()), &mut may_have_delivered)
             .await
-            .map_err(|e| timeout_of(e, &tx_hash))?;
+            .map_err(|e| timeout_of(e, &tx_hash))
+            .map_err(|error| match error {
+                // An endpoint tried first may have taken it (it went out, no answer came) and
+                // the one that answered last says nothing about that: signing again, or
+                // reading its refusal as final, could run the call twice.
+                error
+                    if may_have_delivered
+                        && !error.may_have_sent()
+                        && !matches!(error, ChainError::Timeout { .. }) =>
+                {
+                    ChainError::SendUnconfirmed {
+                        tx_hash: tx_hash.clone(),
+                        source: Box::new(error),
+                    }
+                }
+                error => error,
+            })?;
         TxOutcome::from_view(&tx_hash, &answer)
     }
 

@@ -221,6 +221,20 @@ impl NearRpc {
         params: Value,
         accept: impl Fn(usize, &Value) -> Result<(), ChainError>,
     ) -> Result<Value, ChainError> {
+        self.call_noting_delivery(method, params, accept, &mut false)
+            .await
+    }
+
+    /// [`NearRpc::call_accepting`], setting `may_have_delivered` when an attempt failed in a
+    /// way that may have delivered the call ([`ChainError::may_have_sent`]) before another
+    /// endpoint was tried: the error finally returned, from another endpoint, does not say so.
+    pub(crate) async fn call_noting_delivery(
+        &self,
+        method: &str,
+        params: Value,
+        accept: impl Fn(usize, &Value) -> Result<(), ChainError>,
+        may_have_delivered: &mut bool,
+    ) -> Result<Value, ChainError> {
         let inner = &self.inner;
         let count = inner.endpoints.len();
         let first = inner.healthy.load(Ordering::Relaxed);
@@ -245,6 +259,7 @@ impl NearRpc {
                 }
                 Err(error) if error.is_retryable() => {
                     warn!(endpoint = %inner.shown[index], method, %error, "RPC attempt failed");
+                    *may_have_delivered |= error.may_have_sent();
                     last = Some(error);
                 }
                 Err(error) => return Err(error),
