@@ -271,13 +271,19 @@ impl Signer {
     /// Polls transaction `tx_hash` until it reaches `wait` or the deadline passes.
     async fn await_outcome(&self, tx_hash: &str, wait: TxWait) -> Result<TxOutcome, ChainError> {
         let policy = &self.inner.policy;
-        let deadline = Instant::now() + policy.outcome_deadline;
+        let deadline = crate::rpc::deadline_after(policy.outcome_deadline);
         loop {
-            let polled = self
+            let left = deadline.saturating_duration_since(Instant::now());
+            let poll = self
                 .inner
                 .rpc
-                .tx_status(tx_hash, self.inner.account_id.as_str(), wait)
-                .await;
+                .tx_status(tx_hash, self.inner.account_id.as_str(), wait);
+            // A poll that hangs (an endpoint, its retries) ends at the deadline too.
+            let polled = tokio::time::timeout(left, poll).await.unwrap_or_else(|_| {
+                Err(ChainError::Timeout {
+                    tx_hash: tx_hash.to_string(),
+                })
+            });
             match polled {
                 Ok(outcome) if outcome.is_final() || !wait.executes() => return Ok(outcome),
                 Ok(_) | Err(ChainError::Timeout { .. }) => {}

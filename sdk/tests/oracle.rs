@@ -68,15 +68,29 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         params: &params(),
         first_possible_id: 0,
     };
+    // (Found by another client: this one claimed it for the request it sent.)
+    let reader = OracleClient::new(client.rpc().clone(), client.contract());
+    assert_eq!(client.find_new_request(&described).await.unwrap(), None);
     assert_eq!(
-        client.find_new_request(&described).await.unwrap(),
+        reader.find_new_request(&described).await.unwrap(),
         Some(pending.request_id)
     );
     let other_input = NewRequest {
         input: "What is 3+3?",
         ..described
     };
-    assert_eq!(client.find_new_request(&other_input).await.unwrap(), None);
+    assert_eq!(reader.find_new_request(&other_input).await.unwrap(), None);
+    // The same request again: each gets its own id, by event and by contents alike.
+    let again = client
+        .request(&model_id, "What is 2+2?", &params())
+        .await
+        .unwrap();
+    assert_ne!(again.request_id, pending.request_id);
+    assert_eq!(
+        reader.find_new_request(&described).await.unwrap(),
+        Some(again.request_id)
+    );
+    assert_eq!(reader.find_new_request(&described).await.unwrap(), None);
     assert!(matches!(
         pending.wait(Duration::from_millis(500)).await,
         Err(OracleError::WaitTimeout { .. })

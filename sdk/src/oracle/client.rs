@@ -10,6 +10,8 @@ use oracle_protocol::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -27,6 +29,9 @@ pub struct OracleClient {
     rpc: NearRpc,
     contract: String,
     signer: Option<Signer>,
+    /// Request ids this client (and its clones) found for its own requests: a request found by
+    /// its contents is never handed to two identical requests sent at once.
+    claimed: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl OracleClient {
@@ -36,6 +41,7 @@ impl OracleClient {
             rpc,
             contract: oracle_contract.into(),
             signer: None,
+            claimed: Arc::default(),
         }
     }
 
@@ -215,7 +221,18 @@ impl OracleClient {
             params,
             first_possible_id,
         };
-        let request_id = self.find_request_id(&tx_hash, &ours).await?;
+        // Paid from here on: an error must say so, with the hash, or a retry pays twice.
+        let request_id =
+            self.find_request_id(&tx_hash, &ours)
+                .await
+                .map_err(|error| match error {
+                    error @ (OracleError::RequestFailed { .. }
+                    | OracleError::NoRequestCreated { .. }) => error,
+                    error => OracleError::RequestIdUnknown {
+                        tx_hash: tx_hash.clone(),
+                        source: Box::new(error),
+                    },
+                })?;
         Ok(PendingRequest::new(
             self.rpc.clone(),
             request_id,
@@ -229,7 +246,9 @@ impl OracleClient {
     /// receipts executed so far, or, where the RPC does not report receipts before the whole
     /// transaction ends (NEAR does not while the request's yield waits), until a request made
     /// by the sender with this model, input and parameters appears among the new ones (two
-    /// identical requests sent at once by one account are then told apart by order only).
+    /// identical requests sent at once by one account, through one client, each get their
+    /// own: an id found is claimed). An endpoint failing meanwhile is retried until the
+    /// deadline.
     async fn find_request_id(
         &self,
         tx_hash: &str,
@@ -244,6 +263,7 @@ impl OracleClient {
             {
                 Ok(outcome) => {
                     if let Some(id) = self.created_request(&outcome) {
+                        self.claim(id);
                         return Ok(id);
                     }
                     if let TxStatus::Failure(error) = outcome.status {
@@ -255,10 +275,14 @@ impl OracleClient {
                 }
                 Err(crate::rpc::ChainError::Timeout { .. }) => {}
                 Err(error) if error.rpc_cause() == Some("UNKNOWN_TRANSACTION") => {}
+                Err(error) if is_passing(&error) => {}
                 Err(error) => return Err(error.into()),
             }
-            if let Some(id) = self.find_new_request(ours).await? {
-                return Ok(id);
+            match self.find_new_request(ours).await {
+                Ok(Some(id)) => return Ok(id),
+                Ok(None) => {}
+                Err(OracleError::Chain(error)) if is_passing(&error) => {}
+                Err(error) => return Err(error),
             }
             if Instant::now() >= deadline {
                 return Err(OracleError::NoRequestCreated {
@@ -271,21 +295,41 @@ impl OracleClient {
         }
     }
 
-    /// The first request from `ours.first_possible_id` on that `ours` describes, if the
-    /// oracle has it yet.
+    /// The first request from `ours.first_possible_id` on that `ours` describes and that this
+    /// client has not claimed for another request, if the oracle has it yet; it is claimed.
     pub async fn find_new_request(
         &self,
         ours: &NewRequest<'_>,
     ) -> Result<Option<u64>, OracleError> {
         let next = self.get_info().await?.next_request_id;
         for request_id in ours.first_possible_id..next {
+            if self.is_claimed(request_id) {
+                continue;
+            }
             match self.get_request(request_id).await {
-                Ok(view) if ours.is(&view) => return Ok(Some(request_id)),
+                Ok(view) if ours.is(&view) && self.claim(request_id) => {
+                    return Ok(Some(request_id))
+                }
                 Ok(_) | Err(OracleError::UnknownRequest { .. }) => {}
                 Err(error) => return Err(error),
             }
         }
         Ok(None)
+    }
+
+    /// Claims `request_id` for a request of this client; false if it was claimed already.
+    fn claim(&self, request_id: u64) -> bool {
+        self.claimed
+            .lock()
+            .expect("not poisoned")
+            .insert(request_id)
+    }
+
+    fn is_claimed(&self, request_id: u64) -> bool {
+        self.claimed
+            .lock()
+            .expect("not poisoned")
+            .contains(&request_id)
     }
 
     /// The request id in the `request_created` event the oracle's own receipt logged.
@@ -324,4 +368,9 @@ impl NewRequest<'_> {
             && view.input == self.input
             && view.params == *self.params
     }
+}
+
+/// An endpoint failure that may pass (another endpoint, or a moment later, may answer).
+fn is_passing(error: &crate::rpc::ChainError) -> bool {
+    error.is_retryable() || matches!(error, crate::rpc::ChainError::AllEndpointsFailed { .. })
 }

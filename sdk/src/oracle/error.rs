@@ -19,6 +19,14 @@ pub enum OracleError {
     WrongRequest { asked: u64, returned: u64 },
     #[error("transaction {tx_hash} failed: {error}")]
     RequestFailed { tx_hash: String, error: String },
+    #[error(
+        "request transaction {tx_hash} was sent and paid, but its request id could not be \
+         found: {source}; look it up by its hash before asking again"
+    )]
+    RequestIdUnknown {
+        tx_hash: String,
+        source: Box<OracleError>,
+    },
     #[error("transaction {tx_hash} created no request on {contract} within {waited:?}; look it up by hash")]
     NoRequestCreated {
         tx_hash: String,

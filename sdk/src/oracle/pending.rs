@@ -59,7 +59,7 @@ impl PendingRequest {
     /// the final outcome of the asking transaction (resolved, or timed out on chain with the fee
     /// refunded).
     pub async fn wait(&self, timeout: Duration) -> Result<OracleResponse, OracleError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::rpc::deadline_after(timeout);
         let expired = || OracleError::WaitTimeout {
             request_id: self.request_id,
             waited: timeout,

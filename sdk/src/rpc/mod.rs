@@ -32,6 +32,14 @@ pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 /// The longest path segment [`redact_url`] shows; a longer one is likely a key.
 const LONGEST_SHOWN_SEGMENT: usize = 12;
 
+/// The instant `wait` from now; a wait too long to count (`Duration::MAX`: "for ever") ends in
+/// about a century instead of overflowing.
+pub fn deadline_after(wait: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// `url` fit for logs and errors. RPC providers put API keys in the query (`?apiKey=`), the
 /// user info (`user:key@`) or a path segment (`/v3/<key>`), so the query shows as `?…`, the
 /// user info not at all, and a path segment longer than 12 characters as `…`; the scheme, host,
@@ -406,6 +414,14 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_for_ever_does_not_overflow() {
+        let now = tokio::time::Instant::now();
+        assert!(deadline_after(std::time::Duration::MAX) > now);
+        let soon = deadline_after(std::time::Duration::from_secs(5));
+        assert!(soon >= now + std::time::Duration::from_secs(5));
+    }
 
     #[test]
     fn urls_are_shown_without_keys() {

@@ -46,13 +46,24 @@ fn io_reason(error: &std::io::Error) -> String {
     }
 }
 
-/// One account's key, as NEAR writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One account's key, as NEAR writes it. Its `Debug` form leaves the private key out, as
+/// [`SecretKey`]'s does.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub account_id: AccountId,
     pub public_key: String,
     #[serde(alias = "secret_key")]
     pub private_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("account_id", &self.account_id)
+            .field("public_key", &self.public_key)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -251,6 +262,10 @@ mod tests {
         credentials.write(&path).unwrap();
         let (read, secret) = Credentials::read(&path).unwrap();
         assert_eq!(read, credentials);
+        // Printed for a log or a panic, the private key stays out.
+        let shown = format!("{read:?} {secret:?}");
+        assert!(!shown.contains(&credentials.private_key), "{shown}");
+        assert!(shown.contains(&credentials.public_key), "{shown}");
         assert_eq!(secret.public_key(), key.public_key());
         let mut wrong = credentials.clone();
         wrong.public_key = SecretKey::from_seed([6; 32]).public_key().to_string();

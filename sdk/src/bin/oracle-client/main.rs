@@ -265,6 +265,13 @@ async fn main() -> Result<()> {
             let response = pending.wait(Duration::from_secs(wait_secs)).await?;
             print_status(&response.status);
             print_attestations(&client.get_request(pending.request_id).await?);
+            // No answer is a failure for a script that uses the answer.
+            if let ResponseStatus::TimedOut { .. } = response.status {
+                bail!(
+                    "request {} timed out on chain without an answer (its fee was refunded);                      check that the model's nodes are running, then ask again",
+                    pending.request_id
+                );
+            }
         }
         Command::Get { request_id } => {
             let view = client.get_request(request_id).await?;
