@@ -40,6 +40,29 @@ async fn endpoint_answering(answer: String) -> String {
     url
 }
 
+/// Endpoints at the front of the list whose answers are their own fault — a 404 (a wrong path),
+/// a 403 (an expired key), an HTML page — are passed over for the next one, not returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_that_answer_with_their_own_faults_are_passed_over() {
+    let chain = status_chain().await;
+    let page = "<html>maintenance</html>";
+    let faulty = [
+        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
+        "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+            page.len()
+        ),
+    ];
+    for answer in faulty {
+        let first = endpoint_answering(answer.clone()).await;
+        let rpc = NearRpc::new(vec![first, chain.url.clone()], quick_policy()).unwrap();
+        let status = rpc.status().await;
+        assert_eq!(status.unwrap().chain_id, "localnet", "{answer}");
+    }
+    chain.shutdown().await;
+}
+
 /// An endpoint that answers every request with HTTP 503.
 async fn unavailable_url() -> String {
     let body = "upstream overloaded";

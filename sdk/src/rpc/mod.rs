@@ -259,13 +259,16 @@ impl NearRpc {
                 Ok(()) => self.call_once(index, method, &params).await,
                 Err(error) => Err(error),
             };
+            // With other endpoints to try, one whose answer is its own fault (a 4xx: a wrong
+            // path, an expired key; a body that is not JSON-RPC) is passed over too.
+            let endpoint_fault = count > 1 && answer.as_ref().is_err_and(is_endpoint_fault);
             let answer = answer.and_then(|result| accept(index, &result).map(|()| result));
             match answer {
                 Ok(result) => {
                     inner.healthy.store(index, Ordering::Relaxed);
                     return Ok(result);
                 }
-                Err(error) if error.is_retryable() => {
+                Err(error) if error.is_retryable() || endpoint_fault => {
                     warn!(endpoint = %inner.shown[index], method, %error, "RPC attempt failed");
                     *may_have_delivered |= error.may_have_sent();
                     last = Some(error);
@@ -396,6 +399,16 @@ impl NearRpc {
                     .collect::<String>(),
             )),
         }
+    }
+}
+
+/// Whether `error`, an endpoint's answer, is that endpoint's fault rather than the chain's: an
+/// HTTP client error (NEAR's own errors come as JSON-RPC) or a body that is not JSON-RPC.
+fn is_endpoint_fault(error: &ChainError) -> bool {
+    match error {
+        ChainError::Http { status, .. } => (400..500).contains(status),
+        ChainError::Decode { .. } => true,
+        _ => false,
     }
 }
 
