@@ -46,6 +46,31 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
     );
     assert_eq!(client.list_nodes(0, 10).await.unwrap().len(), 3);
     assert_eq!(client.all_nodes().await.unwrap().len(), 3);
+    // An endpoint that ignores `from_index` (the first page, every time) ends the listing
+    // with an error, not a list that grows until memory runs out.
+    let first_page_only = common::proxy::proxy_endpoint(net.chain.url.clone(), |call| {
+        if call["params"]["method_name"] == "list_nodes" {
+            use base64::Engine as _;
+            let engine = base64::engine::general_purpose::STANDARD;
+            let args = engine
+                .decode(call["params"]["args_base64"].as_str().unwrap())
+                .unwrap();
+            let mut args: serde_json::Value = serde_json::from_slice(&args).unwrap();
+            args["from_index"] = 0.into();
+            call["params"]["args_base64"] = engine.encode(args.to_string()).into();
+        }
+        true
+    })
+    .await;
+    let lied_to = OracleClient::new(
+        sdk::rpc::NearRpc::new(vec![first_page_only], common::quick_policy()).unwrap(),
+        ORACLE,
+    );
+    let error = lied_to.all_nodes().await.unwrap_err().to_string();
+    assert!(
+        error.contains("not serving the contract's pages"),
+        "{error}"
+    );
     assert_eq!(client.all_models().await.unwrap(), models);
     assert!(client.get_node("nobody.test").await.unwrap().is_none());
     let fee = client.estimate_fee(&model_id, &params(), 12).await.unwrap();

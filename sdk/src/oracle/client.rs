@@ -113,17 +113,38 @@ impl OracleClient {
     }
 
     /// Every entry of paged view `method`, until a page comes back empty (the contract may
-    /// return fewer entries than asked for, so a short page is not the end).
+    /// return fewer entries than asked for, so a short page is not the end). An endpoint that
+    /// answers the same page again (it ignores `from_index`), or a page longer than asked
+    /// for, is an error, not a list that grows for ever.
     async fn every<T: DeserializeOwned>(&self, method: &str) -> Result<Vec<T>, OracleError> {
         let mut all = Vec::new();
+        let mut previous: Vec<Value> = Vec::new();
         loop {
-            let page: Vec<T> = self
+            let page: Vec<Value> = self
                 .view(method, json!({"from_index": all.len(), "limit": LIST_PAGE}))
                 .await?;
             if page.is_empty() {
                 return Ok(all);
             }
-            all.extend(page);
+            if page.len() > LIST_PAGE as usize || page == previous {
+                return Err(crate::rpc::ChainError::decode(
+                    format!("the pages of {}.{method}", self.contract),
+                    format!(
+                        "the endpoint answered the page from {} with {} entries it already \
+                         gave, or more than the {LIST_PAGE} asked for: it is not serving the \
+                         contract's pages; try another endpoint",
+                        all.len(),
+                        page.len()
+                    ),
+                )
+                .into());
+            }
+            for entry in &page {
+                all.push(serde_json::from_value(entry.clone()).map_err(|e| {
+                    crate::rpc::ChainError::decode(format!("an entry of {method}"), e)
+                })?);
+            }
+            previous = page;
         }
     }
 
