@@ -204,6 +204,44 @@ fn a_question_left_waiting_expires_with_its_deposit_back_and_a_late_answer_chang
     assert_eq!(question(&chain, 0), Value::Null);
 }
 
+/// What Alice gets back once the stand-in's late answer lands after her question expired, the
+/// answer claiming `refunded` came back (the stand-in times out after 1,200 blocks).
+fn returned_after_a_late_timeout(refunded: u128) -> u128 {
+    let mut chain = world();
+    let claim = json!({"refunded": refunded.to_string()}).to_string();
+    assert_success(
+        &chain
+            .call(SLOW_ORACLE, SLOW_ORACLE, "claim_timeouts", claim, 0, GAS)
+            .unwrap(),
+    );
+    let stuck = ask(&mut chain);
+    let expires_at = question(&chain, 0)["asked_at"].as_u64().unwrap() + QUESTION_EXPIRY_BLOCKS;
+    while chain.block_height() < expires_at {
+        chain.advance_blocks(1);
+    }
+    assert_success(&call(&mut chain, EVE, "expire_question", 0));
+    chain.advance_blocks(2);
+    let alice_before = chain.balance(ALICE);
+    let late = settle(&mut chain, &stuck);
+    assert_eq!(
+        late.json::<Value>()["failed"]["reason"],
+        "question 0 expired before the oracle answered"
+    );
+    chain.advance_blocks(2);
+    chain.balance(ALICE) - alice_before
+}
+
+#[test]
+fn a_timed_out_fee_arriving_after_the_question_expired_is_passed_on() {
+    // Everything else is the same in both runs but the gas of the transfer passing the fee
+    // on, which the asking transaction's gas refund returns less of (under 0.001 NEAR).
+    let passed_on = returned_after_a_late_timeout(PRICE) - returned_after_a_late_timeout(0);
+    assert!(
+        passed_on <= PRICE && passed_on > PRICE - ONE_NEAR / 1000,
+        "{passed_on}"
+    );
+}
+
 #[test]
 fn a_timed_out_fee_passed_on_is_never_more_than_the_asker_forwarded() {
     let mut chain = world();
