@@ -91,8 +91,9 @@ enum Command {
         input: String,
         #[command(flatten)]
         request: RequestArgs,
-        /// How long to wait for the answer, seconds.
-        #[arg(long, env = "ORACLE_WAIT_SECS", default_value_t = 120)]
+        /// How long to wait for the answer, seconds (a request lives 200 blocks, about
+        /// three minutes on NEAR, before it times out on chain; `get` shows it later).
+        #[arg(long, env = "ORACLE_WAIT_SECS", default_value_t = 300)]
         wait_secs: u64,
     },
     /// A request with its answer and attestations.
