@@ -184,6 +184,12 @@ fn batch_composition_and_prompt_chunking_do_not_change_bits() {
     let got = digests(engine.generate_batch(&eight));
     assert_eq!(&got[..4], &alone[..]);
     assert_eq!(&got[4..], &alone[..]);
+    // A limit of 7 tokens per forward step (a node sets one to bound its memory) spreads the
+    // batch's prompts over many steps.
+    let limited = Engine::load(&model_path(), KernelPath::detect(), 2)
+        .unwrap()
+        .with_max_step_tokens(std::num::NonZeroUsize::new(7).unwrap());
+    assert_eq!(digests(limited.generate_batch(&requests)), alone);
     // Other stream ids draw other samples but greedy outputs stay.
     let renamed = Request {
         stream_id: b"other".to_vec(),

@@ -9,8 +9,16 @@ use kernels::engine::Engine;
 use kernels::model_cache::resolve_model;
 use kernels::quant::KernelPath;
 use oracle_protocol::ModelId;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
+
+/// The most tokens one forward step of the CPU engine holds: a batch of long prompts is fed
+/// over several steps (the same bits, SPEC.md), so one step's activations stay bounded —
+/// `tokens × (4 × embedding + 2 × feed_forward)` f32, about 44 MB for SmolLM2 — however many
+/// prompts of whatever length `max_batch` lets in. The KV caches still grow with every
+/// request's prompt and output.
+const CPU_MAX_STEP_TOKENS: NonZeroUsize = NonZeroUsize::new(2048).expect("not zero");
 
 /// What runs the engine, as the config's `kernels` names it. Every choice gives the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +106,9 @@ pub fn load(home: &Path, config: &NodeConfig) -> Result<(Engine, ModelId)> {
                 path.display(),
                 kernels.name()
             ));
-            Engine::load(&path, kernels, threads).map_err(anyhow::Error::from)
+            Engine::load(&path, kernels, threads)
+                .map(|engine| engine.with_max_step_tokens(CPU_MAX_STEP_TOKENS))
+                .map_err(anyhow::Error::from)
         }
         EngineDevice::Cuda { ordinal } => {
             spinner.set_message(format!("loading {} onto GPU {ordinal}", path.display()));

@@ -2598,7 +2598,7 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         .unwrap();
     assert_success(&upgraded);
     let migrated = events(&upgraded, "state_migrated");
-    assert_eq!(migrated, vec![json!({"from": 3, "to": 3})]);
+    assert_eq!(migrated, vec![json!({"from": 3, "to": 3, "raised": []})]);
     assert_eq!(world.view(ORACLE, "get_info", json!({})), info_before);
     assert_eq!(info_before["state_version"], 3);
     assert_fails(
@@ -2769,6 +2769,29 @@ fn as_layout_v1(state: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn settings_older_code_allowed_are_raised_to_todays_minimums_by_the_migration() {
+    let mut world = setup();
+    let state = world.oracle_state();
+    let mut v2 = as_layout_v2(&state);
+    // Version 2 took a retention of 10 blocks (a cleanup could then slash members still
+    // within their reveal time) and a commit window of 5 (too short for any node).
+    let owner_len = u32::from_le_bytes(v2[4..8].try_into().unwrap()) as usize;
+    let config = 8 + owner_len;
+    v2[config + 48..config + 56].copy_from_slice(&10u64.to_le_bytes());
+    v2[config + 56..config + 64].copy_from_slice(&5u64.to_le_bytes());
+    world.write_old_state(v2);
+    let (migrated, _) = world.migrate_to_today();
+    assert_eq!(
+        events(&migrated, "state_migrated"),
+        vec![json!({"from": 2, "to": 3,
+            "raised": ["retention_blocks", "commit_window_blocks"]})]
+    );
+    let config = world.view(ORACLE, "get_config", json!({}));
+    assert_eq!(config["retention_blocks"], 50);
+    assert_eq!(config["commit_window_blocks"], 10);
+}
+
+#[test]
 fn a_version_1_state_migrates_to_commit_reveal() {
     let mut world = setup();
     // Request 0 is pending across the upgrade.
@@ -2793,7 +2816,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 1, "to": 3})]
+        vec![json!({"from": 1, "to": 3, "raised": []})]
     );
     world.assert_info_at_version_3(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
@@ -2888,7 +2911,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 2, "to": 3})]
+        vec![json!({"from": 2, "to": 3, "raised": []})]
     );
     world.assert_info_at_version_3(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);

@@ -18,6 +18,7 @@
 //! it whole when they time out, as then (`held_fees.rs`).
 
 use crate::commitments::CommitPhase;
+use crate::config::{MIN_COMMIT_WINDOW_BLOCKS, MIN_RETENTION_BLOCKS, YIELD_TIMEOUT_BLOCKS};
 use crate::events::Event;
 use crate::models::ModelInfo;
 use crate::nodes::Node;
@@ -70,7 +71,7 @@ impl OracleContract {
             .get(..4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or_else(|| env::panic_str("the state is too short to hold a version"));
-        let state: Self = match version {
+        let mut state: Self = match version {
             1 => near_sdk::borsh::from_slice::<OracleContractV1>(&raw)
                 .unwrap_or_else(|_| env::panic_str("the state does not match layout version 1"))
                 .into_version_2()
@@ -84,9 +85,39 @@ impl OracleContract {
                 "state version {other} is unknown to this code (it reads {STATE_VERSION})"
             )),
         };
-        Event::StateMigrated.emit(json!({ "from": version, "to": STATE_VERSION }));
+        let raised = raise_to_todays_minimums(&mut state.config);
+        crate::config::validate(&state.config).unwrap_or_else(|e| {
+            env::panic_str(&format!(
+                "the migrated settings are not valid under this code: {e}; correct them with \
+                 update_config under the old code first"
+            ))
+        });
+        Event::StateMigrated
+            .emit(json!({ "from": version, "to": STATE_VERSION, "raised": raised }));
         state
     }
+}
+
+/// Raises the settings older code allowed to this code's minimums — a `retention_blocks` under
+/// [`MIN_RETENTION_BLOCKS`] (a cleanup that slashes members still within their reveal time), a
+/// `commit_window_blocks` under [`MIN_COMMIT_WINDOW_BLOCKS`] (every request would time out) —
+/// and `unbonding_blocks` past the slashable window they make; returns the names raised.
+fn raise_to_todays_minimums(config: &mut OracleConfig) -> Vec<&'static str> {
+    let mut raised = Vec::new();
+    if config.retention_blocks < MIN_RETENTION_BLOCKS {
+        config.retention_blocks = MIN_RETENTION_BLOCKS;
+        raised.push("retention_blocks");
+    }
+    if config.commit_window_blocks < MIN_COMMIT_WINDOW_BLOCKS {
+        config.commit_window_blocks = MIN_COMMIT_WINDOW_BLOCKS;
+        raised.push("commit_window_blocks");
+    }
+    let slashable_window = YIELD_TIMEOUT_BLOCKS + config.retention_blocks;
+    if config.unbonding_blocks <= slashable_window {
+        config.unbonding_blocks = slashable_window + 1;
+        raised.push("unbonding_blocks");
+    }
+    raised
 }
 
 /// The settings of layout version 1: version 2's without `commit_window_blocks`.
