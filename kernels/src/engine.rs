@@ -477,6 +477,15 @@ fn step_ends(inputs: &[(Vec<u32>, bool)], max_tokens: usize) -> Vec<usize> {
     ends
 }
 
+/// Puts the calling thread in SPEC.md §0's float mode (denormals kept, rounding to nearest).
+/// The engine checks the mode of the thread that calls it and refuses to run otherwise
+/// ([`EngineError::FloatModeOffSpec`]) but never changes it: a thread that runs the engine for
+/// its whole life (a node's engine worker) calls this once first, so that a mode inherited
+/// from whatever spawned it cannot fail every request.
+pub fn use_spec_float_mode() {
+    crate::cpu::use_spec_float_mode();
+}
+
 /// Fails on a thread whose float mode is not the spec's (denormals dropped, rounding not to
 /// nearest): the calling thread computes the RoPE tables and samples, and a silent change of
 /// mode would change bits (the pool's own threads reset the mode).

@@ -108,6 +108,8 @@ fn run(
     mut queue: mpsc::Receiver<(Request, Reply)>,
     on_batch: impl Fn(BatchReport),
 ) {
+    // This thread inherits the float mode of the one that spawned it; the engine only checks.
+    kernels::engine::use_spec_float_mode();
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         let deadline = Instant::now() + policy.window;
