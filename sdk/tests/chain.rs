@@ -568,6 +568,12 @@ async fn a_refusal_after_an_endpoint_may_have_taken_the_send_is_not_final() {
         panic!("{error:?}");
     };
     assert!(matches!(**source, ChainError::Rpc { .. }), "{source:?}");
+    assert_landed_once(&chain, tx_hash).await;
+    chain.shutdown().await;
+}
+
+/// Alice's 1 NEAR transfer `tx_hash` succeeded, and Bob holds its NEAR once.
+async fn assert_landed_once(chain: &Localnet, tx_hash: &str) {
     let outcome = chain
         .rpc()
         .tx_status(tx_hash, ALICE, TxWait::Final)
@@ -579,7 +585,6 @@ async fn a_refusal_after_an_endpoint_may_have_taken_the_send_is_not_final() {
         1001 * NEAR,
         "sent once"
     );
-    chain.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -607,15 +612,6 @@ async fn a_send_nobody_confirmed_names_its_hash_and_is_not_sent_again() {
         "{error}"
     );
     // It did land, once (the resends carried the same bytes), and the hash finds it.
-    let outcome = chain
-        .rpc()
-        .tx_status(tx_hash, ALICE, TxWait::Final)
-        .await
-        .unwrap();
-    assert!(outcome.is_success(), "{:?}", outcome.status);
-    assert_eq!(
-        chain.rpc().view_account("bob.test").await.unwrap().amount,
-        1001 * NEAR
-    );
+    assert_landed_once(&chain, tx_hash).await;
     chain.shutdown().await;
 }

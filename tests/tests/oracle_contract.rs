@@ -1738,16 +1738,7 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
         .iter()
         .map(|n| world.chain.balance(&node_name(*n)))
         .collect();
-    let bundle: Vec<Value> = committee[..3]
-        .iter()
-        .map(|node| {
-            json!({
-                "node": node_name(*node),
-                "result_digest": digest_of(ANSWER),
-                "signature": world.sign(*node, 0, ANSWER),
-            })
-        })
-        .collect();
+    let bundle = answer_bundle(&world, &committee[..3]);
 
     // A relayer cannot swap the output: every signature names the output's hash.
     let tampered = world.call(
@@ -1783,13 +1774,9 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
     assert_eq!(answer["answered"]["output"], ANSWER);
 }
 
-#[test]
-fn a_bundle_entry_copied_and_sent_first_is_skipped_not_fatal() {
-    let mut world = setup();
-    let deposit = world.deposit_for("q");
-    world.ask("q", deposit);
-    let committee = world.commit_all(0, ANSWER);
-    let bundle: Vec<Value> = committee[..3]
+/// The signed attestations of `ANSWER` to request 0 by `members`, as a relayer bundles them.
+fn answer_bundle(world: &World, members: &[usize]) -> Vec<Value> {
+    members
         .iter()
         .map(|node| {
             json!({
@@ -1798,7 +1785,16 @@ fn a_bundle_entry_copied_and_sent_first_is_skipped_not_fatal() {
                 "signature": world.sign(*node, 0, ANSWER),
             })
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_bundle_entry_copied_and_sent_first_is_skipped_not_fatal() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.commit_all(0, ANSWER);
+    let bundle = answer_bundle(&world, &committee[..3]);
     // Anyone can copy an entry of a pending bundle and send it first.
     let copied = world.call(
         ALICE,
