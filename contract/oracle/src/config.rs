@@ -60,7 +60,9 @@ pub fn validate(config: &Config) -> Result<(), String> {
     }
     if !(MIN_RETENTION_BLOCKS..=MAX_RETENTION_BLOCKS).contains(&config.retention_blocks) {
         return Err(format!(
-            "retention_blocks must be {MIN_RETENTION_BLOCKS} to {MAX_RETENTION_BLOCKS} (a              resolved request's cleanup slashes members that have not revealed: they get at              least {MIN_REVEAL_BLOCKS} blocks), got {}",
+            "retention_blocks must be {MIN_RETENTION_BLOCKS} to {MAX_RETENTION_BLOCKS} (a \
+             resolved request's cleanup slashes members that have not revealed: they get at \
+             least {MIN_REVEAL_BLOCKS} blocks), got {}",
             config.retention_blocks
         ));
     }

@@ -269,7 +269,8 @@ async fn main() -> Result<()> {
             // No answer is a failure for a script that uses the answer.
             if let ResponseStatus::TimedOut { .. } = response.status {
                 bail!(
-                    "request {} timed out on chain without an answer (its fee was refunded);                      check that the model's nodes are running, then ask again",
+                    "request {} timed out on chain without an answer (its fee was refunded); \
+                     check that the model's nodes are running, then ask again",
                     pending.request_id
                 );
             }
