@@ -311,51 +311,18 @@ impl Engine {
     /// bit-identical to running that request alone, and so is each failure: a request fails
     /// only with the error it would have met alone.
     pub fn generate_batch(&self, requests: &[Request]) -> Vec<Result<Generation, EngineError>> {
-        if check_float_mode().is_err() {
-            return requests
-                .iter()
-                .map(|_| Err(EngineError::FloatModeOffSpec))
-                .collect();
-        }
         let mut results: Vec<Option<Result<Generation, EngineError>>> =
             (0..requests.len()).map(|_| None).collect();
-        let mut active = Vec::new();
+        let mut batch = self.batch();
         for (i, request) in requests.iter().enumerate() {
-            match self.start(request) {
-                Ok(sequence) => active.push((i, sequence)),
-                Err(e) => results[i] = Some(Err(e)),
+            if let Err((i, e)) = batch.admit(i, request.clone()) {
+                results[i] = Some(Err(e));
             }
         }
-        while !active.is_empty() {
-            let inputs: Vec<(Vec<u32>, bool)> =
-                active.iter().map(|(_, s)| s.next_input()).collect();
-            let mut outcomes = Vec::with_capacity(active.len());
-            let mut first = 0;
-            for end in step_ends(&inputs, self.max_step_tokens) {
-                let step_started = Instant::now();
-                let logits = self.step_each(&mut active[first..end], &inputs[first..end]);
-                let elapsed = step_started.elapsed();
-                outcomes.extend(logits.into_iter().map(|logits| (logits, elapsed)));
-                first = end;
+        while !batch.is_empty() {
+            for (i, result) in batch.step().ended {
+                results[i] = Some(result);
             }
-            let mut still = Vec::with_capacity(active.len());
-            for (((i, mut s), (tokens, _)), (logits, elapsed)) in
-                active.drain(..).zip(&inputs).zip(outcomes)
-            {
-                let outcome = logits.and_then(|logits| {
-                    s.account(tokens.len(), elapsed);
-                    match logits {
-                        Some(logits) => s.take_logits(&logits, &self.tokenizer, &self.token_index),
-                        None => Ok(false),
-                    }
-                });
-                match outcome {
-                    Ok(true) => results[i] = Some(Ok(s.finish(self.model_sha256, &requests[i]))),
-                    Ok(false) => still.push((i, s)),
-                    Err(e) => results[i] = Some(Err(e)),
-                }
-            }
-            active = still;
         }
         results
             .into_iter()
@@ -363,12 +330,22 @@ impl Engine {
             .collect()
     }
 
+    /// An empty running batch: requests join it at any step and leave it as soon as they end
+    /// (continuous batching). Batch invariance makes each result the bits of running alone,
+    /// whenever it joined and whoever ran beside it. `T` tags each request for its caller.
+    pub fn batch<T>(&self) -> Batch<'_, T> {
+        Batch {
+            engine: self,
+            running: Vec::new(),
+        }
+    }
+
     /// One forward step of every active sequence, each with its own outcome: when the batched
     /// step fails (which leaves every cache as it was), each sequence runs the step alone, so
     /// only those that fail alone fail.
-    fn step_each(
+    fn step_each<T>(
         &self,
-        active: &mut [(usize, Sequence)],
+        active: &mut [Running<T>],
         inputs: &[(Vec<u32>, bool)],
     ) -> Vec<Result<Option<Vec<f32>>, EngineError>> {
         match self.step(active, inputs) {
@@ -389,17 +366,20 @@ impl Engine {
     }
 
     /// One forward step of every active sequence: the logits each asked for.
-    fn step(
+    fn step<T>(
         &self,
-        active: &mut [(usize, Sequence)],
+        active: &mut [Running<T>],
         inputs: &[(Vec<u32>, bool)],
     ) -> Result<Vec<Option<Vec<f32>>>, EngineError> {
         if let Some(device) = &self.device {
             let mut items: Vec<DeviceItem<'_>> = active
                 .iter_mut()
                 .zip(inputs)
-                .map(|((_, s), (tokens, want_logits))| DeviceItem {
-                    cache: s.device_cache.get_or_insert_with(|| device.new_cache()),
+                .map(|(r, (tokens, want_logits))| DeviceItem {
+                    cache: r
+                        .sequence
+                        .device_cache
+                        .get_or_insert_with(|| device.new_cache()),
                     tokens,
                     want_logits: *want_logits,
                 })
@@ -409,8 +389,8 @@ impl Engine {
         let mut items: Vec<BatchItem<'_>> = active
             .iter_mut()
             .zip(inputs)
-            .map(|((_, s), (tokens, want_logits))| BatchItem {
-                cache: &mut s.cache,
+            .map(|(r, (tokens, want_logits))| BatchItem {
+                cache: &mut r.sequence.cache,
                 tokens,
                 want_logits: *want_logits,
             })
@@ -458,6 +438,130 @@ impl Engine {
             timings: Timings::default(),
             prompt,
         })
+    }
+}
+
+/// Requests generating together, each tagged with a `T` (see [`Engine::batch`]).
+pub struct Batch<'e, T> {
+    engine: &'e Engine,
+    running: Vec<Running<T>>,
+}
+
+struct Running<T> {
+    tag: T,
+    request: Request,
+    sequence: Sequence,
+}
+
+/// What one [`Batch::step`] did.
+pub struct Round<T> {
+    /// The requests that ended in this round, with their results.
+    pub ended: Vec<(T, Result<Generation, EngineError>)>,
+    /// Requests that ran in this round.
+    pub requests: usize,
+    /// Tokens sampled in this round (one per request past its prompt).
+    pub sampled: usize,
+}
+
+impl<T> Batch<'_, T> {
+    /// Adds `request`, which starts with the next step; when it cannot start (an empty or too
+    /// long prompt, tokens the model lacks, bad parameters) its error comes back with its tag.
+    pub fn admit(&mut self, tag: T, request: Request) -> Result<(), (T, EngineError)> {
+        match self.engine.start(&request) {
+            Ok(sequence) => {
+                self.running.push(Running {
+                    tag,
+                    request,
+                    sequence,
+                });
+                Ok(())
+            }
+            Err(e) => Err((tag, e)),
+        }
+    }
+
+    /// Requests running.
+    pub fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Gives up every running request, handing back its tag and request (after a panic, for
+    /// instance, when the batch's state is not to be trusted).
+    pub fn abandon(self) -> Vec<(T, Request)> {
+        self.running
+            .into_iter()
+            .map(|r| (r.tag, r.request))
+            .collect()
+    }
+
+    /// Runs one round: every running request takes one step (a chunk of its prompt, or one
+    /// token), in forward passes of at most the engine's `max_step_tokens`. A request that
+    /// fails in a step fails alone; those that end leave the batch.
+    pub fn step(&mut self) -> Round<T> {
+        let requests = self.running.len();
+        if check_float_mode().is_err() {
+            let ended = self
+                .running
+                .drain(..)
+                .map(|r| (r.tag, Err(EngineError::FloatModeOffSpec)))
+                .collect();
+            return Round {
+                ended,
+                requests,
+                sampled: 0,
+            };
+        }
+        let engine = self.engine;
+        let inputs: Vec<(Vec<u32>, bool)> = self
+            .running
+            .iter()
+            .map(|r| r.sequence.next_input())
+            .collect();
+        let mut outcomes = Vec::with_capacity(requests);
+        let mut first = 0;
+        for end in step_ends(&inputs, engine.max_step_tokens) {
+            let step_started = Instant::now();
+            let logits = engine.step_each(&mut self.running[first..end], &inputs[first..end]);
+            let elapsed = step_started.elapsed();
+            outcomes.extend(logits.into_iter().map(|logits| (logits, elapsed)));
+            first = end;
+        }
+        let mut ended = Vec::new();
+        let mut sampled = 0;
+        let mut still = Vec::with_capacity(requests);
+        for ((mut r, (tokens, _)), (logits, elapsed)) in
+            self.running.drain(..).zip(&inputs).zip(outcomes)
+        {
+            let outcome = logits.and_then(|logits| {
+                r.sequence.account(tokens.len(), elapsed);
+                match logits {
+                    Some(logits) => {
+                        sampled += 1;
+                        r.sequence
+                            .take_logits(&logits, &engine.tokenizer, &engine.token_index)
+                    }
+                    None => Ok(false),
+                }
+            });
+            match outcome {
+                Ok(true) => {
+                    let generation = r.sequence.finish(engine.model_sha256, &r.request);
+                    ended.push((r.tag, Ok(generation)));
+                }
+                Ok(false) => still.push(r),
+                Err(e) => ended.push((r.tag, Err(e))),
+            }
+        }
+        self.running = still;
+        Round {
+            ended,
+            requests,
+            sampled,
+        }
     }
 }
 

@@ -285,6 +285,18 @@ pub async fn run_until(
     .await;
     let (served, (server_stop, server, addr)) = match started {
         Ok(Some(started)) => started,
+        Err(error) if !stop.is_stopped() => {
+            // A reveal needs no engine: what this node committed to is revealed before it exits.
+            error!(
+                "the node cannot start: {error:#}; revealing the jobs it committed to first \
+                 (a signal stops at once)"
+            );
+            if let Err(failure) = submitter.finish_committed().await {
+                error!("{failure:#}");
+            }
+            stop.stop();
+            return Err(error);
+        }
         ended => {
             stop.stop();
             match tokio::time::timeout(GRACE, submitter.join()).await {

@@ -1,13 +1,14 @@
 //! The engine worker: one thread that owns the deterministic engine and runs queued jobs in
-//! batches. Batching is safe because the engine is batch-invariant: a job's bits do not depend
-//! on which other jobs share its batch. The queue is bounded, so callers feel back-pressure.
+//! one running batch that jobs join and leave at every step (continuous batching). Batching is
+//! safe because the engine is batch-invariant: a job's bits do not depend on which other jobs
+//! share its batch, or when it joined. The queue is bounded, so callers feel back-pressure.
 //!
 //! Failures are told apart by whose fault they are: the request's (the same on every honest
 //! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
 //! may succeed if tried again). A batch that panics is run again one job at a time, so a
 //! request that makes the engine panic fails alone and the others still get their answers.
 
-use kernels::engine::{Engine, EngineError, Generation, Request};
+use kernels::engine::{Batch, Engine, EngineError, Generation, Request, Round};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -42,9 +43,9 @@ impl WorkerError {
 /// How the worker groups jobs.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchPolicy {
-    /// Most jobs in one batch.
+    /// Most jobs running together.
     pub max_batch: usize,
-    /// How long the first job of a batch waits for company.
+    /// How long a job that finds the worker idle waits for company.
     pub window: Duration,
     /// Jobs that may wait in the queue before callers are held back.
     pub queue: usize,
@@ -60,20 +61,23 @@ impl Default for BatchPolicy {
     }
 }
 
-/// What one batch did, for metrics.
+/// What one round of the running batch did, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchReport {
+    /// Jobs that took a step.
     pub jobs: usize,
+    /// Tokens sampled.
     pub generated_tokens: usize,
     pub elapsed: Duration,
 }
 
 type Reply = oneshot::Sender<Result<Generation, WorkerError>>;
+type Job = (Request, Reply);
 
 /// A handle to the worker; cheap to clone. The worker stops when every handle is dropped.
 #[derive(Clone)]
 pub struct EngineWorker {
-    jobs: mpsc::Sender<(Request, Reply)>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl EngineWorker {
@@ -105,72 +109,107 @@ impl EngineWorker {
 fn run(
     engine: Engine,
     policy: BatchPolicy,
-    mut queue: mpsc::Receiver<(Request, Reply)>,
+    queue: mpsc::Receiver<Job>,
     on_batch: impl Fn(BatchReport),
 ) {
     // This thread inherits the float mode of the one that spawned it; the engine only checks.
     kernels::engine::use_spec_float_mode();
-    while let Some(first) = queue.blocking_recv() {
-        let mut batch = vec![first];
-        let deadline = Instant::now() + policy.window;
-        while batch.len() < policy.max_batch {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
+    serve(
+        &engine,
+        policy,
+        queue,
+        on_batch,
+        |batch| batch.step(),
+        |request| engine.generate(request),
+    );
+}
+
+/// Runs the jobs of `queue` until every handle is gone, in one running batch (continuous
+/// batching): waiting jobs join it before each round, up to `max_batch`, and each job is
+/// answered as soon as it ends, so a short job never waits for a long one. A job that arrives
+/// to an idle worker waits up to the policy's window for company. Each round runs with `step`;
+/// when a round panics, the batch's jobs run again one at a time with `alone` (batch
+/// invariance: the same bits), so only a job that panics alone fails (as this machine's fault,
+/// to be tried again). The worker keeps running either way.
+fn serve<'e>(
+    engine: &'e Engine,
+    policy: BatchPolicy,
+    mut queue: mpsc::Receiver<Job>,
+    on_batch: impl Fn(BatchReport),
+    step: impl Fn(&mut Batch<'e, Reply>) -> Round<Reply>,
+    alone: impl Fn(&Request) -> Result<Generation, EngineError>,
+) {
+    let mut batch = engine.batch();
+    loop {
+        if batch.is_empty() {
+            let Some(first) = queue.blocking_recv() else {
+                return;
+            };
+            admit(&mut batch, first);
+            let deadline = Instant::now() + policy.window;
+            while batch.len() < policy.max_batch {
+                match queue.try_recv() {
+                    Ok(job) => admit(&mut batch, job),
+                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
+            }
+        } else {
+            while batch.len() < policy.max_batch {
+                match queue.try_recv() {
+                    Ok(job) => admit(&mut batch, job),
+                    Err(_) => break,
+                }
             }
         }
-        let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
+        if batch.is_empty() {
+            continue;
+        }
         let started = Instant::now();
-        let results = run_batch(&requests, |batch| engine.generate_batch(batch));
-        let generated_tokens = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|g| g.output_tokens.len())
-            .sum();
-        on_batch(BatchReport {
-            jobs: requests.len(),
-            generated_tokens,
-            elapsed: started.elapsed(),
-        });
-        for (reply, result) in replies.into_iter().zip(results) {
-            // A caller that went away no longer wants its answer.
-            let _ = reply.send(result);
+        match guarded(|| step(&mut batch)) {
+            Ok(round) => {
+                on_batch(BatchReport {
+                    jobs: round.requests,
+                    generated_tokens: round.sampled,
+                    elapsed: started.elapsed(),
+                });
+                for (reply, result) in round.ended {
+                    answer(reply, result.map_err(|e| WorkerError::classify(&e)));
+                }
+            }
+            Err(panic) => {
+                let jobs = std::mem::replace(&mut batch, engine.batch()).abandon();
+                if let [_] = jobs.as_slice() {
+                    let (reply, _) = jobs.into_iter().next().expect("one job");
+                    answer(reply, Err(panic));
+                    continue;
+                }
+                tracing::warn!(
+                    jobs = jobs.len(),
+                    "the engine panicked on a batch; running its jobs one at a time"
+                );
+                for (reply, request) in jobs {
+                    let result = guarded(|| alone(&request))
+                        .and_then(|result| result.map_err(|e| WorkerError::classify(&e)));
+                    answer(reply, result);
+                }
+            }
         }
     }
 }
 
-/// Runs `requests` as one batch with `generate`. The engine fails only the jobs that fail
-/// alone, so each result is that job's own; a panic re-runs the jobs one at a time (batch
-/// invariance: the same bits), so only a job that panics alone fails (as this machine's fault,
-/// to be tried again) and the others get their answers. The worker keeps running either way.
-fn run_batch(
-    requests: &[Request],
-    generate: impl Fn(&[Request]) -> Vec<Result<Generation, EngineError>>,
-) -> Vec<Result<Generation, WorkerError>> {
-    let classify =
-        |result: Result<Generation, EngineError>| result.map_err(|e| WorkerError::classify(&e));
-    match guarded(|| generate(requests)) {
-        Ok(results) => results.into_iter().map(classify).collect(),
-        Err(panic) if requests.len() == 1 => vec![Err(panic)],
-        Err(_) => {
-            tracing::warn!(
-                jobs = requests.len(),
-                "the engine panicked on a batch; running its jobs one at a time"
-            );
-            requests
-                .iter()
-                .map(|request| {
-                    let mut alone = guarded(|| generate(std::slice::from_ref(request)))?;
-                    alone.pop().map(classify).unwrap_or_else(|| {
-                        Err(WorkerError::Machine("the engine returned no result".into()))
-                    })
-                })
-                .collect()
-        }
+/// Adds `job` to the running batch, or answers it at once when it cannot start.
+fn admit(batch: &mut Batch<'_, Reply>, (request, reply): Job) {
+    if let Err((reply, e)) = batch.admit(reply, request) {
+        answer(reply, Err(WorkerError::classify(&e)));
     }
+}
+
+fn answer(reply: Reply, result: Result<Generation, WorkerError>) {
+    // A caller that went away no longer wants its answer.
+    let _ = reply.send(result);
 }
 
 /// Runs `work`, turning a panic into this machine's failure.
@@ -195,6 +234,7 @@ mod tests {
     use kernels::quant::KernelPath;
     use kernels::sampling::SamplingParams;
     use kernels::tiny_model::TinyModel;
+    use std::path::Path;
     use std::sync::{Arc, Mutex};
 
     fn request(i: u64) -> Request {
@@ -247,7 +287,6 @@ mod tests {
         }
         assert_eq!(batched, alone);
         let reports = reports.lock().unwrap();
-        assert_eq!(reports.iter().map(|r| r.jobs).sum::<usize>(), 6);
         assert!(reports.iter().all(|r| r.jobs <= 4));
         assert!(reports.iter().any(|r| r.jobs > 1), "{reports:?}");
     }
@@ -271,21 +310,48 @@ mod tests {
         assert!(good.is_ok());
     }
 
-    /// Runs batches on `engine`, panicking (as a kernel bug would) on any batch that holds
-    /// the request with seed [`CULPRIT`].
-    fn panicking_on_culprit(
-        engine: &Engine,
-    ) -> impl Fn(&[Request]) -> Vec<Result<Generation, EngineError>> + '_ {
-        |batch| {
-            assert!(
-                batch.iter().all(|r| r.params.seed != CULPRIT),
-                "index out of bounds"
-            );
-            engine.generate_batch(batch)
-        }
-    }
-
     const CULPRIT: u64 = 2;
+
+    /// Serves `jobs` (sent all at once, so they share a batch) on the tiny model at `path`,
+    /// with rounds that panic from round `panic_from` on (as a kernel bug would) and runs
+    /// alone that panic for the request with seed [`CULPRIT`]; returns each job's result.
+    fn serve_panicking(
+        path: &Path,
+        jobs: Vec<Request>,
+        panic_from: usize,
+    ) -> Vec<Result<Generation, WorkerError>> {
+        let engine = Engine::load(path, KernelPath::detect(), 1).unwrap();
+        let (sender, queue) = mpsc::channel(jobs.len());
+        let answers: Vec<_> = jobs
+            .into_iter()
+            .map(|request| {
+                let (reply, answer) = oneshot::channel();
+                sender.try_send((request, reply)).unwrap();
+                answer
+            })
+            .collect();
+        drop(sender);
+        let rounds = std::cell::Cell::new(0);
+        serve(
+            &engine,
+            BatchPolicy::default(),
+            queue,
+            |_| {},
+            |batch| {
+                rounds.set(rounds.get() + 1);
+                assert!(rounds.get() < panic_from, "index out of bounds");
+                batch.step()
+            },
+            |request| {
+                assert!(request.params.seed != CULPRIT, "index out of bounds");
+                engine.generate(request)
+            },
+        );
+        answers
+            .into_iter()
+            .map(|answer| answer.blocking_recv().unwrap())
+            .collect()
+    }
 
     #[test]
     fn a_panic_fails_only_the_job_that_panics_alone() {
@@ -294,32 +360,104 @@ mod tests {
         TinyModel::default().write(&path).unwrap();
         let engine = Engine::load(&path, KernelPath::detect(), 1).unwrap();
         let requests: Vec<Request> = (0..4).map(request).collect();
-        let results = run_batch(&requests, panicking_on_culprit(&engine));
-        assert_eq!(results.len(), 4);
-        for (i, result) in results.iter().enumerate() {
-            if i as u64 == CULPRIT {
-                assert!(
-                    matches!(result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
-                    "{result:?}"
-                );
-            } else {
-                let alone = engine.generate(&requests[i]).unwrap();
-                assert_eq!(result.as_ref().unwrap().digest, alone.digest, "job {i}");
+        // The first round, and the third: mid-generation, when each job has cached steps.
+        for panic_from in [1, 3] {
+            let results = serve_panicking(&path, requests.clone(), panic_from);
+            assert_eq!(results.len(), 4);
+            for (i, result) in results.iter().enumerate() {
+                if i as u64 == CULPRIT {
+                    assert!(
+                        matches!(result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                        "{result:?}"
+                    );
+                } else {
+                    let alone = engine.generate(&requests[i]).unwrap();
+                    assert_eq!(result.as_ref().unwrap().digest, alone.digest, "job {i}");
+                }
             }
         }
     }
 
     #[test]
     fn a_batch_that_always_panics_fails_every_job_as_retryable() {
-        let requests: Vec<Request> = (0..3).map(request).collect();
-        let results = run_batch(&requests, |_| panic!("device lost"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        let requests: Vec<Request> = [CULPRIT, CULPRIT, CULPRIT].map(request).to_vec();
+        let results = serve_panicking(&path, requests.clone(), 1);
         assert_eq!(results.len(), 3);
-        for result in results {
+        for result in results
+            .iter()
+            .chain(&serve_panicking(&path, requests[..1].to_vec(), 1))
+        {
             assert!(
-                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("device lost")),
+                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
                 "{result:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_short_job_joins_a_running_long_one_and_leaves_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        let engine = Engine::load(&path, KernelPath::detect(), 1).unwrap();
+        let with_tokens = |seed: u64, max_tokens: u32| {
+            let mut r = request(seed);
+            r.params.max_tokens = max_tokens;
+            r
+        };
+        // A long job that runs to its length (no end-of-generation token on the way).
+        let long = (10..40)
+            .map(|seed| with_tokens(seed, 30))
+            .find(|r| engine.generate(r).unwrap().output_tokens.len() == 30)
+            .expect("a seed that generates 30 tokens");
+        let short = with_tokens(1, 2);
+        let long_alone = engine.generate(&long).unwrap().digest;
+        let short_alone = engine.generate(&short).unwrap().digest;
+
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let (first_round_done, first_round) = std::sync::mpsc::channel();
+        let (go_on, go) = std::sync::mpsc::channel::<()>();
+        let worker = EngineWorker::spawn(
+            engine,
+            BatchPolicy {
+                max_batch: 4,
+                window: Duration::ZERO,
+                queue: 4,
+            },
+            move |report| {
+                let mut seen = seen.lock().unwrap();
+                seen.push(report);
+                if seen.len() == 1 {
+                    // Holds the worker after the long job's first round until the short job
+                    // waits in the queue.
+                    first_round_done.send(()).unwrap();
+                    go.recv().unwrap();
+                }
+            },
+        );
+        let long_worker = worker.clone();
+        let long_answer = tokio::spawn(async move { long_worker.infer(long).await });
+        tokio::task::spawn_blocking(move || first_round.recv().unwrap())
+            .await
+            .unwrap();
+        let (reply, short_answer) = oneshot::channel();
+        worker.jobs.send((short, reply)).await.unwrap();
+        go_on.send(()).unwrap();
+
+        assert_eq!(short_answer.await.unwrap().unwrap().digest, short_alone);
+        assert_eq!(long_answer.await.unwrap().unwrap().digest, long_alone);
+        let jobs: Vec<usize> = reports.lock().unwrap().iter().map(|r| r.jobs).collect();
+        // One round alone, the short job's rounds beside it, then the long one alone again.
+        let together = jobs.iter().filter(|&&n| n == 2).count();
+        assert!(jobs[0] == 1 && together > 0, "{jobs:?}");
+        assert_eq!(jobs.len(), 1 + together + jobs[1 + together..].len());
+        assert!(jobs[1..1 + together].iter().all(|&n| n == 2), "{jobs:?}");
+        assert!(jobs[1 + together..].iter().all(|&n| n == 1), "{jobs:?}");
+        assert!(jobs.len() > 1 + together, "{jobs:?}");
     }
 
     #[test]

@@ -156,6 +156,27 @@ async fn send_all<T>(queue: mpsc::Sender<T>, ids: Vec<T>) {
 }
 
 impl Submitter {
+    /// After a start that failed (the model did not load or pass its checks): reveals what this
+    /// node committed to — a reveal needs no engine, and a commitment left unrevealed is
+    /// slashed — and confirms what it sent, then ends. Computed jobs not committed yet stay
+    /// in the journal. The stop signal cuts it short, as it does any job.
+    pub async fn finish_committed(self) -> Result<()> {
+        let not_committed = self
+            .resuming
+            .await
+            .map_err(|e| anyhow::anyhow!("resuming the committed jobs failed: {e}"))?;
+        if !not_committed.is_empty() {
+            info!(
+                jobs = not_committed.len(),
+                "computed jobs not committed yet stay in the journal"
+            );
+        }
+        drop(self.jobs);
+        self.stage
+            .await
+            .map_err(|e| anyhow::anyhow!("the submitter died: {e}"))
+    }
+
     /// Waits for the submitter to end after a stop that came before [`run`] (the node did not
     /// start); a panic in it is an error.
     pub async fn join(self) -> Result<()> {

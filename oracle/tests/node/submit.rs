@@ -5,7 +5,7 @@
 //! committed job reveals without committing again, a committed job reveals after its request
 //! resolved (late) but not after it timed out — also when its commitment landed unjournaled, and
 //! for its request's model after the node changed models, and while the model of a restarted
-//! node still loads —, a computed job from before a model change is committed for its request's
+//! node still loads, or when it cannot start —, a computed job from before a model change is committed for its request's
 //! model, a commitment refused because the
 //! commit phase just closed ends the job late, and an output the oracle would refuse is never
 //! sent.
@@ -539,6 +539,42 @@ async fn restarted_node_reveals_while_its_model_loads(journaled_committed: bool)
     assert_eq!(state.sent(), ["submit_attestation"]);
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+}
+
+/// A node restarted with a model that does not load (an upgrade gone wrong) cannot start, but
+/// it still reveals what it committed to (a reveal needs no engine) before it exits with the
+/// error: leaving it unrevealed would be slashed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_start_reveals_its_commitments_before_it_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let missing = dir.path().join("missing.gguf");
+    let config = NodeConfig {
+        model: Some(missing.clone()),
+        ..config
+    };
+    let (_stop, daemon) = spawn_node(dir.path(), config.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!daemon.is_finished(), "it waits for the reveal phase");
+    assert!(state.sent().is_empty());
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let error = tokio::time::timeout(Duration::from_secs(30), daemon)
+        .await
+        .expect("the node exits once it revealed")
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").contains(&missing.display().to_string()),
+        "{error:#}"
+    );
+    assert_eq!(state.sent(), ["submit_attestation"]);
     assert_eq!(
         job_state(dir.path(), &config),
         JobState::Finished(Finished::Attested)
