@@ -820,18 +820,42 @@ fn the_rule_changes_only_after_the_delay_and_claims_keep_their_rule() {
     world.chain.advance_blocks(DELAY);
     let owner_before = world.chain.balance(OWNER);
     assert_success(&world.call(EVE, VAULT, "apply_limits", json!({}), 0));
-    // The looser limits drop the allow-list: they store less than the old ones, so the whole
-    // proposal's deposit (tag, limits, two heights) goes back to the owner.
+    // The looser limits drop the allow-list: the whole proposal's deposit (tag, limits, two
+    // heights) goes back to the owner, and so does what the old list stored (tag, length, four
+    // names with their lengths) beyond the new limits' tag.
     let new_limits_bytes: u64 = 16 + 16 + 1;
+    let old_list_bytes: u64 = 1 + 4 + (4 + 8) + 3 * (4 + 10);
     assert_eq!(
         world.chain.balance(OWNER) - owner_before,
-        u128::from(1 + new_limits_bytes + 8 + 8) * BYTE_COST
+        u128::from(1 + new_limits_bytes + 8 + 8 + old_list_bytes - 1) * BYTE_COST
     );
     let limits_now = world.vault()["limits"].clone();
     assert_eq!(limits_now["max_per_claim"], looser["max_per_claim"]);
     assert_eq!(limits_now["allowed_recipients"], Value::Null);
     let to_eve = world.file(EVE, 6 * ONE_NEAR, "Order #3.");
     assert_eq!(world.answer(&to_eve, 2, &approve("ok")), "paid");
+
+    // The brake cancels a pending looser change, which anyone could apply to undo it.
+    let loosest = limits(20 * ONE_NEAR, 20 * ONE_NEAR, None);
+    let args = json!({"limits": loosest});
+    assert_success(&world.call(OWNER, VAULT, "propose_limits", args, ONE_NEAR));
+    world.chain.advance_blocks(DELAY);
+    let brake = limits(ONE_NEAR, ONE_NEAR, None);
+    let owner_before = world.chain.balance(OWNER);
+    let tightened = world.call(OWNER, VAULT, "tighten_limits", json!({"limits": brake}), 0);
+    assert_success(&tightened);
+    assert_eq!(vault_events(&tightened, "limits_change_cancelled").len(), 1);
+    assert_eq!(
+        world.chain.balance(OWNER) + gas_cost(&tightened) - owner_before,
+        u128::from(1 + new_limits_bytes + 8 + 8) * BYTE_COST
+    );
+    assert_fails(
+        &world.call(EVE, VAULT, "apply_limits", json!({}), 0),
+        "no limits change is pending",
+    );
+    let limits_now = world.vault()["limits"].clone();
+    assert_eq!(limits_now["max_per_claim"], brake["max_per_claim"]);
+    assert_eq!(world.vault()["pending_limits"], Value::Null);
 }
 
 /// yoctoNEAR the signer of `result` paid for its gas (what it burnt, at the chain's gas price).

@@ -159,8 +159,8 @@ impl Vault {
     }
 
     /// Puts the pending limits in force once the delay has passed (anyone may call). The
-    /// proposal's storage deposit, less what the new limits store beyond the old ones, goes back
-    /// to the owner.
+    /// proposal's storage deposit, less what the new limits store beyond the old ones (plus
+    /// what they store less), goes back to the owner.
     pub fn apply_limits(&mut self) -> Limits {
         let pending = self
             .pending_limits
@@ -175,9 +175,12 @@ impl Vault {
             )
         );
         let charged = borsh_len(&Some(pending.clone()));
-        let growth = borsh_len(&pending.limits).saturating_sub(borsh_len(&self.limits));
+        let (old, new) = (borsh_len(&self.limits), borsh_len(&pending.limits));
         self.limits = pending.limits;
-        send(&self.owner, cost_of(charged.saturating_sub(growth)));
+        send(
+            &self.owner,
+            cost_of((charged + old).saturating_sub(new)),
+        );
         Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": false }));
         self.limits.clone()
     }
@@ -192,7 +195,9 @@ impl Vault {
     }
 
     /// Replaces the limits at once when the new ones allow nothing the current ones forbid
-    /// (owner; attach storage when the allow-list grows in bytes, the rest is refunded).
+    /// (owner; attach storage when the allow-list grows in bytes, the rest is refunded, and so
+    /// is the storage a shorter one frees). It also cancels a pending limits change, which
+    /// anyone could otherwise apply to undo the brake; its deposit goes back to the owner.
     #[payable]
     pub fn tighten_limits(&mut self, limits: Limits) -> Limits {
         self.require_owner();
@@ -201,11 +206,18 @@ impl Vault {
             limits.only_tightens(&self.limits),
             "these limits loosen the current ones; use propose_limits (time-locked)"
         );
-        let growth = borsh_len(&limits).saturating_sub(borsh_len(&self.limits));
+        let (old, new) = (borsh_len(&self.limits), borsh_len(&limits));
         self.limits = limits;
-        let left = charge(growth);
+        let left = charge(new.saturating_sub(old));
+        let cancelled = self.pending_limits.take();
+        if cancelled.is_some() {
+            Event::LimitsChangeCancelled.emit(json!({}));
+        }
         Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": true }));
-        send(&env::predecessor_account_id(), left);
+        // What the proposal was charged (as `cancel_limits_proposal` refunds it).
+        let proposal = cancelled.as_ref().map_or(0, |_| borsh_len(&cancelled));
+        let released = old.saturating_sub(new) + proposal;
+        send(&self.owner, cost_of(released) + left);
         self.limits.clone()
     }
 }
