@@ -1270,17 +1270,26 @@ fn a_member_that_commits_to_a_resolved_request_and_never_reveals_is_slashed_at_c
     let committee = resolve_by_three_of_four(&mut world, 0);
     let guesser = committee[3];
     let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
-    let (slashed, _) = clean_up_after_retention(&mut world, 0);
+    let relayer_before = world.chain.balance(RELAYER);
+    let (slashed, gas) = clean_up_after_retention(&mut world, 0);
+    // The cleanup's caller reported it: the reporter's half of the tenth, on top.
     let penalty = stakes[3] / 10;
+    let reward = penalty / 2;
     assert_eq!(
         slashed,
         vec![json!({
             "node": node_name(guesser), "request_id": 0, "reason": "committed_without_reveal",
-            "amount": penalty.to_string(), "remaining_stake": (stakes[3] - penalty).to_string(),
-            "reporter": null, "reporter_reward": "0",
+            "amount": (penalty + reward).to_string(),
+            "remaining_stake": (stakes[3] - penalty - reward).to_string(),
+            "reporter": RELAYER, "reporter_reward": reward.to_string(),
         })]
     );
-    assert_eq!(world.stake(guesser), stakes[3] - penalty);
+    assert_eq!(world.stake(guesser), stakes[3] - penalty - reward);
+    assert_eq!(
+        world.chain.balance(RELAYER) + u128::from(gas) * wasm_host::chain::GAS_PRICE
+            - relayer_before,
+        reward
+    );
     for (node, stake) in committee[..3].iter().zip(&stakes) {
         assert_eq!(world.stake(*node), *stake, "node {node} revealed");
     }

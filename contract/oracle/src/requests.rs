@@ -238,8 +238,9 @@ impl OracleContract {
     /// resolved request whose answer has not been delivered yet cannot be removed), and
     /// returns its storage deposit, and what it still holds of its fee (`held_fees.rs`), to the
     /// request's `storage_refund_to` account (default: the requester); returns that amount. A
-    /// resolved request's committee members that committed and never revealed are slashed now.
-    /// Anyone may call it.
+    /// resolved request's committee members that committed and never revealed are slashed now,
+    /// with the caller as reporter: it receives the reporter's reward, an incentive to clean
+    /// up before such a member can withdraw its stake. Anyone may call it.
     pub fn cleanup_request(&mut self, request_id: u64) -> U128 {
         let mut request = self
             .requests
@@ -265,9 +266,13 @@ impl OracleContract {
             now >= cleanable_at,
             format!("request {request_id} can be cleaned up from block {cleanable_at}; now is block {now}")
         );
-        if resolved {
-            self.slash_unrevealed_commitments(request_id, &mut request);
-        }
+        let cleaner = env::predecessor_account_id();
+        let reward = if resolved {
+            self.slash_unrevealed_commitments(request_id, &mut request, &cleaner)
+        } else {
+            0
+        };
+        send(&cleaner, reward);
         self.requests.remove(&request_id);
         self.inputs.remove(&request_id);
         self.commit_phases.remove(&request_id);

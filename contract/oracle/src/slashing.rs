@@ -82,15 +82,16 @@ impl OracleContract {
             );
         }
         let reporter = env::predecessor_account_id();
-        let amount = self.slash(
+        let taken = self.slash(
             request_id,
             &mut request,
             &node,
             SlashReason::Equivocation,
             Some(&reporter),
         );
+        send(&reporter, taken.reward);
         self.requests.insert(request_id, request);
-        U128(amount)
+        U128(taken.amount)
     }
 }
 
@@ -98,9 +99,17 @@ impl OracleContract {
     /// Slashes each member that committed to an attestation of resolved `request` and has not
     /// revealed it: called when the request is cleaned up, after the retention in which such
     /// attestations are still accepted. A request without a commit phase slashes nobody.
-    pub(crate) fn slash_unrevealed_commitments(&mut self, request_id: u64, request: &mut Request) {
+    /// `cleaner`, who called the cleanup, is the reporter of these slashes: its reward for
+    /// cleaning up early — before a member that kept a guess to itself can withdraw its stake —
+    /// comes back in the total returned.
+    pub(crate) fn slash_unrevealed_commitments(
+        &mut self,
+        request_id: u64,
+        request: &mut Request,
+        cleaner: &AccountId,
+    ) -> u128 {
         let Some(phase) = self.commit_phase(request_id) else {
-            return;
+            return 0;
         };
         let unrevealed: Vec<AccountId> = phase
             .commitments
@@ -109,20 +118,24 @@ impl OracleContract {
             .filter(|node| !request.attestations.iter().any(|a| &a.node == *node))
             .cloned()
             .collect();
-        for node in unrevealed {
-            self.slash(
-                request_id,
-                request,
-                &node,
-                SlashReason::CommittedWithoutReveal,
-                None,
-            );
-        }
+        unrevealed
+            .iter()
+            .map(|node| {
+                self.slash(
+                    request_id,
+                    request,
+                    node,
+                    SlashReason::CommittedWithoutReveal,
+                    Some(cleaner),
+                )
+                .reward
+            })
+            .sum()
     }
 
     /// Takes `slash_bps` of `node`'s stake for `request_id` (once per request) for the
     /// treasury and, with a reporter, the reporter's reward (`reporter_bps` of that share, as
-    /// far as the stake goes) on top. Returns the amount taken from the node.
+    /// far as the stake goes) on top, which the caller sends. Returns what was taken.
     pub(crate) fn slash(
         &mut self,
         request_id: u64,
@@ -130,17 +143,17 @@ impl OracleContract {
         node: &AccountId,
         reason: SlashReason,
         reporter: Option<&AccountId>,
-    ) -> u128 {
+    ) -> Taken {
         if request.slashed.contains(node) {
-            return 0;
+            return Taken::default();
         }
         request.slashed.push(node.clone());
         let slash_bps = self.config.slash_bps;
         let reporter_bps = self.config.reporter_bps;
         let Some(entry) = self.nodes.get_mut(node) else {
-            // Unbonding outlasts the slashable window, so this only happens for a node that
-            // withdrew after the owner shortened `unbonding_blocks`.
-            return 0;
+            // Withdrawn: its stake unlocked before anyone cleaned up (or after the owner
+            // shortened `unbonding_blocks`).
+            return Taken::default();
         };
         let penalty = bps_share(entry.stake, slash_bps);
         let reward = reporter.map_or(0, |_| {
@@ -152,9 +165,6 @@ impl OracleContract {
         if remaining < self.config.min_stake {
             self.jail_for_stake(node);
         }
-        if let Some(reporter) = reporter {
-            send(reporter, reward);
-        }
         self.treasury += penalty;
         Event::NodeSlashed.emit(json!({
             "node": node,
@@ -165,6 +175,13 @@ impl OracleContract {
             "reporter": reporter,
             "reporter_reward": U128(reward),
         }));
-        amount
+        Taken { amount, reward }
     }
+}
+
+/// What a slash took from a node: `amount` in all, of which `reward` is the reporter's.
+#[derive(Default)]
+pub(crate) struct Taken {
+    pub amount: u128,
+    pub reward: u128,
 }

@@ -177,10 +177,7 @@ impl Vault {
         let charged = borsh_len(&Some(pending.clone()));
         let (old, new) = (borsh_len(&self.limits), borsh_len(&pending.limits));
         self.limits = pending.limits;
-        send(
-            &self.owner,
-            cost_of((charged + old).saturating_sub(new)),
-        );
+        send(&self.owner, cost_of((charged + old).saturating_sub(new)));
         Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": false }));
         self.limits.clone()
     }
