@@ -16,6 +16,13 @@ pub const ENV_PREFIX: &str = "ORACLE_NODE_";
 pub const MAX_PAGE_SIZE: u32 = 200;
 /// Most gas a NEAR function call may attach, in TGas.
 pub const MAX_ATTESTATION_TGAS: u64 = 300;
+/// The least gas an attestation may carry, in TGas: the attestation that resolves a request
+/// (quorum, payments, the requester's callback resumed) with the longest output must fit; one
+/// that runs out lands as a failure, and a reveal lost that way is slashed.
+pub const MIN_ATTESTATION_TGAS: u64 = 30;
+/// The longest wait between two looks at the pending requests, in milliseconds: a request's
+/// commit window can be as short as 10 blocks (about 6 s on NEAR).
+pub const MAX_POLL_INTERVAL_MS: u64 = 5000;
 /// Environment variables with the prefix that are not options (read by the command line).
 const NOT_OPTIONS: [&str; 2] = ["HOME", "LOG"];
 
@@ -113,7 +120,7 @@ pub struct NodeConfig {
     /// Milliseconds the first request of a batch waits for company. Default: 20.
     #[serde(default = "default_batch_window_ms")]
     pub batch_window_ms: u64,
-    /// Gas attached to `commit_attestation` and `submit_attestation`, in TGas, 1 to 300.
+    /// Gas attached to `commit_attestation` and `submit_attestation`, in TGas, 30 to 300.
     /// Default: 100.
     #[serde(default = "default_attestation_tgas")]
     pub attestation_tgas: u64,
@@ -283,10 +290,18 @@ impl NodeConfig {
                 self.page_size
             ));
         }
-        if !(1..=MAX_ATTESTATION_TGAS).contains(&self.attestation_tgas) {
+        if !(MIN_ATTESTATION_TGAS..=MAX_ATTESTATION_TGAS).contains(&self.attestation_tgas) {
             return invalid(&format!(
-                "attestation_tgas {} is not between 1 and {MAX_ATTESTATION_TGAS}",
+                "attestation_tgas {} is not between {MIN_ATTESTATION_TGAS} and \
+                 {MAX_ATTESTATION_TGAS} (unused gas is refunded: a higher value costs nothing)",
                 self.attestation_tgas
+            ));
+        }
+        if self.poll_interval_ms > MAX_POLL_INTERVAL_MS {
+            return invalid(&format!(
+                "poll_interval_ms {} is above {MAX_POLL_INTERVAL_MS}: a request's commit window \
+                 can be as short as 10 blocks, and a node that looks less often misses it",
+                self.poll_interval_ms
             ));
         }
         if self.rpc_timeout_secs == 0 || self.journal_retention_hours == 0 {
@@ -497,7 +512,7 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "poll_interval_ms",
-        about: "Milliseconds between two looks at the pending requests; at least 1.",
+        about: "Milliseconds between two looks at the pending requests; 1 to 5000.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -543,7 +558,7 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "attestation_tgas",
-        about: "Gas attached to commit_attestation and submit_attestation, in TGas, 1 to 300.",
+        about: "Gas attached to commit_attestation and submit_attestation, in TGas, 30 to 300.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -1117,6 +1132,14 @@ mod tests {
             ("page_size = 201", "page_size 201 is above 200"),
             ("standing_interval_ms = 0", "standing_interval_ms"),
             ("attestation_tgas = 0", "attestation_tgas 0"),
+            (
+                "attestation_tgas = 29",
+                "attestation_tgas 29 is not between 30",
+            ),
+            (
+                "poll_interval_ms = 600000",
+                "poll_interval_ms 600000 is above 5000",
+            ),
             ("attestation_tgas = 300000000", "attestation_tgas 300000000"),
             ("rpc_timeout_secs = 0", "rpc_timeout_secs"),
             ("journal_retention_hours = 0", "journal_retention_hours"),
@@ -1128,7 +1151,9 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{option}: {err}");
         }
-        let home = home_with("account_id = \"a.test\"\npage_size = 200\nattestation_tgas = 300\n");
+        let home = home_with(
+            "account_id = \"a.test\"\npage_size = 200\nattestation_tgas = 300\npoll_interval_ms = 5000\n",
+        );
         NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
     }
 

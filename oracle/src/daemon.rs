@@ -251,7 +251,7 @@ pub async fn run_until(
             .with_context(|| format!("opening the journal {}", journal_path.display()))?,
     );
     journal
-        .bind_deployment(&chain_id, &config.oracle_contract)
+        .bind_deployment(&chain_id, &config.oracle_contract, &config.account_id)
         .with_context(|| format!("the journal {}", journal_path.display()))?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());

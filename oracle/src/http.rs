@@ -2,11 +2,12 @@
 //! ok, degraded or failed, last block seen, RPC reachable, queue depth, the engine's failures
 //! on this machine, the node's standing with the oracle, the fatal error a failing node stops
 //! on), `/jobs`
-//! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`) and
+//! (the journal's jobs, JSON, a page at a time: `?after=<request id>&limit=<n>`; results not
+//! revealed yet hidden) and
 //! `/jobs/counts` (jobs by state).
 
 use crate::health::Health;
-use crate::journal::Journal;
+use crate::journal::{Job, Journal};
 use crate::metrics::Metrics;
 use crate::pipeline::Stop;
 use axum::extract::{RawQuery, State};
@@ -124,7 +125,10 @@ async fn jobs(State(shared): State<Shared>, RawQuery(query): RawQuery) -> impl I
     let journal = shared.journal.clone();
     let read = tokio::task::spawn_blocking(move || journal.jobs_page(page.after, page.limit));
     match read.await {
-        Ok(Ok(jobs)) => json(&jobs).into_response(),
+        Ok(Ok(jobs)) => {
+            let jobs: Vec<Job> = jobs.into_iter().map(Job::without_secrets).collect();
+            json(&jobs).into_response()
+        }
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -191,7 +195,7 @@ mod tests {
         }
         let shared = Shared {
             account_id: "node0.test".into(),
-            journal,
+            journal: journal.clone(),
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
             stop: Stop::default(),
@@ -225,6 +229,26 @@ mod tests {
         assert_eq!(status, 200);
         let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(counts["accepted"], 5, "{counts}");
+
+        // A result not revealed yet is nobody's business: another node could commit to it.
+        let computed = crate::journal::Computed {
+            output: "Paris".into(),
+            result_digest: "ab".repeat(32),
+            output_hash: "cd".repeat(32),
+        };
+        journal.record_computed(1, computed.clone()).unwrap();
+        journal.record_computed(2, computed.clone()).unwrap();
+        journal.record_committed(2).unwrap();
+        let (status, body) = get(addr, "/jobs?limit=2").await;
+        assert_eq!(status, 200);
+        assert!(
+            !body.contains("Paris") && !body.contains("abab") && !body.contains("cdcd"),
+            "{body}"
+        );
+        let jobs: Vec<Job> = serde_json::from_str(&body).unwrap();
+        assert_eq!(jobs[0].state.name(), "computed");
+        assert_eq!(jobs[1].state.name(), "committed");
+        assert!(body.contains(crate::journal::HIDDEN), "{body}");
 
         stop.send(()).unwrap();
         server.await.unwrap().unwrap();

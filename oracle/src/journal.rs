@@ -41,9 +41,10 @@ pub enum JournalError {
     #[error("request {0} is not in the journal")]
     Unknown(u64),
     #[error(
-        "this journal records the jobs of {recorded}, not of {serving}: request ids are only \
-         unique within one deployment, so one journal cannot hold two. Set `journal` in \
-         config.toml to a new file (or move this one away) to serve {serving}"
+        "this journal records the jobs of {recorded}, not of {serving}: its jobs are that \
+         node's, and request ids are only unique within one deployment, so one journal cannot \
+         hold two. Set `journal` in config.toml to a new file (or move this one away) to serve \
+         {serving}"
     )]
     OtherDeployment { recorded: String, serving: String },
     #[error("request {request_id}: cannot go from {from} to {to}")]
@@ -193,6 +194,26 @@ pub struct Job {
     pub finished_at: Option<u64>,
 }
 
+/// What `/jobs` shows instead of a result not revealed yet.
+pub const HIDDEN: &str = "(hidden until revealed)";
+
+impl Job {
+    /// The job as anyone may see it: the output, result digest and output hash of a job
+    /// computed or committed but not revealed yet are [`HIDDEN`] — whoever read them could
+    /// commit to this node's answer without computing it, which commit–reveal exists to stop.
+    pub fn without_secrets(mut self) -> Self {
+        if let JobState::Computed(computed) | JobState::Committed(computed) = &mut self.state {
+            *computed = Computed {
+                output: HIDDEN.into(),
+                result_digest: HIDDEN.into(),
+                output_hash: HIDDEN.into(),
+            };
+            self.result_digest = None;
+        }
+        self
+    }
+}
+
 /// The journal database.
 pub struct Journal {
     db: Database,
@@ -205,7 +226,13 @@ impl Journal {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(db_error)?;
         }
+        let existed = path.exists();
         let db = Database::create(path).map_err(db_error)?;
+        if !existed {
+            // redb syncs the file, not its directory entry: without this, a power cut soon
+            // after the first start could take the new journal, and the commitments in it.
+            sync_parent_directory(path).map_err(db_error)?;
+        }
         let tx = db.begin_write().map_err(db_error)?;
         {
             let mut jobs = tx.open_table(JOBS).map_err(db_error)?;
@@ -236,17 +263,22 @@ impl Journal {
         Ok(Self { db })
     }
 
-    /// Binds the journal to the deployment it records jobs of (`oracle_contract` on
-    /// `chain_id`): on first use (or a journal written before bindings existed) it is recorded;
-    /// afterwards any other deployment is refused ([`JournalError::OtherDeployment`]), since
-    /// its request ids would be taken for this one's: its requests skipped as already
-    /// journaled, and results computed for one request attested to another.
+    /// Binds the journal to the node and deployment it records jobs of (`node` of
+    /// `oracle_contract` on `chain_id`): on first use (or a journal written before bindings
+    /// existed) it is recorded; afterwards any other is refused
+    /// ([`JournalError::OtherDeployment`]). Another deployment's request ids would be taken for
+    /// this one's (its requests skipped as already journaled, results computed for one request
+    /// attested to another); another account's jobs would be revealed by this one, which the
+    /// contract refuses, leaving that account's commitments unrevealed (slashed) and this one's
+    /// requests skipped as journaled. A journal bound before accounts were is bound to `node`.
     pub fn bind_deployment(
         &self,
         chain_id: &str,
         oracle_contract: &str,
+        node: &str,
     ) -> Result<(), JournalError> {
-        let serving = format!("oracle contract {oracle_contract} on chain {chain_id}");
+        let deployment = format!("oracle contract {oracle_contract} on chain {chain_id}");
+        let serving = format!("node {node} of {deployment}");
         let tx = self.db.begin_write().map_err(db_error)?;
         {
             let mut table = tx.open_table(DEPLOYMENT).map_err(db_error)?;
@@ -256,8 +288,10 @@ impl Journal {
                 .map(|value| value.value().to_string());
             match recorded {
                 Some(recorded) if recorded == serving => {}
-                Some(recorded) => return Err(JournalError::OtherDeployment { recorded, serving }),
-                None => {
+                Some(recorded) if recorded != deployment => {
+                    return Err(JournalError::OtherDeployment { recorded, serving })
+                }
+                _ => {
                     table
                         .insert(DEPLOYMENT_KEY, serving.as_str())
                         .map_err(db_error)?;
@@ -357,13 +391,28 @@ impl Journal {
             .transpose()
     }
 
-    /// Every job not finished yet, by request id: what a restarted node resumes.
+    /// Every job not finished yet, by request id: what a restarted node resumes. A finished
+    /// job this code cannot read (one a newer version wrote, say) is passed over: it needs
+    /// nothing more, and must not keep the node from revealing what it committed to.
     pub fn unfinished(&self) -> Result<Vec<Job>, JournalError> {
-        Ok(self
-            .jobs()?
-            .into_iter()
-            .filter(|job| !matches!(job.state, JobState::Finished(_)))
-            .collect())
+        let tx = self.db.begin_read().map_err(db_error)?;
+        let table = tx.open_table(JOBS).map_err(db_error)?;
+        let mut jobs = Vec::new();
+        for entry in table.iter().map_err(db_error)? {
+            let (key, value) = entry.map_err(db_error)?;
+            match decode(key.value(), value.value()) {
+                Ok(job) if matches!(job.state, JobState::Finished(_)) => {}
+                Ok(job) => jobs.push(job),
+                Err(_) if finished_ending(value.value()).is_some() => {
+                    tracing::warn!(
+                        request_id = key.value(),
+                        "a finished job this version cannot read is passed over"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(jobs)
     }
 
     /// Number of jobs by [`JobState::count_key`] (finished ones by how they ended).
@@ -411,8 +460,14 @@ impl Journal {
                 finished.remove((at, request_id)).map_err(db_error)?;
                 let removed = jobs.remove(request_id).map_err(db_error)?;
                 if let Some(value) = removed {
-                    let job = decode(request_id, value.value())?;
-                    count(&mut counts, &job.state.count_key(), -1)?;
+                    let key = match decode(request_id, value.value()) {
+                        Ok(job) => job.state.count_key(),
+                        Err(e) => match finished_ending(value.value()) {
+                            Some(ending) => format!("finished ({ending})"),
+                            None => return Err(e),
+                        },
+                    };
+                    count(&mut counts, &key, -1)?;
                 }
             }
             old.len()
@@ -470,12 +525,41 @@ fn count(
     Ok(())
 }
 
+/// Makes the creation of the file at `path` durable (on Unix; elsewhere a directory cannot
+/// be opened to sync it).
+fn sync_parent_directory(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) if cfg!(unix) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            std::fs::File::open(parent)?.sync_all()
+        }
+        _ => Ok(()),
+    }
+}
+
 fn encode(job: &Job) -> Vec<u8> {
     serde_json::to_vec(job).expect("jobs serialise")
 }
 
 fn decode(request_id: u64, bytes: &[u8]) -> Result<Job, JournalError> {
     serde_json::from_slice(bytes).map_err(|e| JournalError::Corrupted(request_id, e.to_string()))
+}
+
+/// How a job entry that does not decode as a [`Job`] ended, when it is a finished one (its
+/// state `{"Finished": ...}`): the ending's label (the variant's name in lower case, as
+/// [`Finished::label`] names them).
+fn finished_ending(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let ending = match value.get("state")?.get("Finished")? {
+        serde_json::Value::String(name) => name.clone(),
+        serde_json::Value::Object(variant) if variant.len() == 1 => variant.keys().next()?.clone(),
+        _ => return None,
+    };
+    Some(ending.to_lowercase())
 }
 
 #[cfg(test)]
@@ -524,18 +608,33 @@ mod tests {
                 journal.accept(3, "m").unwrap(),
                 "an unbound journal takes jobs"
             );
-            journal.bind_deployment("testnet", "oracle.test").unwrap();
-            journal.bind_deployment("testnet", "oracle.test").unwrap();
+            journal
+                .bind_deployment("testnet", "oracle.test", "n.test")
+                .unwrap();
+            journal
+                .bind_deployment("testnet", "oracle.test", "n.test")
+                .unwrap();
         }
         let journal = Journal::open(&path).unwrap();
-        journal.bind_deployment("testnet", "oracle.test").unwrap();
-        for (chain_id, contract) in [("testnet", "oracle2.test"), ("mainnet", "oracle.test")] {
-            let error = journal.bind_deployment(chain_id, contract).unwrap_err();
+        journal
+            .bind_deployment("testnet", "oracle.test", "n.test")
+            .unwrap();
+        for (chain_id, contract, node) in [
+            ("testnet", "oracle2.test", "n.test"),
+            ("mainnet", "oracle.test", "n.test"),
+            ("testnet", "oracle.test", "m.test"),
+        ] {
+            let error = journal
+                .bind_deployment(chain_id, contract, node)
+                .unwrap_err();
             let message = error.to_string();
             assert!(
                 matches!(error, JournalError::OtherDeployment { .. })
-                    && message.contains("oracle contract oracle.test on chain testnet")
-                    && message.contains(&format!("oracle contract {contract} on chain {chain_id}"))
+                    && message
+                        .contains("node n.test of oracle contract oracle.test on chain testnet")
+                    && message.contains(&format!(
+                        "node {node} of oracle contract {contract} on chain {chain_id}"
+                    ))
                     && message.contains("Set `journal` in config.toml to a new file"),
                 "{message}"
             );
@@ -544,7 +643,87 @@ mod tests {
             journal.get(3).unwrap().is_some(),
             "a refused binding loses nothing"
         );
-        journal.bind_deployment("testnet", "oracle.test").unwrap();
+        journal
+            .bind_deployment("testnet", "oracle.test", "n.test")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_journal_bound_before_accounts_were_is_bound_to_its_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("journal.redb")).unwrap();
+        let tx = journal.db.begin_write().unwrap();
+        tx.open_table(DEPLOYMENT)
+            .unwrap()
+            .insert(
+                DEPLOYMENT_KEY,
+                "oracle contract oracle.test on chain testnet",
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        journal
+            .bind_deployment("testnet", "oracle.test", "n.test")
+            .unwrap();
+        assert!(matches!(
+            journal.bind_deployment("testnet", "oracle.test", "m.test"),
+            Err(JournalError::OtherDeployment { .. })
+        ));
+        assert!(matches!(
+            journal.bind_deployment("testnet", "oracle2.test", "n.test"),
+            Err(JournalError::OtherDeployment { .. })
+        ));
+    }
+
+    /// A finished job written by a newer version (an ending this one does not know) keeps no
+    /// committed job from resuming, and is pruned like any finished one; an unfinished entry
+    /// that does not decode still stops the node.
+    #[test]
+    fn a_finished_job_this_version_cannot_read_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("journal.redb")).unwrap();
+        journal.accept(1, "m").unwrap();
+        let computed = Computed {
+            output: "Paris".into(),
+            result_digest: "ab".into(),
+            output_hash: "cd".into(),
+        };
+        journal.record_computed(1, computed).unwrap();
+        journal.record_committed(1).unwrap();
+        let newer = br#"{"request_id":2,"model_id":"m","state":{"Finished":{"Vetoed":"x"}},"finished_at":5}"#;
+        let tx = journal.db.begin_write().unwrap();
+        {
+            tx.open_table(JOBS)
+                .unwrap()
+                .insert(2, newer.as_slice())
+                .unwrap();
+            tx.open_table(FINISHED).unwrap().insert((5, 2), ()).unwrap();
+            let mut counts = tx.open_table(COUNTS).unwrap();
+            count(&mut counts, "finished (vetoed)", 1).unwrap();
+        }
+        tx.commit().unwrap();
+
+        let ids: Vec<u64> = journal
+            .unfinished()
+            .unwrap()
+            .iter()
+            .map(|job| job.request_id)
+            .collect();
+        assert_eq!(ids, [1]);
+        assert_eq!(journal.prune_finished_before(10).unwrap(), 1);
+        let counts = journal.counts().unwrap();
+        assert_eq!(counts.get("finished (vetoed)").copied().unwrap_or(0), 0);
+        assert!(journal.get(1).unwrap().is_some());
+
+        let tx = journal.db.begin_write().unwrap();
+        tx.open_table(JOBS)
+            .unwrap()
+            .insert(3, br#"{"request_id":3,"state":{"Voting":1}}"#.as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+        assert!(matches!(
+            journal.unfinished(),
+            Err(JournalError::Corrupted(3, _))
+        ));
     }
 
     #[test]

@@ -143,7 +143,7 @@ async fn a_journal_of_another_deployment_is_refused() {
         let journal = Journal::open(&journal_path).unwrap();
         journal.accept(0, &model_id.to_hex()).unwrap();
         journal
-            .bind_deployment(CHAIN_ID, "old-oracle.test")
+            .bind_deployment(CHAIN_ID, "old-oracle.test", &config.account_id)
             .unwrap();
     }
     let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
