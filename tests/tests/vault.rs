@@ -382,13 +382,23 @@ impl World {
 
     /// Every committee member, committed already, attests that `output` (with `digest`)
     /// answers `request`.
+    /// The members' transactions go in one block, as the nodes send them.
     fn reveal_all(&mut self, request: &RequestView, output: &str, digest: Digest32) {
+        let mut sent = Vec::new();
         for member in &request.committee {
             let args = self.attestation(request, member, output, digest);
-            let result = self.call(member, ORACLE, "submit_attestation", args, 0);
-            assert_success(&result);
+            let action = Action::FunctionCall {
+                method_name: "submit_attestation".into(),
+                args: args.to_string().into_bytes(),
+                deposit: 0,
+                gas: GAS,
+            };
+            sent.push(self.chain.submit(member, ORACLE, vec![action]).unwrap());
         }
-        self.chain.advance_blocks(6);
+        self.chain.advance_blocks(8);
+        for tx in sent {
+            assert_success(&self.chain.tx_result(&tx));
+        }
     }
 
     /// The committee answers claim `claim_id` with the scripted `output`; returns the claim's

@@ -52,9 +52,11 @@ fn a_call_and_its_callback_run_in_later_blocks_with_the_result() {
     let callback = height_of("cross.test", |s| {
         matches!(s, ExecutionStatus::SuccessValue(_))
     });
+    // The transaction is in block start + 1; its receipt (alice is not the receiver) runs in
+    // the block after, as on NEAR, and each receipt it leads to one block later.
     assert_eq!(
         (caller, callee, callback),
-        (start + 1, start + 2, start + 3)
+        (start + 2, start + 3, start + 4)
     );
     let stored = chain.view("cross.test", "last_results", "{}").unwrap();
     assert_eq!(
@@ -66,6 +68,48 @@ fn a_call_and_its_callback_run_in_later_blocks_with_the_result() {
         let refund = outcome.predecessor_id.as_str() == "system";
         assert_eq!(outcome.gas_burnt == 0, refund, "{outcome:?}");
     }
+}
+
+/// A receipt the callee starts on the side runs in the block its result wakes the caller's
+/// callback in, and before it: nearcore sends a receipt's result after the receipts it made.
+#[test]
+fn a_receipt_the_callee_starts_runs_before_the_callback_its_result_wakes() {
+    let mut chain = setup();
+    let result = chain
+        .call(
+            "alice.test",
+            "cross.test",
+            "echo_and_send_via",
+            args(json!({"target": "echo1.test", "value": "ping",
+                "receiver_id": "echo2.test", "amount": "1"})),
+            0,
+            200 * TGAS,
+        )
+        .unwrap();
+    assert_eq!(
+        result.json::<Vec<Option<String>>>(),
+        vec![Some("ping".to_string())]
+    );
+    let position = |executor: &str, wanted: fn(&ExecutionStatus) -> bool| {
+        result
+            .receipts
+            .iter()
+            .position(|o| {
+                o.executor_id.as_str() == executor
+                    && o.predecessor_id.as_str() != "system"
+                    && wanted(&o.status)
+            })
+            .unwrap()
+    };
+    let transfer = position("echo2.test", |_| true);
+    let callback = position("cross.test", |s| {
+        matches!(s, ExecutionStatus::SuccessValue(_))
+    });
+    assert_eq!(
+        result.receipts[transfer].block_height,
+        result.receipts[callback].block_height
+    );
+    assert!(transfer < callback, "{:#?}", result.receipts);
 }
 
 #[test]

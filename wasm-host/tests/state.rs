@@ -16,6 +16,28 @@ fn args(value: serde_json::Value) -> Vec<u8> {
     value.to_string().into_bytes()
 }
 
+/// As on NEAR: a transaction whose signer is its receiver runs in the block that includes it
+/// (a local receipt); any other runs in the block after.
+#[test]
+fn only_a_local_receipt_runs_in_the_block_that_includes_its_transaction() {
+    let mut chain = status_chain();
+    for (signer, delay) in [("status.test", 1), ("alice.test", 2)] {
+        let start = chain.block_height();
+        let set = chain
+            .call(
+                signer,
+                "status.test",
+                "set_status",
+                args(json!({"message": signer})),
+                0,
+                GAS,
+            )
+            .unwrap();
+        assert!(matches!(set.status, FinalStatus::SuccessValue(_)));
+        assert_eq!(set.receipts[0].block_height, start + delay, "{signer}");
+    }
+}
+
 #[test]
 fn storage_writes_persist_and_views_read_them() {
     let mut chain = status_chain();
@@ -221,7 +243,8 @@ fn transfers_from_a_contract_arrive_in_a_later_block() {
         .iter()
         .find(|o| o.executor_id.as_str() == "bob.test")
         .unwrap();
-    assert_eq!(transfer.block_height, start + 2);
+    // The transaction in start + 1, its call in start + 2, the transfer in start + 3.
+    assert_eq!(transfer.block_height, start + 3);
 }
 
 #[test]

@@ -102,8 +102,9 @@ fn a_resume_sent_in_the_expiry_block_arrives_before_the_timeout() {
         .unwrap();
     let created = request.receipts[0].block_height;
     let timeout = chain.fees().limits().yield_timeout_length_in_blocks;
-    // A submitted transaction's receipt runs in the next block: the expiry block.
-    chain.advance_blocks(created + timeout - 1 - chain.block_height());
+    // A submitted transaction is in the next block, and its receipt runs in the block after:
+    // the expiry block.
+    chain.advance_blocks(created + timeout - 2 - chain.block_height());
     let respond = chain
         .call(
             "alice.test",

@@ -33,6 +33,26 @@ impl CrossContract {
         Self::echo_promise(target, value).then(Self::callback())
     }
 
+    /// Asks `target` to echo `value` while it sends `amount` to `receiver_id` on the side, then
+    /// records the answer in `on_results`.
+    pub fn echo_and_send_via(
+        &mut self,
+        target: AccountId,
+        value: String,
+        receiver_id: AccountId,
+        amount: U128,
+    ) -> Promise {
+        let args = json!({ "value": value, "receiver_id": receiver_id, "amount": amount });
+        Promise::new(target)
+            .function_call(
+                "echo_and_send",
+                args.to_string().into_bytes(),
+                NearToken::from_yoctonear(0),
+                CALL_GAS,
+            )
+            .then(Self::callback())
+    }
+
     /// Asks two contracts at once, joined with `promise_and`, then records both answers.
     pub fn echo_both(&mut self, first: AccountId, second: AccountId, value: String) -> Promise {
         Self::echo_promise(first, value.clone())

@@ -67,6 +67,15 @@ impl StatusContract {
         Promise::new(receiver_id).transfer(NearToken::from_yoctonear(amount.0))
     }
 
+    /// Returns `value`, and sends `amount` yoctoNEAR to `receiver_id` on the side (a receipt
+    /// nobody waits on).
+    pub fn echo_and_send(&mut self, value: String, receiver_id: AccountId, amount: U128) -> String {
+        Promise::new(receiver_id)
+            .transfer(NearToken::from_yoctonear(amount.0))
+            .detach();
+        value
+    }
+
     /// Spins for `rounds` hash rounds; with enough rounds it runs out of gas.
     pub fn burn(&mut self, rounds: u64) -> u64 {
         self.writes += 1;

@@ -408,31 +408,6 @@ impl Chain {
             (None, ReturnData::Value(value)) => ExecutionStatus::SuccessValue(value.clone()),
             (None, ReturnData::None) => ExecutionStatus::SuccessValue(Vec::new()),
         };
-        if !matches!(status, ExecutionStatus::SuccessReceiptId(_)) {
-            let data = match &status {
-                ExecutionStatus::SuccessValue(value) => Some(value.clone()),
-                _ => None,
-            };
-            for DataDependency {
-                data_id,
-                receiver_id,
-            } in &action.output_data_receivers
-            {
-                let id = self.next_id(&receipt.id);
-                self.send(
-                    Receipt {
-                        id,
-                        predecessor_id: receipt.receiver_id.clone(),
-                        receiver_id: receiver_id.clone(),
-                        kind: ReceiptKind::Data {
-                            data_id: *data_id,
-                            data: data.clone(),
-                        },
-                    },
-                    &receipt.id,
-                );
-            }
-        }
         for (spec, id) in applied.new_receipts.into_iter().zip(ids) {
             if let Some(data_id) = spec.yield_data_id {
                 self.register_yield(data_id, receipt.receiver_id.clone(), receipt.id);
@@ -456,14 +431,6 @@ impl Chain {
                 &receipt.id,
             );
         }
-        for refund in applied.refunds {
-            if refund.amount == 0 {
-                continue;
-            }
-            let id = self.next_id(&receipt.id);
-            receipt_ids.push(id);
-            self.send(refund.into_receipt(id), &receipt.id);
-        }
         for (data_id, payload) in applied.resumes {
             // A yield in the state (created by an earlier receipt) gets a resume, delivered if
             // it is the first to arrive; one this call created and resumed was never registered:
@@ -482,6 +449,42 @@ impl Chain {
                     },
                 };
                 self.send(data, &receipt.id);
+            }
+        }
+        for refund in applied.refunds {
+            if refund.amount == 0 {
+                continue;
+            }
+            let id = self.next_id(&receipt.id);
+            receipt_ids.push(id);
+            self.send(refund.into_receipt(id), &receipt.id);
+        }
+        // As nearcore's `apply_action_receipt`: the call's receipts (its resumes among them)
+        // and the refunds first, then the data for whoever waits on this receipt's result, so a
+        // receipt this one started runs before a callback its result wakes in the same block.
+        if !matches!(status, ExecutionStatus::SuccessReceiptId(_)) {
+            let data = match &status {
+                ExecutionStatus::SuccessValue(value) => Some(value.clone()),
+                _ => None,
+            };
+            for DataDependency {
+                data_id,
+                receiver_id,
+            } in &action.output_data_receivers
+            {
+                let id = self.next_id(&receipt.id);
+                self.send(
+                    Receipt {
+                        id,
+                        predecessor_id: receipt.receiver_id.clone(),
+                        receiver_id: receiver_id.clone(),
+                        kind: ReceiptKind::Data {
+                            data_id: *data_id,
+                            data: data.clone(),
+                        },
+                    },
+                    &receipt.id,
+                );
             }
         }
         let outcome = ExecutionOutcome {

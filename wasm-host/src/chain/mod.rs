@@ -87,6 +87,10 @@ pub struct Chain {
     transaction_validity_period: u64,
     /// Receipts to run in the next block.
     next_block: VecDeque<Receipt>,
+    /// The receipts of the transactions accepted since the last block (they belong to the
+    /// next one): a local one (signer = receiver) runs in that block, any other in the block
+    /// after, as nearcore runs them.
+    converted: Vec<Receipt>,
     /// Action receipts waiting for data, by receipt id, with the data ids still missing.
     postponed: HashMap<CryptoHash, (Receipt, usize)>,
     /// Which postponed receipt waits for a data id.
@@ -141,6 +145,7 @@ impl Chain {
             head,
             transaction_validity_period: TRANSACTION_VALIDITY_PERIOD,
             next_block: VecDeque::new(),
+            converted: Vec::new(),
             postponed: HashMap::new(),
             waiting: HashMap::new(),
             received: HashMap::new(),
@@ -367,7 +372,8 @@ impl Chain {
         burnt.checked_add(bought)?.checked_add(deposits)
     }
 
-    /// Queues the receipt of an accepted transaction for the next block; returns its id.
+    /// Queues the receipt of an accepted transaction, which the next block includes; returns
+    /// its id.
     fn enqueue_transaction(
         &mut self,
         tx_id: CryptoHash,
@@ -382,7 +388,7 @@ impl Chain {
             self.txs.insert(tx_id, (receipt_id, send_gas, Vec::new()));
         }
         self.tx_of.insert(receipt_id, tx_id);
-        self.next_block.push_back(Receipt {
+        self.converted.push(Receipt {
             id: receipt_id,
             predecessor_id: signer_id.clone(),
             receiver_id,
@@ -476,8 +482,17 @@ impl Chain {
     /// Runs the receipts sent for this block, then sends the timeouts of the yields that expire
     /// at it to the next block, as nearcore resolves timeouts after a chunk's receipts: behind
     /// any resume this block's receipts sent, which arrives first (and the timeout is dropped).
+    ///
+    /// As nearcore's chunk: the receipts of the block's own transactions whose signer is their
+    /// receiver (local receipts) run first, then those the last block sent; the block's other
+    /// transaction receipts go out to the next block, ahead of the receipts this one sends.
     fn run_block(&mut self) {
-        let mut queue = std::mem::take(&mut self.next_block);
+        let (local, outgoing): (Vec<Receipt>, Vec<Receipt>) = std::mem::take(&mut self.converted)
+            .into_iter()
+            .partition(|r| r.predecessor_id == r.receiver_id);
+        let mut queue: VecDeque<Receipt> = local.into_iter().collect();
+        queue.append(&mut self.next_block);
+        self.next_block = outgoing.into();
         while let Some(receipt) = queue.pop_front() {
             self.process(receipt);
         }
@@ -561,7 +576,7 @@ impl Chain {
 
     /// Whether there is work for a next block: transactions accepted or receipts queued.
     pub fn has_pending_work(&self) -> bool {
-        !self.incoming.is_empty() || !self.next_block.is_empty()
+        !self.incoming.is_empty() || !self.converted.is_empty() || !self.next_block.is_empty()
     }
 
     /// Whether yields wait for a resume or their timeout (which only blocks bring).
@@ -583,6 +598,7 @@ impl Chain {
             || self
                 .next_block
                 .iter()
+                .chain(&self.converted)
                 .any(|r| self.tx_of.get(&r.id) == Some(tx_id))
     }
 

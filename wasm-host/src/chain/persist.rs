@@ -158,12 +158,13 @@ mod tests {
         apply(chain.take_changes());
         let transfer = vec![Action::Transfer { deposit: ONE_NEAR }];
         chain.submit("alice.test", "bob.test", transfer).unwrap();
-        let queues = apply(chain.take_changes());
+        let queues = apply(chain.produce_block().changes);
         assert_eq!(
             queues.next_block.len(),
             1,
-            "the transfer waits for the next block"
+            "the transfer runs in the block after the one that includes it"
         );
+        assert_eq!(chain.balance("bob.test"), ONE_NEAR);
         let head = chain.head().clone();
         let hashes = [(head.hash, 0)];
         let mut restored = Chain::restore(head, hashes, accounts.clone(), Vec::new(), queues);
