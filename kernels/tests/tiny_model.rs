@@ -241,6 +241,27 @@ fn hostile_headers_are_typed_errors_not_aborts() {
         ),
         "alignment 0"
     );
+    // An alignment of another type than u32: the parser would fall back to 32 and shift every
+    // tensor.
+    let wide = rewritten(dir.path(), "wide-alignment.gguf", |m, _| {
+        m.insert("general.alignment".into(), Value::U64(64));
+    });
+    match load_error(&wide) {
+        EngineError::Model(ModelError::Gguf(reason)) => {
+            assert!(reason.contains("must be a u32"), "{reason}")
+        }
+        other => panic!("{other}"),
+    }
+    // A vocabulary size that is not a number.
+    let vocab = rewritten(dir.path(), "vocab.gguf", |m, _| {
+        m.insert("llama.vocab_size".into(), Value::String("many".into()));
+    });
+    match load_error(&vocab) {
+        EngineError::Model(ModelError::BadMetadata { key, .. }) => {
+            assert_eq!(key, "llama.vocab_size")
+        }
+        other => panic!("{other}"),
+    }
     // A long metadata array the parser would turn into 32-byte values, one per byte.
     let junk = rewritten(dir.path(), "junk.gguf", |m, _| {
         m.insert(

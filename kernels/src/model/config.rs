@@ -58,7 +58,10 @@ impl LlamaConfig {
             None => heads,
         };
         let vocab_size = match content.metadata.get("llama.vocab_size") {
-            Some(v) => number(v).unwrap_or(0),
+            Some(v) => number(v).ok_or(ModelError::BadMetadata {
+                key: "llama.vocab_size".into(),
+                reason: "expected a non-negative integer",
+            })?,
             None => 0,
         };
         let config = Self {

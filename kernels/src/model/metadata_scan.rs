@@ -2,8 +2,13 @@
 //! array element into a 32-byte `Value`, so a 1 GiB array of bytes — which the file does hold —
 //! would take 32 GiB. This pass reads the same bytes into nothing, and refuses metadata larger
 //! than [`MAX_METADATA_BYTES`], arrays longer than the limits below, or more than
-//! [`MAX_TENSORS`] tensors before any is built.
+//! [`MAX_TENSORS`] tensors before any is built. It also refuses what the parser would take
+//! silently and wrongly, as llama.cpp refuses it: a key or a tensor listed twice (the parser
+//! keeps the last), a `general.alignment` that is not a u32 power of two (the parser falls back
+//! to 32 for another type, shifting every tensor), and a tensor dimension this machine's
+//! `usize` cannot hold (the parser truncates it).
 
+use std::collections::HashSet;
 use std::io::{self, Read};
 
 /// The most bytes the metadata section may take (SmolLM2's takes about 1 MiB; a 256k-token
@@ -16,11 +21,15 @@ pub const MAX_OTHER_ARRAY_ELEMENTS: u64 = 1 << 16;
 /// The most tensors a file may list (a 70B llama has 723; mixtures of experts some thousands).
 /// The parser builds a record of about 100 bytes for each before any is checked.
 pub const MAX_TENSORS: u64 = 1 << 16;
+/// The most dimensions a tensor has (GGML's `GGML_MAX_DIMS`).
+const MAX_DIMENSIONS: u32 = 4;
 /// The deepest nesting of arrays in arrays.
 const MAX_DEPTH: usize = 8;
 
+const TYPE_U32: u32 = 4;
 const TYPE_STRING: u32 = 8;
 const TYPE_ARRAY: u32 = 9;
+const ALIGNMENT_KEY: &str = "general.alignment";
 
 /// Checks the metadata of the GGUF file `reader` starts at against the limits above. A file
 /// that does not start with the GGUF magic is refused; one that ends early passes: the parser
@@ -89,10 +98,62 @@ impl<'a, R: Read> Scan<'a, R> {
             )));
         }
         let entries = self.length()?;
+        let mut keys = HashSet::new();
         for _ in 0..entries {
             let key = self.key()?;
+            if !keys.insert(key.clone()) {
+                return Err(refused(format!("metadata key `{key}` is listed twice")));
+            }
             let value_type = self.u32()?;
-            self.value(&key, value_type, 0)?;
+            if key == ALIGNMENT_KEY {
+                self.alignment(value_type)?;
+            } else {
+                self.value(&key, value_type, 0)?;
+            }
+        }
+        self.tensor_table(tensors)
+    }
+
+    fn alignment(&mut self, value_type: u32) -> Result<(), Stop> {
+        if value_type != TYPE_U32 {
+            return Err(refused(format!(
+                "`{ALIGNMENT_KEY}` must be a u32 (GGUF type {TYPE_U32}), not of type {value_type}"
+            )));
+        }
+        let alignment = self.u32()?;
+        if !alignment.is_power_of_two() {
+            return Err(refused(format!(
+                "`{ALIGNMENT_KEY}` is {alignment}, not a power of two"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Each tensor's name, dimensions, type and offset: no name twice, every dimension a
+    /// `usize` here.
+    fn tensor_table(&mut self, tensors: u64) -> Result<(), Stop> {
+        let mut names = HashSet::new();
+        for _ in 0..tensors {
+            let name = self.key()?;
+            let dimensions = self.u32()?;
+            if dimensions > MAX_DIMENSIONS {
+                // The parser refuses it.
+                return Err(Stop::Unreadable);
+            }
+            for _ in 0..dimensions {
+                let dimension = self.length()?;
+                if usize::try_from(dimension).is_err() {
+                    return Err(refused(format!(
+                        "tensor `{name}` has a dimension of {dimension}, more than this machine \
+                         can address"
+                    )));
+                }
+            }
+            self.u32()?; // type
+            self.u64()?; // offset
+            if !names.insert(name.clone()) {
+                return Err(refused(format!("tensor `{name}` is listed twice")));
+            }
         }
         Ok(())
     }
@@ -243,6 +304,56 @@ mod tests {
 
     fn check(bytes: &[u8]) -> Result<(), String> {
         check_metadata(&mut &bytes[..])
+    }
+
+    /// `header`'s bytes listing `tensors` (name, dimensions) instead of none.
+    fn with_tensors(entries: &[Vec<u8>], tensors: &[(&str, &[u64])]) -> Vec<u8> {
+        let mut bytes = header(entries);
+        bytes[8..16].copy_from_slice(&(tensors.len() as u64).to_le_bytes());
+        for (name, dimensions) in tensors {
+            bytes.extend(string(name));
+            bytes.extend((dimensions.len() as u32).to_le_bytes());
+            for dimension in *dimensions {
+                bytes.extend(dimension.to_le_bytes());
+            }
+            bytes.extend(0u32.to_le_bytes());
+            bytes.extend(0u64.to_le_bytes());
+        }
+        bytes
+    }
+
+    fn u32_entry(key: &str, value_type: u32, value: &[u8]) -> Vec<u8> {
+        let mut bytes = string(key);
+        bytes.extend(value_type.to_le_bytes());
+        bytes.extend(value);
+        bytes
+    }
+
+    #[test]
+    fn what_the_parser_would_take_wrongly_is_refused() {
+        let count = |n: u32| u32_entry("llama.block_count", TYPE_U32, &n.to_le_bytes());
+        let err = check(&header(&[count(30), count(2)])).unwrap_err();
+        assert!(err.contains("`llama.block_count` is listed twice"), "{err}");
+
+        let alignment = |value_type: u32, value: &[u8]| {
+            check(&header(&[u32_entry(ALIGNMENT_KEY, value_type, value)]))
+        };
+        alignment(TYPE_U32, &64u32.to_le_bytes()).unwrap();
+        let err = alignment(10, &64u64.to_le_bytes()).unwrap_err();
+        assert!(err.contains("must be a u32"), "{err}");
+        for bad in [0u32, 48] {
+            let err = alignment(TYPE_U32, &bad.to_le_bytes()).unwrap_err();
+            assert!(
+                err.contains(&format!("is {bad}, not a power of two")),
+                "{err}"
+            );
+        }
+
+        let table = [("a.weight", &[4u64, 8][..]), ("b.weight", &[8][..])];
+        check(&with_tensors(&[count(1)], &table)).unwrap();
+        let twice = [table[0], table[1], table[0]];
+        let err = check(&with_tensors(&[count(1)], &twice)).unwrap_err();
+        assert!(err.contains("tensor `a.weight` is listed twice"), "{err}");
     }
 
     #[test]

