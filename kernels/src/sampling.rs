@@ -318,6 +318,27 @@ mod tests {
         ChaCha20Rng::from_seed(key.finalize().into())
     }
 
+    /// The stream is RFC 7539's ChaCha20 keystream read as little-endian 32-bit words, pinned
+    /// by the RFC's own vector (A.1 #1: zero key, zero nonce, block 0), so that no update of
+    /// `rand_chacha` can change it unnoticed.
+    #[test]
+    fn the_stream_is_rfc_7539_chacha20() {
+        let keystream: [u8; 64] = hex::decode(
+            "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7\
+             da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586",
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        let mut stream = ChaCha20Rng::from_seed([0; 32]);
+        for word in keystream.chunks(4) {
+            assert_eq!(
+                stream.next_u32(),
+                u32::from_le_bytes(word.try_into().unwrap())
+            );
+        }
+    }
+
     #[test]
     fn draws_follow_the_spec_stream_and_arithmetic_exactly() {
         // Four equal logits: weights 1, total 4, and u = (r >> 8) / 2^24 exactly, so the draw

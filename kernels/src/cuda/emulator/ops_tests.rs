@@ -159,8 +159,15 @@ fn rope_matches() {
 
 #[test]
 fn attention_matches_with_grouped_heads() {
-    // 4 query heads over 2 key/value heads; 3 new tokens after 20 cached positions.
-    let (heads, kv_heads, head_dim, pos0, tokens) = (4usize, 2usize, 64usize, 20usize, 3usize);
+    // 4 query heads over 2 key/value heads; 3 new tokens after 20 cached positions; then 2
+    // after 300, more keys than any block has threads (each thread takes several).
+    for (pos0, tokens) in [(20, 3), (300, 2)] {
+        attention_matches(pos0, tokens);
+    }
+}
+
+fn attention_matches(pos0: usize, tokens: usize) {
+    let (heads, kv_heads, head_dim) = (4usize, 2usize, 64usize);
     let (width, kv_width) = (heads * head_dim, kv_heads * head_dim);
     let n = pos0 + tokens;
     let q = random(tokens * width, 2.0, 21);

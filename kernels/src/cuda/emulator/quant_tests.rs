@@ -112,7 +112,14 @@ fn q8a_blocks_too_small_to_scale_quantize_to_zeros_on_both() {
 #[test]
 fn every_format_product_matches_the_reference() {
     // 40 rows and 3 tokens: more items than warps in both geometries, and a ragged last pass.
-    let (rows, cols, tokens) = (40, 512, 3);
+    // 1536 columns (SmolLM2's down projection): 48 blocks a row, so the fold's second pass
+    // over blocks takes 16 of them from the lanes' shuffles.
+    for (rows, cols, tokens) in [(40, 512, 3), (5, 1536, 2)] {
+        products_match_the_reference(rows, cols, tokens);
+    }
+}
+
+fn products_match_the_reference(rows: usize, cols: usize, tokens: usize) {
     let x = activations(tokens, cols, 11);
     for format in FORMATS {
         let bytes = random_matrix_bytes(format, rows, cols, &mut Lcg::new(7));
@@ -136,7 +143,7 @@ fn every_format_product_matches_the_reference() {
             assert_eq!(
                 bits(&f32s(out.last().expect("the product"))),
                 bits(&reference),
-                "{format:?} on {} × {}",
+                "{format:?} ({rows} × {cols}, {tokens} tokens) on {} × {}",
                 launch.grid,
                 launch.threads
             );
