@@ -467,6 +467,9 @@ impl<T> Batch<'_, T> {
     /// Adds `request`, which starts with the next step; when it cannot start (an empty or too
     /// long prompt, tokens the model lacks, bad parameters) its error comes back with its tag.
     pub fn admit(&mut self, tag: T, request: Request) -> Result<(), (T, EngineError)> {
+        if let Err(e) = check_float_mode() {
+            return Err((tag, e));
+        }
         match self.engine.start(&request) {
             Ok(sequence) => {
                 self.running.push(Running {
@@ -487,15 +490,6 @@ impl<T> Batch<'_, T> {
 
     pub fn is_empty(&self) -> bool {
         self.running.is_empty()
-    }
-
-    /// Gives up every running request, handing back its tag and request (after a panic, for
-    /// instance, when the batch's state is not to be trusted).
-    pub fn abandon(self) -> Vec<(T, Request)> {
-        self.running
-            .into_iter()
-            .map(|r| (r.tag, r.request))
-            .collect()
     }
 
     /// Runs one round: every running request takes one step (a chunk of its prompt, or one
@@ -540,9 +534,13 @@ impl<T> Batch<'_, T> {
                 r.sequence.account(tokens.len(), elapsed);
                 match logits {
                     Some(logits) => {
+                        let ended = r.sequence.take_logits(
+                            &logits,
+                            &engine.tokenizer,
+                            &engine.token_index,
+                        )?;
                         sampled += 1;
-                        r.sequence
-                            .take_logits(&logits, &engine.tokenizer, &engine.token_index)
+                        Ok(ended)
                     }
                     None => Ok(false),
                 }

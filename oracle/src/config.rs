@@ -114,10 +114,10 @@ pub struct NodeConfig {
     /// Engine threads; 0 uses every core. Default: 0.
     #[serde(default)]
     pub threads: usize,
-    /// Most requests the engine runs in one batch. Default: 8.
+    /// Most requests the engine runs together. Default: 8.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Milliseconds the first request of a batch waits for company. Default: 20.
+    /// Milliseconds a request that finds the engine idle waits for company. Default: 20.
     #[serde(default = "default_batch_window_ms")]
     pub batch_window_ms: u64,
     /// Gas attached to `commit_attestation` and `submit_attestation`, in TGas, 30 to 300.
@@ -548,12 +548,12 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "max_batch",
-        about: "Most requests the engine runs in one batch; at least 1.",
+        about: "Most requests the engine runs together; at least 1.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
         key: "batch_window_ms",
-        about: "Milliseconds the first request of a batch waits for company.",
+        about: "Milliseconds a request that finds the engine idle waits for company.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {

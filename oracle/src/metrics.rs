@@ -142,7 +142,7 @@ impl Metrics {
         );
         registry.register(
             "tokens_per_second",
-            "Generated tokens per second in the last batch",
+            "Tokens sampled per second in the engine's last step",
             metrics.tokens_per_second.clone(),
         );
         registry.register(
@@ -152,7 +152,7 @@ impl Metrics {
         );
         registry.register(
             "batch_size",
-            "Requests per engine batch",
+            "Requests in each engine step (continuous batching)",
             metrics.batch_size.clone(),
         );
         registry.register(

@@ -5,10 +5,11 @@
 //!
 //! Failures are told apart by whose fault they are: the request's (the same on every honest
 //! node, so the job is over) or this machine's (a device or thread failure, a panic: the job
-//! may succeed if tried again). A batch that panics is run again one job at a time, so a
+//! may succeed if tried again). When a round panics its jobs run again one at a time, so a
 //! request that makes the engine panic fails alone and the others still get their answers.
 
 use kernels::engine::{Batch, Engine, EngineError, Generation, Request, Round};
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -81,7 +82,7 @@ pub struct EngineWorker {
 }
 
 impl EngineWorker {
-    /// Starts the worker thread; `on_batch` sees every batch it runs.
+    /// Starts the worker thread; `on_batch` sees every round (one step of each running job).
     pub fn spawn(
         engine: Engine,
         policy: BatchPolicy,
@@ -127,29 +128,32 @@ fn run(
 /// Runs the jobs of `queue` until every handle is gone, in one running batch (continuous
 /// batching): waiting jobs join it before each round, up to `max_batch`, and each job is
 /// answered as soon as it ends, so a short job never waits for a long one. A job that arrives
-/// to an idle worker waits up to the policy's window for company. Each round runs with `step`;
-/// when a round panics, the batch's jobs run again one at a time with `alone` (batch
-/// invariance: the same bits), so only a job that panics alone fails (as this machine's fault,
-/// to be tried again). The worker keeps running either way.
+/// to an idle worker waits up to the policy's window for company. Each round runs with `step`.
+/// The worker holds every job's request and reply until it answers it, so a panic — in a
+/// round, or while a job joins — loses none: the batch is dropped and each of its jobs runs
+/// again alone with `alone` (batch invariance: the same bits), so only a job that panics alone
+/// fails (as this machine's fault, to be tried again); a job alone in a round that panics fails
+/// at once. The worker keeps running either way.
 fn serve<'e>(
     engine: &'e Engine,
     policy: BatchPolicy,
     mut queue: mpsc::Receiver<Job>,
     on_batch: impl Fn(BatchReport),
-    step: impl Fn(&mut Batch<'e, Reply>) -> Round<Reply>,
+    step: impl Fn(&mut Batch<'e, JobId>) -> Round<JobId>,
     alone: impl Fn(&Request) -> Result<Generation, EngineError>,
 ) {
+    let mut jobs = Jobs::default();
     let mut batch = engine.batch();
     loop {
         if batch.is_empty() {
             let Some(first) = queue.blocking_recv() else {
                 return;
             };
-            admit(&mut batch, first);
+            jobs.admit(&mut batch, first);
             let deadline = Instant::now() + policy.window;
             while batch.len() < policy.max_batch {
                 match queue.try_recv() {
-                    Ok(job) => admit(&mut batch, job),
+                    Ok(job) => jobs.admit(&mut batch, job),
                     Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(1));
                     }
@@ -159,7 +163,7 @@ fn serve<'e>(
         } else {
             while batch.len() < policy.max_batch {
                 match queue.try_recv() {
-                    Ok(job) => admit(&mut batch, job),
+                    Ok(job) => jobs.admit(&mut batch, job),
                     Err(_) => break,
                 }
             }
@@ -175,35 +179,78 @@ fn serve<'e>(
                     generated_tokens: round.sampled,
                     elapsed: started.elapsed(),
                 });
-                for (reply, result) in round.ended {
-                    answer(reply, result.map_err(|e| WorkerError::classify(&e)));
+                for (id, result) in round.ended {
+                    jobs.answer(id, result.map_err(|e| WorkerError::classify(&e)));
                 }
             }
             Err(panic) => {
-                let jobs = std::mem::replace(&mut batch, engine.batch()).abandon();
-                if let [_] = jobs.as_slice() {
-                    let (reply, _) = jobs.into_iter().next().expect("one job");
-                    answer(reply, Err(panic));
-                    continue;
-                }
-                tracing::warn!(
-                    jobs = jobs.len(),
-                    "the engine panicked on a batch; running its jobs one at a time"
-                );
-                for (reply, request) in jobs {
-                    let result = guarded(|| alone(&request))
-                        .and_then(|result| result.map_err(|e| WorkerError::classify(&e)));
-                    answer(reply, result);
-                }
+                // Whatever the batch holds now is not to be trusted: the jobs start over.
+                batch = engine.batch();
+                rerun_alone(jobs.take_all(), panic, &alone);
             }
         }
     }
 }
 
-/// Adds `job` to the running batch, or answers it at once when it cannot start.
-fn admit(batch: &mut Batch<'_, Reply>, (request, reply): Job) {
-    if let Err((reply, e)) = batch.admit(reply, request) {
-        answer(reply, Err(WorkerError::classify(&e)));
+/// Answers the jobs of a batch whose round panicked (`panic`): a job alone in it fails with
+/// that panic; several run again one at a time with `alone`.
+fn rerun_alone(
+    unanswered: Vec<(Request, Reply)>,
+    panic: WorkerError,
+    alone: &impl Fn(&Request) -> Result<Generation, EngineError>,
+) {
+    if unanswered.len() == 1 {
+        for (_, reply) in unanswered {
+            answer(reply, Err(panic.clone()));
+        }
+        return;
+    }
+    tracing::warn!(
+        jobs = unanswered.len(),
+        "the engine panicked on a batch; running its jobs one at a time"
+    );
+    for (request, reply) in unanswered {
+        let result = guarded(|| alone(&request))
+            .and_then(|result| result.map_err(|e| WorkerError::classify(&e)));
+        answer(reply, result);
+    }
+}
+
+/// The id a job runs under in the batch.
+type JobId = u64;
+
+/// The jobs the worker holds, each until it is answered: its request (to run it again) and
+/// its reply.
+#[derive(Default)]
+struct Jobs {
+    next: JobId,
+    held: BTreeMap<JobId, (Request, Reply)>,
+}
+
+impl Jobs {
+    /// Adds `job` to the running batch, or answers it at once when it cannot start (or the
+    /// engine panicked starting it).
+    fn admit(&mut self, batch: &mut Batch<'_, JobId>, (request, reply): Job) {
+        let id = self.next;
+        self.next += 1;
+        match guarded(|| batch.admit(id, request.clone())) {
+            Ok(Ok(())) => {
+                self.held.insert(id, (request, reply));
+            }
+            Ok(Err((_, e))) => answer(reply, Err(WorkerError::classify(&e))),
+            Err(panic) => answer(reply, Err(panic)),
+        }
+    }
+
+    fn answer(&mut self, id: JobId, result: Result<Generation, WorkerError>) {
+        if let Some((_, reply)) = self.held.remove(&id) {
+            answer(reply, result);
+        }
+    }
+
+    /// Every job not answered yet, in the order they came.
+    fn take_all(&mut self) -> Vec<(Request, Reply)> {
+        std::mem::take(&mut self.held).into_values().collect()
     }
 }
 
@@ -312,13 +359,22 @@ mod tests {
 
     const CULPRIT: u64 = 2;
 
+    /// Where a round panics (as a kernel bug would), counting rounds from 1.
+    #[derive(Clone, Copy)]
+    enum PanicAt {
+        /// Before round `n` and every later one runs.
+        Before(usize),
+        /// After the first round in which a job ended: its answer is in hand, not sent.
+        AfterAnEnd,
+    }
+
     /// Serves `jobs` (sent all at once, so they share a batch) on the tiny model at `path`,
-    /// with rounds that panic from round `panic_from` on (as a kernel bug would) and runs
-    /// alone that panic for the request with seed [`CULPRIT`]; returns each job's result.
+    /// with rounds that panic as `panic_at` says and runs alone that panic for the request
+    /// with seed [`CULPRIT`]; returns each job's result.
     fn serve_panicking(
         path: &Path,
         jobs: Vec<Request>,
-        panic_from: usize,
+        panic_at: PanicAt,
     ) -> Vec<Result<Generation, WorkerError>> {
         let engine = Engine::load(path, KernelPath::detect(), 1).unwrap();
         let (sender, queue) = mpsc::channel(jobs.len());
@@ -332,6 +388,7 @@ mod tests {
             .collect();
         drop(sender);
         let rounds = std::cell::Cell::new(0);
+        let panicked = std::cell::Cell::new(false);
         serve(
             &engine,
             BatchPolicy::default(),
@@ -339,11 +396,23 @@ mod tests {
             |_| {},
             |batch| {
                 rounds.set(rounds.get() + 1);
-                assert!(rounds.get() < panic_from, "index out of bounds");
-                batch.step()
+                if let PanicAt::Before(n) = panic_at {
+                    assert!(rounds.get() < n, "a round's index out of bounds");
+                }
+                let round = batch.step();
+                if matches!(panic_at, PanicAt::AfterAnEnd)
+                    && !round.ended.is_empty()
+                    && !panicked.replace(true)
+                {
+                    panic!("a round's index out of bounds");
+                }
+                round
             },
             |request| {
-                assert!(request.params.seed != CULPRIT, "index out of bounds");
+                assert!(
+                    request.params.seed != CULPRIT,
+                    "an index out of bounds alone"
+                );
                 engine.generate(request)
             },
         );
@@ -359,15 +428,18 @@ mod tests {
         let path = dir.path().join("tiny.gguf");
         TinyModel::default().write(&path).unwrap();
         let engine = Engine::load(&path, KernelPath::detect(), 1).unwrap();
-        let requests: Vec<Request> = (0..4).map(request).collect();
-        // The first round, and the third: mid-generation, when each job has cached steps.
-        for panic_from in [1, 3] {
-            let results = serve_panicking(&path, requests.clone(), panic_from);
+        let mut requests: Vec<Request> = (0..4).map(request).collect();
+        // One job ends early: the round it ends in panics before its answer goes out.
+        requests[0].params.max_tokens = 2;
+        // The first round, the third (mid-generation, each job with cached steps), and right
+        // after a job ended.
+        for panic_at in [PanicAt::Before(1), PanicAt::Before(3), PanicAt::AfterAnEnd] {
+            let results = serve_panicking(&path, requests.clone(), panic_at);
             assert_eq!(results.len(), 4);
             for (i, result) in results.iter().enumerate() {
                 if i as u64 == CULPRIT {
                     assert!(
-                        matches!(result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                        matches!(result, Err(WorkerError::Machine(m)) if m.contains("an index out of bounds alone")),
                         "{result:?}"
                     );
                 } else {
@@ -384,17 +456,21 @@ mod tests {
         let path = dir.path().join("tiny.gguf");
         TinyModel::default().write(&path).unwrap();
         let requests: Vec<Request> = [CULPRIT, CULPRIT, CULPRIT].map(request).to_vec();
-        let results = serve_panicking(&path, requests.clone(), 1);
+        // Several jobs run again alone, and panic there.
+        let results = serve_panicking(&path, requests.clone(), PanicAt::Before(1));
         assert_eq!(results.len(), 3);
-        for result in results
-            .iter()
-            .chain(&serve_panicking(&path, requests[..1].to_vec(), 1))
-        {
+        for result in &results {
             assert!(
-                matches!(&result, Err(WorkerError::Machine(m)) if m.contains("index out of bounds")),
+                matches!(result, Err(WorkerError::Machine(m)) if m.contains("an index out of bounds alone")),
                 "{result:?}"
             );
         }
+        // A job alone in a round that panics fails with the round's panic.
+        let alone = serve_panicking(&path, requests[..1].to_vec(), PanicAt::Before(1));
+        assert!(
+            matches!(&alone[0], Err(WorkerError::Machine(m)) if m.contains("a round's index out of bounds")),
+            "{alone:?}"
+        );
     }
 
     #[tokio::test]
@@ -421,6 +497,12 @@ mod tests {
         let seen = reports.clone();
         let (first_round_done, first_round) = std::sync::mpsc::channel();
         let (go_on, go) = std::sync::mpsc::channel::<()>();
+        let (reply, short_answer) = oneshot::channel();
+        // The short job's answer, read by the worker's report of the first round the long job
+        // runs alone again: by then it must have been sent.
+        let short_answer = Arc::new(Mutex::new(Some(short_answer)));
+        let answered_first = Arc::new(Mutex::new(None));
+        let (waiting, answered) = (short_answer.clone(), answered_first.clone());
         let worker = EngineWorker::spawn(
             engine,
             BatchPolicy {
@@ -436,6 +518,9 @@ mod tests {
                     // waits in the queue.
                     first_round_done.send(()).unwrap();
                     go.recv().unwrap();
+                } else if report.jobs == 1 && answered.lock().unwrap().is_none() {
+                    let mut receiver = waiting.lock().unwrap().take().unwrap();
+                    *answered.lock().unwrap() = Some(receiver.try_recv());
                 }
             },
         );
@@ -444,12 +529,17 @@ mod tests {
         tokio::task::spawn_blocking(move || first_round.recv().unwrap())
             .await
             .unwrap();
-        let (reply, short_answer) = oneshot::channel();
         worker.jobs.send((short, reply)).await.unwrap();
         go_on.send(()).unwrap();
 
-        assert_eq!(short_answer.await.unwrap().unwrap().digest, short_alone);
         assert_eq!(long_answer.await.unwrap().unwrap().digest, long_alone);
+        let answered = answered_first.lock().unwrap().take();
+        match answered {
+            Some(Ok(Ok(short))) => assert_eq!(short.digest, short_alone),
+            other => {
+                panic!("the short job was not answered before the long one went on: {other:?}")
+            }
+        }
         let jobs: Vec<usize> = reports.lock().unwrap().iter().map(|r| r.jobs).collect();
         // One round alone, the short job's rounds beside it, then the long one alone again.
         let together = jobs.iter().filter(|&&n| n == 2).count();

@@ -193,8 +193,8 @@ fn a_function_call_key_gets_its_gas_refund_back_in_its_allowance() {
     }
     .sign(&key);
     let hash = chain.submit_signed(&signed).unwrap();
-    // The call, then its refund.
-    chain.advance_blocks(3);
+    // The transaction's block, the call, then its refund, one spare.
+    chain.advance_blocks(4);
     let result = chain.tx_result(&hash);
     assert_eq!(result.status, FinalStatus::SuccessValue(Vec::new()));
     let alice = chain.account("alice.test").unwrap();

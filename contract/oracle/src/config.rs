@@ -27,7 +27,8 @@ pub const MIN_REVEAL_BLOCKS: u64 = 50;
 /// reveal.
 pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOCKS;
 /// Shortest `commit_window_blocks`: a node sees a request only after the block that made it and
-/// needs a few blocks to read it, run the model and land its commitment; a shorter window closes
+/// needs a few blocks to read it and run the model, and two to land its commitment (the block
+/// that includes the transaction, and the one its receipt runs in); a shorter window closes
 /// the commit phase before honest members can commit, and every request times out.
 pub const MIN_COMMIT_WINDOW_BLOCKS: u64 = 10;
 /// Most `max_missed_commits`.

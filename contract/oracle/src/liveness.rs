@@ -18,7 +18,8 @@
 //! A member that commits and then withholds its reveal blocks a quorum just as well, so on a
 //! request that times out a commitment without a reveal is a miss too (on a resolved request
 //! it is slashed at cleanup instead). Every committer has had at least `MIN_REVEAL_BLOCKS` to
-//! reveal by then, and honest members reveal as soon as the phase opens. A reveal — not a
+//! reveal by then (less the two blocks a reveal takes to be included and run), and honest
+//! members reveal as soon as the phase opens. A reveal — not a
 //! commitment — resets the count, so committing to everything and revealing nothing does not
 //! keep a node out of jail. Each node's count is
 //! stored apart from its entry (`missed_commits`); the entry is written at registration, paid

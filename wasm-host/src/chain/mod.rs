@@ -305,8 +305,9 @@ impl Chain {
         Err(ChainError::NotSettled(MAX_SETTLE_BLOCKS))
     }
 
-    /// Submits a transaction: the signer pays its fees, gas and deposits now; its receipt runs in
-    /// the next block. Returns the transaction id.
+    /// Submits a transaction: the signer pays its fees, gas and deposits now; the next block
+    /// includes it, and its receipt runs there when the signer is the receiver, in the block
+    /// after otherwise. Returns the transaction id.
     pub fn submit(
         &mut self,
         signer: &str,

@@ -44,7 +44,8 @@ fn sorted<K: Ord + Clone, V: Clone>(map: &HashMap<K, V>) -> Vec<(K, V)> {
 
 impl Chain {
     /// Takes the state changed since the last call (genesis accounts, charged signers, receipts
-    /// run), with the work in flight.
+    /// run), with the work in flight. Meant for block boundaries (each block hands its changes
+    /// over): transactions accepted since the last block, and their receipts, are not in it.
     pub fn take_changes(&mut self) -> StateChanges {
         let accounts = std::mem::take(&mut self.touched)
             .into_iter()

@@ -9,8 +9,9 @@ use crate::tx::{Action, InvalidAccessKeyError, InvalidTxError, SignedTransaction
 
 impl Chain {
     /// Checks a signed transaction and, if valid, charges its signer (fees, attached gas and
-    /// deposits), bumps its key's nonce and queues its receipt for the next block, which includes
-    /// it. Returns its hash.
+    /// deposits), bumps its key's nonce and queues it for the next block, which includes it (its
+    /// receipt runs there when the signer is the receiver, in the block after otherwise). Returns
+    /// its hash.
     pub fn submit_signed(
         &mut self,
         signed: &SignedTransaction,
