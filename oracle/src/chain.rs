@@ -17,6 +17,9 @@ use serde_json::json;
 pub const TGAS: u64 = 1_000_000_000_000;
 /// One NEAR in yoctoNEAR.
 pub const ONE_NEAR: u128 = 1_000_000_000_000_000_000_000_000;
+/// Gas attached to `cleanup_request`: a cleanup slashing every member of the largest committee
+/// fits (unused gas is refunded).
+const CLEANUP_TGAS: u64 = 100;
 /// What the contract says when a node attests twice: the first one counted.
 const ALREADY_ATTESTED: &str = "has already attested";
 /// What the contract says when a node commits twice: the first one counted.
@@ -159,7 +162,8 @@ impl OracleChain {
         &self,
         args: &AttestationArgs,
     ) -> Result<SignedTransaction, ChainError> {
-        self.sign_call("submit_attestation", args).await
+        self.sign_call("submit_attestation", args, self.attestation_gas)
+            .await
     }
 
     /// A signed `commit_attestation` transaction committing to `commitment` for request
@@ -170,19 +174,29 @@ impl OracleChain {
         commitment: Digest32,
     ) -> Result<SignedTransaction, ChainError> {
         let args = json!({"request_id": request_id, "commitment": commitment});
-        self.sign_call("commit_attestation", &args).await
+        self.sign_call("commit_attestation", &args, self.attestation_gas)
+            .await
     }
 
     /// A signed `unjail_node` transaction (no arguments, no deposit), not sent yet.
     pub async fn sign_unjail(&self) -> Result<SignedTransaction, ChainError> {
-        self.sign_call("unjail_node", &json!({})).await
+        self.sign_call("unjail_node", &json!({}), self.attestation_gas)
+            .await
     }
 
-    /// A signed call of the oracle's `method` with `args` and the attestation gas.
+    /// A signed `cleanup_request` transaction for `request_id`, not sent yet.
+    pub async fn sign_cleanup(&self, request_id: u64) -> Result<SignedTransaction, ChainError> {
+        let args = json!({ "request_id": request_id });
+        self.sign_call("cleanup_request", &args, CLEANUP_TGAS * TGAS)
+            .await
+    }
+
+    /// A signed call of the oracle's `method` with `args` and `gas`.
     async fn sign_call(
         &self,
         method: &str,
         args: &impl Serialize,
+        gas: u64,
     ) -> Result<SignedTransaction, ChainError> {
         let args = serde_json::to_vec(args).map_err(|e| ChainError::Decode {
             what: format!("the arguments of {method}"),
@@ -191,7 +205,7 @@ impl OracleChain {
         let action = Action::FunctionCall(Box::new(FunctionCallAction {
             method_name: method.into(),
             args,
-            gas: self.attestation_gas,
+            gas,
             deposit: 0,
         }));
         self.signer.sign(&self.contract, vec![action]).await

@@ -80,6 +80,7 @@ pub struct Metrics {
     last_block_height: Gauge,
     queue_depth: Gauge,
     unjail_calls: Family<OutcomeLabel, Counter>,
+    cleanups: Counter,
     standing: Family<StandingLabel, Gauge>,
     missed_commits: Gauge,
 }
@@ -110,6 +111,7 @@ impl Metrics {
             last_block_height: Gauge::default(),
             queue_depth: Gauge::default(),
             unjail_calls: Family::default(),
+            cleanups: Counter::default(),
             standing: Family::default(),
             missed_commits: Gauge::default(),
             registry: Registry::default(),
@@ -195,6 +197,12 @@ impl Metrics {
             metrics.unjail_calls.clone(),
         );
         registry.register(
+            "cleanups",
+            "Requests this node cleaned up since start because they held a commitment never \
+             revealed (each slashes its member and pays this node the reporter's reward)",
+            metrics.cleanups.clone(),
+        );
+        registry.register(
             "standing",
             "This node's standing with the oracle as last read: 1 for the current one (active, \
              jailed, unbonding, unregistered, unknown), 0 for the others",
@@ -252,6 +260,11 @@ impl Metrics {
     }
 
     /// This node sent an `unjail_node` transaction, which ended as `outcome`.
+    /// This node cleaned up a request holding a commitment never revealed.
+    pub fn cleanup(&self) {
+        self.cleanups.inc();
+    }
+
     pub fn unjail_sent(&self, outcome: UnjailOutcome) {
         self.unjail_calls
             .get_or_create(&OutcomeLabel {

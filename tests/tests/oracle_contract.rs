@@ -1271,6 +1271,25 @@ fn a_member_that_commits_to_a_resolved_request_and_never_reveals_is_slashed_at_c
     let committee = resolve_by_three_of_four(&mut world, 0);
     let guesser = committee[3];
     let stakes: Vec<u128> = committee.iter().map(|n| world.stake(*n)).collect();
+    // The view says from when, and whom the cleanup will slash.
+    world.chain.advance_blocks(3);
+    let view: RequestView = serde_json::from_value(world.request(0)).unwrap();
+    assert_eq!(view.unrevealed_commitments(), [node_name(guesser)]);
+    let cleanable_at = view
+        .cleanable_at
+        .expect("delivered: cleanable from a block");
+    // Sent now, the call runs two blocks on: one block early.
+    world
+        .chain
+        .advance_blocks(cleanable_at - 3 - world.chain.block_height());
+    let early = world.call(RELAYER, "cleanup_request", json!({"request_id": 0}), 0);
+    assert!(
+        early
+            .status_message()
+            .contains(&format!("can be cleaned up from block {cleanable_at}")),
+        "{}",
+        early.status_message()
+    );
     let relayer_before = world.chain.balance(RELAYER);
     let (slashed, gas) = clean_up_after_retention(&mut world, 0);
     // The cleanup's caller reported it: the reporter's half of the tenth, on top.

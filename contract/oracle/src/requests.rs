@@ -104,10 +104,19 @@ pub fn request_view(
     held_fee: u128,
     now: u64,
 ) -> RequestView {
-    let (status, answer) = match &request.status {
-        RequestStatus::Pending { .. } => (RequestPhase::Pending, None),
-        RequestStatus::Resolved { answer, .. } => (RequestPhase::Resolved, Some(answer.clone())),
-        RequestStatus::TimedOut { .. } => (RequestPhase::TimedOut, None),
+    let (status, answer, cleanable_at) = match &request.status {
+        RequestStatus::Pending { .. } => (RequestPhase::Pending, None, None),
+        RequestStatus::Resolved {
+            answer,
+            cleanable_at,
+        } => (
+            RequestPhase::Resolved,
+            Some(answer.clone()),
+            Some(*cleanable_at).filter(|&at| at != AWAITING_DELIVERY),
+        ),
+        RequestStatus::TimedOut { cleanable_at } => {
+            (RequestPhase::TimedOut, None, Some(*cleanable_at))
+        }
     };
     let accounts = |list: &[AccountId]| list.iter().map(|a| a.to_string()).collect();
     RequestView {
@@ -145,6 +154,7 @@ pub fn request_view(
         expires_at: request.expires_at,
         status,
         answer,
+        cleanable_at,
     }
 }
 

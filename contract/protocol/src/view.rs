@@ -137,6 +137,10 @@ pub struct RequestView {
     pub expires_at: u64,
     pub status: RequestPhase,
     pub answer: Option<ResolvedOutput>,
+    /// The block from which anyone may clean the request up (`cleanup_request`): set once it
+    /// timed out, or resolved and its answer reached the requester's callback; `None` before.
+    #[serde(default)]
+    pub cleanable_at: Option<u64>,
 }
 
 impl RequestView {
@@ -158,6 +162,16 @@ impl RequestView {
     /// Whether the contract holds an attestation from `account`.
     pub fn has_attested(&self, account: &str) -> bool {
         self.attested.iter().any(|node| node == account)
+    }
+
+    /// The members that committed, have not revealed and were not slashed for this request:
+    /// on a resolved request, each is slashed when it is cleaned up.
+    pub fn unrevealed_commitments(&self) -> Vec<&str> {
+        self.commitments
+            .iter()
+            .map(|c| c.node.as_str())
+            .filter(|node| !self.has_attested(node) && !self.slashed.iter().any(|s| s == node))
+            .collect()
     }
 
     /// The message `attestation`'s node signed (naming that node), on the chain `chain_id` and
@@ -222,6 +236,7 @@ mod tests {
             expires_at: 201,
             status: RequestPhase::Pending,
             answer: None,
+            cleanable_at: None,
         }
     }
 

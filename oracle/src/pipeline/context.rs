@@ -9,7 +9,7 @@ use crate::health::Health;
 use crate::journal::{Finished, Journal, JournalError};
 use crate::metrics::Metrics;
 use sdk::keys::SecretKey;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,6 +92,9 @@ pub struct Context {
     pub health: Arc<Health>,
     pub stop: Stop,
     started: Mutex<HashMap<u64, Started>>,
+    /// Requests this node answered that may hold a commitment never revealed, each with the
+    /// block from which to look at it again (`cleanup.rs`).
+    pub(super) cleanups: Mutex<BTreeMap<u64, u64>>,
     /// Inference runs failed so far by the `fail_inferences` fault injection.
     injected_engine_failures: AtomicU32,
 }
@@ -118,6 +121,7 @@ impl Context {
             health,
             stop,
             started: Mutex::new(HashMap::new()),
+            cleanups: Mutex::new(BTreeMap::new()),
             injected_engine_failures: AtomicU32::new(0),
         }
     }
@@ -174,6 +178,12 @@ impl Context {
             Finished::Late(reason) => info!(request_id, reason, "late: not attesting"),
             Finished::Refused(reason) => warn!(request_id, reason, "refused: not retrying"),
             Finished::Missed(reason) => info!(request_id, reason, "missed"),
+        }
+        if matches!(finished, Finished::Attested | Finished::Late(_)) {
+            self.cleanups
+                .lock()
+                .expect("not poisoned")
+                .insert(request_id, 0);
         }
         Ok(())
     }

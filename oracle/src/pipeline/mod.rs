@@ -8,8 +8,11 @@
 //! the model loads ([`start_submitter`]): computed, committed and submitted jobs need no engine,
 //! and a reveal phase does not wait for a model to load. Finished jobs past the
 //! retention are pruned hourly. Beside them, the standing check reads this node's entry on
-//! chain for `/health` and unjails a jailed node once it may.
+//! chain for `/health` and unjails a jailed node once it may, and the cleanup sweep cleans up
+//! the requests this node answered that hold a commitment never revealed, for the reporter's
+//! reward ([`cleanup`]).
 
+mod cleanup;
 mod compute;
 mod context;
 mod prune;
@@ -209,10 +212,12 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
     let resume_committing = tokio::spawn(send_all(submitter.jobs, computed));
     let pruning = tokio::spawn(prune::run(ctx.clone()));
     let checking_standing = tokio::spawn(standing::run(ctx.clone()));
+    let cleaning_up = tokio::spawn(cleanup::run(ctx.clone()));
     let watching = tokio::spawn(watcher::run(ctx.clone(), model_id, compute_tx));
     watching.await?;
     pruning.await?;
     checking_standing.await?;
+    cleaning_up.await?;
     resume_computing.abort();
     resume_committing.abort();
     computing.await?;

@@ -7,8 +7,8 @@
 //! for its request's model after the node changed models, and while the model of a restarted
 //! node still loads, or when it cannot start —, a computed job from before a model change is committed for its request's
 //! model, a commitment refused because the
-//! commit phase just closed ends the job late, and an output the oracle would refuse is never
-//! sent.
+//! commit phase just closed ends the job late, an output the oracle would refuse is never
+//! sent, and a request holding another member's commitment never revealed is cleaned up.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
@@ -542,6 +542,86 @@ async fn restarted_node_reveals_while_its_model_loads(journaled_committed: bool)
     assert_eq!(
         job_state(dir.path(), &config),
         JobState::Finished(Finished::Attested)
+    );
+}
+
+/// After this node revealed, request 5 resolved with another member's commitment (when
+/// `guesser`) never revealed; the chain is at block 10 and the request cleanable from block 5.
+/// Returns the oracle methods the node sent by 300 ms (six sweeps) after it first read that view.
+async fn sent_after_the_cleanup_sweep(guesser: bool) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let reveal_chain = commit_reveal_chain(
+        registered(dir.path(), &config, vec![model_id]),
+        model_id,
+        state.clone(),
+        4096,
+    );
+    let seen = state.clone();
+    let resolved_reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = resolved_reads.clone();
+    let rpc = FakeRpc::start(move |method, params| {
+        if method != "get_request" || !seen.sent().contains(&"submit_attestation".to_string()) {
+            return reveal_chain(method, params);
+        }
+        counted.fetch_add(1, Ordering::SeqCst);
+        let mut view = reveal_chain(method, params)?;
+        let mut committed = vec![json!({"node": ACCOUNT, "commitment": "09".repeat(32)})];
+        if guesser {
+            committed.push(json!({"node": "guesser.test", "commitment": "08".repeat(32)}));
+        }
+        view["commitments"] = committed.into();
+        view["committee"] = json!([ACCOUNT, "guesser.test", "other.test"]);
+        view["attested"] = json!([ACCOUNT, "other.test"]);
+        view["status"] = json!("resolved");
+        view["answer"] = serde_json::to_value(answer(RESULT_DIGEST)).unwrap();
+        view["cleanable_at"] = 5.into();
+        Ok(view)
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        standing_interval_ms: 50,
+        ..config
+    };
+    let journal =
+        Journal::open(&NodeConfig::path_in(dir.path(), &config.journal).unwrap()).unwrap();
+    journal.accept(5, &model_id.to_hex()).unwrap();
+    let computed = Computed {
+        output: "Paris".into(),
+        result_digest: RESULT_DIGEST.into(),
+        output_hash: OUTPUT_HASH.into(),
+    };
+    journal.record_computed(5, computed).unwrap();
+    journal.record_committed(5).unwrap();
+    drop(journal);
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("a sweep's read of the resolved request", || {
+        resolved_reads.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    state.sent()
+}
+
+/// A request this node answered that holds another member's commitment never revealed is
+/// cleaned up by this node once its view says it may be (the oracle pays the reporter's reward
+/// to whoever cleans it up, and slashes the member); one whose committed members all revealed
+/// is left to its refund account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_holding_a_commitment_never_revealed_is_cleaned_up_by_its_members() {
+    assert_eq!(
+        sent_after_the_cleanup_sweep(true).await,
+        ["submit_attestation", "cleanup_request"]
+    );
+    assert_eq!(
+        sent_after_the_cleanup_sweep(false).await,
+        ["submit_attestation"]
     );
 }
 

@@ -498,6 +498,7 @@ mod tests {
             expires_at: 250,
             status: RequestPhase::Pending,
             answer: None,
+            cleanable_at: None,
         };
         let node = |account: &str, registered_at: u64| NodeView {
             account_id: account.into(),

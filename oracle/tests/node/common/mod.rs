@@ -139,6 +139,7 @@ pub fn uncommitted_request(request_id: u64, model_id: ModelId, status: RequestPh
         expires_at: 200,
         status,
         answer: None,
+        cleanable_at: None,
     })
     .unwrap()
 }

@@ -522,6 +522,7 @@ mod tests {
             expires_at: 201,
             status: RequestPhase::Pending,
             answer: None,
+            cleanable_at: None,
         };
         assert_eq!(
             committee_line(&view),
