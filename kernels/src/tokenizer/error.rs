@@ -43,6 +43,9 @@ pub enum TokenizerError {
     #[error("the vocabulary has {0} tokens; ids are 32-bit, so it must have fewer than 2^32")]
     VocabularyTooLarge(usize),
 
+    #[error("the vocabulary has no tokens; the file is malformed")]
+    EmptyVocabulary,
+
     #[error(
         "token {id} `{text}` is not byte-level BPE text (it has a character outside the GPT-2 \
          byte alphabet); mark it as a control or user-defined token, or fix the vocabulary"

@@ -319,6 +319,21 @@ fn malformed_gguf_metadata_gives_typed_errors() {
     );
     let err = with("tokenizer.ggml.eos_token_id", Some(Value::U32(999)));
     assert!(err.to_string().contains("999"), "{err}");
+    // No tokens at all (and no types, no merges, no special ids to name them).
+    let mut empty = metadata();
+    for key in [
+        "tokenizer.ggml.token_type",
+        "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.bos_token_id",
+    ] {
+        empty.remove(key);
+    }
+    empty.insert("tokenizer.ggml.tokens".into(), Value::Array(Vec::new()));
+    empty.insert("tokenizer.ggml.merges".into(), Value::Array(Vec::new()));
+    assert_eq!(
+        from_metadata(empty).unwrap_err(),
+        TokenizerError::EmptyVocabulary
+    );
 }
 
 #[test]

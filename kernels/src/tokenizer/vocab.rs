@@ -75,6 +75,9 @@ impl Vocab {
                 types: types.len(),
             });
         }
+        if texts.is_empty() {
+            return Err(TokenizerError::EmptyVocabulary);
+        }
         if u32::try_from(texts.len()).is_err() {
             return Err(TokenizerError::VocabularyTooLarge(texts.len()));
         }
