@@ -259,12 +259,12 @@ impl Metrics {
         self.commitments.inc();
     }
 
-    /// This node sent an `unjail_node` transaction, which ended as `outcome`.
     /// This node cleaned up a request holding a commitment never revealed.
     pub fn cleanup(&self) {
         self.cleanups.inc();
     }
 
+    /// This node sent an `unjail_node` transaction, which ended as `outcome`.
     pub fn unjail_sent(&self, outcome: UnjailOutcome) {
         self.unjail_calls
             .get_or_create(&OutcomeLabel {

@@ -29,7 +29,7 @@ const PRICE: u128 = ONE_NEAR / 100;
 const MAX_INPUT_BYTES: u32 = 256;
 const INLINE_OUTPUT: u32 = 64;
 const RETENTION_BLOCKS: u64 = 50;
-const UNBONDING_BLOCKS: u64 = 300;
+const UNBONDING_BLOCKS: u64 = 400;
 /// The oracle's cap on a model's active nodes (`MAX_ACTIVE_NODES_PER_MODEL`).
 const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 const ANSWER: &str = "Paris is the capital of France.";

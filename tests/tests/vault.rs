@@ -854,7 +854,10 @@ fn the_rule_changes_only_after_the_delay_and_claims_keep_their_rule() {
     let owner_before = world.chain.balance(OWNER);
     let tightened = world.call(OWNER, VAULT, "tighten_limits", json!({"limits": brake}), 0);
     assert_success(&tightened);
-    assert_eq!(vault_events(&tightened, "limits_change_cancelled").len(), 1);
+    assert_eq!(
+        vault_events(&tightened, "limits_change_cancelled"),
+        [json!({"reason": "tightened"})]
+    );
     assert_eq!(
         world.chain.balance(OWNER) + gas_cost(&tightened) - owner_before,
         u128::from(1 + new_limits_bytes + 8 + 8) * BYTE_COST

@@ -26,6 +26,17 @@ pub const MIN_REVEAL_BLOCKS: u64 = 50;
 /// Longest `commit_window_blocks`: a request's lifetime less [`MIN_REVEAL_BLOCKS`] left to
 /// reveal.
 pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOCKS;
+/// Blocks between the latest a resolved request becomes cleanable at (its yield's timeout,
+/// then `retention_blocks`) and the earliest a member that unregistered as it was made may
+/// withdraw its stake: room for the cleanup that slashes an unrevealed commitment to land.
+pub const CLEANUP_MARGIN_BLOCKS: u64 = 100;
+
+/// The blocks after which no request a node was on when it unregistered can still slash it:
+/// `unbonding_blocks` must exceed them.
+pub fn slashable_window(retention_blocks: u64) -> u64 {
+    YIELD_TIMEOUT_BLOCKS + retention_blocks + CLEANUP_MARGIN_BLOCKS
+}
+
 /// Shortest `commit_window_blocks`: a node sees a request only after the block that made it and
 /// needs a few blocks to read it and run the model, and two to land its commitment (the block
 /// that includes the transaction, and the one its receipt runs in); a shorter window closes
@@ -73,11 +84,11 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.unbonding_blocks
         ));
     }
-    let slashable_window = YIELD_TIMEOUT_BLOCKS + config.retention_blocks;
+    let slashable_window = slashable_window(config.retention_blocks);
     if config.unbonding_blocks <= slashable_window {
         return Err(format!(
-            "unbonding_blocks must exceed the yield timeout plus retention_blocks \
-             ({slashable_window}), got {}",
+            "unbonding_blocks must exceed the yield timeout plus retention_blocks plus \
+             {CLEANUP_MARGIN_BLOCKS} blocks for a cleanup to land ({slashable_window}), got {}",
             config.unbonding_blocks
         ));
     }

@@ -4,10 +4,10 @@
 //! results for the same request (equivocation), or (3) it committed to an attestation of a
 //! resolved request and had not revealed it when the request is cleaned up (a guesser that
 //! commits to a likely short answer and reveals only if the quorum agrees with it). The
-//! `slash_bps` share goes to the treasury; for (2) the reporter's reward, `reporter_bps` of
-//! that share, is taken from the node on top of it, so a node that reports itself (from any
-//! account) loses as much as any slashed node and cannot buy off the slash its wrong answer
-//! would cost. Inference is deterministic, so an honest node's result always equals the
+//! `slash_bps` share goes to the treasury; for (2) and (3) the reporter's reward (the reporter
+//! of (3) is whoever cleans the request up), `reporter_bps` of that share, is taken from the
+//! node on top of it, so a node that reports itself (from any account) loses as much as any
+//! slashed node and cannot buy off the slash its wrong answer would cost. Inference is deterministic, so an honest node's result always equals the
 //! quorum's, it never signs two results, and it reveals what it committed to (after the
 //! resolution too, until the cleanup): it cannot be slashed. A timed-out request slashes
 //! nobody for (3): with no quorum, withholding a reveal is a liveness fault, not a wrong answer

@@ -18,7 +18,7 @@
 //! it whole when they time out, as then (`held_fees.rs`).
 
 use crate::commitments::CommitPhase;
-use crate::config::{MIN_COMMIT_WINDOW_BLOCKS, MIN_RETENTION_BLOCKS, YIELD_TIMEOUT_BLOCKS};
+use crate::config::{MIN_COMMIT_WINDOW_BLOCKS, MIN_RETENTION_BLOCKS};
 use crate::events::Event;
 use crate::models::ModelInfo;
 use crate::nodes::Node;
@@ -112,7 +112,7 @@ fn raise_to_todays_minimums(config: &mut OracleConfig) -> Vec<&'static str> {
         config.commit_window_blocks = MIN_COMMIT_WINDOW_BLOCKS;
         raised.push("commit_window_blocks");
     }
-    let slashable_window = YIELD_TIMEOUT_BLOCKS + config.retention_blocks;
+    let slashable_window = crate::config::slashable_window(config.retention_blocks);
     if config.unbonding_blocks <= slashable_window {
         config.unbonding_blocks = slashable_window + 1;
         raised.push("unbonding_blocks");

@@ -188,7 +188,7 @@ impl Vault {
         let pending = self.pending_limits.take();
         require!(pending.is_some(), "no limits change is pending");
         send(&self.owner, cost_of(borsh_len(&pending)));
-        Event::LimitsChangeCancelled.emit(json!({}));
+        Event::LimitsChangeCancelled.emit(json!({ "reason": "cancelled" }));
     }
 
     /// Replaces the limits at once when the new ones allow nothing the current ones forbid
@@ -208,7 +208,7 @@ impl Vault {
         let left = charge(new.saturating_sub(old));
         let cancelled = self.pending_limits.take();
         if cancelled.is_some() {
-            Event::LimitsChangeCancelled.emit(json!({}));
+            Event::LimitsChangeCancelled.emit(json!({ "reason": "tightened" }));
         }
         Event::LimitsChanged.emit(json!({ "limits": self.limits, "immediate": true }));
         // What the proposal was charged (as `cancel_limits_proposal` refunds it).

@@ -207,6 +207,10 @@ impl<'a, R: Read> Scan<'a, R> {
         if key.len() as u64 != len {
             return Err(Stop::Unreadable);
         }
+        // As the parser reads names: without trailing NULs (so `a` and `a\0` are one name).
+        while key.last() == Some(&0) {
+            key.pop();
+        }
         Ok(String::from_utf8_lossy(&key).into_owned())
     }
 
@@ -225,7 +229,7 @@ impl<'a, R: Read> Scan<'a, R> {
         self.bytes = self.bytes.saturating_add(len);
         if self.bytes > MAX_METADATA_BYTES {
             return Err(refused(format!(
-                "the metadata takes more than {MAX_METADATA_BYTES} bytes"
+                "the metadata and tensor table take more than {MAX_METADATA_BYTES} bytes"
             )));
         }
         Ok(())
@@ -354,6 +358,14 @@ mod tests {
         let twice = [table[0], table[1], table[0]];
         let err = check(&with_tensors(&[count(1)], &twice)).unwrap_err();
         assert!(err.contains("tensor `a.weight` is listed twice"), "{err}");
+
+        // The parser drops trailing NULs from names: so does the scan.
+        let nul_twice = [table[0], ("a.weight\0", &[8][..])];
+        let err = check(&with_tensors(&[count(1)], &nul_twice)).unwrap_err();
+        assert!(err.contains("tensor `a.weight` is listed twice"), "{err}");
+        let hidden = u32_entry("general.alignment\0", 0, &[48]);
+        let err = check(&header(&[hidden])).unwrap_err();
+        assert!(err.contains("must be a u32"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+/// The oracle's least `retention_blocks`: a request resolved at block `b` (or still pending at
+/// `b`) cannot be cleaned up before `b` + this, so it is looked at again no sooner.
+const LEAST_RETENTION_BLOCKS: u64 = 50;
+/// Blocks before a request that could not be read, or cleaned up, is tried again.
+const RETRY_AFTER_BLOCKS: u64 = 20;
+
 pub async fn run(ctx: Arc<Context>) {
     let interval = Duration::from_millis(ctx.config.standing_interval_ms);
     while ctx.stop.sleep(interval).await {
@@ -58,13 +64,23 @@ async fn sweep(ctx: &Context) -> Result<(), GaveUp> {
         .map(|(&id, _)| id)
         .collect();
     for request_id in due {
-        let view = retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await?;
+        let view = match retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await {
+            Ok(view) => view,
+            Err(GaveUp::Stopped) => return Err(GaveUp::Stopped),
+            Err(GaveUp::Failed(error)) => {
+                // One unreadable request holds up none of the others.
+                warn!(request_id, %error, "cannot read a request to clean up; trying later");
+                let mut cleanups = ctx.cleanups.lock().expect("not poisoned");
+                cleanups.insert(request_id, head + RETRY_AFTER_BLOCKS);
+                continue;
+            }
+        };
         let next = match &view {
             None => Next::Forget,
             Some(view) => next_step(view, head),
         };
         let next = match next {
-            Next::CleanUp => clean_up(ctx, request_id).await?,
+            Next::CleanUp => clean_up(ctx, request_id, head).await,
             other => other,
         };
         let mut cleanups = ctx.cleanups.lock().expect("not poisoned");
@@ -81,25 +97,27 @@ fn next_step(view: &oracle_protocol::RequestView, head: u64) -> Next {
     match view.status {
         // A timed-out request slashes nobody at its cleanup.
         RequestPhase::TimedOut => Next::Forget,
-        RequestPhase::Pending => Next::LookFrom(head + 1),
+        RequestPhase::Pending => Next::LookFrom(head + LEAST_RETENTION_BLOCKS),
         RequestPhase::Resolved if view.unrevealed_commitments().is_empty() => Next::Forget,
         RequestPhase::Resolved => match view.cleanable_at {
             // The answer has not reached the requester's callback yet.
-            None => Next::LookFrom(head + 1),
+            None => Next::LookFrom(head + LEAST_RETENTION_BLOCKS),
             Some(at) if at > head => Next::LookFrom(at),
             Some(_) => Next::CleanUp,
         },
     }
 }
 
-/// Sends `cleanup_request` for `request_id`: forgotten once the chain took it or refused it
-/// (cleaned up by someone else first); looked at again when it could not be sent.
-async fn clean_up(ctx: &Context, request_id: u64) -> Result<Next, GaveUp> {
+/// Sends `cleanup_request` for `request_id` at block `head`: forgotten once the chain took it
+/// or refused it (cleaned up by someone else first, most likely); looked at again
+/// [`RETRY_AFTER_BLOCKS`] later when it could not be sent.
+async fn clean_up(ctx: &Context, request_id: u64, head: u64) -> Next {
+    let later = Next::LookFrom(head + RETRY_AFTER_BLOCKS);
     let signed = match ctx.chain.sign_cleanup(request_id).await {
         Ok(signed) => signed,
         Err(error) => {
-            warn!(request_id, %error, "cannot sign cleanup_request");
-            return Ok(Next::LookFrom(0));
+            warn!(request_id, %error, "cannot sign cleanup_request; trying later");
+            return later;
         }
     };
     let hash = tx_hash(&signed);
@@ -112,15 +130,19 @@ async fn clean_up(ctx: &Context, request_id: u64) -> Result<Next, GaveUp> {
                 "cleaned up a request holding a commitment never revealed: its member is \
                  slashed, and this node gets the reporter's reward"
             );
-            Ok(Next::Forget)
+            Next::Forget
+        }
+        Ok(Sent::Refused(reason)) if reason.contains("does not exist") => {
+            debug!(request_id, "cleaned up by someone else first");
+            Next::Forget
         }
         Ok(Sent::Refused(reason)) => {
-            debug!(request_id, %reason, "cleanup_request refused (cleaned up already?)");
-            Ok(Next::Forget)
+            warn!(request_id, tx = %hash, %reason, "the oracle refused cleanup_request");
+            Next::Forget
         }
         Err(error) => {
-            warn!(request_id, tx = %hash, %error, "cleanup_request failed; trying again later");
-            Ok(Next::LookFrom(0))
+            warn!(request_id, tx = %hash, %error, "cleanup_request failed; trying later");
+            later
         }
     }
 }
@@ -173,10 +195,10 @@ mod tests {
             next_step(&resolved(&all, &two, Some(150)), 100),
             Next::LookFrom(150)
         );
-        // Not delivered to the requester yet: no cleanup block.
+        // Not delivered to the requester yet: no cleanup block, and none for 50 blocks.
         assert_eq!(
             next_step(&resolved(&all, &two, None), 100),
-            Next::LookFrom(101)
+            Next::LookFrom(150)
         );
         // Slashed already (by an equivocation report, say): nothing left to slash.
         let mut slashed = resolved(&all, &two, Some(90));

@@ -547,7 +547,8 @@ async fn restarted_node_reveals_while_its_model_loads(journaled_committed: bool)
 
 /// After this node revealed, request 5 resolved with another member's commitment (when
 /// `guesser`) never revealed; the chain is at block 10 and the request cleanable from block 5.
-/// Returns the oracle methods the node sent by 300 ms (six sweeps) after it first read that view.
+/// Returns the oracle methods the node sent by 300 ms (six sweeps) after it first read that view
+/// (and, with a guesser, sent its cleanup).
 async fn sent_after_the_cleanup_sweep(guesser: bool) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let state = Arc::new(CommitReveal::default());
@@ -603,6 +604,13 @@ async fn sent_after_the_cleanup_sweep(guesser: bool) -> Vec<String> {
         resolved_reads.load(Ordering::SeqCst) > 0
     })
     .await;
+    if guesser {
+        eventually("the cleanup", || {
+            state.sent().contains(&"cleanup_request".to_string())
+        })
+        .await;
+    }
+    // Six more sweeps: nothing (more) is sent.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();
