@@ -1351,6 +1351,32 @@ fn a_timed_out_fee_passed_on_is_never_more_than_the_vault_forwarded() {
     assert_eq!(yocto(&world.slow_vault()["withdrawable"]), FUNDING);
 }
 
+/// A fee the oracle refunds after the claim expired still goes to the claimant, with an event.
+#[test]
+fn a_fee_refunded_after_its_claim_expired_goes_to_the_claimant_with_an_event() {
+    // The timeout comes after 6 yields: 1,200 blocks, past the claim's expiry.
+    let mut world = slow_world(0, 6, &approve("never read"));
+    let refund = json!({"refunded": PRICE.to_string()});
+    assert_success(&world.call(SLOW_ORACLE, SLOW_ORACLE, "claim_timeouts", refund, 0));
+    let tx = world.file_slow(BOB, ONE_NEAR);
+    let expires_at = world.slow_claim(0)["filed_at"].as_u64().unwrap() + CLAIM_EXPIRY_BLOCKS;
+    world.advance_to(expires_at);
+    let expired = world.call(EVE, SLOW_VAULT, "expire_claim", json!({"claim_id": 0}), 0);
+    assert_eq!(expired.json::<Value>(), rejected("expired"));
+    let alice_before = world.chain.balance(ALICE);
+    world.chain.advance_blocks(CLAIM_EXPIRY_BLOCKS);
+    let result = world.chain.tx_result(&tx);
+    assert_ne!(result.status, FinalStatus::Pending);
+    assert_eq!(
+        vault_events(&result, "late_fee_refunded"),
+        [json!({"claim_id": 0, "claimant": ALICE, "refunded": PRICE.to_string()})]
+    );
+    // The refund, and what is left of the gas the claim prepaid (well under a NEAR: without
+    // the refund, less than PRICE would arrive).
+    let received = world.chain.balance(ALICE) - alice_before;
+    assert!(received >= PRICE, "{received}");
+}
+
 #[test]
 fn a_claim_left_awaiting_its_verdict_expires_and_a_late_approval_pays_nothing() {
     // The verdict comes after 6 yields: 1,200 blocks, past the claim's expiry.

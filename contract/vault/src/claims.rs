@@ -254,6 +254,13 @@ impl Vault {
             }) = answer
             {
                 send(&claimant, refunded);
+                if refunded > 0 {
+                    Event::LateFeeRefunded.emit(json!({
+                        "claim_id": claim_id,
+                        "claimant": claimant,
+                        "refunded": U128(refunded),
+                    }));
+                }
             }
             let status = self.claims.get(&claim_id).map(|claim| claim.status.clone());
             return PromiseOrValue::Value(status.unwrap_or(ClaimStatus::Rejected {
