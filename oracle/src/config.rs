@@ -259,15 +259,42 @@ impl NodeConfig {
             error,
         })?;
         apply_env(&mut table, env)?;
-        let config: NodeConfig =
+        let mut config: NodeConfig =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|error| ConfigError::Parse {
                     path: path.clone(),
                     error,
                 })?;
+        config.move_into_todays_bounds();
         config.check()?;
         Ok(config)
+    }
+
+    /// Moves the settings older versions allowed into today's bounds, with a warning, rather
+    /// than refuse them: a node upgraded with such a config must still start and reveal what
+    /// it committed to. An `attestation_tgas` of 1 to 29 is raised to
+    /// [`MIN_ATTESTATION_TGAS`] (unused gas is refunded), a `poll_interval_ms` above
+    /// [`MAX_POLL_INTERVAL_MS`] lowered to it.
+    fn move_into_todays_bounds(&mut self) {
+        if (1..MIN_ATTESTATION_TGAS).contains(&self.attestation_tgas) {
+            tracing::warn!(
+                configured = self.attestation_tgas,
+                used = MIN_ATTESTATION_TGAS,
+                "attestation_tgas is below today's minimum: a reveal that runs out of gas is \
+                 lost and slashed; using the minimum (set it in config.toml to silence this)"
+            );
+            self.attestation_tgas = MIN_ATTESTATION_TGAS;
+        }
+        if self.poll_interval_ms > MAX_POLL_INTERVAL_MS {
+            tracing::warn!(
+                configured = self.poll_interval_ms,
+                used = MAX_POLL_INTERVAL_MS,
+                "poll_interval_ms is above today's maximum: a request's commit window can be as \
+                 short as 10 blocks; using the maximum (set it in config.toml to silence this)"
+            );
+            self.poll_interval_ms = MAX_POLL_INTERVAL_MS;
+        }
     }
 
     /// Bounds that no valid configuration breaks.
@@ -1126,19 +1153,28 @@ mod tests {
         assert_eq!(config.fault_injection.fail_inferences, 3);
     }
 
+    /// Values older versions took are moved into today's bounds, not refused: the node must
+    /// start to reveal what it committed to.
+    #[test]
+    fn settings_older_versions_took_are_moved_into_todays_bounds() {
+        let home = home_with(
+            "account_id = \"a.test\"\nattestation_tgas = 10\npoll_interval_ms = 600000\n",
+        );
+        let config = NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
+        assert_eq!(
+            (config.attestation_tgas, config.poll_interval_ms),
+            (MIN_ATTESTATION_TGAS, MAX_POLL_INTERVAL_MS)
+        );
+    }
+
     #[test]
     fn out_of_bounds_options_are_refused() {
         for (option, expected) in [
             ("page_size = 201", "page_size 201 is above 200"),
             ("standing_interval_ms = 0", "standing_interval_ms"),
-            ("attestation_tgas = 0", "attestation_tgas 0"),
             (
-                "attestation_tgas = 29",
-                "attestation_tgas 29 is not between 30",
-            ),
-            (
-                "poll_interval_ms = 600000",
-                "poll_interval_ms 600000 is above 5000",
+                "attestation_tgas = 0",
+                "attestation_tgas 0 is not between 30",
             ),
             ("attestation_tgas = 300000000", "attestation_tgas 300000000"),
             ("rpc_timeout_secs = 0", "rpc_timeout_secs"),

@@ -239,7 +239,11 @@ mod tests {
         journal.record_computed(1, computed.clone()).unwrap();
         journal.record_computed(2, computed.clone()).unwrap();
         journal.record_committed(2).unwrap();
-        let (status, body) = get(addr, "/jobs?limit=2").await;
+        // Nor the digest of one that ended without revealing while others may still commit.
+        journal.record_computed(3, computed.clone()).unwrap();
+        let missed = crate::journal::Finished::Missed("its output is too long".into());
+        journal.record_finished(3, missed).unwrap();
+        let (status, body) = get(addr, "/jobs?limit=3").await;
         assert_eq!(status, 200);
         assert!(
             !body.contains("Paris") && !body.contains("abab") && !body.contains("cdcd"),

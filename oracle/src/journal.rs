@@ -200,15 +200,23 @@ pub const HIDDEN: &str = "(hidden until revealed)";
 impl Job {
     /// The job as anyone may see it: the output, result digest and output hash of a job
     /// computed or committed but not revealed yet are [`HIDDEN`] — whoever read them could
-    /// commit to this node's answer without computing it, which commit–reveal exists to stop.
+    /// commit to this node's answer without computing it, which commit–reveal exists to stop —
+    /// and so is the digest of one that ended without revealing (missed or refused) while
+    /// others may still commit.
     pub fn without_secrets(mut self) -> Self {
-        if let JobState::Computed(computed) | JobState::Committed(computed) = &mut self.state {
-            *computed = Computed {
-                output: HIDDEN.into(),
-                result_digest: HIDDEN.into(),
-                output_hash: HIDDEN.into(),
-            };
-            self.result_digest = None;
+        match &mut self.state {
+            JobState::Computed(computed) | JobState::Committed(computed) => {
+                *computed = Computed {
+                    output: HIDDEN.into(),
+                    result_digest: HIDDEN.into(),
+                    output_hash: HIDDEN.into(),
+                };
+                self.result_digest = None;
+            }
+            JobState::Finished(Finished::Missed(_) | Finished::Refused(_)) => {
+                self.result_digest = None;
+            }
+            _ => {}
         }
         self
     }
@@ -435,9 +443,17 @@ impl Journal {
             Some(after) => after + 1,
         };
         let mut jobs = Vec::new();
-        for entry in table.range(first..).map_err(db_error)?.take(limit) {
+        for entry in table.range(first..).map_err(db_error)? {
+            if jobs.len() == limit {
+                break;
+            }
             let (key, value) = entry.map_err(db_error)?;
-            jobs.push(decode(key.value(), value.value())?);
+            match decode(key.value(), value.value()) {
+                Ok(job) => jobs.push(job),
+                // A finished job this version cannot read (a newer one's) is left out.
+                Err(_) if finished_ending(value.value()).is_some() => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(jobs)
     }
@@ -709,6 +725,13 @@ mod tests {
             .map(|job| job.request_id)
             .collect();
         assert_eq!(ids, [1]);
+        let listed: Vec<u64> = journal
+            .jobs_page(None, 10)
+            .unwrap()
+            .iter()
+            .map(|job| job.request_id)
+            .collect();
+        assert_eq!(listed, [1], "`/jobs` leaves it out");
         assert_eq!(journal.prune_finished_before(10).unwrap(), 1);
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished (vetoed)").copied().unwrap_or(0), 0);

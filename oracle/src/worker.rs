@@ -174,11 +174,13 @@ fn serve<'e>(
         let started = Instant::now();
         match guarded(|| step(&mut batch)) {
             Ok(round) => {
-                on_batch(BatchReport {
+                let report = BatchReport {
                     jobs: round.requests,
                     generated_tokens: round.sampled,
                     elapsed: started.elapsed(),
-                });
+                };
+                // A report that panics (metrics) must not take the worker down.
+                let _ = catch_unwind(AssertUnwindSafe(|| on_batch(report)));
                 for (id, result) in round.ended {
                     jobs.answer(id, result.map_err(|e| WorkerError::classify(&e)));
                 }
