@@ -18,7 +18,7 @@ pub const MAX_RETENTION_BLOCKS: u64 = 1_000_000;
 /// timed-out request does (the reveal phase opened before the quorum could resolve it) —
 /// else whoever gets the fee back could clean up at once and slash an honest, late member.
 pub const MIN_RETENTION_BLOCKS: u64 = MIN_REVEAL_BLOCKS;
-/// Longest `unbonding_blocks`; it must also exceed the yield timeout plus `retention_blocks`.
+/// Longest `unbonding_blocks`; it must also exceed [`slashable_window`].
 pub const MAX_UNBONDING_BLOCKS: u64 = 2_000_000;
 /// Blocks a request's reveal phase lasts at least: the yield timeout less the longest
 /// `commit_window_blocks`.
@@ -31,8 +31,9 @@ pub const MAX_COMMIT_WINDOW_BLOCKS: u64 = YIELD_TIMEOUT_BLOCKS - MIN_REVEAL_BLOC
 /// withdraw its stake: room for the cleanup that slashes an unrevealed commitment to land.
 pub const CLEANUP_MARGIN_BLOCKS: u64 = 100;
 
-/// The blocks after which no request a node was on when it unregistered can still slash it:
-/// `unbonding_blocks` must exceed them.
+/// The blocks `unbonding_blocks` must exceed: after the yield timeout and `retention_blocks`, a
+/// request a node was on when it unregistered can be cleaned up, slashing it; the
+/// [`CLEANUP_MARGIN_BLOCKS`] after that leave the cleanup room to land before it may withdraw.
 pub fn slashable_window(retention_blocks: u64) -> u64 {
     YIELD_TIMEOUT_BLOCKS + retention_blocks + CLEANUP_MARGIN_BLOCKS
 }
@@ -168,6 +169,16 @@ mod tests {
     #[test]
     fn a_sound_config_is_accepted() {
         assert_eq!(validate(&config()), Ok(()));
+        // Unbonding must outlast the yield timeout, the retention and the cleanup margin.
+        let margin = |unbonding_blocks| Config {
+            retention_blocks: 100,
+            unbonding_blocks,
+            ..config()
+        };
+        assert_eq!(validate(&margin(401)), Ok(()));
+        assert!(validate(&margin(400))
+            .unwrap_err()
+            .contains("plus 100 blocks for a cleanup to land (400), got 400"));
         let longest = Config {
             retention_blocks: MAX_RETENTION_BLOCKS,
             unbonding_blocks: MAX_UNBONDING_BLOCKS,
