@@ -413,6 +413,7 @@ async fn load_engine(
             window: Duration::from_millis(config.batch_window_ms),
             queue: config.max_batch * 2,
         },
+        ctx.health.engine_step.clone(),
         move |batch| {
             metrics.batch(
                 batch.jobs,

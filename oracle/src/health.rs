@@ -7,11 +7,48 @@ use oracle_protocol::{NodeStatus, NodeView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The most characters of an engine error `/health` keeps; a longer message is cut to this
 /// length, ending in `…`.
 pub const MAX_ENGINE_ERROR_CHARS: usize = 500;
+
+/// How long one engine step may run before `/health` calls the engine stalled: a step holds at
+/// most 2048 tokens, seconds of work even on the scalar kernels of a slow machine.
+pub const ENGINE_STALL_AFTER: Duration = Duration::from_secs(300);
+
+/// When the engine's step in progress started (none while it is idle): the engine worker sets
+/// it around each step, `/health` reads it, so an engine that hangs (a kernel that never
+/// returns, a dead device) shows instead of a node that looks healthy while missing every
+/// request.
+#[derive(Debug, Default)]
+pub struct StepClock {
+    started: Mutex<Option<Instant>>,
+}
+
+impl StepClock {
+    /// Runs `work` with the clock running; it stops however `work` ends, a panic included.
+    pub fn time<T>(&self, work: impl FnOnce() -> T) -> T {
+        struct Stopping<'a>(&'a StepClock);
+        impl Drop for Stopping<'_> {
+            fn drop(&mut self) {
+                *self.0.started.lock().expect("not poisoned") = None;
+            }
+        }
+        *self.started.lock().expect("not poisoned") = Some(Instant::now());
+        let _stopping = Stopping(self);
+        work()
+    }
+
+    /// How long the step in progress has run; `None` while idle.
+    pub fn running_for(&self) -> Option<Duration> {
+        self.started
+            .lock()
+            .expect("not poisoned")
+            .map(|started| started.elapsed())
+    }
+}
 
 /// The node's live state, shared by its tasks.
 #[derive(Debug, Default)]
@@ -26,6 +63,8 @@ pub struct Health {
     engine: Mutex<EngineState>,
     /// This node's entry on chain, as last read.
     on_chain: Mutex<OnChain>,
+    /// The engine's step in progress.
+    pub engine_step: Arc<StepClock>,
 }
 
 /// Whether the oracle gives this node new work, from its entry on chain (`get_node`).
@@ -123,8 +162,9 @@ impl EngineState {
 pub struct HealthReport {
     /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false, also from the
     /// start until the first look at it), a job's last inference failed on this machine
-    /// (`engine_failures` above 0, `engine_error` says why) or the oracle gives this node no
-    /// new work (`standing` jailed, unbonding or unregistered); `failed` when the node stopped
+    /// (`engine_failures` above 0, `engine_error` says why), the engine has been in one step
+    /// for more than [`ENGINE_STALL_AFTER`] (`engine_step_seconds`) or the oracle gives this
+    /// node no new work (`standing` jailed, unbonding or unregistered); `failed` when the node stopped
     /// on a fatal error (`error`) and is about to exit, whatever else holds.
     pub status: String,
     /// The fatal error, when `status` is `failed`.
@@ -145,6 +185,10 @@ pub struct HealthReport {
     /// `engine_failures` is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_error: Option<String>,
+    /// How long the engine's step in progress has run, in whole seconds; absent while the
+    /// engine is idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_step_seconds: Option<u64>,
     /// This node's standing with the oracle, as read at start and every
     /// `standing_interval_ms` since: `active`, `jailed`, `unbonding` or `unregistered`
     /// (`unknown` from a node that does not report it).
@@ -225,9 +269,12 @@ impl Health {
         let engine = self.engine.lock().expect("not poisoned").clone();
         let engine_failures = engine.failures();
         let on_chain = self.on_chain();
+        let step = self.engine_step.running_for();
+        let stalled = step.is_some_and(|running| running > ENGINE_STALL_AFTER);
         let status = if failure.is_some() {
             "failed"
-        } else if !rpc_reachable || engine_failures > 0 || !on_chain.standing.gets_work() {
+        } else if !rpc_reachable || engine_failures > 0 || stalled || !on_chain.standing.gets_work()
+        {
             "degraded"
         } else {
             "ok"
@@ -241,6 +288,7 @@ impl Health {
             queue_depth: self.in_flight.load(Ordering::Relaxed),
             engine_failures,
             engine_error: engine.last_error,
+            engine_step_seconds: step.map(|running| running.as_secs()),
             standing: on_chain.standing,
             jailed_until: on_chain.jailed_until,
             missed_commits: on_chain.missed_commits,
@@ -266,6 +314,32 @@ mod tests {
         let health = Health::default();
         health.rpc_reachable.store(true, Ordering::Relaxed);
         health
+    }
+
+    #[test]
+    fn an_engine_stuck_in_one_step_degrades() {
+        let health = reachable();
+        assert_eq!(health.report("n.test", None).engine_step_seconds, None);
+        let busy = health.engine_step.time(|| health.report("n.test", None));
+        assert_eq!(
+            (busy.status.as_str(), busy.engine_step_seconds),
+            ("ok", Some(0))
+        );
+        let stalled = health.engine_step.time(|| {
+            let long_ago = Instant::now() - ENGINE_STALL_AFTER - Duration::from_secs(1);
+            *health.engine_step.started.lock().unwrap() = Some(long_ago);
+            health.report("n.test", None)
+        });
+        assert_eq!(stalled.status, "degraded");
+        assert!(stalled.engine_step_seconds.unwrap() > ENGINE_STALL_AFTER.as_secs());
+        // Stopped however the step ends: a panic too.
+        let panicked = std::panic::catch_unwind(|| health.engine_step.time(|| panic!("lost")));
+        assert!(panicked.is_err());
+        let idle = health.report("n.test", None);
+        assert_eq!(
+            (idle.status.as_str(), idle.engine_step_seconds),
+            ("ok", None)
+        );
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! may succeed if tried again). When a round panics its jobs run again one at a time, so a
 //! request that makes the engine panic fails alone and the others still get their answers.
 
+use crate::health::StepClock;
 use kernels::engine::{Batch, Engine, EngineError, Generation, Request, Round};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -82,16 +84,18 @@ pub struct EngineWorker {
 }
 
 impl EngineWorker {
-    /// Starts the worker thread; `on_batch` sees every round (one step of each running job).
+    /// Starts the worker thread; `clock` runs while it is in a round, and `on_batch` sees
+    /// every round (one step of each running job).
     pub fn spawn(
         engine: Engine,
         policy: BatchPolicy,
+        clock: Arc<StepClock>,
         on_batch: impl Fn(BatchReport) + Send + 'static,
     ) -> Self {
         let (jobs, queue) = mpsc::channel(policy.queue.max(1));
         std::thread::Builder::new()
             .name("engine-worker".into())
-            .spawn(move || run(engine, policy, queue, on_batch))
+            .spawn(move || run(engine, policy, queue, &clock, on_batch))
             .expect("spawning the engine worker thread");
         Self { jobs }
     }
@@ -111,6 +115,7 @@ fn run(
     engine: Engine,
     policy: BatchPolicy,
     queue: mpsc::Receiver<Job>,
+    clock: &StepClock,
     on_batch: impl Fn(BatchReport),
 ) {
     // This thread inherits the float mode of the one that spawned it; the engine only checks.
@@ -120,7 +125,7 @@ fn run(
         policy,
         queue,
         on_batch,
-        |batch| batch.step(),
+        |batch| clock.time(|| batch.step()),
         |request| engine.generate(request),
     );
 }
@@ -322,6 +327,7 @@ mod tests {
                 window: Duration::from_millis(200),
                 queue: 2,
             },
+            Arc::default(),
             move |report| seen.lock().unwrap().push(report),
         );
         let handles: Vec<_> = (0..6)
@@ -348,6 +354,7 @@ mod tests {
         let worker = EngineWorker::spawn(
             Engine::load(&path, KernelPath::detect(), 1).unwrap(),
             BatchPolicy::default(),
+            Arc::default(),
             |_| {},
         );
         let empty = Request {
@@ -497,6 +504,8 @@ mod tests {
 
         let reports = Arc::new(Mutex::new(Vec::new()));
         let seen = reports.clone();
+        let clock = Arc::new(StepClock::default());
+        let idle = clock.clone();
         let (first_round_done, first_round) = std::sync::mpsc::channel();
         let (go_on, go) = std::sync::mpsc::channel::<()>();
         let (reply, short_answer) = oneshot::channel();
@@ -512,7 +521,9 @@ mod tests {
                 window: Duration::ZERO,
                 queue: 4,
             },
+            clock.clone(),
             move |report| {
+                assert_eq!(idle.running_for(), None, "the step's clock stopped with it");
                 let mut seen = seen.lock().unwrap();
                 seen.push(report);
                 if seen.len() == 1 {
