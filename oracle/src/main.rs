@@ -339,6 +339,15 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
                     health.engine_error.as_deref().unwrap_or("(no message)")
                 );
             }
+            match health.engine_step_seconds {
+                Some(seconds) if seconds > oracle::health::ENGINE_STALL_AFTER.as_secs() => {
+                    println!(
+                        "engine:    STALLED — in one step for {seconds} s (a step takes seconds): \
+                         a hung kernel or device; restart the node"
+                    )
+                }
+                _ => {}
+            }
         }
         Err(e) => println!("daemon:    not reachable ({e:#})"),
     }
