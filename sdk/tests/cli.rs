@@ -4,7 +4,7 @@
 mod common;
 
 use common::key_of;
-use common::oracle_net::{deploy, ORACLE};
+use common::oracle_net::{deploy, params, ORACLE};
 use oracle_protocol::Digest32;
 use sdk::wire::Credentials;
 use std::io::Read;
@@ -126,9 +126,21 @@ async fn ask_get_and_verify_from_the_command_line() {
     );
     let verified = text(&client(&url, &["verify", &id]).output().unwrap());
     assert!(
-        verified.contains("verified request") && verified.contains("3 of quorum 2"),
+        verified.contains("verified request")
+            && verified.contains("3 of quorum 2")
+            && verified.contains("UNPINNED")
+            && verified.contains("--min-quorum pins"),
         "{verified}"
     );
+    // No signature covers the quorum: --min-quorum pins the least one to accept.
+    let at_least_two = ["verify", &id, "--min-quorum", "2"];
+    let verified = text(&client(&url, &at_least_two).output().unwrap());
+    assert!(!verified.contains("--min-quorum pins"), "{verified}");
+    let at_least_three = client(&url, &["verify", &id, "--min-quorum", "3"])
+        .output()
+        .unwrap();
+    assert!(!at_least_three.status.success());
+    assert!(String::from_utf8_lossy(&at_least_three.stderr).contains("below the --min-quorum 3"));
     // Against keys and a chain id obtained elsewhere (pinned), not the endpoint's.
     let keys: serde_json::Map<String, serde_json::Value> = net
         .client
@@ -153,7 +165,8 @@ async fn ask_get_and_verify_from_the_command_line() {
     let verified = text(&client(&url, &pinned).output().unwrap());
     assert!(
         verified.contains("against pinned node keys and chain `localnet`")
-            && verified.contains("3 of quorum 2"),
+            && verified.contains("3 of quorum 2")
+            && !verified.contains("UNPINNED"),
         "{verified}"
     );
     let other_chain = [
@@ -172,6 +185,26 @@ async fn ask_get_and_verify_from_the_command_line() {
         .unwrap();
     assert!(!half.status.success());
     assert!(String::from_utf8_lossy(&half.stderr).contains("--chain-id"));
+    // A truncated answer: the signed hash covers the whole output, which the chain does not
+    // return, so the shown prefix is not verified without re-running the request.
+    let long = net
+        .client
+        .request(&model_id, "Write a long story.", &params())
+        .await
+        .unwrap();
+    let story = "once upon a time ".repeat(120);
+    net.committee_attests(long.request_id, committee, model_id, &story, digest)
+        .await;
+    long.wait(Duration::from_secs(60)).await.unwrap();
+    let truncated = client(&url, &["verify", &long.request_id.to_string()])
+        .output()
+        .unwrap();
+    assert!(!truncated.status.success());
+    assert!(
+        String::from_utf8_lossy(&truncated.stderr).contains("Run with --reexecute"),
+        "{}",
+        String::from_utf8_lossy(&truncated.stderr)
+    );
     let unknown = client(&url, &["verify", "999"]).output().unwrap();
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));

@@ -155,6 +155,26 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
         verify_view(&altered, &chain_id, ORACLE, &keys),
         Err(VerifyError::OutputAltered { .. })
     ));
+    // A whole output shown as a truncated prefix (whose hash cannot be checked), and one whose
+    // length the answer does not match: both caught.
+    let mut marked_truncated = view.clone();
+    marked_truncated.answer.as_mut().unwrap().output_truncated = true;
+    assert!(matches!(
+        verify_view(&marked_truncated, &chain_id, ORACLE, &keys),
+        Err(VerifyError::OutputLength {
+            truncated: true,
+            ..
+        })
+    ));
+    let mut longer = view.clone();
+    longer.answer.as_mut().unwrap().output_bytes += 1;
+    assert!(matches!(
+        verify_view(&longer, &chain_id, ORACLE, &keys),
+        Err(VerifyError::OutputLength {
+            truncated: false,
+            ..
+        })
+    ));
     let mut swapped = view.clone();
     swapped.answer.as_mut().unwrap().result_digest = Digest32([8; 32]);
     assert!(matches!(

@@ -120,6 +120,16 @@ pub enum VerifyError {
         expected: Digest32,
         actual: Digest32,
     },
+    #[error(
+        "the answer says its output is {bytes} bytes, but {shown} are shown{}: the answer was \
+         altered",
+        if *truncated { " as a truncated prefix" } else { " whole" }
+    )]
+    OutputLength {
+        bytes: u32,
+        shown: usize,
+        truncated: bool,
+    },
     #[error("the request's output_schema is not usable: {0}")]
     Schema(#[from] crate::inference::InvalidOutputSchema),
     #[error("re-execution failed: {0}")]
@@ -262,6 +272,18 @@ pub fn verify_view(
         return Err(VerifyError::AnswerNotQuorums {
             answer: pair(answer.result_digest, answer.output_hash),
             quorum: pair(result_digest, output_hash),
+        });
+    }
+    let length_fits = if answer.output_truncated {
+        (answer.output_bytes as usize) > answer.output.len()
+    } else {
+        answer.output_bytes as usize == answer.output.len()
+    };
+    if !length_fits {
+        return Err(VerifyError::OutputLength {
+            bytes: answer.output_bytes,
+            shown: answer.output.len(),
+            truncated: answer.output_truncated,
         });
     }
     if !answer.output_truncated {

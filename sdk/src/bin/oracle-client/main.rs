@@ -115,6 +115,10 @@ enum Command {
         /// The chain id the signatures must name (with --node-keys; `mainnet`, `testnet`, …).
         #[arg(long, requires = "node_keys")]
         chain_id: Option<String>,
+        /// The least quorum to accept: no signature covers a request's committee and quorum, so
+        /// an endpoint could shrink both; pin the oracle's `quorum` setting here.
+        #[arg(long)]
+        min_quorum: Option<u32>,
     },
     /// Call any contract's method as the --credentials account and print its events and
     /// return value (e.g. the vault's `file_claim`).
@@ -311,6 +315,7 @@ async fn main() -> Result<()> {
             model_path,
             node_keys,
             chain_id,
+            min_quorum,
         } => {
             let pinned = match (node_keys, chain_id) {
                 (Some(path), Some(chain_id)) => Some((read_node_keys(&path)?, chain_id)),
@@ -338,8 +343,36 @@ async fn main() -> Result<()> {
                 (None, Some(engine)) => client.verify_by_reexecution(request_id, engine).await?,
                 (None, None) => client.verify(request_id).await?,
             };
-            if let Some((_, chain_id)) = &pinned {
-                println!("against pinned node keys and chain `{chain_id}`");
+            if let Some(least) = min_quorum.filter(|&least| verification.quorum < least) {
+                bail!(
+                    "request {request_id}: the endpoint reports a quorum of {}, below the \
+                     --min-quorum {least}: it may have shrunk the committee and quorum, which no \
+                     signature covers",
+                    verification.quorum
+                );
+            }
+            if !verification.output_checked {
+                bail!(
+                    "request {request_id}: its answer holds a truncated output, whose SHA-256 \
+                     (the signed output hash) cannot be checked from what the chain returns: the \
+                     shown prefix could be anything. Run with --reexecute (and the model) to \
+                     check the output against the signed hash"
+                );
+            }
+            match &pinned {
+                Some((_, chain_id)) => {
+                    println!("against pinned node keys and chain `{chain_id}`")
+                }
+                None => println!(
+                    "UNPINNED: node keys and chain id are the RPC endpoint's, so this proves only \
+                     what that endpoint reports; pin them with --node-keys and --chain-id"
+                ),
+            }
+            if min_quorum.is_none() {
+                println!(
+                    "committee and quorum as the endpoint reports them (no signature covers them; \
+                     --min-quorum pins the least quorum)"
+                );
             }
             println!(
                 "verified request {}: {} of quorum {} agree ({}), result digest {}, output hash {}{}{}",
@@ -349,18 +382,15 @@ async fn main() -> Result<()> {
                 verification.agreeing.join(", "),
                 verification.result_digest,
                 verification.output_hash,
-                if verification.output_checked { "" } else { " (output truncated: hash not re-checked)" },
+                if verification.answer.output_truncated { " (output truncated on chain)" } else { "" },
                 if reexecute { "; re-execution gives the same digest and output" } else { "" },
             );
-            println!(
-                "output{}: {:?}",
-                if verification.answer.output_truncated {
-                    " (prefix)"
-                } else {
-                    ""
-                },
-                verification.answer.output
-            );
+            // The whole output when re-executed (the answer's may be a prefix of it).
+            let output = verification
+                .reexecution
+                .as_ref()
+                .map_or(&verification.answer.output, |re| &re.output);
+            println!("output: {output:?}");
             if !verification.unchecked.is_empty() {
                 println!(
                     "not checked (no usable key known for the request's time: withdrawn, registered again since, or a weak key): {}",
