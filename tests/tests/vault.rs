@@ -354,20 +354,32 @@ impl World {
     /// Every committee member commits to its answer of each request of `answers` (`output`
     /// with `digest`), all in the same few blocks.
     fn commit_at_once(&mut self, answers: &[(&RequestView, &str, Digest32)]) {
-        let mut sent = Vec::new();
+        let mut calls = Vec::new();
         for (request, output, digest) in answers {
             for member in &request.committee {
                 let commit = self.commitment(request, member, output, *digest);
+                calls.push((member.clone(), "commit_attestation", commit));
+            }
+        }
+        self.call_oracle_at_once(calls, 3);
+    }
+
+    /// Sends each `(member, method, args)` call to the oracle in the same block, as nodes send
+    /// them, runs `blocks` blocks, and checks each call succeeded.
+    fn call_oracle_at_once(&mut self, calls: Vec<(String, &str, Value)>, blocks: u64) {
+        let sent: Vec<CryptoHash> = calls
+            .into_iter()
+            .map(|(member, method, args)| {
                 let action = Action::FunctionCall {
-                    method_name: "commit_attestation".into(),
-                    args: commit.to_string().into_bytes(),
+                    method_name: method.into(),
+                    args: args.to_string().into_bytes(),
                     deposit: 0,
                     gas: GAS,
                 };
-                sent.push(self.chain.submit(member, ORACLE, vec![action]).unwrap());
-            }
-        }
-        self.chain.advance_blocks(3);
+                self.chain.submit(&member, ORACLE, vec![action]).unwrap()
+            })
+            .collect();
+        self.chain.advance_blocks(blocks);
         for tx in sent {
             assert_success(&self.chain.tx_result(&tx));
         }
@@ -381,24 +393,17 @@ impl World {
     }
 
     /// Every committee member, committed already, attests that `output` (with `digest`)
-    /// answers `request`.
-    /// The members' transactions go in one block, as the nodes send them.
+    /// answers `request`, all in the same block.
     fn reveal_all(&mut self, request: &RequestView, output: &str, digest: Digest32) {
-        let mut sent = Vec::new();
-        for member in &request.committee {
-            let args = self.attestation(request, member, output, digest);
-            let action = Action::FunctionCall {
-                method_name: "submit_attestation".into(),
-                args: args.to_string().into_bytes(),
-                deposit: 0,
-                gas: GAS,
-            };
-            sent.push(self.chain.submit(member, ORACLE, vec![action]).unwrap());
-        }
-        self.chain.advance_blocks(8);
-        for tx in sent {
-            assert_success(&self.chain.tx_result(&tx));
-        }
+        let calls = request
+            .committee
+            .iter()
+            .map(|member| {
+                let args = self.attestation(request, member, output, digest);
+                (member.clone(), "submit_attestation", args)
+            })
+            .collect();
+        self.call_oracle_at_once(calls, 8);
     }
 
     /// The committee answers claim `claim_id` with the scripted `output`; returns the claim's
