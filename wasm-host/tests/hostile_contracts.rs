@@ -230,3 +230,27 @@ fn a_contract_cannot_delete_another_account() {
     );
     assert_eq!(chain.balance("bob.test"), 100 * ONE_NEAR);
 }
+
+#[test]
+fn an_empty_method_name_fails_before_the_contract_is_loaded() {
+    let mut chain = chain_with_contract(r#"(module (func (export "noop")))"#);
+    let mut call = |method: &str| {
+        let result = chain
+            .call("alice.test", "c.test", method, "", 0, 10 * TGAS)
+            .unwrap();
+        let FinalStatus::Failure(error) = &result.status else {
+            panic!("calling {method:?} should fail: {:?}", result.status);
+        };
+        (error.to_string(), result.receipts[0].gas_burnt)
+    };
+    let (empty, empty_burnt) = call("");
+    let (missing, missing_burnt) = call("nope");
+    assert_eq!(empty, "the method name is empty");
+    assert_eq!(missing, "method `nope` not found in contract `c.test`");
+    // As in nearcore, no contract loading fee for the empty name: only the action's fees.
+    let loading = wasm_host::fees::Fees::default().ext(wasm_host::fees::Ext::contract_loading_base);
+    assert!(
+        missing_burnt - empty_burnt > loading,
+        "{empty_burnt} vs {missing_burnt}"
+    );
+}

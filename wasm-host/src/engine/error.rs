@@ -14,6 +14,8 @@ pub enum FunctionCallError {
     },
     #[error("contract of `{account}` failed to compile: {message}")]
     Compile { account: String, message: String },
+    #[error("the method name is empty")]
+    MethodEmptyName,
     #[error("method `{method}` not found in contract `{account}`")]
     MethodNotFound { method: String, account: String },
     #[error(

@@ -128,6 +128,10 @@ impl<E: External + 'static> Engine<E> {
     ) -> RunResult<E> {
         let account = context.current_account_id.to_string();
         let mut logic = Logic::new(fees, context, ext);
+        if method.is_empty() {
+            // nearcore refuses an empty name before it charges for loading the contract.
+            return finish(logic, Some(FunctionCallError::MethodEmptyName));
+        }
         let prepared = logic
             .charge_contract_loading(code.len() as u64)
             .map_err(FunctionCallError::Host)

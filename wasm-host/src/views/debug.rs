@@ -18,6 +18,7 @@ pub fn function_call_error_debug(error: &FunctionCallError) -> String {
         FunctionCallError::Compile { message, .. } => {
             format!("CompilationError(WasmerCompileError {{ msg: {message:?} }})")
         }
+        FunctionCallError::MethodEmptyName => "MethodResolveError(MethodEmptyName)".into(),
         FunctionCallError::MethodNotFound { .. } => "MethodResolveError(MethodNotFound)".into(),
         FunctionCallError::MethodInvalidSignature { .. } => {
             "MethodResolveError(MethodInvalidSignature)".into()

@@ -144,6 +144,7 @@ fn function_call_error_view(error: &FunctionCallError) -> Value {
         FunctionCallError::Compile { message, .. } => {
             json!({"CompilationError": {"WasmerCompileError": {"msg": message}}})
         }
+        FunctionCallError::MethodEmptyName => json!({"MethodResolveError": "MethodEmptyName"}),
         FunctionCallError::MethodNotFound { .. } => json!({"MethodResolveError": "MethodNotFound"}),
         FunctionCallError::MethodInvalidSignature { .. } => {
             json!({"MethodResolveError": "MethodInvalidSignature"})

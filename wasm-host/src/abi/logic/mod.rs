@@ -221,13 +221,14 @@ impl<E: External> Logic<E> {
         self.registers.set(id, data, size, count, total)
     }
 
+    /// Register `id`'s bytes; reading one that does not exist costs nothing (as in nearcore).
     fn register(&mut self, id: u64) -> Result<Vec<u8>, HostError> {
-        self.charge(Ext::read_register_base)?;
         let data = self
             .registers
             .get(id)
             .ok_or(HostError::InvalidRegisterId(id))?
             .to_vec();
+        self.charge(Ext::read_register_base)?;
         self.charge_n(Ext::read_register_byte, data.len() as u64)?;
         Ok(data)
     }

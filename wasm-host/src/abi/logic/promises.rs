@@ -457,7 +457,13 @@ impl<E: External> Logic<E> {
         self.pay_action(Fee::function_call_base, 1, sir)?;
         self.pay_action(Fee::function_call_byte, bytes, sir)?;
         self.gas.deduct(0, gas)?;
-        self.deduct_balance(deposit)?;
+        // Protocol 85's `one_yocto_on_promise`: exactly 1 yoctoNEAR on a call from an account
+        // whose balance is zero is not taken from it (the protocol mints it), so a contract
+        // with nothing can still make NEP-141's one-yocto calls.
+        let subsidised = deposit == 1 && self.balance == 0;
+        if !subsidised {
+            self.deduct_balance(deposit)?;
+        }
         let method_name = method_name_text(method_name)?;
         self.push_function_call(receipt, method_name, args, deposit, gas, gas_weight);
         Ok(())

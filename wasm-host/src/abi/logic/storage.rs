@@ -4,6 +4,10 @@ use super::Logic;
 use crate::abi::{External, HostError, MemoryLike};
 use crate::fees::Ext;
 
+/// Values longer than this are not stored inline in nearcore's trie nodes: reading one costs
+/// `storage_large_read_overhead_*` on top.
+const INLINE_DISK_VALUE_THRESHOLD: u64 = 4000;
+
 impl<E: External> Logic<E> {
     /// Writes a value under a key; returns 1 and puts the old value in the register if the key
     /// was set, else 0.
@@ -58,7 +62,12 @@ impl<E: External> Logic<E> {
         self.charge_n(Ext::storage_read_key_byte, key.len() as u64)?;
         match self.ext.storage_read(&key) {
             Some(value) => {
-                self.charge_n(Ext::storage_read_value_byte, value.len() as u64)?;
+                let len = value.len() as u64;
+                self.charge_n(Ext::storage_read_value_byte, len)?;
+                if len > INLINE_DISK_VALUE_THRESHOLD {
+                    self.charge(Ext::storage_large_read_overhead_base)?;
+                    self.charge_n(Ext::storage_large_read_overhead_byte, len)?;
+                }
                 self.set_register(register_id, &value)?;
                 Ok(1)
             }

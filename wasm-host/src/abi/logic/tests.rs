@@ -94,6 +94,12 @@ fn views_cannot_write_or_create_promises() {
             method: "storage_write"
         })
     );
+    assert_eq!(
+        logic.promise_yield_resume(&mut mem, 32, 0, 0, 0),
+        Err(HostError::ProhibitedInView {
+            method: "promise_submit_data"
+        })
+    );
     assert!(logic.signer_account_id(&mut mem, 0).is_err());
     assert!(logic.current_account_id(&mut mem, 0).is_ok());
 }
@@ -525,4 +531,66 @@ fn non_utf8_method_names_fail_after_the_action_fees_are_paid() {
     let (_, empty_burnt, result) = key_with(b"a,,b");
     assert_eq!(result, Err(HostError::EmptyMethodName));
     assert!(empty_burnt < valid_burnt);
+}
+
+#[test]
+fn one_yocto_on_a_call_from_an_empty_account_is_subsidised_as_from_protocol_85() {
+    let call_with = |balance: u128, deposit: u128| {
+        let mut context = context(false);
+        context.account_balance = balance;
+        let mut logic = Logic::new(Fees::default(), context, MapExt::default());
+        let mut mem = vec![0u8; 64];
+        mem[..8].copy_from_slice(b"bob.test");
+        mem[8..16].copy_from_slice(b"transfer");
+        mem[32..48].copy_from_slice(&deposit.to_le_bytes());
+        let promise = logic.promise_batch_create(&mut mem, 8, 0).unwrap();
+        let called =
+            logic.promise_batch_action_function_call(&mut mem, promise, 8, 8, 0, 0, 32, 1_000);
+        (called, logic.finish(false).0)
+    };
+    let (called, outcome) = call_with(0, 1);
+    called.unwrap();
+    assert_eq!(outcome.balance, 0);
+    assert_eq!(outcome.receipts[0].actions[0].deposit(), 1);
+    // Only exactly one yocto, and only from an empty account.
+    let (called, _) = call_with(0, 2);
+    assert_eq!(
+        called,
+        Err(HostError::BalanceExceeded {
+            amount: 2,
+            balance: 0
+        })
+    );
+    let (called, outcome) = call_with(1, 1);
+    called.unwrap();
+    assert_eq!(outcome.balance, 0);
+}
+
+#[test]
+fn reading_a_value_longer_than_nearcores_inline_threshold_pays_the_large_read_overhead() {
+    let read_gas = |len: usize| {
+        let mut logic = logic(false);
+        let mut mem = vec![7u8; 8 + len];
+        mem[..3].copy_from_slice(b"key");
+        logic
+            .storage_write(&mut mem, 3, 0, len as u64, 8, 0)
+            .unwrap();
+        let before = logic.gas().burnt();
+        assert_eq!(logic.storage_read(&mut mem, 3, 0, 1).unwrap(), 1);
+        logic.gas().burnt() - before
+    };
+    let fees = Fees::default();
+    let per_byte = fees.ext(Ext::storage_read_value_byte) + fees.ext(Ext::write_register_byte);
+    assert_eq!(read_gas(4000) - read_gas(3999), per_byte);
+    let overhead = fees.ext(Ext::storage_large_read_overhead_base)
+        + 4001 * fees.ext(Ext::storage_large_read_overhead_byte);
+    assert!(overhead > 0);
+    assert_eq!(read_gas(4001) - read_gas(4000), per_byte + overhead);
+}
+
+#[test]
+fn reading_a_register_that_does_not_exist_costs_only_the_host_call() {
+    let (_, burnt, result) = gas_after(|logic, mem| logic.read_register(mem, 99, 0));
+    assert_eq!(result, Err(HostError::InvalidRegisterId(99)));
+    assert_eq!(burnt, Fees::default().ext(Ext::base));
 }

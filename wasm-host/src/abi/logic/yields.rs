@@ -56,7 +56,8 @@ impl<E: External> Logic<E> {
         payload_ptr: u64,
     ) -> Result<u32, HostError> {
         self.charge(Ext::base)?;
-        self.forbid_in_view("promise_yield_resume")?;
+        // nearcore names the host function by its old name here.
+        self.forbid_in_view("promise_submit_data")?;
         self.charge(Ext::yield_resume_base)?;
         self.charge_n(Ext::yield_resume_byte, payload_len)?;
         let data_id = self.memory_or_register(mem, data_id_ptr, data_id_len)?;
