@@ -196,7 +196,12 @@ impl Signer {
                     {
                         Ok(_) => return self.await_outcome(&tx_hash, wait).await,
                         Err(error) if error.rpc_cause() == Some("UNKNOWN_TRANSACTION") => {}
-                        Err(error) => return Err(error),
+                        Err(error) => {
+                            return Err(ChainError::SendUnconfirmed {
+                                tx_hash,
+                                source: Box::new(error),
+                            })
+                        }
                     }
                     info!(tx_nonce, ak_nonce, signer = %self.inner.account_id, "nonce taken; re-signing");
                     self.observe_nonce(ak_nonce).await;
@@ -288,7 +293,17 @@ impl Signer {
                 Ok(outcome) if outcome.is_final() || !wait.executes() => return Ok(outcome),
                 Ok(_) | Err(ChainError::Timeout { .. }) => {}
                 Err(error) if error.rpc_cause() == Some("UNKNOWN_TRANSACTION") => {}
-                Err(error) => return Err(error),
+                // The endpoints are down for now: ask again until the deadline.
+                Err(error) if error.is_retryable() || error.may_have_sent() => {
+                    debug!(tx = %tx_hash, %error, "cannot poll the transaction yet");
+                }
+                // It was sent: whatever the poll says, the caller needs its hash.
+                Err(error) => {
+                    return Err(ChainError::SendUnconfirmed {
+                        tx_hash: tx_hash.to_string(),
+                        source: Box::new(error),
+                    })
+                }
             }
             if Instant::now() + policy.poll_interval > deadline {
                 return Err(ChainError::Timeout {

@@ -3,11 +3,14 @@
 
 mod common;
 
+use common::proxy::Reply;
 use common::{dead_url, key_of, quick_policy, Localnet, GAS, NEAR};
 use sdk::rpc::{ChainError, NearRpc, RetryPolicy, TxStatus, TxWait};
 use sdk::signer::Signer;
 use sdk::wire::{Action, InvalidTxError, SecretKey};
 use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasm_host::rpc::RpcConfig;
@@ -612,6 +615,75 @@ async fn a_send_nobody_confirmed_names_its_hash_and_is_not_sent_again() {
         "{error}"
     );
     // It did land, once (the resends carried the same bytes), and the hash finds it.
+    assert_landed_once(&chain, tx_hash).await;
+    chain.shutdown().await;
+}
+
+/// NEAR's JSON-RPC error of `cause` (a handler error).
+fn handler_error(cause: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": "HANDLER_ERROR", "cause": {"name": cause, "info": {}},
+        "code": -32000, "message": "Server error", "data": cause,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_timed_out_is_followed_by_hash_through_endpoints_that_fail_for_a_while() {
+    let chain = status_chain().await;
+    // `send_tx` lands but answers NEAR's TIMEOUT_ERROR; the first polls of `tx` meet an
+    // endpoint in trouble (INTERNAL_ERROR), the later ones the outcome.
+    let polls = Arc::new(AtomicUsize::new(0));
+    let seen = polls.clone();
+    let url = common::proxy::proxy_endpoint_replying(chain.url.clone(), move |call| {
+        match call["method"].as_str() {
+            Some("send_tx") => Reply::Error(handler_error("TIMEOUT_ERROR")),
+            Some("tx") if seen.fetch_add(1, Ordering::SeqCst) < 6 => {
+                Reply::Error(serde_json::json!({
+                    "name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR", "info": {}},
+                    "code": -32000, "message": "Server error", "data": "busy",
+                }))
+            }
+            _ => Reply::Upstream,
+        }
+    })
+    .await;
+    let rpc = NearRpc::new(vec![url], quick_policy()).unwrap();
+    let alice = Signer::new(rpc, ALICE.parse().unwrap(), common::key_of(ALICE));
+    let outcome = alice
+        .send_until(
+            "bob.test",
+            vec![Action::Transfer { deposit: NEAR }],
+            TxWait::ExecutedOptimistic,
+        )
+        .await
+        .unwrap();
+    assert!(polls.load(Ordering::SeqCst) > 6);
+    assert_landed_once(&chain, &outcome.tx_hash).await;
+    chain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_timed_out_and_cannot_be_looked_up_names_its_hash() {
+    let chain = status_chain().await;
+    // The send timed out, and the endpoint answers polls with an error retrying cannot fix:
+    // the transaction may have run, so the caller gets its hash, never a bare error.
+    let url = common::proxy::proxy_endpoint_replying(chain.url.clone(), |call| {
+        match call["method"].as_str() {
+            Some("send_tx") => Reply::Error(handler_error("TIMEOUT_ERROR")),
+            Some("tx") => Reply::Error(handler_error("REQUEST_ROUTED")),
+            _ => Reply::Upstream,
+        }
+    })
+    .await;
+    let rpc = NearRpc::new(vec![url], quick_policy()).unwrap();
+    let alice = Signer::new(rpc, ALICE.parse().unwrap(), common::key_of(ALICE));
+    let error = alice
+        .submit("bob.test", vec![Action::Transfer { deposit: NEAR }])
+        .await
+        .unwrap_err();
+    let ChainError::SendUnconfirmed { tx_hash, .. } = &error else {
+        panic!("{error:?}");
+    };
     assert_landed_once(&chain, tx_hash).await;
     chain.shutdown().await;
 }

@@ -12,6 +12,31 @@ pub async fn proxy_endpoint(
     upstream: String,
     edit: impl Fn(&mut Value) -> bool + Send + Sync + 'static,
 ) -> String {
+    proxy_endpoint_replying(upstream, move |call| {
+        if edit(call) {
+            Reply::Upstream
+        } else {
+            Reply::HangUp
+        }
+    })
+    .await
+}
+
+/// What the proxy answers a call with, once upstream has had it.
+pub enum Reply {
+    /// Upstream's answer.
+    Upstream,
+    /// None: it hangs up.
+    HangUp,
+    /// This JSON-RPC error (`error`'s value), in place of upstream's answer.
+    Error(Value),
+}
+
+/// Like [`proxy_endpoint`], with `edit` choosing the [`Reply`] to each call.
+pub async fn proxy_endpoint_replying(
+    upstream: String,
+    edit: impl Fn(&mut Value) -> Reply + Send + Sync + 'static,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let edit = Arc::new(edit);
@@ -23,12 +48,16 @@ pub async fn proxy_endpoint(
                 let Some(mut call) = read_call(&mut socket).await else {
                     return;
                 };
-                let answer = edit(&mut call);
-                let reply = http.post(&upstream).json(&call).send().await.unwrap();
-                let body = reply.bytes().await.unwrap();
-                if !answer {
-                    return;
-                }
+                let reply = edit(&mut call);
+                let answer = http.post(&upstream).json(&call).send().await.unwrap();
+                let body = match reply {
+                    Reply::Upstream => answer.bytes().await.unwrap().to_vec(),
+                    Reply::HangUp => return,
+                    Reply::Error(error) => serde_json::to_vec(&serde_json::json!({
+                        "jsonrpc": "2.0", "id": call["id"], "error": error,
+                    }))
+                    .unwrap(),
+                };
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
