@@ -291,7 +291,7 @@ pub async fn run_until(
                 "the node cannot start: {error:#}; revealing the jobs it committed to first \
                  (a signal stops at once)"
             );
-            if let Err(failure) = submitter.finish_committed().await {
+            if let Err(failure) = submitter.finish_committed(&ctx).await {
                 error!("{failure:#}");
             }
             stop.stop();

@@ -124,29 +124,80 @@ async fn resume_committed(
     send_all(queue.clone(), committed).await;
     let mut to_commit = Vec::new();
     for request_id in computed {
-        let view = retry::retry(&ctx, "get_request", || ctx.chain.get_request(request_id)).await;
-        let landed = match view {
-            Ok(Some(view)) => view.has_committed(ctx.account()),
-            Ok(None) | Err(retry::GaveUp::Failed(_)) => false,
-            Err(retry::GaveUp::Stopped) => return Vec::new(),
-        };
-        if !landed {
-            to_commit.push(request_id);
-            continue;
-        }
-        if let Err(e) = ctx.journal.record_committed(request_id) {
-            ctx.stop.fail(format_args!("the journal failed: {e}"));
-            return Vec::new();
-        }
-        info!(
-            request_id,
-            "its commitment landed before the node stopped; revealing"
-        );
-        if queue.send(request_id).await.is_err() {
-            return Vec::new();
+        match commitment_on_chain(&ctx, request_id).await {
+            Some(Commitment::Landed) => {
+                if !reveal_landed(&ctx, &queue, request_id).await {
+                    return Vec::new();
+                }
+            }
+            Some(Commitment::Never | Commitment::NotYet) => to_commit.push(request_id),
+            None => return Vec::new(),
         }
     }
     to_commit
+}
+
+/// Where a computed job's commitment stands on chain.
+enum Commitment {
+    /// The request holds it.
+    Landed,
+    /// It never will: the request takes no more commitments (or is gone).
+    Never,
+    /// Not as of this read (or the request could not be read): one sent just before the node
+    /// stopped may still land.
+    NotYet,
+}
+
+/// Reads where `request_id`'s commitment by this node stands; `None` when the node stopped.
+async fn commitment_on_chain(ctx: &Context, request_id: u64) -> Option<Commitment> {
+    let view = retry::retry(ctx, "get_request", || ctx.chain.get_request(request_id)).await;
+    Some(match view {
+        Ok(Some(view)) if view.has_committed(ctx.account()) => Commitment::Landed,
+        Ok(Some(view)) if view.reveal_open || !view.is_pending() => Commitment::Never,
+        Ok(Some(_)) | Err(retry::GaveUp::Failed(_)) => Commitment::NotYet,
+        Ok(None) => Commitment::Never,
+        Err(retry::GaveUp::Stopped) => return None,
+    })
+}
+
+/// Journals `request_id`, whose commitment landed unjournaled, as committed and hands it to
+/// the submitter to reveal; `false` when the node is stopping.
+async fn reveal_landed(ctx: &Context, queue: &mpsc::Sender<u64>, request_id: u64) -> bool {
+    if let Err(e) = ctx.journal.record_committed(request_id) {
+        ctx.stop.fail(format_args!("the journal failed: {e}"));
+        return false;
+    }
+    info!(
+        request_id,
+        "its commitment landed before the node stopped; revealing"
+    );
+    queue.send(request_id).await.is_ok()
+}
+
+/// After a start that failed: follows each of `computed` (no commitment of it on chain when
+/// first read) until its request takes no more commitments — one sent just before the node
+/// stopped may land late — and hands those whose commitment lands to the submitter to reveal.
+async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, mut computed: Vec<u64>) {
+    let interval = std::time::Duration::from_millis(ctx.config.poll_interval_ms);
+    while !computed.is_empty() {
+        let mut not_yet = Vec::new();
+        for request_id in computed {
+            match commitment_on_chain(ctx, request_id).await {
+                Some(Commitment::Landed) => {
+                    if !reveal_landed(ctx, queue, request_id).await {
+                        return;
+                    }
+                }
+                Some(Commitment::Never) => {}
+                Some(Commitment::NotYet) => not_yet.push(request_id),
+                None => return,
+            }
+        }
+        computed = not_yet;
+        if !computed.is_empty() && !ctx.stop.sleep(interval).await {
+            return;
+        }
+    }
 }
 
 /// Sends each of `ids` to `queue`, in order, until it closes.
@@ -162,8 +213,10 @@ impl Submitter {
     /// After a start that failed (the model did not load or pass its checks): reveals what this
     /// node committed to — a reveal needs no engine, and a commitment left unrevealed is
     /// slashed — and confirms what it sent, then ends. Computed jobs not committed yet stay
-    /// in the journal. The stop signal cuts it short, as it does any job.
-    pub async fn finish_committed(self) -> Result<()> {
+    /// in the journal, but their requests are watched while they take commitments: one whose
+    /// commitment, sent before the node stopped, lands late is revealed too. The stop signal
+    /// cuts it short, as it does any job.
+    pub async fn finish_committed(self, ctx: &Context) -> Result<()> {
         let not_committed = self
             .resuming
             .await
@@ -171,8 +224,10 @@ impl Submitter {
         if !not_committed.is_empty() {
             info!(
                 jobs = not_committed.len(),
-                "computed jobs not committed yet stay in the journal"
+                "computed jobs not committed yet stay in the journal; watching their requests \
+                 until they take no more commitments, in case one sent before the stop lands"
             );
+            follow_late_commitments(ctx, &self.jobs, not_committed).await;
         }
         drop(self.jobs);
         self.stage

@@ -669,6 +669,49 @@ async fn a_node_that_cannot_start_reveals_its_commitments_before_it_exits() {
     );
 }
 
+/// A node that stopped as its commitment was on its way (journaled as computed, not yet on
+/// chain when the restarted node first reads the request) and that then cannot start watches
+/// the request while it takes commitments: the commitment that lands late is revealed before
+/// the node exits; one that never lands leaves the job computed, nothing sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_start_reveals_a_commitment_that_lands_after_its_restart() {
+    for lands in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(CommitReveal::default());
+        let (_rpc, config) =
+            commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
+        let config = NodeConfig {
+            model: Some(dir.path().join("missing.gguf")),
+            ..config
+        };
+        let (_stop, daemon) = spawn_node(dir.path(), config.clone());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!daemon.is_finished(), "it watches the request");
+        if lands {
+            state.commit(5);
+        }
+        state.reveal_open.store(true, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(30), daemon)
+            .await
+            .expect("the node exits once the request takes no more commitments")
+            .unwrap()
+            .unwrap_err();
+        if lands {
+            assert_eq!(state.sent(), ["submit_attestation"]);
+            assert_eq!(
+                job_state(dir.path(), &config),
+                JobState::Finished(Finished::Attested)
+            );
+        } else {
+            assert!(state.sent().is_empty(), "{:?}", state.sent());
+            assert!(matches!(
+                job_state(dir.path(), &config),
+                JobState::Computed(_)
+            ));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
     let dir = tempfile::tempdir().unwrap();
