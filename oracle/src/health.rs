@@ -65,6 +65,8 @@ pub struct Health {
     on_chain: Mutex<OnChain>,
     /// The engine's step in progress.
     pub engine_step: Arc<StepClock>,
+    /// Unfinished jobs in the journal this node cannot read, by request id.
+    unreadable_jobs: Mutex<Vec<u64>>,
 }
 
 /// Whether the oracle gives this node new work, from its entry on chain (`get_node`).
@@ -163,7 +165,8 @@ pub struct HealthReport {
     /// `ok`; `degraded` when the chain cannot be reached (`rpc_reachable` false, also from the
     /// start until the first look at it), a job's last inference failed on this machine
     /// (`engine_failures` above 0, `engine_error` says why), the engine has been in one step
-    /// for more than [`ENGINE_STALL_AFTER`] (`engine_step_seconds`) or the oracle gives this
+    /// for more than [`ENGINE_STALL_AFTER`] (`engine_step_seconds`), the journal holds
+    /// unfinished jobs the node cannot read (`unreadable_jobs`) or the oracle gives this
     /// node no new work (`standing` jailed, unbonding or unregistered); `failed` when the node stopped
     /// on a fatal error (`error`) and is about to exit, whatever else holds.
     pub status: String,
@@ -202,6 +205,10 @@ pub struct HealthReport {
     /// on a timeout, revealing); the oracle jails it at its `max_missed_commits`.
     #[serde(default)]
     pub missed_commits: u32,
+    /// The requests of the unfinished jobs in the journal this node cannot read (written by a
+    /// newer version, or damaged): it resumes the others, not these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_jobs: Vec<u64>,
 }
 
 impl Health {
@@ -248,6 +255,11 @@ impl Health {
         self.engine.lock().expect("not poisoned").last_error.clone()
     }
 
+    /// Notes the unfinished jobs of the journal this node cannot read, by request id.
+    pub fn note_unreadable_jobs(&self, request_ids: Vec<u64>) {
+        *self.unreadable_jobs.lock().expect("not poisoned") = request_ids;
+    }
+
     /// Notes this node's entry on chain (`get_node`'s answer); returns what was noted before.
     pub fn note_on_chain(&self, node: Option<&NodeView>) -> OnChain {
         std::mem::replace(
@@ -271,9 +283,14 @@ impl Health {
         let on_chain = self.on_chain();
         let step = self.engine_step.running_for();
         let stalled = step.is_some_and(|running| running > ENGINE_STALL_AFTER);
+        let unreadable_jobs = self.unreadable_jobs.lock().expect("not poisoned").clone();
         let status = if failure.is_some() {
             "failed"
-        } else if !rpc_reachable || engine_failures > 0 || stalled || !on_chain.standing.gets_work()
+        } else if !rpc_reachable
+            || engine_failures > 0
+            || stalled
+            || !on_chain.standing.gets_work()
+            || !unreadable_jobs.is_empty()
         {
             "degraded"
         } else {
@@ -292,6 +309,7 @@ impl Health {
             standing: on_chain.standing,
             jailed_until: on_chain.jailed_until,
             missed_commits: on_chain.missed_commits,
+            unreadable_jobs,
         }
     }
 }
@@ -314,6 +332,17 @@ mod tests {
         let health = Health::default();
         health.rpc_reachable.store(true, Ordering::Relaxed);
         health
+    }
+
+    #[test]
+    fn unreadable_unfinished_jobs_degrade() {
+        let health = reachable();
+        health.note_unreadable_jobs(vec![5]);
+        let report = health.report("n.test", None);
+        assert_eq!(
+            (report.status.as_str(), report.unreadable_jobs),
+            ("degraded", vec![5])
+        );
     }
 
     #[test]

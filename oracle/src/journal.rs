@@ -399,13 +399,22 @@ impl Journal {
             .transpose()
     }
 
-    /// Every job not finished yet, by request id: what a restarted node resumes. A finished
-    /// job this code cannot read (one a newer version wrote, say) is passed over: it needs
-    /// nothing more, and must not keep the node from revealing what it committed to.
-    pub fn unfinished(&self) -> Result<Vec<Job>, JournalError> {
+    /// Whether the journal holds a job for `request_id` (readable or not).
+    pub fn contains(&self, request_id: u64) -> Result<bool, JournalError> {
         let tx = self.db.begin_read().map_err(db_error)?;
         let table = tx.open_table(JOBS).map_err(db_error)?;
-        let mut jobs = Vec::new();
+        Ok(table.get(request_id).map_err(db_error)?.is_some())
+    }
+
+    /// Every job not finished yet, by request id: what a restarted node resumes, and the
+    /// unfinished ones this code cannot read (a newer version's, or damaged), each as its
+    /// error: they stay in the journal, and keep the node from resuming none of the others —
+    /// one unreadable entry must not leave every other commitment unrevealed. A finished job
+    /// this code cannot read is passed over: it needs nothing more.
+    pub fn unfinished(&self) -> Result<(Vec<Job>, Vec<JournalError>), JournalError> {
+        let tx = self.db.begin_read().map_err(db_error)?;
+        let table = tx.open_table(JOBS).map_err(db_error)?;
+        let (mut jobs, mut unreadable) = (Vec::new(), Vec::new());
         for entry in table.iter().map_err(db_error)? {
             let (key, value) = entry.map_err(db_error)?;
             match decode(key.value(), value.value()) {
@@ -417,10 +426,10 @@ impl Journal {
                         "a finished job this version cannot read is passed over"
                     );
                 }
-                Err(e) => return Err(e),
+                Err(e) => unreadable.push(e),
             }
         }
-        Ok(jobs)
+        Ok((jobs, unreadable))
     }
 
     /// Number of jobs by [`JobState::count_key`] (finished ones by how they ended).
@@ -721,6 +730,7 @@ mod tests {
         let ids: Vec<u64> = journal
             .unfinished()
             .unwrap()
+            .0
             .iter()
             .map(|job| job.request_id)
             .collect();
@@ -743,10 +753,15 @@ mod tests {
             .insert(3, br#"{"request_id":3,"state":{"Voting":1}}"#.as_slice())
             .unwrap();
         tx.commit().unwrap();
-        assert!(matches!(
-            journal.unfinished(),
-            Err(JournalError::Corrupted(3, _))
-        ));
+        // An unfinished one it cannot read is reported, and keeps job 1 from resuming no more.
+        let (jobs, unreadable) = journal.unfinished().unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert!(
+            matches!(&unreadable[..], [JournalError::Corrupted(3, _)]),
+            "{unreadable:?}"
+        );
+        assert!(journal.contains(3).unwrap());
+        assert!(!journal.contains(4).unwrap());
     }
 
     #[test]
@@ -791,6 +806,7 @@ mod tests {
         let ids: Vec<u64> = journal
             .unfinished()
             .unwrap()
+            .0
             .iter()
             .map(|j| j.request_id)
             .collect();
@@ -801,7 +817,7 @@ mod tests {
             Some("ab".repeat(32)),
             "a finished job keeps its digest"
         );
-        assert_eq!(journal.unfinished().unwrap().len(), 1);
+        assert_eq!(journal.unfinished().unwrap().0.len(), 1);
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished (attested)"), Some(&1));
         assert_eq!(counts.get("accepted"), Some(&1));
@@ -905,7 +921,7 @@ mod tests {
         }
         let labels: Vec<_> = endings.iter().map(Finished::label).collect();
         assert_eq!(labels, ["attested", "late", "refused", "missed"]);
-        assert!(journal.unfinished().unwrap().is_empty());
+        assert!(journal.unfinished().unwrap().0.is_empty());
     }
 
     #[test]

@@ -339,6 +339,13 @@ fn print_status(home: &Path, config: &NodeConfig, found: &status::NodeStatus) {
                     health.engine_error.as_deref().unwrap_or("(no message)")
                 );
             }
+            if !health.unreadable_jobs.is_empty() {
+                println!(
+                    "journal:   UNREADABLE unfinished jobs (requests {:?}): not resumed; a newer \
+                     oracle-node wrote them, or they are damaged (the node's log says which)",
+                    health.unreadable_jobs
+                );
+            }
             match health.engine_step_seconds {
                 Some(seconds) if seconds > oracle::health::ENGINE_STALL_AFTER.as_secs() => {
                     println!(

@@ -26,7 +26,7 @@ pub use retry::is_transient;
 pub use standing::announce as announce_standing;
 pub use watcher::READ_ROUNDS;
 
-use crate::journal::JobState;
+use crate::journal::{JobState, JournalError};
 use crate::worker::EngineWorker;
 use anyhow::{Context as _, Result};
 use oracle_protocol::ModelId;
@@ -34,7 +34,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{error, info};
 
 /// A job for the compute stage: the request, and its view when the watcher already has it.
 #[derive(Debug)]
@@ -85,10 +85,22 @@ pub struct Submitter {
 pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
     let (jobs, queue) = mpsc::channel(ctx.config.max_in_flight);
     let stage = tokio::spawn(submit::stage(ctx.clone(), queue));
-    let unfinished = ctx
+    let (unfinished, unreadable) = ctx
         .journal
         .unfinished()
         .context("reading the journal's unfinished jobs")?;
+    let mut unreadable_ids = Vec::new();
+    for error in unreadable {
+        error!(
+            "{error}; this node resumes the other jobs, not that one (`/health` is degraded): \
+             if a newer oracle-node wrote it, run that version again to resume it (the entry \
+             is kept)"
+        );
+        if let JournalError::Corrupted(request_id, _) = error {
+            unreadable_ids.push(request_id);
+        }
+    }
+    ctx.health.note_unreadable_jobs(unreadable_ids);
     ctx.health
         .in_flight
         .fetch_add(unfinished.len(), Ordering::Relaxed);

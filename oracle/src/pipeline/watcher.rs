@@ -122,7 +122,7 @@ async fn poll(
             let request_id = assignment.request_id;
             if assignment.model_id != model_id
                 || skipped.ids.contains(&request_id)
-                || ctx.journal.get(request_id)?.is_some()
+                || ctx.journal.contains(request_id)?
             {
                 continue;
             }

@@ -1,7 +1,7 @@
 //! The daemon against a scripted chain: it refuses to start when the chain does not know it as
-//! configured, its model cannot encode chat prompts or its journal is another deployment's, stops with an error (never idles looking
-//! healthy) when its journal is damaged, keeps trying a resumed job whose request cannot be
-//! read, and misses one for a model it no longer serves.
+//! configured, its model cannot encode chat prompts or its journal is another deployment's,
+//! keeps trying a resumed job whose request cannot be read, and misses one for a model it no
+//! longer serves.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
@@ -158,32 +158,6 @@ async fn a_journal_of_another_deployment_is_refused() {
         journal.get(0).unwrap().unwrap().state,
         JobState::Accepted,
         "the old deployment's job is kept as it was"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupted_journal_entry_stops_the_node_with_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config, model_id, _rpc) = quiet_node(dir.path()).await;
-    {
-        let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
-        let journal = Journal::open(&journal_path).unwrap();
-        journal.accept(4, &model_id.to_hex()).unwrap();
-        drop(journal);
-        let db = redb::Database::create(&journal_path).unwrap();
-        let tx = db.begin_write().unwrap();
-        {
-            let mut jobs = tx
-                .open_table(redb::TableDefinition::<u64, &[u8]>::new("jobs"))
-                .unwrap();
-            jobs.insert(5, b"{not a job".as_slice()).unwrap();
-        }
-        tx.commit().unwrap();
-    }
-    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
-    assert!(
-        error.contains("fatal") && error.contains("request 5 is corrupted"),
-        "{error}"
     );
 }
 

@@ -712,6 +712,41 @@ async fn a_node_that_cannot_start_reveals_a_commitment_that_lands_after_its_rest
     }
 }
 
+/// An unfinished journal entry the node cannot read (a newer version's, or damaged) keeps it
+/// from resuming that job only: the other committed jobs are revealed (one unreadable entry
+/// stopping the node left every commitment unrevealed, slashed), and the entry is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_journal_entry_keeps_no_other_job_from_being_revealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let journal_path = NodeConfig::path_in(dir.path(), &config.journal).unwrap();
+    let unreadable = br#"{"request_id":6,"model_id":"m","state":{"Revealing":null}}"#;
+    {
+        let db = redb::Database::create(&journal_path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<u64, &[u8]>::new("jobs"))
+            .unwrap()
+            .insert(6, unreadable.as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    state.reveal_open.store(true, Ordering::SeqCst);
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the reveal", || state.count_sent("submit_attestation") == 1).await;
+    assert!(!daemon.is_finished(), "the node runs on");
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+    let journal = Journal::open(&journal_path).unwrap();
+    assert!(journal.contains(6).unwrap(), "kept");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
     let dir = tempfile::tempdir().unwrap();
