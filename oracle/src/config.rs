@@ -103,7 +103,9 @@ pub struct NodeConfig {
     /// Default: 50.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
-    /// Most jobs accepted and not finished at once; the watcher accepts no more. Default: 32.
+    /// Most jobs accepted and not committed yet (to compute or commit) at once; the watcher
+    /// accepts no more. Jobs committed and waiting for their reveal phase do not count: they
+    /// hold no engine or commit place. Default: 32.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
     /// Kernels: "auto" (the fastest this CPU has), "scalar", "avx2", "avx512", or "cuda" /

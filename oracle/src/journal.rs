@@ -437,6 +437,16 @@ impl Journal {
         counts_in(&self.db.begin_read().map_err(db_error)?)
     }
 
+    /// Jobs not committed yet: accepted (to compute) or computed (to commit). Those committed
+    /// or submitted only wait for the chain.
+    pub fn uncommitted(&self) -> Result<u64, JournalError> {
+        let counts = self.counts()?;
+        Ok([JobState::Accepted.name(), "computed"]
+            .iter()
+            .filter_map(|state| counts.get(*state))
+            .sum())
+    }
+
     /// Every job, by request id.
     pub fn jobs(&self) -> Result<Vec<Job>, JournalError> {
         self.jobs_page(None, usize::MAX)
@@ -811,6 +821,11 @@ mod tests {
             .map(|j| j.request_id)
             .collect();
         assert_eq!(ids, vec![7, 8]);
+        assert_eq!(
+            journal.uncommitted().unwrap(),
+            1,
+            "8 is accepted, 7 submitted"
+        );
         journal.record_finished(7, Finished::Attested).unwrap();
         assert_eq!(
             journal.get(7).unwrap().unwrap().result_digest,

@@ -3,8 +3,9 @@
 //! request whatever its input); each one for the model it serves that the journal does not
 //! hold yet is read whole (`get_request`), checked (on the committee, not attested, this
 //! model), journaled as accepted (exactly once: the journal refuses a second entry) and handed
-//! to the compute stage — unless the node already holds `max_in_flight` unfinished jobs, in
-//! which case it waits for the next round (back-pressure). A request whose view the contract
+//! to the compute stage — unless the node already holds `max_in_flight` jobs not committed yet
+//! (to compute or commit; those waiting for their reveal phase do not count), in which case it
+//! waits for the next round (back-pressure). A request whose view the contract
 //! refuses to give (a view that fails on chain fails alike for everyone) is skipped at once,
 //! one whose view an endpoint could not serve (an error other than an unreachable chain) after
 //! `READ_ROUNDS` rounds in a row — warned each time, counted once —, so it never hides the
@@ -115,7 +116,9 @@ async fn poll(
         whole_listing &= from.is_some() || page.next_index.is_none();
         for assignment in page.assignments {
             listed.insert(assignment.request_id);
-            if ctx.health.in_flight.load(Ordering::Relaxed) >= ctx.config.max_in_flight {
+            // Jobs waiting for the chain (their reveal phase, say) hold no engine or commit
+            // place: only those to compute or commit count.
+            if ctx.journal.uncommitted()? >= ctx.config.max_in_flight as u64 {
                 debug!("at capacity; accepting nothing more this round");
                 return Ok(());
             }

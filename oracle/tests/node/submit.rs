@@ -199,6 +199,8 @@ struct CommitReveal {
     request_model: Mutex<Option<ModelId>>,
     /// The arguments of each `submit_attestation` sent.
     reveals: Mutex<Vec<Value>>,
+    /// The requests `list_pending_assignments` lists (none by default).
+    listed: Mutex<Vec<u64>>,
 }
 
 impl CommitReveal {
@@ -254,6 +256,16 @@ fn commit_reveal_chain(
     let quiet = pending_chain(node, model_id);
     move |method, params| match method {
         "get_config" => Ok(oracle_config(max_output_bytes)),
+        "list_pending_assignments" => {
+            let views: Vec<Value> = state
+                .listed
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|&id| uncommitted_request(id, model_id, RequestPhase::Pending))
+                .collect();
+            Ok(fake_rpc::assignments(&views))
+        }
         "get_request" => {
             let id = params["request_id"].as_u64().unwrap();
             let model_id = state.request_model.lock().unwrap().unwrap_or(model_id);
@@ -745,6 +757,32 @@ async fn an_unreadable_journal_entry_keeps_no_other_job_from_being_revealed() {
     );
     let journal = Journal::open(&journal_path).unwrap();
     assert!(journal.contains(6).unwrap(), "kept");
+}
+
+/// A node at `max_in_flight` only with jobs waiting for their reveal phase (a silent member
+/// keeps it shut for the whole commit window) still takes new requests: those jobs hold no
+/// engine or commit place, and a node that stopped taking work would miss every new request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_waiting_for_their_reveal_phase_keep_no_new_request_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let config = NodeConfig {
+        max_in_flight: 1,
+        ..config
+    };
+    state.listed.lock().unwrap().push(6);
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    eventually("the new request's commitment", || state.is_committed(6)).await;
+    assert_eq!(
+        state.count_sent("submit_attestation"),
+        0,
+        "no reveal phase open"
+    );
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
