@@ -6,12 +6,13 @@
 //! to the compute stage — unless the node already holds `max_in_flight` jobs not committed yet
 //! (to compute or commit; those waiting for their reveal phase do not count), in which case it
 //! waits for the next round (back-pressure). A request whose view the contract
-//! refuses to give (a view that fails on chain fails alike for everyone) is skipped at once,
-//! one whose view an endpoint could not serve (an error other than an unreachable chain) after
-//! `READ_ROUNDS` rounds in a row — warned each time, counted once —, so it never hides the
-//! requests after it; it and the listed requests whose full view says they are not this node's
-//! to answer are remembered while they stay listed, so later rounds do not read them again; an
-//! unreachable chain ends the round.
+//! refuses to give (a view that fails on chain fails alike for everyone) is skipped at once;
+//! one whose view an endpoint could not serve (an error other than an unreachable chain) is
+//! read again each round, and after `READ_ROUNDS` rounds in a row — warned each time, counted
+//! once — only every `READ_ROUNDS` rounds, while it stays listed (the endpoint may recover before
+//! the request ends); it never hides the requests after it. The listed requests whose full view
+//! says they are not this node's to answer are remembered while they stay listed, so later
+//! rounds do not read them again; an unreachable chain ends the round.
 
 use super::{is_transient, ComputeJob, Context};
 use oracle_protocol::{ModelId, RequestView};
@@ -46,17 +47,26 @@ pub async fn run(ctx: Arc<Context>, model_id: ModelId, jobs: mpsc::Sender<Comput
 
 /// Rounds in a row in which a listed request's view could not be read (the chain reachable,
 /// the view not refused by the contract: an endpoint syncing, overloaded, or answering
-/// garbage) before the request is skipped for good.
+/// garbage) before the request is counted unreadable and read only every this many rounds.
 pub const READ_ROUNDS: u32 = 3;
 
-/// The listed requests the watcher passed over for good: their views could not be read, or
-/// said they are not this node's to answer (ended, not on the committee, already attested,
-/// another model); and how many rounds in a row each of the others could not be read. Kept
-/// across rounds while they stay listed.
+/// The listed requests the watcher passed over for good: their views were refused by the
+/// contract, or said they are not this node's to answer (ended, not on the committee, already
+/// attested, another model); and the reads that failed of the others. Kept across rounds while
+/// they stay listed.
 #[derive(Default)]
 struct Skipped {
     ids: HashSet<u64>,
-    failed_reads: HashMap<u64, u32>,
+    failed_reads: HashMap<u64, FailedReads>,
+}
+
+/// A listed request whose view could not be read.
+#[derive(Default)]
+struct FailedReads {
+    /// Rounds in a row its read failed.
+    in_a_row: u32,
+    /// Rounds to pass before it is read again.
+    wait: u32,
 }
 
 impl Skipped {
@@ -66,11 +76,26 @@ impl Skipped {
         self.failed_reads.retain(|id, _| listed.contains(id));
     }
 
-    /// Counts a round in which `request_id` could not be read; returns that count.
+    /// Whether `request_id` is read this round: one whose reads failed `READ_ROUNDS` rounds in a
+    /// row is read once every `READ_ROUNDS` rounds.
+    fn read_this_round(&mut self, request_id: u64) -> bool {
+        match self.failed_reads.get_mut(&request_id) {
+            Some(failed) if failed.wait > 0 => {
+                failed.wait -= 1;
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Counts a round in which `request_id` could not be read; returns the rounds in a row.
     fn failed_read(&mut self, request_id: u64) -> u32 {
-        let rounds = self.failed_reads.entry(request_id).or_default();
-        *rounds += 1;
-        *rounds
+        let failed = self.failed_reads.entry(request_id).or_default();
+        failed.in_a_row += 1;
+        if failed.in_a_row >= READ_ROUNDS {
+            failed.wait = READ_ROUNDS - 1;
+        }
+        failed.in_a_row
     }
 }
 
@@ -126,6 +151,7 @@ async fn poll(
             if assignment.model_id != model_id
                 || skipped.ids.contains(&request_id)
                 || ctx.journal.contains(request_id)?
+                || !skipped.read_this_round(request_id)
             {
                 continue;
             }
@@ -141,9 +167,10 @@ async fn poll(
                     if rounds < READ_ROUNDS {
                         warn!(%error, request_id, rounds, "cannot read an assigned request; reading it again next round");
                     } else {
-                        ctx.metrics.unreadable_request();
-                        warn!(%error, request_id, rounds, "skipping an assigned request whose view cannot be read");
-                        skipped.ids.insert(request_id);
+                        if rounds == READ_ROUNDS {
+                            ctx.metrics.unreadable_request();
+                        }
+                        warn!(%error, request_id, rounds, "cannot read an assigned request; reading it again in {READ_ROUNDS} rounds");
                     }
                     continue;
                 }
@@ -181,7 +208,7 @@ enum Read {
     /// or the contract refuses its view (so it does for every endpoint).
     Skip,
     /// The endpoint could not serve the view (and the chain is reachable): read again in the
-    /// next rounds, up to `READ_ROUNDS` in a row.
+    /// next round, and after `READ_ROUNDS` in a row every `READ_ROUNDS` rounds.
     Failed(ChainError),
     /// The chain cannot be reached: the next round reads it again.
     EndRound,
