@@ -635,6 +635,104 @@ async fn an_unknown_transaction_is_waited_for_except_at_level_none() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_request_by_signed_transaction_only_asks_never_submits() {
+    let dir = temp();
+    let config = RpcConfig {
+        tx_timeout: Duration::from_secs(1),
+        ..RpcConfig::default()
+    };
+    let net = Localnet::start(dir.path(), &["alice.test", "bob.test"], config).await;
+    let signed = net
+        .tx("alice.test", "bob.test", transfer(ONE_NEAR))
+        .await
+        .sign(&key_of("alice.test"));
+    let query =
+        |wait: &str| json!({"signed_tx_base64": base64(&signed.to_bytes()), "wait_until": wait});
+    let cause = |result: Result<Value, ClientError>| match result {
+        Err(ClientError::Rpc(error)) => error["cause"]["name"].clone(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    // Unknown to the chain, as if named by its hash: unknown at NONE, waited for otherwise.
+    assert_eq!(
+        cause(net.client.call("tx", query("NONE")).await),
+        "UNKNOWN_TRANSACTION"
+    );
+    assert_eq!(
+        cause(
+            net.client
+                .call("EXPERIMENTAL_tx_status", query("EXECUTED_OPTIMISTIC"))
+                .await
+        ),
+        "TIMEOUT_ERROR"
+    );
+    // Neither request submitted it: a block later nothing has moved.
+    net.node.produce_block().unwrap();
+    assert_eq!(net.balance("bob.test").await, 100 * ONE_NEAR);
+    assert_eq!(net.nonce("alice.test").await, 0);
+    // Once sent, the same request answers its outcome.
+    let outcome = net.commit(&signed).await.unwrap();
+    let fetched = net.client.call("tx", query("FINAL")).await.unwrap();
+    assert_eq!(fetched["status"], json!({"SuccessValue": ""}));
+    assert_eq!(fetched["transaction"]["hash"], hash58(&signed.hash()));
+    assert_settled_as_seen(&fetched, &outcome);
+    let detailed = net
+        .client
+        .call("EXPERIMENTAL_tx_status", query("NONE"))
+        .await
+        .unwrap();
+    assert_eq!(
+        detailed["receipts"][0]["receipt"]["Action"]["signer_id"],
+        "alice.test"
+    );
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    assert_eq!(net.nonce("alice.test").await, 1);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_key_views_of_a_missing_account_find_no_key() {
+    let dir = temp();
+    let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
+    let stranger = SecretKey::from_seed([42; 32]).public_key().to_string();
+    let view_key = |account: &str| {
+        json!({"request_type": "view_access_key", "finality": "final",
+               "account_id": account, "public_key": stranger})
+    };
+    // As nearcore, the account is not looked up: a missing account's key is as missing as
+    // the key an existing account lacks.
+    let lacking = net
+        .client
+        .call("query", view_key("alice.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        lacking["error"],
+        format!("access key {stranger} does not exist while viewing")
+    );
+    let missing = net
+        .client
+        .call("query", view_key("ghost.test"))
+        .await
+        .unwrap();
+    assert_eq!(missing, lacking);
+    let list = net
+        .client
+        .call(
+            "query",
+            json!({"request_type": "view_access_key_list", "finality": "final",
+                   "account_id": "ghost.test"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        list,
+        json!({"keys": [], "block_height": lacking["block_height"],
+               "block_hash": lacking["block_hash"]})
+    );
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_errors_and_the_server_carries_on() {
     let dir = temp();
     let config = RpcConfig {

@@ -172,8 +172,9 @@ fn account_id(text: &str, what: &str) -> Result<(), RpcError> {
         .map_err(|_| RpcError::parse(format!("invalid {what} `{text}`")))
 }
 
-/// What a transaction-status request names: the hash and sender, or the signed transaction.
-pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>), RpcError> {
+/// The hash of the transaction a status request names: by its hash and sender, or by the
+/// signed transaction itself (decoded only to be hashed, as nearcore does).
+pub fn tx_query(params: &Value) -> Result<CryptoHash, RpcError> {
     let hash = |text: &str| {
         parse_hash58(text).ok_or_else(|| RpcError::parse(format!("invalid hash {text}")))
     };
@@ -181,21 +182,17 @@ pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>
         Value::Array(items) => match items.as_slice() {
             [Value::String(h), Value::String(sender)] => {
                 account_id(sender, "sender_account_id")?;
-                Ok((hash(h)?, None))
+                hash(h)
             }
-            [Value::String(encoded)] => {
-                let signed = signed_tx(encoded)?;
-                Ok((signed.hash(), Some(signed)))
-            }
+            [Value::String(encoded)] => Ok(signed_tx(encoded)?.hash()),
             _ => Err(RpcError::parse("expected [tx_hash, sender_account_id]")),
         },
         Value::Object(map) => {
             if let Some(Value::String(encoded)) = map.get("signed_tx_base64") {
-                let signed = signed_tx(encoded)?;
-                return Ok((signed.hash(), Some(signed)));
+                return Ok(signed_tx(encoded)?.hash());
             }
             account_id(string(params, "sender_account_id")?, "sender_account_id")?;
-            Ok((hash(string(params, "tx_hash")?)?, None))
+            hash(string(params, "tx_hash")?)
         }
         other => Err(RpcError::parse(format!("invalid params {other}"))),
     }
@@ -264,12 +261,10 @@ mod tests {
     fn transaction_queries_in_nears_forms() {
         let hash = "11111111111111111111111111111111";
         assert_eq!(
-            tx_query(&json!({"tx_hash": hash, "sender_account_id": "a.test"}))
-                .unwrap()
-                .0,
-            [0; 32]
+            tx_query(&json!({"tx_hash": hash, "sender_account_id": "a.test"})),
+            Ok([0; 32])
         );
-        assert_eq!(tx_query(&json!([hash, "a.test"])).unwrap().0, [0; 32]);
+        assert_eq!(tx_query(&json!([hash, "a.test"])), Ok([0; 32]));
         assert!(tx_query(&json!({"tx_hash": hash})).is_err());
         assert!(tx_query(&json!({"tx_hash": hash, "sender_account_id": "Not Valid!"})).is_err());
         assert!(tx_query(&json!([hash, "Not Valid!"])).is_err());

@@ -157,15 +157,17 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
             view["hash"] = json!(hash58(&info.code_hash));
             Ok(view)
         }
+        // As on nearcore, the access-key views do not check that the account exists: a missing
+        // account just has no keys.
         "view_access_key" => {
-            let info = chain
-                .account(account_id.as_str())
-                .ok_or_else(unknown_account)?;
             let text = string(params, "public_key")?;
             let key: PublicKey = text
                 .parse()
                 .map_err(|e| RpcError::parse(format!("invalid public_key: {e}")))?;
-            match info.keys.get(&key.to_bytes()) {
+            let access_key = chain
+                .account(account_id.as_str())
+                .and_then(|info| info.keys.get(&key.to_bytes()));
+            match access_key {
                 Some(access_key) => Ok(views::access_key_view(access_key, height, &hash)),
                 None => Ok(legacy_error(format!(
                     "access key {key} does not exist while viewing"
@@ -173,12 +175,10 @@ pub fn query(node: &Node, params: &Value) -> Result<Value, RpcError> {
             }
         }
         "view_access_key_list" => {
-            let info = chain
+            let keys: Vec<Value> = chain
                 .account(account_id.as_str())
-                .ok_or_else(unknown_account)?;
-            let keys: Vec<Value> = info
-                .keys
-                .iter()
+                .into_iter()
+                .flat_map(|info| &info.keys)
                 .map(|(key, access_key)| {
                     json!({
                         "public_key": views::public_key_text(key),

@@ -81,38 +81,32 @@ fn submit_or_log(node: &Node, signed: &SignedTransaction, method: &str) {
     }
 }
 
-/// `tx` and `EXPERIMENTAL_tx_status`.
+/// `tx` and `EXPERIMENTAL_tx_status`. As on nearcore, a request naming the signed transaction
+/// only asks for its status: it is never submitted. A transaction the chain does not know is
+/// `UNKNOWN_TRANSACTION` at level `NONE`; at any other level nearcore waits for it until its
+/// timeout (it may yet arrive), as `wait_for` does.
 pub async fn tx_status(
     node: Arc<Node>,
     params: Value,
     detail: Detail,
     timeout: Duration,
 ) -> Result<Value, RpcError> {
-    let (hash, signed) = params::tx_query(&params)?;
+    let hash = params::tx_query(&params)?;
     let wait = params::wait_until(&params)?;
-    let known = {
-        let node = node.clone();
-        blocking(move || {
-            Ok(node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some())
-        })
-        .await?
-    };
-    if !known {
-        match signed {
-            // Given the whole transaction, NEAR checks and routes it.
-            Some(signed) => {
-                submit_off_workers(&node, signed).await?;
-            }
-            // At any other level nearcore waits for a transaction it does not know until its
-            // timeout (it may yet arrive), as `wait_for` does.
-            None if wait == WaitUntil::None => {
-                return Err(RpcError::handler(
-                    "UNKNOWN_TRANSACTION",
-                    json!({"requested_transaction_hash": hash58(&hash)}),
-                    json!(format!("Transaction {} doesn't exist", hash58(&hash))),
-                ))
-            }
-            None => {}
+    if wait == WaitUntil::None {
+        let known = {
+            let node = node.clone();
+            blocking(move || {
+                Ok(node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some())
+            })
+            .await?
+        };
+        if !known {
+            return Err(RpcError::handler(
+                "UNKNOWN_TRANSACTION",
+                json!({"requested_transaction_hash": hash58(&hash)}),
+                json!(format!("Transaction {} doesn't exist", hash58(&hash))),
+            ));
         }
     }
     wait_for(&node, hash, wait, detail, timeout).await
