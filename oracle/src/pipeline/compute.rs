@@ -41,11 +41,17 @@ pub async fn stage(
     let slots = Arc::new(Semaphore::new(ctx.config.max_batch * 2));
     let mut running = JoinSet::new();
     loop {
+        // A stopped node starts no inference: the stop wins over a queued job and a free place.
         let job = tokio::select! {
+            biased;
             _ = ctx.stop.stopped() => break,
             job = jobs.recv() => match job { Some(job) => job, None => break },
         };
-        let mut slot = Slot::take(slots.clone()).await;
+        let mut slot = tokio::select! {
+            biased;
+            _ = ctx.stop.stopped() => break,
+            slot = Slot::take(slots.clone()) => slot,
+        };
         let (job_ctx, served, computed) = (ctx.clone(), served.clone(), computed.clone());
         let span = tracing::info_span!("compute", request_id = job.request_id);
         running.spawn(
@@ -102,8 +108,11 @@ impl Slot {
     }
 
     /// Holds a place again, waiting for a free one if it was given back; `false` when the
-    /// node stopped first.
+    /// node stopped (before or while waiting): no inference starts after the stop.
     async fn hold(&mut self, stop: &Stop) -> bool {
+        if stop.is_stopped() {
+            return false;
+        }
         if self.permit.is_some() {
             return true;
         }
@@ -337,5 +346,14 @@ mod tests {
         let _other = Slot::take(slots.clone()).await;
         stop.stop();
         assert!(!slot.hold(&stop).await, "a stop ends the wait");
+    }
+
+    #[tokio::test]
+    async fn a_place_is_not_held_for_an_inference_once_the_node_stopped() {
+        let stop = Stop::default();
+        let mut slot = Slot::take(Arc::new(Semaphore::new(1))).await;
+        assert!(slot.hold(&stop).await);
+        stop.stop();
+        assert!(!slot.hold(&stop).await, "even with the place in hand");
     }
 }
