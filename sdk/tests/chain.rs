@@ -687,3 +687,35 @@ async fn a_send_that_timed_out_and_cannot_be_looked_up_names_its_hash() {
     assert_landed_once(&chain, tx_hash).await;
     chain.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_probe_that_failed_delivered_nothing() {
+    let chain = status_chain().await;
+    // The first endpoint cannot be reached, so its chain-id probe fails before any `send_tx`
+    // goes out; the next one refuses the transaction. The refusal is final: nothing may have
+    // landed (it was read as a send that may have landed, and never signed again).
+    let rpc = NearRpc::new(vec![dead_url(), chain.url.clone()], quick_policy()).unwrap();
+    rpc.pin_chain_id("localnet").unwrap();
+    let key = key_of(ALICE);
+    let tx = sdk::wire::Transaction {
+        signer_id: ALICE.parse().unwrap(),
+        public_key: key.public_key(),
+        nonce: 0,
+        receiver_id: "bob.test".parse().unwrap(),
+        // Read elsewhere: `rpc` starts at its first endpoint.
+        block_hash: chain.rpc().final_block_hash().await.unwrap(),
+        actions: vec![Action::Transfer { deposit: NEAR }],
+    };
+    let error = rpc
+        .send_tx(&tx.sign(&key), TxWait::Included)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ChainError::InvalidTx(InvalidTxError::InvalidNonce { .. })
+        ),
+        "{error:?}"
+    );
+    chain.shutdown().await;
+}

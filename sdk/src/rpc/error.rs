@@ -123,7 +123,8 @@ impl ChainError {
     /// Whether another endpoint (or the same one later) may answer: transport failures,
     /// timeouts, HTTP 5xx/429/408, NEAR's `INTERNAL_ERROR` and the causes that describe the
     /// endpoint rather than the request (`NO_SYNCED_BLOCKS`, `NOT_SYNCED_YET`,
-    /// `UNAVAILABLE_SHARD`), an endpoint on another chain or behind the block already read.
+    /// `UNAVAILABLE_SHARD`), an endpoint on another chain or behind the block already read, a
+    /// transaction refused for a congested or stuck shard.
     pub fn is_retryable(&self) -> bool {
         match self {
             ChainError::Transport { .. }
@@ -134,6 +135,7 @@ impl ChainError {
             ChainError::Rpc { name, cause, .. } => {
                 name == "INTERNAL_ERROR" || ENDPOINT_STATE_CAUSES.contains(&cause.as_str())
             }
+            ChainError::InvalidTx(invalid) => invalid.is_transient(),
             _ => false,
         }
     }
@@ -258,6 +260,25 @@ mod tests {
         assert!(!error.is_retryable());
         let internal = json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}});
         assert!(ChainError::from_rpc_error(&internal).is_retryable());
+        // A congested or stuck shard refuses a transaction for now: typed, and tried again.
+        for (reason, shown) in [
+            (
+                json!({"ShardCongested": {"shard_id": 3, "congestion_level": 1.0}}),
+                "shard 3 is congested (level 1.0)",
+            ),
+            (
+                json!({"ShardStuck": {"shard_id": 2, "missed_chunks": 9}}),
+                "shard 2 has missed 9 chunks",
+            ),
+        ] {
+            let refused = json!({"name": "HANDLER_ERROR",
+                "cause": {"name": "INVALID_TRANSACTION", "info": {}}, "message": "Server error",
+                "data": {"TxExecutionError": {"InvalidTxError": reason}}});
+            let error = ChainError::from_rpc_error(&refused);
+            assert!(matches!(error, ChainError::InvalidTx(_)), "{error:?}");
+            assert!(error.is_retryable() && !error.may_have_sent());
+            assert!(error.to_string().contains(shown), "{error}");
+        }
         for cause in ["NO_SYNCED_BLOCKS", "NOT_SYNCED_YET", "UNAVAILABLE_SHARD"] {
             let syncing = json!({"name": "HANDLER_ERROR", "cause": {"name": cause, "info": {}},
                 "message": "Server error", "data": cause});

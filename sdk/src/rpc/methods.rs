@@ -162,6 +162,13 @@ impl NearRpc {
                         source: Box::new(error),
                     }
                 }
+                // Every attempt refused it (a congested shard, say) and none may have taken
+                // it: the refusal, not a send that may have landed.
+                ChainError::AllEndpointsFailed { last, .. }
+                    if !may_have_delivered && matches!(*last, ChainError::InvalidTx(_)) =>
+                {
+                    *last
+                }
                 error => error,
             })?;
         TxOutcome::from_view(&tx_hash, &answer)

@@ -255,9 +255,10 @@ impl NearRpc {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(inner.policy.max_backoff);
             }
-            let answer = match self.check_chain(index).await {
-                Ok(()) => self.call_once(index, method, &params).await,
-                Err(error) => Err(error),
+            // Whether the call itself went out: a failed chain-id probe delivered nothing.
+            let (answer, called) = match self.check_chain(index).await {
+                Ok(()) => (self.call_once(index, method, &params).await, true),
+                Err(error) => (Err(error), false),
             };
             // With other endpoints to try, one whose answer is its own fault (a 4xx: a wrong
             // path, an expired key; a body that is not JSON-RPC) is passed over too.
@@ -270,7 +271,7 @@ impl NearRpc {
                 }
                 Err(error) if error.is_retryable() || endpoint_fault => {
                     warn!(endpoint = %inner.shown[index], method, %error, "RPC attempt failed");
-                    *may_have_delivered |= error.may_have_sent();
+                    *may_have_delivered |= called && error.may_have_sent();
                     last = Some(error);
                 }
                 Err(error) => return Err(error),

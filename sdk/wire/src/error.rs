@@ -57,6 +57,31 @@ pub enum InvalidTxError {
     ActionsValidation(ActionsValidationError),
     #[error("transaction of {size} bytes exceeds the limit of {limit}")]
     TransactionSizeExceeded { size: u64, limit: u64 },
+    #[error(
+        "shard {shard_id} is congested (level {congestion_level}) and takes no new \
+         transactions for now: send it again later"
+    )]
+    ShardCongested {
+        shard_id: u32,
+        /// Between 0 and 1, as NEAR writes it.
+        congestion_level: serde_json::Number,
+    },
+    #[error(
+        "shard {shard_id} has missed {missed_chunks} chunks and takes no new transactions for \
+         now: send it again later"
+    )]
+    ShardStuck { shard_id: u32, missed_chunks: u64 },
+}
+
+impl InvalidTxError {
+    /// Whether the chain refused the transaction for its own state at the time (a congested or
+    /// stuck shard), not for anything in it: the same transaction may be taken later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            InvalidTxError::ShardCongested { .. } | InvalidTxError::ShardStuck { .. }
+        )
+    }
 }
 
 /// NEAR's `InvalidAccessKeyError`.
