@@ -260,7 +260,7 @@ impl Submitter {
 
 /// Runs the rest of the pipeline with the loaded engine, `served`, beside `submitter`, until
 /// `ctx`'s stop signal; then stops taking work, lets the jobs in hand finish their journal
-/// writes, and returns.
+/// writes, reveals the committed jobs whose reveal phase is open (one try each), and returns.
 pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Result<()> {
     let (compute_tx, compute_rx) = mpsc::channel(ctx.config.max_in_flight);
     let model_id = served.model_id;
@@ -289,6 +289,7 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
     resume_committing.abort();
     computing.await?;
     submitter.stage.await?;
+    submit::reveal_open_at_stop(&ctx).await;
     info!("pipeline stopped");
     Ok(())
 }

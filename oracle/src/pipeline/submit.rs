@@ -380,6 +380,44 @@ async fn reveal(
     }
 }
 
+/// At a stop, once the job tasks ended: one try at revealing each committed job whose reveal
+/// phase is open now. The restarted node reveals the rest from the journal, but a node stopped
+/// for longer than what is left of an open reveal phase would leave its commitment unrevealed.
+pub async fn reveal_open_at_stop(ctx: &Context) {
+    let committed: Vec<(u64, Computed)> = match ctx.journal.unfinished() {
+        Ok((jobs, _)) => jobs
+            .into_iter()
+            .filter_map(|job| match job.state {
+                JobState::Committed(computed) => Some((job.request_id, computed)),
+                _ => None,
+            })
+            .collect(),
+        Err(error) => {
+            warn!(%error, "cannot read the committed jobs to reveal before stopping");
+            return;
+        }
+    };
+    for (request_id, computed) in committed {
+        let view = match check(ctx, request_id, Phase::Reveal).await {
+            Ok(Check::Send(view)) if view.reveal_open || !view.is_pending() => view,
+            _ => continue,
+        };
+        info!(
+            request_id,
+            "its reveal phase is open: revealing before the node stops"
+        );
+        // One try: a transaction sent and not confirmed is journaled, and the restarted node
+        // looks it up.
+        if let Ok(Some(finished)) =
+            send_attestation(ctx, request_id, view.model_id, &computed).await
+        {
+            if let Err(error) = ctx.finish(request_id, revealed(&view, &computed, finished)) {
+                warn!(request_id, %error, "cannot journal the reveal; the restart checks it");
+            }
+        }
+    }
+}
+
 /// Checks the chain, signs a new attestation transaction, journals it, sends it.
 async fn sign_and_send(
     ctx: &Context,

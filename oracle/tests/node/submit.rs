@@ -785,6 +785,31 @@ async fn jobs_waiting_for_their_reveal_phase_keep_no_new_request_out() {
     daemon.await.unwrap().unwrap();
 }
 
+/// A node stopped just as a committed job's reveal phase opened reveals it before it exits:
+/// stopped for longer than the rest of that phase, it would leave its commitment unrevealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_reveals_the_commitments_whose_reveal_phase_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.commit(5);
+    let (rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, true, "Paris", 4096).await;
+    let (stop, daemon) = spawn_node(dir.path(), config.clone());
+    let reads = rpc.calls("get_request");
+    eventually("the job waiting for its reveal phase", || {
+        rpc.calls("get_request") > reads + 2
+    })
+    .await;
+    state.reveal_open.store(true, Ordering::SeqCst);
+    stop.send(()).unwrap();
+    daemon.await.unwrap().unwrap();
+    assert_eq!(state.sent(), ["submit_attestation"]);
+    assert_eq!(
+        job_state(dir.path(), &config),
+        JobState::Finished(Finished::Attested)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_job_reveals_after_its_request_resolved_and_ends_late() {
     let dir = tempfile::tempdir().unwrap();
