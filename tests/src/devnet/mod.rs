@@ -240,7 +240,16 @@ impl Devnet {
             }
             if started.elapsed() > LOAD_TIMEOUT {
                 bar.abandon();
-                bail!("the nodes did not load the model in {LOAD_TIMEOUT:?}");
+                let slow: Vec<String> = self
+                    .nodes()
+                    .iter()
+                    .filter(|(node, _)| !node.home.join(oracle::daemon::HTTP_ADDR_FILE).exists())
+                    .map(|(node, _)| node.home.join("node.log").display().to_string())
+                    .collect();
+                bail!(
+                    "the nodes did not load the model in {LOAD_TIMEOUT:?}; see {}",
+                    slow.join(", ")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

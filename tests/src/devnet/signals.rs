@@ -89,14 +89,15 @@ mod tests {
             .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
             .env(LISTENER_ROLE, "1")
             .stdout(std::fs::File::create(&output).unwrap());
-        if nohup {
-            // SAFETY: runs in the forked child before exec; signal(2) is async-signal-safe.
-            unsafe {
-                command.pre_exec(|| {
-                    libc::signal(libc::SIGHUP, libc::SIG_IGN);
-                    Ok(())
-                });
-            }
+        // Set either way: an ignored SIGHUP is inherited, so under a `nohup`ped test run the
+        // listener would otherwise ignore it from the start too.
+        let disposition = if nohup { libc::SIG_IGN } else { libc::SIG_DFL };
+        // SAFETY: runs in the forked child before exec; signal(2) is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                libc::signal(libc::SIGHUP, disposition);
+                Ok(())
+            });
         }
         let mut listener = Process::spawn(&mut command).unwrap();
         let pid = libc::pid_t::try_from(listener.id().unwrap()).unwrap();
