@@ -2,7 +2,8 @@
 //! whose answers come only after some 200-block yields): only the dApp's own account
 //! initialises it; every change of a question's record is a NEP-297 event; a question left
 //! waiting expires, its storage deposit back to the asker, and a late answer then changes
-//! nothing.
+//! nothing but a timed-out fee passed on (an event too); a failed answer names the oracle's
+//! request; `ask` needs the prepaid gas its documentation states.
 
 use e2e_tests::layout::contracts_dir;
 use serde_json::{json, Value};
@@ -22,6 +23,8 @@ const QUESTION_EXPIRY_BLOCKS: u64 = 1000;
 const REQUEST_ROUNDS: u32 = 6;
 const OUTPUT: &str = "Paris";
 const QUESTION: &str = "What is the capital of France?";
+/// The dApp's `EVENT_VERSION`.
+const EVENT_VERSION: &str = "1.1.0";
 
 fn wasm(name: &str) -> Vec<u8> {
     let path = contracts_dir().join(format!("{name}.wasm"));
@@ -58,7 +61,7 @@ fn events(result: &TxResult, event: &str) -> Vec<Value> {
         .map(|body| serde_json::from_str::<Value>(body).unwrap())
         .filter(|body| {
             body["standard"] == "ai-oracle-example-dapp"
-                && body["version"] == "1.0.0"
+                && body["version"] == EVENT_VERSION
                 && body["event"] == event
         })
         .map(|body| body["data"][0].clone())
@@ -197,16 +200,18 @@ fn a_question_left_waiting_expires_with_its_deposit_back_and_a_late_answer_chang
     let late = settle(&mut chain, &stuck);
     let answer: Value = late.json();
     assert_eq!(
-        answer["failed"]["reason"],
-        "question 0 expired before the oracle answered"
+        answer["failed"],
+        json!({"reason": "question 0 expired before the oracle answered", "oracle_request_id": 0})
     );
     assert!(events(&late, "question_answered").is_empty());
+    assert!(events(&late, "late_fee_refunded").is_empty());
     assert_eq!(question(&chain, 0), Value::Null);
 }
 
 /// What Alice gets back once the stand-in's late answer lands after her question expired, the
-/// answer claiming `refunded` came back (the stand-in times out after 1,200 blocks).
-fn returned_after_a_late_timeout(refunded: u128) -> u128 {
+/// answer claiming `refunded` came back (the stand-in times out after 1,200 blocks), and the
+/// late answer's transaction.
+fn returned_after_a_late_timeout(refunded: u128) -> (u128, TxResult) {
     let mut chain = world();
     let claim = json!({"refunded": refunded.to_string()}).to_string();
     assert_success(
@@ -228,18 +233,30 @@ fn returned_after_a_late_timeout(refunded: u128) -> u128 {
         "question 0 expired before the oracle answered"
     );
     chain.advance_blocks(2);
-    chain.balance(ALICE) - alice_before
+    (chain.balance(ALICE) - alice_before, late)
 }
 
 #[test]
 fn a_timed_out_fee_arriving_after_the_question_expired_is_passed_on() {
+    let (with_fee, late) = returned_after_a_late_timeout(PRICE);
+    let (without_fee, late_without_fee) = returned_after_a_late_timeout(0);
     // Everything else is the same in both runs but the gas of the transfer passing the fee
     // on, which the asking transaction's gas refund returns less of (under 0.001 NEAR).
-    let passed_on = returned_after_a_late_timeout(PRICE) - returned_after_a_late_timeout(0);
+    let passed_on = with_fee - without_fee;
     assert!(
         passed_on <= PRICE && passed_on > PRICE - ONE_NEAR / 1000,
         "{passed_on}"
     );
+    // The transfer is an event, naming the question (gone now) and the oracle's request.
+    assert_eq!(
+        events(&late, "late_fee_refunded"),
+        [
+            json!({"question_id": 0, "asker": ALICE, "refunded": PRICE.to_string(),
+            "oracle_request_id": 0})
+        ]
+    );
+    // Nothing passed on, no event.
+    assert!(events(&late_without_fee, "late_fee_refunded").is_empty());
 }
 
 #[test]
@@ -255,10 +272,13 @@ fn a_timed_out_fee_passed_on_is_never_more_than_the_asker_forwarded() {
     let dapp_before = chain.balance(DAPP);
     let tx = ask(&mut chain);
     let answered = settle(&mut chain, &tx);
-    assert_eq!(
-        answered.json::<Value>()["failed"]["reason"],
-        "request 0 timed out"
-    );
+    // The failed record names the oracle's request, for its `cleanup_request`.
+    let failed = json!({"failed": {"reason": "request 0 timed out", "oracle_request_id": 0}});
+    assert_eq!(answered.json::<Value>(), failed);
+    assert_eq!(question(&chain, 0)["answer"], failed);
+    let answered_event = &events(&answered, "question_answered")[0];
+    assert_eq!(answered_event["answered"], false);
+    assert_eq!(answered_event["oracle_request_id"], 0);
     // The dApp took the question's storage and the fee, forwarded the fee, and passed on at
     // most that fee (its callbacks' gas rewards only add): never the 5 NEAR from its own balance.
     let dapp_after = chain.balance(DAPP);
@@ -283,6 +303,7 @@ fn asking_answering_and_deleting_are_events() {
     assert_eq!(answered.len(), 1);
     assert_eq!(answered[0]["question_id"], 0);
     assert_eq!(answered[0]["answered"], true);
+    assert_eq!(answered[0]["oracle_request_id"], 0);
     assert_eq!(question(&chain, 0)["answer"]["answered"]["output"], OUTPUT);
 
     // Answered: no longer waiting, so it cannot expire; its asker deletes it.
@@ -295,4 +316,62 @@ fn asking_answering_and_deleting_are_events() {
     let event = &events(&deleted, "question_deleted")[0];
     assert_eq!(yocto(&event["refunded"]), deposit);
     assert_eq!(event["why"], "deleted");
+}
+
+/// The least prepaid gas `ask` needs, in TGas, as documented (the dApp's `ASK_MIN_GAS` and
+/// sdk/dapp/README.md): the oracle's `REQUEST_GAS` (80 TGas) and its callback's 20 TGas, which
+/// `ask` reserves as static gas, plus its own work and the two receipts it sends.
+const ASK_MIN_TGAS: u64 = 105;
+
+/// Alice's `ask` of `question` with `gas` prepaid; true when its request was sent (the
+/// transaction then waits on the oracle), false when `ask` ran out of gas.
+fn ask_with_gas(chain: &mut Chain, question: &str, gas: u64) -> (bool, CryptoHash) {
+    let args = json!({"question_bytes": question.len()}).to_string();
+    let storage = yocto(
+        &chain
+            .view(DAPP, "question_storage_deposit", args)
+            .unwrap()
+            .json()
+            .unwrap(),
+    );
+    let action = Action::FunctionCall {
+        method_name: "ask".into(),
+        args: json!({"question": question}).to_string().into_bytes(),
+        deposit: storage + PRICE,
+        gas,
+    };
+    let tx = chain.submit(ALICE, DAPP, vec![action]).unwrap();
+    chain.advance_blocks(3);
+    let result = chain.tx_result(&tx);
+    match &result.status {
+        FinalStatus::Pending => (true, tx),
+        FinalStatus::Failure(_) => {
+            assert_fails(&result, "exceeded prepaid gas");
+            (false, tx)
+        }
+        FinalStatus::SuccessValue(_) => panic!("the slow oracle cannot have answered yet"),
+    }
+}
+
+#[test]
+fn ask_needs_the_documented_prepaid_gas() {
+    let mut chain = world();
+    // The longest question costs `ask` the most (reading, storing and forwarding it).
+    let longest = "q".repeat(2048);
+    // The 100 TGas `ask` reserves for the oracle and its callback are not enough on their own.
+    let least = (100..=ASK_MIN_TGAS)
+        .find(|tgas| ask_with_gas(&mut chain, &longest, tgas * TGAS).0)
+        .unwrap_or_else(|| panic!("`ask` fails with the documented {ASK_MIN_TGAS} TGas"));
+    println!("gas: the least prepaid gas `ask` of a 2,048-byte question needs: {least} TGas");
+    assert!(least > 100, "{least} TGas");
+    assert!(
+        ASK_MIN_TGAS - least <= 2,
+        "`ask` needs only {least} TGas: lower the documented {ASK_MIN_TGAS}"
+    );
+
+    // With the documented minimum the answer arrives and is stored.
+    let (sent, tx) = ask_with_gas(&mut chain, &longest, ASK_MIN_TGAS * TGAS);
+    assert!(sent);
+    let answer: Value = settle(&mut chain, &tx).json();
+    assert_eq!(answer["answered"]["output"], OUTPUT);
 }

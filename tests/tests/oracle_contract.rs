@@ -922,6 +922,53 @@ fn without_a_quorum_the_request_times_out_and_the_fee_is_refunded() {
 }
 
 #[test]
+fn a_timed_out_question_names_the_oracle_request_whose_cleanup_returns_the_storage() {
+    let mut world = setup();
+    // A request of Alice's own comes first, so the dApp's question is the oracle's request 1.
+    let direct = json!({"model_id": model_id(), "input": "q", "params": params(32)});
+    let direct_deposit = yocto(
+        &world.view(
+            ORACLE,
+            "estimate_fee",
+            json!({"model_id": model_id(), "params": params(32), "input_bytes": 1}),
+        )["total"],
+    );
+    request_directly(&mut world, direct, direct_deposit);
+    let deposit = world.deposit_for("Will it rain?");
+    let ask = world.ask("Will it rain?", deposit);
+    assert_eq!(world.request(1)["requester"], DAPP);
+
+    // The yield times out 200 blocks after the request; the callbacks take a few more.
+    world.chain.advance_blocks(205);
+    let answer: Value = world.chain.tx_result(&ask).json();
+    assert!(answer["failed"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("request 1 timed out"));
+    // The failed record keeps the request id, so the asker (or anyone) can clean it up.
+    assert_eq!(answer["failed"]["oracle_request_id"], 1);
+    assert_eq!(world.question(0)["answer"], answer);
+    let view: RequestView = serde_json::from_value(world.request(1)).unwrap();
+    let cleanable_at = view
+        .cleanable_at
+        .expect("timed out: cleanable from a block");
+    world
+        .chain
+        .advance_blocks(cleanable_at.saturating_sub(world.chain.block_height()));
+    let alice_before = world.chain.balance(ALICE);
+    let cleaned = world.call(RELAYER, "cleanup_request", json!({"request_id": 1}), 0);
+    assert_success(&cleaned);
+    // The request's storage deposit: what the dApp forwarded for Alice, less the fee.
+    let returned = yocto(&cleaned.json::<Value>());
+    assert_eq!(
+        returned,
+        deposit - PRICE - world.dapp_storage("Will it rain?")
+    );
+    world.chain.advance_blocks(2);
+    assert_eq!(world.chain.balance(ALICE) - alice_before, returned);
+}
+
+#[test]
 fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
     let mut world = setup();
     world.update_config(json!({"quorum": 4}));
@@ -1075,64 +1122,59 @@ fn a_timeout_pays_nobody_when_a_seat_share_rounds_to_zero() {
     assert_eq!(world.request(0)["held_fee"], "0");
 }
 
-#[test]
-fn the_yield_callback_never_panics_and_ends_what_it_finds_pending() {
-    let mut world = setup();
-    // Only the oracle's own account may call its callback directly; it stands in here for every
-    // state the yield should never find. A missing request gets an answer, not a panic.
-    let missing = world
-        .chain
-        .call(
-            ORACLE,
-            ORACLE,
-            "on_request_finished",
-            json!({"request_id": 9}).to_string(),
-            0,
-            GAS,
-        )
-        .unwrap();
-    let response: Value = missing.json();
-    assert_eq!(
-        response["status"]["timed_out"]["message"],
-        "request 9 does not exist"
-    );
-    assert_eq!(response["status"]["timed_out"]["refunded"], "0");
+/// The oracle's own account calls the yield's callback directly for `request_id`.
+fn finish_directly(world: &mut World, request_id: u64) -> TxResult {
+    world.call(
+        ORACLE,
+        "on_request_finished",
+        json!({"request_id": request_id}),
+        0,
+    )
+}
 
-    // A pending request is ended without an answer, its fee refunded to the requester.
+#[test]
+fn the_yield_callback_refuses_a_direct_call_and_the_request_stays_pending() {
+    let mut world = setup();
+    // `#[private]` lets the oracle's own account through, but only the yield runs the callback
+    // with a promise result: a direct call is refused, whether the request exists or not.
+    assert_fails(
+        &finish_directly(&mut world, 9),
+        "on_request_finished is the yield's callback and runs with exactly one promise result; \
+         this call has 0",
+    );
+
     let deposit = world.deposit_for("q");
     let ask = world.ask("q", deposit);
     let dapp_before = world.chain.balance(DAPP);
-    let early = world
-        .chain
-        .call(
-            ORACLE,
-            ORACLE,
-            "on_request_finished",
-            json!({"request_id": 0}).to_string(),
-            0,
-            GAS,
-        )
-        .unwrap();
-    let response: Value = early.json();
-    assert_eq!(yocto(&response["status"]["timed_out"]["refunded"]), PRICE);
-    assert_eq!(events(&early, "request_timed_out").len(), 1);
-    assert_eq!(world.chain.balance(DAPP) - dapp_before, PRICE);
-    assert_eq!(world.request(0)["status"], "timed_out");
-    assert!(world
-        .view(ORACLE, "list_pending_requests", json!({}))
-        .as_array()
-        .unwrap()
-        .is_empty());
-
-    // When the yield times out, its callback finds the request ended: the dApp hears why, nothing
-    // is refunded twice, and the request can be cleaned up.
-    world.chain.advance_blocks(200);
-    let answer: Value = world.chain.tx_result(&ask).json();
-    let reason = answer["failed"]["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("request 0 had already ended without an answer"),
-        "{reason}"
+    let early = finish_directly(&mut world, 0);
+    assert_fails(
+        &early,
+        "runs with exactly one promise result; this call has 0",
     );
+    assert!(events(&early, "request_timed_out").is_empty());
+    // Nothing ended: the request is still pending, listed, open to its committee, and its fee
+    // stayed with the oracle.
+    world.chain.advance_blocks(2);
+    assert_eq!(world.request(0)["status"], "pending");
+    let pending = world.view(ORACLE, "list_pending_requests", json!({}));
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(world.chain.balance(DAPP), dapp_before);
+    assert_eq!(world.chain.tx_result(&ask).status, FinalStatus::Pending);
+    let committee = world.committee(0);
+    assert_success(&world.commit(committee[0], 0, ANSWER));
+
+    // The yield's own timeout ends it, refunding the whole fee once.
+    world.chain.advance_blocks(200);
+    let result = world.chain.tx_result(&ask);
+    let timed_out = events(&result, "request_timed_out");
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(yocto(&timed_out[0]["refunded"]), PRICE);
+    let reason = result.json::<Value>()["failed"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("request 0 timed out"), "{reason}");
+    assert_eq!(world.request(0)["status"], "timed_out");
     world.chain.advance_blocks(RETENTION_BLOCKS);
     let cleaned = world.call(ALICE, "cleanup_request", json!({"request_id": 0}), 0);
     // What the dApp forwarded on Alice's behalf, less the fee: its own storage stayed with it.
@@ -2039,8 +2081,9 @@ fn requests_without_enough_deposit_or_within_limits_are_refused() {
     let result = world.chain.tx_result(&ask);
     let answer: Value = result.json();
     assert_eq!(
-        answer["failed"]["reason"],
-        "the oracle refused the request (or its callback failed)"
+        answer["failed"],
+        json!({"reason": "the oracle refused the request (or its callback failed)",
+            "oracle_request_id": null})
     );
     let gas_cost = u128::from(ASK_GAS) * wasm_host::chain::GAS_PRICE;
     // Alice paid gas (some refunded) but no deposit.

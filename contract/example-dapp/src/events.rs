@@ -1,13 +1,14 @@
 //! NEP-297 events, one per change of a question's record:
-//! `EVENT_JSON:{"standard":"ai-oracle-example-dapp","version":"1.0.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle-example-dapp","version":"1.1.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
 
 /// NEP-297 standard name of the dApp's events.
 pub const EVENT_STANDARD: &str = "ai-oracle-example-dapp";
-/// Version of the dApp's event formats.
-pub const EVENT_VERSION: &str = "1.0.0";
+/// Version of the dApp's event formats (1.1.0: `late_fee_refunded`, and `oracle_request_id` in
+/// `question_answered`).
+pub const EVENT_VERSION: &str = "1.1.0";
 
 /// Every event the dApp emits.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +20,9 @@ pub enum Event {
     /// A question's record went, its storage deposit back to its asker: deleted by the asker,
     /// refused by the oracle, or expired while waiting.
     Deleted,
+    /// The oracle's callback for a question that had expired brought back a timed-out fee,
+    /// passed on to the asker.
+    LateFeeRefunded,
 }
 
 impl Event {
@@ -28,6 +32,7 @@ impl Event {
             Event::Asked => "question_asked",
             Event::Answered => "question_answered",
             Event::Deleted => "question_deleted",
+            Event::LateFeeRefunded => "late_fee_refunded",
         }
     }
 

@@ -12,7 +12,17 @@
 //! `QUESTION_EXPIRY_BLOCKS` after it was asked (far past the oracle's 200-block yield: only a
 //! callback that went wrong leaves one) may be expired by anyone (`expire_question`), which
 //! deletes it and returns its deposit to the asker; a late callback then only passes on a
-//! timed-out fee. Every change of a record is a NEP-297 event (`events`).
+//! timed-out fee (`late_fee_refunded`). Every change of a record is a NEP-297 event (`events`).
+//!
+//! The oracle keeps the request's storage deposit (and any fee share no committee member
+//! earned) until someone calls its `cleanup_request(request_id)`, which anyone may once the
+//! request's `cleanable_at` (in its `get_request`) is reached; it goes to the asker. An answered
+//! or failed record names the request (`oracle_request_id`) whenever the oracle's response did.
+//!
+//! Prepay at least `ASK_MIN_GAS` (105 TGas) for `ask`: it reserves the oracle's `REQUEST_GAS`
+//! (80 TGas) and `on_answer`'s 20 TGas as static gas, and needs a few more for its own work and
+//! the two receipts it sends — 104 TGas in all for a 2,048-byte question, as
+//! `tests/tests/example_dapp.rs` measures. With less it fails and the deposit comes back.
 //!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point.
 
@@ -31,6 +41,10 @@ pub use storage::{MAX_QUESTION_BYTES, MAX_STORED_ANSWER_BYTES};
 
 /// Gas for `on_answer`.
 const CALLBACK_GAS: Gas = Gas::from_tgas(20);
+/// The least prepaid gas `ask` needs for the longest question: `REQUEST_GAS` and
+/// `CALLBACK_GAS`, which it reserves as static gas, plus its own work and the receipts it sends
+/// (measured: 104 TGas; `tests/tests/example_dapp.rs` checks the figure).
+pub const ASK_MIN_GAS: Gas = Gas::from_tgas(105);
 /// Tokens generated when the asker does not say.
 const DEFAULT_MAX_TOKENS: u32 = 64;
 /// Blocks after `ask` from which a question still waiting may be expired: far past the
@@ -51,9 +65,14 @@ pub enum Answer {
         output_hash: String,
         oracle_request_id: u64,
     },
-    /// No answer: why (at most `MAX_STORED_ANSWER_BYTES`).
+    /// No answer: why (at most `MAX_STORED_ANSWER_BYTES`), and the oracle's request when the
+    /// oracle's response named it (a timeout does; a refusal or a failed call does not): once
+    /// that request's `cleanable_at` (the oracle's `get_request`) is reached, anyone may call
+    /// the oracle's `cleanup_request` with it, which returns the request's storage deposit (and
+    /// any unearned fee share) to the asker.
     Failed {
         reason: String,
+        oracle_request_id: Option<u64>,
     },
 }
 
@@ -98,7 +117,8 @@ impl ExampleDapp {
     /// or 64 tokens). Attach `question_storage_deposit(question bytes)` plus the oracle's
     /// `estimate_fee(model, params, question bytes, storage_refund_to: you).total`: the first
     /// part pays for the question's record here, the rest is forwarded to the oracle on your
-    /// behalf (a refusal refunds it to you). The transaction's value is the final `Answer`.
+    /// behalf (a refusal refunds it to you). Prepay at least `ASK_MIN_GAS` (105 TGas). The
+    /// transaction's value is the final `Answer`.
     #[payable]
     pub fn ask(&mut self, question: String, max_tokens: Option<u32>) -> Promise {
         require!(
@@ -165,23 +185,35 @@ impl ExampleDapp {
 
     /// The oracle's answer (or its refusal) for `question_id`, asked by `asker`, who forwarded
     /// `forwarded` yoctoNEAR to it. A question that expired meanwhile is gone: only a timed-out
-    /// fee is passed on to `asker`. A timed-out fee passed on is never more than `forwarded`:
-    /// the figure is the oracle's word, and this contract pays it out of its own balance.
+    /// fee is passed on to `asker` (a `late_fee_refunded` event). A timed-out fee passed on is
+    /// never more than `forwarded`: the figure is the oracle's word, and this contract pays it
+    /// out of its own balance.
     #[private]
     pub fn on_answer(&mut self, question_id: u64, asker: AccountId, forwarded: U128) -> Answer {
         let response = oracle_dapp::answer();
+        let oracle_request_id = response.as_ref().ok().map(|response| response.request_id);
         let pass_on = |refunded: u128| NearToken::from_yoctonear(refunded.min(forwarded.0));
         let Some(mut entry) = self.questions.get(&question_id).cloned() else {
             if let Ok(OracleResponse {
+                request_id,
                 status: ResponseStatus::TimedOut { refunded, .. },
-                ..
             }) = response
             {
-                send(&asker, pass_on(refunded));
+                let passed_on = pass_on(refunded);
+                send(&asker, passed_on);
+                if !passed_on.is_zero() {
+                    Event::LateFeeRefunded.emit(json!({
+                        "question_id": question_id,
+                        "asker": asker,
+                        "refunded": passed_on,
+                        "oracle_request_id": request_id,
+                    }));
+                }
             }
-            return failed(format!(
-                "question {question_id} expired before the oracle answered"
-            ));
+            return failed(
+                format!("question {question_id} expired before the oracle answered"),
+                oracle_request_id,
+            );
         };
         let answer = match response {
             Ok(OracleResponse {
@@ -202,22 +234,23 @@ impl ExampleDapp {
                 ..
             }) => {
                 send(&entry.asker, pass_on(refunded));
-                failed(message)
+                failed(message, oracle_request_id)
             }
             // The request failed: the oracle refused it and refunded the deposit to the asker
             // (the receipt's refund account), or its callback failed and it kept the deposit.
             // Either way nothing came back here; the record goes, with its storage deposit.
             Err(AnswerError::Refused) => {
                 self.remove(question_id, &entry, "refused");
-                return failed(AnswerError::Refused.to_string());
+                return failed(AnswerError::Refused.to_string(), None);
             }
             // Not an answer: the oracle kept the fee, so nothing comes back.
-            Err(other) => failed(other.to_string()),
+            Err(other) => failed(other.to_string(), None),
         };
         Event::Answered.emit(json!({
             "question_id": question_id,
             "asker": entry.asker,
             "answered": matches!(answer, Answer::Answered { .. }),
+            "oracle_request_id": oracle_request_id,
         }));
         entry.answer = answer.clone();
         self.questions.insert(question_id, entry);
@@ -301,10 +334,12 @@ impl ExampleDapp {
     }
 }
 
-/// A failure's answer, its reason bounded like any stored answer.
-fn failed(reason: String) -> Answer {
+/// A failure's answer, its reason bounded like any stored answer, with the oracle's request
+/// when its response named one.
+fn failed(reason: String, oracle_request_id: Option<u64>) -> Answer {
     Answer::Failed {
         reason: storage::bounded(reason, MAX_STORED_ANSWER_BYTES).0,
+        oracle_request_id,
     }
 }
 
@@ -339,7 +374,7 @@ mod tests {
         // Key (prefix + id) and NEAR's 40 bytes per record on top of the value.
         assert_eq!(storage::bytes_for(question.len()), 9 + 40 + value);
         let failed = Question {
-            answer: failed("r".repeat(2 * MAX_STORED_ANSWER_BYTES)),
+            answer: failed("r".repeat(2 * MAX_STORED_ANSWER_BYTES), Some(u64::MAX)),
             ..largest
         };
         assert!(borsh::to_vec(&failed).unwrap().len() as u64 <= value);

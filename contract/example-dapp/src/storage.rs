@@ -21,7 +21,8 @@ const MAX_ACCOUNT_BYTES: u64 = 64;
 /// tag.
 const FIXED_RECORD_BYTES: u64 = 4 + MAX_ACCOUNT_BYTES + 4 + 16 + 8 + 1;
 /// The largest answer's fields in borsh, the larger of `Answered` (output, truncated flag,
-/// 64-character hex hash, request id) and `Failed` (reason).
+/// 64-character hex hash, request id) and `Failed` (reason, optional request id: at most
+/// 4 + 1,024 + 1 + 8 bytes, 68 fewer than `Answered`).
 const ANSWER_BYTES: u64 = 4 + MAX_STORED_ANSWER_BYTES as u64 + 1 + (4 + 64) + 8;
 
 /// Bytes reserved for a question of `question_bytes` bytes and its answer.

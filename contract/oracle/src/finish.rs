@@ -1,8 +1,10 @@
 //! The yield's callback, `on_request_finished`: it hands the requester's callback the answer of a
 //! resolved request, or ends a request still pending as timed out (the members in the largest
-//! group of equal reveals paid their seats' shares, the rest of the fee refunded). It never
-//! panics, whatever it finds, so a request can never stay pending with its fee and storage
-//! locked, and the requester's callback always receives an `OracleResponse`.
+//! group of equal reveals paid their seats' shares, the rest of the fee refunded). Run by the
+//! yield, it never panics, whatever it finds, so a request can never stay pending with its fee
+//! and storage locked, and the requester's callback always receives an `OracleResponse`. It
+//! refuses only a call that is not the yield's: one without exactly one promise result (a direct
+//! call by the oracle's own account), which would otherwise end a pending request early.
 
 use crate::config::YIELD_TIMEOUT_BLOCKS;
 use crate::events::Event;
@@ -23,9 +25,18 @@ impl OracleContract {
     /// `retention_blocks` from now). A pending one (the yield timed out) is marked timed out,
     /// its largest group of equal reveals paid and the rest of its fee refunded to the
     /// requester, and returns `timed_out`. A request already ended or gone returns `timed_out`
-    /// with nothing refunded and the reason.
+    /// with nothing refunded and the reason. Panics unless the yield runs it: the yield's
+    /// callback always has exactly one promise result (the resume's payload, or the timeout's
+    /// error), a direct call by the oracle's own account none.
     #[private]
     pub fn on_request_finished(&mut self, request_id: u64) -> OracleResponse {
+        let promise_results = env::promise_results_count();
+        if promise_results != 1 {
+            env::panic_str(&format!(
+                "on_request_finished is the yield's callback and runs with exactly one promise \
+                 result; this call has {promise_results}"
+            ));
+        }
         let Some(mut request) = self.requests.get(&request_id).cloned() else {
             return ended_without_answer(
                 request_id,
@@ -122,11 +133,10 @@ impl OracleContract {
     }
 }
 
-/// Whether the yield was resumed (with the request id) rather than timed out. Without a promise
-/// result (a direct call by the contract's own account) it was not.
+/// Whether the yield was resumed (with the request id) rather than timed out: its one promise
+/// result (`on_request_finished` refuses any other call) holds the payload, not an error.
 fn resumed() -> bool {
-    env::promise_results_count() == 1
-        && env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok()
+    env::promise_result_checked(0, RESUME_PAYLOAD_BYTES).is_ok()
 }
 
 /// The response for a request that ends with no answer and nothing refunded now.
