@@ -3,10 +3,12 @@
 //! protocol's size limits. A module that passes here loads on NEAR (protocol 88).
 
 mod code;
+pub(crate) mod stack;
 
 use crate::fees::Fees;
 use crate::host_functions;
 use code::{CodeLimits, CodeTally};
+use stack::ModuleTypes;
 use std::sync::OnceLock;
 use thiserror::Error;
 use wasmparser::{Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
@@ -91,6 +93,15 @@ pub enum PrepareError {
     },
     #[error("contract has {count} blocks in all; NEAR allows at most {limit}")]
     TooManyBlocks { count: u64, limit: u64 },
+    #[error(
+        "code section function {function} needs {bytes} bytes of operand stack; NEAR allows at \
+         most {limit}"
+    )]
+    OperandStackTooLarge {
+        function: u64,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 /// What a prepared contract looks like from the outside.
@@ -122,6 +133,7 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
     let mut functions = 0u64;
     let mut tables = 0u32;
     let mut tally = CodeTally::new(code_limits(), wasm.len() as u64);
+    let mut module = ModuleTypes::new();
     for payload in Parser::new(0).parse_all(wasm) {
         let invalid = |e: wasmparser::BinaryReaderError| PrepareError::Invalid(e.to_string());
         match payload.map_err(invalid)? {
@@ -130,12 +142,16 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
                 for group in reader.into_iter_err_on_gc_types() {
                     let ty = group.map_err(invalid)?;
                     types.push(Some((ty.params().to_vec(), ty.results().to_vec())));
+                    module.add_type(ty);
                 }
             }
             Payload::ImportSection(reader) => {
                 for import in reader {
                     let import = import.map_err(invalid)?;
                     check_import(&import, &types)?;
+                    if let TypeRef::Func(type_index) = import.ty {
+                        module.add_function(type_index, true);
+                    }
                     functions += 1;
                     summary.imports.push(import.name.to_string());
                 }
@@ -144,6 +160,7 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
                 functions += u64::from(reader.count());
                 for type_index in reader {
                     let type_index = type_index.map_err(invalid)?;
+                    module.add_function(type_index, false);
                     let params = types
                         .get(type_index as usize)
                         .and_then(Option::as_ref)
@@ -151,10 +168,16 @@ pub fn prepare(wasm: &[u8]) -> Result<ContractSummary, PrepareError> {
                     tally.function_type(params)?;
                 }
             }
-            Payload::CodeSectionEntry(body) => tally.body(&body)?,
+            Payload::CodeSectionEntry(body) => tally.body(&body, &module)?,
+            Payload::GlobalSection(reader) => {
+                for global in reader {
+                    module.add_global(global.map_err(invalid)?.ty.content_type);
+                }
+            }
             Payload::TableSection(reader) => {
                 for table in reader {
                     let table = table.map_err(invalid)?;
+                    module.add_table(table.ty.element_type);
                     tables += 1;
                     if table.ty.initial > MAX_TABLE_ELEMENTS {
                         return Err(PrepareError::TableTooLarge(table.ty.initial));

@@ -2,12 +2,16 @@
 
 use thiserror::Error;
 
-/// A read or write outside the contract's memory.
+/// What nearcore reports as `MemoryAccessViolation`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("memory access out of bounds: {len} bytes at offset {ptr}")]
-pub struct MemoryError {
-    pub ptr: u64,
-    pub len: u64,
+pub enum MemoryError {
+    /// A read or write outside the contract's memory.
+    #[error("memory access out of bounds: {len} bytes at offset {ptr}")]
+    OutOfBounds { ptr: u64, len: u64 },
+    /// A call the contract made would have taken its wasm stack past NEAR's
+    /// `max_stack_height` (in finite-wasm's count of frames and operands).
+    #[error("the contract's wasm stack exceeded {limit} bytes")]
+    StackExhausted { limit: u64 },
 }
 
 /// Guest memory: bytes addressed by the contract's 64-bit pointers.
@@ -19,7 +23,7 @@ pub trait MemoryLike {
 }
 
 fn range(ptr: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, MemoryError> {
-    let error = || MemoryError {
+    let error = || MemoryError::OutOfBounds {
         ptr,
         len: len as u64,
     };

@@ -9,12 +9,13 @@ mod frame_charge;
 mod link;
 mod memory_import;
 mod op_cost;
+mod stack_limit;
 
 pub use cache::MODULE_CACHE_CAPACITY;
 pub use error::{FunctionCallError, WasmTrap};
 pub use memory_import::import_env_memory;
 
-use crate::abi::{CryptoHash, External, HostError, Logic, VMContext, VMOutcome};
+use crate::abi::{CryptoHash, External, HostError, Logic, MemoryError, VMContext, VMOutcome};
 use crate::fees::Fees;
 use crate::prepare::{prepare, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES};
 use cache::LruCache;
@@ -31,7 +32,10 @@ pub struct Host<E> {
     error: Option<HostError>,
 }
 
-/// Largest wasm stack a contract may use, in bytes.
+/// Largest native stack wasmtime lets a contract use, in bytes: a backstop. NEAR's own limit
+/// (`max_stack_height`, [`stack_limit`]) is a quarter of this in finite-wasm's count of frames
+/// and operands, and stops a contract first unless its native frames are over four times what
+/// finite-wasm counts for them (then the call fails with `WasmTrap(StackOverflow)`).
 const MAX_WASM_STACK: usize = 1024 * 1024;
 
 /// Compiles and runs contracts; the [`MODULE_CACHE_CAPACITY`] most recently used compiled
@@ -64,7 +68,10 @@ impl<E: External + 'static> Engine<E> {
             .consume_fuel(true)
             .operator_cost(operator_cost)
             .wasm_multi_value(false)
-            .wasm_simd(false)
+            // For the stack limit's bookkeeping only: `prepare` refuses SIMD and multiple
+            // memories in contracts.
+            .wasm_simd(true)
+            .wasm_multi_memory(true)
             .wasm_relaxed_simd(false)
             .wasm_bulk_memory(true)
             .cranelift_nan_canonicalization(true)
@@ -101,6 +108,7 @@ impl<E: External + 'static> Engine<E> {
         let wasm =
             import_env_memory(code, INITIAL_MEMORY_PAGES, MAX_MEMORY_PAGES).map_err(refused)?;
         let wasm = frame_charge::charge_frames(&wasm).map_err(refused)?;
+        let wasm = stack_limit::limit_stack(&wasm).map_err(refused)?;
         let module = Module::new(&self.engine, &wasm).map_err(|e| FunctionCallError::Compile {
             account: account.to_string(),
             message: e.to_string(),
@@ -127,6 +135,7 @@ impl<E: External + 'static> Engine<E> {
         ext: E,
     ) -> RunResult<E> {
         let account = context.current_account_id.to_string();
+        let stack_height = u64::from(fees.limits().max_stack_height);
         let mut logic = Logic::new(fees, context, ext);
         if method.is_empty() {
             // nearcore refuses an empty name before it charges for loading the contract.
@@ -164,7 +173,9 @@ impl<E: External + 'static> Engine<E> {
             error: None,
         };
         let mut store = Store::new(&self.engine, host);
-        let error = self.call(&mut store, &module, method, fuel).err();
+        let error = self
+            .call(&mut store, &module, method, fuel, stack_height)
+            .err();
         finish(store.into_data().logic, error)
     }
 
@@ -174,15 +185,21 @@ impl<E: External + 'static> Engine<E> {
         module: &Module,
         method: &str,
         fuel: u64,
+        stack_height: u64,
     ) -> Result<(), FunctionCallError> {
         store.set_fuel(fuel).map_err(trap)?;
         let memory_type =
             MemoryType::new(INITIAL_MEMORY_PAGES as u32, Some(MAX_MEMORY_PAGES as u32));
         let memory = Memory::new(&mut *store, memory_type).map_err(trap)?;
         store.data_mut().memory = Some(memory);
+        let stack_budget = stack_budget(&mut *store, stack_height).map_err(trap)?;
         let mut imports: Vec<Extern> = Vec::new();
         for import in module.imports() {
-            let item = if import.name() == "memory" {
+            let item = if import.module() == stack_limit::STACK_MODULE
+                && import.name() == stack_limit::STACK_MEMORY
+            {
+                Extern::Memory(stack_budget)
+            } else if import.name() == "memory" {
                 Extern::Memory(memory)
             } else {
                 self.linker
@@ -213,9 +230,36 @@ impl<E: External + 'static> Engine<E> {
             Err(error) => {
                 let ops = host.fuel_at_sync.saturating_sub(remaining);
                 let _ = host.logic.burn_wasm_ops(ops);
+                // Only the stack limit's entry check leaves the budget negative, and it traps
+                // at once when it does.
+                if remaining_stack(store, stack_budget) < 0 {
+                    return Err(FunctionCallError::Host(HostError::Memory(
+                        MemoryError::StackExhausted {
+                            limit: stack_height,
+                        },
+                    )));
+                }
                 Err(trap(error))
             }
         }
+    }
+}
+
+/// The stack budget of one call ([`stack_limit`]): NEAR's `max_stack_height` (`stack_height`)
+/// in both `i64` lanes of the first 16 bytes of a one-page memory.
+fn stack_budget<T>(store: &mut Store<T>, stack_height: u64) -> wasmtime::Result<Memory> {
+    let memory = Memory::new(&mut *store, MemoryType::new(1, Some(1)))?;
+    let bytes = stack_height.to_le_bytes();
+    memory.write(&mut *store, 0, &[bytes, bytes].concat())?;
+    Ok(memory)
+}
+
+/// What is left of the stack budget (negative once a call was refused its stack).
+fn remaining_stack<T>(store: &Store<T>, budget: Memory) -> i64 {
+    let mut bytes = [0u8; 8];
+    match budget.read(store, 0, &mut bytes) {
+        Ok(()) => i64::from_le_bytes(bytes),
+        Err(_) => 0,
     }
 }
 

@@ -5,6 +5,8 @@
 //! `init`) cost `wasm_linear_op_base_cost` plus `wasm_linear_op_unit_cost` per byte or element.
 //! wasmtime's own default differs (free `nop`, `drop`, `loop`, `return`, `unreachable`; bulk
 //! instructions one unit plus one per byte), so the table is set here from the fee parameters.
+//! The few SIMD instructions of the stack limit's bookkeeping ([`super::stack_limit`]) are free:
+//! NEAR refuses SIMD in contracts, so only the bookkeeping ever runs them.
 
 use crate::fees::Fees;
 use wasmtime::OperatorCost;
@@ -37,6 +39,15 @@ pub fn near_operator_cost(fees: &Fees) -> Result<OperatorCost, String> {
     cost.Block = 0;
     cost.End = 0;
     cost.Else = 0;
+    // The stack limit's bookkeeping ([`super::stack_limit`]): SIMD, which no contract may
+    // contain (NEAR refuses it), so free.
+    cost.V128Const = 0;
+    cost.I32x4ExtractLane = 0;
+    cost.V128Load = 0;
+    cost.V128Store = 0;
+    cost.I64x2Sub = 0;
+    cost.I64x2Add = 0;
+    cost.I64x2ShrS = 0;
     cost.MemoryCopy = base;
     cost.MemoryFill = base;
     cost.MemoryInit = base;
@@ -73,5 +84,18 @@ mod tests {
         );
         assert_eq!((cost.Block, cost.End, cost.Else), (0, 0, 0));
         assert_eq!((cost.Drop, cost.Loop, cost.I32Add, cost.Call), (1, 1, 1, 1));
+        // What the stack limit adds.
+        assert_eq!(
+            [
+                cost.V128Const,
+                cost.I32x4ExtractLane,
+                cost.V128Load,
+                cost.V128Store,
+                cost.I64x2Sub,
+                cost.I64x2Add,
+                cost.I64x2ShrS
+            ],
+            [0; 7]
+        );
     }
 }

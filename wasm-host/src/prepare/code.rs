@@ -1,7 +1,8 @@
 //! NEAR's limits on a contract's code (protocol 84 and later): function types, locals (also at
-//! most one per `min_contract_size_per_local` bytes of code, protocol 87), parameters, body sizes
-//! and blocks, counted over the module as it is read.
+//! most one per `min_contract_size_per_local` bytes of code, protocol 87), parameters, body sizes,
+//! each function's operand stack and blocks, counted over the module as it is read.
 
+use super::stack::ModuleTypes;
 use super::PrepareError;
 use near_parameters::vm::LimitConfig;
 use wasmparser::{FunctionBody, Operator};
@@ -17,6 +18,7 @@ pub(super) struct CodeLimits {
     params_per_contract: u64,
     blocks_per_function: u64,
     blocks_per_contract: u64,
+    operand_stack_bytes_per_function: u64,
 }
 
 impl CodeLimits {
@@ -31,6 +33,7 @@ impl CodeLimits {
             params_per_contract: limit(config.max_params_per_contract),
             blocks_per_function: limit(config.max_blocks_per_function),
             blocks_per_contract: limit(config.max_blocks_per_contract),
+            operand_stack_bytes_per_function: limit(config.max_operand_stack_bytes_per_function),
         }
     }
 }
@@ -96,9 +99,13 @@ impl<'a> CodeTally<'a> {
         Ok(())
     }
 
-    /// The next function body: its size, its declared locals, and its blocks (`block`, `loop`
-    /// and `if` instructions).
-    pub(super) fn body(&mut self, body: &FunctionBody<'_>) -> Result<(), PrepareError> {
+    /// The next function body: its size, its declared locals, its operand stack (finite-wasm's
+    /// simulation, [`super::stack`]) and its blocks (`block`, `loop` and `if` instructions).
+    pub(super) fn body(
+        &mut self,
+        body: &FunctionBody<'_>,
+        module: &ModuleTypes,
+    ) -> Result<(), PrepareError> {
         let invalid = |e: wasmparser::BinaryReaderError| PrepareError::Invalid(e.to_string());
         let function = self.next_body;
         self.next_body += 1;
@@ -119,6 +126,15 @@ impl<'a> CodeTally<'a> {
         if self.locals > limit {
             let count = self.locals;
             return Err(PrepareError::TooManyLocals { count, limit });
+        }
+        let operands = module.stack_need(function as u32, body)?.operands;
+        let limit = self.limits.operand_stack_bytes_per_function;
+        if operands > limit {
+            return Err(PrepareError::OperandStackTooLarge {
+                function: function as u64,
+                bytes: operands,
+                limit,
+            });
         }
         let mut blocks = 0u64;
         let mut operators = body.get_operators_reader().map_err(invalid)?;

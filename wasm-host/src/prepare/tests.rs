@@ -158,6 +158,8 @@ fn code_limits_come_from_the_protocols_limit_table() {
     assert_eq!(limits.max_params_per_contract, Some(50_000));
     assert_eq!(limits.max_blocks_per_function, Some(5_000));
     assert_eq!(limits.max_blocks_per_contract, Some(50_000));
+    assert_eq!(limits.max_operand_stack_bytes_per_function, Some(8_192));
+    assert_eq!(limits.max_stack_height, 262_144);
     assert_eq!(limits.max_deploy_actions_per_receipt, 10);
     assert_eq!(
         limits.max_functions_number_per_contract,
@@ -281,5 +283,27 @@ fn block_limits_per_function_and_per_contract() {
             count: 55_000,
             limit: 50_000
         })
+    );
+}
+
+#[test]
+fn operand_stack_limit_per_function() {
+    use wasm_encoder::Instruction;
+    // `count` i64 constants on the stack at once: 8 bytes each.
+    let pushes = |count: usize| {
+        let mut body = vec![Instruction::I64Const(0); count];
+        body.extend(vec![Instruction::Drop; count]);
+        body
+    };
+    let (at_limit, over) = (pushes(1_024), pushes(1_025));
+    assert!(prepare(&module(&[0], &[(0, 0, &at_limit)])).is_ok());
+    let err = prepare(&module(&[0], &[(0, 0, &[]), (0, 0, &over)])).unwrap_err();
+    assert_eq!(
+        err,
+        PrepareError::OperandStackTooLarge {
+            function: 1,
+            bytes: 8200,
+            limit: 8192
+        }
     );
 }

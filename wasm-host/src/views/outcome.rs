@@ -132,6 +132,7 @@ pub(super) fn prepare_error_name(error: &PrepareError) -> &'static str {
         PrepareError::TooManyParams { .. } => "TooManyParamsPerContract",
         PrepareError::TooManyBlocksInFunction { .. } => "TooManyBlocksPerFunction",
         PrepareError::TooManyBlocks { .. } => "TooManyBlocksPerContract",
+        PrepareError::OperandStackTooLarge { .. } => "OperandStackTooLarge",
     }
 }
 

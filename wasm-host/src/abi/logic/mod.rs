@@ -185,7 +185,7 @@ impl<E: External> Logic<E> {
     ) -> Result<Vec<u8>, HostError> {
         self.charge(Ext::read_memory_base)?;
         self.charge_n(Ext::read_memory_byte, len)?;
-        let size = usize::try_from(len).map_err(|_| MemoryError { ptr, len })?;
+        let size = usize::try_from(len).map_err(|_| MemoryError::OutOfBounds { ptr, len })?;
         let mut buf = vec![0; size];
         mem.read(ptr, &mut buf)?;
         Ok(buf)
