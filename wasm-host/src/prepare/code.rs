@@ -131,7 +131,7 @@ impl<'a> CodeTally<'a> {
         let limit = self.limits.operand_stack_bytes_per_function;
         if operands > limit {
             return Err(PrepareError::OperandStackTooLarge {
-                function: function as u64,
+                function,
                 bytes: operands,
                 limit,
             });
