@@ -236,13 +236,16 @@ impl World {
             .unwrap()
     }
 
-    /// The owner sets the fields of `changes` in the oracle's config (the others stay).
-    fn update_config(&mut self, changes: Value) {
+    /// The owner sets the fields of `changes` in the oracle's config (the others stay); returns
+    /// the call.
+    fn update_config(&mut self, changes: Value) -> TxResult {
         let mut config = self.view(ORACLE, "get_config", json!({}));
         for (field, value) in changes.as_object().expect("an object of config fields") {
             config[field] = value.clone();
         }
-        assert_success(&self.call(OWNER, "update_config", json!({"config": config}), 0));
+        let updated = self.call(OWNER, "update_config", json!({"config": config}), 0);
+        assert_success(&updated);
+        updated
     }
 
     fn call(&mut self, signer: &str, method: &str, args: Value, deposit: u128) -> TxResult {
@@ -1567,6 +1570,78 @@ fn a_copied_answer_cannot_complete_the_quorum() {
         .contains("request 0 timed out"));
 }
 
+/// A function call of the oracle's `method` with `args` and `deposit`, as a transaction's action.
+fn oracle_action(method: &str, args: Value, deposit: u128) -> Action {
+    Action::FunctionCall {
+        method_name: method.into(),
+        args: args.to_string().into_bytes(),
+        deposit,
+        gas: GAS,
+    }
+}
+
+#[test]
+fn a_node_cannot_act_on_the_committee_of_a_request_in_the_transaction_that_makes_it() {
+    let mut world = setup();
+    // Every node sits on every committee, so a node asking is always drawn.
+    world.update_config(json!({"committee_size": NODES, "quorum": 3}));
+    let asker = 0;
+    let deposit = world.deposit_for("q");
+    let ask = json!({"model_id": model_id(), "input": "q", "params": params(1)});
+    // One transaction that makes request 0 and commits to it would revert the request unless
+    // its sender was drawn: retried until it is, it would put the node on the committee of its
+    // own request. The commitment is refused in the request's block, drawn or not.
+    let commitment = attestation_commitment(&world.sign(asker, 0, ANSWER));
+    let (claim_a, claim_b) = (world.claim(asker, 0, ANSWER), world.claim(asker, 0, "Lyon"));
+    for (second, refused) in [
+        (
+            oracle_action(
+                "commit_attestation",
+                json!({"request_id": 0, "commitment": commitment}),
+                0,
+            ),
+            "it takes commitments from the next block",
+        ),
+        // So is an equivocation report, which a node could send about itself.
+        (
+            oracle_action(
+                "report_equivocation",
+                json!({"request_id": 0, "node": node_name(asker),
+                    "first": claim_a, "second": claim_b}),
+                0,
+            ),
+            "it takes equivocation reports from the next block",
+        ),
+    ] {
+        let batch = vec![oracle_action("request", ask.clone(), deposit), second];
+        let tx = world
+            .chain
+            .submit(&node_name(asker), ORACLE, batch)
+            .unwrap();
+        world.chain.advance_blocks(3);
+        let result = world.chain.tx_result(&tx);
+        assert_fails(&result, "request 0 was made in this block");
+        assert_fails(&result, refused);
+        assert_eq!(world.request(0), Value::Null, "the request is reverted");
+    }
+    // Made on its own, the request takes the node's commitment from the next block.
+    let tx = world
+        .chain
+        .submit(
+            &node_name(asker),
+            ORACLE,
+            vec![oracle_action("request", ask, deposit)],
+        )
+        .unwrap();
+    world.chain.advance_blocks(3);
+    assert_eq!(
+        events(&world.chain.tx_result(&tx), "request_created").len(),
+        1
+    );
+    assert!(world.committee(0).contains(&asker));
+    assert_success(&world.commit(asker, 0, ANSWER));
+}
+
 #[test]
 fn the_commit_window_is_validated() {
     let mut world = setup();
@@ -2396,6 +2471,155 @@ fn nodes_stake_unbond_and_withdraw() {
     assert_fails(&refused, "only 2 active nodes serve model");
 }
 
+impl World {
+    /// Node `node` unregisters; returns the block its stake unlocks at, as the call returns it,
+    /// after checking that `get_node` and the `node_unbonding` event say the same.
+    fn unregister(&mut self, node: usize) -> u64 {
+        let unregistered = self.call(&node_name(node), "unregister_node", json!({}), 0);
+        let unlocks_at = unregistered.json::<u64>();
+        assert_eq!(
+            events(&unregistered, "node_unbonding"),
+            vec![json!({"node": node_name(node), "unlocks_at": unlocks_at})]
+        );
+        assert_eq!(self.unlocks_at(node), unlocks_at);
+        unlocks_at
+    }
+
+    /// The block unbonding node `node` may withdraw from, as `get_node` shows it.
+    fn unlocks_at(&self, node: usize) -> u64 {
+        node_entry(self, node)["status"]["unbonding"]["unlocks_at"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Node `node` withdraws its stake.
+    fn withdraw(&mut self, node: usize) -> TxResult {
+        self.call(&node_name(node), "withdraw_stake", json!({}), 0)
+    }
+
+    /// Lets the blocks pass until a call sent now runs at block `height` (a call runs two
+    /// blocks after it is sent).
+    fn advance_to_call_at(&mut self, height: u64) {
+        let now = self.chain.block_height();
+        self.chain.advance_blocks((height - 2).saturating_sub(now));
+    }
+}
+
+/// Cleans up resolved `request_id` at its `cleanable_at` and checks that it slashes `guesser`,
+/// which committed and never revealed.
+fn clean_up_slashing(world: &mut World, request_id: u64, cleanable_at: u64, guesser: usize) {
+    world.advance_to_call_at(cleanable_at);
+    let cleaned = world.call(
+        RELAYER,
+        "cleanup_request",
+        json!({"request_id": request_id}),
+        0,
+    );
+    assert_success(&cleaned);
+    let slashed = events(&cleaned, "node_slashed");
+    assert_eq!(slashed.len(), 1, "{slashed:?}");
+    assert_eq!(
+        (&slashed[0]["node"], &slashed[0]["reason"]),
+        (
+            &json!(node_name(guesser)),
+            &json!("committed_without_reveal")
+        )
+    );
+}
+
+/// The block resolved `request_id` can be cleaned up from (its answer delivered).
+fn cleanable_at(world: &World, request_id: u64) -> u64 {
+    world.request(request_id)["cleanable_at"].as_u64().unwrap()
+}
+
+/// `CLEANUP_MARGIN_BLOCKS`: between the latest a request a node was on becomes cleanable and
+/// the earliest the node may withdraw.
+const CLEANUP_MARGIN_BLOCKS: u64 = 100;
+/// `YIELD_TIMEOUT_BLOCKS`.
+const YIELD_TIMEOUT_BLOCKS: u64 = 200;
+
+#[test]
+fn a_lowered_retention_holds_stakes_until_older_requests_can_be_cleaned_up() {
+    let mut world = setup();
+    world.update_config(json!({"retention_blocks": 1000, "unbonding_blocks": 1400}));
+    // A guesser commits with the others, sees the quorum resolve on an answer its guess does
+    // not match, and keeps its attestation to itself: the cleanup is to slash it, 1000 blocks
+    // after the delivery.
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let guesser = resolve_by_three_of_four(&mut world, 0)[3];
+    world.chain.advance_blocks(3);
+    let cleanable_at = cleanable_at(&world, 0);
+    // The owner shortens the retention and the unbonding, then the guesser unregisters: under
+    // the new settings alone it would unlock 400 blocks on, long before that cleanup.
+    let lowered = world.update_config(json!({
+        "retention_blocks": RETENTION_BLOCKS, "unbonding_blocks": UNBONDING_BLOCKS,
+    }));
+    let changed_at = lowered.receipts[0].block_height;
+    let unregistered_at = world.chain.block_height() + 2;
+    let unlocks_at = world.unregister(guesser);
+    world.advance_to_call_at(unregistered_at + UNBONDING_BLOCKS);
+    assert_fails(
+        &world.withdraw(guesser),
+        &format!("stake unlocks at block {unlocks_at}; now is block"),
+    );
+    // Held until every request made before the change can be cleaned up under the retention
+    // it had, and the cleanup has had its margin.
+    assert_eq!(
+        unlocks_at,
+        changed_at + YIELD_TIMEOUT_BLOCKS + 1000 + CLEANUP_MARGIN_BLOCKS
+    );
+    assert!(unlocks_at >= cleanable_at + CLEANUP_MARGIN_BLOCKS);
+    let stake = world.stake(guesser);
+    clean_up_slashing(&mut world, 0, cleanable_at, guesser);
+    assert!(world.stake(guesser) < stake);
+    world.advance_to_call_at(unlocks_at);
+    let withdrawn = world.withdraw(guesser);
+    assert_success(&withdrawn);
+    assert!(yocto(&withdrawn.json::<Value>()) < NODE_DEPOSIT);
+}
+
+#[test]
+fn a_raised_retention_holds_the_stakes_of_nodes_that_unregistered_before() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    // The guesser commits with the others and unregisters before the request resolves: it
+    // unlocks after the unbonding delay of the retention of that moment.
+    let committee = world.commit_all(0, ANSWER);
+    let guesser = committee[3];
+    let unregistered_at = world.chain.block_height() + 2;
+    let unlocks_at = world.unregister(guesser);
+    assert_eq!(unlocks_at, unregistered_at + UNBONDING_BLOCKS);
+    // The owner lengthens the retention (and the unbonding of nodes unregistering from now
+    // on); the request resolves after, so it is cleanable 1000 blocks after its delivery.
+    let raised = world.update_config(json!({"retention_blocks": 1000, "unbonding_blocks": 1400}));
+    let changed_at = raised.receipts[0].block_height;
+    for node in &committee[..3] {
+        assert_success(&world.attest(*node, 0, ANSWER));
+    }
+    world.chain.advance_blocks(3);
+    let cleanable_at = cleanable_at(&world, 0);
+    assert!(cleanable_at > unlocks_at);
+    // The guesser's stake is held until that cleanup can land, and `get_node` says until when.
+    let held_until = changed_at + YIELD_TIMEOUT_BLOCKS + 1000 + CLEANUP_MARGIN_BLOCKS;
+    world.advance_to_call_at(unlocks_at);
+    assert_fails(
+        &world.withdraw(guesser),
+        &format!(
+            "stake unlocks at block {held_until} (retention_blocks changed: stakes are held \
+             until the requests made before can be cleaned up)"
+        ),
+    );
+    assert_eq!(world.unlocks_at(guesser), held_until);
+    assert!(held_until >= cleanable_at + CLEANUP_MARGIN_BLOCKS);
+    clean_up_slashing(&mut world, 0, cleanable_at, guesser);
+    world.advance_to_call_at(held_until);
+    let withdrawn = world.withdraw(guesser);
+    assert_success(&withdrawn);
+    assert!(yocto(&withdrawn.json::<Value>()) < NODE_DEPOSIT);
+}
+
 /// Registers `count` new nodes named `{prefix}{i}.test` serving `models`, each with its own key.
 /// The attestation key of `register_many`'s `i`-th node named with `prefix`.
 fn many_key(prefix: &str, i: usize) -> SecretKey {
@@ -2507,7 +2731,7 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     // (Request 1 times out first, counted under the default of 10 misses.)
     world.chain.advance_blocks(200);
     assert_eq!(world.request(1)["status"], "timed_out");
-    set_liveness(&mut world, 1, 0);
+    set_liveness(&mut world, 1, 1);
     world.ask("q", deposit);
     let committee: Vec<String> =
         serde_json::from_value(world.request(2)["committee"].clone()).unwrap();
@@ -2667,9 +2891,9 @@ fn an_upgrade_redeploys_and_migrates_keeping_the_state() {
         .unwrap();
     assert_success(&upgraded);
     let migrated = events(&upgraded, "state_migrated");
-    assert_eq!(migrated, vec![json!({"from": 3, "to": 3, "raised": []})]);
+    assert_eq!(migrated, vec![json!({"from": 4, "to": 4, "raised": []})]);
     assert_eq!(world.view(ORACLE, "get_info", json!({})), info_before);
-    assert_eq!(info_before["state_version"], 3);
+    assert_eq!(info_before["state_version"], 4);
     assert_fails(
         &world.call(ALICE, "migrate", json!({}), 0),
         "Method migrate is private",
@@ -2735,10 +2959,10 @@ impl World {
         (self.call(ORACLE, "migrate", json!({}), 0), storage_before)
     }
 
-    /// Checks that `get_info` reads layout version 3 and otherwise equals `before`.
-    fn assert_info_at_version_3(&self, before: &Value) {
+    /// Checks that `get_info` reads layout version 4 and otherwise equals `before`.
+    fn assert_info_at_version_4(&self, before: &Value) {
         let mut info = self.view(ORACLE, "get_info", json!({}));
-        assert_eq!(info["state_version"], 3);
+        assert_eq!(info["state_version"], 4);
         info["state_version"] = before["state_version"].clone();
         assert_eq!(&info, before);
     }
@@ -2796,11 +3020,21 @@ fn held_fee_key(request_id: u64) -> Vec<u8> {
     key
 }
 
-/// `state` (layout version 3) as layout version 2 stored it: no `max_missed_commits` and
-/// `jail_blocks` at the end of the settings, no `missed_commits`, `model_pricing` and
-/// `held_fees` maps before the two counters that end the state.
+/// `state` (layout version 4) as layout version 3 stored it: no `unlock_floor` (u64) at the
+/// end.
+fn as_layout_v3(state: &[u8]) -> Vec<u8> {
+    let mut v3 = state.to_vec();
+    v3[..4].copy_from_slice(&3u32.to_le_bytes());
+    v3.truncate(v3.len() - 8);
+    v3
+}
+
+/// `state` (layout version 4) as layout version 2 stored it: version 3's without
+/// `max_missed_commits` and `jail_blocks` at the end of the settings, and without the
+/// `missed_commits`, `model_pricing` and `held_fees` maps before the two counters that end the
+/// state.
 fn as_layout_v2(state: &[u8]) -> Vec<u8> {
-    let mut v2 = state.to_vec();
+    let mut v2 = as_layout_v3(state);
     v2[..4].copy_from_slice(&2u32.to_le_bytes());
     let owner_len = u32::from_le_bytes(v2[4..8].try_into().unwrap()) as usize;
     let config = 8 + owner_len;
@@ -2817,7 +3051,7 @@ fn as_layout_v2(state: &[u8]) -> Vec<u8> {
     v2
 }
 
-/// `state` (layout version 3) as layout version 1 stored it: version 2's without
+/// `state` (layout version 4) as layout version 1 stored it: version 2's without
 /// `commit_window_blocks` at the end of the settings and the `commit_phases` map after
 /// `requests`.
 fn as_layout_v1(state: &[u8]) -> Vec<u8> {
@@ -2840,6 +3074,9 @@ fn as_layout_v1(state: &[u8]) -> Vec<u8> {
 #[test]
 fn settings_older_code_allowed_are_raised_to_todays_minimums_by_the_migration() {
     let mut world = setup();
+    // Node 0 unbonds across the upgrade.
+    let unlocks_at = world.unregister(0);
+    world.chain.advance_blocks(100);
     let state = world.oracle_state();
     let mut v2 = as_layout_v2(&state);
     // Version 2 took a retention of 10 blocks (a cleanup could then slash members still
@@ -2852,12 +3089,59 @@ fn settings_older_code_allowed_are_raised_to_todays_minimums_by_the_migration() 
     let (migrated, _) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 2, "to": 3,
+        vec![json!({"from": 2, "to": 4,
             "raised": ["retention_blocks", "commit_window_blocks"]})]
     );
     let config = world.view(ORACLE, "get_config", json!({}));
     assert_eq!(config["retention_blocks"], 50);
     assert_eq!(config["commit_window_blocks"], 10);
+    // Raising the retention holds stakes as `update_config` would: until every request made
+    // before can be cleaned up under it.
+    let migrated_at = migrated.receipts[0].block_height;
+    let held_until = migrated_at + YIELD_TIMEOUT_BLOCKS + 50 + CLEANUP_MARGIN_BLOCKS;
+    assert!(held_until > unlocks_at);
+    assert_eq!(world.unlocks_at(0), held_until);
+}
+
+#[test]
+fn a_version_3_state_migrates_with_no_unlock_floor() {
+    let mut world = setup();
+    // Node 0 unbonds across the upgrade.
+    let unlocks_at = world.unregister(0);
+    let state = world.oracle_state();
+    let config_before = world.view(ORACLE, "get_config", json!({}));
+    let info_before = world.view(ORACLE, "get_info", json!({}));
+    let mut v3 = as_layout_v3(&state);
+    assert_eq!(v3.len(), state.len() - 8);
+    // Version 3 took a `jail_blocks` of 0 (a jailing that ends as it starts): the last 8 bytes
+    // of its 76 bytes of settings.
+    let owner_len = u32::from_le_bytes(v3[4..8].try_into().unwrap()) as usize;
+    let config = 8 + owner_len;
+    v3[config + 68..config + 76].copy_from_slice(&0u64.to_le_bytes());
+    world.write_old_state(v3);
+    let (migrated, storage_before) = world.migrate_to_today();
+    assert_eq!(
+        events(&migrated, "state_migrated"),
+        vec![json!({"from": 3, "to": 4, "raised": ["jail_blocks"]})]
+    );
+    world.assert_info_at_version_4(&info_before);
+    let mut config_after = world.view(ORACLE, "get_config", json!({}));
+    assert_eq!(config_after["jail_blocks"], 1);
+    config_after["jail_blocks"] = config_before["jail_blocks"].clone();
+    assert_eq!(config_after, config_before);
+    assert_eq!(
+        world.chain.account(ORACLE).unwrap().storage_usage,
+        storage_before + 8
+    );
+    // No change of the retention was recorded before the upgrade: node 0 unlocks as it did.
+    assert_eq!(world.unlocks_at(0), unlocks_at);
+    // One after it holds node 0 until the requests made before can be cleaned up.
+    let changed = world.update_config(json!({"retention_blocks": 100, "unbonding_blocks": 500}));
+    let changed_at = changed.receipts[0].block_height;
+    assert_eq!(
+        world.unlocks_at(0),
+        changed_at + YIELD_TIMEOUT_BLOCKS + 100 + CLEANUP_MARGIN_BLOCKS
+    );
 }
 
 #[test]
@@ -2871,7 +3155,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let info_before = world.view(ORACLE, "get_info", json!({}));
     // The oracle's state as the code before commit–reveal left it.
     let v1 = as_layout_v1(&state);
-    assert_eq!(v1.len(), state.len() - 40);
+    assert_eq!(v1.len(), state.len() - 48);
     world.write_old_state(v1);
     // Version 1 kept no commit phases.
     assert!(world
@@ -2885,16 +3169,16 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 1, "to": 3, "raised": []})]
+        vec![json!({"from": 1, "to": 4, "raised": []})]
     );
-    world.assert_info_at_version_3(&info_before);
+    world.assert_info_at_version_4(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
-    // The state grew by its 40 new bytes, and nothing was written for the request pending
+    // The state grew by its 48 new bytes, and nothing was written for the request pending
     // across the upgrade.
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 40
+        storage_before + 48
     );
     assert!(world
         .chain
@@ -2970,7 +3254,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     // The oracle's state as the code before liveness left it: no missed-commit counts, no
     // held fees.
     let v2 = as_layout_v2(&state);
-    assert_eq!(v2.len(), state.len() - 27);
+    assert_eq!(v2.len(), state.len() - 35);
     world.write_old_state(v2);
     world.remove_oracle_key(held_fee_key(0));
     for node in 0..NODES {
@@ -2981,9 +3265,9 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     let (migrated, storage_before) = world.migrate_to_today();
     assert_eq!(
         events(&migrated, "state_migrated"),
-        vec![json!({"from": 2, "to": 3, "raised": []})]
+        vec![json!({"from": 2, "to": 4, "raised": []})]
     );
-    world.assert_info_at_version_3(&info_before);
+    world.assert_info_at_version_4(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(
         (
@@ -2995,7 +3279,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     );
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 27
+        storage_before + 35
     );
 
     // Request 0, made before held fees, times out as then: two matching reveals (fewer than
@@ -3430,7 +3714,7 @@ fn a_timed_out_request_jails_its_silent_members_within_the_callback_gas() {
 #[test]
 fn a_request_that_fewer_than_a_quorum_committed_to_counts_no_miss() {
     let mut world = setup();
-    set_liveness(&mut world, 1, 0);
+    set_liveness(&mut world, 1, 1);
     // A request no honest node can serve (an output over the byte limit, a schema outside the
     // subset) gets no commitment from any: its end counts nothing, so a requester cannot get
     // honest nodes jailed. Nor can fewer colluders than a quorum frame the others as silent.
@@ -3500,6 +3784,99 @@ fn a_slash_below_the_minimum_stake_jails_until_the_stake_is_topped_up() {
     assert_success(&world.call(&node_name(wrong), "add_stake", json!({}), short));
     assert_success(&world.call(&node_name(wrong), "unjail_node", json!({}), 0));
     assert_eq!(node_entry(&world, wrong)["status"], "active");
+}
+
+/// Asks one question as request `request_id`; its committee's last member stays silent while
+/// the others commit and three of them reveal, so that it resolves with the silent member
+/// counted a miss. Returns the silent member and the resolving attestation.
+fn resolve_with_a_silent_member(world: &mut World, request_id: u64) -> (usize, TxResult) {
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee = world.committee(request_id);
+    let silent = committee[3];
+    let answering: Vec<(usize, &str)> = committee[..3].iter().map(|n| (*n, ANSWER)).collect();
+    world.commit_answers(request_id, &answering);
+    let mut resolving = None;
+    for node in &committee[..3] {
+        resolving = Some(world.attest(*node, request_id, ANSWER));
+    }
+    assert_eq!(world.request(request_id)["status"], "resolved");
+    (silent, resolving.unwrap())
+}
+
+/// The block `resolving` jailed a node until.
+fn jailed_until(resolving: &TxResult) -> u64 {
+    let jailed = events(resolving, "node_jailed");
+    assert_eq!(jailed.len(), 1, "{jailed:?}");
+    jailed[0]["until"].as_u64().unwrap()
+}
+
+#[test]
+fn a_jailed_node_that_unregisters_unlocks_no_sooner_than_its_jailing_ends() {
+    let mut world = setup();
+    // Jailed for longer than the unbonding delay.
+    set_liveness(&mut world, 1, 1000);
+    const { assert!(UNBONDING_BLOCKS < 1000) };
+    let (jailed, resolving) = resolve_with_a_silent_member(&mut world, 0);
+    let until = jailed_until(&resolving);
+    // Unregistering, withdrawing and registering again (a fresh, active node) would end the
+    // jailing early: the stake unlocks at the jailing's end at the earliest.
+    let unregistered_at = world.chain.block_height() + 2;
+    let unlocks_at = world.unregister(jailed);
+    world.advance_to_call_at(unregistered_at + UNBONDING_BLOCKS);
+    assert_fails(
+        &world.withdraw(jailed),
+        &format!("stake unlocks at block {until}; now is block"),
+    );
+    assert_eq!(unlocks_at, until);
+    world.advance_to_call_at(until);
+    assert_success(&world.withdraw(jailed));
+    let key = world.keys[jailed].clone();
+    assert_success(&world.register_node(jailed, &key, NODE_DEPOSIT));
+    assert_eq!(node_entry(&world, jailed)["status"], "active");
+    // A jailing always lasts: `jail_blocks` is at least 1.
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["jail_blocks"] = json!(0);
+    assert_fails(
+        &world.call(OWNER, "update_config", json!({ "config": config }), 0),
+        "jail_blocks must be 1 to 1000000, got 0",
+    );
+}
+
+#[test]
+fn unjailing_a_node_that_kept_its_seat_reads_no_list_and_takes_no_seat() {
+    let mut world = setup();
+    set_liveness(&mut world, 1, 10);
+    let (jailed, resolving) = resolve_with_a_silent_member(&mut world, 0);
+    let until = jailed_until(&resolving);
+    // The model's list fills up around the jailed node, which keeps its seat.
+    for result in register_many(
+        &mut world,
+        "a",
+        MAX_ACTIVE_NODES_PER_MODEL - NODES,
+        json!([model_id()]),
+    ) {
+        assert_success(&result);
+    }
+    // The owner raises the minimum stake above every node's; the jailed node tops up its own.
+    world.update_config(json!({"min_stake": NODE_DEPOSIT.to_string()}));
+    assert_success(&world.call(&node_name(jailed), "add_stake", json!({}), ONE_NEAR));
+    world.advance_to_call_at(until);
+    let unjailed = world.call(&node_name(jailed), "unjail_node", json!({}), 0);
+    assert_success(&unjailed);
+    assert_eq!(node_entry(&world, jailed)["status"], "active");
+    // It needed no seat: the full list is neither read through nor made to give up the seat of
+    // an under-staked node.
+    assert_eq!(events(&unjailed, "node_jailed"), Vec::<Value>::new());
+    for node in (0..NODES).filter(|n| *n != jailed) {
+        assert_eq!(node_entry(&world, node)["status"], "active", "node {node}");
+    }
+    let gas = unjailed.total_gas_burnt();
+    println!(
+        "gas: unjail_node of a node that kept its seat on a full list of \
+         {MAX_ACTIVE_NODES_PER_MODEL} {gas}"
+    );
+    assert!(gas < 5 * TGAS, "{gas}");
 }
 
 /// The example dApp's `MAX_QUESTION_BYTES`.

@@ -53,11 +53,22 @@ impl OracleContract {
         }
     }
 
-    /// Lists `account` among the active nodes of each of `models` (where it is not listed
-    /// yet), making room first (`make_room`). Panics naming the first model that has no seat
-    /// left.
+    /// Lists `account` among the active nodes of each of `models` where it is not listed yet,
+    /// making room first (`make_room`) on those lists only: a node that kept its seat (jailed
+    /// and unjailed meanwhile) needs none, so its list is not read through nor anyone else's
+    /// seat taken. Panics naming the first model that has no seat left.
     pub(crate) fn activate_node(&mut self, account: &AccountId, models: &[ModelId]) {
-        self.make_room(models);
+        let unlisted: Vec<ModelId> = models
+            .iter()
+            .filter(|model| {
+                !self
+                    .active_nodes
+                    .get(*model)
+                    .is_some_and(|active| active.contains(account))
+            })
+            .copied()
+            .collect();
+        self.make_room(&unlisted);
         for model in models {
             let mut active = self.active_nodes.get(model).cloned().unwrap_or_default();
             if active.contains(account) {

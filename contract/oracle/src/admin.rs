@@ -53,10 +53,14 @@ impl OracleContract {
         Event::ModelRemoved.emit(json!({ "model_id": model_id, "released": U128(released) }));
     }
 
-    /// Replaces the settings; requests already made keep their committee and quorum.
+    /// Replaces the settings; requests already made keep their committee and quorum (and,
+    /// once finished, the block they are cleanable from). A change of `retention_blocks` holds
+    /// every stake until the requests made so far can be cleaned up (`unlock_floor`:
+    /// `nodes.rs`).
     pub fn update_config(&mut self, config: Config) {
         self.require_owner("update the config");
         validate(&config).unwrap_or_else(|e| env::panic_str(&e));
+        self.note_retention_change(self.config.retention_blocks, config.retention_blocks);
         self.config = config;
         Event::ConfigUpdated.emit(&self.config);
     }

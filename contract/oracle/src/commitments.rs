@@ -7,6 +7,14 @@
 //! revealed when a resolved request is cleaned up is slashed (`slashing.rs`), so committing to a
 //! guessed answer and revealing only a lucky guess does not pay.
 //!
+//! Commitments are taken from the block after the request's own. A node that can make requests
+//! could otherwise send one transaction with two actions, `request` and then
+//! `commit_attestation` for the id it will get: the commitment fails, and takes the request with
+//! it, unless the node was drawn, so it could retry for the price of gas until it sits on the
+//! committee of its own request. Nothing else a node does in that block depends on the
+//! committee: reveals wait for the reveal phase, which opens at the earliest when every member
+//! has committed, and equivocation reports wait for the next block too (`slashing.rs`).
+//!
 //! Every request made since commit–reveal exists stores its commit phase when it is made. A
 //! request without one was made before (layout version 1, pending across the upgrade): it has
 //! no commit phase and finishes under version 1's rules, its attestations taken without
@@ -67,8 +75,9 @@ impl CommitPhase {
 impl OracleContract {
     /// The caller, a committee node of pending request `request_id`, commits to the attestation
     /// it will reveal: `commitment` is `oracle_protocol::attestation_commitment` of its
-    /// signature. Once per node, before the reveal phase opens. Returns whether this commitment
-    /// opened the reveal phase (it was the last member's).
+    /// signature. Once per node, from the block after the request's, before the reveal phase
+    /// opens. Returns whether this commitment opened the reveal phase (it was the last
+    /// member's).
     pub fn commit_attestation(&mut self, request_id: u64, commitment: Digest32) -> bool {
         let node = env::predecessor_account_id();
         let request = self.request_or_panic(request_id);
@@ -76,6 +85,7 @@ impl OracleContract {
             matches!(request.status, RequestStatus::Pending { .. }),
             format!("request {request_id} is no longer pending; it takes no more commitments")
         );
+        require_after_creation(request_id, &request, "commitments");
         require!(
             request.committee.contains(&node),
             format!("{node} is not on the committee of request {request_id}")
@@ -180,6 +190,21 @@ impl OracleContract {
             !phase.reveal_open(request, now) || phase.commitment_of(node).is_some()
         })
     }
+}
+
+/// Panics in the block `request` was made in: what depends on its committee is taken from the
+/// next block on, so that no call made with the request can revert it unless its sender was
+/// drawn (the module's comment). `what` names the refused calls.
+pub(crate) fn require_after_creation(request_id: u64, request: &Request, what: &str) {
+    let now = env::block_height();
+    require!(
+        now > request.created_at,
+        format!(
+            "request {request_id} was made in this block ({now}); it takes {what} from the next \
+             block, so that nobody can make a request and act on its committee in one \
+             transaction"
+        )
+    );
 }
 
 /// Panics unless `signature` is the attestation `node` committed to in `phase`.

@@ -45,6 +45,9 @@ pub fn slashable_window(retention_blocks: u64) -> u64 {
 pub const MIN_COMMIT_WINDOW_BLOCKS: u64 = 10;
 /// Most `max_missed_commits`.
 pub const MAX_MISSED_COMMITS_CAP: u32 = 1000;
+/// Shortest `jail_blocks`: a jailing of 0 blocks would end as it starts (and never escalate),
+/// so jailing would cost a silent node nothing but an `unjail_node` call.
+pub const MIN_JAIL_BLOCKS: u64 = 1;
 /// Longest `jail_blocks` (about 11 days of 1-second blocks).
 pub const MAX_JAIL_BLOCKS: u64 = 1_000_000;
 /// 100% in basis points.
@@ -136,9 +139,9 @@ pub fn validate(config: &Config) -> Result<(), String> {
             config.max_missed_commits
         ));
     }
-    if config.jail_blocks > MAX_JAIL_BLOCKS {
+    if !(MIN_JAIL_BLOCKS..=MAX_JAIL_BLOCKS).contains(&config.jail_blocks) {
         return Err(format!(
-            "jail_blocks must be at most {MAX_JAIL_BLOCKS}, got {}",
+            "jail_blocks must be {MIN_JAIL_BLOCKS} to {MAX_JAIL_BLOCKS}, got {}",
             config.jail_blocks
         ));
     }
@@ -190,6 +193,7 @@ mod tests {
         assert_eq!(validate(&longest), Ok(()));
         let shortest = Config {
             commit_window_blocks: MIN_COMMIT_WINDOW_BLOCKS,
+            jail_blocks: MIN_JAIL_BLOCKS,
             ..config()
         };
         assert_eq!(validate(&shortest), Ok(()));
@@ -328,6 +332,13 @@ mod tests {
             (
                 Config {
                     jail_blocks: MAX_JAIL_BLOCKS + 1,
+                    ..config()
+                },
+                "jail_blocks",
+            ),
+            (
+                Config {
+                    jail_blocks: 0,
                     ..config()
                 },
                 "jail_blocks",

@@ -3,7 +3,9 @@
 //! jailed (taken off committees), so that silent nodes cannot hold a model's seats and make
 //! its requests wait out the commit window or time out. A node is also jailed
 //! when slashing takes its stake below the minimum. From `jail_blocks` later (at once for the
-//! stake), with at least the minimum stake, it calls `unjail_node` to serve again.
+//! stake), with at least the minimum stake, it calls `unjail_node` to serve again. One that
+//! unregisters instead gets its stake back no sooner than its jailing ends (`nodes.rs`), so
+//! withdrawing and registering again cannot cut a jailing short.
 //!
 //! A miss is counted when a request made under commit–reveal ends (resolved or timed out) with
 //! the member's commitment missing, provided at least `quorum` members committed to it: by then
@@ -228,7 +230,12 @@ impl OracleContract {
             .nodes
             .get(account)
             .unwrap_or_else(|| env::panic_str(&format!("{account} is not a registered node")));
-        node_view(account, node, self.missed_commits_of(account))
+        node_view(
+            account,
+            node,
+            self.missed_commits_of(account),
+            self.unlock_floor,
+        )
     }
 
     /// `account`'s misses in a row (0 without an entry).

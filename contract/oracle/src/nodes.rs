@@ -1,7 +1,36 @@
 //! The node registry: operators stake to serve models, name the ed25519 key their attestations
 //! are signed with, and get their stake back only after an unbonding delay. (Jailing and
 //! `unjail_node`: `liveness.rs`.)
+//!
+//! When a stake unlocks. A node that unregisters at block U stays on the committees of the
+//! requests made up to U, and a resolved one among them slashes it at its cleanup if it
+//! committed and never revealed (`slashing.rs`, 3). So it may withdraw only once each of those
+//! requests can be cleaned up and the cleanup has had `CLEANUP_MARGIN_BLOCKS` to land. Such a
+//! request has finished by U + `YIELD_TIMEOUT_BLOCKS` (`config.rs`) and becomes cleanable the
+//! `retention_blocks` *of the moment it finished* later. The stake unlocks at the latest of:
+//!
+//! - U + `unbonding_blocks`, fixed at U: enough for every request that finished, or finishes,
+//!   under the `retention_blocks` in force at U, since `unbonding_blocks` exceeds
+//!   [`slashable_window`] of it (`config.rs`);
+//! - the contract's `unlock_floor`, which each change of `retention_blocks` at block X raises to
+//!   X + [`slashable_window`] of the larger of the old and new value
+//!   ([`unlock_floor_after_retention_change`]): a request that finished before X under the old
+//!   retention is cleanable by X + old, one that finishes from X on under the new retention —
+//!   made by X, as every request of a node that unregistered before X was — by X +
+//!   `YIELD_TIMEOUT_BLOCKS` + new, both at least `CLEANUP_MARGIN_BLOCKS` before the floor
+//!   (a later change covers the requests finishing under its own value the same way). So
+//!   lowering the retention and `unbonding_blocks` cannot free a node before an older request
+//!   with a long retention is cleanable, nor can raising the retention make a request cleanable
+//!   after the stake of a node on it unlocked. The floor never drops; it is at most about
+//!   1 000 300 blocks after the change that set it, and only holds back nodes that would
+//!   otherwise unlock earlier;
+//! - for a node unregistering while jailed, its jail's end, so that withdrawing and
+//!   registering again (a fresh, active node) cannot come before the jailing would have ended.
+//!
+//! `unregister_node` stores the latest of the three it knows then as `unlocks_at`;
+//! `withdraw_stake` and the views (`get_node`) also apply a floor raised since.
 
+use crate::config::slashable_window;
 use crate::events::Event;
 use crate::storage::{cost_of, send};
 use crate::{OracleContract, OracleContractExt};
@@ -29,16 +58,28 @@ pub struct Node {
 }
 
 /// `account_id`'s `node`, with its `missed_commits` in a row, as views and events show it (the
-/// protocol's `NodeView`).
-pub fn node_view(account_id: &AccountId, node: &Node, missed_commits: u32) -> NodeView {
+/// protocol's `NodeView`); an unbonding node's `unlocks_at` is the block it may withdraw from,
+/// `unlock_floor` (the contract's) included.
+pub fn node_view(
+    account_id: &AccountId,
+    node: &Node,
+    missed_commits: u32,
+    unlock_floor: u64,
+) -> NodeView {
     let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
         .unwrap_or_else(|_| env::abort());
+    let status = match node.status {
+        NodeStatus::Unbonding { unlocks_at } => NodeStatus::Unbonding {
+            unlocks_at: unlocks_at.max(unlock_floor),
+        },
+        ref status => status.clone(),
+    };
     NodeView {
         account_id: account_id.to_string(),
         attestation_key: String::from(&key),
         models: node.models.clone(),
         stake: node.stake,
-        status: node.status.clone(),
+        status,
         registered_at: node.registered_at,
         missed_commits,
     }
@@ -125,7 +166,7 @@ impl OracleContract {
         node.stake = attached - storage_deposit;
         node.storage_deposit = storage_deposit;
         self.nodes.insert(account.clone(), node.clone());
-        let view = node_view(&account, &node, 0);
+        let view = node_view(&account, &node, 0, self.unlock_floor);
         Event::NodeRegistered.emit(&view);
         view
     }
@@ -151,11 +192,14 @@ impl OracleContract {
     }
 
     /// Stops the caller (active or jailed) being chosen for committees; its stake unlocks after
-    /// `unbonding_blocks`. It stays answerable (and slashable) for requests it already serves.
+    /// `unbonding_blocks`, and not before the `unlock_floor` a change of `retention_blocks` set
+    /// nor, for a jailed node, before its jailing ends (the module's comment). It stays
+    /// answerable (and slashable) for requests it already serves. Returns the block its stake
+    /// unlocks at (a later change of `retention_blocks` may still hold it longer: `get_node`).
     pub fn unregister_node(&mut self) -> u64 {
         let account = env::predecessor_account_id();
         let now = env::block_height();
-        let unlocks_at = now
+        let unbonded_at = now
             .checked_add(self.config.unbonding_blocks)
             .unwrap_or_else(|| {
                 env::panic_str(&format!(
@@ -163,11 +207,16 @@ impl OracleContract {
                     self.config.unbonding_blocks
                 ))
             });
+        let unlock_floor = self.unlock_floor;
         let node = self.node_mut(&account);
-        require!(
-            !matches!(node.status, NodeStatus::Unbonding { .. }),
-            format!("{account} is already unbonding")
-        );
+        let jailed_until = match node.status {
+            NodeStatus::Active => 0,
+            NodeStatus::Jailed { until } => until,
+            NodeStatus::Unbonding { .. } => {
+                env::panic_str(&format!("{account} is already unbonding"))
+            }
+        };
+        let unlocks_at = unbonded_at.max(unlock_floor).max(jailed_until);
         node.status = NodeStatus::Unbonding { unlocks_at };
         let models = node.models.clone();
         self.deactivate_node(&account, &models);
@@ -175,8 +224,10 @@ impl OracleContract {
         unlocks_at
     }
 
-    /// Once unbonded, removes the caller's node (its attestation key is free again) and sends
-    /// back its stake and storage deposit.
+    /// Once unbonded — from its `unlocks_at`, and not before the `unlock_floor` (raised since
+    /// it unregistered if `retention_blocks` changed: the module's comment) — removes the
+    /// caller's node (its attestation key is free again) and sends back its stake and storage
+    /// deposit.
     pub fn withdraw_stake(&mut self) -> U128 {
         let account = env::predecessor_account_id();
         let node = self.node_mut(&account).clone();
@@ -184,10 +235,18 @@ impl OracleContract {
             env::panic_str("call unregister_node first; stake unlocks after the unbonding delay")
         };
         let now = env::block_height();
-        require!(
-            now >= unlocks_at,
-            format!("stake unlocks at block {unlocks_at}; now is block {now}")
-        );
+        let withdrawable_from = unlocks_at.max(self.unlock_floor);
+        if now < withdrawable_from {
+            let held = if self.unlock_floor > unlocks_at {
+                " (retention_blocks changed: stakes are held until the requests made before can \
+                 be cleaned up)"
+            } else {
+                ""
+            };
+            env::panic_str(&format!(
+                "stake unlocks at block {withdrawable_from}{held}; now is block {now}"
+            ));
+        }
         self.nodes.remove(&account);
         self.attestation_keys.remove(&node.attestation_key);
         self.missed_commits.remove(&account);
@@ -198,7 +257,31 @@ impl OracleContract {
     }
 }
 
+/// The `unlock_floor` a change of `retention_blocks` from `old_retention` to `new_retention` at
+/// block `now` calls for: every request made by `now` can be cleaned up
+/// `CLEANUP_MARGIN_BLOCKS` before it, under either value (the module's comment).
+pub fn unlock_floor_after_retention_change(
+    now: u64,
+    old_retention: u64,
+    new_retention: u64,
+) -> u64 {
+    now.saturating_add(slashable_window(old_retention.max(new_retention)))
+}
+
 impl OracleContract {
+    /// Raises the `unlock_floor` for a change of `retention_blocks` from `old_retention` to
+    /// `new_retention` now (nothing when it does not change).
+    pub(crate) fn note_retention_change(&mut self, old_retention: u64, new_retention: u64) {
+        if old_retention != new_retention {
+            let floor = unlock_floor_after_retention_change(
+                env::block_height(),
+                old_retention,
+                new_retention,
+            );
+            self.unlock_floor = self.unlock_floor.max(floor);
+        }
+    }
+
     pub(crate) fn node_mut(&mut self, account: &AccountId) -> &mut Node {
         self.nodes
             .get_mut(account)

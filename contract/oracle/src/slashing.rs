@@ -14,6 +14,7 @@
 //! (it counts a miss: `liveness.rs`). A slash that leaves the stake
 //! below `min_stake` jails the node (`liveness.rs`) until it tops up its stake and unjails.
 
+use crate::commitments::require_after_creation;
 use crate::events::Event;
 use crate::fees::bps_share;
 use crate::requests::Request;
@@ -48,8 +49,9 @@ impl SlashReason {
 #[near]
 impl OracleContract {
     /// Evidence that `node` signed two different results for `request_id`. Anyone may submit
-    /// it; the node is slashed and the caller gets the reporter's reward. Returns the amount
-    /// taken from the node (the slash and the reward).
+    /// it, from the block after the request's (`commitments.rs`); the node is slashed and the
+    /// caller gets the reporter's reward. Returns the amount taken from the node (the slash and
+    /// the reward).
     pub fn report_equivocation(
         &mut self,
         request_id: u64,
@@ -58,6 +60,7 @@ impl OracleContract {
         second: SignedClaim,
     ) -> U128 {
         let mut request = self.request_or_panic(request_id);
+        require_after_creation(request_id, &request, "equivocation reports");
         require!(
             request.committee.contains(&node),
             format!("{node} is not on the committee of request {request_id}")
@@ -151,8 +154,9 @@ impl OracleContract {
         let slash_bps = self.config.slash_bps;
         let reporter_bps = self.config.reporter_bps;
         let Some(entry) = self.nodes.get_mut(node) else {
-            // Withdrawn: its stake unlocked before anyone cleaned up (or after the owner
-            // shortened `unbonding_blocks`).
+            // Withdrawn: nobody cleaned the request up within `CLEANUP_MARGIN_BLOCKS` of it
+            // becoming cleanable (`nodes.rs`), or the unlock floor missed a change of
+            // `retention_blocks` made before the state version 4 upgrade.
             return Taken::default();
         };
         let penalty = bps_share(entry.stake, slash_bps);

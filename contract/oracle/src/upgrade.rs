@@ -16,11 +16,16 @@
 //! flat price only, until the owner registers them again with fees by size; and the
 //! `held_fees` map, empty: requests made before pay their whole fee to their quorum, or refund
 //! it whole when they time out, as then (`held_fees.rs`).
+//!
+//! Version 4 added the `unlock_floor` (`nodes.rs`): 0 after the upgrade, as changes of
+//! `retention_blocks` made before it were not recorded (unless the migration raises the
+//! retention itself, which sets it as `update_config` would).
 
 use crate::commitments::CommitPhase;
-use crate::config::{MIN_COMMIT_WINDOW_BLOCKS, MIN_RETENTION_BLOCKS};
+use crate::config::{MIN_COMMIT_WINDOW_BLOCKS, MIN_JAIL_BLOCKS, MIN_RETENTION_BLOCKS};
 use crate::events::Event;
-use crate::models::ModelInfo;
+use crate::liveness::LivenessRecord;
+use crate::models::{ModelInfo, SizePricing};
 use crate::nodes::Node;
 use crate::requests::Request;
 use crate::{OracleContract, OracleContractExt, StorageKey};
@@ -33,7 +38,7 @@ use oracle_protocol::{
 };
 
 /// Layout version of the state this code reads and writes.
-pub const STATE_VERSION: u32 = 3;
+pub const STATE_VERSION: u32 = 4;
 /// Gas for `migrate` after the new code is deployed.
 const MIGRATE_GAS: Gas = Gas::from_tgas(50);
 /// Where near-sdk keeps the contract's state.
@@ -75,17 +80,24 @@ impl OracleContract {
             1 => near_sdk::borsh::from_slice::<OracleContractV1>(&raw)
                 .unwrap_or_else(|_| env::panic_str("the state does not match layout version 1"))
                 .into_version_2()
+                .into_version_3()
                 .into_current(),
             2 => near_sdk::borsh::from_slice::<OracleContractV2>(&raw)
                 .unwrap_or_else(|_| env::panic_str("the state does not match layout version 2"))
+                .into_version_3()
+                .into_current(),
+            3 => near_sdk::borsh::from_slice::<OracleContractV3>(&raw)
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 3"))
                 .into_current(),
             STATE_VERSION => near_sdk::borsh::from_slice(&raw)
-                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 3")),
+                .unwrap_or_else(|_| env::panic_str("the state does not match layout version 4")),
             other => env::panic_str(&format!(
                 "state version {other} is unknown to this code (it reads {STATE_VERSION})"
             )),
         };
+        let retention_before = state.config.retention_blocks;
         let raised = raise_to_todays_minimums(&mut state.config);
+        state.note_retention_change(retention_before, state.config.retention_blocks);
         crate::config::validate(&state.config).unwrap_or_else(|e| {
             env::panic_str(&format!(
                 "the migrated settings are not valid under this code: {e}; correct them with \
@@ -100,8 +112,9 @@ impl OracleContract {
 
 /// Raises the settings older code allowed to this code's minimums — a `retention_blocks` under
 /// [`MIN_RETENTION_BLOCKS`] (a cleanup that slashes members still within their reveal time), a
-/// `commit_window_blocks` under [`MIN_COMMIT_WINDOW_BLOCKS`] (every request would time out) —
-/// and `unbonding_blocks` past the slashable window they make; returns the names raised.
+/// `commit_window_blocks` under [`MIN_COMMIT_WINDOW_BLOCKS`] (every request would time out), a
+/// `jail_blocks` under [`MIN_JAIL_BLOCKS`] (a jailing that ends as it starts) — and
+/// `unbonding_blocks` past the slashable window they make; returns the names raised.
 fn raise_to_todays_minimums(config: &mut OracleConfig) -> Vec<&'static str> {
     let mut raised = Vec::new();
     if config.retention_blocks < MIN_RETENTION_BLOCKS {
@@ -111,6 +124,10 @@ fn raise_to_todays_minimums(config: &mut OracleConfig) -> Vec<&'static str> {
     if config.commit_window_blocks < MIN_COMMIT_WINDOW_BLOCKS {
         config.commit_window_blocks = MIN_COMMIT_WINDOW_BLOCKS;
         raised.push("commit_window_blocks");
+    }
+    if config.jail_blocks < MIN_JAIL_BLOCKS {
+        config.jail_blocks = MIN_JAIL_BLOCKS;
+        raised.push("jail_blocks");
     }
     let slashable_window = crate::config::slashable_window(config.retention_blocks);
     if config.unbonding_blocks <= slashable_window {
@@ -198,7 +215,7 @@ struct ConfigV2 {
     commit_window_blocks: u64,
 }
 
-/// The state of layout version 2: today's without `missed_commits`, `model_pricing` and
+/// The state of layout version 2: version 3's without `missed_commits`, `model_pricing` and
 /// `held_fees`.
 #[near(serializers = [borsh])]
 struct OracleContractV2 {
@@ -218,10 +235,10 @@ struct OracleContractV2 {
 }
 
 impl OracleContractV2 {
-    fn into_current(self) -> OracleContract {
+    fn into_version_3(self) -> OracleContractV3 {
         let c = self.config;
-        OracleContract {
-            version: STATE_VERSION,
+        OracleContractV3 {
+            version: 3,
             owner: self.owner,
             config: OracleConfig {
                 committee_size: c.committee_size,
@@ -250,6 +267,51 @@ impl OracleContractV2 {
             held_fees: LookupMap::new(StorageKey::HeldFees),
             next_request_id: self.next_request_id,
             treasury: self.treasury,
+        }
+    }
+}
+
+/// The state of layout version 3: today's without `unlock_floor`.
+#[near(serializers = [borsh])]
+struct OracleContractV3 {
+    version: u32,
+    owner: AccountId,
+    config: OracleConfig,
+    models: IterableMap<ModelId, ModelInfo>,
+    nodes: IterableMap<AccountId, Node>,
+    active_nodes: LookupMap<ModelId, Vec<AccountId>>,
+    attestation_keys: LookupMap<[u8; 32], AccountId>,
+    requests: LookupMap<u64, Request>,
+    commit_phases: LookupMap<u64, CommitPhase>,
+    inputs: LookupMap<u64, String>,
+    pending: IterableSet<u64>,
+    missed_commits: LookupMap<AccountId, LivenessRecord>,
+    model_pricing: LookupMap<ModelId, SizePricing>,
+    held_fees: LookupMap<u64, u128>,
+    next_request_id: u64,
+    treasury: u128,
+}
+
+impl OracleContractV3 {
+    fn into_current(self) -> OracleContract {
+        OracleContract {
+            version: STATE_VERSION,
+            owner: self.owner,
+            config: self.config,
+            models: self.models,
+            nodes: self.nodes,
+            active_nodes: self.active_nodes,
+            attestation_keys: self.attestation_keys,
+            requests: self.requests,
+            commit_phases: self.commit_phases,
+            inputs: self.inputs,
+            pending: self.pending,
+            missed_commits: self.missed_commits,
+            model_pricing: self.model_pricing,
+            held_fees: self.held_fees,
+            next_request_id: self.next_request_id,
+            treasury: self.treasury,
+            unlock_floor: 0,
         }
     }
 }

@@ -127,10 +127,17 @@ impl OracleContract {
         }
     }
 
+    /// `account_id`'s node; an unbonding node's `unlocks_at` is the block it may withdraw
+    /// from (`withdraw_stake`).
     pub fn get_node(&self, account_id: AccountId) -> Option<NodeView> {
-        self.nodes
-            .get(&account_id)
-            .map(|node| node_view(&account_id, node, self.missed_commits_of(&account_id)))
+        self.nodes.get(&account_id).map(|node| {
+            node_view(
+                &account_id,
+                node,
+                self.missed_commits_of(&account_id),
+                self.unlock_floor,
+            )
+        })
     }
 
     pub fn list_nodes(&self, from_index: Option<u32>, limit: Option<u32>) -> Vec<NodeView> {
@@ -139,7 +146,14 @@ impl OracleContract {
             .iter()
             .skip(skip)
             .take(take)
-            .map(|(account, node)| node_view(account, node, self.missed_commits_of(account)))
+            .map(|(account, node)| {
+                node_view(
+                    account,
+                    node,
+                    self.missed_commits_of(account),
+                    self.unlock_floor,
+                )
+            })
             .collect()
     }
 
