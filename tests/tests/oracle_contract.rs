@@ -2579,6 +2579,34 @@ fn a_lowered_retention_holds_stakes_until_older_requests_can_be_cleaned_up() {
     assert!(yocto(&withdrawn.json::<Value>()) < NODE_DEPOSIT);
 }
 
+/// A change of `retention_blocks` holds only the stakes it can concern: not one that unlocked
+/// before it (every request of that node finished and got its cleanup block before the change),
+/// nor one of a node registered after it (its requests are all made under the new value) —
+/// a mistyped retention, corrected at once, would otherwise hold every exit for days.
+#[test]
+fn a_retention_change_holds_no_stake_it_cannot_concern() {
+    let mut world = setup();
+    let unlocked_before = world.unregister(0);
+    world.advance_to_call_at(unlocked_before + 5);
+    world.update_config(json!({"retention_blocks": 1_000_000, "unbonding_blocks": 1_000_301}));
+    world.update_config(json!({
+        "retention_blocks": RETENTION_BLOCKS, "unbonding_blocks": UNBONDING_BLOCKS,
+    }));
+    assert_success(&world.withdraw(0));
+    // Registered after the change: unbonds as the settings say, held by nothing before it.
+    world.add_node();
+    let newcomer = world.keys.len() - 1;
+    let unregistered_at = world.chain.block_height() + 2;
+    let unlocks_at = world.unregister(newcomer);
+    assert_eq!(unlocks_at, unregistered_at + UNBONDING_BLOCKS);
+    world.advance_to_call_at(unlocks_at);
+    assert_success(&world.withdraw(newcomer));
+    // A node registered before the change and unbonding after it is held.
+    let unregistered_at = world.chain.block_height() + 2;
+    let held = world.unregister(1);
+    assert!(held > unregistered_at + UNBONDING_BLOCKS, "{held}");
+}
+
 #[test]
 fn a_raised_retention_holds_the_stakes_of_nodes_that_unregistered_before() {
     let mut world = setup();
@@ -3020,12 +3048,12 @@ fn held_fee_key(request_id: u64) -> Vec<u8> {
     key
 }
 
-/// `state` (layout version 4) as layout version 3 stored it: no `unlock_floor` (u64) at the
-/// end.
+/// `state` (layout version 4) as layout version 3 stored it: no `unlock_floor` (three u64s) at
+/// the end.
 fn as_layout_v3(state: &[u8]) -> Vec<u8> {
     let mut v3 = state.to_vec();
     v3[..4].copy_from_slice(&3u32.to_le_bytes());
-    v3.truncate(v3.len() - 8);
+    v3.truncate(v3.len() - 24);
     v3
 }
 
@@ -3112,7 +3140,7 @@ fn a_version_3_state_migrates_with_no_unlock_floor() {
     let config_before = world.view(ORACLE, "get_config", json!({}));
     let info_before = world.view(ORACLE, "get_info", json!({}));
     let mut v3 = as_layout_v3(&state);
-    assert_eq!(v3.len(), state.len() - 8);
+    assert_eq!(v3.len(), state.len() - 24);
     // Version 3 took a `jail_blocks` of 0 (a jailing that ends as it starts): the last 8 bytes
     // of its 76 bytes of settings.
     let owner_len = u32::from_le_bytes(v3[4..8].try_into().unwrap()) as usize;
@@ -3131,7 +3159,7 @@ fn a_version_3_state_migrates_with_no_unlock_floor() {
     assert_eq!(config_after, config_before);
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 8
+        storage_before + 24
     );
     // No change of the retention was recorded before the upgrade: node 0 unlocks as it did.
     assert_eq!(world.unlocks_at(0), unlocks_at);
@@ -3155,7 +3183,7 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     let info_before = world.view(ORACLE, "get_info", json!({}));
     // The oracle's state as the code before commit–reveal left it.
     let v1 = as_layout_v1(&state);
-    assert_eq!(v1.len(), state.len() - 48);
+    assert_eq!(v1.len(), state.len() - 64);
     world.write_old_state(v1);
     // Version 1 kept no commit phases.
     assert!(world
@@ -3174,11 +3202,11 @@ fn a_version_1_state_migrates_to_commit_reveal() {
     world.assert_info_at_version_4(&info_before);
     assert_eq!(world.view(ORACLE, "get_config", json!({})), config_before);
     assert_eq!(config_before["commit_window_blocks"], 40, "the default");
-    // The state grew by its 48 new bytes, and nothing was written for the request pending
+    // The state grew by its 64 new bytes, and nothing was written for the request pending
     // across the upgrade.
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 48
+        storage_before + 64
     );
     assert!(world
         .chain
@@ -3254,7 +3282,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     // The oracle's state as the code before liveness left it: no missed-commit counts, no
     // held fees.
     let v2 = as_layout_v2(&state);
-    assert_eq!(v2.len(), state.len() - 35);
+    assert_eq!(v2.len(), state.len() - 51);
     world.write_old_state(v2);
     world.remove_oracle_key(held_fee_key(0));
     for node in 0..NODES {
@@ -3279,7 +3307,7 @@ fn a_version_2_state_migrates_to_liveness_and_its_nodes_pay_their_count_from_sta
     );
     assert_eq!(
         world.chain.account(ORACLE).unwrap().storage_usage,
-        storage_before + 35
+        storage_before + 51
     );
 
     // Request 0, made before held fees, times out as then: two matching reveals (fewer than

@@ -78,10 +78,10 @@ pub struct OracleContract {
     /// The `slash_bps` share of every slash (reporters' rewards are taken from the node on
     /// top), withdrawable by the owner (yoctoNEAR).
     treasury: u128,
-    /// No stake is withdrawn before this block: raised when `retention_blocks` changes, to
-    /// when every request made until then can be cleaned up, with room for that cleanup
-    /// (`nodes.rs`, [`nodes::unlock_floor_after_retention_change`]).
-    unlock_floor: u64,
+    /// What changes of `retention_blocks` hold unbonding stakes to: when every request made
+    /// until then can be cleaned up, with room for that cleanup (`nodes.rs`,
+    /// [`nodes::unlock_floor_after_retention_change`]).
+    unlock_floor: nodes::UnlockFloor,
 }
 
 #[near]
@@ -106,7 +106,7 @@ impl OracleContract {
             held_fees: LookupMap::new(StorageKey::HeldFees),
             next_request_id: 0,
             treasury: 0,
-            unlock_floor: 0,
+            unlock_floor: nodes::UnlockFloor::default(),
         }
     }
 }

@@ -234,7 +234,7 @@ impl OracleContract {
             account,
             node,
             self.missed_commits_of(account),
-            self.unlock_floor,
+            &self.unlock_floor,
         )
     }
 

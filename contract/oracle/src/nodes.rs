@@ -12,7 +12,7 @@
 //! - U + `unbonding_blocks`, fixed at U: enough for every request that finished, or finishes,
 //!   under the `retention_blocks` in force at U, since `unbonding_blocks` exceeds
 //!   [`slashable_window`] of it (`config.rs`);
-//! - the contract's `unlock_floor`, which each change of `retention_blocks` at block X raises to
+//! - the contract's [`UnlockFloor`], which each change of `retention_blocks` at block X raises to
 //!   X + [`slashable_window`] of the larger of the old and new value
 //!   ([`unlock_floor_after_retention_change`]): a request that finished before X under the old
 //!   retention is cleanable by X + old, one that finishes from X on under the new retention —
@@ -21,9 +21,12 @@
 //!   (a later change covers the requests finishing under its own value the same way). So
 //!   lowering the retention and `unbonding_blocks` cannot free a node before an older request
 //!   with a long retention is cleanable, nor can raising the retention make a request cleanable
-//!   after the stake of a node on it unlocked. The floor never drops; it is at most about
-//!   1 000 300 blocks after the change that set it, and only holds back nodes that would
-//!   otherwise unlock earlier;
+//!   after the stake of a node on it unlocked. The floor holds only the nodes such a change can
+//!   concern: those registered by the latest change, whose stake would unlock after the first
+//!   change since the floor last passed (a node concerned by a change at X unregistered at
+//!   X − `YIELD_TIMEOUT_BLOCKS` or later, so its stake unlocks after X; a change whose floor
+//!   passed holds nobody any more). It is at most about 1 000 300 blocks after the change that
+//!   set it, and holds a node only if it would otherwise unlock earlier;
 //! - for a node unregistering while jailed, its jail's end, so that withdrawing and
 //!   registering again (a fresh, active node) cannot come before the jailing would have ended.
 //!
@@ -57,6 +60,41 @@ pub struct Node {
     pub registered_at: u64,
 }
 
+/// What changes of `retention_blocks` hold unbonding stakes to (the module's comment).
+#[near(serializers = [borsh])]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnlockFloor {
+    /// The block held stakes unlock at the earliest.
+    pub block: u64,
+    /// The block of the first change since the floor last passed: a stake that unlocks by then
+    /// was on no request a change since concerns.
+    pub since: u64,
+    /// The block of the latest change: a node registered after it was on no request made
+    /// before it.
+    pub raised_at: u64,
+}
+
+impl UnlockFloor {
+    /// Raises the floor to `block` for a change at block `now`.
+    pub fn raise(&mut self, now: u64, block: u64) {
+        if self.block <= now {
+            self.since = now;
+        }
+        self.block = self.block.max(block);
+        self.raised_at = now;
+    }
+
+    /// The block from which a node registered at `registered_at`, whose stake unlocks at
+    /// `unlocks_at` by itself, may withdraw.
+    pub fn holds_until(&self, registered_at: u64, unlocks_at: u64) -> u64 {
+        if registered_at <= self.raised_at && unlocks_at > self.since {
+            unlocks_at.max(self.block)
+        } else {
+            unlocks_at
+        }
+    }
+}
+
 /// `account_id`'s `node`, with its `missed_commits` in a row, as views and events show it (the
 /// protocol's `NodeView`); an unbonding node's `unlocks_at` is the block it may withdraw from,
 /// `unlock_floor` (the contract's) included.
@@ -64,13 +102,13 @@ pub fn node_view(
     account_id: &AccountId,
     node: &Node,
     missed_commits: u32,
-    unlock_floor: u64,
+    unlock_floor: &UnlockFloor,
 ) -> NodeView {
     let key = PublicKey::from_parts(CurveType::ED25519, node.attestation_key.to_vec())
         .unwrap_or_else(|_| env::abort());
     let status = match node.status {
         NodeStatus::Unbonding { unlocks_at } => NodeStatus::Unbonding {
-            unlocks_at: unlocks_at.max(unlock_floor),
+            unlocks_at: unlock_floor.holds_until(node.registered_at, unlocks_at),
         },
         ref status => status.clone(),
     };
@@ -166,7 +204,7 @@ impl OracleContract {
         node.stake = attached - storage_deposit;
         node.storage_deposit = storage_deposit;
         self.nodes.insert(account.clone(), node.clone());
-        let view = node_view(&account, &node, 0, self.unlock_floor);
+        let view = node_view(&account, &node, 0, &self.unlock_floor);
         Event::NodeRegistered.emit(&view);
         view
     }
@@ -216,7 +254,8 @@ impl OracleContract {
                 env::panic_str(&format!("{account} is already unbonding"))
             }
         };
-        let unlocks_at = unbonded_at.max(unlock_floor).max(jailed_until);
+        let unlocks_at =
+            unlock_floor.holds_until(node.registered_at, unbonded_at.max(jailed_until));
         node.status = NodeStatus::Unbonding { unlocks_at };
         let models = node.models.clone();
         self.deactivate_node(&account, &models);
@@ -235,9 +274,11 @@ impl OracleContract {
             env::panic_str("call unregister_node first; stake unlocks after the unbonding delay")
         };
         let now = env::block_height();
-        let withdrawable_from = unlocks_at.max(self.unlock_floor);
+        let withdrawable_from = self
+            .unlock_floor
+            .holds_until(node.registered_at, unlocks_at);
         if now < withdrawable_from {
-            let held = if self.unlock_floor > unlocks_at {
+            let held = if withdrawable_from > unlocks_at {
                 " (retention_blocks changed: stakes are held until the requests made before can \
                  be cleaned up)"
             } else {
@@ -273,12 +314,9 @@ impl OracleContract {
     /// `new_retention` now (nothing when it does not change).
     pub(crate) fn note_retention_change(&mut self, old_retention: u64, new_retention: u64) {
         if old_retention != new_retention {
-            let floor = unlock_floor_after_retention_change(
-                env::block_height(),
-                old_retention,
-                new_retention,
-            );
-            self.unlock_floor = self.unlock_floor.max(floor);
+            let now = env::block_height();
+            let floor = unlock_floor_after_retention_change(now, old_retention, new_retention);
+            self.unlock_floor.raise(now, floor);
         }
     }
 
@@ -286,5 +324,36 @@ impl OracleContract {
         self.nodes
             .get_mut(account)
             .unwrap_or_else(|| env::panic_str(&format!("{account} is not a registered node")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnlockFloor;
+
+    #[test]
+    fn the_unlock_floor_holds_only_the_stakes_a_retention_change_concerns() {
+        let mut floor = UnlockFloor::default();
+        assert_eq!(floor.holds_until(0, 10), 10, "no change, no hold");
+        floor.raise(1_000, 2_000);
+        // Registered by the change, unlocking after it: held.
+        assert_eq!(floor.holds_until(500, 1_500), 2_000);
+        assert_eq!(floor.holds_until(1_000, 1_500), 2_000);
+        assert_eq!(floor.holds_until(500, 2_500), 2_500, "unlocks later anyway");
+        // Registered after it, or unlocked by it: free.
+        assert_eq!(floor.holds_until(1_001, 1_500), 1_500);
+        assert_eq!(floor.holds_until(500, 1_000), 1_000);
+        // A second change before the floor passed: the first change still counts.
+        floor.raise(1_500, 1_800);
+        assert_eq!(floor.holds_until(500, 1_200), 2_000);
+        assert_eq!(
+            floor.holds_until(1_200, 1_600),
+            2_000,
+            "concerned by the second"
+        );
+        // Once the floor passed, a change holds only what it concerns.
+        floor.raise(3_000, 4_000);
+        assert_eq!(floor.holds_until(500, 2_900), 2_900);
+        assert_eq!(floor.holds_until(500, 3_100), 4_000);
     }
 }

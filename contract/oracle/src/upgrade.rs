@@ -17,7 +17,7 @@
 //! `held_fees` map, empty: requests made before pay their whole fee to their quorum, or refund
 //! it whole when they time out, as then (`held_fees.rs`).
 //!
-//! Version 4 added the `unlock_floor` (`nodes.rs`): 0 after the upgrade, as changes of
+//! Version 4 added the `unlock_floor` (`nodes.rs`): holding nobody after the upgrade, as changes of
 //! `retention_blocks` made before it were not recorded (unless the migration raises the
 //! retention itself, which sets it as `update_config` would).
 
@@ -311,7 +311,7 @@ impl OracleContractV3 {
             held_fees: self.held_fees,
             next_request_id: self.next_request_id,
             treasury: self.treasury,
-            unlock_floor: 0,
+            unlock_floor: crate::nodes::UnlockFloor::default(),
         }
     }
 }

@@ -135,7 +135,7 @@ impl OracleContract {
                 &account_id,
                 node,
                 self.missed_commits_of(&account_id),
-                self.unlock_floor,
+                &self.unlock_floor,
             )
         })
     }
@@ -151,7 +151,7 @@ impl OracleContract {
                     account,
                     node,
                     self.missed_commits_of(account),
-                    self.unlock_floor,
+                    &self.unlock_floor,
                 )
             })
             .collect()
