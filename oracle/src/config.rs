@@ -104,8 +104,9 @@ pub struct NodeConfig {
     #[serde(default = "default_page_size")]
     pub page_size: u32,
     /// Most jobs accepted and not committed yet (to compute or commit) at once; the watcher
-    /// accepts no more. Jobs committed and waiting for their reveal phase do not count: they
-    /// hold no engine or commit place. Default: 32.
+    /// accepts no more. Jobs committed and waiting for their reveal phase do not count (they
+    /// hold no engine or commit place), up to four times this many unfinished in all (each
+    /// reads its request every poll interval). Default: 32.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
     /// Kernels: "auto" (the fastest this CPU has), "scalar", "avx2", "avx512", or "cuda" /
@@ -560,7 +561,8 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "max_in_flight",
-        about: "Most jobs accepted and not finished at once (back-pressure); at least 1.",
+        about: "Most jobs accepted and not committed yet (to compute or commit) at once, and a \
+                quarter of the most unfinished in all (back-pressure); at least 1.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {

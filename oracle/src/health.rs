@@ -255,6 +255,11 @@ impl Health {
         self.engine.lock().expect("not poisoned").last_error.clone()
     }
 
+    /// How many unfinished jobs of the journal this node cannot read.
+    pub fn unreadable_job_count(&self) -> usize {
+        self.unreadable_jobs.lock().expect("not poisoned").len()
+    }
+
     /// Notes the unfinished jobs of the journal this node cannot read, by request id.
     pub fn note_unreadable_jobs(&self, request_ids: Vec<u64>) {
         *self.unreadable_jobs.lock().expect("not poisoned") = request_ids;

@@ -34,7 +34,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// A job for the compute stage: the request, and its view when the watcher already has it.
 #[derive(Debug)]
@@ -142,7 +142,9 @@ async fn resume_committed(
                     return Vec::new();
                 }
             }
-            Some(Commitment::Never | Commitment::NotYet) => to_commit.push(request_id),
+            Some(Commitment::Never | Commitment::NotYet | Commitment::Unread(_)) => {
+                to_commit.push(request_id)
+            }
             None => return Vec::new(),
         }
     }
@@ -155,9 +157,10 @@ enum Commitment {
     Landed,
     /// It never will: the request takes no more commitments (or is gone).
     Never,
-    /// Not as of this read (or the request could not be read): one sent just before the node
-    /// stopped may still land.
+    /// Not as of this read: one sent just before the node stopped may still land.
     NotYet,
+    /// The request could not be read (an error retrying does not fix).
+    Unread(sdk::rpc::ChainError),
 }
 
 /// Reads where `request_id`'s commitment by this node stands; `None` when the node stopped.
@@ -166,11 +169,16 @@ async fn commitment_on_chain(ctx: &Context, request_id: u64) -> Option<Commitmen
     Some(match view {
         Ok(Some(view)) if view.has_committed(ctx.account()) => Commitment::Landed,
         Ok(Some(view)) if view.reveal_open || !view.is_pending() => Commitment::Never,
-        Ok(Some(_)) | Err(retry::GaveUp::Failed(_)) => Commitment::NotYet,
+        Ok(Some(_)) => Commitment::NotYet,
         Ok(None) => Commitment::Never,
+        Err(retry::GaveUp::Failed(error)) => Commitment::Unread(error),
         Err(retry::GaveUp::Stopped) => return None,
     })
 }
+
+/// Reads in a row of a request that fail, after a failed start, before its job is left to the
+/// next start.
+const UNREAD_ROUNDS: u32 = 10;
 
 /// Journals `request_id`, whose commitment landed unjournaled, as committed and hands it to
 /// the submitter to reveal; `false` when the node is stopping.
@@ -189,11 +197,13 @@ async fn reveal_landed(ctx: &Context, queue: &mpsc::Sender<u64>, request_id: u64
 /// After a start that failed: follows each of `computed` (no commitment of it on chain when
 /// first read) until its request takes no more commitments — one sent just before the node
 /// stopped may land late — and hands those whose commitment lands to the submitter to reveal.
-async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, mut computed: Vec<u64>) {
+/// A request that cannot be read [`UNREAD_ROUNDS`] times in a row is left to the next start.
+async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, computed: Vec<u64>) {
     let interval = std::time::Duration::from_millis(ctx.config.poll_interval_ms);
-    while !computed.is_empty() {
-        let mut not_yet = Vec::new();
-        for request_id in computed {
+    let mut following: Vec<(u64, u32)> = computed.into_iter().map(|id| (id, 0)).collect();
+    while !following.is_empty() {
+        let mut still = Vec::new();
+        for (request_id, unread) in following {
             match commitment_on_chain(ctx, request_id).await {
                 Some(Commitment::Landed) => {
                     if !reveal_landed(ctx, queue, request_id).await {
@@ -201,12 +211,19 @@ async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, mut c
                     }
                 }
                 Some(Commitment::Never) => {}
-                Some(Commitment::NotYet) => not_yet.push(request_id),
+                Some(Commitment::NotYet) => still.push((request_id, 0)),
+                Some(Commitment::Unread(error)) if unread + 1 >= UNREAD_ROUNDS => {
+                    warn!(
+                        request_id, %error,
+                        "cannot read the request of a computed job; leaving it to the next start"
+                    );
+                }
+                Some(Commitment::Unread(_)) => still.push((request_id, unread + 1)),
                 None => return,
             }
         }
-        computed = not_yet;
-        if !computed.is_empty() && !ctx.stop.sleep(interval).await {
+        following = still;
+        if !following.is_empty() && !ctx.stop.sleep(interval).await {
             return;
         }
     }
@@ -287,9 +304,10 @@ pub async fn run(ctx: Arc<Context>, served: Served, submitter: Submitter) -> Res
     cleaning_up.await?;
     resume_computing.abort();
     resume_committing.abort();
-    computing.await?;
+    // The reveals first: inferences still running may take longer than the grace period.
     submitter.stage.await?;
     submit::reveal_open_at_stop(&ctx).await;
+    computing.await?;
     info!("pipeline stopped");
     Ok(())
 }

@@ -491,7 +491,8 @@ async fn resume(
 }
 
 /// Sends `signed` and reads how it ended; `Ok(None)` means: look again (the next round checks
-/// the chain before anything is sent anew). A refused transaction (`InvalidTx`) is an error.
+/// the chain before anything is sent anew), also after a refusal for the chain's state at the
+/// time (a congested shard). Any other refused transaction (`InvalidTx`) is an error.
 async fn send(
     ctx: &Context,
     request_id: u64,

@@ -4,8 +4,8 @@
 //! hold yet is read whole (`get_request`), checked (on the committee, not attested, this
 //! model), journaled as accepted (exactly once: the journal refuses a second entry) and handed
 //! to the compute stage — unless the node already holds `max_in_flight` jobs not committed yet
-//! (to compute or commit; those waiting for their reveal phase do not count), in which case it
-//! waits for the next round (back-pressure). A request whose view the contract
+//! (to compute or commit; those waiting for their reveal phase do not count) or four times that
+//! unfinished in all, in which case it waits for the next round (back-pressure). A request whose view the contract
 //! refuses to give (a view that fails on chain fails alike for everyone) is skipped at once;
 //! one whose view an endpoint could not serve (an error other than an unreachable chain) is
 //! read again each round, and after `READ_ROUNDS` rounds in a row — warned each time, counted
@@ -141,9 +141,7 @@ async fn poll(
         whole_listing &= from.is_some() || page.next_index.is_none();
         for assignment in page.assignments {
             listed.insert(assignment.request_id);
-            // Jobs waiting for the chain (their reveal phase, say) hold no engine or commit
-            // place: only those to compute or commit count.
-            if ctx.journal.uncommitted()? >= ctx.config.max_in_flight as u64 {
+            if at_capacity(ctx)? {
                 debug!("at capacity; accepting nothing more this round");
                 return Ok(());
             }
@@ -195,6 +193,21 @@ async fn poll(
         skipped.keep_only(&listed);
     }
     Ok(())
+}
+
+/// Unfinished jobs at most, as a multiple of `max_in_flight`: jobs waiting for their reveal
+/// phase hold no engine or commit place, but each reads its request every poll interval.
+pub const UNFINISHED_PER_IN_FLIGHT: usize = 4;
+
+/// Whether the node holds as many jobs as it takes: `max_in_flight` to compute or commit (jobs
+/// waiting for the chain, their reveal phase say, do not count; nor do unreadable entries, which
+/// it never resumes), or [`UNFINISHED_PER_IN_FLIGHT`] times that unfinished in all.
+fn at_capacity(ctx: &Context) -> anyhow::Result<bool> {
+    let max = ctx.config.max_in_flight;
+    let unreadable = ctx.health.unreadable_job_count() as u64;
+    let uncommitted = ctx.journal.uncommitted()?.saturating_sub(unreadable);
+    Ok(uncommitted >= max as u64
+        || ctx.health.in_flight.load(Ordering::Relaxed) >= max * UNFINISHED_PER_IN_FLIGHT)
 }
 
 /// What reading a newly listed assignment gave.

@@ -201,6 +201,8 @@ struct CommitReveal {
     reveals: Mutex<Vec<Value>>,
     /// The requests `list_pending_assignments` lists (none by default).
     listed: Mutex<Vec<u64>>,
+    /// Whether `get_request` fails as a view the contract refuses does.
+    unreadable: AtomicBool,
 }
 
 impl CommitReveal {
@@ -265,6 +267,9 @@ fn commit_reveal_chain(
                 .map(|&id| uncommitted_request(id, model_id, RequestPhase::Pending))
                 .collect();
             Ok(fake_rpc::assignments(&views))
+        }
+        "get_request" if state.unreadable.load(Ordering::SeqCst) => {
+            Err(fake_rpc::view_panicked("the view cannot be served"))
         }
         "get_request" => {
             let id = params["request_id"].as_u64().unwrap();
@@ -722,6 +727,32 @@ async fn a_node_that_cannot_start_reveals_a_commitment_that_lands_after_its_rest
             ));
         }
     }
+}
+
+/// A node that cannot start, whose computed job's request cannot be read (a view the contract
+/// refuses), does not watch it for ever: it exits with its error, the job left computed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_start_gives_up_a_request_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = Arc::new(CommitReveal::default());
+    state.unreadable.store(true, Ordering::SeqCst);
+    let (_rpc, config) =
+        commit_reveal_node(dir.path(), state.clone(), 5..=5, false, "Paris", 4096).await;
+    let config = NodeConfig {
+        model: Some(dir.path().join("missing.gguf")),
+        ..config
+    };
+    let (_stop, daemon) = spawn_node(dir.path(), config.clone());
+    tokio::time::timeout(Duration::from_secs(30), daemon)
+        .await
+        .expect("the node exits")
+        .unwrap()
+        .unwrap_err();
+    assert!(state.sent().is_empty());
+    assert!(matches!(
+        job_state(dir.path(), &config),
+        JobState::Computed(_)
+    ));
 }
 
 /// An unfinished journal entry the node cannot read (a newer version's, or damaged) keeps it
