@@ -24,6 +24,10 @@
 //! the two receipts it sends — 104 TGas in all for a 2,048-byte question, as
 //! `tests/tests/example_dapp.rs` measures. With less it fails and the deposit comes back.
 //!
+//! Its stored records have no versioning: a failed answer gained `oracle_request_id` with
+//! events 1.1.0, so code from before cannot be upgraded in place over records of failed answers
+//! (they would not decode); deploy this version on a fresh account, as the devnet does.
+//!
 //! It must never depend on the inference engine, the node, an async runtime, or floating point.
 
 mod events;
