@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use wasm_host::chain::{ONE_NEAR, TGAS};
-use wasm_host::node::{BlockMode, GenesisAccount, Node};
+use wasm_host::node::{BlockMode, GenesisAccount, Node, SubmitError};
 use wasm_host::rpc::{run_node, ClientError, RpcClient, RpcConfig};
-use wasm_host::tx::{Action, FunctionCallAction, SecretKey, SignedTransaction, Transaction};
+use wasm_host::tx::{
+    Action, FunctionCallAction, InvalidTxError, SecretKey, SignedTransaction, Transaction,
+};
 use wasm_host::views::{base64, hash58, parse_hash58};
 
 /// A node serving RPC on a free loopback port, with `accounts` holding 100 NEAR each.
@@ -690,6 +692,83 @@ async fn a_status_request_by_signed_transaction_only_asks_never_submits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_request_by_a_signed_transaction_the_chain_would_refuse_is_invalid() {
+    let dir = temp();
+    let config = RpcConfig {
+        tx_timeout: Duration::from_secs(1),
+        ..RpcConfig::default()
+    };
+    let net = Localnet::start(dir.path(), &["alice.test", "bob.test"], config).await;
+    let alice = key_of("alice.test");
+    let tx = net.tx("alice.test", "bob.test", transfer(ONE_NEAR)).await;
+    let sent = tx.clone().sign(&alice);
+    net.commit(&sent).await.unwrap();
+    let query = |signed: &SignedTransaction, wait: &str| json!({"signed_tx_base64": base64(&signed.to_bytes()), "wait_until": wait});
+    // Its nonce used by the one sent: as nearcore, the status request checks the transaction
+    // it has not seen as if sent, and answers the refusal at every level (no waiting), with
+    // the error `send_tx` gives.
+    let replay = Transaction {
+        actions: transfer(2),
+        ..tx.clone()
+    }
+    .sign(&alice);
+    let refused = net
+        .client
+        .call("send_tx", query(&replay, "INCLUDED"))
+        .await
+        .unwrap_err();
+    for (method, wait) in [
+        ("tx", "NONE"),
+        ("EXPERIMENTAL_tx_status", "NONE"),
+        ("tx", "INCLUDED"),
+        ("EXPERIMENTAL_tx_status", "EXECUTED_OPTIMISTIC"),
+        ("tx", "FINAL"),
+    ] {
+        let asked = net.client.call(method, query(&replay, wait)).await;
+        let ClientError::Rpc(error) = asked.as_ref().unwrap_err() else {
+            panic!("{method} {wait}: {asked:?}")
+        };
+        let ClientError::Rpc(refused) = &refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(error, refused, "{method} {wait}");
+        assert_eq!(
+            invalid_tx_error(asked),
+            json!({"InvalidNonce": {"tx_nonce": 1, "ak_nonce": 1}}),
+            "{method} {wait}"
+        );
+    }
+    // An unknown signer.
+    let ghost = Transaction {
+        signer_id: "ghost.test".parse().unwrap(),
+        nonce: 2,
+        ..tx.clone()
+    }
+    .sign(&alice);
+    assert_eq!(
+        invalid_tx_error(net.client.call("tx", query(&ghost, "NONE")).await),
+        json!({"SignerDoesNotExist": {"signer_id": "ghost.test"}})
+    );
+    // The one the chain has is no replay of itself: its outcome.
+    let known = net.client.call("tx", query(&sent, "NONE")).await.unwrap();
+    assert_eq!(known["status"], json!({"SuccessValue": ""}));
+    // A valid one not sent is unknown, and stays unsent.
+    let next = Transaction {
+        nonce: 2,
+        ..tx.clone()
+    }
+    .sign(&alice);
+    let Err(ClientError::Rpc(unknown)) = net.client.call("tx", query(&next, "NONE")).await else {
+        panic!("expected an error")
+    };
+    assert_eq!(unknown["cause"]["name"], "UNKNOWN_TRANSACTION");
+    net.node.produce_block().unwrap();
+    assert_eq!(net.nonce("alice.test").await, 1);
+    assert_eq!(net.balance("bob.test").await, 101 * ONE_NEAR);
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_key_views_of_a_missing_account_find_no_key() {
     let dir = temp();
     let net = Localnet::start(dir.path(), &["alice.test"], RpcConfig::default()).await;
@@ -1117,6 +1196,46 @@ fn a_transaction_submitted_again_is_the_same_transaction_not_a_used_nonce() {
         101 * ONE_NEAR,
         "it ran once"
     );
+}
+
+#[test]
+fn checking_a_transaction_changes_nothing_and_passes_one_the_chain_has() {
+    let dir = temp();
+    let node = Node::open(dir.path(), &genesis(&["alice.test", "bob.test"])).unwrap();
+    let tx = Transaction {
+        signer_id: "alice.test".parse().unwrap(),
+        public_key: key_of("alice.test").public_key(),
+        nonce: 1,
+        receiver_id: "bob.test".parse().unwrap(),
+        block_hash: node.chain().head().hash,
+        actions: transfer(ONE_NEAR),
+    };
+    let signed = tx.clone().sign(&key_of("alice.test"));
+    let balance = node.chain().balance("alice.test");
+    node.check(&signed).unwrap();
+    node.check(&signed).unwrap();
+    assert!(!node.chain().is_incoming(&signed.hash()));
+    assert_eq!(node.chain().balance("alice.test"), balance);
+    // Accepted, waiting for its block, then in one: the same transaction passes; another with
+    // its nonce does not.
+    node.submit(&signed).unwrap();
+    let other = Transaction {
+        actions: transfer(2),
+        ..tx
+    }
+    .sign(&key_of("alice.test"));
+    for _ in 0..2 {
+        node.check(&signed).unwrap();
+        assert!(matches!(
+            node.check(&other),
+            Err(SubmitError::Invalid(InvalidTxError::InvalidNonce {
+                tx_nonce: 1,
+                ak_nonce: 1
+            }))
+        ));
+        node.produce_block().unwrap();
+    }
+    assert_eq!(node.chain().balance("bob.test"), 101 * ONE_NEAR);
 }
 
 #[test]

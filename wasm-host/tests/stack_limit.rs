@@ -176,3 +176,45 @@ fn the_limit_costs_no_gas() {
     assert_stack_exhausted(&status);
     assert_eq!(over - fits, (15 - 11) * op);
 }
+
+/// `$nested` leaves through a `return` three blocks deep; `$flat` computes the same with one
+/// `i32.const`. Both have the same frame (64 + 4 bytes: 9 ops), and each method's own code is
+/// the same but for the function it calls (and their names are as long).
+const RETURNS: &str = r#"(module
+    (func $nested (param $x i32) (result i32)
+        (block
+            (loop
+                (if (local.get $x)
+                    (then (block (return (i32.const 7)))))))
+        (i32.const 0))
+    (func $flat (param $x i32) (result i32)
+        (i32.const 7))
+    (func (export "nest")
+        (if (i32.ne (call $nested (i32.const 1)) (i32.const 7)) (then unreachable)))
+    (func (export "flat")
+        (if (i32.ne (call $flat (i32.const 1)) (i32.const 7)) (then unreachable))))"#;
+
+#[test]
+fn a_return_from_nested_blocks_costs_what_it_costs_on_near() {
+    // `$nested` runs `block` (free), `loop`, `local.get`, `if`, `block` (free), `i32.const`
+    // and `return`: five ops, four more than `$flat`'s `i32.const`.
+    let mut chain = chain_with_contract(RETURNS);
+    let (status, nested) = call(&mut chain, "nest");
+    assert_succeeded(&status);
+    let (status, flat) = call(&mut chain, "flat");
+    assert_succeeded(&status);
+    assert_eq!(nested - flat, 4 * chain.fees().regular_op());
+}
+
+#[test]
+fn a_function_of_120_000_returns_runs() {
+    // 120 KB of code, within NEAR's 196,608 bytes a function: all but the first `return` are
+    // unreachable, and valid.
+    let wat = format!(
+        r#"(module (func (export "returns") {}))"#,
+        "return ".repeat(120_000)
+    );
+    let mut chain = chain_with_contract(&wat);
+    let (status, _) = call(&mut chain, "returns");
+    assert_succeeded(&status);
+}

@@ -7,6 +7,16 @@ use super::{Chain, NONCE_RANGE_MULTIPLIER};
 use crate::abi::{self, AccessKeyPermission};
 use crate::tx::{Action, InvalidAccessKeyError, InvalidTxError, SignedTransaction};
 
+/// What accepting a checked transaction changes: its signer's balance and key, and the fees
+/// its conversion burns.
+struct Accepted {
+    actions: Vec<abi::Action>,
+    send: abi::Gas,
+    key_bytes: Vec<u8>,
+    balance: abi::Balance,
+    permission: AccessKeyPermission,
+}
+
 impl Chain {
     /// Checks a signed transaction and, if valid, charges its signer (fees, attached gas and
     /// deposits), bumps its key's nonce and queues it for the next block, which includes it (its
@@ -16,6 +26,49 @@ impl Chain {
         &mut self,
         signed: &SignedTransaction,
     ) -> Result<[u8; 32], InvalidTxError> {
+        let accepted = self.checked(signed)?;
+        let tx = &signed.transaction;
+        let signer = self
+            .accounts
+            .get_mut(&tx.signer_id)
+            .expect("the check found the signer");
+        let key = signer
+            .info
+            .keys
+            .get_mut(&accepted.key_bytes)
+            .expect("the check found the key");
+        key.nonce = tx.nonce;
+        key.permission = accepted.permission;
+        signer.info.balance = accepted.balance;
+        self.touched.insert(tx.signer_id.clone());
+        let hash = signed.hash();
+        let receipt_id = self.enqueue_transaction(
+            hash,
+            tx.signer_id.clone(),
+            accepted.key_bytes,
+            tx.receiver_id.clone(),
+            accepted.actions,
+            accepted.send,
+        );
+        self.incoming.push(IncludedTx {
+            hash,
+            signed: signed.clone(),
+            receipt_id,
+            gas_burnt: accepted.send,
+        });
+        Ok(hash)
+    }
+
+    /// Whether [`Chain::submit_signed`] would accept `signed` now, and if not why, changing
+    /// nothing (nearcore's check-only validation of a transaction). A transaction the chain has
+    /// accepted already is refused as its nonce is used: ask [`Chain::is_incoming`] (and the
+    /// store) first.
+    pub fn check_signed(&self, signed: &SignedTransaction) -> Result<(), InvalidTxError> {
+        self.checked(signed).map(|_| ())
+    }
+
+    /// The checks of [`Chain::submit_signed`], in NEAR's order: what accepting `signed` changes.
+    fn checked(&self, signed: &SignedTransaction) -> Result<Accepted, InvalidTxError> {
         let tx = &signed.transaction;
         let limits = self.fees.limits();
         let size = signed.to_bytes().len() as u64;
@@ -44,11 +97,12 @@ impl Chain {
             .tx_cost(send, exec, prepaid, deposits)
             .ok_or(InvalidTxError::CostOverflow)?;
         let per_byte = self.fees.storage_amount_per_byte();
-        let signer = self.accounts.get_mut(&tx.signer_id).ok_or_else(|| {
-            InvalidTxError::SignerDoesNotExist {
-                signer_id: tx.signer_id.clone(),
-            }
-        })?;
+        let signer =
+            self.accounts
+                .get(&tx.signer_id)
+                .ok_or_else(|| InvalidTxError::SignerDoesNotExist {
+                    signer_id: tx.signer_id.clone(),
+                })?;
         let key_bytes = tx.public_key.to_bytes();
         let key = signer.info.keys.get(&key_bytes).ok_or_else(|| {
             InvalidAccessKeyError::AccessKeyNotFound {
@@ -125,26 +179,12 @@ impl Chain {
                 .into());
             }
         }
-        let key = signer.info.keys.get_mut(&key_bytes).expect("found above");
-        key.nonce = tx.nonce;
-        key.permission = permission;
-        signer.info.balance = left;
-        self.touched.insert(tx.signer_id.clone());
-        let hash = signed.hash();
-        let receipt_id = self.enqueue_transaction(
-            hash,
-            tx.signer_id.clone(),
-            key_bytes,
-            tx.receiver_id.clone(),
+        Ok(Accepted {
             actions,
             send,
-        );
-        self.incoming.push(IncludedTx {
-            hash,
-            signed: signed.clone(),
-            receipt_id,
-            gas_burnt: send,
-        });
-        Ok(hash)
+            key_bytes,
+            balance: left,
+            permission,
+        })
     }
 }

@@ -84,6 +84,8 @@ mod tests {
         );
         assert_eq!((cost.Block, cost.End, cost.Else), (0, 0, 0));
         assert_eq!((cost.Drop, cost.Loop, cost.I32Add, cost.Call), (1, 1, 1, 1));
+        // The stack limit turns each `return` into a `br`: they must cost the same.
+        assert_eq!((cost.Return, cost.Br), (1, 1));
         // What the stack limit adds.
         assert_eq!(
             [

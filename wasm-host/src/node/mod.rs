@@ -216,6 +216,21 @@ impl Node {
         result
     }
 
+    /// Whether the chain would refuse `signed` were it sent now, asked without sending it
+    /// (nearcore's check-only validation, which a status request by signed transaction runs on
+    /// one the chain has not seen): the checks [`Node::submit`] makes (signature, block hash,
+    /// actions, signer, access key, nonce, balance, allowance), with no change to anything.
+    /// One the chain has already — waiting for its block, or in a block — passes, as the resend
+    /// [`Node::submit`] answers with its hash.
+    pub fn check(&self, signed: &SignedTransaction) -> Result<(), SubmitError> {
+        let chain = self.chain();
+        let hash = signed.hash();
+        if chain.is_incoming(&hash) || self.store.transaction(&hash)?.is_some() {
+            return Ok(());
+        }
+        chain.check_signed(signed).map_err(SubmitError::from)
+    }
+
     /// Produces a block now and commits it; the chain stays locked until the block is durable,
     /// so blocks reach the store in order. The block's state is kept for queries before the
     /// block is committed: whoever reads a block (or a transaction's outcome) from the store can

@@ -172,27 +172,32 @@ fn account_id(text: &str, what: &str) -> Result<(), RpcError> {
         .map_err(|_| RpcError::parse(format!("invalid {what} `{text}`")))
 }
 
-/// The hash of the transaction a status request names: by its hash and sender, or by the
-/// signed transaction itself (decoded only to be hashed, as nearcore does).
-pub fn tx_query(params: &Value) -> Result<CryptoHash, RpcError> {
+/// The transaction a status request names: by its hash and sender, or by the signed
+/// transaction itself (never submitted: nearcore only hashes it, and checks whether the chain
+/// would refuse it); its hash, and the signed transaction when named by it.
+pub fn tx_query(params: &Value) -> Result<(CryptoHash, Option<SignedTransaction>), RpcError> {
     let hash = |text: &str| {
         parse_hash58(text).ok_or_else(|| RpcError::parse(format!("invalid hash {text}")))
+    };
+    let by_signed = |encoded: &str| {
+        let signed = signed_tx(encoded)?;
+        Ok((signed.hash(), Some(signed)))
     };
     match params {
         Value::Array(items) => match items.as_slice() {
             [Value::String(h), Value::String(sender)] => {
                 account_id(sender, "sender_account_id")?;
-                hash(h)
+                Ok((hash(h)?, None))
             }
-            [Value::String(encoded)] => Ok(signed_tx(encoded)?.hash()),
+            [Value::String(encoded)] => by_signed(encoded),
             _ => Err(RpcError::parse("expected [tx_hash, sender_account_id]")),
         },
         Value::Object(map) => {
             if let Some(Value::String(encoded)) = map.get("signed_tx_base64") {
-                return Ok(signed_tx(encoded)?.hash());
+                return by_signed(encoded);
             }
             account_id(string(params, "sender_account_id")?, "sender_account_id")?;
-            hash(string(params, "tx_hash")?)
+            Ok((hash(string(params, "tx_hash")?)?, None))
         }
         other => Err(RpcError::parse(format!("invalid params {other}"))),
     }
@@ -262,9 +267,24 @@ mod tests {
         let hash = "11111111111111111111111111111111";
         assert_eq!(
             tx_query(&json!({"tx_hash": hash, "sender_account_id": "a.test"})),
-            Ok([0; 32])
+            Ok(([0; 32], None))
         );
-        assert_eq!(tx_query(&json!([hash, "a.test"])), Ok([0; 32]));
+        assert_eq!(tx_query(&json!([hash, "a.test"])), Ok(([0; 32], None)));
+        // By the signed transaction: its hash, and the transaction to check.
+        let key = crate::tx::SecretKey::from_seed([1; 32]);
+        let signed = crate::tx::Transaction {
+            signer_id: "a.test".parse().unwrap(),
+            public_key: key.public_key(),
+            nonce: 1,
+            receiver_id: "b.test".parse().unwrap(),
+            block_hash: [0; 32],
+            actions: Vec::new(),
+        }
+        .sign(&key);
+        let encoded = base64(&signed.to_bytes());
+        let named = Ok((signed.hash(), Some(signed)));
+        assert_eq!(tx_query(&json!({"signed_tx_base64": encoded})), named);
+        assert_eq!(tx_query(&json!([encoded])), named);
         assert!(tx_query(&json!({"tx_hash": hash})).is_err());
         assert!(tx_query(&json!({"tx_hash": hash, "sender_account_id": "Not Valid!"})).is_err());
         assert!(tx_query(&json!([hash, "Not Valid!"])).is_err());

@@ -43,7 +43,7 @@ pub async fn send_tx(node: Arc<Node>, params: Value, timeout: Duration) -> Resul
         return Ok(json!({"final_execution_status": "NONE"}));
     }
     let hash = submit_off_workers(&node, signed).await?;
-    wait_for(&node, hash, wait, Detail::Outcomes, timeout).await
+    wait_for(&node, hash, None, wait, Detail::Outcomes, timeout).await
 }
 
 /// `broadcast_tx_commit`: `send_tx` waiting until executed.
@@ -54,7 +54,15 @@ pub async fn broadcast_tx_commit(
 ) -> Result<Value, RpcError> {
     let (signed, _) = params::sent_tx(&params)?;
     let hash = submit_off_workers(&node, signed).await?;
-    wait_for(&node, hash, WaitUntil::Executed, Detail::Outcomes, timeout).await
+    wait_for(
+        &node,
+        hash,
+        None,
+        WaitUntil::Executed,
+        Detail::Outcomes,
+        timeout,
+    )
+    .await
 }
 
 /// [`submit`] on the blocking pool (it takes the chain's lock).
@@ -84,20 +92,31 @@ fn submit_or_log(node: &Node, signed: &SignedTransaction, method: &str) {
 /// `tx` and `EXPERIMENTAL_tx_status`. As on nearcore, a request naming the signed transaction
 /// only asks for its status: it is never submitted. A transaction the chain does not know is
 /// `UNKNOWN_TRANSACTION` at level `NONE`; at any other level nearcore waits for it until its
-/// timeout (it may yet arrive), as `wait_for` does.
+/// timeout (it may yet arrive), as `wait_for` does. One named by the signed transaction that the
+/// chain does not know is first checked as if sent, changing nothing (nearcore's
+/// `detect_invalid_tx`): one the chain would refuse is `INVALID_TRANSACTION` at every level,
+/// with the error `send_tx` gives for it.
 pub async fn tx_status(
     node: Arc<Node>,
     params: Value,
     detail: Detail,
     timeout: Duration,
 ) -> Result<Value, RpcError> {
-    let hash = params::tx_query(&params)?;
+    let (hash, signed) = params::tx_query(&params)?;
     let wait = params::wait_until(&params)?;
+    let signed = signed.map(Arc::new);
     if wait == WaitUntil::None {
         let known = {
             let node = node.clone();
+            let signed = signed.clone();
             blocking(move || {
-                Ok(node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some())
+                if node.chain().is_incoming(&hash) || node.store().transaction(&hash)?.is_some() {
+                    return Ok(true);
+                }
+                if let Some(signed) = &signed {
+                    refusal(&node, signed)?;
+                }
+                Ok(false)
             })
             .await?
         };
@@ -109,7 +128,16 @@ pub async fn tx_status(
             ));
         }
     }
-    wait_for(&node, hash, wait, detail, timeout).await
+    wait_for(&node, hash, signed, wait, detail, timeout).await
+}
+
+/// `INVALID_TRANSACTION` if the chain would refuse `signed` were it sent now (one it has
+/// already passes), checked without sending it ([`Node::check`]).
+fn refusal(node: &Node, signed: &SignedTransaction) -> Result<(), RpcError> {
+    node.check(signed).map_err(|error| match error {
+        SubmitError::Invalid(error) => RpcError::invalid_transaction(&error),
+        SubmitError::ShuttingDown | SubmitError::Store(_) => RpcError::internal(error.to_string()),
+    })
 }
 
 /// Waits until transaction `hash` reaches `wait` (or `timeout` passes, or the node stops) and
@@ -118,6 +146,7 @@ pub async fn tx_status(
 async fn wait_for(
     node: &Arc<Node>,
     hash: CryptoHash,
+    signed: Option<Arc<SignedTransaction>>,
     wait: WaitUntil,
     detail: Detail,
     timeout: Duration,
@@ -127,7 +156,8 @@ async fn wait_for(
     loop {
         let looked = {
             let node = node.clone();
-            blocking(move || look(&node, hash, wait, detail)).await?
+            let signed = signed.clone();
+            blocking(move || look(&node, hash, signed.as_deref(), wait, detail)).await?
         };
         if let Some(answer) = looked {
             return Ok(answer);
@@ -151,10 +181,13 @@ async fn wait_for(
     }
 }
 
-/// Transaction `hash`'s answer at level `wait` if it has reached it (`wait_for`).
+/// Transaction `hash`'s answer at level `wait` if it has reached it (`wait_for`). Until the
+/// chain has it, `signed` (a status request's signed transaction) is checked each time, as
+/// nearcore checks it at each poll: one the chain would refuse is `INVALID_TRANSACTION`.
 fn look(
     node: &Node,
     hash: CryptoHash,
+    signed: Option<&SignedTransaction>,
     wait: WaitUntil,
     detail: Detail,
 ) -> Result<Option<Value>, RpcError> {
@@ -167,8 +200,13 @@ fn look(
         if matches!(wait, WaitUntil::None | WaitUntil::Included) || (done && settled) {
             return final_outcome(node, &record, &status, settled, detail).map(Some);
         }
-    } else if wait == WaitUntil::None {
-        return Ok(Some(json!({"final_execution_status": "NONE"})));
+    } else {
+        if let Some(signed) = signed {
+            refusal(node, signed)?;
+        }
+        if wait == WaitUntil::None {
+            return Ok(Some(json!({"final_execution_status": "NONE"})));
+        }
     }
     Ok(None)
 }
