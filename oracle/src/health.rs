@@ -67,6 +67,8 @@ pub struct Health {
     pub engine_step: Arc<StepClock>,
     /// Unfinished jobs in the journal this node cannot read, by request id.
     unreadable_jobs: Mutex<Vec<u64>>,
+    /// How many of those the journal may count as accepted or computed.
+    unreadable_uncommitted: AtomicU64,
 }
 
 /// Whether the oracle gives this node new work, from its entry on chain (`get_node`).
@@ -255,14 +257,18 @@ impl Health {
         self.engine.lock().expect("not poisoned").last_error.clone()
     }
 
-    /// How many unfinished jobs of the journal this node cannot read.
-    pub fn unreadable_job_count(&self) -> usize {
-        self.unreadable_jobs.lock().expect("not poisoned").len()
+    /// How many unfinished jobs of the journal this node cannot read its journal may count as
+    /// accepted or computed ([`crate::journal::Journal::uncommitted`]).
+    pub fn unreadable_uncommitted(&self) -> u64 {
+        self.unreadable_uncommitted.load(Ordering::Relaxed)
     }
 
-    /// Notes the unfinished jobs of the journal this node cannot read, by request id.
-    pub fn note_unreadable_jobs(&self, request_ids: Vec<u64>) {
+    /// Notes the unfinished jobs of the journal this node cannot read, by request id, and how
+    /// many of them the journal may count as accepted or computed.
+    pub fn note_unreadable_jobs(&self, request_ids: Vec<u64>, uncommitted: u64) {
         *self.unreadable_jobs.lock().expect("not poisoned") = request_ids;
+        self.unreadable_uncommitted
+            .store(uncommitted, Ordering::Relaxed);
     }
 
     /// Notes this node's entry on chain (`get_node`'s answer); returns what was noted before.
@@ -342,7 +348,7 @@ mod tests {
     #[test]
     fn unreadable_unfinished_jobs_degrade() {
         let health = reachable();
-        health.note_unreadable_jobs(vec![5]);
+        health.note_unreadable_jobs(vec![5], 0);
         let report = health.report("n.test", None);
         assert_eq!(
             (report.status.as_str(), report.unreadable_jobs),

@@ -30,6 +30,17 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The journal's unfinished jobs ([`Journal::unfinished`]).
+#[derive(Debug, Default)]
+pub struct Unfinished {
+    /// Those this code reads, by request id.
+    pub jobs: Vec<Job>,
+    /// Those it cannot read, each as its error.
+    pub unreadable: Vec<JournalError>,
+    /// How many of those may be counted as accepted or computed.
+    pub unreadable_uncommitted: u64,
+}
+
 #[derive(Debug, Error)]
 pub enum JournalError {
     #[error("journal database: {0}")]
@@ -411,25 +422,30 @@ impl Journal {
     /// error: they stay in the journal, and keep the node from resuming none of the others —
     /// one unreadable entry must not leave every other commitment unrevealed. A finished job
     /// this code cannot read is passed over: it needs nothing more.
-    pub fn unfinished(&self) -> Result<(Vec<Job>, Vec<JournalError>), JournalError> {
+    pub fn unfinished(&self) -> Result<Unfinished, JournalError> {
         let tx = self.db.begin_read().map_err(db_error)?;
         let table = tx.open_table(JOBS).map_err(db_error)?;
-        let (mut jobs, mut unreadable) = (Vec::new(), Vec::new());
+        let mut unfinished = Unfinished::default();
         for entry in table.iter().map_err(db_error)? {
             let (key, value) = entry.map_err(db_error)?;
             match decode(key.value(), value.value()) {
                 Ok(job) if matches!(job.state, JobState::Finished(_)) => {}
-                Ok(job) => jobs.push(job),
+                Ok(job) => unfinished.jobs.push(job),
                 Err(_) if finished_ending(value.value()).is_some() => {
                     tracing::warn!(
                         request_id = key.value(),
                         "a finished job this version cannot read is passed over"
                     );
                 }
-                Err(e) => unreadable.push(e),
+                Err(e) => {
+                    if maybe_counted_uncommitted(value.value()) {
+                        unfinished.unreadable_uncommitted += 1;
+                    }
+                    unfinished.unreadable.push(e);
+                }
             }
         }
-        Ok((jobs, unreadable))
+        Ok(unfinished)
     }
 
     /// Number of jobs by [`JobState::count_key`] (finished ones by how they ended).
@@ -583,6 +599,20 @@ fn decode(request_id: u64, bytes: &[u8]) -> Result<Job, JournalError> {
     serde_json::from_slice(bytes).map_err(|e| JournalError::Corrupted(request_id, e.to_string()))
 }
 
+/// Whether an entry that does not decode as a [`Job`] may be counted as accepted or computed (in
+/// [`Journal::uncommitted`]): its state says so, or it is not even JSON (a damaged entry's count
+/// is its last state's, which cannot be told).
+fn maybe_counted_uncommitted(bytes: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return true;
+    };
+    match value.get("state") {
+        Some(serde_json::Value::String(name)) => name == "Accepted",
+        Some(serde_json::Value::Object(variant)) => variant.contains_key("Computed"),
+        _ => true,
+    }
+}
+
 /// How a job entry that does not decode as a [`Job`] ended, when it is a finished one (its
 /// state `{"Finished": ...}`): the ending's label (the variant's name in lower case, as
 /// [`Finished::label`] names them).
@@ -599,6 +629,15 @@ fn finished_ending(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_entry_may_be_counted_uncommitted_by_its_state() {
+        assert!(maybe_counted_uncommitted(br#"{"state":"Accepted","x":1}"#));
+        assert!(maybe_counted_uncommitted(br#"{"state":{"Computed":{"v":2}}}"#));
+        assert!(maybe_counted_uncommitted(b"{not json"), "cannot tell: counted");
+        assert!(!maybe_counted_uncommitted(br#"{"state":{"Revealing":null}}"#));
+        assert!(!maybe_counted_uncommitted(br#"{"state":"Voting"}"#));
+    }
 
     #[test]
     fn counts_are_read_without_writing_or_creating_the_journal() {
@@ -739,7 +778,7 @@ mod tests {
         let ids: Vec<u64> = journal
             .unfinished()
             .unwrap()
-            .0
+            .jobs
             .iter()
             .map(|job| job.request_id)
             .collect();
@@ -763,7 +802,10 @@ mod tests {
             .unwrap();
         tx.commit().unwrap();
         // An unfinished one it cannot read is reported, and keeps job 1 from resuming no more.
-        let (jobs, unreadable) = journal.unfinished().unwrap();
+        let unfinished = journal.unfinished().unwrap();
+        let (jobs, unreadable) = (unfinished.jobs, unfinished.unreadable);
+        // Its state is none this version knows: not counted as accepted or computed.
+        assert_eq!(unfinished.unreadable_uncommitted, 0);
         assert_eq!(jobs.len(), 1);
         assert!(
             matches!(&unreadable[..], [JournalError::Corrupted(3, _)]),
@@ -822,7 +864,7 @@ mod tests {
         let ids: Vec<u64> = journal
             .unfinished()
             .unwrap()
-            .0
+            .jobs
             .iter()
             .map(|j| j.request_id)
             .collect();
@@ -838,7 +880,7 @@ mod tests {
             Some("ab".repeat(32)),
             "a finished job keeps its digest"
         );
-        assert_eq!(journal.unfinished().unwrap().0.len(), 1);
+        assert_eq!(journal.unfinished().unwrap().jobs.len(), 1);
         let counts = journal.counts().unwrap();
         assert_eq!(counts.get("finished (attested)"), Some(&1));
         assert_eq!(counts.get("accepted"), Some(&1));
@@ -942,7 +984,7 @@ mod tests {
         }
         let labels: Vec<_> = endings.iter().map(Finished::label).collect();
         assert_eq!(labels, ["attested", "late", "refused", "missed"]);
-        assert!(journal.unfinished().unwrap().0.is_empty());
+        assert!(journal.unfinished().unwrap().jobs.is_empty());
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl OracleContract {
 
     /// Replaces the settings; requests already made keep their committee and quorum (and,
     /// once finished, the block they are cleanable from). A change of `retention_blocks` holds
-    /// every stake until the requests made so far can be cleaned up (`unlock_floor`:
+    /// the stakes it concerns until the requests made so far can be cleaned up (`unlock_floor`:
     /// `nodes.rs`).
     pub fn update_config(&mut self, config: Config) {
         self.require_owner("update the config");

@@ -26,7 +26,7 @@ pub use retry::is_transient;
 pub use standing::announce as announce_standing;
 pub use watcher::READ_ROUNDS;
 
-use crate::journal::{JobState, JournalError};
+use crate::journal::{self, JobState, JournalError};
 use crate::worker::EngineWorker;
 use anyhow::{Context as _, Result};
 use oracle_protocol::ModelId;
@@ -85,7 +85,11 @@ pub struct Submitter {
 pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
     let (jobs, queue) = mpsc::channel(ctx.config.max_in_flight);
     let stage = tokio::spawn(submit::stage(ctx.clone(), queue));
-    let (unfinished, unreadable) = ctx
+    let journal::Unfinished {
+        jobs: unfinished,
+        unreadable,
+        unreadable_uncommitted,
+    } = ctx
         .journal
         .unfinished()
         .context("reading the journal's unfinished jobs")?;
@@ -100,7 +104,8 @@ pub fn start_submitter(ctx: Arc<Context>) -> Result<Submitter> {
             unreadable_ids.push(request_id);
         }
     }
-    ctx.health.note_unreadable_jobs(unreadable_ids);
+    ctx.health
+        .note_unreadable_jobs(unreadable_ids, unreadable_uncommitted);
     ctx.health
         .in_flight
         .fetch_add(unfinished.len(), Ordering::Relaxed);
@@ -177,8 +182,10 @@ async fn commitment_on_chain(ctx: &Context, request_id: u64) -> Option<Commitmen
 }
 
 /// Reads in a row of a request that fail, after a failed start, before its job is left to the
-/// next start.
+/// next start: few when the contract refuses the view or its answer cannot be decoded (an
+/// upgrade this node does not know), many for an endpoint's own trouble, which may pass.
 const UNREAD_ROUNDS: u32 = 10;
+const UNREAD_ROUNDS_OF_ENDPOINT: u32 = 300;
 
 /// Journals `request_id`, whose commitment landed unjournaled, as committed and hands it to
 /// the submitter to reveal; `false` when the node is stopping.
@@ -197,7 +204,8 @@ async fn reveal_landed(ctx: &Context, queue: &mpsc::Sender<u64>, request_id: u64
 /// After a start that failed: follows each of `computed` (no commitment of it on chain when
 /// first read) until its request takes no more commitments — one sent just before the node
 /// stopped may land late — and hands those whose commitment lands to the submitter to reveal.
-/// A request that cannot be read [`UNREAD_ROUNDS`] times in a row is left to the next start.
+/// A request that cannot be read [`UNREAD_ROUNDS`] (or, when the endpoint is at fault,
+/// [`UNREAD_ROUNDS_OF_ENDPOINT`]) times in a row is left to the next start.
 async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, computed: Vec<u64>) {
     let interval = std::time::Duration::from_millis(ctx.config.poll_interval_ms);
     let mut following: Vec<(u64, u32)> = computed.into_iter().map(|id| (id, 0)).collect();
@@ -212,7 +220,14 @@ async fn follow_late_commitments(ctx: &Context, queue: &mpsc::Sender<u64>, compu
                 }
                 Some(Commitment::Never) => {}
                 Some(Commitment::NotYet) => still.push((request_id, 0)),
-                Some(Commitment::Unread(error)) if unread + 1 >= UNREAD_ROUNDS => {
+                Some(Commitment::Unread(error))
+                    if unread + 1
+                        >= match error {
+                            sdk::rpc::ChainError::ViewFailed { .. }
+                            | sdk::rpc::ChainError::Decode { .. } => UNREAD_ROUNDS,
+                            _ => UNREAD_ROUNDS_OF_ENDPOINT,
+                        } =>
+                {
                     warn!(
                         request_id, %error,
                         "cannot read the request of a computed job; leaving it to the next start"

@@ -385,7 +385,8 @@ async fn reveal(
 /// for longer than what is left of an open reveal phase would leave its commitment unrevealed.
 pub async fn reveal_open_at_stop(ctx: &Context) {
     let committed: Vec<(u64, Computed)> = match ctx.journal.unfinished() {
-        Ok((jobs, _)) => jobs
+        Ok(unfinished) => unfinished
+            .jobs
             .into_iter()
             .filter_map(|job| match job.state {
                 JobState::Committed(computed) => Some((job.request_id, computed)),

@@ -204,7 +204,7 @@ pub const UNFINISHED_PER_IN_FLIGHT: usize = 4;
 /// it never resumes), or [`UNFINISHED_PER_IN_FLIGHT`] times that unfinished in all.
 fn at_capacity(ctx: &Context) -> anyhow::Result<bool> {
     let max = ctx.config.max_in_flight;
-    let unreadable = ctx.health.unreadable_job_count() as u64;
+    let unreadable = ctx.health.unreadable_uncommitted();
     let uncommitted = ctx.journal.uncommitted()?.saturating_sub(unreadable);
     Ok(uncommitted >= max as u64
         || ctx.health.in_flight.load(Ordering::Relaxed) >= max * UNFINISHED_PER_IN_FLIGHT)
