@@ -633,9 +633,16 @@ mod tests {
     #[test]
     fn an_unreadable_entry_may_be_counted_uncommitted_by_its_state() {
         assert!(maybe_counted_uncommitted(br#"{"state":"Accepted","x":1}"#));
-        assert!(maybe_counted_uncommitted(br#"{"state":{"Computed":{"v":2}}}"#));
-        assert!(maybe_counted_uncommitted(b"{not json"), "cannot tell: counted");
-        assert!(!maybe_counted_uncommitted(br#"{"state":{"Revealing":null}}"#));
+        assert!(maybe_counted_uncommitted(
+            br#"{"state":{"Computed":{"v":2}}}"#
+        ));
+        assert!(
+            maybe_counted_uncommitted(b"{not json"),
+            "cannot tell: counted"
+        );
+        assert!(!maybe_counted_uncommitted(
+            br#"{"state":{"Revealing":null}}"#
+        ));
         assert!(!maybe_counted_uncommitted(br#"{"state":"Voting"}"#));
     }
 
