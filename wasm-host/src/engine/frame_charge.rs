@@ -6,12 +6,10 @@
 //! function body to begin with that many `nop`s less one, which the fuel table
 //! ([`super::op_cost`]) prices at one regular op each.
 
+use crate::prepare::stack::{value_size, FRAME_BASE_BYTES};
 use crate::prepare::PrepareError;
 use wasm_encoder::{CodeSection, Function, Module, RawSection, ValType as EncodedType};
 use wasmparser::{FunctionBody, Parser, Payload, ValType};
-
-/// Bytes finite-wasm counts for a frame besides its parameters and locals.
-const FRAME_BASE_BYTES: u64 = 64;
 
 /// `wasm` with every defined function starting with its frame's charge (less the unit wasmtime
 /// takes on entry) in `nop`s. Expects a
@@ -80,10 +78,10 @@ fn charged_body(
     params: &[ValType],
 ) -> Result<Function, wasmparser::BinaryReaderError> {
     let mut locals = Vec::new();
-    let mut frame = FRAME_BASE_BYTES + params.iter().map(|&t| size_of(t)).sum::<u64>();
+    let mut frame = FRAME_BASE_BYTES + params.iter().map(|&t| value_size(t)).sum::<u64>();
     for local in body.get_locals_reader()? {
         let (count, ty) = local?;
-        frame += u64::from(count) * size_of(ty);
+        frame += u64::from(count) * value_size(ty);
         locals.push((count, encoded(ty)));
     }
     let mut function = Function::new(locals);
@@ -95,16 +93,8 @@ fn charged_body(
     Ok(function)
 }
 
-/// The bytes finite-wasm counts for a value of type `ty`.
-fn size_of(ty: ValType) -> u64 {
-    match ty {
-        ValType::I32 | ValType::F32 => 4,
-        ValType::I64 | ValType::F64 | ValType::Ref(_) => 8,
-        ValType::V128 => 16,
-    }
-}
-
-fn encoded(ty: ValType) -> EncodedType {
+/// `ty` as wasm-encoder names it.
+pub(super) fn encoded(ty: ValType) -> EncodedType {
     match ty {
         ValType::I32 => EncodedType::I32,
         ValType::I64 => EncodedType::I64,

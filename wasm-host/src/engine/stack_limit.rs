@@ -31,11 +31,12 @@
 //! it was; a trap of the entry check saves no fuel, as nearcore charges nothing for a call
 //! refused its stack.
 
+use super::frame_charge::encoded;
 use crate::prepare::stack::{ModuleTypes, StackNeed};
 use crate::prepare::PrepareError;
 use wasm_encoder::{
     BlockType, CodeSection, EntityType, Function, ImportSection, InstructionSink, MemArg,
-    MemoryType, Module, RawSection, ValType as EncodedType,
+    MemoryType, Module, RawSection,
 };
 use wasmparser::{FunctionBody, Operator, Parser, Payload, TypeRef, ValType};
 
@@ -296,18 +297,6 @@ fn give_back(sink: &mut InstructionSink<'_>, charge: i128, memory: u32) {
         .v128_const(charge)
         .i64x2_add()
         .v128_store(budget(memory));
-}
-
-fn encoded(ty: ValType) -> EncodedType {
-    match ty {
-        ValType::I32 => EncodedType::I32,
-        ValType::I64 => EncodedType::I64,
-        ValType::F32 => EncodedType::F32,
-        ValType::F64 => EncodedType::F64,
-        ValType::V128 => EncodedType::V128,
-        ValType::Ref(r) if r.is_func_ref() => EncodedType::FUNCREF,
-        ValType::Ref(_) => EncodedType::EXTERNREF,
-    }
 }
 
 #[cfg(test)]
