@@ -268,12 +268,7 @@ fn budget(memory: u32) -> MemArg {
 
 /// `budget -= charge`, trapping out of bounds when it went negative.
 fn charge_entry(sink: &mut InstructionSink<'_>, charge: i128, memory: u32) {
-    i32_free(sink, 0);
-    i32_free(sink, 0);
-    sink.v128_load(budget(memory))
-        .v128_const(charge)
-        .i64x2_sub()
-        .v128_store(budget(memory));
+    update_budget(sink, charge, memory, InstructionSink::i64x2_sub);
     // 0 while the budget holds, 0xffff_ffff once it is negative: the store then lands 4 GiB
     // past the page's start.
     i32_free(sink, 0);
@@ -291,12 +286,20 @@ fn charge_entry(sink: &mut InstructionSink<'_>, charge: i128, memory: u32) {
 
 /// `budget += charge`.
 fn give_back(sink: &mut InstructionSink<'_>, charge: i128, memory: u32) {
+    update_budget(sink, charge, memory, InstructionSink::i64x2_add);
+}
+
+/// `budget = budget <op> charge`, `op` a lane-wise `i64x2` add or subtract.
+fn update_budget<'a>(
+    sink: &mut InstructionSink<'a>,
+    charge: i128,
+    memory: u32,
+    op: for<'s> fn(&'s mut InstructionSink<'a>) -> &'s mut InstructionSink<'a>,
+) {
     i32_free(sink, 0);
     i32_free(sink, 0);
-    sink.v128_load(budget(memory))
-        .v128_const(charge)
-        .i64x2_add()
-        .v128_store(budget(memory));
+    sink.v128_load(budget(memory)).v128_const(charge);
+    op(sink).v128_store(budget(memory));
 }
 
 #[cfg(test)]
