@@ -1921,6 +1921,112 @@ fn a_relayed_bundle_of_k_attestations_resolves_in_one_transaction() {
     assert_eq!(answer["answered"]["output"], ANSWER);
 }
 
+#[test]
+fn a_relayed_bundle_defers_the_entries_whose_events_could_pass_the_receipts_log_cap() {
+    let mut world = setup();
+    // The longest events: 64-character account ids; 15 dissenters whose slashing jails them.
+    let prefix = "a-node-operator-with-a-long-account-name-on-the-devnet-xy";
+    for result in register_many(&mut world, prefix, 32, json!([model_id()])) {
+        assert_success(&result);
+    }
+    for node in 0..NODES {
+        assert_success(&world.call(&node_name(node), "unregister_node", json!({}), 0));
+    }
+    let least_stake = (0..32)
+        .map(|i| {
+            let node = world.view(
+                ORACLE,
+                "get_node",
+                json!({"account_id": format!("{prefix}{i}.test")}),
+            );
+            yocto(&node["stake"])
+        })
+        .min()
+        .unwrap();
+    world.update_config(json!({
+        "committee_size": 32, "quorum": 17, "commit_window_blocks": 150,
+        "min_stake": least_stake.to_string(),
+    }));
+    let deposit = world.deposit_for("q");
+    world.ask("q", deposit);
+    let committee: Vec<String> =
+        serde_json::from_value(world.request(0)["committee"].clone()).unwrap();
+    assert_eq!(committee.len(), 32);
+    let (agreeing, dissenting) = committee.split_at(17);
+    let agreeing: Vec<(String, Signature64)> = agreeing
+        .iter()
+        .map(|account| {
+            (
+                account.clone(),
+                commit_signed_as(&mut world, account, 0, ANSWER),
+            )
+        })
+        .collect();
+    let dissenting: Vec<(String, Signature64)> = dissenting
+        .iter()
+        .map(|account| {
+            (
+                account.clone(),
+                commit_signed_as(&mut world, account, 0, "Lyon"),
+            )
+        })
+        .collect();
+    world.open_reveal(0);
+    for (account, signature) in &dissenting {
+        let args = json!({
+            "request_id": 0, "output": "Lyon",
+            "result_digest": digest_of("Lyon"), "signature": signature,
+        });
+        assert_success(&world.call(account, "submit_attestation", args, 0));
+    }
+
+    // All 17 agreeing reveals in one bundle would log about 17.5 KB (the 17th resolves the
+    // request, slashing and jailing the 15 dissenters): NEAR would fail the whole receipt. The
+    // oracle takes what surely fits and defers the rest; the relayer sends those again.
+    let mut pending: Vec<Value> = agreeing
+        .iter()
+        .map(|(account, signature)| {
+            json!({"node": account, "result_digest": digest_of(ANSWER), "signature": signature})
+        })
+        .collect();
+    let mut bundles = 0;
+    let mut outcomes = Vec::new();
+    while !pending.is_empty() {
+        let relayed = world.call(
+            RELAYER,
+            "submit_attestation_bundle",
+            json!({"request_id": 0, "output": ANSWER, "attestations": pending}),
+            0,
+        );
+        assert_success(&relayed);
+        bundles += 1;
+        let log_bytes: usize = relayed.logs().iter().map(|l| l.len()).sum();
+        assert!(log_bytes <= 16 * 1024, "{log_bytes}");
+        let taken: Vec<String> = relayed.json();
+        assert_eq!(taken.len(), pending.len());
+        let deferred = taken.iter().filter(|o| *o == "deferred").count();
+        println!("bundle {bundles}: took {} of {}", taken.len() - deferred, taken.len());
+        assert!(
+            taken[..taken.len() - deferred]
+                .iter()
+                .all(|o| o != "deferred"),
+            "{taken:?}"
+        );
+        if taken.contains(&"resolved".to_string()) {
+            println!("logs: the resolving bundle wrote {log_bytes} bytes");
+            assert_eq!(events(&relayed, "node_slashed").len(), 15);
+            assert_eq!(events(&relayed, "node_jailed").len(), 15);
+        }
+        outcomes.extend(taken[..taken.len() - deferred].iter().cloned());
+        pending = pending.split_off(pending.len() - deferred);
+    }
+    assert!(bundles > 1, "nothing was deferred");
+    assert_eq!(outcomes.len(), 17);
+    assert_eq!(outcomes.iter().filter(|o| *o == "resolved").count(), 1);
+    assert_eq!(outcomes.last().unwrap(), "resolved");
+    assert_eq!(world.request(0)["status"], "resolved");
+}
+
 /// The signed attestations of `ANSWER` to request 0 by `members`, as a relayer bundles them.
 fn answer_bundle(world: &World, members: &[usize]) -> Vec<Value> {
     members

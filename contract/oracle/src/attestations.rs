@@ -7,6 +7,7 @@
 
 use crate::commitments::require_committed;
 use crate::events::Event;
+use crate::log_budget::{self, LogCost};
 use crate::quorum::{agreed_claim, inline_prefix, Claim};
 use crate::requests::{AttestationRecord, Request, RequestStatus, AWAITING_DELIVERY};
 use crate::slashing::SlashReason;
@@ -35,6 +36,10 @@ pub enum AttestationOutcome {
     /// A bundle entry the request already holds, the same attestation (anyone may copy an
     /// entry from a pending bundle and send it first): skipped, so the rest still count.
     AlreadyRecorded,
+    /// A bundle entry not looked at: what it could log (the resolution's events, when it
+    /// completes the quorum) might pass NEAR's cap on a receipt's logs, which would fail the
+    /// whole bundle. Nothing about it was checked or recorded: send it again.
+    Deferred,
 }
 
 #[near]
@@ -63,7 +68,8 @@ impl OracleContract {
     /// A relayer submits several nodes' attestations of the same `output` in one transaction;
     /// each is checked as if its node had sent it (each node must have committed to it
     /// itself), except one the request already holds as it is (`already_recorded`). Returns
-    /// each one's outcome, in order.
+    /// each one's outcome, in order. The first entry is always taken; from the first later
+    /// one whose events might not fit in the receipt's logs, the rest are `deferred`.
     pub fn submit_attestation_bundle(
         &mut self,
         request_id: u64,
@@ -72,19 +78,27 @@ impl OracleContract {
     ) -> Vec<AttestationOutcome> {
         require!(!attestations.is_empty(), "the bundle is empty");
         let output_hash = self.hash_output(&output);
-        attestations
-            .iter()
-            .map(|attestation| {
-                let node: AccountId = attestation.node.parse().unwrap_or_else(|_| {
-                    env::panic_str(&format!("`{}` is not a valid account id", attestation.node))
-                });
-                let claim = (attestation.result_digest, output_hash);
+        let mut outcomes = Vec::with_capacity(attestations.len());
+        for attestation in &attestations {
+            if !outcomes.is_empty()
+                && !log_budget::fits(self.most_logged_by_attestation(request_id))
+            {
+                outcomes.resize(attestations.len(), AttestationOutcome::Deferred);
+                break;
+            }
+            let node: AccountId = attestation.node.parse().unwrap_or_else(|_| {
+                env::panic_str(&format!("`{}` is not a valid account id", attestation.node))
+            });
+            let claim = (attestation.result_digest, output_hash);
+            let outcome =
                 if self.holds_attestation(request_id, &node, claim, &attestation.signature) {
-                    return AttestationOutcome::AlreadyRecorded;
-                }
-                self.accept(request_id, &node, claim, &attestation.signature, &output)
-            })
-            .collect()
+                    AttestationOutcome::AlreadyRecorded
+                } else {
+                    self.accept(request_id, &node, claim, &attestation.signature, &output)
+                };
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 }
 
@@ -104,6 +118,21 @@ impl OracleContract {
                     && a.signature == *signature
             })
         })
+    }
+
+    /// The most an attestation to `request_id` could log now: its resolution's events too
+    /// while the request is pending.
+    fn most_logged_by_attestation(&self, request_id: u64) -> LogCost {
+        let Some(request) = self.requests.get(&request_id) else {
+            return LogCost::NOTHING;
+        };
+        match request.status {
+            RequestStatus::Pending { .. } => {
+                LogCost::resolving_attestation(request.committee.len(), request.quorum as usize)
+            }
+            RequestStatus::Resolved { .. } => LogCost::LATE_ATTESTATION,
+            RequestStatus::TimedOut { .. } => LogCost::NOTHING,
+        }
     }
 
     /// SHA-256 of an output within the size limit.

@@ -64,6 +64,7 @@ impl Event {
         let line =
             oracle_protocol::event_log_line(EVENT_STANDARD, EVENT_VERSION, self.name(), &data)
                 .unwrap_or_else(|_| env::abort());
+        crate::log_budget::record(&line);
         env::log_str(&line);
     }
 }

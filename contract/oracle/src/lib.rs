@@ -27,6 +27,7 @@ mod fees;
 mod finish;
 mod held_fees;
 mod liveness;
+mod log_budget;
 mod models;
 mod nodes;
 mod quorum;
