@@ -87,6 +87,7 @@ mod tests {
             ["ab".to_owned()],
             ["a".to_owned(), "b".to_owned()],
         );
+        let (empty_stop, two_empty_stops) = ([String::new()], [String::new(), String::new()]);
         let d = base.digest();
         let other_params = SamplingParams { seed: 1, ..params };
         let schema = |required: &[&str]| {
@@ -151,6 +152,15 @@ mod tests {
             },
             ResultRecord {
                 stop: &a_b,
+                ..base.clone()
+            },
+            // Empty stop strings, which never match (SPEC.md §12), are hashed all the same.
+            ResultRecord {
+                stop: &empty_stop,
+                ..base.clone()
+            },
+            ResultRecord {
+                stop: &two_empty_stops,
                 ..base.clone()
             },
             ResultRecord {

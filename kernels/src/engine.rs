@@ -44,8 +44,12 @@ pub enum EngineError {
     FloatModeOffSpec,
     #[error("the prompt is empty")]
     EmptyPrompt,
+    /// The prompt and the new tokens take more positions than the model's context: a
+    /// generation feeds its prompt and every new token but the last, so it takes
+    /// `prompt + max_tokens − 1` positions (SPEC.md §7).
     #[error(
-        "prompt of {prompt} tokens plus {max_tokens} new tokens exceeds the context of {context}"
+        "prompt of {prompt} tokens plus {max_tokens} new tokens (all but the last fed back) \
+         takes more than the context of {context} positions"
     )]
     TooLong {
         prompt: usize,
@@ -77,7 +81,8 @@ impl EngineError {
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
-    /// Chat messages, formatted with the model's chat template and a generation prompt.
+    /// Chat messages, formatted with the model's chat template and a generation prompt; the
+    /// messages' text is encoded without parsing control tokens (SPEC.md §11).
     Chat(Vec<ChatMessage>),
     /// Raw text; special tokens written in it are parsed.
     Text(String),
@@ -92,7 +97,8 @@ pub struct Request {
     pub params: SamplingParams,
     /// The request's id: keys its random stream and enters its digest.
     pub stream_id: Vec<u8>,
-    /// Extra stop strings (end-of-generation tokens always stop).
+    /// Extra stop strings (end-of-generation tokens always stop); an empty one never matches
+    /// but still enters the digest (SPEC.md §12).
     pub stop: Vec<String>,
     /// Feed the prompt in chunks of this many tokens (`None`: all at once). It never changes
     /// the result; it exists to prove that.
@@ -407,8 +413,14 @@ impl Engine {
         if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab) {
             return Err(ModelError::TokenOutOfRange { id, vocab }.into());
         }
+        // The last new token is never fed back (generation ends when it is sampled), so a
+        // request takes positions 0 .. prompt + max_tokens − 1 (SPEC.md §7). `max_tokens = 0`
+        // takes the prompt's (and fails in `Sampler::new` below).
         let context = self.model.config.context_length;
-        if prompt.len() + request.params.max_tokens as usize > context {
+        let positions = prompt
+            .len()
+            .saturating_add((request.params.max_tokens as usize).saturating_sub(1));
+        if positions > context {
             return Err(EngineError::TooLong {
                 prompt: prompt.len(),
                 max_tokens: request.params.max_tokens,
@@ -699,7 +711,129 @@ impl Sequence {
 
 #[cfg(test)]
 mod tests {
-    use super::step_ends;
+    use super::{step_ends, Engine, EngineError, Finish, Prompt, Request};
+    use crate::quant::KernelPath;
+    use crate::sampling::SamplingParams;
+    use crate::tiny_model::TinyModel;
+    use crate::tokenizer::ChatMessage;
+
+    /// The default tiny model (context 512) on the scalar path.
+    fn tiny_engine() -> Engine {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        TinyModel::default().write(&path).unwrap();
+        Engine::load(&path, KernelPath::Scalar, 1).unwrap()
+    }
+
+    fn tokens_request(prompt_len: usize, max_tokens: u32) -> Request {
+        Request {
+            // Token 97 is the byte `a` in the tiny vocabulary.
+            prompt: Prompt::Tokens(vec![97; prompt_len]),
+            params: SamplingParams {
+                max_tokens,
+                ..SamplingParams::default()
+            },
+            stream_id: b"context".to_vec(),
+            stop: Vec::new(),
+            prefill_chunk: None,
+            constraint: None,
+        }
+    }
+
+    /// A text prompt parses control tokens written in it (SPEC.md §11); a chat message keeps
+    /// them as text; neither gets a BOS.
+    #[test]
+    fn a_text_prompt_parses_control_tokens_and_a_chat_message_does_not() {
+        let engine = tiny_engine();
+        let tokenizer = engine.tokenizer();
+        let (start, end) = (
+            tokenizer.token_id("<|im_start|>").unwrap(),
+            tokenizer.token_id("<|im_end|>").unwrap(),
+        );
+        let text = "<|im_start|>a<|im_end|>";
+        let ids = engine.prompt_tokens(&Prompt::Text(text.into())).unwrap();
+        assert_eq!(ids, [start, 97, end]);
+        let chat = engine
+            .prompt_tokens(&Prompt::Chat(vec![ChatMessage::new("user", text)]))
+            .unwrap();
+        let count = |id| chat.iter().filter(|&&i| i == id).count();
+        // The default system turn, the user turn and the generation prompt.
+        assert_eq!((count(start), count(end)), (3, 2));
+        assert_eq!(chat.first(), Some(&start));
+    }
+
+    /// An empty stop string never matches (SPEC.md §12) but is part of the request, so it
+    /// enters the digest (§9) and keeps its place in the order stops are named by.
+    #[test]
+    fn empty_stop_strings_never_stop_but_enter_the_digest() {
+        let engine = tiny_engine();
+        let plain = engine.generate(&tokens_request(3, 4)).unwrap();
+        assert_eq!(plain.finish, Finish::Length);
+        let with_stops = |stop: &[&str]| {
+            engine
+                .generate(&Request {
+                    stop: stop.iter().map(|s| s.to_string()).collect(),
+                    ..tokens_request(3, 4)
+                })
+                .unwrap()
+        };
+        let mut digests = vec![plain.digest];
+        for stop in [&[""][..], &["", ""]] {
+            let empty = with_stops(stop);
+            assert_eq!(
+                (&empty.output_tokens, &empty.text, empty.finish),
+                (&plain.output_tokens, &plain.text, plain.finish),
+                "{stop:?}"
+            );
+            assert!(!digests.contains(&empty.digest), "{stop:?}");
+            digests.push(empty.digest);
+        }
+        // The text is `aaaa`: the stop `a` at index 1 cuts it at once.
+        assert_eq!(plain.text, "aaaa");
+        let cut = with_stops(&["", "a"]);
+        assert_eq!((cut.text.as_str(), cut.finish), ("", Finish::StopString(1)));
+        assert_eq!(cut.output_tokens, plain.output_tokens[..1]);
+    }
+
+    /// The last new token is never fed back, so a request takes `prompt + max_tokens − 1`
+    /// positions: a prompt that fills the context still gets one token, and one that leaves
+    /// one position free gets two, the second sampled from the context's last position.
+    #[test]
+    fn a_request_fits_when_prompt_plus_max_tokens_minus_one_fits_the_context() {
+        let engine = tiny_engine();
+        let context = engine.model().config.context_length;
+        assert_eq!(context, 512);
+        let full = engine.generate(&tokens_request(context, 1)).unwrap();
+        assert_eq!(full.output_tokens.len(), 1);
+        let first = engine.generate(&tokens_request(context - 1, 1)).unwrap();
+        let two = engine.generate(&tokens_request(context - 1, 2)).unwrap();
+        // The first token does not end the generation, so the second is sampled from the
+        // context's last position, `context - 1`.
+        assert!(!engine
+            .tokenizer()
+            .end_of_generation_ids()
+            .contains(&first.output_tokens[0]));
+        assert_eq!(two.output_tokens[0], first.output_tokens[0]);
+        assert_eq!((two.output_tokens.len(), two.finish), (2, Finish::Length));
+        for (prompt, max_tokens) in [
+            (context, 2),
+            (context + 1, 1),
+            (context - 1, 3),
+            (2, u32::MAX),
+        ] {
+            match engine.generate(&tokens_request(prompt, max_tokens)) {
+                Err(e @ EngineError::TooLong { .. }) => assert!(e.is_caused_by_request()),
+                other => panic!("{prompt} + {max_tokens}: {other:?}"),
+            }
+        }
+        // `max_tokens = 0` is refused, never counted as fitting one position less.
+        for prompt in [context, 1] {
+            assert!(matches!(
+                engine.generate(&tokens_request(prompt, 0)),
+                Err(EngineError::Sampling(_))
+            ));
+        }
+    }
 
     #[test]
     fn a_round_splits_into_steps_of_at_most_the_limit() {

@@ -3,7 +3,8 @@
 /// The tokens that open and close a ChatML turn; a model must have both as control tokens.
 pub(super) const CHATML_MARKERS: [&str; 2] = ["<|im_start|>", "<|im_end|>"];
 
-/// The system prompt SmolLM2's template puts first when the conversation has none.
+/// The system prompt SmolLM2's template puts first when the conversation's first message is not
+/// a system message (an empty conversation gets none; SPEC.md §11).
 pub const DEFAULT_SYSTEM_PROMPT: &str =
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 

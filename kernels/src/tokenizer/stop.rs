@@ -174,6 +174,37 @@ mod tests {
     }
 
     #[test]
+    fn a_special_tokens_text_is_output_and_matched_unless_it_ends_the_generation() {
+        // 5 is a control token that does not end generation, 7 one that does.
+        let mut detector = StopDetector::new(&[7], ["<|im_start|>us", "<|im_end|>"]);
+        assert_eq!(detector.push(1, b"a"), None);
+        assert_eq!(detector.push(5, b"<|im_start|>"), None);
+        assert_eq!(detector.text(), b"a<|im_start|>");
+        let stop = detector.push(2, b"user").unwrap();
+        assert_eq!(
+            stop,
+            Stop {
+                reason: StopReason::StopString { index: 0 },
+                text_len: 1
+            }
+        );
+        // An end token's text is neither output nor matched: the token ends the generation.
+        let mut detector = StopDetector::new(&[7], ["<|im_end|>", "a<"]);
+        assert_eq!(detector.push(1, b"a"), None);
+        let stop = detector.push(7, b"<|im_end|>").unwrap();
+        assert_eq!(stop.reason, StopReason::EndOfGeneration { id: 7 });
+        assert_eq!(detector.text(), b"a");
+    }
+
+    #[test]
+    fn empty_stop_strings_never_match() {
+        let mut detector = StopDetector::new(&[], ["", ""]);
+        assert_eq!(detector.push(1, b""), None);
+        assert_eq!(detector.push(2, b"abc"), None);
+        assert_eq!(detector.text(), b"abc");
+    }
+
+    #[test]
     fn a_character_cut_at_the_end_is_left_out_of_the_text() {
         // "é" is C3 A9, "€" E2 82 AC, "🙂" F0 9F 99 82.
         assert_eq!(output_text(b"caf\xc3"), "caf");
