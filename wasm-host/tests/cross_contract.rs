@@ -5,7 +5,8 @@ mod common;
 
 use common::{chain_with, GAS};
 use serde_json::json;
-use wasm_host::chain::{Chain, ExecutionStatus, FinalStatus, ONE_NEAR, TGAS};
+use wasm_host::chain::{Chain, ExecutionStatus, FinalStatus, GAS_PRICE, ONE_NEAR, TGAS};
+use wasm_host::fees::Action as Fee;
 
 fn setup() -> Chain {
     chain_with(&[
@@ -22,6 +23,8 @@ fn args(value: serde_json::Value) -> Vec<u8> {
 #[test]
 fn a_call_and_its_callback_run_in_later_blocks_with_the_result() {
     let mut chain = setup();
+    let alice: near_account_id::AccountId = "alice.test".parse().unwrap();
+    let alice_before = chain.balance("alice.test");
     let start = chain.block_height();
     let result = chain
         .call(
@@ -63,11 +66,30 @@ fn a_call_and_its_callback_run_in_later_blocks_with_the_result() {
         stored.json::<Vec<Option<String>>>().unwrap(),
         vec![Some("ping".to_string())]
     );
+    let fees = chain.fees();
+    // A refund (one transfer) burns its execution fees, as nearcore reports them.
+    let refund_exec = fees.exec(Fee::new_action_receipt) + fees.transfer_exec(&alice);
+    let mut refunds = 0;
     for outcome in &result.receipts {
-        // Refunds (from `system`) are free; every other receipt burns gas.
-        let refund = outcome.predecessor_id.as_str() == "system";
-        assert_eq!(outcome.gas_burnt == 0, refund, "{outcome:?}");
+        // Refunds (from `system`) report the gas they burnt but are free: they burn no tokens.
+        // Every other receipt burns gas and pays for it.
+        if outcome.predecessor_id.as_str() == "system" {
+            refunds += 1;
+            assert_eq!(outcome.gas_burnt, refund_exec, "{outcome:?}");
+            assert_eq!(outcome.tokens_burnt, 0, "{outcome:?}");
+        } else {
+            assert!(outcome.gas_burnt > 0, "{outcome:?}");
+            assert!(outcome.tokens_burnt > 0, "{outcome:?}");
+        }
     }
+    assert!(refunds > 0, "the unused gas came back");
+    // Alice paid what the transaction and its receipts burnt: nothing for the refunds.
+    let paid = alice_before - chain.balance("alice.test");
+    let tokens_burnt: u128 = result.receipts.iter().map(|o| o.tokens_burnt).sum();
+    assert_eq!(
+        paid,
+        u128::from(result.tx_gas_burnt) * GAS_PRICE + tokens_burnt
+    );
 }
 
 /// A receipt the callee starts on the side runs in the block its result wakes the caller's

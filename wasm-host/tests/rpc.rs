@@ -280,6 +280,120 @@ async fn a_signed_transfer_over_rpc_executes_and_its_outcome_is_fetched() {
     net.shutdown().await;
 }
 
+/// Deploys `contract` (built by xtask) on `account`, signed by it, and initialises it.
+async fn deploy_and_init(net: &Localnet, account: &str, contract: &str) {
+    let code = common::contract(contract);
+    let deploy = net
+        .tx(
+            account,
+            account,
+            vec![
+                Action::DeployContract { code },
+                function_call("new", json!({})),
+            ],
+        )
+        .await
+        .sign(&key_of(account));
+    let outcome = net.commit(&deploy).await.unwrap();
+    assert_eq!(outcome["status"], json!({"SuccessValue": ""}));
+}
+
+/// The ids of `outcome`'s receipt outcomes in the order nearcore's
+/// `get_recursive_transaction_results` lists them: depth first from the transaction's receipt,
+/// each outcome before those of its `receipt_ids`, in order.
+fn depth_first_ids(outcome: &Value) -> Vec<String> {
+    let by_id: std::collections::HashMap<String, Vec<String>> = outcome["receipts_outcome"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let children = o["outcome"]["receipt_ids"].as_array().unwrap();
+            let children = children.iter().map(|c| c.as_str().unwrap().to_string());
+            (o["id"].as_str().unwrap().to_string(), children.collect())
+        })
+        .collect();
+    fn visit(
+        id: &str,
+        by_id: &std::collections::HashMap<String, Vec<String>>,
+        out: &mut Vec<String>,
+    ) {
+        let Some(children) = by_id.get(id) else {
+            return;
+        };
+        out.push(id.to_string());
+        for child in children {
+            visit(child, by_id, out);
+        }
+    }
+    let first = outcome["transaction_outcome"]["outcome"]["receipt_ids"][0]
+        .as_str()
+        .unwrap();
+    let mut ids = Vec::new();
+    visit(first, &by_id, &mut ids);
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_outcomes_are_listed_depth_first_as_nearcore_lists_them() {
+    let dir = temp();
+    let accounts = ["alice.test", "cross.test", "echo.test"];
+    let net = Localnet::start(dir.path(), &accounts, patient()).await;
+    deploy_and_init(&net, "cross.test", "test_cross").await;
+    deploy_and_init(&net, "echo.test", "test_status").await;
+    let call = Action::FunctionCall(Box::new(FunctionCallAction {
+        method_name: "echo_via".into(),
+        args: json!({"target": "echo.test", "value": "ping"})
+            .to_string()
+            .into_bytes(),
+        gas: 200 * TGAS,
+        deposit: 0,
+    }));
+    let signed = net
+        .tx("alice.test", "cross.test", vec![call])
+        .await
+        .sign(&key_of("alice.test"));
+    net.commit(&signed).await.unwrap();
+    let query = json!({"tx_hash": hash58(&signed.hash()), "sender_account_id": "alice.test",
+        "wait_until": "FINAL"});
+    let outcome = net.client.call("tx", query.clone()).await.unwrap();
+    assert_eq!(outcome["final_execution_status"], "FINAL");
+    let listed: Vec<String> = outcome["receipts_outcome"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, depth_first_ids(&outcome));
+    // The order they ran in is another: the caller's gas refund (its child, listed after the
+    // callee and the callback with their refunds) ran before the callee's receipts.
+    let record = net
+        .node
+        .store()
+        .transaction(&signed.hash())
+        .unwrap()
+        .unwrap();
+    let ran: Vec<String> = record.receipts.iter().map(hash58).collect();
+    assert_ne!(listed, ran);
+    let (mut listed_set, mut ran_set) = (listed.clone(), ran);
+    listed_set.sort();
+    ran_set.sort();
+    assert_eq!(listed_set, ran_set, "every receipt outcome is listed once");
+    // `EXPERIMENTAL_tx_status`'s receipts come in the same order.
+    let detailed = net
+        .client
+        .call("EXPERIMENTAL_tx_status", query)
+        .await
+        .unwrap();
+    let receipts: Vec<String> = detailed["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["receipt_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(receipts, listed);
+    net.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contracts_deploy_run_and_answer_views_over_rpc() {
     let dir = temp();

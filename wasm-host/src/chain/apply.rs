@@ -43,17 +43,16 @@ impl Chain {
         let ReceiptKind::Action(action) = &receipt.kind else {
             unreachable!("only action receipts are applied");
         };
-        // Refunds are free, as on NEAR. Everything else prepaid the execution fees of all its
-        // actions; as nearcore does, it burns the receipt's now and each action's as it runs, so
-        // a failure burns none of the actions after it (the refund gives them back).
+        // Every receipt prepaid the execution fees of all its actions; as nearcore does, it burns
+        // the receipt's now and each action's as it runs, so a failure burns none of the actions
+        // after it (the refund gives them back). A refund (from `system`) burns them too — its
+        // outcome reports them as `gas_burnt` — but is free: nobody paid for its gas, its
+        // `tokens_burnt` is 0 and it refunds nothing (nearcore's `apply_action_receipt`, where
+        // only the tokens burnt treat a system receipt's gas as zero).
         let refund = receipt.predecessor_id.as_str() == SYSTEM_ACCOUNT;
         let fees = self.fees.clone();
-        let exec = |fee| if refund { 0 } else { fees.exec(fee) };
-        let transfer = if refund {
-            0
-        } else {
-            fees.transfer_exec(&receipt.receiver_id)
-        };
+        let exec = |fee| fees.exec(fee);
+        let transfer = fees.transfer_exec(&receipt.receiver_id);
         let exec_fees = self.action_fees(&action.actions, exec, transfer);
         let receipt_fee = exec(Fee::new_action_receipt);
         self.touched.insert(receipt.receiver_id.clone());
@@ -91,7 +90,15 @@ impl Chain {
             // The receipt's result is its last action's (nearcore's `ActionResult::merge`): a
             // function call's return value is dropped by any action after it.
             applied.return_data = ReturnData::None;
-            result = self.apply_one(&receipt, action, item, &results, &mut applied, &mut overlay);
+            result = self.apply_one(
+                &receipt,
+                action,
+                index,
+                item,
+                &results,
+                &mut applied,
+                &mut overlay,
+            );
             if result.is_err() {
                 failed_action = Some(index as u64);
                 break;
@@ -130,7 +137,11 @@ impl Chain {
         let burn_price = action.gas_price.min(GAS_PRICE);
         // As on NEAR, the contract earns its share of the gas its calls burnt whether the receipt
         // succeeded or not, if the account still exists.
-        let reward = self.burnt_gas_reward(applied.call_gas_burnt, burn_price);
+        let reward = burnt_gas_reward(
+            applied.call_gas_burnt,
+            burn_price,
+            self.fees.burnt_gas_reward(),
+        );
         if let Some(account) = self.accounts.get_mut(&receipt.receiver_id) {
             account.info.balance += reward;
         }
@@ -160,11 +171,13 @@ impl Chain {
         self.finish_receipt(receipt, applied, status, settlement.tokens_burnt);
     }
 
-    /// Runs one action.
+    /// Runs action `index` of the receipt.
+    #[allow(clippy::too_many_arguments)]
     fn apply_one(
         &mut self,
         receipt: &Receipt,
         action: &ActionReceipt,
+        index: usize,
         item: &Action,
         results: &Arc<Vec<PromiseResult>>,
         applied: &mut Applied,
@@ -287,6 +300,7 @@ impl Chain {
                 return self.function_call(
                     receipt,
                     action,
+                    index,
                     results,
                     applied,
                     overlay,
@@ -300,11 +314,13 @@ impl Chain {
         Ok(())
     }
 
+    /// Runs function call `index` (the action's index in the receipt).
     #[allow(clippy::too_many_arguments)]
     fn function_call(
         &mut self,
         receipt: &Receipt,
         action: &ActionReceipt,
+        index: usize,
         results: &Arc<Vec<PromiseResult>>,
         applied: &mut Applied,
         overlay: &mut StateOverlay,
@@ -342,6 +358,8 @@ impl Chain {
                 .map(|d| d.receiver_id.clone())
                 .collect(),
             code_hash: info.code_hash,
+            // Unique to this action of this receipt, as nearcore's `execute_function_call`.
+            random_seed: super::action_random_seed(&receipt.id, self.height, index),
             ..self.block_context(&receipt.receiver_id)
         };
         let ext = std::mem::take(overlay);
@@ -539,11 +557,6 @@ impl Chain {
         (public_key.len() + access_key.len()) as u64 + self.fees.storage_bytes_record()
     }
 
-    fn burnt_gas_reward(&self, gas: u64, gas_price: u128) -> u128 {
-        let (numerator, denominator) = self.fees.burnt_gas_reward();
-        u128::from(gas) * gas_price * u128::from(numerator) / u128::from(denominator)
-    }
-
     fn commit_account(
         &mut self,
         id: &AccountId,
@@ -636,6 +649,15 @@ fn push_refunds(
     });
 }
 
+/// The reward a contract earns for the gas its function calls burnt, as nearcore's
+/// `apply_action_receipt` computes it: the share `numerator / denominator` of the gas, rounded
+/// down in gas units, then priced at `gas_price` (so `7` gas at 3/10 earns `2 * gas_price`, not
+/// `2.1 * gas_price`). In u128, where nearcore's u64 product would overflow and panic.
+fn burnt_gas_reward(gas: u64, gas_price: u128, (numerator, denominator): (u64, u64)) -> u128 {
+    let reward_gas = u128::from(gas) * u128::from(numerator) / u128::from(denominator);
+    reward_gas * gas_price
+}
+
 /// The most bytes an account may store besides its code and still be deleted (nearcore's
 /// `Account::MAX_ACCOUNT_DELETION_STORAGE_USAGE`): deleting more would cost more than its fees.
 pub const MAX_ACCOUNT_DELETION_STORAGE_USAGE: u64 = 10_000;
@@ -680,5 +702,25 @@ fn action_fee(item: &Action, fee: impl Fn(Fee) -> u64, transfer: u64) -> u64 {
         }
         Action::DeleteKey { .. } => fee(Fee::delete_key),
         Action::DeleteAccount { .. } => fee(Fee::delete_account),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::burnt_gas_reward;
+
+    #[test]
+    fn the_gas_reward_is_rounded_down_in_gas_before_it_is_priced() {
+        // nearcore's 3/10 (protocols before 87): 7 gas earn 2 gas, at 10^8 yoctoNEAR each.
+        let price = 100_000_000;
+        assert_eq!(burnt_gas_reward(7, price, (3, 10)), 2 * price);
+        // 3 * gas divisible by 10: nothing to round.
+        assert_eq!(burnt_gas_reward(10, price, (3, 10)), 3 * price);
+        // Protocol 88's 0 earns nothing.
+        assert_eq!(burnt_gas_reward(7, price, (0, 1)), 0);
+        // No overflow where nearcore's u64 product would.
+        let gas = u64::MAX / 2;
+        let reward_gas = u128::from(gas) * 3 / 10;
+        assert_eq!(burnt_gas_reward(gas, price, (3, 10)), reward_gas * price);
     }
 }

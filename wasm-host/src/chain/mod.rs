@@ -713,7 +713,11 @@ fn block_context(height: u64, timestamp_ns: u64, account: &AccountId) -> VMConte
         storage_usage: 0,
         attached_deposit: 0,
         prepaid_gas: 0,
-        random_seed: hash(&height.to_le_bytes()).to_vec(),
+        // A view's seed, as nearcore's `TrieViewer::call_function` makes it: `create_random_seed`
+        // of an all-zero action hash and its random value (nearcore's is the state root, which
+        // this chain does not keep: the block's random value stands in). A function call gets
+        // its own ([`action_random_seed`]).
+        random_seed: create_random_seed(&[0; 32], &block_random_value(height)),
         view: false,
         output_data_receivers: Vec::new(),
         chain_id: CHAIN_ID.to_string(),
@@ -732,6 +736,41 @@ fn shared_engine() -> Arc<Engine<StateOverlay>> {
 /// SHA-256.
 pub fn hash(bytes: &[u8]) -> CryptoHash {
     Sha256::digest(bytes).into()
+}
+
+/// The random value of the block at `height` (nearcore's `random_value`, the hash of its
+/// producer's VRF output): here SHA-256 of the height, deterministic for reproducible tests.
+pub(crate) fn block_random_value(height: u64) -> CryptoHash {
+    hash(&height.to_le_bytes())
+}
+
+/// The hash of action `action_index` of receipt `receipt_id` run in the block at `height`, as
+/// nearcore's `create_action_hash_from_receipt_id` makes it (with `BlockHeightForReceiptId`):
+/// SHA-256 of the receipt id, the height and `u64::MAX - action_index` (little-endian), the
+/// salt counting down so that it never meets a new receipt's index.
+fn action_hash(receipt_id: &CryptoHash, height: u64, action_index: usize) -> CryptoHash {
+    let salt = u64::MAX.wrapping_sub(action_index as u64);
+    let mut hasher = Sha256::new();
+    hasher.update(receipt_id);
+    hasher.update(height.to_le_bytes());
+    hasher.update(salt.to_le_bytes());
+    hasher.finalize().into()
+}
+
+/// nearcore's `create_random_seed`: SHA-256 of an action hash and a random value, so that each
+/// action of each receipt gets its own seed.
+fn create_random_seed(action_hash: &CryptoHash, random_value: &CryptoHash) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(action_hash);
+    hasher.update(random_value);
+    hasher.finalize().to_vec()
+}
+
+/// The `random_seed` a function call sees, as nearcore's `execute_function_call` gives it: the
+/// seed of the call's action hash ([`action_hash`]) and the block's random value.
+fn action_random_seed(receipt_id: &CryptoHash, height: u64, action_index: usize) -> Vec<u8> {
+    let action = action_hash(receipt_id, height, action_index);
+    create_random_seed(&action, &block_random_value(height))
 }
 
 /// Id of the `index`-th receipt created by receipt `parent`.

@@ -102,11 +102,11 @@ pub struct ExecutionOutcome {
     pub block_height: u64,
     pub logs: Vec<String>,
     /// Gas burnt executing it (action execution fees, wasm, host functions, send fees of the
-    /// receipts it created).
+    /// receipts it created). A refund's too (its execution fees), though nobody pays for them.
     pub gas_burnt: Gas,
     /// NEAR burnt: `gas_burnt` at the burn price (the lower of the receipt's purchase price and
     /// the block's), plus the refund penalty and, for a receipt that created an account, the
-    /// account creation charge.
+    /// account creation charge; 0 for a refund.
     pub tokens_burnt: Balance,
     pub status: ExecutionStatus,
     /// On failure, the index of the action that failed (`None`: the receipt as a whole, e.g.
@@ -134,7 +134,8 @@ pub struct TxResult {
     pub status: FinalStatus,
     /// Gas burnt converting the transaction into its receipt (send fees).
     pub tx_gas_burnt: Gas,
-    /// Outcomes of its receipts, in execution order.
+    /// Outcomes of its receipts, in execution order (the RPC's `receipts_outcome` lists them
+    /// depth first, as nearcore does: [`crate::views::outcomes_depth_first`]).
     pub receipts: Vec<ExecutionOutcome>,
 }
 
@@ -147,9 +148,15 @@ impl TxResult {
             .collect()
     }
 
-    /// Gas burnt by the transaction and all its receipts.
+    /// Gas burnt by the transaction and all its receipts but refunds: the gas its signer paid
+    /// for. A refund (a receipt from `system`) reports the execution fees it burnt as its
+    /// `gas_burnt`, as on NEAR, but nobody pays for them (its `tokens_burnt` is 0).
     pub fn total_gas_burnt(&self) -> Gas {
-        self.tx_gas_burnt + self.receipts.iter().map(|o| o.gas_burnt).sum::<Gas>()
+        let paid = self
+            .receipts
+            .iter()
+            .filter(|o| o.predecessor_id.as_str() != crate::chain::SYSTEM_ACCOUNT);
+        self.tx_gas_burnt + paid.map(|o| o.gas_burnt).sum::<Gas>()
     }
 
     /// The failure's message, or "success" / "pending".

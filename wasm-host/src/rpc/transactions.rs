@@ -211,7 +211,11 @@ fn look(
     Ok(None)
 }
 
-/// The final outcome view of a transaction from its record and its receipts' views.
+/// The final outcome view of a transaction from its record and its receipts' views: the
+/// outcomes depth first from its receipt, as nearcore's `get_recursive_transaction_results`
+/// lists them (not in the order they ran, which the record keeps), and the receipts
+/// (`EXPERIMENTAL_tx_status`) in the same order, as nearcore's
+/// `get_final_transaction_result_with_receipt` reads them.
 fn final_outcome(
     node: &Node,
     record: &TxRecord,
@@ -220,14 +224,13 @@ fn final_outcome(
     detail: Detail,
 ) -> Result<Value, RpcError> {
     let store = node.store();
+    let ordered = views::outcomes_depth_first(&record.receipt_id, |id| store.outcome(id))?;
     let mut outcomes = Vec::new();
     let mut receipts = Vec::new();
-    for id in &record.receipts {
-        if let Some(view) = store.outcome(id)? {
-            outcomes.push(view);
-        }
+    for (id, view) in ordered {
+        outcomes.push(view);
         if detail == Detail::WithReceipts {
-            if let Some(view) = store.receipt(id)? {
+            if let Some(view) = store.receipt(&id)? {
                 receipts.push(view);
             }
         }

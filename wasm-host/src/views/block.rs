@@ -80,7 +80,7 @@ pub fn block_view(header: &BlockHeader, prev_height: Option<u64>) -> Value {
             "challenges_root": ZERO_HASH,
             "timestamp": header.timestamp_ns,
             "timestamp_nanosec": header.timestamp_ns.to_string(),
-            "random_value": hash58(&crate::chain::hash(&header.height.to_le_bytes())),
+            "random_value": hash58(&crate::chain::block_random_value(header.height)),
             "validator_proposals": [],
             "chunk_mask": [true],
             "gas_price": GAS_PRICE.to_string(),

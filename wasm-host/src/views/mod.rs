@@ -9,8 +9,8 @@ mod state;
 pub use block::{block_view, rfc3339, status_view, StatusInfo};
 pub use debug::function_call_error_debug;
 pub use outcome::{
-    action_error_view, final_outcome_view, outcome_view, receipt_view, status_of, tx_view,
-    OutcomeStatus,
+    action_error_view, final_outcome_view, outcome_view, outcomes_depth_first, receipt_view,
+    status_of, tx_view, OutcomeStatus,
 };
 pub use state::{access_key_view, account_view};
 

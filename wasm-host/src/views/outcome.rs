@@ -324,6 +324,41 @@ pub fn status_of<E>(
     }
 }
 
+/// The outcome views of a transaction's receipts in the order nearcore's RPC lists them
+/// (`Chain::get_recursive_transaction_results`, `receipts_outcome`): depth first from its first
+/// receipt `first`, each outcome followed by those of its `receipt_ids` in order (so a refund
+/// comes right after the receipt that sent it, before the receipts a later block ran). A receipt
+/// whose outcome is not in yet is left out, and what it leads to with it, as nearcore does while
+/// a transaction runs. `outcome` reads a receipt's outcome view (or the error kept, which is
+/// returned). A loop, not recursion: a chain of receipts of any length cannot exhaust the stack.
+pub fn outcomes_depth_first<E>(
+    first: &CryptoHash,
+    mut outcome: impl FnMut(&CryptoHash) -> Result<Option<Value>, E>,
+) -> Result<Vec<(CryptoHash, Value)>, E> {
+    let mut ordered = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![*first];
+    while let Some(id) = stack.pop() {
+        // Receipt ids are unique: a repeat could only come from a corrupt store.
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(view) = outcome(&id)? else {
+            continue;
+        };
+        let children: Vec<CryptoHash> = view["outcome"]["receipt_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|child| child.as_str().and_then(super::parse_hash58))
+            .collect();
+        // Reversed onto the stack, so the first child comes off first.
+        stack.extend(children.into_iter().rev());
+        ordered.push((id, view));
+    }
+    Ok(ordered)
+}
+
 /// A transaction's final outcome (`FinalExecutionOutcomeView`, with `final_execution_status`;
 /// with `receipts` for `EXPERIMENTAL_tx_status`). Every block is final at once here, so a
 /// finished transaction is `EXECUTED` while receipts of it (refunds) are still to run —
@@ -419,6 +454,29 @@ mod tests {
             status_of(&[1; 32], |id| lookup(&views, id)).unwrap(),
             OutcomeStatus::Done(json!({"SuccessValue": "AQ=="}))
         );
+    }
+
+    #[test]
+    fn receipt_outcomes_are_listed_depth_first_as_nearcore_lists_them() {
+        // 1 sent 2 and 3; 2 sent 4 (which has not run yet) and 5; 3 sent 6.
+        let node = |children: &[u8]| {
+            let ids: Vec<String> = children.iter().map(|c| hash58(&[*c; 32])).collect();
+            json!({"outcome": {"receipt_ids": ids}})
+        };
+        let views: std::collections::HashMap<CryptoHash, Value> = [
+            (1, node(&[2, 3])),
+            (2, node(&[4, 5])),
+            (3, node(&[6])),
+            (5, node(&[])),
+            (6, node(&[])),
+        ]
+        .into_iter()
+        .map(|(id, view)| ([id; 32], view))
+        .collect();
+        let ordered = outcomes_depth_first(&[1; 32], |id| Ok::<_, ()>(views.get(id).cloned()));
+        let ids: Vec<u8> = ordered.unwrap().iter().map(|(id, _)| id[0]).collect();
+        // Execution order would be 1, 2, 3, 5, 6 (5 and 6 ran in the same block).
+        assert_eq!(ids, [1, 2, 5, 3, 6]);
     }
 
     #[test]
