@@ -1014,7 +1014,7 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
     assert!(
         reason.contains(&format!(
             "the 2 members that revealed the most common answer were paid {} yoctoNEAR of the \
-             fee, the other {refunded} yoctoNEAR was refunded to {DAPP}",
+             fee, the other {refunded} yoctoNEAR was refunded to {ALICE}",
             2 * SEAT_SHARE
         )),
         "{reason}"
@@ -1029,6 +1029,7 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
                 {"node": node_name(pair[1]), "amount": SEAT_SHARE.to_string()},
             ],
             "refunded": refunded.to_string(),
+            "refunded_to": ALICE,
             "requester": DAPP,
         })]
     );
@@ -1040,7 +1041,7 @@ fn a_timeout_pays_the_largest_group_of_equal_reveals_and_refunds_the_rest() {
     }
     // Nobody is slashed for a timeout: the lone answer has no quorum to be judged by.
     assert_eq!(world.stake(lone), stakes[2]);
-    // The dApp passed the refund on to Alice.
+    // The oracle refunded Alice, the request's refund account, itself (and her gas refund).
     let gained = world.chain.balance(ALICE) - alice_before;
     let most_gas = u128::from(ASK_GAS) * world.chain.gas_purchase_price();
     assert!(
@@ -1108,7 +1109,7 @@ fn a_timeout_pays_nobody_when_a_seat_share_rounds_to_zero() {
         .unwrap()
         .to_string();
     assert!(
-        reason.contains(&format!("the fee of 3 yoctoNEAR was refunded to {DAPP}")),
+        reason.contains(&format!("the fee of 3 yoctoNEAR was refunded to {ALICE}")),
         "{reason}"
     );
     let timed_out = events(&result, "request_timed_out");
@@ -2005,7 +2006,11 @@ fn a_relayed_bundle_defers_the_entries_whose_events_could_pass_the_receipts_log_
         let taken: Vec<String> = relayed.json();
         assert_eq!(taken.len(), pending.len());
         let deferred = taken.iter().filter(|o| *o == "deferred").count();
-        println!("bundle {bundles}: took {} of {}", taken.len() - deferred, taken.len());
+        println!(
+            "bundle {bundles}: took {} of {}",
+            taken.len() - deferred,
+            taken.len()
+        );
         assert!(
             taken[..taken.len() - deferred]
                 .iter()

@@ -1,5 +1,5 @@
 //! NEP-297 events, one per change of a question's record:
-//! `EVENT_JSON:{"standard":"ai-oracle-example-dapp","version":"1.1.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle-example-dapp","version":"2.0.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
@@ -7,8 +7,9 @@ use near_sdk::serde::Serialize;
 /// NEP-297 standard name of the dApp's events.
 pub const EVENT_STANDARD: &str = "ai-oracle-example-dapp";
 /// Version of the dApp's event formats (1.1.0: `late_fee_refunded`, and `oracle_request_id` in
-/// `question_answered`).
-pub const EVENT_VERSION: &str = "1.1.0";
+/// `question_answered`; 2.0.0: no `late_fee_refunded`, the oracle refunds a timed-out fee to
+/// the asker itself).
+pub const EVENT_VERSION: &str = "2.0.0";
 
 /// Every event the dApp emits.
 #[derive(Clone, Copy, Debug)]
@@ -20,9 +21,6 @@ pub enum Event {
     /// A question's record went, its storage deposit back to its asker: deleted by the asker,
     /// refused by the oracle, or expired while waiting.
     Deleted,
-    /// The oracle's callback for a question that had expired brought back a timed-out fee,
-    /// passed on to the asker.
-    LateFeeRefunded,
 }
 
 impl Event {
@@ -32,7 +30,6 @@ impl Event {
             Event::Asked => "question_asked",
             Event::Answered => "question_answered",
             Event::Deleted => "question_deleted",
-            Event::LateFeeRefunded => "late_fee_refunded",
         }
     }
 

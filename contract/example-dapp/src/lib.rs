@@ -4,15 +4,15 @@
 //! `ask` keeps the question's storage deposit (the record at its largest: question, asker,
 //! answer — see `storage`) out of the attached deposit and forwards the rest to the oracle's
 //! `request` on the asker's behalf (`oracle_dapp::ask_on_behalf_of`): a refused request's
-//! deposit and the request's storage deposit go straight back to the asker, never through the
-//! dApp. `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out); a
-//! timed-out fee, which the oracle returns to the dApp, is passed on to the asker. A refused
+//! deposit, a timed-out request's fee and the request's storage deposit go straight back to the
+//! asker, never through the dApp, which never pays anything out on the oracle's word.
+//! `on_answer` runs once a quorum of oracle nodes agreed (or the request timed out). A refused
 //! question is deleted and its storage deposit returned; an answered one stays until its asker
 //! deletes it (`delete_question`), which returns the deposit. A question still waiting
 //! `QUESTION_EXPIRY_BLOCKS` after it was asked (far past the oracle's 200-block yield: only a
 //! callback that went wrong leaves one) may be expired by anyone (`expire_question`), which
-//! deletes it and returns its deposit to the asker; a late callback then only passes on a
-//! timed-out fee (`late_fee_refunded`). Every change of a record is a NEP-297 event (`events`).
+//! deletes it and returns its deposit to the asker; a late callback then changes nothing. Every
+//! change of a record is a NEP-297 event (`events`).
 //!
 //! The oracle keeps the request's storage deposit (and any fee share no committee member
 //! earned) until someone calls its `cleanup_request(request_id)`, which anyone may once the
@@ -183,37 +183,18 @@ impl ExampleDapp {
         .then(
             Self::ext(env::current_account_id())
                 .with_static_gas(CALLBACK_GAS)
-                .on_answer(question_id, asker, U128(forwarded.as_yoctonear())),
+                .on_answer(question_id),
         )
     }
 
-    /// The oracle's answer (or its refusal) for `question_id`, asked by `asker`, who forwarded
-    /// `forwarded` yoctoNEAR to it. A question that expired meanwhile is gone: only a timed-out
-    /// fee is passed on to `asker` (a `late_fee_refunded` event). A timed-out fee passed on is
-    /// never more than `forwarded`: the figure is the oracle's word, and this contract pays it
-    /// out of its own balance.
+    /// The oracle's answer (or its refusal) for `question_id`. A question that expired
+    /// meanwhile is gone and stays so. Nothing of the fee comes back here: the oracle refunds
+    /// a timed-out fee to the asker itself (the request's refund account).
     #[private]
-    pub fn on_answer(&mut self, question_id: u64, asker: AccountId, forwarded: U128) -> Answer {
+    pub fn on_answer(&mut self, question_id: u64) -> Answer {
         let response = oracle_dapp::answer();
         let oracle_request_id = response.as_ref().ok().map(|response| response.request_id);
-        let pass_on = |refunded: u128| NearToken::from_yoctonear(refunded.min(forwarded.0));
         let Some(mut entry) = self.questions.get(&question_id).cloned() else {
-            if let Ok(OracleResponse {
-                request_id,
-                status: ResponseStatus::TimedOut { refunded, .. },
-            }) = response
-            {
-                let passed_on = pass_on(refunded);
-                send(&asker, passed_on);
-                if !passed_on.is_zero() {
-                    Event::LateFeeRefunded.emit(json!({
-                        "question_id": question_id,
-                        "asker": asker,
-                        "refunded": passed_on,
-                        "oracle_request_id": request_id,
-                    }));
-                }
-            }
             return failed(
                 format!("question {question_id} expired before the oracle answered"),
                 oracle_request_id,
@@ -232,14 +213,11 @@ impl ExampleDapp {
                     oracle_request_id: request_id,
                 }
             }
-            // The oracle returned the fee to this contract: it is the asker's.
+            // The oracle refunded the fee to the asker.
             Ok(OracleResponse {
-                status: ResponseStatus::TimedOut { message, refunded },
+                status: ResponseStatus::TimedOut { message, .. },
                 ..
-            }) => {
-                send(&entry.asker, pass_on(refunded));
-                failed(message, oracle_request_id)
-            }
+            }) => failed(message, oracle_request_id),
             // The request failed: the oracle refused it and refunded the deposit to the asker
             // (the receipt's refund account), or its callback failed and it kept the deposit.
             // Either way nothing came back here; the record goes, with its storage deposit.

@@ -1,5 +1,5 @@
 //! NEP-297 events, one per state change:
-//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.2.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.3.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;

@@ -81,7 +81,7 @@ impl OracleContract {
 
     /// Ends pending `request` without an answer: it becomes cleanable after the retention, the
     /// members in the largest group of equal reveals are paid a seat's share each (`held_fees.rs`),
-    /// the rest of the fee goes back to the requester, and members that never committed, or
+    /// the rest of the fee goes back to the request's refund account, and members that never committed, or
     /// committed and never revealed, are counted a miss. `resumed` tells whether the yield saw
     /// a resume (it never should without a resolution; the request ends all the same).
     fn time_out(
@@ -96,7 +96,8 @@ impl OracleContract {
         self.pending.remove(&request_id);
         let (paid, paid_total) = self.pay_timeout_reveals(request_id, request);
         let refunded = request.fee - paid_total;
-        send(&request.requester, refunded);
+        let refunded_to = request.refund_account().clone();
+        send(&refunded_to, refunded);
         self.record_timeout_misses(request_id, request);
         let why = if resumed {
             "was resumed without a resolution".to_string()
@@ -111,25 +112,29 @@ impl OracleContract {
         };
         let message = if paid.is_empty() {
             format!(
-                "request {request_id} {why}; the fee of {} yoctoNEAR was refunded to {}",
-                request.fee, request.requester
+                "request {request_id} {why}; the fee of {} yoctoNEAR was refunded to {refunded_to}",
+                request.fee
             )
         } else {
             format!(
                 "request {request_id} {why}; the {} members that revealed the most \
                  common answer were paid {paid_total} yoctoNEAR of the fee, the other {refunded} \
-                 yoctoNEAR was refunded to {}",
+                 yoctoNEAR was refunded to {refunded_to}",
                 paid.len(),
-                request.requester
             )
         };
         Event::RequestTimedOut.emit(json!({
             "request_id": request_id,
             "paid": paid,
             "refunded": U128(refunded),
+            "refunded_to": refunded_to,
             "requester": request.requester,
         }));
-        ResponseStatus::TimedOut { message, refunded }
+        ResponseStatus::TimedOut {
+            message,
+            refunded,
+            refunded_to: Some(refunded_to.to_string()),
+        }
     }
 }
 
@@ -146,6 +151,7 @@ fn ended_without_answer(request_id: u64, message: String) -> OracleResponse {
         status: ResponseStatus::TimedOut {
             message,
             refunded: 0,
+            refunded_to: None,
         },
     }
 }

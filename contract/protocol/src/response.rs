@@ -12,7 +12,7 @@ pub const MAX_INLINE_OUTPUT_CAP: u32 = 16 * 1024;
 /// The answer to one request, delivered to the requesting contract's callback.
 ///
 /// JSON: `{"request_id":7,"status":{"resolved":{...}}}` or
-/// `{"request_id":7,"status":{"timed_out":{"message":"...","refunded":"1000"}}}`.
+/// `{"request_id":7,"status":{"timed_out":{"message":"...","refunded":"1000","refunded_to":"alice.near"}}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OracleResponse {
     pub request_id: u64,
@@ -25,13 +25,18 @@ pub struct OracleResponse {
 pub enum ResponseStatus {
     /// A quorum of the committee agreed on this output.
     Resolved(ResolvedOutput),
-    /// No quorum before the yield timed out; `refunded` yoctoNEAR went back to the requester:
-    /// the fee, less a seat's share for each member of the largest group of equal reveals (at
-    /// least two, no other group as large).
+    /// No quorum before the yield timed out; the oracle itself sent `refunded` yoctoNEAR to
+    /// `refunded_to`, the request's refund account (`storage_refund_to`, default the
+    /// requester): the fee, less a seat's share for each member of the largest group of equal
+    /// reveals (at least two, no other group as large). A requesting contract has nothing to
+    /// pass on: the figure is for the record, never a reason to pay. A request that had
+    /// already ended refunds nothing now (`refunded` 0, no `refunded_to`).
     TimedOut {
         message: String,
         #[serde(with = "crate::json_numbers::u128_string")]
         refunded: u128,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refunded_to: Option<String>,
     },
 }
 
@@ -78,11 +83,23 @@ mod tests {
             status: ResponseStatus::TimedOut {
                 message: "no quorum".into(),
                 refunded: 10,
+                refunded_to: Some("alice.near".into()),
             },
         };
         assert_eq!(
             serde_json::to_string(&timed_out).unwrap(),
-            r#"{"request_id":4,"status":{"timed_out":{"message":"no quorum","refunded":"10"}}}"#
+            r#"{"request_id":4,"status":{"timed_out":{"message":"no quorum","refunded":"10","refunded_to":"alice.near"}}}"#
         );
+        let ended = r#"{"request_id":4,"status":{"timed_out":{"message":"gone","refunded":"0"}}}"#;
+        let back: OracleResponse = serde_json::from_str(ended).unwrap();
+        assert_eq!(
+            back.status,
+            ResponseStatus::TimedOut {
+                message: "gone".into(),
+                refunded: 0,
+                refunded_to: None
+            }
+        );
+        assert_eq!(serde_json::to_string(&back).unwrap(), ended);
     }
 }

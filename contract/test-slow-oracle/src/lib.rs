@@ -131,6 +131,7 @@ impl SlowOracle {
                 status: ResponseStatus::TimedOut {
                     message: format!("request {request_id} timed out"),
                     refunded,
+                    refunded_to: None,
                 },
             });
         }

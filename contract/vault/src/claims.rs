@@ -6,7 +6,9 @@
 //! `on_verdict` → transfer → `on_payout`. A claim the oracle leaves waiting (a callback that
 //! never lands as expected) expires: after `CLAIM_EXPIRY_BLOCKS` anyone may call
 //! `expire_claim`, which rejects it and releases its reservation; the late callback then
-//! changes nothing but passing on a refunded fee.
+//! changes nothing. The vault never pays anything on the oracle's word: every refund of the
+//! request (its excess, a refusal's deposit, a timed-out fee, its storage) goes from the oracle
+//! to the claimant directly, the request's refund account.
 
 use crate::events::Event;
 use crate::fenced_text::check_fenced_text;
@@ -218,50 +220,24 @@ impl Vault {
             .then(
                 Self::ext(env::current_account_id())
                     .with_static_gas(VERDICT_GAS)
-                    .on_verdict(claim_id, claimant, U128(estimate.total)),
+                    .on_verdict(claim_id),
             ),
         )
     }
 
     /// The oracle's answer: pays an approved claim that is still within every hard limit;
-    /// rejects anything else. A timed-out request's refunded fee goes back to `claimant` — at
-    /// most `fee`, what was forwarded: the figure is the oracle's word and the vault pays it
-    /// from its own balance —; a refused request's deposit already went back to it directly. A
-    /// claim no longer awaiting its verdict (it expired meanwhile, perhaps deleted) is left as
-    /// it is: only a refunded fee is passed on.
+    /// rejects anything else. A timed-out or refused request's fee went back to the claimant
+    /// from the oracle directly: nothing passes through the vault. A claim no longer awaiting
+    /// its verdict (it expired meanwhile, perhaps deleted) is left as it is.
     #[private]
-    pub fn on_verdict(
-        &mut self,
-        claim_id: u64,
-        claimant: AccountId,
-        fee: U128,
-    ) -> PromiseOrValue<ClaimStatus> {
-        let answer = oracle_dapp::answer().map(|mut response| {
-            if let ResponseStatus::TimedOut { refunded, .. } = &mut response.status {
-                *refunded = (*refunded).min(fee.0);
-            }
-            response
-        });
+    pub fn on_verdict(&mut self, claim_id: u64) -> PromiseOrValue<ClaimStatus> {
+        let answer = oracle_dapp::answer();
         let waiting = self
             .claims
             .get(&claim_id)
             .filter(|claim| claim.status == ClaimStatus::AwaitingVerdict)
             .cloned();
         let Some(mut claim) = waiting else {
-            if let Ok(OracleResponse {
-                status: ResponseStatus::TimedOut { refunded, .. },
-                ..
-            }) = answer
-            {
-                send(&claimant, refunded);
-                if refunded > 0 {
-                    Event::LateFeeRefunded.emit(json!({
-                        "claim_id": claim_id,
-                        "claimant": claimant,
-                        "refunded": U128(refunded),
-                    }));
-                }
-            }
             let status = self.claims.get(&claim_id).map(|claim| claim.status.clone());
             return PromiseOrValue::Value(status.unwrap_or(ClaimStatus::Rejected {
                 reason: RejectReason::Expired,
@@ -281,11 +257,10 @@ impl Vault {
             }
             Ok(OracleResponse {
                 request_id,
-                status: ResponseStatus::TimedOut { refunded, .. },
+                status: ResponseStatus::TimedOut { .. },
             }) => {
                 claim.oracle_request_id = Some(request_id);
-                let reason = RejectReason::OracleTimedOut;
-                return PromiseOrValue::Value(self.reject_refunding(claim, reason, refunded));
+                return PromiseOrValue::Value(self.reject(claim, RejectReason::OracleTimedOut));
             }
             // The deposit went back to the claimant (the request's refund account), or the
             // oracle kept it: either way the vault has nothing of it to pass on.
@@ -404,8 +379,8 @@ impl Vault {
         self.reject_refunding(claim, reason, 0)
     }
 
-    /// Rejects `claim` for `reason` and sends its claimant `refunded` yoctoNEAR (its budget, or
-    /// the oracle's refund), which the `claim_rejected` event reports.
+    /// Rejects `claim` for `reason` and sends its claimant `refunded` yoctoNEAR (its budget
+    /// while quoting), which the `claim_rejected` event reports.
     fn reject_refunding(
         &mut self,
         mut claim: Claim,

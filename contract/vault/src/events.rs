@@ -1,5 +1,5 @@
 //! NEP-297 events, one per state change:
-//! `EVENT_JSON:{"standard":"ai-oracle-vault","version":"1.2.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle-vault","version":"2.0.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
@@ -7,8 +7,10 @@ use near_sdk::serde::Serialize;
 /// NEP-297 standard name of the vault's events.
 pub const EVENT_STANDARD: &str = "ai-oracle-vault";
 /// Version of the vault's event formats (1.1.0: `claim_asked`, and `refunded` in
-/// `claim_rejected`; 1.2.0: `late_fee_refunded`, and `reason` in `limits_change_cancelled`).
-pub const EVENT_VERSION: &str = "1.2.0";
+/// `claim_rejected`; 1.2.0: `late_fee_refunded`, and `reason` in `limits_change_cancelled`;
+/// 2.0.0: no `late_fee_refunded`, and no oracle refund in `claim_rejected`: the oracle refunds a
+/// timed-out fee to the claimant itself).
+pub const EVENT_VERSION: &str = "2.0.0";
 
 /// Every event the vault emits.
 #[derive(Clone, Copy, Debug)]
@@ -31,7 +33,6 @@ pub enum Event {
     Withdrawn,
     WithdrawalFailed,
     ClaimDeleted,
-    LateFeeRefunded,
 }
 
 impl Event {
@@ -56,7 +57,6 @@ impl Event {
             Event::Withdrawn => "withdrawn",
             Event::WithdrawalFailed => "withdrawal_failed",
             Event::ClaimDeleted => "claim_deleted",
-            Event::LateFeeRefunded => "late_fee_refunded",
         }
     }
 

@@ -28,7 +28,7 @@ pub enum RejectReason {
     /// The claimant's deposit did not cover the oracle's fee plus the claim's storage.
     InsufficientDeposit,
     /// No quorum answered in time; the oracle refunded the fee (less the shares of the largest
-    /// group of equal reveals), passed on to the claimant.
+    /// group of equal reveals) to the claimant.
     OracleTimedOut,
     /// The callback held something other than an oracle answer.
     NoAnswer,

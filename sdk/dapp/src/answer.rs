@@ -120,13 +120,14 @@ mod tests {
     #[test]
     fn a_timeout_decodes_with_its_refund() {
         let bytes =
-            br#"{"request_id":4,"status":{"timed_out":{"message":"no quorum","refunded":"10"}}}"#;
+            br#"{"request_id":4,"status":{"timed_out":{"message":"no quorum","refunded":"10","refunded_to":"a.near"}}}"#;
         let response = decode(Ok(bytes.to_vec())).unwrap();
         assert_eq!(
             response.status,
             ResponseStatus::TimedOut {
                 message: "no quorum".into(),
-                refunded: 10
+                refunded: 10,
+                refunded_to: Some("a.near".into()),
             }
         );
     }

@@ -53,10 +53,9 @@ pub fn ask(
 
 /// [`ask`] on behalf of `payer`, the account whose money `deposit` is: the whole deposit when
 /// the oracle refuses the request goes back to `payer` (the receipt's refund account), and so
-/// does the request's storage deposit on cleanup (`storage_refund_to`), never through this
-/// contract. The fee of a request that times out is the exception: it comes back to this
-/// contract (the requester) with the answer, whose `refunded` says how much — pass it on to
-/// `payer`, at most `deposit` (the figure is the oracle account's word). Price it with
+/// does the request's storage deposit on cleanup and the fee of a request that times out
+/// (`storage_refund_to`, the oracle sends both), never through this contract: there is nothing
+/// to pass on (`TimedOut { refunded, refunded_to }` only reports it). Price it with
 /// `estimate_fee(.., Some(payer))`, as the named account's bytes are paid for too.
 pub fn ask_on_behalf_of(
     oracle: AccountId,

@@ -1,11 +1,10 @@
 //! oracle-dapp: what a near-sdk contract links to ask the AI oracle — the oracle's call
 //! interface, its argument and answer types (re-exported from `oracle-protocol`), and a helper
 //! that turns the callback's promise result into `Result<OracleResponse, AnswerError>`.
-//! `ask` leaves what comes back (a refused request's deposit, the request's storage deposit and
-//! the fee no committee member earned, on cleanup) to the calling contract; a contract spending
-//! a user's money uses `ask_on_behalf_of` so that goes straight back to that user. A timed-out
-//! request's fee comes back to the calling contract either way, with the answer: pass it on
-//! (at most what was forwarded).
+//! `ask` leaves what comes back (a refused request's deposit, a timed-out request's fee, the
+//! request's storage deposit and the fee no committee member earned, on cleanup) to the calling
+//! contract; a contract spending a user's money uses `ask_on_behalf_of` so that all goes
+//! straight back to that user, sent by the oracle: the callback never has money to pass on.
 //!
 //! ```ignore
 //! #[payable]
@@ -19,15 +18,15 @@
 //!                                   asker, forwarded, oracle_dapp::REQUEST_GAS)
 //!         .then(Self::ext(env::current_account_id())
 //!             .with_static_gas(Gas::from_tgas(20))
-//!             .on_answer(question_id, U128(forwarded.as_yoctonear())))
+//!             .on_answer(question_id))
 //! }
 //!
 //! #[private] // `answer()` refuses any other caller anyway (`AnswerError::NotPrivate`)
-//! pub fn on_answer(&mut self, question_id: u64, forwarded: U128) {
+//! pub fn on_answer(&mut self, question_id: u64) {
 //!     match oracle_dapp::answer() {
 //!         Ok(OracleResponse { status: ResponseStatus::Resolved(out), .. }) => { /* use out.output */ }
-//!         Ok(OracleResponse { status: ResponseStatus::TimedOut { refunded, .. }, .. }) => {
-//!             /* the fee came back here: pass on refunded.min(forwarded.0) */
+//!         Ok(OracleResponse { status: ResponseStatus::TimedOut { message, .. }, .. }) => {
+//!             /* no answer; the oracle refunded the fee to the asker itself */
 //!         }
 //!         Err(AnswerError::Refused) => { /* the deposit went back to the asker (or the oracle kept it) */ }
 //!         Err(other) => { /* not an oracle answer */ }

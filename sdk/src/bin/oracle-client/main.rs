@@ -441,9 +441,16 @@ fn print_status(status: &ResponseStatus) {
                 }
             );
         }
-        ResponseStatus::TimedOut { message, refunded } => {
-            println!("timed out: {message} (refunded {refunded} yoctoNEAR)");
-        }
+        ResponseStatus::TimedOut {
+            message,
+            refunded,
+            refunded_to,
+        } => match refunded_to {
+            Some(account) => {
+                println!("timed out: {message} (refunded {refunded} yoctoNEAR to {account})")
+            }
+            None => println!("timed out: {message} (nothing refunded now)"),
+        },
     }
 }
 
