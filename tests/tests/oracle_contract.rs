@@ -2787,6 +2787,20 @@ fn register_many(world: &mut World, prefix: &str, count: usize, models: Value) -
         .collect()
 }
 
+#[test]
+fn a_node_pays_at_registration_for_the_bytes_its_record_takes_when_jailed_or_unbonding() {
+    let mut world = setup();
+    let storage = |world: &World| world.chain.account(ORACLE).unwrap().storage_usage;
+    let before = storage(&world);
+    assert_success(&register_many(&mut world, "p", 1, json!([model_id()]))[0]);
+    let taken = storage(&world) - before;
+    let stake = yocto(&world.view(ORACLE, "get_node", json!({"account_id": "p0.test"}))["stake"]);
+    // The stake is the deposit less the record's storage: the bytes it takes now, and the 8
+    // its status grows by once jailed (it keeps its seat) or unbonding.
+    let paid = (NODE_DEPOSIT - stake) / world.chain.fees().storage_amount_per_byte();
+    assert_eq!(paid, u128::from(taken + 8));
+}
+
 /// Gas the oracle's `request` receipt burnt in the dApp's `ask` transaction `tx`.
 fn request_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
     world

@@ -42,6 +42,12 @@ use near_sdk::serde_json::json;
 use near_sdk::{env, near, require, AccountId, CurveType, PublicKey};
 use oracle_protocol::{is_weak_ed25519_key, ModelId, NodeStatus, NodeView};
 
+/// Bytes a node's record grows by when it is jailed or unbonds (`Jailed { until }` and
+/// `Unbonding { unlocks_at }` take 9 bytes, `Active`, as registered, 1): paid at registration
+/// with the rest of the record, so a later status change never takes storage the node did not
+/// pay for.
+const STATUS_GROWTH_BYTES: u64 = 8;
+
 /// Most models one node may serve.
 pub const MAX_MODELS_PER_NODE: usize = 16;
 
@@ -168,10 +174,11 @@ impl OracleContract {
                 String::from(&attestation_key)
             ));
         }
-        // Seats of jailed nodes a full list gives up are freed first, so that the bytes they
-        // free are not taken off this node's own storage bill.
+        // Seats of jailed nodes a full list gives up are freed first (and the nodes it jails
+        // written), so that the bytes they free or add are not counted on this node's bill.
         self.make_room(&models);
         self.active_nodes.flush();
+        self.nodes.flush();
         let before = env::storage_usage();
         let mut node = Node {
             attestation_key: key,
@@ -190,7 +197,8 @@ impl OracleContract {
         self.missed_commits
             .insert(account.clone(), crate::liveness::LivenessRecord::default());
         self.missed_commits.flush();
-        let storage_deposit = cost_of(env::storage_usage().saturating_sub(before));
+        let storage_deposit =
+            cost_of(env::storage_usage().saturating_sub(before) + STATUS_GROWTH_BYTES);
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
         require!(
@@ -329,7 +337,23 @@ impl OracleContract {
 
 #[cfg(test)]
 mod tests {
-    use super::UnlockFloor;
+    use super::{UnlockFloor, STATUS_GROWTH_BYTES};
+    use near_sdk::borsh;
+    use oracle_protocol::NodeStatus;
+
+    #[test]
+    fn the_status_growth_reserved_at_registration_is_the_widest_statuses_over_active() {
+        let len = |status: NodeStatus| borsh::to_vec(&status).unwrap().len() as u64;
+        let active = len(NodeStatus::Active);
+        assert_eq!(
+            len(NodeStatus::Jailed { until: 0 }) - active,
+            STATUS_GROWTH_BYTES
+        );
+        assert_eq!(
+            len(NodeStatus::Unbonding { unlocks_at: 0 }) - active,
+            STATUS_GROWTH_BYTES
+        );
+    }
 
     #[test]
     fn the_unlock_floor_holds_only_the_stakes_a_retention_change_concerns() {
