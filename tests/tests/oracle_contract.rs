@@ -2794,11 +2794,49 @@ fn a_node_pays_at_registration_for_the_bytes_its_record_takes_when_jailed_or_unb
     let before = storage(&world);
     assert_success(&register_many(&mut world, "p", 1, json!([model_id()]))[0]);
     let taken = storage(&world) - before;
-    let stake = yocto(&world.view(ORACLE, "get_node", json!({"account_id": "p0.test"}))["stake"]);
-    // The stake is the deposit less the record's storage: the bytes it takes now, and the 8
-    // its status grows by once jailed (it keeps its seat) or unbonding.
-    let paid = (NODE_DEPOSIT - stake) / world.chain.fees().storage_amount_per_byte();
-    assert_eq!(paid, u128::from(taken + 8));
+    // The stake is the deposit less the record's storage: the bytes it takes now, the 8 its
+    // status grows by once jailed (it keeps its seat) or unbonding, and the model's list
+    // entry it joined (77 bytes: `a_model_list_is_paid_by_every_node_listed_on_it`).
+    let paid = paid_storage_bytes(&world, "p0.test");
+    assert_eq!(paid, taken + 8 + 77);
+}
+
+/// Bytes of storage `node` paid for at registration: its deposit less its stake.
+fn paid_storage_bytes(world: &World, node: &str) -> u64 {
+    let stake = yocto(&world.view(ORACLE, "get_node", json!({"account_id": node}))["stake"]);
+    let bytes = (NODE_DEPOSIT - stake) / world.chain.fees().storage_amount_per_byte();
+    u64::try_from(bytes).unwrap()
+}
+
+#[test]
+fn a_model_list_is_paid_by_every_node_listed_on_it() {
+    let mut world = setup();
+    let storage = |world: &World| world.chain.account(ORACLE).unwrap().storage_usage;
+    let other = sha256(b"another model");
+    let model = json!({"model": {
+        "model_id": other, "name": "another model", "spec_version": "detspec-1",
+        "max_input_bytes": 64, "max_output_tokens": 16, "price": "1",
+    }});
+    assert_success(&world.call(OWNER, "register_model", model, ONE_NEAR));
+    let before = storage(&world);
+    // The first node creates the model's list; the second joins it. Both pay the same.
+    for result in register_many(&mut world, "q", 2, json!([other])) {
+        assert_success(&result);
+    }
+    let (first, second) = (
+        paid_storage_bytes(&world, "q0.test"),
+        paid_storage_bytes(&world, "q1.test"),
+    );
+    assert_eq!(first, second);
+    // The creator leaves; the list stays, and the one still listed paid for all it takes.
+    assert_success(&world.call("q0.test", "unregister_node", json!({}), 0));
+    world.chain.advance_blocks(UNBONDING_BLOCKS + 5);
+    assert_success(&world.call("q0.test", "withdraw_stake", json!({}), 0));
+    let taken = storage(&world) - before;
+    assert!(
+        taken <= second,
+        "the oracle holds {taken} bytes for q1, which paid {second}"
+    );
 }
 
 /// Gas the oracle's `request` receipt burnt in the dApp's `ask` transaction `tx`.

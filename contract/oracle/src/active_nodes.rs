@@ -11,6 +11,12 @@ use oracle_protocol::{ModelId, NodeStatus};
 /// Most active nodes one model may have (README: gas of `request` at this cap).
 pub const MAX_ACTIVE_NODES_PER_MODEL: usize = 100;
 
+/// Bytes a model's list takes besides its seats: NEAR's 40 per storage record, the key (the
+/// map's one-byte prefix and the 32-byte model id) and the list's 4-byte length. The list
+/// lives while any node is listed, whoever created it, so every node pays for it at
+/// registration (`register_node`) and gets it back at withdrawal: the contract never does.
+pub const LIST_ENTRY_BYTES: u64 = 40 + 1 + 32 + 4;
+
 impl OracleContract {
     /// Drops the nodes no longer active from each of `models`' lists that is full (jailed ones
     /// stay listed until a seat is needed). A list still full of active nodes gives up the seat

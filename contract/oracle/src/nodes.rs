@@ -33,6 +33,7 @@
 //! `unregister_node` stores the latest of the three it knows then as `unlocks_at`;
 //! `withdraw_stake` and the views (`get_node`) also apply a floor raised since.
 
+use crate::active_nodes::LIST_ENTRY_BYTES;
 use crate::config::slashable_window;
 use crate::events::Event;
 use crate::storage::{cost_of, send};
@@ -179,6 +180,12 @@ impl OracleContract {
         self.make_room(&models);
         self.active_nodes.flush();
         self.nodes.flush();
+        // Lists this node joins rather than creates: their entries, paid by nobody listed now
+        // once their creators leave, are on this node's bill too (`LIST_ENTRY_BYTES`).
+        let joined_lists = models
+            .iter()
+            .filter(|model| self.active_nodes.contains_key(*model))
+            .count() as u64;
         let before = env::storage_usage();
         let mut node = Node {
             attestation_key: key,
@@ -197,8 +204,11 @@ impl OracleContract {
         self.missed_commits
             .insert(account.clone(), crate::liveness::LivenessRecord::default());
         self.missed_commits.flush();
-        let storage_deposit =
-            cost_of(env::storage_usage().saturating_sub(before) + STATUS_GROWTH_BYTES);
+        let storage_deposit = cost_of(
+            env::storage_usage().saturating_sub(before)
+                + STATUS_GROWTH_BYTES
+                + joined_lists * LIST_ENTRY_BYTES,
+        );
         let attached = env::attached_deposit().as_yoctonear();
         let min_stake = self.config.min_stake;
         require!(
