@@ -44,12 +44,11 @@ pub enum EngineError {
     FloatModeOffSpec,
     #[error("the prompt is empty")]
     EmptyPrompt,
-    /// The prompt and the new tokens take more positions than the model's context: a
-    /// generation feeds its prompt and every new token but the last, so it takes
-    /// `prompt + max_tokens − 1` positions (SPEC.md §7).
+    /// The prompt and the new tokens are more than the model's context (SPEC.md §7: one
+    /// more than the positions a generation feeds, which never feeds its last token; the
+    /// rule is part of the spec's version, so every node refuses the same requests).
     #[error(
-        "prompt of {prompt} tokens plus {max_tokens} new tokens (all but the last fed back) \
-         takes more than the context of {context} positions"
+        "prompt of {prompt} tokens plus {max_tokens} new tokens exceeds the context of {context}"
     )]
     TooLong {
         prompt: usize,
@@ -413,14 +412,14 @@ impl Engine {
         if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab) {
             return Err(ModelError::TokenOutOfRange { id, vocab }.into());
         }
-        // The last new token is never fed back (generation ends when it is sampled), so a
-        // request takes positions 0 .. prompt + max_tokens − 1 (SPEC.md §7). `max_tokens = 0`
-        // takes the prompt's (and fails in `Sampler::new` below).
+        // One more than the positions the request feeds (its last token never is): the rule
+        // of SPEC.md §7, which every node must apply alike.
         let context = self.model.config.context_length;
-        let positions = prompt
+        if prompt
             .len()
-            .saturating_add((request.params.max_tokens as usize).saturating_sub(1));
-        if positions > context {
+            .saturating_add(request.params.max_tokens as usize)
+            > context
+        {
             return Err(EngineError::TooLong {
                 prompt: prompt.len(),
                 max_tokens: request.params.max_tokens,
@@ -795,30 +794,37 @@ mod tests {
         assert_eq!(cut.output_tokens, plain.output_tokens[..1]);
     }
 
-    /// The last new token is never fed back, so a request takes `prompt + max_tokens − 1`
-    /// positions: a prompt that fills the context still gets one token, and one that leaves
-    /// one position free gets two, the second sampled from the context's last position.
+    /// The last new token is never fed back, so a request feeds `prompt + max_tokens − 1`
+    /// positions; SPEC.md §7 still requires `prompt + max_tokens` to fit the context, one
+    /// more, and every node must refuse alike: a full prompt gets nothing.
     #[test]
-    fn a_request_fits_when_prompt_plus_max_tokens_minus_one_fits_the_context() {
+    fn a_request_fits_when_prompt_plus_max_tokens_fits_the_context() {
         let engine = tiny_engine();
         let context = engine.model().config.context_length;
         assert_eq!(context, 512);
-        let full = engine.generate(&tokens_request(context, 1)).unwrap();
-        assert_eq!(full.output_tokens.len(), 1);
-        let first = engine.generate(&tokens_request(context - 1, 1)).unwrap();
-        let two = engine.generate(&tokens_request(context - 1, 2)).unwrap();
-        // The first token does not end the generation, so the second is sampled from the
-        // context's last position, `context - 1`.
+        let first = engine.generate(&tokens_request(context - 2, 1)).unwrap();
+        let two = engine.generate(&tokens_request(context - 2, 2)).unwrap();
+        // The first token does not end the generation, so the second is sampled from position
+        // `context - 2`: the context's last position is never fed.
         assert!(!engine
             .tokenizer()
             .end_of_generation_ids()
             .contains(&first.output_tokens[0]));
         assert_eq!(two.output_tokens[0], first.output_tokens[0]);
         assert_eq!((two.output_tokens.len(), two.finish), (2, Finish::Length));
+        assert_eq!(
+            engine
+                .generate(&tokens_request(context - 1, 1))
+                .unwrap()
+                .output_tokens
+                .len(),
+            1
+        );
+        // One position more than fed is required: SPEC.md §7's rule, the same on every node.
         for (prompt, max_tokens) in [
-            (context, 2),
+            (context, 1),
+            (context - 1, 2),
             (context + 1, 1),
-            (context - 1, 3),
             (2, u32::MAX),
         ] {
             match engine.generate(&tokens_request(prompt, max_tokens)) {
@@ -826,7 +832,7 @@ mod tests {
                 other => panic!("{prompt} + {max_tokens}: {other:?}"),
             }
         }
-        // `max_tokens = 0` is refused, never counted as fitting one position less.
+        // `max_tokens = 0` is refused as a sampling parameter.
         for prompt in [context, 1] {
             assert!(matches!(
                 engine.generate(&tokens_request(prompt, 0)),
