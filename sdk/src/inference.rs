@@ -12,7 +12,7 @@
 //! - Constraint: the request's `output_schema`, read by `Schema::from_json_schema`. A schema
 //!   that is not JSON or lies outside the supported subset is an [`InvalidOutputSchema`] error:
 //!   every honest node fails the same way and attests nothing, so the request gets no quorum,
-//!   times out, and the oracle refunds its fee to the requester.
+//!   times out, and the oracle refunds its fee to the request's refund account.
 
 use kernels::constrain::{Schema, SchemaError};
 use kernels::engine::{Prompt, Request};

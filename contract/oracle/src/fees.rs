@@ -63,7 +63,7 @@ pub fn bps_share(amount: u128, bps: u32) -> u128 {
 }
 
 /// A committee seat's share of `fee`: equal parts for `seats` seats, rounded down (what is left
-/// goes back to the requester at cleanup).
+/// goes back to the request's refund account at cleanup).
 pub fn seat_share(fee: u128, seats: usize) -> u128 {
     match seats {
         0 => 0,

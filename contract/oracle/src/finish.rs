@@ -24,7 +24,7 @@ impl OracleContract {
     /// The yield's callback. A resolved request returns its answer (and becomes cleanable
     /// `retention_blocks` from now). A pending one (the yield timed out) is marked timed out,
     /// its largest group of equal reveals paid and the rest of its fee refunded to the
-    /// requester, and returns `timed_out`. A request already ended or gone returns `timed_out`
+    /// request's refund account, and returns `timed_out` naming it. A request already ended or gone returns `timed_out`
     /// with nothing refunded and the reason. Panics unless the yield runs it: the yield's
     /// callback always has exactly one promise result (the resume's payload, or the timeout's
     /// error), a direct call by the oracle's own account none.

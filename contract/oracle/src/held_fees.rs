@@ -10,7 +10,8 @@
 //! A request that times out pays, from its fee, a seat's share to each member of the largest
 //! group of equal reveals — at least two, and no other group as large (`quorum::timeout_claim`):
 //! their answers are public in their transactions, and a requester holding enough silent seats
-//! to block the quorum would otherwise read them for free. The rest goes back to the requester.
+//! to block the quorum would otherwise read them for free. The rest goes back to the request's
+//! refund account.
 //!
 //! The held amount is stored apart from the request (`held_fees`), in an entry every request
 //! gets when it is made (0 until it resolves), paid for in its storage reserve. The entry marks

@@ -8,8 +8,8 @@
 //! the yield is resumed with the request id, the dApp's callback receives the answer, each
 //! agreeing node is paid a seat's share of the fee (late agreeing members too; the rest goes
 //! back at cleanup) and disagreeing members are slashed. Without a quorum the
-//! yield times out and the fee goes back to the requester (less the shares of the largest group
-//! of equal reveals).
+//! yield times out and the fee goes back to the request's refund account (less the shares of the
+//! largest group of equal reveals).
 //! Members that keep letting requests pass without committing (or, on a timeout, revealing) are
 //! jailed (off committees until they ask to serve again).
 //!

@@ -35,8 +35,8 @@ pub enum RequestStatus {
         answer: ResolvedOutput,
         cleanable_at: u64,
     },
-    /// The yield timed out; the fee went back to the requester (less the shares of the members
-    /// in the largest group of equal reveals). Cleanable from `cleanable_at`.
+    /// The yield timed out; the fee went back to the request's refund account (less the shares
+    /// of the members in the largest group of equal reveals). Cleanable from `cleanable_at`.
     TimedOut { cleanable_at: u64 },
 }
 
@@ -61,7 +61,7 @@ pub struct AttestationRecord {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub model_id: ModelId,
-    /// The caller of `request`; it paid, and a timed-out request's fee goes back to it.
+    /// The caller of `request`, which paid (its refunds go to `refund_account`).
     pub requester: AccountId,
     /// Who gets the deposit back when not the requester: the excess over the quote at once,
     /// the storage deposit at cleanup (a contract asking on behalf of a user names the user who
@@ -162,9 +162,10 @@ pub fn request_view(
 impl OracleContract {
     /// Asks `model_id` to complete `input` with `params`. Attach the model's price plus the
     /// request's storage (see `estimate_fee`, with the same `storage_refund_to`). The deposit
-    /// goes back to `storage_refund_to` (default: the caller): any excess at once, the storage
-    /// deposit on cleanup; a timed-out request's fee always goes back to the caller, whose
-    /// callback accounts for it. Returns (through a yield) the `OracleResponse` the caller's
+    /// goes back to `storage_refund_to` (default: the caller): any excess at once, a timed-out
+    /// request's fee (less what its largest group of equal reveals earned) at the timeout, the
+    /// storage deposit and the fee no member earned on cleanup. The caller's callback never
+    /// has a refund to pass on. Returns (through a yield) the `OracleResponse` the caller's
     /// callback receives.
     #[payable]
     pub fn request(

@@ -37,7 +37,8 @@ pub enum RequestPhase {
     Pending,
     /// A quorum agreed; `answer` holds the result.
     Resolved,
-    /// No quorum before the yield timed out; the fee went back to the requester.
+    /// No quorum before the yield timed out; the fee went back to the request's refund account
+    /// (less the shares of the largest group of equal reveals).
     TimedOut,
 }
 

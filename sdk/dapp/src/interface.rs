@@ -13,9 +13,10 @@ pub const REQUEST_GAS: Gas = Gas::from_tgas(80);
 #[ext_contract(ext_oracle)]
 pub trait Oracle {
     /// Asks `model_id` to complete `input`; answers (through a yield) with an `OracleResponse`.
-    /// Attach at least `estimate_fee(...).total`. The excess goes at once, and the request's
-    /// storage deposit with the fee no committee member earned at cleanup, to
-    /// `storage_refund_to` (default: the caller).
+    /// Attach at least `estimate_fee(...).total`. The excess goes at once, a timed-out
+    /// request's fee (less what its largest group of equal reveals earned) at the timeout, and
+    /// the request's storage deposit with the fee no committee member earned at cleanup, to
+    /// `storage_refund_to` (default: the caller), sent by the oracle.
     fn request(
         &mut self,
         model_id: ModelId,
@@ -37,8 +38,8 @@ pub trait Oracle {
 }
 
 /// Sends `request(model_id, input, params)` to `oracle` with `deposit` and `gas`; when the
-/// oracle refuses it the deposit comes back to this contract, and so do the request's storage
-/// deposit and the fee no committee member earned, on cleanup. Chain a callback with `.then(...)`; read its result with
+/// oracle refuses it the deposit comes back to this contract, and so do a timed-out request's
+/// fee, and the request's storage deposit and the fee no committee member earned, on cleanup. Chain a callback with `.then(...)`; read its result with
 /// [`crate::answer`].
 pub fn ask(
     oracle: AccountId,
