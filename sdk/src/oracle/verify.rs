@@ -438,6 +438,9 @@ impl OracleClient {
         let verification = verify_view(&view, &chain_id, self.contract(), keys)?;
         let contract = self.contract().to_string();
         let rerun = tokio::task::spawn_blocking(move || {
+            // A blocking-pool thread inherits the float mode of whatever spawned it; the engine
+            // refuses to run in any but the spec's, so set it, as a node's worker does.
+            kernels::engine::use_spec_float_mode();
             reexecute_view(&view, &chain_id, &contract, &engine)
         });
         let reexecution = match rerun.await {
