@@ -9,7 +9,7 @@ use common::NEAR;
 use kernels::engine::{Engine, Generation};
 use kernels::quant::KernelPath;
 use kernels::tiny_model::TinyModel;
-use oracle_protocol::{Digest32, ModelId, RequestView, ResponseStatus};
+use oracle_protocol::{Digest32, ModelId, RequestParams, RequestView, ResponseStatus};
 use sdk::inference::{engine_request, RequestKey};
 use sdk::keys::PublicKey;
 use sdk::oracle::verify::{reexecute_view, verify_view};
@@ -75,6 +75,17 @@ async fn a_request_is_answered_verified_and_tampering_is_caught() {
     assert!(client.get_node("nobody.test").await.unwrap().is_none());
     let fee = client.estimate_fee(&model_id, &params(), 12).await.unwrap();
     assert_eq!(fee.fee, NEAR / 100);
+
+    // A schema no node can run is refused before anything is sent.
+    let unservable = RequestParams {
+        output_schema: Some("{".into()),
+        ..params()
+    };
+    assert!(matches!(
+        client.request(&model_id, "What is 2+2?", &unservable).await,
+        Err(OracleError::Unservable(_))
+    ));
+    assert_eq!(client.get_info().await.unwrap().next_request_id, 0);
 
     let pending = client
         .request(&model_id, "What is 2+2?", &params())

@@ -211,7 +211,9 @@ impl OracleClient {
     /// for the answer (only for a block to include the transaction, so a refused one is an
     /// error: see [`Signer::submit`]), and returns once the oracle has created the request (its id read from
     /// the `request_created` event). The request names no `storage_refund_to`: the signer paid,
-    /// so its storage deposit comes back to the signer on cleanup.
+    /// so its storage deposit comes back to the signer on cleanup. An `output_schema` no node
+    /// can run is refused before anything is paid ([`OracleError::Unservable`]): the oracle
+    /// would take it, and every node refuse it, so it would only time out.
     pub async fn request(
         &self,
         model_id: &ModelId,
@@ -219,6 +221,7 @@ impl OracleClient {
         params: &RequestParams,
     ) -> Result<PendingRequest, OracleError> {
         let signer = self.signer.as_ref().ok_or(OracleError::NoSigner)?;
+        crate::inference::output_constraint(params)?;
         let input_bytes = u32::try_from(input.len()).unwrap_or(u32::MAX);
         let fee = self
             .estimate_fee(model_id, params, input_bytes)

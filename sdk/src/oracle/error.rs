@@ -37,4 +37,8 @@ pub enum OracleError {
     WaitTimeout { request_id: u64, waited: Duration },
     #[error("the oracle's answer to transaction {tx_hash} is not an OracleResponse: {message}")]
     BadResponse { tx_hash: String, message: String },
+    #[error(
+        "no node can run this request ({0}): it would only wait out its timeout; nothing was sent"
+    )]
+    Unservable(#[from] crate::inference::InvalidOutputSchema),
 }
