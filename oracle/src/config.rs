@@ -23,6 +23,10 @@ pub const MIN_ATTESTATION_TGAS: u64 = 30;
 /// The longest wait between two looks at the pending requests, in milliseconds: a request's
 /// commit window can be as short as 10 blocks (about 6 s on NEAR).
 pub const MAX_POLL_INTERVAL_MS: u64 = 5000;
+/// The longest `batch_window_ms`: every request that finds the engine idle waits it before
+/// computing, and a request's commit window can be as short as 10 blocks (about 6 s on NEAR),
+/// which the poll interval, the computation and the commitment share.
+pub const MAX_BATCH_WINDOW_MS: u64 = 1000;
 /// Environment variables with the prefix that are not options (read by the command line).
 const NOT_OPTIONS: [&str; 2] = ["HOME", "LOG"];
 
@@ -86,7 +90,8 @@ pub struct NodeConfig {
     /// than a request stays open, so a pruned request is never accepted again). Default: 168.
     #[serde(default = "default_journal_retention_hours")]
     pub journal_retention_hours: u64,
-    /// Address of the HTTP server with /metrics and /health. Default: "127.0.0.1:9100".
+    /// Address the HTTP server with /metrics and /health listens on: `IP:port` (or
+    /// `host:port`). Default: "127.0.0.1:9100".
     #[serde(default = "default_http_addr")]
     pub http_addr: String,
     /// Milliseconds between two looks at the pending requests. Default: 1000.
@@ -120,7 +125,8 @@ pub struct NodeConfig {
     /// Most requests the engine runs together. Default: 8.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Milliseconds a request that finds the engine idle waits for company. Default: 20.
+    /// Milliseconds a request that finds the engine idle waits for company, 0 to 1000
+    /// ([`MAX_BATCH_WINDOW_MS`]). Default: 20.
     #[serde(default = "default_batch_window_ms")]
     pub batch_window_ms: u64,
     /// Gas attached to `commit_attestation` and `submit_attestation`, in TGas, 30 to 300.
@@ -278,7 +284,8 @@ impl NodeConfig {
     /// than refuse them: a node upgraded with such a config must still start and reveal what
     /// it committed to. An `attestation_tgas` of 1 to 29 is raised to
     /// [`MIN_ATTESTATION_TGAS`] (unused gas is refunded), a `poll_interval_ms` above
-    /// [`MAX_POLL_INTERVAL_MS`] lowered to it.
+    /// [`MAX_POLL_INTERVAL_MS`] lowered to it, and a `batch_window_ms` above
+    /// [`MAX_BATCH_WINDOW_MS`] to that.
     fn move_into_todays_bounds(&mut self) {
         if (1..MIN_ATTESTATION_TGAS).contains(&self.attestation_tgas) {
             tracing::warn!(
@@ -297,6 +304,16 @@ impl NodeConfig {
                  short as 10 blocks; using the maximum (set it in config.toml to silence this)"
             );
             self.poll_interval_ms = MAX_POLL_INTERVAL_MS;
+        }
+        if self.batch_window_ms > MAX_BATCH_WINDOW_MS {
+            tracing::warn!(
+                configured = self.batch_window_ms,
+                used = MAX_BATCH_WINDOW_MS,
+                "batch_window_ms is above today's maximum: every request that finds the engine \
+                 idle waits it, and a commit window can be as short as 10 blocks; using the \
+                 maximum (set it in config.toml to silence this)"
+            );
+            self.batch_window_ms = MAX_BATCH_WINDOW_MS;
         }
     }
 
@@ -333,6 +350,17 @@ impl NodeConfig {
                  can be as short as 10 blocks, and a node that looks less often misses it",
                 self.poll_interval_ms
             ));
+        }
+        if self.batch_window_ms > MAX_BATCH_WINDOW_MS {
+            return invalid(&format!(
+                "batch_window_ms {} is above {MAX_BATCH_WINDOW_MS}: every request that finds the \
+                 engine idle waits it, and a request's commit window can be as short as 10 \
+                 blocks, which a node that waits long misses",
+                self.batch_window_ms
+            ));
+        }
+        if let Err(message) = check_listen_addr(&self.http_addr) {
+            return invalid(&message);
         }
         if self.rpc_timeout_secs == 0 || self.journal_retention_hours == 0 {
             return invalid("rpc_timeout_secs and journal_retention_hours must be at least 1");
@@ -418,6 +446,29 @@ impl NodeConfig {
         ]
         .into_iter()
         .filter_map(|(name, path)| Some((name, path?)))
+    }
+}
+
+/// Whether `addr` is something the HTTP server can listen on: `IP:port`, or `host:port` (the
+/// host resolved when the node binds it).
+fn check_listen_addr(addr: &str) -> Result<(), String> {
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let host_port = addr.rsplit_once(':').filter(|(host, port)| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            && port.parse::<u16>().is_ok()
+    });
+    match host_port {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "http_addr `{addr}` is not an address to listen on: write IP:port, without \
+             `http://` — \"127.0.0.1:9100\" (this machine only), \"0.0.0.0:9100\" (every \
+             interface), port 0 for any free port"
+        )),
     }
 }
 
@@ -536,8 +587,8 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "http_addr",
-        about: "Address of the HTTP server with /metrics, /health and /jobs (port 0: any free \
-                port; the bound address is written to http.addr).",
+        about: "Address the HTTP server with /metrics, /health and /jobs listens on, IP:port \
+                (port 0: any free port; the bound address is written to http.addr).",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -584,7 +635,8 @@ const OPTION_DOCS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "batch_window_ms",
-        about: "Milliseconds a request that finds the engine idle waits for company.",
+        about: "Milliseconds a request that finds the engine idle waits for company; 0 to \
+                1000.",
         when_absent: WhenAbsent::Default,
     },
     OptionDoc {
@@ -1162,13 +1214,77 @@ mod tests {
     #[test]
     fn settings_older_versions_took_are_moved_into_todays_bounds() {
         let home = home_with(
-            "account_id = \"a.test\"\nattestation_tgas = 10\npoll_interval_ms = 600000\n",
+            "account_id = \"a.test\"\nattestation_tgas = 10\npoll_interval_ms = 600000\n\
+             batch_window_ms = 60000\n",
         );
         let config = NodeConfig::load_with_env(home.path(), env(&[])).unwrap();
         assert_eq!(
-            (config.attestation_tgas, config.poll_interval_ms),
-            (MIN_ATTESTATION_TGAS, MAX_POLL_INTERVAL_MS)
+            (
+                config.attestation_tgas,
+                config.poll_interval_ms,
+                config.batch_window_ms
+            ),
+            (
+                MIN_ATTESTATION_TGAS,
+                MAX_POLL_INTERVAL_MS,
+                MAX_BATCH_WINDOW_MS
+            )
         );
+    }
+
+    #[test]
+    fn an_http_addr_that_is_no_address_to_listen_on_is_refused() {
+        for bad in [
+            "http://127.0.0.1:9100",
+            "9100",
+            "127.0.0.1",
+            ":9100",
+            "127.0.0.1:99999",
+        ] {
+            let config = NodeConfig {
+                http_addr: bad.into(),
+                ..NodeConfig::new("a.test".into())
+            };
+            let error = config.check().unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("http_addr `{bad}`")) && error.contains("127.0.0.1:9100"),
+                "{bad}: {error}"
+            );
+        }
+        for good in [
+            "127.0.0.1:0",
+            "0.0.0.0:9100",
+            "[::1]:9100",
+            "localhost:9100",
+        ] {
+            let config = NodeConfig {
+                http_addr: good.into(),
+                ..NodeConfig::new("a.test".into())
+            };
+            config.check().unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    /// A batch window is waited by every request that finds the engine idle: one longer than
+    /// a second or so eats a commit window that can be 10 blocks.
+    #[test]
+    fn a_batch_window_longer_than_a_commit_window_allows_is_refused() {
+        let config = NodeConfig {
+            batch_window_ms: 60_000,
+            ..NodeConfig::new("a.test".into())
+        };
+        let error = config.check().unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "batch_window_ms 60000 is above {MAX_BATCH_WINDOW_MS}"
+            )),
+            "{error}"
+        );
+        let config = NodeConfig {
+            batch_window_ms: MAX_BATCH_WINDOW_MS,
+            ..config
+        };
+        config.check().unwrap();
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::worker::{BatchPolicy, EngineWorker};
 use crate::{engine, http, startup};
 use anyhow::{anyhow, bail, Context as _, Result};
 use oracle_protocol::NodeView;
-use sdk::keys::Credentials;
+use sdk::keys::{Credentials, SecretKey};
 use sdk::rpc::{ChainStatus, NearRpc, RetryPolicy};
 use sdk::signer::Signer;
 use std::future::Future;
@@ -36,6 +36,9 @@ pub const HTTP_ADDR_FILE: &str = "http.addr";
 pub const LOCK_FILE: &str = "run.lock";
 /// How long a stopping node waits for the jobs in hand.
 const GRACE: Duration = Duration::from_secs(30);
+/// How long a stopping node waits for the HTTP requests in hand: a client stalled in the middle
+/// of one would otherwise hold the exit up for ever.
+const HTTP_GRACE: Duration = Duration::from_secs(3);
 
 /// The RPC retry policy the config describes.
 pub fn retry_policy(config: &NodeConfig) -> RetryPolicy {
@@ -44,6 +47,33 @@ pub fn retry_policy(config: &NodeConfig) -> RetryPolicy {
         request_timeout: Duration::from_secs(config.rpc_timeout_secs),
         ..RetryPolicy::default()
     }
+}
+
+/// The attestation key the config names.
+pub fn read_attestation_key(home: &Path, config: &NodeConfig) -> Result<SecretKey> {
+    let path = NodeConfig::path_in(home, &config.attestation_key)?;
+    let (_, key) = Credentials::read(&path)
+        .with_context(|| format!("reading the attestation key {}", path.display()))?;
+    Ok(key)
+}
+
+/// Refuses an attestation key that is the account key of `chain` (the same key in another
+/// file: `NodeConfig::check` only sees that the paths differ). Attestations are signed with a
+/// key of their own, never with the account's full-access key.
+pub fn check_keys_apart(key: &SecretKey, chain: &OracleChain, config: &NodeConfig) -> Result<()> {
+    if key.public_key() == chain.public_key() {
+        bail!(
+            "the attestation key {} holds the account key (that of {}): the node must not sign \
+             attestations with its full-access account key. Generate a separate one \
+             (`oracle-node init --home <new dir> --account-id {}` writes one there as \
+             keys/attestation.json), point attestation_key at it, and register the node with it \
+             (a node registered with this key must unregister first)",
+            config.attestation_key.display(),
+            config.account_key.display(),
+            config.account_id
+        );
+    }
+    Ok(())
 }
 
 /// The chain client the config describes: the account's signer over the RPC endpoints.
@@ -200,13 +230,7 @@ pub async fn run_until(
     let _lock = lock_home(home)?;
     announce_faults(&config);
     let chain = connect(home, &config)?;
-    let (_, attestation_key) =
-        Credentials::read(&NodeConfig::path_in(home, &config.attestation_key)?)?;
-    if attestation_key.public_key() == chain.public_key() {
-        warn!(
-            "the attestation key is the account key: keep them apart (oracle-node init writes two)"
-        );
-    }
+    let attestation_key = read_attestation_key(home, &config)?;
     let stop = Stop::default();
     tokio::spawn({
         let stop = stop.clone();
@@ -276,6 +300,9 @@ pub async fn run_until(
     let submitter =
         pipeline::start_submitter(ctx.clone()).map_err(|error| fatal(format_args!("{error:#}")))?;
     let started = async {
+        // Refused here, not before: what an older version committed to with that key is
+        // revealed before the node exits (below); nothing new is signed with it.
+        check_keys_apart(&ctx.attestation_key, &ctx.chain, &config)?;
         let Some(served) = load_engine(home, &config, &ctx, &node).await? else {
             return Ok(None);
         };
@@ -323,7 +350,7 @@ pub async fn run_until(
     );
     let ended = supervise(tokio::spawn(pipeline::run(ctx, served, submitter)), &stop).await;
     server_stop.stop();
-    let _ = server.await;
+    stop_http(server).await;
     // No stale address for `status` (or a second `run`) to point at.
     let _ = std::fs::remove_file(home.join(HTTP_ADDR_FILE));
     if let Err(error) = ended {
@@ -338,6 +365,16 @@ pub async fn run_until(
             info!("stopped");
             Ok(())
         }
+    }
+}
+
+/// Waits at most [`HTTP_GRACE`] for the stopped HTTP server to finish the requests in hand, then
+/// ends it.
+async fn stop_http(mut server: JoinHandle<std::io::Result<()>>) {
+    if tokio::time::timeout(HTTP_GRACE, &mut server).await.is_err() {
+        warn!("HTTP requests still open after {HTTP_GRACE:?}: closing them");
+        server.abort();
+        let _ = server.await;
     }
 }
 
@@ -365,7 +402,14 @@ async fn start_http(
         async move { server_stop.stopped().await }
     })
     .await
-    .with_context(|| format!("binding the HTTP server to {}", config.http_addr))?;
+    .map_err(|error| {
+        anyhow!(
+            "cannot listen on http_addr {} ({error}): another program (or node) may use it; \
+             set http_addr in config.toml (or ORACLE_NODE_HTTP_ADDR) to a free address, port 0 \
+             for any free port",
+            config.http_addr
+        )
+    })?;
     std::fs::write(home.join(HTTP_ADDR_FILE), addr.to_string())?;
     Ok((server_stop, tokio::spawn(server), addr))
 }

@@ -31,7 +31,7 @@ pub fn init_home(home: &Path, account_id: &str) -> Result<Initialized> {
             config_path.display()
         );
     }
-    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    create_private_dir(home).with_context(|| format!("creating {}", home.display()))?;
     let config = NodeConfig::new(account_id.to_string());
     let account_key = key_file(&NodeConfig::path_in(home, &config.account_key)?, &account)?;
     let attestation_key = key_file(
@@ -81,11 +81,31 @@ fn key_file(path: &Path, account: &AccountId) -> Result<SecretKey> {
     Ok(key)
 }
 
-/// Writes `text` to `path` all at once: into a temporary file beside it, synced, then renamed.
+/// Creates `dir` and its missing parents, those it creates for the user alone (on Unix); one
+/// that exists is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Writes `text` to `path` all at once: into a temporary file beside it (readable by the user
+/// alone, on Unix: RPC URLs may hold API keys), synced, then renamed.
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let temporary = path.with_extension("toml.partial");
     let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
+        // A temporary file left by an init that failed keeps its mode if reopened.
+        match std::fs::remove_file(&temporary) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -112,6 +132,23 @@ mod tests {
         let (account, key) = Credentials::read(&home.join(&config.account_key)).unwrap();
         assert_eq!(account.account_id.as_str(), "node1.test");
         assert_eq!(key.public_key().to_string(), created.account_public_key);
+    }
+
+    /// The home, its config (RPC URLs may hold API keys) and the journal (results not revealed
+    /// yet) are for the node's user alone, as the key files are.
+    #[cfg(unix)]
+    #[test]
+    fn the_home_its_config_and_journal_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("node1");
+        let created = init_home(&home, "node1.test").unwrap();
+        let journal = NodeConfig::path_in(&home, &created.config.journal).unwrap();
+        drop(crate::journal::Journal::open(&journal).unwrap());
+        for path in [home.clone(), home.join(CONFIG_FILE), journal] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{}: {mode:o}", path.display());
+        }
     }
 
     #[test]

@@ -239,8 +239,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path`. A journal written before counts and the
-    /// finished index existed gets them now (its finished jobs count as finished now).
+    /// Opens (or creates) the journal at `path`, readable by its owner only (on Unix). A
+    /// journal written before counts and the finished index existed gets them now (its
+    /// finished jobs count as finished now; entries this code cannot read are not counted).
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(db_error)?;
@@ -248,9 +249,18 @@ impl Journal {
         let existed = path.exists();
         let db = Database::create(path).map_err(db_error)?;
         if !existed {
+            restrict_to_owner(path).map_err(db_error)?;
             // redb syncs the file, not its directory entry: without this, a power cut soon
             // after the first start could take the new journal, and the commitments in it.
             sync_parent_directory(path).map_err(db_error)?;
+        } else if let Err(error) = restrict_to_owner(path) {
+            // An older version's journal: the node still starts (to reveal what it owes).
+            tracing::warn!(
+                %error,
+                "cannot make the journal {} readable by its owner only: other users of this \
+                 machine can read its unrevealed results; chmod 600 it",
+                path.display()
+            );
         }
         let tx = db.begin_write().map_err(db_error)?;
         {
@@ -262,7 +272,15 @@ impl Journal {
                 let mut stamped = Vec::new();
                 for entry in jobs.iter().map_err(db_error)? {
                     let (key, value) = entry.map_err(db_error)?;
-                    let mut job = decode(key.value(), value.value())?;
+                    // As in `unfinished`: one unreadable entry stops none of the others (it is
+                    // not counted; `/health` names it if it is unfinished).
+                    let mut job = match decode(key.value(), value.value()) {
+                        Ok(job) => job,
+                        Err(error) => {
+                            tracing::warn!(%error, "counting the journal's jobs: left out");
+                            continue;
+                        }
+                    };
                     count(&mut counts, &job.state.count_key(), 1)?;
                     if matches!(job.state, JobState::Finished(_)) && job.finished_at.is_none() {
                         job.finished_at = Some(now);
@@ -572,6 +590,22 @@ fn count(
     let current = counts.get(key).map_err(db_error)?.map_or(0, |v| v.value());
     let next = current.saturating_add_signed(delta);
     counts.insert(key, next).map_err(db_error)?;
+    Ok(())
+}
+
+/// Takes every permission on the file at `path` from the group and others (on Unix): the
+/// journal holds results not revealed yet, which commit–reveal keeps secret until then.
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 
@@ -969,6 +1003,58 @@ mod tests {
         assert!(journal.get(2).unwrap().unwrap().finished_at.is_some());
         assert_eq!(journal.prune_finished_before(unix_now() + 1).unwrap(), 1);
         assert_eq!(journal.jobs().unwrap().len(), 1);
+    }
+
+    /// One unreadable entry in a journal from before the counts keeps the node from starting
+    /// no more than it keeps the other jobs from resuming: it is left out of the counts.
+    #[test]
+    fn a_journal_from_before_the_counts_with_an_unreadable_entry_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut jobs = tx.open_table(JOBS).unwrap();
+                let job = Job {
+                    request_id: 1,
+                    model_id: "m".into(),
+                    state: JobState::Committed(computed()),
+                    result_digest: None,
+                    finished_at: None,
+                };
+                jobs.insert(1, encode(&job).as_slice()).unwrap();
+                jobs.insert(2, b"{not json".as_slice()).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(
+            journal.counts().unwrap(),
+            BTreeMap::from([("committed".to_string(), 1)])
+        );
+        let unfinished = journal.unfinished().unwrap();
+        assert_eq!(unfinished.jobs.len(), 1);
+        assert!(
+            matches!(&unfinished.unreadable[..], [JournalError::Corrupted(2, _)]),
+            "{:?}",
+            unfinished.unreadable
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.redb");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        drop(Journal::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
+        // One an older version left readable by others is restricted when the node opens it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Journal::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -14,8 +14,17 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The exit code of a command that failed (`verify` exits with 1 when it found a mismatch).
+const ERROR_EXIT: u8 = 2;
+
 #[derive(Parser)]
-#[command(name = "oracle-node", version, about = "AI oracle node for NEAR")]
+#[command(
+    name = "oracle-node",
+    version,
+    about = "AI oracle node for NEAR",
+    after_help = "Exit codes: 0 done; 1 `verify` found a mismatch; 2 an error (the command \
+                  could not do its work; usage errors too); 130 `run` stopped by a second signal."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +64,7 @@ enum Command {
         home: PathBuf,
     },
     /// Re-execute a resolved request with the local engine and compare its digest with the
-    /// one the quorum agreed on; exits with 1 on a mismatch.
+    /// one the quorum agreed on; exits with 1 on a mismatch, 2 if it could not check.
     Verify {
         /// The request id.
         request_id: u64,
@@ -108,7 +117,19 @@ enum Command {
     },
 }
 
-fn main() -> Result<ExitCode> {
+fn main() -> ExitCode {
+    match run_command() {
+        Ok(code) => code,
+        Err(error) => {
+            // As `main` returning the error prints it, but with its own exit code: a script
+            // tells "verify found a mismatch" (1) from "could not check" (2).
+            eprintln!("Error: {error:?}");
+            ExitCode::from(ERROR_EXIT)
+        }
+    }
+}
+
+fn run_command() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ORACLE_NODE_LOG")

@@ -5,13 +5,12 @@
 
 use crate::chain::ONE_NEAR;
 use crate::config::NodeConfig;
-use crate::daemon::connect;
+use crate::daemon::{check_keys_apart, connect, read_attestation_key};
 use crate::startup::{check_model, check_registration};
 use anyhow::{bail, Result};
 use kernels::model_cache::{resolve_model, sha256_file};
 use oracle_protocol::NodeView;
 use oracle_protocol::{Digest32, ModelId};
-use sdk::keys::Credentials;
 use sdk::rpc::TxStatus;
 use std::path::Path;
 
@@ -40,7 +39,8 @@ pub fn served_model(home: &Path, config: &NodeConfig) -> Result<ModelId> {
 /// the rest is the stake, which must reach the contract's `min_stake`).
 pub async fn register(home: &Path, config: &NodeConfig, stake_near: u128) -> Result<Registered> {
     let chain = connect(home, config)?;
-    let (_, key) = Credentials::read(&NodeConfig::path_in(home, &config.attestation_key)?)?;
+    let key = read_attestation_key(home, config)?;
+    check_keys_apart(&key, &chain, config)?;
     if let Some(node) = chain.get_node(&config.account_id).await? {
         // Registered before: fine only if the entry is the one this node would register.
         check_registration(

@@ -2,12 +2,13 @@
 //! exactly as a node does, and compare with what the quorum agreed on.
 
 use crate::config::NodeConfig;
+use crate::daemon::retry_policy;
 use crate::engine;
 use anyhow::{bail, Result};
 use oracle_protocol::Digest32;
 use oracle_protocol::RequestView;
 use sdk::inference::{engine_request, RequestKey};
-use sdk::rpc::{NearRpc, RetryPolicy};
+use sdk::rpc::NearRpc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -31,7 +32,7 @@ impl Verification {
 }
 
 pub async fn verify(home: &Path, config: &NodeConfig, request_id: u64) -> Result<Verification> {
-    let rpc = NearRpc::new(config.rpc_urls.clone(), RetryPolicy::default())?;
+    let rpc = NearRpc::new(config.rpc_urls.clone(), retry_policy(config))?;
     let chain_id = rpc.status().await?.chain_id;
     let view: Option<RequestView> = rpc
         .view_json(

@@ -295,11 +295,8 @@ async fn compute(
         warn!("FAULT INJECTION: corrupting the output");
         result = attestation::corrupt(&result);
     }
-    info!(
-        digest = %result.result_digest,
-        tokens = generation.output_tokens.len(),
-        "computed"
-    );
+    // Not the digest: the log says nothing of a result before its reveal (commit–reveal).
+    info!(tokens = generation.output_tokens.len(), "computed");
     ctx.journal.record_computed(request_id, result)?;
     if ctx.config.fault_injection.crash_after == Some(CrashPoint::Compute) {
         error!("FAULT INJECTION: crash_after = compute; aborting");

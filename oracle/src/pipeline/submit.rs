@@ -449,7 +449,8 @@ async fn send_attestation(
         .journal
         .record_submitted(request_id, &hash, &bytes)
         .map_err(|e| Stall::Fatal(e.into()))?;
-    info!(tx = %hash, attempt, "submitting attestation");
+    // The reveal: the result is public from now on.
+    info!(tx = %hash, attempt, digest = %computed.result_digest, "submitting attestation");
     send(ctx, request_id, &signed).await
 }
 

@@ -1,5 +1,6 @@
 //! The `oracle-node` binary as an operator meets it: a second `run` on a home that a node runs
-//! with, a home that does not exist, logs written to a file, and `init`'s hint.
+//! with, a home that does not exist, logs written to a file (without a result before its
+//! reveal), and `init`'s hint.
 
 use crate::common::{eventually, oracle_node, quiet_node, save_config, spawn_node};
 use oracle::daemon::HTTP_ADDR_FILE;
@@ -298,4 +299,84 @@ fn infer_with_a_home_runs_as_that_node_would() {
     assert_eq!(as_the_node, spelled_out);
     let defaults = infer_digest(&["--model".as_ref(), model.as_os_str()]);
     assert_ne!(as_the_node, defaults, "bound to localnet and oracle.test");
+}
+
+/// The log says nothing of a result before its reveal: whoever reads it (a log shipper, another
+/// user of the machine) could commit to this node's answer without computing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_shows_no_result_before_it_is_revealed() {
+    use crate::common::fake_rpc::{self, FakeRpc};
+    use crate::common::{node_home, quiet_chain, registered, uncommitted_request};
+    use oracle::config::NodeConfig;
+    use oracle_protocol::{RequestParams, RequestPhase};
+    use sdk::inference::{engine_request, RequestKey};
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    let node = registered(dir.path(), &config, vec![model_id]);
+    let view = uncommitted_request(3, model_id, RequestPhase::Pending);
+    let rpc = FakeRpc::start({
+        let view = view.clone();
+        move |method, args| match method {
+            "list_pending_assignments" => Ok(fake_rpc::assignments(std::slice::from_ref(&view))),
+            "get_request" => Ok(view.clone()),
+            "get_config" => Ok(
+                json!({"committee_size": 1, "quorum": 1, "min_stake": "1", "unbonding_blocks": 1000,
+                "slash_bps": 1000, "reporter_bps": 5000, "max_output_bytes": 4096,
+                "max_inline_output_bytes": 4096, "retention_blocks": 100,
+                "commit_window_blocks": 40}),
+            ),
+            "block" => Ok(json!({"header": {"hash": "11111111111111111111111111111111"}})),
+            "query" => Ok(
+                json!({"nonce": 5, "permission": "FullAccess", "block_height": 1,
+                "block_hash": "11111111111111111111111111111111"}),
+            ),
+            "send_tx" => {
+                Err(json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}}))
+            }
+            _ => quiet_chain(node.clone())(method, args),
+        }
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    save_config(dir.path(), &config);
+    let log_path = dir.path().join("node.log");
+    let mut running = oracle_node(["run".as_ref(), "--home".as_ref(), dir.path().as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap();
+    let mut committing = false;
+    for _ in 0..1000 {
+        committing = log().contains("committing to the attestation");
+        if committing || running.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.kill().unwrap();
+    running.wait().unwrap();
+    let log = log();
+    assert!(committing, "the node did not commit: {log}");
+
+    let (engine, _) = oracle::engine::load(dir.path(), &config).unwrap();
+    let params: RequestParams = serde_json::from_value(view["params"].clone()).unwrap();
+    let key = RequestKey {
+        chain_id: crate::common::CHAIN_ID,
+        oracle_contract: &config.oracle_contract,
+        request_id: 3,
+    };
+    let generation = engine
+        .generate(&engine_request(&key, view["input"].as_str().unwrap(), &params).unwrap())
+        .unwrap();
+    let digest = hex::encode(generation.digest);
+    let output_hash = hex::encode(Sha256::digest(generation.text.as_bytes()));
+    assert!(!log.contains(&digest), "the result digest in {log}");
+    assert!(!log.contains(&output_hash), "the output hash in {log}");
 }

@@ -1,7 +1,8 @@
 //! The daemon against a scripted chain: it refuses to start when the chain does not know it as
-//! configured, its model cannot encode chat prompts or its journal is another deployment's,
-//! keeps trying a resumed job whose request cannot be read, and misses one for a model it no
-//! longer serves.
+//! configured, its model cannot encode chat prompts, its journal is another deployment's, its
+//! attestation key is its account key or its HTTP address is taken, keeps trying a resumed job
+//! whose request cannot be read, misses one for a model it no longer serves, and stops though
+//! an HTTP client stalls.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
@@ -324,4 +325,81 @@ async fn a_node_stopped_while_it_starts_takes_no_work() {
     assert_eq!(rpc.calls("list_pending_assignments"), 0, "no look for work");
     let journal = Journal::open(&journal_path).unwrap();
     assert!(journal.get(RESUMED).unwrap().is_none(), "no job taken");
+}
+
+/// An HTTP client that sent part of a request and went quiet holds up no stop: the server is
+/// given a few seconds to finish its requests, then ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalled_mid_request_holds_no_stop_up() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _rpc) = quiet_node(dir.path()).await;
+    let (stop, daemon) = spawn_node(dir.path(), config);
+    let addr_file = dir.path().join(oracle::daemon::HTTP_ADDR_FILE);
+    eventually("the node's HTTP address", || {
+        std::fs::read_to_string(&addr_file).is_ok_and(|addr| !addr.is_empty())
+    })
+    .await;
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    let mut client = tokio::net::TcpStream::connect(addr.trim()).await.unwrap();
+    client
+        .write_all(b"GET /health HTTP/1.1\r\nHost: node\r\n")
+        .await
+        .unwrap();
+    // The server reads the headers it got, and waits for the rest.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("the node should stop within 10 s")
+        .unwrap()
+        .unwrap();
+    drop(client);
+}
+
+/// An `http_addr` another program listens on stops the node with an error naming the option.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_addr_in_use_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (config, _, _rpc) = quiet_node(dir.path()).await;
+    let config = NodeConfig {
+        http_addr: taken.local_addr().unwrap().to_string(),
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains(&format!("http_addr {}", taken.local_addr().unwrap()))
+            && error.contains("set http_addr"),
+        "{error}"
+    );
+}
+
+/// A node whose attestation key file holds the account key (another file, the same key) does
+/// not start: it must not sign attestations with its full-access account key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attestation_key_that_is_the_account_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, model_id) = node_home(dir.path(), Vec::new());
+    std::fs::copy(
+        dir.path().join(&config.account_key),
+        dir.path().join("keys/copy.json"),
+    )
+    .unwrap();
+    let config = NodeConfig {
+        attestation_key: "keys/copy.json".into(),
+        ..config
+    };
+    let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let error = format!("{:#}", run_to_end(dir.path(), config).await.unwrap_err());
+    assert!(
+        error.contains("holds the account key") && error.contains("oracle-node init"),
+        "{error}"
+    );
+    assert_eq!(rpc.calls("list_pending_assignments"), 0, "no work taken");
 }

@@ -1,5 +1,6 @@
 //! `oracle-node register` on an account that is registered already: reported when the entry is
-//! this node's, an error naming the difference when its key or models are not.
+//! this node's, an error naming the difference when its key or models are not; and an
+//! attestation key that is the account key, refused before anything is sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{node_home, registered, CHAIN_ID};
@@ -57,4 +58,35 @@ async fn an_existing_registration_must_match_the_node() {
         .to_string();
     assert!(error.contains(&model_id.to_string()), "{error}");
     assert_eq!(rpc.calls("register_node"), 0, "nothing is sent");
+}
+
+#[tokio::test]
+async fn an_attestation_key_that_is_the_account_key_is_not_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = node_home(dir.path(), Vec::new());
+    std::fs::copy(
+        dir.path().join(&config.account_key),
+        dir.path().join("keys/copy.json"),
+    )
+    .unwrap();
+    let config = NodeConfig {
+        attestation_key: "keys/copy.json".into(),
+        ..config
+    };
+    let rpc = FakeRpc::start(|method, _| match method {
+        "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
+        "get_node" => Ok(Value::Null),
+        other => Err(fake_rpc::view_panicked(&format!("unexpected {other}"))),
+    })
+    .await;
+    let config = NodeConfig {
+        rpc_urls: vec![rpc.url.clone()],
+        ..config
+    };
+    let error = register(dir.path(), &config, 10)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("holds the account key"), "{error}");
+    assert_eq!(rpc.calls("send_tx"), 0, "nothing is sent");
 }

@@ -1,6 +1,7 @@
 //! `oracle-node verify` against a scripted chain where a request resolved: the answer the local
 //! re-execution reproduces is verified (exit 0); an answer whose result digest, or whose output,
-//! is not what the engine gives is a MISMATCH (exit 1).
+//! is not what the engine gives is a MISMATCH (exit 1); one it could not check is an error
+//! (exit 2).
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{node_home, oracle_node, request, save_config, CHAIN_ID};
@@ -116,4 +117,43 @@ async fn a_quorum_answer_the_engine_does_not_reproduce_is_a_mismatch() {
         "the chain's output is shown: {stdout}"
     );
     assert!(!stdout.contains(VERIFIED), "{stdout}");
+}
+
+/// A verify that could not check (here: no RPC endpoint answers) exits with 2, not the 1 of a
+/// mismatch, after the config's RPC attempts (not the client's default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_that_cannot_check_exits_with_2_after_the_configured_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = node_home(dir.path(), Vec::new());
+    let failing = FakeRpc::start(|_, _| {
+        Err(serde_json::json!({"name": "INTERNAL_ERROR", "cause": {"name": "INTERNAL_ERROR"}}))
+    })
+    .await;
+    for rpc_urls in [
+        vec!["http://127.0.0.1:1".to_string()],
+        vec![failing.url.clone()],
+    ] {
+        save_config(
+            dir.path(),
+            &NodeConfig {
+                rpc_urls,
+                rpc_attempts: 2,
+                ..config.clone()
+            },
+        );
+        let mut command = oracle_node([
+            "verify".as_ref(),
+            REQUEST_ID.to_string().as_ref(),
+            "--home".as_ref(),
+            dir.path().as_os_str(),
+        ]);
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("Error: "), "{stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(MISMATCH));
+    }
+    assert_eq!(failing.calls("status"), 2, "rpc_attempts = 2");
 }
