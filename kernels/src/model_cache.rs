@@ -136,9 +136,10 @@ pub fn default_cache_dir() -> PathBuf {
 /// The cache directory given the values of `AI_ORACLE_MODEL_CACHE`, `XDG_CACHE_HOME` and
 /// `HOME`. An empty variable counts as unset (as the XDG base directory specification says),
 /// and so does a relative `XDG_CACHE_HOME` (the specification calls it invalid); a relative
-/// `AI_ORACLE_MODEL_CACHE` (or `HOME`) is made absolute against the current directory now, so
-/// that the cache does not move with the directory a process (a test binary, a child with the
-/// folder on its loader path) later runs in.
+/// `AI_ORACLE_MODEL_CACHE` (or `HOME`) is made absolute against this process's current
+/// directory, so that the cache does not move when it changes directory (a child it starts
+/// elsewhere is passed the absolute path: `cargo xtask` does so for the tests, which cargo runs
+/// from their packages' folders).
 pub fn cache_dir_from(
     cache: Option<OsString>,
     xdg_cache_home: Option<OsString>,

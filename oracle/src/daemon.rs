@@ -372,7 +372,7 @@ pub async fn run_until(
 /// ends it.
 async fn stop_http(mut server: JoinHandle<std::io::Result<()>>) {
     if tokio::time::timeout(HTTP_GRACE, &mut server).await.is_err() {
-        warn!("HTTP requests still open after {HTTP_GRACE:?}: closing them");
+        warn!("HTTP requests still open after {HTTP_GRACE:?}: no longer waiting for them");
         server.abort();
         let _ = server.await;
     }

@@ -249,12 +249,13 @@ impl Journal {
         let existed = path.exists();
         let db = Database::create(path).map_err(db_error)?;
         if !existed {
-            restrict_to_owner(path).map_err(db_error)?;
             // redb syncs the file, not its directory entry: without this, a power cut soon
             // after the first start could take the new journal, and the commitments in it.
             sync_parent_directory(path).map_err(db_error)?;
-        } else if let Err(error) = restrict_to_owner(path) {
-            // An older version's journal: the node still starts (to reveal what it owes).
+        }
+        // A file system that keeps no modes (vfat, some network mounts) refuses: the node still
+        // starts (to reveal what it owes), new journal or old, and says so.
+        if let Err(error) = restrict_to_owner(path) {
             tracing::warn!(
                 %error,
                 "cannot make the journal {} readable by its owner only: other users of this \

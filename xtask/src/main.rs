@@ -253,6 +253,12 @@ pub(crate) fn cargo_command() -> Command {
             command.env_remove(name.as_ref());
         }
     }
+    // The cache as xtask resolved it, absolute: the tests run from their packages' folders,
+    // where a relative `AI_ORACLE_MODEL_CACHE` would name other caches.
+    command.env(
+        kernels::model_cache::CACHE_DIR_ENV,
+        kernels::model_cache::default_cache_dir(),
+    );
     command
 }
 
