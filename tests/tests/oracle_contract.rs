@@ -1644,6 +1644,37 @@ fn a_node_cannot_act_on_the_committee_of_a_request_in_the_transaction_that_makes
 }
 
 #[test]
+fn nothing_in_the_requests_own_receipt_can_depend_on_its_committee() {
+    let mut world = setup();
+    let deposit = world.deposit_for("q");
+    let ask = json!({"model_id": model_id(), "input": "q", "params": params(1)});
+    // A requester batches `request` with a call whose gas (or success) would depend on who was
+    // drawn — here the request view itself, called as a change method — to revert and retry
+    // the request until the committee suits it. In the request's receipt there is no
+    // committee yet: the oracle draws it in a receipt of its own, which nobody can batch with.
+    let batch = vec![
+        oracle_action("request", ask, deposit),
+        oracle_action("get_request", json!({"request_id": 0}), 0),
+    ];
+    let tx = world.chain.submit(ALICE, ORACLE, batch).unwrap();
+    world.chain.advance_blocks(3);
+    let result = world.chain.tx_result(&tx);
+    let seen: Value = result.json();
+    assert_eq!(seen["committee"], json!([]), "{seen}");
+    assert_eq!(seen["reveal_open"], false, "{seen}");
+    let drawn = events(&result, "committee_drawn");
+    assert_eq!(drawn.len(), 1, "{:?}", result.logs());
+    let committee = world.request(0)["committee"].clone();
+    assert_eq!(committee.as_array().unwrap().len(), 4);
+    assert_eq!(drawn[0], json!({"request_id": 0, "committee": committee}));
+    // The draw is the oracle's own: nobody else may call it.
+    assert_fails(
+        &world.call(ALICE, "draw_committee", json!({"request_id": 0}), 0),
+        "is private",
+    );
+}
+
+#[test]
 fn the_commit_window_is_validated() {
     let mut world = setup();
     let config = world.view(ORACLE, "get_config", json!({}));
@@ -2851,6 +2882,50 @@ fn request_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
         .gas_burnt
 }
 
+/// Gas the oracle's `draw_committee` receipt burnt for the request of transaction `tx`.
+fn draw_receipt_gas(world: &World, tx: &CryptoHash) -> u64 {
+    world
+        .chain
+        .tx_result(tx)
+        .receipts
+        .iter()
+        .find(|o| o.logs.iter().any(|l| l.contains("\"committee_drawn\"")))
+        .expect("the committee's draw")
+        .gas_burnt
+}
+
+#[test]
+fn the_draw_fits_its_gas_on_a_full_list_of_the_longest_account_ids() {
+    let mut world = setup();
+    for node in 0..NODES {
+        assert_success(&world.call(&node_name(node), "unregister_node", json!({}), 0));
+    }
+    // 63- and 64-character ids (`….test` included), the most the model's list holds.
+    let prefix = "a-node-operator-with-a-long-account-name-on-the-devnet-xy";
+    let registered = register_many(
+        &mut world,
+        prefix,
+        MAX_ACTIVE_NODES_PER_MODEL,
+        json!([model_id()]),
+    );
+    for result in registered {
+        assert_success(&result);
+    }
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    let committee = world.request(0)["committee"].clone();
+    assert_eq!(committee.as_array().unwrap().len(), 4);
+    assert!(committee[0].as_str().unwrap().len() >= 63, "{committee}");
+    let (request, draw) = (
+        request_receipt_gas(&world, &ask),
+        draw_receipt_gas(&world, &ask),
+    );
+    println!("gas: request with a full list of 64-character ids {request}, its draw {draw}");
+    // `DRAW_GAS` is 25 TGas; the request's own receipt no longer reads the whole list.
+    assert!(draw < 17 * TGAS, "{draw}");
+    assert!(request < 6 * TGAS, "{request}");
+}
+
 #[test]
 fn committee_selection_reads_only_the_models_active_nodes() {
     let mut world = setup();
@@ -2883,8 +2958,9 @@ fn committee_selection_reads_only_the_models_active_nodes() {
     );
     assert_eq!(world.committee(0).len(), 4);
     println!(
-        "gas: request with 5 nodes for the model and 400 for other models {}",
-        request_receipt_gas(&world, &ask)
+        "gas: request with 5 nodes for the model and 400 for other models {}, its draw {}",
+        request_receipt_gas(&world, &ask),
+        draw_receipt_gas(&world, &ask)
     );
 
     let twice = register_many(&mut world, "w", 1, json!([model_id(), model_id()]));
@@ -2910,10 +2986,13 @@ fn committee_selection_reads_only_the_models_active_nodes() {
         "{:?}",
         world.chain.tx_result(&ask).status
     );
+    let draw = draw_receipt_gas(&world, &ask);
     println!(
-        "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}",
+        "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}, its draw {draw}",
         request_receipt_gas(&world, &ask)
     );
+    // The draw's 20 TGas (`DRAW_GAS`) cover the largest list with room to spare.
+    assert!(draw < 15 * TGAS, "{draw}");
     // A node that leaves frees its seat at once.
     assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));
     assert_success(&register_many(&mut world, "y", 1, json!([model_id()]))[0]);

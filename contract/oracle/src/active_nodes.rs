@@ -107,17 +107,32 @@ impl OracleContract {
     /// Accounts that may join a committee for `model`: its listed nodes that are active and hold
     /// at least the minimum stake (the owner may have raised it).
     pub(crate) fn eligible_nodes(&self, model: &ModelId) -> Vec<&AccountId> {
-        let min_stake = self.config.min_stake;
         let Some(active) = self.active_nodes.get(model) else {
             return Vec::new();
         };
         active
             .iter()
-            .filter(|account| {
-                self.nodes.get(*account).is_some_and(|node| {
-                    node.status == NodeStatus::Active && node.stake >= min_stake
-                })
-            })
+            .filter(|account| self.is_eligible(account))
             .collect()
+    }
+
+    /// Whether at least `count` of `model`'s listed nodes are eligible, reading no more of them
+    /// than it takes to find out.
+    pub(crate) fn has_eligible_nodes(&self, model: &ModelId, count: usize) -> bool {
+        let Some(active) = self.active_nodes.get(model) else {
+            return count == 0;
+        };
+        active
+            .iter()
+            .filter(|account| self.is_eligible(account))
+            .take(count)
+            .count()
+            == count
+    }
+
+    fn is_eligible(&self, account: &AccountId) -> bool {
+        self.nodes.get(account).is_some_and(|node| {
+            node.status == NodeStatus::Active && node.stake >= self.config.min_stake
+        })
     }
 }

@@ -45,10 +45,11 @@ pub struct CommitPhase {
 }
 
 impl CommitPhase {
-    /// Whether attestations are taken at block `now`: every member of `request` committed, or
-    /// the window has passed.
+    /// Whether attestations are taken at block `now`: every member of `request` committed (once
+    /// it has a committee: `draw_committee`), or the window has passed.
     pub fn reveal_open(&self, request: &Request, now: u64) -> bool {
-        now >= self.reveal_opens_at || self.commitments.len() >= request.committee.len()
+        now >= self.reveal_opens_at
+            || (!request.committee.is_empty() && self.commitments.len() >= request.committee.len())
     }
 
     /// `node`'s commitment, if it made one.

@@ -1,5 +1,5 @@
 //! NEP-297 events, one per state change:
-//! `EVENT_JSON:{"standard":"ai-oracle","version":"1.3.0","event":...,"data":[...]}`.
+//! `EVENT_JSON:{"standard":"ai-oracle","version":"2.0.0","event":...,"data":[...]}`.
 
 use near_sdk::env;
 use near_sdk::serde::Serialize;
@@ -23,6 +23,7 @@ pub enum Event {
     NodeJailed,
     NodeUnjailed,
     RequestCreated,
+    CommitteeDrawn,
     AttestationCommitted,
     AttestationSubmitted,
     LateFeePaid,
@@ -50,6 +51,7 @@ impl Event {
             Event::NodeJailed => "node_jailed",
             Event::NodeUnjailed => "node_unjailed",
             Event::RequestCreated => "request_created",
+            Event::CommitteeDrawn => "committee_drawn",
             Event::AttestationCommitted => "attestation_committed",
             Event::AttestationSubmitted => "attestation_submitted",
             Event::LateFeePaid => "late_fee_paid",

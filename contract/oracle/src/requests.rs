@@ -21,6 +21,9 @@ use oracle_protocol::{
 
 /// Gas reserved for `on_request_finished`, the yield's callback.
 pub const FINISH_CALLBACK_GAS: Gas = Gas::from_tgas(40);
+/// Gas for `draw_committee`: reading the model's list (at most 100 nodes) and drawing from it
+/// takes at most 16 TGas (a full list of 64-character ids: the tests measure it).
+pub const DRAW_GAS: Gas = Gas::from_tgas(25);
 
 /// Where a request stands.
 #[near(serializers = [borsh])]
@@ -190,7 +193,7 @@ impl OracleContract {
         );
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        let committee = self.choose_committee(request_id, &model_id);
+        self.require_servable(&model_id);
 
         let args = json!({ "request_id": request_id }).to_string();
         let (promise, yield_id) = Promise::new_yield(
@@ -210,7 +213,8 @@ impl OracleContract {
             input_bytes: input.len() as u32,
             fee: quote.fee,
             storage_deposit: quote.storage,
-            committee,
+            // Drawn by `draw_committee`, in a receipt of its own.
+            committee: Vec::new(),
             quorum: self.config.quorum,
             inline_output_limit: self.config.max_inline_output_bytes,
             attestations: Vec::new(),
@@ -229,7 +233,6 @@ impl OracleContract {
             params: request.params.clone(),
             input_bytes: request.input_bytes,
             input_hash,
-            committee: request.committee.iter().map(|a| a.to_string()).collect(),
             quorum: request.quorum,
             fee: request.fee,
             expires_at_block: request.expires_at,
@@ -241,7 +244,39 @@ impl OracleContract {
         self.inputs.insert(request_id, input);
         self.pending.insert(request_id);
         self.open_held_fee(request_id);
+        Self::ext(env::current_account_id())
+            .with_static_gas(DRAW_GAS)
+            .with_unused_gas_weight(0)
+            .draw_committee(request_id)
+            .detach();
         promise
+    }
+
+    /// Draws the committee of pending request `request_id` from this receipt's random seed:
+    /// the self-call `request` schedules, run after the request's own receipt. The draw is
+    /// apart so that nothing the requester sends can depend on who was drawn: in the
+    /// request's receipt another action (a view called as a change method, say) could run
+    /// out of gas or not by the committee and revert the request, retried until the
+    /// committee suits the requester. A request whose model has fewer than `quorum` eligible
+    /// nodes by now keeps no committee and times out (its fee refunded).
+    #[private]
+    pub fn draw_committee(&mut self, request_id: u64) {
+        let Some(request) = self.requests.get(&request_id) else {
+            return;
+        };
+        if !request.committee.is_empty() || !matches!(request.status, RequestStatus::Pending { .. })
+        {
+            return;
+        }
+        let model_id = request.model_id;
+        let Some(committee) = self.choose_committee(request_id, &model_id) else {
+            return;
+        };
+        let names: Vec<String> = committee.iter().map(|a| a.to_string()).collect();
+        if let Some(request) = self.requests.get_mut(&request_id) {
+            request.committee = committee;
+        }
+        Event::CommitteeDrawn.emit(json!({ "request_id": request_id, "committee": names }));
     }
 
     /// Removes a finished request once `retention_blocks` (as configured at that moment) have
@@ -370,17 +405,25 @@ impl OracleContract {
         }
     }
 
-    /// The committee of `request_id`: the best-ranked eligible nodes for the block's seed.
-    fn choose_committee(&self, request_id: u64, model_id: &ModelId) -> Vec<AccountId> {
-        let eligible = self.eligible_nodes(model_id);
+    /// Panics unless `model_id` has at least `quorum` eligible nodes now.
+    fn require_servable(&self, model_id: &ModelId) {
         let quorum = self.config.quorum as usize;
-        require!(
-            eligible.len() >= quorum,
-            format!(
-                "only {} active nodes serve model {model_id}; a request needs at least {quorum}",
-                eligible.len()
-            )
-        );
+        if !self.has_eligible_nodes(model_id, quorum) {
+            let eligible = self.eligible_nodes(model_id).len();
+            env::panic_str(&format!(
+                "only {eligible} active nodes serve model {model_id}; a request needs at least \
+                 {quorum}"
+            ));
+        }
+    }
+
+    /// The committee of `request_id`: the best-ranked eligible nodes for this receipt's seed;
+    /// `None` when fewer than `quorum` are eligible.
+    fn choose_committee(&self, request_id: u64, model_id: &ModelId) -> Option<Vec<AccountId>> {
+        let eligible = self.eligible_nodes(model_id);
+        if eligible.len() < self.config.quorum as usize {
+            return None;
+        }
         let seed = env::random_seed_array();
         let chosen = committee::select(
             &seed,
@@ -389,9 +432,11 @@ impl OracleContract {
             self.config.committee_size as usize,
             |bytes| env::sha256_array(bytes),
         );
-        chosen
-            .into_iter()
-            .map(|a| a.parse().unwrap_or_else(|_| env::abort()))
-            .collect()
+        Some(
+            chosen
+                .into_iter()
+                .map(|a| a.parse().unwrap_or_else(|_| env::abort()))
+                .collect(),
+        )
     }
 }

@@ -40,7 +40,8 @@ pub use view::{
 pub use weak_keys::is_weak_ed25519_key;
 
 /// NEP-297 standard name of the oracle's events:
-/// `EVENT_JSON:{"standard":"ai-oracle","version":"1.3.0","event":...,"data":[...]}`.
+/// `EVENT_JSON:{"standard":"ai-oracle","version":"2.0.0","event":...,"data":[...]}`.
 pub const EVENT_STANDARD: &str = "ai-oracle";
-/// Version of the oracle's event formats (1.3.0: `refunded_to` in `request_timed_out`).
-pub const EVENT_VERSION: &str = "1.3.0";
+/// Version of the oracle's event formats (1.3.0: `refunded_to` in `request_timed_out`; 2.0.0:
+/// the committee left `request_created` for `committee_drawn`).
+pub const EVENT_VERSION: &str = "2.0.0";

@@ -92,7 +92,8 @@ pub struct SignedClaim {
 }
 
 /// Data of the `request_created` event: everything a committee node needs to start, except the
-/// input itself, which it reads with the `get_request` view (events are capped at 16 KiB).
+/// input itself, which it reads with the `get_request` view (events are capped at 16 KiB), and
+/// the committee, drawn in a receipt of its own after this one (`committee_drawn`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCreated {
     pub request_id: u64,
@@ -106,8 +107,6 @@ pub struct RequestCreated {
     /// Length of the input in bytes, and its SHA-256.
     pub input_bytes: u32,
     pub input_hash: Digest32,
-    /// The nodes chosen to answer, in rank order.
-    pub committee: Vec<String>,
     /// How many matching attestations resolve the request.
     pub quorum: u32,
     /// Fee in yoctoNEAR paid to the agreeing nodes.
