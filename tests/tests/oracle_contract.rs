@@ -1675,6 +1675,68 @@ fn nothing_in_the_requests_own_receipt_can_depend_on_its_committee() {
 }
 
 #[test]
+fn the_draw_keeps_the_committee_size_the_request_was_made_for() {
+    let mut world = setup();
+    for result in register_many(&mut world, "m", 3, json!([model_id()])) {
+        assert_success(&result);
+    }
+    let deposit = world.deposit_for("q");
+    let ask = json!({"model_id": model_id(), "input": "q", "params": params(1)});
+    // The owner's change lands between the request and its draw.
+    let mut config = world.view(ORACLE, "get_config", json!({}));
+    config["committee_size"] = json!(8);
+    config["quorum"] = json!(5);
+    world
+        .chain
+        .submit(ALICE, ORACLE, vec![oracle_action("request", ask, deposit)])
+        .unwrap();
+    let change = json!({"config": config});
+    world
+        .chain
+        .submit(
+            OWNER,
+            ORACLE,
+            vec![oracle_action("update_config", change, 0)],
+        )
+        .unwrap();
+    world.chain.advance_blocks(4);
+    assert_eq!(
+        world.view(ORACLE, "get_config", json!({}))["committee_size"],
+        8
+    );
+    // Drawn by today's size, 8 members would take a quorum of 3: no majority.
+    let request = world.request(0);
+    assert_eq!(request["quorum"], 3);
+    assert_eq!(
+        request["committee"].as_array().unwrap().len(),
+        4,
+        "{request}"
+    );
+}
+
+#[test]
+fn a_request_whose_model_has_too_few_eligible_nodes_at_its_draw_times_out_refunded() {
+    let mut world = setup();
+    // Every node stays listed, but under a raised minimum stake none can be drawn.
+    world.update_config(json!({"min_stake": (100 * ONE_NEAR).to_string()}));
+    let deposit = world.deposit_for("q");
+    let ask = world.ask("q", deposit);
+    assert_eq!(world.request(0)["committee"], json!([]));
+    assert!(events(&world.chain.tx_result(&ask), "committee_drawn").is_empty());
+    let alice_before = world.chain.balance(ALICE);
+    world.chain.advance_blocks(200);
+    assert_eq!(world.request(0)["status"], "timed_out");
+    let timed_out = &events(&world.chain.tx_result(&ask), "request_timed_out")[0];
+    assert_eq!(timed_out["paid"], json!([]));
+    assert_eq!(timed_out["refunded_to"], ALICE);
+    assert_eq!(yocto(&timed_out["refunded"]), PRICE);
+    // The whole fee came back to Alice (with what is left of her gas).
+    world.chain.advance_blocks(2);
+    let gained = world.chain.balance(ALICE) - alice_before;
+    assert!(gained >= PRICE, "gained {gained}");
+}
+
+#[test]
 fn the_commit_window_is_validated() {
     let mut world = setup();
     let config = world.view(ORACLE, "get_config", json!({}));
@@ -2991,7 +3053,7 @@ fn committee_selection_reads_only_the_models_active_nodes() {
         "gas: request with {MAX_ACTIVE_NODES_PER_MODEL} nodes for the model and 400 for other models {}, its draw {draw}",
         request_receipt_gas(&world, &ask)
     );
-    // The draw's 20 TGas (`DRAW_GAS`) cover the largest list with room to spare.
+    // The draw's 25 TGas (`DRAW_GAS`) cover the largest list with room to spare.
     assert!(draw < 15 * TGAS, "{draw}");
     // A node that leaves frees its seat at once.
     assert_success(&world.call(&node_name(0), "unregister_node", json!({}), 0));

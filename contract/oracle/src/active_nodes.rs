@@ -116,18 +116,9 @@ impl OracleContract {
             .collect()
     }
 
-    /// Whether at least `count` of `model`'s listed nodes are eligible, reading no more of them
-    /// than it takes to find out.
-    pub(crate) fn has_eligible_nodes(&self, model: &ModelId, count: usize) -> bool {
-        let Some(active) = self.active_nodes.get(model) else {
-            return count == 0;
-        };
-        active
-            .iter()
-            .filter(|account| self.is_eligible(account))
-            .take(count)
-            .count()
-            == count
+    /// How many nodes `model`'s list holds (jailed ones included).
+    pub(crate) fn listed_nodes(&self, model: &ModelId) -> usize {
+        self.active_nodes.get(model).map_or(0, Vec::len)
     }
 
     fn is_eligible(&self, account: &AccountId) -> bool {

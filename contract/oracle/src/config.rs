@@ -38,10 +38,11 @@ pub fn slashable_window(retention_blocks: u64) -> u64 {
     YIELD_TIMEOUT_BLOCKS + retention_blocks + CLEANUP_MARGIN_BLOCKS
 }
 
-/// Shortest `commit_window_blocks`: a node sees a request only after the block that made it and
-/// needs a few blocks to read it and run the model, and two to land its commitment (the block
-/// that includes the transaction, and the one its receipt runs in); a shorter window closes
-/// the commit phase before honest members can commit, and every request times out.
+/// Shortest `commit_window_blocks` (counted from the request's block): a node sees its
+/// assignment only after the committee's draw, a block after the request's at the earliest,
+/// and needs a few blocks to read it and run the model, and two to land its commitment (the
+/// block that includes the transaction, and the one its receipt runs in); a shorter window
+/// closes the commit phase before honest members can commit, and every request times out.
 pub const MIN_COMMIT_WINDOW_BLOCKS: u64 = 10;
 /// Most `max_missed_commits`.
 pub const MAX_MISSED_COMMITS_CAP: u32 = 1000;

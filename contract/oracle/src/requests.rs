@@ -95,6 +95,38 @@ impl Request {
     pub fn refund_account(&self) -> &AccountId {
         self.storage_refund_to.as_ref().unwrap_or(&self.requester)
     }
+
+    /// The committee size this request was made for: the `committee_size` in force then, read
+    /// back from the seats its storage deposit reserved (its draw comes later, when the owner
+    /// may have changed the setting; a draw by today's size could break the quorum's majority
+    /// or take storage nobody paid for). Always within `quorum ..= 2 × quorum − 1`, the sizes
+    /// for which the quorum is a majority.
+    fn reserved_committee_size(&self) -> u32 {
+        let bytes = |seats| {
+            request_storage_bytes(
+                self.input_bytes,
+                self.params
+                    .output_schema
+                    .as_ref()
+                    .map_or(0, |s| s.len() as u32),
+                self.storage_refund_to
+                    .as_ref()
+                    .map_or(0, |a| a.len() as u32),
+                seats,
+                self.inline_output_limit,
+            )
+        };
+        let paid = self.storage_deposit / env::storage_byte_cost().as_yoctonear().max(1);
+        let seats = u64::try_from(paid)
+            .unwrap_or(u64::MAX)
+            .saturating_sub(bytes(0))
+            / (bytes(1) - bytes(0));
+        let seats = u32::try_from(seats).unwrap_or(u32::MAX);
+        seats.clamp(
+            self.quorum,
+            (2 * self.quorum).saturating_sub(1).max(self.quorum),
+        )
+    }
 }
 
 /// `request` as views return it, with its commit `phase` as of block `now` (a request without
@@ -268,8 +300,12 @@ impl OracleContract {
         {
             return;
         }
-        let model_id = request.model_id;
-        let Some(committee) = self.choose_committee(request_id, &model_id) else {
+        let (model_id, size, quorum) = (
+            request.model_id,
+            request.reserved_committee_size(),
+            request.quorum,
+        );
+        let Some(committee) = self.choose_committee(request_id, &model_id, size, quorum) else {
             return;
         };
         let names: Vec<String> = committee.iter().map(|a| a.to_string()).collect();
@@ -405,23 +441,32 @@ impl OracleContract {
         }
     }
 
-    /// Panics unless `model_id` has at least `quorum` eligible nodes now.
+    /// Panics unless at least `quorum` nodes are listed for `model_id` now. Whether enough of
+    /// them are eligible (not jailed, staked) is the draw's to find out: reading every listed
+    /// node here would cost `request` a gas a dApp's `REQUEST_GAS` cannot spare.
     fn require_servable(&self, model_id: &ModelId) {
         let quorum = self.config.quorum as usize;
-        if !self.has_eligible_nodes(model_id, quorum) {
-            let eligible = self.eligible_nodes(model_id).len();
-            env::panic_str(&format!(
-                "only {eligible} active nodes serve model {model_id}; a request needs at least \
+        let listed = self.listed_nodes(model_id);
+        require!(
+            listed >= quorum,
+            format!(
+                "only {listed} active nodes serve model {model_id}; a request needs at least \
                  {quorum}"
-            ));
-        }
+            )
+        );
     }
 
-    /// The committee of `request_id`: the best-ranked eligible nodes for this receipt's seed;
-    /// `None` when fewer than `quorum` are eligible.
-    fn choose_committee(&self, request_id: u64, model_id: &ModelId) -> Option<Vec<AccountId>> {
+    /// The committee of `request_id`: the `size` best-ranked eligible nodes for this receipt's
+    /// seed; `None` when fewer than `quorum` are eligible.
+    fn choose_committee(
+        &self,
+        request_id: u64,
+        model_id: &ModelId,
+        size: u32,
+        quorum: u32,
+    ) -> Option<Vec<AccountId>> {
         let eligible = self.eligible_nodes(model_id);
-        if eligible.len() < self.config.quorum as usize {
+        if eligible.len() < quorum as usize {
             return None;
         }
         let seed = env::random_seed_array();
@@ -429,7 +474,7 @@ impl OracleContract {
             &seed,
             request_id,
             eligible.iter().map(|a| a.as_str()),
-            self.config.committee_size as usize,
+            size as usize,
             |bytes| env::sha256_array(bytes),
         );
         Some(
