@@ -3,8 +3,8 @@
 use near_sdk::{ext_contract, AccountId, Gas, NearToken, Promise};
 use oracle_protocol::{FeeEstimate, ModelId, OracleResponse, RequestParams};
 
-/// Gas to attach to the oracle's `request`: its checks and committee selection plus the
-/// 40 TGas it reserves for its yield callback, with margin.
+/// Gas to attach to the oracle's `request`: its checks (about 5 TGas) plus the 25 TGas it
+/// reserves for its committee's draw and the 40 TGas for its yield callback, with margin.
 pub const REQUEST_GAS: Gas = Gas::from_tgas(80);
 
 /// The oracle contract's interface (`ext_oracle::ext(oracle)...`). The trait itself is never
