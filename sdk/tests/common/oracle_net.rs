@@ -42,7 +42,19 @@ impl Deployment {
         result_digest: Digest32,
     ) {
         let chain_id = self.client.rpc().status().await.unwrap().chain_id;
-        let committee = self.client.get_request(request_id).await.unwrap().committee;
+        // The oracle draws the committee in a receipt after the request's.
+        let mut committee = Vec::new();
+        for _ in 0..100 {
+            committee = self.client.get_request(request_id).await.unwrap().committee;
+            if !committee.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            !committee.is_empty(),
+            "request {request_id} got no committee"
+        );
         let members: Vec<&ScriptedNode> = self
             .nodes
             .iter()

@@ -307,7 +307,8 @@ async fn all_attested(
             );
         }
         let (attested, committee) = (request.attestations.len(), request.committee.len());
-        if attested == committee {
+        // An empty committee is one not drawn yet (a block after the request).
+        if committee > 0 && attested == committee {
             return Ok(Look::Came(request));
         }
         Ok(Look::NotYet(format!(
