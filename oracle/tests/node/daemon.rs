@@ -6,8 +6,8 @@
 
 use crate::common::fake_rpc::{self, FakeRpc};
 use crate::common::{
-    eventually, node_home, quiet_chain, quiet_node, registered, request, spawn_node,
-    uncommitted_request, CHAIN_ID,
+    eventually, home_attesting_with_the_account_key, node_home, quiet_chain, quiet_node,
+    registered, request, spawn_node, uncommitted_request, CHAIN_ID,
 };
 use oracle::config::NodeConfig;
 use oracle::journal::{Finished, JobState, Journal};
@@ -381,16 +381,7 @@ async fn an_http_addr_in_use_is_named_with_what_to_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attestation_key_that_is_the_account_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, model_id) = node_home(dir.path(), Vec::new());
-    std::fs::copy(
-        dir.path().join(&config.account_key),
-        dir.path().join("keys/copy.json"),
-    )
-    .unwrap();
-    let config = NodeConfig {
-        attestation_key: "keys/copy.json".into(),
-        ..config
-    };
+    let (config, model_id) = home_attesting_with_the_account_key(dir.path());
     let rpc = FakeRpc::start(quiet_chain(registered(dir.path(), &config, vec![model_id]))).await;
     let config = NodeConfig {
         rpc_urls: vec![rpc.url.clone()],

@@ -3,7 +3,7 @@
 //! attestation key that is the account key, refused before anything is sent.
 
 use crate::common::fake_rpc::{self, FakeRpc};
-use crate::common::{node_home, registered, CHAIN_ID};
+use crate::common::{home_attesting_with_the_account_key, node_home, registered, CHAIN_ID};
 use oracle::commands::register::{register, Registered};
 use oracle::config::NodeConfig;
 use oracle_protocol::Digest32;
@@ -63,16 +63,7 @@ async fn an_existing_registration_must_match_the_node() {
 #[tokio::test]
 async fn an_attestation_key_that_is_the_account_key_is_not_registered() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, _) = node_home(dir.path(), Vec::new());
-    std::fs::copy(
-        dir.path().join(&config.account_key),
-        dir.path().join("keys/copy.json"),
-    )
-    .unwrap();
-    let config = NodeConfig {
-        attestation_key: "keys/copy.json".into(),
-        ..config
-    };
+    let (config, _) = home_attesting_with_the_account_key(dir.path());
     let rpc = FakeRpc::start(|method, _| match method {
         "status" => Ok(fake_rpc::status(CHAIN_ID, 10)),
         "get_node" => Ok(Value::Null),

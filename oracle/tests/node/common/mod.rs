@@ -36,6 +36,18 @@ pub fn node_home(dir: &Path, rpc_urls: Vec<String>) -> (NodeConfig, ModelId) {
     (config, model_id)
 }
 
+/// [`node_home`] whose attestation key file is a copy of the account key: another file, the
+/// same key.
+pub fn home_attesting_with_the_account_key(dir: &Path) -> (NodeConfig, ModelId) {
+    let (config, model_id) = node_home(dir, Vec::new());
+    std::fs::copy(dir.join(&config.account_key), dir.join("keys/copy.json")).unwrap();
+    let config = NodeConfig {
+        attestation_key: "keys/copy.json".into(),
+        ..config
+    };
+    (config, model_id)
+}
+
 /// A node home in `dir` whose config points at a fake chain where it is registered for its
 /// model and nothing else happens; the fake RPC lives as long as the returned handle.
 pub async fn quiet_node(dir: &Path) -> (NodeConfig, ModelId, fake_rpc::FakeRpc) {
