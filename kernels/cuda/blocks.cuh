@@ -60,6 +60,45 @@ template <int FMT> __device__ __forceinline__ int det_block_int(const u8* row, i
     return (low | (high << 4)) - 32;
 }
 
+// Bytes b3 b2 b1 b0 (each 0..15) as the signed bytes b − 8: with the top bit set no byte
+// borrows from the next, and flipping it back gives b − 8 in two's complement.
+__device__ __forceinline__ int det_nibbles_minus_8(u32 w) {
+    return (int)(((w | 0x80808080u) - 0x08080808u) ^ 0x80808080u);
+}
+
+__device__ __forceinline__ int det_pack4(int a, int b, int c, int d) {
+    return (int)(((u32)a & 0xffu) | (((u32)b & 0xffu) << 8) | (((u32)c & 0xffu) << 16) | ((u32)d << 24));
+}
+
+// The integers of block b (det_block_int) as packed signed bytes for __dp4a: lo[k] holds
+// elements 4k .. 4k + 3 and hi[k] elements 16 + 4k .. 16 + 4k + 3. Q4_1 blocks sit at
+// 4-byte and Q8_0/Q4_0 blocks at 2-byte boundaries of a row (and rows of a matrix, whose
+// buffer is aligned), so those are read a word or a half-word at a time.
+template <int FMT> __device__ __forceinline__ void det_block_words(const u8* row, int b, int* lo, int* hi) {
+    for (int k = 0; k < 4; ++k) {
+        if (FMT == DET_Q4_1) {
+            u32 w = det_u32_aligned(row + b * 20 + 4 + 4 * k);
+            lo[k] = (int)(w & 0x0f0f0f0fu);
+            hi[k] = (int)((w >> 4) & 0x0f0f0f0fu);
+        } else if (FMT == DET_Q4_0) {
+            const u8* qs = row + b * 18 + 2 + 4 * k;
+            u32 w = det_u16_aligned(qs) | (det_u16_aligned(qs + 2) << 16);
+            lo[k] = det_nibbles_minus_8(w & 0x0f0f0f0fu);
+            hi[k] = det_nibbles_minus_8((w >> 4) & 0x0f0f0f0fu);
+        } else if (FMT == DET_Q8_0) {
+            const u8* qs = row + b * 34 + 2 + 4 * k;
+            lo[k] = (int)(det_u16_aligned(qs) | (det_u16_aligned(qs + 2) << 16));
+            hi[k] = (int)(det_u16_aligned(qs + 16) | (det_u16_aligned(qs + 18) << 16));
+        } else {
+            int j = 4 * k;
+            lo[k] = det_pack4(det_block_int<FMT>(row, b, j), det_block_int<FMT>(row, b, j + 1),
+                              det_block_int<FMT>(row, b, j + 2), det_block_int<FMT>(row, b, j + 3));
+            hi[k] = det_pack4(det_block_int<FMT>(row, b, j + 16), det_block_int<FMT>(row, b, j + 17),
+                              det_block_int<FMT>(row, b, j + 18), det_block_int<FMT>(row, b, j + 19));
+        }
+    }
+}
+
 // The float side of block b (SPEC.md §3.3): `scale` multiplies I (for Q6_K, `sc_lo`/`sc_hi`
 // weight the two halves of I); `min` is Q4_1's m or Q4_K's f32(dmin) × f32(mn).
 struct DetCoef {

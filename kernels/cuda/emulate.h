@@ -8,6 +8,7 @@
 // threads in one of four orders (see the schedules below); a thread runs until it reaches a
 // synchronization point and then yields:
 //   - __syncthreads(): waits until every live thread of the block has arrived;
+//   - __syncwarp(): waits until every lane of the warp has arrived;
 //   - warp shuffles: each lane publishes its value, waits for all 32 lanes of its warp, reads its
 //     source lane's value, and waits again (so no lane overwrites a value another still needs).
 // Shuffles must be called by full warps with the full mask, as on the GPU; a deadlock or a
@@ -41,6 +42,11 @@
 
 struct dim3 {
     unsigned x, y, z;
+};
+
+// CUDA's built-in vector type for 16-byte loads.
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
 };
 
 namespace emu {
@@ -279,6 +285,13 @@ template <class T> T exchange(unsigned mask, T v, unsigned src_lane, const char*
 // The call site (file, line) names the barrier or shuffle, so that divergent ones show.
 inline void __syncthreads(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE()) {
     emu::yield(emu::State::BlockBarrier, file, line);
+}
+
+// A warp barrier: every lane of the warp waits here (full mask only, as the kernels use it).
+inline void __syncwarp(unsigned mask = 0xffffffffu, const char* file = __builtin_FILE(),
+                       unsigned line = __builtin_LINE()) {
+    if (mask != 0xffffffffu) emu::fail("only full-warp __syncwarp is emulated");
+    emu::yield(emu::State::WarpBarrier, file, line);
 }
 
 template <class T>

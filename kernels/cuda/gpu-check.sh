@@ -175,7 +175,7 @@ newer_than() {
 # The driver's CUDA version as "13.0", from nvidia-smi, or empty.
 driver_cuda_version() {
   command -v nvidia-smi >/dev/null || return 0
-  nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -1
+  nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | sed -n 1p
 }
 
 # Picks the libraries, makes the link folder and writes $STASH/libs.env.
@@ -183,7 +183,7 @@ find_libs() {
   LIB_ROOTS=${GPU_CHECK_LIB_ROOTS:-$(default_lib_roots)}
   echo "searching: $LIB_ROOTS"
   local cuda nvrtc driver best="" v f
-  cuda=$(find_named 'libcuda.so*' | grep -v '/stubs/' | head -1 || true)
+  cuda=$(find_named 'libcuda.so*' | grep -v '/stubs/' | sed -n 1p || true)
   if [ -z "$cuda" ]; then
     echo "no libcuda.so* under $LIB_ROOTS: is the NVIDIA driver mounted?" >&2
     return 1
@@ -254,14 +254,14 @@ EOF
 # The kernels through the NVRTC we linked, for this GPU's architecture, with the compile log.
 nvrtc_compile() {
   local cap
-  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | sed -n 1p | tr -d .)
   "$PYTHON" kernels/cuda/nvrtc_compile.py --arch "compute_$cap"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Pieces of the stages.
 
-manifest() { sed -n "s/^$1=//p" "$BUNDLE/manifest.txt" "$STASH/manifest.txt" 2>/dev/null | head -1; }
+manifest() { sed -n "s/^$1=//p" "$BUNDLE/manifest.txt" "$STASH/manifest.txt" 2>/dev/null | sed -n 1p; }
 
 # The pinned SHA-256 as the source states it (kernels/src/model_cache.rs, DEFAULT_MODEL).
 pinned_sha256() {
@@ -283,7 +283,7 @@ check_sha() {
 probe() {
   uname -srm
   sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null || true
-  ldd --version 2>&1 | head -1
+  ldd --version 2>&1 | sed -n 1p
   echo "cpus: $(nproc)"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv
@@ -404,7 +404,7 @@ find_sanitizer() {
 # One tiny model on the GPU under compute-sanitizer's tool $1; any finding fails the step.
 sanitize_with() {
   local model
-  model=$(ls "$BUNDLE"/tiny/*.gguf | head -1)
+  model=$(ls "$BUNDLE"/tiny/*.gguf | sed -n 1p)
   timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
     "$BIN/detinfer" --device cuda --model "$model" --raw --max-tokens 4 "the cat is here"
 }
@@ -574,7 +574,7 @@ if [ "$STAGE" = stage1 ]; then
   fi
   step "tiny models: $DEVICE digests equal the CPU's" tiny_models
   [ -f "$STASH/tiny.md" ] && { say ""; cat "$STASH/tiny.md" >>"$REPORT"; }
-  grep -h '^loaded .*CUDA' "$LOG" | head -1 | sed 's/^/first GPU load (NVRTC compile included): /' | tee -a "$REPORT" || true
+  grep -h '^loaded .*CUDA' "$LOG" | sed -n 1p | sed 's/^/first GPU load (NVRTC compile included): /' | tee -a "$REPORT" || true
   exit 0
 fi
 

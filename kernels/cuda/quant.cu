@@ -40,10 +40,6 @@ extern "C" __global__ void q8a_quantize(const float* x, i8* q, float* d, i32* s,
     }
 }
 
-__device__ __forceinline__ int det_pack4(int a, int b, int c, int d) {
-    return (int)(((u32)a & 0xffu) | (((u32)b & 0xffu) << 8) | (((u32)c & 0xffu) << 16) | ((u32)d << 24));
-}
-
 // Exact Σ w[j] q_a[j] over j in [from, from + 16) of block b (dp4a on packed bytes).
 template <int FMT> __device__ __forceinline__ int det_half_dot(const u8* row, int b, const i8* qa, int from) {
     int sum = 0;
@@ -97,6 +93,74 @@ __device__ void det_matvec_q(const u8* w, const i8* qa, const float* da, const i
     }
 }
 
+// Tokens per work item of the tiled product, and the most warps a block of it may have (its
+// shared memory is sized for them).
+#define DET_TILE 16
+#define DET_TILE_WARPS 4
+
+// y[t·rows + r] as det_matvec_q (the same integers, products and fold), for steps of several
+// tokens: one warp per (row, tile of DET_TILE tokens). Lane l decodes blocks l, l + 32, ... of
+// the row once for the tile and computes every token's terms of them into shared memory; then
+// lane i runs token i's sequential fold over the blocks in order. The weights are read once a
+// tile instead of once a token, and the folds run side by side instead of on every lane.
+// blockDim: a multiple of 32, at most 32 × DET_TILE_WARPS.
+template <int FMT>
+__device__ void det_matmul_q(const u8* w, const i8* qa, const float* da, const i32* sa, float* y,
+                             int rows, int cols, int tokens) {
+    // terms[warp][u1, f1, u2, f2][token][block]: a token stride of 33 puts lane i's reads of
+    // token i's terms on distinct banks.
+    __shared__ float terms[DET_TILE_WARPS][4][DET_TILE][33];
+    const bool two_terms = FMT == DET_Q4_1 || FMT == DET_Q4_K;
+    int nb = cols / 32;
+    i64 rb = det_row_bytes<FMT>(cols);
+    int lane = threadIdx.x & 31;
+    float(*mine)[DET_TILE][33] = terms[threadIdx.x >> 5];
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    int tiles = (tokens + DET_TILE - 1) / DET_TILE;
+    for (int item = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; item < rows * tiles; item += warps) {
+        int t0 = item / rows * DET_TILE, r = item % rows;
+        int in_tile = tokens - t0 < DET_TILE ? tokens - t0 : DET_TILE;
+        const u8* row = w + (i64)r * rb;
+        float acc = 0.0f;
+        for (int base = 0; base < nb; base += 32) {
+            int b = base + lane;
+            if (b < nb) {
+                DetCoef c = det_block_coef<FMT>(row, b);
+                int lo[4], hi[4];
+                det_block_words<FMT>(row, b, lo, hi);
+                for (int i = 0; i < in_tile; ++i) {
+                    i64 at = (i64)(t0 + i) * nb + b;
+                    uint4 a_lo = det_u32x4_aligned((const u8*)qa + at * 32);
+                    uint4 a_hi = det_u32x4_aligned((const u8*)qa + at * 32 + 16);
+                    int dlo = __dp4a(lo[0], (int)a_lo.x, 0), dhi = __dp4a(hi[0], (int)a_hi.x, 0);
+                    dlo = __dp4a(lo[1], (int)a_lo.y, dlo);
+                    dhi = __dp4a(hi[1], (int)a_hi.y, dhi);
+                    dlo = __dp4a(lo[2], (int)a_lo.z, dlo);
+                    dhi = __dp4a(hi[2], (int)a_hi.z, dhi);
+                    dlo = __dp4a(lo[3], (int)a_lo.w, dlo);
+                    dhi = __dp4a(hi[3], (int)a_hi.w, dhi);
+                    int ints = FMT == DET_Q6_K ? c.sc_lo * dlo + c.sc_hi * dhi : dlo + dhi;
+                    float d_a = da[at];
+                    mine[0][i][lane] = __fmul_rn(c.scale, d_a);
+                    mine[1][i][lane] = __int2float_rn(ints);
+                    if (FMT == DET_Q4_1) mine[2][i][lane] = __fmul_rn(c.min, d_a);
+                    if (FMT == DET_Q4_K) mine[2][i][lane] = -__fmul_rn(c.min, d_a);
+                    if (two_terms) mine[3][i][lane] = __int2float_rn(sa[at]);
+                }
+            }
+            __syncwarp();
+            int count = nb - base < 32 ? nb - base : 32;
+            if (lane < in_tile)
+                for (int k = 0; k < count; ++k) {
+                    acc = __fmaf_rn(mine[0][lane][k], mine[1][lane][k], acc);
+                    if (two_terms) acc = __fmaf_rn(mine[2][lane][k], mine[3][lane][k], acc);
+                }
+            __syncwarp();
+        }
+        if (lane < in_tile) y[(i64)(t0 + lane) * rows + r] = acc;
+    }
+}
+
 // y[t·rows + r] = dot16(W[r, ·], x_t) for F32/F16 W (SPEC.md §3.3): one half-warp per (row,
 // token), the lanes of §1.1.
 template <int FMT>
@@ -133,6 +197,11 @@ template <int FMT> __device__ void det_embed(const u8* w, const i32* tokens, flo
                                              const i32* sa, float* y, int rows, int cols,          \
                                              int tokens) {                                         \
         det_matvec_q<FMT>(w, qa, da, sa, y, rows, cols, tokens);                                   \
+    }                                                                                              \
+    extern "C" __global__ void matmul_##name(const u8* w, const i8* qa, const float* da,          \
+                                             const i32* sa, float* y, int rows, int cols,          \
+                                             int tokens) {                                         \
+        det_matmul_q<FMT>(w, qa, da, sa, y, rows, cols, tokens);                                   \
     }
 #define DET_FLOAT(name, FMT)                                                                        \
     extern "C" __global__ void matvec_##name(const u8* w, const float* x, float* y, int rows,     \

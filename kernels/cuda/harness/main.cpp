@@ -84,6 +84,8 @@ int main() {
     const std::map<std::string, Invoker> kernels = {
         KERNEL(q8a_quantize), KERNEL(matvec_q8_0), KERNEL(matvec_q4_0), KERNEL(matvec_q4_1),
         KERNEL(matvec_q4_k),  KERNEL(matvec_q6_k), KERNEL(matvec_f32),  KERNEL(matvec_f16),
+        KERNEL(matmul_q8_0),  KERNEL(matmul_q4_0), KERNEL(matmul_q4_1),  KERNEL(matmul_q4_k),
+        KERNEL(matmul_q6_k),
         KERNEL(embed_f32),    KERNEL(embed_f16),   KERNEL(embed_q8_0),  KERNEL(embed_q4_0),
         KERNEL(embed_q4_1),   KERNEL(embed_q4_k),  KERNEL(embed_q6_k),  KERNEL(rmsnorm),
         KERNEL(add_assign),   KERNEL(silu_mul),    KERNEL(rope),        KERNEL(attention),

@@ -30,7 +30,7 @@ mod tests {
         for name in crate::device::KERNELS {
             // Per-format kernels are stamped out by macros: `DET_EMBED(q8_0, DET_Q8_0)`.
             let defined = match name.split_once('_') {
-                Some(("matvec" | "embed", format)) => format!("({format}, DET_"),
+                Some(("matvec" | "matmul" | "embed", format)) => format!("({format}, DET_"),
                 _ => format!("void {name}("),
             };
             assert!(src.contains(&defined), "{name}");

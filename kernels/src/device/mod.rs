@@ -156,13 +156,18 @@ impl LaunchConfig {
 }
 
 /// Every kernel the forward pass launches (defined in `kernels/cuda/*.cu`).
-pub const KERNELS: [&str; 20] = [
+pub const KERNELS: [&str; 25] = [
     "q8a_quantize",
     "matvec_q8_0",
     "matvec_q4_0",
     "matvec_q4_1",
     "matvec_q4_k",
     "matvec_q6_k",
+    "matmul_q8_0",
+    "matmul_q4_0",
+    "matmul_q4_1",
+    "matmul_q4_k",
+    "matmul_q6_k",
     "matvec_f32",
     "matvec_f16",
     "embed_f32",

@@ -64,14 +64,27 @@ impl<'a> Activations<'a> {
     }
 }
 
-/// `y[t·rows + r] = Σ_k W[r, k] x_t[k]` (SPEC.md §3.3).
+/// Tokens per work item of the tiled quantized product (`DET_TILE` in `quant.cu`; it sizes
+/// the launch only: the kernel counts its own items).
+const MATMUL_TILE: usize = 16;
+/// The most threads a block of the tiled product may have (`DET_TILE_WARPS` × 32).
+const MATMUL_MAX_THREADS: u32 = 128;
+const _: () = assert!(THREADS <= MATMUL_MAX_THREADS);
+
+/// `y[t·rows + r] = Σ_k W[r, k] x_t[k]` (SPEC.md §3.3). A quantized product of several tokens
+/// runs the tiled kernel (`matmul_*`: each row's weights read once per tile of tokens), of one
+/// token the per-item one (`matvec_*`); both compute each value the same way, to the bit.
 pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Result<Buffer> {
     assert_eq!(w.cols, x.len, "matmul shape mismatch");
     let y = device.alloc_zeros(w.rows * x.tokens * 4)?;
-    let items = w.rows * x.tokens;
-    let kernel = format!("matvec_{}", w.format.cuda_suffix());
     let shape = [Arg::int(w.rows), Arg::int(w.cols), Arg::int(x.tokens)];
     if w.format.is_quantized() {
+        let (kernel, items) = if x.tokens > 1 {
+            ("matmul", w.rows * x.tokens.div_ceil(MATMUL_TILE))
+        } else {
+            ("matvec", w.rows)
+        };
+        let kernel = format!("{kernel}_{}", w.format.cuda_suffix());
         let q = x.quantized(device)?;
         let args = [
             Arg::buf(&w.bytes),
@@ -88,8 +101,8 @@ pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Res
     } else {
         let args = [Arg::buf(&w.bytes), Arg::buf(x.values), Arg::buf(&y)];
         device.launch(
-            &kernel,
-            LaunchConfig::covering(items, 16)?,
+            &format!("matvec_{}", w.format.cuda_suffix()),
+            LaunchConfig::covering(w.rows * x.tokens, 16)?,
             &[&args[..], &shape].concat(),
         )?;
     }

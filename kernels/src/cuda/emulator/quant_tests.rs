@@ -114,7 +114,8 @@ fn every_format_product_matches_the_reference() {
     // 40 rows and 3 tokens: more items than warps in both geometries, and a ragged last pass.
     // 1536 columns (SmolLM2's down projection): 48 blocks a row, so the fold's second pass
     // over blocks takes 16 of them from the lanes' shuffles.
-    for (rows, cols, tokens) in [(40, 512, 3), (5, 1536, 2)] {
+    // 37 tokens: three tiles of the tiled product, the last one ragged.
+    for (rows, cols, tokens) in [(40, 512, 3), (5, 1536, 2), (6, 512, 37)] {
         products_match_the_reference(rows, cols, tokens);
     }
 }
@@ -128,8 +129,14 @@ fn products_match_the_reference(rows: usize, cols: usize, tokens: usize) {
             .unwrap()
             .matmul(&Weight::Plain(m), &Input::new(&x, cols));
         let shape = [rows, cols, tokens].map(Param::Int);
-        let op = format!("matvec_{}", format.cuda_suffix());
-        for launch in GEOMETRIES {
+        // The per-item product, and for block formats the tiled one.
+        let kernels: &[&str] = if format.is_quantized() {
+            &["matvec", "matmul"]
+        } else {
+            &["matvec"]
+        };
+        for (kernel, launch) in kernels.iter().flat_map(|k| GEOMETRIES.map(|g| (k, g))) {
+            let op = format!("{kernel}_{}", format.cuda_suffix());
             let y = Param::Out(rows * tokens * 4);
             let out = if format.is_quantized() {
                 let q = quantize(&x, launch);
@@ -143,7 +150,7 @@ fn products_match_the_reference(rows: usize, cols: usize, tokens: usize) {
             assert_eq!(
                 bits(&f32s(out.last().expect("the product"))),
                 bits(&reference),
-                "{format:?} ({rows} × {cols}, {tokens} tokens) on {} × {}",
+                "{op} {format:?} ({rows} × {cols}, {tokens} tokens) on {} × {}",
                 launch.grid,
                 launch.threads
             );
