@@ -133,6 +133,9 @@ impl Device for StepRecorder {
     fn alloc_zeros(&self, len: usize) -> device::Result<Buffer> {
         self.emulator.alloc_zeros(len)
     }
+    fn alloc(&self, len: usize) -> device::Result<Buffer> {
+        self.emulator.alloc(len)
+    }
     fn upload(&self, bytes: &[u8]) -> device::Result<Buffer> {
         self.emulator.upload(bytes)
     }

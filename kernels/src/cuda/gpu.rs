@@ -10,12 +10,77 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct Gpu {
     stream: Arc<CudaStream>,
     functions: HashMap<&'static str, CudaFunction>,
     name: String,
+    pool: Arc<Pool>,
+}
+
+/// The most bytes of freed allocations [`Pool`] keeps for reuse.
+const POOL_BYTES: usize = 512 << 20;
+
+/// Freed allocations, by size class, kept for the next of the same class. A step allocates the
+/// same sizes as the step before it (hundreds of buffers, each an allocation, a free and often
+/// a memset: driver calls that cost more than the step's kernels); reusing them costs none.
+/// Reuse is safe without synchronization because everything runs on one stream, in order: a
+/// kernel writing a reused buffer runs after every kernel that used it before.
+#[derive(Default)]
+struct Pool {
+    free: Mutex<PoolState>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    by_class: HashMap<usize, Vec<CudaSlice<u8>>>,
+    bytes: usize,
+}
+
+/// The size an allocation of `len` bytes is made with: the next power of two up to 1 MiB, then
+/// the next multiple of 1 MiB, so that sizes that grow a little every step (attention scores
+/// over a longer context) reuse one class.
+fn size_class(len: usize) -> usize {
+    const MIB: usize = 1 << 20;
+    if len <= MIB {
+        len.max(256).next_power_of_two()
+    } else {
+        len.div_ceil(MIB) * MIB
+    }
+}
+
+impl Pool {
+    fn take(&self, class: usize) -> Option<CudaSlice<u8>> {
+        let mut state = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let slice = state.by_class.get_mut(&class)?.pop()?;
+        state.bytes -= class;
+        Some(slice)
+    }
+
+    fn give(&self, slice: CudaSlice<u8>) {
+        let class = slice.len();
+        let mut state = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if state.bytes + class <= POOL_BYTES {
+            state.bytes += class;
+            state.by_class.entry(class).or_default().push(slice);
+        }
+        // Otherwise the slice is dropped here: freed, in stream order.
+    }
+}
+
+/// A buffer's allocation, back to the pool when the buffer is dropped.
+struct Pooled {
+    slice: Option<CudaSlice<u8>>,
+    pool: Arc<Pool>,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(slice) = self.slice.take() {
+            self.pool.give(slice);
+        }
+    }
 }
 
 impl std::fmt::Debug for Gpu {
@@ -51,11 +116,33 @@ impl Gpu {
             stream: ctx.default_stream(),
             name: format!("{} (sm_{major}{minor})", ctx.name().map_err(failed)?),
             functions,
+            pool: Arc::default(),
         })
     }
 
     fn slice<'a>(&self, buffer: &'a Buffer) -> &'a CudaSlice<u8> {
-        buffer.handle::<CudaSlice<u8>>()
+        buffer
+            .handle::<Pooled>()
+            .slice
+            .as_ref()
+            .expect("a live buffer holds its allocation")
+    }
+
+    /// An allocation of at least `len` bytes (contents unspecified), from the pool when it
+    /// holds one of the size class.
+    fn allocate(&self, len: usize) -> Result<Buffer> {
+        let class = size_class(len);
+        let slice = match self.pool.take(class) {
+            Some(slice) => slice,
+            // SAFETY: the contents are unspecified, as `Device::alloc` says; `alloc_zeros` and
+            // `upload` write them before returning.
+            None => unsafe { self.stream.alloc::<u8>(class) }.map_err(failed)?,
+        };
+        let pooled = Pooled {
+            slice: Some(slice),
+            pool: self.pool.clone(),
+        };
+        Ok(Buffer::new(len, pooled))
     }
 
     /// The device address `offset` bytes into `buffer`.
@@ -72,16 +159,32 @@ impl Device for Gpu {
     }
 
     fn alloc_zeros(&self, len: usize) -> Result<Buffer> {
-        let slice = self.stream.alloc_zeros::<u8>(len.max(1)).map_err(failed)?;
-        Ok(Buffer::new(len, slice))
+        let mut buffer = self.allocate(len)?;
+        let slice = buffer
+            .handle_mut::<Pooled>()
+            .slice
+            .as_mut()
+            .expect("a new buffer holds its allocation");
+        self.stream.memset_zeros(slice).map_err(failed)?;
+        Ok(buffer)
+    }
+
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        self.allocate(len)
     }
 
     fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
-        if bytes.is_empty() {
-            return self.alloc_zeros(0);
+        let mut buffer = self.allocate(bytes.len())?;
+        if !bytes.is_empty() {
+            let slice = buffer
+                .handle_mut::<Pooled>()
+                .slice
+                .as_mut()
+                .expect("a new buffer holds its allocation");
+            let mut head = slice.slice_mut(0..bytes.len());
+            self.stream.memcpy_htod(bytes, &mut head).map_err(failed)?;
         }
-        let slice = self.stream.clone_htod(bytes).map_err(failed)?;
-        Ok(Buffer::new(bytes.len(), slice))
+        Ok(buffer)
     }
 
     fn download(&self, buffer: &Buffer, range: Range<usize>) -> Result<Vec<u8>> {
@@ -156,6 +259,20 @@ impl Device for Gpu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_classes_cover_the_request_and_group_nearby_sizes() {
+        assert_eq!(size_class(0), 256);
+        assert_eq!(size_class(1), 256);
+        assert_eq!(size_class(257), 512);
+        assert_eq!(size_class(1 << 20), 1 << 20);
+        assert_eq!(size_class((1 << 20) + 1), 2 << 20);
+        // Scores over a context one position longer: the same class.
+        assert_eq!(size_class(9 * 700 * 4), size_class(9 * 701 * 4));
+        for len in [3, 1000, 65_537, 5_000_000] {
+            assert!(size_class(len) >= len);
+        }
+    }
 
     #[test]
     fn a_machine_without_cuda_gets_an_error_not_a_panic() {

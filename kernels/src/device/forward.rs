@@ -139,7 +139,7 @@ impl DeviceModel {
             let v = ops::matmul(d, &layer.v, &input)?;
             ops::rope(d, &q, angles, t, (e, hd))?;
             ops::rope(d, &k, angles, t, (kvw, hd))?;
-            let o = d.alloc_zeros(t * e * 4)?;
+            let o = d.alloc(t * e * 4)?;
             for (item, span) in items.iter().zip(&spans) {
                 if span.len == 0 {
                     continue;
@@ -201,7 +201,7 @@ impl DeviceModel {
             return Ok(out);
         }
         let row_bytes = e * 4;
-        let last = d.alloc_zeros(wanted.len() * row_bytes)?;
+        let last = d.alloc(wanted.len() * row_bytes)?;
         for (row, &i) in wanted.iter().enumerate() {
             let at = (spans[i].start + spans[i].len - 1) * row_bytes;
             d.copy(h, at..at + row_bytes, &last, row * row_bytes)?;

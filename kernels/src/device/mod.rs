@@ -82,6 +82,16 @@ impl Buffer {
             .downcast_ref()
             .expect("a buffer is used only on the device that made it")
     }
+
+    /// The device's handle, to write through.
+    ///
+    /// # Panics
+    /// As [`Buffer::handle`].
+    pub fn handle_mut<H: Any>(&mut self) -> &mut H {
+        self.handle
+            .downcast_mut()
+            .expect("a buffer is used only on the device that made it")
+    }
 }
 
 impl std::fmt::Debug for Buffer {
@@ -191,6 +201,10 @@ pub trait Device: Send + Sync {
     fn name(&self) -> &str;
     /// A buffer of `len` zero bytes.
     fn alloc_zeros(&self, len: usize) -> Result<Buffer>;
+    /// A buffer of `len` bytes whose contents are unspecified: for an op's output that its
+    /// kernel writes whole before anything reads it (the emulator fills it with `0xff`, so a
+    /// byte read before it is written changes the tests' bits).
+    fn alloc(&self, len: usize) -> Result<Buffer>;
     /// A buffer holding `bytes`.
     fn upload(&self, bytes: &[u8]) -> Result<Buffer>;
     /// The bytes `range` of `buffer`.

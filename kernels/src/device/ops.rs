@@ -45,9 +45,9 @@ impl<'a> Activations<'a> {
         }
         let blocks = self.tokens * self.len / 32;
         let out = Quantized {
-            q: device.alloc_zeros(blocks * 32)?,
-            d: device.alloc_zeros(blocks * 4)?,
-            s: device.alloc_zeros(blocks * 4)?,
+            q: device.alloc(blocks * 32)?,
+            d: device.alloc(blocks * 4)?,
+            s: device.alloc(blocks * 4)?,
         };
         device.launch(
             "q8a_quantize",
@@ -76,7 +76,7 @@ const _: () = assert!(THREADS <= MATMUL_MAX_THREADS);
 /// token the per-item one (`matvec_*`); both compute each value the same way, to the bit.
 pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Result<Buffer> {
     assert_eq!(w.cols, x.len, "matmul shape mismatch");
-    let y = device.alloc_zeros(w.rows * x.tokens * 4)?;
+    let y = device.alloc(w.rows * x.tokens * 4)?;
     let shape = [Arg::int(w.rows), Arg::int(w.cols), Arg::int(x.tokens)];
     if w.format.is_quantized() {
         let (kernel, items) = if x.tokens > 1 {
@@ -111,7 +111,7 @@ pub fn matmul(device: &dyn Device, w: &DeviceMatrix, x: &Activations<'_>) -> Res
 
 /// Rows `ids` (a buffer of `count` i32 token ids) of the embedding, dequantized (SPEC.md §3.4).
 pub fn embed(device: &dyn Device, w: &DeviceMatrix, ids: &Buffer, count: usize) -> Result<Buffer> {
-    let out = device.alloc_zeros(count * w.cols * 4)?;
+    let out = device.alloc(count * w.cols * 4)?;
     device.launch(
         &format!("embed_{}", w.format.cuda_suffix()),
         LaunchConfig::covering(count * w.cols, 1)?,
@@ -139,7 +139,7 @@ pub struct Norm<'a> {
 }
 
 pub fn rmsnorm(device: &dyn Device, norm: &Norm<'_>, weight: &Buffer) -> Result<Buffer> {
-    let y = device.alloc_zeros(norm.tokens * norm.len * 4)?;
+    let y = device.alloc(norm.tokens * norm.len * 4)?;
     device.launch(
         "rmsnorm",
         LaunchConfig::covering(norm.tokens, THREADS)?,
@@ -230,7 +230,7 @@ fn attention_in_tiles(
 ) -> Result<()> {
     let stride = a.pos0 + a.tokens;
     let tile = (scratch_bytes / (a.heads * stride * 4)).clamp(1, a.tokens.max(1));
-    let scores = device.alloc_zeros(tile * a.heads * stride * 4)?;
+    let scores = device.alloc(tile * a.heads * stride * 4)?;
     let width = a.heads * a.head_dim;
     for t0 in (0..a.tokens).step_by(tile) {
         let tokens = tile.min(a.tokens - t0);

@@ -222,6 +222,10 @@ impl Device for Emulator {
         self.new_buffer(b'Z', len, &[])
     }
 
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        self.upload(&vec![0xff; len])
+    }
+
     fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
         self.new_buffer(b'U', bytes.len(), bytes)
     }

@@ -253,3 +253,13 @@ fn residual_add_and_silu_gating_match() {
         assert_eq!(bits(&f32s(&out[0])), bits(&gated));
     }
 }
+
+#[test]
+fn unspecified_buffers_start_poisoned_so_a_byte_read_before_written_shows() {
+    use crate::device::Device;
+    let emulator = super::Emulator::start().unwrap();
+    let unspecified = emulator.alloc(6).unwrap();
+    assert_eq!(emulator.download(&unspecified, 0..6).unwrap(), [0xff; 6]);
+    let zeros = emulator.alloc_zeros(6).unwrap();
+    assert_eq!(emulator.download(&zeros, 0..6).unwrap(), [0; 6]);
+}
