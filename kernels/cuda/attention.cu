@@ -3,6 +3,9 @@
 #include "common.cuh"
 
 #define DET_ATTN_MAX_THREADS 256
+// Keys each half-warp scores at once, and keys the output fold loads ahead.
+#define DET_ATTN_KEYS 4
+#define DET_ATTN_FOLD 16
 
 // q: `tokens` rows of heads × head_dim (after RoPE), the tokens at positions pos0, pos0 + 1, ...
 // k, v: the layer's cache, positions of `kv_width` values (key/value heads × head_dim), holding
@@ -22,13 +25,27 @@ extern "C" __global__ void attention(const float* q, const float* k, const float
         const float* qh = q + (i64)t * width + h * head_dim;
         int kv_off = (h / group) * head_dim;
         float* s = scores + (i64)item * score_stride;
-        // 1. s[j] = dot16(q, k_j) × scale, one half-warp per key.
-        int half_warps = blockDim.x >> 4;
-        for (int base = (threadIdx.x >> 5) * 2; base < n; base += half_warps) {
-            int j = base + ((threadIdx.x >> 4) & 1);
-            bool live = j < n;
-            float dot = det_dot16(qh, k + (i64)(live ? j : 0) * kv_width + kv_off, live ? head_dim : 0);
-            if (live && (threadIdx.x & 15) == 0) s[j] = __fmul_rn(dot, scale);
+        // 1. s[j] = dot16(q, k_j) × scale, one half-warp per key: each half-warp takes
+        //    DET_ATTN_KEYS keys at once, H half-warps apart, so that their loads and their trees
+        //    overlap; each key's sum is det_dot16's (lane l's elements in order, then the tree).
+        int half_warps = blockDim.x >> 4, lane16 = threadIdx.x & 15;
+        for (int base = (threadIdx.x >> 5) * 2; base < n; base += half_warps * DET_ATTN_KEYS) {
+            int first = base + ((threadIdx.x >> 4) & 1);
+            float dot[DET_ATTN_KEYS];
+            for (int u = 0; u < DET_ATTN_KEYS; ++u) {
+                int j = first + u * half_warps;
+                const float* kj = k + (i64)(j < n ? j : 0) * kv_width + kv_off;
+                dot[u] = 0.0f;
+                if (j < n)
+                    for (int i = lane16; i < head_dim; i += 16) dot[u] = __fmaf_rn(qh[i], kj[i], dot[u]);
+            }
+            for (int w = 8; w >= 1; w >>= 1)
+                for (int u = 0; u < DET_ATTN_KEYS; ++u)
+                    dot[u] = __fadd_rn(dot[u], __shfl_xor_sync(DET_FULL_MASK, dot[u], w));
+            for (int u = 0; u < DET_ATTN_KEYS; ++u) {
+                int j = first + u * half_warps;
+                if (j < n && lane16 == 0) s[j] = __fmul_rn(dot[u], scale);
+            }
         }
         __syncthreads();
         // 2. m = max s[j] (exact, order-free), and whether a score is NaN.
@@ -59,9 +76,21 @@ extern "C" __global__ void attention(const float* q, const float* k, const float
             if (threadIdx.x == 0) z_shared = z;
         }
         __syncthreads();
+        //    The fold takes DET_ATTN_FOLD keys' weights and values into registers before their
+        //    fmas, so the loads overlap; the fmas stay key after key.
         for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+            const float* vd = v + kv_off + d;
             float acc = 0.0f;
-            for (int j = 0; j < n; ++j) acc = __fmaf_rn(s[j], v[(i64)j * kv_width + kv_off + d], acc);
+            int j = 0;
+            for (; j + DET_ATTN_FOLD <= n; j += DET_ATTN_FOLD) {
+                float e[DET_ATTN_FOLD], x[DET_ATTN_FOLD];
+                for (int u = 0; u < DET_ATTN_FOLD; ++u) {
+                    e[u] = s[j + u];
+                    x[u] = vd[(i64)(j + u) * kv_width];
+                }
+                for (int u = 0; u < DET_ATTN_FOLD; ++u) acc = __fmaf_rn(e[u], x[u], acc);
+            }
+            for (; j < n; ++j) acc = __fmaf_rn(s[j], vd[(i64)j * kv_width], acc);
             out[(i64)t * width + h * head_dim + d] = __fdiv_rn(acc, z_shared);
         }
         __syncthreads();

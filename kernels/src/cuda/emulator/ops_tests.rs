@@ -160,8 +160,9 @@ fn rope_matches() {
 #[test]
 fn attention_matches_with_grouped_heads() {
     // 4 query heads over 2 key/value heads; 3 new tokens after 20 cached positions; then 2
-    // after 300, more keys than any block has threads (each thread takes several).
-    for (pos0, tokens) in [(20, 3), (300, 2)] {
+    // after 300, more keys than any block has threads (each thread takes several); then a
+    // prompt's first 3 tokens, fewer keys than a fold's batch of loads.
+    for (pos0, tokens) in [(20, 3), (300, 2), (0, 3)] {
         attention_matches(pos0, tokens);
     }
 }
@@ -221,9 +222,10 @@ fn attention_matches(pos0: usize, tokens: usize) {
         assert_eq!(bits(&out), bits(&reference));
         assert_eq!(flags, vec![0; tokens * heads]);
     }
-    // A NaN key makes every score of the heads that read it NaN: flagged, as on the CPU.
+    // A NaN key makes every score of the heads that read it NaN: flagged, as on the CPU (key
+    // 0, which every token reads).
     let mut k_nan = k.clone();
-    k_nan[5 * kv_width] = f32::NAN;
+    k_nan[0] = f32::NAN;
     let (_, flags) = attention(GEOMETRIES[1], &k_nan);
     assert_eq!(flags, [1, 1, 0, 0].repeat(tokens));
 }
