@@ -401,12 +401,16 @@ find_sanitizer() {
   done
 }
 
-# One tiny model on the GPU under compute-sanitizer's tool $1; any finding fails the step.
+# Tiny models on the GPU under compute-sanitizer's tool $1; any finding fails the step. The
+# default model's formats (the word-loading path of the tiled product) and the K-quants (its
+# element-by-element path); the 12-token prompt runs the tiled product, the decode steps the
+# per-token one.
 sanitize_with() {
   local model
-  model=$(ls "$BUNDLE"/tiny/*.gguf | sed -n 1p)
-  timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
-    "$BIN/detinfer" --device cuda --model "$model" --raw --max-tokens 4 "the cat is here"
+  for model in "$BUNDLE"/tiny/q4_1-q8_0.gguf "$BUNDLE"/tiny/q4k-q6k.gguf; do
+    timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
+      "$BIN/detinfer" --device cuda --model "$model" --raw --max-tokens 4 "the cat is here"
+  done
 }
 
 join_model() {
@@ -557,7 +561,7 @@ if [ "$STAGE" = sanitize ]; then
   # shellcheck disable=SC1091
   source "$STASH/libs.env"
   for tool in racecheck synccheck initcheck memcheck; do
-    step "compute-sanitizer --tool $tool: a tiny model on the GPU" sanitize_with "$tool"
+    step "compute-sanitizer --tool $tool: tiny models on the GPU" sanitize_with "$tool"
   done
   exit 0
 fi
