@@ -366,6 +366,24 @@ detinfer_on() {
 
 digest_of() { sed -n 's/^digest: *//p'; }
 
+# GPU time by kernel (DET_CUDA_PROFILE) for the long prompt's prefill alone (one output token
+# needs no decode step), then for 64 decode steps after it; the tables go to the report.
+profile_kernels() {
+  local prompt out tokens
+  prompt=$(head -c "$PROMPT_CHARS" kernels/cuda/README.md)
+  for tokens in 1 65; do
+    out=$(DET_CUDA_PROFILE=1 detinfer_on cuda --raw --max-tokens "$tokens" "$prompt" 2>&1)
+    printf '%s\n' "$out"
+    {
+      echo ""
+      echo "long prompt, $tokens output token(s):"
+      echo '```text'
+      sed -n '/^GPU time by kernel/,$p' <<<"$out"
+      echo '```'
+    } >>"$STASH/profile.md"
+  done
+}
+
 # Every tiny model (one per weight format) on $DEVICE and on the CPU: the digests must agree.
 tiny_models() {
   local m gpu cpu bad=0 args=(--raw --max-tokens 24 --temperature 0.9 --top-k 50 --top-p 0.95 --seed 7 --runs 2)
@@ -605,3 +623,8 @@ step "time: chat, $TOKENS tokens" timed chat chat \
 step "time: long raw prompt, $TOKENS tokens" timed long-prompt raw \
   "$(head -c "$PROMPT_CHARS" kernels/cuda/README.md)"
 timing_table
+if [ "$DEVICE" = cuda ]; then
+  : >"$STASH/profile.md"
+  step "profile: GPU time by kernel" profile_kernels
+  cat "$STASH/profile.md" >>"$REPORT"
+fi

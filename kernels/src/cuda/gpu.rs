@@ -5,10 +5,11 @@
 use super::nvrtc::compile_ptx;
 use crate::device::{Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
 use cudarc::driver::{
-    result as driver, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, PushKernelArg,
+    result as driver, sys, CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr,
+    PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +18,68 @@ pub struct Gpu {
     functions: HashMap<&'static str, CudaFunction>,
     name: String,
     pool: Arc<Pool>,
+    profile: Option<Profile>,
+}
+
+/// Set (not empty), the GPU times every kernel launch and prints the totals per kernel to
+/// stderr when it is dropped: where a step's time goes.
+pub const PROFILE_ENV: &str = "DET_CUDA_PROFILE";
+
+/// Each launch between two timing events on the stream (no synchronization: the times are
+/// read at the end).
+#[derive(Default)]
+struct Profile {
+    launches: Mutex<Vec<(&'static str, CudaEvent, CudaEvent)>>,
+}
+
+impl Profile {
+    fn from_env() -> Option<Self> {
+        std::env::var_os(PROFILE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(|_| Self::default())
+    }
+
+    fn report(&self) -> String {
+        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_kernel: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+        for (kernel, start, end) in launches.iter() {
+            let Ok(ms) = start.elapsed_ms(end) else {
+                return format!("{PROFILE_ENV}: the GPU's timing events could not be read\n");
+            };
+            let entry = by_kernel.entry(kernel).or_default();
+            entry.0 += 1;
+            entry.1 += f64::from(ms);
+        }
+        let total: f64 = by_kernel.values().map(|(_, ms)| ms).sum();
+        let mut rows: Vec<_> = by_kernel.into_iter().collect();
+        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        let mut out = format!(
+            "GPU time by kernel ({PROFILE_ENV}): {} launches, {total:.2} ms\n\
+             {:<14} {:>9} {:>11} {:>7} {:>9}\n",
+            launches.len(),
+            "kernel",
+            "launches",
+            "total ms",
+            "share",
+            "mean µs"
+        );
+        for (kernel, (count, ms)) in rows {
+            out += &format!(
+                "{kernel:<14} {count:>9} {ms:>11.3} {:>6.1}% {:>9.1}\n",
+                100.0 * ms / total.max(f64::MIN_POSITIVE),
+                1000.0 * ms / count as f64
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if let Some(profile) = &self.profile {
+            eprint!("{}", profile.report());
+        }
+    }
 }
 
 /// The most bytes of freed allocations [`Pool`] keeps for reuse.
@@ -117,6 +180,7 @@ impl Gpu {
             name: format!("{} (sm_{major}{minor})", ctx.name().map_err(failed)?),
             functions,
             pool: Arc::default(),
+            profile: Profile::from_env(),
         })
     }
 
@@ -223,9 +287,9 @@ impl Device for Gpu {
     }
 
     fn launch(&self, kernel: &str, config: LaunchConfig, args: &[Arg<'_>]) -> Result<()> {
-        let function = self
+        let (&name, function) = self
             .functions
-            .get(kernel)
+            .get_key_value(kernel)
             .unwrap_or_else(|| panic!("no kernel `{kernel}`"));
         // The values the launch points at, one slot per argument, alive until it is queued.
         let pointers: Vec<u64> = args
@@ -248,10 +312,28 @@ impl Device for Gpu {
             block_dim: (config.threads, 1, 1),
             shared_mem_bytes: 0,
         };
+        let timed = |stream: &CudaStream| {
+            stream
+                .record_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(failed)
+        };
+        let start = self
+            .profile
+            .as_ref()
+            .map(|_| timed(&self.stream))
+            .transpose()?;
         // SAFETY: `args` follow the kernel's parameters (the ops in `crate::device` are the
         // only callers, and the emulator checks the same argument lists against the kernels'
         // C signatures in every test run); pointers stay inside their buffers.
         unsafe { builder.launch(config) }.map_err(failed)?;
+        if let (Some(profile), Some(start)) = (&self.profile, start) {
+            let end = timed(&self.stream)?;
+            profile
+                .launches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((name, start, end));
+        }
         Ok(())
     }
 }
