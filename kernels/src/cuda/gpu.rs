@@ -3,7 +3,7 @@
 //! root, no flush-to-zero, no fast math). Buffers are plain device allocations.
 
 use super::nvrtc::compile_ptx;
-use crate::device::{Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
+use crate::device::{size_class, Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
 use cudarc::driver::{
     result as driver, sys, CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr,
     PushKernelArg,
@@ -99,18 +99,6 @@ struct Pool {
 struct PoolState {
     by_class: HashMap<usize, Vec<CudaSlice<u8>>>,
     bytes: usize,
-}
-
-/// The size an allocation of `len` bytes is made with: the next power of two up to 1 MiB, then
-/// the next multiple of 1 MiB, so that sizes that grow a little every step (attention scores
-/// over a longer context) reuse one class.
-fn size_class(len: usize) -> usize {
-    const MIB: usize = 1 << 20;
-    if len <= MIB {
-        len.max(256).next_power_of_two()
-    } else {
-        len.div_ceil(MIB) * MIB
-    }
 }
 
 impl Pool {
@@ -341,20 +329,6 @@ impl Device for Gpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn size_classes_cover_the_request_and_group_nearby_sizes() {
-        assert_eq!(size_class(0), 256);
-        assert_eq!(size_class(1), 256);
-        assert_eq!(size_class(257), 512);
-        assert_eq!(size_class(1 << 20), 1 << 20);
-        assert_eq!(size_class((1 << 20) + 1), 2 << 20);
-        // Scores over a context one position longer: the same class.
-        assert_eq!(size_class(9 * 700 * 4), size_class(9 * 701 * 4));
-        for len in [3, 1000, 65_537, 5_000_000] {
-            assert!(size_class(len) >= len);
-        }
-    }
 
     #[test]
     fn a_machine_without_cuda_gets_an_error_not_a_panic() {

@@ -244,9 +244,40 @@ pub fn i32s(bytes: &[u8]) -> Vec<i32> {
         .collect()
 }
 
+/// The size a device that keeps freed buffers for reuse (the GPU) allocates for `len` bytes:
+/// `len` rounded up to a sixteenth of the next power of two (at least 256 bytes), so that sizes
+/// that grow a little every step (attention scores over a longer context) share a class, and
+/// no allocation (the weights go through here too) is more than an eighth larger than asked.
+pub fn size_class(len: usize) -> usize {
+    const SMALLEST: usize = 256;
+    let len = len.max(SMALLEST);
+    let step = (len.next_power_of_two() / 16).max(SMALLEST);
+    len.div_ceil(step) * step
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_classes_cover_the_request_within_an_eighth_and_group_nearby_sizes() {
+        assert_eq!(size_class(0), 256);
+        assert_eq!(size_class(1), 256);
+        assert_eq!(size_class(257), 512);
+        assert_eq!(size_class(1 << 20), 1 << 20);
+        assert_eq!(size_class((1 << 20) + 1), (1 << 20) + (1 << 17));
+        // Scores over a context one position longer: the same class.
+        assert_eq!(size_class(9 * 700 * 4), size_class(9 * 701 * 4));
+        // SmolLM2's feed-forward matrices (1536 × 576 in Q4_1), the worst case just past a
+        // power of two, and every size up to 3 MiB in steps of 997 bytes.
+        for len in [552_960, (1 << 19) + 1]
+            .into_iter()
+            .chain((1024..3 << 20).step_by(997))
+        {
+            let class = size_class(len);
+            assert!(class >= len && class - len <= len / 8, "{len} → {class}");
+        }
+    }
 
     #[test]
     fn a_launch_past_the_int_thread_indices_is_an_error() {
