@@ -367,7 +367,7 @@ detinfer_on() {
 digest_of() { sed -n 's/^digest: *//p'; }
 
 # GPU time by kernel (DET_CUDA_PROFILE) for the long prompt's prefill alone (one output token
-# needs no decode step), then for 64 decode steps after it; the tables go to the report.
+# needs no decode step), then for the prefill and 64 decode steps; the tables go to the report.
 profile_kernels() {
   local prompt out tokens
   prompt=$(head -c "$PROMPT_CHARS" kernels/cuda/README.md)
@@ -419,14 +419,15 @@ find_sanitizer() {
   done
 }
 
-# Tiny models on the GPU under compute-sanitizer's tool $1; any finding fails the step. The
-# default model's formats (the word-loading path of the tiled product) and the K-quants (its
-# element-by-element path); the 12-token prompt runs the tiled product, the decode steps the
-# per-token one.
+# Every tiny model on the GPU under compute-sanitizer's tool $1; any finding fails the step.
+# The 12-token prompt runs the tiled product on each model's layer format, the decode steps
+# the per-token one and the tied head's format. Freed buffers are not reused
+# (DET_CUDA_NO_POOL): a reused one holds an earlier kernel's bytes, which initcheck would not
+# flag if read before written.
 sanitize_with() {
   local model
-  for model in "$BUNDLE"/tiny/q4_1-q8_0.gguf "$BUNDLE"/tiny/q4k-q6k.gguf; do
-    timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
+  for model in "$BUNDLE"/tiny/*.gguf; do
+    DET_CUDA_NO_POOL=1 timeout --kill-after=10 120 "$SANITIZER" --tool "$1" --error-exitcode 3 \
       "$BIN/detinfer" --device cuda --model "$model" --raw --max-tokens 4 "the cat is here"
   done
 }
@@ -579,7 +580,7 @@ if [ "$STAGE" = sanitize ]; then
   # shellcheck disable=SC1091
   source "$STASH/libs.env"
   for tool in racecheck synccheck initcheck memcheck; do
-    step "compute-sanitizer --tool $tool: tiny models on the GPU" sanitize_with "$tool"
+    step "compute-sanitizer --tool $tool: every tiny model on the GPU" sanitize_with "$tool"
   done
   exit 0
 fi

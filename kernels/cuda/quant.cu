@@ -103,7 +103,9 @@ __device__ void det_matvec_q(const u8* w, const i8* qa, const float* da, const i
 // the row once for the tile and computes every token's terms of them into shared memory; then
 // lane i runs token i's sequential fold over the blocks in order. The weights are read once a
 // tile instead of once a token, and the folds run side by side instead of on every lane.
-// blockDim: a multiple of 32, at most 32 × DET_TILE_WARPS.
+// blockDim: a multiple of 32, at most 32 × DET_TILE_WARPS (kernels/src/device/ops.rs launches
+// 128: a test ties the two). w: a matrix's own buffer (block layouts then keep the word loads
+// aligned); qa: 16-byte aligned (a Q8A buffer, each block's 32 bytes read as two 16-byte loads).
 template <int FMT>
 __device__ void det_matmul_q(const u8* w, const i8* qa, const float* da, const i32* sa, float* y,
                              int rows, int cols, int tokens) {

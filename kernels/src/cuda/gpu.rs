@@ -1,6 +1,7 @@
 //! One GPU as a [`Device`]: its context and stream, and the kernel module compiled for it by
 //! NVRTC with the options SPEC.md requires (no contraction into FMA, IEEE division and square
-//! root, no flush-to-zero, no fast math). Buffers are plain device allocations.
+//! root, no flush-to-zero, no fast math). Buffers are plain device allocations, kept by size
+//! class when freed for the next of the same class.
 
 use super::nvrtc::compile_ptx;
 use crate::device::{size_class, Arg, Buffer, Device, DeviceError, LaunchConfig, Result, KERNELS};
@@ -25,45 +26,76 @@ pub struct Gpu {
 /// stderr when it is dropped: where a step's time goes.
 pub const PROFILE_ENV: &str = "DET_CUDA_PROFILE";
 
-/// Each launch between two timing events on the stream (no synchronization: the times are
-/// read at the end).
+/// Set (not empty), freed buffers are not kept for reuse: every buffer is a fresh allocation,
+/// so that compute-sanitizer's initcheck sees a byte read before it is written (a reused
+/// buffer holds what an earlier kernel wrote).
+pub const NO_POOL_ENV: &str = "DET_CUDA_NO_POOL";
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// Launches timed between two events on the stream. The pairs are read (which waits for
+/// them) every [`Profile::FOLD_EVERY`] launches and at the end, so that a long run keeps a
+/// bounded number of events.
 #[derive(Default)]
 struct Profile {
-    launches: Mutex<Vec<(&'static str, CudaEvent, CudaEvent)>>,
+    state: Mutex<ProfileState>,
+}
+
+#[derive(Default)]
+struct ProfileState {
+    pending: Vec<(&'static str, CudaEvent, CudaEvent)>,
+    by_kernel: BTreeMap<&'static str, (usize, f64)>,
+    unreadable: bool,
+}
+
+impl ProfileState {
+    fn fold(&mut self) {
+        for (kernel, start, end) in self.pending.drain(..) {
+            match start.elapsed_ms(&end) {
+                Ok(ms) => {
+                    let entry = self.by_kernel.entry(kernel).or_default();
+                    entry.0 += 1;
+                    entry.1 += f64::from(ms);
+                }
+                Err(_) => self.unreadable = true,
+            }
+        }
+    }
 }
 
 impl Profile {
+    const FOLD_EVERY: usize = 4096;
+
     fn from_env() -> Option<Self> {
-        std::env::var_os(PROFILE_ENV)
-            .filter(|v| !v.is_empty())
-            .map(|_| Self::default())
+        env_set(PROFILE_ENV).then(Self::default)
+    }
+
+    fn record(&self, kernel: &'static str, start: CudaEvent, end: CudaEvent) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.pending.push((kernel, start, end));
+        if state.pending.len() >= Self::FOLD_EVERY {
+            state.fold();
+        }
     }
 
     fn report(&self) -> String {
-        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
-        let mut by_kernel: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
-        for (kernel, start, end) in launches.iter() {
-            let Ok(ms) = start.elapsed_ms(end) else {
-                return format!("{PROFILE_ENV}: the GPU's timing events could not be read\n");
-            };
-            let entry = by_kernel.entry(kernel).or_default();
-            entry.0 += 1;
-            entry.1 += f64::from(ms);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.fold();
+        if state.unreadable {
+            return format!("{PROFILE_ENV}: the GPU's timing events could not be read\n");
         }
-        let total: f64 = by_kernel.values().map(|(_, ms)| ms).sum();
-        let mut rows: Vec<_> = by_kernel.into_iter().collect();
+        let launches: usize = state.by_kernel.values().map(|(count, _)| count).sum();
+        let total: f64 = state.by_kernel.values().map(|(_, ms)| ms).sum();
+        let mut rows: Vec<_> = state.by_kernel.iter().collect();
         rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
         let mut out = format!(
-            "GPU time by kernel ({PROFILE_ENV}): {} launches, {total:.2} ms\n\
+            "GPU time by kernel ({PROFILE_ENV}): {launches} launches, {total:.2} ms\n\
              {:<14} {:>9} {:>11} {:>7} {:>9}\n",
-            launches.len(),
-            "kernel",
-            "launches",
-            "total ms",
-            "share",
-            "mean µs"
+            "kernel", "launches", "total ms", "share", "mean µs"
         );
-        for (kernel, (count, ms)) in rows {
+        for (kernel, &(count, ms)) in rows {
             out += &format!(
                 "{kernel:<14} {count:>9} {ms:>11.3} {:>6.1}% {:>9.1}\n",
                 100.0 * ms / total.max(f64::MIN_POSITIVE),
@@ -90,9 +122,10 @@ const POOL_BYTES: usize = 512 << 20;
 /// a memset: driver calls that cost more than the step's kernels); reusing them costs none.
 /// Reuse is safe without synchronization because everything runs on one stream, in order: a
 /// kernel writing a reused buffer runs after every kernel that used it before.
-#[derive(Default)]
 struct Pool {
     free: Mutex<PoolState>,
+    /// False under [`NO_POOL_ENV`].
+    keeps: bool,
 }
 
 #[derive(Default)]
@@ -102,6 +135,20 @@ struct PoolState {
 }
 
 impl Pool {
+    fn from_env() -> Self {
+        Self {
+            free: Mutex::default(),
+            keeps: !env_set(NO_POOL_ENV),
+        }
+    }
+
+    /// Frees every kept allocation (in stream order), for an allocation that failed.
+    fn clear(&self) {
+        let mut state = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        state.by_class.clear();
+        state.bytes = 0;
+    }
+
     fn take(&self, class: usize) -> Option<CudaSlice<u8>> {
         let mut state = self.free.lock().unwrap_or_else(|e| e.into_inner());
         let slice = state.by_class.get_mut(&class)?.pop()?;
@@ -112,7 +159,7 @@ impl Pool {
     fn give(&self, slice: CudaSlice<u8>) {
         let class = slice.len();
         let mut state = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        if state.bytes + class <= POOL_BYTES {
+        if self.keeps && state.bytes + class <= POOL_BYTES {
             state.bytes += class;
             state.by_class.entry(class).or_default().push(slice);
         }
@@ -167,7 +214,7 @@ impl Gpu {
             stream: ctx.default_stream(),
             name: format!("{} (sm_{major}{minor})", ctx.name().map_err(failed)?),
             functions,
-            pool: Arc::default(),
+            pool: Arc::new(Pool::from_env()),
             profile: Profile::from_env(),
         })
     }
@@ -184,11 +231,18 @@ impl Gpu {
     /// holds one of the size class.
     fn allocate(&self, len: usize) -> Result<Buffer> {
         let class = size_class(len);
+        // SAFETY: the contents are unspecified, as `Device::alloc` says; `alloc_zeros` and
+        // `upload` write them before returning.
+        let fresh = || unsafe { self.stream.alloc::<u8>(class) };
         let slice = match self.pool.take(class) {
             Some(slice) => slice,
-            // SAFETY: the contents are unspecified, as `Device::alloc` says; `alloc_zeros` and
-            // `upload` write them before returning.
-            None => unsafe { self.stream.alloc::<u8>(class) }.map_err(failed)?,
+            // Out of memory with buffers kept: free them and try once more.
+            None => fresh()
+                .or_else(|_| {
+                    self.pool.clear();
+                    fresh()
+                })
+                .map_err(failed)?,
         };
         let pooled = Pooled {
             slice: Some(slice),
@@ -315,12 +369,7 @@ impl Device for Gpu {
         // C signatures in every test run); pointers stay inside their buffers.
         unsafe { builder.launch(config) }.map_err(failed)?;
         if let (Some(profile), Some(start)) = (&self.profile, start) {
-            let end = timed(&self.stream)?;
-            profile
-                .launches
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((name, start, end));
+            profile.record(name, start, timed(&self.stream)?);
         }
         Ok(())
     }

@@ -266,6 +266,16 @@ mod tests {
     use crate::quant::tests::Lcg;
 
     #[test]
+    fn the_tiled_products_launch_sizes_match_its_kernel() {
+        // A block wider than the kernel's shared memory is sized for would index past it.
+        let source = crate::cuda::source();
+        let warps = format!("#define DET_TILE_WARPS {}\n", MATMUL_MAX_THREADS / 32);
+        assert!(source.contains(&warps), "quant.cu must say {warps}");
+        let tile = format!("#define DET_TILE {MATMUL_TILE}\n");
+        assert!(source.contains(&tile), "quant.cu must say {tile}");
+    }
+
+    #[test]
     fn tiled_attention_gives_the_same_bits() {
         let device = Emulator::start().unwrap();
         let (tokens, heads, kv_heads, head_dim, pos0) = (7, 4, 2, 32, 5);
