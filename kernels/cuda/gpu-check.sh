@@ -558,7 +558,9 @@ if [ "$STAGE" = libs ]; then
   exit 0
 fi
 
-say "commit of the bundle: $(manifest commit) (tree: $(git describe --always --dirty 2>/dev/null || echo unknown))"
+# The manifest names the commit (and -dirty) the bundle was built from; `git describe` here
+# would not: the device's copy of the working tree came with an older .git.
+say "commit of the bundle: $(manifest commit)"
 say ""
 
 if [ "$STAGE" = sanitize ]; then
