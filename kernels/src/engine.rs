@@ -197,7 +197,7 @@ impl Engine {
             path: path.display().to_string(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut file = crate::model_cache::open_regular_file(path).map_err(io)?;
         let model_sha256 = sha256_open_file(&mut file, false).map_err(io)?;
         let content = read_header(&mut std::io::BufReader::new(&file)).map_err(ModelError::Gguf)?;
         Self::build(

@@ -509,7 +509,27 @@ pub fn resolve_model(explicit: Option<&Path>) -> Result<PathBuf, FetchError> {
 
 /// SHA-256 of a file, with a progress bar on a terminal when `progress` is set.
 pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
-    sha256_open_file(&mut File::open(path)?, progress)
+    sha256_open_file(&mut open_regular_file(path)?, progress)
+}
+
+/// Opens `path` for reading if it is a regular file (after symbolic links): a device such as
+/// `/dev/zero` would be read forever and a FIFO would block the open, so neither is opened.
+pub fn open_regular_file(path: &Path) -> io::Result<File> {
+    let not_a_file = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a model is a GGUF file)",
+        )
+    };
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_a_file());
+    }
+    let file = File::open(path)?;
+    // Replaced between the look and the open: look at what was opened.
+    if !file.metadata()?.is_file() {
+        return Err(not_a_file());
+    }
+    Ok(file)
 }
 
 /// SHA-256 of the whole of an open file, read from its start; the file is left rewound, so

@@ -1,8 +1,8 @@
 //! A quick look inside a GGUF file: architecture, sizes and tensor types, without loading weights.
 
 use crate::model::read_header;
+use crate::model_cache::open_regular_file;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -34,7 +34,7 @@ pub struct GgufSummary {
 
 impl GgufSummary {
     pub fn read(path: &Path) -> Result<Self, ModelInfoError> {
-        let file = File::open(path).map_err(|source| ModelInfoError::Open {
+        let file = open_regular_file(path).map_err(|source| ModelInfoError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -87,6 +87,7 @@ mod tests {
     use super::*;
     use candle_core::quantized::{gguf_file, gguf_file::Value, GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
+    use std::fs::File;
 
     fn write_tiny_gguf(path: &Path) {
         write_tiny_gguf_with(path, None);

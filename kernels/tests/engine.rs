@@ -272,3 +272,20 @@ fn golden_digests() {
         .collect();
     assert_eq!(got, GOLDEN, "golden digests changed");
 }
+
+#[test]
+fn a_model_path_that_is_not_a_regular_file_is_refused_at_once() {
+    // A directory; and a device that would be read forever.
+    let dir = tempfile::tempdir().unwrap();
+    for path in [dir.path(), std::path::Path::new("/dev/zero")] {
+        if !path.exists() {
+            continue;
+        }
+        let err = Engine::load(path, KernelPath::Scalar, 1).unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file"),
+            "{}: {err}",
+            path.display()
+        );
+    }
+}

@@ -48,7 +48,8 @@ struct Args {
     /// written inline (starting with `{`).
     #[arg(long, value_name = "FILE_OR_JSON")]
     json_schema: Option<String>,
-    #[arg(long, default_value_t = default_threads())]
+    #[arg(long, default_value_t = default_threads(),
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     threads: usize,
     /// auto, scalar, avx2 or avx512 (CPU only).
     #[arg(long, default_value = "auto")]
