@@ -4,7 +4,8 @@
 //! binaries it starts are up to date with their sources (`freshness`), and the devnet that the
 //! main command runs and the tests check (`devnet`).
 //!
-//! It must never be a dependency of a product crate: only tests and `xtask` use it.
+//! It must never be a dependency of a product crate: only tests and `xtask` use it. It must
+//! never depend on the contract crates' code (it runs their built wasm, through the chain).
 
 pub mod cluster;
 pub mod devnet;
