@@ -289,3 +289,24 @@ fn a_model_path_that_is_not_a_regular_file_is_refused_at_once() {
         );
     }
 }
+
+#[test]
+fn detinfer_refuses_bad_sampling_flags_before_it_reads_the_model() {
+    for (flag, says) in [
+        ("--max-tokens=0", "max_tokens must be at least 1"),
+        ("--temperature=-1", "temperature must be 0"),
+        ("--top-p=2", "top_p"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_detinfer"))
+            .args(["--model", "/nonexistent/model.gguf", flag, "hi"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag}");
+        assert!(stderr.contains(says), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains("/nonexistent"),
+            "{flag} read the model: {stderr}"
+        );
+    }
+}

@@ -134,6 +134,15 @@ fn read_schema(arg: &str) -> Result<Schema> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let constraint = args.json_schema.as_deref().map(read_schema).transpose()?;
+    // Checked before the model is read: a bad flag costs no load.
+    let params = SamplingParams {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        max_tokens: args.max_tokens,
+        seed: args.seed,
+    };
+    params.validate()?;
     let kernels = match args.kernels.as_str() {
         "auto" => KernelPath::detect(),
         "scalar" => KernelPath::Scalar,
@@ -156,13 +165,7 @@ fn main() -> Result<()> {
         } else {
             Prompt::Chat(vec![ChatMessage::new("user", args.prompt)])
         },
-        params: SamplingParams {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            max_tokens: args.max_tokens,
-            seed: args.seed,
-        },
+        params,
         stream_id: args.request_id.into_bytes(),
         stop: args.stop,
         prefill_chunk: None,
