@@ -512,21 +512,26 @@ pub fn sha256_file(path: &Path, progress: bool) -> io::Result<[u8; 32]> {
     sha256_open_file(&mut open_regular_file(path)?, progress)
 }
 
-/// Opens `path` for reading if it is a regular file (after symbolic links): a device such as
-/// `/dev/zero` would be read forever and a FIFO would block the open, so neither is opened.
+/// Opens `path` for reading if it is a regular file or a named pipe (after symbolic links): a
+/// device such as `/dev/zero` would be read forever and a directory is no model, so neither is
+/// opened. (A pipe's open waits for its writer, as any reader's does.)
 pub fn open_regular_file(path: &Path) -> io::Result<File> {
+    let readable = |kind: fs::FileType| {
+        use std::os::unix::fs::FileTypeExt;
+        kind.is_file() || kind.is_fifo()
+    };
     let not_a_file = || {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a model is a GGUF file)",
         )
     };
-    if !fs::metadata(path)?.is_file() {
+    if !readable(fs::metadata(path)?.file_type()) {
         return Err(not_a_file());
     }
     let file = File::open(path)?;
     // Replaced between the look and the open: look at what was opened.
-    if !file.metadata()?.is_file() {
+    if !readable(file.metadata()?.file_type()) {
         return Err(not_a_file());
     }
     Ok(file)
