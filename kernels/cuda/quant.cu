@@ -40,15 +40,19 @@ extern "C" __global__ void q8a_quantize(const float* x, i8* q, float* d, i32* s,
     }
 }
 
-// Exact Σ w[j] q_a[j] over j in [from, from + 16) of block b (dp4a on packed bytes).
-template <int FMT> __device__ __forceinline__ int det_half_dot(const u8* row, int b, const i8* qa, int from) {
-    int sum = 0;
-    for (int j = from; j < from + 16; j += 4) {
-        int w = det_pack4(det_block_int<FMT>(row, b, j), det_block_int<FMT>(row, b, j + 1),
-                          det_block_int<FMT>(row, b, j + 2), det_block_int<FMT>(row, b, j + 3));
-        sum = __dp4a(w, det_pack4(qa[j], qa[j + 1], qa[j + 2], qa[j + 3]), sum);
-    }
-    return sum;
+// The exact integer sums of one block (det_block_words' packed weights lo, hi) against its 32
+// Q8A activation bytes at a (16-byte aligned): *dlo over elements 0..16, *dhi over 16..32.
+__device__ __forceinline__ void det_block_dots(const int* lo, const int* hi, const i8* a, int* dlo, int* dhi) {
+    uint4 a_lo = det_u32x4_aligned((const u8*)a), a_hi = det_u32x4_aligned((const u8*)a + 16);
+    int l = __dp4a(lo[0], (int)a_lo.x, 0), h = __dp4a(hi[0], (int)a_hi.x, 0);
+    l = __dp4a(lo[1], (int)a_lo.y, l);
+    h = __dp4a(hi[1], (int)a_hi.y, h);
+    l = __dp4a(lo[2], (int)a_lo.z, l);
+    h = __dp4a(hi[2], (int)a_hi.z, h);
+    l = __dp4a(lo[3], (int)a_lo.w, l);
+    h = __dp4a(hi[3], (int)a_hi.w, h);
+    *dlo = l;
+    *dhi = h;
 }
 
 // y[t·rows + r] = Σ_k W[r, k] x_t[k] for block-quantized W (SPEC.md §3.3). One warp per (row,
@@ -74,8 +78,10 @@ __device__ void det_matvec_q(const u8* w, const i8* qa, const float* da, const i
                 const i8* a = qa + (i64)t * cols + b * 32;
                 float d_a = da[(i64)t * nb + b];
                 DetCoef c = det_block_coef<FMT>(row, b);
-                int lo = det_half_dot<FMT>(row, b, a, 0), hi = det_half_dot<FMT>(row, b, a, 16);
-                int ints = FMT == DET_Q6_K ? c.sc_lo * lo + c.sc_hi * hi : lo + hi;
+                int lo[4], hi[4], dlo, dhi;
+                det_block_words<FMT>(row, b, lo, hi);
+                det_block_dots(lo, hi, a, &dlo, &dhi);
+                int ints = FMT == DET_Q6_K ? c.sc_lo * dlo + c.sc_hi * dhi : dlo + dhi;
                 u1 = __fmul_rn(c.scale, d_a);
                 f1 = __int2float_rn(ints);
                 if (FMT == DET_Q4_1) u2 = __fmul_rn(c.min, d_a);
@@ -132,15 +138,8 @@ __device__ void det_matmul_q(const u8* w, const i8* qa, const float* da, const i
                 det_block_words<FMT>(row, b, lo, hi);
                 for (int i = 0; i < in_tile; ++i) {
                     i64 at = (i64)(t0 + i) * nb + b;
-                    uint4 a_lo = det_u32x4_aligned((const u8*)qa + at * 32);
-                    uint4 a_hi = det_u32x4_aligned((const u8*)qa + at * 32 + 16);
-                    int dlo = __dp4a(lo[0], (int)a_lo.x, 0), dhi = __dp4a(hi[0], (int)a_hi.x, 0);
-                    dlo = __dp4a(lo[1], (int)a_lo.y, dlo);
-                    dhi = __dp4a(hi[1], (int)a_hi.y, dhi);
-                    dlo = __dp4a(lo[2], (int)a_lo.z, dlo);
-                    dhi = __dp4a(hi[2], (int)a_hi.z, dhi);
-                    dlo = __dp4a(lo[3], (int)a_lo.w, dlo);
-                    dhi = __dp4a(hi[3], (int)a_hi.w, dhi);
+                    int dlo, dhi;
+                    det_block_dots(lo, hi, qa + at * 32, &dlo, &dhi);
                     int ints = FMT == DET_Q6_K ? c.sc_lo * dlo + c.sc_hi * dhi : dlo + dhi;
                     float d_a = da[at];
                     mine[0][i][lane] = __fmul_rn(c.scale, d_a);

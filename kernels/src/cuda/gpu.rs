@@ -219,6 +219,15 @@ impl Gpu {
         })
     }
 
+    /// A buffer's allocation, to write through.
+    fn slice_mut(buffer: &mut Buffer) -> &mut CudaSlice<u8> {
+        buffer
+            .handle_mut::<Pooled>()
+            .slice
+            .as_mut()
+            .expect("a live buffer holds its allocation")
+    }
+
     fn slice<'a>(&self, buffer: &'a Buffer) -> &'a CudaSlice<u8> {
         buffer
             .handle::<Pooled>()
@@ -266,12 +275,9 @@ impl Device for Gpu {
 
     fn alloc_zeros(&self, len: usize) -> Result<Buffer> {
         let mut buffer = self.allocate(len)?;
-        let slice = buffer
-            .handle_mut::<Pooled>()
-            .slice
-            .as_mut()
-            .expect("a new buffer holds its allocation");
-        self.stream.memset_zeros(slice).map_err(failed)?;
+        self.stream
+            .memset_zeros(Self::slice_mut(&mut buffer))
+            .map_err(failed)?;
         Ok(buffer)
     }
 
@@ -282,12 +288,7 @@ impl Device for Gpu {
     fn upload(&self, bytes: &[u8]) -> Result<Buffer> {
         let mut buffer = self.allocate(bytes.len())?;
         if !bytes.is_empty() {
-            let slice = buffer
-                .handle_mut::<Pooled>()
-                .slice
-                .as_mut()
-                .expect("a new buffer holds its allocation");
-            let mut head = slice.slice_mut(0..bytes.len());
+            let mut head = Self::slice_mut(&mut buffer).slice_mut(0..bytes.len());
             self.stream.memcpy_htod(bytes, &mut head).map_err(failed)?;
         }
         Ok(buffer)
